@@ -1,0 +1,146 @@
+/*
+ * ks_base.h - error codes, diagnostics and the crypto ops table shared by
+ * every module of libkeysup.
+ *
+ * Contract for the whole core (src/core/):
+ *   - no malloc, no OS calls, no global mutable state: every function works
+ *     on memory the caller owns;
+ *   - functions that can fail return an int: 0 (KS_OK) or a negative code
+ *     from enum ks_err; functions that cannot fail return void;
+ *   - a Key Supervisor Error condition is returned as the negative of its
+ *     KSE number (KSE-700 -> -700), so `-err` is the code an operator sees.
+ */
+#ifndef KEYSUP_KS_BASE_H
+#define KEYSUP_KS_BASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum ks_err {
+    KS_OK = 0,
+    KS_E_INVAL = -1,      /* the caller passed an impossible argument */
+    KS_E_FORMAT = -2,     /* malformed bytes: magic, version, size, order, reserved */
+    KS_E_SIGNATURE = -3,  /* an Ed25519 signature does not verify */
+    KS_E_ROOT = -4,       /* records do not hash to the signed Merkle root */
+    KS_E_BASE = -5,       /* a delta does not fit the database it is applied to */
+    KS_E_NOSPC = -6,      /* a caller-supplied buffer or device is too small */
+    KS_E_IO = -7,         /* the HAL reported a failure */
+    KS_E_NOTFOUND = -8,   /* lookup miss (not an error for every caller) */
+    KS_E_CHAIN = -9,      /* rotation chain longer than KS_ROTATION_CHAIN_MAX */
+    KS_E_CRYPTO = -10,    /* the crypto backend failed or lacks an operation */
+
+    /* Key Supervisor Error conditions (see docs/errors.md). */
+    KS_E_COMM_LOST = -100,
+    KS_E_SYNC_STALE = -110,
+    KS_E_KEY_ABSENT = -200,
+    KS_E_KEY_UNREADABLE = -201,
+    KS_E_KEY_UNKNOWN = -202,
+    KS_E_KEY_REVOKED = -203,
+    KS_E_KEY_EXPIRED = -204,
+    KS_E_SIGNATURE_INVALID = -205,
+    KS_E_CLONE_SUSPECTED = -206,
+    KS_E_DESYNC = -300,
+    KS_E_STORE_CORRUPT = -301,
+    KS_E_MEMORY_LOST = -302,
+    KS_E_PROTOCOL_MISMATCH = -400,
+    KS_E_FIRMWARE_INCOMPATIBLE = -401,
+    KS_E_LOCKOUT = -500,
+    KS_E_SESSION_EXPIRED = -501,
+    KS_E_NOT_SUPERVISOR = -502,
+    KS_E_PRIVILEGE_REQUIRED = -503,
+    KS_E_SEAL_ENGAGED = -504,
+    KS_E_PENDING_TRANSACTION = -505,
+    KS_E_CLOCK_SKEW = -600,
+    KS_E_RTC_FAILURE = -601,
+    KS_E_SUPERVISOR_UNTRUSTED = -700,
+    KS_E_ROLLBACK = -701,
+    KS_E_SNAPSHOT_EXPIRED = -702,
+    KS_E_LICENSE_INVALID = -800,
+    KS_E_HARDWARE_FAULT = -900
+};
+
+/* Short stable name of an error ("FORMAT", "SUPERVISOR_UNTRUSTED", ...). */
+const char *ks_err_name(int err);
+/* One-line English description of an error. Never NULL. */
+const char *ks_strerror(int err);
+/* KSE number of an error (700 for KS_E_SUPERVISOR_UNTRUSTED), 0 if it has none. */
+int ks_err_kse(int err);
+
+/*
+ * Where a refusal came from. Parsers and verifiers fill it when the caller
+ * passes one (it may be NULL): `what` names the field or check (a static
+ * string, e.g. "snapshot.header.magic"), `offset` is the byte offset in the
+ * input the problem was found at (or 0 when it is not about one place).
+ */
+typedef struct ks_diag {
+    int err;
+    uint32_t offset;
+    const char *what;
+} ks_diag;
+
+/* Records err/offset/what in d (if non-NULL) and returns err. */
+int ks_fail(ks_diag *d, int err, uint32_t offset, const char *what);
+
+/* ----- crypto ops: the only way the core reaches cryptography ----- */
+
+typedef struct ks_iov {
+    const void *p;
+    size_t n;
+} ks_iov;
+
+/*
+ * The caller's crypto backend. hash and verify are required; sign may be
+ * NULL on a verify-only device (then signing functions return KS_E_CRYPTO).
+ *   hash:   BLAKE2b with a 32-byte output over the concatenation of iov[0..n)
+ *   verify: Ed25519 (RFC 8032, strict: canonical S, exactly 64-byte sig);
+ *           returns 0 when valid, non-zero otherwise
+ *   sign:   Ed25519 with a 64-byte secret (32-byte seed then public key);
+ *           returns 0 on success
+ */
+typedef struct ks_crypto {
+    void *ctx;
+    void (*hash)(void *ctx, uint8_t out[32], const ks_iov *iov, size_t n);
+    int (*verify)(void *ctx, const uint8_t sig[64], const uint8_t *msg,
+                  size_t len, const uint8_t pk[32]);
+    int (*sign)(void *ctx, uint8_t sig[64], const uint8_t *msg, size_t len,
+                const uint8_t sk[64]);
+} ks_crypto;
+
+#define KS_KEYID_SIZE 16
+#define KS_PUBKEY_SIZE 32
+#define KS_SECKEY_SIZE 64
+#define KS_SIG_SIZE 64
+#define KS_HASH_SIZE 32
+
+/* key id = first 16 bytes of BLAKE2b-256(public key). */
+void ks_key_id(const ks_crypto *c, uint8_t id[KS_KEYID_SIZE],
+               const uint8_t pk[KS_PUBKEY_SIZE]);
+
+/* Overwrites n bytes in a way the compiler may not elide. */
+void ks_wipe(void *p, size_t n);
+
+/* Little-endian load/store helpers used by every on-flash and wire format. */
+static inline uint16_t ks_ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t ks_ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t ks_ld64(const uint8_t *p)
+{
+    return (uint64_t)ks_ld32(p) | ((uint64_t)ks_ld32(p + 4) << 32);
+}
+static inline void ks_st16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void ks_st32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+}
+static inline void ks_st64(uint8_t *p, uint64_t v) { ks_st32(p, (uint32_t)v); ks_st32(p + 4, (uint32_t)(v >> 32)); }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

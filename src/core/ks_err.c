@@ -1,0 +1,105 @@
+/*
+ * ks_err.c - names and descriptions of error codes, diagnostics, and the
+ * few helpers every module needs (key id, wipe).
+ */
+#include <keysup/ks_base.h>
+
+struct err_entry {
+    int err;
+    const char *name;
+    const char *text;
+};
+
+/* Read-only table: lives in flash on a microcontroller. */
+static const struct err_entry err_table[] = {
+    {KS_OK, "OK", "success"},
+    {KS_E_INVAL, "INVALID_ARGUMENT", "invalid argument"},
+    {KS_E_FORMAT, "FORMAT", "malformed data"},
+    {KS_E_SIGNATURE, "BAD_SIGNATURE", "signature does not verify"},
+    {KS_E_ROOT, "ROOT_MISMATCH", "records do not match the signed Merkle root"},
+    {KS_E_BASE, "WRONG_BASE", "delta does not apply to this database"},
+    {KS_E_NOSPC, "NO_SPACE", "not enough space"},
+    {KS_E_IO, "IO", "storage or device I/O failed"},
+    {KS_E_NOTFOUND, "NOT_FOUND", "not found"},
+    {KS_E_CHAIN, "CHAIN_TOO_LONG", "supervisor key rotation chain is longer than allowed"},
+    {KS_E_CRYPTO, "CRYPTO", "cryptographic backend failure"},
+    {KS_E_COMM_LOST, "COMM_LOST", "controller cannot reach the supervisor"},
+    {KS_E_SYNC_STALE, "SYNC_STALE", "last successful sync is older than policy allows"},
+    {KS_E_KEY_ABSENT, "KEY_ABSENT", "no key presented"},
+    {KS_E_KEY_UNREADABLE, "KEY_UNREADABLE", "key answered with malformed data"},
+    {KS_E_KEY_UNKNOWN, "KEY_UNKNOWN", "key is not in the controller's database"},
+    {KS_E_KEY_REVOKED, "KEY_REVOKED", "key is revoked or suspended"},
+    {KS_E_KEY_EXPIRED, "KEY_EXPIRED", "key is outside its validity window"},
+    {KS_E_SIGNATURE_INVALID, "SIGNATURE_INVALID", "key's challenge response does not verify"},
+    {KS_E_CLONE_SUSPECTED, "CLONE_SUSPECTED", "key's use counter went backwards"},
+    {KS_E_DESYNC, "DESYNC", "controller database differs from the published one"},
+    {KS_E_STORE_CORRUPT, "STORE_CORRUPT", "flash record or sector fails its CRC"},
+    {KS_E_MEMORY_LOST, "MEMORY_LOST", "volatile state was lost"},
+    {KS_E_PROTOCOL_MISMATCH, "PROTOCOL_MISMATCH", "key format older than the controller's minimum"},
+    {KS_E_FIRMWARE_INCOMPATIBLE, "FIRMWARE_INCOMPATIBLE", "controller protocol version not supported"},
+    {KS_E_LOCKOUT, "LOCKOUT", "too many failed supervisor attempts"},
+    {KS_E_SESSION_EXPIRED, "SESSION_EXPIRED", "supervisor session timed out"},
+    {KS_E_NOT_SUPERVISOR, "NOT_SUPERVISOR", "key lacks the privilege for this action"},
+    {KS_E_PRIVILEGE_REQUIRED, "PRIVILEGE_REQUIRED", "action needs a supervisor key"},
+    {KS_E_SEAL_ENGAGED, "SEAL_ENGAGED", "calibration blocked while the seal switch is on"},
+    {KS_E_PENDING_TRANSACTION, "PENDING_TRANSACTION", "an interrupted transaction blocks the action"},
+    {KS_E_CLOCK_SKEW, "CLOCK_SKEW", "controller clock is off by more than the tolerance"},
+    {KS_E_RTC_FAILURE, "RTC_FAILURE", "real-time clock reset or stopped"},
+    {KS_E_SUPERVISOR_UNTRUSTED, "SUPERVISOR_UNTRUSTED", "signed by a supervisor key that is not trusted"},
+    {KS_E_ROLLBACK, "ROLLBACK", "snapshot is older than the one applied"},
+    {KS_E_SNAPSHOT_EXPIRED, "SNAPSHOT_EXPIRED", "snapshot is past its expiry time"},
+    {KS_E_LICENSE_INVALID, "LICENSE_INVALID", "feature licence missing, expired or bound elsewhere"},
+    {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
+};
+
+static const struct err_entry *err_lookup(int err)
+{
+    for (size_t i = 0; i < sizeof err_table / sizeof err_table[0]; i++)
+        if (err_table[i].err == err)
+            return &err_table[i];
+    return NULL;
+}
+
+const char *ks_err_name(int err)
+{
+    const struct err_entry *e = err_lookup(err);
+    return e ? e->name : "UNKNOWN";
+}
+
+const char *ks_strerror(int err)
+{
+    const struct err_entry *e = err_lookup(err);
+    return e ? e->text : "unknown error";
+}
+
+int ks_err_kse(int err)
+{
+    return err <= -100 && err_lookup(err) ? -err : 0;
+}
+
+int ks_fail(ks_diag *d, int err, uint32_t offset, const char *what)
+{
+    if (d) {
+        d->err = err;
+        d->offset = offset;
+        d->what = what;
+    }
+    return err;
+}
+
+void ks_key_id(const ks_crypto *c, uint8_t id[KS_KEYID_SIZE], const uint8_t pk[KS_PUBKEY_SIZE])
+{
+    uint8_t h[KS_HASH_SIZE];
+    ks_iov v = {pk, KS_PUBKEY_SIZE};
+    c->hash(c->ctx, h, &v, 1);
+    for (unsigned i = 0; i < KS_KEYID_SIZE; i++)
+        id[i] = h[i];
+}
+
+void ks_wipe(void *p, size_t n)
+{
+    /* A volatile pointer keeps the stores from being optimised away. */
+    volatile uint8_t *v = (volatile uint8_t *)p;
+    while (n--)
+        *v++ = 0;
+}
