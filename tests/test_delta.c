@@ -53,6 +53,21 @@ static void db_mutate(const db *old, db *nw, uint32_t upd, uint32_t ins, uint32_
     db_sign(nw, old->h.version + 1);
 }
 
+/* A record source that only offers read(), as flash does. */
+static int read_cb(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE])
+{
+    memcpy(out, (const uint8_t *)ctx + (size_t)i * KS_RECORD_SIZE, KS_RECORD_SIZE);
+    return KS_OK;
+}
+
+static void recsrc_callback(ks_recsrc *s, const uint8_t *recs, uint32_t n)
+{
+    s->ctx = (void *)(uintptr_t)recs;
+    s->count = n;
+    s->read = read_cb;
+    s->mem = NULL;
+}
+
 static uint8_t *delta_between(const db *a, const db *b, size_t *len)
 {
     ks_recsrc sa, sb;
@@ -101,6 +116,18 @@ static void roundtrip(uint32_t n, uint32_t upd, uint32_t ins, uint32_t rm, uint3
     assert_memory_equal(merged, b.recs, (size_t)b.n * KS_RECORD_SIZE);
     if (b.n > 0)
         assert_int_equal(ks_delta_merge(&base, &dl, merged, b.n - 1), KS_E_NOSPC);
+    /* The same through a read-only source (records on flash): tree and merge. */
+    ks_recsrc cb;
+    recsrc_callback(&cb, a.recs, a.n);
+    memset(merged, 0, (size_t)b.n * KS_RECORD_SIZE);
+    assert_int_equal(ks_delta_merge(&cb, &dl, merged, b.n), (int64_t)b.n);
+    assert_memory_equal(merged, b.recs, (size_t)b.n * KS_RECORD_SIZE);
+    assert_int_equal(ks_tree_build(&t, &C, &cb, bits, nodes, ks_tree_nodes(bits)), KS_OK);
+    assert_memory_equal(ks_tree_root(&t), a.h.root, 32);
+    if (b.h.bucket_bits == bits) {
+        assert_int_equal(ks_delta_update_tree(&t, &C, &cb, &dl, &d), KS_OK);
+        assert_memory_equal(ks_tree_root(&t), b.h.root, 32);
+    }
     free(merged);
     free(nodes);
     free(dbuf);
@@ -163,6 +190,29 @@ static void test_refusals(void **state)
     dbuf = delta_between(&a, &b, &len);
     assert_int_equal(ks_delta_parse(&dl, dbuf, len, &d), KS_OK);
     assert_int_equal(ks_delta_check(&C, &dl, &a.h, &p, &d), KS_E_ROLLBACK);
+
+    /* Merge refuses a delta whose removal the base does not hold. */
+    {
+        db e;
+        e.n = a.n - 1;
+        e.recs = malloc(a.n * KS_RECORD_SIZE);
+        memcpy(e.recs, a.recs, (size_t)e.n * KS_RECORD_SIZE);
+        db_sign(&e, 6);
+        size_t elen;
+        uint8_t *ebuf = delta_between(&a, &e, &elen);
+        ks_delta el;
+        assert_int_equal(ks_delta_parse(&el, ebuf, elen, &d), KS_OK);
+        assert_int_equal(el.n_removals, 1);
+        ks_recsrc shorter, cb;
+        ks_recsrc_mem(&shorter, e.recs, e.n); /* already lacks the removed key */
+        uint8_t *out = malloc(a.n * KS_RECORD_SIZE);
+        assert_int_equal(ks_delta_merge(&shorter, &el, out, a.n), KS_E_BASE);
+        recsrc_callback(&cb, e.recs, e.n);
+        assert_int_equal(ks_delta_merge(&cb, &el, out, a.n), KS_E_BASE);
+        free(out);
+        free(ebuf);
+        free(e.recs);
+    }
 
     /* Truncated and extended. */
     assert_int_equal(ks_delta_parse(&dl, dbuf, len - 1, &d), KS_E_FORMAT);

@@ -283,9 +283,50 @@ int ks_delta_update_tree(ks_tree *t, const ks_crypto *c, const ks_recsrc *base,
     return KS_OK;
 }
 
+/*
+ * Merge for a base that lies in memory: find each change's place by binary
+ * search and copy the untouched runs between them in bulk, so the cost is
+ * one memcpy of the database plus O(changes * log n) compares.
+ */
+static int64_t merge_mem(const ks_recsrc *base, const ks_delta *dl, uint8_t *out, uint32_t cap)
+{
+    uint32_t k = 0, ui = 0, ri = 0, n = 0;
+    const uint8_t *mem = base->mem;
+
+    while (ui < dl->n_upserts || ri < dl->n_removals) {
+        int take_up = ri >= dl->n_removals ||
+                      (ui < dl->n_upserts && memcmp(up_id(dl, ui), rm_id(dl, ri), KS_KEYID_SIZE) < 0);
+        const uint8_t *id = take_up ? up_id(dl, ui) : rm_id(dl, ri);
+        uint32_t pos;
+        ks_recsrc sub;
+        ks_recsrc_mem(&sub, mem + (size_t)k * KS_RECORD_SIZE, base->count - k);
+        int found = ks_recsrc_find(&sub, id, &pos) == KS_OK;
+        pos += k;
+        if (!take_up && !found)
+            return KS_E_BASE; /* removal of a key the base does not hold */
+        if ((uint64_t)n + (pos - k) + (take_up ? 1 : 0) > cap)
+            return KS_E_NOSPC;
+        memcpy(out + (size_t)n * KS_RECORD_SIZE, mem + (size_t)k * KS_RECORD_SIZE,
+               (size_t)(pos - k) * KS_RECORD_SIZE);
+        n += pos - k;
+        k = pos + (found ? 1 : 0);
+        if (take_up)
+            memcpy(out + (size_t)(n++) * KS_RECORD_SIZE, up_id(dl, ui++), KS_RECORD_SIZE);
+        else
+            ri++;
+    }
+    if ((uint64_t)n + (base->count - k) > cap)
+        return KS_E_NOSPC;
+    memcpy(out + (size_t)n * KS_RECORD_SIZE, mem + (size_t)k * KS_RECORD_SIZE,
+           (size_t)(base->count - k) * KS_RECORD_SIZE);
+    return (int64_t)n + (base->count - k);
+}
+
 int64_t ks_delta_merge(const ks_recsrc *base, const ks_delta *dl, uint8_t *out, uint32_t cap)
 {
     uint32_t k = 0, ui = 0, ri = 0, n = 0;
+    if (base->mem)
+        return merge_mem(base, dl, out, cap);
     uint8_t rec[KS_RECORD_SIZE];
     int err;
 
