@@ -1,0 +1,372 @@
+/*
+ * ks_kse.c - the Key Supervisor Error catalogue. Edit the table, then run
+ * `keysup error docs > docs/errors.md`; the test `test_kse` fails
+ * until docs/errors.md matches.
+ *
+ * Steps name exact commands. CTRL stands for a controller id, KEY for a key
+ * id, as printed by `keysup controller list` and `keysup key list`.
+ */
+#include "ks_kse.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const ks_kse table[] = {
+    {100, "COMM_LOST", KS_SEV_ERROR, KS_AREA_COMMUNICATION,
+     "Controller cannot reach the supervisor",
+     "The controller has missed its heartbeats: the network, the supervisor or the controller's "
+     "link is down. The controller keeps deciding offline on its cached database, so keys that "
+     "were valid at the last sync still work, but revocations made since then have not reached it.",
+     "The supervisor sees no heartbeat for three intervals; the controller sees its requests fail.",
+     0, NULL,
+     {"Check the controller's network link and that it can resolve and reach the supervisor URL.",
+      "Check the supervisor is up: `keysup controller list` answers and shows last_seen.",
+      "When the link returns, the controller uploads its audit records and syncs by itself; "
+      "confirm with `keysup diagnose CTRL`.",
+      NULL}},
+    {110, "SYNC_STALE", KS_SEV_ERROR, KS_AREA_SYNC,
+     "Credential database older than policy allows",
+     "The controller's last successful sync is older than the maximum offline age. It may be "
+     "honouring keys that were revoked since, so it has switched to its declared degraded policy.",
+     "The controller compares the time of its last applied sync with max_offline_age.",
+     1, "When the link is back the supervisor sends Initialize Terminal (a full download) and "
+        "checks the controller reports the published Merkle root.",
+     {"Restore the link to the supervisor (see KSE-100).",
+      "If it does not recover by itself within a heartbeat: `keysup controller initialize CTRL`.",
+      NULL}},
+    {200, "KEY_ABSENT", KS_SEV_INFO, KS_AREA_KEY,
+     "No key presented",
+     "The action needs a key and none was presented, or it is not seated in the reader.",
+     "The reader reports no key when the controller asks for a challenge response.",
+     0, NULL,
+     {"Insert or hold the key against the reader until the terminal confirms it is read.",
+      "Try a different reader on the same controller to rule out the reader.",
+      NULL}},
+    {201, "KEY_UNREADABLE", KS_SEV_WARNING, KS_AREA_KEY,
+     "Key answered with malformed data",
+     "The key answered, but its response could not be parsed: dirty or damaged contacts, a "
+     "damaged card, or interference.",
+     "The response to a challenge has the wrong size or structure.",
+     0, NULL,
+     {"Clean the key's contacts and present it again.",
+      "If it keeps failing, try the same key on another reader; if it fails there too, the key is "
+      "damaged: issue a replacement with `keysup key enrol` and revoke the old one with "
+      "`keysup key revoke KEY`.",
+      NULL}},
+    {202, "KEY_UNKNOWN", KS_SEV_WARNING, KS_AREA_KEY,
+     "Key not in the controller's database",
+     "The controller does not hold this key. Either it was never enrolled for this controller's "
+     "scope, or the controller's database is behind (look for KSE-300 or KSE-110 first: many "
+     "KEY_UNKNOWN refusals at once are a symptom of a desync, not of bad keys).",
+     "Binary search of the key id in the applied snapshot misses.",
+     0, NULL,
+     {"Check the key is enrolled and in this controller's scope: `keysup key show KEY`.",
+      "Check the controller is in step: `keysup diagnose CTRL`.",
+      "If the key should be valid here, enrol it or widen its scope; the change reaches online "
+      "controllers within seconds.",
+      NULL}},
+    {203, "KEY_REVOKED", KS_SEV_WARNING, KS_AREA_KEY,
+     "Key revoked or suspended",
+     "The key is in the database but an operator revoked or suspended it.",
+     "The record's state is not active.",
+     0, NULL,
+     {"Confirm with `keysup key show KEY` who revoked it and when (`keysup audit list --key KEY`).",
+      "If it was suspended by mistake, an operator can reactivate it; a revoked key must be "
+      "re-enrolled as a new key.",
+      NULL}},
+    {204, "KEY_EXPIRED", KS_SEV_WARNING, KS_AREA_KEY,
+     "Key outside its validity window",
+     "The key is not valid yet or no longer valid at the controller's trusted time. If many keys "
+     "expire at once, suspect the clock (KSE-600/601) before the keys.",
+     "valid_from / valid_until compared with trusted time, within the documented skew.",
+     0, NULL,
+     {"Check the key's validity: `keysup key show KEY`.",
+      "Check the controller's clock: `keysup diagnose CTRL`.",
+      "Extend the validity if appropriate: `keysup key set-validity KEY --until DATE`.",
+      NULL}},
+    {205, "SIGNATURE_INVALID", KS_SEV_CRITICAL, KS_AREA_KEY,
+     "Key's challenge response does not verify",
+     "The key's signature over the controller's fresh challenge is wrong: the key is forged, "
+     "cloned without its secret, replaying an old response, or its secret was changed.",
+     "Ed25519 verification of the response against the enrolled public key fails.",
+     0, NULL,
+     {"Treat it as an attack until proven otherwise: keep the key and note the holder.",
+      "Suspend the key: `keysup key suspend KEY`, and review `keysup audit list --key KEY`.",
+      "If the holder's key is genuine but damaged, enrol a replacement and revoke the old one.",
+      NULL}},
+    {206, "CLONE_SUSPECTED", KS_SEV_CRITICAL, KS_AREA_KEY,
+     "Key's use counter went backwards",
+     "The key presented a use counter at or below one already seen: two physical keys share one "
+     "secret (a clone), or an old response was replayed.",
+     "The controller keeps the highest counter per key in flash and compares.",
+     0, NULL,
+     {"Suspend the key at once: `keysup key suspend KEY`.",
+      "Find both keys: `keysup audit list --key KEY` shows where each counter was used.",
+      "Enrol a new key for the genuine holder and revoke this one: `keysup key revoke KEY`.",
+      NULL}},
+    {300, "DESYNC", KS_SEV_ERROR, KS_AREA_SYNC,
+     "Controller's database differs from the published one",
+     "The controller reports a Merkle root that is not the one the supervisor published for its "
+     "version: a missed or partly applied update, or a database changed outside keysup. Keys "
+     "refused as unknown (KSE-202) right after are symptoms of this.",
+     "The heartbeat's version and root are compared with the published snapshot.",
+     1, "Full download (Initialize Terminal), then the supervisor checks the reported root.",
+     {"Nothing to do if the automatic full download succeeds; confirm with `keysup diagnose CTRL`.",
+      "If it repeats: `keysup controller initialize CTRL` and watch the next heartbeat.",
+      NULL}},
+    {301, "STORE_CORRUPT", KS_SEV_ERROR, KS_AREA_STORE,
+     "Flash record or sector fails its CRC",
+     "Part of the controller's flash no longer holds what was written: a power surge, ESD, a "
+     "worn sector, or a power cut during a write on hardware without keysup's store. keysup "
+     "never uses a damaged record: it fell back to the last good state and asked for a full "
+     "download.",
+     "Every flash record carries a CRC checked at boot and on every read.",
+     1, "Full download into the other flash area, then the supervisor checks the reported root. "
+        "A second corruption after a repair escalates to KSE-900.",
+     {"Nothing to do if the automatic full download succeeds; confirm with `keysup diagnose CTRL`.",
+      "Check the controller's power supply and surge protection.",
+      "Inspect an image of the flash offline: `keysup flash check FILE`.",
+      NULL}},
+    {302, "MEMORY_LOST", KS_SEV_WARNING, KS_AREA_STORE,
+     "Volatile state lost",
+     "A brown-out or reset cleared the controller's RAM: open supervisor sessions were closed. "
+     "Counters and lockout live in flash and were rebuilt from it.",
+     "The controller boots without a clean shutdown record.",
+     1, "Sessions and counters are rebuilt from flash at boot.",
+     {"Ask the supervisor to authenticate again to reopen the session.",
+      "If it happens often, check the controller's power supply.",
+      NULL}},
+    {400, "PROTOCOL_MISMATCH", KS_SEV_ERROR, KS_AREA_PROTOCOL,
+     "Key format older than the controller accepts",
+     "The key was enrolled with a key-format version below the controller's minimum, which is "
+     "usually raised by a firmware update. The key itself is fine; it must be enrolled again in "
+     "the current format.",
+     "The record's key_format is compared with the controller's minimum.",
+     0, NULL,
+     {"Re-enrol the key in the current format: `keysup key enrol --holder NAME --public-key HEX`, "
+      "then `keysup key revoke KEY` for the old record.",
+      "If many keys are affected at once, check which firmware raised the minimum before "
+      "re-enrolling them all.",
+      NULL}},
+    {401, "FIRMWARE_INCOMPATIBLE", KS_SEV_ERROR, KS_AREA_PROTOCOL,
+     "Controller protocol version not supported",
+     "The controller speaks a protocol version this supervisor does not support (too old or too "
+     "new). It cannot sync until one side is updated.",
+     "The heartbeat's protocol version is outside the supervisor's supported range.",
+     0, NULL,
+     {"Check the versions: `keysup controller show CTRL`.",
+      "Update the controller's firmware to a version the supervisor supports, or upgrade the "
+      "supervisor.",
+      NULL}},
+    {500, "LOCKOUT", KS_SEV_CRITICAL, KS_AREA_LOCKOUT,
+     "Too many failed supervisor attempts",
+     "A reader or a key failed supervisor authentication too many times in the window, so the "
+     "controller locked it with a growing back-off. The lock is kept in flash: a power cycle "
+     "does not clear it.",
+     "Failed attempts are counted per key and per reader against the policy.",
+     0, NULL,
+     {"Find out who tried: `keysup audit list --controller CTRL`.",
+      "If the attempts were genuine mistakes, wait for the back-off or unlock: "
+      "`keysup controller unlock CTRL`.",
+      "If it looks like an attack, leave it locked and investigate the reader's location.",
+      NULL}},
+    {501, "SESSION_EXPIRED", KS_SEV_INFO, KS_AREA_LOCKOUT,
+     "Supervisor session timed out",
+     "The supervisor session that authorised privileged actions reached its timeout.",
+     "Each session has the timeout of the action policy that opened it.",
+     0, NULL,
+     {"Present the supervisor key again to open a new session.",
+      "If sessions are too short for the work, an administrator can change the action's "
+      "timeout: `keysup policy set ACTION --session-timeout SECONDS`.",
+      NULL}},
+    {502, "NOT_SUPERVISOR", KS_SEV_WARNING, KS_AREA_PROFILE,
+     "Key lacks the privilege for this action",
+     "The key is valid, but its holder's profile does not carry the privilege the action needs; "
+     "often the supervisor flag was removed from the profile.",
+     "The record's privilege bits are compared with the action's policy.",
+     0, NULL,
+     {"Check the key's privileges: `keysup key show KEY`.",
+      "If the holder should have it: `keysup key grant KEY SUPERVISOR` (or the privilege the "
+      "action names); it reaches online controllers within seconds.",
+      NULL}},
+    {503, "PRIVILEGE_REQUIRED", KS_SEV_INFO, KS_AREA_PROFILE,
+     "Action needs a supervisor key",
+     "The action is privileged and no supervisor key was presented or no supervisor session is "
+     "open.",
+     "The action's policy requires a supervisor and none authorised it.",
+     0, NULL,
+     {"Ask a supervisor to present their key for this action.",
+      NULL}},
+    {504, "SEAL_ENGAGED", KS_SEV_WARNING, KS_AREA_PROFILE,
+     "Calibration blocked by the seal switch",
+     "Calibration settings C01-C07 are legally sealed while the seal switch is ON.",
+     "The controller reads the seal switch before any calibration action.",
+     0, NULL,
+     {"Only an authorised service technician may break the seal: set the seal switch OFF "
+      "according to the device's metrology procedure.",
+      "Perform the calibration, set the switch back ON and have the seal renewed.",
+      NULL}},
+    {505, "PENDING_TRANSACTION", KS_SEV_WARNING, KS_AREA_PROFILE,
+     "An interrupted transaction blocks the action",
+     "A transaction was interrupted (for example an end-of-day Z-report), and the terminal will "
+     "not start new work until it is cleared.",
+     "The controller keeps a pending-transaction flag in flash until it is cleared.",
+     0, NULL,
+     {"Finish or void the interrupted transaction on the terminal if it offers to.",
+      "Otherwise clear it under supervisor authority: `keysup controller clear-pending CTRL`.",
+      NULL}},
+    {600, "CLOCK_SKEW", KS_SEV_ERROR, KS_AREA_CLOCK,
+     "Controller clock is off by more than the tolerance",
+     "The controller's clock drifted from the supervisor's time beyond tolerance. Validity "
+     "checks would be wrong, so the controller uses its corrected trusted time.",
+     "Each heartbeat compares the controller's clock with the supervisor's signed time.",
+     1, "Time sync: the supervisor sends a signed time and the controller corrects its clock.",
+     {"Nothing to do if the automatic time sync succeeds; confirm with `keysup diagnose CTRL`.",
+      "If drift returns quickly, the controller's RTC crystal may be failing.",
+      NULL}},
+    {601, "RTC_FAILURE", KS_SEV_CRITICAL, KS_AREA_CLOCK,
+     "Real-time clock reset or stopped",
+     "The controller's real-time clock jumped back to its epoch or stopped: usually a flat RTC "
+     "backup battery. Until the time is restored the controller refuses decisions that need "
+     "the time rather than trust a wrong clock.",
+     "The RTC reads earlier than the last known good time, or does not advance.",
+     1, "Time sync from the supervisor restores the time while the device is powered.",
+     {"Replace the controller's RTC backup battery.",
+      "Then `keysup controller time-sync CTRL`.",
+      NULL}},
+    {700, "SUPERVISOR_UNTRUSTED", KS_SEV_CRITICAL, KS_AREA_TRUST,
+     "Signed by a supervisor key the controller does not trust",
+     "A snapshot or command was signed by a supervisor key this controller has not pinned, for "
+     "example after the supervisor key was rotated while the controller was offline without "
+     "receiving the rotation record. The controller keeps its current database.",
+     "The signer's key id is not among the controller's pinned supervisor keys.",
+     0, NULL,
+     {"Confirm the supervisor key was rotated on purpose: `keysup audit list --action rotate`.",
+      "Replace Supervisor Credential: `keysup controller replace-credential CTRL`, then enter the "
+      "one-time code it prints at the controller.",
+      NULL}},
+    {701, "ROLLBACK", KS_SEV_CRITICAL, KS_AREA_TRUST,
+     "Snapshot older than the one applied",
+     "Someone offered the controller an older database than it already applied, which could "
+     "bring back revoked keys. The controller refused it.",
+     "The snapshot version is compared with the highest version ever applied.",
+     0, NULL,
+     {"Check where the old snapshot came from (a restored backup of the supervisor, a replayed "
+      "download).",
+      "If the supervisor itself went back in time, restore its latest database before "
+      "publishing again.",
+      NULL}},
+    {702, "SNAPSHOT_EXPIRED", KS_SEV_ERROR, KS_AREA_SYNC,
+     "Snapshot past its expiry time",
+     "The controller's database passed its expires_at without a newer one arriving, so it runs "
+     "in its declared degraded mode.",
+     "expires_at is compared with trusted time.",
+     1, "The next successful sync replaces it.",
+     {"Restore the link to the supervisor (see KSE-100).",
+      "Then `keysup controller initialize CTRL` if it does not sync by itself.",
+      NULL}},
+    {800, "LICENSE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
+     "Feature licence missing, expired or bound elsewhere",
+     "The controller has no valid licence for the feature: missing, past its expiry, or issued "
+     "for another controller.",
+     "The licence signature, controller id and expiry are checked before the feature runs.",
+     0, NULL,
+     {"Check the licence: `keysup controller show CTRL`.",
+      "Issue a licence bound to this controller from the supervisor.",
+      NULL}},
+    {900, "HARDWARE_FAULT", KS_SEV_CRITICAL, KS_AREA_HARDWARE,
+     "Hardware keeps failing after repairs",
+     "A repair that should have fixed the fault did not last: the same flash sector corrupted "
+     "again after a full download, or the reader keeps failing. Software cannot fix it.",
+     "Diagnosis escalates when the same repair fails repeatedly.",
+     0, NULL,
+     {"Replace the controller (or its reader or flash module).",
+      "Provision the replacement: `keysup controller add` and enrol the new device.",
+      NULL}},
+};
+
+#define TABLE_LEN (sizeof table / sizeof table[0])
+
+size_t ks_kse_count(void) { return TABLE_LEN; }
+
+const ks_kse *ks_kse_at(size_t i) { return i < TABLE_LEN ? &table[i] : NULL; }
+
+const ks_kse *ks_kse_find(int code)
+{
+    for (size_t i = 0; i < TABLE_LEN; i++)
+        if (table[i].code == code)
+            return &table[i];
+    return NULL;
+}
+
+static int ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (toupper((unsigned char)*a) != toupper((unsigned char)*b))
+            return 0;
+    return *a == *b;
+}
+
+const ks_kse *ks_kse_lookup(const char *text)
+{
+    if (!text)
+        return NULL;
+    const char *p = text;
+    if ((p[0] == 'K' || p[0] == 'k') && (p[1] == 'S' || p[1] == 's') && (p[2] == 'E' || p[2] == 'e') &&
+        p[3] == '-')
+        p += 4;
+    if (isdigit((unsigned char)*p)) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        return *end == '\0' ? ks_kse_find((int)v) : NULL;
+    }
+    for (size_t i = 0; i < TABLE_LEN; i++)
+        if (ieq(table[i].symbol, text))
+            return &table[i];
+    return NULL;
+}
+
+const char *ks_severity_name(enum ks_severity s)
+{
+    static const char *const n[] = {"info", "warning", "error", "critical"};
+    return (unsigned)s < 4 ? n[s] : "unknown";
+}
+
+const char *ks_area_name(enum ks_kse_area a)
+{
+    static const char *const n[] = {"communication", "store integrity", "supervisor trust",
+                                    "sync state", "clock", "protocol version", "lockout",
+                                    "profile", "key", "hardware", "licence"};
+    return (unsigned)a <= KS_AREA_LICENCE ? n[a] : "unknown";
+}
+
+int ks_kse_write_markdown(FILE *f)
+{
+    fputs("# Key Supervisor Error catalogue\n\n"
+          "<!-- Generated by `keysup error docs` from src/host/ks_kse.c; do not edit by hand.\n"
+          "     The test test_kse fails when this file is out of date. -->\n\n"
+          "Every refusal and every fault keysup reports carries one of these codes. The same text\n"
+          "is shown by `keysup error show CODE`, returned by the supervisor's API and written in\n"
+          "its logs. *Auto-repair* means keysup fixes the cause without a person and records the\n"
+          "repair in the incident; the steps are for when it cannot, or to confirm it did.\n\n"
+          "| code | symbol | severity | area | auto-repair | title |\n"
+          "| --- | --- | --- | --- | --- | --- |\n", f);
+    for (size_t i = 0; i < TABLE_LEN; i++)
+        fprintf(f, "| [KSE-%d](#kse-%d) | %s | %s | %s | %s | %s |\n", table[i].code, table[i].code,
+                table[i].symbol, ks_severity_name(table[i].severity), ks_area_name(table[i].area),
+                table[i].auto_repair ? "yes" : "no", table[i].title);
+    for (size_t i = 0; i < TABLE_LEN; i++) {
+        const ks_kse *e = &table[i];
+        fprintf(f, "\n## KSE-%d\n\n**%s** - %s\n\n", e->code, e->symbol, e->title);
+        fprintf(f, "- Severity: %s\n- Area: %s\n\n", ks_severity_name(e->severity), ks_area_name(e->area));
+        fprintf(f, "What happened: %s\n\n", e->cause);
+        fprintf(f, "How keysup detects it: %s\n\n", e->detection);
+        if (e->auto_repair)
+            fprintf(f, "Automatic repair: %s\n\n", e->repair);
+        fputs("What to do:\n\n", f);
+        for (int s = 0; s < KS_KSE_MAX_STEPS && e->steps[s]; s++)
+            fprintf(f, "%d. %s\n", s + 1, e->steps[s]);
+    }
+    return ferror(f) ? -1 : 0;
+}
