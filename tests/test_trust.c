@@ -112,6 +112,29 @@ static void test_chain_refusals(void **state)
     assert_int_equal(ks_trust_follow(&t, &C, chain, sizeof chain - KS_ROTATION_SIZE, &d), KS_OK);
     assert_memory_equal(t.keys[0], PK[KS_ROTATION_CHAIN_MAX], 32);
 
+    /* A controller provisioned at key 2 is handed the whole history 0->1->2->3:
+     * the records before its key are skipped, the rest followed. */
+    {
+        ks_trust mid;
+        uint8_t hist[3 * KS_ROTATION_SIZE];
+        rot(0, 1, 1, hist);
+        rot(1, 2, 2, hist + KS_ROTATION_SIZE);
+        rot(2, 3, 3, hist + 2 * KS_ROTATION_SIZE);
+        ks_trust_init(&mid);
+        ks_trust_add(&mid, &C, PK[2]);
+        assert_int_equal(ks_trust_follow(&mid, &C, hist, sizeof hist, &d), KS_OK);
+        assert_int_equal(mid.count, 1);
+        assert_memory_equal(mid.keys[0], PK[3], 32);
+        assert_int_equal(mid.rotation_seq, 3);
+        /* ...but a break after the chain reached a pinned key is refused. */
+        ks_trust_init(&mid);
+        ks_trust_add(&mid, &C, PK[1]);
+        rot(5, 6, 3, hist + 2 * KS_ROTATION_SIZE);
+        assert_int_equal(ks_trust_follow(&mid, &C, hist, sizeof hist, &d), KS_E_SUPERVISOR_UNTRUSTED);
+        assert_int_equal(d.offset, 2 * KS_ROTATION_SIZE + 24);
+        assert_memory_equal(mid.keys[0], PK[1], 32);
+    }
+
     /* Structure. */
     assert_int_equal(ks_trust_follow(&before, &C, chain, 100, &d), KS_E_FORMAT);
     rot(0, 1, 1, chain);

@@ -32,6 +32,7 @@ enum ks_err {
     KS_E_NOTFOUND = -8,   /* lookup miss (not an error for every caller) */
     KS_E_CHAIN = -9,      /* rotation chain longer than KS_ROTATION_CHAIN_MAX */
     KS_E_CRYPTO = -10,    /* the crypto backend failed or lacks an operation */
+    KS_E_PASSPHRASE = -50, /* host only: a key file's passphrase is wrong or missing */
 
     /* Key Supervisor Error conditions (see docs/errors.md). */
     KS_E_COMM_LOST = -100,

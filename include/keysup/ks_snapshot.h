@@ -52,7 +52,11 @@ int ks_rotation_decode(ks_rotation *r, const uint8_t in[KS_ROTATION_SIZE], ks_di
  * (else KSE-700), both signatures must verify (else KS_E_SIGNATURE), and
  * sequence numbers must increase (else KS_E_FORMAT). The new key replaces the
  * old one. All or nothing: t changes only when the whole chain is accepted.
- * Records already applied (seq <= t->rotation_seq) are skipped.
+ * Records already applied (seq <= t->rotation_seq) are skipped, and so are
+ * leading records from before the pinned keys (a supervisor may send its
+ * whole history); once one record chains, every later one must. A chain
+ * with new records none of which chains is KSE-700. At most
+ * KS_ROTATION_CHAIN_MAX records are followed (KS_E_CHAIN).
  */
 int ks_trust_follow(ks_trust *t, const ks_crypto *c, const uint8_t *chain,
                     size_t len, ks_diag *d);

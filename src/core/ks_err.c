@@ -23,6 +23,7 @@ static const struct err_entry err_table[] = {
     {KS_E_NOTFOUND, "NOT_FOUND", "not found"},
     {KS_E_CHAIN, "CHAIN_TOO_LONG", "supervisor key rotation chain is longer than allowed"},
     {KS_E_CRYPTO, "CRYPTO", "cryptographic backend failure"},
+    {KS_E_PASSPHRASE, "PASSPHRASE", "wrong or missing passphrase"},
     {KS_E_COMM_LOST, "COMM_LOST", "controller cannot reach the supervisor"},
     {KS_E_SYNC_STALE, "SYNC_STALE", "last successful sync is older than policy allows"},
     {KS_E_KEY_ABSENT, "KEY_ABSENT", "no key presented"},

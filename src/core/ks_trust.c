@@ -88,7 +88,7 @@ int ks_trust_follow(ks_trust *t, const ks_crypto *c, const uint8_t *chain, size_
 {
     ks_trust work;
     ks_rotation r;
-    uint32_t applied = 0;
+    uint32_t followed = 0, skipped = 0, first_skipped = 0;
 
     if (len % KS_ROTATION_SIZE != 0)
         return ks_fail(d, KS_E_FORMAT, (uint32_t)len, "rotation chain length is not a multiple of 216");
@@ -103,14 +103,22 @@ int ks_trust_follow(ks_trust *t, const ks_crypto *c, const uint8_t *chain, size_
         }
         if (r.seq <= t->rotation_seq)
             continue; /* history the controller already followed */
-        if (r.seq <= work.rotation_seq)
-            return ks_fail(d, KS_E_FORMAT, (uint32_t)off + 8, "rotation.seq does not increase along the chain");
-        if (++applied > KS_ROTATION_CHAIN_MAX)
-            return ks_fail(d, KS_E_CHAIN, (uint32_t)off, "rotation chain exceeds KS_ROTATION_CHAIN_MAX records");
         int slot = trust_index(&work, r.old_pk);
+        if (slot < 0 && followed == 0) {
+            /* History from before the key this controller was provisioned
+             * with: skip until the chain reaches a pinned key. Skipping
+             * grants nothing; only records that chain are followed. */
+            if (skipped++ == 0)
+                first_skipped = (uint32_t)off;
+            continue;
+        }
         if (slot < 0)
             return ks_fail(d, KS_E_SUPERVISOR_UNTRUSTED, (uint32_t)off + 24,
                            "rotation.old_pk is not a trusted supervisor key");
+        if (followed > 0 && r.seq <= work.rotation_seq)
+            return ks_fail(d, KS_E_FORMAT, (uint32_t)off + 8, "rotation.seq does not increase along the chain");
+        if (++followed > KS_ROTATION_CHAIN_MAX)
+            return ks_fail(d, KS_E_CHAIN, (uint32_t)off, "rotation chain exceeds KS_ROTATION_CHAIN_MAX records");
         if (ks_verify_labelled(c, rec + 88, KS_LABEL_ROTATION, rec, ROT_SIGNED, r.old_pk) != 0)
             return ks_fail(d, KS_E_SIGNATURE, (uint32_t)off + 88, "rotation.sig_old does not verify");
         if (ks_verify_labelled(c, rec + 152, KS_LABEL_ROTATION, rec, ROT_SIGNED, r.new_pk) != 0)
@@ -126,6 +134,9 @@ int ks_trust_follow(ks_trust *t, const ks_crypto *c, const uint8_t *chain, size_
         }
         work.rotation_seq = r.seq;
     }
+    if (followed == 0 && skipped > 0)
+        return ks_fail(d, KS_E_SUPERVISOR_UNTRUSTED, first_skipped + 24,
+                       "rotation.old_pk is not a trusted supervisor key");
     *t = work;
     return KS_OK;
 }

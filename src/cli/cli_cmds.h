@@ -1,0 +1,35 @@
+/*
+ * cli_cmds.h - the nouns of `keysup <noun> <verb>`. Each noun lives in its
+ * own cmd_<noun>.c and is one row of the table in main.c; adding a noun is
+ * a new file, a prototype here and one row there.
+ *
+ * A noun handler gets argv starting at the verb (argc may be 0) and returns
+ * an exit code (enum cli_exit), having printed its own output and errors.
+ */
+#ifndef KEYSUP_CLI_CMDS_H
+#define KEYSUP_CLI_CMDS_H
+
+#include "cli_util.h"
+
+typedef int (*cli_handler)(cli_ctx *cx, int argc, char **argv);
+
+/* A verb of a noun: its name, one-line summary and handler. */
+typedef struct cli_verb {
+    const char *name;
+    const char *summary;
+    cli_handler run;
+} cli_verb;
+
+/*
+ * Runs the verb argv[0] from verbs[0..n). `--help` lists the verbs (exit 0);
+ * a missing or unknown verb lists them too but is a usage error (exit 2).
+ */
+int cli_run_verb(cli_ctx *cx, const char *noun, const cli_verb *verbs, size_t n, int argc,
+                 char **argv);
+
+int cmd_key(cli_ctx *cx, int argc, char **argv);
+int cmd_snapshot(cli_ctx *cx, int argc, char **argv);
+int cmd_delta(cli_ctx *cx, int argc, char **argv);
+int cmd_error(cli_ctx *cx, int argc, char **argv);
+
+#endif

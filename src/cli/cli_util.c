@@ -1,0 +1,640 @@
+/*
+ * cli_util.c - see cli_util.h.
+ */
+#define _XOPEN_SOURCE 700
+#include "cli_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "ks_fileio.h"
+#include "ks_keyfile.h"
+
+/* ----- options ----- */
+
+int cli_usage(const char *usage)
+{
+    fputs(usage, stdout);
+    return CLI_HELP_SHOWN;
+}
+
+static const cli_opt *find_opt(const cli_opt *opts, const char *name)
+{
+    for (; opts && opts->name; opts++)
+        if (strcmp(opts->name, name) == 0)
+            return opts;
+    return NULL;
+}
+
+static int list_add(cli_ctx *cx, cli_list *l, const char *name, const char *v)
+{
+    if (l->n >= CLI_LIST_MAX)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: at most %d values for %s", cx->cmd,
+                       CLI_LIST_MAX, name);
+    l->v[l->n++] = v;
+    return CLI_OK;
+}
+
+int cli_parse(cli_ctx *cx, int argc, char **argv, const cli_opt *opts, const char **pos,
+              int min_pos, int max_pos, int *npos, const char *usage)
+{
+    int np = 0, only_pos = 0, ret;
+
+    /* --json must take effect before any error is printed, wherever it is. */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--json") == 0)
+            cx->json = 1;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const cli_opt *o;
+
+        if (!only_pos && strcmp(a, "--") == 0) {
+            only_pos = 1;
+            continue;
+        }
+        if (only_pos || a[0] != '-' || a[1] == '\0') {
+            if (np >= max_pos)
+                return cli_err(cx, CLI_USAGE, "USAGE", "%s: unexpected argument '%s' (see --help)",
+                               cx->cmd, a);
+            pos[np++] = a;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return cli_usage(usage);
+        if (strcmp(a, "--json") == 0)
+            continue;
+        o = find_opt(opts, a);
+        if (!o)
+            return cli_err(cx, CLI_USAGE, "USAGE", "%s: unknown option '%s' (see --help)",
+                           cx->cmd, a);
+        if (o->kind == CLI_FLAG) {
+            *(int *)o->dst = 1;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return cli_err(cx, CLI_USAGE, "USAGE", "%s: option %s needs a value", cx->cmd, a);
+        if (o->kind == CLI_VALUE) {
+            if (*(const char **)o->dst)
+                return cli_err(cx, CLI_USAGE, "USAGE", "%s: option %s given twice", cx->cmd, a);
+            *(const char **)o->dst = argv[++i];
+            continue;
+        }
+        ret = list_add(cx, o->dst, a, argv[++i]);
+        if (ret)
+            return ret;
+        while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+            ret = list_add(cx, o->dst, a, argv[++i]);
+            if (ret)
+                return ret;
+        }
+    }
+    if (np < min_pos)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: missing argument (see --help)", cx->cmd);
+    *npos = np;
+    return CLI_OK;
+}
+
+/* ----- output ----- */
+
+void cli_set_str(json_t *o, const char *key, const char *s)
+{
+    json_object_set_new(o, key, json_string(s));
+}
+
+void cli_set_u64(json_t *o, const char *key, uint64_t v)
+{
+    /* JSON integers are signed 64-bit in jansson; values above that are
+     * not produced by any keysup format in practice, but say so if one is. */
+    if (v > (uint64_t)INT64_MAX) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+        json_object_set_new(o, key, json_string(buf));
+        return;
+    }
+    json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+void cli_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n)
+{
+    char *s = malloc(2 * n + 1);
+    if (!s)
+        return;
+    cli_hex(s, p, n);
+    json_object_set_new(o, key, json_string(s));
+    free(s);
+}
+
+void cli_set_bool(json_t *o, const char *key, int v)
+{
+    json_object_set_new(o, key, json_boolean(v));
+}
+
+void cli_set_time(json_t *o, const char *key, uint64_t v, int zero_never)
+{
+    char iso[40], k[64];
+    cli_set_u64(o, key, v);
+    if (v == 0 && zero_never)
+        strcpy(iso, "never");
+    else
+        cli_fmt_time(iso, sizeof iso, v);
+    snprintf(k, sizeof k, "%s_utc", key);
+    cli_set_str(o, k, iso);
+}
+
+static void print_scalar(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        fputs(json_string_value(v), stdout);
+        break;
+    case JSON_INTEGER:
+        printf("%lld", (long long)json_integer_value(v));
+        break;
+    case JSON_TRUE:
+        fputs("yes", stdout);
+        break;
+    case JSON_FALSE:
+        fputs("no", stdout);
+        break;
+    case JSON_NULL:
+        fputs("-", stdout);
+        break;
+    default: {
+        char *s = json_dumps(v, JSON_COMPACT);
+        fputs(s ? s : "?", stdout);
+        free(s);
+    }
+    }
+}
+
+/* Aligned `field: value` lines; arrays of objects become indented blocks. */
+static void print_human(const json_t *o, int indent)
+{
+    const char *key;
+    const json_t *v;
+    int width = 0;
+
+    json_object_foreach((json_t *)o, key, v) {
+        int n = (int)strlen(key);
+        if (n > width)
+            width = n;
+    }
+    json_object_foreach((json_t *)o, key, v) {
+        if (json_is_object(v)) {
+            printf("%*s%s:\n", indent, "", key);
+            print_human(v, indent + 2);
+        } else if (json_is_array(v)) {
+            size_t i;
+            const json_t *e;
+            int blocks = json_array_size(v) > 0 && json_is_object(json_array_get(v, 0));
+            printf("%*s%s:%*s", indent, "", key, blocks ? 0 : width - (int)strlen(key) + 1, "");
+            if (blocks) {
+                putchar('\n');
+                json_array_foreach(v, i, e) {
+                    if (i > 0)
+                        putchar('\n');
+                    print_human(e, indent + 2);
+                }
+                continue;
+            }
+            json_array_foreach(v, i, e) {
+                if (i > 0)
+                    fputs(", ", stdout);
+                print_scalar(e);
+            }
+            putchar('\n');
+        } else {
+            printf("%*s%s:%*s", indent, "", key, width - (int)strlen(key) + 1, "");
+            print_scalar(v);
+            putchar('\n');
+        }
+    }
+}
+
+int cli_emit(cli_ctx *cx, json_t *o)
+{
+    if (cx->json) {
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        print_human(o, 0);
+    }
+    json_decref(o);
+    fflush(stdout);
+    return CLI_OK;
+}
+
+/* ----- errors ----- */
+
+static int emit_error(cli_ctx *cx, int exit_code, const char *code, const char *symbol,
+                      int show_code, const ks_diag *d, const char *msg, const char *hint)
+{
+    if (cx->json) {
+        json_t *e = json_object(), *root = json_object();
+        cli_set_str(e, "code", code);
+        if (symbol)
+            cli_set_str(e, "symbol", symbol);
+        cli_set_str(e, "message", msg);
+        if (d && d->what) {
+            cli_set_str(e, "what", d->what);
+            cli_set_u64(e, "offset", d->offset);
+        }
+        if (hint)
+            cli_set_str(e, "hint", hint);
+        json_object_set_new(root, "error", e);
+        json_dumpf(root, stdout, JSON_INDENT(2));
+        putchar('\n');
+        fflush(stdout);
+        json_decref(root);
+    } else {
+        if (symbol)
+            fprintf(stderr, "keysup: %s %s: %s\n", code, symbol, msg);
+        else if (show_code)
+            fprintf(stderr, "keysup: %s: %s\n", code, msg);
+        else
+            fprintf(stderr, "keysup: error: %s\n", msg);
+        if (hint)
+            fprintf(stderr, "  next step: %s\n", hint);
+    }
+    return exit_code;
+}
+
+int cli_err(cli_ctx *cx, int exit_code, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return emit_error(cx, exit_code, code, NULL, exit_code == CLI_REFUSED, NULL, msg, NULL);
+}
+
+/* What to do about the refusals an operator of these tools actually meets. */
+static const char *hint_for(int err)
+{
+    switch (err) {
+    case KS_E_SUPERVISOR_UNTRUSTED:
+        return "pin the signing supervisor key with --trust, or pass the rotation chain that "
+               "introduces it with --rotation; on a controller: Replace Supervisor Credential";
+    case KS_E_ROLLBACK:
+        return "this snapshot is older than the applied one; fetch the current snapshot from "
+               "the supervisor";
+    case KS_E_SNAPSHOT_EXPIRED:
+        return "the snapshot is authentic but past expires_at; publish a fresh snapshot "
+               "(the controller runs in declared degraded mode meanwhile)";
+    case KS_E_SIGNATURE:
+    case KS_E_ROOT:
+        return "the file was altered or damaged after signing; fetch it again";
+    case KS_E_BASE:
+        return "the delta was made for another base snapshot; apply it to its base or do a "
+               "full download";
+    case KS_E_CHAIN:
+        return "the rotation chain is too long to follow; re-provision the trusted key";
+    case KS_E_PASSPHRASE:
+        return "check the passphrase (--passphrase-file or KEYSUP_PASSPHRASE)";
+    default:
+        return NULL;
+    }
+}
+
+int cli_core_err(cli_ctx *cx, int err, const ks_diag *d, const char *fmt, ...)
+{
+    char ctx[512], msg[1024], code[32];
+    const char *name, *desc;
+    int kse = ks_err_kse(err), exit_code;
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    if (err == KS_E_PASSPHRASE) {
+        name = "PASSPHRASE";
+        desc = d && d->what && strcmp(d->what, "keyfile.passphrase_required") == 0
+                   ? "the key file is encrypted and no passphrase was given"
+                   : "wrong passphrase: the key file is intact but does not open with it";
+    } else {
+        name = ks_err_name(err);
+        desc = ks_strerror(err);
+    }
+    if (kse)
+        snprintf(code, sizeof code, "KSE-%d", kse);
+    else
+        snprintf(code, sizeof code, "%s", name);
+    if (d && d->what && err != KS_E_PASSPHRASE)
+        snprintf(msg, sizeof msg, "%s: %s (%s, byte %lu)", ctx, desc, d->what,
+                 (unsigned long)d->offset);
+    else
+        snprintf(msg, sizeof msg, "%s: %s", ctx, desc);
+
+    switch (err) {
+    case KS_E_IO:
+        exit_code = CLI_IO;
+        break;
+    case KS_E_CRYPTO:
+    case KS_E_NOSPC:
+    case KS_E_INVAL:
+        exit_code = CLI_INTERNAL;
+        break;
+    default:
+        exit_code = CLI_REFUSED;
+    }
+    return emit_error(cx, exit_code, code, kse ? name : NULL, 1, d, msg, hint_for(err));
+}
+
+int cli_io_err(cli_ctx *cx, const char *path, const char *doing)
+{
+    int e = errno;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "cannot %s %s: %s", doing, path, strerror(e));
+    return emit_error(cx, CLI_IO, "IO", NULL, 0, NULL, msg,
+                      e == EEXIST ? "pass --force to replace it" : NULL);
+}
+
+/* ----- values ----- */
+
+void cli_hex(char *out, const uint8_t *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int cli_unhex(uint8_t *out, size_t n, const char *s)
+{
+    if (strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+int cli_parse_u64(const char *s, uint64_t *v)
+{
+    uint64_t x = 0;
+    if (!s || !*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (x > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
+            return -1;
+        x = x * 10 + (uint64_t)(*s - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    int64_t era;
+    unsigned yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = (unsigned)(y - era * 400);
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static int digits(const char *s, int n, unsigned *v)
+{
+    unsigned x = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        x = x * 10 + (unsigned)(s[i] - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+int cli_parse_time(const char *s, uint64_t *v)
+{
+    static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    unsigned y, mo, d, h = 0, mi = 0, se = 0;
+    size_t n = strlen(s);
+    int64_t days;
+
+    if (cli_parse_u64(s, v) == 0)
+        return 0;
+    /* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC only: a local time in a
+     * credential file would change meaning with the machine's zone. */
+    if (n != 10 && n != 20)
+        return -1;
+    if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+        digits(s + 8, 2, &d))
+        return -1;
+    if (n == 20 && (s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
+                    digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &se) ||
+                    s[19] != 'Z'))
+        return -1;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+        se > 59)
+        return -1;
+    if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+        return -1;
+    days = days_from_civil(y, mo, d);
+    *v = (uint64_t)days * 86400u + h * 3600u + mi * 60u + se;
+    return 0;
+}
+
+int cli_parse_duration(const char *s, uint64_t *v)
+{
+    size_t n = strlen(s);
+    char num[32];
+    uint64_t x, unit;
+
+    if (n < 2 || n >= sizeof num)
+        return -1;
+    switch (s[n - 1]) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 604800; break;
+    default: return -1;
+    }
+    memcpy(num, s, n - 1);
+    num[n - 1] = '\0';
+    if (cli_parse_u64(num, &x) || x == 0 || x > UINT64_MAX / unit)
+        return -1;
+    *v = x * unit;
+    return 0;
+}
+
+void cli_fmt_time(char *out, size_t n, uint64_t v)
+{
+    struct tm tm;
+    time_t t = (time_t)v;
+    if (v > (uint64_t)253402300799u || !gmtime_r(&t, &tm)) {  /* past 9999-12-31 */
+        snprintf(out, n, "(beyond year 9999)");
+        return;
+    }
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+uint64_t cli_now(void)
+{
+    time_t t = time(NULL);
+    return t < 0 ? 0 : (uint64_t)t;
+}
+
+/* ----- files ----- */
+
+int cli_read(cli_ctx *cx, const char *path, size_t max, uint8_t **buf, size_t *len)
+{
+    int ret = ks_file_read(path, max, buf, len);
+    if (ret == KS_E_NOSPC)
+        return cli_err(cx, CLI_REFUSED, "FORMAT", "%s: larger than the %zu bytes this input may have",
+                       path, max);
+    if (ret)
+        return cli_io_err(cx, path, "read");
+    return CLI_OK;
+}
+
+int cli_write(cli_ctx *cx, const char *path, const void *buf, size_t len, unsigned mode,
+              int force)
+{
+    if (ks_file_write_atomic(path, buf, len, mode, force) != KS_OK)
+        return cli_io_err(cx, path, "write");
+    return CLI_OK;
+}
+
+/* ----- passphrases and keys ----- */
+
+#define PASS_MAX 1024
+
+int cli_passphrase(cli_ctx *cx, const char *file, char **pass, size_t *len)
+{
+    uint8_t *buf = NULL;
+    size_t n = 0, full = 0;
+    const char *env;
+    int ret;
+
+    *pass = NULL;
+    *len = 0;
+    if (file) {
+        ret = cli_read(cx, file, PASS_MAX, &buf, &n);
+        if (ret)
+            return ret;
+        /* Wipe what follows the first line too: it may be secret as well. */
+        full = n;
+        /* The first line is the passphrase; an editor's final newline is not. */
+        for (size_t i = 0; i < n; i++)
+            if (buf[i] == '\n') {
+                n = i;
+                break;
+            }
+        if (n > 0 && buf[n - 1] == '\r')
+            n--;
+        sodium_memzero(buf + n, full - n);
+    } else {
+        env = getenv("KEYSUP_PASSPHRASE");
+        if (!env)
+            return CLI_OK;
+        n = strlen(env);
+        if (n > PASS_MAX)
+            return cli_err(cx, CLI_USAGE, "USAGE", "KEYSUP_PASSPHRASE is longer than %d bytes",
+                           PASS_MAX);
+        buf = malloc(n + 1);
+        if (!buf)
+            return cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
+        memcpy(buf, env, n);
+    }
+    if (n == 0) {
+        free(buf);
+        return cli_err(cx, CLI_USAGE, "USAGE", "the passphrase%s%s is empty",
+                       file ? " in " : "", file ? file : " in KEYSUP_PASSPHRASE");
+    }
+    *pass = (char *)buf;
+    *len = n;
+    return CLI_OK;
+}
+
+void cli_passphrase_free(char *pass, size_t len)
+{
+    if (!pass)
+        return;
+    sodium_memzero(pass, len);
+    free(pass);
+}
+
+int cli_load_key(cli_ctx *cx, const char *path, const char *passfile,
+                 uint8_t pk[KS_PUBKEY_SIZE], uint8_t sk[KS_SECKEY_SIZE])
+{
+    ks_keyfile_info info;
+    ks_diag d = {0, 0, NULL};
+    char *pass = NULL;
+    size_t passlen = 0;
+    int ret;
+
+    sodium_memzero(sk, KS_SECKEY_SIZE);
+    ret = ks_keyfile_load_info(path, &info, &d);
+    if (ret == KS_E_IO)
+        return cli_io_err(cx, path, "read");
+    if (ret)
+        return cli_core_err(cx, ret, &d, "key file %s", path);
+    if (info.mode != KS_KEYFILE_PLAIN) {
+        ret = cli_passphrase(cx, passfile, &pass, &passlen);
+        if (ret)
+            return ret;
+        if (!pass)
+            return cli_err(cx, CLI_USAGE, "USAGE",
+                           "key file %s is encrypted: give --passphrase-file FILE or set "
+                           "KEYSUP_PASSPHRASE", path);
+    }
+    ret = ks_keyfile_load(path, pass, passlen, pk, sk, &d);
+    cli_passphrase_free(pass, passlen);
+    if (ret == KS_E_IO)
+        return cli_io_err(cx, path, "read");
+    if (ret)
+        return cli_core_err(cx, ret, &d, "key file %s", path);
+    return CLI_OK;
+}
+
+int cli_public_key(cli_ctx *cx, const char *arg, uint8_t pk[KS_PUBKEY_SIZE])
+{
+    ks_keyfile_info info;
+    ks_diag d = {0, 0, NULL};
+    int ret;
+
+    if (strlen(arg) == 2 * KS_PUBKEY_SIZE && cli_unhex(pk, KS_PUBKEY_SIZE, arg) == 0) {
+        if (crypto_core_ed25519_is_valid_point(pk) != 1)
+            return cli_err(cx, CLI_REFUSED, "FORMAT",
+                           "%s is not a valid Ed25519 public key", arg);
+        return CLI_OK;
+    }
+    ret = ks_keyfile_load_info(arg, &info, &d);
+    if (ret == KS_E_IO)
+        return cli_io_err(cx, arg, "read key file (not 64 hex digits either)");
+    if (ret)
+        return cli_core_err(cx, ret, &d, "key file %s", arg);
+    memcpy(pk, info.public_key, KS_PUBKEY_SIZE);
+    return CLI_OK;
+}

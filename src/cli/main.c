@@ -1,0 +1,107 @@
+/*
+ * main.c - `keysup <noun> <verb> [options]`: global options, then dispatch
+ * on the noun through one table.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_cmds.h"
+#include "ks_sodium.h"
+
+typedef struct cli_noun {
+    const char *name;
+    const char *summary;
+    cli_handler run;
+} cli_noun;
+
+/* One row per noun; the order is the order of `keysup --help`. */
+static const cli_noun nouns[] = {
+    {"key", "software key files: keygen, show, rotate", cmd_key},
+    {"snapshot", "signed credential snapshots: build, inspect, verify", cmd_snapshot},
+    {"delta", "snapshot deltas: make, apply", cmd_delta},
+    {"error", "the Key Supervisor Error catalogue: list, show, docs", cmd_error},
+};
+
+static void usage(FILE *f)
+{
+    fputs("usage: keysup [--json] <noun> <verb> [options]\n"
+          "       keysup --version | --help\n\n"
+          "nouns:\n", f);
+    for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++)
+        fprintf(f, "  %-10s %s\n", nouns[i].name, nouns[i].summary);
+    fputs("\n`keysup <noun> --help` lists a noun's verbs; every verb takes --help and --json.\n"
+          "Exit codes: 0 ok, 1 input refused, 2 usage, 3 file I/O, 4 internal (docs/cli.md).\n",
+          f);
+}
+
+int cli_run_verb(cli_ctx *cx, const char *noun, const cli_verb *verbs, size_t n, int argc,
+                 char **argv)
+{
+    static char cmd[128];
+    int help = argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0);
+    FILE *f = help ? stdout : stderr;
+
+    if (argc > 0 && !help) {
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(argv[0], verbs[i].name) == 0) {
+                snprintf(cmd, sizeof cmd, "keysup %s %s", noun, verbs[i].name);
+                cx->cmd = cmd;
+                return verbs[i].run(cx, argc - 1, argv + 1);
+            }
+    }
+    if (!help) {
+        int ret;
+        for (int i = 0; i < argc; i++)
+            if (strcmp(argv[i], "--json") == 0)
+                cx->json = 1;
+        ret = cli_err(cx, CLI_USAGE, "USAGE", argc > 0 ? "keysup %s: unknown verb '%s'"
+                                                           : "keysup %s: missing verb%s",
+                          noun, argc > 0 ? argv[0] : "");
+        if (cx->json)
+            return ret;
+    }
+    fprintf(f, "usage: keysup %s <verb> [options]\n\nverbs:\n", noun);
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(f, "\n`keysup %s <verb> --help` for the verb's options.\n", noun);
+    return help ? CLI_OK : CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    cli_ctx cx;
+    int i = 1;
+
+    memset(&cx, 0, sizeof cx);
+    cx.cmd = "keysup";
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            cx.json = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            if (cx.json)
+                printf("{\"version\": \"%s\"}\n", KS_VERSION_STRING);
+            else
+                printf("keysup %s\n", KS_VERSION_STRING);
+            return CLI_OK;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return CLI_OK;
+        } else {
+            return cli_err(&cx, CLI_USAGE, "USAGE", "unknown option '%s' (see keysup --help)",
+                           argv[i]);
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (ks_sodium_crypto(&cx.crypto) != KS_OK)
+        return cli_err(&cx, CLI_INTERNAL, "CRYPTO", "libsodium failed to initialise");
+    for (size_t n = 0; n < sizeof nouns / sizeof nouns[0]; n++)
+        if (strcmp(argv[i], nouns[n].name) == 0)
+            return nouns[n].run(&cx, argc - i - 1, argv + i + 1);
+    cli_err(&cx, CLI_USAGE, "USAGE", "unknown noun '%s'", argv[i]);
+    if (!cx.json)
+        usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,6 @@
+# The host key file and the offline `keysup` CLI.
+ks_add_unit(test_keyfile ${CMAKE_SOURCE_DIR}/tests/test_keyfile.c)
+
+add_test(NAME cli_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/cli_e2e.sh)
+set_tests_properties(cli_e2e PROPERTIES
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/cli-e2e")
