@@ -12,6 +12,7 @@
 #include "ks_record.h"
 #include "ks_merkle.h"
 #include "ks_snapshot.h"
+#include "ks_store.h"
 
 #define KS_VERSION_STRING "0.1.0"
 

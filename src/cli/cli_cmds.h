@@ -30,6 +30,7 @@ int cli_run_verb(cli_ctx *cx, const char *noun, const cli_verb *verbs, size_t n,
 int cmd_key(cli_ctx *cx, int argc, char **argv);
 int cmd_snapshot(cli_ctx *cx, int argc, char **argv);
 int cmd_delta(cli_ctx *cx, int argc, char **argv);
+int cmd_flash(cli_ctx *cx, int argc, char **argv);
 int cmd_error(cli_ctx *cx, int argc, char **argv);
 
 #endif

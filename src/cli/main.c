@@ -19,6 +19,7 @@ static const cli_noun nouns[] = {
     {"key", "software key files: keygen, show, rotate", cmd_key},
     {"snapshot", "signed credential snapshots: build, inspect, verify", cmd_snapshot},
     {"delta", "snapshot deltas: make, apply", cmd_delta},
+    {"flash", "controller flash images: inspect, check", cmd_flash},
     {"error", "the Key Supervisor Error catalogue: list, show, docs", cmd_error},
 };
 

@@ -1,0 +1,310 @@
+/*
+ * ks_store.h - the controller's power-fail-safe credential store on flash.
+ *
+ * What it holds: the applied snapshot (its signed header and its records,
+ * laid out 128 bytes apart in key-id order so a lookup is a binary search
+ * straight on flash), the pinned supervisor keys, a table of use counters
+ * and lockout state, a ring of audit records waiting for upload, and a small
+ * settings blob. docs/store.md describes every byte on flash and why.
+ *
+ * Guarantees:
+ *   - installing a snapshot or applying a delta writes the new records into
+ *     the snapshot area not in use, verifies them (signature, then the
+ *     Merkle root), and only then writes the commit record. A power cut at
+ *     any point leaves exactly the old or exactly the new state;
+ *   - every record on flash carries a sequence number and CRC-32C over its
+ *     header and its payload; every prog is read back and compared;
+ *   - a record that fails its CRC is never used. The store reports
+ *     KS_E_STORE_CORRUPT (KSE-301) with the place (ks_diag.offset is the byte
+ *     address on the device, ks_diag.what names the structure), falls back
+ *     to the last good state, and sets KS_STORE_F_NEED_FULL;
+ *   - counters, lockout, trust, settings and the audit acknowledgement are
+ *     durable when the call that changes them returns.
+ *
+ * Memory: the caller owns the ks_store context, the counter table and a
+ * work buffer; nothing is allocated. No function is reentrant on one store.
+ */
+#ifndef KEYSUP_KS_STORE_H
+#define KEYSUP_KS_STORE_H
+
+#include "ks_flash.h"
+#include "ks_snapshot.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* CRC-32C (Castagnoli). Start with crc = 0; chain by passing the last value. */
+uint32_t ks_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* ----- sizes ----- */
+
+#define KS_STORE_LAYOUT_VERSION 1
+/* Opaque audit record payload (the auth engine's hash-chained entry). */
+#define KS_AUDIT_PAYLOAD 104
+/* Largest settings blob. */
+#define KS_SETTINGS_MAX 192
+/* Smallest work buffer; its size must be a multiple of 512. Bigger buffers
+ * make installs faster (fewer, longer progs). */
+#define KS_STORE_BUF_MIN 1024
+/* Defaults for ks_store_cfg (0 there selects them). */
+#define KS_STORE_META_SECTORS_DEFAULT 2
+#define KS_STORE_AUDIT_SECTORS_DEFAULT 2
+
+/* ----- use counters and lockout ----- */
+
+enum ks_counter_kind {
+    KS_COUNTER_KEY = 0,    /* id is a key id */
+    KS_COUNTER_READER = 1  /* id names a reader (auth engine's encoding) */
+};
+#define KS_COUNTER_KIND_MAX 127
+
+/*
+ * One row of the persisted counter table. The store keeps rows, keyed by
+ * (kind, id), and gives them back exactly; what the numbers mean is the
+ * auth engine's business (docs/store.md suggests the use).
+ */
+typedef struct ks_counter {
+    uint8_t id[KS_KEYID_SIZE];
+    uint8_t kind;           /* enum ks_counter_kind, at most KS_COUNTER_KIND_MAX */
+    uint8_t flags;
+    uint16_t lock_level;    /* back-off step */
+    uint32_t fails;         /* consecutive failures in the window */
+    uint64_t use_counter;   /* highest use counter seen */
+    uint64_t window_start;  /* unix seconds of the first failure counted */
+    uint64_t locked_until;  /* unix seconds; 0 none; UINT64_MAX admin unlock only */
+} ks_counter;
+
+/* ----- configuration and context ----- */
+
+/* Mount flags. */
+#define KS_MOUNT_NO_SCAN 1u  /* skip the CRC scan of every record at mount
+                                (lookups still check what they return) */
+
+typedef struct ks_store_cfg {
+    const ks_flash *flash;
+    const ks_crypto *crypto;   /* hash and verify */
+    uint32_t meta_sectors;     /* per metadata block (two blocks); 0 = default */
+    uint32_t audit_sectors;    /* audit ring, at least 2; 0 = default */
+    ks_counter *counters;      /* table of counter_cap rows */
+    uint32_t counter_cap;
+    uint8_t *buf;              /* work buffer, buf_size >= KS_STORE_BUF_MIN */
+    uint32_t buf_size;
+    unsigned mount_flags;
+} ks_store_cfg;
+
+/* Flags in ks_store.flags / ks_store_info.flags. */
+#define KS_STORE_F_NEED_FULL 1u     /* a full download is needed (damage, or no snapshot) */
+#define KS_STORE_F_DAMAGED 2u       /* KSE-301 seen since mount; see ks_store.damage */
+#define KS_STORE_F_FELL_BACK 4u     /* the applied snapshot is an older one than committed */
+#define KS_STORE_F_META_DAMAGED 8u  /* a metadata record was lost: counters may be stale */
+
+/* A committed snapshot: which area, its generation, its signed header. */
+typedef struct ks_store_commit {
+    int valid;
+    uint8_t area;                       /* 0 or 1 */
+    uint64_t gen;                       /* generation the records were written under */
+    uint64_t seq;                       /* sequence of the commit record */
+    uint32_t count;
+    uint8_t header[KS_SNAP_HEADER_SIZE];
+} ks_store_commit;
+
+/* The record source ks_store_records hands out reads through this. */
+struct ks_store;
+typedef struct ks_store_src {
+    struct ks_store *st;
+    uint32_t base, crc_base, seed;
+} ks_store_src;
+
+/*
+ * The context. Every field is the store's; read them through the accessors
+ * below. Sizes: about 1.3 KiB plus the caller's counter table and buffer.
+ */
+typedef struct ks_store {
+    ks_store_cfg cfg;
+    int mounted;
+    unsigned flags;
+    ks_diag damage;                 /* first damage seen (err 0 when none) */
+
+    /* layout, in sectors */
+    uint32_t meta_slot_size, meta_slots;   /* slots per metadata block */
+    uint32_t audit_slot_size, audit_slots; /* slots per audit sector */
+    uint32_t audit_first, area_first[2], area_sectors;
+
+    /* metadata log */
+    uint8_t meta_block;            /* active block, 0 or 1 */
+    uint64_t meta_epoch;
+    uint32_t meta_head;            /* next free slot in the active block */
+    uint64_t seq;                  /* last sequence number used (any record) */
+
+    /* snapshot state */
+    ks_store_commit cur;           /* the state lookups answer from */
+    ks_store_commit last[2];       /* latest valid commit naming each area */
+    uint64_t highest_version;      /* highest snapshot version ever committed */
+    ks_snap_header hdr;            /* decoded cur.header */
+    uint32_t cur_seed;             /* CRC seed of cur's generation */
+    ks_store_src src;              /* context of ks_store_records' source */
+
+    /* small state */
+    ks_trust trust;
+    uint8_t settings[KS_SETTINGS_MAX];
+    uint32_t settings_len;
+    uint32_t counter_count;
+
+    /* audit ring */
+    uint64_t audit_acked;          /* entries up to this sequence are uploaded */
+    uint32_t audit_head_sector;    /* ring index of the sector being filled */
+    uint32_t audit_head_slot;
+    uint64_t audit_last;           /* sequence of the newest entry (0 none) */
+    uint64_t audit_first_seq;      /* oldest entry held, as of the last scan */
+} ks_store;
+
+/* ----- lifecycle ----- */
+
+/*
+ * Erases the device and writes an empty store: no snapshot, the given
+ * trust (may be NULL for none), no counters, no audit. Leaves st mounted.
+ * KS_E_INVAL for an impossible geometry, KS_E_NOSPC when the device or the
+ * metadata block is too small for the layout and counter table.
+ */
+int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust);
+
+/*
+ * Finds the newest complete, valid state. Returns
+ *   KS_OK               mounted, nothing damaged;
+ *   KS_E_STORE_CORRUPT  mounted, but damage was found and skipped: d (and
+ *                       st->damage) says where; flags tell what it cost
+ *                       (NEED_FULL, FELL_BACK, META_DAMAGED);
+ *   KS_E_NOTFOUND       the device holds no store (blank): format it;
+ *   KS_E_STORE_CORRUPT with st->mounted == 0: no metadata block survives;
+ *                       only a re-format (re-provisioning) recovers;
+ *   KS_E_FORMAT         a store with another geometry or layout version;
+ *   KS_E_IO / KS_E_INVAL.
+ */
+int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d);
+
+/*
+ * Scans everything a mount relies on and reports the first damage: every
+ * slot of both metadata blocks, the audit ring, every record of the applied
+ * snapshot (CRC), then the applied snapshot's signature and Merkle root with
+ * cfg->crypto. KS_OK when clean; otherwise the error and d says where.
+ */
+int ks_store_check(ks_store *st, ks_diag *d);
+
+/* ----- snapshots ----- */
+
+/*
+ * Installs a full snapshot: hdr is the signed encoded header, records the
+ * source of its records (from RAM, a file, a download buffer...). Checks in
+ * order: header structure, ks_snap_header_check against the pinned trust
+ * and the highest committed version (re-installing the same version is
+ * allowed: it is the repair after damage), record count, room (KS_E_NOSPC),
+ * order and structure of every record, Merkle root of the records as read
+ * back from flash (KS_E_ROOT). Only then commits. On any error the applied
+ * state is unchanged. now: unix time for the expiry check (0 skips it).
+ */
+int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
+                     const ks_recsrc *records, uint64_t now, ks_diag *d);
+
+/*
+ * Applies a delta to the applied snapshot. With tree == NULL the new
+ * records are verified by recomputing the Merkle root over them as read
+ * back from flash (O(n) hashing). With a tree cache of the applied state
+ * (built by the caller with ks_tree_build over ks_store_records), the
+ * check is ks_delta_update_tree, O(change); on success the tree describes
+ * the new state, on failure the old one. On any error the applied state
+ * is unchanged.
+ */
+int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_t now,
+                         ks_tree *tree, ks_diag *d);
+
+/*
+ * Looks key_id up in the applied snapshot. KS_OK and rec filled on a hit;
+ * KS_E_NOTFOUND on a miss or when no snapshot is applied; KS_E_STORE_CORRUPT
+ * when a record the answer depends on fails its CRC (never a wrong answer).
+ */
+int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
+                    uint8_t rec[KS_RECORD_SIZE]);
+
+/*
+ * A record source over the applied snapshot, reading from flash and
+ * checking each record's CRC (KS_E_STORE_CORRUPT otherwise). Valid until
+ * the next install or delta. count is 0 when nothing is applied.
+ */
+void ks_store_records(ks_store *st, ks_recsrc *src);
+
+/* Header of the applied snapshot, or NULL when none. */
+const ks_snap_header *ks_store_header(const ks_store *st);
+
+/* ----- trust ----- */
+
+const ks_trust *ks_store_trust(const ks_store *st);
+/* Replaces the pinned keys (provisioning, or after ks_trust_follow on a copy). */
+int ks_store_set_trust(ks_store *st, const ks_trust *t);
+
+/* ----- counters and lockout ----- */
+
+/* Copies the row for (kind, id) into out; KS_E_NOTFOUND when absent. */
+int ks_store_counter_get(const ks_store *st, uint8_t kind, const uint8_t id[KS_KEYID_SIZE],
+                         ks_counter *out);
+/* Creates or replaces a row; durable on return. KS_E_NOSPC when the table is
+ * full (the caller decides what to evict, see docs/store.md). */
+int ks_store_counter_put(ks_store *st, const ks_counter *c);
+/* Removes a row; KS_E_NOTFOUND when absent. */
+int ks_store_counter_del(ks_store *st, uint8_t kind, const uint8_t id[KS_KEYID_SIZE]);
+uint32_t ks_store_counter_count(const ks_store *st);
+/* Row i (0 <= i < count), in no particular order; NULL past the end. */
+const ks_counter *ks_store_counter_at(const ks_store *st, uint32_t i);
+
+/* ----- settings ----- */
+
+int ks_store_settings_set(ks_store *st, const void *blob, uint32_t len);
+/* Copies up to cap bytes; returns the blob length (may exceed cap). */
+uint32_t ks_store_settings_get(const ks_store *st, void *blob, uint32_t cap);
+
+/* ----- audit ring ----- */
+
+/*
+ * Appends one record; durable on return; *seq (may be NULL) gets its
+ * sequence number (1, 2, ...). When the ring is full the oldest sector is
+ * erased, acknowledged or not: the reader sees the gap in sequence numbers
+ * (docs/store.md explains the choice).
+ */
+int ks_store_audit_append(ks_store *st, const uint8_t payload[KS_AUDIT_PAYLOAD], uint64_t *seq);
+/*
+ * Reads the oldest record with a sequence above both after and the
+ * acknowledged sequence. KS_E_NOTFOUND when none waits.
+ */
+int ks_store_audit_read(ks_store *st, uint64_t after, uint8_t payload[KS_AUDIT_PAYLOAD],
+                        uint64_t *seq);
+/* Marks every record up to seq as uploaded; durable on return. */
+int ks_store_audit_ack(ks_store *st, uint64_t seq);
+
+/* ----- what is stored (for the inspect tool) ----- */
+
+typedef struct ks_store_info {
+    unsigned flags;
+    int has_snapshot;
+    ks_store_commit cur;
+    ks_store_commit last[2];
+    uint64_t highest_version;
+    uint32_t meta_block, meta_used, meta_slots;
+    uint64_t meta_epoch, seq;
+    uint32_t trust_count;
+    uint32_t counter_count, counter_cap;
+    uint32_t settings_len;
+    uint64_t audit_first, audit_last, audit_acked;  /* first = oldest held, 0 none */
+    uint32_t audit_capacity;                        /* entries the ring holds */
+    uint32_t area_sectors, area_capacity;           /* records one area holds */
+    uint32_t meta_sectors, audit_sectors;
+} ks_store_info;
+
+void ks_store_get_info(ks_store *st, ks_store_info *out);
+
+/* Records one snapshot area can hold with this geometry. */
+uint32_t ks_store_area_capacity(const ks_store *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

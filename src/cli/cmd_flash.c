@@ -1,0 +1,308 @@
+/*
+ * cmd_flash.c - `keysup flash inspect|check FILE`: read a controller's flash
+ * image (as written by the file-backed flash) and show what the store holds,
+ * or scan it for damage. Neither writes to the file.
+ *
+ * Exit codes: 0 clean; 1 damage or a refused image (KSE-301 with the sector
+ * and offset, or the format problem); 2 usage; 3 the file cannot be read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_cmds.h"
+#include "ks_flash_file.h"
+
+#define FLASH_COUNTERS_MAX 4096
+
+typedef struct flash_opts {
+    const char *sector, *prog, *meta, *audit, *counters, *erase, *records;
+} flash_opts;
+
+static const char *flash_usage_inspect =
+    "usage: keysup flash inspect FILE [options]\n"
+    "  Shows what a controller's flash image holds: layout, applied snapshot,\n"
+    "  commits, trust, counters, settings, audit ring, and any damage found.\n"
+    "options (geometry must match the controller's):\n"
+    "  --sector-size N    erase sector in bytes (default 4096)\n"
+    "  --prog-size N      program unit in bytes (default 16)\n"
+    "  --meta-sectors N   sectors per metadata block (default 2)\n"
+    "  --audit-sectors N  sectors of the audit ring (default 2)\n"
+    "  --counters N       counter table capacity (default 64)\n"
+    "  --erase-value N    erased byte value (default 255)\n"
+    "  --records N        also list the first N records' key ids (default 0)\n"
+    "  --json             one JSON document\n";
+
+static const char *flash_usage_check =
+    "usage: keysup flash check FILE [options]\n"
+    "  Scans every metadata slot, the audit ring and every record of the applied\n"
+    "  snapshot, then its signature and Merkle root. Exit 0 when clean; otherwise\n"
+    "  exit 1 with KSE-301 and the sector/offset of the first damage.\n"
+    "options: as for `keysup flash inspect` (--sector-size, --prog-size,\n"
+    "  --meta-sectors, --audit-sectors, --counters, --erase-value, --json)\n";
+
+static int num(cli_ctx *cx, const char *s, uint64_t def, uint64_t max, const char *what,
+               uint32_t *out)
+{
+    uint64_t v = def;
+    if (s && (cli_parse_u64(s, &v) != 0 || v > max))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: bad value '%s'", what, s);
+    *out = (uint32_t)v;
+    return CLI_OK;
+}
+
+typedef struct flash_img {
+    ks_flash_emu emu;
+    ks_store st;
+    ks_store_cfg cfg;
+    ks_counter *counters;
+    uint8_t *buf;
+    uint32_t nrecords;
+    int mount_err;
+    ks_diag d;
+} flash_img;
+
+static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, flash_img *im)
+{
+    flash_opts o;
+    const char *pos[1];
+    int npos, ret;
+    uint32_t ss, pu, meta, audit, cap, ev;
+    const cli_opt opts[] = {
+        {"--sector-size", CLI_VALUE, &o.sector}, {"--prog-size", CLI_VALUE, &o.prog},
+        {"--meta-sectors", CLI_VALUE, &o.meta},  {"--audit-sectors", CLI_VALUE, &o.audit},
+        {"--counters", CLI_VALUE, &o.counters},  {"--erase-value", CLI_VALUE, &o.erase},
+        {"--records", CLI_VALUE, &o.records},    {NULL, CLI_FLAG, NULL},
+    };
+
+    memset(&o, 0, sizeof o);
+    memset(im, 0, sizeof *im);
+    im->emu.fd = -1;
+    if ((ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, usage)) != CLI_OK)
+        return ret;
+    if ((ret = num(cx, o.sector, 4096, 1u << 30, "--sector-size", &ss)) ||
+        (ret = num(cx, o.prog, 16, 256, "--prog-size", &pu)) ||
+        (ret = num(cx, o.meta, KS_STORE_META_SECTORS_DEFAULT, 255, "--meta-sectors", &meta)) ||
+        (ret = num(cx, o.audit, KS_STORE_AUDIT_SECTORS_DEFAULT, 1u << 20, "--audit-sectors",
+                   &audit)) ||
+        (ret = num(cx, o.counters, 64, FLASH_COUNTERS_MAX, "--counters", &cap)) ||
+        (ret = num(cx, o.erase, 255, 255, "--erase-value", &ev)) ||
+        (ret = num(cx, o.records, 0, 1u << 20, "--records", &im->nrecords)))
+        return ret;
+    int err = ks_flash_emu_load(&im->emu, pos[0], ss, pu, (uint8_t)ev);
+    if (err == KS_E_INVAL)
+        return cli_err(cx, CLI_USAGE, "USAGE",
+                       "%s: size is not a whole number of %u-byte sectors (check --sector-size)",
+                       pos[0], ss);
+    if (err)
+        return cli_io_err(cx, pos[0], "reading");
+    im->counters = calloc(cap ? cap : 1, sizeof *im->counters);
+    im->buf = malloc(64 * 1024);
+    if (!im->counters || !im->buf)
+        return cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
+    im->cfg.flash = &im->emu.flash;
+    im->cfg.crypto = &cx->crypto;
+    im->cfg.meta_sectors = meta;
+    im->cfg.audit_sectors = audit;
+    im->cfg.counters = im->counters;
+    im->cfg.counter_cap = cap;
+    im->cfg.buf = im->buf;
+    im->cfg.buf_size = 64 * 1024;
+    im->mount_err = ks_store_mount(&im->st, &im->cfg, &im->d);
+    if (im->mount_err == KS_E_INVAL || im->mount_err == KS_E_NOSPC)
+        return cli_err(cx, CLI_USAGE, "USAGE",
+                       "geometry impossible for this image (sector %u, prog %u, meta %u, "
+                       "audit %u, counters %u)", ss, pu, meta, audit, cap);
+    return CLI_OK;
+}
+
+static void close_image(flash_img *im)
+{
+    ks_flash_emu_close(&im->emu);
+    free(im->counters);
+    free(im->buf);
+}
+
+static int damage_err(cli_ctx *cx, flash_img *im, int err, const ks_diag *d)
+{
+    uint32_t ss = im->emu.flash.sector_size;
+    return cli_core_err(cx, err, d, "damage at sector %u offset %u (byte %u, %s); the store "
+                        "falls back to the last good state and needs a full download "
+                        "(\"Initialize Terminal\")",
+                        d->offset / ss, d->offset % ss, d->offset, d->what ? d->what : "?");
+}
+
+static json_t *commit_json(const ks_store_commit *c)
+{
+    json_t *o = json_object();
+    ks_snap_header h;
+    cli_set_u64(o, "area", c->area);
+    cli_set_u64(o, "generation", c->gen);
+    cli_set_u64(o, "sequence", c->seq);
+    cli_set_u64(o, "record_count", c->count);
+    if (ks_snap_header_decode(&h, c->header, NULL) == 0) {
+        cli_set_u64(o, "version", h.version);
+        cli_set_time(o, "created_at", h.created_at, 0);
+        cli_set_time(o, "expires_at", h.expires_at, 1);
+        cli_set_hex(o, "signer_id", h.signer_id, KS_KEYID_SIZE);
+        cli_set_hex(o, "root", h.root, KS_HASH_SIZE);
+        cli_set_u64(o, "bucket_bits", h.bucket_bits);
+    }
+    return o;
+}
+
+static int flash_inspect(cli_ctx *cx, int argc, char **argv)
+{
+    flash_img im;
+    ks_store_info in;
+    int ret = open_image(cx, argc, argv, flash_usage_inspect, &im);
+    if (ret != CLI_OK) {
+        close_image(&im);
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    }
+    if (!im.st.mounted) {
+        ks_diag d = im.d;
+        ret = im.mount_err == KS_E_STORE_CORRUPT ? damage_err(cx, &im, im.mount_err, &d)
+              : cli_core_err(cx, im.mount_err, &d, "no keysup store in this image");
+        close_image(&im);
+        return ret;
+    }
+    ks_store_get_info(&im.st, &in);
+    json_t *o = json_object();
+    json_t *lay = json_object();
+    cli_set_u64(lay, "sector_size", im.emu.flash.sector_size);
+    cli_set_u64(lay, "sector_count", im.emu.flash.sector_count);
+    cli_set_u64(lay, "prog_size", im.emu.flash.prog_size);
+    cli_set_u64(lay, "meta_sectors", in.meta_sectors);
+    cli_set_u64(lay, "audit_sectors", in.audit_sectors);
+    cli_set_u64(lay, "area_sectors", in.area_sectors);
+    cli_set_u64(lay, "area_capacity", in.area_capacity);
+    json_object_set_new(o, "layout", lay);
+    cli_set_str(o, "status", im.mount_err ? "DAMAGED" : "ok");
+    if (im.mount_err) {
+        char where[96];
+        snprintf(where, sizeof where, "sector %u offset %u (%s)",
+                 in.flags & KS_STORE_F_DAMAGED ? im.st.damage.offset / im.emu.flash.sector_size : 0,
+                 im.st.damage.offset % im.emu.flash.sector_size,
+                 im.st.damage.what ? im.st.damage.what : "?");
+        cli_set_str(o, "damage", "KSE-301");
+        cli_set_str(o, "damage_at", where);
+    }
+    cli_set_bool(o, "need_full_download", (in.flags & KS_STORE_F_NEED_FULL) != 0);
+    cli_set_bool(o, "fell_back", (in.flags & KS_STORE_F_FELL_BACK) != 0);
+    cli_set_bool(o, "metadata_damaged", (in.flags & KS_STORE_F_META_DAMAGED) != 0);
+    cli_set_u64(o, "meta_block", in.meta_block);
+    cli_set_u64(o, "meta_epoch", in.meta_epoch);
+    cli_set_u64(o, "meta_slots_used", in.meta_used);
+    cli_set_u64(o, "meta_slots", in.meta_slots);
+    cli_set_u64(o, "last_sequence", in.seq);
+    cli_set_u64(o, "highest_version", in.highest_version);
+    if (in.has_snapshot)
+        json_object_set_new(o, "applied", commit_json(&in.cur));
+    else
+        cli_set_str(o, "applied", "none");
+    for (int i = 0; i < 2; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "area%d_commit", i);
+        if (in.last[i].valid)
+            json_object_set_new(o, k, commit_json(&in.last[i]));
+    }
+    json_t *tr = json_array();
+    const ks_trust *t = ks_store_trust(&im.st);
+    for (uint32_t i = 0; i < t->count; i++) {
+        char hex[2 * KS_PUBKEY_SIZE + 1];
+        cli_hex(hex, t->keys[i], KS_PUBKEY_SIZE);
+        json_array_append_new(tr, json_string(hex));
+    }
+    json_object_set_new(o, "trusted_supervisor_keys", tr);
+    cli_set_u64(o, "counters", in.counter_count);
+    cli_set_u64(o, "counter_capacity", in.counter_cap);
+    json_t *ca = json_array();
+    for (uint32_t i = 0; i < in.counter_count; i++) {
+        const ks_counter *c = ks_store_counter_at(&im.st, i);
+        json_t *r = json_object();
+        cli_set_hex(r, "id", c->id, KS_KEYID_SIZE);
+        cli_set_str(r, "kind", c->kind == KS_COUNTER_KEY ? "key"
+                               : c->kind == KS_COUNTER_READER ? "reader" : "other");
+        cli_set_u64(r, "use_counter", c->use_counter);
+        cli_set_u64(r, "fails", c->fails);
+        cli_set_u64(r, "lock_level", c->lock_level);
+        cli_set_u64(r, "locked_until", c->locked_until);
+        json_array_append_new(ca, r);
+    }
+    if (cx->json)
+        json_object_set_new(o, "counter_rows", ca);
+    else
+        json_decref(ca);
+    cli_set_u64(o, "settings_bytes", in.settings_len);
+    cli_set_u64(o, "audit_newest", in.audit_last);
+    cli_set_u64(o, "audit_oldest", in.audit_first);
+    cli_set_u64(o, "audit_acknowledged", in.audit_acked);
+    cli_set_u64(o, "audit_capacity", in.audit_capacity);
+    if (im.nrecords && in.has_snapshot) {
+        ks_recsrc src;
+        uint8_t rec[KS_RECORD_SIZE];
+        json_t *ra = json_array();
+        ks_store_records(&im.st, &src);
+        for (uint32_t i = 0; i < im.nrecords && i < src.count; i++) {
+            char hex[2 * KS_KEYID_SIZE + 16];
+            if (ks_recsrc_get(&src, i, rec) != 0)
+                snprintf(hex, sizeof hex, "KSE-301");
+            else
+                cli_hex(hex, rec, KS_KEYID_SIZE);
+            json_array_append_new(ra, json_string(hex));
+        }
+        json_object_set_new(o, "records", ra);
+    }
+    ret = cli_emit(cx, o);
+    close_image(&im);
+    return ret;
+}
+
+static int flash_check(cli_ctx *cx, int argc, char **argv)
+{
+    flash_img im;
+    ks_diag d = {0, 0, NULL};
+    int ret = open_image(cx, argc, argv, flash_usage_check, &im);
+    if (ret != CLI_OK) {
+        close_image(&im);
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    }
+    if (!im.st.mounted) {
+        d = im.d;
+        ret = im.mount_err == KS_E_STORE_CORRUPT ? damage_err(cx, &im, im.mount_err, &d)
+              : cli_core_err(cx, im.mount_err, &d, "no keysup store in this image");
+        close_image(&im);
+        return ret;
+    }
+    int err = ks_store_check(&im.st, &d);
+    if (err == KS_E_STORE_CORRUPT) {
+        ret = damage_err(cx, &im, err, &d);
+    } else if (err) {
+        ret = cli_core_err(cx, err, &d, "the applied snapshot does not verify");
+    } else {
+        json_t *o = json_object();
+        ks_store_info in;
+        ks_store_get_info(&im.st, &in);
+        cli_set_str(o, "status", "ok");
+        cli_set_bool(o, "has_snapshot", in.has_snapshot);
+        if (in.has_snapshot) {
+            cli_set_u64(o, "version", im.st.hdr.version);
+            cli_set_u64(o, "records", in.cur.count);
+        }
+        cli_set_u64(o, "counters", in.counter_count);
+        cli_set_u64(o, "audit_newest", in.audit_last);
+        ret = cli_emit(cx, o);
+    }
+    close_image(&im);
+    return ret;
+}
+
+int cmd_flash(cli_ctx *cx, int argc, char **argv)
+{
+    static const cli_verb verbs[] = {
+        {"inspect", "show what a controller flash image holds", flash_inspect},
+        {"check", "scan a flash image for damage (KSE-301 with the place)", flash_check},
+    };
+    return cli_run_verb(cx, "flash", verbs, sizeof verbs / sizeof verbs[0], argc, argv);
+}

@@ -1,0 +1,110 @@
+/*
+ * ks_store_int.h - internal to the ks_store*.c files: the on-flash record
+ * header, slot classification and the raw flash helpers. docs/store.md is
+ * the byte-for-byte description of what these produce.
+ */
+#ifndef KEYSUP_KS_STORE_INT_H
+#define KEYSUP_KS_STORE_INT_H
+
+#include <keysup/ks_store.h>
+
+/* Record header shared by metadata and audit slots (24 bytes). */
+#define KS_REC_HDR 24
+#define KS_META_MAGIC 0x4D4Bu   /* "KM" */
+#define KS_AUDIT_MAGIC 0x414Bu  /* "KA" */
+#define KS_META_AREA 240        /* record area of a metadata slot */
+#define KS_META_PAYLOAD_MAX (KS_META_AREA - KS_REC_HDR)
+#define KS_AUDIT_AREA (KS_REC_HDR + KS_AUDIT_PAYLOAD) /* 128 */
+
+/* Header flag: written by a compaction (not an append). */
+#define KS_RF_COMPACT 1u
+
+enum ks_meta_type {
+    KS_MT_SUPER = 1,
+    KS_MT_END = 2,
+    KS_MT_COMMIT = 3,
+    KS_MT_TRUST = 4,
+    KS_MT_COUNTER = 5,
+    KS_MT_SETTINGS = 6,
+    KS_MT_ACK = 7
+};
+#define KS_AT_ENTRY 1
+
+/* Payload sizes. */
+#define KS_SUPER_SIZE 32
+#define KS_END_SIZE 16
+#define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
+#define KS_TRUST_SIZE (16 + KS_TRUST_MAX * (KS_PUBKEY_SIZE + KS_KEYID_SIZE))
+#define KS_COUNTER_ENC 48
+#define KS_COUNTERS_PER_REC 4
+#define KS_COUNTER_REC_SIZE(n) (8 + (n) * KS_COUNTER_ENC)
+#define KS_ACK_SIZE 8
+
+/* What a slot holds. */
+enum ks_slot_class {
+    KS_SLOT_EMPTY = 0,   /* erased: free */
+    KS_SLOT_VALID = 1,   /* a record whose CRCs check */
+    KS_SLOT_TORN = 2,    /* unfinished write (commit unit erased): ignored */
+    KS_SLOT_CORRUPT = 3  /* damaged after it was written: KSE-301 */
+};
+
+/* A decoded slot record. */
+typedef struct ks_rec {
+    uint8_t type, flags;
+    uint16_t len;
+    uint64_t seq;
+    uint8_t payload[KS_META_PAYLOAD_MAX];
+} ks_rec;
+
+/* Returned internally by ks__slot_write when the slot is not erased. */
+#define KS__NOT_ERASED 1
+
+static inline uint32_t ks__align(uint32_t v, uint32_t a) { return (v + a - 1) / a * a; }
+
+/* ----- raw flash (ks_store_io.c) ----- */
+int ks__read(const ks_store *st, uint32_t addr, void *buf, uint32_t len);
+/* Programs and reads back; KS_E_IO on a mismatch. */
+int ks__prog(const ks_store *st, uint32_t addr, const void *buf, uint32_t len);
+int ks__erase(const ks_store *st, uint32_t sector);
+int ks__sync(const ks_store *st);
+/* 1 when every byte of the range reads erased, 0 if not, < 0 on error. */
+int ks__is_erased(const ks_store *st, uint32_t addr, uint32_t len);
+/* Records the first damage and sets flags; returns KS_E_STORE_CORRUPT. */
+int ks__damage(ks_store *st, uint32_t addr, const char *what, unsigned flags);
+
+/* ----- slots (ks_store_slot.c) ----- */
+/* Reads and classifies the slot at addr whose record area is area bytes. */
+int ks__slot_read(const ks_store *st, uint32_t addr, uint32_t area, uint16_t magic,
+                  ks_rec *out, int *cls);
+/* Writes a record: area, sync, commit unit, sync. KS__NOT_ERASED when the
+ * slot is not blank (the caller skips it). */
+int ks__slot_write(const ks_store *st, uint32_t addr, uint32_t area, uint16_t magic,
+                   const ks_rec *r);
+uint32_t ks__meta_addr(const ks_store *st, unsigned block, uint32_t slot);
+uint32_t ks__audit_addr(const ks_store *st, uint32_t sector, uint32_t slot);
+uint32_t ks__area_addr(const ks_store *st, unsigned area);
+
+/* ----- metadata (ks_store_meta.c) ----- */
+int ks__meta_append(ks_store *st, ks_rec *r);
+int ks__meta_compact(ks_store *st);
+/* Applies one valid record to the in-RAM state during mount. */
+int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d);
+void ks__commit_encode(const ks_store_commit *c, ks_rec *r);
+void ks__counter_encode(const ks_counter *c, int removed, uint8_t out[KS_COUNTER_ENC]);
+void ks__counter_decode(ks_counter *c, int *removed, const uint8_t in[KS_COUNTER_ENC]);
+/* Slots a compaction writes with the current table capacity. */
+uint32_t ks__compact_slots(const ks_store *st);
+
+/* ----- snapshot areas (ks_store_area.c) ----- */
+uint32_t ks__crc_base(uint32_t count);
+/* CRC-checks every record of a commit's area; KS_E_STORE_CORRUPT with the place. */
+int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d);
+/* A record source over a commit's area. */
+typedef ks_store_src ks_areasrc;
+uint32_t ks__gen_seed(uint64_t gen);
+void ks__areasrc(ks_store *st, const ks_store_commit *c, ks_areasrc *a, ks_recsrc *src);
+
+/* ----- audit (ks_store_audit.c) ----- */
+int ks__audit_scan(ks_store *st, ks_diag *d);
+
+#endif

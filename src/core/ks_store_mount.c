@@ -1,0 +1,281 @@
+/*
+ * ks_store_mount.c - layout, format, boot-time mount and recovery, the full
+ * check, and the read-only view the inspect tool prints.
+ *
+ * Mount picks the metadata block that is complete (its compaction finished:
+ * END is on flash, or a later append is) with the highest epoch, replays it
+ * in slot order, then picks the newest commit whose area still checks,
+ * falling back to the other area's commit when the newest is damaged.
+ */
+#include <string.h>
+
+#include "ks_store_int.h"
+
+static int pow2(uint32_t v) { return v && !(v & (v - 1)); }
+
+static int layout(ks_store *st, const ks_store_cfg *cfg)
+{
+    const ks_flash *f = cfg->flash;
+
+    memset(st, 0, sizeof *st);
+    if (!f || !f->read || !f->prog || !f->erase || !cfg->crypto || !cfg->crypto->hash)
+        return KS_E_INVAL;
+    if (!pow2(f->sector_size) || f->sector_size < 1024 || !pow2(f->prog_size) ||
+        f->prog_size > 256 || (uint64_t)f->sector_size * f->sector_count > 0xFFFFFFFFu)
+        return KS_E_INVAL;
+    if (!cfg->buf || cfg->buf_size < KS_STORE_BUF_MIN || cfg->buf_size % 512 ||
+        (cfg->counter_cap && !cfg->counters))
+        return KS_E_INVAL;
+    st->cfg = *cfg;
+    if (!st->cfg.meta_sectors)
+        st->cfg.meta_sectors = KS_STORE_META_SECTORS_DEFAULT;
+    if (!st->cfg.audit_sectors)
+        st->cfg.audit_sectors = KS_STORE_AUDIT_SECTORS_DEFAULT;
+    if (st->cfg.meta_sectors > 255 || st->cfg.audit_sectors < 2)
+        return KS_E_INVAL;
+
+    st->meta_slot_size = ks__align(KS_META_AREA, f->prog_size) + f->prog_size;
+    st->meta_slots = st->cfg.meta_sectors * (f->sector_size / st->meta_slot_size);
+    st->audit_slot_size = ks__align(KS_AUDIT_AREA, f->prog_size) + f->prog_size;
+    st->audit_slots = f->sector_size / st->audit_slot_size;
+    st->audit_first = 2 * st->cfg.meta_sectors;
+    st->area_first[0] = st->audit_first + st->cfg.audit_sectors;
+    if (f->sector_count < st->area_first[0] + 2)
+        return KS_E_NOSPC;
+    st->area_sectors = (f->sector_count - st->area_first[0]) / 2;
+    st->area_first[1] = st->area_first[0] + st->area_sectors;
+    if (ks__compact_slots(st) + 1 > st->meta_slots)
+        return KS_E_NOSPC;
+    return KS_OK;
+}
+
+int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust)
+{
+    int err = layout(st, cfg);
+    if (err)
+        return err;
+    for (uint32_t s = 0; s < st->area_first[0]; s++)
+        if ((err = ks__erase(st, s)) != 0)
+            return err;
+    if (trust)
+        st->trust = *trust;
+    else
+        memset(&st->trust, 0, sizeof st->trust);
+    st->meta_block = 1;   /* the compaction below writes block 0, epoch 1 */
+    st->meta_epoch = 0;
+    if ((err = ks__meta_compact(st)) != 0)
+        return err;
+    st->mounted = 1;
+    st->flags = KS_STORE_F_NEED_FULL;
+    return KS_OK;
+}
+
+/* ----- mount ----- */
+
+typedef struct block_scan {
+    int complete, has_epoch, nonempty;
+    uint64_t epoch, max_seq;
+} block_scan;
+
+static int scan_block(ks_store *st, unsigned b, block_scan *bs)
+{
+    ks_rec r;
+    int cls, err;
+
+    memset(bs, 0, sizeof *bs);
+    for (uint32_t i = 0; i < st->meta_slots; i++) {
+        if ((err = ks__slot_read(st, ks__meta_addr(st, b, i), KS_META_AREA, KS_META_MAGIC, &r,
+                                 &cls)) != 0)
+            return err;
+        if (cls != KS_SLOT_EMPTY)
+            bs->nonempty = 1;
+        if (cls != KS_SLOT_VALID)
+            continue;
+        if (r.seq > bs->max_seq)
+            bs->max_seq = r.seq;
+        if ((r.type == KS_MT_SUPER && r.len == KS_SUPER_SIZE) ||
+            (r.type == KS_MT_END && r.len == KS_END_SIZE)) {
+            bs->epoch = ks_ld64(r.payload + (r.type == KS_MT_SUPER ? 8 : 0));
+            bs->has_epoch = 1;
+        }
+        if (r.type == KS_MT_END || !(r.flags & KS_RF_COMPACT))
+            bs->complete = 1;
+    }
+    return KS_OK;
+}
+
+/* Is commit c usable: header structure, count, and (unless told not to) every CRC. */
+static int commit_ok(ks_store *st, const ks_store_commit *c, ks_diag *d)
+{
+    ks_snap_header h;
+    uint32_t at = ks__area_addr(st, c->area);
+
+    if (ks_snap_header_decode(&h, c->header, NULL) != 0 || h.record_count != c->count ||
+        c->count > ks_store_area_capacity(st))
+        return ks_fail(d, ks__damage(st, at, "area.commit", KS_STORE_F_NEED_FULL), at,
+                       "area.commit");
+    if (st->cfg.mount_flags & KS_MOUNT_NO_SCAN)
+        return KS_OK;
+    return ks__area_scan(st, c, d);
+}
+
+static void use_commit(ks_store *st, const ks_store_commit *c)
+{
+    st->cur = *c;
+    st->cur_seed = ks__gen_seed(c->gen);
+    (void)ks_snap_header_decode(&st->hdr, c->header, NULL);
+}
+
+int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
+{
+    block_scan bs[2];
+    ks_rec r;
+    int err, cls;
+    unsigned b;
+
+    if ((err = layout(st, cfg)) != 0)
+        return ks_fail(d, err, 0, "store geometry");
+    for (b = 0; b < 2; b++)
+        if ((err = scan_block(st, b, &bs[b])) != 0)
+            return ks_fail(d, err, 0, "reading the metadata blocks");
+    int ok0 = bs[0].complete && bs[0].has_epoch, ok1 = bs[1].complete && bs[1].has_epoch;
+    if (!ok0 && !ok1) {
+        if (!bs[0].nonempty && !bs[1].nonempty)
+            return ks_fail(d, KS_E_NOTFOUND, 0, "no store on this device: format it");
+        ks__damage(st, 0, "meta.block", KS_STORE_F_NEED_FULL | KS_STORE_F_META_DAMAGED);
+        return ks_fail(d, KS_E_STORE_CORRUPT, 0, "meta.block: no complete metadata block");
+    }
+    b = (ok0 && (!ok1 || bs[0].epoch > bs[1].epoch)) ? 0u : 1u;
+    st->meta_block = (uint8_t)b;
+    st->meta_epoch = bs[b].epoch;
+    st->seq = bs[0].max_seq > bs[1].max_seq ? bs[0].max_seq : bs[1].max_seq;
+
+    /* Replay the chosen block in slot (= sequence) order. */
+    for (uint32_t i = 0; i < st->meta_slots; i++) {
+        uint32_t addr = ks__meta_addr(st, b, i);
+        if ((err = ks__slot_read(st, addr, KS_META_AREA, KS_META_MAGIC, &r, &cls)) != 0)
+            return ks_fail(d, err, addr, "reading the metadata log");
+        if (cls != KS_SLOT_EMPTY)
+            st->meta_head = i + 1;
+        if (cls == KS_SLOT_CORRUPT)
+            ks__damage(st, addr, "meta.slot", KS_STORE_F_NEED_FULL | KS_STORE_F_META_DAMAGED);
+        else if (cls == KS_SLOT_VALID && (err = ks__meta_apply(st, &r, d)) != 0)
+            return err;
+    }
+
+    /* The newest commit whose area checks; else the other area's. */
+    for (int i = 0; i < 2; i++)
+        if (st->last[i].valid) {
+            ks_snap_header h;
+            if (ks_snap_header_decode(&h, st->last[i].header, NULL) == 0 &&
+                h.version > st->highest_version)
+                st->highest_version = h.version;
+        }
+    int first = st->last[1].valid && (!st->last[0].valid || st->last[1].seq > st->last[0].seq);
+    for (int k = 0; k < 2; k++) {
+        const ks_store_commit *c = &st->last[k == 0 ? first : !first];
+        if (!c->valid)
+            continue;
+        if (commit_ok(st, c, NULL) == KS_OK) {
+            use_commit(st, c);
+            if (k == 1)
+                st->flags |= KS_STORE_F_FELL_BACK;
+            break;
+        }
+    }
+    if (!st->cur.valid)
+        st->flags |= KS_STORE_F_NEED_FULL;
+
+    if ((err = ks__audit_scan(st, NULL)) != 0 && err != KS_E_STORE_CORRUPT)
+        return ks_fail(d, err, 0, "reading the audit ring");
+    st->mounted = 1;
+    if (st->flags & KS_STORE_F_DAMAGED) {
+        if (d)
+            *d = st->damage;
+        return KS_E_STORE_CORRUPT;
+    }
+    return KS_OK;
+}
+
+/* ----- check ----- */
+
+int ks_store_check(ks_store *st, ks_diag *d)
+{
+    ks_diag first = {0, 0, NULL};
+    ks_rec r;
+    int err, cls;
+
+    if (!st->mounted)
+        return ks_fail(d, KS_E_INVAL, 0, "store not mounted");
+    if (st->flags & KS_STORE_F_DAMAGED)
+        first = st->damage;
+    for (uint32_t i = 0; i < st->meta_slots && !first.err; i++) {
+        uint32_t addr = ks__meta_addr(st, st->meta_block, i);
+        if ((err = ks__slot_read(st, addr, KS_META_AREA, KS_META_MAGIC, &r, &cls)) != 0)
+            return ks_fail(d, err, addr, "reading the metadata log");
+        if (cls == KS_SLOT_CORRUPT)
+            ks_fail(&first, ks__damage(st, addr, "meta.slot", KS_STORE_F_META_DAMAGED), addr,
+                    "meta.slot");
+    }
+    if (!first.err && (err = ks__audit_scan(st, &first)) != 0 && err != KS_E_STORE_CORRUPT)
+        return ks_fail(d, err, 0, "reading the audit ring");
+    if (!first.err && st->cur.valid) {
+        ks_policy p;
+        ks_recsrc src;
+        uint8_t root[KS_HASH_SIZE];
+
+        if ((err = ks__area_scan(st, &st->cur, &first)) != 0 && !first.err)
+            ks_fail(&first, err, 0, "area.read");
+        if (!first.err) {
+            memset(&p, 0, sizeof p);
+            p.trust = &st->trust;
+            if ((err = ks_snap_header_check(st->cfg.crypto, st->cur.header, &p, &first)) != 0) {
+                if (d)
+                    *d = first;
+                return err;
+            }
+            ks_store_records(st, &src);
+            if ((err = ks_merkle_root(st->cfg.crypto, &src, st->hdr.bucket_bits, root)) != 0)
+                return ks_fail(d, err, st->damage.offset, "area.record");
+            if (memcmp(root, st->hdr.root, KS_HASH_SIZE) != 0)
+                return ks_fail(d, KS_E_ROOT, ks__area_addr(st, st->cur.area),
+                               "area: records do not hash to the signed root");
+        }
+    }
+    if (first.err) {
+        if (d)
+            *d = first;
+        return first.err;
+    }
+    return KS_OK;
+}
+
+/* ----- info ----- */
+
+void ks_store_get_info(ks_store *st, ks_store_info *o)
+{
+    memset(o, 0, sizeof *o);
+    o->flags = st->flags;
+    o->has_snapshot = st->cur.valid;
+    o->cur = st->cur;
+    o->last[0] = st->last[0];
+    o->last[1] = st->last[1];
+    o->highest_version = st->highest_version;
+    o->meta_block = st->meta_block;
+    o->meta_used = st->meta_head;
+    o->meta_slots = st->meta_slots;
+    o->meta_epoch = st->meta_epoch;
+    o->seq = st->seq;
+    o->trust_count = st->trust.count;
+    o->counter_count = st->counter_count;
+    o->counter_cap = st->cfg.counter_cap;
+    o->settings_len = st->settings_len;
+    o->audit_last = st->audit_last;
+    o->audit_acked = st->audit_acked;
+    o->audit_first = st->audit_first_seq;
+    o->audit_capacity = st->audit_slots * st->cfg.audit_sectors;
+    o->area_sectors = st->area_sectors;
+    o->area_capacity = ks_store_area_capacity(st);
+    o->meta_sectors = st->cfg.meta_sectors;
+    o->audit_sectors = st->cfg.audit_sectors;
+}

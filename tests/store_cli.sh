@@ -1,0 +1,20 @@
+#!/bin/sh
+# keysup flash inspect/check on a small store image (fuzz seed): clean image
+# exits 0; one damaged record byte exits 1 with KSE-301 and its place.
+set -eu
+bin=$1; img=$2; tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+geo="--sector-size 1024 --meta-sectors 3 --counters 4"
+"$bin" flash check "$img" $geo
+"$bin" --json flash inspect "$img" $geo --records 2 | grep -q '"version": 1'
+cp "$img" "$tmp/d.img"
+printf '\000' | dd of="$tmp/d.img" bs=1 seek=8320 conv=notrunc 2>/dev/null
+set +e
+"$bin" --json flash check "$tmp/d.img" $geo > "$tmp/out" 2>&1; rc=$?
+set -e
+cat "$tmp/out"
+[ "$rc" -eq 1 ] || { echo "expected exit 1, got $rc"; exit 1; }
+grep -q '"code": "KSE-301"' "$tmp/out"
+grep -q 'sector 8 offset 128' "$tmp/out"
+"$bin" flash inspect "$tmp/d.img" $geo | grep -q 'status: *DAMAGED'
+"$bin" flash check "$img" --sector-size 1000 >/dev/null 2>&1 && exit 1
+echo "store cli: ok"

@@ -1,0 +1,243 @@
+/*
+ * store_util.h - fixtures for the flash store tests: a small emulated
+ * device, a supervisor key, snapshots v1/v2 and the delta between them, and
+ * a digest of everything a store answers (so "exactly the old or exactly
+ * the new state" is one comparison).
+ */
+#ifndef KS_STORE_UTIL_H
+#define KS_STORE_UTIL_H
+
+#include "ks_test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ks_flash_file.h"
+
+/* Small geometry: 1 KiB sectors, 16-byte program unit. */
+#define ST_SECTOR 1024u
+#define ST_PROG 16u
+#define ST_META 4u
+#define ST_AUDIT 2u
+#define ST_AREA 5u
+#define ST_SECTORS (2 * ST_META + ST_AUDIT + 2 * ST_AREA)
+#define ST_COUNTERS 8u
+#define ST_BUF 1024u
+
+#define ST_NREC 24u   /* records in v1 */
+#define ST_MAXREC 40u
+
+typedef struct st_fix {
+    ks_crypto c;
+    ks_flash_emu emu;
+    ks_store st;
+    ks_store_cfg cfg;
+    ks_counter counters[ST_COUNTERS];
+    uint8_t buf[ST_BUF];
+    ks_trust trust;
+    uint8_t pk[32], sk[64];
+
+    /* v1: keys 0..23; v2: keys 4..29 with key 10 revoked (a delta of
+     * removals, insertions and one change); snapshots are header+records */
+    uint8_t snap1[KS_SNAP_HEADER_SIZE + ST_MAXREC * KS_RECORD_SIZE];
+    uint8_t snap2[KS_SNAP_HEADER_SIZE + ST_MAXREC * KS_RECORD_SIZE];
+    uint32_t n1, n2;
+    uint8_t delta[KS_DELTA_PREFIX + 2 * ST_MAXREC * KS_RECORD_SIZE];
+    size_t delta_len;
+    /* every key id in v1 or v2, for lookups */
+    uint8_t probe[64][KS_KEYID_SIZE];
+    uint32_t nprobe;
+} st_fix;
+
+static inline void st_cfg(st_fix *f)
+{
+    memset(&f->cfg, 0, sizeof f->cfg);
+    f->cfg.flash = &f->emu.flash;
+    f->cfg.crypto = &f->c;
+    f->cfg.meta_sectors = ST_META;
+    f->cfg.audit_sectors = ST_AUDIT;
+    f->cfg.counters = f->counters;
+    f->cfg.counter_cap = ST_COUNTERS;
+    f->cfg.buf = f->buf;
+    f->cfg.buf_size = ST_BUF;
+}
+
+static inline void st_snap(st_fix *f, uint8_t *out, uint64_t version, uint32_t first,
+                           uint32_t count, int revoke)
+{
+    uint8_t *recs = out + KS_SNAP_HEADER_SIZE;
+    ks_snap_header h;
+    kt_records(&f->c, first, count, recs);
+    if (revoke >= 0)
+        for (uint32_t i = 0; i < count; i++) {
+            ks_record r;
+            assert_int_equal(ks_record_decode(&r, recs + i * KS_RECORD_SIZE, NULL), 0);
+            if (r.holder_id == (uint64_t)revoke) {
+                r.state = KS_STATE_REVOKED;
+                ks_record_encode(&r, recs + i * KS_RECORD_SIZE);
+            }
+        }
+    memset(&h, 0, sizeof h);
+    h.version = version;
+    h.created_at = 1700000000u + version;
+    h.expires_at = 0;
+    assert_int_equal(ks_snapshot_write(&f->c, &h, recs, count, f->sk, out,
+                                       KS_SNAP_HEADER_SIZE + (size_t)count * KS_RECORD_SIZE),
+                     0);
+}
+
+static inline void st_fixture(st_fix *f)
+{
+    ks_recsrc a, b;
+    ks_snap_header h1;
+    size_t need;
+
+    memset(f, 0, sizeof *f);
+    assert_int_equal(ks_sodium_crypto(&f->c), 0);
+    kt_keypair(9000, f->pk, f->sk);
+    ks_trust_init(&f->trust);
+    assert_int_equal(ks_trust_add(&f->trust, &f->c, f->pk), 0);
+    f->n1 = ST_NREC;
+    f->n2 = 26;
+    st_snap(f, f->snap1, 1, 0, f->n1, -1);
+    st_snap(f, f->snap2, 2, 4, f->n2, 10);
+    ks_recsrc_mem(&a, f->snap1 + KS_SNAP_HEADER_SIZE, f->n1);
+    ks_recsrc_mem(&b, f->snap2 + KS_SNAP_HEADER_SIZE, f->n2);
+    assert_int_equal(ks_snap_header_decode(&h1, f->snap1, NULL), 0);
+    assert_int_equal(ks_delta_write(&a, &h1, &b, f->snap2, NULL, 0, &need), 0);
+    assert_true(need <= sizeof f->delta);
+    assert_int_equal(ks_delta_write(&a, &h1, &b, f->snap2, f->delta, need, &need), 0);
+    f->delta_len = need;
+    for (uint32_t i = 0; i < 30; i++) {
+        uint8_t rec[KS_RECORD_SIZE];
+        kt_record(&f->c, i, rec);
+        memcpy(f->probe[f->nprobe++], rec, KS_KEYID_SIZE);
+    }
+    /* and some keys never enrolled */
+    for (uint32_t i = 0; i < 8; i++) {
+        uint8_t rec[KS_RECORD_SIZE];
+        kt_record(&f->c, 500 + i, rec);
+        memcpy(f->probe[f->nprobe++], rec, KS_KEYID_SIZE);
+    }
+    assert_int_equal(ks_flash_emu_init(&f->emu, ST_SECTOR, ST_SECTORS, ST_PROG, 0xFF), 0);
+    st_cfg(f);
+}
+
+static inline void st_free(st_fix *f)
+{
+    ks_flash_emu_close(&f->emu);
+}
+
+static inline int st_install(st_fix *f, const uint8_t *snap, uint32_t n)
+{
+    ks_recsrc s;
+    ks_recsrc_mem(&s, snap + KS_SNAP_HEADER_SIZE, n);
+    return ks_store_install(&f->st, snap, &s, 0, NULL);
+}
+
+static inline void st_counter(ks_counter *c, uint32_t n, uint64_t use)
+{
+    memset(c, 0, sizeof *c);
+    memset(c->id, (int)n, KS_KEYID_SIZE);
+    c->kind = (uint8_t)(n & 1);
+    c->use_counter = use;
+    c->fails = n;
+    c->locked_until = use * 7;
+}
+
+static inline void st_payload(uint8_t p[KS_AUDIT_PAYLOAD], uint32_t n)
+{
+    memset(p, (int)(n * 7 + 1), KS_AUDIT_PAYLOAD);
+    ks_st32(p, n);
+}
+
+static int st_cmp_counter(const void *a, const void *b)
+{
+    const ks_counter *x = a, *y = b;
+    int c = memcmp(x->id, y->id, KS_KEYID_SIZE);
+    return c ? c : x->kind - y->kind;
+}
+
+/*
+ * Digest of everything the store answers: applied header, every probe
+ * lookup (code and record), the counter table (sorted), settings, trust,
+ * the pending audit entries and the acknowledged sequence. mode_flags:
+ * whether to include the flags word (not for the bit-flip sweep).
+ */
+static inline void st_digest(st_fix *f, uint8_t out[32])
+{
+    crypto_generichash_state h;
+    ks_store *st = &f->st;
+    uint8_t rec[KS_RECORD_SIZE], pl[KS_AUDIT_PAYLOAD], set[KS_SETTINGS_MAX];
+    ks_counter rows[ST_COUNTERS];
+    uint32_t n = ks_store_counter_count(st);
+    uint64_t seq = 0;
+    int rc;
+
+    crypto_generichash_init(&h, NULL, 0, 32);
+    const ks_snap_header *hd = ks_store_header(st);
+    crypto_generichash_update(&h, (const uint8_t *)"H", 1);
+    if (hd)
+        crypto_generichash_update(&h, st->cur.header, KS_SNAP_HEADER_SIZE);
+    for (uint32_t i = 0; i < f->nprobe; i++) {
+        memset(rec, 0, sizeof rec);
+        rc = ks_store_lookup(st, f->probe[i], rec);
+        crypto_generichash_update(&h, (const uint8_t *)&rc, sizeof rc);
+        crypto_generichash_update(&h, rec, sizeof rec);
+    }
+    memset(rows, 0, sizeof rows);
+    for (uint32_t i = 0; i < n; i++)
+        rows[i] = *ks_store_counter_at(st, i);
+    qsort(rows, n, sizeof rows[0], st_cmp_counter);
+    crypto_generichash_update(&h, (const uint8_t *)&n, sizeof n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t e[64];
+        memset(e, 0, sizeof e);
+        memcpy(e, rows[i].id, 16);
+        e[16] = rows[i].kind;
+        e[17] = rows[i].flags;
+        ks_st16(e + 18, rows[i].lock_level);
+        ks_st32(e + 20, rows[i].fails);
+        ks_st64(e + 24, rows[i].use_counter);
+        ks_st64(e + 32, rows[i].window_start);
+        ks_st64(e + 40, rows[i].locked_until);
+        crypto_generichash_update(&h, e, sizeof e);
+    }
+    uint32_t sl = ks_store_settings_get(st, set, sizeof set);
+    crypto_generichash_update(&h, (const uint8_t *)&sl, sizeof sl);
+    crypto_generichash_update(&h, set, sl);
+    const ks_trust *t = ks_store_trust(st);
+    crypto_generichash_update(&h, (const uint8_t *)&t->count, sizeof t->count);
+    crypto_generichash_update(&h, t->keys[0], (size_t)t->count * KS_PUBKEY_SIZE);
+    crypto_generichash_update(&h, (const uint8_t *)&st->audit_acked, 8);
+    while (ks_store_audit_read(st, seq, pl, &seq) == KS_OK) {
+        crypto_generichash_update(&h, (const uint8_t *)&seq, 8);
+        crypto_generichash_update(&h, pl, sizeof pl);
+    }
+    crypto_generichash_final(&h, out, 32);
+}
+
+/* Formats with trust and installs v1 plus a little of everything. */
+static inline void st_base(st_fix *f)
+{
+    ks_counter c;
+    uint8_t pl[KS_AUDIT_PAYLOAD];
+    assert_int_equal(ks_store_format(&f->st, &f->cfg, &f->trust), 0);
+    assert_int_equal(st_install(f, f->snap1, f->n1), 0);
+    for (uint32_t i = 1; i <= 3; i++) {
+        st_counter(&c, i, 100 + i);
+        assert_int_equal(ks_store_counter_put(&f->st, &c), 0);
+    }
+    assert_int_equal(ks_store_settings_set(&f->st, "door=1;relay=2", 14), 0);
+    for (uint32_t i = 1; i <= 3; i++) {
+        st_payload(pl, i);
+        assert_int_equal(ks_store_audit_append(&f->st, pl, NULL), 0);
+    }
+}
+
+static inline int st_mount(st_fix *f)
+{
+    return ks_store_mount(&f->st, &f->cfg, NULL);
+}
+
+#endif
