@@ -13,6 +13,7 @@
 #include "ks_merkle.h"
 #include "ks_snapshot.h"
 #include "ks_store.h"
+#include "ks_auth.h"
 
 #define KS_VERSION_STRING "0.1.0"
 

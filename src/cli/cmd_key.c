@@ -8,6 +8,7 @@
 
 #include "cli_cmds.h"
 #include "ks_keyfile.h"
+#include "cli_present.h"
 
 static void key_fields(cli_ctx *cx, json_t *o, const uint8_t pk[KS_PUBKEY_SIZE])
 {
@@ -276,6 +277,7 @@ static const cli_verb verbs[] = {
     {"keygen", "create a key file and print its key id and public key", key_keygen},
     {"show", "show a key file's key id and public key (no passphrase)", key_show},
     {"rotate", "make or extend a supervisor key rotation chain", key_rotate},
+    {"present", "answer a controller's challenge with a key file", key_present},
 };
 
 int cmd_key(cli_ctx *cx, int argc, char **argv)
