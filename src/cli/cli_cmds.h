@@ -33,4 +33,22 @@ int cmd_delta(cli_ctx *cx, int argc, char **argv);
 int cmd_flash(cli_ctx *cx, int argc, char **argv);
 int cmd_error(cli_ctx *cx, int argc, char **argv);
 
+/* Supervisor nouns and remote key verbs (through the keysupd API). */
+int cmd_init(cli_ctx *cx, int argc, char **argv);
+int cmd_controller(cli_ctx *cx, int argc, char **argv);
+int cmd_holder(cli_ctx *cx, int argc, char **argv);
+int cmd_policy(cli_ctx *cx, int argc, char **argv);
+int cmd_audit(cli_ctx *cx, int argc, char **argv);
+int cmd_token(cli_ctx *cx, int argc, char **argv);
+int cmd_supervisor(cli_ctx *cx, int argc, char **argv);
+int key_enrol(cli_ctx *cx, int argc, char **argv);
+int key_list(cli_ctx *cx, int argc, char **argv);
+int key_get(cli_ctx *cx, int argc, char **argv);
+int key_grant(cli_ctx *cx, int argc, char **argv);
+int key_revoke_priv(cli_ctx *cx, int argc, char **argv);
+int key_suspend(cli_ctx *cx, int argc, char **argv);
+int key_resume(cli_ctx *cx, int argc, char **argv);
+int key_revoke(cli_ctx *cx, int argc, char **argv);
+int key_set_validity(cli_ctx *cx, int argc, char **argv);
+
 #endif

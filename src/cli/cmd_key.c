@@ -278,6 +278,15 @@ static const cli_verb verbs[] = {
     {"show", "show a key file's key id and public key (no passphrase)", key_show},
     {"rotate", "make or extend a supervisor key rotation chain", key_rotate},
     {"present", "answer a controller's challenge with a key file", key_present},
+    {"enrol", "enrol a key at the supervisor (or --generate one)", key_enrol},
+    {"list", "list keys at the supervisor", key_list},
+    {"get", "show a key at the supervisor", key_get},
+    {"grant", "grant privileges to a key", key_grant},
+    {"revoke-privilege", "remove privileges from a key", key_revoke_priv},
+    {"suspend", "suspend a key", key_suspend},
+    {"resume", "resume a suspended key", key_resume},
+    {"revoke", "revoke a key for good", key_revoke},
+    {"set-validity", "set a key's validity window", key_set_validity},
 };
 
 int cmd_key(cli_ctx *cx, int argc, char **argv)

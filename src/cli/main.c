@@ -16,11 +16,18 @@ typedef struct cli_noun {
 
 /* One row per noun; the order is the order of `keysup --help`. */
 static const cli_noun nouns[] = {
+    {"init", "create a supervisor data directory (keysupd)", cmd_init},
     {"key", "software key files: keygen, show, rotate", cmd_key},
     {"snapshot", "signed credential snapshots: build, inspect, verify", cmd_snapshot},
     {"delta", "snapshot deltas: make, apply", cmd_delta},
     {"flash", "controller flash images: inspect, check", cmd_flash},
     {"error", "the Key Supervisor Error catalogue: list, show, docs", cmd_error},
+    {"controller", "controllers at the supervisor: add, list, show, command", cmd_controller},
+    {"holder", "key holders at the supervisor", cmd_holder},
+    {"policy", "privileged-action policies", cmd_policy},
+    {"audit", "the supervisor's audit log", cmd_audit},
+    {"token", "operator and auditor API tokens", cmd_token},
+    {"supervisor", "the supervisor signing key: show, rotate", cmd_supervisor},
 };
 
 static void usage(FILE *f)

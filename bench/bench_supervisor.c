@@ -1,0 +1,305 @@
+/*
+ * bench_supervisor.c - keysupd figures, in process, on loopback:
+ *   1. signed device heartbeats per second (nonce + signed POST, keep-alive
+ *      libcurl clients on several threads) with p50/p99, against the same
+ *      server answering a static route (/v1/ping) in the same run;
+ *   2. time to publish a snapshot of 1,000,000 keys (mark -> published), a
+ *      republish after one revocation, and the delta for that change.
+ * usage: bench_supervisor [keys=1000000] [seconds=3] [threads=4]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "bench_util.h"
+#include "ks_sup.h"
+
+static ks_sup S;
+static char base_url[64];
+static uint8_t dev_sk[64];
+static int64_t ctrl_id;
+static double run_seconds = 3;
+
+typedef struct worker {
+    pthread_t th;
+    int heartbeat;   /* 1: signed heartbeats; 0: GET /v1/ping */
+    double *lat;
+    size_t n, cap;
+    long errors;
+} worker;
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+    size_t add = s * n;
+    char *b = ud;
+    if (b) {
+        size_t have = strlen(b), take = add < 255 - have ? add : 255 - have;
+        memcpy(b + have, p, take);
+        b[have + take] = 0;
+    }
+    return add;
+}
+
+static int one_heartbeat(CURL *c, const char *body)
+{
+    char resp[256] = "", url[128], h[3][200], sigh[129];
+    uint8_t nonce[32], bh[32], sig[64], msg[512];
+    struct curl_slist *hl = NULL;
+    long code = 0;
+    size_t o = 0;
+    ks_iov iov = {body, strlen(body)};
+    const char *path = "/v1/device/heartbeat";
+
+    snprintf(url, sizeof url, "%s/v1/device/nonce", base_url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+    if (curl_easy_perform(c) != CURLE_OK || !strstr(resp, "\"nonce\":\""))
+        return -1;
+    {
+        char nh[65];
+        memcpy(nh, strstr(resp, "\"nonce\":\"") + 9, 64);
+        nh[64] = 0;
+        if (ks_unhex(nonce, 32, nh))
+            return -1;
+        snprintf(h[1], sizeof h[1], "X-Keysup-Nonce: %s", nh);
+    }
+    S.crypto.hash(S.crypto.ctx, bh, &iov, 1);
+    memcpy(msg, "keysup-device-v1", 17); o = 17;
+    memcpy(msg + o, nonce, 32); o += 32;
+    memcpy(msg + o, "POST", 5); o += 5;
+    memcpy(msg + o, path, strlen(path) + 1); o += strlen(path) + 1;
+    memcpy(msg + o, bh, 32); o += 32;
+    crypto_sign_detached(sig, NULL, msg, o, dev_sk);
+    ks_hex(sigh, sig, 64);
+    snprintf(h[0], sizeof h[0], "X-Keysup-Controller: %lld", (long long)ctrl_id);
+    snprintf(h[2], sizeof h[2], "X-Keysup-Signature: %s", sigh);
+    for (int i = 0; i < 3; i++)
+        hl = curl_slist_append(hl, h[i]);
+    hl = curl_slist_append(hl, "Expect:");
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    resp[0] = 0;
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hl);
+    return code == 200 ? 0 : -1;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    CURL *c = curl_easy_init();
+    char url[128], body[256];
+    double end = bench_now() + run_seconds;
+    snprintf(url, sizeof url, "%s/v1/ping", base_url);
+    snprintf(body, sizeof body, "{\"time\":%lld,\"applied_version\":1,\"lockout\":false}",
+             (long long)time(NULL));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    while (bench_now() < end) {
+        double t0 = bench_now();
+        int ok;
+        if (w->heartbeat) {
+            ok = one_heartbeat(c, body) == 0;
+        } else {
+            long code = 0;
+            curl_easy_setopt(c, CURLOPT_URL, url);
+            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+            ok = curl_easy_perform(c) == CURLE_OK &&
+                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code == 200;
+        }
+        if (!ok) {
+            w->errors++;
+            continue;
+        }
+        if (w->n == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 4096;
+            w->lat = realloc(w->lat, w->cap * sizeof *w->lat);
+        }
+        w->lat[w->n++] = bench_now() - t0;
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static double load(int heartbeat, int threads, double *p50, double *p99, long *errors)
+{
+    worker *w = calloc((size_t)threads, sizeof *w);
+    double *all = NULL;
+    size_t n = 0;
+    double t0 = bench_now(), el;
+    for (int i = 0; i < threads; i++) {
+        w[i].heartbeat = heartbeat;
+        pthread_create(&w[i].th, NULL, work, &w[i]);
+    }
+    *errors = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(w[i].th, NULL);
+        all = realloc(all, (n + w[i].n + 1) * sizeof *all);
+        memcpy(all + n, w[i].lat, w[i].n * sizeof *all);
+        n += w[i].n;
+        *errors += w[i].errors;
+        free(w[i].lat);
+    }
+    el = bench_now() - t0;
+    qsort(all, n, sizeof *all, bench_cmp_double);
+    *p50 = n ? all[n / 2] * 1e3 : 0;
+    *p99 = n ? all[(size_t)((double)n * 0.99)] * 1e3 : 0;
+    free(all);
+    free(w);
+    return (double)n / el;
+}
+
+static uint64_t wait_version(uint32_t scope, uint64_t above)
+{
+    uint64_t v;
+    while ((v = ks_pub_version(&S, scope, NULL)) <= above) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    uint32_t nkeys = argc > 1 ? (uint32_t)atoi(argv[1]) : 1000000;
+    int threads = argc > 3 ? atoi(argv[3]) : 4;
+    char dir[] = "/tmp/ks_bench_sup_XXXXXX", tok[80], err[256];
+    uint8_t pk[32], dpk[32];
+    double hb, hb50, hb99, st, st50, st99, t0, t1;
+    long e1, e2;
+    uint64_t v0, v1;
+
+    if (argc > 2)
+        run_seconds = atof(argv[2]);
+    if (sodium_init() < 0 || !mkdtemp(dir))
+        return 1;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (ks_sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
+        ks_sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
+        fprintf(stderr, "bench_supervisor: %s\n", err);
+        return 1;
+    }
+    ks_log_set_level(KS_LOG_WARN);
+    snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
+    S.cfg.threads = (uint32_t)threads;
+    if (ks_pub_start(&S) || ks_http_start(&S, err, sizeof err)) {
+        fprintf(stderr, "bench_supervisor: %s\n", err);
+        return 1;
+    }
+    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", S.port);
+    crypto_sign_keypair(dpk, dev_sk);
+    {
+        ks_dbv p = ks_dbv_blob(dpk, 32);
+        pthread_mutex_lock(&S.lock);
+        ks_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
+                         " created_at) VALUES ('bench', 1, 1, ?, 0)", &p, 1, NULL, NULL);
+        ctrl_id = ks_db_last_id(S.db);
+        ks_pub_mark(&S, 1);
+        pthread_mutex_unlock(&S.lock);
+        ks_pub_kick(&S);
+        wait_version(1, 0);
+    }
+
+    printf("keysupd on loopback, %d client threads, %d server threads, %.0f s each, sync=%s\n",
+           threads, threads, run_seconds, S.cfg.sync_full ? "full" : "normal");
+    st = load(0, threads, &st50, &st99, &e2);
+    hb = load(1, threads, &hb50, &hb99, &e1);
+    printf("static route GET /v1/ping:       %9.0f req/s  p50 %.3f ms  p99 %.3f ms  (errors %ld)\n",
+           st, st50, st99, e2);
+    printf("signed heartbeats (nonce+POST):  %9.0f hb/s   p50 %.3f ms  p99 %.3f ms  (errors %ld)\n",
+           hb, hb50, hb99, e1);
+    printf("heartbeat / static ratio:        %.2f (a heartbeat is 2 requests, a signature check"
+           " and a committed write)\n", hb / st);
+    S.cfg.sync_full = 0;
+
+    /* 2. a million keys */
+    {
+        uint8_t kpk[32], kid[16], first[16];
+        t0 = bench_now();
+        pthread_mutex_lock(&S.lock);
+        ks_db_exec(S.db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, NULL);
+        ks_db_begin(S.db);
+        for (uint32_t i = 0; i < nkeys; i++) {
+            randombytes_buf(kpk, sizeof kpk);
+            ks_key_id(&S.crypto, kid, kpk);
+            if (i == 0)
+                memcpy(first, kid, 16);
+            ks_dbv p[4] = {ks_dbv_blob(kid, 16), ks_dbv_blob(kpk, 32),
+                           ks_dbv_int(KS_PRIV_OPERATOR), ks_dbv_int(i)};
+            ks_db_exec(S.db, "INSERT INTO keys(key_id, public_key, privileges, holder_id,"
+                             " valid_from, valid_until, state, scope, form_factor, key_format,"
+                             " created_at, updated_at) VALUES (?,?,?,NULL,?,0,0,0,1,1,0,0)",
+                       p, 4, NULL, NULL);
+        }
+        v0 = ks_pub_version(&S, 1, NULL);
+        ks_pub_mark(&S, 0);
+        ks_pub_mark(&S, 1);
+        ks_db_commit(S.db);
+        pthread_mutex_unlock(&S.lock);
+        t1 = bench_now();
+        printf("\ninserted %u keys in %.2f s (one transaction)\n", nkeys, t1 - t0);
+        t0 = bench_now();
+        ks_pub_kick(&S);
+        v1 = wait_version(1, v0);
+        t1 = bench_now();
+        printf("publish snapshot, %u keys (read, sort, hash, sign, store):  %.2f s"
+               "  (both scopes %.2f s)\n", nkeys,
+               (double)atomic_load(&S.metrics.publish_usec_last) / 1e6, t1 - t0);
+
+        /* one change: revoke one key */
+        pthread_mutex_lock(&S.lock);
+        {
+            ks_dbv p = ks_dbv_blob(first, 16);
+            ks_db_begin(S.db);
+            ks_db_exec(S.db, "UPDATE keys SET state = 2 WHERE key_id = ?", &p, 1, NULL, NULL);
+            ks_pub_mark(&S, 1);
+            ks_db_commit(S.db);
+        }
+        pthread_mutex_unlock(&S.lock);
+        t0 = bench_now();
+        ks_pub_kick(&S);
+        wait_version(1, v1);
+        t1 = bench_now();
+        printf("republish after one revocation:                            %.2f s\n", t1 - t0);
+        {
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            uint64_t v;
+            t0 = bench_now();
+            ks_pub_delta(&S, 1, v1, &buf, &len, &v);
+            t1 = bench_now();
+            printf("delta %llu -> %llu (first request, made on demand):        %.1f ms, %zu bytes\n",
+                   (unsigned long long)v1, (unsigned long long)v, (t1 - t0) * 1e3, len);
+            free(buf);
+            t0 = bench_now();
+            ks_pub_delta(&S, 1, v1, &buf, &len, &v);
+            t1 = bench_now();
+            printf("same delta again (cached):                                 %.3f ms\n",
+                   (t1 - t0) * 1e3);
+            free(buf);
+        }
+    }
+    ks_http_stop(&S);
+    ks_pub_stop(&S);
+    ks_sup_close(&S);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_supervisor: could not remove %s\n", dir);
+    }
+    curl_global_cleanup();
+    return 0;
+}

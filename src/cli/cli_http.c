@@ -1,0 +1,197 @@
+/*
+ * cli_http.c - see cli_http.h.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "cli_http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+typedef struct buf {
+    char *p;
+    size_t n;
+} buf;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    buf *b = ud;
+    size_t add = size * nmemb;
+    char *np = realloc(b->p, b->n + add + 1);
+    if (!np)
+        return 0;
+    b->p = np;
+    memcpy(b->p + b->n, ptr, add);
+    b->n += add;
+    b->p[b->n] = '\0';
+    return add;
+}
+
+static int load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n)
+{
+    const char *f = r->token_file ? r->token_file : getenv("KEYSUP_TOKEN_FILE");
+    FILE *fp;
+    if (!f)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: a token is needed: --token-file FILE or"
+                       " KEYSUP_TOKEN_FILE (keysup init printed the first admin token)", cx->cmd);
+    fp = fopen(f, "r");
+    if (!fp)
+        return cli_io_err(cx, f, "reading the token file");
+    if (!fgets(tok, (int)n, fp))
+        tok[0] = '\0';
+    fclose(fp);
+    tok[strcspn(tok, "\r\n")] = '\0';
+    if (!tok[0])
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: %s is empty", cx->cmd, f);
+    return CLI_OK;
+}
+
+int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *path, json_t *body,
+            json_t **out, long *status)
+{
+    const char *server = r->server ? r->server : getenv("KEYSUP_SERVER");
+    char tok[256], auth[300], url[2048];
+    struct curl_slist *hdr = NULL;
+    buf b = {NULL, 0};
+    char *payload = NULL;
+    CURL *c = NULL;
+    CURLcode cc;
+    long code = 0;
+    int ret;
+
+    *out = NULL;
+    if (!server)
+        server = "http://127.0.0.1:8750";
+    ret = load_token(cx, r, tok, sizeof tok);
+    if (ret)
+        return ret;
+    snprintf(url, sizeof url, "%s%s", server, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+    sodium_memzero(tok, sizeof tok);
+    c = curl_easy_init();
+    if (!c) {
+        ret = cli_err(cx, CLI_INTERNAL, "INTERNAL", "libcurl failed to initialise");
+        goto cleanup;
+    }
+    hdr = curl_slist_append(hdr, auth);
+    hdr = curl_slist_append(hdr, "Content-Type: application/json");
+    hdr = curl_slist_append(hdr, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    if (body) {
+        payload = json_dumps(body, JSON_COMPACT);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "{}");
+    }
+    cc = curl_easy_perform(c);
+    sodium_memzero(auth, sizeof auth);
+    if (cc != CURLE_OK) {
+        ret = cli_err(cx, CLI_IO, "CONNECT", "%s: cannot reach keysupd at %s: %s (is it running?"
+                      " --server / KEYSUP_SERVER)", cx->cmd, server, curl_easy_strerror(cc));
+        goto cleanup;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (status)
+        *status = code;
+    if (code >= 200 && code < 300) {
+        *out = b.n ? json_loadb(b.p, b.n, 0, NULL) : json_object();
+        if (!*out)
+            *out = json_object();
+        ret = CLI_OK;
+        goto cleanup;
+    }
+    {
+        json_t *e = b.n ? json_loadb(b.p, b.n, 0, NULL) : NULL;
+        json_t *err = json_object_get(e, "error");
+        const char *ecode = json_string_value(json_object_get(err, "code"));
+        const char *msg = json_string_value(json_object_get(err, "message"));
+        ret = cli_err(cx, code >= 500 ? CLI_INTERNAL : CLI_REFUSED, ecode ? ecode : "HTTP",
+                      "%s: %s (HTTP %ld)", cx->cmd, msg ? msg : "request failed", code);
+        json_decref(e);
+    }
+cleanup:
+    free(payload);
+    free(b.p);
+    curl_slist_free_all(hdr);
+    if (c)
+        curl_easy_cleanup(c);
+    return ret;
+}
+
+static void cell(char *out, size_t n, json_t *v)
+{
+    if (!v || json_is_null(v))
+        snprintf(out, n, "-");
+    else if (json_is_string(v))
+        snprintf(out, n, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, n, "%lld", (long long)json_integer_value(v));
+    else if (json_is_boolean(v))
+        snprintf(out, n, "%s", json_is_true(v) ? "yes" : "no");
+    else if (json_is_array(v)) {
+        size_t i, used = 0;
+        json_t *e;
+        out[0] = '\0';
+        json_array_foreach(v, i, e) {
+            int w = snprintf(out + used, n - used, "%s%s", i ? "," : "",
+                             json_is_string(e) ? json_string_value(e) : "?");
+            if (w < 0 || (size_t)w >= n - used)
+                break;
+            used += (size_t)w;
+        }
+        if (!used)
+            snprintf(out, n, "-");
+    } else {
+        char *d = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(out, n, "%s", d ? d : "?");
+        free(d);
+    }
+}
+
+int cli_table(cli_ctx *cx, json_t *answer, const char *items_key, const char *const *cols)
+{
+    json_t *items = json_object_get(answer, items_key), *row;
+    size_t ncol = 0, i, w[16] = {0};
+    char c[256];
+
+    if (cx->json)
+        return cli_emit(cx, answer);
+    while (cols[ncol] && ncol < 16)
+        ncol++;
+    for (size_t k = 0; k < ncol; k++)
+        w[k] = strlen(cols[k]);
+    json_array_foreach(items, i, row) {
+        for (size_t k = 0; k < ncol; k++) {
+            cell(c, sizeof c, json_object_get(row, cols[k]));
+            if (strlen(c) > w[k])
+                w[k] = strlen(c);
+        }
+    }
+    for (size_t k = 0; k < ncol; k++)
+        printf("%-*s%s", (int)w[k], cols[k], k + 1 < ncol ? "  " : "\n");
+    json_array_foreach(items, i, row) {
+        for (size_t k = 0; k < ncol; k++) {
+            cell(c, sizeof c, json_object_get(row, cols[k]));
+            printf("%-*s%s", (int)w[k], c, k + 1 < ncol ? "  " : "\n");
+        }
+    }
+    if (json_is_integer(json_object_get(answer, "total")))
+        printf("(%zu of %lld)\n", json_array_size(items),
+               (long long)json_integer_value(json_object_get(answer, "total")));
+    json_decref(answer);
+    fflush(stdout);
+    return CLI_OK;
+}
+
+void cli_query_add(char *q, size_t n, const char *name, const char *value)
+{
+    char *e = curl_easy_escape(NULL, value, 0);
+    size_t len = strlen(q);
+    snprintf(q + len, n - len, "%s%s=%s", len ? "&" : "?", name, e ? e : "");
+    curl_free(e);
+}

@@ -1,0 +1,44 @@
+/*
+ * cli_http.h - the CLI's client of the keysupd API (libcurl).
+ *
+ * Every remote verb takes --server URL (else $KEYSUP_SERVER, else
+ * http://127.0.0.1:8750) and --token-file F (else $KEYSUP_TOKEN_FILE): the
+ * file's first line is the bearer token. Tokens never come from argv.
+ *
+ * Exit codes: an API refusal (4xx) is 1 with the server's error code and
+ * message; a server failure (5xx) is 4; no connection or no token file is 3.
+ */
+#ifndef KEYSUP_CLI_HTTP_H
+#define KEYSUP_CLI_HTTP_H
+
+#include "cli_util.h"
+
+typedef struct cli_remote {
+    const char *server;      /* --server */
+    const char *token_file;  /* --token-file */
+} cli_remote;
+
+/* The two options as cli_opt rows, for a verb's option table. */
+#define CLI_REMOTE_OPTS(r)                         \
+    {"--server", CLI_VALUE, &(r)->server},         \
+    {"--token-file", CLI_VALUE, &(r)->token_file}
+
+#define CLI_REMOTE_USAGE \
+    "Common: --server URL ($KEYSUP_SERVER), --token-file F ($KEYSUP_TOKEN_FILE), --json.\n"
+
+/*
+ * Calls METHOD path (body may be NULL) and, on 2xx, stores the parsed JSON
+ * answer in *out (an empty object for an empty body). Otherwise prints the
+ * error and returns its exit code. *status gets the HTTP status if non-NULL.
+ */
+int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *path, json_t *body,
+            json_t **out, long *status);
+
+/* Prints items (array of objects) as an aligned table of cols (NULL-ended),
+ * or the whole answer as JSON with --json. Releases answer. */
+int cli_table(cli_ctx *cx, json_t *answer, const char *items_key, const char *const *cols);
+
+/* Appends `name=value` (URL-escaped) to a query string. */
+void cli_query_add(char *q, size_t n, const char *name, const char *value);
+
+#endif

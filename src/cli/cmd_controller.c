@@ -1,0 +1,176 @@
+/*
+ * cmd_controller.c - `keysup controller add|list|show|provision|command|audit`
+ * through the keysupd API.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_cmds.h"
+#include "cli_http.h"
+
+static const char add_usage[] =
+    "usage: keysup controller add NAME [--site S] [--model M] [--scope N] [--min-key-format N]\n\n"
+    "Registers a controller and prints its one-time provisioning token (give it to\n"
+    "`keysup-controller enroll --token`).\n" CLI_REMOTE_USAGE;
+
+static int ctrl_add(cli_ctx *cx, int argc, char **argv)
+{
+    cli_remote r = {NULL, NULL};
+    const char *site = NULL, *model = NULL, *scope = NULL, *minf = NULL, *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--site", CLI_VALUE, &site},
+                      {"--model", CLI_VALUE, &model}, {"--scope", CLI_VALUE, &scope},
+                      {"--min-key-format", CLI_VALUE, &minf}, {NULL, CLI_FLAG, NULL}};
+    json_t *b, *out;
+    uint64_t v;
+
+    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, add_usage);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    b = json_pack("{s:s}", "name", pos[0]);
+    if (site) cli_set_str(b, "site", site);
+    if (model) cli_set_str(b, "model", model);
+    if (scope) {
+        if (cli_parse_u64(scope, &v)) {
+            json_decref(b);
+            return cli_err(cx, CLI_USAGE, "USAGE", "%s: bad --scope '%s'", cx->cmd, scope);
+        }
+        cli_set_u64(b, "scope", v);
+    }
+    if (minf) {
+        if (cli_parse_u64(minf, &v)) {
+            json_decref(b);
+            return cli_err(cx, CLI_USAGE, "USAGE", "%s: bad --min-key-format '%s'", cx->cmd, minf);
+        }
+        cli_set_u64(b, "min_key_format", v);
+    }
+    ret = cli_api(cx, &r, "POST", "/v1/controllers", b, &out, NULL);
+    json_decref(b);
+    if (ret)
+        return ret;
+    if (!cx->json)
+        fprintf(stderr, "keysup: the provisioning token is shown only now\n");
+    return cli_emit(cx, out);
+}
+
+static const char list_usage[] =
+    "usage: keysup controller list [--limit N] [--offset N]\n\n"
+    "Lists controllers with their sync state.\n" CLI_REMOTE_USAGE;
+
+static int ctrl_list(cli_ctx *cx, int argc, char **argv)
+{
+    static const char *const cols[] = {"id", "name", "site", "scope", "enrolled",
+                                       "applied_version", "published_version", "in_sync",
+                                       "last_seen", "lockout", NULL};
+    cli_remote r = {NULL, NULL};
+    const char *limit = NULL, *offset = NULL, *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--limit", CLI_VALUE, &limit},
+                      {"--offset", CLI_VALUE, &offset}, {NULL, CLI_FLAG, NULL}};
+    char path[256] = "/v1/controllers", q[200] = "";
+    json_t *out;
+
+    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos, list_usage);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (limit) cli_query_add(q, sizeof q, "limit", limit);
+    if (offset) cli_query_add(q, sizeof q, "offset", offset);
+    strncat(path, q, sizeof path - strlen(path) - 1);
+    ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
+    return ret ? ret : cli_table(cx, out, "items", cols);
+}
+
+/* `keysup controller VERB ID`: GET or POST on /v1/controllers/ID/SUFFIX. */
+static int ctrl_simple(cli_ctx *cx, int argc, char **argv, const char *method, const char *suffix,
+                       const char *usage, const char *table_key, const char *const *cols)
+{
+    cli_remote r = {NULL, NULL};
+    const char *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    char path[256];
+    json_t *out, *b = NULL;
+    uint64_t id;
+
+    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, usage);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (cli_parse_u64(pos[0], &id) || id == 0)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: controller ID must be a number", cx->cmd);
+    snprintf(path, sizeof path, "/v1/controllers/%llu%s", (unsigned long long)id, suffix);
+    if (strcmp(method, "POST") == 0)
+        b = json_object();
+    ret = cli_api(cx, &r, method, path, b, &out, NULL);
+    json_decref(b);
+    if (ret)
+        return ret;
+    return table_key ? cli_table(cx, out, table_key, cols) : cli_emit(cx, out);
+}
+
+static int ctrl_show(cli_ctx *cx, int argc, char **argv)
+{
+    return ctrl_simple(cx, argc, argv, "GET", "",
+                       "usage: keysup controller show ID\n\nShows a controller: last sync, applied"
+                       " and published version and root,\nclock offset, firmware, lockout, last"
+                       " health report, recent commands.\n" CLI_REMOTE_USAGE, NULL, NULL);
+}
+
+static int ctrl_provision(cli_ctx *cx, int argc, char **argv)
+{
+    return ctrl_simple(cx, argc, argv, "POST", "/provision",
+                       "usage: keysup controller provision ID\n\nIssues a new one-time"
+                       " provisioning token; the controller must enrol again.\n"
+                       CLI_REMOTE_USAGE, NULL, NULL);
+}
+
+static int ctrl_audit(cli_ctx *cx, int argc, char **argv)
+{
+    static const char *const cols[] = {"seq", "ts", "received_at", "record", NULL};
+    return ctrl_simple(cx, argc, argv, "GET", "/audit",
+                       "usage: keysup controller audit ID\n\nAudit records the controller"
+                       " uploaded.\n" CLI_REMOTE_USAGE, "items", cols);
+}
+
+static const char cmd_usage[] =
+    "usage: keysup controller command ID initialize|time_sync|unlock|clear_pending|"
+    "replace_credential\n\n"
+    "Queues a remediation command; the controller receives it in its next heartbeat\n"
+    "and acknowledges it. replace_credential prints a one-time code to enter at the\n"
+    "controller.\n" CLI_REMOTE_USAGE;
+
+static int ctrl_command(cli_ctx *cx, int argc, char **argv)
+{
+    cli_remote r = {NULL, NULL};
+    const char *pos[2];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    char path[256];
+    json_t *out, *b;
+    uint64_t id;
+
+    ret = cli_parse(cx, argc, argv, opts, pos, 2, 2, &npos, cmd_usage);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (cli_parse_u64(pos[0], &id) || id == 0)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: controller ID must be a number", cx->cmd);
+    snprintf(path, sizeof path, "/v1/controllers/%llu/commands", (unsigned long long)id);
+    b = json_pack("{s:s}", "command", pos[1]);
+    ret = cli_api(cx, &r, "POST", path, b, &out, NULL);
+    json_decref(b);
+    return ret ? ret : cli_emit(cx, out);
+}
+
+static const cli_verb verbs[] = {
+    {"add", "register a controller; prints its one-time provisioning token", ctrl_add},
+    {"list", "list controllers and their sync state", ctrl_list},
+    {"show", "show one controller: sync, clock, firmware, lockout, health", ctrl_show},
+    {"provision", "issue a new provisioning token (re-enrol)", ctrl_provision},
+    {"command", "queue a remediation command", ctrl_command},
+    {"audit", "audit records uploaded by a controller", ctrl_audit},
+};
+
+int cmd_controller(cli_ctx *cx, int argc, char **argv)
+{
+    return cli_run_verb(cx, "controller", verbs, sizeof verbs / sizeof verbs[0], argc, argv);
+}

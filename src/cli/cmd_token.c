@@ -1,0 +1,121 @@
+/*
+ * cmd_token.c - `keysup token create|list|revoke` (admin): operator and
+ * auditor bearer tokens. A token is printed once; only its hash is kept.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_cmds.h"
+#include "cli_http.h"
+
+static int token_create(cli_ctx *cx, int argc, char **argv)
+{
+    cli_remote r = {NULL, NULL};
+    const char *role = NULL, *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--role", CLI_VALUE, &role}, {NULL, CLI_FLAG, NULL}};
+    json_t *b, *out;
+    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos,
+                    "usage: keysup token create NAME --role admin|operator|auditor\n\n"
+                    "Creates a bearer token; it is printed only now.\n" CLI_REMOTE_USAGE);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (!role)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --role is required", cx->cmd);
+    b = json_pack("{s:s,s:s}", "name", pos[0], "role", role);
+    ret = cli_api(cx, &r, "POST", "/v1/tokens", b, &out, NULL);
+    json_decref(b);
+    return ret ? ret : cli_emit(cx, out);
+}
+
+static int token_list(cli_ctx *cx, int argc, char **argv)
+{
+    static const char *const cols[] = {"id", "name", "role", "created_at", "revoked", NULL};
+    cli_remote r = {NULL, NULL};
+    const char *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    json_t *out;
+    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
+                    "usage: keysup token list\n" CLI_REMOTE_USAGE);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    ret = cli_api(cx, &r, "GET", "/v1/tokens", NULL, &out, NULL);
+    return ret ? ret : cli_table(cx, out, "items", cols);
+}
+
+static int token_revoke(cli_ctx *cx, int argc, char **argv)
+{
+    cli_remote r = {NULL, NULL};
+    const char *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    char path[64];
+    uint64_t id;
+    json_t *out;
+    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos,
+                    "usage: keysup token revoke ID\n" CLI_REMOTE_USAGE);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (cli_parse_u64(pos[0], &id))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: ID must be a number", cx->cmd);
+    snprintf(path, sizeof path, "/v1/tokens/%llu", (unsigned long long)id);
+    ret = cli_api(cx, &r, "DELETE", path, NULL, &out, NULL);
+    return ret ? ret : cli_emit(cx, out);
+}
+
+static int sup_show(cli_ctx *cx, int argc, char **argv)
+{
+    cli_remote r = {NULL, NULL};
+    const char *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    json_t *out;
+    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
+                    "usage: keysup supervisor show\n" CLI_REMOTE_USAGE);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    ret = cli_api(cx, &r, "GET", "/v1/supervisor", NULL, &out, NULL);
+    return ret ? ret : cli_emit(cx, out);
+}
+
+static int sup_rotate(cli_ctx *cx, int argc, char **argv)
+{
+    cli_remote r = {NULL, NULL};
+    const char *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    json_t *out, *b = json_object();
+    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
+                    "usage: keysup supervisor rotate\n\nRotates the supervisor signing key"
+                    " (admin); controllers follow the\nrotation record.\n" CLI_REMOTE_USAGE);
+    if (ret) {
+        json_decref(b);
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    }
+    ret = cli_api(cx, &r, "POST", "/v1/supervisor/rotate", b, &out, NULL);
+    json_decref(b);
+    return ret ? ret : cli_emit(cx, out);
+}
+
+static const cli_verb verbs[] = {
+    {"create", "create an admin, operator or auditor token", token_create},
+    {"list", "list tokens", token_list},
+    {"revoke", "revoke a token", token_revoke},
+};
+
+int cmd_token(cli_ctx *cx, int argc, char **argv)
+{
+    return cli_run_verb(cx, "token", verbs, sizeof verbs / sizeof verbs[0], argc, argv);
+}
+
+static const cli_verb sup_verbs[] = {
+    {"show", "the supervisor's public keys and rotation chain", sup_show},
+    {"rotate", "rotate the supervisor signing key (admin)", sup_rotate},
+};
+
+int cmd_supervisor(cli_ctx *cx, int argc, char **argv)
+{
+    return cli_run_verb(cx, "supervisor", sup_verbs, sizeof sup_verbs / sizeof sup_verbs[0], argc,
+                        argv);
+}

@@ -1,0 +1,387 @@
+/*
+ * api_ctrl.c - /v1/controllers: add (one-time provisioning token), list,
+ * show (sync state and last health report), re-provision, remediation
+ * commands, and the controller's uploaded audit records.
+ *
+ * Remediation commands are queued rows; a controller receives the pending
+ * ones in every heartbeat answer until it acknowledges them by id, so a
+ * lost answer never loses a command and a repeated one is harmless.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "ks_api.h"
+
+#define CTRL_COLS "id, name, site, model, scope, min_key_format, device_pk, enrolled_at," \
+                  " firmware_version, protocol_version, last_seen, last_sync, applied_version," \
+                  " applied_root, clock_offset, lockout, created_at"
+
+static const char *const commands[] = {
+    "initialize", "time_sync", "unlock", "clear_pending", "replace_credential",
+};
+
+/* A new provisioning token and its hash, stored for controller id. Lock held. */
+static int provision(ks_sup *s, int64_t id, char tok[80], uint64_t *expires)
+{
+    uint8_t h[KS_HASH_SIZE];
+    ks_dbv p[3];
+    ks_token_new(&s->crypto, tok, h);
+    tok[0] = 'k'; tok[1] = 's'; tok[2] = 'p'; /* "ksp_": a provisioning token */
+    ks_token_hash(&s->crypto, tok, h);
+    *expires = ks_now() + s->cfg.provision_ttl;
+    p[0] = ks_dbv_blob(h, sizeof h);
+    p[1] = ks_dbv_int((int64_t)*expires);
+    p[2] = ks_dbv_int(id);
+    return ks_db_exec(s->db, "UPDATE controllers SET prov_hash = ?, prov_expires = ? WHERE id = ?",
+                      p, 3, NULL, NULL);
+}
+
+typedef struct ctrl_new {
+    const char *name, *site, *model;
+    uint64_t scope, min_fmt;
+    int64_t id;
+    char tok[80];
+    uint64_t expires;
+} ctrl_new;
+
+static int ctrl_add_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    ctrl_new *c = ctx;
+    ks_sup *s = rq->s;
+    ks_dbv p[6] = {ks_dbv_text(c->name), ks_dbv_text(c->site), ks_dbv_text(c->model),
+                   ks_dbv_int((int64_t)c->scope), ks_dbv_int((int64_t)c->min_fmt),
+                   ks_dbv_int((int64_t)ks_now())};
+    char target[48];
+    int rc = ks_db_exec(s->db, "INSERT INTO controllers(name, site, model, scope, min_key_format,"
+                               " created_at) VALUES (?,?,?,?,?,?)", p, 6, NULL, NULL);
+    if (rc == KS_DB_CONSTRAINT) {
+        api_error(rs, 409, "CONFLICT", "field 'name': a controller named '%s' exists", c->name);
+        return API_TX_ABORT;
+    }
+    if (rc)
+        return rc;
+    c->id = ks_db_last_id(s->db);
+    rc = provision(s, c->id, c->tok, &c->expires);
+    if (!rc) {
+        /* The scope needs a snapshot before the controller first asks. */
+        int64_t v = 0;
+        ks_dbv sp = ks_dbv_int((int64_t)c->scope);
+        if (ks_db_int(s->db, "SELECT version FROM scopes WHERE scope = ?", &sp, 1, &v) != KS_DB_OK ||
+            v == 0)
+            rc = ks_pub_mark(s, (uint32_t)c->scope);
+    }
+    if (rc)
+        return rc;
+    snprintf(target, sizeof target, "controller:%lld", (long long)c->id);
+    ks_audit(s, 1, rq->actor, "controller.add", target, "ok", NULL, c->name);
+    return KS_DB_OK;
+}
+
+static void ctrl_add(ks_req *rq, ks_resp *rs)
+{
+    json_t *b = api_body(rq, rs);
+    ctrl_new c;
+    if (!b)
+        return;
+    memset(&c, 0, sizeof c);
+    c.scope = 1;
+    c.min_fmt = 1;
+    if (api_str(rs, b, "name", 1, 100, &c.name) < 0 || api_str(rs, b, "site", 0, 200, &c.site) < 0 ||
+        api_str(rs, b, "model", 0, 100, &c.model) < 0 ||
+        api_u64(rs, b, "scope", 0, 1, UINT32_MAX, &c.scope) < 0 ||
+        api_u64(rs, b, "min_key_format", 0, 1, 255, &c.min_fmt) < 0)
+        goto cleanup;
+    if (api_tx(rq, rs, ctrl_add_tx, &c) == 0) {
+        ks_pub_kick(rq->s);
+        api_json(rs, 201, json_pack("{s:I,s:s,s:I,s:s,s:I}", "id", (json_int_t)c.id, "name",
+                                    c.name, "scope", (json_int_t)c.scope, "provisioning_token",
+                                    c.tok, "provisioning_expires", (json_int_t)c.expires));
+    }
+cleanup:
+    sodium_memzero(c.tok, sizeof c.tok);
+    json_decref(b);
+}
+
+static void fix_ctrl(ks_sup *s, json_t *o)
+{
+    json_t *pk = json_object_get(o, "device_pk");
+    json_t *sc = json_object_get(o, "scope");
+    json_t *av = json_object_get(o, "applied_version");
+    json_t *ar = json_object_get(o, "applied_root");
+    uint8_t root[KS_HASH_SIZE];
+    char rh[2 * KS_HASH_SIZE + 1];
+    uint64_t v;
+
+    json_object_set_new(o, "enrolled", json_boolean(json_is_string(pk)));
+    json_object_set_new(o, "lockout", json_boolean(json_integer_value(json_object_get(o, "lockout"))));
+    v = ks_pub_version(s, (uint32_t)json_integer_value(sc), root);
+    ks_hex(rh, root, KS_HASH_SIZE);
+    json_object_set_new(o, "published_version", json_integer((json_int_t)v));
+    json_object_set_new(o, "published_root", json_string(rh));
+    json_object_set_new(o, "in_sync", json_boolean(json_is_integer(av) &&
+                                                   (uint64_t)json_integer_value(av) == v &&
+                                                   json_is_string(ar) &&
+                                                   strcmp(json_string_value(ar), rh) == 0));
+}
+
+static void ctrl_list(ks_req *rq, ks_resp *rs)
+{
+    uint64_t limit = 100, offset = 0;
+    ks_dbv p[2];
+    json_t *items, *o;
+    int64_t total = 0;
+    int rc;
+    size_t i;
+
+    if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
+        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
+        return;
+    p[0] = ks_dbv_int((int64_t)limit);
+    p[1] = ks_dbv_int((int64_t)offset);
+    pthread_mutex_lock(&rq->s->lock);
+    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers", NULL, 0, &total);
+    items = ks_db_rows_json(rq->s->db, "SELECT " CTRL_COLS " FROM controllers ORDER BY id"
+                            " LIMIT ? OFFSET ?", p, 2, &rc);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!items) {
+        api_db_error(rq, rs, rc);
+        return;
+    }
+    json_array_foreach(items, i, o) fix_ctrl(rq->s, o);
+    api_json(rs, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total,
+                                "limit", (json_int_t)limit, "offset", (json_int_t)offset));
+}
+
+static void ctrl_show(ks_req *rq, ks_resp *rs)
+{
+    int64_t id;
+    ks_dbv p;
+    json_t *r, *health = NULL, *cmds = NULL;
+    if (api_arg_id(rq, rs, 0, "controller", &id))
+        return;
+    p = ks_dbv_int(id);
+    pthread_mutex_lock(&rq->s->lock);
+    r = api_row(rq->s, "SELECT " CTRL_COLS ", last_health FROM controllers WHERE id = ?", &p, 1);
+    if (r)
+        cmds = ks_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
+                               " created_at, acked_at FROM commands WHERE controller_id = ?"
+                               " ORDER BY id DESC LIMIT 20", &p, 1, NULL);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!r) {
+        api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)id);
+        return;
+    }
+    fix_ctrl(rq->s, r);
+    if (json_is_string(json_object_get(r, "last_health")))
+        health = json_loads(json_string_value(json_object_get(r, "last_health")), 0, NULL);
+    json_object_set_new(r, "last_health", health ? health : json_null());
+    json_object_set_new(r, "commands", cmds ? cmds : json_array());
+    {
+        /* What the controller should hold: compare with applied_version/root. */
+        uint8_t root[KS_HASH_SIZE];
+        char rh[2 * KS_HASH_SIZE + 1];
+        uint64_t v = ks_pub_version(rq->s, (uint32_t)json_integer_value(json_object_get(r, "scope")), root);
+        ks_hex(rh, root, KS_HASH_SIZE);
+        json_object_set_new(r, "published_version", v ? json_integer((json_int_t)v) : json_null());
+        json_object_set_new(r, "published_root", v ? json_string(rh) : json_null());
+    }
+    api_json(rs, 200, r);
+}
+
+typedef struct reprov {
+    int64_t id;
+    char tok[80];
+    uint64_t expires;
+} reprov;
+
+static int reprov_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    reprov *r = ctx;
+    ks_dbv p = ks_dbv_int(r->id);
+    int64_t one;
+    char target[48];
+    int rc;
+    if (ks_db_int(rq->s->db, "SELECT 1 FROM controllers WHERE id = ?", &p, 1, &one) != KS_DB_OK) {
+        api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)r->id);
+        return API_TX_ABORT;
+    }
+    /* A re-provisioned controller enrols again with a new device key. */
+    rc = ks_db_exec(rq->s->db, "UPDATE controllers SET device_pk = NULL WHERE id = ?", &p, 1,
+                    NULL, NULL);
+    if (!rc)
+        rc = provision(rq->s, r->id, r->tok, &r->expires);
+    if (rc)
+        return rc;
+    snprintf(target, sizeof target, "controller:%lld", (long long)r->id);
+    ks_audit(rq->s, 1, rq->actor, "controller.provision", target, "ok", NULL, NULL);
+    return KS_DB_OK;
+}
+
+static void ctrl_provision(ks_req *rq, ks_resp *rs)
+{
+    reprov r;
+    memset(&r, 0, sizeof r);
+    if (api_arg_id(rq, rs, 0, "controller", &r.id))
+        return;
+    if (api_tx(rq, rs, reprov_tx, &r) == 0)
+        api_json(rs, 200, json_pack("{s:I,s:s,s:I}", "id", (json_int_t)r.id, "provisioning_token",
+                                    r.tok, "provisioning_expires", (json_int_t)r.expires));
+    sodium_memzero(r.tok, sizeof r.tok);
+}
+
+/* ----- remediation commands ----- */
+
+typedef struct cmd_new {
+    int64_t ctrl;
+    const char *command;
+    json_t *args;
+    int64_t id;
+    char code[16];
+} cmd_new;
+
+static int cmd_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    cmd_new *c = ctx;
+    ks_sup *s = rq->s;
+    ks_dbv p = ks_dbv_int(c->ctrl);
+    int64_t one;
+    char *args = NULL, target[48];
+    int rc;
+
+    if (ks_db_int(s->db, "SELECT 1 FROM controllers WHERE id = ?", &p, 1, &one) != KS_DB_OK) {
+        api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)c->ctrl);
+        return API_TX_ABORT;
+    }
+    if (strcmp(c->command, "replace_credential") == 0) {
+        /* The new trust the controller will pin, plus the hash of a one-time
+         * code the operator types at the controller: a remote party alone
+         * cannot re-point it. */
+        uint8_t code_hash[KS_HASH_SIZE];
+        char pk[2 * KS_PUBKEY_SIZE + 1], ch[2 * KS_HASH_SIZE + 1];
+        uint32_t r = randombytes_uniform(100000000u);
+        ks_iov iov;
+        snprintf(c->code, sizeof c->code, "%08u", r);
+        iov.p = c->code;
+        iov.n = strlen(c->code);
+        s->crypto.hash(s->crypto.ctx, code_hash, &iov, 1);
+        ks_hex(pk, s->pk, KS_PUBKEY_SIZE);
+        ks_hex(ch, code_hash, sizeof code_hash);
+        json_object_set_new(c->args, "supervisor_public_key", json_string(pk));
+        json_object_set_new(c->args, "code_hash", json_string(ch));
+    }
+    args = json_dumps(c->args, JSON_COMPACT);
+    {
+        ks_dbv q[5] = {ks_dbv_int(c->ctrl), ks_dbv_text(c->command), ks_dbv_text(args),
+                       ks_dbv_text(rq->actor), ks_dbv_int((int64_t)ks_now())};
+        rc = ks_db_exec(s->db, "INSERT INTO commands(controller_id, command, args, state,"
+                               " created_by, created_at) VALUES (?,?,?,'pending',?,?)",
+                        q, 5, NULL, NULL);
+    }
+    free(args);
+    if (rc)
+        return rc;
+    c->id = ks_db_last_id(s->db);
+    snprintf(target, sizeof target, "controller:%lld", (long long)c->ctrl);
+    ks_audit(s, 1, rq->actor, "controller.command", target, "ok", NULL, c->command);
+    return KS_DB_OK;
+}
+
+static void ctrl_command(ks_req *rq, ks_resp *rs)
+{
+    json_t *b = api_body(rq, rs), *out;
+    cmd_new c;
+    int ok = 0;
+    if (!b)
+        return;
+    memset(&c, 0, sizeof c);
+    if (api_arg_id(rq, rs, 0, "controller", &c.ctrl) || api_str(rs, b, "command", 1, 32, &c.command) < 0)
+        goto cleanup;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        ok |= strcmp(c.command, commands[i]) == 0;
+    if (!ok) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'command' must be initialize, time_sync, unlock,"
+                  " clear_pending or replace_credential");
+        goto cleanup;
+    }
+    c.args = json_object_get(b, "args");
+    if (c.args && !json_is_object(c.args)) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'args' must be an object");
+        goto cleanup;
+    }
+    c.args = c.args ? json_deep_copy(c.args) : json_object();
+    if (api_tx(rq, rs, cmd_tx, &c) == 0) {
+        out = json_pack("{s:I,s:I,s:s,s:s}", "id", (json_int_t)c.id, "controller_id",
+                        (json_int_t)c.ctrl, "command", c.command, "state", "pending");
+        if (c.code[0])
+            json_object_set_new(out, "one_time_code", json_string(c.code));
+        api_json(rs, 202, out);
+    }
+    json_decref(c.args);
+cleanup:
+    sodium_memzero(c.code, sizeof c.code);
+    json_decref(b);
+}
+
+static void ctrl_commands(ks_req *rq, ks_resp *rs)
+{
+    int64_t id;
+    ks_dbv p;
+    json_t *items;
+    int rc;
+    if (api_arg_id(rq, rs, 0, "controller", &id))
+        return;
+    p = ks_dbv_int(id);
+    pthread_mutex_lock(&rq->s->lock);
+    items = ks_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
+                            " created_at, acked_at FROM commands WHERE controller_id = ?"
+                            " ORDER BY id", &p, 1, &rc);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!items)
+        api_db_error(rq, rs, rc);
+    else
+        api_json(rs, 200, json_pack("{s:o}", "items", items));
+}
+
+static void ctrl_audit(ks_req *rq, ks_resp *rs)
+{
+    int64_t id;
+    uint64_t since = 0, limit = 100;
+    ks_dbv p[3];
+    json_t *items, *o;
+    int rc;
+    size_t i;
+    if (api_arg_id(rq, rs, 0, "controller", &id) ||
+        api_qu64(rq, rs, "since_seq", 0, INT64_MAX, &since) < 0 ||
+        api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0)
+        return;
+    p[0] = ks_dbv_int(id);
+    p[1] = ks_dbv_int((int64_t)since);
+    p[2] = ks_dbv_int((int64_t)limit);
+    pthread_mutex_lock(&rq->s->lock);
+    items = ks_db_rows_json(rq->s->db, "SELECT seq, ts, received_at, record FROM device_audit"
+                            " WHERE controller_id = ? AND seq > ? ORDER BY seq LIMIT ?", p, 3, &rc);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!items) {
+        api_db_error(rq, rs, rc);
+        return;
+    }
+    json_array_foreach(items, i, o) {
+        json_t *rec = json_loads(json_string_value(json_object_get(o, "record")), 0, NULL);
+        json_object_set_new(o, "record", rec ? rec : json_null());
+    }
+    api_json(rs, 200, json_pack("{s:o}", "items", items));
+}
+
+const ks_route ks_routes_ctrl[] = {
+    {"POST", "/v1/controllers", KS_ROLE_OPERATOR, ctrl_add},
+    {"GET", "/v1/controllers", KS_ROLE_AUDITOR, ctrl_list},
+    {"GET", "/v1/controllers/*", KS_ROLE_AUDITOR, ctrl_show},
+    {"POST", "/v1/controllers/*/provision", KS_ROLE_OPERATOR, ctrl_provision},
+    {"POST", "/v1/controllers/*/commands", KS_ROLE_OPERATOR, ctrl_command},
+    {"GET", "/v1/controllers/*/commands", KS_ROLE_AUDITOR, ctrl_commands},
+    {"GET", "/v1/controllers/*/audit", KS_ROLE_AUDITOR, ctrl_audit},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,527 @@
+/*
+ * api_device.c - /v1/device: what controllers call.
+ *
+ *   POST /v1/device/enroll        provisioning token + device public key
+ *   GET  /v1/device/nonce         a single-use nonce for the next request
+ *   GET  /v1/device/snapshot      the scope's signed snapshot (binary)
+ *   GET  /v1/device/delta/{v}     delta from version v (binary; 204 when
+ *                                 current; 409 when v is not retained)
+ *   GET  /v1/device/rotation      the supervisor key rotation chain (binary)
+ *   POST /v1/device/heartbeat     health report -> version + pending commands
+ *   POST /v1/device/commands/{id}/ack
+ *   POST /v1/device/audit         audit records, idempotent by sequence
+ *   POST /v1/device/time          a signed time token for the engine's nonce
+ * Everything but enroll and nonce is signed with the device key (ks_http.c).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ks_api.h"
+
+/* ----- enrolment ----- */
+
+typedef struct enrol_dev {
+    uint8_t hash[KS_HASH_SIZE];
+    uint8_t pk[KS_PUBKEY_SIZE];
+    const char *fw;
+    uint64_t proto;
+    int has_proto;
+    int64_t id, scope, min_fmt;
+    json_t *out;
+} enrol_dev;
+
+typedef struct prov_row {
+    int64_t id, scope, min_fmt, expires;
+    int found;
+} prov_row;
+
+static int prov_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+{
+    prov_row *p = ctx;
+    (void)names;
+    (void)ncol;
+    p->id = c[0].i;
+    p->scope = c[1].i;
+    p->min_fmt = c[2].i;
+    p->expires = c[3].i;
+    p->found = 1;
+    return 1;
+}
+
+static int enroll_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    enrol_dev *e = ctx;
+    ks_sup *s = rq->s;
+    prov_row pr = {0, 0, 0, 0, 0};
+    ks_dbv h = ks_dbv_blob(e->hash, sizeof e->hash);
+    char target[48], pkhex[2 * KS_PUBKEY_SIZE + 1];
+    uint8_t *chain = NULL;
+    size_t clen = 0;
+    int rc;
+
+    ks_db_exec(s->db, "SELECT id, scope, min_key_format, prov_expires FROM controllers"
+                      " WHERE prov_hash = ?", &h, 1, prov_cb, &pr);
+    if (!pr.found || (uint64_t)pr.expires <= ks_now()) {
+        ks_audit(s, 1, "anonymous", "device.enroll", pr.found ? "controller" : "-", "denied",
+                 "UNAUTHORIZED", pr.found ? "provisioning token expired" : "unknown token");
+        api_error(rs, 401, "UNAUTHORIZED", "field 'token': unknown, used or expired provisioning"
+                  " token (ask an operator for a new one: keysup controller provision)");
+        return KS_DB_OK; /* commit the audit entry */
+    }
+    {
+        ks_dbv p[5] = {ks_dbv_blob(e->pk, KS_PUBKEY_SIZE), ks_dbv_int((int64_t)ks_now()),
+                       ks_dbv_text(e->fw), e->has_proto ? ks_dbv_int((int64_t)e->proto)
+                                                        : ks_dbv_null(),
+                       ks_dbv_int(pr.id)};
+        rc = ks_db_exec(s->db, "UPDATE controllers SET device_pk = ?, enrolled_at = ?,"
+                               " firmware_version = ?, protocol_version = ?, prov_hash = NULL,"
+                               " prov_expires = NULL WHERE id = ?", p, 5, NULL, NULL);
+    }
+    if (rc == KS_DB_CONSTRAINT) {
+        api_error(rs, 409, "CONFLICT", "field 'public_key': this device key belongs to another"
+                  " controller");
+        return API_TX_ABORT;
+    }
+    if (rc)
+        return rc;
+    if (ks_sigkey_chain(s, &chain, &clen) != KS_OK)
+        return KS_DB_ERR;
+    snprintf(target, sizeof target, "controller:%lld", (long long)pr.id);
+    ks_audit(s, 1, target, "device.enroll", target, "ok", NULL, NULL);
+    ks_hex(pkhex, s->pk, KS_PUBKEY_SIZE);
+    {
+        char *ch = malloc(2 * clen + 1);
+        uint8_t kid[KS_KEYID_SIZE];
+        char kidhex[2 * KS_KEYID_SIZE + 1];
+        if (!ch) {
+            free(chain);
+            return KS_DB_ERR;
+        }
+        ks_hex(ch, chain ? chain : (const uint8_t *)"", clen);
+        ks_key_id(&s->crypto, kid, s->pk);
+        ks_hex(kidhex, kid, sizeof kid);
+        e->out = json_pack("{s:I,s:I,s:I,s:s,s:s,s:[s],s:s,s:i}", "controller_id",
+                           (json_int_t)pr.id, "scope", (json_int_t)pr.scope, "min_key_format",
+                           (json_int_t)pr.min_fmt, "supervisor_public_key", pkhex,
+                           "supervisor_key_id", kidhex, "supervisor_keys", pkhex,
+                           "rotation_chain", ch, "heartbeat_interval",
+                           (int)s->cfg.heartbeat_interval);
+        free(ch);
+    }
+    free(chain);
+    return KS_DB_OK;
+}
+
+static void dev_enroll(ks_req *rq, ks_resp *rs)
+{
+    json_t *b = api_body(rq, rs);
+    const char *tok = NULL;
+    enrol_dev e;
+    int rc;
+    if (!b)
+        return;
+    memset(&e, 0, sizeof e);
+    if (api_str(rs, b, "token", 1, 100, &tok) < 0 ||
+        api_hex(rs, b, "public_key", 1, e.pk, KS_PUBKEY_SIZE) < 0 ||
+        api_str(rs, b, "firmware_version", 0, 64, &e.fw) < 0)
+        goto cleanup;
+    rc = api_u64(rs, b, "protocol_version", 0, 0, 65535, &e.proto);
+    if (rc < 0)
+        goto cleanup;
+    e.has_proto = rc == 0;
+    ks_token_hash(&rq->s->crypto, tok, e.hash);
+    if (api_tx(rq, rs, enroll_tx, &e) == 0 && e.out) {
+        api_json(rs, 200, e.out);
+        e.out = NULL;
+    }
+cleanup:
+    json_decref(e.out);
+    json_decref(b);
+}
+
+static void dev_nonce(ks_req *rq, ks_resp *rs)
+{
+    uint8_t n[32];
+    char h[65];
+    ks_nonces_issue(rq->s->nonces, &rq->s->crypto, n, ks_now());
+    ks_hex(h, n, sizeof n);
+    api_json(rs, 200, json_pack("{s:s,s:i}", "nonce", h, "ttl", (int)rq->s->cfg.nonce_ttl));
+}
+
+/* ----- snapshots ----- */
+
+static void dev_snapshot(ks_req *rq, ks_resp *rs)
+{
+    uint64_t v = 0;
+    int rc = ks_pub_snapshot(rq->s, rq->ctrl_scope, &rs->bin, &rs->bin_len, &v);
+    if (rc == KS_E_NOTFOUND) {
+        api_error(rs, 503, "NOT_FOUND", "no snapshot published yet for scope %u; retry shortly",
+                  rq->ctrl_scope);
+        return;
+    }
+    if (rc) {
+        api_error(rs, 500, "INTERNAL", "cannot serve the snapshot: %s", ks_strerror(rc));
+        return;
+    }
+    atomic_fetch_add(&rq->s->metrics.snapshots_served, 1);
+    rs->status = 200;
+    rs->version = v;
+}
+
+static void dev_delta(ks_req *rq, ks_resp *rs)
+{
+    uint64_t since, v = 0;
+    char *end;
+    int rc;
+    since = strtoull(rq->args[0], &end, 10);
+    if (*end || rq->args[0][0] == '-') {
+        api_error(rs, 400, "BAD_REQUEST", "path: version '%s' must be a number", rq->args[0]);
+        return;
+    }
+    rc = ks_pub_delta(rq->s, rq->ctrl_scope, since, &rs->bin, &rs->bin_len, &v);
+    rs->version = v;
+    if (rc == KS_OK && !rs->bin) {
+        rs->status = 204; /* already current */
+        return;
+    }
+    if (rc == KS_E_ROLLBACK) {
+        api_error(rs, 409, "KSE-300", "version %llu is newer than the published %llu: the"
+                  " controller's database differs from the supervisor's; download the snapshot",
+                  (unsigned long long)since, (unsigned long long)v);
+        return;
+    }
+    if (rc == KS_E_NOTFOUND) {
+        api_error(rs, 409, "CONFLICT", "version %llu is no longer retained; download the full"
+                  " snapshot (/v1/device/snapshot)", (unsigned long long)since);
+        return;
+    }
+    if (rc) {
+        api_error(rs, 500, "INTERNAL", "cannot make the delta: %s", ks_strerror(rc));
+        return;
+    }
+    atomic_fetch_add(&rq->s->metrics.deltas_served, 1);
+    rs->status = 200;
+}
+
+static void dev_rotation(ks_req *rq, ks_resp *rs)
+{
+    uint8_t *chain = NULL;
+    size_t len = 0;
+    int rc;
+    pthread_mutex_lock(&rq->s->lock);
+    rc = ks_sigkey_chain(rq->s, &chain, &len);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (rc) {
+        api_error(rs, 500, "INTERNAL", "cannot read the rotation chain");
+        return;
+    }
+    rs->status = 200;
+    rs->bin = chain ? chain : malloc(1);
+    rs->bin_len = len;
+}
+
+/* ----- trusted time ----- */
+
+typedef struct devpk {
+    uint8_t pk[KS_PUBKEY_SIZE];
+    int found;
+} devpk;
+
+static int devpk_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+{
+    devpk *d = ctx;
+    (void)ncol;
+    (void)names;
+    if (c[0].type == KS_DBV_BLOB && c[0].n == KS_PUBKEY_SIZE) {
+        memcpy(d->pk, c[0].p, KS_PUBKEY_SIZE);
+        d->found = 1;
+    }
+    return 1;
+}
+
+/*
+ * A supervisor-signed time token (docs/auth.md) bound to this controller
+ * (the key id of its device key) and to the nonce the controller's engine
+ * asked for, so it cannot be replayed later or to another controller.
+ */
+static void dev_time(ks_req *rq, ks_resp *rs)
+{
+    json_t *b = api_body(rq, rs);
+    ks_time_token t;
+    uint8_t out[KS_TIME_TOKEN_SIZE];
+    char hex[2 * KS_TIME_TOKEN_SIZE + 1];
+    devpk d = {{0}, 0};
+    ks_dbv id = ks_dbv_int(rq->ctrl_id);
+    int rc;
+    if (!b)
+        return;
+    memset(&t, 0, sizeof t);
+    if (api_hex(rs, b, "nonce", 1, t.nonce, KS_NONCE_SIZE) < 0)
+        goto cleanup;
+    pthread_mutex_lock(&rq->s->lock);
+    ks_db_exec(rq->s->db, "SELECT device_pk FROM controllers WHERE id = ?", &id, 1, devpk_cb, &d);
+    if (d.found) {
+        ks_key_id(&rq->s->crypto, t.controller_id, d.pk);
+        t.time = ks_now();
+        rc = ks_time_token_make(&rq->s->crypto, &t, rq->s->sk, out);
+    } else {
+        rc = KS_E_NOTFOUND;
+    }
+    pthread_mutex_unlock(&rq->s->lock);
+    if (rc) {
+        api_error(rs, 500, "INTERNAL", "cannot sign a time token: %s", ks_strerror(rc));
+        goto cleanup;
+    }
+    ks_hex(hex, out, sizeof out);
+    ks_audit(rq->s, 1, rq->actor, "device.time_sync", rq->actor, "ok", NULL, NULL);
+    api_json(rs, 200, json_pack("{s:s,s:I}", "token", hex, "time", (json_int_t)t.time));
+cleanup:
+    json_decref(b);
+}
+
+/* ----- heartbeat ----- */
+
+typedef struct hb {
+    json_t *report;
+    char *text;
+    json_t *cmds;
+} hb;
+
+static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    hb *h = ctx;
+    ks_sup *s = rq->s;
+    json_t *r = h->report;
+    uint64_t now = ks_now(), av = 0;
+    uint8_t root[KS_HASH_SIZE], proot[KS_HASH_SIZE];
+    int has_root = 0, has_av = 0, rc;
+    uint64_t pv = ks_pub_version(s, rq->ctrl_scope, proot);
+    json_t *t = json_object_get(r, "time"), *fw = json_object_get(r, "firmware_version");
+    json_t *pr = json_object_get(r, "protocol_version"), *lo = json_object_get(r, "lockout");
+    ks_dbv id = ks_dbv_int(rq->ctrl_id);
+
+    (void)rs;
+    if (json_is_integer(json_object_get(r, "applied_version"))) {
+        av = (uint64_t)json_integer_value(json_object_get(r, "applied_version"));
+        has_av = 1;
+    }
+    if (json_is_string(json_object_get(r, "applied_root")) &&
+        ks_unhex(root, KS_HASH_SIZE, json_string_value(json_object_get(r, "applied_root"))) == 0)
+        has_root = 1;
+    {
+        ks_dbv p[9] = {
+            ks_dbv_int((int64_t)now),
+            (has_av && has_root && av == pv && memcmp(root, proot, KS_HASH_SIZE) == 0)
+                ? ks_dbv_int((int64_t)now) : ks_dbv_null(),
+            has_av ? ks_dbv_int((int64_t)av) : ks_dbv_null(),
+            has_root ? ks_dbv_blob(root, KS_HASH_SIZE) : ks_dbv_null(),
+            json_is_integer(t) ? ks_dbv_int(json_integer_value(t) - (int64_t)now) : ks_dbv_null(),
+            json_is_string(fw) ? ks_dbv_text(json_string_value(fw)) : ks_dbv_null(),
+            json_is_integer(pr) ? ks_dbv_int(json_integer_value(pr)) : ks_dbv_null(),
+            ks_dbv_int(json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0)),
+            ks_dbv_text(h->text)};
+        ks_dbv all[10];
+        memcpy(all, p, sizeof p);
+        all[9] = id;
+        /* last_sync only moves when the controller holds what is published. */
+        rc = ks_db_exec(s->db, "UPDATE controllers SET last_seen = ?,"
+                               " last_sync = COALESCE(?, last_sync), applied_version = ?,"
+                               " applied_root = ?, clock_offset = ?,"
+                               " firmware_version = COALESCE(?, firmware_version),"
+                               " protocol_version = COALESCE(?, protocol_version), lockout = ?,"
+                               " last_health = ? WHERE id = ?", all, 10, NULL, NULL);
+    }
+    if (rc)
+        return rc;
+    h->cmds = ks_db_rows_json(s->db, "SELECT id, command, args FROM commands WHERE"
+                              " controller_id = ? AND state = 'pending' ORDER BY id", &id, 1, &rc);
+    return rc;
+}
+
+static void dev_heartbeat(ks_req *rq, ks_resp *rs)
+{
+    hb h = {NULL, NULL, NULL};
+    uint8_t root[KS_HASH_SIZE];
+    char rh[2 * KS_HASH_SIZE + 1];
+    uint64_t v;
+    size_t i;
+    json_t *c;
+
+    h.report = api_body(rq, rs);
+    if (!h.report)
+        return;
+    h.text = json_dumps(h.report, JSON_COMPACT);
+    if (api_tx(rq, rs, hb_tx, &h) != 0)
+        goto cleanup;
+    atomic_fetch_add(&rq->s->metrics.heartbeats, 1);
+    json_array_foreach(h.cmds, i, c) {
+        json_t *a = json_loads(json_string_value(json_object_get(c, "args")), 0, NULL);
+        json_object_set_new(c, "args", a ? a : json_object());
+    }
+    v = ks_pub_version(rq->s, rq->ctrl_scope, root);
+    ks_hex(rh, root, KS_HASH_SIZE);
+    api_json(rs, 200, json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id",
+                                (json_int_t)rq->ctrl_id, "scope", (json_int_t)rq->ctrl_scope,
+                                "version", (json_int_t)v, "root", rh, "server_time",
+                                (json_int_t)ks_now(), "heartbeat_interval",
+                                (int)rq->s->cfg.heartbeat_interval, "commands",
+                                h.cmds ? h.cmds : json_array()));
+    if (rq->s->hooks.on_heartbeat)
+        rq->s->hooks.on_heartbeat(rq->s->hooks.ctx, rq->s, rq->ctrl_id, h.report);
+cleanup:
+    json_decref(h.cmds);
+    json_decref(h.report);
+    free(h.text);
+}
+
+/* ----- command acknowledgements ----- */
+
+typedef struct ack {
+    int64_t id;
+    const char *result, *message;
+} ack;
+
+static int ack_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    ack *a = ctx;
+    ks_dbv p[2] = {ks_dbv_int(a->id), ks_dbv_int(rq->ctrl_id)};
+    int64_t one;
+    char target[48], *res;
+    int rc;
+    if (ks_db_int(rq->s->db, "SELECT 1 FROM commands WHERE id = ? AND controller_id = ?", p, 2,
+                  &one) != KS_DB_OK) {
+        api_error(rs, 404, "NOT_FOUND", "no command %lld for this controller", (long long)a->id);
+        return API_TX_ABORT;
+    }
+    {
+        json_t *o = json_pack("{s:s,s:s?}", "result", a->result, "message", a->message);
+        res = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+    }
+    {
+        ks_dbv q[4] = {ks_dbv_text(strcmp(a->result, "ok") == 0 ? "done" : "failed"),
+                       ks_dbv_text(res), ks_dbv_int((int64_t)ks_now()), ks_dbv_int(a->id)};
+        /* Only the first acknowledgement counts; repeats are harmless. */
+        rc = ks_db_exec(rq->s->db, "UPDATE commands SET state = ?, result = ?, acked_at = ?"
+                                   " WHERE id = ? AND state = 'pending'", q, 4, NULL, NULL);
+    }
+    free(res);
+    if (rc)
+        return rc;
+    snprintf(target, sizeof target, "command:%lld", (long long)a->id);
+    ks_audit(rq->s, 1, rq->actor, "command.ack", target,
+             strcmp(a->result, "ok") == 0 ? "ok" : "failed", NULL, a->message);
+    return KS_DB_OK;
+}
+
+static void dev_ack(ks_req *rq, ks_resp *rs)
+{
+    json_t *b;
+    ack a = {0, NULL, NULL};
+    if (api_arg_id(rq, rs, 0, "command", &a.id))
+        return;
+    b = api_body(rq, rs);
+    if (!b)
+        return;
+    if (api_str(rs, b, "result", 1, 16, &a.result) < 0 ||
+        api_str(rs, b, "message", 0, 500, &a.message) < 0)
+        goto cleanup;
+    if (strcmp(a.result, "ok") != 0 && strcmp(a.result, "failed") != 0) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'result' must be ok or failed");
+        goto cleanup;
+    }
+    if (api_tx(rq, rs, ack_tx, &a) == 0) {
+        api_json(rs, 200, json_pack("{s:I,s:s}", "id", (json_int_t)a.id, "acknowledged", "yes"));
+        if (rq->s->hooks.on_command_ack)
+            rq->s->hooks.on_command_ack(rq->s->hooks.ctx, rq->s, rq->ctrl_id, a.id, a.result);
+    }
+cleanup:
+    json_decref(b);
+}
+
+/* ----- audit upload ----- */
+
+#define AUDIT_MAX 1000
+
+typedef struct upload {
+    json_t *recs;
+    int64_t accepted, duplicates, max_seq;
+} upload;
+
+static int upload_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    upload *u = ctx;
+    size_t i;
+    json_t *r;
+    (void)rs;
+    json_array_foreach(u->recs, i, r) {
+        int64_t seq = json_integer_value(json_object_get(r, "seq"));
+        json_t *ts = json_object_get(r, "time");
+        char *text = json_dumps(r, JSON_COMPACT);
+        ks_dbv p[7] = {ks_dbv_int(rq->ctrl_id), ks_dbv_int(seq),
+                       json_is_integer(ts) ? ks_dbv_int(json_integer_value(ts)) : ks_dbv_null(),
+                       ks_dbv_int((int64_t)ks_now()), ks_dbv_text(text), ks_dbv_int(rq->ctrl_id),
+                       ks_dbv_int(seq)};
+        int rc = ks_db_exec(rq->s->db, "INSERT INTO device_audit(controller_id, seq, ts,"
+                                       " received_at, record) SELECT ?,?,?,?,? WHERE NOT EXISTS"
+                                       " (SELECT 1 FROM device_audit WHERE controller_id = ?"
+                                       " AND seq = ?)", p, 7, NULL, NULL);
+        free(text);
+        if (rc)
+            return rc;
+        if (ks_db_changes(rq->s->db) > 0)
+            u->accepted++;
+        else
+            u->duplicates++;
+        if (seq > u->max_seq)
+            u->max_seq = seq;
+    }
+    return KS_DB_OK;
+}
+
+static void dev_audit(ks_req *rq, ks_resp *rs)
+{
+    json_t *b = api_body(rq, rs), *r;
+    upload u = {NULL, 0, 0, 0};
+    size_t i;
+    if (!b)
+        return;
+    u.recs = json_object_get(b, "records");
+    if (!json_is_array(u.recs) || json_array_size(u.recs) > AUDIT_MAX) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'records' must be an array of at most %d"
+                  " records", AUDIT_MAX);
+        goto cleanup;
+    }
+    json_array_foreach(u.recs, i, r) {
+        json_t *seq = json_object_get(r, "seq");
+        if (!json_is_object(r) || !json_is_integer(seq) || json_integer_value(seq) < 0) {
+            api_error(rs, 400, "BAD_REQUEST", "field 'records[%zu].seq' must be a non-negative"
+                      " integer", i);
+            goto cleanup;
+        }
+    }
+    if (api_tx(rq, rs, upload_tx, &u) == 0) {
+        ks_log(KS_LOG_INFO, "device.audit_upload", "controller=%lld accepted=%lld duplicates=%lld",
+               (long long)rq->ctrl_id, (long long)u.accepted, (long long)u.duplicates);
+        api_json(rs, 200, json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)u.accepted,
+                                    "duplicates", (json_int_t)u.duplicates, "acked_through",
+                                    (json_int_t)u.max_seq));
+    }
+cleanup:
+    json_decref(b);
+}
+
+const ks_route ks_routes_device[] = {
+    {"POST", "/v1/device/enroll", KS_AUTH_PUBLIC, dev_enroll},
+    {"GET", "/v1/device/nonce", KS_AUTH_PUBLIC, dev_nonce},
+    {"GET", "/v1/device/snapshot", KS_AUTH_DEVICE, dev_snapshot},
+    {"GET", "/v1/device/delta/*", KS_AUTH_DEVICE, dev_delta},
+    {"GET", "/v1/device/rotation", KS_AUTH_DEVICE, dev_rotation},
+    {"POST", "/v1/device/heartbeat", KS_AUTH_DEVICE, dev_heartbeat},
+    {"POST", "/v1/device/commands/*/ack", KS_AUTH_DEVICE, dev_ack},
+    {"POST", "/v1/device/audit", KS_AUTH_DEVICE, dev_audit},
+    {"POST", "/v1/device/time", KS_AUTH_DEVICE, dev_time},
+    {NULL, NULL, 0, NULL},
+};

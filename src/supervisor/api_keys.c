@@ -1,0 +1,500 @@
+/*
+ * api_keys.c - /v1/keys: enrol, list, show, grant and revoke privileges,
+ * suspend, resume, revoke, set validity; /v1/holders.
+ *
+ * Every change is one transaction holding the row change, the audit entry
+ * and the publish mark, so a key is never changed without being published
+ * and audited, and nothing is half-applied.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "ks_api.h"
+
+#define KEY_COLS "key_id, public_key, holder_id, label, privileges, valid_from, valid_until," \
+                 " state, scope, form_factor, key_format, counter_floor, created_at, updated_at"
+
+static const char *const form_names[] = {"software", "usb", "nfc", "physical", "pkcs11"};
+
+static json_t *key_json(ks_sup *s, const uint8_t id[KS_KEYID_SIZE])
+{
+    ks_dbv p = ks_dbv_blob(id, KS_KEYID_SIZE);
+    json_t *r = api_row(s, "SELECT " KEY_COLS " FROM keys WHERE key_id = ?", &p, 1);
+    if (r)
+        api_fix_key_row(r);
+    return r;
+}
+
+/* ----- enrol ----- */
+
+typedef struct enrol {
+    ks_record r;
+    const char *label;
+    int has_holder;
+    uint8_t seed[32];
+    int generated;
+    json_t *out;
+} enrol;
+
+static int enrol_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    enrol *e = ctx;
+    ks_sup *s = rq->s;
+    int64_t now = (int64_t)ks_now();
+    char idhex[2 * KS_KEYID_SIZE + 1];
+    ks_dbv p[13] = {
+        ks_dbv_blob(e->r.key_id, KS_KEYID_SIZE), ks_dbv_blob(e->r.public_key, KS_PUBKEY_SIZE),
+        e->has_holder ? ks_dbv_int((int64_t)e->r.holder_id) : ks_dbv_null(),
+        ks_dbv_text(e->label), ks_dbv_int((int64_t)e->r.privileges),
+        ks_dbv_int((int64_t)e->r.valid_from), ks_dbv_int((int64_t)e->r.valid_until),
+        ks_dbv_int(e->r.state), ks_dbv_int(e->r.scope), ks_dbv_int(e->r.form_factor),
+        ks_dbv_int(e->r.key_format), ks_dbv_int(now), ks_dbv_int(now)};
+    int rc;
+
+    if (e->has_holder) {
+        int64_t one = 0;
+        ks_dbv h = ks_dbv_int((int64_t)e->r.holder_id);
+        if (ks_db_int(s->db, "SELECT 1 FROM holders WHERE id = ?", &h, 1, &one) != KS_DB_OK) {
+            api_error(rs, 400, "BAD_REQUEST", "field 'holder_id': no holder %llu",
+                      (unsigned long long)e->r.holder_id);
+            return API_TX_ABORT;
+        }
+    }
+    rc = ks_db_exec(s->db, "INSERT INTO keys(key_id, public_key, holder_id, label, privileges,"
+                           " valid_from, valid_until, state, scope, form_factor, key_format,"
+                           " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    p, 13, NULL, NULL);
+    if (rc == KS_DB_CONSTRAINT) {
+        api_error(rs, 409, "CONFLICT", "field 'public_key': this key is already enrolled");
+        return API_TX_ABORT;
+    }
+    if (!rc)
+        rc = ks_pub_mark(s, e->r.scope);
+    if (rc)
+        return rc;
+    ks_hex(idhex, e->r.key_id, KS_KEYID_SIZE);
+    ks_audit(s, 1, rq->actor, "key.enrol", idhex, "ok", NULL, e->generated ? "generated" : NULL);
+    e->out = key_json(s, e->r.key_id);
+    return KS_DB_OK;
+}
+
+static void keys_enrol(ks_req *rq, ks_resp *rs)
+{
+    json_t *b = api_body(rq, rs);
+    enrol e;
+    const char *ff = NULL;
+    uint64_t v;
+    int gen = 0;
+
+    if (!b)
+        return;
+    memset(&e, 0, sizeof e);
+    e.r.valid_from = ks_now();
+    e.r.key_format = 1;
+    e.r.form_factor = KS_FORM_USB;
+    if (api_bool(rs, b, "generate", 0, &gen) < 0)
+        goto cleanup;
+    if (gen) {
+        uint8_t sk[KS_SECKEY_SIZE];
+        if (json_object_get(b, "public_key")) {
+            api_error(rs, 400, "BAD_REQUEST", "field 'public_key': not allowed with generate");
+            goto cleanup;
+        }
+        randombytes_buf(e.seed, sizeof e.seed);
+        crypto_sign_seed_keypair(e.r.public_key, sk, e.seed);
+        sodium_memzero(sk, sizeof sk);
+        e.generated = 1;
+        e.r.form_factor = KS_FORM_SOFTWARE;
+    } else if (api_hex(rs, b, "public_key", 1, e.r.public_key, KS_PUBKEY_SIZE) < 0) {
+        goto cleanup;
+    }
+    ks_key_id(&rq->s->crypto, e.r.key_id, e.r.public_key);
+    if (api_u64(rs, b, "holder_id", 0, 1, INT64_MAX, &e.r.holder_id) < 0)
+        goto cleanup;
+    e.has_holder = json_object_get(b, "holder_id") && !json_is_null(json_object_get(b, "holder_id"));
+    if (api_str(rs, b, "label", 0, 200, &e.label) < 0 ||
+        api_privs(rs, b, "privileges", 0, &e.r.privileges) < 0 ||
+        api_u64(rs, b, "valid_from", 0, 0, INT64_MAX, &e.r.valid_from) < 0 ||
+        api_u64(rs, b, "valid_until", 0, 0, INT64_MAX, &e.r.valid_until) < 0 ||
+        api_str(rs, b, "form_factor", 0, 16, &ff) < 0)
+        goto cleanup;
+    if (api_u64(rs, b, "scope", 0, 0, UINT32_MAX, &v) == 0)
+        e.r.scope = (uint32_t)v;
+    else if (rs->status)
+        goto cleanup;
+    if (api_u64(rs, b, "key_format", 0, 1, 255, &v) == 0)
+        e.r.key_format = (uint8_t)v;
+    else if (rs->status)
+        goto cleanup;
+    if (e.r.valid_until != 0 && e.r.valid_until <= e.r.valid_from) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'valid_until' must be after 'valid_from' (or 0)");
+        goto cleanup;
+    }
+    if (ff) {
+        int found = 0;
+        for (int i = 0; i < 5; i++)
+            if (strcmp(ff, form_names[i]) == 0) {
+                e.r.form_factor = (uint8_t)i;
+                found = 1;
+            }
+        if (!found) {
+            api_error(rs, 400, "BAD_REQUEST", "field 'form_factor' must be software, usb, nfc,"
+                      " physical or pkcs11");
+            goto cleanup;
+        }
+    }
+    if (api_tx(rq, rs, enrol_tx, &e))
+        goto cleanup;
+    ks_pub_kick(rq->s);
+    if (!e.out)
+        e.out = json_object();
+    if (e.generated) {
+        /* The only copy of the secret: it is not stored anywhere. */
+        char seedhex[65];
+        ks_hex(seedhex, e.seed, 32);
+        json_object_set_new(e.out, "secret_seed", json_string(seedhex));
+        sodium_memzero(seedhex, sizeof seedhex);
+    }
+    api_json(rs, 201, e.out);
+    e.out = NULL;
+cleanup:
+    sodium_memzero(e.seed, sizeof e.seed);
+    json_decref(e.out);
+    json_decref(b);
+}
+
+/* ----- list / show ----- */
+
+static void keys_list(ks_req *rq, ks_resp *rs)
+{
+    char sql[512], where[256] = "";
+    ks_dbv p[8];
+    int n = 0;
+    uint64_t holder, scope, limit = 100, offset = 0;
+    const char *state = api_query(rq, "state"), *priv = api_query(rq, "privilege");
+    int64_t total = 0;
+    json_t *items, *o;
+    int rc;
+
+    if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
+        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
+        return;
+    rc = api_qu64(rq, rs, "holder_id", 1, INT64_MAX, &holder);
+    if (rc < 0)
+        return;
+    if (rc == 0) {
+        strcat(where, " AND holder_id = ?");
+        p[n++] = ks_dbv_int((int64_t)holder);
+    }
+    rc = api_qu64(rq, rs, "scope", 0, UINT32_MAX, &scope);
+    if (rc < 0)
+        return;
+    if (rc == 0) {
+        strcat(where, " AND scope = ?");
+        p[n++] = ks_dbv_int((int64_t)scope);
+    }
+    if (state) {
+        int st = strcmp(state, "active") == 0 ? 0 : strcmp(state, "suspended") == 0 ? 1
+                 : strcmp(state, "revoked") == 0 ? 2 : -1;
+        if (st < 0) {
+            api_error(rs, 400, "BAD_REQUEST", "query parameter 'state' must be active, suspended"
+                      " or revoked");
+            return;
+        }
+        strcat(where, " AND state = ?");
+        p[n++] = ks_dbv_int(st);
+    }
+    if (priv) {
+        uint64_t bit = ks_priv_from_name(priv, strlen(priv));
+        if (!bit) {
+            api_error(rs, 400, "BAD_REQUEST", "query parameter 'privilege': unknown privilege"
+                      " '%s'", priv);
+            return;
+        }
+        strcat(where, " AND (privileges & ?) <> 0");
+        p[n++] = ks_dbv_int((int64_t)bit);
+    }
+    pthread_mutex_lock(&rq->s->lock);
+    snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM keys WHERE 1=1%s", where);
+    rc = ks_db_int(rq->s->db, sql, p, n, &total);
+    p[n] = ks_dbv_int((int64_t)limit);
+    p[n + 1] = ks_dbv_int((int64_t)offset);
+    snprintf(sql, sizeof sql, "SELECT " KEY_COLS " FROM keys WHERE 1=1%s ORDER BY id"
+             " LIMIT ? OFFSET ?", where);
+    items = rc < 0 ? NULL : ks_db_rows_json(rq->s->db, sql, p, n + 2, &rc);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!items) {
+        api_db_error(rq, rs, rc);
+        return;
+    }
+    {
+        size_t i;
+        json_array_foreach(items, i, o) api_fix_key_row(o);
+    }
+    api_json(rs, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total,
+                                "limit", (json_int_t)limit, "offset", (json_int_t)offset));
+}
+
+static int key_arg(ks_req *rq, ks_resp *rs, uint8_t id[KS_KEYID_SIZE])
+{
+    if (ks_unhex(id, KS_KEYID_SIZE, rq->args[0])) {
+        api_error(rs, 404, "NOT_FOUND", "no key '%s' (a key id is 32 hex digits)", rq->args[0]);
+        return -1;
+    }
+    return 0;
+}
+
+static void keys_show(ks_req *rq, ks_resp *rs)
+{
+    uint8_t id[KS_KEYID_SIZE];
+    json_t *r;
+    if (key_arg(rq, rs, id))
+        return;
+    pthread_mutex_lock(&rq->s->lock);
+    r = key_json(rq->s, id);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!r)
+        api_error(rs, 404, "NOT_FOUND", "no key '%s'", rq->args[0]);
+    else
+        api_json(rs, 200, r);
+}
+
+/* ----- changes ----- */
+
+typedef struct key_change {
+    uint8_t id[KS_KEYID_SIZE];
+    const char *action;
+    const char *set;       /* SQL SET clause with up to two ? */
+    ks_dbv v[2];
+    int nv;
+    int refuse_revoked;
+    json_t *out;
+} key_change;
+
+static int change_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    key_change *k = ctx;
+    ks_sup *s = rq->s;
+    char sql[256];
+    int64_t state = -1, scope = 0;
+    ks_dbv p[4];
+    int n = 0, rc;
+    ks_dbv idv = ks_dbv_blob(k->id, KS_KEYID_SIZE);
+
+    if (ks_db_int(s->db, "SELECT state FROM keys WHERE key_id = ?", &idv, 1, &state) != KS_DB_OK) {
+        api_error(rs, 404, "NOT_FOUND", "no key '%s'", rq->args[0]);
+        return API_TX_ABORT;
+    }
+    if (k->refuse_revoked && state == KS_STATE_REVOKED) {
+        api_error(rs, 409, "CONFLICT", "key '%s' is revoked; revocation is final (enrol a new"
+                  " key)", rq->args[0]);
+        return API_TX_ABORT;
+    }
+    for (int i = 0; i < k->nv; i++)
+        p[n++] = k->v[i];
+    p[n++] = ks_dbv_int((int64_t)ks_now());
+    p[n++] = idv;
+    snprintf(sql, sizeof sql, "UPDATE keys SET %s, updated_at = ? WHERE key_id = ?", k->set);
+    rc = ks_db_exec(s->db, sql, p, n, NULL, NULL);
+    if (!rc)
+        rc = ks_db_int(s->db, "SELECT scope FROM keys WHERE key_id = ?", &idv, 1, &scope);
+    if (!rc)
+        rc = ks_pub_mark(s, (uint32_t)scope);
+    if (rc)
+        return rc;
+    ks_audit(s, 1, rq->actor, k->action, rq->args[0], "ok", NULL, NULL);
+    k->out = key_json(s, k->id);
+    return KS_DB_OK;
+}
+
+static void run_change(ks_req *rq, ks_resp *rs, key_change *k)
+{
+    if (api_tx(rq, rs, change_tx, k) == 0) {
+        ks_pub_kick(rq->s);
+        api_json(rs, 200, k->out ? k->out : json_object());
+        k->out = NULL;
+    }
+    json_decref(k->out);
+}
+
+static void keys_privs(ks_req *rq, ks_resp *rs, int grant)
+{
+    key_change k;
+    uint64_t bits = 0;
+    json_t *b;
+    memset(&k, 0, sizeof k);
+    if (key_arg(rq, rs, k.id))
+        return;
+    b = api_body(rq, rs);
+    if (!b)
+        return;
+    if (api_privs(rs, b, "privileges", 1, &bits) < 0) {
+        json_decref(b);
+        return;
+    }
+    json_decref(b);
+    k.action = grant ? "key.grant" : "key.revoke_privilege";
+    k.set = grant ? "privileges = (privileges | ?)" : "privileges = (privileges & ?)";
+    k.v[0] = ks_dbv_int(grant ? (int64_t)bits : (int64_t)~bits);
+    k.nv = 1;
+    k.refuse_revoked = 1;
+    run_change(rq, rs, &k);
+}
+
+static void keys_grant(ks_req *rq, ks_resp *rs) { keys_privs(rq, rs, 1); }
+static void keys_unpriv(ks_req *rq, ks_resp *rs) { keys_privs(rq, rs, 0); }
+
+static void keys_state(ks_req *rq, ks_resp *rs, int state, const char *action)
+{
+    key_change k;
+    memset(&k, 0, sizeof k);
+    if (key_arg(rq, rs, k.id))
+        return;
+    k.action = action;
+    k.set = "state = ?";
+    k.v[0] = ks_dbv_int(state);
+    k.nv = 1;
+    k.refuse_revoked = state != KS_STATE_REVOKED;
+    run_change(rq, rs, &k);
+}
+
+static void keys_suspend(ks_req *rq, ks_resp *rs) { keys_state(rq, rs, KS_STATE_SUSPENDED, "key.suspend"); }
+static void keys_resume(ks_req *rq, ks_resp *rs) { keys_state(rq, rs, KS_STATE_ACTIVE, "key.resume"); }
+static void keys_revoke(ks_req *rq, ks_resp *rs) { keys_state(rq, rs, KS_STATE_REVOKED, "key.revoke"); }
+
+static void keys_validity(ks_req *rq, ks_resp *rs)
+{
+    key_change k;
+    uint64_t from = 0, until = 0;
+    json_t *b;
+    memset(&k, 0, sizeof k);
+    if (key_arg(rq, rs, k.id))
+        return;
+    b = api_body(rq, rs);
+    if (!b)
+        return;
+    if (api_u64(rs, b, "valid_from", 1, 0, INT64_MAX, &from) < 0 ||
+        api_u64(rs, b, "valid_until", 1, 0, INT64_MAX, &until) < 0) {
+        json_decref(b);
+        return;
+    }
+    json_decref(b);
+    if (until != 0 && until <= from) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'valid_until' must be after 'valid_from' (or 0)");
+        return;
+    }
+    k.action = "key.set_validity";
+    k.set = "valid_from = ?, valid_until = ?";
+    k.v[0] = ks_dbv_int((int64_t)from);
+    k.v[1] = ks_dbv_int((int64_t)until);
+    k.nv = 2;
+    k.refuse_revoked = 1;
+    run_change(rq, rs, &k);
+}
+
+/* ----- holders ----- */
+
+typedef struct holder_new {
+    const char *name, *email;
+    json_t *out;
+} holder_new;
+
+static int holder_tx(ks_req *rq, ks_resp *rs, void *ctx)
+{
+    holder_new *h = ctx;
+    ks_dbv p[3] = {ks_dbv_text(h->name), ks_dbv_text(h->email), ks_dbv_int((int64_t)ks_now())};
+    ks_dbv id;
+    char target[32];
+    int rc = ks_db_exec(rq->s->db, "INSERT INTO holders(name, email, created_at) VALUES (?,?,?)",
+                        p, 3, NULL, NULL);
+    (void)rs;
+    if (rc)
+        return rc;
+    id = ks_dbv_int(ks_db_last_id(rq->s->db));
+    snprintf(target, sizeof target, "holder:%lld", (long long)id.i);
+    ks_audit(rq->s, 1, rq->actor, "holder.create", target, "ok", NULL, h->name);
+    h->out = api_row(rq->s, "SELECT id, name, email, created_at FROM holders WHERE id = ?", &id, 1);
+    return KS_DB_OK;
+}
+
+static void holders_create(ks_req *rq, ks_resp *rs)
+{
+    json_t *b = api_body(rq, rs);
+    holder_new h = {NULL, NULL, NULL};
+    if (!b)
+        return;
+    if (api_str(rs, b, "name", 1, 200, &h.name) >= 0 && api_str(rs, b, "email", 0, 200, &h.email) >= 0 &&
+        api_tx(rq, rs, holder_tx, &h) == 0) {
+        api_json(rs, 201, h.out ? h.out : json_object());
+        h.out = NULL;
+    }
+    json_decref(h.out);
+    json_decref(b);
+}
+
+static void holders_list(ks_req *rq, ks_resp *rs)
+{
+    uint64_t limit = 100, offset = 0;
+    ks_dbv p[2];
+    json_t *items;
+    int rc;
+    if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
+        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
+        return;
+    p[0] = ks_dbv_int((int64_t)limit);
+    p[1] = ks_dbv_int((int64_t)offset);
+    pthread_mutex_lock(&rq->s->lock);
+    items = ks_db_rows_json(rq->s->db, "SELECT h.id, h.name, h.email, h.created_at,"
+                            " (SELECT COUNT(*) FROM keys k WHERE k.holder_id = h.id) AS keys"
+                            " FROM holders h ORDER BY h.id LIMIT ? OFFSET ?", p, 2, &rc);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!items)
+        api_db_error(rq, rs, rc);
+    else
+        api_json(rs, 200, json_pack("{s:o}", "items", items));
+}
+
+static void holders_show(ks_req *rq, ks_resp *rs)
+{
+    int64_t id;
+    ks_dbv p;
+    json_t *r, *keys;
+    if (api_arg_id(rq, rs, 0, "holder", &id))
+        return;
+    p = ks_dbv_int(id);
+    pthread_mutex_lock(&rq->s->lock);
+    r = api_row(rq->s, "SELECT id, name, email, created_at FROM holders WHERE id = ?", &p, 1);
+    keys = r ? ks_db_rows_json(rq->s->db, "SELECT " KEY_COLS " FROM keys WHERE holder_id = ?"
+                               " ORDER BY id", &p, 1, NULL) : NULL;
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!r) {
+        api_error(rs, 404, "NOT_FOUND", "no holder %lld", (long long)id);
+        return;
+    }
+    if (keys) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(keys, i, o) api_fix_key_row(o);
+        json_object_set_new(r, "keys", keys);
+    }
+    api_json(rs, 200, r);
+}
+
+const ks_route ks_routes_keys[] = {
+    {"POST", "/v1/keys", KS_ROLE_OPERATOR, keys_enrol},
+    {"GET", "/v1/keys", KS_ROLE_AUDITOR, keys_list},
+    {"GET", "/v1/keys/*", KS_ROLE_AUDITOR, keys_show},
+    {"POST", "/v1/keys/*/grant", KS_ROLE_OPERATOR, keys_grant},
+    {"POST", "/v1/keys/*/revoke-privilege", KS_ROLE_OPERATOR, keys_unpriv},
+    {"POST", "/v1/keys/*/suspend", KS_ROLE_OPERATOR, keys_suspend},
+    {"POST", "/v1/keys/*/resume", KS_ROLE_OPERATOR, keys_resume},
+    {"POST", "/v1/keys/*/revoke", KS_ROLE_OPERATOR, keys_revoke},
+    {"POST", "/v1/keys/*/validity", KS_ROLE_OPERATOR, keys_validity},
+    {"POST", "/v1/holders", KS_ROLE_OPERATOR, holders_create},
+    {"GET", "/v1/holders", KS_ROLE_AUDITOR, holders_list},
+    {"GET", "/v1/holders/*", KS_ROLE_AUDITOR, holders_show},
+    {NULL, NULL, 0, NULL},
+};

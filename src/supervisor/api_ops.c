@@ -1,0 +1,149 @@
+/*
+ * api_ops.c - /healthz, /v1/ping (a static answer, the benchmark's
+ * baseline) and /metrics (Prometheus text format).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ks_api.h"
+
+static void healthz(ks_req *rq, ks_resp *rs)
+{
+    int64_t one = 0;
+    int rc;
+    pthread_mutex_lock(&rq->s->lock);
+    rc = ks_db_int(rq->s->db, "SELECT 1", NULL, 0, &one);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (rc != KS_DB_OK)
+        api_error(rs, 503, "INTERNAL", "database unavailable");
+    else
+        api_json(rs, 200, json_pack("{s:s,s:s}", "status", "ok", "version", KS_VERSION_STRING));
+}
+
+static void ping(ks_req *rq, ks_resp *rs)
+{
+    (void)rq;
+    api_json(rs, 200, json_pack("{s:b}", "ok", 1));
+}
+
+typedef struct scope_row {
+    char *buf;
+    size_t len, cap;
+} scope_row;
+
+static void append(scope_row *o, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void append(scope_row *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < o->cap - o->len) {
+            o->len += (size_t)n;
+            return;
+        }
+        {
+            size_t nc = o->cap * 2 + (size_t)n;
+            char *nb = realloc(o->buf, nc);
+            if (!nb)
+                return;
+            o->buf = nb;
+            o->cap = nc;
+        }
+    }
+}
+
+static int gauge_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+{
+    scope_row *o = ctx;
+    (void)names;
+    if (ncol >= 2)
+        append(o, "keysup_snapshot_version{scope=\"%lld\"} %lld\n", (long long)c[0].i,
+               (long long)c[1].i);
+    return 0;
+}
+
+static void metrics(ks_req *rq, ks_resp *rs)
+{
+    ks_metrics *m = &rq->s->metrics;
+    scope_row o = {malloc(4096), 0, 4096};
+    int64_t keys = 0, ctrls = 0, stale = 0, pending = 0;
+    if (!o.buf) {
+        api_error(rs, 500, "INTERNAL", "out of memory");
+        return;
+    }
+    o.buf[0] = '\0';
+#define C(name, help, v)                                                            \
+    append(&o, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", \
+           (unsigned long long)atomic_load(&v))
+    C("keysup_http_requests_total", "HTTP requests answered.", m->http_requests);
+    append(&o, "# HELP keysup_http_responses_total HTTP responses by status class.\n"
+               "# TYPE keysup_http_responses_total counter\n"
+               "keysup_http_responses_total{class=\"2xx\"} %llu\n"
+               "keysup_http_responses_total{class=\"4xx\"} %llu\n"
+               "keysup_http_responses_total{class=\"5xx\"} %llu\n",
+           (unsigned long long)atomic_load(&m->http_2xx),
+           (unsigned long long)atomic_load(&m->http_4xx),
+           (unsigned long long)atomic_load(&m->http_5xx));
+    C("keysup_http_request_too_large_total", "Requests refused with 413.", m->http_413);
+    C("keysup_http_request_seconds_total_usec", "Microseconds spent answering requests.",
+      m->request_usec_total);
+    C("keysup_auth_failures_total", "Requests refused with 401 or 403.", m->auth_failures);
+    C("keysup_device_replays_total", "Device requests refused for a reused nonce.",
+      m->device_replays);
+    C("keysup_heartbeats_total", "Controller heartbeats stored.", m->heartbeats);
+    C("keysup_snapshots_served_total", "Full snapshots served.", m->snapshots_served);
+    C("keysup_deltas_served_total", "Deltas served.", m->deltas_served);
+    C("keysup_audit_records_total", "Audit entries written.", m->audit_records);
+    C("keysup_publishes_total", "Snapshots published.", m->publishes);
+    C("keysup_publish_usec_total", "Microseconds spent publishing snapshots.",
+      m->publish_usec_total);
+#undef C
+    append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
+               "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",
+           (double)atomic_load(&m->publish_usec_last) / 1e6);
+    pthread_mutex_lock(&rq->s->lock);
+    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM keys", NULL, 0, &keys);
+    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers", NULL, 0, &ctrls);
+    {
+        ks_dbv p = ks_dbv_int((int64_t)ks_now() - 3 * (int64_t)rq->s->cfg.heartbeat_interval);
+        ks_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE device_pk IS NOT NULL AND"
+                             " (last_seen IS NULL OR last_seen < ?)", &p, 1, &stale);
+    }
+    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM commands WHERE state = 'pending'", NULL, 0, &pending);
+    append(&o, "# HELP keysup_snapshot_version Published snapshot version per scope.\n"
+               "# TYPE keysup_snapshot_version gauge\n");
+    ks_db_exec(rq->s->db, "SELECT scope, version FROM scopes ORDER BY scope", NULL, 0, gauge_cb, &o);
+    pthread_mutex_unlock(&rq->s->lock);
+    append(&o, "# HELP keysup_keys Enrolled keys.\n# TYPE keysup_keys gauge\nkeysup_keys %lld\n"
+               "# HELP keysup_controllers Registered controllers.\n# TYPE keysup_controllers gauge\n"
+               "keysup_controllers %lld\n"
+               "# HELP keysup_controllers_silent Enrolled controllers without a heartbeat for"
+               " three intervals (KSE-100 candidates).\n# TYPE keysup_controllers_silent gauge\n"
+               "keysup_controllers_silent %lld\n"
+               "# HELP keysup_commands_pending Remediation commands not yet acknowledged.\n"
+               "# TYPE keysup_commands_pending gauge\nkeysup_commands_pending %lld\n",
+           (long long)keys, (long long)ctrls, (long long)stale, (long long)pending);
+    rs->status = 200;
+    rs->text = o.buf;
+    rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+const ks_route ks_routes_ops[] = {
+    {"GET", "/healthz", KS_AUTH_PUBLIC, healthz},
+    {"GET", "/v1/ping", KS_AUTH_PUBLIC, ping},
+    {"GET", "/metrics", KS_AUTH_PUBLIC, metrics},
+    {NULL, NULL, 0, NULL},
+};

@@ -1,0 +1,277 @@
+/*
+ * api_util.c - response builders and input validation shared by every
+ * endpoint. Every 400 names the field that was wrong.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ks_api.h"
+
+void api_json(ks_resp *rs, int status, json_t *o)
+{
+    if (rs->json)
+        json_decref(rs->json);
+    rs->status = status;
+    rs->json = o;
+}
+
+void api_error(ks_resp *rs, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    api_json(rs, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void api_db_error(ks_req *rq, ks_resp *rs, int rc)
+{
+    if (rc == KS_DB_CONSTRAINT) {
+        api_error(rs, 409, "CONFLICT", "the change conflicts with an existing record");
+        return;
+    }
+    ks_log(KS_LOG_ERROR, "db.error", "url=%s rc=%d", rq->url, rc);
+    api_error(rs, rc == KS_DB_BUSY ? 503 : 500, "INTERNAL",
+              "storage error; see the keysupd log");
+}
+
+json_t *api_body(ks_req *rq, ks_resp *rs)
+{
+    json_error_t e;
+    json_t *o;
+    if (!rq->body || rq->body_len == 0) {
+        api_error(rs, 400, "BAD_REQUEST", "request body: a JSON object is required");
+        return NULL;
+    }
+    o = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &e);
+    if (!o) {
+        api_error(rs, 400, "BAD_REQUEST", "request body: invalid JSON at line %d column %d: %s",
+                  e.line, e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        api_error(rs, 400, "BAD_REQUEST", "request body: must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+const char *api_query(ks_req *rq, const char *name)
+{
+    return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int api_str(ks_resp *rs, json_t *o, const char *f, int required, size_t maxlen, const char **out)
+{
+    json_t *v = json_object_get(o, f);
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 1;
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' is required", f);
+        return -1;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > maxlen ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' must be a non-empty string of at most %zu"
+                  " bytes", f, maxlen);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int api_u64(ks_resp *rs, json_t *o, const char *f, int required, uint64_t lo, uint64_t hi,
+            uint64_t *out)
+{
+    json_t *v = json_object_get(o, f);
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 1;
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' is required", f);
+        return -1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (uint64_t)json_integer_value(v) < lo || (uint64_t)json_integer_value(v) > hi) {
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' must be an integer in [%llu, %llu]", f,
+                  (unsigned long long)lo, (unsigned long long)hi);
+        return -1;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+int api_bool(ks_resp *rs, json_t *o, const char *f, int required, int *out)
+{
+    json_t *v = json_object_get(o, f);
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 1;
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' is required", f);
+        return -1;
+    }
+    if (!json_is_boolean(v)) {
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' must be true or false", f);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+int api_hex(ks_resp *rs, json_t *o, const char *f, int required, uint8_t *out, size_t n)
+{
+    const char *s;
+    int rc = api_str(rs, o, f, required, 2 * n, &s);
+    if (rc)
+        return rc;
+    if (ks_unhex(out, n, s)) {
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' must be %zu hex digits", f, 2 * n);
+        return -1;
+    }
+    return 0;
+}
+
+int api_privs(ks_resp *rs, json_t *o, const char *f, int required, uint64_t *out)
+{
+    json_t *v = json_object_get(o, f), *e;
+    size_t i;
+    uint64_t bits = 0;
+    if (!v || json_is_null(v)) {
+        if (!required)
+            return 1;
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' is required", f);
+        return -1;
+    }
+    if (!json_is_array(v)) {
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' must be an array of privilege names", f);
+        return -1;
+    }
+    json_array_foreach(v, i, e) {
+        if (json_is_string(e)) {
+            uint64_t b = ks_priv_from_name(json_string_value(e), json_string_length(e));
+            if (!b) {
+                api_error(rs, 400, "BAD_REQUEST", "field '%s': unknown privilege '%s'", f,
+                          json_string_value(e));
+                return -1;
+            }
+            bits |= b;
+        } else if (json_is_integer(e) && json_integer_value(e) >= 0 &&
+                   json_integer_value(e) < 64) {
+            bits |= 1ull << json_integer_value(e);
+        } else {
+            api_error(rs, 400, "BAD_REQUEST",
+                      "field '%s': element %zu must be a privilege name or bit number", f, i);
+            return -1;
+        }
+    }
+    *out = bits;
+    return 0;
+}
+
+int api_qu64(ks_req *rq, ks_resp *rs, const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    const char *s = api_query(rq, name);
+    char *end;
+    unsigned long long v;
+    if (!s)
+        return 1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (!*s || *s == '-' || *end || errno || v < lo || v > hi) {
+        api_error(rs, 400, "BAD_REQUEST", "query parameter '%s' must be an integer in [%llu, %llu]",
+                  name, (unsigned long long)lo, (unsigned long long)hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int api_arg_id(ks_req *rq, ks_resp *rs, int i, const char *what, int64_t *out)
+{
+    const char *s = rq->args[i];
+    char *end;
+    long long v;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v <= 0) {
+        api_error(rs, 404, "NOT_FOUND", "no %s '%s'", what, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+json_t *api_privs_json(uint64_t bits)
+{
+    json_t *a = json_array();
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t b = 1ull << i;
+        const char *n;
+        char tmp[16];
+        if (!(bits & b))
+            continue;
+        n = ks_priv_name(b);
+        if (!n) {
+            snprintf(tmp, sizeof tmp, "BIT%u", i);
+            n = tmp;
+        }
+        json_array_append_new(a, json_string(n));
+    }
+    return a;
+}
+
+static const char *const forms[] = {"software", "usb", "nfc", "physical", "pkcs11"};
+
+void api_fix_key_row(json_t *row)
+{
+    json_t *v = json_object_get(row, "privileges");
+    if (json_is_integer(v))
+        json_object_set_new(row, "privileges", api_privs_json((uint64_t)json_integer_value(v)));
+    v = json_object_get(row, "state");
+    if (json_is_integer(v))
+        json_object_set_new(row, "state", json_string(ks_state_name((uint8_t)json_integer_value(v))));
+    v = json_object_get(row, "form_factor");
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 5)
+        json_object_set_new(row, "form_factor", json_string(forms[json_integer_value(v)]));
+}
+
+int api_tx(ks_req *rq, ks_resp *rs, api_tx_fn fn, void *ctx)
+{
+    ks_sup *s = rq->s;
+    int rc;
+    pthread_mutex_lock(&s->lock);
+    rc = ks_db_begin(s->db);
+    if (rc) {
+        pthread_mutex_unlock(&s->lock);
+        api_db_error(rq, rs, rc);
+        return -1;
+    }
+    rc = fn(rq, rs, ctx);
+    if (rc == KS_DB_OK)
+        rc = ks_db_commit(s->db);
+    if (rc != KS_DB_OK)
+        ks_db_rollback(s->db);
+    pthread_mutex_unlock(&s->lock);
+    if (rc == API_TX_ABORT)
+        return -1;
+    if (rc) {
+        api_db_error(rq, rs, rc);
+        return -1;
+    }
+    return 0;
+}
+
+json_t *api_row(ks_sup *s, const char *sql, const ks_dbv *p, int n)
+{
+    json_t *a = ks_db_rows_json(s->db, sql, p, n, NULL), *r = NULL;
+    if (a && json_array_size(a) > 0)
+        r = json_incref(json_array_get(a, 0));
+    json_decref(a);
+    return r;
+}

@@ -1,0 +1,154 @@
+/*
+ * keysupd_main.c - `keysupd --data DIR [--listen HOST:PORT] [--config FILE]
+ * [--passphrase-file F] [--port-file F]`.
+ *
+ * The key file passphrase comes from --passphrase-file (first line) or
+ * $KEYSUP_PASSPHRASE, never from argv. SIGTERM/SIGINT stop it cleanly; any
+ * acknowledged change is already committed, so kill -9 loses nothing that
+ * was answered.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "ks_sup.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static const char usage[] =
+    "usage: keysupd --data DIR [--listen HOST:PORT] [--config FILE]\n"
+    "               [--passphrase-file FILE] [--port-file FILE]\n\n"
+    "The keysup supervisor daemon. DIR is made by `keysup init --data DIR`.\n"
+    "The signing key passphrase is the first line of --passphrase-file, else\n"
+    "$KEYSUP_PASSPHRASE. --listen overrides the config file (port 0 picks a free\n"
+    "port; --port-file receives the port once listening). See docs/supervisor.md.\n";
+
+static int read_pass(const char *file, char **pass, size_t *len)
+{
+    const char *env = getenv("KEYSUP_PASSPHRASE");
+    *pass = NULL;
+    *len = 0;
+    if (file) {
+        FILE *f = fopen(file, "r");
+        char buf[1024];
+        if (!f) {
+            fprintf(stderr, "keysupd: %s: %s\n", file, strerror(errno));
+            return -1;
+        }
+        if (!fgets(buf, sizeof buf, f))
+            buf[0] = '\0';
+        fclose(f);
+        buf[strcspn(buf, "\r\n")] = '\0';
+        *pass = strdup(buf);
+        sodium_memzero(buf, sizeof buf);
+    } else if (env) {
+        *pass = strdup(env);
+    } else {
+        return 0;
+    }
+    if (!*pass)
+        return -1;
+    *len = strlen(*pass);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *data = NULL, *listen = NULL, *config = NULL, *passfile = NULL, *portfile = NULL;
+    char err[512], *pass = NULL;
+    size_t passlen = 0;
+    ks_sup s;
+    struct sigaction sa;
+    int rc, ret = 1;
+
+    for (int i = 1; i < argc; i++) {
+        const char **dst = NULL;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("keysupd %s\n", KS_VERSION_STRING);
+            return 0;
+        }
+        if (strcmp(argv[i], "--data") == 0) dst = &data;
+        else if (strcmp(argv[i], "--listen") == 0) dst = &listen;
+        else if (strcmp(argv[i], "--config") == 0) dst = &config;
+        else if (strcmp(argv[i], "--passphrase-file") == 0) dst = &passfile;
+        else if (strcmp(argv[i], "--port-file") == 0) dst = &portfile;
+        if (!dst || i + 1 >= argc) {
+            fprintf(stderr, "keysupd: %s '%s'\n%s", dst ? "missing value for" : "unknown option",
+                    argv[i], usage);
+            return 2;
+        }
+        *dst = argv[++i];
+    }
+    if (!data) {
+        fprintf(stderr, "keysupd: --data DIR is required\n%s", usage);
+        return 2;
+    }
+    if (sodium_init() < 0 || read_pass(passfile, &pass, &passlen))
+        return 1;
+    rc = ks_sup_open(&s, data, config, pass, passlen, err, sizeof err);
+    if (pass) {
+        sodium_memzero(pass, passlen);
+        free(pass);
+    }
+    if (rc) {
+        fprintf(stderr, "keysupd: %s\n", err);
+        ks_sup_close(&s);
+        return 1;
+    }
+    if (listen) {
+        if (strlen(listen) >= sizeof s.cfg.listen) {
+            fprintf(stderr, "keysupd: --listen too long\n");
+            goto cleanup;
+        }
+        snprintf(s.cfg.listen, sizeof s.cfg.listen, "%s", listen);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (ks_pub_start(&s) != KS_OK) {
+        fprintf(stderr, "keysupd: cannot start the publisher\n");
+        goto cleanup;
+    }
+    if (ks_http_start(&s, err, sizeof err) != KS_OK) {
+        fprintf(stderr, "keysupd: %s\n", err);
+        goto cleanup;
+    }
+    ks_log(KS_LOG_INFO, "daemon.start", "listen=%s port=%u data=%s key_seq=%lld", s.cfg.listen,
+           s.port, s.data_dir, (long long)s.key_seq);
+    if (portfile) {
+        char tmp[PATH_MAX + 8];
+        FILE *f;
+        snprintf(tmp, sizeof tmp, "%s.tmp", portfile);
+        f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%u\n", s.port) < 0 || fclose(f) != 0 || rename(tmp, portfile) != 0) {
+            fprintf(stderr, "keysupd: %s: cannot write the port\n", portfile);
+            goto cleanup;
+        }
+    }
+    while (!stop_flag)
+        pause();
+    ks_log(KS_LOG_INFO, "daemon.stop", "signal=1");
+    ret = 0;
+cleanup:
+    ks_http_stop(&s);
+    ks_pub_stop(&s);
+    ks_sup_close(&s);
+    return ret;
+}

@@ -1,0 +1,116 @@
+/*
+ * ks_api.h - what the HTTP glue (ks_http.c) and the endpoint files
+ * (api_*.c) share: the request and response, the route tables, and the
+ * helpers that turn bad input into 400s naming the field.
+ *
+ * Contract of a handler: it fills rs (status plus a JSON body, a binary body
+ * or text) and returns; ks_http.c sends it, counts it, and owns freeing it.
+ * Authentication and authorisation happened before the handler runs,
+ * according to the route's `auth`.
+ */
+#ifndef KEYSUP_KS_API_H
+#define KEYSUP_KS_API_H
+
+#include "ks_sup.h"
+
+struct MHD_Connection;
+
+enum ks_api_auth {
+    KS_AUTH_PUBLIC = -1,   /* anyone */
+    KS_AUTH_DEVICE = -2,   /* a controller's device-key signature */
+    /* 1..3: bearer token with at least this role (enum ks_role) */
+};
+
+#define KS_API_MAXARGS 4
+
+typedef struct ks_req {
+    ks_sup *s;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    const char *body;       /* NUL-terminated copy of the body */
+    size_t body_len;
+    int role;               /* enum ks_role of the token, when one was used */
+    char actor[96];         /* "token:NAME" or "controller:ID" */
+    int64_t ctrl_id;        /* authenticated controller (device routes) */
+    uint32_t ctrl_scope;
+    const char *args[KS_API_MAXARGS]; /* the `*` segments of the route */
+} ks_req;
+
+typedef struct ks_resp {
+    int status;
+    json_t *json;
+    uint8_t *bin;           /* malloc'd, application/octet-stream */
+    size_t bin_len;
+    char *text;             /* malloc'd, text/plain */
+    const char *ctype;      /* for text */
+    uint64_t version;       /* X-Keysup-Version header when non-zero */
+} ks_resp;
+
+typedef void (*ks_api_fn)(ks_req *rq, ks_resp *rs);
+
+typedef struct ks_route {
+    const char *method;
+    const char *pattern;    /* "/v1/keys/ * /grant" without spaces; `*` = one segment */
+    int auth;
+    ks_api_fn fn;
+} ks_route;
+
+extern const ks_route ks_routes_keys[];
+extern const ks_route ks_routes_ctrl[];
+extern const ks_route ks_routes_device[];
+extern const ks_route ks_routes_admin[];
+extern const ks_route ks_routes_ops[];
+
+/* ----- responses ----- */
+
+/* {"error": {"code": code, "message": ...}} with status. */
+void api_error(ks_resp *rs, int status, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+void api_json(ks_resp *rs, int status, json_t *o);
+/* 500 for a database failure, logged. */
+void api_db_error(ks_req *rq, ks_resp *rs, int rc);
+
+/* ----- input ----- */
+
+/* The body as a JSON object; on failure rs has the 400 and NULL is returned. */
+json_t *api_body(ks_req *rq, ks_resp *rs);
+/* Query-string value or NULL. */
+const char *api_query(ks_req *rq, const char *name);
+/*
+ * Field getters: 0 when present and valid (stored), 1 when absent and not
+ * required (out untouched), -1 after setting a 400 naming the field.
+ */
+int api_str(ks_resp *rs, json_t *o, const char *f, int required, size_t maxlen, const char **out);
+int api_u64(ks_resp *rs, json_t *o, const char *f, int required, uint64_t lo, uint64_t hi,
+            uint64_t *out);
+int api_bool(ks_resp *rs, json_t *o, const char *f, int required, int *out);
+int api_hex(ks_resp *rs, json_t *o, const char *f, int required, uint8_t *out, size_t n);
+/* Privileges: an array of names (see ks_priv_name) or numbers (bits). */
+int api_privs(ks_resp *rs, json_t *o, const char *f, int required, uint64_t *out);
+/* Query parameter as u64 in [lo, hi]; same return convention. */
+int api_qu64(ks_req *rq, ks_resp *rs, const char *name, uint64_t lo, uint64_t hi, uint64_t *out);
+/* Path argument as a positive row id; 404 otherwise. */
+int api_arg_id(ks_req *rq, ks_resp *rs, int i, const char *what, int64_t *out);
+
+/* Privilege bits as a JSON array of names (unnamed bits as "BIT<n>"). */
+json_t *api_privs_json(uint64_t bits);
+/* Replaces hex `name` of a JSON object row by a privilege name array, etc. */
+void api_fix_key_row(json_t *row);
+
+/*
+ * Runs fn inside one transaction with the lock held. fn returns KS_DB_OK to
+ * commit, a KS_DB_* error (answered as 409/500), or API_TX_ABORT after
+ * setting its own 4xx in rs. Returns 0 when committed.
+ */
+#define API_TX_ABORT 100
+typedef int (*api_tx_fn)(ks_req *rq, ks_resp *rs, void *ctx);
+int api_tx(ks_req *rq, ks_resp *rs, api_tx_fn fn, void *ctx);
+
+/* One JSON row of a query (NULL when none); lock held. */
+json_t *api_row(ks_sup *s, const char *sql, const ks_dbv *p, int n);
+
+#endif

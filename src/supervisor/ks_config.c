@@ -1,0 +1,175 @@
+/*
+ * ks_config.c - keysupd's config file: `key = value` lines, `#` comments.
+ * docs/supervisor.md documents every key. Unknown keys are errors so a typo
+ * never silently falls back to a default.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ks_sup.h"
+
+void ks_config_defaults(ks_sup_config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->listen, sizeof c->listen, "127.0.0.1:8750");
+    snprintf(c->key_file, sizeof c->key_file, "%s", KS_SUP_KEY_NAME);
+    c->max_body = 1024 * 1024;
+    c->threads = 4;
+    c->snapshot_ttl = 7 * 86400;
+    c->snapshot_retain = 8;
+    c->heartbeat_interval = 5;
+    c->nonce_ttl = 60;
+    c->provision_ttl = 86400;
+    c->sync_full = 1;
+    c->log_level = KS_LOG_INFO;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        *--e = '\0';
+    return s;
+}
+
+static int num(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    unsigned long long x;
+    if (!*v || *v == '-')
+        return -1;
+    errno = 0;
+    x = strtoull(v, &end, 10);
+    if (errno || *end || x < lo || x > hi)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static int set_key(ks_sup_config *c, const char *k, const char *v)
+{
+    uint64_t x;
+    if (strcmp(k, "listen") == 0) {
+        if (strlen(v) >= sizeof c->listen || !strchr(v, ':'))
+            return -1;
+        snprintf(c->listen, sizeof c->listen, "%s", v);
+        return 0;
+    }
+    if (strcmp(k, "key_file") == 0) {
+        if (!*v || strlen(v) >= sizeof c->key_file)
+            return -1;
+        snprintf(c->key_file, sizeof c->key_file, "%s", v);
+        return 0;
+    }
+    if (strcmp(k, "log_level") == 0) {
+        static const char *const n[] = {"error", "warn", "info", "debug"};
+        for (int i = 0; i < 4; i++)
+            if (strcmp(v, n[i]) == 0) {
+                c->log_level = i;
+                return 0;
+            }
+        return -1;
+    }
+    if (strcmp(k, "sync") == 0) {
+        if (strcmp(v, "full") == 0) c->sync_full = 1;
+        else if (strcmp(v, "normal") == 0) c->sync_full = 0;
+        else return -1;
+        return 0;
+    }
+#define NUM(name, lo, hi, field)                                 \
+    if (strcmp(k, name) == 0) {                                  \
+        if (num(v, lo, hi, &x)) return -1;                       \
+        c->field = x;                                            \
+        return 0;                                                \
+    }
+    NUM("max_body", 1024, 1u << 30, max_body)
+    NUM("threads", 1, 256, threads)
+    NUM("snapshot_ttl", 60, 10ull * 365 * 86400, snapshot_ttl)
+    NUM("snapshot_retain", 1, 1000, snapshot_retain)
+    NUM("heartbeat_interval", 1, 3600, heartbeat_interval)
+    NUM("nonce_ttl", 5, 3600, nonce_ttl)
+    NUM("provision_ttl", 60, 365ull * 86400, provision_ttl)
+#undef NUM
+    return -2;
+}
+
+int ks_config_load(ks_sup_config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int lineno = 0, ret = KS_OK;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return KS_E_IO;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *s = trim(line), *eq, *k, *v;
+        int rc;
+        lineno++;
+        if (!*s || *s == '#')
+            continue;
+        eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected `key = value`", path, lineno);
+            ret = KS_E_FORMAT;
+            break;
+        }
+        *eq = '\0';
+        k = trim(s);
+        v = trim(eq + 1);
+        rc = set_key(c, k, v);
+        if (rc) {
+            snprintf(err, errlen, rc == -2 ? "%s:%d: unknown key '%s'"
+                                           : "%s:%d: bad value for '%s'", path, lineno, k);
+            ret = KS_E_FORMAT;
+            break;
+        }
+    }
+    fclose(f);
+    return ret;
+}
+
+int ks_config_write(const ks_sup_config *c, const char *path)
+{
+    static const char *const lv[] = {"error", "warn", "info", "debug"};
+    FILE *f = fopen(path, "wx");
+    if (!f)
+        return KS_E_IO;
+    fprintf(f,
+            "# keysupd configuration (docs/supervisor.md). `key = value`, # comments.\n"
+            "# Flags on the command line override these values.\n\n"
+            "# Address and port of the HTTP API.\n"
+            "listen = %s\n"
+            "# Supervisor signing key file, relative to the data directory.\n"
+            "key_file = %s\n"
+            "# Largest request body accepted, in bytes (413 above).\n"
+            "max_body = %u\n"
+            "# HTTP worker threads.\n"
+            "threads = %u\n"
+            "# Seconds a published snapshot stays valid (expires_at = created_at + ttl).\n"
+            "snapshot_ttl = %llu\n"
+            "# Published versions kept per scope, so deltas can be served from them.\n"
+            "snapshot_retain = %u\n"
+            "# Seconds between controller heartbeats (told to controllers).\n"
+            "heartbeat_interval = %u\n"
+            "# Seconds a device nonce stays usable.\n"
+            "nonce_ttl = %u\n"
+            "# Seconds a controller provisioning token stays usable.\n"
+            "provision_ttl = %u\n"
+            "# full: fsync every commit (survives power loss); normal: faster.\n"
+            "sync = %s\n"
+            "# error, warn, info or debug.\n"
+            "log_level = %s\n",
+            c->listen, c->key_file, c->max_body, c->threads,
+            (unsigned long long)c->snapshot_ttl, c->snapshot_retain, c->heartbeat_interval,
+            c->nonce_ttl, c->provision_ttl, c->sync_full ? "full" : "normal",
+            lv[c->log_level & 3]);
+    return fclose(f) == 0 ? KS_OK : KS_E_IO;
+}

@@ -1,0 +1,99 @@
+/*
+ * ks_nonce.c - single-use server nonces for device request signatures.
+ *
+ * An open-addressing table of issued nonces with their expiry. consume()
+ * removes the entry, so a replayed request (same nonce) finds nothing and
+ * is refused. When the table is full the oldest slot in the probe window is
+ * overwritten: a flood of nonce requests can make honest devices retry, but
+ * can never make a used nonce valid again. Nonces are memory-only: a restart
+ * simply makes outstanding ones unusable.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "ks_sup.h"
+
+typedef struct slot {
+    uint8_t nonce[32];
+    uint64_t expires; /* 0 = empty */
+} slot;
+
+struct ks_nonces {
+    pthread_mutex_t m;
+    uint32_t ttl, cap; /* cap is a power of two */
+    slot *t;
+};
+
+#define PROBE 16
+
+ks_nonces *ks_nonces_new(uint32_t ttl, uint32_t cap)
+{
+    ks_nonces *n = calloc(1, sizeof *n);
+    if (!n)
+        return NULL;
+    n->t = calloc(cap, sizeof *n->t);
+    if (!n->t) {
+        free(n);
+        return NULL;
+    }
+    n->ttl = ttl;
+    n->cap = cap;
+    pthread_mutex_init(&n->m, NULL);
+    return n;
+}
+
+void ks_nonces_free(ks_nonces *n)
+{
+    if (!n)
+        return;
+    pthread_mutex_destroy(&n->m);
+    free(n->t);
+    free(n);
+}
+
+static uint32_t home(const ks_nonces *n, const uint8_t nonce[32])
+{
+    return ks_ld32(nonce) & (n->cap - 1);
+}
+
+void ks_nonces_issue(ks_nonces *n, const ks_crypto *c, uint8_t out[32], uint64_t now)
+{
+    uint32_t h, best;
+    (void)c;
+    randombytes_buf(out, 32);
+    pthread_mutex_lock(&n->m);
+    h = home(n, out);
+    best = h;
+    for (uint32_t i = 0; i < PROBE; i++) {
+        uint32_t j = (h + i) & (n->cap - 1);
+        if (n->t[j].expires <= now) { /* empty or expired */
+            best = j;
+            break;
+        }
+        if (n->t[j].expires < n->t[best].expires)
+            best = j;
+    }
+    memcpy(n->t[best].nonce, out, 32);
+    n->t[best].expires = now + n->ttl;
+    pthread_mutex_unlock(&n->m);
+}
+
+int ks_nonces_consume(ks_nonces *n, const uint8_t nonce[32], uint64_t now)
+{
+    uint32_t h = home(n, nonce);
+    int ok = 0;
+    pthread_mutex_lock(&n->m);
+    for (uint32_t i = 0; i < PROBE; i++) {
+        slot *s = &n->t[(h + i) & (n->cap - 1)];
+        if (s->expires && sodium_memcmp(s->nonce, nonce, 32) == 0) {
+            ok = s->expires > now;
+            s->expires = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&n->m);
+    return ok;
+}

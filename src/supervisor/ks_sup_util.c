@@ -1,0 +1,198 @@
+/*
+ * ks_sup_util.c - clock, hex, query-to-JSON, logging, roles and tokens:
+ * the small helpers every part of keysupd shares.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "ks_sup.h"
+
+uint64_t ks_now(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+uint64_t ks_now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void ks_hex(char *out, const uint8_t *p, size_t n)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[p[i] >> 4];
+        out[2 * i + 1] = d[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int nib(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int ks_unhex(uint8_t *out, size_t n, const char *s)
+{
+    if (!s || strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int h = nib(s[2 * i]), l = nib(s[2 * i + 1]);
+        if (h < 0 || l < 0)
+            return -1;
+        out[i] = (uint8_t)(h << 4 | l);
+    }
+    return 0;
+}
+
+/* ----- query rows as JSON ----- */
+
+static int row_json(void *ctx, int ncol, const ks_dbv *cols, const char *const *names)
+{
+    json_t *arr = ctx, *o = json_object();
+    for (int c = 0; c < ncol; c++) {
+        json_t *v;
+        switch (cols[c].type) {
+        case KS_DBV_INT:
+            v = json_integer(cols[c].i);
+            break;
+        case KS_DBV_TEXT:
+            v = json_stringn(cols[c].p, cols[c].n);
+            break;
+        case KS_DBV_BLOB: {
+            char *h = malloc(2 * cols[c].n + 1);
+            if (!h) { v = json_null(); break; }
+            ks_hex(h, cols[c].p, cols[c].n);
+            v = json_string(h);
+            free(h);
+            break;
+        }
+        default:
+            v = json_null();
+            break;
+        }
+        json_object_set_new(o, names[c], v ? v : json_null());
+    }
+    json_array_append_new(arr, o);
+    return 0;
+}
+
+json_t *ks_db_rows_json(ks_db *db, const char *sql, const ks_dbv *p, int n, int *rc)
+{
+    json_t *arr = json_array();
+    int r = ks_db_exec(db, sql, p, n, row_json, arr);
+    if (rc)
+        *rc = r;
+    if (r) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+/* ----- logging ----- */
+
+static int log_level = KS_LOG_INFO;
+
+void ks_log_set_level(int level)
+{
+    log_level = level;
+}
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+void ks_log(int level, const char *event, const char *fmt, ...)
+{
+    char line[1024], ts[32];
+    struct tm tm;
+    time_t t = time(NULL);
+    va_list ap;
+    int n;
+
+    if (level > log_level)
+        return;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    n = snprintf(line, sizeof line, "%s keysupd %s event=%s ", ts,
+                 level_names[level < 0 ? 0 : level > 3 ? 3 : level], event);
+    if (n < 0 || (size_t)n >= sizeof line)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    /* One fputs per line: stdio locks the stream, so lines never interleave. */
+    strcat(line, "\n");
+    fputs(line, stderr);
+}
+
+/* ----- roles and tokens ----- */
+
+const char *ks_role_name(int role)
+{
+    switch (role) {
+    case KS_ROLE_AUDITOR: return "auditor";
+    case KS_ROLE_OPERATOR: return "operator";
+    case KS_ROLE_ADMIN: return "admin";
+    default: return "none";
+    }
+}
+
+int ks_role_from_name(const char *s)
+{
+    if (!s) return KS_ROLE_NONE;
+    if (strcmp(s, "auditor") == 0) return KS_ROLE_AUDITOR;
+    if (strcmp(s, "operator") == 0) return KS_ROLE_OPERATOR;
+    if (strcmp(s, "admin") == 0) return KS_ROLE_ADMIN;
+    return KS_ROLE_NONE;
+}
+
+void ks_token_hash(const ks_crypto *c, const char *text, uint8_t hash[KS_HASH_SIZE])
+{
+    ks_iov iov[2] = {{"keysup-token-v1", 15}, {text, strlen(text)}};
+    c->hash(c->ctx, hash, iov, 2);
+}
+
+void ks_token_new(const ks_crypto *c, char text[80], uint8_t hash[KS_HASH_SIZE])
+{
+    uint8_t r[32];
+    randombytes_buf(r, sizeof r);
+    memcpy(text, "kst_", 4);
+    ks_hex(text + 4, r, sizeof r);
+    sodium_memzero(r, sizeof r);
+    ks_token_hash(c, text, hash);
+}
+
+/* ----- audit ----- */
+
+void ks_audit(ks_sup *s, int locked, const char *actor, const char *action, const char *target,
+              const char *result, const char *code, const char *detail)
+{
+    ks_dbv p[7] = {ks_dbv_int((int64_t)ks_now()), ks_dbv_text(actor ? actor : "-"),
+                   ks_dbv_text(action), ks_dbv_text(target), ks_dbv_text(result),
+                   ks_dbv_text(code), ks_dbv_text(detail)};
+    int rc;
+    if (!locked)
+        pthread_mutex_lock(&s->lock);
+    rc = ks_db_exec(s->db, "INSERT INTO audit(ts, actor, action, target, result, code, detail)"
+                           " VALUES (?,?,?,?,?,?,?)", p, 7, NULL, NULL);
+    if (!locked)
+        pthread_mutex_unlock(&s->lock);
+    atomic_fetch_add(&s->metrics.audit_records, 1);
+    ks_log(strcmp(result, "ok") == 0 ? KS_LOG_INFO : KS_LOG_WARN, action,
+           "actor=%s target=%s result=%s%s%s%s%s%s", actor ? actor : "-", target ? target : "-",
+           result, code ? " code=" : "", code ? code : "", detail ? " detail=\"" : "",
+           detail ? detail : "", detail ? "\"" : "");
+    if (rc)
+        ks_log(KS_LOG_ERROR, "audit.write", "error=\"%s\"", ks_db_errmsg(s->db));
+}

@@ -1,0 +1,12 @@
+# keysupd: API tests against a real daemon on loopback (tests/supervisor_api.sh),
+# with a small signing device client (sup_devreq).
+add_executable(sup_devreq ${CMAKE_SOURCE_DIR}/tests/sup_devreq.c)
+target_link_libraries(sup_devreq PRIVATE keysup_host PkgConfig::CURL)
+set_target_properties(sup_devreq PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+
+ks_add_unit(test_sup_db ${CMAKE_SOURCE_DIR}/tests/test_sup_db.c)
+target_link_libraries(test_sup_db PRIVATE keysup_sup)
+
+add_test(NAME supervisor_api COMMAND bash ${CMAKE_SOURCE_DIR}/tests/supervisor_api.sh)
+set_tests_properties(supervisor_api PROPERTIES TIMEOUT 300
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/sup-api")

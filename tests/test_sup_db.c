@@ -1,0 +1,122 @@
+/*
+ * test_sup_db.c - the supervisor storage interface on SQLite: migrations are
+ * idempotent and versioned, constraint errors map to KS_DB_CONSTRAINT, a
+ * rolled-back transaction leaves nothing, and rows come back typed.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ks_db.h"
+
+static char path[64];
+
+static int setup(void **state)
+{
+    ks_db_opts o = {1000, 0};
+    char err[256];
+    int fd;
+    snprintf(path, sizeof path, "/tmp/ks_test_db_XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    *state = ks_db_open_sqlite(path, &o, err, sizeof err);
+    return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char p[96];
+    ks_db_close(*state);
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    return 0;
+}
+
+static void migrate_twice(void **state)
+{
+    ks_db *db = *state;
+    int v1 = 0, v2 = 0;
+    int64_t n = 0;
+    assert_int_equal(ks_db_migrate(db, &v1), KS_DB_OK);
+    assert_true(v1 >= 2);
+    assert_int_equal(ks_db_migrate(db, &v2), KS_DB_OK);
+    assert_int_equal(v1, v2);
+    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM schema_version", NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(n, v1);
+    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM policies", NULL, 0, &n), KS_DB_OK);
+    assert_true(n >= 15);
+}
+
+static void constraint_and_rollback(void **state)
+{
+    ks_db *db = *state;
+    uint8_t id[16] = {1}, pk[32] = {2};
+    ks_dbv p[4] = {ks_dbv_blob(id, 16), ks_dbv_blob(pk, 32), ks_dbv_int(0), ks_dbv_int(0)};
+    const char *ins = "INSERT INTO keys(key_id, public_key, privileges, valid_from, valid_until,"
+                      " state, scope, form_factor, key_format, created_at, updated_at)"
+                      " VALUES (?,?,?,?,0,0,0,0,1,0,0)";
+    int64_t n = -1;
+    assert_int_equal(ks_db_migrate(db, NULL), KS_DB_OK);
+    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
+    assert_int_equal(ks_db_last_id(db), 1);
+    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_CONSTRAINT);
+    /* a transaction rolled back leaves nothing behind */
+    id[0] = 9;
+    pk[0] = 9;
+    assert_int_equal(ks_db_begin(db), KS_DB_OK);
+    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
+    assert_int_equal(ks_db_rollback(db), KS_DB_OK);
+    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM keys", NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(n, 1);
+    /* no row: 1, value untouched */
+    n = 77;
+    assert_int_equal(ks_db_int(db, "SELECT id FROM keys WHERE id = 99", NULL, 0, &n), 1);
+    assert_int_equal(n, 77);
+    /* foreign keys are on */
+    {
+        ks_dbv h = ks_dbv_int(12345);
+        assert_int_equal(ks_db_exec(db, "UPDATE keys SET holder_id = ?", &h, 1, NULL, NULL),
+                         KS_DB_CONSTRAINT);
+    }
+}
+
+static int blob_row(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+{
+    int *ok = ctx;
+    *ok = ncol == 2 && c[0].type == KS_DBV_BLOB && c[0].n == 3 && c[1].type == KS_DBV_TEXT &&
+          strcmp(names[1], "t") == 0;
+    return 0;
+}
+
+static void typed_rows(void **state)
+{
+    ks_db *db = *state;
+    uint8_t b[3] = {1, 2, 3};
+    ks_dbv p[2] = {ks_dbv_blob(b, 3), ks_dbv_text("x")};
+    int ok = 0;
+    assert_int_equal(ks_db_exec(db, "SELECT ? AS b, ? AS t", p, 2, blob_row, &ok), KS_DB_OK);
+    assert_true(ok);
+    assert_int_equal(ks_db_exec(db, "SELEC nonsense", NULL, 0, NULL, NULL), KS_DB_ERR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(migrate_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(constraint_and_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(typed_rows, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
