@@ -8,24 +8,155 @@
  * keep one, so without --counter the current time in microseconds is used,
  * which only grows (a controller refuses a counter at or below the last it
  * saw: KSE-206). An explicit --counter is for tests and replays on purpose.
+ *
+ * With --controller SOCKET --action NAME it plays the whole exchange with a
+ * running keysup-controller (docs/controller.md): asks for the challenge,
+ * answers it, and prints the decision; the exit code is 0 only when granted.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #endif
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "cli_present.h"
 
 static const char present_usage[] =
     "usage: keysup key present KEYFILE --challenge HEX [--counter N]\n"
-    "                          [--passphrase-file F] [--json]\n\n"
+    "                          [--passphrase-file F] [--json]\n"
+    "       keysup key present KEYFILE --controller SOCKET --action NAME\n"
+    "                          [--reader NAME] [--session] [--counter N] [--json]\n\n"
     "Answers a controller's challenge (64 hex digits) with the key in KEYFILE and\n"
     "prints the response (256 hex digits) to hand back to the controller. The\n"
     "response carries the key's use counter: --counter N, else the current time in\n"
     "microseconds (always above the last one). The passphrase is the first line of\n"
-    "--passphrase-file, else $KEYSUP_PASSPHRASE.\n";
+    "--passphrase-file, else $KEYSUP_PASSPHRASE.\n\n"
+    "With --controller, talks to a running keysup-controller over its control socket:\n"
+    "asks for a challenge for --action (void, refund, z_report, cal_c01, door_override,\n"
+    "session, ...; docs/auth.md) at --reader (default reader-1), answers it, and prints\n"
+    "the decision. --session opens a supervisor session on success. Exit 0 when\n"
+    "granted (or when the first of two supervisors was accepted), 1 when refused with\n"
+    "its KSE code, 3 when the controller cannot be reached.\n";
+
+/* One request line to the controller, one answer line back. */
+static json_t *ctl_call(cli_ctx *cx, const char *path, json_t *req, int *ret)
+{
+    struct sockaddr_un sa;
+    char buf[65536];
+    size_t got = 0;
+    ssize_t r;
+    json_t *ans = NULL;
+    char *line = json_dumps(req, JSON_COMPACT);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) < sizeof sa.sun_path)
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (strlen(path) >= sizeof sa.sun_path || fd < 0 ||
+        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        *ret = cli_err(cx, CLI_IO, "IO", "%s: cannot reach the controller at %s: %s", cx->cmd,
+                       path, strerror(errno));
+        goto cleanup;
+    }
+    size_t n = strlen(line);
+    line[n] = '\n';
+    if (write(fd, line, n + 1) != (ssize_t)(n + 1)) {
+        *ret = cli_err(cx, CLI_IO, "IO", "%s: writing to %s failed", cx->cmd, path);
+        goto cleanup;
+    }
+    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) {
+        got += (size_t)r;
+        if (memchr(buf, '\n', got))
+            break;
+    }
+    ans = json_loadb(buf, got, JSON_DISABLE_EOF_CHECK, NULL);
+    if (!ans)
+        *ret = cli_err(cx, CLI_IO, "IO", "%s: no answer from the controller at %s", cx->cmd, path);
+cleanup:
+    if (fd >= 0)
+        close(fd);
+    free(line);
+    return ans;
+}
+
+/* A controller error answer -> our error output; returns the exit code. */
+static int ctl_error(cli_ctx *cx, json_t *ans)
+{
+    json_t *e = json_object_get(ans, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *check = json_string_value(json_object_get(e, "check"));
+    int kse = code && strncmp(code, "KSE-", 4) == 0;
+    if (cx->json) {
+        json_t *o = json_pack("{s:b}", "granted", 0);
+        json_object_update(o, ans);
+        cli_emit(cx, o);
+    } else {
+        fprintf(stderr, "keysup: %s%s%s: %s%s%s\n", code ? code : "ERROR",
+                json_string_value(json_object_get(e, "symbol")) ? " " : "",
+                json_string_value(json_object_get(e, "symbol")) ? json_string_value(json_object_get(e, "symbol")) : "",
+                msg ? msg : "refused", check ? " (" : "", check ? check : "");
+        if (check)
+            fputs(")\n", stderr);
+        if (kse)
+            fprintf(stderr, "  next step: `keysup error show %s`\n", code);
+    }
+    return kse || (code && strcmp(code, "BAD_REQUEST") != 0) ? CLI_REFUSED : CLI_USAGE;
+}
+
+static int present_to_controller(cli_ctx *cx, const char *sock, const char *action,
+                                 const char *reader, int session, uint64_t ctr,
+                                 const uint8_t pk[KS_PUBKEY_SIZE], const uint8_t sk[KS_SECKEY_SIZE])
+{
+    uint8_t ch[KS_CHALLENGE_SIZE], resp[KS_RESPONSE_SIZE];
+    char hex[2 * KS_RESPONSE_SIZE + 1];
+    int ret = CLI_OK;
+    json_t *ans, *req = json_pack("{s:s,s:s,s:s}", "op", "challenge", "reader", reader, "action", action);
+    ans = ctl_call(cx, sock, req, &ret);
+    json_decref(req);
+    if (!ans)
+        return ret;
+    if (json_object_get(ans, "error")) {
+        ret = ctl_error(cx, ans);
+        json_decref(ans);
+        return ret;
+    }
+    const char *chh = json_string_value(json_object_get(ans, "challenge"));
+    if (!chh || cli_unhex(ch, sizeof ch, chh)) {
+        json_decref(ans);
+        return cli_err(cx, CLI_IO, "IO", "%s: the controller sent no valid challenge", cx->cmd);
+    }
+    json_decref(ans);
+    if ((ret = ks_response_make(&cx->crypto, ch, ctr, pk, sk, resp)) != 0)
+        return cli_core_err(cx, ret, NULL, "%s: signing the response", cx->cmd);
+    cli_hex(hex, resp, sizeof resp);
+    req = json_pack("{s:s,s:s,s:s,s:b}", "op", "respond", "reader", reader, "response", hex,
+                    "session", session);
+    ret = CLI_OK;
+    ans = ctl_call(cx, sock, req, &ret);
+    json_decref(req);
+    if (!ans)
+        return ret;
+    if (json_object_get(ans, "error")) {
+        ret = ctl_error(cx, ans);
+    } else {
+        if (json_is_true(json_object_get(ans, "second_supervisor_needed")) && !cx->json)
+            fprintf(stderr, "first supervisor accepted: a second, different supervisor key must "
+                            "now be presented for '%s'\n", action);
+        json_incref(ans);
+        ret = cli_emit(cx, ans);
+    }
+    json_decref(ans);
+    return ret;
+}
 
 static uint64_t now_us(void)
 {
@@ -37,8 +168,14 @@ static uint64_t now_us(void)
 int key_present(cli_ctx *cx, int argc, char **argv)
 {
     const char *chal_s = NULL, *ctr_s = NULL, *pf = NULL, *pos[1];
+    const char *sock = NULL, *action = NULL, *reader = NULL;
+    int session = 0;
     cli_opt opts[] = {
         {"--challenge", CLI_VALUE, &chal_s},
+        {"--controller", CLI_VALUE, &sock},
+        {"--action", CLI_VALUE, &action},
+        {"--reader", CLI_VALUE, &reader},
+        {"--session", CLI_FLAG, &session},
         {"--counter", CLI_VALUE, &ctr_s},
         {"--passphrase-file", CLI_VALUE, &pf},
         {NULL, CLI_FLAG, NULL},
@@ -54,9 +191,13 @@ int key_present(cli_ctx *cx, int argc, char **argv)
     ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, present_usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    if (!chal_s)
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --challenge HEX is required", cx->cmd);
-    if (cli_unhex(ch, sizeof ch, chal_s))
+    if (sock && (chal_s || !action))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --controller takes --action NAME and no "
+                       "--challenge", cx->cmd);
+    if (!sock && !chal_s)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --challenge HEX (or --controller SOCKET "
+                       "--action NAME) is required", cx->cmd);
+    if (!sock && cli_unhex(ch, sizeof ch, chal_s))
         return cli_err(cx, CLI_USAGE, "USAGE",
                        "%s: --challenge must be exactly 64 hex digits (the controller's "
                        "32-byte challenge)", cx->cmd);
@@ -70,6 +211,11 @@ int key_present(cli_ctx *cx, int argc, char **argv)
     ret = cli_load_key(cx, pos[0], pf, pk, sk);
     if (ret)
         goto cleanup;
+    if (sock) {
+        ret = present_to_controller(cx, sock, action, reader ? reader : "reader-1", session, ctr,
+                                    pk, sk);
+        goto cleanup;
+    }
     ret = ks_response_make(&cx->crypto, ch, ctr, pk, sk, resp);
     if (ret) {
         ret = cli_core_err(cx, ret, NULL, "%s: signing the response", cx->cmd);

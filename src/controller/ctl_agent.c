@@ -1,0 +1,192 @@
+/*
+ * ctl_agent.c - the controller's persistent side: flash file, store mount
+ * (with recovery), settings blob, device identity, and the refusal tally the
+ * health report carries.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "ctl_agent.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "ks_sodium.h"
+
+#define SET_MAGIC "KSCS"
+#define SET_VERSION 1
+
+/*
+ * Settings blob layout (72 bytes, little-endian):
+ *   0 magic "KSCS"  4 version u16  6 min_key_format u8  7 degraded u8
+ *   8 controller_id u64  16 scope u32  20 max_offline u32
+ *  24 device_seed[32]  56 last_sync u64  64 reserved[8]
+ */
+static void settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
+{
+    memset(out, 0, CTL_SETTINGS_SIZE);
+    memcpy(out, SET_MAGIC, 4);
+    ks_st16(out + 4, SET_VERSION);
+    out[6] = s->min_key_format;
+    out[7] = s->degraded;
+    ks_st64(out + 8, s->controller_id);
+    ks_st32(out + 16, s->scope);
+    ks_st32(out + 20, s->max_offline);
+    memcpy(out + 24, s->device_seed, 32);
+    ks_st64(out + 56, s->last_sync);
+}
+
+static int settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
+{
+    if (len != CTL_SETTINGS_SIZE || memcmp(in, SET_MAGIC, 4) != 0 || ks_ld16(in + 4) != SET_VERSION)
+        return KS_E_FORMAT;
+    s->min_key_format = in[6];
+    s->degraded = in[7];
+    s->controller_id = ks_ld64(in + 8);
+    s->scope = ks_ld32(in + 16);
+    s->max_offline = ks_ld32(in + 20);
+    memcpy(s->device_seed, in + 24, 32);
+    s->last_sync = ks_ld64(in + 56);
+    return KS_OK;
+}
+
+int ctl_settings_save(ctl_agent *a)
+{
+    uint8_t blob[CTL_SETTINGS_SIZE];
+    settings_encode(&a->set, blob);
+    int err = ks_store_settings_set(&a->store, blob, sizeof blob);
+    sodium_memzero(blob, sizeof blob);
+    return err;
+}
+
+int ctl_settings_load(ctl_agent *a)
+{
+    uint8_t blob[KS_SETTINGS_MAX];
+    uint32_t len = ks_store_settings_get(&a->store, blob, sizeof blob);
+    memset(&a->set, 0, sizeof a->set);
+    a->set.min_key_format = 1;
+    a->set.max_offline = 86400;
+    if (len == 0)
+        return KS_E_NOTFOUND;
+    int err = settings_decode(&a->set, blob, len);
+    sodium_memzero(blob, sizeof blob);
+    if (!err && a->set.controller_id)
+        ctl_device_key(a);
+    return err;
+}
+
+void ctl_device_key(ctl_agent *a)
+{
+    crypto_sign_seed_keypair(a->device_pk, a->device_sk, a->set.device_seed);
+    ks_key_id(&a->crypto, a->ctrl_id16, a->device_pk);
+}
+
+int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
+{
+    int err;
+    a->o = *o;
+    if (!a->o.flash_sectors)
+        a->o.flash_sectors = CTL_DEFAULT_SECTORS;
+    if (!a->o.heartbeat)
+        a->o.heartbeat = 5;
+    if (!a->o.protocol)
+        a->o.protocol = CTL_PROTOCOL;
+    if ((err = ks_sodium_crypto(&a->crypto)) != 0)
+        return err;
+    err = ks_flash_emu_open(&a->flash, o->flash_path, CTL_SECTOR_SIZE, a->o.flash_sectors,
+                            CTL_PROG_SIZE, 0xFF, create);
+    if (err)
+        return err;
+    a->flash.strict = 0; /* a real device does not abort on a double program */
+
+    memset(&a->scfg, 0, sizeof a->scfg);
+    a->scfg.flash = &a->flash.flash;
+    a->scfg.crypto = &a->crypto;
+    a->scfg.counters = a->counters;
+    a->scfg.counter_cap = CTL_COUNTERS;
+    a->scfg.meta_sectors = CTL_META_SECTORS;
+    a->scfg.audit_sectors = CTL_AUDIT_SECTORS;
+    a->scfg.buf = a->buf;
+    a->scfg.buf_size = CTL_BUF;
+
+    memset(&a->damage, 0, sizeof a->damage);
+    err = ks_store_mount(&a->store, &a->scfg, &a->damage);
+    if (err == KS_E_NOTFOUND || (create && err != KS_OK && !a->store.mounted)) {
+        err = ks_store_format(&a->store, &a->scfg, NULL);
+        if (err)
+            return err;
+    } else if (err == KS_E_STORE_CORRUPT && a->store.mounted) {
+        /* Mounted on the last good state; the heartbeat asks for a full download. */
+        fprintf(stderr, "keysup-controller: KSE-301 STORE_CORRUPT at flash byte %u (%s); "
+                        "running on the last good state, full download requested\n",
+                a->damage.offset, a->damage.what ? a->damage.what : "?");
+    } else if (err) {
+        return err;
+    }
+    a->mount_err = err;
+    if (ctl_settings_load(a) == KS_E_FORMAT)
+        fprintf(stderr, "keysup-controller: settings blob unreadable; re-enrol this controller\n");
+    return KS_OK;
+}
+
+void ctl_close(ctl_agent *a)
+{
+    sodium_memzero(a->device_sk, sizeof a->device_sk);
+    sodium_memzero(&a->set, sizeof a->set);
+    ks_flash_emu_close(&a->flash);
+}
+
+int ctl_start_engine(ctl_agent *a)
+{
+    ks_auth_cfg cfg;
+    ks_auth_cfg_default(&cfg);
+    memcpy(cfg.controller_id, a->ctrl_id16, KS_CTRL_ID_SIZE);
+    cfg.scope = a->set.scope;
+    cfg.min_key_format = a->set.min_key_format ? a->set.min_key_format : 1;
+    cfg.sessions = a->sessions;
+    cfg.session_cap = CTL_SESSIONS;
+    cfg.pending = a->pending;
+    cfg.pending_cap = CTL_READERS;
+    cfg.crypto = &a->crypto;
+    cfg.store = &a->store;
+    ctl_hal(a, &cfg.hal);
+    memset(a->sessions, 0, sizeof a->sessions);
+    memset(a->pending, 0, sizeof a->pending);
+    int err = ks_auth_init(&a->auth, &cfg);
+    a->auth_ready = err == KS_OK;
+    return err;
+}
+
+uint64_t ctl_rtc(const ctl_agent *a)
+{
+    if (a->rtc_reset)
+        return 946684800u; /* the RTC's epoch after its battery died: 2000-01-01 */
+    return (uint64_t)((int64_t)time(NULL) + a->rtc_skew);
+}
+
+int ctl_stale(ctl_agent *a, uint64_t now)
+{
+    return a->set.controller_id && a->set.max_offline && a->set.last_sync &&
+           now > a->set.last_sync + a->set.max_offline;
+}
+
+void ctl_note_refusal(ctl_agent *a, int err, uint64_t now)
+{
+    ctl_refusals *r = &a->refusals;
+    int code = ks_err_kse(err);
+    if (!code)
+        return;
+    for (int i = 0; i < r->n; i++)
+        if (r->code[i] == code) {
+            r->count[i]++;
+            r->last[i] = now;
+            return;
+        }
+    if (r->n < CTL_REFUSAL_CODES) {
+        r->code[r->n] = code;
+        r->count[r->n] = 1;
+        r->first[r->n] = r->last[r->n] = now;
+        r->n++;
+    }
+}

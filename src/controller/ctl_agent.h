@@ -1,0 +1,148 @@
+/*
+ * ctl_agent.h - keysup-controller: the core (store + auth engine) on Linux
+ * over a file-backed flash, the system clock, and a local control socket
+ * that plays the reader and the terminal; plus the sync client that keeps it
+ * in step with keysupd.
+ *
+ * One thread: the control socket and the heartbeat timer share a poll()
+ * loop, so the store and the engine are never touched concurrently.
+ */
+#ifndef KEYSUP_CTL_AGENT_H
+#define KEYSUP_CTL_AGENT_H
+
+#include <keysup/keysup.h>
+#include <keysup/ks_auth.h>
+#include <keysup/ks_store.h>
+
+#include "ks_flash_file.h"
+
+#define CTL_SECTOR_SIZE 4096u
+#define CTL_PROG_SIZE 16u
+#define CTL_DEFAULT_SECTORS 1024u     /* 4 MiB: two areas of ~14,000 keys */
+#define CTL_COUNTERS 256u        /* key use counters + lockout rows */
+#define CTL_META_SECTORS 24u     /* per metadata block: the counter table fits with room to log */
+#define CTL_AUDIT_SECTORS 64u    /* audit ring: ~1,000 decisions kept while offline */
+#define CTL_BUF 8192u
+#define CTL_SESSIONS 16u
+#define CTL_READERS 16u
+#define CTL_PROTOCOL 1                 /* device protocol version this agent speaks */
+#define CTL_FIRMWARE "keysup-controller/0.1.0"
+
+/* Degraded policy when the database is older than max_offline (KSE-110). */
+enum ctl_degraded {
+    CTL_DEGRADED_PRIVILEGED = 0, /* ordinary access continues; privileged actions refused */
+    CTL_DEGRADED_DENY_ALL = 1,   /* everything refused */
+    CTL_DEGRADED_ALLOW = 2       /* keep deciding on the cached database */
+};
+
+/*
+ * What the agent keeps in the store's settings blob (docs/controller.md):
+ * identity and policy that must survive a power cycle.
+ */
+typedef struct ctl_settings {
+    uint64_t controller_id;      /* the supervisor's id; 0 = not enrolled */
+    uint32_t scope;
+    uint8_t device_seed[32];     /* the device key's Ed25519 seed */
+    uint8_t min_key_format;
+    uint8_t degraded;            /* enum ctl_degraded */
+    uint32_t max_offline;        /* seconds without a sync before KSE-110 */
+    uint64_t last_sync;          /* unix seconds of the last applied sync */
+} ctl_settings;
+
+#define CTL_SETTINGS_SIZE 72
+
+/* KSE conditions the agent tracks to report (recent refusals by code). */
+#define CTL_REFUSAL_CODES 32
+
+typedef struct ctl_refusals {
+    int code[CTL_REFUSAL_CODES];
+    uint32_t count[CTL_REFUSAL_CODES];
+    uint64_t first[CTL_REFUSAL_CODES];
+    uint64_t last[CTL_REFUSAL_CODES];
+    int n;
+} ctl_refusals;
+
+typedef struct ctl_opts {
+    const char *flash_path;
+    uint32_t flash_sectors;
+    const char *socket_path;
+    const char *supervisor;      /* base URL, e.g. http://127.0.0.1:8750 */
+    unsigned heartbeat;          /* seconds between heartbeats */
+    int protocol;                /* protocol version reported (fault hook: old) */
+} ctl_opts;
+
+typedef struct ctl_agent {
+    ctl_opts o;
+    ks_crypto crypto;
+    ks_flash_emu flash;
+    ks_store store;
+    ks_store_cfg scfg;
+    ks_counter counters[CTL_COUNTERS];
+    uint8_t buf[CTL_BUF];
+    ks_auth auth;
+    int auth_ready;
+    ks_auth_session sessions[CTL_SESSIONS];
+    ks_auth_pending pending[CTL_READERS];
+    ctl_settings set;
+    uint8_t device_pk[32], device_sk[64];
+    uint8_t ctrl_id16[KS_CTRL_ID_SIZE];   /* key id of the device key */
+
+    /* the state the health report and `ctl status` show */
+    int mount_err;               /* result of the last mount (KSE-301 etc.) */
+    ks_diag damage;
+    int seal_on;
+    int comm_lost;               /* KSE-100 raised */
+    uint64_t last_contact;       /* last answered heartbeat */
+    uint64_t last_attempt;
+    int last_sync_err;           /* last snapshot/delta refusal */
+    int damage_reported;         /* KSE-301 logged for the current damage */
+    ctl_refusals refusals;
+    uint64_t uploaded;           /* audit records acknowledged by the supervisor */
+    char entered_code[16];       /* one-time code typed at the controller (replace credential) */
+
+    /* fault hooks (tests, simulator) */
+    int64_t rtc_skew;            /* seconds added to the system clock */
+    int rtc_reset;               /* RTC reads as its epoch */
+    int link_down;               /* every request to the supervisor fails */
+
+    int stop;
+} ctl_agent;
+
+/* ----- ctl_agent.c ----- */
+
+/* Opens (or creates) the flash file and mounts or formats the store. */
+int ctl_open(ctl_agent *a, const ctl_opts *o, int create);
+void ctl_close(ctl_agent *a);
+/* Starts the auth engine once the controller is enrolled. */
+int ctl_start_engine(ctl_agent *a);
+int ctl_settings_load(ctl_agent *a);
+int ctl_settings_save(ctl_agent *a);
+/* Derives the device key and its 16-byte controller id from the seed. */
+void ctl_device_key(ctl_agent *a);
+/* Records a refusal for the health report. */
+void ctl_note_refusal(ctl_agent *a, int err, uint64_t now);
+/* Current system time as the controller's RTC sees it (with fault hooks). */
+uint64_t ctl_rtc(const ctl_agent *a);
+/* 1 when the database is older than max_offline. */
+int ctl_stale(ctl_agent *a, uint64_t now);
+
+/* ----- ctl_hal.c ----- */
+
+void ctl_hal(ctl_agent *a, ks_auth_hal *hal);
+
+/* ----- ctl_socket.c: the local control socket ----- */
+
+int ctl_serve(ctl_agent *a);
+/* Handles one request object; returns the answer (caller frees). */
+struct json_t;
+struct json_t *ctl_handle(ctl_agent *a, struct json_t *req);
+/* The status object (`ctl status`, and the base of the health report). */
+struct json_t *ctl_status_json(ctl_agent *a);
+
+/* ----- ctl_sync.c: the supervisor link ----- */
+
+int ctl_enroll(ctl_agent *a, const char *url, const char *token);
+/* One heartbeat: report, run commands, fetch and apply updates, upload audit. */
+int ctl_heartbeat(ctl_agent *a);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * ctl_http.c - requests to keysupd's device API with libcurl, signed with
+ * the device key over a fresh server nonce (docs/api.md):
+ *   "keysup-device-v1" 0x00 nonce(32) METHOD 0x00 PATH 0x00 BLAKE2b-256(body)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "ctl_http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+typedef struct buf {
+    uint8_t *p;
+    size_t n, cap;
+} buf;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    buf *b = ud;
+    size_t n = size * nmemb;
+    if (b->n + n > CTL_HTTP_MAX)
+        return 0; /* abort: larger than any answer we accept */
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = (b->n + n + 1) * 2;
+        uint8_t *q = realloc(b->p, cap);
+        if (!q)
+            return 0;
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, ptr, n);
+    b->n += n;
+    b->p[b->n] = 0;
+    return n;
+}
+
+void ctl_http_free(ctl_http_resp *r)
+{
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+static int perform(ctl_agent *a, const char *method, const char *path, const char *body,
+                   struct curl_slist *hdrs, ctl_http_resp *out)
+{
+    char url[1024];
+    buf b = {NULL, 0, 0};
+    long status = 0;
+    CURL *c = curl_easy_init();
+    int rc = -1;
+    if (!c)
+        return -1;
+    snprintf(url, sizeof url, "%s%s", a->o.supervisor, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    if (curl_easy_perform(c) == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        out->status = (int)status;
+        out->body = b.p;
+        out->len = b.n;
+        b.p = NULL;
+        rc = 0;
+    }
+    free(b.p);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+int ctl_http(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
+             ctl_http_resp *out)
+{
+    struct curl_slist *h = NULL;
+    memset(out, 0, sizeof *out);
+    if (a->link_down)
+        return -1; /* fault hook: the link is cut */
+    if (sign) {
+        ctl_http_resp nr;
+        uint8_t nonce[32], bh[KS_HASH_SIZE], sig[KS_SIG_SIZE];
+        char line[256], nhex[65], shex[129];
+        const char *nh = NULL;
+        if (perform(a, "GET", "/v1/device/nonce", NULL, NULL, &nr) != 0)
+            return -1;
+        json_t *nj = nr.status == 200 ? json_loadb((const char *)nr.body, nr.len, 0, NULL) : NULL;
+        nh = nj ? json_string_value(json_object_get(nj, "nonce")) : NULL;
+        size_t got = 0;
+        int bad = !nh || sodium_hex2bin(nonce, sizeof nonce, nh, strlen(nh), NULL, &got, NULL) ||
+                  got != sizeof nonce;
+        json_decref(nj);
+        ctl_http_free(&nr);
+        if (bad)
+            return -1;
+        ks_iov iov = {body ? body : "", body ? strlen(body) : 0};
+        a->crypto.hash(a->crypto.ctx, bh, &iov, 1);
+        size_t ml = 17 + 32 + strlen(method) + 1 + strlen(path) + 1 + KS_HASH_SIZE;
+        uint8_t *msg = malloc(ml), *p = msg;
+        if (!msg)
+            return -1;
+        memcpy(p, "keysup-device-v1", 17);
+        p += 17;
+        memcpy(p, nonce, 32);
+        p += 32;
+        memcpy(p, method, strlen(method) + 1);
+        p += strlen(method) + 1;
+        memcpy(p, path, strlen(path) + 1);
+        p += strlen(path) + 1;
+        memcpy(p, bh, KS_HASH_SIZE);
+        crypto_sign_detached(sig, NULL, msg, ml, a->device_sk);
+        free(msg);
+        sodium_bin2hex(nhex, sizeof nhex, nonce, sizeof nonce);
+        sodium_bin2hex(shex, sizeof shex, sig, sizeof sig);
+        snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
+        h = curl_slist_append(h, line);
+        snprintf(line, sizeof line, "X-Keysup-Nonce: %s", nhex);
+        h = curl_slist_append(h, line);
+        snprintf(line, sizeof line, "X-Keysup-Signature: %s", shex);
+        h = curl_slist_append(h, line);
+    }
+    return perform(a, method, path, body, h, out);
+}
+
+json_t *ctl_http_json(ctl_agent *a, const char *method, const char *path, json_t *body, int sign,
+                      int *status)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    ctl_http_resp r;
+    json_t *o = NULL;
+    *status = 0;
+    if (ctl_http(a, method, path, text, sign, &r) == 0) {
+        *status = r.status;
+        o = json_loadb((const char *)r.body, r.len, 0, NULL);
+    }
+    ctl_http_free(&r);
+    free(text);
+    return o;
+}

@@ -1,0 +1,211 @@
+/*
+ * ctl_main.c - `keysup-controller run|enroll|ctl`.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ctl_agent.h"
+
+static ctl_agent agent; /* one per process; large (flash buffers), so not on the stack */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    agent.stop = 1;
+}
+
+static const char usage[] =
+    "usage: keysup-controller run    --flash FILE --socket PATH [--supervisor URL]\n"
+    "                                [--heartbeat SECONDS] [--sectors N] [--protocol N]\n"
+    "       keysup-controller enroll --flash FILE --supervisor URL --token TOKEN [--sectors N]\n"
+    "       keysup-controller ctl    --socket PATH status\n"
+    "       keysup-controller ctl    --socket PATH seal on|off\n"
+    "       keysup-controller ctl    --socket PATH txn-done\n"
+    "       keysup-controller ctl    --socket PATH code ONE-TIME-CODE\n"
+    "       keysup-controller ctl    --socket PATH fault KIND [VALUE]\n"
+    "       keysup-controller ctl    --socket PATH send JSON\n\n"
+    "run      runs the controller: the store on the flash file, the auth engine, the\n"
+    "         control socket (the reader and terminal), and, with --supervisor, the\n"
+    "         heartbeat and sync with keysupd.\n"
+    "enroll   creates the device key, enrols with a one-time provisioning token,\n"
+    "         pins the supervisor's key and stores all of it in flash.\n"
+    "ctl      talks to a running controller. Faults (tests and simulator):\n"
+    "         corrupt_sector | skew_clock SECONDS | rtc_reset true|false |\n"
+    "         drop_link true|false | protocol N | power_cut WRITES\n"
+    "See docs/controller.md.\n";
+
+typedef struct args {
+    const char *flash, *socket, *supervisor, *token;
+    unsigned heartbeat, sectors;
+    int protocol;
+    int rest;
+} args;
+
+static int parse(int argc, char **argv, args *a)
+{
+    memset(a, 0, sizeof *a);
+    int i = 2;
+    for (; i < argc; i++) {
+        const char *k = argv[i];
+        if (strncmp(k, "--", 2) != 0)
+            break;
+        if (strcmp(k, "--help") == 0) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "keysup-controller: %s needs a value\n", k);
+            return -1;
+        }
+        const char *v = argv[++i];
+        if (strcmp(k, "--flash") == 0)
+            a->flash = v;
+        else if (strcmp(k, "--socket") == 0)
+            a->socket = v;
+        else if (strcmp(k, "--supervisor") == 0)
+            a->supervisor = v;
+        else if (strcmp(k, "--token") == 0)
+            a->token = v;
+        else if (strcmp(k, "--heartbeat") == 0)
+            a->heartbeat = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(k, "--sectors") == 0)
+            a->sectors = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(k, "--protocol") == 0)
+            a->protocol = atoi(v);
+        else {
+            fprintf(stderr, "keysup-controller: unknown option %s\n", k);
+            return -1;
+        }
+    }
+    a->rest = i;
+    return 0;
+}
+
+static int send_line(const char *path, const char *line)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        fprintf(stderr, "keysup-controller: cannot connect to %s: %s (is the controller running?)\n",
+                path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return 3;
+    }
+    size_t n = strlen(line);
+    if (write(fd, line, n) != (ssize_t)n || write(fd, "\n", 1) != 1) {
+        close(fd);
+        return 3;
+    }
+    char buf[65536];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) {
+        got += (size_t)r;
+        if (memchr(buf, '\n', got))
+            break;
+    }
+    close(fd);
+    buf[got] = '\0';
+    json_error_t je;
+    json_t *o = json_loads(buf, 0, &je);
+    if (!o) {
+        fprintf(stderr, "keysup-controller: bad answer: %s\n", buf);
+        return 4;
+    }
+    char *pretty = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+    puts(pretty);
+    free(pretty);
+    int rc = json_object_get(o, "error") ? 1 : 0;
+    json_decref(o);
+    return rc;
+}
+
+static int cmd_ctl(int argc, char **argv, const args *a)
+{
+    if (!a->socket || a->rest >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *verb = argv[a->rest];
+    const char *v1 = a->rest + 1 < argc ? argv[a->rest + 1] : NULL;
+    const char *v2 = a->rest + 2 < argc ? argv[a->rest + 2] : NULL;
+    char line[4096];
+    if (strcmp(verb, "status") == 0)
+        snprintf(line, sizeof line, "{\"op\":\"status\"}");
+    else if (strcmp(verb, "seal") == 0 && v1 && (strcmp(v1, "on") == 0 || strcmp(v1, "off") == 0))
+        snprintf(line, sizeof line, "{\"op\":\"seal\",\"on\":%s}", strcmp(v1, "on") == 0 ? "true" : "false");
+    else if (strcmp(verb, "txn-done") == 0)
+        snprintf(line, sizeof line, "{\"op\":\"txn_done\"}");
+    else if (strcmp(verb, "fault") == 0 && v1)
+        snprintf(line, sizeof line, "{\"op\":\"fault\",\"kind\":\"%s\",\"value\":%s}", v1, v2 ? v2 : "true");
+    else if (strcmp(verb, "code") == 0 && v1)
+        snprintf(line, sizeof line, "{\"op\":\"enter_code\",\"code\":\"%.15s\"}", v1);
+    else if (strcmp(verb, "send") == 0 && v1)
+        snprintf(line, sizeof line, "%s", v1);
+    else {
+        fputs(usage, stderr);
+        return 2;
+    }
+    return send_line(a->socket, line);
+}
+
+int main(int argc, char **argv)
+{
+    args a;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (parse(argc, argv, &a))
+        return 2;
+    if (strcmp(argv[1], "ctl") == 0)
+        return cmd_ctl(argc, argv, &a);
+
+    int enroll = strcmp(argv[1], "enroll") == 0;
+    if ((!enroll && strcmp(argv[1], "run") != 0) || !a.flash || (enroll && (!a.supervisor || !a.token)) ||
+        (!enroll && !a.socket)) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol};
+    int err = ctl_open(&agent, &o, enroll);
+    if (err) {
+        fprintf(stderr, "keysup-controller: cannot open the store on %s: %s (%s)\n", a.flash,
+                ks_err_name(err), ks_strerror(err));
+        return 3;
+    }
+    if (enroll) {
+        err = ctl_enroll(&agent, a.supervisor, a.token);
+        ctl_close(&agent);
+        return err ? 1 : 0;
+    }
+    if (agent.set.controller_id && (err = ctl_start_engine(&agent)) != 0)
+        fprintf(stderr, "keysup-controller: auth engine: %s (%s)\n", ks_err_name(err), ks_strerror(err));
+    if (!agent.set.controller_id)
+        fprintf(stderr, "keysup-controller: not enrolled: decisions are refused until "
+                        "`keysup-controller enroll` runs\n");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "keysup-controller: serving %s%s%s\n", a.socket,
+            a.supervisor ? ", supervisor " : "", a.supervisor ? a.supervisor : "");
+    err = ctl_serve(&agent);
+    ctl_close(&agent);
+    return err ? 1 : 0;
+}

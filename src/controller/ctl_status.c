@@ -1,0 +1,164 @@
+/*
+ * ctl_status.c - what the controller knows about itself, as one JSON
+ * object: `keysup-controller ctl status` shows it and every heartbeat sends
+ * it to the supervisor as the health report (docs/controller.md).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "ctl_agent.h"
+
+static void set_hex(json_t *o, const char *k, const uint8_t *p, size_t n)
+{
+    char hex[129];
+    sodium_bin2hex(hex, sizeof hex, p, n);
+    json_object_set_new(o, k, json_string(hex));
+}
+
+static json_t *kse_code(int err)
+{
+    char code[16];
+    int kse = ks_err_kse(err);
+    if (!kse)
+        return json_null();
+    snprintf(code, sizeof code, "KSE-%d", kse);
+    return json_string(code);
+}
+
+static json_t *store_json(ctl_agent *a)
+{
+    ks_store_info info;
+    json_t *o = json_object();
+    ks_store_get_info(&a->store, &info);
+    int damaged = (info.flags & KS_STORE_F_DAMAGED) != 0;
+    json_object_set_new(o, "integrity", json_string(damaged ? "corrupt" : "ok"));
+    json_object_set_new(o, "code", damaged ? json_string("KSE-301") : json_null());
+    if (damaged) {
+        json_object_set_new(o, "damage_offset", json_integer(a->store.damage.offset));
+        json_object_set_new(o, "damage_what",
+                            json_string(a->store.damage.what ? a->store.damage.what : "?"));
+    }
+    json_object_set_new(o, "need_full", json_boolean(info.flags & KS_STORE_F_NEED_FULL));
+    json_object_set_new(o, "fell_back", json_boolean(info.flags & KS_STORE_F_FELL_BACK));
+    json_object_set_new(o, "capacity", json_integer(info.area_capacity));
+    json_object_set_new(o, "audit_pending",
+                        json_integer((json_int_t)(info.audit_last > info.audit_acked
+                                                      ? info.audit_last - info.audit_acked : 0)));
+    json_object_set_new(o, "audit_last", json_integer((json_int_t)info.audit_last));
+    json_object_set_new(o, "counters", json_integer(info.counter_count));
+    return o;
+}
+
+static json_t *clock_json(ctl_agent *a)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "rtc", json_integer((json_int_t)ctl_rtc(a)));
+    json_object_set_new(o, "system", json_integer((json_int_t)time(NULL)));
+    if (!a->auth_ready)
+        return o;
+    ks_time_status ts;
+    uint64_t now = 0;
+    int rc = ks_auth_now(&a->auth, &now);
+    ks_auth_time_status(&a->auth, &ts);
+    json_object_set_new(o, "trusted", json_integer((json_int_t)now));
+    json_object_set_new(o, "offset", json_integer(ts.offset));
+    json_object_set_new(o, "drift_ppm", json_integer(ts.drift_ppm));
+    json_object_set_new(o, "uncertainty", json_integer((json_int_t)ts.uncertainty));
+    json_object_set_new(o, "anchored", json_boolean(ts.flags & KS_CLOCK_ANCHORED));
+    json_object_set_new(o, "code", kse_code(rc));
+    return o;
+}
+
+static json_t *lockout_json(ctl_agent *a)
+{
+    json_t *arr = json_array();
+    uint64_t now = (uint64_t)time(NULL);
+    for (uint32_t i = 0; i < ks_store_counter_count(&a->store); i++) {
+        const ks_counter *c = ks_store_counter_at(&a->store, i);
+        if (!c || (c->kind != KS_COUNTER_KEY && c->kind != KS_COUNTER_READER))
+            continue;
+        if (c->locked_until == 0 || (c->locked_until != UINT64_MAX && c->locked_until <= now))
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "kind", json_string(c->kind == KS_COUNTER_KEY ? "key" : "reader"));
+        if (c->kind == KS_COUNTER_READER) {
+            char name[KS_READER_ID_SIZE + 1] = {0};
+            memcpy(name, c->id, KS_READER_ID_SIZE);
+            json_object_set_new(e, "id", json_string(name));
+        } else {
+            set_hex(e, "id", c->id, KS_KEYID_SIZE);
+        }
+        json_object_set_new(e, "fails", json_integer(c->fails));
+        json_object_set_new(e, "locked_until", c->locked_until == UINT64_MAX
+                                                   ? json_string("admin")
+                                                   : json_integer((json_int_t)c->locked_until));
+        json_array_append_new(arr, e);
+    }
+    return arr;
+}
+
+static json_t *refusals_json(ctl_agent *a)
+{
+    json_t *arr = json_array();
+    for (int i = 0; i < a->refusals.n; i++) {
+        char code[16];
+        snprintf(code, sizeof code, "KSE-%d", a->refusals.code[i]);
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:i,s:I,s:I}", "code", code, "symbol",
+                                             ks_err_name(-a->refusals.code[i]), "count",
+                                             (int)a->refusals.count[i], "first",
+                                             (json_int_t)a->refusals.first[i], "last",
+                                             (json_int_t)a->refusals.last[i]));
+    }
+    return arr;
+}
+
+json_t *ctl_status_json(ctl_agent *a)
+{
+    json_t *o = json_object();
+    const ks_snap_header *h = ks_store_header(&a->store);
+    json_object_set_new(o, "enrolled", json_boolean(a->set.controller_id != 0));
+    json_object_set_new(o, "controller_id", json_integer((json_int_t)a->set.controller_id));
+    if (a->set.controller_id)
+        set_hex(o, "device_key_id", a->ctrl_id16, KS_CTRL_ID_SIZE);
+    json_object_set_new(o, "scope", json_integer(a->set.scope));
+    json_object_set_new(o, "firmware", json_string(CTL_FIRMWARE));
+    json_object_set_new(o, "protocol", json_integer(a->o.protocol));
+    json_object_set_new(o, "min_key_format", json_integer(a->set.min_key_format));
+    json_object_set_new(o, "applied_version", h ? json_integer((json_int_t)h->version) : json_null());
+    if (h) {
+        set_hex(o, "applied_root", h->root, KS_HASH_SIZE);
+        json_object_set_new(o, "record_count", json_integer(h->record_count));
+        json_object_set_new(o, "expires_at", json_integer((json_int_t)h->expires_at));
+    }
+    json_object_set_new(o, "last_sync", json_integer((json_int_t)a->set.last_sync));
+    json_object_set_new(o, "last_contact", json_integer((json_int_t)a->last_contact));
+    uint64_t now = (uint64_t)time(NULL);
+    json_t *conds = json_array();
+    if (a->comm_lost)
+        json_array_append_new(conds, json_string("KSE-100"));
+    if (ctl_stale(a, now))
+        json_array_append_new(conds, json_string("KSE-110"));
+    if (h && h->expires_at && now >= h->expires_at)
+        json_array_append_new(conds, json_string("KSE-702"));
+    if (a->last_sync_err && ks_err_kse(a->last_sync_err))
+        json_array_append_new(conds, kse_code(a->last_sync_err));
+    json_object_set_new(o, "conditions", conds);
+    json_object_set_new(o, "last_sync_error",
+                        a->last_sync_err ? json_string(ks_err_name(a->last_sync_err)) : json_null());
+    json_object_set_new(o, "store", store_json(a));
+    json_object_set_new(o, "clock", clock_json(a));
+    json_object_set_new(o, "seal_on", json_boolean(a->seal_on));
+    json_object_set_new(o, "pending_transaction",
+                        json_boolean(a->auth_ready && ks_auth_txn_pending(&a->auth)));
+    json_object_set_new(o, "lockouts", lockout_json(a));
+    json_object_set_new(o, "refusals", refusals_json(a));
+    json_object_set_new(o, "degraded_policy",
+                        json_string(a->set.degraded == CTL_DEGRADED_ALLOW ? "allow"
+                                    : a->set.degraded == CTL_DEGRADED_DENY_ALL ? "deny_all"
+                                                                               : "deny_privileged"));
+    return o;
+}

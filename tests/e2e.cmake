@@ -1,0 +1,4 @@
+# End to end: real keysupd and real keysup-controller agents on loopback.
+add_test(NAME controller_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/controller_e2e.sh)
+set_tests_properties(controller_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-controller")

@@ -1,0 +1,127 @@
+# Shared helpers for the end-to-end tests: a real keysupd on loopback and
+# real keysup-controller agents, started and stopped by the test itself.
+# Source it; it sets B (binaries), W (work dir) and a trap that stops
+# everything it started.
+set -euo pipefail
+
+B="${KS_BIN:?KS_BIN must point to build/bin}"
+W="${KS_WORK:?KS_WORK must name a scratch directory}"
+rm -rf "$W"
+mkdir -p "$W"
+cd "$W"
+unset KEYSUP_PASSPHRASE
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+
+PIDS=()
+steps=0
+
+e2e_cleanup() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.2
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+}
+trap e2e_cleanup EXIT
+
+fail() {
+    echo "FAIL: $*"
+    for f in "$W"/*.log; do echo "--- $f"; tail -n 30 "$f"; done
+    exit 1
+}
+ok() { steps=$((steps + 1)); echo "ok $steps - $*"; }
+
+# now_ms: wall clock in milliseconds
+now_ms() { date +%s%3N; }
+
+# wait_until SECONDS DESCRIPTION CMD...: polls CMD every 100 ms
+wait_until() {
+    local limit=$1 desc=$2 t0
+    shift 2
+    t0=$(now_ms)
+    until "$@" >/dev/null 2>&1; do
+        if [ $(( $(now_ms) - t0 )) -gt $((limit * 1000)) ]; then
+            fail "timed out after ${limit}s waiting for: $desc"
+        fi
+        sleep 0.1
+    done
+}
+
+# j FILE EXPR: evaluates a Python expression on the JSON in FILE (as d)
+j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# ----- the supervisor -----
+
+sup_init() {
+    "$B/keysup" init --data "$W/sup" --no-passphrase --token-out "$W/admin.tok" >"$W/init.out" 2>&1 \
+        || fail "keysup init: $(cat "$W/init.out")"
+    export KEYSUP_TOKEN_FILE="$W/admin.tok"
+}
+
+# sup_start [PORT]: 0 or empty picks a free port the first time, then keeps it
+sup_start() {
+    local listen="127.0.0.1:${SUP_PORT:-0}"
+    rm -f "$W/port"
+    "$B/keysupd" --data "$W/sup" --listen "$listen" --port-file "$W/port" >>"$W/keysupd.log" 2>&1 &
+    SUP_PID=$!
+    PIDS+=("$SUP_PID")
+    wait_until 10 "keysupd listening" test -s "$W/port"
+    SUP_PORT=$(cat "$W/port")
+    export KEYSUP_SERVER="http://127.0.0.1:$SUP_PORT"
+}
+
+sup_stop() { kill -TERM "$SUP_PID" 2>/dev/null || true; wait "$SUP_PID" 2>/dev/null || true; }
+
+# api ARGS...: the keysup CLI against the supervisor, JSON on stdout
+api() { "$B/keysup" --json "$@"; }
+
+# ----- controllers -----
+
+# ctl_add NAME SCOPE: registers and enrols controller NAME (flash NAME.img)
+ctl_add() {
+    local name=$1 scope=$2 tok
+    api controller add "$name" --scope "$scope" >"$W/$name.add.json" || fail "controller add $name"
+    tok=$(j "$W/$name.add.json" 'd["provisioning_token"]')
+    CTL_ID[$name]=$(j "$W/$name.add.json" 'd["id"]')
+    "$B/keysup-controller" enroll --flash "$W/$name.img" --supervisor "$KEYSUP_SERVER" --token "$tok" \
+        >"$W/$name.enroll.log" 2>&1 || fail "enroll $name: $(cat "$W/$name.enroll.log")"
+}
+declare -A CTL_ID CTL_PID
+
+# ctl_run NAME: starts the agent with a 1 s heartbeat
+ctl_run() {
+    local name=$1
+    "$B/keysup-controller" run --flash "$W/$name.img" --socket "$W/$name.sock" \
+        --supervisor "$KEYSUP_SERVER" --heartbeat 1 >>"$W/$name.log" 2>&1 &
+    CTL_PID[$name]=$!
+    PIDS+=("${CTL_PID[$name]}")
+    wait_until 10 "$name control socket" test -S "$W/$name.sock"
+}
+
+# ctl NAME ARGS...: keysup-controller ctl against NAME's socket
+ctl() { local name=$1; shift; "$B/keysup-controller" ctl --socket "$W/$name.sock" "$@"; }
+
+# status NAME EXPR: a field of NAME's status
+status() { ctl "$1" status >"$W/$1.status.json" 2>/dev/null; j "$W/$1.status.json" "$2"; }
+
+# published SCOPE: the supervisor's version for a controller's scope, via `controller show`
+ctl_show() { api controller show "${CTL_ID[$1]}" >"$W/$1.show.json"; }
+
+# in_step NAME: the controller holds what the supervisor published for it
+in_step() {
+    ctl_show "$1" || return 1
+    local want have
+    want=$(j "$W/$1.show.json" 'd.get("published_version")')
+    have=$(status "$1" 'd["applied_version"]') || return 1
+    [ "$want" != "None" ] && [ "$want" = "$have" ] || return 1
+    want=$(j "$W/$1.show.json" 'd.get("published_root")')
+    have=$(status "$1" 'd.get("applied_root")')
+    [ "$want" = "$have" ]
+}
+
+# present KEY NAME ACTION [READER]: presents a key file; stdout/stderr to present.out/err
+present() {
+    "$B/keysup" key present "$1" --controller "$W/$2.sock" --action "$3" --reader "${4:-reader-1}" \
+        >"$W/present.out" 2>"$W/present.err"
+}
+
+# keygen NAME: a software key file NAME.key (no passphrase: tests only)
+keygen() { "$B/keysup" key keygen --out "$W/$1.key" --no-passphrase >/dev/null; }
