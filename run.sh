@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine: installs what is missing,
-# builds, and runs a demonstration in ./demo/.
+# builds, then runs a supervisor (keysupd on SQLite) with a small simulated
+# fleet of controllers, enrols keys, shows a few decisions and what keysup
+# says when one is refused, and keeps everything running until Ctrl-C.
 #
-# Until the supervisor daemon is part of the build, this shows the offline
-# tools on a generated demo fleet: a supervisor key, 50 enrolled keys, a
-# signed snapshot, a delta after revocations, verification, and what the
-# controller would refuse with which KSE code.
+#   ./run.sh                       # runs until Ctrl-C
+#   KEYSUP_DEMO_SECONDS=30 ./run.sh   # stops by itself after 30 s
+#   KEYSUP_PORT=8750 (default; a free port is picked when it is taken)
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
@@ -14,52 +15,110 @@ ks_deps build
 cmake -S . -B build -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
       -DKS_SANITIZE=ON -DKS_WERROR=ON -DKS_FUZZ=ON -DKS_BENCH=ON >build-configure.log 2>&1 \
     || { cat build-configure.log; exit 1; }
-cmake --build build -j"$(nproc)" --target keysup >/dev/null
+cmake --build build -j"$(nproc)" --target keysup keysupd keysup-controller >/dev/null
 
-K=build/bin/keysup
-D=demo
-rm -rf "$D" && mkdir -p "$D"
-echo "== keysup offline demo (the supervisor daemon is not built yet) in $D/"
+B=$PWD/build/bin
+D=$PWD/demo
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+PIDS=()
+stop() {
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    echo "stopped; the data stays in $D/ (rm -rf demo to start afresh)"
+}
+trap stop EXIT
+trap 'exit 0' INT TERM
 
-$K key keygen --out "$D/supervisor.key" --no-passphrase >/dev/null
-$K key keygen --out "$D/rogue.key" --no-passphrase >/dev/null
+rm -rf "$D" && mkdir -p "$D" && chmod 700 "$D"
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "supervisor: keysup init (SQLite, signing key sealed with a passphrase)"
+head -c 24 /dev/urandom | base64 >"$D/passphrase"
+chmod 600 "$D/passphrase"
+"$B/keysup" init --data "$D/sup" --passphrase-file "$D/passphrase" --kdf interactive \
+    --token-out "$D/admin.token" | grep -v admin_token
+export KEYSUP_TOKEN_FILE="$D/admin.token"
+
+port=${KEYSUP_PORT:-8750}
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=0; fi
+"$B/keysupd" --data "$D/sup" --listen "127.0.0.1:$port" --passphrase-file "$D/passphrase" \
+    --port-file "$D/port" >"$D/keysupd.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$D/port" ] && break; sleep 0.1; done
+export KEYSUP_SERVER="http://127.0.0.1:$(cat "$D/port")"
+echo "keysupd listening on $KEYSUP_SERVER (log: $D/keysupd.log)"
+
+say "fleet: three controllers in two scopes, each with its own flash image"
+declare -A SCOPE=([front-door]=1 [pos-1]=2 [scale-1]=2)
+for c in front-door pos-1 scale-1; do
+    tok=$("$B/keysup" --json controller add "$c" --scope "${SCOPE[$c]}" --site demo |
+          python3 -c 'import json,sys; print(json.load(sys.stdin)["provisioning_token"])')
+    "$B/keysup-controller" enroll --flash "$D/$c.img" --supervisor "$KEYSUP_SERVER" --token "$tok"
+    "$B/keysup-controller" run --flash "$D/$c.img" --socket "$D/$c.sock" \
+        --supervisor "$KEYSUP_SERVER" --heartbeat 2 >"$D/$c.log" 2>&1 &
+    PIDS+=($!)
+done
+
+say "keys: software keys for a supervisor, two cashiers and a night guard"
 mkdir -p "$D/keys"
-for i in $(seq -w 0 50); do
-    $K --json key keygen --out "$D/keys/holder-$i.key" --no-passphrase
-done | python3 -c '
+enrol() { # name scope privileges...
+    local n=$1 s=$2
+    shift 2
+    "$B/keysup" key keygen --out "$D/keys/$n.key" --no-passphrase >/dev/null
+    local args=()
+    for p in "$@"; do args+=(--privilege "$p"); done
+    "$B/keysup" key enrol --public-key "$D/keys/$n.key" --scope "$s" --label "$n" "${args[@]}" >/dev/null
+    echo "  $n: scope $s, $*"
+}
+enrol maria 0 SUPERVISOR VOID REFUND Z_REPORT PRICE OVERRIDE
+enrol tom 2 OPERATOR
+enrol ana 2 OPERATOR VOID
+enrol guard 1 OPERATOR
+# Every controller in step with what was published (a heartbeat or two).
+for _ in $(seq 100); do
+    "$B/keysup" --json controller list | python3 -c '
 import json, sys
-text, dec, i = sys.stdin.read(), json.JSONDecoder(), 0
-while text[i:].strip():
-    obj, n = dec.raw_decode(text[i:].lstrip()); i = len(text) - len(text[i:].lstrip()[n:])
-    print(obj["public_key"])' >"$D/pubkeys.txt"
-python3 - "$D" <<'PY'
-import json, sys
-d = sys.argv[1]
-pks = open(f"{d}/pubkeys.txt").read().split()
-privs = [["OPERATOR"], ["OPERATOR", "VOID"], ["SUPERVISOR", "VOID", "REFUND", "Z_REPORT"]]
-keys = [{"holder": f"holder-{i:02d}", "public_key": pks[i], "privileges": privs[i % 3],
-         "state": "active", "form_factor": ["nfc", "usb", "physical"][i % 3]} for i in range(50)]
-json.dump(keys, open(f"{d}/keys-v1.json", "w"), indent=1)
-for k in keys[:5]:
-    k["state"] = "revoked"
-keys = keys[:45] + [{"holder": "holder-50", "public_key": pks[50],
-                     "privileges": ["SUPERVISOR"], "state": "active"}]
-json.dump(keys, open(f"{d}/keys-v2.json", "w"), indent=1)
-PY
+d = json.load(sys.stdin); rows = d["items"] if isinstance(d, dict) else d
+sys.exit(0 if rows and all(r.get("in_sync") for r in rows) else 1)' && break
+    sleep 0.2
+done
+"$B/keysup" controller list
 
-$K snapshot build --keys "$D/keys-v1.json" --signer "$D/supervisor.key" --version 1 --expires 30d --out "$D/v1.snap" >/dev/null
-$K snapshot build --keys "$D/keys-v2.json" --signer "$D/supervisor.key" --version 2 --expires 30d --out "$D/v2.snap" >/dev/null
-echo; echo "-- snapshot v1"; $K snapshot inspect "$D/v1.snap"
-echo; echo "-- verify v1 against the pinned supervisor key"; $K snapshot verify "$D/v1.snap" --trust "$D/supervisor.key"
-$K delta make "$D/v1.snap" "$D/v2.snap" --out "$D/v1-v2.delta" >/dev/null
-echo; echo "-- delta v1 -> v2 ($(stat -c %s "$D/v1-v2.delta") bytes instead of $(stat -c %s "$D/v2.snap")), applied and checked against v2's signed root"
-$K delta apply "$D/v1.snap" "$D/v1-v2.delta" --out "$D/v2-applied.snap" --trust "$D/supervisor.key"
-cmp "$D/v2.snap" "$D/v2-applied.snap" && echo "v2-applied.snap is byte-identical to v2.snap"
+say "decisions at the terminals (keysup key present KEYFILE --controller SOCKET --action A)"
+try() { # key controller action
+    printf -- '-- %s presents at %s for %s: ' "$1" "$2" "$3"
+    if "$B/keysup" key present "$D/keys/$1.key" --controller "$D/$2.sock" --action "$3" \
+        >"$D/present.out" 2>"$D/present.err"; then
+        echo "GRANTED"
+    else
+        echo "REFUSED"
+        sed 's/^/     /' "$D/present.err"
+    fi
+}
+try maria pos-1 void        # a supervisor voids a line
+try ana pos-1 void          # a cashier cannot: void needs a supervisor (KSE-502)
+try maria pos-1 refund
+try guard pos-1 access      # the guard's key is for the front door's scope only (KSE-202)
+try guard front-door access
 
-echo; echo "-- what a controller refuses, and why"
-set +e
-$K snapshot verify "$D/v1.snap" --trust "$D/rogue.key"; echo "(exit $?)"
-$K snapshot verify "$D/v1.snap" --trust "$D/supervisor.key" --applied-version 2; echo "(exit $?)"
-echo; $K error show KSE-700
-set -e
-echo; echo "Files are in $D/. Try: $K --help"
+say "what KSE-502 means, from the catalogue (keysup error show KSE-502)"
+"$B/keysup" error show KSE-502
+
+say "running"
+cat <<EOF
+  API            $KEYSUP_SERVER/v1   (token: $D/admin.token)
+  metrics        $KEYSUP_SERVER/metrics
+  health         $KEYSUP_SERVER/healthz
+  controllers    $D/*.sock  (keysup-controller ctl --socket $D/pos-1.sock status)
+
+Try:  export KEYSUP_SERVER=$KEYSUP_SERVER KEYSUP_TOKEN_FILE=$D/admin.token
+      $B/keysup controller show 2
+      $B/keysup-controller ctl --socket $D/pos-1.sock fault corrupt_sector
+      $B/keysup audit list
+Ctrl-C stops the supervisor and the fleet.
+EOF
+if [ -n "${KEYSUP_DEMO_SECONDS:-}" ]; then
+    sleep "$KEYSUP_DEMO_SECONDS"
+else
+    while :; do sleep 3600; done
+fi

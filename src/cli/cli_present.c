@@ -100,12 +100,12 @@ static int ctl_error(cli_ctx *cx, json_t *ans)
         json_object_update(o, ans);
         cli_emit(cx, o);
     } else {
-        fprintf(stderr, "keysup: %s%s%s: %s%s%s\n", code ? code : "ERROR",
-                json_string_value(json_object_get(e, "symbol")) ? " " : "",
-                json_string_value(json_object_get(e, "symbol")) ? json_string_value(json_object_get(e, "symbol")) : "",
-                msg ? msg : "refused", check ? " (" : "", check ? check : "");
+        const char *sym = json_string_value(json_object_get(e, "symbol"));
+        fprintf(stderr, "keysup: %s%s%s: %s", code ? code : "ERROR", sym ? " " : "", sym ? sym : "",
+                msg ? msg : "refused");
         if (check)
-            fputs(")\n", stderr);
+            fprintf(stderr, " (%s)", check);
+        fputc('\n', stderr);
         if (kse)
             fprintf(stderr, "  next step: `keysup error show %s`\n", code);
     }
