@@ -42,6 +42,13 @@ jis() {
     [ "$got" = "$2" ] || fail "$1 = '$got', want '$2'"
 }
 
+# flip FILE OFFSET: changes one byte (XOR 0x01), so the file always differs
+flip() {
+    python3 -c 'import sys
+f = open(sys.argv[1], "r+b"); o = int(sys.argv[2]); f.seek(o); b = f.read(1)[0]
+f.seek(o); f.write(bytes([b ^ 1]))' "$1" "$2"
+}
+
 # ----- global
 t 0 "--version" "$B" --version
 grep -Eq '^keysup [0-9]+\.[0-9]+\.[0-9]+$' out || fail "version line"
@@ -98,7 +105,7 @@ t 0 "show encrypted needs no passphrase" "$B" key show enc.key --json
 jis 'd["public_key"]' "$ENC_PK"
 jis 'd["kdf_memlimit_kib"]' 65536
 cp sup.key broken.key
-printf '\x00' | dd of=broken.key bs=1 seek=100 conv=notrunc 2>/dev/null
+flip broken.key 100
 t 1 "corrupt key file" "$B" key show broken.key --json
 jis 'd["error"]["code"]' FORMAT
 jis 'd["error"]["what"]' keyfile.checksum
@@ -198,11 +205,11 @@ has err "is not a valid Ed25519 public key"
 t 3 "verify missing file" "$B" snapshot verify nosuch.snap --trust sup.key
 has err "cannot read nosuch.snap: No such file or directory"
 cp s5.snap sig.snap
-printf '\x01' | dd of=sig.snap bs=1 seek=100 conv=notrunc 2>/dev/null  # inside the signature
+flip sig.snap 100  # inside the signature
 t 1 "verify tampered signature" "$B" snapshot verify sig.snap --trust sup.key --now $NOW --json
 jis 'd["error"]["code"]' BAD_SIGNATURE
 cp s5.snap rec.snap
-printf '\x01' | dd of=rec.snap bs=1 seek=$((160 + 128 + 20)) conv=notrunc 2>/dev/null
+flip rec.snap $((160 + 128 + 20))
 t 1 "verify tampered record" "$B" snapshot verify rec.snap --trust sup.key --now $NOW --json
 code=$(js 'd["error"]["code"]')
 case "$code" in ROOT_MISMATCH | FORMAT) ;; *) fail "tampered record gave $code" ;; esac
@@ -225,7 +232,7 @@ t 0 "result verifies" "$B" snapshot verify s6b.snap --trust sup.key --now $NOW -
 
 dsize=$(stat -c %s d56)
 cp d56 dbad
-printf '\x01' | dd of=dbad bs=1 seek=$((dsize - 128 - 16 - 100)) conv=notrunc 2>/dev/null
+flip dbad $((dsize - 128 - 16 - 100))
 t 1 "tampered delta refused" "$B" delta apply s5.snap dbad --out s6c.snap --trust sup.key --now $NOW --json
 jis 'd["error"]["code"] in ("ROOT_MISMATCH", "FORMAT")' True
 [ ! -e s6c.snap ] || fail "refused delta wrote its output"
@@ -235,7 +242,7 @@ t 1 "tampered delta leaves an existing output alone" "$B" delta apply s5.snap db
 [ "$(cat s6d.snap)" = "keep me" ] || fail "refused delta replaced its output"
 ls ./*.tmp.* >/dev/null 2>&1 && fail "temporary files left behind"
 cp d56 dhdr
-printf '\x01' | dd of=dhdr bs=1 seek=$((56 + 100)) conv=notrunc 2>/dev/null  # target signature
+flip dhdr $((56 + 100))  # target signature
 t 1 "delta with tampered target header" "$B" delta apply s5.snap dhdr --out x.snap --trust sup.key --now $NOW --json
 jis 'd["error"]["code"]' BAD_SIGNATURE
 t 1 "delta onto the wrong base" "$B" delta apply s6.snap d56 --out x.snap --trust sup.key --now $NOW --json
@@ -261,7 +268,7 @@ t 0 "apply it (rebuild)" "$B" delta apply s5.snap d59 --out s9b.snap --trust sup
 jis 'd["method"]' rebuild
 cmp s9.snap s9b.snap || fail "rebuilt snapshot is not byte-identical"
 cp d59 d59bad
-printf '\x01' | dd of=d59bad bs=1 seek=1000 conv=notrunc 2>/dev/null
+flip d59bad 1000
 t 1 "tampered rebuild delta" "$B" delta apply s5.snap d59bad --out s9c.snap --trust sup.key --now $NOW --json
 jis 'd["error"]["code"]' ROOT_MISMATCH
 [ ! -e s9c.snap ] || fail "refused delta wrote its output"
@@ -275,7 +282,7 @@ sweep() {  # sweep FILE CMD... (the command reads "tampered")
     for ((i = 0; i < n; i++)); do
         cp "$file" tampered
         printf '\xff' | dd of=tampered bs=1 seek=$i conv=notrunc 2>/dev/null
-        cmp -s "$file" tampered && printf '\x00' | dd of=tampered bs=1 seek=$i conv=notrunc 2>/dev/null
+        cmp -s "$file" tampered && flip tampered $i
         set +e
         "$@" >out 2>err
         rc=$?
@@ -313,7 +320,7 @@ t 0 "chain from a middle key" "$B" snapshot verify s7.snap --trust sup2.key --ro
 t 1 "chain not starting at a trusted key" "$B" snapshot verify s7.snap --trust u1.key --rotation chain --now $NOW
 has err "KSE-700 SUPERVISOR_UNTRUSTED: rotation chain chain"
 cp chain chain.bad
-printf '\x01' | dd of=chain.bad bs=1 seek=100 conv=notrunc 2>/dev/null   # sig of record 1
+flip chain.bad 100   # sig of record 1
 t 1 "tampered chain" "$B" snapshot verify s7.snap --trust sup.key --rotation chain.bad --now $NOW --json
 jis 'd["error"]["code"]' BAD_SIGNATURE
 t 0 "delta across a rotation" "$B" delta make s6.snap s7.snap --out d67

@@ -41,6 +41,10 @@ int cmd_policy(cli_ctx *cx, int argc, char **argv);
 int cmd_audit(cli_ctx *cx, int argc, char **argv);
 int cmd_token(cli_ctx *cx, int argc, char **argv);
 int cmd_supervisor(cli_ctx *cx, int argc, char **argv);
+/* Diagnosis (cmd_diagnose.c, cmd_incident.c). */
+int cmd_diagnose(cli_ctx *cx, int argc, char **argv);
+int cmd_incidents(cli_ctx *cx, int argc, char **argv);
+int cmd_incident(cli_ctx *cx, int argc, char **argv);
 int key_enrol(cli_ctx *cx, int argc, char **argv);
 int key_list(cli_ctx *cx, int argc, char **argv);
 int key_get(cli_ctx *cx, int argc, char **argv);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ks_api.h"
+#include "ks_diag.h"
 
 static void healthz(ks_req *rq, ks_resp *rs)
 {
@@ -126,6 +127,12 @@ static void metrics(ks_req *rq, ks_resp *rs)
     append(&o, "# HELP keysup_snapshot_version Published snapshot version per scope.\n"
                "# TYPE keysup_snapshot_version gauge\n");
     ks_db_exec(rq->s->db, "SELECT scope, version FROM scopes ORDER BY scope", NULL, 0, gauge_cb, &o);
+    {
+        char *inc = ks_incident_metrics(rq->s); /* open incidents by KSE code */
+        if (inc)
+            append(&o, "%s", inc);
+        free(inc);
+    }
     pthread_mutex_unlock(&rq->s->lock);
     append(&o, "# HELP keysup_keys Enrolled keys.\n# TYPE keysup_keys gauge\nkeysup_keys %lld\n"
                "# HELP keysup_controllers Registered controllers.\n# TYPE keysup_controllers gauge\n"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "ks_diag.h"
 #include "ks_sup.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -126,6 +127,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "keysupd: cannot start the publisher\n");
         goto cleanup;
     }
+    /* Diagnosis hooks before the first heartbeat can arrive. */
+    if (ks_diag_start(&s) != KS_OK) {
+        fprintf(stderr, "keysupd: cannot start diagnosis\n");
+        goto cleanup;
+    }
     if (ks_http_start(&s, err, sizeof err) != KS_OK) {
         fprintf(stderr, "keysupd: %s\n", err);
         goto cleanup;
@@ -148,6 +154,7 @@ int main(int argc, char **argv)
     ret = 0;
 cleanup:
     ks_http_stop(&s);
+    ks_diag_stop(&s);
     ks_pub_stop(&s);
     ks_sup_close(&s);
     return ret;

@@ -61,6 +61,7 @@ extern const ks_route ks_routes_ctrl[];
 extern const ks_route ks_routes_device[];
 extern const ks_route ks_routes_admin[];
 extern const ks_route ks_routes_ops[];
+extern const ks_route ks_routes_diag[];   /* api_diag.c */
 
 /* ----- responses ----- */
 

@@ -12,6 +12,9 @@
 
 #include "ks_db.h"
 
+/* ks_incident.c: the diagnosis incident tables. */
+extern const char ks_incident_schema[];
+
 static const char *const migrations[] = {
     /* 1: the registry. */
     "CREATE TABLE holders(id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT,"
@@ -82,6 +85,9 @@ static const char *const migrations[] = {
     " ('parameter_change','Parameter change',1026,0,300,0,0),"
     " ('firmware_update','Firmware update',258,1,600,0,0),"
     " ('user_management','User management',2054,1,300,0,0);",
+
+    /* 3: diagnosis incidents and the actions taken on them (docs/diagnosis.md). */
+    ks_incident_schema,
 };
 
 typedef struct int_ctx {
@@ -129,9 +135,15 @@ int ks_db_migrate(ks_db *db, int *version)
         /* exec runs one statement; split the migration on ';'. */
         const char *s = migrations[i];
         while (*s) {
-            const char *e = s;
+            const char *e;
             char stmt[4096];
             size_t len;
+            while (*s == ' ')
+                s++;
+            e = s;
+            /* A trigger body holds statements of its own: it ends at "END;". */
+            if (strncmp(s, "CREATE TRIGGER", 14) == 0 && strstr(s, " END;"))
+                e = strstr(s, " END;") + 4;
             while (*e && *e != ';')
                 e++;
             len = (size_t)(e - s);

@@ -31,6 +31,7 @@ typedef struct conn_state {
 
 static const ks_route *const tables[] = {
     ks_routes_ops, ks_routes_keys, ks_routes_ctrl, ks_routes_device, ks_routes_admin,
+    ks_routes_diag,
 };
 
 /* Matches url against pattern, capturing `*` segments into args. */

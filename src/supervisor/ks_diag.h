@@ -1,0 +1,197 @@
+/*
+ * ks_diag.h - diagnosis of the Key Supervisor Error (docs/diagnosis.md).
+ *
+ * Three layers, one file each:
+ *   ks_diag_rules.c   pure: from the facts about one controller (its health
+ *                     report, the previous one, what the supervisor
+ *                     published, its last contact) to findings, walked in
+ *                     the technician's order, each marked root cause or
+ *                     symptom of one. No database, no clock: testable.
+ *   ks_diag_facts.c   gathers those facts from the registry.
+ *   ks_incident.c     incidents: open, update, link actions, verify and
+ *                     resolve, escalate; MTTD/MTTR.
+ *   ks_diag_repair.c  auto-repair: queue the remediation command, audited.
+ *   ks_diag_engine.c  the hooks keysupd calls (heartbeat, command ack), the
+ *                     periodic sweep (missed heartbeats, quiet incidents).
+ *   api_diag.c        /v1/controllers/{id}/diagnosis, /v1/incidents...
+ *
+ * Times are unix milliseconds (int64) throughout this layer: MTTD and MTTR
+ * are measured against one-second heartbeats, so seconds are too coarse.
+ */
+#ifndef KEYSUP_KS_DIAG_H
+#define KEYSUP_KS_DIAG_H
+
+#include "ks_kse.h"
+#include "ks_sup.h"
+
+/* ----- policy ----- */
+
+typedef struct ks_diag_cfg {
+    uint32_t interval_ms;       /* heartbeat interval the controllers were told */
+    uint32_t missed;            /* heartbeats missed before KSE-100 (3) */
+    uint32_t clock_tolerance;   /* seconds between a controller's trusted time and ours (300) */
+    uint32_t quiet;             /* seconds without a new refusal that close a refusal incident */
+    uint32_t recent;            /* seconds of refusals an on-demand diagnosis looks back (900) */
+    uint32_t behind;            /* heartbeats a controller may lag the published version (5) */
+    uint32_t escalate_window;   /* seconds: a repeat of a repaired fault inside it escalates */
+    uint32_t max_repairs;       /* automatic attempts per incident before steps only (3) */
+    int proto_min, proto_max;   /* device protocol versions this supervisor speaks */
+} ks_diag_cfg;
+
+/* Defaults, then KEYSUP_DIAG_* environment overrides (docs/diagnosis.md). */
+void ks_diag_cfg_init(ks_diag_cfg *c, const ks_sup *s);
+
+/* ----- facts ----- */
+
+#define KS_DIAG_MAX_REFUSALS 32
+
+typedef struct ks_diag_refusal {
+    int code;                   /* 202 */
+    int64_t count;              /* cumulative since the controller started */
+    int64_t fresh;              /* new since the previous report (or in the recent window) */
+    int64_t first_ms, last_ms;  /* as reported (second resolution) */
+} ks_diag_refusal;
+
+typedef struct ks_diag_facts {
+    int64_t ctrl_id;
+    char name[101];
+    int enrolled;
+    uint32_t scope;
+    int64_t now_ms;
+    int64_t last_seen_ms;       /* 0: never */
+    uint32_t interval_ms;       /* this controller's heartbeat interval as observed */
+    uint64_t published_version;
+    char published_root[2 * KS_HASH_SIZE + 1];
+    json_t *report;             /* last health report (borrowed; NULL: none yet) */
+    int64_t report_ms;          /* when it arrived */
+    int64_t prev_report_ms;     /* when the one before arrived (0: unknown) */
+    int64_t behind_since_ms;    /* first report behind the published version (0: in step) */
+    ks_diag_refusal ref[KS_DIAG_MAX_REFUSALS];
+    int nref;
+} ks_diag_facts;
+
+/* ----- findings ----- */
+
+typedef struct ks_finding {
+    int code;                   /* KSE number */
+    const ks_kse *kse;
+    int root;                   /* 1: a root cause; 0: a symptom of `cause` */
+    int cause;                  /* the root cause's code, for symptoms */
+    int64_t first_ms;           /* first evidence */
+    int64_t count;              /* refusals counted as evidence (0: a state) */
+    int64_t last_ms;            /* the latest of those refusals */
+    int refusal;                /* 1: found from refusals, not from a state */
+    char evidence[400];         /* for the person at the terminal */
+} ks_finding;
+
+#define KS_DIAG_MAX_FINDINGS 32
+
+typedef struct ks_findings {
+    ks_finding f[KS_DIAG_MAX_FINDINGS];
+    int n;
+    int comm_lost;              /* the rest is as of the last report */
+} ks_findings;
+
+/*
+ * The walk: fills out with every active condition, in area order
+ * (communication, store, trust, sync, clock, protocol, lockout, profile,
+ * key, hardware, licence), and marks symptoms: refusals explained by an
+ * active root cause (KEY_UNKNOWN under DESYNC, STORE_CORRUPT, SYNC_STALE;
+ * KEY_EXPIRED under a clock fault; attack-like refusals under LOCKOUT) are
+ * attached to it instead of opening incidents of their own. Only refusals
+ * with fresh > 0 count.
+ */
+void ks_diag_walk(const ks_diag_cfg *cfg, const ks_diag_facts *facts, ks_findings *out);
+
+/* 1 when an active root cause `root` explains refusals with refusal_code. */
+int ks_diag_explains(int root, int refusal_code);
+
+/* 1 when code is a refusal-type condition (a decision refused), 0 for a
+ * device state (store, clock, sync, link...). */
+int ks_diag_is_refusal_code(int code);
+
+/* ----- engine (ks_diag_engine.c) ----- */
+
+typedef struct ks_diag_engine ks_diag_engine;
+
+/* Creates the engine, registers the hooks and starts the sweep thread. */
+int ks_diag_start(ks_sup *s);
+void ks_diag_stop(ks_sup *s);
+/* The running engine's policy (NULL before start). */
+const ks_diag_cfg *ks_diag_config(ks_sup *s);
+
+/*
+ * An on-demand diagnosis of one controller as JSON: every area in order
+ * with ok/problem, findings with evidence, root cause or symptom, the
+ * incident that tracks it and the numbered steps. Refusals of the last
+ * cfg.recent seconds count. NULL with *status 404 for an unknown id.
+ */
+json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status);
+
+/* ----- facts (ks_diag_facts.c) ----- */
+
+/* Loads the controller row and last report; lock held. 1 when no such
+ * controller. The caller owns facts->report (json_decref). */
+int ks_diag_load(ks_sup *s, int64_t ctrl_id, ks_diag_facts *f);
+/* Fills f->ref from the report: fresh = count - prev count (prev may be
+ * NULL: then refusals whose last time is within `window_ms` count). */
+void ks_diag_refusals(ks_diag_facts *f, json_t *prev, int64_t window_ms);
+/* Key id (hex) of the controller's latest uploaded refusal with code, or
+ * "" when none is uploaded yet. Lock held. */
+void ks_diag_refusal_key(ks_sup *s, int64_t ctrl_id, int code, char out[33]);
+/* 1 when the controller uploaded a granted decision by key key_hex or by
+ * another key of the same holder after its latest refusal with code. Lock held. */
+int ks_diag_granted_since(ks_sup *s, int64_t ctrl_id, const char *key_hex, int code);
+
+/* ----- incidents (ks_incident.c) ----- */
+
+/* Columns of the incidents table, also the JSON fields of an incident. */
+#define KS_INCIDENT_COLS "id, controller_id, code, symbol, state, title, first_evidence_ms," \
+    " detected_ms, resolved_ms, updated_ms, key_id, evidence, symptoms, repair, repairs," \
+    " escalated_from, resolution, last_refusal_ms"
+
+/* The migration that creates the incident tables (ks_db_migrate.c). */
+extern const char ks_incident_schema[];
+
+/*
+ * Applies one evaluation of a controller: opens incidents for new root
+ * causes (escalating a repeat of a repaired fault), updates the open ones,
+ * queues automatic repairs, links operator commands, and resolves what is
+ * gone and verified. Lock held.
+ */
+void ks_incident_apply(ks_sup *s, const ks_diag_cfg *cfg, const ks_diag_facts *f,
+                       const ks_findings *fs);
+/* A command acknowledgement: recorded on every incident it is linked to. Lock held. */
+void ks_incident_command_ack(ks_sup *s, int64_t ctrl_id, int64_t command_id, const char *result);
+/* Closes an incident by an operator (note says what was done). Lock held.
+ * 0, 1 when no such open incident, or a KS_DB_* error. */
+int ks_incident_resolve_manual(ks_sup *s, int64_t id, const char *actor, const char *note);
+/* Adds an action row. Lock held. */
+void ks_incident_action(ks_sup *s, int64_t incident, const char *actor, const char *action,
+                        int64_t command_id, const char *detail);
+/* One incident as JSON with its actions, MTTD/MTTR and steps. Lock held. */
+json_t *ks_incident_json(ks_sup *s, int64_t id);
+/* Adds mttd_ms/mttr_ms, steps, auto_repair to an incident row. */
+void ks_incident_decorate(json_t *row, int64_t ctrl_id);
+/* Per-code aggregates. Lock held. */
+json_t *ks_incident_stats(ks_sup *s);
+/* Prometheus lines for open incidents by code (malloc'd). Lock held. */
+char *ks_incident_metrics(ks_sup *s);
+
+/* ----- repair (ks_diag_repair.c) ----- */
+
+/* The remediation command that repairs code automatically, or NULL. */
+const char *ks_diag_repair_command(int code);
+/*
+ * Queues cmd for the controller unless one is already pending (then that
+ * one is reused); audits it. Returns the command id or a negative error.
+ * Lock held.
+ */
+int64_t ks_diag_queue(ks_sup *s, int64_t ctrl_id, const char *cmd, int code, int64_t incident);
+/* The catalogue's steps for code with CTRL/KEY replaced (JSON array). */
+json_t *ks_diag_steps(int code, int64_t ctrl_id, const char *key_hex);
+
+/* Wall clock in unix milliseconds. */
+int64_t ks_diag_now_ms(void);
+
+#endif

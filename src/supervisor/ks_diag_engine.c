@@ -1,0 +1,424 @@
+/*
+ * ks_diag_engine.c - when diagnosis runs: on every heartbeat (the hook
+ * keysupd calls after storing the report), on every command
+ * acknowledgement, and on a periodic sweep that notices what no heartbeat
+ * can report (a controller that stopped sending them: KSE-100) and closes
+ * refusal incidents that went quiet.
+ *
+ * The engine remembers, per controller, the previous report (refusal
+ * counts in a report are cumulative; what is new is the difference), when
+ * the controller fell behind the published version, and the heartbeat
+ * interval as observed (controllers may be configured apart from the
+ * supervisor's default). This memory is rebuilt from the next reports
+ * after a restart; the incidents themselves live in the database.
+ *
+ * Locking: the engine's own mutex serialises evaluations (heartbeats arrive
+ * on several HTTP threads); inside it, s->lock guards the database, and one
+ * evaluation is one transaction.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ks_api.h"
+#include "ks_diag.h"
+
+typedef struct ctrl_mem {
+    int64_t id;
+    json_t *prev;             /* previous report */
+    int64_t prev_ms;
+    int64_t behind_since_ms;
+    int64_t last_ms;          /* last heartbeat, precise */
+    uint32_t interval_ms;     /* observed, smoothed */
+} ctrl_mem;
+
+struct ks_diag_engine {
+    ks_diag_cfg cfg;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    pthread_t sweeper;
+    int running, stop;
+    ctrl_mem *mem;
+    size_t nmem, capmem;
+    int64_t started_ms;       /* silence before this is the supervisor's, not the link's */
+};
+
+static ks_diag_engine *engine_of(ks_sup *s)
+{
+    return s->hooks.on_heartbeat ? (ks_diag_engine *)s->hooks.ctx : NULL;
+}
+
+const ks_diag_cfg *ks_diag_config(ks_sup *s)
+{
+    ks_diag_engine *e = engine_of(s);
+    return e ? &e->cfg : NULL;
+}
+
+static uint32_t env_u32(const char *name, uint32_t dflt)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long x;
+    if (!v || !*v)
+        return dflt;
+    x = strtoul(v, &end, 10);
+    return *end || x > UINT32_MAX ? dflt : (uint32_t)x;
+}
+
+void ks_diag_cfg_init(ks_diag_cfg *c, const ks_sup *s)
+{
+    c->interval_ms = (s && s->cfg.heartbeat_interval ? s->cfg.heartbeat_interval : 5) * 1000u;
+    c->missed = env_u32("KEYSUP_DIAG_MISSED", 3);
+    c->clock_tolerance = env_u32("KEYSUP_DIAG_CLOCK_TOLERANCE", 300);
+    c->quiet = env_u32("KEYSUP_DIAG_QUIET", 600);
+    c->recent = env_u32("KEYSUP_DIAG_RECENT", 900);
+    c->behind = env_u32("KEYSUP_DIAG_BEHIND", 5);
+    c->escalate_window = env_u32("KEYSUP_DIAG_ESCALATE_WINDOW", 86400);
+    c->max_repairs = env_u32("KEYSUP_DIAG_MAX_REPAIRS", 3);
+    c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", 1);
+    c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", 1);
+    if (!c->missed)
+        c->missed = 1;
+}
+
+static ctrl_mem *mem_get(ks_diag_engine *e, int64_t id)
+{
+    for (size_t i = 0; i < e->nmem; i++)
+        if (e->mem[i].id == id)
+            return &e->mem[i];
+    if (e->nmem == e->capmem) {
+        size_t nc = e->capmem ? e->capmem * 2 : 16;
+        ctrl_mem *n = realloc(e->mem, nc * sizeof *n);
+        if (!n)
+            return NULL;
+        e->mem = n;
+        e->capmem = nc;
+    }
+    memset(&e->mem[e->nmem], 0, sizeof e->mem[0]);
+    e->mem[e->nmem].id = id;
+    return &e->mem[e->nmem++];
+}
+
+/* Fills the per-controller memory into the facts. */
+static void facts_from_mem(const ks_diag_engine *e, ks_diag_facts *f, const ctrl_mem *m)
+{
+    /* A controller cannot have missed heartbeats while we were not running. */
+    if (f->last_seen_ms && f->last_seen_ms < e->started_ms)
+        f->last_seen_ms = e->started_ms;
+    if (!m)
+        return;
+    if (m->last_ms && m->last_ms > f->last_seen_ms - 1000) {
+        f->last_seen_ms = m->last_ms;
+        f->report_ms = m->last_ms;
+    }
+    f->interval_ms = m->interval_ms;
+    f->behind_since_ms = m->behind_since_ms;
+    f->prev_report_ms = m->prev_ms;
+}
+
+static void evaluate(ks_sup *s, ks_diag_engine *e, ks_diag_facts *f)
+{
+    ks_findings fs;
+    ks_diag_walk(&e->cfg, f, &fs);
+    if (ks_db_begin(s->db) != KS_DB_OK)
+        return;
+    ks_incident_apply(s, &e->cfg, f, &fs);
+    if (ks_db_commit(s->db) != KS_DB_OK) {
+        ks_log(KS_LOG_ERROR, "diagnosis.commit", "controller=%lld error=\"%s\"",
+               (long long)f->ctrl_id, ks_db_errmsg(s->db));
+        ks_db_rollback(s->db);
+    }
+}
+
+static void on_heartbeat(void *ctx, ks_sup *s, int64_t ctrl_id, json_t *report)
+{
+    ks_diag_engine *e = ctx;
+    ks_diag_facts f;
+    ctrl_mem *m;
+    int64_t now = ks_diag_now_ms();
+    json_t *av;
+
+    pthread_mutex_lock(&e->m);
+    pthread_mutex_lock(&s->lock);
+    if (ks_diag_load(s, ctrl_id, &f) != 0)
+        goto out;
+    json_decref(f.report);
+    f.report = json_incref(report);
+    m = mem_get(e, ctrl_id);
+    if (m) {
+        if (m->last_ms) {
+            int64_t gap = now - m->last_ms;
+            if (gap >= 100 && gap <= 10 * (int64_t)e->cfg.interval_ms)
+                m->interval_ms = m->interval_ms ? (uint32_t)((3 * (int64_t)m->interval_ms + gap) / 4)
+                                                : (uint32_t)gap;
+        }
+        av = json_object_get(report, "applied_version");
+        if (json_is_integer(av) && (uint64_t)json_integer_value(av) < f.published_version) {
+            if (!m->behind_since_ms)
+                m->behind_since_ms = now;
+        } else {
+            m->behind_since_ms = 0;
+        }
+        f.prev_report_ms = m->prev_ms;
+        f.interval_ms = m->interval_ms;
+        f.behind_since_ms = m->behind_since_ms;
+    }
+    f.now_ms = now;
+    f.last_seen_ms = now;
+    f.report_ms = now;
+    ks_diag_refusals(&f, m ? m->prev : NULL, 2 * (int64_t)e->cfg.interval_ms);
+    evaluate(s, e, &f);
+    if (m) {
+        json_decref(m->prev);
+        m->prev = json_incref(report);
+        m->prev_ms = now;
+        m->last_ms = now;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&e->m);
+    json_decref(f.report);
+}
+
+static void on_ack(void *ctx, ks_sup *s, int64_t ctrl_id, int64_t command_id, const char *result)
+{
+    ks_diag_engine *e = ctx;
+    pthread_mutex_lock(&e->m);
+    pthread_mutex_lock(&s->lock);
+    ks_incident_command_ack(s, ctrl_id, command_id, result);
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&e->m);
+}
+
+/* One sweep: every enrolled controller, on its last report, with no new
+ * refusals (those only come with heartbeats). */
+static void sweep(ks_sup *s, ks_diag_engine *e)
+{
+    json_t *ids, *r;
+    size_t i;
+    pthread_mutex_lock(&e->m);
+    pthread_mutex_lock(&s->lock);
+    ids = ks_db_rows_json(s->db, "SELECT id FROM controllers WHERE device_pk IS NOT NULL AND"
+                          " last_seen IS NOT NULL", NULL, 0, NULL);
+    json_array_foreach(ids, i, r) {
+        ks_diag_facts f;
+        int64_t id = json_integer_value(json_object_get(r, "id"));
+        if (ks_diag_load(s, id, &f) != 0)
+            continue;
+        facts_from_mem(e, &f, mem_get(e, id));
+        ks_diag_refusals(&f, f.report, 0); /* counts equal: nothing fresh */
+        evaluate(s, e, &f);
+        json_decref(f.report);
+    }
+    json_decref(ids);
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&e->m);
+}
+
+static void *sweeper(void *arg)
+{
+    ks_sup *s = arg;
+    ks_diag_engine *e = s->hooks.ctx;
+    /* Half the shortest interval seen keeps KSE-100 within half an
+     * interval of the third missed heartbeat. */
+    for (;;) {
+        struct timespec ts;
+        uint32_t iv = e->cfg.interval_ms;
+        pthread_mutex_lock(&e->m);
+        for (size_t i = 0; i < e->nmem; i++)
+            if (e->mem[i].interval_ms && e->mem[i].interval_ms < iv)
+                iv = e->mem[i].interval_ms;
+        iv = iv / 2 < 100 ? 100 : iv / 2;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += iv / 1000;
+        ts.tv_nsec += (long)(iv % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (!e->stop)
+            pthread_cond_timedwait(&e->cv, &e->m, &ts);
+        if (e->stop) {
+            pthread_mutex_unlock(&e->m);
+            return NULL;
+        }
+        pthread_mutex_unlock(&e->m);
+        sweep(s, e);
+    }
+}
+
+int ks_diag_start(ks_sup *s)
+{
+    ks_diag_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return KS_E_INVAL;
+    ks_diag_cfg_init(&e->cfg, s);
+    e->started_ms = ks_diag_now_ms();
+    pthread_mutex_init(&e->m, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    s->hooks.ctx = e;
+    s->hooks.on_command_ack = on_ack;
+    s->hooks.on_heartbeat = on_heartbeat;
+    if (pthread_create(&e->sweeper, NULL, sweeper, s) == 0)
+        e->running = 1;
+    ks_log(KS_LOG_INFO, "diagnosis.start", "interval_ms=%u missed=%u clock_tolerance=%u quiet=%u"
+           " escalate_window=%u max_repairs=%u", e->cfg.interval_ms, e->cfg.missed,
+           e->cfg.clock_tolerance, e->cfg.quiet, e->cfg.escalate_window, e->cfg.max_repairs);
+    return KS_OK;
+}
+
+void ks_diag_stop(ks_sup *s)
+{
+    ks_diag_engine *e = engine_of(s);
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->m);
+    e->stop = 1;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->m);
+    if (e->running)
+        pthread_join(e->sweeper, NULL);
+    s->hooks.on_heartbeat = NULL;
+    s->hooks.on_command_ack = NULL;
+    s->hooks.ctx = NULL;
+    for (size_t i = 0; i < e->nmem; i++)
+        json_decref(e->mem[i].prev);
+    free(e->mem);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->m);
+    free(e);
+}
+
+/* ----- the on-demand diagnosis ----- */
+
+static json_t *finding_json(ks_sup *s, const ks_diag_facts *f, const ks_finding *fd)
+{
+    const ks_kse *k = fd->kse;
+    char kc[16], cause[16], key[33] = "";
+    int64_t inc = 0;
+    ks_dbv p[2];
+    json_t *o;
+    snprintf(kc, sizeof kc, "KSE-%d", fd->code);
+    snprintf(cause, sizeof cause, "KSE-%d", fd->cause);
+    if (fd->refusal)
+        ks_diag_refusal_key(s, f->ctrl_id, fd->code, key);
+    p[0] = ks_dbv_int(f->ctrl_id);
+    p[1] = ks_dbv_int(fd->root ? fd->code : fd->cause);
+    if (ks_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ? AND"
+                         " state = 'open' ORDER BY id DESC LIMIT 1", p, 2, &inc) != KS_DB_OK &&
+        fd->code == 301) {
+        p[1] = ks_dbv_int(900);
+        ks_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ? AND"
+                         " state = 'open' ORDER BY id DESC LIMIT 1", p, 2, &inc);
+    }
+    o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:s,s:I}", "code", kc, "number", fd->code, "symbol",
+                  k ? k->symbol : "?", "severity", k ? ks_severity_name(k->severity) : "?",
+                  "title", k ? k->title : "?", "root_cause", fd->root, "evidence", fd->evidence,
+                  "first_evidence_ms", (json_int_t)fd->first_ms);
+    json_object_set_new(o, "symptom_of", fd->root ? json_null() : json_string(cause));
+    if (fd->refusal)
+        json_object_set_new(o, "refusals", json_integer((json_int_t)fd->count));
+    if (strspn(key, "0") == strlen(key))
+        key[0] = '\0'; /* a reader lockout names no key */
+    json_object_set_new(o, "key_id", key[0] ? json_string(key) : json_null());
+    json_object_set_new(o, "incident", inc ? json_integer((json_int_t)inc) : json_null());
+    if (k) {
+        json_object_set_new(o, "cause", json_string(k->cause));
+        json_object_set_new(o, "auto_repair", json_boolean(k->auto_repair));
+        json_object_set_new(o, "repair", k->repair ? json_string(k->repair) : json_null());
+        json_object_set_new(o, "steps", ks_diag_steps(fd->code, f->ctrl_id, key));
+    }
+    return o;
+}
+
+json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status)
+{
+    ks_diag_engine *e = engine_of(s);
+    ks_diag_cfg local;
+    const ks_diag_cfg *cfg;
+    ks_diag_facts f;
+    ks_findings fs;
+    json_t *out = NULL, *areas, *roots;
+
+    if (!e)
+        ks_diag_cfg_init(&local, s);
+    if (e)
+        pthread_mutex_lock(&e->m);
+    cfg = e ? &e->cfg : &local;
+    pthread_mutex_lock(&s->lock);
+    if (ks_diag_load(s, ctrl_id, &f) != 0) {
+        *status = 404;
+        goto out;
+    }
+    if (e)
+        facts_from_mem(e, &f, mem_get(e, ctrl_id));
+    ks_diag_refusals(&f, NULL, (int64_t)cfg->recent * 1000);
+    ks_diag_walk(cfg, &f, &fs);
+    /* Refusals an incident already closed (the steps were followed) are
+     * history, not a finding. */
+    for (int i = 0; i < fs.n; i++) {
+        ks_dbv q[2] = {ks_dbv_int(ctrl_id), ks_dbv_int(fs.f[i].code)};
+        int64_t closed = 0;
+        if (!fs.f[i].refusal)
+            continue;
+        if (ks_db_int(s->db, "SELECT MAX(resolved_ms) FROM incidents WHERE controller_id = ?"
+                             " AND code = ? AND state <> 'open'", q, 2, &closed) == KS_DB_OK &&
+            closed && closed >= fs.f[i].last_ms) {
+            fs.f[i] = fs.f[fs.n - 1];
+            fs.n--;
+            i--;
+        }
+    }
+    areas = json_array();
+    roots = json_array();
+    for (int a = KS_AREA_COMMUNICATION; a <= KS_AREA_LICENCE; a++) {
+        json_t *fa = json_array();
+        for (int i = 0; i < fs.n; i++) {
+            if (!fs.f[i].kse || (int)fs.f[i].kse->area != a)
+                continue;
+            json_array_append_new(fa, finding_json(s, &f, &fs.f[i]));
+            if (fs.f[i].root && fs.f[i].kse->severity != KS_SEV_INFO) {
+                char kc[16];
+                snprintf(kc, sizeof kc, "KSE-%d", fs.f[i].code);
+                json_array_append_new(roots, json_string(kc));
+            }
+        }
+        json_array_append_new(areas, json_pack("{s:s,s:s,s:o}", "area",
+                                               ks_area_name((enum ks_kse_area)a), "status",
+                                               json_array_size(fa) ? "problem" : "ok",
+                                               "findings", fa));
+    }
+    {
+        ks_dbv p = ks_dbv_int(ctrl_id);
+        json_t *inc = ks_db_rows_json(s->db, "SELECT " KS_INCIDENT_COLS " FROM incidents WHERE"
+                                      " controller_id = ? AND state = 'open' ORDER BY id", &p, 1,
+                                      NULL), *r;
+        size_t i;
+        json_array_foreach(inc, i, r) ks_incident_decorate(r, ctrl_id);
+        out = json_pack("{s:I,s:s,s:b,s:s,s:o,s:o,s:o,s:I,s:s,s:O,s:O,s:I}", "controller_id",
+                        (json_int_t)ctrl_id, "name", f.name, "enrolled", f.enrolled, "verdict",
+                        json_array_size(roots) ? "problem" : f.enrolled ? "ok" : "not enrolled",
+                        "root_causes", roots, "areas", areas, "open_incidents",
+                        inc ? inc : json_array(), "published_version",
+                        (json_int_t)f.published_version, "published_root", f.published_root,
+                        "applied_version",
+                        json_object_get(f.report, "applied_version")
+                            ? json_object_get(f.report, "applied_version") : json_null(),
+                        "applied_root",
+                        json_object_get(f.report, "applied_root")
+                            ? json_object_get(f.report, "applied_root") : json_null(),
+                        "checked_ms", (json_int_t)f.now_ms);
+        json_object_set_new(out, "last_seen_ms", f.last_seen_ms ? json_integer(f.last_seen_ms)
+                                                                : json_null());
+        json_object_set_new(out, "comm_lost", json_boolean(fs.comm_lost));
+    }
+    *status = 200;
+    json_decref(f.report);
+out:
+    pthread_mutex_unlock(&s->lock);
+    if (e)
+        pthread_mutex_unlock(&e->m);
+    return out;
+}

@@ -1,0 +1,332 @@
+/*
+ * ks_diag_rules.c - the technician's walk, as a pure function of the facts.
+ *
+ * Each area adds the conditions it can see; then refusals that an active
+ * root cause explains become its symptoms. The order of the areas is the
+ * order in which a fault upstream produces symptoms downstream: a link or a
+ * damaged store makes the database wrong, a wrong database or clock makes
+ * keys look unknown or expired. So the first root cause in the walk that
+ * explains a refusal owns it.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <keysup/ks_auth.h>
+
+#include "ks_diag.h"
+
+/* Sync-type and store-type roots make keys look unknown. */
+static const int db_roots[] = {301, 300, 110, 702, 700, 701, 401, 900, 0};
+static const int clock_roots[] = {600, 601, 0};
+/* What LOCKOUT follows from: failed supervisor attempts of these kinds. */
+static const int attack_codes[] = {202, 203, 205, 206, 502, 500, 0};
+
+int ks_diag_is_refusal_code(int code)
+{
+    /* 110 and 600/601 are also refusal codes, but they are device states
+     * found in the report; these are only ever seen as refused decisions. */
+    return (code >= 200 && code < 300) || code == 400 || (code >= 501 && code <= 505) ||
+           code == 800;
+}
+
+static int in_list(const int *l, int code)
+{
+    for (; *l; l++)
+        if (*l == code)
+            return 1;
+    return 0;
+}
+
+static ks_finding *find(ks_findings *o, int code)
+{
+    for (int i = 0; i < o->n; i++)
+        if (o->f[i].code == code)
+            return &o->f[i];
+    return NULL;
+}
+
+static ks_finding *add(ks_findings *o, int code, int64_t first_ms, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static ks_finding *add(ks_findings *o, int code, int64_t first_ms, const char *fmt, ...)
+{
+    ks_finding *f = find(o, code);
+    va_list ap;
+    if (f)
+        return f; /* one finding per code: the first area that saw it words it */
+    if (o->n >= KS_DIAG_MAX_FINDINGS)
+        return NULL;
+    f = &o->f[o->n++];
+    memset(f, 0, sizeof *f);
+    f->code = code;
+    f->kse = ks_kse_find(code);
+    f->root = 1;
+    f->first_ms = first_ms;
+    va_start(ap, fmt);
+    vsnprintf(f->evidence, sizeof f->evidence, fmt, ap);
+    va_end(ap);
+    return f;
+}
+
+static const ks_diag_refusal *refusal(const ks_diag_facts *fa, int code)
+{
+    for (int i = 0; i < fa->nref; i++)
+        if (fa->ref[i].code == code && fa->ref[i].fresh > 0)
+            return &fa->ref[i];
+    return NULL;
+}
+
+static int has_condition(json_t *report, int code)
+{
+    char want[16];
+    json_t *c;
+    size_t i;
+    snprintf(want, sizeof want, "KSE-%d", code);
+    json_array_foreach(json_object_get(report, "conditions"), i, c)
+        if (json_is_string(c) && strcmp(json_string_value(c), want) == 0)
+            return 1;
+    return 0;
+}
+
+static int64_t jint(json_t *o, const char *k, int64_t dflt)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+static int kse_of(json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s && strncmp(s, "KSE-", 4) == 0 ? atoi(s + 4) : 0;
+}
+
+/* Earliest evidence: a matching refusal's first time, else the report's. */
+static int64_t first_of(const ks_diag_facts *fa, int code)
+{
+    const ks_diag_refusal *r = refusal(fa, code);
+    return r && r->first_ms && r->first_ms < fa->report_ms ? r->first_ms : fa->report_ms;
+}
+
+/* ----- the areas, in order ----- */
+
+static void communication(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
+{
+    uint32_t iv = fa->interval_ms ? fa->interval_ms : cfg->interval_ms;
+    int64_t limit = (int64_t)cfg->missed * iv;
+    if (fa->last_seen_ms && fa->now_ms - fa->last_seen_ms > limit) {
+        add(o, 100, fa->last_seen_ms + iv,
+            "no heartbeat since %.1f s ago (%u missed; the limit is %u): the controller is "
+            "deciding offline on its cached database",
+            (double)(fa->now_ms - fa->last_seen_ms) / 1000.0,
+            (unsigned)((fa->now_ms - fa->last_seen_ms) / iv), cfg->missed);
+        o->comm_lost = 1;
+    }
+}
+
+static void store(const ks_diag_facts *fa, ks_findings *o)
+{
+    json_t *st = json_object_get(fa->report, "store");
+    const char *integ = json_string_value(json_object_get(st, "integrity"));
+    if ((integ && strcmp(integ, "corrupt") == 0) || kse_of(json_object_get(st, "code")) == 301 ||
+        has_condition(fa->report, 301)) {
+        const char *what = json_string_value(json_object_get(st, "damage_what"));
+        add(o, 301, first_of(fa, 301),
+            "the controller's flash fails its CRC check at byte %lld (%s); it fell back to the "
+            "last good state%s",
+            (long long)jint(st, "damage_offset", -1), what ? what : "record",
+            json_is_true(json_object_get(st, "need_full")) ? " and needs a full download" : "");
+    }
+    if (refusal(fa, 302))
+        add(o, 302, first_of(fa, 302), "the controller lost its volatile state (brown-out)");
+}
+
+static void trust(const ks_diag_facts *fa, ks_findings *o)
+{
+    const char *lse = json_string_value(json_object_get(fa->report, "last_sync_error"));
+    if (has_condition(fa->report, 700) || (lse && strcmp(lse, "SUPERVISOR_UNTRUSTED") == 0))
+        add(o, 700, first_of(fa, 700),
+            "the controller refused the supervisor's snapshot: it is signed by a supervisor key "
+            "the controller has not pinned, and no rotation record links the two");
+    if (has_condition(fa->report, 701) || (lse && strcmp(lse, "ROLLBACK") == 0))
+        add(o, 701, first_of(fa, 701),
+            "the controller was offered an older database than the one it applied and refused it");
+}
+
+static void sync_state(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
+{
+    json_t *av = json_object_get(fa->report, "applied_version");
+    const char *ar = json_string_value(json_object_get(fa->report, "applied_root"));
+    if (json_is_integer(av) && fa->published_version) {
+        uint64_t v = (uint64_t)json_integer_value(av);
+        if (v == fa->published_version && ar && strcmp(ar, fa->published_root) != 0)
+            add(o, 300, fa->report_ms,
+                "version %llu: the controller's Merkle root %.16s... differs from the published "
+                "%.16s...", (unsigned long long)v, ar, fa->published_root);
+        else if (v > fa->published_version)
+            add(o, 300, fa->report_ms,
+                "the controller holds version %llu but the supervisor published only %llu: the "
+                "supervisor's records went back (restored backup?)",
+                (unsigned long long)v, (unsigned long long)fa->published_version);
+        else if (v < fa->published_version && fa->behind_since_ms &&
+                 fa->now_ms - fa->behind_since_ms >
+                     (int64_t)cfg->behind * (fa->interval_ms ? fa->interval_ms : cfg->interval_ms))
+            add(o, 300, fa->behind_since_ms,
+                "the controller has stayed at version %llu for %.0f s while %llu is published",
+                (unsigned long long)v, (double)(fa->now_ms - fa->behind_since_ms) / 1000.0,
+                (unsigned long long)fa->published_version);
+    }
+    if (has_condition(fa->report, 110))
+        add(o, 110, first_of(fa, 110),
+            "the controller's last successful sync (%lld) is older than its maximum offline age; "
+            "it applies its degraded policy (%s)", (long long)jint(fa->report, "last_sync", 0),
+            json_string_value(json_object_get(fa->report, "degraded_policy"))
+                ? json_string_value(json_object_get(fa->report, "degraded_policy")) : "?");
+    if (has_condition(fa->report, 702))
+        add(o, 702, first_of(fa, 702), "the controller's snapshot passed its expiry time (%lld)",
+            (long long)jint(fa->report, "expires_at", 0));
+}
+
+static void clock_area(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
+{
+    json_t *ck = json_object_get(fa->report, "clock");
+    int code = kse_of(json_object_get(ck, "code"));
+    int64_t rtc = jint(ck, "rtc", 0), trusted = jint(ck, "trusted", 0);
+    int64_t at = fa->report_ms / 1000, off = trusted ? trusted - at : 0;
+    if (code == 601 || (rtc && rtc < (int64_t)KS_AUTH_EPOCH_MIN))
+        add(o, 601, first_of(fa, 601),
+            "the controller's real-time clock reads %lld (before %u): it was reset or stopped",
+            (long long)rtc, KS_AUTH_EPOCH_MIN);
+    else if (code == 600 || (trusted && (off > (int64_t)cfg->clock_tolerance ||
+                                         -off > (int64_t)cfg->clock_tolerance)))
+        add(o, 600, first_of(fa, 600),
+            "the controller's clock is %+lld s from the supervisor's (RTC %+lld s); the tolerance "
+            "is %u s", (long long)off, (long long)(rtc - at), cfg->clock_tolerance);
+}
+
+static void protocol(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
+{
+    json_t *pv = json_object_get(fa->report, "protocol_version");
+    const ks_diag_refusal *r;
+    if (!pv)
+        pv = json_object_get(fa->report, "protocol");
+    if (json_is_integer(pv) && (json_integer_value(pv) < cfg->proto_min ||
+                                json_integer_value(pv) > cfg->proto_max))
+        add(o, 401, fa->report_ms,
+            "the controller speaks device protocol %lld; this supervisor supports %d to %d",
+            (long long)json_integer_value(pv), cfg->proto_min, cfg->proto_max);
+    if ((r = refusal(fa, 400)) != NULL) {
+        ks_finding *f = add(o, 400, r->first_ms,
+                            "%lld key(s) refused: enrolled in a key format below the controller's "
+                            "minimum (%lld)", (long long)r->fresh,
+                            (long long)jint(fa->report, "min_key_format", 0));
+        if (f) {
+            f->refusal = 1;
+            f->count = r->fresh;
+        }
+    }
+}
+
+static void lockout(const ks_diag_facts *fa, ks_findings *o)
+{
+    json_t *lo = json_object_get(fa->report, "lockouts"), *e;
+    char who[200] = "";
+    size_t i, len = 0;
+    if (!json_array_size(lo))
+        return;
+    json_array_foreach(lo, i, e) {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        int n = snprintf(who + len, sizeof who - len, "%s%s %.16s (%lld failures)", i ? ", " : "",
+                         json_string_value(json_object_get(e, "kind")) ? json_string_value(json_object_get(e, "kind")) : "?",
+                         id ? id : "?", (long long)jint(e, "fails", 0));
+        if (n < 0 || (size_t)n >= sizeof who - len)
+            break;
+        len += (size_t)n;
+    }
+    /* The attack started at the first failed attempt that led to it. */
+    int64_t first = fa->report_ms;
+    for (int k = 0; attack_codes[k]; k++) {
+        const ks_diag_refusal *r = refusal(fa, attack_codes[k]);
+        if (r && r->first_ms && r->first_ms < first)
+            first = r->first_ms;
+    }
+    add(o, 500, first, "locked: %s", who);
+}
+
+/* Refusal-type findings (profile, key, licence): one per fresh code. */
+static void refusals(const ks_diag_facts *fa, ks_findings *o, int lo, int hi)
+{
+    for (int i = 0; i < fa->nref; i++) {
+        const ks_diag_refusal *r = &fa->ref[i];
+        const char *extra = "";
+        ks_finding *f;
+        if (r->fresh <= 0 || r->code < lo || r->code > hi || find(o, r->code))
+            continue;
+        if (!ks_diag_is_refusal_code(r->code) && r->code != 500)
+            continue;
+        if (r->code == 504 && json_is_true(json_object_get(fa->report, "seal_on")))
+            extra = "; the seal switch is ON";
+        if (r->code == 505 && json_is_true(json_object_get(fa->report, "pending_transaction")))
+            extra = "; a transaction is still pending on the terminal";
+        f = add(o, r->code, r->first_ms, "%lld refusal(s) with %s since the last report%s",
+                (long long)r->fresh, ks_kse_find(r->code) ? ks_kse_find(r->code)->symbol : "?",
+                extra);
+        if (f) {
+            f->refusal = 1;
+            f->count = r->fresh;
+        }
+    }
+}
+
+int ks_diag_explains(int root, int refusal_code)
+{
+    if ((refusal_code == 202 || refusal_code == 204) && in_list(db_roots, root))
+        return 1;
+    if (refusal_code == 204 && in_list(clock_roots, root))
+        return 1;
+    return root == 500 && in_list(attack_codes, refusal_code);
+}
+
+/* Marks refusals explained by an active root cause as its symptoms. */
+static void attach_symptoms(ks_findings *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        ks_finding *f = &o->f[i];
+        int cause = 0;
+        if (!f->refusal)
+            continue;
+        for (int j = 0; j < o->n && !cause; j++) {
+            int c = o->f[j].code;
+            if (!o->f[j].root || o->f[j].refusal)
+                continue;
+            if (ks_diag_explains(c, f->code))
+                cause = c;
+        }
+        if (cause) {
+            f->root = 0;
+            f->cause = cause;
+        }
+    }
+}
+
+void ks_diag_walk(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
+{
+    memset(o, 0, sizeof *o);
+    if (!fa->enrolled)
+        return;
+    communication(cfg, fa, o);
+    if (!fa->report)
+        return;
+    store(fa, o);
+    trust(fa, o);
+    sync_state(cfg, fa, o);
+    clock_area(cfg, fa, o);
+    protocol(cfg, fa, o);
+    lockout(fa, o);
+    refusals(fa, o, 500, 599);   /* profile: 502 NOT_SUPERVISOR, 504 SEAL, 505 PENDING */
+    refusals(fa, o, 200, 299);   /* key */
+    refusals(fa, o, 800, 899);   /* licence */
+    attach_symptoms(o);
+}

@@ -1,0 +1,5 @@
+# Diagnosis scenarios (issue 7): real keysupd and keysup-controller agents with
+# 1 s heartbeats, faults injected; each names its root cause and shows MTTD/MTTR.
+add_test(NAME diagnosis_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/diagnosis_e2e.sh)
+set_tests_properties(diagnosis_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-diagnosis")
