@@ -25,6 +25,15 @@ void ks_config_defaults(ks_sup_config *c)
     c->provision_ttl = 86400;
     c->sync_full = 1;
     c->log_level = KS_LOG_INFO;
+    c->diag_missed = 3;
+    c->clock_tolerance = 300;
+    c->diag_quiet = 600;
+    c->diag_recent = 900;
+    c->diag_behind = 5;
+    c->escalate_window = 86400;
+    c->max_repairs = 3;
+    c->protocol_min = 1;
+    c->protocol_max = 1;
 }
 
 static char *trim(char *s)
@@ -95,6 +104,15 @@ static int set_key(ks_sup_config *c, const char *k, const char *v)
     NUM("heartbeat_interval", 1, 3600, heartbeat_interval)
     NUM("nonce_ttl", 5, 3600, nonce_ttl)
     NUM("provision_ttl", 60, 365ull * 86400, provision_ttl)
+    NUM("diag_missed_heartbeats", 1, 100, diag_missed)
+    NUM("clock_tolerance", 1, 86400, clock_tolerance)
+    NUM("diag_quiet", 10, 30ull * 86400, diag_quiet)
+    NUM("diag_recent", 10, 30ull * 86400, diag_recent)
+    NUM("diag_behind_intervals", 1, 1000, diag_behind)
+    NUM("escalate_window", 60, 365ull * 86400, escalate_window)
+    NUM("max_auto_repairs", 1, 100, max_repairs)
+    NUM("protocol_min", 0, 65535, protocol_min)
+    NUM("protocol_max", 0, 65535, protocol_max)
 #undef NUM
     return -2;
 }
@@ -166,10 +184,31 @@ int ks_config_write(const ks_sup_config *c, const char *path)
             "# full: fsync every commit (survives power loss); normal: faster.\n"
             "sync = %s\n"
             "# error, warn, info or debug.\n"
-            "log_level = %s\n",
+            "log_level = %s\n"
+            "\n"
+            "# Diagnosis (docs/diagnosis.md).\n"
+            "# Missed heartbeats before a controller is COMM_LOST (KSE-100).\n"
+            "diag_missed_heartbeats = %u\n"
+            "# Seconds a controller's clock may be off before CLOCK_SKEW (KSE-600).\n"
+            "clock_tolerance = %u\n"
+            "# Seconds without a new refusal that close a refusal incident.\n"
+            "diag_quiet = %u\n"
+            "# Seconds of refusals an on-demand diagnosis looks back.\n"
+            "diag_recent = %u\n"
+            "# Heartbeat intervals a controller may lag the published version.\n"
+            "diag_behind_intervals = %u\n"
+            "# Seconds in which a repaired fault that returns escalates (KSE-900).\n"
+            "escalate_window = %u\n"
+            "# Automatic repair attempts per incident before the operator gets the steps.\n"
+            "max_auto_repairs = %u\n"
+            "# Device protocol versions this supervisor speaks (KSE-401 outside).\n"
+            "protocol_min = %u\n"
+            "protocol_max = %u\n",
             c->listen, c->key_file, c->max_body, c->threads,
             (unsigned long long)c->snapshot_ttl, c->snapshot_retain, c->heartbeat_interval,
             c->nonce_ttl, c->provision_ttl, c->sync_full ? "full" : "normal",
-            lv[c->log_level & 3]);
+            lv[c->log_level & 3], c->diag_missed, c->clock_tolerance, c->diag_quiet,
+            c->diag_recent, c->diag_behind, c->escalate_window, c->max_repairs,
+            c->protocol_min, c->protocol_max);
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

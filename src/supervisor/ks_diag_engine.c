@@ -70,15 +70,21 @@ static uint32_t env_u32(const char *name, uint32_t dflt)
 void ks_diag_cfg_init(ks_diag_cfg *c, const ks_sup *s)
 {
     c->interval_ms = (s && s->cfg.heartbeat_interval ? s->cfg.heartbeat_interval : 5) * 1000u;
-    c->missed = env_u32("KEYSUP_DIAG_MISSED", 3);
-    c->clock_tolerance = env_u32("KEYSUP_DIAG_CLOCK_TOLERANCE", 300);
-    c->quiet = env_u32("KEYSUP_DIAG_QUIET", 600);
-    c->recent = env_u32("KEYSUP_DIAG_RECENT", 900);
-    c->behind = env_u32("KEYSUP_DIAG_BEHIND", 5);
-    c->escalate_window = env_u32("KEYSUP_DIAG_ESCALATE_WINDOW", 86400);
-    c->max_repairs = env_u32("KEYSUP_DIAG_MAX_REPAIRS", 3);
-    c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", 1);
-    c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", 1);
+    /* The config file sets the policy; KEYSUP_DIAG_* override it (tests). */
+    ks_sup_config d;
+    if (s)
+        d = s->cfg;
+    else
+        ks_config_defaults(&d);
+    c->missed = env_u32("KEYSUP_DIAG_MISSED", d.diag_missed);
+    c->clock_tolerance = env_u32("KEYSUP_DIAG_CLOCK_TOLERANCE", d.clock_tolerance);
+    c->quiet = env_u32("KEYSUP_DIAG_QUIET", d.diag_quiet);
+    c->recent = env_u32("KEYSUP_DIAG_RECENT", d.diag_recent);
+    c->behind = env_u32("KEYSUP_DIAG_BEHIND", d.diag_behind);
+    c->escalate_window = env_u32("KEYSUP_DIAG_ESCALATE_WINDOW", d.escalate_window);
+    c->max_repairs = env_u32("KEYSUP_DIAG_MAX_REPAIRS", d.max_repairs);
+    c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", d.protocol_min);
+    c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", d.protocol_max);
     if (!c->missed)
         c->missed = 1;
 }

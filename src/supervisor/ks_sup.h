@@ -37,6 +37,15 @@ typedef struct ks_sup_config {
     uint32_t provision_ttl;      /* seconds a provisioning token stays usable */
     int sync_full;               /* SQLite synchronous=FULL */
     int log_level;               /* 0 error, 1 warn, 2 info, 3 debug */
+    /* diagnosis policy (docs/diagnosis.md); KEYSUP_DIAG_* variables override */
+    uint32_t diag_missed;        /* missed heartbeats before KSE-100 */
+    uint32_t clock_tolerance;    /* seconds of clock error before KSE-600 */
+    uint32_t diag_quiet;         /* quiet seconds that close a refusal incident */
+    uint32_t diag_recent;        /* seconds of refusals an on-demand diagnosis reads */
+    uint32_t diag_behind;        /* intervals a controller may lag the published version */
+    uint32_t escalate_window;    /* seconds in which a repaired fault's return escalates */
+    uint32_t max_repairs;        /* automatic repair attempts per incident */
+    uint32_t protocol_min, protocol_max; /* device protocol versions spoken */
 } ks_sup_config;
 
 void ks_config_defaults(ks_sup_config *c);
