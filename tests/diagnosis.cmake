@@ -3,3 +3,7 @@
 add_test(NAME diagnosis_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/diagnosis_e2e.sh)
 set_tests_properties(diagnosis_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-diagnosis")
+
+# The walk itself, as a pure function of constructed facts.
+ks_add_unit(test_diag_rules ${CMAKE_SOURCE_DIR}/tests/test_diag_rules.c)
+target_link_libraries(test_diag_rules PRIVATE keysup_sup)

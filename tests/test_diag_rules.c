@@ -1,0 +1,232 @@
+/*
+ * test_diag_rules.c - the diagnosis walk (ks_diag_walk) as a pure function:
+ * from constructed facts to findings, in the technician's order, with root
+ * causes separated from their symptoms.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ks_diag.h"
+
+#define NOW 1800000000000LL
+#define ROOT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ROOT_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static ks_diag_cfg cfg(void)
+{
+    ks_diag_cfg c;
+    memset(&c, 0, sizeof c);
+    c.interval_ms = 1000;
+    c.missed = 3;
+    c.clock_tolerance = 300;
+    c.quiet = 600;
+    c.recent = 900;
+    c.behind = 5;
+    c.escalate_window = 86400;
+    c.max_repairs = 3;
+    c.proto_min = c.proto_max = 1;
+    return c;
+}
+
+/* A healthy controller in step with version 7 (root A). */
+static void facts(ks_diag_facts *f, json_t *report)
+{
+    memset(f, 0, sizeof *f);
+    f->ctrl_id = 1;
+    f->enrolled = 1;
+    f->now_ms = NOW;
+    f->last_seen_ms = NOW - 500;
+    f->interval_ms = 1000;
+    f->published_version = 7;
+    strcpy(f->published_root, ROOT_A);
+    f->report = report;
+    f->report_ms = NOW - 500;
+    f->prev_report_ms = NOW - 1500;
+}
+
+static json_t *healthy(void)
+{
+    return json_pack("{s:I,s:s,s:[],s:n,s:{s:s,s:n,s:b},s:{s:I,s:I,s:n},s:i,s:b,s:b,s:[]}",
+                     "applied_version", (json_int_t)7, "applied_root", ROOT_A, "conditions",
+                     "last_sync_error", "store", "integrity", "ok", "code", "need_full", 0,
+                     "clock", "rtc", (json_int_t)(NOW / 1000), "trusted", (json_int_t)(NOW / 1000),
+                     "code", "protocol", 1, "seal_on", 0, "pending_transaction", 0, "lockouts");
+}
+
+static void refusal(ks_diag_facts *f, int code, int64_t fresh)
+{
+    ks_diag_refusal *r = &f->ref[f->nref++];
+    r->code = code;
+    r->count = r->fresh = fresh;
+    r->first_ms = NOW - 800;
+    r->last_ms = NOW - 600;
+}
+
+static const ks_finding *get(const ks_findings *o, int code)
+{
+    for (int i = 0; i < o->n; i++)
+        if (o->f[i].code == code)
+            return &o->f[i];
+    return NULL;
+}
+
+static void test_healthy_has_no_findings(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    facts(&f, r);
+    ks_diag_walk(&c, &f, &o);
+    assert_int_equal(o.n, 0);
+    json_decref(r);
+}
+
+static void test_missed_heartbeats_comm_lost(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    facts(&f, r);
+    f.last_seen_ms = NOW - 2500; /* two missed: not yet */
+    ks_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 100));
+    f.last_seen_ms = NOW - 3500;
+    ks_diag_walk(&c, &f, &o);
+    const ks_finding *x = get(&o, 100);
+    assert_non_null(x);
+    assert_true(x->root);
+    assert_int_equal(x->first_ms, NOW - 3500 + 1000); /* the first heartbeat that did not come */
+    assert_int_equal(o.comm_lost, 1);
+    json_decref(r);
+}
+
+static void test_desync_makes_key_unknown_a_symptom(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_object_set_new(r, "applied_root", json_string(ROOT_B));
+    facts(&f, r);
+    refusal(&f, 202, 50); /* fifty KEY_UNKNOWN refusals */
+    ks_diag_walk(&c, &f, &o);
+    const ks_finding *d = get(&o, 300), *k = get(&o, 202);
+    assert_non_null(d);
+    assert_non_null(k);
+    assert_true(d->root);
+    assert_false(k->root);
+    assert_int_equal(k->cause, 300);
+    assert_int_equal(k->count, 50);
+    /* Without the desync the same refusals are a root cause of their own. */
+    json_object_set_new(r, "applied_root", json_string(ROOT_A));
+    ks_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 300));
+    assert_true(get(&o, 202)->root);
+    json_decref(r);
+}
+
+static void test_order_store_before_sync_before_clock(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_object_set_new(json_object_get(r, "store"), "integrity", json_string("corrupt"));
+    json_object_set_new(r, "applied_root", json_string(ROOT_B));
+    json_object_set_new(json_object_get(r, "clock"), "code", json_string("KSE-600"));
+    facts(&f, r);
+    refusal(&f, 204, 3);
+    ks_diag_walk(&c, &f, &o);
+    int seen[3] = {-1, -1, -1};
+    for (int i = 0; i < o.n; i++) {
+        if (o.f[i].code == 301) seen[0] = i;
+        if (o.f[i].code == 300) seen[1] = i;
+        if (o.f[i].code == 600) seen[2] = i;
+    }
+    assert_true(seen[0] >= 0 && seen[1] > seen[0] && seen[2] > seen[1]);
+    /* An expired-key refusal under a store and clock fault is a symptom. */
+    assert_false(get(&o, 204)->root);
+    json_decref(r);
+}
+
+static void test_lockout_absorbs_attack_refusals(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_array_append_new(json_object_get(r, "lockouts"),
+                          json_pack("{s:s,s:s,s:i,s:s}", "kind", "reader", "id", "reader-1",
+                                    "fails", 3, "locked_until", "admin"));
+    facts(&f, r);
+    refusal(&f, 205, 3);
+    ks_diag_walk(&c, &f, &o);
+    assert_true(get(&o, 500)->root);
+    assert_false(get(&o, 205)->root);
+    assert_int_equal(get(&o, 205)->cause, 500);
+    json_decref(r);
+}
+
+static void test_profile_seal_pending_and_protocol(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_object_set_new(r, "seal_on", json_true());
+    json_object_set_new(r, "protocol", json_integer(0));
+    facts(&f, r);
+    refusal(&f, 504, 1);
+    refusal(&f, 502, 1);
+    ks_diag_walk(&c, &f, &o);
+    assert_true(get(&o, 504)->root);
+    assert_true(get(&o, 502)->root);
+    assert_non_null(get(&o, 401));
+    /* Only fresh refusals count. */
+    f.ref[0].fresh = f.ref[1].fresh = 0;
+    ks_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 504));
+    assert_null(get(&o, 502));
+    json_decref(r);
+}
+
+static void test_explains_table(void **state)
+{
+    (void)state;
+    assert_true(ks_diag_explains(300, 202));
+    assert_true(ks_diag_explains(301, 202));
+    assert_true(ks_diag_explains(110, 204));
+    assert_true(ks_diag_explains(600, 204));
+    assert_false(ks_diag_explains(600, 202));
+    assert_true(ks_diag_explains(500, 206));
+    assert_false(ks_diag_explains(500, 204));
+    assert_false(ks_diag_explains(504, 502));
+    assert_true(ks_diag_is_refusal_code(203));
+    assert_false(ks_diag_is_refusal_code(301));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_healthy_has_no_findings),
+        cmocka_unit_test(test_missed_heartbeats_comm_lost),
+        cmocka_unit_test(test_desync_makes_key_unknown_a_symptom),
+        cmocka_unit_test(test_order_store_before_sync_before_clock),
+        cmocka_unit_test(test_lockout_absorbs_attack_refusals),
+        cmocka_unit_test(test_profile_seal_pending_and_protocol),
+        cmocka_unit_test(test_explains_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
