@@ -195,3 +195,45 @@ void cli_query_add(char *q, size_t n, const char *name, const char *value)
     snprintf(q + len, n - len, "%s%s=%s", len ? "&" : "?", name, e ? e : "");
     curl_free(e);
 }
+
+/* Replaces the first "{}" of tmpl by arg. -1 when it does not fit. */
+static int path_with(char *out, size_t n, const char *tmpl, const char *arg)
+{
+    const char *at = strstr(tmpl, "{}");
+    if (!at)
+        return snprintf(out, n, "%s", tmpl) < (int)n ? 0 : -1;
+    int w = snprintf(out, n, "%.*s%s%s", (int)(at - tmpl), tmpl, arg, at + 2);
+    return w >= 0 && (size_t)w < n ? 0 : -1;
+}
+
+int cli_remote_simple(cli_ctx *cx, int argc, char **argv, const char *usage, const char *method,
+                      const char *path, enum cli_remote_arg arg, const char *const *cols)
+{
+    cli_remote r = {NULL, NULL};
+    const char *pos[1] = {NULL};
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    char full[512];
+    json_t *out, *b = NULL;
+    uint64_t id;
+
+    ret = cli_parse(cx, argc, argv, opts, pos, arg ? 1 : 0, arg ? 1 : 0, &npos, usage);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (arg == CLI_ARG_ID && (cli_parse_u64(pos[0], &id) || id == 0))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: ID must be a positive number, got '%s'",
+                       cx->cmd, pos[0]);
+    if (arg == CLI_ARG_NAME && (strlen(pos[0]) == 0 || strlen(pos[0]) > 100 ||
+                                strspn(pos[0], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "0123456789_-.") != strlen(pos[0])))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: '%s' is not a valid name", cx->cmd, pos[0]);
+    if (path_with(full, sizeof full, path, arg ? pos[0] : "") != 0)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: argument too long", cx->cmd);
+    if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+        b = json_object();
+    ret = cli_api(cx, &r, method, full, b, &out, NULL);
+    json_decref(b);
+    if (ret)
+        return ret;
+    return cols ? cli_table(cx, out, "items", cols) : cli_emit(cx, out);
+}

@@ -38,6 +38,22 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
  * or the whole answer as JSON with --json. Releases answer. */
 int cli_table(cli_ctx *cx, json_t *answer, const char *items_key, const char *const *cols);
 
+/* What cli_remote_simple takes as its one positional argument. */
+enum cli_remote_arg {
+    CLI_ARG_NONE = 0,   /* the verb takes no argument */
+    CLI_ARG_NAME = 1,   /* a name: letters, digits, '_' '-' '.' */
+    CLI_ARG_ID = 2      /* a positive row id */
+};
+
+/*
+ * The shape most remote verbs share: only the remote options, at most one
+ * positional argument put in place of "{}" in path, one request without a
+ * body (POST and PUT send {}), and the answer printed as a table of
+ * items (cols non-NULL) or as it came.
+ */
+int cli_remote_simple(cli_ctx *cx, int argc, char **argv, const char *usage, const char *method,
+                      const char *path, enum cli_remote_arg arg, const char *const *cols);
+
 /* Appends `name=value` (URL-escaped) to a query string. */
 void cli_query_add(char *q, size_t n, const char *name, const char *value);
 

@@ -81,55 +81,31 @@ static int ctrl_list(cli_ctx *cx, int argc, char **argv)
     return ret ? ret : cli_table(cx, out, "items", cols);
 }
 
-/* `keysup controller VERB ID`: GET or POST on /v1/controllers/ID/SUFFIX. */
-static int ctrl_simple(cli_ctx *cx, int argc, char **argv, const char *method, const char *suffix,
-                       const char *usage, const char *table_key, const char *const *cols)
-{
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    char path[256];
-    json_t *out, *b = NULL;
-    uint64_t id;
-
-    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, usage);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    if (cli_parse_u64(pos[0], &id) || id == 0)
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: controller ID must be a number", cx->cmd);
-    snprintf(path, sizeof path, "/v1/controllers/%llu%s", (unsigned long long)id, suffix);
-    if (strcmp(method, "POST") == 0)
-        b = json_object();
-    ret = cli_api(cx, &r, method, path, b, &out, NULL);
-    json_decref(b);
-    if (ret)
-        return ret;
-    return table_key ? cli_table(cx, out, table_key, cols) : cli_emit(cx, out);
-}
-
 static int ctrl_show(cli_ctx *cx, int argc, char **argv)
 {
-    return ctrl_simple(cx, argc, argv, "GET", "",
-                       "usage: keysup controller show ID\n\nShows a controller: last sync, applied"
-                       " and published version and root,\nclock offset, firmware, lockout, last"
-                       " health report, recent commands.\n" CLI_REMOTE_USAGE, NULL, NULL);
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup controller show ID\n\nShows a controller: last sync,"
+                             " applied and published version and root,\nclock offset, firmware,"
+                             " lockout, last health report, recent commands.\n" CLI_REMOTE_USAGE,
+                             "GET", "/v1/controllers/{}", CLI_ARG_ID, NULL);
 }
 
 static int ctrl_provision(cli_ctx *cx, int argc, char **argv)
 {
-    return ctrl_simple(cx, argc, argv, "POST", "/provision",
-                       "usage: keysup controller provision ID\n\nIssues a new one-time"
-                       " provisioning token; the controller must enrol again.\n"
-                       CLI_REMOTE_USAGE, NULL, NULL);
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup controller provision ID\n\nIssues a new one-time"
+                             " provisioning token; the controller must enrol again.\n"
+                             CLI_REMOTE_USAGE, "POST", "/v1/controllers/{}/provision", CLI_ARG_ID,
+                             NULL);
 }
 
 static int ctrl_audit(cli_ctx *cx, int argc, char **argv)
 {
     static const char *const cols[] = {"seq", "ts", "received_at", "record", NULL};
-    return ctrl_simple(cx, argc, argv, "GET", "/audit",
-                       "usage: keysup controller audit ID\n\nAudit records the controller"
-                       " uploaded.\n" CLI_REMOTE_USAGE, "items", cols);
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup controller audit ID\n\nAudit records the controller"
+                             " uploaded.\n" CLI_REMOTE_USAGE, "GET", "/v1/controllers/{}/audit",
+                             CLI_ARG_ID, cols);
 }
 
 static const char cmd_usage[] =

@@ -30,38 +30,16 @@ static int holder_create(cli_ctx *cx, int argc, char **argv)
 static int holder_list(cli_ctx *cx, int argc, char **argv)
 {
     static const char *const cols[] = {"id", "name", "email", "keys", NULL};
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    json_t *out;
-    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
-                    "usage: keysup holder list\n\nLists key holders.\n" CLI_REMOTE_USAGE);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    ret = cli_api(cx, &r, "GET", "/v1/holders", NULL, &out, NULL);
-    return ret ? ret : cli_table(cx, out, "items", cols);
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup holder list\n\nLists key holders.\n" CLI_REMOTE_USAGE,
+                             "GET", "/v1/holders", CLI_ARG_NONE, cols);
 }
 
 static int holder_show(cli_ctx *cx, int argc, char **argv)
 {
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    char path[128];
-    uint64_t id;
-    json_t *out;
-    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos,
-                    "usage: keysup holder show ID\n\nShows a holder and their keys.\n"
-                    CLI_REMOTE_USAGE);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    if (cli_parse_u64(pos[0], &id))
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: ID must be a number", cx->cmd);
-    snprintf(path, sizeof path, "/v1/holders/%llu", (unsigned long long)id);
-    ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
-    return ret ? ret : cli_emit(cx, out);
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup holder show ID\n\nShows a holder and their keys.\n"
+                             CLI_REMOTE_USAGE, "GET", "/v1/holders/{}", CLI_ARG_ID, NULL);
 }
 
 static const cli_verb verbs[] = {

@@ -12,35 +12,15 @@ static int policy_list(cli_ctx *cx, int argc, char **argv)
 {
     static const char *const cols[] = {"name", "required_privileges", "two_supervisors",
                                        "session_timeout", "seal_blocked", "title", NULL};
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    json_t *out;
-    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
-                    "usage: keysup policy list\n\nLists privileged-action policies.\n"
-                    CLI_REMOTE_USAGE);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    ret = cli_api(cx, &r, "GET", "/v1/policies", NULL, &out, NULL);
-    return ret ? ret : cli_table(cx, out, "items", cols);
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup policy list\n\nLists privileged-action policies.\n"
+                             CLI_REMOTE_USAGE, "GET", "/v1/policies", CLI_ARG_NONE, cols);
 }
 
 static int policy_show(cli_ctx *cx, int argc, char **argv)
 {
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    char path[160];
-    json_t *out;
-    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos,
-                    "usage: keysup policy show NAME\n" CLI_REMOTE_USAGE);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    snprintf(path, sizeof path, "/v1/policies/%.100s", pos[0]);
-    ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
-    return ret ? ret : cli_emit(cx, out);
+    return cli_remote_simple(cx, argc, argv, "usage: keysup policy show NAME\n" CLI_REMOTE_USAGE,
+                             "GET", "/v1/policies/{}", CLI_ARG_NAME, NULL);
 }
 
 static int policy_set(cli_ctx *cx, int argc, char **argv)

@@ -31,71 +31,28 @@ static int token_create(cli_ctx *cx, int argc, char **argv)
 static int token_list(cli_ctx *cx, int argc, char **argv)
 {
     static const char *const cols[] = {"id", "name", "role", "created_at", "revoked", NULL};
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    json_t *out;
-    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
-                    "usage: keysup token list\n" CLI_REMOTE_USAGE);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    ret = cli_api(cx, &r, "GET", "/v1/tokens", NULL, &out, NULL);
-    return ret ? ret : cli_table(cx, out, "items", cols);
+    return cli_remote_simple(cx, argc, argv, "usage: keysup token list\n" CLI_REMOTE_USAGE, "GET",
+                             "/v1/tokens", CLI_ARG_NONE, cols);
 }
 
 static int token_revoke(cli_ctx *cx, int argc, char **argv)
 {
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    char path[64];
-    uint64_t id;
-    json_t *out;
-    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos,
-                    "usage: keysup token revoke ID\n" CLI_REMOTE_USAGE);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    if (cli_parse_u64(pos[0], &id))
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: ID must be a number", cx->cmd);
-    snprintf(path, sizeof path, "/v1/tokens/%llu", (unsigned long long)id);
-    ret = cli_api(cx, &r, "DELETE", path, NULL, &out, NULL);
-    return ret ? ret : cli_emit(cx, out);
+    return cli_remote_simple(cx, argc, argv, "usage: keysup token revoke ID\n" CLI_REMOTE_USAGE,
+                             "DELETE", "/v1/tokens/{}", CLI_ARG_ID, NULL);
 }
 
 static int sup_show(cli_ctx *cx, int argc, char **argv)
 {
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    json_t *out;
-    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
-                    "usage: keysup supervisor show\n" CLI_REMOTE_USAGE);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    ret = cli_api(cx, &r, "GET", "/v1/supervisor", NULL, &out, NULL);
-    return ret ? ret : cli_emit(cx, out);
+    return cli_remote_simple(cx, argc, argv, "usage: keysup supervisor show\n" CLI_REMOTE_USAGE,
+                             "GET", "/v1/supervisor", CLI_ARG_NONE, NULL);
 }
 
 static int sup_rotate(cli_ctx *cx, int argc, char **argv)
 {
-    cli_remote r = {NULL, NULL};
-    const char *pos[1];
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
-    json_t *out, *b = json_object();
-    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
-                    "usage: keysup supervisor rotate\n\nRotates the supervisor signing key"
-                    " (admin); controllers follow the\nrotation record.\n" CLI_REMOTE_USAGE);
-    if (ret) {
-        json_decref(b);
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    }
-    ret = cli_api(cx, &r, "POST", "/v1/supervisor/rotate", b, &out, NULL);
-    json_decref(b);
-    return ret ? ret : cli_emit(cx, out);
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup supervisor rotate\n\nRotates the supervisor signing key"
+                             " (admin); controllers follow the\nrotation record.\n" CLI_REMOTE_USAGE,
+                             "POST", "/v1/supervisor/rotate", CLI_ARG_NONE, NULL);
 }
 
 static const cli_verb verbs[] = {
