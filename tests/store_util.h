@@ -26,6 +26,7 @@
 
 #define ST_NREC 24u   /* records in v1 */
 #define ST_MAXREC 40u
+#define ST_INDEX 8u   /* RAM index entries: stride 4 for v1/v2 */
 
 typedef struct st_fix {
     ks_crypto c;
@@ -34,6 +35,7 @@ typedef struct st_fix {
     ks_store_cfg cfg;
     ks_counter counters[ST_COUNTERS];
     uint8_t buf[ST_BUF];
+    uint8_t index[ST_INDEX][KS_KEYID_SIZE];
     ks_trust trust;
     uint8_t pk[32], sk[64];
 
@@ -60,6 +62,8 @@ static inline void st_cfg(st_fix *f)
     f->cfg.counter_cap = ST_COUNTERS;
     f->cfg.buf = f->buf;
     f->cfg.buf_size = ST_BUF;
+    f->cfg.index = f->index;
+    f->cfg.index_cap = ST_INDEX;
 }
 
 static inline void st_snap(st_fix *f, uint8_t *out, uint64_t version, uint32_t first,

@@ -299,6 +299,95 @@ static void test_lookup_detects_runtime_damage(void **state)
     }
 }
 
+/* The RAM index is a hint: stale, scribbled or absent, answers stay exact
+ * and nothing is reported as damage. */
+static void test_index(void **state)
+{
+    (void)state;
+    uint8_t rec[KS_RECORD_SIZE], junk[KS_KEYID_SIZE];
+    st_base(&F);
+    assert_true(F.st.idx_n > 0);
+    assert_int_equal(F.st.idx_gen, F.st.cur.gen);
+    expect_answers(F.snap1, F.n1);
+    /* after a delta it describes the new generation */
+    assert_int_equal(ks_store_apply_delta(&F.st, F.delta, F.delta_len, 0, NULL, NULL), 0);
+    assert_int_equal(F.st.idx_gen, F.st.cur.gen);
+    expect_answers(F.snap2, F.n2);
+    /* misses before the first key, between keys and after the last */
+    memset(junk, 0x00, sizeof junk);
+    assert_int_equal(ks_store_lookup(&F.st, junk, rec), KS_E_NOTFOUND);
+    memset(junk, 0xFF, sizeof junk);
+    assert_int_equal(ks_store_lookup(&F.st, junk, rec), KS_E_NOTFOUND);
+    for (uint32_t i = 0; i + 1 < F.n2; i++) {
+        memcpy(junk, F.snap2 + KS_SNAP_HEADER_SIZE + i * KS_RECORD_SIZE, KS_KEYID_SIZE);
+        junk[15] ^= 1; /* a neighbour of key i, not itself a key (ids are hashes) */
+        assert_int_equal(ks_store_lookup(&F.st, junk, rec), KS_E_NOTFOUND);
+    }
+    /* scribbled RAM: every entry, one at a time and all together */
+    for (uint32_t e = 0; e < F.st.idx_n; e++) {
+        uint8_t save[KS_KEYID_SIZE];
+        memcpy(save, F.index[e], KS_KEYID_SIZE);
+        for (int v = 0; v < 3; v++) {
+            memset(F.index[e], v == 0 ? 0x00 : v == 1 ? 0xFF : 0x5A, KS_KEYID_SIZE);
+            expect_answers(F.snap2, F.n2);
+        }
+        memcpy(F.index[e], save, KS_KEYID_SIZE);
+    }
+    for (uint32_t e = 0; e < F.st.idx_n; e++)
+        memset(F.index[e], (int)(0x11 * e), KS_KEYID_SIZE);
+    expect_answers(F.snap2, F.n2);
+    assert_int_equal(F.st.flags & KS_STORE_F_DAMAGED, 0);
+    /* stale: an index of another generation is not used */
+    F.st.idx_gen--;
+    expect_answers(F.snap2, F.n2);
+    /* a remount rebuilds it */
+    assert_int_equal(st_mount(&F), 0);
+    assert_int_equal(F.st.idx_gen, F.st.cur.gen);
+    expect_answers(F.snap2, F.n2);
+    assert_int_equal(F.st.flags & KS_STORE_F_DAMAGED, 0);
+    /* a tiny index: one entry, stride covering everything */
+    F.cfg.index_cap = 1;
+    assert_int_equal(st_mount(&F), 0);
+    assert_int_equal(F.st.idx_n, 1);
+    expect_answers(F.snap2, F.n2);
+}
+
+static uint32_t bad_crc(void *ctx, uint32_t crc, const void *data, size_t len)
+{
+    (void)ctx;
+    return ks_crc32c(crc, data, len) ^ 1u;
+}
+
+/* The device CRC engine: same values as ks_crc32c, and one that computes
+ * something else is not used. */
+static void test_crc_engine(void **state)
+{
+    (void)state;
+    uint8_t b[300];
+    for (size_t i = 0; i < sizeof b; i++)
+        b[i] = (uint8_t)(i * 131 + 7);
+    if (F.emu.flash.crc32c) {
+        for (size_t off = 0; off < 9; off++)
+            for (size_t len = 0; len + off <= sizeof b; len += 7) {
+                assert_int_equal(F.emu.flash.crc32c(F.emu.flash.ctx, 0, b + off, len),
+                                 ks_crc32c(0, b + off, len));
+                assert_int_equal(F.emu.flash.crc32c(F.emu.flash.ctx, 0x12345678u, b + off, len),
+                                 ks_crc32c(0x12345678u, b + off, len));
+            }
+    }
+    st_base(&F);
+    assert_int_equal(F.st.hw_crc, F.emu.flash.crc32c != NULL);
+    F.emu.flash.crc32c = bad_crc;
+    assert_int_equal(st_mount(&F), 0);
+    assert_int_equal(F.st.hw_crc, 0);
+    expect_answers(F.snap1, F.n1);
+    assert_int_equal(st_install(&F, F.snap2, F.n2), 0);
+    expect_answers(F.snap2, F.n2);
+    F.emu.flash.crc32c = NULL;
+    assert_int_equal(st_mount(&F), 0);
+    expect_answers(F.snap2, F.n2);
+}
+
 static void test_worn_area(void **state)
 {
     (void)state;
@@ -418,6 +507,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_reports_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_detects_runtime_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crc_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worn_area, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worn_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_device, setup, teardown),

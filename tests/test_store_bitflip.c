@@ -130,9 +130,14 @@ static void test_runtime_flips(void **state)
     assert_int_equal(st_install(&F, F.snap2, F.n2), 0);
     uint32_t base = F.st.area_first[F.st.cur.area] * ST_SECTOR;
     uint32_t span = ((F.n2 * KS_RECORD_SIZE + 255) / 256 * 256) + F.n2 * 4;
-    /* both lookup paths: in place through flash.map, and through read() */
-    for (int pass = 0; pass < 2; pass++) {
-    F.emu.flash.map = pass ? NULL : F.emu.mem;
+    /* every lookup path: in place through flash.map or through read(), with
+     * and without the RAM index; the last pass without the device CRC engine */
+    uint32_t (*hw)(void *, uint32_t, const void *, size_t) = F.emu.flash.crc32c;
+    assert_true(F.st.idx_n > 0);
+    for (int pass = 0; pass < 5; pass++) {
+    F.emu.flash.map = (pass & 1) ? NULL : F.emu.mem;
+    F.st.cfg.index = (pass & 2) ? NULL : F.index;
+    F.emu.flash.crc32c = pass == 4 ? NULL : hw;
     for (uint64_t b = (uint64_t)base * 8; b < (uint64_t)(base + span) * 8; b++) {
         ks_flash_emu_flip(&F.emu, b);
         flips++;
@@ -152,7 +157,10 @@ static void test_runtime_flips(void **state)
         ks_flash_emu_flip(&F.emu, b);
     }
     }
-    printf("store runtime flips: %lu bits of the applied area (mapped and read() paths), %lu lookups answered right, "
+    F.emu.flash.crc32c = hw;
+    F.st.cfg.index = F.index;
+    printf("store runtime flips: %lu bits of the applied area (mapped and read() paths, "
+           "with and without the RAM index and the CRC engine), %lu lookups answered right, "
            "%lu refused with KSE-301, 0 wrong\n", flips, answered, refused);
     st_free(&F);
 }

@@ -46,6 +46,16 @@ typedef struct ks_flash {
      * check, is unchanged.
      */
     const uint8_t *map;
+
+    /*
+     * Optional (NULL if not): CRC-32C in hardware (a CRC engine, the SSE4.2
+     * or ARMv8 crc32c instructions), with ks_crc32c's exact semantics:
+     * crc32c(ctx, ks_crc32c(0, a, n), b, m) == ks_crc32c(0, a||b, n + m).
+     * The store uses it for snapshot-area records (lookups, scans, writes)
+     * after checking it against the standard check value at mount/format;
+     * one that fails the check is ignored and the portable code is used.
+     */
+    uint32_t (*crc32c)(void *ctx, uint32_t crc, const void *data, size_t len);
 } ks_flash;
 
 #ifdef __cplusplus

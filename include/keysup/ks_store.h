@@ -91,7 +91,25 @@ typedef struct ks_store_cfg {
     uint8_t *buf;              /* work buffer, buf_size >= KS_STORE_BUF_MIN */
     uint32_t buf_size;
     unsigned mount_flags;
+    /*
+     * Optional lookup index in RAM (NULL / 0 for none), caller-owned:
+     * index_cap key ids. Whenever the applied snapshot changes (mount,
+     * install, delta) the store fills it with the first key id of every
+     * group of 2^k records, k the smallest with ceil(count / 2^k) <=
+     * index_cap, and remembers the generation it describes. A lookup first
+     * searches the index, then only one group on flash. It is a hint: the
+     * answer is still proven on flash (CRC of the hit, or of both
+     * neighbours of a miss), an index that does not fit the applied
+     * generation is not used, and an answer the index misdirected is
+     * retried without it. KS_STORE_INDEX_CAP gives the size for a stride.
+     */
+    uint8_t (*index)[KS_KEYID_SIZE];
+    uint32_t index_cap;
 } ks_store_cfg;
+
+/* Index entries for count records with one entry per stride records (a
+ * power of two; 32 = one entry per 4 KiB of records). 16 bytes each. */
+#define KS_STORE_INDEX_CAP(count, stride) (((count) + (stride) - 1) / (stride))
 
 /* Flags in ks_store.flags / ks_store_info.flags. */
 #define KS_STORE_F_NEED_FULL 1u     /* a full download is needed (damage, or no snapshot) */
@@ -144,6 +162,9 @@ typedef struct ks_store {
     ks_snap_header hdr;            /* decoded cur.header */
     uint32_t cur_seed;             /* CRC seed of cur's generation */
     ks_store_src src;              /* context of ks_store_records' source */
+    uint32_t idx_n, idx_shift;     /* cfg.index: entries, log2 of the stride */
+    uint64_t idx_gen;              /* generation the index describes (idx_n 0: none) */
+    int hw_crc;                    /* flash->crc32c passed its check: use it */
 
     /* small state */
     ks_trust trust;
@@ -222,6 +243,7 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
  * Looks key_id up in the applied snapshot. KS_OK and rec filled on a hit;
  * KS_E_NOTFOUND on a miss or when no snapshot is applied; KS_E_STORE_CORRUPT
  * when a record the answer depends on fails its CRC (never a wrong answer).
+ * Uses cfg.index when it describes the applied generation.
  */
 int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
                     uint8_t rec[KS_RECORD_SIZE]);

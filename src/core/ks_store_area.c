@@ -44,7 +44,7 @@ static int area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE])
         err = ks__read(a->st, a->base + a->crc_base + i * 4, c, 4);
     if (err)
         return err;
-    if (ks_ld32(c) != ks_crc32c(a->seed, out, KS_RECORD_SIZE))
+    if (ks_ld32(c) != ks__crc(a->st, a->seed, out, KS_RECORD_SIZE))
         return ks__damage(a->st, a->base + i * KS_RECORD_SIZE, "area.record",
                           KS_STORE_F_NEED_FULL);
     return KS_OK;
@@ -86,7 +86,7 @@ int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d)
             for (uint32_t k = 0; k < m; k++) {
                 const uint8_t *rec = buf + k * KS_RECORD_SIZE;
                 uint32_t addr = at + k * KS_RECORD_SIZE;
-                if (ks_ld32(buf + half + (j + k) * 4) != ks_crc32c(seed, rec, KS_RECORD_SIZE))
+                if (ks_ld32(buf + half + (j + k) * 4) != ks__crc(st, seed, rec, KS_RECORD_SIZE))
                     return ks_fail(d, ks__damage(st, addr, "area.record", KS_STORE_F_NEED_FULL),
                                    addr, "area.record");
                 if (i + j + k > 0 && memcmp(prev, rec, KS_KEYID_SIZE) >= 0)
@@ -169,7 +169,7 @@ static int w_push(writer *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d)
         return ks_fail(d, KS_E_FORMAT, w->n, "records not sorted strictly by key id");
     memcpy(w->prev, rec, KS_KEYID_SIZE);
     memcpy(buf + w->rec_fill, rec, KS_RECORD_SIZE);
-    ks_st32(buf + w->half + w->crc_fill, ks_crc32c(w->seed, rec, KS_RECORD_SIZE));
+    ks_st32(buf + w->half + w->crc_fill, ks__crc(w->st, w->seed, rec, KS_RECORD_SIZE));
     w->rec_fill += KS_RECORD_SIZE;
     w->crc_fill += 4;
     w->n++;
@@ -227,6 +227,7 @@ static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[K
     if (st->hdr.version > st->highest_version)
         st->highest_version = st->hdr.version;
     st->flags &= ~(unsigned)KS_STORE_F_FELL_BACK;
+    ks__index_build(st);
     if (full)
         st->flags &= ~(unsigned)KS_STORE_F_NEED_FULL;
     return KS_OK;
@@ -417,6 +418,31 @@ const ks_snap_header *ks_store_header(const ks_store *st)
     return st->cur.valid ? &st->hdr : NULL;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define KS_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define KS_PREFETCH(p) ((void)(p))
+#endif
+
+#ifndef KS_STORE_PREFETCH_DEPTH
+#define KS_STORE_PREFETCH_DEPTH 3
+#endif
+
+/*
+ * Asks for the key ids the first `depth` levels of a binary search over
+ * [lo, hi) may probe (at most 2^depth - 1 lines), so that their cache
+ * misses overlap instead of following one another.
+ */
+static void prefetch_levels(const uint8_t *recs, uint32_t lo, uint32_t hi, int depth)
+{
+    while (depth-- > 0 && lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        KS_PREFETCH(recs + (size_t)mid * KS_RECORD_SIZE);
+        prefetch_levels(recs, lo, mid, depth);
+        lo = mid + 1;
+    }
+}
+
 /* Reads record i of the applied area and checks its CRC. */
 static int checked(ks_store *st, uint32_t base, uint32_t crc_base, uint32_t seed, uint32_t i,
                    uint8_t rec[KS_RECORD_SIZE])
@@ -435,85 +461,177 @@ static int checked(ks_store *st, uint32_t base, uint32_t crc_base, uint32_t seed
     }
     if (err)
         return err;
-    if (ks_ld32(c) != ks_crc32c(seed, rec, KS_RECORD_SIZE))
+    if (ks_ld32(c) != ks__crc(st, seed, rec, KS_RECORD_SIZE))
         return ks__damage(st, base + i * KS_RECORD_SIZE, "area.record", KS_STORE_F_NEED_FULL);
     return KS_OK;
 }
 
-int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
-                    uint8_t rec[KS_RECORD_SIZE])
+/*
+ * Fills cfg.index for the applied snapshot: the key id of record g << shift
+ * for every group g, each taken from a record whose CRC checks. A record
+ * that does not check leaves the store without an index (lookups then
+ * search all of flash and report the damage when they touch it); the mount
+ * or commit that called this is not affected.
+ */
+void ks__index_build(ks_store *st)
+{
+    uint32_t base, crc_base, count = st->cur.count, shift = 0;
+    uint8_t rec[KS_RECORD_SIZE], cb[4];
+
+    st->idx_n = 0;
+    if (!st->cfg.index || !st->cfg.index_cap || !st->cur.valid || !count)
+        return;
+    while (shift < 31 && ((count - 1) >> shift) + 1 > st->cfg.index_cap)
+        shift++;
+    base = ks__area_addr(st, st->cur.area);
+    crc_base = ks__crc_base(count);
+    for (uint32_t g = 0; g <= (count - 1) >> shift; g++) {
+        uint32_t i = g << shift;
+        if (ks__read(st, base + i * KS_RECORD_SIZE, rec, KS_RECORD_SIZE) != 0 ||
+            ks__read(st, base + crc_base + i * 4, cb, 4) != 0 ||
+            ks_ld32(cb) != ks__crc(st, st->cur_seed, rec, KS_RECORD_SIZE) ||
+            (g > 0 && memcmp(st->cfg.index[g - 1], rec, KS_KEYID_SIZE) >= 0))
+            return;
+        memcpy(st->cfg.index[g], rec, KS_KEYID_SIZE);
+    }
+    st->idx_shift = shift;
+    st->idx_gen = st->cur.gen;
+    st->idx_n = ((count - 1) >> shift) + 1;
+}
+
+/*
+ * Binary search of key_id among records [lo, hi) of the area at base.
+ * Probes read only the 16-byte key id (in place when the flash is mapped).
+ * Returns 1 with *pos the probe that matched, 0 with *pos the insertion
+ * point, or a negative error.
+ */
+static int probe(ks_store *st, uint32_t base, const uint8_t key_id[KS_KEYID_SIZE], uint32_t lo,
+                 uint32_t hi, uint32_t *pos)
 {
     const ks_flash *f = st->cfg.flash;
-    uint32_t lo = 0, hi, base, crc_base, seed, sh = 0;
-    uint8_t probe[KS_KEYID_SIZE];
+    uint8_t k[KS_KEYID_SIZE];
     int err;
 
-    if (!st->cur.valid)
-        return KS_E_NOTFOUND;
-    hi = st->cur.count;
-    base = ks__area_addr(st, st->cur.area);
-    crc_base = ks__crc_base(st->cur.count);
-    seed = st->cur_seed;
-    while (((uint32_t)1 << sh) < f->sector_size)
-        sh++;
     if (f->map) {
         const uint8_t *recs = f->map + base;
         while (lo < hi) {
             uint32_t mid = lo + (hi - lo) / 2;
             int c = memcmp(recs + (size_t)mid * KS_RECORD_SIZE, key_id, KS_KEYID_SIZE);
             if (c == 0) {
-                if ((err = checked(st, base, crc_base, seed, mid, rec)) != 0)
-                    return err;
-                return memcmp(rec, key_id, KS_KEYID_SIZE) == 0
-                       ? KS_OK
-                       : ks__damage(st, base + mid * KS_RECORD_SIZE, "area.record",
-                                    KS_STORE_F_NEED_FULL);
+                *pos = mid;
+                return 1;
             }
             if (c < 0)
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        hi = lo; /* skip the read() loop: go straight to the neighbour proof */
+    } else {
+        uint32_t sh = 0;
+        while (((uint32_t)1 << sh) < f->sector_size)
+            sh++;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2, addr = base + mid * KS_RECORD_SIZE;
+            if ((err = f->read(f->ctx, addr >> sh, addr & (f->sector_size - 1), k,
+                               KS_KEYID_SIZE)) != 0)
+                return err < 0 ? err : KS_E_IO;
+            int c = memcmp(k, key_id, KS_KEYID_SIZE);
+            if (c == 0) {
+                *pos = mid;
+                return 1;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    *pos = lo;
+    return 0;
+}
+
+int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
+                    uint8_t rec[KS_RECORD_SIZE])
+{
+    const uint8_t *map = st->cfg.flash->map;
+    uint32_t lo = 0, hi, count, base, crc_base, seed, pos;
+    int err, hit, indexed;
+
+    if (!st->cur.valid)
+        return KS_E_NOTFOUND;
+    count = st->cur.count;
+    base = ks__area_addr(st, st->cur.area);
+    crc_base = ks__crc_base(count);
+    seed = st->cur_seed;
+    hi = count;
+    indexed = st->idx_n != 0 && st->idx_gen == st->cur.gen && st->cfg.index &&
+              st->idx_n == ((count - 1) >> st->idx_shift) + 1;
+    if (indexed) {
+        /* g = number of index entries <= key_id; the key can only be in group g - 1. */
+        const uint8_t(*ix)[KS_KEYID_SIZE] = (const uint8_t(*)[KS_KEYID_SIZE])st->cfg.index;
+        uint32_t a = 0, b = st->idx_n;
+        while (a < b) {
+            uint32_t m = a + (b - a) / 2;
+            if (memcmp(ix[m], key_id, KS_KEYID_SIZE) <= 0)
+                a = m + 1;
+            else
+                b = m;
+        }
+        if (a == 0) {
+            hi = 0;
+        } else {
+            lo = (a - 1) << st->idx_shift;
+            if (hi - lo > ((uint32_t)1 << st->idx_shift))
+                hi = lo + ((uint32_t)1 << st->idx_shift);
+        }
+        if (map) { /* the group's CRCs and first probes, fetched together */
+            KS_PREFETCH(map + base + crc_base + lo * 4);
+            prefetch_levels(map + base, lo, hi, KS_STORE_PREFETCH_DEPTH);
+        }
     }
     /*
-     * Probes read only the 16-byte key id. The answer is then proven by
-     * CRC-checking the records it rests on: the hit itself, or on a miss
-     * both neighbours of the gap. A damaged key id that steered the search
-     * is always one of those (the last probe on each side bounds the gap),
-     * so damage yields KSE-301, never a wrong answer.
+     * The answer is proven by CRC-checking the records it rests on: the hit
+     * itself, or on a miss both neighbours of the gap. A damaged key id that
+     * steered the search is always one of those (the last probe on each side
+     * bounds the gap), so damage yields KSE-301, never a wrong answer. With
+     * the index, a proof that fails on key order (not on a CRC) may be the
+     * index's fault: the search is repeated over the whole area.
      */
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2, addr = base + mid * KS_RECORD_SIZE;
-        if ((err = f->read(f->ctx, addr >> sh, addr & (f->sector_size - 1), probe,
-                           KS_KEYID_SIZE)) != 0)
-            return err < 0 ? err : KS_E_IO;
-        int c = memcmp(probe, key_id, KS_KEYID_SIZE);
-        if (c == 0) {
-            if ((err = checked(st, base, crc_base, seed, mid, rec)) != 0)
+    for (;;) {
+        if ((hit = probe(st, base, key_id, lo, hi, &pos)) < 0)
+            return hit;
+        if (hit) {
+            if ((err = checked(st, base, crc_base, seed, pos, rec)) != 0)
                 return err;
-            return memcmp(rec, key_id, KS_KEYID_SIZE) == 0 ? KS_OK
-                   : ks__damage(st, addr, "area.record", KS_STORE_F_NEED_FULL);
+            if (memcmp(rec, key_id, KS_KEYID_SIZE) == 0)
+                return KS_OK;
+            if (!indexed)
+                return ks__damage(st, base + pos * KS_RECORD_SIZE, "area.record",
+                                  KS_STORE_F_NEED_FULL);
+        } else {
+            uint32_t bad = UINT32_MAX;
+            if (pos > 0) {
+                if ((err = checked(st, base, crc_base, seed, pos - 1, rec)) != 0)
+                    return err;
+                if (memcmp(rec, key_id, KS_KEYID_SIZE) >= 0)
+                    bad = pos - 1;
+            }
+            if (bad == UINT32_MAX && pos < count) {
+                if ((err = checked(st, base, crc_base, seed, pos, rec)) != 0)
+                    return err;
+                if (memcmp(rec, key_id, KS_KEYID_SIZE) <= 0)
+                    bad = pos;
+            }
+            if (bad == UINT32_MAX) {
+                memset(rec, 0, KS_RECORD_SIZE);
+                return KS_E_NOTFOUND;
+            }
+            if (!indexed)
+                return ks__damage(st, base + bad * KS_RECORD_SIZE, "area.order",
+                                  KS_STORE_F_NEED_FULL);
         }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+        indexed = 0;
+        lo = 0;
+        hi = count;
     }
-    if (lo > 0) {
-        if ((err = checked(st, base, crc_base, seed, lo - 1, rec)) != 0)
-            return err;
-        if (memcmp(rec, key_id, KS_KEYID_SIZE) >= 0)
-            return ks__damage(st, base + (lo - 1) * KS_RECORD_SIZE, "area.order",
-                              KS_STORE_F_NEED_FULL);
-    }
-    if (lo < st->cur.count) {
-        if ((err = checked(st, base, crc_base, seed, lo, rec)) != 0)
-            return err;
-        if (memcmp(rec, key_id, KS_KEYID_SIZE) <= 0)
-            return ks__damage(st, base + lo * KS_RECORD_SIZE, "area.order",
-                              KS_STORE_F_NEED_FULL);
-    }
-    memset(rec, 0, KS_RECORD_SIZE);
-    return KS_E_NOTFOUND;
 }

@@ -61,6 +61,14 @@ typedef struct ks_rec {
 
 static inline uint32_t ks__align(uint32_t v, uint32_t a) { return (v + a - 1) / a * a; }
 
+/* CRC-32C of snapshot-area data: the flash HAL's engine when it passed its
+ * check (ks_store.hw_crc), else the portable ks_crc32c. Same values. */
+static inline uint32_t ks__crc(const ks_store *st, uint32_t crc, const void *p, size_t len)
+{
+    return st->hw_crc && st->cfg.flash->crc32c ? st->cfg.flash->crc32c(st->cfg.flash->ctx, crc, p, len)
+                      : ks_crc32c(crc, p, len);
+}
+
 /* ----- raw flash (ks_store_io.c) ----- */
 int ks__read(const ks_store *st, uint32_t addr, void *buf, uint32_t len);
 /* Programs and reads back; KS_E_IO on a mismatch. */
@@ -103,6 +111,8 @@ int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d);
 typedef ks_store_src ks_areasrc;
 uint32_t ks__gen_seed(uint64_t gen);
 void ks__areasrc(ks_store *st, const ks_store_commit *c, ks_areasrc *a, ks_recsrc *src);
+/* Refills cfg.index for st->cur (or leaves none). */
+void ks__index_build(ks_store *st);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);

@@ -27,6 +27,14 @@ static int layout(ks_store *st, const ks_store_cfg *cfg)
         (cfg->counter_cap && !cfg->counters))
         return KS_E_INVAL;
     st->cfg = *cfg;
+    /* A hardware CRC is used only if it computes the standard check value,
+     * also when chained (ks_crc32c(0, "123456789", 9) = 0xE3069283). */
+    if (f->crc32c) {
+        static const uint8_t chk[9] = {'1', '2', '3', '4', '5', '6', '7', '8', '9'};
+        st->hw_crc = f->crc32c(f->ctx, 0, chk, 9) == 0xE3069283u &&
+                     f->crc32c(f->ctx, f->crc32c(f->ctx, 0, chk, 4), chk + 4, 5) == 0xE3069283u &&
+                     f->crc32c(f->ctx, 0, chk, 0) == 0;
+    }
     if (!st->cfg.meta_sectors)
         st->cfg.meta_sectors = KS_STORE_META_SECTORS_DEFAULT;
     if (!st->cfg.audit_sectors)
@@ -188,6 +196,7 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
 
     if ((err = ks__audit_scan(st, NULL)) != 0 && err != KS_E_STORE_CORRUPT)
         return ks_fail(d, err, 0, "reading the audit ring");
+    ks__index_build(st);
     st->mounted = 1;
     if (st->flags & KS_STORE_F_DAMAGED) {
         if (d)

@@ -35,6 +35,32 @@ static void write_through(ks_flash_emu *e, size_t addr, size_t len)
         perror("ks_flash_emu: pwrite");
 }
 
+/*
+ * CRC-32C with the SSE4.2 crc32 instruction when the CPU has it (the
+ * "hardware CRC engine" of the emulated device; see ks_flash.crc32c).
+ */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#define KS_EMU_HW_CRC 1
+__attribute__((target("sse4.2"))) static uint32_t emu_crc32c(void *ctx, uint32_t crc,
+                                                             const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t c = ~crc & 0xFFFFFFFFu;
+    (void)ctx;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = _mm_crc32_u64(c, v);
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = _mm_crc32_u8((uint32_t)c, *p++);
+    return ~(uint32_t)c;
+}
+#endif
+
 static int emu_read(void *ctx, uint32_t sector, uint32_t off, void *buf, uint32_t len)
 {
     ks_flash_emu *e = ctx;
@@ -173,6 +199,11 @@ static int setup(ks_flash_emu *e, uint32_t ss, uint32_t sc, uint32_t pu, uint8_t
     e->flash.erase = emu_erase;
     e->flash.sync = emu_sync;
     e->flash.map = e->mem;
+#ifdef KS_EMU_HW_CRC
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("sse4.2"))
+        e->flash.crc32c = emu_crc32c;
+#endif
     e->cut_after = -1;
     e->powered = 1;
     e->strict = 1;
