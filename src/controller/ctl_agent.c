@@ -109,6 +109,8 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
     a->scfg.audit_sectors = CTL_AUDIT_SECTORS;
     a->scfg.buf = a->buf;
     a->scfg.buf_size = CTL_BUF;
+    a->scfg.index = a->index;
+    a->scfg.index_cap = CTL_INDEX;
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);

@@ -23,6 +23,7 @@
 #define CTL_META_SECTORS 24u     /* per metadata block: the counter table fits with room to log */
 #define CTL_AUDIT_SECTORS 64u    /* audit ring: ~1,000 decisions kept while offline */
 #define CTL_BUF 8192u
+#define CTL_INDEX 1024u          /* lookup index entries: one per 16 records at 4 MiB */
 #define CTL_SESSIONS 16u
 #define CTL_READERS 16u
 #define CTL_PROTOCOL 1                 /* device protocol version this agent speaks */
@@ -79,6 +80,7 @@ typedef struct ctl_agent {
     ks_store_cfg scfg;
     ks_counter counters[CTL_COUNTERS];
     uint8_t buf[CTL_BUF];
+    uint8_t index[CTL_INDEX][KS_KEYID_SIZE]; /* RAM index of key ids for lookups */
     ks_auth auth;
     int auth_ready;
     ks_auth_session sessions[CTL_SESSIONS];
