@@ -10,3 +10,8 @@ target_link_libraries(test_sup_db PRIVATE keysup_sup)
 add_test(NAME supervisor_api COMMAND bash ${CMAKE_SOURCE_DIR}/tests/supervisor_api.sh)
 set_tests_properties(supervisor_api PROPERTIES TIMEOUT 300
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/sup-api")
+
+# The incremental publisher against full rebuilds, byte for byte.
+ks_add_unit(test_supervisor_publish ${CMAKE_SOURCE_DIR}/tests/test_supervisor_publish.c)
+target_link_libraries(test_supervisor_publish PRIVATE keysup_sup)
+set_tests_properties(test_supervisor_publish PROPERTIES TIMEOUT 300)

@@ -14,6 +14,8 @@
 
 /* ks_incident.c: the diagnosis incident tables. */
 extern const char ks_incident_schema[];
+/* ks_pubstore.c: the change log and per-version steps of the publisher. */
+extern const char ks_publish_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -88,6 +90,9 @@ static const char *const migrations[] = {
 
     /* 3: diagnosis incidents and the actions taken on them (docs/diagnosis.md). */
     ks_incident_schema,
+
+    /* 4: incremental publishing (docs/supervisor.md). */
+    ks_publish_schema,
 };
 
 typedef struct int_ctx {

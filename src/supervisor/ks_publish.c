@@ -4,18 +4,27 @@
  * Contract:
  *   - A change to keys or policies calls ks_pub_mark() inside its own
  *     transaction, which bumps the scope's `dirty` counter; so the mark is
- *     durable exactly when the change is.
- *   - The publisher thread wakes at once (ks_pub_kick), reads the records of
- *     each dirty scope under the lock, builds and signs the snapshot without
- *     it, then stores image + new version in one transaction and clears
- *     `dirty` only if no new mark arrived meanwhile. A crash anywhere leaves
- *     either the old version or the new one, and the mark still pending.
+ *     durable exactly when the change is. Triggers log every keys row written
+ *     in key_changes in that same transaction (ks_pubstore.c).
+ *   - The publisher thread wakes at once (ks_pub_kick) and publishes each
+ *     dirty scope. Incrementally when it holds the scope's cache (the current
+ *     image plus its bucket tree and the key_changes seq the image includes):
+ *     it reads only the changed keys, merges them into a copy of the image,
+ *     rehashes the touched buckets and their paths, and signs. In full
+ *     otherwise (startup without a usable chain, bucket_bits change is
+ *     handled by rebuilding just the tree, too many changes, any failure):
+ *     it reads every record, sorts, builds the tree, signs.
+ *   - Either way it stores the version in one transaction: the signed header,
+ *     the step (the changed keys before and after) or, for a full rebuild,
+ *     the whole image, the scope's new version, and `dirty` decremented by
+ *     what was seen, so a change arriving mid-publish triggers another round.
+ *     A crash anywhere leaves the old version or the new one, the mark
+ *     pending, and the change log rows in place.
  *   - The scope's snapshot holds the keys of that scope plus the keys valid
- *     everywhere (scope 0), sorted by key id (memcmp order, as SQLite sorts
- *     BLOBs).
- *   - The last `snapshot_retain` images per scope stay in the database so a
- *     delta from any of those versions is made on demand (ks_delta_write);
- *     an older base gets KS_E_NOTFOUND and the controller downloads in full.
+ *     everywhere (scope 0), sorted by key id (memcmp order).
+ *   - Deltas from the last `snapshot_retain` versions are made on demand from
+ *     the stored steps (cost grows with the change, not the database), or by
+ *     rebuilding the old image when a full rebuild lies in between.
  *   - Images are refcounted in memory so serving never copies under a lock
  *     and a publish never waits for slow readers.
  */
@@ -26,58 +35,49 @@
 #include <time.h>
 #include <sodium.h>
 
-#include "ks_sup.h"
+#include "ks_pubstore.h"
 
-typedef struct img {
-    atomic_int ref;
-    uint64_t version;
-    size_t len;
-    uint8_t data[];
-} img;
+/* Store a full image (a checkpoint) after this many steps, or once the
+ * steps since the last one changed this share of the keys, so a restart
+ * or an old delta replays a bounded chain. */
+#define CHECKPOINT_STEPS 64
+#define CHECKPOINT_KEY_SHARE 8
+/* More changed keys than count / this: a full rebuild is as cheap. */
+#define INCREMENTAL_MAX_SHARE 8
+#define INCREMENTAL_MIN 4096
+
+/* Publisher-thread state of one scope: what an incremental publish needs. */
+typedef struct pubcache {
+    int valid;
+    int64_t seq;             /* key_changes seq the current image includes */
+    ks_tree t;               /* bucket tree of the current image */
+    uint8_t (*nodes)[32];
+    size_t nodes_len;
+    uint64_t steps, keys;    /* since the newest full image */
+} pubcache;
 
 typedef struct pub_scope {
     uint32_t scope;
     uint64_t version;
     uint64_t created_at;
     uint8_t root[KS_HASH_SIZE];
-    img *cur;
+    ks_pimg *cur;
     /* last delta made for this scope, reused while the version is current */
     uint64_t d_since;
-    img *d_img;
+    ks_pimg *d_img;
+    pubcache *pc;            /* own allocation: stable while the array grows */
 } pub_scope;
 
 struct ks_publisher {
     pthread_t th;
-    pthread_mutex_t m;
+    pthread_mutex_t m;       /* the scope table and its images */
+    pthread_mutex_t run;     /* one publish round at a time */
     pthread_cond_t cv;
     int stop, kicked, started;
     pub_scope *sc;
     size_t n, cap;
+    atomic_ullong n_incremental, n_full;
 };
-
-static img *img_new(size_t len)
-{
-    img *i = malloc(sizeof *i + len);
-    if (!i)
-        return NULL;
-    atomic_init(&i->ref, 1);
-    i->len = len;
-    i->version = 0;
-    return i;
-}
-
-static img *img_ref(img *i)
-{
-    if (i)
-        atomic_fetch_add(&i->ref, 1);
-    return i;
-}
-
-static void img_unref(img *i)
-{
-    if (i && atomic_fetch_sub(&i->ref, 1) == 1)
-        free(i);
-}
 
 /* Scope entry (creating it); pub mutex held. NULL only when out of memory. */
 static pub_scope *scope_get(ks_publisher *p, uint32_t scope, int create)
@@ -97,7 +97,37 @@ static pub_scope *scope_get(ks_publisher *p, uint32_t scope, int create)
     }
     memset(&p->sc[p->n], 0, sizeof p->sc[p->n]);
     p->sc[p->n].scope = scope;
+    if (!(p->sc[p->n].pc = calloc(1, sizeof(pubcache))))
+        return NULL;
     return &p->sc[p->n++];
+}
+
+static void cache_drop(pubcache *pc)
+{
+    free(pc->nodes);
+    memset(pc, 0, sizeof *pc);
+}
+
+/* Builds pc's tree over the records with `bits` bucket bits. */
+static int cache_tree(ks_sup *s, pubcache *pc, const uint8_t *recs, uint32_t n, unsigned bits)
+{
+    ks_recsrc src;
+    size_t need = ks_tree_nodes(bits);
+    if (pc->nodes_len != need) {
+        uint8_t(*nn)[32] = realloc(pc->nodes, need * sizeof *nn);
+        if (!nn)
+            return KS_E_NOSPC;
+        pc->nodes = nn;
+        pc->nodes_len = need;
+    }
+    ks_recsrc_mem(&src, recs, n);
+    return ks_tree_build(&pc->t, &s->crypto, &src, bits, pc->nodes, pc->nodes_len);
+}
+
+void ks_pub_stats(ks_sup *s, uint64_t *incremental, uint64_t *full)
+{
+    *incremental = atomic_load(&s->pub->n_incremental);
+    *full = atomic_load(&s->pub->n_full);
 }
 
 /* ----- marking ----- */
@@ -129,46 +159,289 @@ void ks_pub_kick(ks_sup *s)
 
 /* ----- building ----- */
 
-typedef struct recbuf {
-    uint8_t *b;
-    size_t n, cap; /* in records */
-    int oom;
-} recbuf;
+/* What one publish produces before it is stored. */
+typedef struct build {
+    uint32_t scope;
+    uint64_t prev;
+    int incremental;
+    ks_pimg *base;           /* current image (incremental) */
+    uint8_t *raw;            /* unsorted records (full) */
+    uint32_t n_raw;
+    ks_pchanges ch;          /* changed keys (incremental) */
+    int64_t seq;             /* key_changes seq read up to */
+    ks_snap_header h;
+    ks_pimg *im;             /* the new image */
+    uint8_t *step;
+    size_t step_len;
+} build;
 
-static int rec_row(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static void build_free(build *b)
 {
-    recbuf *rb = ctx;
+    ks_pimg_unref(b->base);
+    free(b->raw);
+    ks_pch_free(&b->ch);
+    ks_pimg_unref(b->im);
+    free(b->step);
+}
+
+/* Header fields every publish sets the same way. */
+static void header_init(ks_sup *s, build *b)
+{
+    memset(&b->h, 0, sizeof b->h);
+    b->h.version = b->prev + 1;
+    b->h.created_at = ks_now();
+    b->h.expires_at = b->h.created_at + s->cfg.snapshot_ttl;
+    b->h.scope = b->scope;
+}
+
+/* Records well-formed, as ks_snapshot_write would insist. */
+static int check_record(const uint8_t rec[KS_RECORD_SIZE])
+{
     ks_record r;
-    (void)names;
-    if (ncol < 11 || c[0].n != KS_KEYID_SIZE || c[1].n != KS_PUBKEY_SIZE)
-        return 0; /* cannot happen: the schema constrains both */
-    if (rb->n == rb->cap) {
-        size_t nc = rb->cap ? rb->cap * 2 : 1024;
-        uint8_t *nb = realloc(rb->b, nc * KS_RECORD_SIZE);
-        if (!nb) {
-            rb->oom = 1;
-            return 1;
+    return ks_record_decode(&r, rec, NULL);
+}
+
+static int build_full(ks_sup *s, pubcache *pc, build *b, const uint8_t *sk)
+{
+    uint8_t *recs;
+    unsigned bits = ks_bucket_bits_for(b->n_raw);
+    int rc;
+
+    if (!(b->im = ks_pimg_new(KS_SNAP_HEADER_SIZE + (size_t)b->n_raw * KS_RECORD_SIZE)))
+        return KS_E_NOSPC;
+    recs = b->im->data + KS_SNAP_HEADER_SIZE;
+    if ((rc = ks_pch_sort_into(b->raw, b->n_raw, recs)) != 0)
+        return rc;
+    for (uint32_t i = 0; i < b->n_raw; i++)
+        if ((rc = check_record(recs + (size_t)i * KS_RECORD_SIZE)) != 0)
+            return rc;
+    if ((rc = cache_tree(s, pc, recs, b->n_raw, bits)) != 0)
+        return rc;
+    header_init(s, b);
+    return ks_pch_sign_header(&s->crypto, &b->h, &pc->t, b->n_raw, sk, b->im->data);
+}
+
+/*
+ * Merges the changes into a copy of the current image and rehashes only what
+ * they touch. Modifies pc's tree in place: the caller drops the cache if
+ * anything after this fails.
+ */
+static int build_incremental(ks_sup *s, pubcache *pc, build *b, const uint8_t *sk)
+{
+    uint32_t n = ks_pimg_count(b->base);
+    uint8_t *recs;
+    int64_t got;
+    unsigned bits;
+    int rc;
+
+    for (size_t i = 0; i < b->ch.n; i++)
+        if (b->ch.v[i].has_after && (rc = check_record(b->ch.v[i].after)) != 0)
+            return rc;
+    if (!(b->im = ks_pimg_new(KS_SNAP_HEADER_SIZE + ((size_t)n + b->ch.n) * KS_RECORD_SIZE)))
+        return KS_E_NOSPC;
+    recs = b->im->data + KS_SNAP_HEADER_SIZE;
+    got = ks_pch_apply(b->base->data + KS_SNAP_HEADER_SIZE, n, &b->ch, recs,
+                       (uint32_t)(n + b->ch.n));
+    if (got < 0)
+        return (int)got;
+    b->im->len = KS_SNAP_HEADER_SIZE + (size_t)got * KS_RECORD_SIZE;
+    /* Rows written without changing the record (updated_at only) drop out. */
+    if ((rc = ks_pch_collapse(&b->ch)) != 0)
+        return rc;
+    bits = ks_bucket_bits_for((uint32_t)got);
+    if (bits == pc->t.bits)
+        rc = ks_pch_tree_update(&pc->t, &s->crypto, recs, (uint32_t)got, &b->ch);
+    else
+        rc = cache_tree(s, pc, recs, (uint32_t)got, bits); /* the bucket split moved */
+    if (rc)
+        return rc;
+    header_init(s, b);
+    if ((rc = ks_pch_sign_header(&s->crypto, &b->h, &pc->t, (uint32_t)got, sk, b->im->data)) != 0)
+        return rc;
+    b->step_len = ks_pch_step_size(&b->ch);
+    if (!(b->step = malloc(b->step_len ? b->step_len : 1)))
+        return KS_E_NOSPC;
+    ks_pch_step_encode(&b->ch, b->step);
+    return KS_OK;
+}
+
+/* Reads what the publish needs, lock held. Decides incremental or full. */
+static int read_inputs(ks_sup *s, pubcache *pc, build *b)
+{
+    int rc = ks_ps_max_seq(s, &b->seq);
+    if (rc)
+        return rc;
+    /* An emptied (pruned) log reads 0: nothing is pending past the mark. */
+    if (b->incremental && b->seq < pc->seq)
+        b->seq = pc->seq;
+    if (b->incremental) {
+        uint32_t n = ks_pimg_count(b->base);
+        size_t limit = n / INCREMENTAL_MAX_SHARE;
+        rc = ks_ps_read_changes(s, b->scope, pc->seq, b->seq,
+                                limit > INCREMENTAL_MIN ? limit : INCREMENTAL_MIN, &b->ch);
+        if (rc == KS_E_NOSPC) {
+            ks_pch_free(&b->ch);
+            b->incremental = 0;
+        } else if (rc) {
+            return rc;
         }
-        rb->b = nb;
-        rb->cap = nc;
     }
-    memset(&r, 0, sizeof r);
-    memcpy(r.key_id, c[0].p, KS_KEYID_SIZE);
-    memcpy(r.public_key, c[1].p, KS_PUBKEY_SIZE);
-    r.privileges = (uint64_t)c[2].i;
-    r.valid_from = (uint64_t)c[3].i;
-    r.valid_until = (uint64_t)c[4].i;
-    r.counter_floor = (uint64_t)c[5].i;
-    r.holder_id = c[6].type == KS_DBV_INT ? (uint64_t)c[6].i : 0;
-    r.scope = (uint32_t)c[7].i;
-    r.key_format = (uint8_t)c[8].i;
-    r.state = (uint8_t)c[9].i;
-    r.form_factor = (uint8_t)c[10].i;
-    r.record_version = KS_RECORD_VERSION;
-    r.algorithm = KS_ALG_ED25519;
-    ks_record_encode(&r, rb->b + rb->n * KS_RECORD_SIZE);
-    rb->n++;
-    return 0;
+    if (!b->incremental)
+        rc = ks_ps_read_all(s, b->scope, &b->raw, &b->n_raw);
+    return rc;
+}
+
+/* Stores a checkpoint when the chain since the last full image is long. */
+static void maybe_checkpoint(ks_sup *s, pubcache *pc, uint32_t scope, const ks_pimg *im)
+{
+    uint32_t n = ks_pimg_count(im);
+    int rc;
+    if (pc->steps < CHECKPOINT_STEPS && pc->keys * CHECKPOINT_KEY_SHARE < (uint64_t)n + 1)
+        return;
+    pthread_mutex_lock(&s->lock);
+    rc = ks_ps_checkpoint(s, scope, im);
+    pthread_mutex_unlock(&s->lock);
+    if (rc) {
+        ks_log(KS_LOG_WARN, "publish.checkpoint", "scope=%u error=\"%s\"", scope,
+               ks_strerror(rc));
+        return; /* the chain stays valid, only longer */
+    }
+    pc->steps = pc->keys = 0;
+}
+
+static int publish_scope(ks_sup *s, uint32_t scope, uint64_t prev, int64_t dirty)
+{
+    ks_publisher *p = s->pub;
+    pubcache *pc = NULL;
+    uint8_t sk[KS_SECKEY_SIZE];
+    build b;
+    ks_pimg *dimg = NULL;
+    uint64_t t0 = ks_now_usec(), t_read = 0, t_build = 0, t1;
+    int rc;
+
+    memset(&b, 0, sizeof b);
+    b.scope = scope;
+    b.prev = prev;
+    pthread_mutex_lock(&p->m);
+    {
+        pub_scope *ps = scope_get(p, scope, 1);
+        if (ps) {
+            pc = ps->pc;
+            b.base = ks_pimg_ref(ps->cur);
+        }
+    }
+    pthread_mutex_unlock(&p->m);
+    if (!pc) {
+        rc = KS_E_NOSPC;
+        goto cleanup;
+    }
+    b.incremental = pc->valid && b.base && b.base->version == prev;
+
+    pthread_mutex_lock(&s->lock);
+    rc = read_inputs(s, pc, &b);
+    memcpy(sk, s->sk, sizeof sk);
+    pthread_mutex_unlock(&s->lock);
+    t_read = ks_now_usec();
+    if (rc) {
+        ks_log(KS_LOG_ERROR, "publish.read", "scope=%u error=\"%s\"", scope, ks_strerror(rc));
+        rc = KS_E_IO;
+        goto cleanup;
+    }
+
+    /* From here the cache describes nothing published until the commit. */
+    pc->valid = 0;
+    rc = b.incremental ? build_incremental(s, pc, &b, sk) : build_full(s, pc, &b, sk);
+    if (rc) {
+        ks_log(KS_LOG_ERROR, "publish.sign", "scope=%u error=\"%s\"", scope, ks_strerror(rc));
+        goto cleanup;
+    }
+    b.im->version = b.h.version;
+    t_build = ks_now_usec();
+
+    pthread_mutex_lock(&s->lock);
+    {
+        ks_ps_version v;
+        static const uint8_t empty = 0;
+        memset(&v, 0, sizeof v);
+        v.scope = scope;
+        v.h = &b.h;
+        v.hdr_raw = b.im->data;
+        v.change_seq = b.seq;
+        v.image = b.incremental ? NULL : b.im;
+        v.step = b.step_len ? b.step : &empty; /* a zero-length BLOB, not NULL */
+        v.step_len = b.step_len;
+        v.dirty_seen = dirty;
+        v.retain = s->cfg.snapshot_retain;
+        rc = ks_ps_commit(s, &v);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc)
+        goto cleanup;
+
+    pc->valid = 1;
+    pc->seq = b.seq;
+    if (b.incremental) {
+        pc->steps++;
+        pc->keys += b.ch.n;
+        /* Every controller of the scope asks for this delta next: make it now,
+         * from the step, while it costs microseconds. */
+        ks_snap_header bh;
+        uint8_t *dbuf = NULL;
+        size_t dlen = 0;
+        if (ks_snap_header_decode(&bh, b.base->data, NULL) == KS_OK &&
+            ks_pch_delta(&b.ch, &bh, b.im->data, &dbuf, &dlen) == KS_OK &&
+            (dimg = ks_pimg_new(dlen)) != NULL) {
+            memcpy(dimg->data, dbuf, dlen);
+            dimg->version = b.h.version;
+        }
+        free(dbuf);
+        atomic_fetch_add(&p->n_incremental, 1);
+    } else {
+        pc->steps = pc->keys = 0;
+        atomic_fetch_add(&p->n_full, 1);
+    }
+
+    pthread_mutex_lock(&p->m);
+    {
+        pub_scope *ps = scope_get(p, scope, 0);
+        if (ps) {
+            ks_pimg_unref(ps->cur);
+            ps->cur = ks_pimg_ref(b.im);
+            ps->version = b.h.version;
+            ps->created_at = b.h.created_at;
+            memcpy(ps->root, b.h.root, KS_HASH_SIZE);
+            ks_pimg_unref(ps->d_img);
+            ps->d_img = dimg;
+            ps->d_since = prev;
+            dimg = NULL;
+        }
+    }
+    pthread_mutex_unlock(&p->m);
+    t1 = ks_now_usec();
+    atomic_fetch_add(&s->metrics.publishes, 1);
+    atomic_fetch_add(&s->metrics.publish_usec_total, t1 - t0);
+    atomic_store(&s->metrics.publish_usec_last, t1 - t0);
+    {
+        char root[2 * KS_HASH_SIZE + 1];
+        ks_hex(root, b.h.root, KS_HASH_SIZE);
+        ks_log(KS_LOG_INFO, "snapshot.publish",
+               "scope=%u version=%llu records=%u mode=%s changed=%zu root=%s ms=%.1f"
+               " read_ms=%.1f build_ms=%.1f store_ms=%.1f", scope,
+               (unsigned long long)b.h.version, b.h.record_count,
+               b.incremental ? "incremental" : "full", b.incremental ? b.ch.n : (size_t)b.n_raw,
+               root, (double)(t1 - t0) / 1000.0, (double)(t_read - t0) / 1000.0,
+               (double)(t_build - t_read) / 1000.0, (double)(t1 - t_build) / 1000.0);
+    }
+    if (b.incremental)
+        maybe_checkpoint(s, pc, scope, b.im);
+    rc = KS_OK;
+cleanup:
+    if (rc && pc)
+        cache_drop(pc); /* any doubt: the next publish rebuilds in full */
+    sodium_memzero(sk, sizeof sk);
+    ks_pimg_unref(dimg);
+    build_free(&b);
+    return rc;
 }
 
 typedef struct dirty_row {
@@ -192,135 +465,27 @@ static int dirty_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *nam
     return 0;
 }
 
-static int publish_scope(ks_sup *s, uint32_t scope, uint64_t prev, int64_t dirty)
-{
-    ks_publisher *p = s->pub;
-    recbuf rb = {NULL, 0, 0, 0};
-    uint8_t sk[KS_SECKEY_SIZE];
-    ks_snap_header h;
-    img *im = NULL;
-    uint64_t t0 = ks_now_usec(), t1;
-    int rc, in_tx = 0;
-    ks_dbv q = ks_dbv_int(scope);
-
-    pthread_mutex_lock(&s->lock);
-    rc = ks_db_exec(s->db, "SELECT key_id, public_key, privileges, valid_from, valid_until,"
-                           " counter_floor, holder_id, scope, key_format, state, form_factor"
-                           " FROM keys WHERE scope = 0 OR scope = ? ORDER BY key_id",
-                    &q, 1, rec_row, &rb);
-    memcpy(sk, s->sk, sizeof sk);
-    pthread_mutex_unlock(&s->lock);
-    if (rc || rb.oom) {
-        ks_log(KS_LOG_ERROR, "publish.read", "scope=%u error=\"%s\"", scope,
-               rb.oom ? "out of memory" : "database");
-        rc = KS_E_IO;
-        goto cleanup;
-    }
-
-    memset(&h, 0, sizeof h);
-    h.version = prev + 1;
-    h.created_at = ks_now();
-    h.expires_at = h.created_at + s->cfg.snapshot_ttl;
-    h.scope = scope;
-    im = img_new(KS_SNAP_HEADER_SIZE + rb.n * KS_RECORD_SIZE);
-    if (!im) {
-        rc = KS_E_NOSPC;
-        goto cleanup;
-    }
-    im->version = h.version;
-    rc = ks_snapshot_write(&s->crypto, &h, rb.b, (uint32_t)rb.n, sk, im->data, im->len);
-    if (rc) {
-        ks_log(KS_LOG_ERROR, "publish.sign", "scope=%u error=\"%s\"", scope, ks_strerror(rc));
-        goto cleanup;
-    }
-
-    pthread_mutex_lock(&s->lock);
-    {
-        int64_t keep_from = (int64_t)h.version - (int64_t)s->cfg.snapshot_retain;
-        ks_dbv ins[4] = {ks_dbv_int(scope), ks_dbv_int((int64_t)h.version),
-                         ks_dbv_int((int64_t)h.created_at), ks_dbv_blob(im->data, im->len)};
-        ks_dbv up[5] = {ks_dbv_int((int64_t)h.version), ks_dbv_blob(h.root, KS_HASH_SIZE),
-                        ks_dbv_int((int64_t)h.created_at), ks_dbv_int(dirty), ks_dbv_int(scope)};
-        ks_dbv del[2] = {ks_dbv_int(scope), ks_dbv_int(keep_from)};
-        rc = ks_db_begin(s->db);
-        in_tx = rc == 0;
-        if (!rc)
-            rc = ks_db_exec(s->db, "INSERT INTO snapshots(scope, version, created_at, data)"
-                                   " VALUES (?,?,?,?)", ins, 4, NULL, NULL);
-        if (!rc)
-            rc = ks_db_exec(s->db, "UPDATE scopes SET version = ?, root = ?, published_at = ?,"
-                                   " dirty = dirty - ? WHERE scope = ?", up, 5, NULL, NULL);
-        if (!rc)
-            rc = ks_db_exec(s->db, "DELETE FROM snapshots WHERE scope = ? AND version <= ?",
-                            del, 2, NULL, NULL);
-        if (!rc)
-            rc = ks_db_commit(s->db);
-        if (!rc)
-            in_tx = 0;
-        else
-            ks_log(KS_LOG_ERROR, "publish.store", "scope=%u error=\"%s\"", scope,
-                   ks_db_errmsg(s->db));
-        if (in_tx)
-            ks_db_rollback(s->db);
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (rc) {
-        rc = KS_E_IO;
-        goto cleanup;
-    }
-
-    pthread_mutex_lock(&p->m);
-    {
-        pub_scope *ps = scope_get(p, scope, 1);
-        if (ps) {
-            img_unref(ps->cur);
-            ps->cur = im;
-            im = NULL;
-            ps->version = h.version;
-            ps->created_at = h.created_at;
-            memcpy(ps->root, h.root, KS_HASH_SIZE);
-            img_unref(ps->d_img);
-            ps->d_img = NULL;
-        }
-    }
-    pthread_mutex_unlock(&p->m);
-    t1 = ks_now_usec();
-    atomic_fetch_add(&s->metrics.publishes, 1);
-    atomic_fetch_add(&s->metrics.publish_usec_total, t1 - t0);
-    atomic_store(&s->metrics.publish_usec_last, t1 - t0);
-    {
-        char root[2 * KS_HASH_SIZE + 1];
-        ks_hex(root, h.root, KS_HASH_SIZE);
-        ks_log(KS_LOG_INFO, "snapshot.publish", "scope=%u version=%llu records=%zu root=%s ms=%.1f",
-               scope, (unsigned long long)h.version, rb.n, root, (double)(t1 - t0) / 1000.0);
-    }
-    rc = KS_OK;
-cleanup:
-    sodium_memzero(sk, sizeof sk);
-    free(rb.b);
-    img_unref(im);
-    return rc;
-}
-
 int ks_pub_run_once(ks_sup *s)
 {
+    ks_publisher *p = s->pub;
     dirty_row d;
-    int rc, done = 0;
+    int rc = KS_OK, done = 0;
 
+    /* The thread and a direct caller (tests, benchmark) take turns. */
+    pthread_mutex_lock(&p->run);
     d.n = 0;
     pthread_mutex_lock(&s->lock);
-    rc = ks_db_exec(s->db, "SELECT scope, version, dirty FROM scopes WHERE dirty > 0"
-                           " ORDER BY scope", NULL, 0, dirty_cb, &d);
+    if (ks_db_exec(s->db, "SELECT scope, version, dirty FROM scopes WHERE dirty > 0"
+                          " ORDER BY scope", NULL, 0, dirty_cb, &d))
+        rc = KS_E_IO;
     pthread_mutex_unlock(&s->lock);
-    if (rc)
-        return KS_E_IO;
-    for (size_t i = 0; i < d.n; i++) {
+    for (size_t i = 0; !rc && i < d.n; i++) {
         rc = publish_scope(s, d.scope[i], d.version[i], d.dirty[i]);
-        if (rc)
-            return rc;
-        done++;
+        if (!rc)
+            done++;
     }
-    return done;
+    pthread_mutex_unlock(&p->run);
+    return rc ? rc : done;
 }
 
 /* Marks scopes whose snapshot passed half its lifetime, so controllers
@@ -397,72 +562,87 @@ static int load_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *name
     return 0;
 }
 
-typedef struct blob_out {
-    img *im;
-    uint64_t version;
-} blob_out;
-
-static int blob_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+/*
+ * Rebuilds a scope's current image from the stored chain and its cache, and
+ * checks the records hash to the signed root before serving them. Lock held.
+ * KS_E_NOTFOUND / KS_E_ROOT: the caller marks the scope for a full rebuild.
+ */
+static int load_scope(ks_sup *s, uint32_t scope, uint64_t version)
 {
-    blob_out *b = ctx;
-    (void)names;
-    if (ncol < 1 || c[0].type != KS_DBV_BLOB || c[0].n < KS_SNAP_HEADER_SIZE)
-        return 1;
-    b->im = img_new(c[0].n);
-    if (b->im) {
-        memcpy(b->im->data, c[0].p, c[0].n);
-        b->im->version = b->version;
+    ks_publisher *p = s->pub;
+    ks_pimg *im = NULL;
+    ks_snap_header h;
+    pub_scope *ps;
+    int64_t seq = -1;
+    uint64_t full = 0, steps = 0, keys = 0;
+    int rc = ks_ps_materialize(s, scope, version, &im, &seq);
+
+    if (rc)
+        return rc;
+    if (ks_snap_header_decode(&h, im->data, NULL) != KS_OK || h.version != version ||
+        h.record_count != ks_pimg_count(im)) {
+        ks_pimg_unref(im);
+        return KS_E_FORMAT;
     }
-    return 1;
-}
-
-/* Image of (scope, version) from the database; lock held. */
-static img *load_image(ks_sup *s, uint32_t scope, uint64_t version)
-{
-    blob_out b = {NULL, version};
-    ks_dbv p[2] = {ks_dbv_int(scope), ks_dbv_int((int64_t)version)};
-    ks_db_exec(s->db, "SELECT data FROM snapshots WHERE scope = ? AND version = ?", p, 2,
-               blob_cb, &b);
-    return b.im;
+    pthread_mutex_lock(&p->m);
+    ps = scope_get(p, scope, 1);
+    pthread_mutex_unlock(&p->m);
+    if (!ps) {
+        ks_pimg_unref(im);
+        return KS_E_NOSPC;
+    }
+    /* The publisher thread is not running yet: the cache is ours. */
+    rc = cache_tree(s, ps->pc, im->data + KS_SNAP_HEADER_SIZE, ks_pimg_count(im), h.bucket_bits);
+    if (!rc && memcmp(ks_tree_root(&ps->pc->t), h.root, KS_HASH_SIZE) != 0)
+        rc = KS_E_ROOT;
+    if (rc) {
+        cache_drop(ps->pc);
+        ks_pimg_unref(im);
+        return rc;
+    }
+    ks_ps_chain(s, scope, version, &full, &steps, &keys);
+    ps->pc->valid = seq >= 0; /* written before migration 4: no watermark */
+    ps->pc->seq = seq;
+    ps->pc->steps = steps;
+    ps->pc->keys = keys;
+    pthread_mutex_lock(&p->m);
+    ps->cur = im;
+    ps->version = h.version;
+    ps->created_at = h.created_at;
+    memcpy(ps->root, h.root, KS_HASH_SIZE);
+    pthread_mutex_unlock(&p->m);
+    return KS_OK;
 }
 
 int ks_pub_start(ks_sup *s)
 {
     ks_publisher *p = calloc(1, sizeof *p);
     load_row l;
-    int rc = KS_OK;
 
     if (!p)
         return KS_E_NOSPC;
     pthread_mutex_init(&p->m, NULL);
+    pthread_mutex_init(&p->run, NULL);
     pthread_cond_init(&p->cv, NULL);
+    atomic_init(&p->n_incremental, 0);
+    atomic_init(&p->n_full, 0);
     s->pub = p;
     l.n = 0;
     pthread_mutex_lock(&s->lock);
     ks_db_exec(s->db, "SELECT scope, version FROM scopes WHERE version > 0", NULL, 0, load_cb, &l);
     for (size_t i = 0; i < l.n; i++) {
-        img *im = load_image(s, l.scope[i], l.version[i]);
-        ks_snap_header h;
-        pub_scope *ps;
-        if (!im || ks_snap_header_decode(&h, im->data, NULL) != KS_OK) {
-            img_unref(im);
+        int rc = load_scope(s, l.scope[i], l.version[i]);
+        if (rc == KS_E_NOSPC) {
+            pthread_mutex_unlock(&s->lock);
+            return rc;
+        }
+        if (rc) {
+            ks_log(KS_LOG_WARN, "publish.load", "scope=%u version=%llu error=\"%s\"",
+                   l.scope[i], (unsigned long long)l.version[i], ks_strerror(rc));
             ks_pub_mark(s, l.scope[i]); /* rebuild it */
-            continue;
         }
-        ps = scope_get(p, l.scope[i], 1);
-        if (!ps) {
-            img_unref(im);
-            rc = KS_E_NOSPC;
-            break;
-        }
-        ps->cur = im;
-        ps->version = h.version;
-        ps->created_at = h.created_at;
-        memcpy(ps->root, h.root, KS_HASH_SIZE);
     }
     pthread_mutex_unlock(&s->lock);
-    if (rc)
-        return rc;
     p->kicked = 1; /* publish whatever is pending from before a restart */
     if (pthread_create(&p->th, NULL, pub_main, s) != 0)
         return KS_E_IO;
@@ -483,11 +663,15 @@ void ks_pub_stop(ks_sup *s)
         pthread_join(p->th, NULL);
     }
     for (size_t i = 0; i < p->n; i++) {
-        img_unref(p->sc[i].cur);
-        img_unref(p->sc[i].d_img);
+        ks_pimg_unref(p->sc[i].cur);
+        ks_pimg_unref(p->sc[i].d_img);
+        if (p->sc[i].pc)
+            cache_drop(p->sc[i].pc);
+        free(p->sc[i].pc);
     }
     free(p->sc);
     pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->run);
     pthread_mutex_destroy(&p->m);
     free(p);
     s->pub = NULL;
@@ -512,43 +696,103 @@ uint64_t ks_pub_version(ks_sup *s, uint32_t scope, uint8_t root[KS_HASH_SIZE])
     return v;
 }
 
-static img *current(ks_sup *s, uint32_t scope)
+static ks_pimg *current(ks_sup *s, uint32_t scope)
 {
     ks_publisher *p = s->pub;
-    img *im = NULL;
+    ks_pimg *im = NULL;
     pthread_mutex_lock(&p->m);
     pub_scope *ps = scope_get(p, scope, 0);
     if (ps)
-        im = img_ref(ps->cur);
+        im = ks_pimg_ref(ps->cur);
     pthread_mutex_unlock(&p->m);
     return im;
 }
 
 int ks_pub_snapshot(ks_sup *s, uint32_t scope, uint8_t **buf, size_t *len, uint64_t *version)
 {
-    img *im = current(s, scope);
+    ks_pimg *im = current(s, scope);
     if (!im)
         return KS_E_NOTFOUND;
     *buf = malloc(im->len);
     if (!*buf) {
-        img_unref(im);
+        ks_pimg_unref(im);
         return KS_E_NOSPC;
     }
     memcpy(*buf, im->data, im->len);
     *len = im->len;
     *version = im->version;
-    img_unref(im);
+    ks_pimg_unref(im);
     return KS_OK;
+}
+
+/* The slow way: rebuild the old image and compare it with the current one
+ * whole (a full rebuild lies between them, so there are no steps). */
+static int delta_by_images(ks_sup *s, uint32_t scope, uint64_t since, const ks_pimg *cur,
+                           ks_pimg **out)
+{
+    ks_pimg *old = NULL, *d = NULL;
+    ks_snap_header oh;
+    ks_recsrc os, ns;
+    int64_t seq;
+    size_t need = 0;
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    rc = ks_ps_materialize(s, scope, since, &old, &seq);
+    pthread_mutex_unlock(&s->lock);
+    if (rc || ks_snap_header_decode(&oh, old->data, NULL) != KS_OK) {
+        rc = KS_E_NOTFOUND;
+        goto cleanup;
+    }
+    ks_recsrc_mem(&os, old->data + KS_SNAP_HEADER_SIZE, ks_pimg_count(old));
+    ks_recsrc_mem(&ns, cur->data + KS_SNAP_HEADER_SIZE, ks_pimg_count(cur));
+    if ((rc = ks_delta_write(&os, &oh, &ns, cur->data, NULL, 0, &need)) != 0)
+        goto cleanup;
+    rc = KS_E_NOSPC;
+    if (!(d = ks_pimg_new(need)))
+        goto cleanup;
+    rc = ks_delta_write(&os, &oh, &ns, cur->data, d->data, d->len, &need);
+cleanup:
+    ks_pimg_unref(old);
+    if (rc) {
+        ks_pimg_unref(d);
+        d = NULL;
+    }
+    *out = d;
+    return rc;
+}
+
+/* A delta from the stored steps since+1..cur: O(changed keys). */
+static int delta_by_steps(ks_sup *s, uint32_t scope, uint64_t since, const ks_pimg *cur,
+                          ks_pimg **out)
+{
+    ks_pchanges c = {NULL, 0, 0};
+    ks_snap_header sh;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    *out = NULL;
+    pthread_mutex_lock(&s->lock);
+    rc = ks_ps_changes_between(s, scope, since, cur->version, &c, &sh);
+    pthread_mutex_unlock(&s->lock);
+    if (!rc)
+        rc = ks_pch_delta(&c, &sh, cur->data, &buf, &len);
+    if (!rc && !(*out = ks_pimg_new(len)))
+        rc = KS_E_NOSPC;
+    if (!rc)
+        memcpy((*out)->data, buf, len);
+    free(buf);
+    ks_pch_free(&c);
+    return rc;
 }
 
 int ks_pub_delta(ks_sup *s, uint32_t scope, uint64_t since, uint8_t **buf, size_t *len,
                  uint64_t *version)
 {
     ks_publisher *p = s->pub;
-    img *cur = NULL, *old = NULL, *d = NULL;
-    ks_snap_header oh;
-    ks_recsrc os, ns;
-    size_t need = 0;
+    ks_pimg *cur = NULL, *d = NULL;
+    uint32_t keep = s->cfg.snapshot_retain ? s->cfg.snapshot_retain : 1;
     int rc;
 
     cur = current(s, scope);
@@ -561,44 +805,32 @@ int ks_pub_delta(ks_sup *s, uint32_t scope, uint64_t since, uint8_t **buf, size_
         *len = 0;
         goto cleanup;
     }
+    /* Only the last `snapshot_retain` versions are promised as bases. */
+    if (since == 0 || cur->version - since >= keep) {
+        rc = KS_E_NOTFOUND;
+        goto cleanup;
+    }
     /* The same delta is asked for by every controller of the scope. */
     pthread_mutex_lock(&p->m);
     {
         pub_scope *ps = scope_get(p, scope, 0);
         if (ps && ps->d_img && ps->d_since == since && ps->d_img->version == cur->version)
-            d = img_ref(ps->d_img);
+            d = ks_pimg_ref(ps->d_img);
     }
     pthread_mutex_unlock(&p->m);
     if (!d) {
-        pthread_mutex_lock(&s->lock);
-        old = load_image(s, scope, since);
-        pthread_mutex_unlock(&s->lock);
-        if (!old || ks_snap_header_decode(&oh, old->data, NULL) != KS_OK) {
-            rc = KS_E_NOTFOUND;
-            goto cleanup;
-        }
-        ks_recsrc_mem(&os, old->data + KS_SNAP_HEADER_SIZE,
-                      (uint32_t)((old->len - KS_SNAP_HEADER_SIZE) / KS_RECORD_SIZE));
-        ks_recsrc_mem(&ns, cur->data + KS_SNAP_HEADER_SIZE,
-                      (uint32_t)((cur->len - KS_SNAP_HEADER_SIZE) / KS_RECORD_SIZE));
-        rc = ks_delta_write(&os, &oh, &ns, cur->data, NULL, 0, &need);
-        if (rc && need == 0)
-            goto cleanup;
-        d = img_new(need);
-        if (!d) {
-            rc = KS_E_NOSPC;
-            goto cleanup;
-        }
-        d->version = cur->version;
-        rc = ks_delta_write(&os, &oh, &ns, cur->data, d->data, d->len, &need);
+        rc = delta_by_steps(s, scope, since, cur, &d);
+        if (rc == KS_E_NOTFOUND)
+            rc = delta_by_images(s, scope, since, cur, &d);
         if (rc)
             goto cleanup;
+        d->version = cur->version;
         pthread_mutex_lock(&p->m);
         {
             pub_scope *ps = scope_get(p, scope, 0);
             if (ps && ps->cur == cur) {
-                img_unref(ps->d_img);
-                ps->d_img = img_ref(d);
+                ks_pimg_unref(ps->d_img);
+                ps->d_img = ks_pimg_ref(d);
                 ps->d_since = since;
             }
         }
@@ -613,8 +845,7 @@ int ks_pub_delta(ks_sup *s, uint32_t scope, uint64_t since, uint8_t **buf, size_
     *len = d->len;
     rc = KS_OK;
 cleanup:
-    img_unref(cur);
-    img_unref(old);
-    img_unref(d);
+    ks_pimg_unref(cur);
+    ks_pimg_unref(d);
     return rc;
 }
