@@ -101,8 +101,11 @@ try maria pos-1 refund
 try guard pos-1 access      # the guard's key is for the front door's scope only (KSE-202)
 try guard front-door access
 
-say "what KSE-502 means, from the catalogue (keysup error show KSE-502)"
-"$B/keysup" error show KSE-502
+say "what the supervisor diagnosed from pos-1's next heartbeat (keysup diagnose 2)"
+sleep 2.5
+"$B/keysup" diagnose 2 | grep -v ' ok$'
+echo
+"$B/keysup" incidents
 
 say "running"
 cat <<EOF
@@ -113,6 +116,8 @@ cat <<EOF
 
 Try:  export KEYSUP_SERVER=$KEYSUP_SERVER KEYSUP_TOKEN_FILE=$D/admin.token
       $B/keysup controller show 2
+      $B/keysup diagnose 2
+      $B/keysup-controller ctl --socket $D/pos-1.sock status
       $B/keysup-controller ctl --socket $D/pos-1.sock fault corrupt_sector
       $B/keysup audit list
 Ctrl-C stops the supervisor and the fleet.

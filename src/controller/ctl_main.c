@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,7 +28,7 @@ static const char usage[] =
     "usage: keysup-controller run    --flash FILE --socket PATH [--supervisor URL]\n"
     "                                [--heartbeat SECONDS] [--sectors N] [--protocol N]\n"
     "       keysup-controller enroll --flash FILE --supervisor URL --token TOKEN [--sectors N]\n"
-    "       keysup-controller ctl    --socket PATH status\n"
+    "       keysup-controller ctl    --socket PATH [--json] status\n"
     "       keysup-controller ctl    --socket PATH seal on|off\n"
     "       keysup-controller ctl    --socket PATH txn-done\n"
     "       keysup-controller ctl    --socket PATH code ONE-TIME-CODE\n"
@@ -47,6 +48,7 @@ typedef struct args {
     const char *flash, *socket, *supervisor, *token;
     unsigned heartbeat, sectors;
     int protocol;
+    int json;
     int rest;
 } args;
 
@@ -61,6 +63,10 @@ static int parse(int argc, char **argv, args *a)
         if (strcmp(k, "--help") == 0) {
             fputs(usage, stdout);
             exit(0);
+        }
+        if (strcmp(k, "--json") == 0) {
+            a->json = 1;
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "keysup-controller: %s needs a value\n", k);
@@ -90,7 +96,90 @@ static int parse(int argc, char **argv, args *a)
     return 0;
 }
 
-static int send_line(const char *path, const char *line)
+static const char *str_or(json_t *o, const char *k, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : dflt;
+}
+
+static void when(char *out, size_t n, json_int_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t <= 0 || !gmtime_r(&tt, &tm)) {
+        snprintf(out, n, "never");
+        return;
+    }
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* `ctl status` for a person: one line per thing a technician checks. */
+static void print_status(json_t *o)
+{
+    char t1[32], t2[32];
+    json_t *st = json_object_get(o, "store"), *ck = json_object_get(o, "clock"), *e;
+    size_t i;
+    printf("controller:   %lld (scope %lld)%s, %s, protocol %lld\n",
+           (long long)json_integer_value(json_object_get(o, "controller_id")),
+           (long long)json_integer_value(json_object_get(o, "scope")),
+           json_is_true(json_object_get(o, "enrolled")) ? "" : " NOT ENROLLED",
+           str_or(o, "firmware", "?"), (long long)json_integer_value(json_object_get(o, "protocol")));
+    if (json_is_integer(json_object_get(o, "applied_version"))) {
+        when(t1, sizeof t1, json_integer_value(json_object_get(o, "expires_at")));
+        printf("database:     version %lld, %lld keys, root %.16s..., expires %s\n",
+               (long long)json_integer_value(json_object_get(o, "applied_version")),
+               (long long)json_integer_value(json_object_get(o, "record_count")),
+               str_or(o, "applied_root", "?"), t1);
+    } else {
+        printf("database:     none applied (a full download is needed)\n");
+    }
+    when(t1, sizeof t1, json_integer_value(json_object_get(o, "last_sync")));
+    when(t2, sizeof t2, json_integer_value(json_object_get(o, "last_contact")));
+    printf("last sync:    %s   last contact: %s\n", t1, t2);
+    printf("conditions:   ");
+    if (json_array_size(json_object_get(o, "conditions")) == 0)
+        printf("none");
+    json_array_foreach(json_object_get(o, "conditions"), i, e)
+        printf("%s%s", i ? ", " : "", json_string_value(e));
+    printf("\n");
+    if (json_is_string(json_object_get(st, "code")))
+        printf("store:        %s at byte %lld (%s); full download %s\n", str_or(st, "code", ""),
+               (long long)json_integer_value(json_object_get(st, "damage_offset")),
+               str_or(st, "damage_what", "?"),
+               json_is_true(json_object_get(st, "need_full")) ? "requested" : "not needed");
+    else
+        printf("store:        ok, %lld audit records waiting for upload\n",
+               (long long)json_integer_value(json_object_get(st, "audit_pending")));
+    when(t1, sizeof t1, json_integer_value(json_object_get(ck, "trusted")));
+    printf("clock:        %s (offset %+lld s, drift %lld ppm, %s)%s%s\n", t1,
+           (long long)json_integer_value(json_object_get(ck, "offset")),
+           (long long)json_integer_value(json_object_get(ck, "drift_ppm")),
+           json_is_true(json_object_get(ck, "anchored")) ? "anchored to the supervisor" : "not yet anchored",
+           json_is_string(json_object_get(ck, "code")) ? " " : "",
+           str_or(ck, "code", ""));
+    printf("seal switch:  %s\n", json_is_true(json_object_get(o, "seal_on")) ? "ON (calibration blocked)" : "off");
+    printf("pending txn:  %s\n", json_is_true(json_object_get(o, "pending_transaction"))
+                                     ? "yes (other actions refused: KSE-505)" : "no");
+    printf("lockouts:     ");
+    if (json_array_size(json_object_get(o, "lockouts")) == 0)
+        printf("none");
+    json_array_foreach(json_object_get(o, "lockouts"), i, e) {
+        json_t *u = json_object_get(e, "locked_until");
+        when(t1, sizeof t1, json_integer_value(u));
+        printf("%s%s %s until %s", i ? "; " : "", str_or(e, "kind", "?"), str_or(e, "id", "?"),
+               json_is_string(u) ? "an administrator unlocks it" : t1);
+    }
+    printf("\n");
+    printf("refusals:     ");
+    if (json_array_size(json_object_get(o, "refusals")) == 0)
+        printf("none");
+    json_array_foreach(json_object_get(o, "refusals"), i, e)
+        printf("%s%s %s x%lld", i ? ", " : "", str_or(e, "code", "?"), str_or(e, "symbol", ""),
+               (long long)json_integer_value(json_object_get(e, "count")));
+    printf("\n");
+}
+
+static int send_line(const char *path, const char *line, int human_status)
 {
     struct sockaddr_un sa;
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -125,10 +214,14 @@ static int send_line(const char *path, const char *line)
         fprintf(stderr, "keysup-controller: bad answer: %s\n", buf);
         return 4;
     }
-    char *pretty = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
-    puts(pretty);
-    free(pretty);
     int rc = json_object_get(o, "error") ? 1 : 0;
+    if (human_status && !rc) {
+        print_status(o);
+    } else {
+        char *pretty = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        puts(pretty);
+        free(pretty);
+    }
     json_decref(o);
     return rc;
 }
@@ -159,7 +252,7 @@ static int cmd_ctl(int argc, char **argv, const args *a)
         fputs(usage, stderr);
         return 2;
     }
-    return send_line(a->socket, line);
+    return send_line(a->socket, line, strcmp(verb, "status") == 0 && !a->json);
 }
 
 int main(int argc, char **argv)

@@ -56,7 +56,7 @@ done
 wait_until 8 "c1 raises KSE-100" sh -c "\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" status | grep -q KSE-100"
 ok "supervisor down: 5 decisions granted offline, KSE-100 raised"
 sup_start
-wait_until 15 "c1 uploads its audit ring" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"store\"][\"audit_pending\"])')\" = 0 ]"
+wait_until 15 "c1 uploads its audit ring" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"store\"][\"audit_pending\"])')\" = 0 ]"
 api controller audit "${CTL_ID[c1]}" >"$W/c1.audit.json"
 last=$(status c1 'd["store"]["audit_last"]')
 python3 - "$W/c1.audit.json" "$last" <<'PY' || fail "audit upload"

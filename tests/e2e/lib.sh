@@ -100,7 +100,7 @@ ctl_run() {
 ctl() { local name=$1; shift; "$B/keysup-controller" ctl --socket "$W/$name.sock" "$@"; }
 
 # status NAME EXPR: a field of NAME's status
-status() { ctl "$1" status >"$W/$1.status.json" 2>/dev/null; j "$W/$1.status.json" "$2"; }
+status() { ctl "$1" --json status >"$W/$1.status.json" 2>/dev/null; j "$W/$1.status.json" "$2"; }
 
 # published SCOPE: the supervisor's version for a controller's scope, via `controller show`
 ctl_show() { api controller show "${CTL_ID[$1]}" >"$W/$1.show.json"; }
