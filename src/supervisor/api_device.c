@@ -317,7 +317,8 @@ static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
                 ? ks_dbv_int((int64_t)now) : ks_dbv_null(),
             has_av ? ks_dbv_int((int64_t)av) : ks_dbv_null(),
             has_root ? ks_dbv_blob(root, KS_HASH_SIZE) : ks_dbv_null(),
-            json_is_integer(t) ? ks_dbv_int(json_integer_value(t) - (int64_t)now) : ks_dbv_null(),
+            json_is_integer(t) && json_integer_value(t) > 0 && json_integer_value(t) < ((json_int_t)1 << 40)
+                ? ks_dbv_int(json_integer_value(t) - (int64_t)now) : ks_dbv_null(), /* sane times only */
             json_is_string(fw) ? ks_dbv_text(json_string_value(fw)) : ks_dbv_null(),
             json_is_integer(pr) ? ks_dbv_int(json_integer_value(pr)) : ks_dbv_null(),
             ks_dbv_int(json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0)),

@@ -57,8 +57,17 @@ static int64_t prev_count(json_t *prev, int code)
     size_t i;
     json_array_foreach(json_object_get(prev, "refusals"), i, e)
         if (kse_num(json_string_value(json_object_get(e, "code"))) == code)
-            return (int64_t)json_integer_value(json_object_get(e, "count"));
+            return json_integer_value(json_object_get(e, "count")) > 0
+                       ? (int64_t)json_integer_value(json_object_get(e, "count")) : 0;
     return 0;
+}
+
+/* A device's unix time in seconds as milliseconds; 0 (unknown) for anything
+ * outside 1970..2100, so a forged report cannot overflow the arithmetic. */
+static int64_t device_ms(json_t *v)
+{
+    json_int_t t = json_integer_value(v);
+    return t > 0 && t < 4102444800LL ? (int64_t)t * 1000 : 0;
 }
 
 void ks_diag_refusals(ks_diag_facts *f, json_t *prev, int64_t window_ms)
@@ -74,8 +83,10 @@ void ks_diag_refusals(ks_diag_facts *f, json_t *prev, int64_t window_ms)
         r = &f->ref[f->nref++];
         r->code = code;
         r->count = (int64_t)json_integer_value(json_object_get(e, "count"));
-        r->first_ms = (int64_t)json_integer_value(json_object_get(e, "first")) * 1000;
-        r->last_ms = (int64_t)json_integer_value(json_object_get(e, "last")) * 1000;
+        if (r->count < 0)
+            r->count = 0;
+        r->first_ms = device_ms(json_object_get(e, "first"));
+        r->last_ms = device_ms(json_object_get(e, "last"));
         if (prev) {
             int64_t before = prev_count(prev, code);
             /* A restarted controller counts from zero again. */

@@ -57,7 +57,9 @@ static ks_finding *add(ks_findings *o, int code, int64_t first_ms, const char *f
     va_list ap;
     if (f)
         return f; /* one finding per code: the first area that saw it words it */
-    if (o->n >= KS_DIAG_MAX_FINDINGS)
+    /* A code the catalogue does not know (a device reporting "KSE-258") is
+     * not a finding: nothing could explain it or say what to do. */
+    if (o->n >= KS_DIAG_MAX_FINDINGS || !ks_kse_find(code))
         return NULL;
     f = &o->f[o->n++];
     memset(f, 0, sizeof *f);
@@ -91,10 +93,17 @@ static int has_condition(json_t *report, int code)
     return 0;
 }
 
+/* A report's integers are the device's word: clamped to +/-2^48 so that
+ * no difference or product the rules take can overflow. */
+#define JINT_MAX ((int64_t)1 << 48)
+
 static int64_t jint(json_t *o, const char *k, int64_t dflt)
 {
     json_t *v = json_object_get(o, k);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+    if (!json_is_integer(v))
+        return dflt;
+    int64_t x = (int64_t)json_integer_value(v);
+    return x > JINT_MAX ? JINT_MAX : x < -JINT_MAX ? -JINT_MAX : x;
 }
 
 static int kse_of(json_t *v)
