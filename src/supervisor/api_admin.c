@@ -185,16 +185,8 @@ cleanup:
 
 static void tok_list(ks_req *rq, ks_resp *rs)
 {
-    json_t *items;
-    int rc;
-    pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, "SELECT id, name, role, created_at, revoked FROM tokens"
-                            " ORDER BY id", NULL, 0, &rc);
-    pthread_mutex_unlock(&rq->s->lock);
-    if (!items)
-        api_db_error(rq, rs, rc);
-    else
-        api_json(rs, 200, json_pack("{s:o}", "items", items));
+    api_rows(rq, rs, "SELECT id, name, role, created_at, revoked FROM tokens ORDER BY id", NULL,
+             0);
 }
 
 static int tok_del_tx(ks_req *rq, ks_resp *rs, void *ctx)

@@ -329,20 +329,12 @@ static void ctrl_commands(ks_req *rq, ks_resp *rs)
 {
     int64_t id;
     ks_dbv p;
-    json_t *items;
-    int rc;
     if (api_arg_id(rq, rs, 0, "controller", &id))
         return;
     p = ks_dbv_int(id);
-    pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
-                            " created_at, acked_at FROM commands WHERE controller_id = ?"
-                            " ORDER BY id", &p, 1, &rc);
-    pthread_mutex_unlock(&rq->s->lock);
-    if (!items)
-        api_db_error(rq, rs, rc);
-    else
-        api_json(rs, 200, json_pack("{s:o}", "items", items));
+    api_rows(rq, rs, "SELECT id, command, args, state, result, created_by,"
+             " created_at, acked_at FROM commands WHERE controller_id = ?"
+             " ORDER BY id", &p, 1);
 }
 
 static void ctrl_audit(ks_req *rq, ks_resp *rs)

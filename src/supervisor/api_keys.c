@@ -439,22 +439,14 @@ static void holders_list(ks_req *rq, ks_resp *rs)
 {
     uint64_t limit = 100, offset = 0;
     ks_dbv p[2];
-    json_t *items;
-    int rc;
     if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
         api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
         return;
     p[0] = ks_dbv_int((int64_t)limit);
     p[1] = ks_dbv_int((int64_t)offset);
-    pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, "SELECT h.id, h.name, h.email, h.created_at,"
-                            " (SELECT COUNT(*) FROM keys k WHERE k.holder_id = h.id) AS keys"
-                            " FROM holders h ORDER BY h.id LIMIT ? OFFSET ?", p, 2, &rc);
-    pthread_mutex_unlock(&rq->s->lock);
-    if (!items)
-        api_db_error(rq, rs, rc);
-    else
-        api_json(rs, 200, json_pack("{s:o}", "items", items));
+    api_rows(rq, rs, "SELECT h.id, h.name, h.email, h.created_at,"
+             " (SELECT COUNT(*) FROM keys k WHERE k.holder_id = h.id) AS keys"
+             " FROM holders h ORDER BY h.id LIMIT ? OFFSET ?", p, 2);
 }
 
 static void holders_show(ks_req *rq, ks_resp *rs)

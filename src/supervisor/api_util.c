@@ -267,6 +267,19 @@ int api_tx(ks_req *rq, ks_resp *rs, api_tx_fn fn, void *ctx)
     return 0;
 }
 
+void api_rows(ks_req *rq, ks_resp *rs, const char *sql, const ks_dbv *p, int n)
+{
+    int rc = 0;
+    json_t *items;
+    pthread_mutex_lock(&rq->s->lock);
+    items = ks_db_rows_json(rq->s->db, sql, p, n, &rc);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!items)
+        api_db_error(rq, rs, rc);
+    else
+        api_json(rs, 200, json_pack("{s:o}", "items", items));
+}
+
 json_t *api_row(ks_sup *s, const char *sql, const ks_dbv *p, int n)
 {
     json_t *a = ks_db_rows_json(s->db, sql, p, n, NULL), *r = NULL;

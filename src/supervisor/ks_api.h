@@ -111,6 +111,10 @@ void api_fix_key_row(json_t *row);
 typedef int (*api_tx_fn)(ks_req *rq, ks_resp *rs, void *ctx);
 int api_tx(ks_req *rq, ks_resp *rs, api_tx_fn fn, void *ctx);
 
+/* Answers 200 {"items": [rows of the query]}, taking the lock; 500 (logged)
+ * on a database error. */
+void api_rows(ks_req *rq, ks_resp *rs, const char *sql, const ks_dbv *p, int n);
+
 /* One JSON row of a query (NULL when none); lock held. */
 json_t *api_row(ks_sup *s, const char *sql, const ks_dbv *p, int n);
 
