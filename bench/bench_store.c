@@ -15,6 +15,11 @@
 #define CHANGES 1000u
 #define LOOKUPS 1000000u
 #define INDEX_STRIDE 32u
+/* Overlay: halves of 72 sectors = 2,048 entries of 144 B, table of 2,048
+ * entries (36 B each, 72 KiB of RAM): two 1,000-change deltas fit, the
+ * third folds. */
+#define OVL_HALF 72u
+#define OVL_CAP 2048u
 
 static uint32_t mem_find(const uint8_t *recs, uint32_t n, const uint8_t *key)
 {
@@ -30,6 +35,81 @@ static uint32_t mem_find(const uint8_t *recs, uint32_t n, const uint8_t *key)
             hi = mid;
     }
     return UINT32_MAX;
+}
+
+/* One version of the database: its records, signed snapshot, and the
+ * delta from the version before it. */
+typedef struct bench_ver {
+    uint8_t *recs;
+    uint32_t n;
+    uint8_t *snap;
+    uint8_t *delta;
+    size_t delta_len;
+    int owned;
+} bench_ver;
+
+static void bench_ver_free(bench_ver *v)
+{
+    if (v->owned) {
+        free(v->recs);
+        free(v->snap);
+        free(v->delta);
+    }
+    memset(v, 0, sizeof *v);
+}
+
+/* The next version: 400 updates, 300 removals, 300 insertions (holder ids
+ * from first_new), signed, and the delta from v. */
+static int bench_next(const ks_crypto *c, const uint8_t sk[64], const bench_ver *v,
+                      uint32_t version, uint32_t first_new, bench_ver *nv)
+{
+    uint8_t *drop = calloc(v->n, 1);
+    ks_snap_header h, ho;
+    ks_recsrc a, b;
+    size_t need;
+
+    memset(nv, 0, sizeof *nv);
+    nv->owned = 1;
+    nv->recs = malloc(((size_t)v->n + CHANGES) * KS_RECORD_SIZE);
+    memcpy(nv->recs, v->recs, (size_t)v->n * KS_RECORD_SIZE);
+    for (uint32_t i = 0; i < 400; i++) {
+        ks_record r;
+        uint8_t *p = nv->recs + (size_t)(((uint64_t)i * 2477 + 13 * version) % v->n) * KS_RECORD_SIZE;
+        ks_record_decode(&r, p, NULL);
+        r.privileges ^= KS_PRIV_REFUND;
+        ks_record_encode(&r, p);
+    }
+    for (uint32_t i = 0, k = 0; k < 300; i++) {
+        uint32_t j = (uint32_t)(((uint64_t)i * 3301 + 7 * version + 1) % v->n);
+        if (!drop[j] && (uint32_t)(((uint64_t)j + v->n - 13 * version) % 2477)) {
+            drop[j] = 1;
+            k++;
+        }
+    }
+    uint32_t w = 0;
+    for (uint32_t i = 0; i < v->n; i++)
+        if (!drop[i])
+            memmove(nv->recs + (size_t)w++ * KS_RECORD_SIZE,
+                    nv->recs + (size_t)i * KS_RECORD_SIZE, KS_RECORD_SIZE);
+    free(drop);
+    for (uint32_t i = 0; i < 300; i++)
+        bench_record(c, first_new + i, nv->recs + (size_t)w++ * KS_RECORD_SIZE);
+    nv->n = w;
+    qsort(nv->recs, nv->n, KS_RECORD_SIZE, bench_cmp_rec);
+    size_t len = KS_SNAP_HEADER_SIZE + (size_t)nv->n * KS_RECORD_SIZE;
+    nv->snap = malloc(len);
+    memset(&h, 0, sizeof h);
+    h.version = version;
+    h.created_at = 1700000000 + version * 100;
+    if (ks_snapshot_write(c, &h, nv->recs, nv->n, sk, nv->snap, len) != 0)
+        return 1;
+    ks_recsrc_mem(&a, v->recs, v->n);
+    ks_recsrc_mem(&b, nv->recs, nv->n);
+    ks_snap_header_decode(&ho, v->snap, NULL);
+    ks_delta_write(&a, &ho, &b, nv->snap, NULL, 0, &need);
+    nv->delta = malloc(need);
+    nv->delta_len = need;
+    return ks_delta_write(&a, &ho, &b, nv->snap, nv->delta, need, &need) != 0;
 }
 
 int main(void)
@@ -56,9 +136,10 @@ int main(void)
     ks_trust_init(&trust);
     ks_trust_add(&trust, &c, pk);
 
-    /* device: metadata 2x2 sectors, audit 4, two areas for n + changes records */
-    uint32_t area = ((n + CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
-    uint32_t sectors = 2 * 2 + 4 + 2 * area;
+    /* device: metadata 2x2 sectors, audit 4, the overlay (two halves of
+     * OVL_HALF sectors), two areas for n + changes records */
+    uint32_t area = ((n + 2 * CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
+    uint32_t sectors = 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
     if (ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0)
         return 1;
     memset(&cfg, 0, sizeof cfg);
@@ -70,6 +151,10 @@ int main(void)
     cfg.counter_cap = 64;
     cfg.buf = buf;
     cfg.buf_size = sizeof buf;
+    static ks_ovl_ent ovl[OVL_CAP];
+    cfg.overlay_sectors = 2 * OVL_HALF;
+    cfg.overlay = ovl;
+    cfg.overlay_cap = OVL_CAP;
     /* the optional RAM index: one key id per 4 KiB of records (32 records) */
     uint32_t stride = getenv("KS_BENCH_STRIDE") ? (uint32_t)strtoul(getenv("KS_BENCH_STRIDE"), NULL, 10) : INDEX_STRIDE;
     cfg.index_cap = KS_STORE_INDEX_CAP(n + CHANGES, stride);
@@ -189,57 +274,16 @@ int main(void)
     printf("lookups (read callback, index):        %.2f M/s, ratio %.2f (median of 3)\n",
            sr / 1e6, sr / ms);
 
-    /* a delta of 1,000 changes: 400 updates, 300 insertions, 300 removals */
-    uint32_t n2 = n;
-    uint8_t *recs2 = malloc(((size_t)n + CHANGES) * KS_RECORD_SIZE);
-    memcpy(recs2, recs, (size_t)n * KS_RECORD_SIZE);
-    for (uint32_t i = 0; i < 400; i++) {
-        ks_record r;
-        uint8_t *p = recs2 + (size_t)(((uint64_t)i * 2477 + 13) % n) * KS_RECORD_SIZE;
-        ks_record_decode(&r, p, NULL);
-        r.privileges ^= KS_PRIV_REFUND;
-        ks_record_encode(&r, p);
-    }
-    for (uint32_t i = 0; i < 300; i++) /* mark removals by a zero key id, then compact */
-        memset(recs2 + (size_t)(((uint64_t)i * 3301 + 7) % n) * KS_RECORD_SIZE, 0, 1);
-    {
-        uint32_t w = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            uint8_t *p = recs2 + (size_t)i * KS_RECORD_SIZE;
-            if (p[0] == 0 && memcmp(p, recs + (size_t)i * KS_RECORD_SIZE, 1) != 0)
-                continue;
-            if (w != i)
-                memmove(recs2 + (size_t)w * KS_RECORD_SIZE, p, KS_RECORD_SIZE);
-            w++;
-        }
-        n2 = w;
-    }
-    for (uint32_t i = 0; i < 300; i++)
-        bench_record(&c, n + i, recs2 + (size_t)(n2++) * KS_RECORD_SIZE);
-    qsort(recs2, n2, KS_RECORD_SIZE, bench_cmp_rec);
-    uint8_t *snap2 = malloc(KS_SNAP_HEADER_SIZE + (size_t)n2 * KS_RECORD_SIZE);
-    memset(&h, 0, sizeof h);
-    h.version = 2;
-    h.created_at = 1700000100;
-    if (ks_snapshot_write(&c, &h, recs2, n2, sk, snap2,
-                          KS_SNAP_HEADER_SIZE + (size_t)n2 * KS_RECORD_SIZE) != 0)
-        return 1;
-    ks_recsrc a, b;
-    ks_snap_header h1;
-    size_t need;
-    ks_recsrc_mem(&a, recs, n);
-    ks_recsrc_mem(&b, recs2, n2);
-    ks_snap_header_decode(&h1, snap, NULL);
-    ks_delta_write(&a, &h1, &b, snap2, NULL, 0, &need);
-    uint8_t *delta = malloc(need);
-    if (ks_delta_write(&a, &h1, &b, snap2, delta, need, &need) != 0)
-        return 1;
-    ks_delta dl;
-    ks_delta_parse(&dl, delta, need, NULL);
-    size_t change_bytes = (size_t)dl.n_upserts * KS_RECORD_SIZE + (size_t)dl.n_removals * KS_KEYID_SIZE;
-
-    /* tree cache of the applied state (the controller keeps it in RAM) */
+    /*
+     * Deltas of 1,000 changes (400 updates, 300 insertions, 300 removals),
+     * each from the previous version. "Before" is the full rewrite of the
+     * spare area every delta took before the overlay (and every fold still
+     * takes): the overlay is switched off for that one delta by giving the
+     * store a table of 0 entries, which sends it down the folding path.
+     */
     ks_tree tree;
+    ks_snap_header h1;
+    ks_snap_header_decode(&h1, snap, NULL);
     unsigned bits = h1.bucket_bits;
     uint8_t(*nodes)[32] = malloc(ks_tree_nodes(bits) * 32);
     ks_store_records(&st, &src);
@@ -250,47 +294,110 @@ int main(void)
     printf("tree cache:     built from flash in %.1f ms (%u bucket bits, %.1f MB RAM)\n",
            (t1 - t0) * 1e3, bits, ks_tree_nodes(bits) * 32 / 1e6);
 
-    ks_flash_emu_reset_stats(&emu);
-    t0 = bench_now();
-    rc = ks_store_apply_delta(&st, delta, need, 0, &tree, NULL);
-    t1 = bench_now();
-    if (rc != 0) {
-        printf("delta failed: %d\n", rc);
-        return 1;
+    bench_ver v = {recs, n, snap, NULL, 0, 0};
+    static const char *const label[] = {
+        "delta, before (full rewrite of the spare area)",
+        "delta, after (overlay append, new epoch)",
+        "delta, after (overlay append, 2nd segment)",
+        "delta, overlay full: fold into the spare area"};
+    uint64_t ovl_bytes = 0, ovl_erases = 0, before_bytes = 0, before_erases = 0;
+    uint64_t fold_bytes = 0, fold_erases = 0;
+    size_t ovl_change = 0, before_change = 0, fold_change = 0;
+    for (int step = 0; step < 4; step++) {
+        bench_ver nv;
+        if (bench_next(&c, sk, &v, (uint32_t)step + 2, n + 300u * (uint32_t)step, &nv) != 0)
+            return 1;
+        ks_delta dl;
+        ks_delta_parse(&dl, nv.delta, nv.delta_len, NULL);
+        size_t change_bytes =
+            (size_t)dl.n_upserts * KS_RECORD_SIZE + (size_t)dl.n_removals * KS_KEYID_SIZE;
+        uint32_t cap = st.cfg.overlay_cap;
+        if (step == 0)
+            st.cfg.overlay_cap = 0;
+        ks_flash_emu_reset_stats(&emu);
+        t0 = bench_now();
+        rc = ks_store_apply_delta(&st, nv.delta, nv.delta_len, 0, &tree, NULL);
+        t1 = bench_now();
+        st.cfg.overlay_cap = cap;
+        if (rc != 0) {
+            printf("delta failed: %d\n", rc);
+            return 1;
+        }
+        printf("%-47s %u upserts + %u removals (tree) in %.1f ms: %.3f MB programmed = %.1f "
+               "bytes per byte of change (%zu B of change); %llu erases; overlay %u entries\n",
+               label[step], dl.n_upserts, dl.n_removals, (t1 - t0) * 1e3, emu.prog_bytes / 1e6,
+               (double)emu.prog_bytes / (double)change_bytes, change_bytes,
+               (unsigned long long)emu.erases, st.cur.ovl_gen ? st.ovl_n : 0);
+        if (step == 0) {
+            before_bytes = emu.prog_bytes;
+            before_erases = emu.erases;
+            before_change = change_bytes;
+        } else if (step == 3) {
+            fold_bytes = emu.prog_bytes;
+            fold_erases = emu.erases;
+            fold_change = change_bytes;
+        } else {
+            ovl_bytes += emu.prog_bytes;
+            ovl_erases += emu.erases;
+            ovl_change += change_bytes;
+        }
+        if (step == 2) { /* lookups answered through a non-empty overlay, interleaved
+                          * with the in-memory baseline over the original records */
+            uint32_t hits = 0;
+            double ro[3], rb[3];
+            for (int round = 0; round < 3; round++) {
+                t0 = bench_now();
+                for (uint32_t i = 0; i < LOOKUPS; i++)
+                    sink += mem_find(recs, n, keys + (size_t)i * KS_KEYID_SIZE);
+                t1 = bench_now();
+                rb[round] = LOOKUPS / (t1 - t0);
+                hits = 0;
+                t0 = bench_now();
+                for (uint32_t i = 0; i < LOOKUPS; i++)
+                    hits += ks_store_lookup(&st, keys + (size_t)i * KS_KEYID_SIZE, rec) == 0;
+                t1 = bench_now();
+                ro[round] = LOOKUPS / (t1 - t0);
+            }
+            double so = bench_median(ro, 3), sb = bench_median(rb, 3);
+            printf("lookups (mapped, index, %u overlay entries): %.2f M/s (%u of %u keys "
+                   "still enrolled), in-memory %.2f M/s: ratio %.2f (median of 3, interleaved)"
+                   " [%lu]\n", st.ovl_n, so / 1e6, hits, LOOKUPS, sb / 1e6, so / sb, sink % 7);
+        }
+        if (step > 0)
+            bench_ver_free(&v);
+        v = nv;
     }
-    printf("delta (tree):   %u upserts + %u removals applied in %.1f ms; %.1f MB programmed = "
-           "%.0f bytes per byte of change (%zu B of change); %llu erases; %llu progs\n",
-           dl.n_upserts, dl.n_removals, (t1 - t0) * 1e3, emu.prog_bytes / 1e6,
-           (double)emu.prog_bytes / (double)change_bytes, change_bytes,
-           (unsigned long long)emu.erases, (unsigned long long)emu.progs);
+    {
+        uint32_t per_fill = OVL_CAP < OVL_HALF * SECTOR / 144 ? OVL_CAP : OVL_HALF * SECTOR / 144;
+        /* a cycle: per_fill / 1,000 appends, then one fold */
+        double k = (double)(per_fill / CHANGES);
+        printf("1,000-change delta at %u records: before %.0f bytes programmed per byte of "
+               "change, %llu erases; after (overlay append) %.2f bytes per byte, %.1f erases; "
+               "with one fold every %.0f deltas (overlay of %u entries) %.1f bytes per byte, "
+               "%.0f erases per delta on average\n",
+               n, (double)before_bytes / (double)before_change,
+               (unsigned long long)before_erases, (double)ovl_bytes / (double)ovl_change,
+               ovl_erases / 2.0, k + 1, per_fill,
+               ((double)ovl_bytes / 2 * k + (double)fold_bytes) / (k + 1) /
+                   ((double)(ovl_change / 2 * k + fold_change) / (k + 1)),
+               (ovl_erases / 2.0 * k + (double)fold_erases) / (k + 1));
+    }
 
-    /* the same shape of delta without a tree: verified by rehashing from flash */
-    for (uint32_t i = 0; i < 400; i++) {
-        ks_record r;
-        uint8_t *p = recs2 + (size_t)(((uint64_t)i * 2477 + 13) % n2) * KS_RECORD_SIZE;
-        ks_record_decode(&r, p, NULL);
-        r.privileges ^= KS_PRIV_VOID;
-        ks_record_encode(&r, p);
+    /* a smaller delta without a tree: the merged view is rehashed from flash */
+    {
+        bench_ver nv;
+        if (bench_next(&c, sk, &v, 6, n + 1200u, &nv) != 0)
+            return 1;
+        ks_flash_emu_reset_stats(&emu);
+        t0 = bench_now();
+        rc = ks_store_apply_delta(&st, nv.delta, nv.delta_len, 0, NULL, NULL);
+        t1 = bench_now();
+        printf("delta (no tree): 1,000 changes into the overlay in %.1f ms (rehash of %u records "
+               "read back through the merged view), rc %d; %llu erases\n",
+               (t1 - t0) * 1e3, nv.n, rc, (unsigned long long)emu.erases);
+        bench_ver_free(&v);
+        v = nv;
     }
-    uint8_t *snap3 = malloc(KS_SNAP_HEADER_SIZE + (size_t)n2 * KS_RECORD_SIZE);
-    memset(&h, 0, sizeof h);
-    h.version = 3;
-    h.created_at = 1700000200;
-    ks_snapshot_write(&c, &h, recs2, n2, sk, snap3, KS_SNAP_HEADER_SIZE + (size_t)n2 * KS_RECORD_SIZE);
-    ks_snap_header h2;
-    ks_snap_header_decode(&h2, snap2, NULL);
-    ks_recsrc_mem(&a, snap2 + KS_SNAP_HEADER_SIZE, n2);
-    ks_recsrc_mem(&b, recs2, n2);
-    ks_delta_write(&a, &h2, &b, snap3, NULL, 0, &need);
-    uint8_t *delta3 = malloc(need);
-    ks_delta_write(&a, &h2, &b, snap3, delta3, need, &need);
-    ks_flash_emu_reset_stats(&emu);
-    t0 = bench_now();
-    rc = ks_store_apply_delta(&st, delta3, need, 0, NULL, NULL);
-    t1 = bench_now();
-    printf("delta (no tree): 400 updates applied in %.1f ms (rehash of %u records read back "
-           "from flash), rc %d; %llu erases\n", (t1 - t0) * 1e3, n2, rc,
-           (unsigned long long)emu.erases);
 
     /* small writes: counter update and audit append */
     ks_counter k;
@@ -317,13 +424,9 @@ int main(void)
     printf("audit append:   %.2f us each, %.1f B programmed and %.3f erases per entry\n",
            (t1 - t0) * 1e6 / 10000, emu.prog_bytes / 10000.0, emu.erases / 10000.0);
     ks_flash_emu_close(&emu);
+    bench_ver_free(&v);
     free(recs);
-    free(recs2);
     free(snap);
-    free(snap2);
-    free(snap3);
-    free(delta);
-    free(delta3);
     free(nodes);
     free(order);
     free(keys);

@@ -27,6 +27,8 @@
 #define ST_NREC 24u   /* records in v1 */
 #define ST_MAXREC 40u
 #define ST_INDEX 8u   /* RAM index entries: stride 4 for v1/v2 */
+#define ST_OVL 6u     /* overlay sectors (st_overlay): halves of 21 entries */
+#define ST_OVL_CAP 24u
 
 typedef struct st_fix {
     ks_crypto c;
@@ -46,7 +48,14 @@ typedef struct st_fix {
     uint32_t n1, n2;
     uint8_t delta[KS_DELTA_PREFIX + 2 * ST_MAXREC * KS_RECORD_SIZE];
     size_t delta_len;
-    /* every key id in v1 or v2, for lookups */
+    /* v3 (overlay tests): keys 6..33 without 29, keys 10 and 24 revoked;
+     * delta23 takes v2 to v3 (removes 4, 5 and 29, changes 24, adds 30..33) */
+    uint8_t snap3[KS_SNAP_HEADER_SIZE + ST_MAXREC * KS_RECORD_SIZE];
+    uint32_t n3;
+    uint8_t delta23[KS_DELTA_PREFIX + 2 * ST_MAXREC * KS_RECORD_SIZE];
+    size_t delta23_len;
+    ks_ovl_ent ovl[ST_OVL_CAP];
+    /* every key id in v1, v2 or v3, for lookups */
     uint8_t probe[64][KS_KEYID_SIZE];
     uint32_t nprobe;
 } st_fix;
@@ -112,7 +121,38 @@ static inline void st_fixture(st_fix *f)
     assert_true(need <= sizeof f->delta);
     assert_int_equal(ks_delta_write(&a, &h1, &b, f->snap2, f->delta, need, &need), 0);
     f->delta_len = need;
-    for (uint32_t i = 0; i < 30; i++) {
+    {
+        uint8_t *recs = f->snap3 + KS_SNAP_HEADER_SIZE;
+        ks_snap_header h3, h2;
+        f->n3 = 0;
+        for (uint32_t i = 6; i <= 33; i++) {
+            ks_record r;
+            if (i == 29)
+                continue;
+            kt_record(&f->c, i, recs + f->n3 * KS_RECORD_SIZE);
+            if (i == 10 || i == 24) {
+                assert_int_equal(ks_record_decode(&r, recs + f->n3 * KS_RECORD_SIZE, NULL), 0);
+                r.state = KS_STATE_REVOKED;
+                ks_record_encode(&r, recs + f->n3 * KS_RECORD_SIZE);
+            }
+            f->n3++;
+        }
+        qsort(recs, f->n3, KS_RECORD_SIZE, kt_cmp_rec);
+        memset(&h3, 0, sizeof h3);
+        h3.version = 3;
+        h3.created_at = 1700000003u;
+        assert_int_equal(ks_snapshot_write(&f->c, &h3, recs, f->n3, f->sk, f->snap3,
+                                           KS_SNAP_HEADER_SIZE + (size_t)f->n3 * KS_RECORD_SIZE),
+                         0);
+        ks_recsrc_mem(&a, f->snap2 + KS_SNAP_HEADER_SIZE, f->n2);
+        ks_recsrc_mem(&b, recs, f->n3);
+        assert_int_equal(ks_snap_header_decode(&h2, f->snap2, NULL), 0);
+        assert_int_equal(ks_delta_write(&a, &h2, &b, f->snap3, NULL, 0, &f->delta23_len), 0);
+        assert_true(f->delta23_len <= sizeof f->delta23);
+        assert_int_equal(ks_delta_write(&a, &h2, &b, f->snap3, f->delta23, f->delta23_len,
+                                        &f->delta23_len), 0);
+    }
+    for (uint32_t i = 0; i < 34; i++) {
         uint8_t rec[KS_RECORD_SIZE];
         kt_record(&f->c, i, rec);
         memcpy(f->probe[f->nprobe++], rec, KS_KEYID_SIZE);
@@ -125,6 +165,16 @@ static inline void st_fixture(st_fix *f)
     }
     assert_int_equal(ks_flash_emu_init(&f->emu, ST_SECTOR, ST_SECTORS, ST_PROG, 0xFF), 0);
     st_cfg(f);
+}
+
+/* Gives the fixture a delta overlay (a bigger device) with a table of cap. */
+static inline void st_overlay(st_fix *f, uint32_t cap)
+{
+    ks_flash_emu_close(&f->emu);
+    assert_int_equal(ks_flash_emu_init(&f->emu, ST_SECTOR, ST_SECTORS + ST_OVL, ST_PROG, 0xFF), 0);
+    f->cfg.overlay_sectors = ST_OVL;
+    f->cfg.overlay = f->ovl;
+    f->cfg.overlay_cap = cap;
 }
 
 static inline void st_free(st_fix *f)

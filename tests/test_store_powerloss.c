@@ -3,7 +3,9 @@
  *
  * For each operation (install, delta apply with and without a tree,
  * counter update, settings, audit append across a sector boundary, audit
- * acknowledgement, metadata compaction), and for each fault model (clean
+ * acknowledgement, metadata compaction, and the delta overlay: append in a
+ * new epoch, append of a second segment, fold of a full overlay, install
+ * over an overlay), and for each fault model (clean
  * cut, torn prog at the cut, unsynced progs landing out of order, both):
  * run the operation once to count its progs and erases (N), then for every
  * k in 0..N-1 restore the starting image, cut power after k of them,
@@ -25,6 +27,12 @@ typedef void (*prep_fn)(st_fix *f);
 
 static ks_tree tree;
 static uint8_t tree_nodes[1 << 12][32];
+
+/* Overlay sweeps: the table size (0: no overlay), and whether a cut that
+ * left the old state must be followed by a successful retry of the op
+ * (the retry has to skip whatever the cut left past the committed end). */
+static uint32_t ovl_cap;
+static int retry;
 
 static void prep_base(st_fix *f) { st_base(f); }
 
@@ -64,14 +72,14 @@ static int op_delta(st_fix *f)
     return ks_store_apply_delta(&f->st, f->delta, f->delta_len, 0, NULL, NULL);
 }
 
-static int op_delta_tree(st_fix *f)
+static int delta_tree(st_fix *f, const uint8_t *delta, size_t len)
 {
     ks_snap_header h;
     ks_recsrc src;
     assert_int_equal(ks_snap_header_decode(&h, f->st.cur.header, NULL), 0);
     ks_store_records(&f->st, &src);
     assert_int_equal(ks_tree_build(&tree, &f->c, &src, h.bucket_bits, tree_nodes, 1 << 12), 0);
-    int rc = ks_store_apply_delta(&f->st, f->delta, f->delta_len, 0, &tree, NULL);
+    int rc = ks_store_apply_delta(&f->st, delta, len, 0, &tree, NULL);
     /* the tree always describes what the RAM state says is applied */
     ks_store_records(&f->st, &src);
     uint8_t root[32];
@@ -79,6 +87,25 @@ static int op_delta_tree(st_fix *f)
         assert_memory_equal(root, ks_tree_root(&tree), 32);
     return rc;
 }
+
+static int op_delta_tree(st_fix *f) { return delta_tree(f, f->delta, f->delta_len); }
+
+/* base + v2 in the overlay */
+static void prep_ovl(st_fix *f)
+{
+    st_base(f);
+    assert_int_equal(ks_store_apply_delta(&f->st, f->delta, f->delta_len, 0, NULL, NULL), 0);
+    assert_true(f->st.cur.ovl_gen != 0);
+}
+
+static int op_delta23(st_fix *f)
+{
+    return ks_store_apply_delta(&f->st, f->delta23, f->delta23_len, 0, NULL, NULL);
+}
+
+static int op_delta23_tree(st_fix *f) { return delta_tree(f, f->delta23, f->delta23_len); }
+
+static int op_install3(st_fix *f) { return st_install(f, f->snap3, f->n3); }
 
 static int op_counter(st_fix *f)
 {
@@ -117,6 +144,8 @@ static void sweep(const char *name, prep_fn prep, op_fn op, unsigned mode, uint6
     uint64_t ops0, n;
 
     st_fixture(&F);
+    if (ovl_cap)
+        st_overlay(&F, ovl_cap);
     image = malloc(F.emu.size);
     assert_non_null(image);
     prep(&F);
@@ -146,9 +175,20 @@ static void sweep(const char *name, prep_fn prep, op_fn op, unsigned mode, uint6
                      mode_name(mode), (unsigned long)k, (unsigned long)n, mrc, dg.offset,
                      dg.what ? dg.what : "");
         st_digest(&F, d);
-        if (memcmp(d, d_old, 32) == 0)
+        if (memcmp(d, d_old, 32) == 0) {
             n_old++;
-        else if (memcmp(d, d_new, 32) == 0)
+            if (retry) { /* the op goes through after the cut, and lands */
+                assert_int_equal(op(&F), 0);
+                ks_diag rd = {0, 0, NULL};
+                int rrc = ks_store_mount(&F.st, &F.cfg, &rd);
+                if (rrc != 0)
+                    fail_msg("%s/%s: cut after %lu, retried: mount %d at %u (%s)", name,
+                             mode_name(mode), (unsigned long)k, rrc, rd.offset,
+                             rd.what ? rd.what : "");
+                st_digest(&F, d);
+                assert_memory_equal(d, d_new, 32);
+            }
+        } else if (memcmp(d, d_new, 32) == 0)
             n_new++;
         else
             fail_msg("%s/%s: cut after %lu of %lu writes: neither old nor new state", name,
@@ -163,7 +203,7 @@ static void sweep(const char *name, prep_fn prep, op_fn op, unsigned mode, uint6
     }
     assert_int_equal(F.emu.violations, 0);
     if (seed == 0)
-        printf("  %-14s %-18s %3lu power-loss points per seed (old state %lu, new state %lu)\n",
+        printf("  %-16s %-18s %3lu power-loss points per seed (old state %lu, new state %lu)\n",
                name, mode_name(mode), (unsigned long)n, n_old, n_new);
     points_total += n;
     st_free(&F);
@@ -196,6 +236,39 @@ static void test_audit_wrap(void **state)
     all_modes("audit-wrap", prep_audit_edge, op_audit);
 }
 static void test_ack(void **state) { (void)state; all_modes("audit-ack", prep_base, op_ack); }
+/* The overlay: appending (a new epoch; a second segment), folding a full
+ * overlay into the spare area, and an install replacing an overlay. */
+static void ovl_modes(const char *name, uint32_t cap, prep_fn prep, op_fn op)
+{
+    ovl_cap = cap;
+    retry = 1;
+    all_modes(name, prep, op);
+    ovl_cap = 0;
+    retry = 0;
+}
+static void test_ovl_append(void **state)
+{
+    (void)state;
+    ovl_modes("ovl-append", ST_OVL_CAP, prep_base, op_delta);
+    ovl_modes("ovl-append+tree", ST_OVL_CAP, prep_base, op_delta_tree);
+}
+static void test_ovl_append2(void **state)
+{
+    (void)state;
+    ovl_modes("ovl-append2", ST_OVL_CAP, prep_ovl, op_delta23);
+    ovl_modes("ovl-append2+tree", ST_OVL_CAP, prep_ovl, op_delta23_tree);
+}
+static void test_ovl_fold(void **state)
+{
+    (void)state;
+    ovl_modes("ovl-fold", 12, prep_ovl, op_delta23);
+    ovl_modes("ovl-fold+tree", 12, prep_ovl, op_delta23_tree);
+}
+static void test_ovl_install(void **state)
+{
+    (void)state;
+    ovl_modes("ovl-install", ST_OVL_CAP, prep_ovl, op_install3);
+}
 static void test_gc(void **state) { (void)state; all_modes("gc(compact)", prep_meta_full, op_counter); }
 
 int main(void)
@@ -206,6 +279,8 @@ int main(void)
         cmocka_unit_test(test_settings), cmocka_unit_test(test_audit),
         cmocka_unit_test(test_audit_wrap), cmocka_unit_test(test_ack),
         cmocka_unit_test(test_gc),
+        cmocka_unit_test(test_ovl_append), cmocka_unit_test(test_ovl_append2),
+        cmocka_unit_test(test_ovl_fold), cmocka_unit_test(test_ovl_install),
     };
     int rc = cmocka_run_group_tests_name("store power loss", tests, NULL, NULL);
     printf("store power loss: %lu power-loss points exercised in total\n", points_total);

@@ -81,6 +81,24 @@ typedef struct ks_counter {
 #define KS_MOUNT_NO_SCAN 1u  /* skip the CRC scan of every record at mount
                                 (lookups still check what they return) */
 
+/*
+ * One change held in the delta overlay, in the caller-owned RAM table
+ * (cfg.overlay). The store keeps the table sorted by key id; the caller
+ * only provides the memory. docs/store.md, "Delta overlay".
+ */
+typedef struct ks_ovl_ent {
+    uint8_t id[KS_KEYID_SIZE];
+    uint32_t addr;      /* device address of the newest overlay entry for id */
+    uint32_t base_pos;  /* where id is (or would be) in the base area */
+    uint32_t start;     /* index in the merged view where this change takes effect */
+    int32_t cum;        /* records added minus removed up to and including this one */
+    uint8_t kind;       /* KS_OVL_PUT or KS_OVL_DEL */
+    uint8_t in_base;    /* the base area holds id */
+    uint8_t pad[2];
+} ks_ovl_ent;
+#define KS_OVL_PUT 1u
+#define KS_OVL_DEL 2u
+
 typedef struct ks_store_cfg {
     const ks_flash *flash;
     const ks_crypto *crypto;   /* hash and verify */
@@ -105,6 +123,17 @@ typedef struct ks_store_cfg {
      */
     uint8_t (*index)[KS_KEYID_SIZE];
     uint32_t index_cap;
+    /*
+     * Optional delta overlay (0 for none): overlay_sectors (even, two
+     * halves) between the audit ring and the snapshot areas, and a RAM
+     * table of overlay_cap entries the store keeps sorted. A delta that
+     * fits is appended there (O(change) writes) instead of rewriting the
+     * spare area; when it no longer fits, the overlay is folded into the
+     * spare area. Part of the geometry: the SUPER record checks it.
+     */
+    uint32_t overlay_sectors;
+    ks_ovl_ent *overlay;
+    uint32_t overlay_cap;
 } ks_store_cfg;
 
 /* Index entries for count records with one entry per stride records (a
@@ -123,7 +152,11 @@ typedef struct ks_store_commit {
     uint8_t area;                       /* 0 or 1 */
     uint64_t gen;                       /* generation the records were written under */
     uint64_t seq;                       /* sequence of the commit record */
-    uint32_t count;
+    uint32_t count;                     /* records in the base area */
+    uint64_t ovl_gen;                   /* overlay generation (0: no overlay) */
+    uint32_t ovl_end;                   /* committed bytes of the overlay half */
+    uint32_t ovl_last;                  /* offset of the newest overlay segment */
+    uint8_t ovl_half;                   /* overlay half, 0 or 1 */
     uint8_t header[KS_SNAP_HEADER_SIZE];
 } ks_store_commit;
 
@@ -132,6 +165,7 @@ struct ks_store;
 typedef struct ks_store_src {
     struct ks_store *st;
     uint32_t base, crc_base, seed;
+    uint32_t base_count;   /* merged sources: records of the base area */
 } ks_store_src;
 
 /*
@@ -165,6 +199,13 @@ typedef struct ks_store {
     uint32_t idx_n, idx_shift;     /* cfg.index: entries, log2 of the stride */
     uint64_t idx_gen;              /* generation the index describes (idx_n 0: none) */
     int hw_crc;                    /* flash->crc32c passed its check: use it */
+
+    /* delta overlay (cfg.overlay_sectors) */
+    uint32_t ovl_first, ovl_half_sectors; /* first sector, sectors per half */
+    uint32_t ovl_n;                /* entries in cfg.overlay */
+    int ovl_ok;                    /* cfg.overlay describes cur's overlay */
+    uint32_t ovl_seed;             /* CRC seed of the table's overlay generation */
+    uint32_t ovl_free;             /* next programmable byte of cur's overlay half */
 
     /* small state */
     ks_trust trust;
@@ -228,9 +269,12 @@ int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
                      const ks_recsrc *records, uint64_t now, ks_diag *d);
 
 /*
- * Applies a delta to the applied snapshot. With tree == NULL the new
- * records are verified by recomputing the Merkle root over them as read
- * back from flash (O(n) hashing). With a tree cache of the applied state
+ * Applies a delta to the applied snapshot. With cfg.overlay_sectors, a
+ * delta that fits is appended to the overlay (O(change) writes); otherwise
+ * (or when the overlay is full) base + overlay + delta are folded into the
+ * spare area. With tree == NULL the new records are verified by
+ * recomputing the Merkle root over them as read back from flash (O(n)
+ * hashing). With a tree cache of the applied state
  * (built by the caller with ks_tree_build over ks_store_records), the
  * check is ks_delta_update_tree, O(change); on success the tree describes
  * the new state, on failure the old one. On any error the applied state
@@ -249,7 +293,8 @@ int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
                     uint8_t rec[KS_RECORD_SIZE]);
 
 /*
- * A record source over the applied snapshot, reading from flash and
+ * A record source over the applied snapshot (the base area merged with the
+ * overlay, in key order), reading from flash and
  * checking each record's CRC (KS_E_STORE_CORRUPT otherwise). Valid until
  * the next install or delta. count is 0 when nothing is applied.
  */
@@ -319,6 +364,7 @@ typedef struct ks_store_info {
     uint32_t audit_capacity;                        /* entries the ring holds */
     uint32_t area_sectors, area_capacity;           /* records one area holds */
     uint32_t meta_sectors, audit_sectors;
+    uint32_t overlay_sectors, overlay_entries;      /* entries: in the applied overlay */
 } ks_store_info;
 
 void ks_store_get_info(ks_store *st, ks_store_info *out);

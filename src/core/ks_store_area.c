@@ -35,7 +35,7 @@ uint32_t ks__gen_seed(uint64_t gen)
 
 /* ----- reading ----- */
 
-static int area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE])
+int ks__area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE])
 {
     ks_areasrc *a = ctx;
     uint8_t c[4];
@@ -56,9 +56,10 @@ void ks__areasrc(ks_store *st, const ks_store_commit *c, ks_areasrc *a, ks_recsr
     a->base = ks__area_addr(st, c->area);
     a->crc_base = ks__crc_base(c->count);
     a->seed = ks__gen_seed(c->gen);
+    a->base_count = c->count;
     src->ctx = a;
     src->count = c->count;
-    src->read = area_read;
+    src->read = ks__area_read;
     src->mem = NULL;
 }
 
@@ -202,34 +203,57 @@ static void policy_of(const ks_store *st, ks_policy *p, uint64_t now)
     p->now = now;
 }
 
-/* Commits a written area: the commit record goes last. */
-static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
-                  uint32_t count, int full)
+/* Commits a written area (or an overlay append): the commit record goes last. */
+int ks__commit(ks_store *st, const ks_store_commit *c_in, int full)
 {
-    ks_store_commit c;
+    ks_store_commit c = *c_in;
     ks_rec r;
     int err;
 
-    memset(&c, 0, sizeof c);
     c.valid = 1;
-    c.area = (uint8_t)area;
-    c.gen = gen;
-    c.count = count;
-    memcpy(c.header, hdr, KS_SNAP_HEADER_SIZE);
     ks__commit_encode(&c, &r);
     if ((err = ks__meta_append(st, &r)) != 0)
         return err;
     c.seq = r.seq;
-    st->last[area] = c;
+    st->last[c.area] = c;
     st->cur = c;
-    st->cur_seed = ks__gen_seed(gen);
-    (void)ks_snap_header_decode(&st->hdr, hdr, NULL);
+    st->cur_seed = ks__gen_seed(c.gen);
+    (void)ks_snap_header_decode(&st->hdr, c.header, NULL);
     if (st->hdr.version > st->highest_version)
         st->highest_version = st->hdr.version;
     st->flags &= ~(unsigned)KS_STORE_F_FELL_BACK;
-    ks__index_build(st);
+    /* An overlay append keeps the base: its index stays valid. */
+    if (!(st->idx_n && st->idx_gen == c.gen))
+        ks__index_build(st);
+    if (!c.ovl_gen) { /* an install or a fold: no overlay any more */
+        st->ovl_n = 0;
+        st->ovl_ok = 1;
+    }
     if (full)
         st->flags &= ~(unsigned)KS_STORE_F_NEED_FULL;
+    return KS_OK;
+}
+
+static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
+                  uint32_t count, int full)
+{
+    ks_store_commit c;
+    memset(&c, 0, sizeof c);
+    c.area = (uint8_t)area;
+    c.gen = gen;
+    c.count = count;
+    memcpy(c.header, hdr, KS_SNAP_HEADER_SIZE);
+    return ks__commit(st, &c, full);
+}
+
+int ks__verify_root(ks_store *st, const ks_recsrc *src, const ks_snap_header *h, ks_diag *d)
+{
+    uint8_t root[KS_HASH_SIZE];
+    int err;
+    if ((err = ks_merkle_root(st->cfg.crypto, src, h->bucket_bits, root)) != 0)
+        return ks_fail(d, err, 0, "reading back the new records");
+    if (memcmp(root, h->root, KS_HASH_SIZE) != 0)
+        return ks_fail(d, KS_E_ROOT, 0, "records do not hash to the signed Merkle root");
     return KS_OK;
 }
 
@@ -239,19 +263,13 @@ static int verify_root(ks_store *st, unsigned area, uint64_t gen, uint32_t count
     ks_store_commit c;
     ks_areasrc a;
     ks_recsrc src;
-    uint8_t root[KS_HASH_SIZE];
-    int err;
 
     memset(&c, 0, sizeof c);
     c.area = (uint8_t)area;
     c.gen = gen;
     c.count = count;
     ks__areasrc(st, &c, &a, &src);
-    if ((err = ks_merkle_root(st->cfg.crypto, &src, h->bucket_bits, root)) != 0)
-        return ks_fail(d, err, 0, "reading back the new records");
-    if (memcmp(root, h->root, KS_HASH_SIZE) != 0)
-        return ks_fail(d, KS_E_ROOT, 0, "records do not hash to the signed Merkle root");
-    return KS_OK;
+    return ks__verify_root(st, &src, h, d);
 }
 
 int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
@@ -301,9 +319,8 @@ int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
 
 static int rebuild_tree(ks_store *st, ks_tree *t)
 {
-    ks_areasrc a;
     ks_recsrc src;
-    ks__areasrc(st, &st->cur, &a, &src);
+    ks_store_records(st, &src);
     return ks_tree_build(t, st->cfg.crypto, &src, t->bits, t->nodes, ks_tree_nodes(t->bits));
 }
 
@@ -332,11 +349,29 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
         return err;
     if (dl.target.record_count > ks_store_area_capacity(st))
         return ks_fail(d, KS_E_NOSPC, 0, "snapshot larger than a store area");
-    ks__areasrc(st, &st->cur, &a, &base);
+    if (st->cur.ovl_gen && !st->ovl_ok)
+        return ks_fail(d, ks__damage(st, ks__ovl_addr(st, st->cur.ovl_half), "overlay.entry",
+                                     KS_STORE_F_NEED_FULL),
+                       0, "overlay unusable: a full download is needed");
+    /* The applied state: the base area, merged with the overlay if any. */
+    if (st->cur.ovl_gen)
+        ks__mergedsrc(st, &st->cur, st->hdr.record_count, &a, &base);
+    else
+        ks__areasrc(st, &st->cur, &a, &base);
     if (tree && tree->bits == dl.target.bucket_bits) {
         if ((err = ks_delta_update_tree(tree, st->cfg.crypto, &base, &dl, d)) != 0)
             return err;
         tree_moved = 1;
+    }
+
+    /* Small deltas go to the overlay; the rest (and a full overlay) fold
+     * base + overlay + delta into the spare area below. */
+    err = ks__ovl_append(st, &dl, tree_moved, d);
+    if (err == KS_OK)
+        return KS_OK;
+    if (err < 0) {
+        (void)ks__ovl_load(st, NULL); /* the table describes cur again */
+        goto fail;
     }
 
     area = target_area(st);
@@ -408,6 +443,10 @@ void ks_store_records(ks_store *st, ks_recsrc *src)
 {
     static const ks_store_commit none;
     /* The source's context lives in the store so it outlives this call. */
+    if (st->cur.valid && st->cur.ovl_gen) {
+        ks__mergedsrc(st, &st->cur, st->hdr.record_count, &st->src, src);
+        return;
+    }
     ks__areasrc(st, st->cur.valid ? &st->cur : &none, &st->src, src);
     if (!st->cur.valid)
         src->count = 0;
@@ -553,10 +592,34 @@ static int probe(ks_store *st, uint32_t base, const uint8_t key_id[KS_KEYID_SIZE
 int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
                     uint8_t rec[KS_RECORD_SIZE])
 {
+    uint32_t pos;
+
+    if (!st->cur.valid)
+        return KS_E_NOTFOUND;
+    /* The overlay holds the newest word on every key it names. */
+    if (st->cur.ovl_gen) {
+        const ks_ovl_ent *e;
+        if (!st->ovl_ok)
+            return ks__damage(st, ks__ovl_addr(st, st->cur.ovl_half), "overlay.entry",
+                              KS_STORE_F_NEED_FULL);
+        if ((e = ks__ovl_find(st, key_id)) != NULL) {
+            if (e->kind == KS_OVL_PUT)
+                return ks__ovl_record(st, e, rec);
+            memset(rec, 0, KS_RECORD_SIZE);
+            return KS_E_NOTFOUND;
+        }
+    }
+    return ks__base_find(st, key_id, rec, &pos);
+}
+
+int ks__base_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
+                  uint8_t rec[KS_RECORD_SIZE], uint32_t *at)
+{
     const uint8_t *map = st->cfg.flash->map;
     uint32_t lo = 0, hi, count, base, crc_base, seed, pos;
     int err, hit, indexed;
 
+    *at = 0;
     if (!st->cur.valid)
         return KS_E_NOTFOUND;
     count = st->cur.count;
@@ -603,8 +666,10 @@ int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
         if (hit) {
             if ((err = checked(st, base, crc_base, seed, pos, rec)) != 0)
                 return err;
-            if (memcmp(rec, key_id, KS_KEYID_SIZE) == 0)
+            if (memcmp(rec, key_id, KS_KEYID_SIZE) == 0) {
+                *at = pos;
                 return KS_OK;
+            }
             if (!indexed)
                 return ks__damage(st, base + pos * KS_RECORD_SIZE, "area.record",
                                   KS_STORE_F_NEED_FULL);
@@ -624,6 +689,7 @@ int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
             }
             if (bad == UINT32_MAX) {
                 memset(rec, 0, KS_RECORD_SIZE);
+                *at = pos;
                 return KS_E_NOTFOUND;
             }
             if (!indexed)

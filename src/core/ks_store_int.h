@@ -32,8 +32,10 @@ enum ks_meta_type {
 
 /* Payload sizes. */
 #define KS_SUPER_SIZE 32
+#define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay */
 #define KS_END_SIZE 16
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
+#define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
 #define KS_TRUST_SIZE (16 + KS_TRUST_MAX * (KS_PUBKEY_SIZE + KS_KEYID_SIZE))
 #define KS_COUNTER_ENC 48
 #define KS_COUNTERS_PER_REC 4
@@ -111,8 +113,56 @@ int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d);
 typedef ks_store_src ks_areasrc;
 uint32_t ks__gen_seed(uint64_t gen);
 void ks__areasrc(ks_store *st, const ks_store_commit *c, ks_areasrc *a, ks_recsrc *src);
+/* Reads record i of an area source and checks its CRC. */
+int ks__area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE]);
+/* Appends the COMMIT for c and makes it the applied state. */
+int ks__commit(ks_store *st, const ks_store_commit *c, int full);
+/* Recomputes the Merkle root of src and compares it with h's. */
+int ks__verify_root(ks_store *st, const ks_recsrc *src, const ks_snap_header *h, ks_diag *d);
 /* Refills cfg.index for st->cur (or leaves none). */
 void ks__index_build(ks_store *st);
+
+/* ----- delta overlay (ks_store_ovl.c) ----- */
+/* One overlay entry on flash: 128-byte record (or key id), kind, offset, CRC. */
+#define KS_OVL_ENT 144
+#define KS_OVL_LAST 0x80u        /* kind flag: last entry of its segment */
+uint32_t ks__ovl_addr(const ks_store *st, unsigned half);
+uint32_t ks__ovl_half_bytes(const ks_store *st);
+/* Entries one overlay epoch may write: min(table, half). Every entry
+ * written counts, so a mount's replay always fits the table. */
+uint32_t ks__ovl_cap(const ks_store *st);
+/* Rebuilds cfg.overlay from flash for st->cur (whose base must be set), and
+ * ovl_free. KS_E_STORE_CORRUPT (with the place) when an entry fails. */
+int ks__ovl_load(ks_store *st, ks_diag *d);
+/* Applies the segment at byte off of an overlay half to the table (read
+ * back from flash). older: the segment predates what the table holds (the
+ * mount replays newest first), so keys already there keep their entry.
+ * *next gets the offset after it, *prev the previous segment's (or
+ * UINT32_MAX for the first of the epoch). */
+int ks__ovl_apply_seg(ks_store *st, uint32_t half, uint32_t off, uint32_t limit, int older,
+                      uint32_t *next, uint32_t *prev);
+void ks__ovl_drop(ks_store *st);
+/* Recomputes start/cum of every table entry; *count the merged record count. */
+void ks__ovl_positions(ks_store *st, uint32_t base_count, uint32_t *count);
+/* A record source over base area + table (count merged records). */
+void ks__mergedsrc(ks_store *st, const ks_store_commit *base, uint32_t count, ks_areasrc *a,
+                   ks_recsrc *src);
+/* Table lookup: the entry for key_id or NULL. */
+const ks_ovl_ent *ks__ovl_find(const ks_store *st, const uint8_t key_id[KS_KEYID_SIZE]);
+/* Reads and checks the PUT record of a table entry. */
+int ks__ovl_record(ks_store *st, const ks_ovl_ent *e, uint8_t rec[KS_RECORD_SIZE]);
+/* Proven search of the base area of st->cur: KS_OK (hit at *pos),
+ * KS_E_NOTFOUND (*pos the insertion point), or an error. */
+int ks__base_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
+                  uint8_t rec[KS_RECORD_SIZE], uint32_t *pos);
+
+/*
+ * Appends a parsed, checked delta to the overlay and commits it
+ * (ks_store_ovl_write.c). KS_E_NOSPC, with nothing written, when it does
+ * not fit (the caller folds instead). tree_done: the root was already
+ * proven with the tree cache.
+ */
+int ks__ovl_append(ks_store *st, const ks_delta *dl, int tree_done, ks_diag *d);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);

@@ -16,13 +16,21 @@
 
 void ks__commit_encode(const ks_store_commit *c, ks_rec *r)
 {
-    memset(r->payload, 0, KS_COMMIT_SIZE);
+    memset(r->payload, 0, KS_COMMIT_OVL_SIZE);
     r->type = KS_MT_COMMIT;
-    r->len = KS_COMMIT_SIZE;
+    /* Without an overlay the record is the original 176 bytes, so stores
+     * that never use one keep their exact layout. */
+    r->len = c->ovl_gen ? KS_COMMIT_OVL_SIZE : KS_COMMIT_SIZE;
     r->payload[0] = c->area;
     ks_st32(r->payload + 4, c->count);
     ks_st64(r->payload + 8, c->gen);
     memcpy(r->payload + 16, c->header, KS_SNAP_HEADER_SIZE);
+    if (c->ovl_gen) {
+        ks_st64(r->payload + KS_COMMIT_SIZE, c->ovl_gen);
+        ks_st32(r->payload + KS_COMMIT_SIZE + 8, c->ovl_end);
+        ks_st32(r->payload + KS_COMMIT_SIZE + 12, c->ovl_last);
+        r->payload[KS_COMMIT_SIZE + 16] = c->ovl_half;
+    }
 }
 
 void ks__counter_encode(const ks_counter *c, int removed, uint8_t out[KS_COUNTER_ENC])
@@ -66,9 +74,10 @@ static void trust_encode(const ks_trust *t, ks_rec *r)
 static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
 {
     const ks_flash *f = st->cfg.flash;
-    memset(r->payload, 0, KS_SUPER_SIZE);
+    memset(r->payload, 0, KS_SUPER_OVL_SIZE);
     r->type = KS_MT_SUPER;
-    r->len = KS_SUPER_SIZE;
+    r->len = st->cfg.overlay_sectors ? KS_SUPER_OVL_SIZE : KS_SUPER_SIZE;
+    ks_st32(r->payload + 32, st->cfg.overlay_sectors);
     memcpy(r->payload, "KSST", 4);
     ks_st32(r->payload + 4, KS_STORE_LAYOUT_VERSION);
     ks_st64(r->payload + 8, epoch);
@@ -115,20 +124,32 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
 
     switch (r->type) {
     case KS_MT_SUPER:
-        if (r->len != KS_SUPER_SIZE || memcmp(p, "KSST", 4) != 0 ||
+        if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE) ||
+            memcmp(p, "KSST", 4) != 0 ||
             ks_ld32(p + 4) != KS_STORE_LAYOUT_VERSION)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.version");
         if (ks_ld32(p + 16) != f->sector_size || ks_ld32(p + 20) != f->sector_count ||
             ks_ld16(p + 24) != f->prog_size || p[26] != f->erase_value ||
-            p[27] != st->cfg.meta_sectors || ks_ld32(p + 28) != st->cfg.audit_sectors)
+            p[27] != st->cfg.meta_sectors || ks_ld32(p + 28) != st->cfg.audit_sectors ||
+            (r->len == KS_SUPER_OVL_SIZE ? ks_ld32(p + 32) : 0) != st->cfg.overlay_sectors)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry");
         return KS_OK;
     case KS_MT_END:
         return KS_OK;
     case KS_MT_COMMIT: {
         ks_store_commit c;
-        if (r->len != KS_COMMIT_SIZE || p[0] > 1)
+        if ((r->len != KS_COMMIT_SIZE && r->len != KS_COMMIT_OVL_SIZE) || p[0] > 1)
             return ks_fail(d, KS_E_FORMAT, 0, "store.commit");
+        memset(&c, 0, sizeof c);
+        if (r->len == KS_COMMIT_OVL_SIZE) {
+            c.ovl_gen = ks_ld64(p + KS_COMMIT_SIZE);
+            c.ovl_end = ks_ld32(p + KS_COMMIT_SIZE + 8);
+            c.ovl_last = ks_ld32(p + KS_COMMIT_SIZE + 12);
+            c.ovl_half = p[KS_COMMIT_SIZE + 16];
+            if (!c.ovl_gen || c.ovl_half > 1 || !st->cfg.overlay_sectors ||
+                c.ovl_end > ks__ovl_half_bytes(st) || c.ovl_last >= c.ovl_end)
+                return ks_fail(d, KS_E_FORMAT, 0, "store.commit.overlay");
+        }
         c.valid = 1;
         c.area = p[0];
         c.count = ks_ld32(p + 4);

@@ -47,7 +47,14 @@ static int layout(ks_store *st, const ks_store_cfg *cfg)
     st->audit_slot_size = ks__align(KS_AUDIT_AREA, f->prog_size) + f->prog_size;
     st->audit_slots = f->sector_size / st->audit_slot_size;
     st->audit_first = 2 * st->cfg.meta_sectors;
-    st->area_first[0] = st->audit_first + st->cfg.audit_sectors;
+    /* The overlay: two halves, used in turn (see ks_store_ovl.c), and a
+     * RAM table to go with it. */
+    if (st->cfg.overlay_sectors &&
+        (st->cfg.overlay_sectors % 2 || !st->cfg.overlay || !st->cfg.overlay_cap))
+        return KS_E_INVAL;
+    st->ovl_first = st->audit_first + st->cfg.audit_sectors;
+    st->ovl_half_sectors = st->cfg.overlay_sectors / 2;
+    st->area_first[0] = st->ovl_first + st->cfg.overlay_sectors;
     if (f->sector_count < st->area_first[0] + 2)
         return KS_E_NOSPC;
     st->area_sectors = (f->sector_count - st->area_first[0]) / 2;
@@ -101,7 +108,7 @@ static int scan_block(ks_store *st, unsigned b, block_scan *bs)
             continue;
         if (r.seq > bs->max_seq)
             bs->max_seq = r.seq;
-        if ((r.type == KS_MT_SUPER && r.len == KS_SUPER_SIZE) ||
+        if ((r.type == KS_MT_SUPER && (r.len == KS_SUPER_SIZE || r.len == KS_SUPER_OVL_SIZE)) ||
             (r.type == KS_MT_END && r.len == KS_END_SIZE)) {
             bs->epoch = ks_ld64(r.payload + (r.type == KS_MT_SUPER ? 8 : 0));
             bs->has_epoch = 1;
@@ -118,7 +125,8 @@ static int commit_ok(ks_store *st, const ks_store_commit *c, ks_diag *d)
     ks_snap_header h;
     uint32_t at = ks__area_addr(st, c->area);
 
-    if (ks_snap_header_decode(&h, c->header, NULL) != 0 || h.record_count != c->count ||
+    if (ks_snap_header_decode(&h, c->header, NULL) != 0 ||
+        (!c->ovl_gen && h.record_count != c->count) ||
         c->count > ks_store_area_capacity(st))
         return ks_fail(d, ks__damage(st, at, "area.commit", KS_STORE_F_NEED_FULL), at,
                        "area.commit");
@@ -186,6 +194,13 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
             continue;
         if (commit_ok(st, c, NULL) == KS_OK) {
             use_commit(st, c);
+            /* The overlay, if any, is part of the state: damage there
+             * makes this commit unusable as a whole. */
+            if (ks__ovl_load(st, NULL) != KS_OK) {
+                memset(&st->cur, 0, sizeof st->cur);
+                st->ovl_n = 0;
+                continue;
+            }
             if (k == 1)
                 st->flags |= KS_STORE_F_FELL_BACK;
             break;
@@ -235,6 +250,8 @@ int ks_store_check(ks_store *st, ks_diag *d)
 
         if ((err = ks__area_scan(st, &st->cur, &first)) != 0 && !first.err)
             ks_fail(&first, err, 0, "area.read");
+        if (!first.err && st->cur.ovl_gen && (err = ks__ovl_load(st, &first)) != 0 && !first.err)
+            ks_fail(&first, err, 0, "overlay.read");
         if (!first.err) {
             memset(&p, 0, sizeof p);
             p.trust = &st->trust;
@@ -287,4 +304,6 @@ void ks_store_get_info(ks_store *st, ks_store_info *o)
     o->area_capacity = ks_store_area_capacity(st);
     o->meta_sectors = st->cfg.meta_sectors;
     o->audit_sectors = st->cfg.audit_sectors;
+    o->overlay_sectors = st->cfg.overlay_sectors;
+    o->overlay_entries = st->cur.ovl_gen && st->ovl_ok ? st->ovl_n : 0;
 }
