@@ -16,7 +16,7 @@
 #define FLASH_COUNTERS_MAX 4096
 
 typedef struct flash_opts {
-    const char *sector, *prog, *meta, *audit, *counters, *erase, *records;
+    const char *sector, *prog, *meta, *audit, *counters, *erase, *records, *overlay;
 } flash_opts;
 
 static const char *flash_usage_inspect =
@@ -29,6 +29,7 @@ static const char *flash_usage_inspect =
     "  --meta-sectors N   sectors per metadata block (default 2)\n"
     "  --audit-sectors N  sectors of the audit ring (default 2)\n"
     "  --counters N       counter table capacity (default 64)\n"
+    "  --overlay-sectors N  sectors of the delta overlay, even (default 0: none)\n"
     "  --erase-value N    erased byte value (default 255)\n"
     "  --records N        also list the first N records' key ids (default 0)\n"
     "  --json             one JSON document\n";
@@ -39,7 +40,8 @@ static const char *flash_usage_check =
     "  snapshot, then its signature and Merkle root. Exit 0 when clean; otherwise\n"
     "  exit 1 with KSE-301 and the sector/offset of the first damage.\n"
     "options: as for `keysup flash inspect` (--sector-size, --prog-size,\n"
-    "  --meta-sectors, --audit-sectors, --counters, --erase-value, --json)\n";
+    "  --meta-sectors, --audit-sectors, --counters, --overlay-sectors,\n"
+    "  --erase-value, --json)\n";
 
 static int num(cli_ctx *cx, const char *s, uint64_t def, uint64_t max, const char *what,
                uint32_t *out)
@@ -56,6 +58,7 @@ typedef struct flash_img {
     ks_store st;
     ks_store_cfg cfg;
     ks_counter *counters;
+    ks_ovl_ent *overlay;
     uint8_t *buf;
     uint32_t nrecords;
     int mount_err;
@@ -67,12 +70,13 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     flash_opts o;
     const char *pos[1];
     int npos, ret;
-    uint32_t ss, pu, meta, audit, cap, ev;
+    uint32_t ss, pu, meta, audit, cap, ev, ovl;
     const cli_opt opts[] = {
         {"--sector-size", CLI_VALUE, &o.sector}, {"--prog-size", CLI_VALUE, &o.prog},
         {"--meta-sectors", CLI_VALUE, &o.meta},  {"--audit-sectors", CLI_VALUE, &o.audit},
         {"--counters", CLI_VALUE, &o.counters},  {"--erase-value", CLI_VALUE, &o.erase},
-        {"--records", CLI_VALUE, &o.records},    {NULL, CLI_FLAG, NULL},
+        {"--records", CLI_VALUE, &o.records},    {"--overlay-sectors", CLI_VALUE, &o.overlay},
+        {NULL, CLI_FLAG, NULL},
     };
 
     memset(&o, 0, sizeof o);
@@ -87,7 +91,8 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
                    &audit)) ||
         (ret = num(cx, o.counters, 64, FLASH_COUNTERS_MAX, "--counters", &cap)) ||
         (ret = num(cx, o.erase, 255, 255, "--erase-value", &ev)) ||
-        (ret = num(cx, o.records, 0, 1u << 20, "--records", &im->nrecords)))
+        (ret = num(cx, o.records, 0, 1u << 20, "--records", &im->nrecords)) ||
+        (ret = num(cx, o.overlay, 0, 1u << 16, "--overlay-sectors", &ovl)))
         return ret;
     int err = ks_flash_emu_load(&im->emu, pos[0], ss, pu, (uint8_t)ev);
     if (err == KS_E_INVAL)
@@ -108,6 +113,17 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->cfg.counter_cap = cap;
     im->cfg.buf = im->buf;
     im->cfg.buf_size = 64 * 1024;
+    if (ovl) {
+        /* Room for every entry one overlay half can hold (144 bytes each), so
+         * whatever the device committed replays. */
+        uint32_t ovl_cap = (uint32_t)(((uint64_t)ovl / 2 * ss) / 144 + 1);
+        im->overlay = calloc(ovl_cap, sizeof *im->overlay);
+        if (!im->overlay)
+            return cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
+        im->cfg.overlay_sectors = ovl;
+        im->cfg.overlay = im->overlay;
+        im->cfg.overlay_cap = ovl_cap;
+    }
     im->mount_err = ks_store_mount(&im->st, &im->cfg, &im->d);
     if (im->mount_err == KS_E_INVAL || im->mount_err == KS_E_NOSPC)
         return cli_err(cx, CLI_USAGE, "USAGE",
@@ -120,6 +136,7 @@ static void close_image(flash_img *im)
 {
     ks_flash_emu_close(&im->emu);
     free(im->counters);
+    free(im->overlay);
     free(im->buf);
 }
 

@@ -111,6 +111,9 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
     a->scfg.buf_size = CTL_BUF;
     a->scfg.index = a->index;
     a->scfg.index_cap = CTL_INDEX;
+    a->scfg.overlay_sectors = CTL_OVERLAY_SECTORS;
+    a->scfg.overlay = a->overlay;
+    a->scfg.overlay_cap = CTL_OVERLAY;
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);

@@ -24,6 +24,8 @@
 #define CTL_AUDIT_SECTORS 64u    /* audit ring: ~1,000 decisions kept while offline */
 #define CTL_BUF 8192u
 #define CTL_INDEX 1024u          /* lookup index entries: one per 16 records at 4 MiB */
+#define CTL_OVERLAY_SECTORS 16u  /* delta overlay: two halves of 32 KiB (docs/store.md) */
+#define CTL_OVERLAY 256u         /* overlay entries held in RAM (227 fit one half) */
 #define CTL_SESSIONS 16u
 #define CTL_READERS 16u
 #define CTL_PROTOCOL 1                 /* device protocol version this agent speaks */
@@ -81,6 +83,7 @@ typedef struct ctl_agent {
     ks_counter counters[CTL_COUNTERS];
     uint8_t buf[CTL_BUF];
     uint8_t index[CTL_INDEX][KS_KEYID_SIZE]; /* RAM index of key ids for lookups */
+    ks_ovl_ent overlay[CTL_OVERLAY];         /* small deltas land here, not in a new area */
     ks_auth auth;
     int auth_ready;
     ks_auth_session sessions[CTL_SESSIONS];

@@ -198,13 +198,18 @@ static json_t *op_fault(ctl_agent *a, json_t *req)
         /* The k-th write from now fails and the agent dies as if unplugged. */
         ks_flash_emu_cut(&a->flash, (long)json_integer_value(v), KS_EMU_TORN, (uint64_t)time(NULL));
     } else if (strcmp(kind, "corrupt_sector") == 0) {
-        /* Flip one bit inside the first record of the applied snapshot
-         * (its public key), as a surge on that sector would. */
+        /* Flip one bit inside the first applied record (its public key),
+         * as a surge on that sector would. */
         const ks_store *st = &a->store;
-        if (!st->cur.valid || st->cur.count == 0)
+        uint64_t byte;
+        if (st->cur.valid && st->cur.count > 0)
+            byte = (uint64_t)st->area_first[st->cur.area] * CTL_SECTOR_SIZE + 40;
+        else if (st->ovl_n > 0) /* every key arrived by delta: hit the overlay */
+            byte = (uint64_t)st->cfg.overlay[0].addr + 40;
+        else
             return fail("CONFLICT", "corrupt_sector: no records are applied");
-        uint32_t sector = st->area_first[st->cur.area];
-        uint64_t bit = ((uint64_t)sector * CTL_SECTOR_SIZE + 40) * 8 + 3;
+        uint32_t sector = (uint32_t)(byte / CTL_SECTOR_SIZE);
+        uint64_t bit = byte * 8 + 3;
         ks_flash_emu_flip(&a->flash, bit);
         /* Write the damage through to the file, as a surge would. */
         json_object_set_new(req, "sector", json_integer(sector));
