@@ -3,6 +3,8 @@
  * input, padded with erased bytes to a 16-sector device) is mounted, looked
  * up, listed, checked and written to. Nothing may crash, read out of
  * bounds or program a unit that is not erased (the emulator aborts).
+ * The lowest bit of the first byte picks a layout with a delta overlay
+ * (two sectors) so the overlay's replay is fuzzed too.
  */
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ks_store st;
     ks_store_cfg cfg;
     ks_counter counters[4];
+    ks_ovl_ent overlay[16];
     uint8_t buf[1024], rec[KS_RECORD_SIZE], pl[KS_AUDIT_PAYLOAD], key[KS_KEYID_SIZE];
     uint64_t seq;
 
@@ -45,6 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.counter_cap = 4;
     cfg.buf = buf;
     cfg.buf_size = sizeof buf;
+    if (size > 0 && (data[0] & 1)) {
+        cfg.overlay_sectors = 2;
+        cfg.overlay = overlay;
+        cfg.overlay_cap = 16;
+    }
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (st.mounted && (rc == KS_OK || rc == KS_E_STORE_CORRUPT)) {
         ks_recsrc src;
