@@ -134,6 +134,28 @@ static void test_desync_makes_key_unknown_a_symptom(void **state)
     json_decref(r);
 }
 
+static void test_controller_ahead_is_not_auto_repaired(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_object_set_new(r, "applied_version", json_integer(9)); /* published is 7 */
+    facts(&f, r);
+    ks_diag_walk(&c, &f, &o);
+    const ks_finding *d = get(&o, 300);
+    assert_non_null(d);
+    assert_true(d->root);
+    assert_int_equal(d->no_auto, 1); /* a download would be refused as a rollback */
+    /* A controller behind with another root is repaired by download as usual. */
+    json_object_set_new(r, "applied_version", json_integer(7));
+    json_object_set_new(r, "applied_root", json_string(ROOT_B));
+    ks_diag_walk(&c, &f, &o);
+    assert_int_equal(get(&o, 300)->no_auto, 0);
+    json_decref(r);
+}
+
 static void test_order_store_before_sync_before_clock(void **state)
 {
     (void)state;
@@ -223,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_healthy_has_no_findings),
         cmocka_unit_test(test_missed_heartbeats_comm_lost),
         cmocka_unit_test(test_desync_makes_key_unknown_a_symptom),
+        cmocka_unit_test(test_controller_ahead_is_not_auto_repaired),
         cmocka_unit_test(test_order_store_before_sync_before_clock),
         cmocka_unit_test(test_lockout_absorbs_attack_refusals),
         cmocka_unit_test(test_profile_seal_pending_and_protocol),

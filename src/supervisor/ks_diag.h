@@ -81,6 +81,7 @@ typedef struct ks_finding {
     int64_t count;              /* refusals counted as evidence (0: a state) */
     int64_t last_ms;            /* the latest of those refusals */
     int refusal;                /* 1: found from refusals, not from a state */
+    int no_auto;                /* 1: this instance is not for the automatic repair */
     char evidence[400];         /* for the person at the terminal */
 } ks_finding;
 

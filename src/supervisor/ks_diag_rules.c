@@ -174,11 +174,19 @@ static void sync_state(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findi
             add(o, 300, fa->report_ms,
                 "version %llu: the controller's Merkle root %.16s... differs from the published "
                 "%.16s...", (unsigned long long)v, ar, fa->published_root);
-        else if (v > fa->published_version)
-            add(o, 300, fa->report_ms,
-                "the controller holds version %llu but the supervisor published only %llu: the "
-                "supervisor's records went back (restored backup?)",
-                (unsigned long long)v, (unsigned long long)fa->published_version);
+        else if (v > fa->published_version) {
+            /* A full download cannot help: the controller refuses the older
+             * database as a rollback (KSE-701). A person restores the
+             * supervisor's latest database instead. */
+            ks_finding *f = add(o, 300, fa->report_ms,
+                                "the controller holds version %llu but the supervisor published "
+                                "only %llu: the supervisor's records went back (restored "
+                                "backup?); restore its latest database, a download would be "
+                                "refused as a rollback",
+                                (unsigned long long)v, (unsigned long long)fa->published_version);
+            if (f)
+                f->no_auto = 1;
+        }
         else if (v < fa->published_version && fa->behind_since_ms &&
                  fa->now_ms - fa->behind_since_ms >
                      (int64_t)cfg->behind * (fa->interval_ms ? fa->interval_ms : cfg->interval_ms))

@@ -215,7 +215,7 @@ static int64_t open_incident(ks_sup *s, const ks_diag_facts *f, const ks_finding
         ks_audit(s, 1, DIAG_ACTOR, "incident.open", target, "ok", kse, fd->evidence);
     }
     merge_symptom_incidents(s, f->ctrl_id, id, code);
-    if (ks_diag_repair_command(code) && code != 900)
+    if (ks_diag_repair_command(code) && code != 900 && !fd->no_auto)
         queue_repair(s, id, code, f->ctrl_id, 0);
     else {
         set_repair(s, id, "steps", 0);
