@@ -18,6 +18,7 @@
 
 #include <keysup/keysup.h>
 #include "ks_fileio.h"
+#include "ks_hex.h"
 #include "ks_sodium.h"
 
 typedef struct buf {
@@ -37,25 +38,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     b->n += add;
     b->p[b->n] = 0;
     return add;
-}
-
-static void hex(char *o, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        sprintf(o + 2 * i, "%02x", p[i]);
-}
-
-static int unhex(uint8_t *o, size_t n, const char *s)
-{
-    if (strlen(s) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return -1;
-        o[i] = (uint8_t)v;
-    }
-    return 0;
 }
 
 static long http(const char *method, const char *url, struct curl_slist *h, const char *body,
@@ -95,7 +77,7 @@ static int do_req(int argc, char **argv)
         else body = argv[i];
     }
     ks_sodium_crypto(&c);
-    if (unhex(seed, 32, seedhex))
+    if (ks_unhex(seed, 32, seedhex))
         return 2;
     crypto_sign_seed_keypair(pk, sk, seed);
     snprintf(full, sizeof full, "%s/v1/device/nonce", url);
@@ -107,7 +89,7 @@ static int do_req(int argc, char **argv)
             return 3;
         memcpy(nh, p + 9, 64);
         nh[64] = 0;
-        if (unhex(nonce, 32, nh))
+        if (ks_unhex(nonce, 32, nh))
             return 3;
     }
     free(b.p);
@@ -128,7 +110,7 @@ static int do_req(int argc, char **argv)
     }
     if (badsig)
         sig[0] ^= 1;
-    hex(sh, sig, 64);
+    ks_hex(sh, sig, 64);
     snprintf(hdr[0], sizeof hdr[0], "X-Keysup-Controller: %s", ctrl);
     snprintf(hdr[1], sizeof hdr[1], "X-Keysup-Nonce: %s", nh);
     snprintf(hdr[2], sizeof hdr[2], "X-Keysup-Signature: %s", sh);
@@ -167,7 +149,7 @@ static int verify_image(const ks_crypto *c, const uint8_t *img, size_t len, cons
     uint8_t pk[32];
     char rh[65];
     int rc;
-    if (unhex(pk, 32, pkhex))
+    if (ks_unhex(pk, 32, pkhex))
         return 2;
     ks_trust_init(&t);
     ks_trust_add(&t, c, pk);
@@ -178,7 +160,7 @@ static int verify_image(const ks_crypto *c, const uint8_t *img, size_t len, cons
         printf("REFUSED %s %s\n", ks_err_name(rc), d.what ? d.what : "");
         return 1;
     }
-    hex(rh, h.root, 32);
+    ks_hex(rh, h.root, 32);
     printf("%llu %u %s\n", (unsigned long long)h.version, h.record_count, rh);
     return 0;
 }
@@ -244,8 +226,8 @@ int main(int argc, char **argv)
         char a[65], b[65];
         randombytes_buf(seed, sizeof seed);
         crypto_sign_seed_keypair(pk, sk, seed);
-        hex(a, seed, 32);
-        hex(b, pk, 32);
+        ks_hex(a, seed, 32);
+        ks_hex(b, pk, 32);
         printf("%s %s\n", a, b);
         rc = 0;
     } else if (argc >= 7 && strcmp(argv[1], "req") == 0) {

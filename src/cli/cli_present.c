@@ -130,14 +130,14 @@ static int present_to_controller(cli_ctx *cx, const char *sock, const char *acti
         return ret;
     }
     const char *chh = json_string_value(json_object_get(ans, "challenge"));
-    if (!chh || cli_unhex(ch, sizeof ch, chh)) {
+    if (!chh || ks_unhex(ch, sizeof ch, chh)) {
         json_decref(ans);
         return cli_err(cx, CLI_IO, "IO", "%s: the controller sent no valid challenge", cx->cmd);
     }
     json_decref(ans);
     if ((ret = ks_response_make(&cx->crypto, ch, ctr, pk, sk, resp)) != 0)
         return cli_core_err(cx, ret, NULL, "%s: signing the response", cx->cmd);
-    cli_hex(hex, resp, sizeof resp);
+    ks_hex(hex, resp, sizeof resp);
     req = json_pack("{s:s,s:s,s:s,s:b}", "op", "respond", "reader", reader, "response", hex,
                     "session", session);
     ret = CLI_OK;
@@ -197,7 +197,7 @@ int key_present(cli_ctx *cx, int argc, char **argv)
     if (!sock && !chal_s)
         return cli_err(cx, CLI_USAGE, "USAGE", "%s: --challenge HEX (or --controller SOCKET "
                        "--action NAME) is required", cx->cmd);
-    if (!sock && cli_unhex(ch, sizeof ch, chal_s))
+    if (!sock && ks_unhex(ch, sizeof ch, chal_s))
         return cli_err(cx, CLI_USAGE, "USAGE",
                        "%s: --challenge must be exactly 64 hex digits (the controller's "
                        "32-byte challenge)", cx->cmd);
@@ -226,7 +226,7 @@ int key_present(cli_ctx *cx, int argc, char **argv)
     cli_set_hex(o, "key_id", id, sizeof id);
     cli_set_hex(o, "challenge", ch, sizeof ch);
     cli_set_u64(o, "use_counter", ctr);
-    cli_hex(hex, resp, sizeof resp);
+    ks_hex(hex, resp, sizeof resp);
     cli_set_str(o, "response", hex);
     ret = cli_emit(cx, o);
 cleanup:

@@ -126,7 +126,7 @@ void cli_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n)
     char *s = malloc(2 * n + 1);
     if (!s)
         return;
-    cli_hex(s, p, n);
+    ks_hex(s, p, n);
     json_object_set_new(o, key, json_string(s));
     free(s);
 }
@@ -359,40 +359,6 @@ int cli_io_err(cli_ctx *cx, const char *path, const char *doing)
 
 /* ----- values ----- */
 
-void cli_hex(char *out, const uint8_t *p, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[p[i] >> 4];
-        out[2 * i + 1] = digits[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-int cli_unhex(uint8_t *out, size_t n, const char *s)
-{
-    if (strlen(s) != 2 * n)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
 int cli_parse_u64(const char *s, uint64_t *v)
 {
     uint64_t x = 0;
@@ -624,7 +590,7 @@ int cli_public_key(cli_ctx *cx, const char *arg, uint8_t pk[KS_PUBKEY_SIZE])
     ks_diag d = {0, 0, NULL};
     int ret;
 
-    if (strlen(arg) == 2 * KS_PUBKEY_SIZE && cli_unhex(pk, KS_PUBKEY_SIZE, arg) == 0) {
+    if (strlen(arg) == 2 * KS_PUBKEY_SIZE && ks_unhex(pk, KS_PUBKEY_SIZE, arg) == 0) {
         if (crypto_core_ed25519_is_valid_point(pk) != 1)
             return cli_err(cx, CLI_REFUSED, "FORMAT",
                            "%s is not a valid Ed25519 public key", arg);

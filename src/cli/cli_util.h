@@ -14,6 +14,8 @@
 #include <keysup/keysup.h>
 #include <stdarg.h>
 
+#include "ks_hex.h"
+
 enum cli_exit {
     CLI_OK = 0,
     CLI_REFUSED = 1,   /* input data refused: verification failure, KSE, bad key list */
@@ -104,9 +106,6 @@ int cli_io_err(cli_ctx *cx, const char *path, const char *doing);
 
 /* ----- values ----- */
 
-void cli_hex(char *out, const uint8_t *p, size_t n);     /* out: 2n+1 chars */
-/* Exactly 2n hex digits into out[n]; 0 on success, -1 otherwise. */
-int cli_unhex(uint8_t *out, size_t n, const char *s);
 /* Strict decimal u64 (no sign, no spaces, no overflow). */
 int cli_parse_u64(const char *s, uint64_t *v);
 /* Unix seconds, "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ". */

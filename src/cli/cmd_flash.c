@@ -228,7 +228,7 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     const ks_trust *t = ks_store_trust(&im.st);
     for (uint32_t i = 0; i < t->count; i++) {
         char hex[2 * KS_PUBKEY_SIZE + 1];
-        cli_hex(hex, t->keys[i], KS_PUBKEY_SIZE);
+        ks_hex(hex, t->keys[i], KS_PUBKEY_SIZE);
         json_array_append_new(tr, json_string(hex));
     }
     json_object_set_new(o, "trusted_supervisor_keys", tr);
@@ -266,7 +266,7 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
             if (ks_recsrc_get(&src, i, rec) != 0)
                 snprintf(hex, sizeof hex, "KSE-301");
             else
-                cli_hex(hex, rec, KS_KEYID_SIZE);
+                ks_hex(hex, rec, KS_KEYID_SIZE);
             json_array_append_new(ra, json_string(hex));
         }
         json_object_set_new(o, "records", ra);

@@ -113,7 +113,7 @@ static int parse_entry(cli_ctx *cx, const char *path, size_t i, const json_t *e,
     v = json_object_get(e, "public_key");
     if (!v)
         return field_err(cx, path, i, "public_key", "missing (64 hex digits)");
-    if (!json_is_string(v) || cli_unhex(r->public_key, KS_PUBKEY_SIZE, json_string_value(v)))
+    if (!json_is_string(v) || ks_unhex(r->public_key, KS_PUBKEY_SIZE, json_string_value(v)))
         return field_err(cx, path, i, "public_key", "expected 64 hex digits");
     /* Reject what could never verify a signature (small-order or off-curve
      * points) now, not at a door at 3 a.m. */

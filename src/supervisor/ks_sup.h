@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "ks_db.h"
+#include "ks_hex.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -207,8 +208,6 @@ void ks_http_stop(ks_sup *s);
 
 uint64_t ks_now(void);
 uint64_t ks_now_usec(void);
-void ks_hex(char *out, const uint8_t *p, size_t n);
-int ks_unhex(uint8_t *out, size_t n, const char *s);
 /* JSON rows of a query: one object per row; BLOB columns become hex. */
 json_t *ks_db_rows_json(ks_db *db, const char *sql, const ks_dbv *p, int n, int *rc);
 
