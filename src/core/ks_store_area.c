@@ -549,41 +549,28 @@ static int probe(ks_store *st, uint32_t base, const uint8_t key_id[KS_KEYID_SIZE
 {
     const ks_flash *f = st->cfg.flash;
     uint8_t k[KS_KEYID_SIZE];
+    uint32_t sh = 0;
     int err;
 
-    if (f->map) {
-        const uint8_t *recs = f->map + base;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2;
-            int c = memcmp(recs + (size_t)mid * KS_RECORD_SIZE, key_id, KS_KEYID_SIZE);
-            if (c == 0) {
-                *pos = mid;
-                return 1;
-            }
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
+    while (((uint32_t)1 << sh) < f->sector_size)
+        sh++;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2, addr = base + mid * KS_RECORD_SIZE;
+        const uint8_t *kp = k;
+        if (f->map)
+            kp = f->map + addr;
+        else if ((err = f->read(f->ctx, addr >> sh, addr & (f->sector_size - 1), k,
+                                KS_KEYID_SIZE)) != 0)
+            return err < 0 ? err : KS_E_IO;
+        int c = memcmp(kp, key_id, KS_KEYID_SIZE);
+        if (c == 0) {
+            *pos = mid;
+            return 1;
         }
-    } else {
-        uint32_t sh = 0;
-        while (((uint32_t)1 << sh) < f->sector_size)
-            sh++;
-        while (lo < hi) {
-            uint32_t mid = lo + (hi - lo) / 2, addr = base + mid * KS_RECORD_SIZE;
-            if ((err = f->read(f->ctx, addr >> sh, addr & (f->sector_size - 1), k,
-                               KS_KEYID_SIZE)) != 0)
-                return err < 0 ? err : KS_E_IO;
-            int c = memcmp(k, key_id, KS_KEYID_SIZE);
-            if (c == 0) {
-                *pos = mid;
-                return 1;
-            }
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     *pos = lo;
     return 0;
