@@ -65,7 +65,7 @@ static void test_wycheproof(void **state)
     (void)state;
     const char *dir = getenv("KS_TESTDATA");
     char path[1024];
-    snprintf(path, sizeof path, "%s/wycheproof/ed25519_test.json", dir ? dir : "../shared/testdata");
+    snprintf(path, sizeof path, "%s/wycheproof/ed25519_test.json", dir ? dir : "tests/vectors");
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     if (!root)
