@@ -194,7 +194,20 @@ static int tok_del_tx(ks_req *rq, ks_resp *rs, void *ctx)
     int64_t *id = ctx;
     ks_dbv p = ks_dbv_int(*id);
     char target[40];
-    int rc = ks_db_exec(rq->s->db, "UPDATE tokens SET revoked = 1 WHERE id = ?", &p, 1, NULL, NULL);
+    int64_t admins = 0, is_admin = 0;
+    int rc;
+    /* The last live admin token cannot go: nobody could mint a new one
+     * (inside the transaction, so two concurrent revocations cannot both
+     * pass this check). */
+    if (ks_db_int(rq->s->db, "SELECT role = 'admin' FROM tokens WHERE id = ? AND revoked = 0",
+                  &p, 1, &is_admin) == KS_DB_OK && is_admin &&
+        ks_db_int(rq->s->db, "SELECT COUNT(*) FROM tokens WHERE role = 'admin' AND revoked = 0",
+                  NULL, 0, &admins) == KS_DB_OK && admins <= 1) {
+        api_error(rs, 409, "CONFLICT", "token %lld is the last admin token; create another admin"
+                  " token first (POST /v1/tokens), then revoke this one", (long long)*id);
+        return API_TX_ABORT;
+    }
+    rc = ks_db_exec(rq->s->db, "UPDATE tokens SET revoked = 1 WHERE id = ?", &p, 1, NULL, NULL);
     if (rc)
         return rc;
     if (ks_db_changes(rq->s->db) == 0) {

@@ -64,8 +64,10 @@ static int enroll_tx(ks_req *rq, ks_resp *rs, void *ctx)
     ks_db_exec(s->db, "SELECT id, scope, min_key_format, prov_expires FROM controllers"
                       " WHERE prov_hash = ?", &h, 1, prov_cb, &pr);
     if (!pr.found || (uint64_t)pr.expires <= ks_now()) {
-        ks_audit(s, 1, "anonymous", "device.enroll", pr.found ? "controller" : "-", "denied",
-                 "UNAUTHORIZED", pr.found ? "provisioning token expired" : "unknown token");
+        /* Sampled, and counted against the client's enrolment budget (ks_http.c):
+         * guessing tokens is throttled per address. */
+        api_refusal(rq, 1, "device.enroll", pr.found ? "controller" : "-", "UNAUTHORIZED",
+                    pr.found ? "provisioning token expired" : "unknown token");
         api_error(rs, 401, "UNAUTHORIZED", "field 'token': unknown, used or expired provisioning"
                   " token (ask an operator for a new one: keysup controller provision)");
         return KS_DB_OK; /* commit the audit entry */
@@ -145,7 +147,14 @@ static void dev_nonce(ks_req *rq, ks_resp *rs)
 {
     uint8_t n[32];
     char h[65];
-    ks_nonces_issue(rq->s->nonces, &rq->s->crypto, n, ks_now());
+    /* Tagged with the client address: a flood displaces only its own
+     * nonces (the rate limit ran before this handler). */
+    if (ks_nonces_issue_for(rq->s->nonces, rq->client ? rq->client->tag : 0, n, ks_now())) {
+        rs->retry_after = 1;
+        api_error(rs, 503, "RATE_LIMITED", "the nonce table has no room for this client now;"
+                  " retry in a second");
+        return;
+    }
     ks_hex(h, n, sizeof n);
     api_json(rs, 200, json_pack("{s:s,s:i}", "nonce", h, "ttl", (int)rq->s->cfg.nonce_ttl));
 }

@@ -134,6 +134,12 @@ static void metrics(ks_req *rq, ks_resp *rs)
         free(inc);
     }
     pthread_mutex_unlock(&rq->s->lock);
+    if (rq->s->guard) { /* connections, limits, refusals (ks_guard.c) */
+        char *g = ks_guard_metrics(rq->s->guard);
+        if (g)
+            append(&o, "%s", g);
+        free(g);
+    }
     append(&o, "# HELP keysup_keys Enrolled keys.\n# TYPE keysup_keys gauge\nkeysup_keys %lld\n"
                "# HELP keysup_controllers Registered controllers.\n# TYPE keysup_controllers gauge\n"
                "keysup_controllers %lld\n"

@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "ks_diag.h"
+#include "ks_guard.h"
 #include "ks_sup.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
     size_t passlen = 0;
     ks_sup s;
     struct sigaction sa;
-    int rc, ret = 1;
+    int rc, ret = 1, lockfd = -1;
 
     for (int i = 1; i < argc; i++) {
         const char **dst = NULL;
@@ -101,6 +102,17 @@ int main(int argc, char **argv)
     }
     if (sodium_init() < 0 || read_pass(passfile, &pass, &passlen))
         return 1;
+    /* One keysupd per data directory, held until exit (a missing directory
+     * is reported by ks_sup_open below). */
+    rc = ks_datadir_lock(data, &lockfd, err, sizeof err);
+    if (rc != KS_OK && rc != KS_E_NOTFOUND) {
+        fprintf(stderr, "keysupd: %s\n", err);
+        if (pass) {
+            sodium_memzero(pass, passlen);
+            free(pass);
+        }
+        return 1;
+    }
     rc = ks_sup_open(&s, data, config, pass, passlen, err, sizeof err);
     if (pass) {
         sodium_memzero(pass, passlen);
@@ -109,6 +121,8 @@ int main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "keysupd: %s\n", err);
         ks_sup_close(&s);
+        if (lockfd >= 0)
+            close(lockfd);
         return 1;
     }
     if (listen) {
@@ -157,5 +171,7 @@ cleanup:
     ks_diag_stop(&s);
     ks_pub_stop(&s);
     ks_sup_close(&s);
+    if (lockfd >= 0)
+        close(lockfd);
     return ret;
 }

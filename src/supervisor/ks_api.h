@@ -11,6 +11,7 @@
 #ifndef KEYSUP_KS_API_H
 #define KEYSUP_KS_API_H
 
+#include "ks_guard.h"
 #include "ks_sup.h"
 
 struct MHD_Connection;
@@ -35,6 +36,7 @@ typedef struct ks_req {
     int64_t ctrl_id;        /* authenticated controller (device routes) */
     uint32_t ctrl_scope;
     const char *args[KS_API_MAXARGS]; /* the `*` segments of the route */
+    const struct ks_client *client;   /* the peer's address (ks_guard.h) */
 } ks_req;
 
 typedef struct ks_resp {
@@ -45,6 +47,7 @@ typedef struct ks_resp {
     char *text;             /* malloc'd, text/plain */
     const char *ctype;      /* for text */
     uint64_t version;       /* X-Keysup-Version header when non-zero */
+    uint32_t retry_after;   /* Retry-After header (seconds) when non-zero */
 } ks_resp;
 
 typedef void (*ks_api_fn)(ks_req *rq, ks_resp *rs);
@@ -62,6 +65,14 @@ extern const ks_route ks_routes_device[];
 extern const ks_route ks_routes_admin[];
 extern const ks_route ks_routes_ops[];
 extern const ks_route ks_routes_diag[];   /* api_diag.c */
+
+/*
+ * An anonymous refusal (rate limit, unknown token, failed guess): counted in
+ * /metrics and sampled into the audit per client (ks_guard_refusal).
+ * locked: the caller holds the lock.
+ */
+void api_refusal(ks_req *rq, int locked, const char *action, const char *target,
+                 const char *code, const char *detail);
 
 /* ----- responses ----- */
 

@@ -34,6 +34,16 @@ void ks_config_defaults(ks_sup_config *c)
     c->max_repairs = 3;
     c->protocol_min = 1;
     c->protocol_max = 1;
+    c->max_connections = 4096;
+    c->max_conn_per_ip = 128;
+    c->header_timeout = 10;
+    c->body_timeout = 60;
+    c->nonce_rate = 20;
+    c->nonce_burst = 40;
+    c->enroll_per_minute = 10;
+    c->audit_sample = 5;
+    c->audit_retention_days = 365;
+    c->audit_retention_rows = 0;
 }
 
 static char *trim(char *s)
@@ -113,6 +123,16 @@ static int set_key(ks_sup_config *c, const char *k, const char *v)
     NUM("max_auto_repairs", 1, 100, max_repairs)
     NUM("protocol_min", 0, 65535, protocol_min)
     NUM("protocol_max", 0, 65535, protocol_max)
+    NUM("max_connections", 16, 1000000, max_connections)
+    NUM("max_connections_per_ip", 1, 1000000, max_conn_per_ip)
+    NUM("header_timeout", 1, 3600, header_timeout)
+    NUM("body_timeout", 1, 3600, body_timeout)
+    NUM("nonce_rate", 1, 100000, nonce_rate)
+    NUM("nonce_burst", 1, 100000, nonce_burst)
+    NUM("enroll_attempts_per_minute", 1, 10000, enroll_per_minute)
+    NUM("audit_sample", 0, 10000, audit_sample)
+    NUM("audit_retention_days", 0, 36500, audit_retention_days)
+    NUM("audit_retention_rows", 0, 2000000000, audit_retention_rows)
 #undef NUM
     return -2;
 }
@@ -210,5 +230,30 @@ int ks_config_write(const ks_sup_config *c, const char *path)
             lv[c->log_level & 3], c->diag_missed, c->clock_tolerance, c->diag_quiet,
             c->diag_recent, c->diag_behind, c->escalate_window, c->max_repairs,
             c->protocol_min, c->protocol_max);
+    fprintf(f,
+            "\n"
+            "# Limits against a hostile network (docs/supervisor.md, \"Limits\").\n"
+            "# Open client connections in total, and per client address.\n"
+            "max_connections = %u\n"
+            "max_connections_per_ip = %u\n"
+            "# Seconds to send a complete request header (from connect or the previous\n"
+            "# answer), and from the header to the end of the answer. Absolute: a client\n"
+            "# trickling bytes does not extend them.\n"
+            "header_timeout = %u\n"
+            "body_timeout = %u\n"
+            "# Anonymous device nonces per client address: per second, and burst.\n"
+            "nonce_rate = %u\n"
+            "nonce_burst = %u\n"
+            "# Failed enrolments per client address per minute (then 429).\n"
+            "enroll_attempts_per_minute = %u\n"
+            "# Anonymous refusals audited one by one per client and minute; the rest\n"
+            "# become one summary row.\n"
+            "audit_sample = %u\n"
+            "# Audit retention: days and newest rows kept (0 = no limit).\n"
+            "audit_retention_days = %u\n"
+            "audit_retention_rows = %u\n",
+            c->max_connections, c->max_conn_per_ip, c->header_timeout, c->body_timeout,
+            c->nonce_rate, c->nonce_burst, c->enroll_per_minute, c->audit_sample,
+            c->audit_retention_days, c->audit_retention_rows);
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

@@ -10,10 +10,17 @@
  *   X-Keysup-Signature: <128 hex>  Ed25519 by the device key over
  *     "keysup-device-v1" 0x00 nonce(32) METHOD 0x00 PATH 0x00 BLAKE2b-256(body)
  * Nonces are single-use: a replay gets 401 and an audit entry.
+ *
+ * Order of checks (docs/supervisor.md, "Limits"): the raw request target
+ * (400 for NUL, control characters, invalid UTF-8), the declared length,
+ * the route, then authentication or the client's rate limit, all at the
+ * first callback, before any body byte is read or buffered. Only then is the
+ * body collected; a device signature (it covers the body) is verified last.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +29,28 @@
 
 #include "ks_api.h"
 
+/* Per request (libmicrohttpd's con_cls), made by the URI callback. */
 typedef struct conn_state {
     char *body;
     size_t len, cap;
     int too_big;
+    int started;            /* the first access-handler call happened */
+    int answered;           /* a response was queued before the body */
     uint64_t t0;
+    size_t max_body;
+    const ks_route *route;
+    const char *args[KS_API_MAXARGS];
+    char store[512];
+    char bad[160];          /* why the raw target is refused, "" when fine */
+    char target[512];       /* the raw target, escaped (logs, audit) */
+    ks_client client;
 } conn_state;
+
+/* Public routes take small bodies: nobody unauthenticated gets to make
+ * keysupd buffer a megabyte. */
+#define KS_PUBLIC_MAX_BODY (16u * 1024u)
+/* A signed request whose nonce is not live is read only this far. */
+#define KS_DEAD_NONCE_MAX_BODY (64u * 1024u)
 
 static const ks_route *const tables[] = {
     ks_routes_ops, ks_routes_keys, ks_routes_ctrl, ks_routes_device, ks_routes_admin,
@@ -91,8 +114,8 @@ static int auth_token(ks_req *rq, ks_resp *rs, int need, const char *action)
 
     if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) > 200) {
         atomic_fetch_add(&rq->s->metrics.auth_failures, 1);
-        ks_audit(rq->s, 0, "anonymous", "auth.denied", action, "denied", "UNAUTHORIZED",
-                 h ? "malformed Authorization header" : "no bearer token");
+        api_refusal(rq, 0, "auth.denied", action, "UNAUTHORIZED",
+                    h ? "malformed Authorization header" : "no bearer token");
         api_error(rs, 401, "UNAUTHORIZED", "a bearer token is required (Authorization: Bearer"
                   " kst_...; keysup --token-file)");
         return -1;
@@ -105,8 +128,7 @@ static int auth_token(ks_req *rq, ks_resp *rs, int need, const char *action)
     pthread_mutex_unlock(&rq->s->lock);
     if (t.role == KS_ROLE_NONE) {
         atomic_fetch_add(&rq->s->metrics.auth_failures, 1);
-        ks_audit(rq->s, 0, "anonymous", "auth.denied", action, "denied", "UNAUTHORIZED",
-                 "unknown or revoked token");
+        api_refusal(rq, 0, "auth.denied", action, "UNAUTHORIZED", "unknown or revoked token");
         api_error(rs, 401, "UNAUTHORIZED", "the bearer token is unknown or revoked");
         return -1;
     }
@@ -146,13 +168,20 @@ static int dev_fail(ks_req *rq, ks_resp *rs, const char *target, const char *why
     atomic_fetch_add(&rq->s->metrics.auth_failures, 1);
     if (replay)
         atomic_fetch_add(&rq->s->metrics.device_replays, 1);
-    ks_audit(rq->s, 0, target, replay ? "device.replay" : "device.auth_denied", rq->url,
-             "denied", "UNAUTHORIZED", why);
+    /* A replay carried a valid device signature: always audited. Anything
+     * else is anonymous and sampled. */
+    if (replay)
+        ks_audit(rq->s, 0, target, "device.replay", rq->url, "denied", "UNAUTHORIZED", why);
+    else
+        api_refusal(rq, 0, "device.auth_denied", rq->url, "UNAUTHORIZED", why);
     api_error(rs, 401, "UNAUTHORIZED", "device authentication failed: %s", why);
     return -1;
 }
 
-static int auth_device(ks_req *rq, ks_resp *rs)
+/* final == 0: before the body (headers, enrolled controller); 1 when the
+ * nonce is not live. final == 1: the signature over the body, and the nonce
+ * is consumed. */
+static int auth_device(ks_req *rq, ks_resp *rs, int final)
 {
     ks_sup *s = rq->s;
     const char *cid = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "X-Keysup-Controller");
@@ -182,6 +211,8 @@ static int auth_device(ks_req *rq, ks_resp *rs)
     }
     if (!d.found)
         return dev_fail(rq, rs, who, "unknown or not enrolled controller", 0);
+    if (!final) /* 1: a dead nonce, judged (replay or not) once the body is in */
+        return ks_nonces_live(s->nonces, nonce, ks_now()) ? 0 : 1;
     /* The signature first: a forged request must not burn a real nonce. */
     {
         ks_iov iov = {rq->body ? rq->body : "", rq->body_len};
@@ -251,6 +282,11 @@ static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *r
         snprintf(v, sizeof v, "%llu", (unsigned long long)rs->version);
         MHD_add_response_header(r, "X-Keysup-Version", v);
     }
+    if (rs->retry_after) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", rs->retry_after);
+        MHD_add_response_header(r, "Retry-After", v);
+    }
     ret = MHD_queue_response(c, (unsigned)rs->status, r);
     MHD_destroy_response(r);
     atomic_fetch_add(&s->metrics.http_requests, 1);
@@ -272,38 +308,155 @@ static void resp_free(ks_resp *rs)
     free(rs->text);
 }
 
-static void dispatch(ks_sup *s, ks_req *rq, ks_resp *rs)
+void api_refusal(ks_req *rq, int locked, const char *action, const char *target,
+                 const char *code, const char *detail)
 {
-    char store[512];
+    static const ks_client none = {{0}, 1, "unknown"};
+    if (!rq->s->guard) { /* no HTTP guard (unit tests): one row each, as before */
+        ks_audit(rq->s, locked, "anonymous", action, target, "denied", code, detail);
+        return;
+    }
+    ks_guard_refusal(rq->s->guard, locked, rq->client ? rq->client : &none, action, target,
+                     code, detail);
+}
+
+/* Finds the route of rq (into st); 0 with a 404/405 in rs when none. */
+static int find_route(conn_state *st, ks_req *rq, ks_resp *rs)
+{
     int path_found = 0;
 
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         for (const ks_route *r = tables[t]; r->method; r++) {
             const char *args[KS_API_MAXARGS] = {NULL};
-            if (!match(r->pattern, rq->url, args, store, sizeof store))
+            if (!match(r->pattern, rq->url, args, st->store, sizeof st->store))
                 continue;
             path_found = 1;
             if (strcmp(r->method, rq->method) != 0)
                 continue;
-            memcpy(rq->args, args, sizeof args);
-            if (r->auth == KS_AUTH_DEVICE) {
-                if (auth_device(rq, rs))
-                    return;
-            } else if (r->auth > 0) {
-                if (auth_token(rq, rs, r->auth, rq->url))
-                    return;
-            }
-            r->fn(rq, rs);
-            if (!rs->status)
-                api_error(rs, 500, "INTERNAL", "handler produced no response");
-            return;
+            memcpy(st->args, args, sizeof args);
+            st->route = r;
+            return 1;
         }
     }
-    (void)s;
     if (path_found)
         api_error(rs, 405, "BAD_REQUEST", "method %s is not allowed on %s", rq->method, rq->url);
     else
         api_error(rs, 404, "NOT_FOUND", "no such endpoint: %s %s", rq->method, rq->url);
+    return 0;
+}
+
+/* Rate limits of anonymous routes; 0 to go on, else a 429 in rs. */
+static int limit_public(ks_sup *s, ks_req *rq, ks_resp *rs, const ks_route *r)
+{
+    uint32_t retry = 1;
+    int bucket;
+    if (strcmp(r->pattern, "/v1/device/nonce") == 0)
+        bucket = KS_BUCKET_NONCE;
+    else if (strcmp(r->method, "POST") == 0) /* enrolment: its failures are counted */
+        bucket = KS_BUCKET_ENROLL;
+    else
+        return 0;
+    if (ks_guard_allow(s->guard, rq->client, bucket, bucket == KS_BUCKET_NONCE, &retry))
+        return 0;
+    rs->retry_after = retry;
+    api_refusal(rq, 0, "http.rate_limited", rq->url, "RATE_LIMITED",
+                bucket == KS_BUCKET_NONCE ? "device nonces (nonce_rate)"
+                                          : "failed enrolments (enroll_attempts_per_minute)");
+    api_error(rs, 429, "RATE_LIMITED", "too many %s from this address; retry in %u s",
+              bucket == KS_BUCKET_NONCE ? "nonce requests" : "failed enrolments", retry);
+    return -1;
+}
+
+static void *sock_ctx(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void rq_init(ks_req *rq, ks_sup *s, struct MHD_Connection *c, conn_state *st,
+                    const char *method, const char *url)
+{
+    memset(rq, 0, sizeof *rq);
+    rq->s = s;
+    rq->conn = c;
+    rq->method = method;
+    rq->url = url;
+    rq->body = st->body;
+    rq->body_len = st->len;
+    rq->client = &st->client;
+    memcpy(rq->args, st->args, sizeof rq->args);
+    snprintf(rq->actor, sizeof rq->actor, "anonymous");
+}
+
+/* Called by libmicrohttpd with the raw target, before it percent-decodes
+ * the path (a %00 would silently cut the decoded path short). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    conn_state *st = calloc(1, sizeof *st);
+    const union MHD_ConnectionInfo *ci;
+    (void)cls;
+    if (!st)
+        return NULL;
+    st->t0 = ks_now_usec();
+    ks_esc(st->target, sizeof st->target, uri ? uri : "", uri ? strlen(uri) : 0);
+    if (uri && ks_target_check(uri, st->bad, sizeof st->bad) != 0 && !st->bad[0])
+        snprintf(st->bad, sizeof st->bad, "bad request target");
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    ks_client_from(&st->client, ci ? ci->client_addr : NULL);
+    return st;
+}
+
+/* The first call (headers complete, no body read): everything that can be
+ * refused without the body is refused here. 1 when a response was queued. */
+static int first_call(ks_sup *s, struct MHD_Connection *c, conn_state *st, const char *url,
+                      const char *method, ks_resp *rs)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    ks_req rq;
+
+    st->started = 1;
+    st->max_body = s->cfg.max_body;
+    ks_guard_conn_phase(s->guard, sock_ctx(c), 1);
+    rq_init(&rq, s, c, st, method, url);
+    if (st->bad[0]) {
+        api_refusal(&rq, 0, "http.bad_target", st->target, "BAD_REQUEST", st->bad);
+        api_error(rs, 400, "BAD_REQUEST", "%s", st->bad);
+        return 1;
+    }
+    if (!find_route(st, &rq, rs))
+        return 1;
+    if (st->route->auth == KS_AUTH_PUBLIC && st->max_body > KS_PUBLIC_MAX_BODY)
+        st->max_body = KS_PUBLIC_MAX_BODY;
+    if (cl && strtoull(cl, NULL, 10) > st->max_body) {
+        /* Refuse before reading: the client learns at once. */
+        st->too_big = 1;
+        api_error(rs, 413, "BAD_REQUEST", "request body larger than %zu bytes (%s)",
+                  st->max_body, st->max_body == s->cfg.max_body ? "max_body"
+                                                                : "anonymous requests");
+        ks_log(KS_LOG_WARN, "http.too_large", "method=%s url=%s length=%s", method, url, cl);
+        return 1;
+    }
+    memcpy(rq.args, st->args, sizeof rq.args);
+    if (st->route->auth == KS_AUTH_DEVICE) {
+        int r = auth_device(&rq, rs, 0);
+        if (r < 0)
+            return 1;
+        /* A used or unknown nonce: the signature still decides whether this
+         * is a replay (audited as such), but only over a small body. */
+        if (r == 1 && st->max_body > KS_DEAD_NONCE_MAX_BODY)
+            st->max_body = KS_DEAD_NONCE_MAX_BODY;
+        if (r == 1 && cl && strtoull(cl, NULL, 10) > st->max_body) {
+            dev_fail(&rq, rs, "controller:?", "nonce unknown, expired or already used", 0);
+            return 1;
+        }
+    } else if (st->route->auth > 0) {
+        if (auth_token(&rq, rs, st->route->auth, rq.url))
+            return 1;
+    } else if (limit_public(s, &rq, rs, st->route)) {
+        return 1;
+    }
+    return 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -317,28 +470,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     enum MHD_Result ret;
 
     (void)version;
-    if (!st) {
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        st = calloc(1, sizeof *st);
+    if (!st) { /* the URI callback could not allocate */
+        st = on_uri(s, "", c);
         if (!st)
             return MHD_NO;
-        st->t0 = ks_now_usec();
         *con_cls = st;
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
-            /* Refuse before reading: the client learns at once. */
-            st->too_big = 1;
-            memset(&rs, 0, sizeof rs);
-            api_error(&rs, 413, "BAD_REQUEST", "request body larger than %u bytes (max_body)",
-                      s->cfg.max_body);
-            ks_log(KS_LOG_WARN, "http.too_large", "method=%s url=%s length=%s", method, url, cl);
-            ret = send_resp(s, c, &rs);
-            resp_free(&rs);
-            return ret;
-        }
-        return MHD_YES;
+    }
+    memset(&rs, 0, sizeof rs);
+    if (!st->started) {
+        if (!first_call(s, c, st, url, method, &rs))
+            return MHD_YES;
+        st->answered = 1;
+        ret = send_resp(s, c, &rs);
+        resp_free(&rs);
+        ks_log(KS_LOG_DEBUG, "http.request", "method=%s target=%s status=%d", method, st->target,
+               rs.status);
+        return ret;
     }
     if (*upload_size) {
-        if (!st->too_big && st->len + *upload_size <= s->cfg.max_body) {
+        /* A body that outlives body_timeout is cut here too, not only by
+         * the guard thread. */
+        if (ks_now_usec() - st->t0 > (uint64_t)s->cfg.body_timeout * 1000000u)
+            return MHD_NO;
+        if (!st->answered && !st->too_big && st->len + *upload_size <= st->max_body) {
             if (st->len + *upload_size + 1 > st->cap) {
                 size_t nc = st->cap ? st->cap : 1024;
                 char *nb;
@@ -359,22 +513,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-    memset(&rs, 0, sizeof rs);
+    if (st->answered)
+        return MHD_YES;
     if (st->too_big) {
-        api_error(&rs, 413, "BAD_REQUEST", "request body larger than %u bytes (max_body)",
-                  s->cfg.max_body);
+        api_error(&rs, 413, "BAD_REQUEST", "request body larger than %zu bytes (%s)",
+                  st->max_body, st->max_body == s->cfg.max_body ? "max_body"
+                                                                : "anonymous requests");
         ks_log(KS_LOG_WARN, "http.too_large", "method=%s url=%s", method, url);
     } else {
-        memset(&rq, 0, sizeof rq);
-        rq.s = s;
-        rq.conn = c;
-        rq.method = method;
-        rq.url = url;
-        rq.body = st->body;
-        rq.body_len = st->len;
-        snprintf(rq.actor, sizeof rq.actor, "anonymous");
-        dispatch(s, &rq, &rs);
+        rq_init(&rq, s, c, st, method, url);
+        if (st->route->auth != KS_AUTH_DEVICE || auth_device(&rq, &rs, 1) == 0) {
+            if (st->route->auth > 0 && auth_token(&rq, &rs, st->route->auth, rq.url) != 0)
+                goto send; /* revoked while the body arrived */
+            st->route->fn(&rq, &rs);
+            if (!rs.status)
+                api_error(&rs, 500, "INTERNAL", "handler produced no response");
+        }
+        /* A failed anonymous POST (a wrong enrolment token) spends the
+         * client's enrolment budget. */
+        if (st->route->auth == KS_AUTH_PUBLIC && rs.status == 401)
+            ks_guard_allow(s->guard, &st->client, KS_BUCKET_ENROLL, 1, NULL);
     }
+send:
+    st->answered = 1;
     ret = send_resp(s, c, &rs);
     resp_free(&rs);
     if (rs.status >= 500)
@@ -389,14 +550,92 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     ks_sup *s = cls;
     conn_state *st = *con_cls;
-    (void)c;
     (void)toe;
+    /* Keep-alive: the next request's header deadline starts now. */
+    ks_guard_conn_phase(s->guard, sock_ctx(c), 0);
     if (!st)
         return;
     atomic_fetch_add(&s->metrics.request_usec_total, ks_now_usec() - st->t0);
     free(st->body);
     free(st);
     *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    ks_sup *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? ks_guard_conn_open(s->guard, ci->connect_fd) : NULL;
+    } else {
+        ks_guard_conn_close(s->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* libmicrohttpd's own messages: one escaped keysupd line each, at debug
+ * level (a client can cause thousands, e.g. by dropping connections). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 0)))
+#endif
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+    (void)cls;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    ks_log(KS_LOG_DEBUG, "http.mhd", "msg=\"%s\"", msg);
+}
+
+/*
+ * The daemon's options in one place (connection limits, deadlines,
+ * callbacks); TLS options belong here too. Returns the number of items
+ * written, MHD_OPTION_END included.
+ */
+static size_t http_options(ks_sup *s, struct MHD_OptionItem *o, size_t cap,
+                           struct sockaddr *addr)
+{
+    uint64_t nofile = ks_raise_nofile();
+    /* Descriptors for the database, logs, the listener and the threads'
+     * epoll sets stay free. */
+    uint64_t conn_limit = s->cfg.max_connections;
+    size_t n = 0;
+    if (nofile > 128 && conn_limit > nofile - 128)
+        conn_limit = nofile - 128;
+#define OPT(opt, val, ptr)                                                             \
+    do {                                                                               \
+        if (n + 1 < cap) {                                                             \
+            o[n].option = (opt);                                                       \
+            o[n].value = (intptr_t)(val);                                              \
+            o[n].ptr_value = (ptr);                                                    \
+            n++;                                                                       \
+        }                                                                              \
+    } while (0)
+    OPT(MHD_OPTION_SOCK_ADDR, 0, addr);
+    OPT(MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, s);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, s);
+    OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, s);
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL);
+    /* Idle limit; the absolute deadlines are the guard's (ks_guard.c). */
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.header_timeout, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, conn_limit, NULL);
+    OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_conn_per_ip, NULL);
+    /* Headers live in this pool: bigger requests get libmicrohttpd's 431. */
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, NULL);
+    OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL);
+    /* No MHD_OPTION_LISTENING_ADDRESS_REUSE: a second daemon must not share
+     * the port (and the data directory lock refuses it earlier). */
+#undef OPT
+    o[n].option = MHD_OPTION_END;
+    o[n].value = 0;
+    o[n].ptr_value = NULL;
+    return n + 1;
 }
 
 int ks_http_start(ks_sup *s, char *err, size_t errlen)
@@ -407,6 +646,7 @@ int ks_http_start(ks_sup *s, char *err, size_t errlen)
     long port;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
+    struct MHD_OptionItem opts[24];
 
     if (!colon || (size_t)(colon - s->cfg.listen) >= sizeof host) {
         snprintf(err, errlen, "listen '%s': expected HOST:PORT", s->cfg.listen);
@@ -422,16 +662,24 @@ int ks_http_start(ks_sup *s, char *err, size_t errlen)
         snprintf(err, errlen, "listen '%s': expected an IPv4 address and a port", s->cfg.listen);
         return KS_E_INVAL;
     }
-    d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                         on_request, s,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-                         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-                         MHD_OPTION_END);
+    s->guard = ks_guard_new(s);
+    if (!s->guard || ks_guard_start(s->guard) != KS_OK) {
+        ks_guard_free(s->guard);
+        s->guard = NULL;
+        snprintf(err, errlen, "cannot start the connection guard");
+        return KS_E_IO;
+    }
+    http_options(s, opts, sizeof opts / sizeof opts[0], (struct sockaddr *)&a);
+    /* epoll (or poll) in every pool thread: thousands of idle sockets cost
+     * neither threads nor select()'s FD_SETSIZE. */
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+                             (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
+                                  ? MHD_USE_EPOLL : MHD_USE_POLL),
+                         0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!d) {
         snprintf(err, errlen, "cannot listen on %s (in use?)", s->cfg.listen);
+        ks_guard_free(s->guard);
+        s->guard = NULL;
         return KS_E_IO;
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -445,4 +693,6 @@ void ks_http_stop(ks_sup *s)
     if (s->http)
         MHD_stop_daemon(s->http);
     s->http = NULL;
+    ks_guard_free(s->guard); /* after the daemon: no callback can reach it */
+    s->guard = NULL;
 }

@@ -3,9 +3,11 @@
  *
  * An open-addressing table of issued nonces with their expiry. consume()
  * removes the entry, so a replayed request (same nonce) finds nothing and
- * is refused. When the table is full the oldest slot in the probe window is
- * overwritten: a flood of nonce requests can make honest devices retry, but
- * can never make a used nonce valid again. Nonces are memory-only: a restart
+ * is refused. Without an owner, a full probe window loses its oldest slot;
+ * with one (GET /v1/device/nonce tags each nonce with the client address),
+ * only the same client's nonces are displaced (ks_nonces_issue_for). A flood
+ * can at worst make honest devices retry, and can never make a used nonce
+ * valid again. Nonces are memory-only: a restart
  * simply makes outstanding ones unusable.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -19,6 +21,7 @@
 typedef struct slot {
     uint8_t nonce[32];
     uint64_t expires; /* 0 = empty */
+    uint32_t owner;   /* who asked (a client address tag); 0 = anyone */
 } slot;
 
 struct ks_nonces {
@@ -61,24 +64,59 @@ static uint32_t home(const ks_nonces *n, const uint8_t nonce[32])
 
 void ks_nonces_issue(ks_nonces *n, const ks_crypto *c, uint8_t out[32], uint64_t now)
 {
-    uint32_t h, best;
     (void)c;
+    ks_nonces_issue_for(n, 0, out, now);
+}
+
+/*
+ * With an owner, a full probe window is never resolved by evicting another
+ * client's live nonce: the oldest of the owner's own nonces goes, or the
+ * request is refused. A flood from one address therefore only displaces its
+ * own nonces, and (with the per-client rate limit, nonce_rate x nonce_ttl
+ * live nonces at most) the table keeps room for honest controllers.
+ */
+int ks_nonces_issue_for(ks_nonces *n, uint32_t owner, uint8_t out[32], uint64_t now)
+{
+    uint32_t h, best = UINT32_MAX;
     randombytes_buf(out, 32);
     pthread_mutex_lock(&n->m);
     h = home(n, out);
-    best = h;
     for (uint32_t i = 0; i < PROBE; i++) {
         uint32_t j = (h + i) & (n->cap - 1);
         if (n->t[j].expires <= now) { /* empty or expired */
             best = j;
             break;
         }
-        if (n->t[j].expires < n->t[best].expires)
+        if (owner && n->t[j].owner != owner)
+            continue;
+        if (best == UINT32_MAX || n->t[j].expires < n->t[best].expires)
             best = j;
+    }
+    if (best == UINT32_MAX) {
+        pthread_mutex_unlock(&n->m);
+        return -1;
     }
     memcpy(n->t[best].nonce, out, 32);
     n->t[best].expires = now + n->ttl;
+    n->t[best].owner = owner;
     pthread_mutex_unlock(&n->m);
+    return 0;
+}
+
+int ks_nonces_live(ks_nonces *n, const uint8_t nonce[32], uint64_t now)
+{
+    uint32_t h = home(n, nonce);
+    int ok = 0;
+    pthread_mutex_lock(&n->m);
+    for (uint32_t i = 0; i < PROBE; i++) {
+        slot *s = &n->t[(h + i) & (n->cap - 1)];
+        if (s->expires && sodium_memcmp(s->nonce, nonce, 32) == 0) {
+            ok = s->expires > now;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&n->m);
+    return ok;
 }
 
 int ks_nonces_consume(ks_nonces *n, const uint8_t nonce[32], uint64_t now)

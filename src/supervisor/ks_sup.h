@@ -47,6 +47,16 @@ typedef struct ks_sup_config {
     uint32_t escalate_window;    /* seconds in which a repaired fault's return escalates */
     uint32_t max_repairs;        /* automatic repair attempts per incident */
     uint32_t protocol_min, protocol_max; /* device protocol versions spoken */
+    /* limits against a hostile network (docs/supervisor.md, "Limits") */
+    uint32_t max_connections;    /* open client connections in total */
+    uint32_t max_conn_per_ip;    /* open connections per client address */
+    uint32_t header_timeout;     /* seconds to send a complete request header */
+    uint32_t body_timeout;       /* seconds from the header to the end of the answer */
+    uint32_t nonce_rate, nonce_burst; /* anonymous nonces per client: per second, burst */
+    uint32_t enroll_per_minute;  /* enrolment attempts per client per minute (and burst) */
+    uint32_t audit_sample;       /* anonymous refusals audited one by one per client/minute */
+    uint32_t audit_retention_days; /* 0 = keep */
+    uint32_t audit_retention_rows; /* 0 = no limit */
 } ks_sup_config;
 
 void ks_config_defaults(ks_sup_config *c);
@@ -118,6 +128,7 @@ struct ks_sup {
     ks_metrics metrics;
     ks_sup_hooks hooks;
     void *http;                  /* struct MHD_Daemon * */
+    struct ks_guard *guard;      /* limits, deadlines, refusal sampling (ks_guard.h) */
     uint16_t port;               /* bound port */
 };
 
@@ -198,6 +209,12 @@ void ks_nonces_issue(ks_nonces *n, const ks_crypto *c, uint8_t out[32], uint64_t
 /* 1 when nonce was issued, unexpired and not used before (it is consumed),
  * else 0. */
 int ks_nonces_consume(ks_nonces *n, const uint8_t nonce[32], uint64_t now);
+/* Issues a nonce tagged with owner (non-zero: a client address tag); -1
+ * when the table has no room that is free, expired or owner's own. */
+int ks_nonces_issue_for(ks_nonces *n, uint32_t owner, uint8_t out[32], uint64_t now);
+/* 1 when nonce is issued and unexpired (not consumed): checked before a
+ * signed request's body is read. */
+int ks_nonces_live(ks_nonces *n, const uint8_t nonce[32], uint64_t now);
 
 /* ----- HTTP ----- */
 

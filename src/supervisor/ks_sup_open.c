@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "ks_keyfile.h"
@@ -37,6 +40,49 @@ static ks_db *open_db(const char *dir, const ks_sup_config *cfg, char *err, size
     return db;
 }
 
+/*
+ * The data directory holds the signing key and the token hashes: 0700 on
+ * the directory and 0600 on every regular file in it, including what an
+ * earlier run or the operator left there (an existing 0755 directory, a
+ * 0644 database). Symbolic links are left alone (O_NOFOLLOW).
+ */
+static int tighten(const char *data_dir, char *err, size_t errlen)
+{
+    DIR *d;
+    struct dirent *e;
+    int rc = KS_OK;
+
+    if (chmod(data_dir, 0700) != 0) {
+        snprintf(err, errlen, "%s: cannot set mode 0700: %s", data_dir, strerror(errno));
+        return KS_E_IO;
+    }
+    d = opendir(data_dir);
+    if (!d) {
+        snprintf(err, errlen, "%s: %s", data_dir, strerror(errno));
+        return KS_E_IO;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        int fd;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* a symbolic link or a socket: not ours to change */
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) != 0600 &&
+            fchmod(fd, 0600) != 0) {
+            snprintf(err, errlen, "%s/%s: cannot set mode 0600: %s", data_dir, e->d_name,
+                     strerror(errno));
+            rc = KS_E_IO;
+        }
+        close(fd);
+        if (rc)
+            break;
+    }
+    closedir(d);
+    return rc;
+}
+
 int ks_sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fast,
                 char token_out[80], uint8_t pk_out[KS_PUBKEY_SIZE], char *err, size_t errlen)
 {
@@ -57,11 +103,15 @@ int ks_sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_
         snprintf(err, errlen, "%s: %s", data_dir, strerror(errno));
         return KS_E_IO;
     }
+    rc = tighten(data_dir, err, errlen);
+    if (rc)
+        return rc;
     snprintf(path, sizeof path, "%s/%s", data_dir, KS_SUP_DB_NAME);
     if (stat(path, &st) == 0) {
         snprintf(err, errlen, "%s already exists: this directory is already initialised", path);
         return KS_E_INVAL;
     }
+    rc = KS_E_IO;
     snprintf(path, sizeof path, "%s/%s", data_dir, KS_SUP_CONF_NAME);
     if (stat(path, &st) != 0 && ks_config_write(&cfg, path) != KS_OK) {
         snprintf(err, errlen, "%s: cannot write the config file: %s", path, strerror(errno));
@@ -113,6 +163,9 @@ cleanup:
     if (in_tx)
         ks_db_rollback(db);
     ks_db_close(db);
+    /* What this run created (database, WAL files, key, config): 0600. */
+    if (rc == KS_OK)
+        rc = tighten(data_dir, err, errlen);
     sodium_memzero(seed, sizeof seed);
     sodium_memzero(sk, sizeof sk);
     return rc;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "ks_guard.h"
 #include "ks_sup.h"
 
 uint64_t ks_now(void)
@@ -83,7 +84,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void ks_log(int level, const char *event, const char *fmt, ...)
 {
-    char line[1024], ts[32];
+    char line[2048], raw[1024], ts[32];
     struct tm tm;
     time_t t = time(NULL);
     va_list ap;
@@ -98,8 +99,11 @@ void ks_log(int level, const char *event, const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof line)
         return;
     va_start(ap, fmt);
-    vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    /* Values come from clients: no control character (a newline would
+     * forge a line of its own) and no invalid UTF-8 reaches the log. */
+    ks_esc(line + n, sizeof line - (size_t)n - 1, raw, strlen(raw));
     /* One fputs per line: stdio locks the stream, so lines never interleave. */
     strcat(line, "\n");
     fputs(line, stderr);
@@ -147,10 +151,18 @@ void ks_token_new(const ks_crypto *c, char text[80], uint8_t hash[KS_HASH_SIZE])
 void ks_audit(ks_sup *s, int locked, const char *actor, const char *action, const char *target,
               const char *result, const char *code, const char *detail)
 {
-    ks_dbv p[7] = {ks_dbv_int((int64_t)ks_now()), ks_dbv_text(actor ? actor : "-"),
-                   ks_dbv_text(action), ks_dbv_text(target), ks_dbv_text(result),
-                   ks_dbv_text(code), ks_dbv_text(detail)};
+    char ea[192], et[768], ed[1024];
+    ks_dbv p[7];
     int rc;
+    /* Stored escaped: every audit value is printable, valid UTF-8 (a JSON
+     * string in GET /v1/audit, never null because of a bad byte). */
+    p[0] = ks_dbv_int((int64_t)ks_now());
+    p[1] = ks_dbv_text(ks_esc(ea, sizeof ea, actor ? actor : "-", strlen(actor ? actor : "-")));
+    p[2] = ks_dbv_text(action);
+    p[3] = ks_dbv_text(target ? ks_esc(et, sizeof et, target, strlen(target)) : NULL);
+    p[4] = ks_dbv_text(result);
+    p[5] = ks_dbv_text(code);
+    p[6] = ks_dbv_text(detail ? ks_esc(ed, sizeof ed, detail, strlen(detail)) : NULL);
     if (!locked)
         pthread_mutex_lock(&s->lock);
     rc = ks_db_exec(s->db, "INSERT INTO audit(ts, actor, action, target, result, code, detail)"

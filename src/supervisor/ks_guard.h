@@ -1,0 +1,105 @@
+/*
+ * ks_guard.h - keysupd's defences against a hostile network (docs/supervisor.md,
+ * "Limits"): escaping of logged values, request-target checks, per-client
+ * rate limits, sampling of anonymous refusals, absolute per-request
+ * deadlines, audit retention and the one-daemon-per-data-directory lock.
+ *
+ * Each part lives in its own file: ks_esc.c (escaping, target checks),
+ * ks_guard.c (connections, deadlines, rate limits, refusal sampling, the
+ * guard thread), ks_retention.c (audit pruning), ks_lock.c (the lock).
+ */
+#ifndef KEYSUP_KS_GUARD_H
+#define KEYSUP_KS_GUARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ks_sup.h"
+
+/* ----- escaping (ks_esc.c) ----- */
+
+/*
+ * Copies src[0..n) to dst (cap bytes, always NUL-terminated) so that no
+ * control character can reach a log line or an audit row: \n \r \t and \\
+ * become two-character escapes, other C0 bytes, DEL, C1 controls, U+2028/
+ * U+2029 and every byte that is not part of valid UTF-8 become \xNN. Valid
+ * UTF-8 text passes unchanged. Truncates (at a character boundary) with
+ * "..." when dst is too small. Returns dst.
+ */
+char *ks_esc(char *dst, size_t cap, const char *src, size_t n);
+
+/*
+ * Checks a raw request target (as the client sent it, before percent-
+ * decoding). 0 when it is acceptable; else -1 with a one-line reason in why:
+ * a NUL (%00), another control character, or bytes that are not valid UTF-8
+ * after decoding.
+ */
+int ks_target_check(const char *raw, char *why, size_t whylen);
+
+/* ----- per-client limits and connection deadlines (ks_guard.c) ----- */
+
+typedef struct ks_guard ks_guard;
+
+/* A client address as a table key (IPv4 mapped into IPv6) and as text. */
+typedef struct ks_client {
+    uint8_t ip[16];
+    uint32_t tag;    /* non-zero hash of ip (nonce owner) */
+    char text[64];
+} ks_client;
+struct sockaddr;
+void ks_client_from(ks_client *c, const struct sockaddr *sa);
+
+ks_guard *ks_guard_new(ks_sup *s);
+/* Starts the guard thread (deadlines every 200 ms, audit retention and
+ * refusal summaries every minute). */
+int ks_guard_start(ks_guard *g);
+void ks_guard_free(ks_guard *g); /* stops the thread */
+
+/* Connection registry: a socket opens (fd), starts a request, finishes one,
+ * closes. The guard shuts down a socket whose header or body phase overran
+ * its absolute deadline, however slowly bytes trickle in. */
+void *ks_guard_conn_open(ks_guard *g, int fd);
+void ks_guard_conn_phase(ks_guard *g, void *conn, int in_body);
+void ks_guard_conn_close(ks_guard *g, void *conn);
+
+/* Token buckets per client address. */
+enum ks_guard_bucket { KS_BUCKET_NONCE = 0, KS_BUCKET_ENROLL = 1 };
+/* 1 when the client may go on (takes one token when take != 0), 0 when the
+ * bucket is empty; *retry gets the seconds until the next token. */
+int ks_guard_allow(ks_guard *g, const ks_client *c, int bucket, int take, uint32_t *retry);
+
+/*
+ * An anonymous refusal (401, 429 or a 400 for a bad request target): counted
+ * always; written to the audit for the first audit_sample refusals of a
+ * client per minute, then summarised in one row per client and minute
+ * ("auth.denied.summary"). locked: the caller holds s->lock.
+ */
+void ks_guard_refusal(ks_guard *g, int locked, const ks_client *c, const char *action,
+                      const char *target, const char *code, const char *detail);
+
+/* Prometheus text of the guard's gauges (malloc'd; NULL on failure). */
+char *ks_guard_metrics(ks_guard *g);
+
+/* ----- audit retention (ks_retention.c) ----- */
+
+/* Deletes audit rows older than audit_retention_days and beyond the newest
+ * audit_retention_rows (0 = no limit). Takes the lock in batches. Returns
+ * the rows deleted (negative on a database error). */
+int64_t ks_audit_prune(ks_sup *s);
+
+/* ----- one daemon per data directory (ks_lock.c) ----- */
+
+/*
+ * Takes an exclusive lock on DIR/keysupd.lock (fcntl, held until the
+ * process exits) and writes this pid into it. When another process holds
+ * it, err names that process's pid and KS_E_INVAL is returned (KS_E_NOTFOUND
+ * when DIR does not exist, KS_E_IO for other errors). *fd receives the descriptor to keep
+ * open.
+ */
+int ks_datadir_lock(const char *dir, int *fd, char *err, size_t errlen);
+
+/* Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new
+ * soft limit. */
+uint64_t ks_raise_nofile(void);
+
+#endif
