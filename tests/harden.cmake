@@ -8,3 +8,7 @@ set_tests_properties(harden_e2e PROPERTIES TIMEOUT 120
 add_test(NAME harden_load COMMAND bash ${CMAKE_SOURCE_DIR}/tests/harden_load.sh)
 set_tests_properties(harden_load PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/harden-load")
+
+# The pure parts: escaping, target checks, the owner-tagged nonce table.
+ks_add_unit(test_sup_guard ${CMAKE_SOURCE_DIR}/tests/test_sup_guard.c)
+target_link_libraries(test_sup_guard PRIVATE keysup_sup)

@@ -14,6 +14,9 @@ honest requests from 127.0.0.1 are measured separately.
       N unauthenticated clients each announce and push a BYTES body to an
       operator route, a device route and the public enrolment route; reads
       keysupd's VmRSS from /proc/PID/status meanwhile. Prints JSON.
+  slowbody PORT TOKEN LIMIT
+      an authorised POST whose body trickles a byte a second; prints the
+      seconds until keysupd closed it (-1: still open after LIMIT s).
   flood PORT --secs S [--src IP]
       keep-alive GET /v1/device/nonce as fast as one client can; prints the
       count of answers by status as JSON.
@@ -231,5 +234,26 @@ def cmd_flood(argv):
     print(json.dumps(counts))
 
 
+def cmd_slowbody(argv):
+    """An authorised POST whose body trickles in a byte a second: prints the
+    seconds until the server closed the connection (or -1)."""
+    port, token, limit = int(argv[0]), argv[1], float(argv[2])
+    s = connect(port, "127.0.0.1")
+    s.sendall(b"POST /v1/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+              b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+              % token.encode())
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        try:
+            s.send(b" ")
+        except OSError:
+            break
+        time.sleep(1.0)
+        if not alive(s):
+            break
+    print(round(time.monotonic() - t0, 1) if not alive(s) else -1)
+
+
 if __name__ == "__main__":
-    {"conns": cmd_conns, "push": cmd_push, "flood": cmd_flood}[sys.argv[1]](sys.argv[2:])
+    {"conns": cmd_conns, "push": cmd_push, "flood": cmd_flood,
+     "slowbody": cmd_slowbody}[sys.argv[1]](sys.argv[2:])

@@ -3,7 +3,7 @@
 # and 2,000 slowloris connections (from 40 addresses in 127.0.1.0/24) while
 # /healthz and an operator's authorised request each answer within a second;
 # the absolute header deadline closes the slowloris sockets although they
-# trickle a byte a second; 200 unauthenticated clients pushing 1 MB bodies do
+# trickle a byte a second, and the body deadline a trickled body; 200 unauthenticated clients pushing 1 MB bodies do
 # not grow keysupd's RSS (bodies are refused before they are read).
 # Needs: KS_BIN, KS_WORK; python3 (tests/harden_load.py).
 set -u
@@ -19,8 +19,8 @@ trap 'stop' EXIT
 le() { python3 -c 'import sys; print(1 if float(sys.argv[1]) <= float(sys.argv[2]) else 0)' "$1" "$2"; }
 
 "$B/keysup" init --data "$W/d" --no-passphrase --token-out "$W/admin.tok" >/dev/null || exit 1
-HDR=5
-echo "header_timeout = $HDR" >>"$W/d/keysupd.conf"
+HDR=5 BODY=4
+printf 'header_timeout = %s\nbody_timeout = %s\n' "$HDR" "$BODY" >>"$W/d/keysupd.conf"
 "$B/keysupd" --data "$W/d" --listen 127.0.0.1:0 --port-file "$W/port" >"$W/keysupd.log" 2>&1 &
 PID=$!
 for _ in $(seq 200); do [ -s "$W/port" ] && break; sleep 0.05; done
@@ -40,6 +40,10 @@ check "slowloris closed by the deadline" 0 "$(j slow_open_at_end)"
 check "idle closed too" 0 "$(j idle_open_at_end)"
 check "within header_timeout + slack" 1 "$(le "$(j close_wait_seconds)" $((HDR + 3)))"
 check "deadline metric" 1 "$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "keysup_http_deadline_closes_total" {print ($2 >= 2000)}')"
+
+# A body trickled a byte a second is cut at body_timeout, not kept alive.
+T=$(python3 "$HERE/harden_load.py" slowbody "$PORT" "$(cat "$W/admin.tok")" $((BODY + 10)))
+check "trickled body closed at body_timeout ($T s)" 1 "$(python3 -c 'import sys; t=float(sys.argv[1]); print(1 if 0 < t <= float(sys.argv[2]) + 2.5 else 0)' "$T" "$BODY")"
 
 python3 "$HERE/harden_load.py" push "$PORT" "$PID" --clients 200 --size 1048576 >"$W/push.json"
 cat "$W/push.json"

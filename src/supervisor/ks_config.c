@@ -38,8 +38,8 @@ void ks_config_defaults(ks_sup_config *c)
     c->max_conn_per_ip = 128;
     c->header_timeout = 10;
     c->body_timeout = 60;
-    c->nonce_rate = 20;
-    c->nonce_burst = 40;
+    c->nonce_rate = 50;
+    c->nonce_burst = 100;
     c->enroll_per_minute = 10;
     c->audit_sample = 5;
     c->audit_retention_days = 365;
@@ -237,7 +237,7 @@ int ks_config_write(const ks_sup_config *c, const char *path)
             "max_connections = %u\n"
             "max_connections_per_ip = %u\n"
             "# Seconds to send a complete request header (from connect or the previous\n"
-            "# answer), and from the header to the end of the answer. Absolute: a client\n"
+            "# answer), and from the header until the answer starts. Absolute: a client\n"
             "# trickling bytes does not extend them.\n"
             "header_timeout = %u\n"
             "body_timeout = %u\n"

@@ -36,7 +36,7 @@
 typedef struct gconn {
     struct gconn *prev, *next;
     int fd;
-    int in_body;
+    int in_body; /* 0 header, 1 body and handler, 2 answering */
     int killed;
     uint64_t t; /* usec, start of the current phase */
 } gconn;
@@ -292,7 +292,9 @@ static void reap(ks_guard *g)
     unsigned closed = 0;
     pthread_mutex_lock(&g->m);
     for (gconn *c = g->head; c; c = c->next) {
-        if (c->killed || now - c->t <= (c->in_body ? body : hdr))
+        /* Phase 2 (answering) has no absolute limit: a large snapshot to a
+         * slow controller may take long; the idle timeout still applies. */
+        if (c->killed || c->in_body == 2 || now - c->t <= (c->in_body ? body : hdr))
             continue;
         /* The library sees end-of-stream, closes the connection and then
          * notifies us (which removes c) before closing the descriptor. */

@@ -55,11 +55,12 @@ ks_guard *ks_guard_new(ks_sup *s);
 int ks_guard_start(ks_guard *g);
 void ks_guard_free(ks_guard *g); /* stops the thread */
 
-/* Connection registry: a socket opens (fd), starts a request, finishes one,
- * closes. The guard shuts down a socket whose header or body phase overran
- * its absolute deadline, however slowly bytes trickle in. */
+/* Connection registry: a socket opens (fd), its request moves through
+ * phases (0 header, 1 body and handler, 2 answering; back to 0 when done),
+ * it closes. The guard shuts down a socket whose header or body phase
+ * overran its absolute deadline, however slowly bytes trickle in. */
 void *ks_guard_conn_open(ks_guard *g, int fd);
-void ks_guard_conn_phase(ks_guard *g, void *conn, int in_body);
+void ks_guard_conn_phase(ks_guard *g, void *conn, int phase);
 void ks_guard_conn_close(ks_guard *g, void *conn);
 
 /* Token buckets per client address. */

@@ -245,6 +245,8 @@ static int auth_device(ks_req *rq, ks_resp *rs, int final)
 
 /* ----- sending ----- */
 
+static void *sock_ctx(struct MHD_Connection *c);
+
 static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *rs)
 {
     struct MHD_Response *r;
@@ -289,6 +291,8 @@ static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *r
     }
     ret = MHD_queue_response(c, (unsigned)rs->status, r);
     MHD_destroy_response(r);
+    if (ret == MHD_YES) /* answering: no absolute deadline (ks_guard.c) */
+        ks_guard_conn_phase(s->guard, sock_ctx(c), 2);
     atomic_fetch_add(&s->metrics.http_requests, 1);
     if (rs->status >= 500)
         atomic_fetch_add(&s->metrics.http_5xx, 1);

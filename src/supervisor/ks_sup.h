@@ -51,7 +51,7 @@ typedef struct ks_sup_config {
     uint32_t max_connections;    /* open client connections in total */
     uint32_t max_conn_per_ip;    /* open connections per client address */
     uint32_t header_timeout;     /* seconds to send a complete request header */
-    uint32_t body_timeout;       /* seconds from the header to the end of the answer */
+    uint32_t body_timeout;       /* seconds from the header until the answer starts */
     uint32_t nonce_rate, nonce_burst; /* anonymous nonces per client: per second, burst */
     uint32_t enroll_per_minute;  /* enrolment attempts per client per minute (and burst) */
     uint32_t audit_sample;       /* anonymous refusals audited one by one per client/minute */
