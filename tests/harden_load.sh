@@ -41,6 +41,11 @@ check "idle closed too" 0 "$(j idle_open_at_end)"
 check "within header_timeout + slack" 1 "$(le "$(j close_wait_seconds)" $((HDR + 3)))"
 check "deadline metric" 1 "$(curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "keysup_http_deadline_closes_total" {print ($2 >= 2000)}')"
 
+# One address gets max_connections_per_ip (128) sockets; the rest are closed.
+python3 "$HERE/harden_load.py" conns "$PORT" "$(cat "$W/admin.tok")" --idle 200 --slow 0 \
+    --ips 1 --hold 1 --wait 0 >"$W/perip.json"
+check "per-address cap" 128 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["open_idle_after_hold"])' "$W/perip.json")"
+
 # A body trickled a byte a second is cut at body_timeout, not kept alive.
 T=$(python3 "$HERE/harden_load.py" slowbody "$PORT" "$(cat "$W/admin.tok")" $((BODY + 10)))
 check "trickled body closed at body_timeout ($T s)" 1 "$(python3 -c 'import sys; t=float(sys.argv[1]); print(1 if 0 < t <= float(sys.argv[2]) + 2.5 else 0)' "$T" "$BODY")"
