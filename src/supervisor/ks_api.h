@@ -35,6 +35,10 @@ typedef struct ks_req {
     int64_t ctrl_id;        /* authenticated controller (device routes) */
     uint32_t ctrl_scope;
     const char *args[KS_API_MAXARGS]; /* the `*` segments of the route */
+    /* set by device authentication: what the answer's signature binds */
+    int sign_answer;
+    uint8_t nonce[32];
+    uint8_t device_key_id[KS_KEYID_SIZE];
 } ks_req;
 
 typedef struct ks_resp {
@@ -62,6 +66,17 @@ extern const ks_route ks_routes_device[];
 extern const ks_route ks_routes_admin[];
 extern const ks_route ks_routes_ops[];
 extern const ks_route ks_routes_diag[];   /* api_diag.c */
+
+/* ----- signed answers (api_answer.c) ----- */
+
+/*
+ * The X-Keysup-Answer-Key and X-Keysup-Answer-Signature values of the answer
+ * (status, body) to the authenticated device request rq: the active
+ * supervisor key (64 hex) and its signature (128 hex) over the envelope of
+ * docs/formats.md. 0 on success.
+ */
+int api_answer_sign(ks_sup *s, const ks_req *rq, int status, const uint8_t *body, size_t len,
+                    char key_hex[2 * KS_PUBKEY_SIZE + 1], char sig_hex[2 * KS_SIG_SIZE + 1]);
 
 /* ----- responses ----- */
 

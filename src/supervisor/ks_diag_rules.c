@@ -29,7 +29,7 @@ int ks_diag_is_refusal_code(int code)
     /* 110 and 600/601 are also refusal codes, but they are device states
      * found in the report; these are only ever seen as refused decisions. */
     return (code >= 200 && code < 300) || code == 400 || (code >= 501 && code <= 505) ||
-           code == 800;
+           code == 710 || code == 800; /* 710: a supervisor answer refused */
 }
 
 static int in_list(const int *l, int code)
@@ -162,6 +162,20 @@ static void trust(const ks_diag_facts *fa, ks_findings *o)
     if (has_condition(fa->report, 701) || (lse && strcmp(lse, "ROLLBACK") == 0))
         add(o, 701, first_of(fa, 701),
             "the controller was offered an older database than the one it applied and refused it");
+    const ks_diag_refusal *r = refusal(fa, 710);
+    if (r) {
+        /* Each one is an answer of ours that reached the controller changed,
+         * replayed or out of order: something on the link is bending it. */
+        ks_finding *f = add(o, 710, r->first_ms,
+                            "%lld answer(s) of this supervisor reached the controller without a "
+                            "valid signature bound to its request (changed, replayed or "
+                            "reordered on the way); the controller refused them and changed "
+                            "nothing", (long long)r->fresh);
+        if (f) {
+            f->refusal = 1;
+            f->count = r->fresh;
+        }
+    }
 }
 
 static void sync_state(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
