@@ -46,7 +46,7 @@ static int parse(json_t *args, rc_args *r)
 }
 
 /* Checks the typed code (and forgets it) and pins the key. */
-static int confirm(ctl_agent *a, const rc_args *r, char *msg, size_t n)
+static int confirm(ctl_agent *a, json_int_t id, const rc_args *r, char *msg, size_t n)
 {
     uint8_t tag[KS_CRED_TAG_SIZE];
     char fp[KS_FINGERPRINT_LEN + 1];
@@ -73,6 +73,7 @@ static int confirm(ctl_agent *a, const rc_args *r, char *msg, size_t n)
         return err;
     }
     a->rc_command = 0;
+    a->rc_done = (int64_t)id;
     snprintf(msg, n, "supervisor key replaced: %s", fp);
     fprintf(stderr, "keysup-controller: credential.replaced key %s\n", fp);
     return KS_OK;
@@ -99,15 +100,15 @@ int ctl_credential_command(ctl_agent *a, json_int_t id, json_t *args, char *msg,
         snprintf(msg, n, "malformed replace_credential arguments");
         return KS_E_FORMAT;
     }
-    if (cur->count == 1 && memcmp(cur->keys[0], r.pk, sizeof r.pk) == 0) {
-        a->rc_command = 0; /* our acknowledgement was lost: it is done */
-        snprintf(msg, n, "supervisor key already pinned");
+    if ((int64_t)id == a->rc_done && cur->count == 1 &&
+        memcmp(cur->keys[0], r.pk, sizeof r.pk) == 0) {
+        snprintf(msg, n, "supervisor key replaced"); /* our acknowledgement was lost */
         return KS_OK;
     }
     offered(a, id, &r);
     if (!a->entered_code[0])
         return 1; /* still waiting for the code at the controller */
-    return confirm(a, &r, msg, n);
+    return confirm(a, id, &r, msg, n);
 }
 
 void ctl_credential_untrusted(ctl_agent *a, json_t *ans, const uint8_t signer_pk[32])
@@ -127,7 +128,7 @@ void ctl_credential_untrusted(ctl_agent *a, json_t *ans, const uint8_t signer_pk
         offered(a, id, &r);
         if (!a->entered_code[0])
             return;
-        err = confirm(a, &r, msg, sizeof msg);
+        err = confirm(a, id, &r, msg, sizeof msg);
         snprintf(path, sizeof path, "/v1/device/commands/%lld/ack", (long long)id);
         json_t *b = json_pack("{s:s,s:s}", "result", err ? "failed" : "ok", "message", msg);
         json_decref(ctl_answer_json(a, "POST", path, b, &status, &err));

@@ -131,8 +131,10 @@ static int full_download(ctl_agent *a)
     if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
         err = install_bytes(a, r.body, r.len, &d);
     ctl_http_free(&r);
-    if (err)
+    if (err) {
         logf_("sync.install_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
+        ctl_note_refusal(a, err, (uint64_t)time(NULL)); /* 700/701 reach the report */
+    }
     return err;
 }
 
@@ -157,8 +159,10 @@ static int apply_delta(ctl_agent *a, uint64_t from)
     if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
         err = ks_store_apply_delta(&a->store, r.body, r.len, (uint64_t)time(NULL), NULL, &d);
     ctl_http_free(&r);
-    if (err)
+    if (err) {
         logf_("sync.delta_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
+        ctl_note_refusal(a, err, (uint64_t)time(NULL));
+    }
     return err;
 }
 

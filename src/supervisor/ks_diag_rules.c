@@ -155,11 +155,15 @@ static void store(const ks_diag_facts *fa, ks_findings *o)
 static void trust(const ks_diag_facts *fa, ks_findings *o)
 {
     const char *lse = json_string_value(json_object_get(fa->report, "last_sync_error"));
-    if (has_condition(fa->report, 700) || (lse && strcmp(lse, "SUPERVISOR_UNTRUSTED") == 0))
+    /* A refused download is also counted as a refusal: a retry in the same
+     * heartbeat may clear the condition before any report carries it. */
+    if (has_condition(fa->report, 700) || (lse && strcmp(lse, "SUPERVISOR_UNTRUSTED") == 0) ||
+        refusal(fa, 700))
         add(o, 700, first_of(fa, 700),
-            "the controller refused the supervisor's snapshot: it is signed by a supervisor key "
-            "the controller has not pinned, and no rotation record links the two");
-    if (has_condition(fa->report, 701) || (lse && strcmp(lse, "ROLLBACK") == 0))
+            "the controller refused a snapshot or an answer signed by a supervisor key it has "
+            "not pinned, and no rotation record links the two");
+    if (has_condition(fa->report, 701) || (lse && strcmp(lse, "ROLLBACK") == 0) ||
+        refusal(fa, 701))
         add(o, 701, first_of(fa, 701),
             "the controller was offered an older database than the one it applied and refused it");
     const ks_diag_refusal *r = refusal(fa, 710);
