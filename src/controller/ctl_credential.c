@@ -62,6 +62,8 @@ static int confirm(ctl_agent *a, json_int_t id, const rc_args *r, char *msg, siz
     if (sodium_memcmp(tag, r->tag, sizeof tag) != 0) {
         snprintf(msg, n, "the one-time code entered at the controller does not authorise key %s "
                  "for this controller", fp);
+        fprintf(stderr, "keysup-controller: credential.refused %s; the pinned key is unchanged\n",
+                msg);
         return KS_E_SUPERVISOR_UNTRUSTED;
     }
     ks_trust_init(&t);

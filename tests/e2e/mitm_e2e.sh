@@ -22,6 +22,8 @@ api key enrol --public-key "$W/bob.key" --privilege OPERATOR --scope 1 >/dev/nul
 # ----- the proxy, and the controller behind it (enrolled honestly first)
 echo pass >"$W/mode"
 : >"$W/mitm.log"
+export MITM_SIGNER="${KS_TESTS:?KS_TESTS must point to build/tests}/answer_sign"
+export MITM_KEY="$W/other-supervisor.key" MITM_DEVKID="$W/devkid"
 python3 "$SRC/tests/e2e/mitm_proxy.py" "$KEYSUP_SERVER" "$W/proxy.port" "$W/mode" "$W/mitm.log" \
     "$W/foreign.snap" >>"$W/proxy.log" 2>&1 &
 PIDS+=($!)
@@ -58,7 +60,7 @@ not_state() { [ "$(cmd_state "$1")" != "$2" ]; }
 # cmd_state ID: the supervisor's state of command ID
 cmd_state() { api controller show "$CID" >"$W/cs.json" && j "$W/cs.json" '[c["state"] for c in d["commands"] if c["id"] == '"$1"'][0]'; }
 # arm MODE CODE: the proxy starts bending answers in MODE; hit [N] waits until
-# it bent N (2) of them and c1 refused as many with KSE-CODE; clean makes the
+# it bent N (1) of them and c1 refused as many with KSE-CODE; clean makes the
 # link honest again
 arm() {
     A_MODE=$1 A_CODE=$2
@@ -67,7 +69,7 @@ arm() {
     echo "$1" >"$W/mode"
 }
 hit() {
-    local n=${1:-2}
+    local n=${1:-1}
     wait_until 20 "proxy bends answers ($A_MODE)" more_than $((A_T0 + n - 1)) tampered "$A_MODE"
     wait_until 20 "c1 refuses ($A_MODE) with KSE-$A_CODE" more_than $((A_R0 + n - 1)) refused "$A_CODE"
 }
@@ -96,11 +98,36 @@ wait_until 15 "the genuine command completes" is_state $RC done
 unchanged "genuine replace_credential (same key)"
 ok "replace_credential with supervisor_public_key rewritten: KSE-710, key not pinned; the genuine one completes"
 
+# ----- 1b. the attacker signs its own answers (Python envelope from docs/formats.md, its own
+# key) and offers that key through the operator's genuine replace_credential; the
+# technician even types the genuine code
+state >/dev/null
+j "$W/st.json" 'd["device_key_id"]' >"$W/devkid"
+ATTFP=$("$B/keysup" --json key show "$W/other-supervisor.key" | python3 -c '
+import hashlib, json, sys
+kid = hashlib.blake2b(bytes.fromhex(json.load(sys.stdin)["public_key"]), digest_size=32).hexdigest()[:32]
+print("-".join(kid[i:i + 4] for i in range(0, 32, 4)))')
+arm resign 700
+api controller command "$CID" replace_credential >"$W/rc2.json"
+RC2=$(j "$W/rc2.json" 'd["id"]')
+hit 1
+offered() { ctl c1 --json status >"$W/of.json" && [ "$(j "$W/of.json" '(d["replace_credential"] or {}).get("new_key_fingerprint")')" = "$1" ]; }
+wait_until 10 "c1 shows the attacker's key as offered" offered "$ATTFP"
+[ "$ATTFP" != "$(j "$W/rc2.json" 'd["new_key_fingerprint"]')" ] || fail "fingerprints should differ"
+ctl c1 code "$(j "$W/rc2.json" 'd["one_time_code"]')" >/dev/null
+wait_until 15 "the code is checked against the attacker's key" grep -q "does not authorise key $ATTFP" "$W/c1.log"
+unchanged "attacker-signed answers offering the attacker's key"
+clean
+wait_until 10 "the supervisor sees the failed replacement" not_state $RC2 pending
+[ "$(cmd_state "$RC2")" = failed ] || fail "replace_credential $RC2: $(cmd_state "$RC2")"
+unchanged "after the attacker-signed answers"
+ok "answers re-signed by the attacker's key: KSE-700, its key offered with its own fingerprint, the genuine code does not pin it"
+
 # ----- 2. a command's name rewritten (unlock -> initialize)
 arm cmd_name 710   # before the command is queued: the proxy sees every answer carrying it
 api controller command "$CID" unlock >"$W/un.json"
 UN=$(j "$W/un.json" 'd["id"]')
-hit
+hit 1
 [ "$(cmd_state "$UN")" = pending ] || fail "rewritten unlock acted on: $(cmd_state "$UN")"
 unchanged "rewritten command name"
 clean
@@ -110,19 +137,19 @@ ok "command name rewritten: KSE-710, not run; the genuine one runs once the link
 
 # ----- 3. published version and root rewritten
 arm version 710
-hit
+hit 1
 unchanged "rewritten version/root"
 clean
 ok "published version/root rewritten: KSE-710, no download, database unchanged"
 
 # ----- 4. an old answer replayed; 5. each answer handed to the next request
 arm replay 710
-hit
+hit 1
 unchanged "replayed heartbeat answer"
 clean
 ok "heartbeat answer replayed: KSE-710 (bound to another nonce)"
 arm reorder 710
-hit
+hit 1
 unchanged "reordered answers"
 clean
 ok "answers reordered (each to the next request): KSE-710"

@@ -9,7 +9,10 @@ test knows the attack happened.
 
   usage: mitm_proxy.py UPSTREAM_URL PORT_FILE MODE_FILE LOG_FILE FOREIGN_SNAPSHOT
 """
+import hashlib
 import http.client
+import os
+import subprocess
 import http.server
 import json
 import socketserver
@@ -22,6 +25,32 @@ PORT_FILE, MODE_FILE, LOG_FILE, FOREIGN = sys.argv[2:6]
 ATTACKER_PK = "a" * 64
 lock = threading.Lock()
 state = {"replay": None, "prev": None, "first_snapshot": None}
+# resign mode: the attacker's own signer and key, and the controller's device
+# key id (what the envelope binds; an attacker on the path learns it)
+SIGNER = os.environ.get("MITM_SIGNER")
+SIGN_KEY = os.environ.get("MITM_KEY")
+DEVKID_FILE = os.environ.get("MITM_DEVKID")
+
+
+def h(b):
+    return hashlib.blake2b(b, digest_size=32).digest()
+
+
+def envelope(ctrl_id, devkid, nonce, status, method, path, body):
+    """The 122 signed bytes, from docs/formats.md ("Signed answer") alone."""
+    return (int(ctrl_id).to_bytes(8, "little") + devkid + nonce + int(status).to_bytes(2, "little")
+            + h(method.encode() + b"\0" + path.encode()) + h(body))
+
+
+def resign(req_headers, method, path, status, headers, body):
+    with open(DEVKID_FILE) as f:
+        devkid = bytes.fromhex(f.read().strip())
+    env = envelope(req_headers["X-Keysup-Controller"], devkid,
+                   bytes.fromhex(req_headers["X-Keysup-Nonce"]), status, method, path, body)
+    pk, sig = subprocess.run([SIGNER, SIGN_KEY, env.hex()], check=True, capture_output=True,
+                             text=True).stdout.split()
+    headers = [(k, v) for k, v in headers if not k.lower().startswith("x-keysup-answer")]
+    return headers + [("X-Keysup-Answer-Key", pk), ("X-Keysup-Answer-Signature", sig)], pk
 
 
 def mode():
@@ -42,9 +71,25 @@ def flip_hex(s, i=10):
     return s[:i] + c + s[i + 1:]
 
 
-def bend(m, method, path, status, headers, body):
+def bend(m, method, path, status, headers, body, req_headers):
     """Returns (status, headers, body, changed)."""
     hb = path == "/v1/device/heartbeat"
+    if m == "resign" and hb and status == 200:
+        # The strongest attacker on the path: it signs what it sends, with its
+        # own key, bound correctly to the request, and offers that key through
+        # the operator's genuine replace_credential (genuine id and code tag).
+        d = json.loads(body)
+        for c in d.get("commands", []):
+            if c.get("command") == "replace_credential":
+                c["args"]["supervisor_public_key"] = "0" * 64  # placeholder, set below
+        out = json.dumps(d).encode() + b"\n"
+        _, pk = resign(req_headers, method, path, status, headers, out)
+        for c in d.get("commands", []):
+            if c.get("command") == "replace_credential":
+                c["args"]["supervisor_public_key"] = pk
+        out = json.dumps(d).encode() + b"\n"
+        headers, _ = resign(req_headers, method, path, status, headers, out)
+        return status, headers, out, True
     if status == 200 and path == "/v1/device/snapshot" and state["first_snapshot"] is None:
         state["first_snapshot"] = (status, headers, body)
     if m == "cmd_arg" and hb:
@@ -125,7 +170,8 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             c.close()
         m = mode()
         with lock:
-            status, headers, body, changed = bend(m, self.command, self.path, status, headers, body)
+            status, headers, body, changed = bend(m, self.command, self.path, status, headers,
+                                                  body, self.headers)
         if changed:
             log(m, self.command, self.path)
         self.send_response(status)
