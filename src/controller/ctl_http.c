@@ -63,6 +63,11 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     ctl_http_resp *out = ud;
     size_t n = size * nmemb;
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        /* a new response (after a 1xx or a redirect): only its own headers count */
+        out->answer_key[0] = '\0';
+        out->answer_sig[0] = '\0';
+    }
     take_header(ptr, n, "X-Keysup-Answer-Key:", out->answer_key, sizeof out->answer_key);
     take_header(ptr, n, "X-Keysup-Answer-Signature:", out->answer_sig, sizeof out->answer_sig);
     return n;
