@@ -20,7 +20,7 @@ undef=$(arm-none-eabi-nm -u "$out"/*.o | awk 'NF==2 {print $2}' | sort -u | grep
 defined=$(arm-none-eabi-nm --defined-only "$out"/*.o | awk 'NF==3 {print $3}' | sort -u)
 missing=""
 for s in $(arm-none-eabi-nm -u "$out"/*.o | awk 'NF==2 {print $2}' | grep '^ks_' | sort -u); do
-    echo "$defined" | grep -qx "$s" || missing="$missing $s"
+    grep -qx "$s" <<<"$defined" || missing="$missing $s" # no pipe: grep -q would SIGPIPE echo under pipefail
 done
 if [ -n "$undef$missing" ]; then
     echo "core depends on symbols outside itself:$undef$missing" >&2

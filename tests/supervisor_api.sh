@@ -195,6 +195,7 @@ for c in initialize time_sync unlock clear_pending replace_credential; do
     api POST "/v1/controllers/$CID/commands" "$OP" "{\"command\":\"$c\"}"; check "command $c" 202 "$ST"
 done
 check "replace gives a one-time code" 8 "$(jq -r .one_time_code <<<"$BODY" | tr -d '\n' | wc -c)"
+check "and the new key's fingerprint beside it" 39 "$(jq -r .new_key_fingerprint <<<"$BODY" | tr -d '\n' | wc -c)"
 api POST "/v1/controllers/$CID/commands" "$OP" '{"command":"reboot"}'; check "unknown command" 400 "$ST"
 api POST "/v1/controllers/999/commands" "$OP" '{"command":"unlock"}'; check "command unknown controller" 404 "$ST"
 api POST "/v1/controllers/$CID/commands" "$AUD" '{"command":"unlock"}'; check "auditor cannot command" 403 "$ST"
@@ -206,6 +207,8 @@ out=$(dev "$DSEED" "$CID" POST "/v1/device/commands/$CMD1/ack" '{"result":"ok"}'
 out=$(dev "$DSEED2" "$CID2" POST "/v1/device/commands/$CMD1/ack" '{"result":"ok"}'); check "ack other's command" 404 "$(head -1 <<<"$out")"
 out=$(dev "$DSEED" "$CID" POST /v1/device/heartbeat "$HB"); check "acked command gone" 4 "$(tail -1 <<<"$out" | jq '.commands|length')"
 api GET "/v1/controllers/$CID/commands" "$AUD"; check "command list" "done" "$(jq -r '.items[0].state' <<<"$BODY")"
+check "auditors never see the code tag" "0 1" "$(grep -c code_tag <<<"$BODY") $(grep -c supervisor_public_key <<<"$BODY")"
+api GET "/v1/controllers/$CID" "$AUD"; check "nor in controller show" 0 "$(grep -c code_tag <<<"$BODY")"
 
 # ----- audit upload, idempotent -----
 R='{"records":[{"seq":1,"time":1,"event":"auth","code":"KSE-203"},{"seq":2,"time":2,"event":"auth"}]}'

@@ -224,6 +224,40 @@ static void test_profile_seal_pending_and_protocol(void **state)
     json_decref(r);
 }
 
+/* Refused supervisor answers (issue 10): a trust-area root cause of their
+ * own, only while fresh; a refused download is KSE-700/701 even when the
+ * condition was cleared before any report carried it. */
+static void test_answer_not_authentic_and_refused_downloads(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    facts(&f, r);
+    refusal(&f, 710, 3);
+    refusal(&f, 202, 2); /* a KEY_UNKNOWN is not explained by a bent answer */
+    ks_diag_walk(&c, &f, &o);
+    const ks_finding *a = get(&o, 710);
+    assert_non_null(a);
+    assert_true(a->root && a->refusal);
+    assert_int_equal(a->count, 3);
+    assert_int_equal(a->kse->area, KS_AREA_TRUST);
+    assert_true(get(&o, 202)->root);
+    assert_int_equal(o.f[0].code, 710); /* trust is walked before the key area */
+    refusal(&f, 701, 1); /* ...but a refused (rolled-back) download does */
+    ks_diag_walk(&c, &f, &o);
+    assert_non_null(get(&o, 701));
+    assert_false(get(&o, 202)->root);
+    assert_int_equal(get(&o, 202)->cause, 701);
+    f.nref = 0;
+    refusal(&f, 710, 0); /* nothing new since the last report */
+    ks_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 710));
+    assert_true(ks_diag_is_refusal_code(710));
+    json_decref(r);
+}
+
 static void test_explains_table(void **state)
 {
     (void)state;
@@ -249,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_order_store_before_sync_before_clock),
         cmocka_unit_test(test_lockout_absorbs_attack_refusals),
         cmocka_unit_test(test_profile_seal_pending_and_protocol),
+        cmocka_unit_test(test_answer_not_authentic_and_refused_downloads),
         cmocka_unit_test(test_explains_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,7 @@ static const int core_codes[] = {
     KS_E_FIRMWARE_INCOMPATIBLE, KS_E_LOCKOUT, KS_E_SESSION_EXPIRED, KS_E_NOT_SUPERVISOR,
     KS_E_PRIVILEGE_REQUIRED, KS_E_SEAL_ENGAGED, KS_E_PENDING_TRANSACTION, KS_E_CLOCK_SKEW,
     KS_E_RTC_FAILURE, KS_E_SUPERVISOR_UNTRUSTED, KS_E_ROLLBACK, KS_E_SNAPSHOT_EXPIRED,
+    KS_E_ANSWER_NOT_AUTHENTIC,
     KS_E_LICENSE_INVALID, KS_E_HARDWARE_FAULT,
 };
 
@@ -41,7 +42,7 @@ static void test_complete_and_consistent(void **state)
         assert_int_equal(e->auto_repair, e->repair != NULL);
     }
     /* The causes the issue says software cannot repair name a command instead. */
-    const int manual[] = {200, 504, 400, 502, 700, 500, 900};
+    const int manual[] = {200, 504, 400, 502, 700, 710, 500, 900};
     for (size_t i = 0; i < sizeof manual / sizeof manual[0]; i++)
         assert_false(ks_kse_find(manual[i])->auto_repair);
     const int automatic[] = {300, 301, 600, 110};

@@ -14,6 +14,7 @@
 #include "ks_snapshot.h"
 #include "ks_store.h"
 #include "ks_auth.h"
+#include "ks_answer.h"
 
 #define KS_VERSION_STRING "0.1.0"
 

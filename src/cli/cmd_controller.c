@@ -113,7 +113,9 @@ static const char cmd_usage[] =
     "replace_credential\n\n"
     "Queues a remediation command; the controller receives it in its next heartbeat\n"
     "and acknowledges it. replace_credential prints a one-time code to enter at the\n"
-    "controller.\n" CLI_REMOTE_USAGE;
+    "controller and the fingerprint of the supervisor key it authorises (shown once):\n"
+    "the technician checks the controller shows the same fingerprint before typing\n"
+    "the code.\n" CLI_REMOTE_USAGE;
 
 static int ctrl_command(cli_ctx *cx, int argc, char **argv)
 {

@@ -104,6 +104,9 @@ typedef struct ctl_agent {
     ctl_refusals refusals;
     uint64_t uploaded;           /* audit records acknowledged by the supervisor */
     char entered_code[16];       /* one-time code typed at the controller (replace credential) */
+    int64_t rc_command;          /* replace_credential offered by the supervisor (0: none) */
+    uint8_t rc_pk[32];           /* the key it would pin; its fingerprint is in `ctl status` */
+    int64_t rc_done;             /* the last one carried out (its acknowledgement may be lost) */
 
     /* fault hooks (tests, simulator) */
     int64_t rtc_skew;            /* seconds added to the system clock */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -38,6 +39,40 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Keeps the X-Keysup-Answer-* headers of the answer (ctl_answer.c). */
+static void take_header(const char *line, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || strncasecmp(line, name, nl) != 0)
+        return;
+    line += nl;
+    n -= nl;
+    while (n && (*line == ' ' || *line == '\t')) {
+        line++;
+        n--;
+    }
+    while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' || line[n - 1] == ' '))
+        n--;
+    if (n < cap) {
+        memcpy(out, line, n);
+        out[n] = '\0';
+    }
+}
+
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    ctl_http_resp *out = ud;
+    size_t n = size * nmemb;
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        /* a new response (after a 1xx or a redirect): only its own headers count */
+        out->answer_key[0] = '\0';
+        out->answer_sig[0] = '\0';
+    }
+    take_header(ptr, n, "X-Keysup-Answer-Key:", out->answer_key, sizeof out->answer_key);
+    take_header(ptr, n, "X-Keysup-Answer-Signature:", out->answer_sig, sizeof out->answer_sig);
+    return n;
+}
+
 void ctl_http_free(ctl_http_resp *r)
 {
     free(r->body);
@@ -62,6 +97,8 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -86,6 +123,7 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
              ctl_http_resp *out)
 {
     struct curl_slist *h = NULL;
+    uint8_t nonce_used[32] = {0};
     memset(out, 0, sizeof *out);
     if (a->link_down)
         return -1; /* fault hook: the link is cut */
@@ -122,6 +160,7 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
         memcpy(p, bh, KS_HASH_SIZE);
         crypto_sign_detached(sig, NULL, msg, ml, a->device_sk);
         free(msg);
+        memcpy(nonce_used, nonce, sizeof nonce_used);
         sodium_bin2hex(nhex, sizeof nhex, nonce, sizeof nonce);
         sodium_bin2hex(shex, sizeof shex, sig, sizeof sig);
         snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
@@ -131,7 +170,13 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
         snprintf(line, sizeof line, "X-Keysup-Signature: %s", shex);
         h = curl_slist_append(h, line);
     }
-    return perform(a, method, path, body, h, out);
+    if (perform(a, method, path, body, h, out) != 0)
+        return -1;
+    if (sign) {
+        out->signed_req = 1;
+        memcpy(out->nonce, nonce_used, sizeof out->nonce);
+    }
+    return 0;
 }
 
 json_t *ctl_http_json(ctl_agent *a, const char *method, const char *path, json_t *body, int sign,

@@ -15,6 +15,12 @@ typedef struct ctl_http_resp {
     int status;
     uint8_t *body;   /* NUL-terminated; owned, free with ctl_http_free */
     size_t len;
+    /* What a signed answer is checked against (ctl_answer.c): the nonce the
+     * request carried and the X-Keysup-Answer-* headers ("" when absent). */
+    int signed_req;
+    uint8_t nonce[32];
+    char answer_key[65];
+    char answer_sig[129];
 } ctl_http_resp;
 
 /*

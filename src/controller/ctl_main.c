@@ -157,6 +157,23 @@ static void print_status(json_t *o)
            json_is_true(json_object_get(ck, "anchored")) ? "anchored to the supervisor" : "not yet anchored",
            json_is_string(json_object_get(ck, "code")) ? " " : "",
            str_or(ck, "code", ""));
+    printf("supervisor:   ");
+    if (json_array_size(json_object_get(o, "supervisor_keys")) == 0)
+        printf("no key pinned");
+    json_array_foreach(json_object_get(o, "supervisor_keys"), i, e)
+        printf("%skey %s", i ? ", " : "", json_string_value(e));
+    printf("\n");
+    if (json_is_object(json_object_get(o, "replace_credential"))) {
+        json_t *rc = json_object_get(o, "replace_credential");
+        printf("REPLACE SUPERVISOR CREDENTIAL (command %lld): new key %s\n"
+               "              %s\n",
+               (long long)json_integer_value(json_object_get(rc, "command")),
+               str_or(rc, "new_key_fingerprint", "?"),
+               json_is_true(json_object_get(rc, "code_entered"))
+                   ? "code entered; checked at the next heartbeat"
+                   : "compare this fingerprint with the one the operator reads out, then "
+                     "type the one-time code: keysup-controller ctl code NNNNNNNN");
+    }
     printf("seal switch:  %s\n", json_is_true(json_object_get(o, "seal_on")) ? "ON (calibration blocked)" : "off");
     printf("pending txn:  %s\n", json_is_true(json_object_get(o, "pending_transaction"))
                                      ? "yes (other actions refused: KSE-505)" : "no");

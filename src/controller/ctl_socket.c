@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "ctl_agent.h"
+#include "ks_cred.h"
 
 #define MAX_CLIENTS 16
 #define LINE_MAX_BYTES 65536
@@ -245,6 +246,13 @@ json_t *ctl_handle(ctl_agent *a, json_t *req)
         if (!code || strlen(code) >= sizeof a->entered_code)
             return fail("BAD_REQUEST", "code: the one-time code (8 digits)");
         snprintf(a->entered_code, sizeof a->entered_code, "%s", code);
+        if (a->rc_command) {
+            /* Say which key the code is about to authorise. */
+            char fp[KS_FINGERPRINT_LEN + 1];
+            ks_key_fingerprint(&a->crypto, a->rc_pk, fp);
+            return json_pack("{s:b,s:I,s:s}", "ok", 1, "command", (json_int_t)a->rc_command,
+                             "new_key_fingerprint", fp);
+        }
         return json_pack("{s:b}", "ok", 1);
     }
     if (!a->auth_ready)

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "ctl_agent.h"
+#include "ks_cred.h"
 
 static void set_hex(json_t *o, const char *k, const uint8_t *p, size_t n)
 {
@@ -116,6 +117,30 @@ static json_t *refusals_json(ctl_agent *a)
     return arr;
 }
 
+/* The pinned supervisor keys, and a Replace Supervisor Credential waiting
+ * for its one-time code: the fingerprint the technician compares with the
+ * one the operator reads out before typing the code. */
+static void trust_json(ctl_agent *a, json_t *o)
+{
+    const ks_trust *t = ks_store_trust(&a->store);
+    char fp[KS_FINGERPRINT_LEN + 1];
+    json_t *keys = json_array();
+    for (uint32_t i = 0; t && i < t->count && i < KS_TRUST_MAX; i++) {
+        ks_key_fingerprint(&a->crypto, t->keys[i], fp);
+        json_array_append_new(keys, json_string(fp));
+    }
+    json_object_set_new(o, "supervisor_keys", keys);
+    if (!a->rc_command) {
+        json_object_set_new(o, "replace_credential", json_null());
+        return;
+    }
+    ks_key_fingerprint(&a->crypto, a->rc_pk, fp);
+    json_object_set_new(o, "replace_credential",
+                        json_pack("{s:I,s:s,s:b}", "command", (json_int_t)a->rc_command,
+                                  "new_key_fingerprint", fp, "code_entered",
+                                  a->entered_code[0] != 0));
+}
+
 json_t *ctl_status_json(ctl_agent *a)
 {
     json_t *o = json_object();
@@ -149,6 +174,7 @@ json_t *ctl_status_json(ctl_agent *a)
     json_object_set_new(o, "conditions", conds);
     json_object_set_new(o, "last_sync_error",
                         a->last_sync_err ? json_string(ks_err_name(a->last_sync_err)) : json_null());
+    trust_json(a, o);
     json_object_set_new(o, "store", store_json(a));
     json_object_set_new(o, "clock", clock_json(a));
     json_object_set_new(o, "seal_on", json_boolean(a->seal_on));

@@ -20,7 +20,7 @@
 
 #include <sodium.h>
 
-#include "ctl_http.h"
+#include "ctl_answer.h"
 
 #define AUDIT_BATCH 200
 
@@ -99,21 +99,10 @@ cleanup:
 
 /* ----- sync ----- */
 
+/* The rotation chain is a signed answer too (ctl_answer.c). */
 static int follow_rotation(ctl_agent *a)
 {
-    ctl_http_resp r;
-    ks_diag d = {0};
-    int err = KS_E_SUPERVISOR_UNTRUSTED;
-    if (ctl_http(a, "GET", "/v1/device/rotation", NULL, 1, &r) != 0)
-        return KS_E_COMM_LOST;
-    if (r.status == 200) {
-        ks_trust t = *ks_store_trust(&a->store);
-        err = ks_trust_follow(&t, &a->crypto, r.body, r.len, &d);
-        if (!err)
-            err = ks_store_set_trust(&a->store, &t);
-    }
-    ctl_http_free(&r);
-    return err;
+    return ctl_answer_rotation(a);
 }
 
 static int install_bytes(ctl_agent *a, const uint8_t *img, size_t len, ks_diag *d)
@@ -142,8 +131,10 @@ static int full_download(ctl_agent *a)
     if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
         err = install_bytes(a, r.body, r.len, &d);
     ctl_http_free(&r);
-    if (err)
+    if (err) {
         logf_("sync.install_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
+        ctl_note_refusal(a, err, (uint64_t)time(NULL)); /* 700/701 reach the report */
+    }
     return err;
 }
 
@@ -168,8 +159,10 @@ static int apply_delta(ctl_agent *a, uint64_t from)
     if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
         err = ks_store_apply_delta(&a->store, r.body, r.len, (uint64_t)time(NULL), NULL, &d);
     ctl_http_free(&r);
-    if (err)
+    if (err) {
         logf_("sync.delta_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
+        ctl_note_refusal(a, err, (uint64_t)time(NULL));
+    }
     return err;
 }
 
@@ -243,8 +236,12 @@ static int time_sync(ctl_agent *a, char *msg, size_t n)
     }
     sodium_bin2hex(nh, sizeof nh, nonce, sizeof nonce);
     json_t *b = json_pack("{s:s}", "nonce", nh);
-    json_t *ans = ctl_http_json(a, "POST", "/v1/device/time", b, 1, &status);
+    json_t *ans = ctl_answer_json(a, "POST", "/v1/device/time", b, &status, &err);
     json_decref(b);
+    if (err) {
+        snprintf(msg, n, "time answer refused: %s", ks_err_name(err));
+        return err;
+    }
     const char *th = ans ? json_string_value(json_object_get(ans, "token")) : NULL;
     if (!th || sodium_hex2bin(tok, sizeof tok, th, strlen(th), NULL, &got, NULL)) {
         snprintf(msg, n, "no time token from the supervisor (HTTP %d)", status);
@@ -280,36 +277,6 @@ static int unlock_all(ctl_agent *a, char *msg, size_t n)
     return KS_OK;
 }
 
-/* replace_credential waits until the one-time code is entered locally. */
-static int replace_credential(ctl_agent *a, json_t *args, char *msg, size_t n)
-{
-    const char *pkh = json_string_value(json_object_get(args, "supervisor_public_key"));
-    const char *ch = json_string_value(json_object_get(args, "code_hash"));
-    uint8_t pk[32], want[KS_HASH_SIZE], got_h[KS_HASH_SIZE];
-    size_t l1 = 0, l2 = 0;
-    if (!pkh || !ch || sodium_hex2bin(pk, 32, pkh, strlen(pkh), NULL, &l1, NULL) || l1 != 32 ||
-        sodium_hex2bin(want, sizeof want, ch, strlen(ch), NULL, &l2, NULL) || l2 != sizeof want) {
-        snprintf(msg, n, "malformed replace_credential arguments");
-        return KS_E_FORMAT;
-    }
-    if (!a->entered_code[0])
-        return 1; /* still waiting for the code at the controller */
-    ks_iov iov = {a->entered_code, strlen(a->entered_code)};
-    a->crypto.hash(a->crypto.ctx, got_h, &iov, 1);
-    sodium_memzero(a->entered_code, sizeof a->entered_code);
-    if (sodium_memcmp(got_h, want, sizeof want) != 0) {
-        snprintf(msg, n, "the one-time code entered at the controller does not match");
-        return KS_E_SUPERVISOR_UNTRUSTED;
-    }
-    ks_trust t;
-    ks_trust_init(&t);
-    int err = ks_trust_add(&t, &a->crypto, pk);
-    if (!err)
-        err = ks_store_set_trust(&a->store, &t);
-    snprintf(msg, n, err ? "cannot store the new supervisor key" : "supervisor key replaced");
-    return err;
-}
-
 static int run_command(ctl_agent *a, json_t *cmd, uint64_t published, const uint8_t *root)
 {
     const char *name = json_string_value(json_object_get(cmd, "command"));
@@ -335,7 +302,7 @@ static int run_command(ctl_agent *a, json_t *cmd, uint64_t published, const uint
         snprintf(msg, sizeof msg, err ? "cannot clear: %s" : "pending transactions cleared%s",
                  err ? ks_err_name(err) : "");
     } else if (strcmp(name, "replace_credential") == 0) {
-        err = replace_credential(a, json_object_get(cmd, "args"), msg, sizeof msg);
+        err = ctl_credential_command(a, id, json_object_get(cmd, "args"), msg, sizeof msg);
         if (err == 1)
             return 0; /* not yet: acknowledged once the code is entered */
     } else {
@@ -387,9 +354,9 @@ static void upload_audit(ctl_agent *a)
             json_decref(recs);
             return;
         }
-        int status;
+        int status, aerr;
         json_t *b = json_pack("{s:o}", "records", recs);
-        json_t *ans = ctl_http_json(a, "POST", "/v1/device/audit", b, 1, &status);
+        json_t *ans = ctl_answer_json(a, "POST", "/v1/device/audit", b, &status, &aerr);
         json_decref(b);
         json_int_t through = ans && status == 200
                                  ? json_integer_value(json_object_get(ans, "acked_through")) : 0;
@@ -444,9 +411,12 @@ int ctl_heartbeat(ctl_agent *a)
     json_object_set_new(report, "protocol_version", json_integer(a->o.protocol));
     json_object_set_new(report, "lockout",
                         json_boolean(json_array_size(json_object_get(report, "lockouts")) > 0));
-    json_t *ans = ctl_http_json(a, "POST", "/v1/device/heartbeat", report, 1, &status);
+    int aerr = 0;
+    json_t *ans = ctl_answer_json(a, "POST", "/v1/device/heartbeat", report, &status, &aerr);
     json_decref(report);
     fault_powercut_check(a);
+    if (aerr)
+        return aerr; /* not authentic: refused and counted, nothing acted on */
     if (!ans || status != 200) {
         json_decref(ans);
         if (a->last_contact + 3u * a->o.heartbeat < now && !a->comm_lost) {

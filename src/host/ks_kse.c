@@ -266,6 +266,25 @@ static const ks_kse table[] = {
      {"Restore the link to the supervisor (see KSE-100).",
       "Then `keysup controller command CTRL initialize` if it does not sync by itself.",
       NULL}},
+    {710, "ANSWER_NOT_AUTHENTIC", KS_SEV_CRITICAL, KS_AREA_TRUST,
+     "Supervisor answer not authentic",
+     "An answer the controller would act on (the published version and root, a command or its "
+     "arguments, the rotation chain, a time token, an audit acknowledgement) does not carry a "
+     "valid signature of a pinned supervisor key bound to this controller and to the request it "
+     "answers. Something between the controller and the supervisor changed, replayed or "
+     "reordered it: a proxy or a device on the site network. The controller made no change.",
+     "The controller verifies the X-Keysup-Answer signature (docs/formats.md) of every answer "
+     "before acting and counts each failure as a refusal in its health report.",
+     0, NULL,
+     {"Treat it as an attack on the link until shown otherwise: find what sits between the "
+      "controller and the supervisor (proxies, NAT, captive portals) on the controller's network.",
+      "Check the controller's `--supervisor` URL names the supervisor's own address and that "
+      "the route to it is the expected one; a wrong address points at the interposed device.",
+      "Check the supervisor's clock and signing key are unchanged: `keysup audit list --action "
+      "supervisor.rotate`.",
+      "Once the link is clean the refusals stop and the incident closes by itself; confirm with "
+      "`keysup diagnose CTRL`.",
+      NULL}},
     {800, "LICENSE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
      "Feature licence missing, expired or bound elsewhere",
      "The controller has no valid licence for the feature: missing, past its expiry, or issued "

@@ -14,10 +14,13 @@
 #include <sodium.h>
 
 #include "ks_api.h"
+#include "ks_cred.h"
 
 #define CTRL_COLS "id, name, site, model, scope, min_key_format, device_pk, enrolled_at," \
                   " firmware_version, protocol_version, last_seen, last_sync, applied_version," \
                   " applied_root, clock_offset, lockout, created_at"
+
+static void hide_code_tags(json_t *rows);
 
 static const char *const commands[] = {
     "initialize", "time_sync", "unlock", "clear_pending", "replace_credential",
@@ -178,6 +181,7 @@ static void ctrl_show(ks_req *rq, ks_resp *rs)
     if (json_is_string(json_object_get(r, "last_health")))
         health = json_loads(json_string_value(json_object_get(r, "last_health")), 0, NULL);
     json_object_set_new(r, "last_health", health ? health : json_null());
+    hide_code_tags(cmds);
     json_object_set_new(r, "commands", cmds ? cmds : json_array());
     {
         /* What the controller should hold: compare with applied_version/root. */
@@ -240,7 +244,91 @@ typedef struct cmd_new {
     json_t *args;
     int64_t id;
     char code[16];
+    char fingerprint[KS_FINGERPRINT_LEN + 1];
 } cmd_new;
+
+typedef struct dev_key {
+    uint8_t pk[KS_PUBKEY_SIZE];
+    int found;
+} dev_key;
+
+static int dev_key_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+{
+    dev_key *d = ctx;
+    (void)names;
+    if (ncol >= 1 && c[0].type == KS_DBV_BLOB && c[0].n == KS_PUBKEY_SIZE) {
+        memcpy(d->pk, c[0].p, KS_PUBKEY_SIZE);
+        d->found = 1;
+    }
+    return 1;
+}
+
+/*
+ * Replace Supervisor Credential: a one-time code that authorises exactly
+ * this supervisor key for exactly this controller (ks_cred.h). The
+ * controller receives the key and the Argon2id tag; the code itself only
+ * goes to the operator. Computed before the transaction: Argon2id is slow
+ * and must not run under the lock. 0, or -1 with rs set.
+ */
+static int replace_args(ks_req *rq, ks_resp *rs, cmd_new *c)
+{
+    ks_sup *s = rq->s;
+    ks_dbv p = ks_dbv_int(c->ctrl);
+    dev_key d = {{0}, 0};
+    uint8_t pk[KS_PUBKEY_SIZE], kid[KS_KEYID_SIZE], tag[KS_CRED_TAG_SIZE];
+    char pkh[2 * KS_PUBKEY_SIZE + 1], th[2 * KS_CRED_TAG_SIZE + 1];
+    int rc;
+
+    pthread_mutex_lock(&s->lock);
+    ks_db_exec(s->db, "SELECT device_pk FROM controllers WHERE id = ? AND device_pk IS NOT NULL",
+               &p, 1, dev_key_cb, &d);
+    memcpy(pk, s->pk, sizeof pk);
+    pthread_mutex_unlock(&s->lock);
+    if (!d.found) {
+        api_error(rs, 409, "CONFLICT", "controller %lld is not enrolled: a one-time code is bound"
+                  " to its device key, so enrol it first", (long long)c->ctrl);
+        return -1;
+    }
+    ks_key_id(&s->crypto, kid, d.pk);
+    snprintf(c->code, sizeof c->code, "%08u", randombytes_uniform(100000000u));
+    rc = ks_cred_tag(c->code, (uint64_t)c->ctrl, kid, pk, KS_CRED_OPS, KS_CRED_MEM_KIB, tag);
+    if (rc) {
+        api_error(rs, 500, "INTERNAL", "cannot derive the one-time code tag: %s", ks_strerror(rc));
+        return -1;
+    }
+    ks_key_fingerprint(&s->crypto, pk, c->fingerprint);
+    ks_hex(pkh, pk, sizeof pk);
+    ks_hex(th, tag, sizeof tag);
+    sodium_memzero(tag, sizeof tag);
+    json_object_set_new(c->args, "supervisor_public_key", json_string(pkh));
+    json_object_set_new(c->args, "code_tag", json_string(th));
+    json_object_set_new(c->args, "kdf", json_string("argon2id13"));
+    json_object_set_new(c->args, "ops", json_integer(KS_CRED_OPS));
+    json_object_set_new(c->args, "mem_kib", json_integer(KS_CRED_MEM_KIB));
+    sodium_memzero(th, sizeof th);
+    return 0;
+}
+
+/* The code tag is for the controller only: no API answer shows it (an
+ * auditor could otherwise try all 10^8 codes against it). */
+static void hide_code_tags(json_t *rows)
+{
+    json_t *r;
+    size_t i;
+    json_array_foreach(rows, i, r) {
+        json_t *a = json_loads(json_string_value(json_object_get(r, "args")) ?
+                                   json_string_value(json_object_get(r, "args")) : "null", 0, NULL);
+        if (json_is_object(a) && (json_object_get(a, "code_tag") || json_object_get(a, "code_hash"))) {
+            char *t;
+            json_object_del(a, "code_tag");
+            json_object_del(a, "code_hash"); /* the unsalted form of older versions */
+            t = json_dumps(a, JSON_COMPACT);
+            json_object_set_new(r, "args", t ? json_string(t) : json_null());
+            free(t);
+        }
+        json_decref(a);
+    }
+}
 
 static int cmd_tx(ks_req *rq, ks_resp *rs, void *ctx)
 {
@@ -254,23 +342,6 @@ static int cmd_tx(ks_req *rq, ks_resp *rs, void *ctx)
     if (ks_db_int(s->db, "SELECT 1 FROM controllers WHERE id = ?", &p, 1, &one) != KS_DB_OK) {
         api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)c->ctrl);
         return API_TX_ABORT;
-    }
-    if (strcmp(c->command, "replace_credential") == 0) {
-        /* The new trust the controller will pin, plus the hash of a one-time
-         * code the operator types at the controller: a remote party alone
-         * cannot re-point it. */
-        uint8_t code_hash[KS_HASH_SIZE];
-        char pk[2 * KS_PUBKEY_SIZE + 1], ch[2 * KS_HASH_SIZE + 1];
-        uint32_t r = randombytes_uniform(100000000u);
-        ks_iov iov;
-        snprintf(c->code, sizeof c->code, "%08u", r);
-        iov.p = c->code;
-        iov.n = strlen(c->code);
-        s->crypto.hash(s->crypto.ctx, code_hash, &iov, 1);
-        ks_hex(pk, s->pk, KS_PUBKEY_SIZE);
-        ks_hex(ch, code_hash, sizeof code_hash);
-        json_object_set_new(c->args, "supervisor_public_key", json_string(pk));
-        json_object_set_new(c->args, "code_hash", json_string(ch));
     }
     args = json_dumps(c->args, JSON_COMPACT);
     {
@@ -312,11 +383,17 @@ static void ctrl_command(ks_req *rq, ks_resp *rs)
         goto cleanup;
     }
     c.args = c.args ? json_deep_copy(c.args) : json_object();
+    if (strcmp(c.command, "replace_credential") == 0 && replace_args(rq, rs, &c) != 0) {
+        json_decref(c.args);
+        goto cleanup;
+    }
     if (api_tx(rq, rs, cmd_tx, &c) == 0) {
         out = json_pack("{s:I,s:I,s:s,s:s}", "id", (json_int_t)c.id, "controller_id",
                         (json_int_t)c.ctrl, "command", c.command, "state", "pending");
-        if (c.code[0])
+        if (c.code[0]) {
             json_object_set_new(out, "one_time_code", json_string(c.code));
+            json_object_set_new(out, "new_key_fingerprint", json_string(c.fingerprint));
+        }
         api_json(rs, 202, out);
     }
     json_decref(c.args);
@@ -331,10 +408,20 @@ static void ctrl_commands(ks_req *rq, ks_resp *rs)
     ks_dbv p;
     if (api_arg_id(rq, rs, 0, "controller", &id))
         return;
+    json_t *items;
+    int rc;
     p = ks_dbv_int(id);
-    api_rows(rq, rs, "SELECT id, command, args, state, result, created_by,"
-             " created_at, acked_at FROM commands WHERE controller_id = ?"
-             " ORDER BY id", &p, 1);
+    pthread_mutex_lock(&rq->s->lock);
+    items = ks_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
+                            " created_at, acked_at FROM commands WHERE controller_id = ?"
+                            " ORDER BY id", &p, 1, &rc);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!items) {
+        api_db_error(rq, rs, rc);
+        return;
+    }
+    hide_code_tags(items);
+    api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
 static void ctrl_audit(ks_req *rq, ks_resp *rs)

@@ -176,6 +176,7 @@ static void dev_snapshot(ks_req *rq, ks_resp *rs)
     }
     atomic_fetch_add(&rq->s->metrics.snapshots_served, 1);
     rs->status = 200;
+    rs->self_signed = 1;
     rs->version = v;
 }
 
@@ -191,6 +192,7 @@ static void dev_delta(ks_req *rq, ks_resp *rs)
     }
     rc = ks_pub_delta(rq->s, rq->ctrl_scope, since, &rs->bin, &rs->bin_len, &v);
     rs->version = v;
+    rs->self_signed = rs->bin != NULL;
     if (rc == KS_OK && !rs->bin) {
         rs->status = 204; /* already current */
         return;

@@ -37,6 +37,10 @@ typedef struct ks_req {
     uint32_t ctrl_scope;
     const char *args[KS_API_MAXARGS]; /* the `*` segments of the route */
     const struct ks_client *client;   /* the peer's address (ks_guard.h) */
+    /* set by device authentication: what the answer's signature binds */
+    int sign_answer;
+    uint8_t nonce[32];
+    uint8_t device_key_id[KS_KEYID_SIZE];
 } ks_req;
 
 typedef struct ks_resp {
@@ -48,6 +52,9 @@ typedef struct ks_resp {
     const char *ctype;      /* for text */
     uint64_t version;       /* X-Keysup-Version header when non-zero */
     uint32_t retry_after;   /* Retry-After header (seconds) when non-zero */
+    int self_signed;        /* the body carries its own supervisor signature (a
+                             * snapshot or delta header): no answer signature,
+                             * which would hash megabytes per download */
 } ks_resp;
 
 typedef void (*ks_api_fn)(ks_req *rq, ks_resp *rs);
@@ -73,6 +80,16 @@ extern const ks_route ks_routes_diag[];   /* api_diag.c */
  */
 void api_refusal(ks_req *rq, int locked, const char *action, const char *target,
                  const char *code, const char *detail);
+/* ----- signed answers (api_answer.c) ----- */
+
+/*
+ * The X-Keysup-Answer-Key and X-Keysup-Answer-Signature values of the answer
+ * (status, body) to the authenticated device request rq: the active
+ * supervisor key (64 hex) and its signature (128 hex) over the envelope of
+ * docs/formats.md. 0 on success.
+ */
+int api_answer_sign(ks_sup *s, const ks_req *rq, int status, const uint8_t *body, size_t len,
+                    char key_hex[2 * KS_PUBKEY_SIZE + 1], char sig_hex[2 * KS_SIG_SIZE + 1]);
 
 /* ----- responses ----- */
 

@@ -29,7 +29,7 @@ int ks_diag_is_refusal_code(int code)
     /* 110 and 600/601 are also refusal codes, but they are device states
      * found in the report; these are only ever seen as refused decisions. */
     return (code >= 200 && code < 300) || code == 400 || (code >= 501 && code <= 505) ||
-           code == 800;
+           code == 710 || code == 800; /* 710: a supervisor answer refused */
 }
 
 static int in_list(const int *l, int code)
@@ -155,13 +155,31 @@ static void store(const ks_diag_facts *fa, ks_findings *o)
 static void trust(const ks_diag_facts *fa, ks_findings *o)
 {
     const char *lse = json_string_value(json_object_get(fa->report, "last_sync_error"));
-    if (has_condition(fa->report, 700) || (lse && strcmp(lse, "SUPERVISOR_UNTRUSTED") == 0))
+    /* A refused download is also counted as a refusal: a retry in the same
+     * heartbeat may clear the condition before any report carries it. */
+    if (has_condition(fa->report, 700) || (lse && strcmp(lse, "SUPERVISOR_UNTRUSTED") == 0) ||
+        refusal(fa, 700))
         add(o, 700, first_of(fa, 700),
-            "the controller refused the supervisor's snapshot: it is signed by a supervisor key "
-            "the controller has not pinned, and no rotation record links the two");
-    if (has_condition(fa->report, 701) || (lse && strcmp(lse, "ROLLBACK") == 0))
+            "the controller refused a snapshot or an answer signed by a supervisor key it has "
+            "not pinned, and no rotation record links the two");
+    if (has_condition(fa->report, 701) || (lse && strcmp(lse, "ROLLBACK") == 0) ||
+        refusal(fa, 701))
         add(o, 701, first_of(fa, 701),
             "the controller was offered an older database than the one it applied and refused it");
+    const ks_diag_refusal *r = refusal(fa, 710);
+    if (r) {
+        /* Each one is an answer of ours that reached the controller changed,
+         * replayed or out of order: something on the link is bending it. */
+        ks_finding *f = add(o, 710, r->first_ms,
+                            "%lld answer(s) of this supervisor reached the controller without a "
+                            "valid signature bound to its request (changed, replayed or "
+                            "reordered on the way); the controller refused them and changed "
+                            "nothing", (long long)r->fresh);
+        if (f) {
+            f->refusal = 1;
+            f->count = r->fresh;
+        }
+    }
 }
 
 static void sync_state(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)

@@ -239,6 +239,10 @@ static int auth_device(ks_req *rq, ks_resp *rs, int final)
         return dev_fail(rq, rs, who, "nonce unknown, expired or already used (replay)", 1);
     rq->ctrl_id = id;
     rq->ctrl_scope = d.scope;
+    /* The answer is signed, bound to this controller and this nonce. */
+    rq->sign_answer = 1;
+    memcpy(rq->nonce, nonce, sizeof rq->nonce);
+    ks_key_id(&s->crypto, rq->device_key_id, d.pk);
     snprintf(rq->actor, sizeof rq->actor, "%s", who);
     return 0;
 }
@@ -247,18 +251,25 @@ static int auth_device(ks_req *rq, ks_resp *rs, int final)
 
 static void *sock_ctx(struct MHD_Connection *c);
 
-static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *rs)
+static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *rs,
+                                  const ks_req *rq)
 {
     struct MHD_Response *r;
     enum MHD_Result ret;
     const char *ctype = "application/json";
+    const uint8_t *bp = (const uint8_t *)"";
+    size_t bl = 0;
 
     if (rs->bin) {
+        bp = rs->bin;
+        bl = rs->bin_len;
         r = MHD_create_response_from_buffer_with_free_callback(rs->bin_len, rs->bin, free);
         rs->bin = NULL;
         ctype = "application/octet-stream";
     } else if (rs->text) {
         r = MHD_create_response_from_buffer(strlen(rs->text), rs->text, MHD_RESPMEM_MUST_FREE);
+        bp = (const uint8_t *)rs->text;
+        bl = strlen(rs->text);
         rs->text = NULL;
         ctype = rs->ctype ? rs->ctype : "text/plain; charset=utf-8";
     } else if (rs->json) {
@@ -271,6 +282,8 @@ static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *r
             b = nb;
             n++;
         }
+        bp = b ? (const uint8_t *)b : bp;
+        bl = n;
         r = MHD_create_response_from_buffer(n, b ? b : (char *)"", b ? MHD_RESPMEM_MUST_FREE
                                                                        : MHD_RESPMEM_PERSISTENT);
     } else {
@@ -279,6 +292,13 @@ static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *r
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", ctype);
+    if (rq && rq->sign_answer && !rs->self_signed) {
+        char kh[2 * KS_PUBKEY_SIZE + 1], sh[2 * KS_SIG_SIZE + 1];
+        if (api_answer_sign(s, rq, rs->status, bp, bl, kh, sh) == 0) {
+            MHD_add_response_header(r, "X-Keysup-Answer-Key", kh);
+            MHD_add_response_header(r, "X-Keysup-Answer-Signature", sh);
+        }
+    }
     if (rs->version) {
         char v[32];
         snprintf(v, sizeof v, "%llu", (unsigned long long)rs->version);
@@ -485,7 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!first_call(s, c, st, url, method, &rs))
             return MHD_YES;
         st->answered = 1;
-        ret = send_resp(s, c, &rs);
+        ret = send_resp(s, c, &rs, NULL);
         resp_free(&rs);
         ks_log(KS_LOG_DEBUG, "http.request", "method=%s target=%s status=%d", method, st->target,
                rs.status);
@@ -540,7 +560,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 send:
     st->answered = 1;
-    ret = send_resp(s, c, &rs);
+    ret = send_resp(s, c, &rs, st->too_big ? NULL : &rq);
     resp_free(&rs);
     if (rs.status >= 500)
         ks_log(KS_LOG_ERROR, "http.error", "method=%s url=%s status=%d", method, url, rs.status);

@@ -1,0 +1,44 @@
+/*
+ * api_answer.c - signs every answer to an authenticated device request
+ * (docs/formats.md, "Signed answer"): the controller verifies it against
+ * its pinned supervisor key before it acts on anything in it, so a proxy
+ * on the site network cannot bend a command, the published version, the
+ * rotation chain or a time token, nor replay an answer to another request.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+
+#include <keysup/ks_answer.h>
+
+#include "ks_api.h"
+
+int api_answer_sign(ks_sup *s, const ks_req *rq, int status, const uint8_t *body, size_t len,
+                    char key_hex[2 * KS_PUBKEY_SIZE + 1], char sig_hex[2 * KS_SIG_SIZE + 1])
+{
+    ks_answer a;
+    uint8_t sk[KS_SECKEY_SIZE], pk[KS_PUBKEY_SIZE], sig[KS_SIG_SIZE];
+    int rc;
+
+    memset(&a, 0, sizeof a);
+    a.controller_id = (uint64_t)rq->ctrl_id;
+    memcpy(a.device_key_id, rq->device_key_id, KS_KEYID_SIZE);
+    memcpy(a.nonce, rq->nonce, KS_ANSWER_NONCE_SIZE);
+    a.status = (uint16_t)status;
+    ks_answer_bind(&s->crypto, &a, rq->method, rq->url, body, len);
+    /* A copy of the key, so a rotation cannot swap it mid-signature and
+     * the lock is not held while signing. */
+    pthread_mutex_lock(&s->lock);
+    memcpy(sk, s->sk, sizeof sk);
+    memcpy(pk, s->pk, sizeof pk);
+    pthread_mutex_unlock(&s->lock);
+    rc = ks_answer_sign(&s->crypto, &a, sk, sig);
+    ks_wipe(sk, sizeof sk);
+    if (rc) {
+        ks_log(KS_LOG_ERROR, "device.answer_sign", "controller=%lld error=%s",
+               (long long)rq->ctrl_id, ks_strerror(rc));
+        return rc;
+    }
+    ks_hex(key_hex, pk, KS_PUBKEY_SIZE);
+    ks_hex(sig_hex, sig, KS_SIG_SIZE);
+    return 0;
+}
