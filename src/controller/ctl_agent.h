@@ -4,8 +4,11 @@
  * that plays the reader and the terminal; plus the sync client that keeps it
  * in step with keysupd.
  *
- * One thread: the control socket and the heartbeat timer share a poll()
- * loop, so the store and the engine are never touched concurrently.
+ * Two threads (docs/controller.md "Decisions never wait on the network"):
+ * the control socket (decisions) and the sync thread (heartbeat, downloads,
+ * audit upload). One mutex, a->mu, guards the store and the engine; the
+ * sync thread holds it while it touches them and releases it around every
+ * network wait (ctl_http.c), so a hung supervisor never delays a decision.
  */
 #ifndef KEYSUP_CTL_AGENT_H
 #define KEYSUP_CTL_AGENT_H
@@ -13,6 +16,8 @@
 #include <keysup/keysup.h>
 #include <keysup/ks_auth.h>
 #include <keysup/ks_store.h>
+
+#include <pthread.h>
 
 #include "ks_flash_file.h"
 
@@ -110,6 +115,13 @@ typedef struct ctl_agent {
     int rtc_reset;               /* RTC reads as its epoch */
     int link_down;               /* every request to the supervisor fails */
 
+    /* threads (ctl_thread.c) */
+    pthread_mutex_t mu;          /* the store, the engine and this struct */
+    int threaded;                /* the sync thread runs: ctl_http releases mu while waiting */
+    pthread_t sync_thread;
+    uint64_t last_contact_ms;    /* monotonic ms of the last answered heartbeat; 0 = never */
+    uint64_t started_ms;         /* monotonic ms at start */
+
     int stop;
 } ctl_agent;
 
@@ -143,6 +155,23 @@ struct json_t;
 struct json_t *ctl_handle(ctl_agent *a, struct json_t *req);
 /* The status object (`ctl status`, and the base of the health report). */
 struct json_t *ctl_status_json(ctl_agent *a);
+
+/* ----- ctl_thread.c: the sync thread beside the decision path ----- */
+
+uint64_t ctl_mono_ms(void);
+/* Starts the sync thread (a->o.supervisor set); 0 or an errno. */
+int ctl_sync_start(ctl_agent *a);
+/* Asks it to stop and joins it (waits at most one request deadline). */
+void ctl_sync_stop(ctl_agent *a);
+void ctl_lock(ctl_agent *a);
+void ctl_unlock(ctl_agent *a);
+/* Seconds one request to the supervisor may take: connect plus answer
+ * (derived from the heartbeat, docs/controller.md). */
+unsigned ctl_request_deadline(const ctl_agent *a);
+/* Raises KSE-100 once no answer came for 3 heartbeats plus one request
+ * deadline, counted from the last answer, even while a request hangs.
+ * Caller holds the lock. */
+void ctl_link_watch(ctl_agent *a);
 
 /* ----- ctl_sync.c: the supervisor link ----- */
 

@@ -57,8 +57,15 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     snprintf(url, sizeof url, "%s%s", a->o.supervisor, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    /* Deadlines from the heartbeat (ctl_request_deadline): a hung
+     * supervisor costs one missed heartbeat, not 30 s. A snapshot may be
+     * large, so it is only held to "no byte for a deadline". */
+    long dl = (long)ctl_request_deadline(a);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, dl * 500L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, dl);
+    if (strncmp(path, "/v1/device/snapshot", 19) != 0)
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * 1000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -68,7 +75,12 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    if (curl_easy_perform(c) == CURLE_OK) {
+    /* The only place the sync thread waits on the network: decisions run
+     * meanwhile (ctl_thread.c). Everything used below is local. */
+    ctl_unlock(a);
+    CURLcode cc = curl_easy_perform(c);
+    ctl_lock(a);
+    if (cc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         out->status = (int)status;
         out->body = b.p;

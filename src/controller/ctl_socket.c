@@ -360,13 +360,6 @@ static void on_readable(ctl_agent *a, client *c)
     }
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int ctl_serve(ctl_agent *a)
 {
     client cl[MAX_CLIENTS];
@@ -379,14 +372,18 @@ int ctl_serve(ctl_agent *a)
     }
     for (int i = 0; i < MAX_CLIENTS; i++)
         cl[i].fd = -1, cl[i].buf = NULL, cl[i].len = 0;
-    uint64_t next_beat = mono_ms();
+    /* The heartbeat runs in its own thread (ctl_thread.c): this loop only
+     * decides, and never waits on the network. */
+    int terr = ctl_sync_start(a);
+    if (terr) {
+        fprintf(stderr, "keysup-controller: cannot start the sync thread: %s\n", strerror(terr));
+        close(lfd);
+        return KS_E_IO;
+    }
     while (!a->stop) {
-        uint64_t now = mono_ms();
-        if (a->o.supervisor && now >= next_beat) {
-            (void)ctl_heartbeat(a);
-            next_beat = mono_ms() + (uint64_t)a->o.heartbeat * 1000u;
-            now = mono_ms();
-        }
+        ctl_lock(a);
+        ctl_link_watch(a);
+        ctl_unlock(a);
         int n = 0;
         pfd[n].fd = lfd;
         pfd[n++].events = POLLIN;
@@ -395,8 +392,7 @@ int ctl_serve(ctl_agent *a)
                 pfd[n].fd = cl[i].fd;
                 pfd[n++].events = POLLIN;
             }
-        int wait_ms = a->o.supervisor ? (int)(next_beat > now ? next_beat - now : 0) : 1000;
-        int r = poll(pfd, (nfds_t)n, wait_ms);
+        int r = poll(pfd, (nfds_t)n, 200);
         if (r < 0 && errno != EINTR)
             break;
         if (r <= 0)
@@ -404,8 +400,11 @@ int ctl_serve(ctl_agent *a)
         for (int k = 1; k < n; k++)
             if (pfd[k].revents)
                 for (int i = 0; i < MAX_CLIENTS; i++)
-                    if (cl[i].fd == pfd[k].fd)
+                    if (cl[i].fd == pfd[k].fd) {
+                        ctl_lock(a);
                         on_readable(a, &cl[i]);
+                        ctl_unlock(a);
+                    }
         if (pfd[0].revents & POLLIN) {
             int fd = accept(lfd, NULL, NULL);
             int placed = 0;
@@ -418,6 +417,7 @@ int ctl_serve(ctl_agent *a)
                 close(fd);
         }
     }
+    ctl_sync_stop(a);
     for (int i = 0; i < MAX_CLIENTS; i++)
         if (cl[i].fd >= 0)
             drop(&cl[i]);

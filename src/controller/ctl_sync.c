@@ -449,18 +449,16 @@ int ctl_heartbeat(ctl_agent *a)
     fault_powercut_check(a);
     if (!ans || status != 200) {
         json_decref(ans);
-        if (a->last_contact + 3u * a->o.heartbeat < now && !a->comm_lost) {
-            a->comm_lost = 1;
-            ctl_note_refusal(a, KS_E_COMM_LOST, now);
-            fprintf(stderr, "keysup-controller: KSE-100 COMM_LOST: no answer from %s; deciding "
-                            "offline on the cached database\n", a->o.supervisor);
-        }
+        /* KSE-100 counts from the last answer, on the monotonic clock, at
+         * the time the request failed (not when it started). */
+        ctl_link_watch(a);
         return KS_E_COMM_LOST;
     }
     if (a->comm_lost)
         fprintf(stderr, "keysup-controller: link to the supervisor restored\n");
     a->comm_lost = 0;
-    a->last_contact = now;
+    a->last_contact = (uint64_t)time(NULL);
+    a->last_contact_ms = ctl_mono_ms();
 
     uint64_t published = (uint64_t)json_integer_value(json_object_get(ans, "version"));
     const char *rh = json_string_value(json_object_get(ans, "root"));
