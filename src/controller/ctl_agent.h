@@ -115,6 +115,14 @@ typedef struct ctl_agent {
     int rtc_reset;               /* RTC reads as its epoch */
     int link_down;               /* every request to the supervisor fails */
 
+    /* medium scrub (ctl_scrub.c) */
+    uint32_t scrub_next;         /* next sector to read from the medium */
+    uint32_t scrub_passes;       /* whole-medium passes completed */
+    int medium_err;              /* KS_E_HARDWARE_FAULT while the medium cannot be read */
+    uint32_t medium_sector;      /* where it could not be read */
+    uint32_t medium_changes;     /* scrubs that found the medium changed under the agent */
+    uint32_t medium_change_at;   /* flash byte of the last such change */
+
     /* threads (ctl_thread.c) */
     pthread_mutex_t mu;          /* the store, the engine and this struct */
     int threaded;                /* the sync thread runs: ctl_http releases mu while waiting */
@@ -172,6 +180,17 @@ unsigned ctl_request_deadline(const ctl_agent *a);
  * deadline, counted from the last answer, even while a request hangs.
  * Caller holds the lock. */
 void ctl_link_watch(ctl_agent *a);
+
+/* ----- ctl_scrub.c: reading the medium itself, a slice per heartbeat ----- */
+
+#define CTL_SCRUB_BEATS 8u       /* the whole medium is read within this many heartbeats */
+#define CTL_SCRUB_MIN 64u        /* sectors per heartbeat at least (256 KiB) */
+uint32_t ctl_scrub_slice(const ctl_agent *a);
+/* Reads the next slice of the flash file and takes any sector that differs
+ * from what the agent wrote. 1: something changed (the integrity scan must
+ * judge it); 0: the same; KS_E_HARDWARE_FAULT: the medium cannot be read.
+ * Caller holds the lock; it is released while reading. */
+int ctl_scrub_tick(ctl_agent *a);
 
 /* ----- ctl_sync.c: the supervisor link ----- */
 

@@ -50,6 +50,17 @@ static json_t *store_json(ctl_agent *a)
                                                       ? info.audit_last - info.audit_acked : 0)));
     json_object_set_new(o, "audit_last", json_integer((json_int_t)info.audit_last));
     json_object_set_new(o, "counters", json_integer(info.counter_count));
+    /* the medium scrub (ctl_scrub.c): how far, and what it found */
+    json_object_set_new(o, "scrub", json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "next_sector",
+                                              (int)a->scrub_next, "slice_sectors",
+                                              (int)ctl_scrub_slice(a), "pass_heartbeats",
+                                              (int)CTL_SCRUB_BEATS, "passes", (int)a->scrub_passes,
+                                              "medium_changes", (int)a->medium_changes,
+                                              "last_change_at", (int)a->medium_change_at));
+    if (a->medium_err) {
+        json_object_set_new(o, "medium", json_string("unreadable"));
+        json_object_set_new(o, "medium_sector", json_integer(a->medium_sector));
+    }
     return o;
 }
 
@@ -144,6 +155,8 @@ json_t *ctl_status_json(ctl_agent *a)
         json_array_append_new(conds, json_string("KSE-110"));
     if (h && h->expires_at && now >= h->expires_at)
         json_array_append_new(conds, json_string("KSE-702"));
+    if (a->medium_err)
+        json_array_append_new(conds, json_string("KSE-900"));
     if (a->last_sync_err && ks_err_kse(a->last_sync_err))
         json_array_append_new(conds, kse_code(a->last_sync_err));
     json_object_set_new(o, "conditions", conds);

@@ -421,8 +421,12 @@ int ctl_heartbeat(ctl_agent *a)
 
     /* Integrity: a full CRC scan is cheap at controller scale and catches a
      * sector damaged since boot before a key lookup trips over it. */
+    int scrub = ctl_scrub_tick(a); /* the medium itself, not only the RAM copy */
     ks_diag cd = {0};
     int cerr = ks_store_check(&a->store, &cd);
+    if (scrub == 1 && cerr == KS_OK)
+        fprintf(stderr, "keysup-controller: the change at flash byte %u is outside live data; "
+                        "no download needed\n", a->medium_change_at);
     if (cerr == KS_E_STORE_CORRUPT || cerr == KS_E_ROOT) {
         if (!a->damage_reported)
             fprintf(stderr, "keysup-controller: KSE-301 STORE_CORRUPT at flash byte %u (%s); "
