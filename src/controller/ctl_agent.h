@@ -148,6 +148,10 @@ void ctl_device_key(ctl_agent *a);
 void ctl_note_refusal(ctl_agent *a, int err, uint64_t now);
 /* Current system time as the controller's RTC sees it (with fault hooks). */
 uint64_t ctl_rtc(const ctl_agent *a);
+/* The agent's time (ctl_time.c): trusted time once a time token anchored
+ * the engine's clock, the RTC before. *trusted (may be NULL): 1 when the
+ * engine judges the clock good. */
+uint64_t ctl_now(ctl_agent *a, int *trusted);
 /* 1 when the database is older than max_offline. */
 int ctl_stale(ctl_agent *a, uint64_t now);
 

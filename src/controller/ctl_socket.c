@@ -89,13 +89,22 @@ static uint64_t now_of(ctl_agent *a)
 /* The declared degraded policy once the database is too old (KSE-110). */
 static int degraded_refuses(ctl_agent *a, const ks_action_def *def)
 {
-    if (!ctl_stale(a, (uint64_t)time(NULL)))
+    int trusted = 0, refuse;
+    if (!ctl_stale(a, ctl_now(a, &trusted)))
         return 0;
     switch (a->set.degraded) {
-    case CTL_DEGRADED_ALLOW: return 0;
-    case CTL_DEGRADED_DENY_ALL: return 1;
-    default: return ks_action_needs_supervisor(def);
+    case CTL_DEGRADED_ALLOW: refuse = 0; break;
+    case CTL_DEGRADED_DENY_ALL: refuse = 1; break;
+    default: refuse = ks_action_needs_supervisor(def);
     }
+    /* "Stale" by a clock the engine does not trust (a jump): the age cannot
+     * be judged, and the cause to name is the clock, not the link. */
+    if (!trusted) {
+        uint64_t now;
+        int cerr = a->auth_ready ? ks_auth_now(&a->auth, &now) : KS_E_RTC_FAILURE;
+        return cerr ? cerr : KS_E_CLOCK_SKEW;
+    }
+    return refuse ? KS_E_SYNC_STALE : 0;
 }
 
 static json_t *op_challenge(ctl_agent *a, json_t *req)
@@ -106,9 +115,10 @@ static json_t *op_challenge(ctl_agent *a, json_t *req)
     const ks_action_def *def;
     if (reader_id(req, reader, &err) || !(def = action_arg(req, &err)))
         return err;
-    if (degraded_refuses(a, def)) {
-        ctl_note_refusal(a, KS_E_SYNC_STALE, now_of(a));
-        return kse_fail(KS_E_SYNC_STALE, "controller.degraded_policy");
+    int derr = degraded_refuses(a, def);
+    if (derr) {
+        ctl_note_refusal(a, derr, now_of(a));
+        return kse_fail(derr, derr == KS_E_SYNC_STALE ? "controller.degraded_policy" : "auth.clock");
     }
     int rc = ks_auth_challenge(&a->auth, reader, def->id, ch);
     if (rc) {
@@ -168,9 +178,10 @@ static json_t *op_session_action(ctl_agent *a, json_t *req)
     if (reader_id(req, reader, &err) || !(def = action_arg(req, &err)))
         return err;
     json_int_t session = json_integer_value(json_object_get(req, "session"));
-    if (degraded_refuses(a, def)) {
-        ctl_note_refusal(a, KS_E_SYNC_STALE, now_of(a));
-        return kse_fail(KS_E_SYNC_STALE, "controller.degraded_policy");
+    int derr = degraded_refuses(a, def);
+    if (derr) {
+        ctl_note_refusal(a, derr, now_of(a));
+        return kse_fail(derr, derr == KS_E_SYNC_STALE ? "controller.degraded_policy" : "auth.clock");
     }
     ks_auth_result res;
     memset(&res, 0, sizeof res);

@@ -147,14 +147,21 @@ json_t *ctl_status_json(ctl_agent *a)
     }
     json_object_set_new(o, "last_sync", json_integer((json_int_t)a->set.last_sync));
     json_object_set_new(o, "last_contact", json_integer((json_int_t)a->last_contact));
-    uint64_t now = (uint64_t)time(NULL);
+    int clock_ok = 0;
+    uint64_t now = ctl_now(a, &clock_ok);
     json_t *conds = json_array();
     if (a->comm_lost)
         json_array_append_new(conds, json_string("KSE-100"));
     if (ctl_stale(a, now))
         json_array_append_new(conds, json_string("KSE-110"));
-    if (h && h->expires_at && now >= h->expires_at)
+    if (h && h->expires_at && now >= h->expires_at) {
         json_array_append_new(conds, json_string("KSE-702"));
+        /* Expired by a clock the engine does not trust: the clock is the
+         * cause to fix (KSE-600), not the link (issue 17 row 7). */
+        json_object_set_new(o, "expiry_cause", json_string(clock_ok ? "age" : "clock"));
+    }
+    if (a->last_sync_err == KS_E_SNAPSHOT_EXPIRED && !clock_ok)
+        json_object_set_new(o, "expiry_cause", json_string("clock"));
     if (a->medium_err)
         json_array_append_new(conds, json_string("KSE-900"));
     if (a->last_sync_err && ks_err_kse(a->last_sync_err))

@@ -122,7 +122,7 @@ static int install_bytes(ctl_agent *a, const uint8_t *img, size_t len, ks_diag *
     if (len < KS_SNAP_HEADER_SIZE || (len - KS_SNAP_HEADER_SIZE) % KS_RECORD_SIZE)
         return ks_fail(d, KS_E_FORMAT, (uint32_t)len, "snapshot size");
     ks_recsrc_mem(&src, img + KS_SNAP_HEADER_SIZE, (uint32_t)((len - KS_SNAP_HEADER_SIZE) / KS_RECORD_SIZE));
-    return ks_store_install(&a->store, img, &src, (uint64_t)time(NULL), d);
+    return ks_store_install(&a->store, img, &src, ctl_now(a, NULL), d);
 }
 
 /* Initialize Terminal: the whole snapshot into the spare area. */
@@ -164,9 +164,9 @@ static int apply_delta(ctl_agent *a, uint64_t from)
         ctl_http_free(&r);
         return KS_E_BASE; /* not retained, or we are off the supervisor's line: full download */
     }
-    err = ks_store_apply_delta(&a->store, r.body, r.len, (uint64_t)time(NULL), NULL, &d);
+    err = ks_store_apply_delta(&a->store, r.body, r.len, ctl_now(a, NULL), NULL, &d);
     if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
-        err = ks_store_apply_delta(&a->store, r.body, r.len, (uint64_t)time(NULL), NULL, &d);
+        err = ks_store_apply_delta(&a->store, r.body, r.len, ctl_now(a, NULL), NULL, &d);
     ctl_http_free(&r);
     if (err)
         logf_("sync.delta_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
@@ -177,7 +177,7 @@ static int apply_delta(ctl_agent *a, uint64_t from)
  * or hourly: flash has a write budget, and KSE-110 only needs hour precision. */
 static void synced(ctl_agent *a, int changed)
 {
-    uint64_t now = (uint64_t)time(NULL);
+    uint64_t now = ctl_now(a, NULL);
     int persist = changed || a->set.last_sync + 3600 < now;
     a->set.last_sync = now;
     if (persist)

@@ -97,11 +97,14 @@ int ks_auth_now(ks_auth *a, uint64_t *now)
             } else if (m - a->mono_changed >= KS_AUTH_STOP_WINDOW) {
                 a->clock |= KS_CLOCK_RTC_FAIL;
             }
-            /* Running at the wrong rate against the tick. */
+            /* A jump, or running at the wrong rate, against the tick: judged
+             * from the first reading after boot (issue 17 row 8). Waiting for
+             * a window of ticks first trusted a forward jump right after
+             * start for seconds; a jump beyond the tolerance needs no rate. */
+            uint64_t diff = dr > dm ? dr - dm : dm - dr;
+            if (diff > a->cfg.clock_tolerance)
+                a->clock |= KS_CLOCK_SKEW;
             if (dm >= KS_AUTH_STOP_WINDOW) {
-                uint64_t diff = dr > dm ? dr - dm : dm - dr;
-                if (diff > a->cfg.clock_tolerance)
-                    a->clock |= KS_CLOCK_SKEW;
                 if (dm >= 60 && !(a->clock & (KS_CLOCK_RTC_FAIL | KS_CLOCK_SKEW))) {
                     a->mono_ref = m;
                     a->rtc_ref = raw;

@@ -201,7 +201,15 @@ static void sync_state(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findi
             "it applies its degraded policy (%s)", (long long)jint(fa->report, "last_sync", 0),
             json_string_value(json_object_get(fa->report, "degraded_policy"))
                 ? json_string_value(json_object_get(fa->report, "degraded_policy")) : "?");
-    if (has_condition(fa->report, 702))
+    const char *cause = json_string_value(json_object_get(fa->report, "expiry_cause"));
+    if (has_condition(fa->report, 702) && cause && strcmp(cause, "clock") == 0)
+        /* issue 17 row 7: the link is fine, the clock is not */
+        add(o, 702, first_of(fa, 702),
+            "the controller's snapshot looks expired (expires %lld) by the controller's own clock, "
+            "which it does not trust: the cause is the clock (KSE-600); fix the clock first "
+            "(time_sync, then check the RTC), restoring the link will not help",
+            (long long)jint(fa->report, "expires_at", 0));
+    else if (has_condition(fa->report, 702))
         add(o, 702, first_of(fa, 702), "the controller's snapshot passed its expiry time (%lld)",
             (long long)jint(fa->report, "expires_at", 0));
 }
