@@ -55,6 +55,7 @@ typedef struct ctl_settings {
     uint8_t degraded;            /* enum ctl_degraded */
     uint32_t max_offline;        /* seconds without a sync before KSE-110 */
     uint64_t last_sync;          /* unix seconds of the last applied sync */
+    uint64_t unit_tag;           /* binds the store to this unit's identity file */
 } ctl_settings;
 
 #define CTL_SETTINGS_SIZE 72
@@ -77,6 +78,7 @@ typedef struct ctl_opts {
     const char *supervisor;      /* base URL, e.g. http://127.0.0.1:8750 */
     unsigned heartbeat;          /* seconds between heartbeats */
     int protocol;                /* protocol version reported (fault hook: old) */
+    const char *identity_path;   /* --identity; NULL: the flash path + ".id" */
 } ctl_opts;
 
 typedef struct ctl_agent {
@@ -114,6 +116,13 @@ typedef struct ctl_agent {
     int64_t rtc_skew;            /* seconds added to the system clock */
     int rtc_reset;               /* RTC reads as its epoch */
     int link_down;               /* every request to the supervisor fails */
+
+    /* the unit's identity, kept apart from the store (ctl_identity.c) */
+    char id_path[1024];
+    uint8_t unit_secret[32];
+    const char *identity_state;  /* "ok", "created", "restored", "foreign_store_refused", "lost" */
+    char identity_note[256];     /* what happened at start, for status and the report */
+    uint64_t instance;           /* random per process start: two agents under one id show */
 
     /* medium scrub (ctl_scrub.c) */
     uint32_t scrub_next;         /* next sector to read from the medium */
@@ -184,6 +193,20 @@ unsigned ctl_request_deadline(const ctl_agent *a);
  * deadline, counted from the last answer, even while a request hangs.
  * Caller holds the lock. */
 void ctl_link_watch(ctl_agent *a);
+
+/* ----- ctl_identity.c: the unit's identity file ----- */
+
+/* Binds the mounted (or failed) store to the unit's identity file at start.
+ * mount_err: the result of mounting; the store may be reformatted. */
+int ctl_identity_bind(ctl_agent *a, int mount_err, const ks_diag *damage);
+/* Writes the identity file from a->set, the unit secret and the store's trust. */
+int ctl_identity_save(ctl_agent *a);
+/* At enrolment: a fresh unit secret, the tag into a->set. */
+void ctl_identity_new(ctl_agent *a);
+/* Keeps the file's supervisor pins in step with the store's (rotation). */
+void ctl_identity_sync(ctl_agent *a);
+/* A flash image whose size is wrong (truncated): set aside, start erased. */
+int ctl_identity_medium_resized(ctl_agent *a, const char *path, uint64_t have, uint64_t want);
 
 /* ----- ctl_scrub.c: reading the medium itself, a slice per heartbeat ----- */
 

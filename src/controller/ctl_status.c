@@ -104,6 +104,9 @@ static json_t *lockout_json(ctl_agent *a)
             set_hex(e, "id", c->id, KS_KEYID_SIZE);
         }
         json_object_set_new(e, "fails", json_integer(c->fails));
+        /* fails restarts at 0 when the lock is set: say what caused it */
+        json_object_set_new(e, "locked_after", json_integer(a->auth_ready ? a->auth.cfg.deny : 0));
+        json_object_set_new(e, "lock_level", json_integer(c->lock_level));
         json_object_set_new(e, "locked_until", c->locked_until == UINT64_MAX
                                                    ? json_string("admin")
                                                    : json_integer((json_int_t)c->locked_until));
@@ -170,6 +173,10 @@ json_t *ctl_status_json(ctl_agent *a)
     json_object_set_new(o, "last_sync_error",
                         a->last_sync_err ? json_string(ks_err_name(a->last_sync_err)) : json_null());
     json_object_set_new(o, "store", store_json(a));
+    /* the unit's identity file (ctl_identity.c) and what start found */
+    json_object_set_new(o, "identity", json_pack("{s:s,s:s,s:s}", "file", a->id_path,
+                                                 "state", a->identity_state ? a->identity_state : "none",
+                                                 "note", a->identity_note));
     json_object_set_new(o, "clock", clock_json(a));
     json_object_set_new(o, "seal_on", json_boolean(a->seal_on));
     json_object_set_new(o, "pending_transaction",

@@ -81,7 +81,9 @@ int ctl_enroll(ctl_agent *a, const char *url, const char *token)
         a->set.min_key_format = 1;
     if (!a->set.max_offline)
         a->set.max_offline = 86400;
-    if ((err = ks_store_set_trust(&a->store, &t)) != 0 || (err = ctl_settings_save(a)) != 0) {
+    ctl_identity_new(a); /* the unit secret stays in the identity file only */
+    if ((err = ks_store_set_trust(&a->store, &t)) != 0 || (err = ctl_settings_save(a)) != 0 ||
+        (err = ctl_identity_save(a)) != 0) {
         fprintf(stderr, "keysup-controller: cannot store the enrolment: %s\n", ks_strerror(err));
         err = 1;
         goto cleanup;
@@ -446,6 +448,11 @@ int ctl_heartbeat(ctl_agent *a)
     json_object_set_new(report, "time", json_integer((json_int_t)(tnow ? tnow : ctl_rtc(a))));
     json_object_set_new(report, "firmware_version", json_string(CTL_FIRMWARE));
     json_object_set_new(report, "protocol_version", json_integer(a->o.protocol));
+    /* the supervisor's missed-heartbeat count starts from this (row 10) */
+    json_object_set_new(report, "heartbeat_interval", json_integer(a->o.heartbeat));
+    char inst[17];
+    snprintf(inst, sizeof inst, "%016llx", (unsigned long long)a->instance);
+    json_object_set_new(report, "instance", json_string(inst));
     json_object_set_new(report, "lockout",
                         json_boolean(json_array_size(json_object_get(report, "lockouts")) > 0));
     json_t *ans = ctl_http_json(a, "POST", "/v1/device/heartbeat", report, 1, &status);
@@ -486,6 +493,7 @@ int ctl_heartbeat(ctl_agent *a)
     if (a->auth_ready)
         upload_audit(a);
     fault_powercut_check(a);
+    ctl_identity_sync(a); /* the pins in the identity file follow a rotation */
     json_decref(ans);
     return KS_OK;
 }

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "ctl_agent.h"
 
 uint64_t ctl_mono_ms(void)
@@ -92,6 +94,8 @@ int ctl_sync_start(ctl_agent *a)
     if (err)
         return err;
     a->started_ms = ctl_mono_ms();
+    /* Two agents under one id show as two instances (KSE-730). */
+    randombytes_buf(&a->instance, sizeof a->instance);
     a->threaded = 1;
     if (!a->o.supervisor)
         return 0;
