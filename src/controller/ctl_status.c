@@ -87,7 +87,7 @@ static json_t *clock_json(ctl_agent *a)
 static json_t *lockout_json(ctl_agent *a)
 {
     json_t *arr = json_array();
-    uint64_t now = (uint64_t)time(NULL);
+    uint64_t now = ctl_now(a, NULL); /* locks are set in the engine's (trusted) time */
     for (uint32_t i = 0; i < ks_store_counter_count(&a->store); i++) {
         const ks_counter *c = ks_store_counter_at(&a->store, i);
         if (!c || (c->kind != KS_COUNTER_KEY && c->kind != KS_COUNTER_READER))

@@ -14,7 +14,9 @@
  * KS_AUTH_EPOCH_MIN with no token (reset to its epoch); below the anchor
  * (reset or set back since the token); trusted time more than the tolerance
  * before the highest trusted time seen (persisted at least hourly); or not
- * advancing while the monotonic tick does (stopped). Failures latch until a
+ * advancing while the monotonic tick does (stopped). KSE-600 also when the
+ * RTC moved more than the tolerance away from the tick since the last
+ * reference, from the first reading after boot (a jump needs no window). Failures latch until a
  * token re-anchors the clock: a clock known to be wrong is never trusted
  * again on its own say-so.
  *
