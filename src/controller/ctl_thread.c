@@ -74,10 +74,17 @@ static void *sync_main(void *p)
     while (!stopping(a)) {
         uint64_t now = ctl_mono_ms();
         if (now >= next) {
+            uint64_t hb = (uint64_t)a->o.heartbeat * 1000u, end;
             ctl_lock(a);
             (void)ctl_heartbeat(a);
             ctl_unlock(a);
-            next = ctl_mono_ms() + (uint64_t)a->o.heartbeat * 1000u;
+            /* A steady rhythm from the start of each heartbeat (what the
+             * supervisor counts missed heartbeats against), but at least a
+             * quarter interval of rest after a slow one. */
+            end = ctl_mono_ms();
+            next = now + hb;
+            if (next < end + hb / 4)
+                next = end + hb / 4;
             continue;
         }
         uint64_t wait = next - now > 100u ? 100u : next - now;

@@ -38,12 +38,12 @@ t0=$(now_ms)
 "$B/keysup" flash check "$W/c1.img" "${FLAGS[@]}" >"$W/check1.out" 2>&1 && fail "flash check passes a damaged file"
 # Meanwhile: the revoked key is refused every time, until the repair.
 seen=""
-while [ $(( $(now_ms) - t0 )) -lt 12000 ]; do
+while [ $(( $(now_ms) - t0 )) -lt 16000 ]; do
     present "$W/dave.key" c1 void reader-d && fail "revoked key granted while the medium is damaged"
     if grep -q "KSE-301 STORE_CORRUPT at flash byte" "$W/c1.log"; then seen=$(( $(now_ms) - t0 )); break; fi
     sleep 0.2
 done
-[ -n "$seen" ] || fail "no KSE-301 within 12 s (8 heartbeats + margin) of damaging the file"
+[ -n "$seen" ] || fail "no KSE-301 within 16 s (the stated 8 heartbeats of 1 s, + margin for a loaded machine) of damaging the file"
 at=$(grep -o "KSE-301 STORE_CORRUPT at flash byte [0-9]*" "$W/c1.log" | head -1 | grep -o "[0-9]*$")
 sector=$((off / 4096))
 [ $((at / 4096)) -eq "$sector" ] || fail "KSE-301 names byte $at (sector $((at / 4096))), damage was in sector $sector"
@@ -65,7 +65,7 @@ img = open(sys.argv[1], 'rb').read()
 assert img[int(sys.argv[2]):] == b'\xff' * 4096
 PY
 printf '\x00\x00\x00\x00' | dd of="$W/c1.img" bs=1 seek=$((last + 100)) conv=notrunc status=none
-wait_until 12 "change in unused space noticed" grep -q "byte $((last + 100)) is outside live data" "$W/c1.log"
+wait_until 16 "change in unused space noticed" grep -q "byte $((last + 100)) is outside live data" "$W/c1.log"
 sleep 2
 [ "$(grep -c "sync.full_download" "$W/c1.log")" = "$downloads" ] || fail "a change in unused space caused a download"
 present "$W/bob.key" c1 void || fail "bob refused after a change in unused space"
