@@ -38,6 +38,14 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* A stop (SIGTERM) ends a hanging request within about a second instead of
+ * its deadline, so the agent stops within systemd's TimeoutStopSec. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return __atomic_load_n(&((ctl_agent *)ud)->stop, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
 void ctl_http_free(ctl_http_resp *r)
 {
     free(r->body);
@@ -67,6 +75,9 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     if (strncmp(path, "/v1/device/snapshot", 19) != 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * 1000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (body) {
