@@ -173,6 +173,57 @@ static void test_rtc_stopped(void **state)
     assert_int_equal(ks_auth_now(&F.a, &now), KS_E_CLOCK_SKEW);
 }
 
+/* Issue 17 row 8: a forward jump right after start is untrusted at the very
+ * next reading, not after a window of ticks: no grant of a key whose
+ * validity has not begun, no KSE-204 for a valid one, KSE-600 instead. */
+static void test_jump_after_boot(void **state)
+{
+    (void)state;
+    uint64_t now;
+    ks_auth_result res;
+    F.use_mono = 1;
+    at_restart(&F);
+    F.mono = 100;
+    assert_int_equal(ks_auth_now(&F.a, &now), 0);
+    assert_int_equal(at_present(&F, RA, KS_ACT_VOID, K_SUP1, 0, NULL), 0);
+    /* one second of ticks later the RTC says tomorrow */
+    F.mono += 1;
+    F.rtc += 1 + 86400;
+    assert_int_equal(ks_auth_now(&F.a, &now), KS_E_CLOCK_SKEW);
+    memset(&res, 0, sizeof res);
+    assert_int_equal(at_present(&F, RA, KS_ACT_VOID, K_SUP1, 0, &res), KS_E_CLOCK_SKEW);
+    assert_string_equal(res.what, "auth.clock");
+    /* and it stays untrusted (latched) until a signed token */
+    F.mono += 30;
+    F.rtc += 30;
+    assert_int_equal(ks_auth_now(&F.a, &now), KS_E_CLOCK_SKEW);
+    assert_int_equal(apply(9000, CTRL, AT_T0 + 40, NULL), 0);
+    F.mono += 1;
+    F.rtc += 1;
+    assert_int_equal(ks_auth_now(&F.a, &now), 0);
+    assert_int_equal(now, AT_T0 + 41);
+
+    /* a backward jump of more than the tolerance, also at once */
+    F.mono += 1;
+    F.rtc -= 1000;
+    assert_int_not_equal(ks_auth_now(&F.a, &now), 0);
+}
+
+/* Within the tolerance a step is not a jump: one second of noise and a
+ * few seconds of correction right after boot stay trusted. */
+static void test_small_step_after_boot(void **state)
+{
+    (void)state;
+    uint64_t now;
+    F.use_mono = 1;
+    at_restart(&F);
+    F.mono = 100;
+    assert_int_equal(ks_auth_now(&F.a, &now), 0);
+    F.mono += 1;
+    F.rtc += 1 + 120;
+    assert_int_equal(ks_auth_now(&F.a, &now), 0);
+}
+
 static void test_skew(void **state)
 {
     (void)state;
@@ -271,6 +322,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rtc_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtc_back_without_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rtc_stopped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jump_after_boot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_small_step_after_boot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_skew, setup, teardown),
         cmocka_unit_test_setup_teardown(test_licence, setup, teardown),
     };

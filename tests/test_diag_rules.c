@@ -273,6 +273,79 @@ static void test_explains_table(void **state)
     assert_false(ks_diag_is_refusal_code(301));
 }
 
+/* Issue 17 row 11: the controller's failure count restarts at 0 when the
+ * lock is set; the evidence says what locked it, not "(0 failures)". */
+static void test_lockout_evidence_after_lock(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_array_append_new(json_object_get(r, "lockouts"),
+                          json_pack("{s:s,s:s,s:i,s:i,s:I}", "kind", "reader", "id", "r1", "fails",
+                                    0, "locked_after", 3, "locked_until",
+                                    (json_int_t)(NOW / 1000 + 600)));
+    facts(&f, r);
+    ks_diag_walk(&c, &f, &o);
+    assert_non_null(get(&o, 500));
+    assert_null(strstr(get(&o, 500)->evidence, "0 failures"));
+    assert_non_null(strstr(get(&o, 500)->evidence, "reader r1 (locked after 3 failed attempts"));
+    json_decref(r);
+}
+
+/* Issue 17 row 7: "expired" by a clock the controller does not trust names
+ * the clock as the cause; by a good clock it is the ordinary finding. */
+static void test_expired_by_bad_clock_names_clock(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_array_append_new(json_object_get(r, "conditions"), json_string("KSE-702"));
+    facts(&f, r);
+    ks_diag_walk(&c, &f, &o);
+    assert_null(strstr(get(&o, 702)->evidence, "clock"));
+    json_object_set_new(r, "expiry_cause", json_string("clock"));
+    ks_diag_walk(&c, &f, &o);
+    assert_non_null(strstr(get(&o, 702)->evidence, "the cause is the clock (KSE-600)"));
+    json_decref(r);
+}
+
+/* Issue 17 rows 2 and 3: two agent instances alternating is KSE-730 for
+ * ten intervals after the last alternation; an unreadable medium is 900. */
+static void test_identity_cloned_and_medium(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    facts(&f, r);
+    ks_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 730));
+    f.clone_first_ms = NOW - 4000;
+    f.clone_ms = NOW - 2000;
+    strcpy(f.clone_inst[0], "00000000000000aa");
+    strcpy(f.clone_inst[1], "00000000000000bb");
+    ks_diag_walk(&c, &f, &o);
+    assert_non_null(get(&o, 730));
+    assert_true(get(&o, 730)->root);
+    assert_int_equal(get(&o, 730)->first_ms, NOW - 4000);
+    assert_non_null(strstr(get(&o, 730)->evidence, "00000000000000bb"));
+    f.clone_ms = NOW - 11000; /* the second agent stopped 11 intervals ago */
+    ks_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 730));
+
+    json_array_append_new(json_object_get(r, "conditions"), json_string("KSE-900"));
+    json_object_set_new(json_object_get(r, "store"), "medium_sector", json_integer(112));
+    ks_diag_walk(&c, &f, &o);
+    assert_non_null(get(&o, 900));
+    assert_non_null(strstr(get(&o, 900)->evidence, "sector 112"));
+    json_decref(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +358,9 @@ int main(void)
         cmocka_unit_test(test_profile_seal_pending_and_protocol),
         cmocka_unit_test(test_answer_not_authentic_and_refused_downloads),
         cmocka_unit_test(test_explains_table),
+        cmocka_unit_test(test_lockout_evidence_after_lock),
+        cmocka_unit_test(test_expired_by_bad_clock_names_clock),
+        cmocka_unit_test(test_identity_cloned_and_medium),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

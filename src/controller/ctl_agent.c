@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -21,7 +22,8 @@
  * Settings blob layout (72 bytes, little-endian):
  *   0 magic "KSCS"  4 version u16  6 min_key_format u8  7 degraded u8
  *   8 controller_id u64  16 scope u32  20 max_offline u32
- *  24 device_seed[32]  56 last_sync u64  64 reserved[8]
+ *  24 device_seed[32]  56 last_sync u64  64 unit_tag u64 (0: written before
+ *  the identity file existed; ctl_identity.c)
  */
 static void settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
 {
@@ -35,6 +37,7 @@ static void settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE
     ks_st32(out + 20, s->max_offline);
     memcpy(out + 24, s->device_seed, 32);
     ks_st64(out + 56, s->last_sync);
+    ks_st64(out + 64, s->unit_tag);
 }
 
 static int settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
@@ -48,6 +51,7 @@ static int settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
     s->max_offline = ks_ld32(in + 20);
     memcpy(s->device_seed, in + 24, 32);
     s->last_sync = ks_ld64(in + 56);
+    s->unit_tag = ks_ld64(in + 64);
     return KS_OK;
 }
 
@@ -94,8 +98,18 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
         a->o.protocol = CTL_PROTOCOL;
     if ((err = ks_sodium_crypto(&a->crypto)) != 0)
         return err;
+    /* A truncated (or grown) image: set aside, start erased; the identity
+     * file gives the unit back its identity (ctl_identity.c). */
+    struct stat sb;
+    uint64_t want = (uint64_t)CTL_SECTOR_SIZE * a->o.flash_sectors;
+    int resized = 0;
+    if (!create && stat(o->flash_path, &sb) == 0 && (uint64_t)sb.st_size != want) {
+        if ((err = ctl_identity_medium_resized(a, o->flash_path, (uint64_t)sb.st_size, want)) != 0)
+            return err;
+        resized = 1;
+    }
     err = ks_flash_emu_open(&a->flash, o->flash_path, CTL_SECTOR_SIZE, a->o.flash_sectors,
-                            CTL_PROG_SIZE, 0xFF, create);
+                            CTL_PROG_SIZE, 0xFF, create || resized);
     if (err)
         return err;
     a->flash.strict = 0; /* a real device does not abort on a double program */
@@ -117,6 +131,18 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);
+    int merr = resized ? KS_E_STORE_CORRUPT : err;
+    if (resized)
+        a->damage.what = "image.size";
+    /* Unmountable (e.g. a zeroed metadata sector): not a reason to stop.
+     * The identity file restores who this unit is; the store is formatted
+     * and fetched again (ctl_identity_bind). */
+    if (!create && err != KS_OK && err != KS_E_NOTFOUND && !a->store.mounted) {
+        fprintf(stderr, "keysup-controller: KSE-301 store on %s cannot be mounted: %s at flash "
+                        "byte %u (%s)\n", o->flash_path, ks_err_name(err), a->damage.offset,
+                a->damage.what ? a->damage.what : "?");
+        err = KS_E_NOTFOUND; /* formatted below */
+    }
     if (err == KS_E_NOTFOUND || (create && err != KS_OK && !a->store.mounted)) {
         err = ks_store_format(&a->store, &a->scfg, NULL);
         if (err)
@@ -131,7 +157,9 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
     }
     a->mount_err = err;
     if (ctl_settings_load(a) == KS_E_FORMAT)
-        fprintf(stderr, "keysup-controller: settings blob unreadable; re-enrol this controller\n");
+        fprintf(stderr, "keysup-controller: settings blob unreadable\n");
+    if (!create && (err = ctl_identity_bind(a, merr, &a->damage)) != 0)
+        return err;
     return KS_OK;
 }
 

@@ -4,8 +4,11 @@
  * that plays the reader and the terminal; plus the sync client that keeps it
  * in step with keysupd.
  *
- * One thread: the control socket and the heartbeat timer share a poll()
- * loop, so the store and the engine are never touched concurrently.
+ * Two threads (docs/controller.md "Decisions never wait on the network"):
+ * the control socket (decisions) and the sync thread (heartbeat, downloads,
+ * audit upload). One mutex, a->mu, guards the store and the engine; the
+ * sync thread holds it while it touches them and releases it around every
+ * network wait (ctl_http.c), so a hung supervisor never delays a decision.
  */
 #ifndef KEYSUP_CTL_AGENT_H
 #define KEYSUP_CTL_AGENT_H
@@ -13,6 +16,8 @@
 #include <keysup/keysup.h>
 #include <keysup/ks_auth.h>
 #include <keysup/ks_store.h>
+
+#include <pthread.h>
 
 #include "ks_flash_file.h"
 
@@ -50,6 +55,7 @@ typedef struct ctl_settings {
     uint8_t degraded;            /* enum ctl_degraded */
     uint32_t max_offline;        /* seconds without a sync before KSE-110 */
     uint64_t last_sync;          /* unix seconds of the last applied sync */
+    uint64_t unit_tag;           /* binds the store to this unit's identity file */
 } ctl_settings;
 
 #define CTL_SETTINGS_SIZE 72
@@ -72,6 +78,7 @@ typedef struct ctl_opts {
     const char *supervisor;      /* base URL, e.g. http://127.0.0.1:8750 */
     unsigned heartbeat;          /* seconds between heartbeats */
     int protocol;                /* protocol version reported (fault hook: old) */
+    const char *identity_path;   /* --identity; NULL: the flash path + ".id" */
 } ctl_opts;
 
 typedef struct ctl_agent {
@@ -113,6 +120,28 @@ typedef struct ctl_agent {
     int rtc_reset;               /* RTC reads as its epoch */
     int link_down;               /* every request to the supervisor fails */
 
+    /* the unit's identity, kept apart from the store (ctl_identity.c) */
+    char id_path[1024];
+    uint8_t unit_secret[32];
+    const char *identity_state;  /* "ok", "created", "restored", "foreign_store_refused", "lost" */
+    char identity_note[256];     /* what happened at start, for status and the report */
+    uint64_t instance;           /* random per process start: two agents under one id show */
+
+    /* medium scrub (ctl_scrub.c) */
+    uint32_t scrub_next;         /* next sector to read from the medium */
+    uint32_t scrub_passes;       /* whole-medium passes completed */
+    int medium_err;              /* KS_E_HARDWARE_FAULT while the medium cannot be read */
+    uint32_t medium_sector;      /* where it could not be read */
+    uint32_t medium_changes;     /* scrubs that found the medium changed under the agent */
+    uint32_t medium_change_at;   /* flash byte of the last such change */
+
+    /* threads (ctl_thread.c) */
+    pthread_mutex_t mu;          /* the store, the engine and this struct */
+    int threaded;                /* the sync thread runs: ctl_http releases mu while waiting */
+    pthread_t sync_thread;
+    uint64_t last_contact_ms;    /* monotonic ms of the last answered heartbeat; 0 = never */
+    uint64_t started_ms;         /* monotonic ms at start */
+
     int stop;
 } ctl_agent;
 
@@ -131,6 +160,10 @@ void ctl_device_key(ctl_agent *a);
 void ctl_note_refusal(ctl_agent *a, int err, uint64_t now);
 /* Current system time as the controller's RTC sees it (with fault hooks). */
 uint64_t ctl_rtc(const ctl_agent *a);
+/* The agent's time (ctl_time.c): trusted time once a time token anchored
+ * the engine's clock, the RTC before. *trusted (may be NULL): 1 when the
+ * engine judges the clock good. */
+uint64_t ctl_now(ctl_agent *a, int *trusted);
 /* 1 when the database is older than max_offline. */
 int ctl_stale(ctl_agent *a, uint64_t now);
 
@@ -146,6 +179,48 @@ struct json_t;
 struct json_t *ctl_handle(ctl_agent *a, struct json_t *req);
 /* The status object (`ctl status`, and the base of the health report). */
 struct json_t *ctl_status_json(ctl_agent *a);
+
+/* ----- ctl_thread.c: the sync thread beside the decision path ----- */
+
+uint64_t ctl_mono_ms(void);
+/* Starts the sync thread (a->o.supervisor set); 0 or an errno. */
+int ctl_sync_start(ctl_agent *a);
+/* Asks it to stop and joins it (waits at most one request deadline). */
+void ctl_sync_stop(ctl_agent *a);
+void ctl_lock(ctl_agent *a);
+void ctl_unlock(ctl_agent *a);
+/* Seconds one request to the supervisor may take: connect plus answer
+ * (derived from the heartbeat, docs/controller.md). */
+unsigned ctl_request_deadline(const ctl_agent *a);
+/* Raises KSE-100 once no answer came for 3 heartbeats plus one request
+ * deadline, counted from the last answer, even while a request hangs.
+ * Caller holds the lock. */
+void ctl_link_watch(ctl_agent *a);
+
+/* ----- ctl_identity.c: the unit's identity file ----- */
+
+/* Binds the mounted (or failed) store to the unit's identity file at start.
+ * mount_err: the result of mounting; the store may be reformatted. */
+int ctl_identity_bind(ctl_agent *a, int mount_err, const ks_diag *damage);
+/* Writes the identity file from a->set, the unit secret and the store's trust. */
+int ctl_identity_save(ctl_agent *a);
+/* At enrolment: a fresh unit secret, the tag into a->set. */
+void ctl_identity_new(ctl_agent *a);
+/* Keeps the file's supervisor pins in step with the store's (rotation). */
+void ctl_identity_sync(ctl_agent *a);
+/* A flash image whose size is wrong (truncated): set aside, start erased. */
+int ctl_identity_medium_resized(ctl_agent *a, const char *path, uint64_t have, uint64_t want);
+
+/* ----- ctl_scrub.c: reading the medium itself, a slice per heartbeat ----- */
+
+#define CTL_SCRUB_BEATS 8u       /* the whole medium is read within this many heartbeats */
+#define CTL_SCRUB_MIN 64u        /* sectors per heartbeat at least (256 KiB) */
+uint32_t ctl_scrub_slice(const ctl_agent *a);
+/* Reads the next slice of the flash file and takes any sector that differs
+ * from what the agent wrote. 1: something changed (the integrity scan must
+ * judge it); 0: the same; KS_E_HARDWARE_FAULT: the medium cannot be read.
+ * Caller holds the lock; it is released while reading. */
+int ctl_scrub_tick(ctl_agent *a);
 
 /* ----- ctl_sync.c: the supervisor link ----- */
 

@@ -71,6 +71,12 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     take_header(ptr, n, "X-Keysup-Answer-Key:", out->answer_key, sizeof out->answer_key);
     take_header(ptr, n, "X-Keysup-Answer-Signature:", out->answer_sig, sizeof out->answer_sig);
     return n;
+/* A stop (SIGTERM) ends a hanging request within about a second instead of
+ * its deadline, so the agent stops within systemd's TimeoutStopSec. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return __atomic_load_n(&((ctl_agent *)ud)->stop, __ATOMIC_RELAXED) ? 1 : 0;
 }
 
 void ctl_http_free(ctl_http_resp *r)
@@ -92,9 +98,19 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     snprintf(url, sizeof url, "%s%s", a->o.supervisor, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    /* Deadlines from the heartbeat (ctl_request_deadline): a hung
+     * supervisor costs one missed heartbeat, not 30 s. A snapshot may be
+     * large, so it is only held to "no byte for a deadline". */
+    long dl = (long)ctl_request_deadline(a);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, dl * 500L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, dl);
+    if (strncmp(path, "/v1/device/snapshot", 19) != 0)
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * 1000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -105,7 +121,12 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    if (curl_easy_perform(c) == CURLE_OK) {
+    /* The only place the sync thread waits on the network: decisions run
+     * meanwhile (ctl_thread.c). Everything used below is local. */
+    ctl_unlock(a);
+    CURLcode cc = curl_easy_perform(c);
+    ctl_lock(a);
+    if (cc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         out->status = (int)status;
         out->body = b.p;

@@ -27,7 +27,9 @@ static void on_signal(int sig)
 static const char usage[] =
     "usage: keysup-controller run    --flash FILE --socket PATH [--supervisor URL]\n"
     "                                [--heartbeat SECONDS] [--sectors N] [--protocol N]\n"
+    "                                [--identity FILE]\n"
     "       keysup-controller enroll --flash FILE --supervisor URL --token TOKEN [--sectors N]\n"
+    "                                [--identity FILE]\n"
     "       keysup-controller ctl    --socket PATH [--json] status\n"
     "       keysup-controller ctl    --socket PATH seal on|off\n"
     "       keysup-controller ctl    --socket PATH txn-done\n"
@@ -38,14 +40,17 @@ static const char usage[] =
     "         control socket (the reader and terminal), and, with --supervisor, the\n"
     "         heartbeat and sync with keysupd.\n"
     "enroll   creates the device key, enrols with a one-time provisioning token,\n"
-    "         pins the supervisor's key and stores all of it in flash.\n"
+    "         pins the supervisor's key and stores all of it in flash and in the\n"
+    "         unit's identity file (--identity, default FILE.id, mode 0600), which\n"
+    "         gives the unit its identity back when the store is damaged and\n"
+    "         refuses a store copied from another unit.\n"
     "ctl      talks to a running controller. Faults (tests and simulator):\n"
     "         corrupt_sector | skew_clock SECONDS | rtc_reset true|false |\n"
     "         drop_link true|false | protocol N | power_cut WRITES\n"
     "See docs/controller.md.\n";
 
 typedef struct args {
-    const char *flash, *socket, *supervisor, *token;
+    const char *flash, *socket, *supervisor, *token, *identity;
     unsigned heartbeat, sectors;
     int protocol;
     int json;
@@ -77,6 +82,8 @@ static int parse(int argc, char **argv, args *a)
             a->flash = v;
         else if (strcmp(k, "--socket") == 0)
             a->socket = v;
+        else if (strcmp(k, "--identity") == 0)
+            a->identity = v;
         else if (strcmp(k, "--supervisor") == 0)
             a->supervisor = v;
         else if (strcmp(k, "--token") == 0)
@@ -290,7 +297,7 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol};
+    ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol, a.identity};
     int err = ctl_open(&agent, &o, enroll);
     if (err) {
         fprintf(stderr, "keysup-controller: cannot open the store on %s: %s (%s)\n", a.flash,

@@ -90,13 +90,22 @@ static uint64_t now_of(ctl_agent *a)
 /* The declared degraded policy once the database is too old (KSE-110). */
 static int degraded_refuses(ctl_agent *a, const ks_action_def *def)
 {
-    if (!ctl_stale(a, (uint64_t)time(NULL)))
+    int trusted = 0, refuse;
+    if (!ctl_stale(a, ctl_now(a, &trusted)))
         return 0;
     switch (a->set.degraded) {
-    case CTL_DEGRADED_ALLOW: return 0;
-    case CTL_DEGRADED_DENY_ALL: return 1;
-    default: return ks_action_needs_supervisor(def);
+    case CTL_DEGRADED_ALLOW: refuse = 0; break;
+    case CTL_DEGRADED_DENY_ALL: refuse = 1; break;
+    default: refuse = ks_action_needs_supervisor(def);
     }
+    /* "Stale" by a clock the engine does not trust (a jump): the age cannot
+     * be judged, and the cause to name is the clock, not the link. */
+    if (!trusted) {
+        uint64_t now;
+        int cerr = a->auth_ready ? ks_auth_now(&a->auth, &now) : KS_E_RTC_FAILURE;
+        return cerr ? cerr : KS_E_CLOCK_SKEW;
+    }
+    return refuse ? KS_E_SYNC_STALE : 0;
 }
 
 static json_t *op_challenge(ctl_agent *a, json_t *req)
@@ -107,9 +116,10 @@ static json_t *op_challenge(ctl_agent *a, json_t *req)
     const ks_action_def *def;
     if (reader_id(req, reader, &err) || !(def = action_arg(req, &err)))
         return err;
-    if (degraded_refuses(a, def)) {
-        ctl_note_refusal(a, KS_E_SYNC_STALE, now_of(a));
-        return kse_fail(KS_E_SYNC_STALE, "controller.degraded_policy");
+    int derr = degraded_refuses(a, def);
+    if (derr) {
+        ctl_note_refusal(a, derr, now_of(a));
+        return kse_fail(derr, derr == KS_E_SYNC_STALE ? "controller.degraded_policy" : "auth.clock");
     }
     int rc = ks_auth_challenge(&a->auth, reader, def->id, ch);
     if (rc) {
@@ -169,9 +179,10 @@ static json_t *op_session_action(ctl_agent *a, json_t *req)
     if (reader_id(req, reader, &err) || !(def = action_arg(req, &err)))
         return err;
     json_int_t session = json_integer_value(json_object_get(req, "session"));
-    if (degraded_refuses(a, def)) {
-        ctl_note_refusal(a, KS_E_SYNC_STALE, now_of(a));
-        return kse_fail(KS_E_SYNC_STALE, "controller.degraded_policy");
+    int derr = degraded_refuses(a, def);
+    if (derr) {
+        ctl_note_refusal(a, derr, now_of(a));
+        return kse_fail(derr, derr == KS_E_SYNC_STALE ? "controller.degraded_policy" : "auth.clock");
     }
     ks_auth_result res;
     memset(&res, 0, sizeof res);
@@ -368,13 +379,6 @@ static void on_readable(ctl_agent *a, client *c)
     }
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int ctl_serve(ctl_agent *a)
 {
     client cl[MAX_CLIENTS];
@@ -387,14 +391,18 @@ int ctl_serve(ctl_agent *a)
     }
     for (int i = 0; i < MAX_CLIENTS; i++)
         cl[i].fd = -1, cl[i].buf = NULL, cl[i].len = 0;
-    uint64_t next_beat = mono_ms();
+    /* The heartbeat runs in its own thread (ctl_thread.c): this loop only
+     * decides, and never waits on the network. */
+    int terr = ctl_sync_start(a);
+    if (terr) {
+        fprintf(stderr, "keysup-controller: cannot start the sync thread: %s\n", strerror(terr));
+        close(lfd);
+        return KS_E_IO;
+    }
     while (!a->stop) {
-        uint64_t now = mono_ms();
-        if (a->o.supervisor && now >= next_beat) {
-            (void)ctl_heartbeat(a);
-            next_beat = mono_ms() + (uint64_t)a->o.heartbeat * 1000u;
-            now = mono_ms();
-        }
+        ctl_lock(a);
+        ctl_link_watch(a);
+        ctl_unlock(a);
         int n = 0;
         pfd[n].fd = lfd;
         pfd[n++].events = POLLIN;
@@ -403,8 +411,7 @@ int ctl_serve(ctl_agent *a)
                 pfd[n].fd = cl[i].fd;
                 pfd[n++].events = POLLIN;
             }
-        int wait_ms = a->o.supervisor ? (int)(next_beat > now ? next_beat - now : 0) : 1000;
-        int r = poll(pfd, (nfds_t)n, wait_ms);
+        int r = poll(pfd, (nfds_t)n, 200);
         if (r < 0 && errno != EINTR)
             break;
         if (r <= 0)
@@ -412,8 +419,11 @@ int ctl_serve(ctl_agent *a)
         for (int k = 1; k < n; k++)
             if (pfd[k].revents)
                 for (int i = 0; i < MAX_CLIENTS; i++)
-                    if (cl[i].fd == pfd[k].fd)
+                    if (cl[i].fd == pfd[k].fd) {
+                        ctl_lock(a);
                         on_readable(a, &cl[i]);
+                        ctl_unlock(a);
+                    }
         if (pfd[0].revents & POLLIN) {
             int fd = accept(lfd, NULL, NULL);
             int placed = 0;
@@ -426,6 +436,7 @@ int ctl_serve(ctl_agent *a)
                 close(fd);
         }
     }
+    ctl_sync_stop(a);
     for (int i = 0; i < MAX_CLIENTS; i++)
         if (cl[i].fd >= 0)
             drop(&cl[i]);

@@ -51,6 +51,17 @@ static json_t *store_json(ctl_agent *a)
                                                       ? info.audit_last - info.audit_acked : 0)));
     json_object_set_new(o, "audit_last", json_integer((json_int_t)info.audit_last));
     json_object_set_new(o, "counters", json_integer(info.counter_count));
+    /* the medium scrub (ctl_scrub.c): how far, and what it found */
+    json_object_set_new(o, "scrub", json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "next_sector",
+                                              (int)a->scrub_next, "slice_sectors",
+                                              (int)ctl_scrub_slice(a), "pass_heartbeats",
+                                              (int)CTL_SCRUB_BEATS, "passes", (int)a->scrub_passes,
+                                              "medium_changes", (int)a->medium_changes,
+                                              "last_change_at", (int)a->medium_change_at));
+    if (a->medium_err) {
+        json_object_set_new(o, "medium", json_string("unreadable"));
+        json_object_set_new(o, "medium_sector", json_integer(a->medium_sector));
+    }
     return o;
 }
 
@@ -77,7 +88,7 @@ static json_t *clock_json(ctl_agent *a)
 static json_t *lockout_json(ctl_agent *a)
 {
     json_t *arr = json_array();
-    uint64_t now = (uint64_t)time(NULL);
+    uint64_t now = ctl_now(a, NULL); /* locks are set in the engine's (trusted) time */
     for (uint32_t i = 0; i < ks_store_counter_count(&a->store); i++) {
         const ks_counter *c = ks_store_counter_at(&a->store, i);
         if (!c || (c->kind != KS_COUNTER_KEY && c->kind != KS_COUNTER_READER))
@@ -94,6 +105,9 @@ static json_t *lockout_json(ctl_agent *a)
             set_hex(e, "id", c->id, KS_KEYID_SIZE);
         }
         json_object_set_new(e, "fails", json_integer(c->fails));
+        /* fails restarts at 0 when the lock is set: say what caused it */
+        json_object_set_new(e, "locked_after", json_integer(a->auth_ready ? a->auth.cfg.deny : 0));
+        json_object_set_new(e, "lock_level", json_integer(c->lock_level));
         json_object_set_new(e, "locked_until", c->locked_until == UINT64_MAX
                                                    ? json_string("admin")
                                                    : json_integer((json_int_t)c->locked_until));
@@ -161,14 +175,23 @@ json_t *ctl_status_json(ctl_agent *a)
     }
     json_object_set_new(o, "last_sync", json_integer((json_int_t)a->set.last_sync));
     json_object_set_new(o, "last_contact", json_integer((json_int_t)a->last_contact));
-    uint64_t now = (uint64_t)time(NULL);
+    int clock_ok = 0;
+    uint64_t now = ctl_now(a, &clock_ok);
     json_t *conds = json_array();
     if (a->comm_lost)
         json_array_append_new(conds, json_string("KSE-100"));
     if (ctl_stale(a, now))
         json_array_append_new(conds, json_string("KSE-110"));
-    if (h && h->expires_at && now >= h->expires_at)
+    if (h && h->expires_at && now >= h->expires_at) {
         json_array_append_new(conds, json_string("KSE-702"));
+        /* Expired by a clock the engine does not trust: the clock is the
+         * cause to fix (KSE-600), not the link (issue 17 row 7). */
+        json_object_set_new(o, "expiry_cause", json_string(clock_ok ? "age" : "clock"));
+    }
+    if (a->last_sync_err == KS_E_SNAPSHOT_EXPIRED && !clock_ok)
+        json_object_set_new(o, "expiry_cause", json_string("clock"));
+    if (a->medium_err)
+        json_array_append_new(conds, json_string("KSE-900"));
     if (a->last_sync_err && ks_err_kse(a->last_sync_err))
         json_array_append_new(conds, kse_code(a->last_sync_err));
     json_object_set_new(o, "conditions", conds);
@@ -176,6 +199,10 @@ json_t *ctl_status_json(ctl_agent *a)
                         a->last_sync_err ? json_string(ks_err_name(a->last_sync_err)) : json_null());
     trust_json(a, o);
     json_object_set_new(o, "store", store_json(a));
+    /* the unit's identity file (ctl_identity.c) and what start found */
+    json_object_set_new(o, "identity", json_pack("{s:s,s:s,s:s}", "file", a->id_path,
+                                                 "state", a->identity_state ? a->identity_state : "none",
+                                                 "note", a->identity_note));
     json_object_set_new(o, "clock", clock_json(a));
     json_object_set_new(o, "seal_on", json_boolean(a->seal_on));
     json_object_set_new(o, "pending_transaction",

@@ -81,7 +81,9 @@ int ctl_enroll(ctl_agent *a, const char *url, const char *token)
         a->set.min_key_format = 1;
     if (!a->set.max_offline)
         a->set.max_offline = 86400;
-    if ((err = ks_store_set_trust(&a->store, &t)) != 0 || (err = ctl_settings_save(a)) != 0) {
+    ctl_identity_new(a); /* the unit secret stays in the identity file only */
+    if ((err = ks_store_set_trust(&a->store, &t)) != 0 || (err = ctl_settings_save(a)) != 0 ||
+        (err = ctl_identity_save(a)) != 0) {
         fprintf(stderr, "keysup-controller: cannot store the enrolment: %s\n", ks_strerror(err));
         err = 1;
         goto cleanup;
@@ -111,7 +113,7 @@ static int install_bytes(ctl_agent *a, const uint8_t *img, size_t len, ks_diag *
     if (len < KS_SNAP_HEADER_SIZE || (len - KS_SNAP_HEADER_SIZE) % KS_RECORD_SIZE)
         return ks_fail(d, KS_E_FORMAT, (uint32_t)len, "snapshot size");
     ks_recsrc_mem(&src, img + KS_SNAP_HEADER_SIZE, (uint32_t)((len - KS_SNAP_HEADER_SIZE) / KS_RECORD_SIZE));
-    return ks_store_install(&a->store, img, &src, (uint64_t)time(NULL), d);
+    return ks_store_install(&a->store, img, &src, ctl_now(a, NULL), d);
 }
 
 /* Initialize Terminal: the whole snapshot into the spare area. */
@@ -155,9 +157,9 @@ static int apply_delta(ctl_agent *a, uint64_t from)
         ctl_http_free(&r);
         return KS_E_BASE; /* not retained, or we are off the supervisor's line: full download */
     }
-    err = ks_store_apply_delta(&a->store, r.body, r.len, (uint64_t)time(NULL), NULL, &d);
+    err = ks_store_apply_delta(&a->store, r.body, r.len, ctl_now(a, NULL), NULL, &d);
     if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
-        err = ks_store_apply_delta(&a->store, r.body, r.len, (uint64_t)time(NULL), NULL, &d);
+        err = ks_store_apply_delta(&a->store, r.body, r.len, ctl_now(a, NULL), NULL, &d);
     ctl_http_free(&r);
     if (err) {
         logf_("sync.delta_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
@@ -170,7 +172,7 @@ static int apply_delta(ctl_agent *a, uint64_t from)
  * or hourly: flash has a write budget, and KSE-110 only needs hour precision. */
 static void synced(ctl_agent *a, int changed)
 {
-    uint64_t now = (uint64_t)time(NULL);
+    uint64_t now = ctl_now(a, NULL);
     int persist = changed || a->set.last_sync + 3600 < now;
     a->set.last_sync = now;
     if (persist)
@@ -388,8 +390,12 @@ int ctl_heartbeat(ctl_agent *a)
 
     /* Integrity: a full CRC scan is cheap at controller scale and catches a
      * sector damaged since boot before a key lookup trips over it. */
+    int scrub = ctl_scrub_tick(a); /* the medium itself, not only the RAM copy */
     ks_diag cd = {0};
     int cerr = ks_store_check(&a->store, &cd);
+    if (scrub == 1 && cerr == KS_OK)
+        fprintf(stderr, "keysup-controller: the change at flash byte %u is outside live data; "
+                        "no download needed\n", a->medium_change_at);
     if (cerr == KS_E_STORE_CORRUPT || cerr == KS_E_ROOT) {
         if (!a->damage_reported)
             fprintf(stderr, "keysup-controller: KSE-301 STORE_CORRUPT at flash byte %u (%s); "
@@ -409,6 +415,11 @@ int ctl_heartbeat(ctl_agent *a)
     json_object_set_new(report, "time", json_integer((json_int_t)(tnow ? tnow : ctl_rtc(a))));
     json_object_set_new(report, "firmware_version", json_string(CTL_FIRMWARE));
     json_object_set_new(report, "protocol_version", json_integer(a->o.protocol));
+    /* the supervisor's missed-heartbeat count starts from this (row 10) */
+    json_object_set_new(report, "heartbeat_interval", json_integer(a->o.heartbeat));
+    char inst[17];
+    snprintf(inst, sizeof inst, "%016llx", (unsigned long long)a->instance);
+    json_object_set_new(report, "instance", json_string(inst));
     json_object_set_new(report, "lockout",
                         json_boolean(json_array_size(json_object_get(report, "lockouts")) > 0));
     int aerr = 0;
@@ -419,18 +430,16 @@ int ctl_heartbeat(ctl_agent *a)
         return aerr; /* not authentic: refused and counted, nothing acted on */
     if (!ans || status != 200) {
         json_decref(ans);
-        if (a->last_contact + 3u * a->o.heartbeat < now && !a->comm_lost) {
-            a->comm_lost = 1;
-            ctl_note_refusal(a, KS_E_COMM_LOST, now);
-            fprintf(stderr, "keysup-controller: KSE-100 COMM_LOST: no answer from %s; deciding "
-                            "offline on the cached database\n", a->o.supervisor);
-        }
+        /* KSE-100 counts from the last answer, on the monotonic clock, at
+         * the time the request failed (not when it started). */
+        ctl_link_watch(a);
         return KS_E_COMM_LOST;
     }
     if (a->comm_lost)
         fprintf(stderr, "keysup-controller: link to the supervisor restored\n");
     a->comm_lost = 0;
-    a->last_contact = now;
+    a->last_contact = (uint64_t)time(NULL);
+    a->last_contact_ms = ctl_mono_ms();
 
     uint64_t published = (uint64_t)json_integer_value(json_object_get(ans, "version"));
     const char *rh = json_string_value(json_object_get(ans, "root"));
@@ -454,6 +463,7 @@ int ctl_heartbeat(ctl_agent *a)
     if (a->auth_ready)
         upload_audit(a);
     fault_powercut_check(a);
+    ctl_identity_sync(a); /* the pins in the identity file follow a rotation */
     json_decref(ans);
     return KS_OK;
 }

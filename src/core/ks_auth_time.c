@@ -14,7 +14,9 @@
  * KS_AUTH_EPOCH_MIN with no token (reset to its epoch); below the anchor
  * (reset or set back since the token); trusted time more than the tolerance
  * before the highest trusted time seen (persisted at least hourly); or not
- * advancing while the monotonic tick does (stopped). Failures latch until a
+ * advancing while the monotonic tick does (stopped). KSE-600 also when the
+ * RTC moved more than the tolerance away from the tick since the last
+ * reference, from the first reading after boot (a jump needs no window). Failures latch until a
  * token re-anchors the clock: a clock known to be wrong is never trusted
  * again on its own say-so.
  *
@@ -97,11 +99,14 @@ int ks_auth_now(ks_auth *a, uint64_t *now)
             } else if (m - a->mono_changed >= KS_AUTH_STOP_WINDOW) {
                 a->clock |= KS_CLOCK_RTC_FAIL;
             }
-            /* Running at the wrong rate against the tick. */
+            /* A jump, or running at the wrong rate, against the tick: judged
+             * from the first reading after boot (issue 17 row 8). Waiting for
+             * a window of ticks first trusted a forward jump right after
+             * start for seconds; a jump beyond the tolerance needs no rate. */
+            uint64_t diff = dr > dm ? dr - dm : dm - dr;
+            if (diff > a->cfg.clock_tolerance)
+                a->clock |= KS_CLOCK_SKEW;
             if (dm >= KS_AUTH_STOP_WINDOW) {
-                uint64_t diff = dr > dm ? dr - dm : dm - dr;
-                if (diff > a->cfg.clock_tolerance)
-                    a->clock |= KS_CLOCK_SKEW;
                 if (dm >= 60 && !(a->clock & (KS_CLOCK_RTC_FAIL | KS_CLOCK_SKEW))) {
                     a->mono_ref = m;
                     a->rtc_ref = raw;

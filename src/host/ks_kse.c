@@ -285,6 +285,22 @@ static const ks_kse table[] = {
       "Once the link is clean the refusals stop and the incident closes by itself; confirm with "
       "`keysup diagnose CTRL`.",
       NULL}},
+    {730, "IDENTITY_CLONED", KS_SEV_CRITICAL, KS_AREA_TRUST,
+     "Two units run under one controller identity",
+     "Heartbeats signed with this controller's device key come from two running agents at once: "
+     "its flash image and identity file were copied to a second unit (or a spare was started "
+     "from a backup of them). Both decide with this controller's keys and scope, and the "
+     "supervisor cannot tell which one it talks to.",
+     "Each agent start draws a random instance id that every heartbeat carries; an instance "
+     "that comes back after another one replaced it means two agents, not a restart.",
+     0, NULL,
+     {"Find the second unit: a controller started from a copied image or a restored backup of "
+      "this one (the incident's evidence shows the two instance ids; the network's DHCP or ARP "
+      "tables show which hosts talk to the supervisor).",
+      "Power the second unit off and wipe its flash image and identity file (`*.img`, `*.img.id`).",
+      "The device key has left this unit: re-provision the real one (`keysup controller add NAME "
+      "--scope N`, `keysup-controller enroll ...`) and remove the old entry with its leaked key.",
+      NULL}},
     {800, "LICENSE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
      "Feature licence missing, expired or bound elsewhere",
      "The controller has no valid licence for the feature: missing, past its expiry, or issued "

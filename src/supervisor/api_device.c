@@ -161,9 +161,36 @@ static void dev_nonce(ks_req *rq, ks_resp *rs)
 
 /* ----- snapshots ----- */
 
+/*
+ * A controller that last reported a device protocol this supervisor does
+ * not speak gets no database (issue 17 row 11): it could misread it. It
+ * keeps heartbeating, so diagnosis names KSE-401 and the firmware step.
+ * Returns 1 (and the 409 KSE-401 answer) when the sync is refused.
+ */
+static int proto_refused(ks_req *rq, ks_resp *rs)
+{
+    ks_sup *s = rq->s;
+    ks_dbv id = ks_dbv_int(rq->ctrl_id);
+    int64_t pv = 0;
+    int rc;
+    pthread_mutex_lock(&s->lock);
+    rc = ks_db_int(s->db, "SELECT protocol_version FROM controllers WHERE id = ?"
+                          " AND protocol_version IS NOT NULL", &id, 1, &pv);
+    pthread_mutex_unlock(&s->lock);
+    if (rc != KS_DB_OK || (pv >= s->cfg.protocol_min && pv <= s->cfg.protocol_max))
+        return 0;
+    if (rs)
+        api_error(rs, 409, "KSE-401", "the controller speaks device protocol %lld; this supervisor"
+                  " supports %u to %u: no database is sent until its firmware is updated",
+                  (long long)pv, s->cfg.protocol_min, s->cfg.protocol_max);
+    return 1;
+}
+
 static void dev_snapshot(ks_req *rq, ks_resp *rs)
 {
     uint64_t v = 0;
+    if (proto_refused(rq, rs))
+        return;
     int rc = ks_pub_snapshot(rq->s, rq->ctrl_scope, &rs->bin, &rs->bin_len, &v);
     if (rc == KS_E_NOTFOUND) {
         api_error(rs, 503, "NOT_FOUND", "no snapshot published yet for scope %u; retry shortly",
@@ -185,6 +212,8 @@ static void dev_delta(ks_req *rq, ks_resp *rs)
     uint64_t since, v = 0;
     char *end;
     int rc;
+    if (proto_refused(rq, rs))
+        return;
     since = strtoull(rq->args[0], &end, 10);
     if (*end || rq->args[0][0] == '-') {
         api_error(rs, 400, "BAD_REQUEST", "path: version '%s' must be a number", rq->args[0]);
@@ -373,6 +402,8 @@ static void dev_heartbeat(ks_req *rq, ks_resp *rs)
         json_object_set_new(c, "args", a ? a : json_object());
     }
     v = ks_pub_version(rq->s, rq->ctrl_scope, root);
+    if (proto_refused(rq, NULL))
+        v = 0; /* nothing to sync to: see proto_refused */
     ks_hex(rh, root, KS_HASH_SIZE);
     api_json(rs, 200, json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id",
                                 (json_int_t)rq->ctrl_id, "scope", (json_int_t)rq->ctrl_scope,

@@ -66,6 +66,9 @@ typedef struct ks_diag_facts {
     int64_t report_ms;          /* when it arrived */
     int64_t prev_report_ms;     /* when the one before arrived (0: unknown) */
     int64_t behind_since_ms;    /* first report behind the published version (0: in step) */
+    int64_t clone_ms;           /* last time two agent instances alternated (KSE-730; 0: never) */
+    int64_t clone_first_ms;     /* first time they did */
+    char clone_inst[2][17];     /* the two instance ids */
     ks_diag_refusal ref[KS_DIAG_MAX_REFUSALS];
     int nref;
 } ks_diag_facts;

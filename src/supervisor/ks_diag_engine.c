@@ -32,6 +32,8 @@ typedef struct ctrl_mem {
     int64_t behind_since_ms;
     int64_t last_ms;          /* last heartbeat, precise */
     uint32_t interval_ms;     /* observed, smoothed */
+    char inst[2][17];         /* the current agent instance and the one it replaced */
+    int64_t clone_ms, clone_first_ms; /* two instances alternating (KSE-730) */
 } ctrl_mem;
 
 struct ks_diag_engine {
@@ -122,6 +124,28 @@ static void facts_from_mem(const ks_diag_engine *e, ks_diag_facts *f, const ctrl
     f->interval_ms = m->interval_ms;
     f->behind_since_ms = m->behind_since_ms;
     f->prev_report_ms = m->prev_ms;
+    f->clone_ms = m->clone_ms;
+    f->clone_first_ms = m->clone_first_ms;
+    memcpy(f->clone_inst, m->inst, sizeof f->clone_inst);
+}
+
+/*
+ * Two agents under one id (issue 17 row 2): each agent start draws a random
+ * instance id. A restart replaces it for good; an instance that comes back
+ * after another replaced it is a second agent with the same device key.
+ */
+static void track_instance(ctrl_mem *m, json_t *report, int64_t now)
+{
+    const char *inst = json_string_value(json_object_get(report, "instance"));
+    if (!inst || strlen(inst) != 16 || strcmp(inst, m->inst[0]) == 0)
+        return;
+    if (m->inst[1][0] && strcmp(inst, m->inst[1]) == 0) {
+        if (!m->clone_first_ms || now - m->clone_ms > 3600000)
+            m->clone_first_ms = now;
+        m->clone_ms = now;
+    }
+    memcpy(m->inst[1], m->inst[0], sizeof m->inst[1]);
+    snprintf(m->inst[0], sizeof m->inst[0], "%s", inst);
 }
 
 static void evaluate(ks_sup *s, ks_diag_engine *e, ks_diag_facts *f)
@@ -154,12 +178,24 @@ static void on_heartbeat(void *ctx, ks_sup *s, int64_t ctrl_id, json_t *report)
     f.report = json_incref(report);
     m = mem_get(e, ctrl_id);
     if (m) {
+        /* The estimate starts from the interval the controller declares
+         * (its --heartbeat), else the configured one, and never drops below
+         * the declared one: a restart 0.4 s after the first heartbeat is one
+         * short gap, not the rhythm (issue 17 row 10: it raised a false
+         * KSE-100 "3 missed" on a new controller). */
+        json_t *hb = json_object_get(report, "heartbeat_interval");
+        uint32_t declared = json_is_integer(hb) && json_integer_value(hb) > 0 &&
+                                    json_integer_value(hb) <= 3600
+                                ? (uint32_t)json_integer_value(hb) * 1000u : 0;
+        if (!m->interval_ms)
+            m->interval_ms = declared ? declared : e->cfg.interval_ms;
         if (m->last_ms) {
             int64_t gap = now - m->last_ms;
             if (gap >= 100 && gap <= 10 * (int64_t)e->cfg.interval_ms)
-                m->interval_ms = m->interval_ms ? (uint32_t)((3 * (int64_t)m->interval_ms + gap) / 4)
-                                                : (uint32_t)gap;
+                m->interval_ms = (uint32_t)((3 * (int64_t)m->interval_ms + gap) / 4);
         }
+        if (declared && m->interval_ms < declared)
+            m->interval_ms = declared;
         av = json_object_get(report, "applied_version");
         if (json_is_integer(av) && (uint64_t)json_integer_value(av) < f.published_version) {
             if (!m->behind_since_ms)
@@ -167,9 +203,13 @@ static void on_heartbeat(void *ctx, ks_sup *s, int64_t ctrl_id, json_t *report)
         } else {
             m->behind_since_ms = 0;
         }
+        track_instance(m, report, now);
         f.prev_report_ms = m->prev_ms;
         f.interval_ms = m->interval_ms;
         f.behind_since_ms = m->behind_since_ms;
+        f.clone_ms = m->clone_ms;
+        f.clone_first_ms = m->clone_first_ms;
+        memcpy(f.clone_inst, m->inst, sizeof f.clone_inst);
     }
     f.now_ms = now;
     f.last_seen_ms = now;
@@ -379,8 +419,39 @@ json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status)
     }
     areas = json_array();
     roots = json_array();
+    json_t *inc;
+    {
+        ks_dbv p = ks_dbv_int(ctrl_id);
+        json_t *r;
+        size_t i;
+        inc = ks_db_rows_json(s->db, "SELECT " KS_INCIDENT_COLS " FROM incidents WHERE"
+                              " controller_id = ? AND state = 'open' ORDER BY id", &p, 1, NULL);
+        json_array_foreach(inc, i, r) ks_incident_decorate(r, ctrl_id);
+    }
     for (int a = KS_AREA_COMMUNICATION; a <= KS_AREA_LICENCE; a++) {
-        json_t *fa = json_array();
+        json_t *fa = json_array(), *still = json_array();
+        /* An open incident of this area whose code the walk no longer sees
+         * (KSE-900: an escalation, never in a report) keeps the area a
+         * problem: "hardware ok" beside an open KSE-900 misled (issue 17). */
+        {
+            json_t *r;
+            size_t k;
+            json_array_foreach(inc, k, r) {
+                const ks_kse *kk = ks_kse_find((int)json_integer_value(json_object_get(r, "code")));
+                int seen = 0;
+                if (!kk || (int)kk->area != a)
+                    continue;
+                for (int i = 0; i < fs.n; i++)
+                    seen |= fs.f[i].code == kk->code;
+                if (seen)
+                    continue;
+                json_array_append_new(still, json_pack("{s:O,s:O}", "incident",
+                                                       json_object_get(r, "id"), "kse",
+                                                       json_object_get(r, "kse")));
+                if (kk->severity != KS_SEV_INFO)
+                    json_array_append(roots, json_object_get(r, "kse"));
+            }
+        }
         for (int i = 0; i < fs.n; i++) {
             if (!fs.f[i].kse || (int)fs.f[i].kse->area != a)
                 continue;
@@ -391,18 +462,16 @@ json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status)
                 json_array_append_new(roots, json_string(kc));
             }
         }
-        json_array_append_new(areas, json_pack("{s:s,s:s,s:o}", "area",
-                                               ks_area_name((enum ks_kse_area)a), "status",
-                                               json_array_size(fa) ? "problem" : "ok",
-                                               "findings", fa));
+        json_t *ar = json_pack("{s:s,s:s,s:o}", "area", ks_area_name((enum ks_kse_area)a),
+                               "status", json_array_size(fa) || json_array_size(still) ? "problem"
+                                                                                       : "ok",
+                               "findings", fa);
+        if (json_array_size(still))
+            json_object_set(ar, "open_incidents", still);
+        json_decref(still);
+        json_array_append_new(areas, ar);
     }
     {
-        ks_dbv p = ks_dbv_int(ctrl_id);
-        json_t *inc = ks_db_rows_json(s->db, "SELECT " KS_INCIDENT_COLS " FROM incidents WHERE"
-                                      " controller_id = ? AND state = 'open' ORDER BY id", &p, 1,
-                                      NULL), *r;
-        size_t i;
-        json_array_foreach(inc, i, r) ks_incident_decorate(r, ctrl_id);
         out = json_pack("{s:I,s:s,s:b,s:s,s:o,s:o,s:o,s:I,s:s,s:O,s:O,s:I}", "controller_id",
                         (json_int_t)ctrl_id, "name", f.name, "enrolled", f.enrolled, "verdict",
                         json_array_size(roots) ? "problem" : f.enrolled ? "ok" : "not enrolled",

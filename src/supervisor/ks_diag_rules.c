@@ -219,9 +219,42 @@ static void sync_state(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findi
             "it applies its degraded policy (%s)", (long long)jint(fa->report, "last_sync", 0),
             json_string_value(json_object_get(fa->report, "degraded_policy"))
                 ? json_string_value(json_object_get(fa->report, "degraded_policy")) : "?");
-    if (has_condition(fa->report, 702))
+    const char *cause = json_string_value(json_object_get(fa->report, "expiry_cause"));
+    if (has_condition(fa->report, 702) && cause && strcmp(cause, "clock") == 0)
+        /* issue 17 row 7: the link is fine, the clock is not */
+        add(o, 702, first_of(fa, 702),
+            "the controller's snapshot looks expired (expires %lld) by the controller's own clock, "
+            "which it does not trust: the cause is the clock (KSE-600); fix the clock first "
+            "(time_sync, then check the RTC), restoring the link will not help",
+            (long long)jint(fa->report, "expires_at", 0));
+    else if (has_condition(fa->report, 702))
         add(o, 702, first_of(fa, 702), "the controller's snapshot passed its expiry time (%lld)",
             (long long)jint(fa->report, "expires_at", 0));
+}
+
+/* Two agents heartbeat under this controller's id (KSE-730): while they
+ * keep alternating, and for 10 intervals after the last time they did. */
+static void identity(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
+{
+    uint32_t iv = fa->interval_ms ? fa->interval_ms : cfg->interval_ms;
+    if (!fa->clone_ms || fa->now_ms - fa->clone_ms > 10 * (int64_t)iv)
+        return;
+    add(o, 730, fa->clone_first_ms ? fa->clone_first_ms : fa->clone_ms,
+        "two agents heartbeat as this controller with its device key: instances %s and %s "
+        "alternate (last %.1f s ago); its image and identity were copied to a second unit",
+        fa->clone_inst[0][0] ? fa->clone_inst[0] : "?", fa->clone_inst[1][0] ? fa->clone_inst[1] : "?",
+        (double)(fa->now_ms - fa->clone_ms) / 1000.0);
+}
+
+/* The controller says it cannot read its own flash medium (ctl_scrub.c):
+ * a hardware fault no download can repair. */
+static void hardware(const ks_diag_facts *fa, ks_findings *o)
+{
+    json_t *st = json_object_get(fa->report, "store");
+    if (has_condition(fa->report, 900))
+        add(o, 900, first_of(fa, 900),
+            "the controller cannot read its flash medium (sector %lld): the part or the file "
+            "backing it is failing or truncated", (long long)jint(st, "medium_sector", 0));
 }
 
 static void clock_area(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
@@ -267,15 +300,32 @@ static void protocol(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_finding
 static void lockout(const ks_diag_facts *fa, ks_findings *o)
 {
     json_t *lo = json_object_get(fa->report, "lockouts"), *e;
-    char who[200] = "";
+    char who[400] = "";
     size_t i, len = 0;
     if (!json_array_size(lo))
         return;
     json_array_foreach(lo, i, e) {
         const char *id = json_string_value(json_object_get(e, "id"));
-        int n = snprintf(who + len, sizeof who - len, "%s%s %.16s (%lld failures)", i ? ", " : "",
-                         json_string_value(json_object_get(e, "kind")) ? json_string_value(json_object_get(e, "kind")) : "?",
-                         id ? id : "?", (long long)jint(e, "fails", 0));
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        long long fails = (long long)jint(e, "fails", 0), after = (long long)jint(e, "locked_after", 0);
+        json_t *until = json_object_get(e, "locked_until");
+        char tail[96];
+        /* The controller's failure count restarts at 0 when the lock is set:
+         * "(0 failures)" read as if nothing had happened (issue 17 row 11). */
+        if (json_is_string(until))
+            snprintf(tail, sizeof tail, "until an administrator unlocks it");
+        else
+            snprintf(tail, sizeof tail, "until %lld", (long long)jint(e, "locked_until", 0));
+        int n = fails == 0 && after > 0
+                    ? snprintf(who + len, sizeof who - len, "%s%s %.16s (locked after %lld failed "
+                               "attempts, %s)", i ? ", " : "", kind ? kind : "?", id ? id : "?",
+                               after, tail)
+                    : fails == 0
+                    ? snprintf(who + len, sizeof who - len, "%s%s %.16s (locked after repeated "
+                               "failed attempts, %s)", i ? ", " : "", kind ? kind : "?",
+                               id ? id : "?", tail)
+                    : snprintf(who + len, sizeof who - len, "%s%s %.16s (%lld failures, %s)",
+                               i ? ", " : "", kind ? kind : "?", id ? id : "?", fails, tail);
         if (n < 0 || (size_t)n >= sizeof who - len)
             break;
         len += (size_t)n;
@@ -355,6 +405,8 @@ void ks_diag_walk(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *
     if (!fa->report)
         return;
     store(fa, o);
+    hardware(fa, o);
+    identity(cfg, fa, o);
     trust(fa, o);
     sync_state(cfg, fa, o);
     clock_area(cfg, fa, o);

@@ -177,6 +177,10 @@ wait_inc d1 KSE-900 "$since" 10
     || fail "escalation: $(cat "$W/inc.json")"
 diag_names d1 KSE-900 2>/dev/null || true   # the store may already be repaired locally
 wait_until 10 "d1 back in step before the flash is replaced" in_step d1
+# issue 17: while the KSE-900 incident is open, diagnose must not say "hardware ok"
+api diagnose "${CTL_ID[d1]}" >"$W/diag900.json"
+[ "$(j "$W/diag900.json" '[a["status"] for a in d["areas"] if a["area"] == "hardware"][0] == "problem" and "KSE-900" in d["root_causes"]')" = True ] \
+    || fail "diagnose shows hardware ok while KSE-900 is open: $(cat "$W/diag900.json")"
 api incident resolve "$INC" --note "controller flash module replaced" >/dev/null
 wait_resolved "$INC" 5
 record "repeat corruption after repair (escalation)" "$INC" "$t"
