@@ -71,6 +71,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     take_header(ptr, n, "X-Keysup-Answer-Key:", out->answer_key, sizeof out->answer_key);
     take_header(ptr, n, "X-Keysup-Answer-Signature:", out->answer_sig, sizeof out->answer_sig);
     return n;
+}
+
 /* A stop (SIGTERM) ends a hanging request within about a second instead of
  * its deadline, so the agent stops within systemd's TimeoutStopSec. */
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
