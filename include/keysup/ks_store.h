@@ -146,6 +146,19 @@ typedef struct ks_store_cfg {
 #define KS_STORE_F_FELL_BACK 4u     /* the applied snapshot is an older one than committed */
 #define KS_STORE_F_META_DAMAGED 8u  /* a metadata record was lost: counters may be stale */
 
+/*
+ * The changed-keys list (docs/store.md, "Fallback policy"): key ids a
+ * committed delta changed, with the version that changed them. Kept in
+ * the metadata log apart from the snapshot areas and the overlay, so that
+ * a store answering from an older snapshot (damage, fallback) refuses
+ * exactly the keys changed since, and every key when it cannot tell.
+ */
+#define KS_STORE_DENY_MAX 48
+typedef struct ks_deny_ent {
+    uint8_t id[KS_KEYID_SIZE];
+    uint64_t version;   /* target version of the delta that changed id */
+} ks_deny_ent;
+
 /* A committed snapshot: which area, its generation, its signed header. */
 typedef struct ks_store_commit {
     int valid;
@@ -206,6 +219,12 @@ typedef struct ks_store {
     int ovl_ok;                    /* cfg.overlay describes cur's overlay */
     uint32_t ovl_seed;             /* CRC seed of the table's overlay generation */
     uint32_t ovl_free;             /* next programmable byte of cur's overlay half */
+
+    /* changed-keys list (ks_store_deny.c) */
+    ks_deny_ent deny[KS_STORE_DENY_MAX];
+    uint32_t deny_n, deny_cap;     /* cap: what the metadata block has room for */
+    uint64_t deny_all;             /* every key changed at this version (0 none) */
+    uint32_t deny_slots;           /* compaction slots reserved for the list */
 
     /* small state */
     ks_trust trust;
@@ -303,6 +322,19 @@ void ks_store_records(ks_store *st, ks_recsrc *src);
 /* Header of the applied snapshot, or NULL when none. */
 const ks_snap_header *ks_store_header(const ks_store *st);
 
+/*
+ * The fallback policy, for the auth engine, before it trusts a record.
+ * KS_OK when the applied snapshot may answer for key_id: it is the newest
+ * committed, or key_id did not change after its version.
+ * KS_E_STALE_DENIED (KSE-303) when the store answers from an older
+ * snapshot and key_id changed since, or when it cannot tell which keys
+ * changed (a full install since, an overflowed or damaged list): then
+ * every key is refused until a full download.
+ */
+int ks_store_fallback_check(const ks_store *st, const uint8_t key_id[KS_KEYID_SIZE]);
+/* 1 when ks_store_fallback_check refuses every key (deny-all), else 0. */
+int ks_store_deny_all(const ks_store *st);
+
 /* ----- trust ----- */
 
 const ks_trust *ks_store_trust(const ks_store *st);
@@ -365,6 +397,10 @@ typedef struct ks_store_info {
     uint32_t area_sectors, area_capacity;           /* records one area holds */
     uint32_t meta_sectors, audit_sectors;
     uint32_t overlay_sectors, overlay_entries;      /* entries: in the applied overlay */
+    uint32_t deny_count, deny_cap;                  /* changed-keys list */
+    uint64_t deny_all;                              /* version of an all-keys change */
+    int stale_deny_all;                             /* fallback refuses every key */
+    uint32_t stale_denied;                          /* keys refused on the applied version */
 } ks_store_info;
 
 void ks_store_get_info(ks_store *st, ks_store_info *out);

@@ -91,8 +91,10 @@ static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
 
 uint32_t ks__compact_slots(const ks_store *st)
 {
-    /* SUPER, two commits, trust, settings, ack, the counters, END. */
-    return 7 + (st->cfg.counter_cap + KS_COUNTERS_PER_REC - 1) / KS_COUNTERS_PER_REC;
+    /* SUPER, two commits, trust, settings, ack, the counters, END, and the
+     * changed-keys list (deny_slots, set by the layout from what is left). */
+    return 7 + (st->cfg.counter_cap + KS_COUNTERS_PER_REC - 1) / KS_COUNTERS_PER_REC +
+           st->deny_slots;
 }
 
 /* ----- apply (mount replay) ----- */
@@ -197,6 +199,8 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         if (ks_ld64(p) > st->audit_acked)
             st->audit_acked = ks_ld64(p);
         return KS_OK;
+    case KS_MT_DENY:
+        return ks__deny_apply(st, r, d);
     default:
         return ks_fail(d, KS_E_FORMAT, 0, "store.meta.type");
     }
@@ -258,6 +262,8 @@ int ks__meta_compact(ks_store *st)
     r.flags = KS_RF_COMPACT;
     if ((err = put(st, nb, &head, &r)) != 0)
         return err;
+    if ((err = ks__deny_compact(st, put, nb, &head)) != 0)
+        return err;
     if (st->settings_len) {
         r.type = KS_MT_SETTINGS;
         r.flags = KS_RF_COMPACT;
@@ -302,6 +308,33 @@ int ks__meta_compact(ks_store *st)
     st->meta_block = (uint8_t)nb;
     st->meta_epoch = epoch;
     st->meta_head = head;
+    return KS_OK;
+}
+
+int ks__meta_repair(ks_store *st)
+{
+    int err;
+    unsigned old = st->meta_block;
+
+    if (!(st->flags & KS_STORE_F_META_DAMAGED))
+        return KS_OK;
+    /* The live state (in RAM) goes forward into the other block; the
+     * damaged one is then erased at once, so the damage a check found is
+     * gone rather than left in dead space to be found again (and repaired
+     * again, by download after download). Safe: the new block is complete
+     * (END is on flash) and newer, so a power cut in the erase leaves it
+     * in charge. */
+    if ((err = ks__meta_compact(st)) != 0)
+        return err;
+    for (uint32_t s = 0; s < st->cfg.meta_sectors; s++)
+        if ((err = ks__erase(st, old * st->cfg.meta_sectors + s)) != 0)
+            return err;
+    st->flags &= ~(unsigned)KS_STORE_F_META_DAMAGED;
+    if (st->damage.what && st->damage.what[0] == 'm' && st->damage.what[1] == 'e' &&
+        st->damage.what[2] == 't' && st->damage.what[3] == 'a') {
+        memset(&st->damage, 0, sizeof st->damage);
+        st->flags &= ~(unsigned)KS_STORE_F_DAMAGED;
+    }
     return KS_OK;
 }
 
