@@ -2,3 +2,9 @@
 add_test(NAME controller_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/controller_e2e.sh)
 set_tests_properties(controller_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-controller")
+# Store faults written into the image file the way the field does (issue 17
+# rows 1, 4, 11): fallback refuses keys changed since, no download loop,
+# `keysup flash check FILE` with no geometry flags.
+add_test(NAME store_faults_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/store_faults_e2e.sh)
+set_tests_properties(store_faults_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-store-faults")

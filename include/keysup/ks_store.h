@@ -272,6 +272,24 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d);
  */
 int ks_store_check(ks_store *st, ks_diag *d);
 
+/*
+ * The geometry an image names in its SUPER record, for tools that open an
+ * image file with no configuration (`keysup flash check FILE`). f needs
+ * only read, with a sector_size that is a power of two <= 1024 (every
+ * candidate address is then a sector start); size is the image's size in
+ * bytes. The real values come from the image. has_counter_cap is 0 for
+ * images written before the SUPER named the counter table (counter_cap is
+ * then 0: the caller picks one). KS_E_NOTFOUND when no SUPER checks
+ * anywhere a metadata block can start.
+ */
+typedef struct ks_store_geom {
+    uint32_t sector_size, sector_count, prog_size;
+    uint32_t meta_sectors, audit_sectors, overlay_sectors, counter_cap;
+    uint8_t erase_value;
+    int has_counter_cap;
+} ks_store_geom;
+int ks_store_probe(const ks_flash *f, uint64_t size, ks_store_geom *g);
+
 /* ----- snapshots ----- */
 
 /*

@@ -33,7 +33,8 @@ enum ks_meta_type {
 
 /* Payload sizes. */
 #define KS_SUPER_SIZE 32
-#define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay */
+#define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
+#define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
 #define KS_END_SIZE 16
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */

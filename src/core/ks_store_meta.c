@@ -74,10 +74,13 @@ static void trust_encode(const ks_trust *t, ks_rec *r)
 static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
 {
     const ks_flash *f = st->cfg.flash;
-    memset(r->payload, 0, KS_SUPER_OVL_SIZE);
+    memset(r->payload, 0, KS_SUPER_GEOM_SIZE);
     r->type = KS_MT_SUPER;
-    r->len = st->cfg.overlay_sectors ? KS_SUPER_OVL_SIZE : KS_SUPER_SIZE;
+    /* The full geometry, counter table included, so a tool can open the
+     * image with no flags (ks_store_probe). */
+    r->len = KS_SUPER_GEOM_SIZE;
     ks_st32(r->payload + 32, st->cfg.overlay_sectors);
+    ks_st32(r->payload + 36, st->cfg.counter_cap);
     memcpy(r->payload, "KSST", 4);
     ks_st32(r->payload + 4, KS_STORE_LAYOUT_VERSION);
     ks_st64(r->payload + 8, epoch);
@@ -126,14 +129,15 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
 
     switch (r->type) {
     case KS_MT_SUPER:
-        if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE) ||
+        if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE &&
+             r->len != KS_SUPER_GEOM_SIZE) ||
             memcmp(p, "KSST", 4) != 0 ||
             ks_ld32(p + 4) != KS_STORE_LAYOUT_VERSION)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.version");
         if (ks_ld32(p + 16) != f->sector_size || ks_ld32(p + 20) != f->sector_count ||
             ks_ld16(p + 24) != f->prog_size || p[26] != f->erase_value ||
             p[27] != st->cfg.meta_sectors || ks_ld32(p + 28) != st->cfg.audit_sectors ||
-            (r->len == KS_SUPER_OVL_SIZE ? ks_ld32(p + 32) : 0) != st->cfg.overlay_sectors)
+            (r->len >= KS_SUPER_OVL_SIZE ? ks_ld32(p + 32) : 0) != st->cfg.overlay_sectors)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry");
         return KS_OK;
     case KS_MT_END:
