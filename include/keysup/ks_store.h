@@ -224,6 +224,8 @@ typedef struct ks_store {
     ks_deny_ent deny[KS_STORE_DENY_MAX];
     uint32_t deny_n, deny_cap;     /* cap: what the metadata block has room for */
     uint64_t deny_all;             /* every key changed at this version (0 none) */
+    uint64_t deny_firm;            /* a COMMIT or list record was lost: every key is
+                                      refused below this version, fallen back or not */
     uint32_t deny_slots;           /* compaction slots reserved for the list */
 
     /* small state */

@@ -9,14 +9,17 @@
  * or removed) with the delta's target version. A full install cannot name
  * its changes cheaply, so it records "every key changed at this version".
  *
- * Policy (ks_store_fallback_check): the applied snapshot answers for a key
- * unless the key changed at a version above the applied one; when every
- * key may have changed above it (a full install since, a list that
- * overflowed or was lost with a damaged slot), every key is refused. On the
- * newest state the list never matters: nothing in it is above the applied
- * version, except the changes of a delta that was signed and recorded but
- * not committed (a power cut between the two), which are refused too,
- * rightly: the supervisor has said so.
+ * Policy (ks_store_fallback_check): on an older snapshot than the newest
+ * commit (FELL_BACK) the applied snapshot answers for a key unless the key
+ * changed at a version above the applied one; when every key may have
+ * changed above it (a full install since, a list that overflowed) every
+ * key is refused. On the newest commit the list is not consulted (a power
+ * cut between a list record and its COMMIT leaves entries above the
+ * applied version: that delta never applied, the state is the newest). A
+ * lost metadata slot that may have been a newer COMMIT or a list record is
+ * the one case where the store cannot know it is behind: mount then sets a
+ * firm deny-all (deny_firm) that holds, across compactions, until a commit
+ * at or above it.
  *
  * The list is trimmed to what a committed state can still need: entries at
  * or below the oldest version either area's latest commit holds can never
@@ -29,16 +32,16 @@
 uint32_t ks__deny_slots(ks_store *st, uint32_t spare_slots)
 {
     /* Leave most of the block to appends, so a compaction buys room for
-     * many records, not one. */
+     * many records, not one. One more slot for the firm marker. */
     uint32_t slots = spare_slots / 4;
     uint32_t max = (KS_STORE_DENY_MAX + KS_DENY_PER_REC - 1) / KS_DENY_PER_REC;
     if (slots > max)
         slots = max;
-    st->deny_slots = slots;
     st->deny_cap = slots * KS_DENY_PER_REC;
     if (st->deny_cap > KS_STORE_DENY_MAX)
         st->deny_cap = KS_STORE_DENY_MAX;
-    return slots;
+    st->deny_slots = slots ? slots + 1 : 0;
+    return st->deny_slots;
 }
 
 /* Adds (id, version), keeping the highest version per id. 0 when full. */
@@ -70,13 +73,17 @@ int ks__deny_apply(ks_store *st, const ks_rec *r, ks_diag *d)
     const uint8_t *p = r->payload;
     uint32_t n = p[0];
 
-    if (n > KS_DENY_PER_REC || r->len != KS_DENY_SIZE(n))
+    if (n > KS_DENY_PER_REC || r->len != KS_DENY_SIZE(n) || (p[1] & ~KS_DENY_FIRM))
         return ks_fail(d, KS_E_FORMAT, 0, "store.deny");
-    for (uint32_t i = 1; i < KS_DENY_HDR - 8; i++)
+    for (uint32_t i = 2; i < KS_DENY_HDR - 8; i++)
         if (p[i])
             return ks_fail(d, KS_E_FORMAT, 0, "store.deny.reserved");
-    if (ks_ld64(p + 8) > st->deny_all)
+    if (p[1] & KS_DENY_FIRM) {
+        if (ks_ld64(p + 8) > st->deny_firm)
+            st->deny_firm = ks_ld64(p + 8);
+    } else if (ks_ld64(p + 8) > st->deny_all) {
         st->deny_all = ks_ld64(p + 8);
+    }
     for (uint32_t i = 0; i < n; i++)
         deny_add_or_all(st, p + KS_DENY_HDR + i * KS_DENY_ENC,
                         ks_ld64(p + KS_DENY_HDR + i * KS_DENY_ENC + KS_KEYID_SIZE));
@@ -111,6 +118,8 @@ void ks__deny_trim(ks_store *st)
     st->deny_n = k;
     if (st->deny_all <= floor)
         st->deny_all = 0;
+    if (st->deny_firm <= floor)
+        st->deny_firm = 0;
 }
 
 /* Appends one DENY record: n entries from ents (may be 0) and all. */
@@ -192,6 +201,16 @@ int ks__deny_compact(ks_store *st, int (*put)(ks_store *, unsigned, uint32_t *, 
     ks__deny_trim(st);
     if (!st->deny_slots)
         return KS_OK;
+    if (st->deny_firm) {
+        memset(r.payload, 0, KS_DENY_HDR);
+        r.type = KS_MT_DENY;
+        r.flags = KS_RF_COMPACT;
+        r.len = KS_DENY_SIZE(0);
+        r.payload[1] = KS_DENY_FIRM;
+        ks_st64(r.payload + 8, st->deny_firm);
+        if ((err = put(st, nb, head, &r)) != 0)
+            return err;
+    }
     do {
         uint32_t n = st->deny_n - i < KS_DENY_PER_REC ? st->deny_n - i : KS_DENY_PER_REC;
         if (!n && !st->deny_all)
@@ -219,10 +238,16 @@ int ks_store_deny_all(const ks_store *st)
 {
     if (!st->cur.valid)
         return 0;
-    if (st->deny_all > st->hdr.version)
+    /* A lost COMMIT or list record: this may not be the newest state. */
+    if (st->deny_firm > st->hdr.version)
         return 1;
+    /* Otherwise the list matters only on an older state than the newest
+     * commit: after a power cut between a list record and its COMMIT the
+     * store is on its newest committed state, and decides as usual. */
+    if (!(st->flags & KS_STORE_F_FELL_BACK))
+        return 0;
     /* A geometry with no room for the list cannot tell what changed. */
-    return !st->deny_slots && (st->flags & KS_STORE_F_FELL_BACK) != 0;
+    return st->deny_all > st->hdr.version || !st->deny_slots;
 }
 
 int ks_store_fallback_check(const ks_store *st, const uint8_t key_id[KS_KEYID_SIZE])
@@ -231,6 +256,8 @@ int ks_store_fallback_check(const ks_store *st, const uint8_t key_id[KS_KEYID_SI
         return KS_OK; /* nothing applied: every lookup misses anyway */
     if (ks_store_deny_all(st))
         return KS_E_STALE_DENIED;
+    if (!(st->flags & KS_STORE_F_FELL_BACK))
+        return KS_OK;
     for (uint32_t i = 0; i < st->deny_n; i++)
         if (st->deny[i].version > st->hdr.version &&
             memcmp(st->deny[i].id, key_id, KS_KEYID_SIZE) == 0)

@@ -171,7 +171,9 @@ int ks__base_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
 int ks__ovl_append(ks_store *st, const ks_delta *dl, int tree_done, ks_diag *d);
 
 /* ----- changed-keys list (ks_store_deny.c) ----- */
-/* DENY payload: n (1), reserved (7), all-keys version (8), n x {id, version}. */
+/* DENY payload: n (1), flags (1), reserved (6), all-keys version (8),
+ * n x {id, version}. FIRM: `all` holds even on the newest commit. */
+#define KS_DENY_FIRM 1u
 #define KS_DENY_HDR 16
 #define KS_DENY_ENC 24
 #define KS_DENY_PER_REC 8

@@ -224,8 +224,8 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
     /* A record lost after the applied commit may have been a newer commit
      * or the keys it changed: every key may have changed above the applied
      * version (docs/store.md, "Fallback policy"). */
-    if (st->cur.valid && doubt && doubt_seq >= st->cur.seq && st->hdr.version + 1 > st->deny_all)
-        st->deny_all = st->hdr.version + 1;
+    if (st->cur.valid && doubt && doubt_seq >= st->cur.seq && st->hdr.version + 1 > st->deny_firm)
+        st->deny_firm = st->hdr.version + 1;
     ks__deny_trim(st);
 
     if ((err = ks__audit_scan(st, NULL)) != 0 && err != KS_E_STORE_CORRUPT)
@@ -330,6 +330,7 @@ void ks_store_get_info(ks_store *st, ks_store_info *o)
     o->deny_all = st->deny_all;
     o->stale_deny_all = ks_store_deny_all(st);
     for (uint32_t i = 0; i < st->deny_n; i++)
-        if (st->cur.valid && st->deny[i].version > st->hdr.version)
+        if (st->cur.valid && (st->flags & KS_STORE_F_FELL_BACK) &&
+            st->deny[i].version > st->hdr.version)
             o->stale_denied++;
 }
