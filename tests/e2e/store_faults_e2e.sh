@@ -91,7 +91,15 @@ grep -q "KSE-203" "$W/present.err" || fail "alice after repair: want KSE-203, go
 present "$W/bob.key" c1 void reader-7 && fail "bob granted VOID after the repair"
 grep -q "KSE-502" "$W/present.err" || fail "bob void after repair: want KSE-502, got $(cat "$W/present.err")"
 present "$W/carol.key" c1 access reader-8 || fail "carol after repair: $(cat "$W/present.err")"
-ok "link back: full download; alice refused as revoked (KSE-203), bob's VOID as removed (KSE-502)"
+api incidents --controller "${CTL_ID[c1]}" --code KSE-303 >"$W/inc303.json" || fail "incidents"
+python3 - "$W/inc303.json" <<'PY' || fail "no KSE-303 incident for the fallback: $(cat "$W/inc303.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+items = d["items"] if isinstance(d, dict) and "items" in d else d
+assert items, "no incident"
+print("KSE-303 incident:", items[0].get("evidence") or items[0])
+PY
+ok "link back: full download; alice refused as revoked (KSE-203), bob's VOID as removed (KSE-502); the supervisor recorded the fallback (KSE-303 incident)"
 
 # ----- row 4: one byte in a superseded metadata slot
 kill -TERM "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
