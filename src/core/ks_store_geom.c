@@ -48,18 +48,20 @@ static int super_at(const ks_flash *f, uint32_t addr, ks_store_geom *g)
 int ks_store_probe(const ks_flash *f, uint64_t size, ks_store_geom *g)
 {
     ks_store_geom c;
+    uint32_t sz;
 
     if (!f || !f->read || !g || !f->sector_size || f->sector_size > 1024 ||
-        size < KS_REC_HDR + KS_SUPER_GEOM_SIZE)
+        size < KS_REC_HDR + KS_SUPER_GEOM_SIZE || size > 0xFFFFFFFFu)
         return KS_E_INVAL; /* candidates are 1 KiB aligned: read through 1 KiB sectors */
-    for (uint64_t ss = 1024; ss <= size / 2 && ss <= (1u << 30); ss *= 2) {
-        if (size % ss)
+    sz = (uint32_t)size; /* 32-bit arithmetic: no division helpers on a small MCU */
+    for (uint32_t ss = 1024; ss <= sz / 2 && ss <= (1u << 30); ss *= 2) {
+        if (sz % ss)
             break;
         /* block 0 (only once: it does not depend on ss), then block 1 */
-        for (uint32_t m = ss == 1024 ? 0 : 1; m <= 255 && (uint64_t)m * ss < size; m++) {
-            if (!super_at(f, (uint32_t)(m * ss), &c))
+        for (uint32_t m = ss == 1024 ? 0 : 1; m <= 255 && (uint64_t)m * ss < sz; m++) {
+            if (!super_at(f, m * ss, &c))
                 continue;
-            if ((uint64_t)c.sector_size * c.sector_count != size ||
+            if ((uint64_t)c.sector_size * c.sector_count != sz ||
                 (m && (c.sector_size != ss || c.meta_sectors != m)))
                 continue;
             *g = c;
