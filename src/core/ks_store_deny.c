@@ -90,15 +90,20 @@ int ks__deny_apply(ks_store *st, const ks_rec *r, ks_diag *d)
     return KS_OK;
 }
 
-/* The oldest version a committed state still holds; 0 when none. */
+/* The oldest version a committed state still holds; 0 when none (or when
+ * a commit's header does not decode: then nothing is trimmed). */
 static uint64_t deny_floor(const ks_store *st)
 {
     uint64_t floor = 0;
     int any = 0;
     for (int i = 0; i < 2; i++) {
         ks_snap_header h;
-        if (!st->last[i].valid || ks_snap_header_decode(&h, st->last[i].header, NULL) != 0)
-            return 0; /* an area without a usable commit: keep everything */
+        /* An area with no commit holds nothing to fall back to (the usual
+         * case of one area plus the overlay): only the other one counts. */
+        if (!st->last[i].valid)
+            continue;
+        if (ks_snap_header_decode(&h, st->last[i].header, NULL) != 0)
+            return 0; /* a commit we cannot read: keep everything */
         if (!any || h.version < floor)
             floor = h.version;
         any = 1;
