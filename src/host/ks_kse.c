@@ -150,7 +150,8 @@ static const ks_kse table[] = {
         "is then decided on its current record.",
      {"Restore the controller's link to the supervisor: the full download then repairs it "
       "(`keysup diagnose CTRL` shows KSE-100 if the link is down).",
-      "Confirm the repair: `keysup controller status CTRL` shows `fell_back: false`.",
+      "Confirm the repair: `keysup diagnose CTRL` shows no open KSE-303, or at the terminal "
+      "`keysup-controller ctl status` shows `fell_back: false`.",
       "If it repeats, inspect an image of the flash: `keysup flash check FILE`.",
       NULL}},
     {400, "PROTOCOL_MISMATCH", KS_SEV_ERROR, KS_AREA_PROTOCOL,
