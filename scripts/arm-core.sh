@@ -20,7 +20,9 @@ undef=$(arm-none-eabi-nm -u "$out"/*.o | awk 'NF==2 {print $2}' | sort -u | grep
 defined=$(arm-none-eabi-nm --defined-only "$out"/*.o | awk 'NF==3 {print $3}' | sort -u)
 missing=""
 for s in $(arm-none-eabi-nm -u "$out"/*.o | awk 'NF==2 {print $2}' | grep '^ks_' | sort -u); do
-    grep -qx "$s" <<<"$defined" || missing="$missing $s" # no pipe: grep -q would SIGPIPE echo under pipefail
+    # a here-string, not `echo | grep -q`: grep -q exits at the first match
+    # and, under pipefail, echo's SIGPIPE would count the symbol as missing
+    grep -qx "$s" <<<"$defined" || missing="$missing $s"
 done
 if [ -n "$undef$missing" ]; then
     echo "core depends on symbols outside itself:$undef$missing" >&2

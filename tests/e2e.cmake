@@ -9,3 +9,9 @@ foreach(t fault_hang fault_scrub fault_clock fault_identity fault_restart)
   set_tests_properties(${t}_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
     ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t}")
 endforeach()
+# Store faults written into the image file the way the field does (issue 17
+# rows 1, 4, 11): fallback refuses keys changed since, no download loop,
+# `keysup flash check FILE` with no geometry flags.
+add_test(NAME store_faults_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/store_faults_e2e.sh)
+set_tests_properties(store_faults_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-store-faults")

@@ -4,6 +4,8 @@ ks_add_unit(test_store ${CMAKE_SOURCE_DIR}/tests/test_store.c)
 ks_add_unit(test_store_powerloss ${CMAKE_SOURCE_DIR}/tests/test_store_powerloss.c)
 ks_add_unit(test_store_bitflip ${CMAKE_SOURCE_DIR}/tests/test_store_bitflip.c)
 ks_add_unit(test_store_overlay ${CMAKE_SOURCE_DIR}/tests/test_store_overlay.c)
-set_tests_properties(test_store_powerloss test_store_bitflip test_store_overlay PROPERTIES TIMEOUT 300)
+# Fallback policy (changed keys refused on an older database) and metadata repair.
+ks_add_unit(test_store_fallback ${CMAKE_SOURCE_DIR}/tests/test_store_fallback.c)
+set_tests_properties(test_store_powerloss test_store_bitflip test_store_overlay PROPERTIES TIMEOUT 600)
 add_test(NAME store_cli COMMAND sh ${CMAKE_SOURCE_DIR}/tests/store_cli.sh $<TARGET_FILE:keysup>
          ${CMAKE_SOURCE_DIR}/fuzz/corpus/fuzz_flash_image/store_full)

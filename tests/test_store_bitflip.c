@@ -10,7 +10,9 @@
  *     that differs from what the state it reports (v2, or v1 when it says
  *     FELL_BACK) holds: each probe gives that state's answer or KSE-301;
  *     counters, when META_DAMAGED is not set, are exactly as before;
- * and never any other result. Then a lookup sweep and ks_store_check run on
+ * and never any other result; and a key the fallback policy lets the auth
+ * engine decide on is always answered with its v2 record (never an older
+ * record v2 changed). Then a lookup sweep and ks_store_check run on
  * the damaged image too. Counts are printed.
  */
 #include "store_util.h"
@@ -35,6 +37,7 @@ static void test_every_bit(void **state)
     ks_counter rows[ST_COUNTERS], c;
     uint32_t nrows;
     unsigned long same = 0, detected = 0, fell_back = 0, unmountable = 0, lookups_refused = 0;
+    unsigned long stale_refused = 0;
 
     st_fixture(&F);
     st_base(&F);
@@ -98,6 +101,20 @@ static void test_every_bit(void **state)
                     if (grc == KS_OK && memcmp(rec, want, KS_RECORD_SIZE) != 0)
                         fail_msg("bit %lu: probe %u answered a different record",
                                  (unsigned long)b, i);
+                    /* The fallback policy (docs/store.md): a record the auth
+                     * engine would decide on is the newest state's (v2),
+                     * never an older one that v2 changed. */
+                    if (ks_store_fallback_check(&F.st, F.probe[i]) != KS_OK) {
+                        stale_refused++;
+                        continue;
+                    }
+                    if (grc == KS_OK) {
+                        expected(F.snap2, F.n2, F.probe[i], &wrc, want);
+                        if (wrc != KS_OK || memcmp(rec, want, KS_RECORD_SIZE) != 0)
+                            fail_msg("bit %lu: probe %u would be decided on a record v2 "
+                                     "changed (fallback to v%llu)", (unsigned long)b, i,
+                                     (unsigned long long)h->version);
+                    }
                 }
                 if (!(F.st.flags & KS_STORE_F_META_DAMAGED)) {
                     assert_int_equal(ks_store_counter_count(&F.st), nrows);
@@ -113,8 +130,10 @@ static void test_every_bit(void **state)
     }
     printf("store bit flips: %lu bits flipped one at a time: %lu answers unchanged, %lu detected "
            "as KSE-301 (%lu fell back to v1, %lu left no metadata block), %lu lookups refused, "
-           "0 wrong answers\n",
-           (unsigned long)bits, same, detected, fell_back, unmountable, lookups_refused);
+           "%lu refused by the fallback policy (KSE-303), 0 wrong answers, 0 stale records "
+           "decided on\n",
+           (unsigned long)bits, same, detected, fell_back, unmountable, lookups_refused,
+           stale_refused);
     st_free(&F);
 }
 

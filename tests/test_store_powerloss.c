@@ -175,6 +175,13 @@ static void sweep(const char *name, prep_fn prep, op_fn op, unsigned mode, uint6
                      mode_name(mode), (unsigned long)k, (unsigned long)n, mrc, dg.offset,
                      dg.what ? dg.what : "");
         st_digest(&F, d);
+        /* A power cut never leaves the store refusing keys under the
+         * fallback policy: whatever it holds is its newest commit (a list
+         * record without its COMMIT is not a fallback). */
+        for (uint32_t i = 0; i < F.nprobe; i++)
+            if (ks_store_fallback_check(&F.st, F.probe[i]) != KS_OK)
+                fail_msg("%s/%s: cut after %lu of %lu writes: fallback policy refuses key %u",
+                         name, mode_name(mode), (unsigned long)k, (unsigned long)n, i);
         if (memcmp(d, d_old, 32) == 0) {
             n_old++;
             if (retry) { /* the op goes through after the cut, and lands */

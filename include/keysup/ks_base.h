@@ -47,6 +47,7 @@ enum ks_err {
     KS_E_DESYNC = -300,
     KS_E_STORE_CORRUPT = -301,
     KS_E_MEMORY_LOST = -302,
+    KS_E_STALE_DENIED = -303, /* key changed since the (older) database in use: refused */
     KS_E_PROTOCOL_MISMATCH = -400,
     KS_E_FIRMWARE_INCOMPATIBLE = -401,
     KS_E_LOCKOUT = -500,

@@ -146,6 +146,19 @@ typedef struct ks_store_cfg {
 #define KS_STORE_F_FELL_BACK 4u     /* the applied snapshot is an older one than committed */
 #define KS_STORE_F_META_DAMAGED 8u  /* a metadata record was lost: counters may be stale */
 
+/*
+ * The changed-keys list (docs/store.md, "Fallback policy"): key ids a
+ * committed delta changed, with the version that changed them. Kept in
+ * the metadata log apart from the snapshot areas and the overlay, so that
+ * a store answering from an older snapshot (damage, fallback) refuses
+ * exactly the keys changed since, and every key when it cannot tell.
+ */
+#define KS_STORE_DENY_MAX 48
+typedef struct ks_deny_ent {
+    uint8_t id[KS_KEYID_SIZE];
+    uint64_t version;   /* target version of the delta that changed id */
+} ks_deny_ent;
+
 /* A committed snapshot: which area, its generation, its signed header. */
 typedef struct ks_store_commit {
     int valid;
@@ -207,6 +220,14 @@ typedef struct ks_store {
     uint32_t ovl_seed;             /* CRC seed of the table's overlay generation */
     uint32_t ovl_free;             /* next programmable byte of cur's overlay half */
 
+    /* changed-keys list (ks_store_deny.c) */
+    ks_deny_ent deny[KS_STORE_DENY_MAX];
+    uint32_t deny_n, deny_cap;     /* cap: what the metadata block has room for */
+    uint64_t deny_all;             /* every key changed at this version (0 none) */
+    uint64_t deny_firm;            /* a COMMIT or list record was lost: every key is
+                                      refused below this version, fallen back or not */
+    uint32_t deny_slots;           /* compaction slots reserved for the list */
+
     /* small state */
     ks_trust trust;
     uint8_t settings[KS_SETTINGS_MAX];
@@ -252,6 +273,24 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d);
  * cfg->crypto. KS_OK when clean; otherwise the error and d says where.
  */
 int ks_store_check(ks_store *st, ks_diag *d);
+
+/*
+ * The geometry an image names in its SUPER record, for tools that open an
+ * image file with no configuration (`keysup flash check FILE`). f needs
+ * only read, with a sector_size that is a power of two <= 1024 (every
+ * candidate address is then a sector start); size is the image's size in
+ * bytes. The real values come from the image. has_counter_cap is 0 for
+ * images written before the SUPER named the counter table (counter_cap is
+ * then 0: the caller picks one). KS_E_NOTFOUND when no SUPER checks
+ * anywhere a metadata block can start.
+ */
+typedef struct ks_store_geom {
+    uint32_t sector_size, sector_count, prog_size;
+    uint32_t meta_sectors, audit_sectors, overlay_sectors, counter_cap;
+    uint8_t erase_value;
+    int has_counter_cap;
+} ks_store_geom;
+int ks_store_probe(const ks_flash *f, uint64_t size, ks_store_geom *g);
 
 /* ----- snapshots ----- */
 
@@ -302,6 +341,19 @@ void ks_store_records(ks_store *st, ks_recsrc *src);
 
 /* Header of the applied snapshot, or NULL when none. */
 const ks_snap_header *ks_store_header(const ks_store *st);
+
+/*
+ * The fallback policy, for the auth engine, before it trusts a record.
+ * KS_OK when the applied snapshot may answer for key_id: it is the newest
+ * committed, or key_id did not change after its version.
+ * KS_E_STALE_DENIED (KSE-303) when the store answers from an older
+ * snapshot and key_id changed since, or when it cannot tell which keys
+ * changed (a full install since, an overflowed or damaged list): then
+ * every key is refused until a full download.
+ */
+int ks_store_fallback_check(const ks_store *st, const uint8_t key_id[KS_KEYID_SIZE]);
+/* 1 when ks_store_fallback_check refuses every key (deny-all), else 0. */
+int ks_store_deny_all(const ks_store *st);
 
 /* ----- trust ----- */
 
@@ -365,6 +417,10 @@ typedef struct ks_store_info {
     uint32_t area_sectors, area_capacity;           /* records one area holds */
     uint32_t meta_sectors, audit_sectors;
     uint32_t overlay_sectors, overlay_entries;      /* entries: in the applied overlay */
+    uint32_t deny_count, deny_cap;                  /* changed-keys list */
+    uint64_t deny_all;                              /* version of an all-keys change */
+    int stale_deny_all;                             /* fallback refuses every key */
+    uint32_t stale_denied;                          /* keys refused on the applied version */
 } ks_store_info;
 
 void ks_store_get_info(ks_store *st, ks_store_info *out);

@@ -23,7 +23,8 @@ static const char *flash_usage_inspect =
     "usage: keysup flash inspect FILE [options]\n"
     "  Shows what a controller's flash image holds: layout, applied snapshot,\n"
     "  commits, trust, counters, settings, audit ring, and any damage found.\n"
-    "options (geometry must match the controller's):\n"
+    "options: the image names its own geometry; these override it (and are\n"
+    "needed only for an image without a readable SUPER record):\n"
     "  --sector-size N    erase sector in bytes (default 4096)\n"
     "  --prog-size N      program unit in bytes (default 16)\n"
     "  --meta-sectors N   sectors per metadata block (default 2)\n"
@@ -54,6 +55,7 @@ static int num(cli_ctx *cx, const char *s, uint64_t def, uint64_t max, const cha
 }
 
 typedef struct flash_img {
+    const char *geometry_from;  /* "image", "image+flags" or "flags" */
     ks_flash_emu emu;
     ks_store st;
     ks_store_cfg cfg;
@@ -64,6 +66,23 @@ typedef struct flash_img {
     int mount_err;
     ks_diag d;
 } flash_img;
+
+/* 1 and g filled when the image names its geometry (ks_store_probe). */
+static int probe_image(const char *path, ks_store_geom *g)
+{
+    ks_flash_emu e;
+    int found;
+    memset(&e, 0, sizeof e);
+    e.fd = -1;
+    /* Any image is a whole number of 1 KiB sectors; the probe reads only. */
+    if (ks_flash_emu_load(&e, path, 1024, 16, 0xFF) != 0) {
+        ks_flash_emu_close(&e);
+        return 0;
+    }
+    found = ks_store_probe(&e.flash, e.size, g) == KS_OK;
+    ks_flash_emu_close(&e);
+    return found;
+}
 
 static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, flash_img *im)
 {
@@ -84,15 +103,34 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->emu.fd = -1;
     if ((ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, usage)) != CLI_OK)
         return ret;
-    if ((ret = num(cx, o.sector, 4096, 1u << 30, "--sector-size", &ss)) ||
-        (ret = num(cx, o.prog, 16, 256, "--prog-size", &pu)) ||
-        (ret = num(cx, o.meta, KS_STORE_META_SECTORS_DEFAULT, 255, "--meta-sectors", &meta)) ||
-        (ret = num(cx, o.audit, KS_STORE_AUDIT_SECTORS_DEFAULT, 1u << 20, "--audit-sectors",
-                   &audit)) ||
-        (ret = num(cx, o.counters, 64, FLASH_COUNTERS_MAX, "--counters", &cap)) ||
-        (ret = num(cx, o.erase, 255, 255, "--erase-value", &ev)) ||
+    /* The image names its geometry in its SUPER record; flags override
+     * it, field by field, and are the only source for an image without
+     * one (then the old defaults apply). */
+    ks_store_geom g;
+    int have_g = probe_image(pos[0], &g);
+    int flags = o.sector || o.prog || o.meta || o.audit || o.counters || o.erase || o.overlay;
+    im->geometry_from = !have_g ? "flags" : flags ? "image+flags" : "image";
+    if (have_g && !g.has_counter_cap) {
+        /* An image from before the SUPER named its counter table: the
+         * largest table its metadata block can compact. */
+        uint32_t slot = ((240 + g.prog_size - 1) / g.prog_size + 1) * g.prog_size;
+        uint64_t slots = (uint64_t)g.meta_sectors * (g.sector_size / slot);
+        g.counter_cap = slots > 8 ? (uint32_t)((slots - 8) * 4) : 0;
+        if (g.counter_cap > FLASH_COUNTERS_MAX)
+            g.counter_cap = FLASH_COUNTERS_MAX;
+    }
+    if ((ret = num(cx, o.sector, have_g ? g.sector_size : 4096, 1u << 30, "--sector-size", &ss)) ||
+        (ret = num(cx, o.prog, have_g ? g.prog_size : 16, 256, "--prog-size", &pu)) ||
+        (ret = num(cx, o.meta, have_g ? g.meta_sectors : KS_STORE_META_SECTORS_DEFAULT, 255,
+                   "--meta-sectors", &meta)) ||
+        (ret = num(cx, o.audit, have_g ? g.audit_sectors : KS_STORE_AUDIT_SECTORS_DEFAULT,
+                   1u << 20, "--audit-sectors", &audit)) ||
+        (ret = num(cx, o.counters, have_g ? g.counter_cap : 64, FLASH_COUNTERS_MAX, "--counters",
+                   &cap)) ||
+        (ret = num(cx, o.erase, have_g ? g.erase_value : 255, 255, "--erase-value", &ev)) ||
         (ret = num(cx, o.records, 0, 1u << 20, "--records", &im->nrecords)) ||
-        (ret = num(cx, o.overlay, 0, 1u << 16, "--overlay-sectors", &ovl)))
+        (ret = num(cx, o.overlay, have_g ? g.overlay_sectors : 0, 1u << 16, "--overlay-sectors",
+                   &ovl)))
         return ret;
     int err = ks_flash_emu_load(&im->emu, pos[0], ss, pu, (uint8_t)ev);
     if (err == KS_E_INVAL)
@@ -157,6 +195,11 @@ static json_t *commit_json(const ks_store_commit *c)
     cli_set_u64(o, "generation", c->gen);
     cli_set_u64(o, "sequence", c->seq);
     cli_set_u64(o, "record_count", c->count);
+    if (c->ovl_gen) {
+        cli_set_u64(o, "overlay_half", c->ovl_half);
+        cli_set_u64(o, "overlay_generation", c->ovl_gen);
+        cli_set_u64(o, "overlay_bytes", c->ovl_end);
+    }
     if (ks_snap_header_decode(&h, c->header, NULL) == 0) {
         cli_set_u64(o, "version", h.version);
         cli_set_time(o, "created_at", h.created_at, 0);
@@ -194,6 +237,9 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     cli_set_u64(lay, "audit_sectors", in.audit_sectors);
     cli_set_u64(lay, "area_sectors", in.area_sectors);
     cli_set_u64(lay, "area_capacity", in.area_capacity);
+    cli_set_u64(lay, "overlay_sectors", in.overlay_sectors);
+    cli_set_u64(lay, "counter_capacity", in.counter_cap);
+    cli_set_str(lay, "geometry_from", im.geometry_from);
     json_object_set_new(o, "layout", lay);
     cli_set_str(o, "status", im.mount_err ? "DAMAGED" : "ok");
     if (im.mount_err) {
@@ -208,6 +254,11 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     cli_set_bool(o, "need_full_download", (in.flags & KS_STORE_F_NEED_FULL) != 0);
     cli_set_bool(o, "fell_back", (in.flags & KS_STORE_F_FELL_BACK) != 0);
     cli_set_bool(o, "metadata_damaged", (in.flags & KS_STORE_F_META_DAMAGED) != 0);
+    /* The fallback policy this image would run under (docs/store.md). */
+    cli_set_str(o, "stale_policy", in.stale_deny_all ? "deny_all"
+                                   : in.stale_denied ? "deny_changed" : "none");
+    cli_set_u64(o, "changed_keys_listed", in.deny_count);
+    cli_set_u64(o, "changed_keys_refused", in.stale_denied);
     cli_set_u64(o, "meta_block", in.meta_block);
     cli_set_u64(o, "meta_epoch", in.meta_epoch);
     cli_set_u64(o, "meta_slots_used", in.meta_used);

@@ -45,6 +45,12 @@ static json_t *store_json(ctl_agent *a)
     }
     json_object_set_new(o, "need_full", json_boolean(info.flags & KS_STORE_F_NEED_FULL));
     json_object_set_new(o, "fell_back", json_boolean(info.flags & KS_STORE_F_FELL_BACK));
+    /* The fallback policy in force (docs/controller.md): on an older
+     * database, keys changed since are refused (KSE-303), or all keys. */
+    json_object_set_new(o, "stale_policy",
+                        json_string(info.stale_deny_all ? "deny_all"
+                                    : info.stale_denied ? "deny_changed" : "none"));
+    json_object_set_new(o, "stale_denied", json_integer(info.stale_denied));
     json_object_set_new(o, "capacity", json_integer(info.area_capacity));
     json_object_set_new(o, "audit_pending",
                         json_integer((json_int_t)(info.audit_last > info.audit_acked

@@ -307,6 +307,10 @@ int ks_auth_respond(ks_auth *a, const uint8_t reader[KS_READER_ID_SIZE], const u
     if ((err = ks__auth_locked(a, KS_COUNTER_KEY, r.key_id, dc.now)) != 0)
         return refuse(&dc, err, "auth.lockout_key");
 
+    /* On an older database than the newest committed (damage, fallback),
+     * a key changed since is refused before its stale record is read. */
+    if ((err = ks_store_fallback_check(a->cfg.store, r.key_id)) != 0)
+        return refuse(&dc, err, "auth.fallback");
     err = ks_store_lookup(a->cfg.store, r.key_id, recbuf);
     if (err == KS_E_NOTFOUND)
         return refuse(&dc, KS_E_KEY_UNKNOWN, "auth.key");

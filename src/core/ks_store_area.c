@@ -204,12 +204,24 @@ static void policy_of(const ks_store *st, ks_policy *p, uint64_t now)
 }
 
 /* Commits a written area (or an overlay append): the commit record goes last. */
-int ks__commit(ks_store *st, const ks_store_commit *c_in, int full)
+int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_delta *dl)
 {
     ks_store_commit c = *c_in;
+    ks_snap_header h;
     ks_rec r;
     int err;
 
+    /* The changes go on flash before the COMMIT that applies them, so a
+     * state older than this one always knows what it must not answer for
+     * (ks_store_deny.c). */
+    if (dl)
+        err = ks__deny_note_delta(st, dl);
+    else if (full && ks_snap_header_decode(&h, c.header, NULL) == 0)
+        err = ks__deny_note_all(st, h.version);
+    else
+        err = KS_OK;
+    if (err)
+        return err;
     c.valid = 1;
     ks__commit_encode(&c, &r);
     if ((err = ks__meta_append(st, &r)) != 0)
@@ -235,7 +247,7 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full)
 }
 
 static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
-                  uint32_t count, int full)
+                  uint32_t count, int full, const ks_delta *dl)
 {
     ks_store_commit c;
     memset(&c, 0, sizeof c);
@@ -243,7 +255,7 @@ static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[K
     c.gen = gen;
     c.count = count;
     memcpy(c.header, hdr, KS_SNAP_HEADER_SIZE);
-    return ks__commit(st, &c, full);
+    return ks__commit(st, &c, full, dl);
 }
 
 int ks__verify_root(ks_store *st, const ks_recsrc *src, const ks_snap_header *h, ks_diag *d)
@@ -312,8 +324,13 @@ int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
         return d && !d->err ? ks_fail(d, err, 0, "writing the spare area") : err;
     if ((err = verify_root(st, area, gen, h.record_count, &h, d)) != 0)
         return err;
-    if ((err = commit(st, area, gen, hdr, h.record_count, 1)) != 0)
+    if ((err = commit(st, area, gen, hdr, h.record_count, 1, NULL)) != 0)
         return ks_fail(d, err, 0, "writing the commit record");
+    /* A full install is the repair: damage in the metadata log (lost
+     * counters, a dead superseded slot) is cleared with it, or the next
+     * check would find it again and ask for another download. A failure
+     * here leaves the flag set; the install itself stands. */
+    (void)ks__meta_repair(st);
     return KS_OK;
 }
 
@@ -423,7 +440,7 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
     if (!tree_moved &&
         (err = verify_root(st, area, gen, dl.target.record_count, &dl.target, d)) != 0)
         goto fail;
-    if ((err = commit(st, area, gen, dl.target_raw, dl.target.record_count, 0)) != 0) {
+    if ((err = commit(st, area, gen, dl.target_raw, dl.target.record_count, 0, &dl)) != 0) {
         ks_fail(d, err, 0, "writing the commit record");
         goto fail;
     }

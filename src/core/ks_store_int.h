@@ -26,13 +26,15 @@ enum ks_meta_type {
     KS_MT_TRUST = 4,
     KS_MT_COUNTER = 5,
     KS_MT_SETTINGS = 6,
-    KS_MT_ACK = 7
+    KS_MT_ACK = 7,
+    KS_MT_DENY = 8    /* changed-keys list (ks_store_deny.c) */
 };
 #define KS_AT_ENTRY 1
 
 /* Payload sizes. */
 #define KS_SUPER_SIZE 32
-#define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay */
+#define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
+#define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
 #define KS_END_SIZE 16
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
@@ -97,6 +99,9 @@ uint32_t ks__area_addr(const ks_store *st, unsigned area);
 /* ----- metadata (ks_store_meta.c) ----- */
 int ks__meta_append(ks_store *st, ks_rec *r);
 int ks__meta_compact(ks_store *st);
+/* After damage in the metadata log (META_DAMAGED): compacts the live state
+ * into the other block and erases the damaged one. */
+int ks__meta_repair(ks_store *st);
 /* Applies one valid record to the in-RAM state during mount. */
 int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d);
 void ks__commit_encode(const ks_store_commit *c, ks_rec *r);
@@ -115,8 +120,9 @@ uint32_t ks__gen_seed(uint64_t gen);
 void ks__areasrc(ks_store *st, const ks_store_commit *c, ks_areasrc *a, ks_recsrc *src);
 /* Reads record i of an area source and checks its CRC. */
 int ks__area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE]);
-/* Appends the COMMIT for c and makes it the applied state. */
-int ks__commit(ks_store *st, const ks_store_commit *c, int full);
+/* Appends the COMMIT for c and makes it the applied state. Before it, the
+ * changed-keys list gets dl's key ids (a delta), or "every key" (full). */
+int ks__commit(ks_store *st, const ks_store_commit *c, int full, const ks_delta *dl);
 /* Recomputes the Merkle root of src and compares it with h's. */
 int ks__verify_root(ks_store *st, const ks_recsrc *src, const ks_snap_header *h, ks_diag *d);
 /* Refills cfg.index for st->cur (or leaves none). */
@@ -163,6 +169,29 @@ int ks__base_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
  * proven with the tree cache.
  */
 int ks__ovl_append(ks_store *st, const ks_delta *dl, int tree_done, ks_diag *d);
+
+/* ----- changed-keys list (ks_store_deny.c) ----- */
+/* DENY payload: n (1), flags (1), reserved (6), all-keys version (8),
+ * n x {id, version}. FIRM: `all` holds even on the newest commit. */
+#define KS_DENY_FIRM 1u
+#define KS_DENY_HDR 16
+#define KS_DENY_ENC 24
+#define KS_DENY_PER_REC 8
+#define KS_DENY_SIZE(n) (KS_DENY_HDR + (n) * KS_DENY_ENC)
+/* Compaction slots the list may use with this geometry; sets deny_cap. */
+uint32_t ks__deny_slots(ks_store *st, uint32_t spare_slots);
+/* Mount replay of one DENY record. */
+int ks__deny_apply(ks_store *st, const ks_rec *r, ks_diag *d);
+/* Drops entries no committed state can need any more. */
+void ks__deny_trim(ks_store *st);
+/* Before a delta's commit: records its changed key ids at its target
+ * version (durable on return). */
+int ks__deny_note_delta(ks_store *st, const ks_delta *dl);
+/* Before a full install's commit: every key may have changed at version. */
+int ks__deny_note_all(ks_store *st, uint64_t version);
+/* Compaction: writes the list through put (slot by slot). */
+int ks__deny_compact(ks_store *st, int (*put)(ks_store *, unsigned, uint32_t *, ks_rec *),
+                     unsigned nb, uint32_t *head);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);

@@ -164,6 +164,15 @@ int ks__slot_read(const ks_store *st, uint32_t addr, uint32_t area, uint16_t mag
         *cls = KS_SLOT_VALID;
         return KS_OK;
     }
+    /* A slot whose header still checks names its type and sequence even
+     * when its payload does not: mount uses that to tell whether the lost
+     * record could have mattered (type 0: unknown). */
+    out->type = 0;
+    out->seq = 0;
+    if (ks_ld16(b) == magic && ks_ld32(b + 20) == ks_crc32c(0, b, 20)) {
+        out->type = b[2];
+        out->seq = ks_ld64(b + 8);
+    }
     area_erased = 1;
     for (uint32_t i = 0; i < area; i++)
         if (b[i] != st->cfg.flash->erase_value)

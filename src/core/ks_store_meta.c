@@ -74,10 +74,13 @@ static void trust_encode(const ks_trust *t, ks_rec *r)
 static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
 {
     const ks_flash *f = st->cfg.flash;
-    memset(r->payload, 0, KS_SUPER_OVL_SIZE);
+    memset(r->payload, 0, KS_SUPER_GEOM_SIZE);
     r->type = KS_MT_SUPER;
-    r->len = st->cfg.overlay_sectors ? KS_SUPER_OVL_SIZE : KS_SUPER_SIZE;
+    /* The full geometry, counter table included, so a tool can open the
+     * image with no flags (ks_store_probe). */
+    r->len = KS_SUPER_GEOM_SIZE;
     ks_st32(r->payload + 32, st->cfg.overlay_sectors);
+    ks_st32(r->payload + 36, st->cfg.counter_cap);
     memcpy(r->payload, "KSST", 4);
     ks_st32(r->payload + 4, KS_STORE_LAYOUT_VERSION);
     ks_st64(r->payload + 8, epoch);
@@ -91,8 +94,10 @@ static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
 
 uint32_t ks__compact_slots(const ks_store *st)
 {
-    /* SUPER, two commits, trust, settings, ack, the counters, END. */
-    return 7 + (st->cfg.counter_cap + KS_COUNTERS_PER_REC - 1) / KS_COUNTERS_PER_REC;
+    /* SUPER, two commits, trust, settings, ack, the counters, END, and the
+     * changed-keys list (deny_slots, set by the layout from what is left). */
+    return 7 + (st->cfg.counter_cap + KS_COUNTERS_PER_REC - 1) / KS_COUNTERS_PER_REC +
+           st->deny_slots;
 }
 
 /* ----- apply (mount replay) ----- */
@@ -124,14 +129,15 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
 
     switch (r->type) {
     case KS_MT_SUPER:
-        if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE) ||
+        if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE &&
+             r->len != KS_SUPER_GEOM_SIZE) ||
             memcmp(p, "KSST", 4) != 0 ||
             ks_ld32(p + 4) != KS_STORE_LAYOUT_VERSION)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.version");
         if (ks_ld32(p + 16) != f->sector_size || ks_ld32(p + 20) != f->sector_count ||
             ks_ld16(p + 24) != f->prog_size || p[26] != f->erase_value ||
             p[27] != st->cfg.meta_sectors || ks_ld32(p + 28) != st->cfg.audit_sectors ||
-            (r->len == KS_SUPER_OVL_SIZE ? ks_ld32(p + 32) : 0) != st->cfg.overlay_sectors)
+            (r->len >= KS_SUPER_OVL_SIZE ? ks_ld32(p + 32) : 0) != st->cfg.overlay_sectors)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry");
         return KS_OK;
     case KS_MT_END:
@@ -197,6 +203,8 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         if (ks_ld64(p) > st->audit_acked)
             st->audit_acked = ks_ld64(p);
         return KS_OK;
+    case KS_MT_DENY:
+        return ks__deny_apply(st, r, d);
     default:
         return ks_fail(d, KS_E_FORMAT, 0, "store.meta.type");
     }
@@ -258,6 +266,8 @@ int ks__meta_compact(ks_store *st)
     r.flags = KS_RF_COMPACT;
     if ((err = put(st, nb, &head, &r)) != 0)
         return err;
+    if ((err = ks__deny_compact(st, put, nb, &head)) != 0)
+        return err;
     if (st->settings_len) {
         r.type = KS_MT_SETTINGS;
         r.flags = KS_RF_COMPACT;
@@ -302,6 +312,33 @@ int ks__meta_compact(ks_store *st)
     st->meta_block = (uint8_t)nb;
     st->meta_epoch = epoch;
     st->meta_head = head;
+    return KS_OK;
+}
+
+int ks__meta_repair(ks_store *st)
+{
+    int err;
+    unsigned old = st->meta_block;
+
+    if (!(st->flags & KS_STORE_F_META_DAMAGED))
+        return KS_OK;
+    /* The live state (in RAM) goes forward into the other block; the
+     * damaged one is then erased at once, so the damage a check found is
+     * gone rather than left in dead space to be found again (and repaired
+     * again, by download after download). Safe: the new block is complete
+     * (END is on flash) and newer, so a power cut in the erase leaves it
+     * in charge. */
+    if ((err = ks__meta_compact(st)) != 0)
+        return err;
+    for (uint32_t s = 0; s < st->cfg.meta_sectors; s++)
+        if ((err = ks__erase(st, old * st->cfg.meta_sectors + s)) != 0)
+            return err;
+    st->flags &= ~(unsigned)KS_STORE_F_META_DAMAGED;
+    if (st->damage.what && st->damage.what[0] == 'm' && st->damage.what[1] == 'e' &&
+        st->damage.what[2] == 't' && st->damage.what[3] == 'a') {
+        memset(&st->damage, 0, sizeof st->damage);
+        st->flags &= ~(unsigned)KS_STORE_F_DAMAGED;
+    }
     return KS_OK;
 }
 

@@ -61,6 +61,7 @@ static int layout(ks_store *st, const ks_store_cfg *cfg)
     st->area_first[1] = st->area_first[0] + st->area_sectors;
     if (ks__compact_slots(st) + 1 > st->meta_slots)
         return KS_E_NOSPC;
+    (void)ks__deny_slots(st, st->meta_slots - ks__compact_slots(st) - 1);
     return KS_OK;
 }
 
@@ -108,7 +109,8 @@ static int scan_block(ks_store *st, unsigned b, block_scan *bs)
             continue;
         if (r.seq > bs->max_seq)
             bs->max_seq = r.seq;
-        if ((r.type == KS_MT_SUPER && (r.len == KS_SUPER_SIZE || r.len == KS_SUPER_OVL_SIZE)) ||
+        if ((r.type == KS_MT_SUPER && (r.len == KS_SUPER_SIZE || r.len == KS_SUPER_OVL_SIZE ||
+                                       r.len == KS_SUPER_GEOM_SIZE)) ||
             (r.type == KS_MT_END && r.len == KS_END_SIZE)) {
             bs->epoch = ks_ld64(r.payload + (r.type == KS_MT_SUPER ? 8 : 0));
             bs->has_epoch = 1;
@@ -167,16 +169,27 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
     st->seq = bs[0].max_seq > bs[1].max_seq ? bs[0].max_seq : bs[1].max_seq;
 
     /* Replay the chosen block in slot (= sequence) order. */
+    uint64_t valid_seq = 0, doubt_seq = 0;
+    int doubt = 0;
     for (uint32_t i = 0; i < st->meta_slots; i++) {
         uint32_t addr = ks__meta_addr(st, b, i);
         if ((err = ks__slot_read(st, addr, KS_META_AREA, KS_META_MAGIC, &r, &cls)) != 0)
             return ks_fail(d, err, addr, "reading the metadata log");
         if (cls != KS_SLOT_EMPTY)
             st->meta_head = i + 1;
-        if (cls == KS_SLOT_CORRUPT)
+        if (cls == KS_SLOT_CORRUPT) {
             ks__damage(st, addr, "meta.slot", KS_STORE_F_NEED_FULL | KS_STORE_F_META_DAMAGED);
-        else if (cls == KS_SLOT_VALID && (err = ks__meta_apply(st, &r, d)) != 0)
-            return err;
+            /* A lost COMMIT or changed-keys record (or one whose type is
+             * unreadable) hides changes: remember where. */
+            if (r.type == 0 || r.type == KS_MT_COMMIT || r.type == KS_MT_DENY) {
+                doubt = 1;
+                doubt_seq = valid_seq;
+            }
+        } else if (cls == KS_SLOT_VALID) {
+            valid_seq = r.seq;
+            if ((err = ks__meta_apply(st, &r, d)) != 0)
+                return err;
+        }
     }
 
     /* The newest commit whose area checks; else the other area's. */
@@ -208,6 +221,12 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
     }
     if (!st->cur.valid)
         st->flags |= KS_STORE_F_NEED_FULL;
+    /* A record lost after the applied commit may have been a newer commit
+     * or the keys it changed: every key may have changed above the applied
+     * version (docs/store.md, "Fallback policy"). */
+    if (st->cur.valid && doubt && doubt_seq >= st->cur.seq && st->hdr.version + 1 > st->deny_firm)
+        st->deny_firm = st->hdr.version + 1;
+    ks__deny_trim(st);
 
     if ((err = ks__audit_scan(st, NULL)) != 0 && err != KS_E_STORE_CORRUPT)
         return ks_fail(d, err, 0, "reading the audit ring");
@@ -306,4 +325,12 @@ void ks_store_get_info(ks_store *st, ks_store_info *o)
     o->audit_sectors = st->cfg.audit_sectors;
     o->overlay_sectors = st->cfg.overlay_sectors;
     o->overlay_entries = st->cur.ovl_gen && st->ovl_ok ? st->ovl_n : 0;
+    o->deny_count = st->deny_n;
+    o->deny_cap = st->deny_cap;
+    o->deny_all = st->deny_all;
+    o->stale_deny_all = ks_store_deny_all(st);
+    for (uint32_t i = 0; i < st->deny_n; i++)
+        if (st->cur.valid && (st->flags & KS_STORE_F_FELL_BACK) &&
+            st->deny[i].version > st->hdr.version)
+            o->stale_denied++;
 }

@@ -168,7 +168,7 @@ int ks__ovl_append(ks_store *st, const ks_delta *dl, int tree_done, ks_diag *d)
         c.ovl_last = off;
     c.ovl_end = next;
     memcpy(c.header, dl->target_raw, KS_SNAP_HEADER_SIZE);
-    if ((err = ks__commit(st, &c, 0)) != 0)
+    if ((err = ks__commit(st, &c, 0, dl)) != 0)
         return ks_fail(d, err, 0, "writing the commit record");
     st->ovl_free = next;
     return KS_OK;

@@ -137,6 +137,23 @@ static const ks_kse table[] = {
      {"Ask the supervisor to authenticate again to reopen the session.",
       "If it happens often, check the controller's power supply.",
       NULL}},
+    {303, "STALE_DENIED", KS_SEV_ERROR, KS_AREA_STORE,
+     "Key refused: changed since the older database in use",
+     "The controller's newest database is damaged and it is answering from an older one. The "
+     "supervisor changed this key after that older version (a revocation, a suspension, a "
+     "privilege removed, a new key), so the older record cannot be trusted for it and the key is "
+     "refused. When the controller cannot tell which keys changed (a full download since, or its "
+     "list of changed keys is itself damaged) it refuses every key until a full download.",
+     "The store keeps, apart from the snapshot areas and the overlay, the ids of the keys each "
+     "committed delta changed and their version; a lookup on an older version checks it.",
+     1, "The next heartbeat that reaches the supervisor downloads the current database; the key "
+        "is then decided on its current record.",
+     {"Restore the controller's link to the supervisor: the full download then repairs it "
+      "(`keysup diagnose CTRL` shows KSE-100 if the link is down).",
+      "Confirm the repair: `keysup diagnose CTRL` shows no open KSE-303, or at the terminal "
+      "`keysup-controller ctl status` shows `fell_back: false`.",
+      "If it repeats, inspect an image of the flash: `keysup flash check FILE`.",
+      NULL}},
     {400, "PROTOCOL_MISMATCH", KS_SEV_ERROR, KS_AREA_PROTOCOL,
      "Key format older than the controller accepts",
      "The key was enrolled with a key-format version below the controller's minimum, which is "

@@ -150,6 +150,19 @@ static void store(const ks_diag_facts *fa, ks_findings *o)
     }
     if (refusal(fa, 302))
         add(o, 302, first_of(fa, 302), "the controller lost its volatile state (brown-out)");
+    /* The fallback policy in force (docs/controller.md): a state of the
+     * store, reported until the full download lands. */
+    const char *sp = json_string_value(json_object_get(st, "stale_policy"));
+    if (sp && strcmp(sp, "deny_all") == 0)
+        add(o, 303, first_of(fa, 303),
+            "the controller answers from an older database (version %lld) and cannot tell which "
+            "keys changed since: it refuses every key until a full download",
+            (long long)jint(fa->report, "applied_version", 0));
+    else if (sp && strcmp(sp, "deny_changed") == 0)
+        add(o, 303, first_of(fa, 303),
+            "the controller answers from an older database (version %lld): it refuses the %lld "
+            "key(s) changed since that version until a full download",
+            (long long)jint(fa->report, "applied_version", 0), (long long)jint(st, "stale_denied", 0));
 }
 
 static void trust(const ks_diag_facts *fa, ks_findings *o)
