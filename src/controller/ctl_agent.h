@@ -50,9 +50,14 @@ typedef struct ctl_settings {
     uint8_t degraded;            /* enum ctl_degraded */
     uint32_t max_offline;        /* seconds without a sync before KSE-110 */
     uint64_t last_sync;          /* unix seconds of the last applied sync */
+    /* TLS pins of the supervisor (ctl_tls.c): [0] current, [1] announced
+     * next; bit i of tls_pins says pin i is set. Settings version 2. */
+    uint8_t tls_pins;
+    uint8_t tls_pin[2][32];
 } ctl_settings;
 
-#define CTL_SETTINGS_SIZE 72
+#define CTL_SETTINGS_SIZE 144
+#define CTL_SETTINGS_SIZE_V1 72
 
 /* KSE conditions the agent tracks to report (recent refusals by code). */
 #define CTL_REFUSAL_CODES 32
@@ -104,6 +109,7 @@ typedef struct ctl_agent {
     ctl_refusals refusals;
     uint64_t uploaded;           /* audit records acknowledged by the supervisor */
     char entered_code[16];       /* one-time code typed at the controller (replace credential) */
+    int tls_mismatch;            /* KSE-720: the last TLS connection failed the pin */
 
     /* fault hooks (tests, simulator) */
     int64_t rtc_skew;            /* seconds added to the system clock */

@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_http.h"
+#include "ctl_tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,10 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    if (curl_easy_perform(c) == CURLE_OK) {
+    ctl_tls_prepare(a, c);
+    CURLcode cc = curl_easy_perform(c);
+    ctl_tls_done(a, c, cc);
+    if (cc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         out->status = (int)status;
         out->body = b.p;

@@ -49,6 +49,7 @@ static const struct err_entry err_table[] = {
     {KS_E_SUPERVISOR_UNTRUSTED, "SUPERVISOR_UNTRUSTED", "signed by a supervisor key that is not trusted"},
     {KS_E_ROLLBACK, "ROLLBACK", "snapshot is older than the one applied"},
     {KS_E_SNAPSHOT_EXPIRED, "SNAPSHOT_EXPIRED", "snapshot is past its expiry time"},
+    {KS_E_TLS_PIN_MISMATCH, "TLS_PIN_MISMATCH", "supervisor TLS certificate does not match the pin"},
     {KS_E_LICENSE_INVALID, "LICENSE_INVALID", "feature licence missing, expired or bound elsewhere"},
     {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
 };

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 
 #include "ks_api.h"
+#include "ks_http_tls.h"
+#include "ks_tls.h"
 
 typedef struct conn_state {
     char *body;
@@ -401,30 +403,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 int ks_http_start(ks_sup *s, char *err, size_t errlen)
 {
-    struct sockaddr_in a;
-    char host[128];
-    const char *colon = strrchr(s->cfg.listen, ':');
-    long port;
+    ks_listen l;
+    unsigned tls_flags;
+    struct MHD_OptionItem tls_opts[KS_HTTP_TLS_OPTS];
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
+    int rc;
 
-    if (!colon || (size_t)(colon - s->cfg.listen) >= sizeof host) {
-        snprintf(err, errlen, "listen '%s': expected HOST:PORT", s->cfg.listen);
-        return KS_E_INVAL;
-    }
-    memcpy(host, s->cfg.listen, (size_t)(colon - s->cfg.listen));
-    host[colon - s->cfg.listen] = '\0';
-    port = strtol(colon + 1, NULL, 10);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        snprintf(err, errlen, "listen '%s': expected an IPv4 address and a port", s->cfg.listen);
-        return KS_E_INVAL;
-    }
-    d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                         on_request, s,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
+    /* Address (IPv4 or [IPv6]), the plain-HTTP rule and TLS: ks_http_tls.c. */
+    rc = ks_http_listen_setup(s, &l, &tls_flags, tls_opts, err, errlen);
+    if (rc != KS_OK)
+        return rc;
+    d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | tls_flags, 0, NULL,
+                         NULL, on_request, s,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&l.addr,
+                         MHD_OPTION_ARRAY, tls_opts,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg.threads,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
@@ -435,7 +428,7 @@ int ks_http_start(ks_sup *s, char *err, size_t errlen)
         return KS_E_IO;
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : (uint16_t)port;
+    s->port = info ? info->port : (uint16_t)l.port;
     s->http = d;
     return KS_OK;
 }
@@ -445,4 +438,6 @@ void ks_http_stop(ks_sup *s)
     if (s->http)
         MHD_stop_daemon(s->http);
     s->http = NULL;
+    ks_tls_free(s->tls); /* after the daemon: handshakes may hold its pairs */
+    s->tls = NULL;
 }

@@ -47,6 +47,10 @@ typedef struct ks_sup_config {
     uint32_t escalate_window;    /* seconds in which a repaired fault's return escalates */
     uint32_t max_repairs;        /* automatic repair attempts per incident */
     uint32_t protocol_min, protocol_max; /* device protocol versions spoken */
+    /* TLS (docs/supervisor.md, ks_http_tls.c); paths relative to the data dir */
+    char tls_cert[PATH_MAX];     /* PEM certificate (chain); empty: plain HTTP */
+    char tls_key[PATH_MAX];      /* PEM private key of that certificate */
+    int allow_plain_http;        /* plain HTTP on a non-loopback address */
 } ks_sup_config;
 
 void ks_config_defaults(ks_sup_config *c);
@@ -119,6 +123,7 @@ struct ks_sup {
     ks_sup_hooks hooks;
     void *http;                  /* struct MHD_Daemon * */
     uint16_t port;               /* bound port */
+    struct ks_tls *tls;          /* certificate in use when serving HTTPS (ks_tls.h) */
 };
 
 /* Paths inside a data directory. */
