@@ -158,7 +158,12 @@ kill -HUP "$SUP_PID"
 wait_until 10 "c1 back in contact" sh -c "! \"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" status | grep -q 'conditions:.*KSE-720'"
 KEYSUP_CACERT="$W/both.pem" api controller show "${CTL_ID[c1]}" >"$W/c1.show.json"
 grep -q "KSE-720" "$W/c1.show.json" || fail "KSE-720 not in the health report the supervisor holds"
-ok "unannounced certificate: c1 raises KSE-720, decides offline, reports it once the pair is back"
+inc720() {
+    KEYSUP_CACERT="$W/both.pem" api incidents --controller "${CTL_ID[c1]}" --code KSE-720 >"$W/inc.json" 2>/dev/null &&
+        [ "$(j "$W/inc.json" 'len(d["items"])')" -ge 1 ]
+}
+wait_until 10 "a KSE-720 incident at the supervisor" inc720
+ok "unannounced certificate: c1 raises KSE-720, decides offline; once back, its report opens a KSE-720 incident"
 
 # ----- expired certificate refused by clients
 mkdir -p "$W/exp"
