@@ -57,7 +57,10 @@ static int is_https(const ctl_agent *a)
 void ctl_tls_prepare(ctl_agent *a, CURL *c)
 {
     char pins[2 * KS_TLS_PIN_TEXT + 2] = "";
-    if (!is_https(a) || !(a->set.tls_pins & 3))
+    if (!is_https(a))
+        return;
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (!(a->set.tls_pins & 3))
         return; /* no pin: curl's default CA and host name checks apply */
     for (int i = 0; i < 2; i++) {
         char one[KS_TLS_PIN_TEXT];
@@ -71,7 +74,6 @@ void ctl_tls_prepare(ctl_agent *a, CURL *c)
     curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, pins);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     if (a->set.tls_pins & 2)
         curl_easy_setopt(c, CURLOPT_CERTINFO, 1L); /* to see which pin the server matched */
 }
