@@ -20,10 +20,10 @@
 
 static const char *const loopback_sans[] = {"DNS:localhost", "IP:127.0.0.1", "IP:::1"};
 
-static int add_san(gnutls_x509_crt_t crt, const char *san, char *err, size_t errlen)
+/* Parses "DNS:name" (kind DNS, the name) or "IP:addr" (kind IP, 4 or 16 bytes). */
+static int san_parse(const char *san, int *is_ip, unsigned char ip[16], unsigned *len, char *err,
+                     size_t errlen)
 {
-    unsigned char ip[16];
-    int rc;
     if (strncmp(san, "DNS:", 4) == 0) {
         const char *n = san + 4;
         if (!*n || strlen(n) > 253 || strspn(n, "abcdefghijklmnopqrstuvwxyz"
@@ -31,24 +31,45 @@ static int add_san(gnutls_x509_crt_t crt, const char *san, char *err, size_t err
             snprintf(err, errlen, "--san '%s': not a host name", san);
             return -1;
         }
-        rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, n, (unsigned)strlen(n),
-                                                  GNUTLS_FSAN_APPEND);
-    } else if (strncmp(san, "IP:", 3) == 0) {
-        unsigned len = 0;
+        *is_ip = 0;
+        *len = (unsigned)strlen(n);
+        return 0;
+    }
+    if (strncmp(san, "IP:", 3) == 0) {
+        *is_ip = 1;
         if (inet_pton(AF_INET, san + 3, ip) == 1)
-            len = 4;
+            *len = 4;
         else if (inet_pton(AF_INET6, san + 3, ip) == 1)
-            len = 16;
-        if (!len) {
+            *len = 16;
+        else {
             snprintf(err, errlen, "--san '%s': not an IPv4 or IPv6 address", san);
             return -1;
         }
-        rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, len,
-                                                  GNUTLS_FSAN_APPEND);
-    } else {
-        snprintf(err, errlen, "--san '%s': expected DNS:NAME or IP:ADDRESS", san);
-        return -1;
+        return 0;
     }
+    snprintf(err, errlen, "--san '%s': expected DNS:NAME or IP:ADDRESS", san);
+    return -1;
+}
+
+int cli_tls_san_check(const char *san, char *err, size_t errlen)
+{
+    unsigned char ip[16];
+    unsigned len;
+    int is_ip;
+    return san_parse(san, &is_ip, ip, &len, err, errlen);
+}
+
+static int add_san(gnutls_x509_crt_t crt, const char *san, char *err, size_t errlen)
+{
+    unsigned char ip[16];
+    unsigned len;
+    int rc, is_ip;
+    if (san_parse(san, &is_ip, ip, &len, err, errlen))
+        return -1;
+    rc = is_ip ? gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip, len,
+                                                      GNUTLS_FSAN_APPEND)
+               : gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, san + 4, len,
+                                                      GNUTLS_FSAN_APPEND);
     if (rc < 0) {
         snprintf(err, errlen, "--san '%s': %s", san, gnutls_strerror(rc));
         return -1;

@@ -21,6 +21,9 @@
 int cli_tls_selfsigned(const char *cert_path, const char *key_path, const char *const *sans,
                        int nsans, int ed25519, unsigned days, char *err, size_t errlen);
 
+/* 0 when san is a well-formed "DNS:name" or "IP:address", else -1 and err. */
+int cli_tls_san_check(const char *san, char *err, size_t errlen);
+
 /* Checks an operator's pair (key matches the leaf) and copies both in (0600). */
 int cli_tls_import(const char *src_cert, const char *src_key, const char *cert_path,
                    const char *key_path, char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include "cli_cmds.h"
 #include "cli_tls.h"
 #include "ks_sup.h"
+#include "ks_tls.h"
 #include "ks_tlspin.h"
 
 static const char init_usage[] =
@@ -31,7 +32,7 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
     const char *data = NULL, *passfile = NULL, *kdf = NULL, *tokout = NULL, *pos[1];
     const char *tls_cert = NULL, *tls_key = NULL, *tls_type = NULL, *tls_days = NULL;
     cli_list sans = {{NULL}, 0};
-    int nopass = 0, npos = 0, ret, fast = 0, tls = 0;
+    int nopass = 0, npos = 0, ret, fast = 0, tls = 0, tls_failed = 0;
     uint64_t days = 825;
     char pin[KS_TLS_PIN_TEXT] = "";
     cli_opt opts[] = {
@@ -77,6 +78,17 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
     if (tls_days && (cli_parse_u64(tls_days, &days) || days < 1 || days > 3650))
         return cli_err(cx, CLI_USAGE, "USAGE", "%s: --tls-days must be 1..3650", cx->cmd);
     tls |= sans.n > 0 || tls_cert != NULL;
+    /* Everything that can be wrong with the TLS options is found before the
+     * directory exists: the admin token is printed only once, at the end. */
+    for (int i = 0; i < sans.n; i++)
+        if (cli_tls_san_check(sans.v[i], err, sizeof err))
+            return cli_err(cx, CLI_USAGE, "USAGE", "%s: %s", cx->cmd, err);
+    if (tls_cert) {
+        ks_tls *t = NULL;
+        if (ks_tls_open(&t, tls_cert, tls_key, err, sizeof err))
+            return cli_err(cx, CLI_REFUSED, "TLS", "%s: %s", cx->cmd, err);
+        ks_tls_free(t);
+    }
     if (!nopass) {
         ret = cli_passphrase(cx, passfile, &pass, &passlen);
         if (ret)
@@ -105,11 +117,11 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
             cli_conf_set(conf, "tls_cert", CLI_TLS_CERT_NAME, err, sizeof err) ||
             cli_conf_set(conf, "tls_key", CLI_TLS_KEY_NAME, err, sizeof err) ||
             ks_tls_pin_of_file(h, cp, err, sizeof err)) {
-            sodium_memzero(token, sizeof token);
-            return cli_err(cx, CLI_IO, "TLS", "%s: %s (the data directory was created without"
-                           " TLS; fix and add tls_cert/tls_key to keysupd.conf)", cx->cmd, err);
+            /* Only I/O is left to fail here; the token must still be shown. */
+            tls_failed = 1;
+        } else {
+            ks_tls_pin_format(pin, h);
         }
-        ks_tls_pin_format(pin, h);
     }
     if (tokout) {
         char line[84];
@@ -136,7 +148,12 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
         cli_set_str(o, "tls_cert", CLI_TLS_CERT_NAME);
         cli_set_str(o, "tls_pin", pin);
     }
-    cli_set_str(o, "note", "the admin token is shown only now; store it (--token-file)");
+    if (tls_failed)
+        cli_set_str(o, "tls_error", err);
+    cli_set_str(o, "note", tls_failed ? "the admin token is shown only now; store it. TLS was "
+                "NOT set up (tls_error): fix it, then set tls_cert/tls_key in keysupd.conf"
+                : "the admin token is shown only now; store it (--token-file)");
     sodium_memzero(token, sizeof token);
-    return cli_emit(cx, o);
+    ret = cli_emit(cx, o);
+    return tls_failed ? CLI_IO : ret;
 }
