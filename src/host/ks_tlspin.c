@@ -23,15 +23,20 @@ void ks_tls_pin_format(char out[KS_TLS_PIN_TEXT], const uint8_t h[KS_TLS_PIN_SIZ
 
 int ks_tls_pin_parse(uint8_t h[KS_TLS_PIN_SIZE], const char *text)
 {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char back[KS_TLS_PIN_TEXT];
     size_t got = 0;
-    const char *end = NULL;
-    if (!text || strncmp(text, "sha256//", 8) != 0 || strlen(text + 8) != 44)
+    /* 32 bytes are 43 base64 digits and one '='; anything else is refused
+     * before decoding (libsodium skips over some bytes above 0x7f). */
+    if (!text || strncmp(text, "sha256//", 8) != 0 || strlen(text + 8) != 44 ||
+        strspn(text + 8, b64) != 43 || text[51] != '=')
         return -1;
-    if (sodium_base642bin(h, KS_TLS_PIN_SIZE, text + 8, 44, NULL, &got, &end,
-                          sodium_base64_VARIANT_ORIGINAL) != 0 || got != KS_TLS_PIN_SIZE ||
-        (end && *end))
+    if (sodium_base642bin(h, KS_TLS_PIN_SIZE, text + 8, 44, NULL, &got, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 || got != KS_TLS_PIN_SIZE)
         return -1;
-    return 0;
+    /* One text per pin: the last digit's unused bits must be zero. */
+    ks_tls_pin_format(back, h);
+    return strcmp(back, text) == 0 ? 0 : -1;
 }
 
 /* 1 when the buffer looks like PEM (has a "-----BEGIN" line). */
