@@ -29,6 +29,43 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return add;
 }
 
+const char *cli_tls_cacert;
+const char *cli_tls_pin;
+
+void cli_tls_setopt(void *curl)
+{
+    CURL *c = curl;
+    const char *ca = cli_tls_cacert ? cli_tls_cacert : getenv("KEYSUP_CACERT");
+    const char *pin = cli_tls_pin ? cli_tls_pin : getenv("KEYSUP_PIN_SHA256");
+    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (ca && *ca)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    if (pin && *pin) {
+        curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, pin);
+        if (!(ca && *ca)) {
+            /* The pin alone vouches for the server (a self-signed certificate). */
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
+}
+
+int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, const char *errbuf)
+{
+    CURLcode cc = (CURLcode)curl_code;
+    const char *why = errbuf && *errbuf ? errbuf : curl_easy_strerror(cc);
+    if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
+        cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_CONNECT_ERROR ||
+        cc == CURLE_SSL_CERTPROBLEM) {
+        snprintf(out, n, "TLS verification of %s failed: %s (check --cacert / KEYSUP_CACERT or "
+                 "--server-pin / KEYSUP_PIN_SHA256 and the host name in --server)", server, why);
+        return 1;
+    }
+    snprintf(out, n, "cannot reach keysupd at %s: %s (is it running? --server / KEYSUP_SERVER)",
+             server, why);
+    return 0;
+}
+
 static int load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n)
 {
     const char *f = r->token_file ? r->token_file : getenv("KEYSUP_TOKEN_FILE");
@@ -52,7 +89,7 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
             json_t **out, long *status)
 {
     const char *server = r->server ? r->server : getenv("KEYSUP_SERVER");
-    char tok[256], auth[300], url[2048];
+    char tok[256], auth[300], url[2048], ebuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdr = NULL;
     buf b = {NULL, 0};
     char *payload = NULL;
@@ -84,6 +121,8 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    cli_tls_setopt(c);
     if (body) {
         payload = json_dumps(body, JSON_COMPACT);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "{}");
@@ -91,8 +130,9 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
     cc = curl_easy_perform(c);
     sodium_memzero(auth, sizeof auth);
     if (cc != CURLE_OK) {
-        ret = cli_err(cx, CLI_IO, "CONNECT", "%s: cannot reach keysupd at %s: %s (is it running?"
-                      " --server / KEYSUP_SERVER)", cx->cmd, server, curl_easy_strerror(cc));
+        char why[CURL_ERROR_SIZE + 512];
+        int tls = cli_tls_explain(why, sizeof why, server, (int)cc, ebuf);
+        ret = cli_err(cx, CLI_IO, tls ? "TLS" : "CONNECT", "%s: %s", cx->cmd, why);
         goto cleanup;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);

@@ -18,13 +18,33 @@ typedef struct cli_remote {
     const char *token_file;  /* --token-file */
 } cli_remote;
 
-/* The two options as cli_opt rows, for a verb's option table. */
+/*
+ * How an https:// server is verified (cli_http.c): --cacert FILE (else
+ * $KEYSUP_CACERT) is the CA, or the self-signed certificate itself, that
+ * must vouch for the server, host name included; --server-pin sha256//B64
+ * (else $KEYSUP_PIN_SHA256) pins its key instead of (or besides) a CA.
+ * Without either, the system's CA store applies. Process-wide: one CLI
+ * invocation talks to one server.
+ */
+extern const char *cli_tls_cacert;
+extern const char *cli_tls_pin;
+
+/* The remote options as cli_opt rows, for a verb's option table. */
 #define CLI_REMOTE_OPTS(r)                         \
     {"--server", CLI_VALUE, &(r)->server},         \
-    {"--token-file", CLI_VALUE, &(r)->token_file}
+    {"--token-file", CLI_VALUE, &(r)->token_file}, \
+    {"--cacert", CLI_VALUE, &cli_tls_cacert},      \
+    {"--server-pin", CLI_VALUE, &cli_tls_pin}
 
 #define CLI_REMOTE_USAGE \
-    "Common: --server URL ($KEYSUP_SERVER), --token-file F ($KEYSUP_TOKEN_FILE), --json.\n"
+    "Common: --server URL ($KEYSUP_SERVER), --token-file F ($KEYSUP_TOKEN_FILE), --json;\n" \
+    "https: --cacert FILE ($KEYSUP_CACERT), --server-pin sha256//... ($KEYSUP_PIN_SHA256).\n"
+
+/* Applies the TLS verification settings above to a curl handle. */
+void cli_tls_setopt(void *curl);
+/* A clear message for a failed transfer: TLS verification failures name
+ * the host and the reason (then 1 is returned, else 0). */
+int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, const char *errbuf);
 
 /*
  * Calls METHOD path (body may be NULL) and, on 2xx, stores the parsed JSON

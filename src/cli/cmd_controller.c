@@ -110,19 +110,24 @@ static int ctrl_audit(cli_ctx *cx, int argc, char **argv)
 
 static const char cmd_usage[] =
     "usage: keysup controller command ID initialize|time_sync|unlock|clear_pending|"
-    "replace_credential\n\n"
+    "replace_credential\n"
+    "       keysup controller command ID tls_pin --pin sha256//BASE64\n\n"
     "Queues a remediation command; the controller receives it in its next heartbeat\n"
     "and acknowledges it. replace_credential prints a one-time code to enter at the\n"
     "controller and the fingerprint of the supervisor key it authorises (shown once):\n"
     "the technician checks the controller shows the same fingerprint before typing\n"
-    "the code.\n" CLI_REMOTE_USAGE;
+    "the code. tls_pin announces the supervisor's next TLS key (keysup tls pin\n"
+    "--cert NEW.pem prints it); the controller accepts it beside the current one\n"
+    "until the supervisor serves it (keysup tls stage does this for every controller).\n"
+    CLI_REMOTE_USAGE;
 
 static int ctrl_command(cli_ctx *cx, int argc, char **argv)
 {
     cli_remote r = {NULL, NULL};
     const char *pos[2];
     int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {NULL, CLI_FLAG, NULL}};
+    const char *pin = NULL;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--pin", CLI_VALUE, &pin}, {NULL, CLI_FLAG, NULL}};
     char path[256];
     json_t *out, *b;
     uint64_t id;
@@ -134,6 +139,14 @@ static int ctrl_command(cli_ctx *cx, int argc, char **argv)
         return cli_err(cx, CLI_USAGE, "USAGE", "%s: controller ID must be a number", cx->cmd);
     snprintf(path, sizeof path, "/v1/controllers/%llu/commands", (unsigned long long)id);
     b = json_pack("{s:s}", "command", pos[1]);
+    if (pin || strcmp(pos[1], "tls_pin") == 0) {
+        if (!pin || strcmp(pos[1], "tls_pin") != 0) {
+            json_decref(b);
+            return cli_err(cx, CLI_USAGE, "USAGE", "%s: --pin goes with tls_pin, and tls_pin needs"
+                           " --pin sha256//BASE64", cx->cmd);
+        }
+        json_object_set_new(b, "args", json_pack("{s:s}", "pin", pin));
+    }
     ret = cli_api(cx, &r, "POST", path, b, &out, NULL);
     json_decref(b);
     return ret ? ret : cli_emit(cx, out);

@@ -28,6 +28,7 @@ static const cli_noun nouns[] = {
     {"audit", "the supervisor's audit log", cmd_audit},
     {"token", "operator and auditor API tokens", cmd_token},
     {"supervisor", "the supervisor signing key: show, rotate", cmd_supervisor},
+    {"tls", "keysupd's TLS key pin: show, stage a new certificate", cmd_tls},
     {"diagnose", "diagnose a controller: root cause, evidence, numbered steps", cmd_diagnose},
     {"incidents", "list incidents with MTTD/MTTR (--open, --controller ID)", cmd_incidents},
     {"incident", "one incident: show, resolve, stats", cmd_incident},

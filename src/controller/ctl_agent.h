@@ -56,9 +56,14 @@ typedef struct ctl_settings {
     uint32_t max_offline;        /* seconds without a sync before KSE-110 */
     uint64_t last_sync;          /* unix seconds of the last applied sync */
     uint64_t unit_tag;           /* binds the store to this unit's identity file */
+    /* TLS pins of the supervisor (ctl_tls.c): [0] current, [1] announced
+     * next; bit i of tls_pins says pin i is set. Settings version 2. */
+    uint8_t tls_pins;
+    uint8_t tls_pin[2][32];
 } ctl_settings;
 
-#define CTL_SETTINGS_SIZE 72
+#define CTL_SETTINGS_SIZE 144
+#define CTL_SETTINGS_SIZE_V1 72
 
 /* KSE conditions the agent tracks to report (recent refusals by code). */
 #define CTL_REFUSAL_CODES 32
@@ -114,6 +119,7 @@ typedef struct ctl_agent {
     int64_t rc_command;          /* replace_credential offered by the supervisor (0: none) */
     uint8_t rc_pk[32];           /* the key it would pin; its fingerprint is in `ctl status` */
     int64_t rc_done;             /* the last one carried out (its acknowledgement may be lost) */
+    int tls_mismatch;            /* KSE-720: the last TLS connection failed the pin */
 
     /* fault hooks (tests, simulator) */
     int64_t rtc_skew;            /* seconds added to the system clock */

@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_http.h"
+#include "ctl_tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,10 +125,13 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     /* The only place the sync thread waits on the network: decisions run
-     * meanwhile (ctl_thread.c). Everything used below is local. */
+     * meanwhile (ctl_thread.c). Everything used below is local; the pin
+     * check reads and writes the agent, so it stays under the lock. */
+    ctl_tls_prepare(a, c);
     ctl_unlock(a);
     CURLcode cc = curl_easy_perform(c);
     ctl_lock(a);
+    ctl_tls_done(a, c, cc);
     if (cc == CURLE_OK) {
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         out->status = (int)status;

@@ -181,6 +181,15 @@ static void print_status(json_t *o)
                    : "compare this fingerprint with the one the operator reads out, then "
                      "type the one-time code: keysup-controller ctl code NNNNNNNN");
     }
+    {
+        json_t *t = json_object_get(o, "tls");
+        printf("tls pin:      %s%s%s%s\n", str_or(t, "pin", json_is_true(json_object_get(t, "https"))
+                                                            ? "none (CA-verified)" : "none (plain HTTP)"),
+               json_is_string(json_object_get(t, "next_pin")) ? ", next " : "",
+               str_or(t, "next_pin", ""),
+               json_is_true(json_object_get(t, "pin_mismatch"))
+                   ? "  MISMATCH: the server's key is not pinned (KSE-720)" : "");
+    }
     printf("seal switch:  %s\n", json_is_true(json_object_get(o, "seal_on")) ? "ON (calibration blocked)" : "off");
     printf("pending txn:  %s\n", json_is_true(json_object_get(o, "pending_transaction"))
                                      ? "yes (other actions refused: KSE-505)" : "no");

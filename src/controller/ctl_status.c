@@ -12,6 +12,7 @@
 
 #include "ctl_agent.h"
 #include "ks_cred.h"
+#include "ctl_tls.h"
 
 static void set_hex(json_t *o, const char *k, const uint8_t *p, size_t n)
 {
@@ -198,6 +199,8 @@ json_t *ctl_status_json(ctl_agent *a)
         json_object_set_new(o, "expiry_cause", json_string("clock"));
     if (a->medium_err)
         json_array_append_new(conds, json_string("KSE-900"));
+    if (a->tls_mismatch)
+        json_array_append_new(conds, json_string("KSE-720"));
     if (a->last_sync_err && ks_err_kse(a->last_sync_err))
         json_array_append_new(conds, kse_code(a->last_sync_err));
     json_object_set_new(o, "conditions", conds);
@@ -215,6 +218,7 @@ json_t *ctl_status_json(ctl_agent *a)
                         json_boolean(a->auth_ready && ks_auth_txn_pending(&a->auth)));
     json_object_set_new(o, "lockouts", lockout_json(a));
     json_object_set_new(o, "refusals", refusals_json(a));
+    json_object_set_new(o, "tls", ctl_tls_status(a));
     json_object_set_new(o, "degraded_policy",
                         json_string(a->set.degraded == CTL_DEGRADED_ALLOW ? "allow"
                                     : a->set.degraded == CTL_DEGRADED_DENY_ALL ? "deny_all"

@@ -21,6 +21,8 @@
 #include <sodium.h>
 
 #include "ctl_answer.h"
+#include "ctl_http.h"
+#include "ctl_tls.h"
 
 #define AUDIT_BATCH 200
 
@@ -40,7 +42,15 @@ int ctl_enroll(ctl_agent *a, const char *url, const char *token)
 {
     int status = 0, err = 1;
     json_t *ans = NULL;
+    char bare[128];
     a->o.supervisor = url;
+    /* The token may carry the supervisor's TLS pin: checked from this request on. */
+    if (ctl_tls_token(a, token, bare, sizeof bare) != 0) {
+        fprintf(stderr, "keysup-controller: the provisioning token is malformed (its TLS pin "
+                        "part is not 64 hex digits)\n");
+        return 1;
+    }
+    token = bare;
     randombytes_buf(a->set.device_seed, sizeof a->set.device_seed);
     a->set.controller_id = 0;
     ctl_device_key(a);
@@ -303,6 +313,8 @@ static int run_command(ctl_agent *a, json_t *cmd, uint64_t published, const uint
         err = ks_auth_txn_pending(&a->auth) ? ks_auth_txn_done(&a->auth) : KS_OK;
         snprintf(msg, sizeof msg, err ? "cannot clear: %s" : "pending transactions cleared%s",
                  err ? ks_err_name(err) : "");
+    } else if (strcmp(name, "tls_pin") == 0) {
+        err = ctl_tls_pin_cmd(a, json_object_get(cmd, "args"), msg, sizeof msg);
     } else if (strcmp(name, "replace_credential") == 0) {
         err = ctl_credential_command(a, id, json_object_get(cmd, "args"), msg, sizeof msg);
         if (err == 1)

@@ -302,6 +302,27 @@ static const ks_kse table[] = {
       "Once the link is clean the refusals stop and the incident closes by itself; confirm with "
       "`keysup diagnose CTRL`.",
       NULL}},
+    {720, "TLS_PIN_MISMATCH", KS_SEV_CRITICAL, KS_AREA_TRUST,
+     "Supervisor's TLS certificate does not match the controller's pin",
+     "The server at the supervisor address presented a TLS public key the controller has not "
+     "pinned. Either something on the network is impersonating the supervisor (a proxy, a "
+     "spoofed address), or the supervisor's certificate was replaced without first sending the "
+     "new pin to this controller. The controller sends nothing to that server and keeps deciding "
+     "offline on its cached database.",
+     "Before any request, the SHA-256 of the server certificate's public key (SubjectPublicKeyInfo) "
+     "is compared with the one or two pins stored in flash at enrolment or by a tls_pin command.",
+     0, NULL,
+     {"Compare the pin the supervisor serves (`keysup tls pin --server URL`) with the one the "
+      "controller expects (`keysup-controller ctl status` shows `tls pin`).",
+      "If they differ and nobody replaced the certificate, treat it as an attack: find the device "
+      "answering on the supervisor's address before anything else.",
+      "If the certificate was replaced on purpose, put the old pair back in keysupd.conf, "
+      "`kill -HUP` keysupd, send the new pin (`keysup tls stage NEW.crt` or `keysup controller "
+      "command CTRL tls_pin --pin sha256//...`), wait for every controller to acknowledge it, then "
+      "switch to the new pair.",
+      "If the old pair is lost, re-enrol the controller: `keysup controller provision CTRL`, then "
+      "`keysup-controller enroll` with the new token (it carries the new pin).",
+      NULL}},
     {730, "IDENTITY_CLONED", KS_SEV_CRITICAL, KS_AREA_TRUST,
      "Two units run under one controller identity",
      "Heartbeats signed with this controller's device key come from two running agents at once: "

@@ -15,6 +15,7 @@
 
 #include "ks_api.h"
 #include "ks_cred.h"
+#include "ks_http_tls.h"
 
 #define CTRL_COLS "id, name, site, model, scope, min_key_format, device_pk, enrolled_at," \
                   " firmware_version, protocol_version, last_seen, last_sync, applied_version," \
@@ -23,7 +24,7 @@
 static void hide_code_tags(json_t *rows);
 
 static const char *const commands[] = {
-    "initialize", "time_sync", "unlock", "clear_pending", "replace_credential",
+    "initialize", "time_sync", "unlock", "clear_pending", "replace_credential", "tls_pin",
 };
 
 /* A new provisioning token and its hash, stored for controller id. Lock held. */
@@ -99,9 +100,12 @@ static void ctrl_add(ks_req *rq, ks_resp *rs)
         goto cleanup;
     if (api_tx(rq, rs, ctrl_add_tx, &c) == 0) {
         ks_pub_kick(rq->s);
+        char tok[KS_PROV_TOKEN_MAX];
+        ks_http_tls_token(rq->s, c.tok, tok, sizeof tok);
         api_json(rs, 201, json_pack("{s:I,s:s,s:I,s:s,s:I}", "id", (json_int_t)c.id, "name",
                                     c.name, "scope", (json_int_t)c.scope, "provisioning_token",
-                                    c.tok, "provisioning_expires", (json_int_t)c.expires));
+                                    tok, "provisioning_expires", (json_int_t)c.expires));
+        sodium_memzero(tok, sizeof tok);
     }
 cleanup:
     sodium_memzero(c.tok, sizeof c.tok);
@@ -230,9 +234,13 @@ static void ctrl_provision(ks_req *rq, ks_resp *rs)
     memset(&r, 0, sizeof r);
     if (api_arg_id(rq, rs, 0, "controller", &r.id))
         return;
-    if (api_tx(rq, rs, reprov_tx, &r) == 0)
+    if (api_tx(rq, rs, reprov_tx, &r) == 0) {
+        char tok[KS_PROV_TOKEN_MAX];
+        ks_http_tls_token(rq->s, r.tok, tok, sizeof tok);
         api_json(rs, 200, json_pack("{s:I,s:s,s:I}", "id", (json_int_t)r.id, "provisioning_token",
-                                    r.tok, "provisioning_expires", (json_int_t)r.expires));
+                                    tok, "provisioning_expires", (json_int_t)r.expires));
+        sodium_memzero(tok, sizeof tok);
+    }
     sodium_memzero(r.tok, sizeof r.tok);
 }
 
@@ -374,12 +382,17 @@ static void ctrl_command(ks_req *rq, ks_resp *rs)
         ok |= strcmp(c.command, commands[i]) == 0;
     if (!ok) {
         api_error(rs, 400, "BAD_REQUEST", "field 'command' must be initialize, time_sync, unlock,"
-                  " clear_pending or replace_credential");
+                  " clear_pending, replace_credential or tls_pin");
         goto cleanup;
     }
     c.args = json_object_get(b, "args");
     if (c.args && !json_is_object(c.args)) {
         api_error(rs, 400, "BAD_REQUEST", "field 'args' must be an object");
+        goto cleanup;
+    }
+    if (strcmp(c.command, "tls_pin") == 0 && ks_tls_pin_arg_ok(c.args) != 0) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'args.pin' must be a TLS pin sha256//BASE64"
+                  " (`keysup tls pin --cert FILE` prints it)");
         goto cleanup;
     }
     c.args = c.args ? json_deep_copy(c.args) : json_object();

@@ -18,23 +18,30 @@
 
 #include "ks_diag.h"
 #include "ks_guard.h"
+#include "ks_http_tls.h"
 #include "ks_sup.h"
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, hup_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    if (sig == SIGHUP)
+        hup_flag = 1;
+    else
+        stop_flag = 1;
 }
 
 static const char usage[] =
     "usage: keysupd --data DIR [--listen HOST:PORT] [--config FILE]\n"
-    "               [--passphrase-file FILE] [--port-file FILE]\n\n"
+    "               [--passphrase-file FILE] [--port-file FILE]\n"
+    "               [--tls-cert FILE --tls-key FILE]\n\n"
     "The keysup supervisor daemon. DIR is made by `keysup init --data DIR`.\n"
     "The signing key passphrase is the first line of --passphrase-file, else\n"
     "$KEYSUP_PASSPHRASE. --listen overrides the config file (port 0 picks a free\n"
-    "port; --port-file receives the port once listening). See docs/supervisor.md.\n";
+    "port; --port-file receives the port once listening; [::]:8750 for IPv6).\n"
+    "--tls-cert/--tls-key override tls_cert/tls_key: HTTPS; SIGHUP reloads the\n"
+    "pair. Plain HTTP only on loopback unless allow_plain_http = yes.\n"
+    "See docs/supervisor.md.\n";
 
 static int read_pass(const char *file, char **pass, size_t *len)
 {
@@ -68,6 +75,7 @@ static int read_pass(const char *file, char **pass, size_t *len)
 int main(int argc, char **argv)
 {
     const char *data = NULL, *listen = NULL, *config = NULL, *passfile = NULL, *portfile = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     char err[512], *pass = NULL;
     size_t passlen = 0;
     ks_sup s;
@@ -89,6 +97,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--config") == 0) dst = &config;
         else if (strcmp(argv[i], "--passphrase-file") == 0) dst = &passfile;
         else if (strcmp(argv[i], "--port-file") == 0) dst = &portfile;
+        else if (strcmp(argv[i], "--tls-cert") == 0) dst = &tls_cert;
+        else if (strcmp(argv[i], "--tls-key") == 0) dst = &tls_key;
         if (!dst || i + 1 >= argc) {
             fprintf(stderr, "keysupd: %s '%s'\n%s", dst ? "missing value for" : "unknown option",
                     argv[i], usage);
@@ -132,10 +142,22 @@ int main(int argc, char **argv)
         }
         snprintf(s.cfg.listen, sizeof s.cfg.listen, "%s", listen);
     }
+    if (tls_cert || tls_key) {
+        if ((tls_cert && strlen(tls_cert) >= sizeof s.cfg.tls_cert) ||
+            (tls_key && strlen(tls_key) >= sizeof s.cfg.tls_key)) {
+            fprintf(stderr, "keysupd: --tls-cert/--tls-key too long\n");
+            goto cleanup;
+        }
+        if (tls_cert)
+            snprintf(s.cfg.tls_cert, sizeof s.cfg.tls_cert, "%s", tls_cert);
+        if (tls_key)
+            snprintf(s.cfg.tls_key, sizeof s.cfg.tls_key, "%s", tls_key);
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (ks_pub_start(&s) != KS_OK) {
         fprintf(stderr, "keysupd: cannot start the publisher\n");
@@ -162,8 +184,14 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
-    while (!stop_flag)
+    while (!stop_flag) {
         pause();
+        if (hup_flag) {
+            /* A new certificate for new handshakes; a bad one keeps the old. */
+            hup_flag = 0;
+            (void)ks_http_tls_reload(&s, config, tls_cert, tls_key);
+        }
+    }
     ks_log(KS_LOG_INFO, "daemon.stop", "signal=1");
     ret = 0;
 cleanup:

@@ -86,6 +86,19 @@ static int set_key(ks_sup_config *c, const char *k, const char *v)
         snprintf(c->key_file, sizeof c->key_file, "%s", v);
         return 0;
     }
+    if (strcmp(k, "tls_cert") == 0 || strcmp(k, "tls_key") == 0) {
+        char *dst = k[4] == 'c' ? c->tls_cert : c->tls_key;
+        if (strlen(v) >= sizeof c->tls_cert)
+            return -1;
+        snprintf(dst, sizeof c->tls_cert, "%s", v);
+        return 0;
+    }
+    if (strcmp(k, "allow_plain_http") == 0) {
+        if (strcmp(v, "yes") == 0) c->allow_plain_http = 1;
+        else if (strcmp(v, "no") == 0) c->allow_plain_http = 0;
+        else return -1;
+        return 0;
+    }
     if (strcmp(k, "log_level") == 0) {
         static const char *const n[] = {"error", "warn", "info", "debug"};
         for (int i = 0; i < 4; i++)
@@ -255,5 +268,13 @@ int ks_config_write(const ks_sup_config *c, const char *path)
             c->max_connections, c->max_conn_per_ip, c->header_timeout, c->body_timeout,
             c->nonce_rate, c->nonce_burst, c->enroll_per_minute, c->audit_sample,
             c->audit_retention_days, c->audit_retention_rows);
+    fprintf(f,
+            "\n# TLS (docs/supervisor.md): PEM certificate and key, relative to the data\n"
+            "# directory or absolute. Without them keysupd speaks plain HTTP, which it\n"
+            "# refuses on any address but loopback unless allow_plain_http = yes.\n"
+            "# `kill -HUP` reloads the pair without dropping connections.\n"
+            "%stls_cert = %s\n%stls_key = %s\nallow_plain_http = %s\n",
+            c->tls_cert[0] ? "" : "# ", c->tls_cert, c->tls_key[0] ? "" : "# ", c->tls_key,
+            c->allow_plain_http ? "yes" : "no");
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

@@ -362,7 +362,7 @@ static void refusals(const ks_diag_facts *fa, ks_findings *o, int lo, int hi)
         ks_finding *f;
         if (r->fresh <= 0 || r->code < lo || r->code > hi || find(o, r->code))
             continue;
-        if (!ks_diag_is_refusal_code(r->code) && r->code != 500)
+        if (!ks_diag_is_refusal_code(r->code) && r->code != 500 && r->code != 720)
             continue;
         if (r->code == 504 && json_is_true(json_object_get(fa->report, "seal_on")))
             extra = "; the seal switch is ON";
@@ -428,5 +428,6 @@ void ks_diag_walk(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *
     refusals(fa, o, 500, 599);   /* profile: 502 NOT_SUPERVISOR, 504 SEAL, 505 PENDING */
     refusals(fa, o, 200, 299);   /* key */
     refusals(fa, o, 800, 899);   /* licence */
+    refusals(fa, o, 720, 720);   /* trust: a TLS key that failed the controller's pin */
     attach_symptoms(o);
 }

@@ -28,6 +28,8 @@
 #include <sys/socket.h>
 
 #include "ks_api.h"
+#include "ks_http_tls.h"
+#include "ks_tls.h"
 
 /* Per request (libmicrohttpd's con_cls), made by the URI callback. */
 typedef struct conn_state {
@@ -664,28 +666,18 @@ static size_t http_options(ks_sup *s, struct MHD_OptionItem *o, size_t cap,
 
 int ks_http_start(ks_sup *s, char *err, size_t errlen)
 {
-    struct sockaddr_in a;
-    char host[128];
-    const char *colon = strrchr(s->cfg.listen, ':');
-    long port;
+    ks_listen l;
+    unsigned tls_flags;
+    struct MHD_OptionItem tls_opts[KS_HTTP_TLS_OPTS];
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
     struct MHD_OptionItem opts[24];
+    int rc;
 
-    if (!colon || (size_t)(colon - s->cfg.listen) >= sizeof host) {
-        snprintf(err, errlen, "listen '%s': expected HOST:PORT", s->cfg.listen);
-        return KS_E_INVAL;
-    }
-    memcpy(host, s->cfg.listen, (size_t)(colon - s->cfg.listen));
-    host[colon - s->cfg.listen] = '\0';
-    port = strtol(colon + 1, NULL, 10);
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        snprintf(err, errlen, "listen '%s': expected an IPv4 address and a port", s->cfg.listen);
-        return KS_E_INVAL;
-    }
+    /* Address (IPv4 or [IPv6]), the plain-HTTP rule and TLS: ks_http_tls.c. */
+    rc = ks_http_listen_setup(s, &l, &tls_flags, tls_opts, err, errlen);
+    if (rc != KS_OK)
+        return rc;
     s->guard = ks_guard_new(s);
     if (!s->guard || ks_guard_start(s->guard) != KS_OK) {
         ks_guard_free(s->guard);
@@ -693,13 +685,14 @@ int ks_http_start(ks_sup *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the connection guard");
         return KS_E_IO;
     }
-    http_options(s, opts, sizeof opts / sizeof opts[0], (struct sockaddr *)&a);
+    http_options(s, opts, sizeof opts / sizeof opts[0], (struct sockaddr *)&l.addr);
     /* epoll (or poll) in every pool thread: thousands of idle sockets cost
      * neither threads nor select()'s FD_SETSIZE. */
-    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | tls_flags |
                              (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
                                   ? MHD_USE_EPOLL : MHD_USE_POLL),
-                         0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+                         0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                         MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!d) {
         snprintf(err, errlen, "cannot listen on %s (in use?)", s->cfg.listen);
         ks_guard_free(s->guard);
@@ -707,7 +700,7 @@ int ks_http_start(ks_sup *s, char *err, size_t errlen)
         return KS_E_IO;
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : (uint16_t)port;
+    s->port = info ? info->port : (uint16_t)l.port;
     s->http = d;
     return KS_OK;
 }
@@ -719,4 +712,6 @@ void ks_http_stop(ks_sup *s)
     s->http = NULL;
     ks_guard_free(s->guard); /* after the daemon: no callback can reach it */
     s->guard = NULL;
+    ks_tls_free(s->tls); /* after the daemon: handshakes may hold its pairs */
+    s->tls = NULL;
 }

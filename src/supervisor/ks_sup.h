@@ -57,6 +57,10 @@ typedef struct ks_sup_config {
     uint32_t audit_sample;       /* anonymous refusals audited one by one per client/minute */
     uint32_t audit_retention_days; /* 0 = keep */
     uint32_t audit_retention_rows; /* 0 = no limit */
+    /* TLS (docs/supervisor.md, ks_http_tls.c); paths relative to the data dir */
+    char tls_cert[PATH_MAX];     /* PEM certificate (chain); empty: plain HTTP */
+    char tls_key[PATH_MAX];      /* PEM private key of that certificate */
+    int allow_plain_http;        /* plain HTTP on a non-loopback address */
 } ks_sup_config;
 
 void ks_config_defaults(ks_sup_config *c);
@@ -130,6 +134,7 @@ struct ks_sup {
     void *http;                  /* struct MHD_Daemon * */
     struct ks_guard *guard;      /* limits, deadlines, refusal sampling (ks_guard.h) */
     uint16_t port;               /* bound port */
+    struct ks_tls *tls;          /* certificate in use when serving HTTPS (ks_tls.h) */
 };
 
 /* Paths inside a data directory. */
