@@ -23,8 +23,7 @@ static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_flag = 1;
+    stop_flag = sig; /* which signal, for the stop log line */
 }
 
 static const char usage[] =
@@ -150,7 +149,8 @@ int main(int argc, char **argv)
     }
     while (!stop_flag)
         pause();
-    ks_log(KS_LOG_INFO, "daemon.stop", "signal=1");
+    ks_log(KS_LOG_INFO, "daemon.stop", "signal=%s",
+           stop_flag == SIGTERM ? "SIGTERM" : stop_flag == SIGINT ? "SIGINT" : "other");
     ret = 0;
 cleanup:
     ks_http_stop(&s);

@@ -19,6 +19,7 @@
 
 #include "ks_db.h"
 #include "ks_hex.h"
+#include "ks_metrics.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -83,6 +84,7 @@ typedef struct ks_metrics {
     atomic_ullong publish_usec_total;
     atomic_ullong publish_usec_last;
     atomic_ullong request_usec_total;
+    ks_hist request_seconds, publish_seconds; /* latency histograms (ks_metrics.c) */
 } ks_metrics;
 
 /* ----- the daemon ----- */

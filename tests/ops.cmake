@@ -1,0 +1,6 @@
+# Operations: what an operator's machine checks (issue 16): /metrics and the
+# alert rules through promtool, the README's by-hand section run line for
+# line, install tree and Debian package, systemd units verified.
+add_test(NAME metrics_promtool COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/metrics_promtool.sh)
+set_tests_properties(metrics_promtool PROPERTIES TIMEOUT 120
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-metrics")
