@@ -4,3 +4,4 @@
 add_test(NAME metrics_promtool COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/metrics_promtool.sh)
 set_tests_properties(metrics_promtool PROPERTIES TIMEOUT 120
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-metrics")
+add_test(NAME rules_promtool COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/rules_promtool.sh)

@@ -35,6 +35,13 @@ has '^keysup_controllers_silent 0$'
 if grep -Eq '^keysup_[a-z_]*(usec|_ms|micro)' "$W/metrics.txt"; then fail "a metric not in base units"; fi
 ok "histograms for request and publish latency, keysup_build_info, base units only"
 
+# Every keysup_ series the alert rules use is one keysupd exports.
+for m in $(grep -Eo 'keysup_[a-z_]+' "$(dirname "$0")/../../packaging/prometheus/keysup-rules.yml" | sort -u); do
+    base=${m%_bucket}
+    grep -q "^# TYPE $base " "$W/metrics.txt" || fail "rules use $m, which /metrics does not export"
+done
+ok "every series in keysup-rules.yml is exported"
+
 # Buckets are cumulative: every le= count is >= the previous one.
 awk -F'[ ]' '/^keysup_http_request_duration_seconds_bucket/ { if ($2 + 0 < prev) bad = 1; prev = $2 + 0 }
              END { exit bad }' "$W/metrics.txt" || fail "buckets are not cumulative"
