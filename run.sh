@@ -43,7 +43,7 @@ say "supervisor: keysup init (SQLite, signing key sealed with a passphrase)"
 head -c 24 /dev/urandom | base64 >"$D/passphrase"
 chmod 600 "$D/passphrase"
 "$B/keysup" init --data "$D/sup" --passphrase-file "$D/passphrase" --kdf interactive \
-    --token-out "$D/admin.token" | grep -v admin_token
+    --token-out "$D/admin.token"
 export KEYSUP_TOKEN_FILE="$D/admin.token"
 
 port=${KEYSUP_PORT:-8750}

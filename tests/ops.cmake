@@ -5,3 +5,6 @@ add_test(NAME metrics_promtool COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/metric
 set_tests_properties(metrics_promtool PROPERTIES TIMEOUT 120
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-metrics")
 add_test(NAME rules_promtool COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/rules_promtool.sh)
+add_test(NAME readme_by_hand COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/readme_by_hand.sh)
+set_tests_properties(readme_by_hand PROPERTIES TIMEOUT 120
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-by-hand")

@@ -81,8 +81,12 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
         cli_set_hex(o, "supervisor_key_id", id, sizeof id);
     }
     cli_set_hex(o, "supervisor_public_key", pk, sizeof pk);
-    cli_set_str(o, "admin_token", token);
-    cli_set_str(o, "note", "the admin token is shown only now; store it (--token-file)");
+    if (tokout) { /* written to a file: keep it off the screen and out of logs */
+        cli_set_str(o, "admin_token_file", tokout);
+    } else {
+        cli_set_str(o, "admin_token", token);
+        cli_set_str(o, "note", "the admin token is shown only now; store it (--token-file)");
+    }
     sodium_memzero(token, sizeof token);
     return cli_emit(cx, o);
 }
