@@ -8,3 +8,6 @@ add_test(NAME rules_promtool COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/rules_pr
 add_test(NAME readme_by_hand COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/readme_by_hand.sh)
 set_tests_properties(readme_by_hand PROPERTIES TIMEOUT 120
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-by-hand")
+add_test(NAME package_install COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/package.sh)
+set_tests_properties(package_install PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BUILD=${CMAKE_BINARY_DIR};KS_WORK=${CMAKE_BINARY_DIR}/ops-package")

@@ -50,4 +50,16 @@ ok "histogram buckets cumulative"
 sup_stop
 grep -q 'event=daemon.stop signal=SIGTERM' "$W/keysupd.log" || fail "SIGTERM not logged by name"
 ok "SIGTERM logged as signal=SIGTERM"
+# Under systemd (JOURNAL_STREAM set) each line carries its journal priority.
+rm -f "$W/port"
+JOURNAL_STREAM=8:1234 "$B/keysupd" --data "$W/sup" --listen 127.0.0.1:0 --port-file "$W/port" \
+    >"$W/journal.log" 2>&1 &
+jpid=$!
+PIDS+=("$jpid")
+wait_until 10 "keysupd listening again" test -s "$W/port"
+kill -TERM "$jpid" && wait "$jpid" || true
+grep -q '^<6>.* keysupd info event=daemon.start ' "$W/journal.log" || fail "no journal priority <6> on info lines"
+grep -q '^<6>.*event=daemon.stop signal=SIGTERM' "$W/journal.log" || fail "no journal priority on the stop line"
+if grep -q '^<' "$W/keysupd.log"; then fail "priority prefix without JOURNAL_STREAM"; fi
+ok "journal priorities (<6> info) only under systemd's JOURNAL_STREAM"
 echo "metrics_promtool: all $steps steps passed"
