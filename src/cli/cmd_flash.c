@@ -23,7 +23,8 @@ static const char *flash_usage_inspect =
     "usage: keysup flash inspect FILE [options]\n"
     "  Shows what a controller's flash image holds: layout, applied snapshot,\n"
     "  commits, trust, counters, settings, audit ring, and any damage found.\n"
-    "options (geometry must match the controller's):\n"
+    "options (geometry must match the controller's; with none of the geometry\n"
+    "options, keysup-controller's is tried first: 4096, 16, 24, 64, 256, 16):\n"
     "  --sector-size N    erase sector in bytes (default 4096)\n"
     "  --prog-size N      program unit in bytes (default 16)\n"
     "  --meta-sectors N   sectors per metadata block (default 2)\n"
@@ -65,7 +66,20 @@ typedef struct flash_img {
     ks_diag d;
 } flash_img;
 
-static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, flash_img *im)
+/* Returned by open_image when a guessed geometry does not fit: try the next. */
+#define GEO_NEXT (-100)
+
+/* Geometries tried, in order, when no geometry option is given: the one
+ * keysup-controller writes (ctl_agent.h), then the core's defaults. */
+static const struct {
+    uint32_t ss, pu, meta, audit, cap, ovl;
+} geos[] = {
+    {4096, 16, 24, 64, 256, 16},
+    {4096, 16, KS_STORE_META_SECTORS_DEFAULT, KS_STORE_AUDIT_SECTORS_DEFAULT, 64, 0},
+};
+
+static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, flash_img *im,
+                      unsigned attempt)
 {
     flash_opts o;
     const char *pos[1];
@@ -84,17 +98,23 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->emu.fd = -1;
     if ((ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, usage)) != CLI_OK)
         return ret;
-    if ((ret = num(cx, o.sector, 4096, 1u << 30, "--sector-size", &ss)) ||
-        (ret = num(cx, o.prog, 16, 256, "--prog-size", &pu)) ||
-        (ret = num(cx, o.meta, KS_STORE_META_SECTORS_DEFAULT, 255, "--meta-sectors", &meta)) ||
-        (ret = num(cx, o.audit, KS_STORE_AUDIT_SECTORS_DEFAULT, 1u << 20, "--audit-sectors",
-                   &audit)) ||
-        (ret = num(cx, o.counters, 64, FLASH_COUNTERS_MAX, "--counters", &cap)) ||
+    /* No geometry given: guess (geos[attempt]); any one given: all explicit. */
+    int guess = !o.sector && !o.prog && !o.meta && !o.audit && !o.counters && !o.overlay;
+    unsigned g = guess ? attempt : 1;
+    if (guess && attempt >= sizeof geos / sizeof geos[0])
+        return GEO_NEXT;
+    if ((ret = num(cx, o.sector, geos[g].ss, 1u << 30, "--sector-size", &ss)) ||
+        (ret = num(cx, o.prog, geos[g].pu, 256, "--prog-size", &pu)) ||
+        (ret = num(cx, o.meta, geos[g].meta, 255, "--meta-sectors", &meta)) ||
+        (ret = num(cx, o.audit, geos[g].audit, 1u << 20, "--audit-sectors", &audit)) ||
+        (ret = num(cx, o.counters, geos[g].cap, FLASH_COUNTERS_MAX, "--counters", &cap)) ||
         (ret = num(cx, o.erase, 255, 255, "--erase-value", &ev)) ||
         (ret = num(cx, o.records, 0, 1u << 20, "--records", &im->nrecords)) ||
-        (ret = num(cx, o.overlay, 0, 1u << 16, "--overlay-sectors", &ovl)))
+        (ret = num(cx, o.overlay, geos[g].ovl, 1u << 16, "--overlay-sectors", &ovl)))
         return ret;
     int err = ks_flash_emu_load(&im->emu, pos[0], ss, pu, (uint8_t)ev);
+    if (err == KS_E_INVAL && guess)
+        return GEO_NEXT;
     if (err == KS_E_INVAL)
         return cli_err(cx, CLI_USAGE, "USAGE",
                        "%s: size is not a whole number of %u-byte sectors (check --sector-size)",
@@ -125,6 +145,10 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
         im->cfg.overlay_cap = ovl_cap;
     }
     im->mount_err = ks_store_mount(&im->st, &im->cfg, &im->d);
+    /* A guess that finds no store (but not a damaged one) is the wrong guess. */
+    if (guess && !im->st.mounted && im->mount_err != KS_E_STORE_CORRUPT &&
+        attempt + 1 < sizeof geos / sizeof geos[0])
+        return GEO_NEXT;
     if (im->mount_err == KS_E_INVAL || im->mount_err == KS_E_NOSPC)
         return cli_err(cx, CLI_USAGE, "USAGE",
                        "geometry impossible for this image (sector %u, prog %u, meta %u, "
@@ -138,6 +162,23 @@ static void close_image(flash_img *im)
     free(im->counters);
     free(im->overlay);
     free(im->buf);
+}
+
+/* open_image with each guessed geometry in turn when none is given. */
+static int open_guess(cli_ctx *cx, int argc, char **argv, const char *usage, flash_img *im)
+{
+    int ret = GEO_NEXT;
+    for (unsigned a = 0; ret == GEO_NEXT; a++) {
+        if (a > 0)
+            close_image(im);
+        ret = open_image(cx, argc, argv, usage, im, a);
+        if (ret == GEO_NEXT && a + 1 >= sizeof geos / sizeof geos[0]) {
+            ret = cli_err(cx, CLI_USAGE, "USAGE",
+                          "no keysup store found with the keysup-controller or the default "
+                          "geometry; give --sector-size, --meta-sectors, ... as on the device");
+        }
+    }
+    return ret;
 }
 
 static int damage_err(cli_ctx *cx, flash_img *im, int err, const ks_diag *d)
@@ -172,7 +213,7 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
 {
     flash_img im;
     ks_store_info in;
-    int ret = open_image(cx, argc, argv, flash_usage_inspect, &im);
+    int ret = open_guess(cx, argc, argv, flash_usage_inspect, &im);
     if (ret != CLI_OK) {
         close_image(&im);
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
@@ -280,7 +321,7 @@ static int flash_check(cli_ctx *cx, int argc, char **argv)
 {
     flash_img im;
     ks_diag d = {0, 0, NULL};
-    int ret = open_image(cx, argc, argv, flash_usage_check, &im);
+    int ret = open_guess(cx, argc, argv, flash_usage_check, &im);
     if (ret != CLI_OK) {
         close_image(&im);
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
@@ -306,6 +347,8 @@ static int flash_check(cli_ctx *cx, int argc, char **argv)
         if (in.has_snapshot) {
             cli_set_u64(o, "version", im.st.hdr.version);
             cli_set_u64(o, "records", in.cur.count);
+            /* Keys that came by delta sit in the overlay, not in the area. */
+            cli_set_u64(o, "overlay_entries", in.overlay_entries);
         }
         cli_set_u64(o, "counters", in.counter_count);
         cli_set_u64(o, "audit_newest", in.audit_last);

@@ -78,6 +78,10 @@ int key_enrol(cli_ctx *cx, int argc, char **argv)
     NUMOPT(until, "valid_until", cli_parse_time)
     NUMOPT(fmt, "key_format", cli_parse_u64)
 #undef NUMOPT
+    /* A key file or a generated seed is a software key; only a bare public
+     * key (a token's or a card's) leaves the form to the server's default. */
+    if (!form && (gen || (pkarg && strlen(pkarg) != 2 * KS_PUBKEY_SIZE)))
+        form = "software";
     if (form)
         cli_set_str(b, "form_factor", form);
     if (label)
