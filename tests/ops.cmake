@@ -11,3 +11,6 @@ set_tests_properties(readme_by_hand PROPERTIES TIMEOUT 120
 add_test(NAME package_install COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/package.sh)
 set_tests_properties(package_install PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BUILD=${CMAKE_BINARY_DIR};KS_WORK=${CMAKE_BINARY_DIR}/ops-package")
+add_test(NAME cli_conventions COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/cli_conventions.sh)
+set_tests_properties(cli_conventions PROPERTIES TIMEOUT 120
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-cli")
