@@ -10,8 +10,9 @@
 #include "cli_cmds.h"
 #include "cli_http.h"
 
-static const char *const key_cols[] = {"key_id", "state", "privileges", "scope", "holder_id",
-                                       "form_factor", "valid_until", "label", NULL};
+/* Who before what: the label and holder name sit beside the key id. */
+static const char *const key_cols[] = {"key_id", "label", "holder", "state", "privileges", "scope",
+                                       "form_factor", "valid_until", NULL};
 
 /* Shows one key answer (and the generated secret, if any). */
 static int show_key(cli_ctx *cx, json_t *k)

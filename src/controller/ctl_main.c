@@ -137,11 +137,15 @@ static void when(char *out, size_t n, json_int_t t)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    if (t <= 0 || !gmtime_r(&tt, &tm)) {
+    char z[8];
+    if (t <= 0 || !localtime_r(&tt, &tm)) {
         snprintf(out, n, "never");
         return;
     }
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* For the technician: local time with its offset (--json keeps seconds). */
+    strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (strftime(z, sizeof z, "%z", &tm) == 5)
+        snprintf(out + strlen(out), n - strlen(out), "%.3s:%.2s", z, z + 3);
 }
 
 /* `ctl status` for a person: one line per thing a technician checks. */

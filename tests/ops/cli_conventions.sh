@@ -48,6 +48,16 @@ rc 0 "key enrol --public-key FILE" "$B/keysup" --json key enrol --public-key "$W
 [ "$(j "$W/out" 'd["form_factor"]')" = software ] || fail "a key file enrols as $(j "$W/out" 'd["form_factor"]')"
 ok "a key file is enrolled as form_factor software"
 
+rc 0 "holder create" "$B/keysup" --json holder create maria
+hid=$(j "$W/out" 'd["id"]')
+keygen k2
+rc 0 "key enrol with holder and label" "$B/keysup" key enrol --public-key "$W/k2.key" --scope 2 \
+    --holder "$hid" --label "maria-card"
+rc 0 "key list for people" "$B/keysup" key list
+grep -E '^[0-9a-f]{32} +maria-card +maria ' "$W/out" >/dev/null \
+    || { cat "$W/out"; fail "key list does not show the label and holder beside the key id"; }
+ok "key list: label and holder name beside the key id"
+
 printf 'secret\n' >"$W/p.pass"
 "$B/keysup" key keygen --out "$W/enc.key" --passphrase-file "$W/p.pass" --kdf interactive >/dev/null
 rc 2 "key present of an encrypted key without its passphrase" \
