@@ -227,6 +227,8 @@ static void print_human(const json_t *o, int indent)
 
 int cli_emit(cli_ctx *cx, json_t *o)
 {
+    if (cx->json)
+        cli_json_shape(o); /* before the times: it adds NAME_at fields */
     cli_people_times(o, cx->json);
     if (cx->json) {
         json_dumpf(o, stdout, JSON_INDENT(2));

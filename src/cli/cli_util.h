@@ -119,6 +119,9 @@ void cli_fmt_local(char *out, size_t n, uint64_t v);
 /* The output rule for times (cli_time.c): with json, NAME_utc beside each
  * time field NAME (unix seconds); without, NAME becomes local ISO time. */
 void cli_people_times(json_t *o, int json);
+/* The one --json shape (cli_shape.c): lists with items/total/limit/offset,
+ * KSE codes as "KSE-NNN", epoch-millisecond times also as NAME_at seconds. */
+void cli_json_shape(json_t *o);
 /* Current unix time. */
 uint64_t cli_now(void);
 

@@ -36,6 +36,30 @@ grep -Eq ' [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-
     || { cat "$W/out"; fail "last_seen is not a local ISO time"; }
 ok "people: last_seen as local ISO time"
 
+# Every list verb: the same shape.
+for verb in "controller list" "key list" "holder list" "policy list" "token list" "audit list" \
+            "incidents" "incident list" "incident stats" "error list" "controller audit 1"; do
+    # shellcheck disable=SC2086
+    "$B/keysup" --json $verb >"$W/list.json" 2>"$W/err" || fail "keysup $verb: $(cat "$W/err")"
+    python3 - "$W/list.json" "$verb" <<'PY' || fail "keysup --json $verb is not the list shape"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert isinstance(d, dict), f"{sys.argv[2]}: not an object"
+assert isinstance(d.get("items"), list), f"{sys.argv[2]}: no items"
+for k in ("total", "limit", "offset"):
+    assert isinstance(d.get(k), int), f"{sys.argv[2]}: no {k}"
+def walk(x):
+    if isinstance(x, dict):
+        if "symbol" in x and "code" in x:
+            assert isinstance(x["code"], str) and x["code"].startswith("KSE-"), x
+        for v in x.values(): walk(v)
+    elif isinstance(x, list):
+        for v in x: walk(v)
+walk(d)
+PY
+done
+ok "every list verb: items, total, limit, offset; KSE codes as strings"
+
 rc 2 "--limit abc refused before it is sent" "$B/keysup" controller list --limit abc
 grep -q -- "--limit must be a number" "$W/err" || fail "no reason for --limit abc"
 rc 3 "no token is exit 3" env -u KEYSUP_TOKEN_FILE "$B/keysup" controller list
