@@ -14,3 +14,6 @@ set_tests_properties(package_install PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77 
 add_test(NAME cli_conventions COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/cli_conventions.sh)
 set_tests_properties(cli_conventions PROPERTIES TIMEOUT 120
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-cli")
+add_test(NAME sd_notify COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/sd_notify.sh)
+set_tests_properties(sd_notify PROPERTIES TIMEOUT 90
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-notify")

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "ctl_agent.h"
+#include "ks_sdnotify.h"
 
 static ctl_agent agent; /* one per process; large (flash buffers), so not on the stack */
 
@@ -372,7 +373,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "keysup-controller: serving %s%s%s\n", a.socket,
             a.supervisor ? ", supervisor " : "", a.supervisor ? a.supervisor : "");
+    /* Type=notify: the store is mounted and the socket about to be served. */
+    if (ks_sd_notify("READY=1") != 0)
+        fprintf(stderr, "keysup-controller: cannot reach NOTIFY_SOCKET\n");
     err = ctl_serve(&agent);
+    ks_sd_notify("STOPPING=1");
     ctl_close(&agent);
     return err ? 1 : 0;
 }

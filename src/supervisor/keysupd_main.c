@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "ks_diag.h"
+#include "ks_sdnotify.h"
 #include "ks_sup.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -147,8 +148,12 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
+    /* Type=notify: ready once listening (and the port file written). */
+    if (ks_sd_notify("READY=1") != 0)
+        ks_log(KS_LOG_WARN, "daemon.notify", "error=\"cannot reach NOTIFY_SOCKET\"");
     while (!stop_flag)
         pause();
+    ks_sd_notify("STOPPING=1");
     ks_log(KS_LOG_INFO, "daemon.stop", "signal=%s",
            stop_flag == SIGTERM ? "SIGTERM" : stop_flag == SIGINT ? "SIGINT" : "other");
     ret = 0;
