@@ -17,3 +17,6 @@ set_tests_properties(cli_conventions PROPERTIES TIMEOUT 120
 add_test(NAME sd_notify COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/sd_notify.sh)
 set_tests_properties(sd_notify PROPERTIES TIMEOUT 90
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-notify")
+add_test(NAME webhook COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/webhook.sh)
+set_tests_properties(webhook PROPERTIES TIMEOUT 150
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-webhook")

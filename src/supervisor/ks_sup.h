@@ -20,6 +20,7 @@
 #include "ks_db.h"
 #include "ks_hex.h"
 #include "ks_metrics.h"
+#include "ks_webhook.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -118,6 +119,7 @@ struct ks_sup {
     ks_publisher *pub;
     ks_nonces *nonces;
     ks_metrics metrics;
+    struct ks_webhook *webhook; /* incident webhook, started on first use (ks_webhook.c) */
     ks_sup_hooks hooks;
     void *http;                  /* struct MHD_Daemon * */
     uint16_t port;               /* bound port */
