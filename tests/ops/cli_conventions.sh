@@ -82,6 +82,16 @@ grep -E '^[0-9a-f]{32} +maria-card +maria ' "$W/out" >/dev/null \
     || { cat "$W/out"; fail "key list does not show the label and holder beside the key id"; }
 ok "key list: label and holder name beside the key id"
 
+# A supervisor key with VOID but not REFUND: the refusal names REFUND.
+keygen k3
+api key enrol --public-key "$W/k3.key" --scope 2 --privilege SUPERVISOR --privilege VOID >/dev/null \
+    || fail "enrol k3"
+wait_until 15 "c1 in step" in_step c1
+rc 1 "refund without REFUND" "$B/keysup" key present "$W/k3.key" --controller "$W/c1.sock" --action refund
+grep -q 'KSE-502' "$W/err" && grep -q 'missing privilege: REFUND$' "$W/err" \
+    || fail "the refusal does not name REFUND: $(cat "$W/err")"
+ok "a refusal for a missing privilege names it (REFUND)"
+
 printf 'secret\n' >"$W/p.pass"
 "$B/keysup" key keygen --out "$W/enc.key" --passphrase-file "$W/p.pass" --kdf interactive >/dev/null
 rc 2 "key present of an encrypted key without its passphrase" \
