@@ -9,7 +9,8 @@
 #  3. `systemd-analyze verify` passes on the units of the installed tree
 #     (ExecStart binaries and Documentation= man pages must exist there), and
 #     `systemd-analyze security` rates both units at most 2.0.
-# Exit 77 (SKIP) only when systemd-analyze cannot run in this environment.
+# Exit 77 (SKIP) only when the Debian package systemd is missing (no
+# systemd-analyze, systemd-sysusers); scripts/deps.sh test installs it.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD="${KS_BUILD:?KS_BUILD must name the build directory}"
@@ -82,6 +83,11 @@ force="--force-depends --force-script-chrootless"
 dpkg --root="$R" $force --log=/dev/null -i "$deb" >"$W/dpkg.log" 2>&1 \
     || { cat "$W/dpkg.log"; fail "dpkg -i"; }
 dpkg --root="$R" -s keysup | grep -q '^Status: install ok installed$' || fail "dpkg does not list keysup as installed"
+if ! command -v systemd-sysusers >/dev/null || ! systemd-analyze --version >/dev/null 2>&1; then
+    # In a private root the postinst needs systemd-sysusers/tmpfiles --root.
+    echo "SKIP: the Debian package systemd is missing (systemd-sysusers, systemd-analyze)"
+    exit 77
+fi
 grep -q '^keysup:' "$R/etc/passwd" || fail "postinst did not create the keysup user"
 [ -d "$R/var/lib/keysup" ] && [ -d "$R/var/lib/keysup-controller" ] && [ -d "$R/etc/keysup" ] \
     || fail "postinst did not create /var/lib/keysup, /var/lib/keysup-controller, /etc/keysup"
