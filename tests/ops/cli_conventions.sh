@@ -60,6 +60,16 @@ PY
 done
 ok "every list verb: items, total, limit, offset; KSE codes as strings"
 
+# The API itself: every list endpoint answers items/total/limit/offset.
+for ep in /v1/audit /v1/controllers /v1/holders /v1/incidents /v1/incidents/stats /v1/keys \
+          /v1/policies /v1/tokens /v1/controllers/1/audit; do
+    curl -fsS -H "Authorization: Bearer $(cat "$KEYSUP_TOKEN_FILE")" "$KEYSUP_SERVER$ep" >"$W/ep.json" \
+        || fail "GET $ep"
+    [ "$(j "$W/ep.json" 'all(isinstance(d.get(k), int) for k in ("total", "limit", "offset")) and isinstance(d["items"], list)')" = True ] \
+        || fail "GET $ep is not the list shape: $(head -c 300 "$W/ep.json")"
+done
+ok "API: every list endpoint answers items, total, limit, offset"
+
 rc 2 "--limit abc refused before it is sent" "$B/keysup" controller list --limit abc
 grep -q -- "--limit must be a number" "$W/err" || fail "no reason for --limit abc"
 rc 3 "no token is exit 3" env -u KEYSUP_TOKEN_FILE "$B/keysup" controller list
