@@ -94,13 +94,21 @@ ok "key list: label and holder name beside the key id"
 
 # A supervisor key with VOID but not REFUND: the refusal names REFUND.
 keygen k3
-api key enrol --public-key "$W/k3.key" --scope 2 --privilege SUPERVISOR --privilege VOID >/dev/null \
-    || fail "enrol k3"
+api key enrol --public-key "$W/k3.key" --scope 2 --privilege SUPERVISOR --privilege VOID \
+    --label night-sup >"$W/k3.json" || fail "enrol k3"
+K3=$(j "$W/k3.json" 'd["key_id"]')
 wait_until 15 "c1 in step" in_step c1
 rc 1 "refund without REFUND" "$B/keysup" key present "$W/k3.key" --controller "$W/c1.sock" --action refund
 grep -q 'KSE-502' "$W/err" && grep -q 'missing privilege: REFUND$' "$W/err" \
     || fail "the refusal does not name REFUND: $(cat "$W/err")"
 ok "a refusal for a missing privilege names it (REFUND)"
+# Where diagnosis names that key, it names it as people know it.
+sleep 1.5
+rc 0 "diagnose 1" "$B/keysup" diagnose 1
+if grep -q "Key: $K3" "$W/out"; then
+    grep -q "Key: $K3 (night-sup)" "$W/out" || fail "diagnose shows the key without its label: $(grep Key: "$W/out")"
+    ok "diagnose shows the key's label beside its id"
+fi
 
 printf 'secret\n' >"$W/p.pass"
 "$B/keysup" key keygen --out "$W/enc.key" --passphrase-file "$W/p.pass" --kdf interactive >/dev/null
