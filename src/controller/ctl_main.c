@@ -20,9 +20,11 @@
 
 static ctl_agent agent; /* one per process; large (flash buffers), so not on the stack */
 
+static volatile sig_atomic_t stop_signal; /* which signal stopped us, for the log */
+
 static void on_signal(int sig)
 {
-    (void)sig;
+    stop_signal = sig;
     agent.stop = 1;
 }
 
@@ -378,6 +380,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "keysup-controller: cannot reach NOTIFY_SOCKET\n");
     err = ctl_serve(&agent);
     ks_sd_notify("STOPPING=1");
+    if (stop_signal)
+        fprintf(stderr, "keysup-controller: stopping on %s\n",
+                stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGINT ? "SIGINT" : "a signal");
     ctl_close(&agent);
     return err ? 1 : 0;
 }

@@ -12,4 +12,5 @@ ctl_add c 2 # enrol: creates the flash image
 python3 "$PY" "$W" "$B/keysup-controller" run --flash "$W/c.img" --socket "$W/c.sock" \
     --supervisor "$KEYSUP_SERVER" \
     || fail "keysup-controller sd_notify"
-ok "keysup-controller: READY=1, STOPPING=1"
+grep -q 'keysup-controller: stopping on SIGTERM' "$W/notify-daemon.log" || fail "SIGTERM not logged by name"
+ok "keysup-controller: READY=1, STOPPING=1, SIGTERM logged by name"
