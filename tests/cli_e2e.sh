@@ -146,7 +146,11 @@ t 3 "build refuses to overwrite" "$B" snapshot build --keys keys5.json --signer 
     --version 5 --out s5.snap
 t 0 "snapshot build v6" "$B" snapshot build --keys keys6.json --signer sup.key --version 6 \
     --created 1700000050 --expires 1702592050 --out s6.snap
-has out "version:        6"
+grep -Eq '^version: +6$' out || fail "expected version 6 in out"
+# For people, times are local ISO 8601 with the offset, once (no _utc twin).
+grep -Eq '^created_at: +2023-11-1[45]T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$' out \
+    || fail "created_at is not local ISO time: $(grep created_at out)"
+if grep -q '_utc' out; then fail "human output repeats the time in UTC"; fi
 
 # Encrypted signer: passphrase required, wrong one named as such.
 t 2 "encrypted signer without passphrase" "$B" snapshot build --keys keys5.json \

@@ -71,17 +71,17 @@ static int load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n)
     const char *f = r->token_file ? r->token_file : getenv("KEYSUP_TOKEN_FILE");
     FILE *fp;
     if (!f)
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: a token is needed: --token-file FILE or"
+        return cli_err(cx, CLI_IO, "NO_TOKEN", "%s: a token is needed: --token-file FILE or"
                        " KEYSUP_TOKEN_FILE (keysup init printed the first admin token)", cx->cmd);
     fp = fopen(f, "r");
     if (!fp)
-        return cli_io_err(cx, f, "reading the token file");
+        return cli_io_err(cx, f, "read the token file");
     if (!fgets(tok, (int)n, fp))
         tok[0] = '\0';
     fclose(fp);
     tok[strcspn(tok, "\r\n")] = '\0';
     if (!tok[0])
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: %s is empty", cx->cmd, f);
+        return cli_err(cx, CLI_IO, "NO_TOKEN", "%s: token file %s is empty", cx->cmd, f);
     return CLI_OK;
 }
 
@@ -201,6 +201,7 @@ int cli_table(cli_ctx *cx, json_t *answer, const char *items_key, const char *co
 
     if (cx->json)
         return cli_emit(cx, answer);
+    cli_people_times(answer, 0); /* times as local ISO time (cli_time.c) */
     while (cols[ncol] && ncol < 16)
         ncol++;
     for (size_t k = 0; k < ncol; k++)

@@ -106,6 +106,14 @@ static int ctl_error(cli_ctx *cx, json_t *ans)
         if (check)
             fprintf(stderr, " (%s)", check);
         fputc('\n', stderr);
+        if (json_array_size(json_object_get(ans, "missing_privileges")) > 0) {
+            size_t i;
+            json_t *p;
+            fprintf(stderr, "  missing privilege:");
+            json_array_foreach(json_object_get(ans, "missing_privileges"), i, p)
+                fprintf(stderr, " %s", json_string_value(p) ? json_string_value(p) : "?");
+            fputc('\n', stderr);
+        }
         if (kse)
             fprintf(stderr, "  next step: `keysup error show %s`\n", code);
     }

@@ -84,6 +84,13 @@ int cli_parse(cli_ctx *cx, int argc, char **argv, const cli_opt *opts, const cha
             if (*(const char **)o->dst)
                 return cli_err(cx, CLI_USAGE, "USAGE", "%s: option %s given twice", cx->cmd, a);
             *(const char **)o->dst = argv[++i];
+            /* Paging values are checked here, once for every list verb,
+             * instead of being sent to the server as they are. */
+            if ((strcmp(a, "--limit") == 0 || strcmp(a, "--offset") == 0) &&
+                (argv[i][0] == '\0' || strspn(argv[i], "0123456789") != strlen(argv[i]) ||
+                 strlen(argv[i]) > 9))
+                return cli_err(cx, CLI_USAGE, "USAGE", "%s: %s must be a number, got '%s'",
+                               cx->cmd, a, argv[i]);
             continue;
         }
         ret = list_add(cx, o->dst, a, argv[++i]);
@@ -220,6 +227,9 @@ static void print_human(const json_t *o, int indent)
 
 int cli_emit(cli_ctx *cx, json_t *o)
 {
+    if (cx->json)
+        cli_json_shape(o); /* before the times: it adds NAME_at fields */
+    cli_people_times(o, cx->json);
     if (cx->json) {
         json_dumpf(o, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -535,7 +545,7 @@ int cli_passphrase(cli_ctx *cx, const char *file, char **pass, size_t *len)
     }
     if (n == 0) {
         free(buf);
-        return cli_err(cx, CLI_USAGE, "USAGE", "the passphrase%s%s is empty",
+        return cli_err(cx, CLI_USAGE, "PASSPHRASE", "the passphrase%s%s is empty",
                        file ? " in " : "", file ? file : " in KEYSUP_PASSPHRASE");
     }
     *pass = (char *)buf;
@@ -571,7 +581,7 @@ int cli_load_key(cli_ctx *cx, const char *path, const char *passfile,
         if (ret)
             return ret;
         if (!pass)
-            return cli_err(cx, CLI_USAGE, "USAGE",
+            return cli_err(cx, CLI_USAGE, "PASSPHRASE",
                            "key file %s is encrypted: give --passphrase-file FILE or set "
                            "KEYSUP_PASSPHRASE", path);
     }

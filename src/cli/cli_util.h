@@ -114,6 +114,14 @@ int cli_parse_time(const char *s, uint64_t *v);
 int cli_parse_duration(const char *s, uint64_t *v);
 /* ISO 8601 UTC of v into out (at least 32 bytes). */
 void cli_fmt_time(char *out, size_t n, uint64_t v);
+/* Local ISO 8601 time with its UTC offset, for people (cli_time.c). */
+void cli_fmt_local(char *out, size_t n, uint64_t v);
+/* The output rule for times (cli_time.c): with json, NAME_utc beside each
+ * time field NAME (unix seconds); without, NAME becomes local ISO time. */
+void cli_people_times(json_t *o, int json);
+/* The one --json shape (cli_shape.c): lists with items/total/limit/offset,
+ * KSE codes as "KSE-NNN", epoch-millisecond times also as NAME_at seconds. */
+void cli_json_shape(json_t *o);
 /* Current unix time. */
 uint64_t cli_now(void);
 

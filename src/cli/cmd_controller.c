@@ -10,7 +10,7 @@
 #include "cli_http.h"
 
 static const char add_usage[] =
-    "usage: keysup controller add NAME [--site S] [--model M] [--scope N] [--min-key-format N]\n\n"
+    "usage: keysup controller add NAME --scope N [--site S] [--model M] [--min-key-format N]\n\n"
     "Registers a controller and prints its one-time provisioning token (give it to\n"
     "`keysup-controller enroll --token`).\n" CLI_REMOTE_USAGE;
 
@@ -28,6 +28,8 @@ static int ctrl_add(cli_ctx *cx, int argc, char **argv)
     ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, add_usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (!scope) /* documented as required: a silent default scope would grant the wrong keys */
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --scope N is required", cx->cmd);
     b = json_pack("{s:s}", "name", pos[0]);
     if (site) cli_set_str(b, "site", site);
     if (model) cli_set_str(b, "model", model);

@@ -67,8 +67,18 @@ static void print_finding(json_t *f)
              json_string_value(json_object_get(f, "severity")), tag);
     printf("     %s\n", head);
     print_wrapped("       ", "Evidence: ", json_string_value(json_object_get(f, "evidence")));
-    if (json_is_string(json_object_get(f, "key_id")))
-        printf("       Key: %s\n", json_string_value(json_object_get(f, "key_id")));
+    if (json_is_string(json_object_get(f, "key_id"))) {
+        /* Who, not only which: label and holder from the key list. */
+        const char *label = json_string_value(json_object_get(f, "key_label"));
+        const char *holder = json_string_value(json_object_get(f, "key_holder"));
+        printf("       Key: %s", json_string_value(json_object_get(f, "key_id")));
+        if (label || holder)
+            printf(" (%s%s%s%s)", label ? label : "", label && holder ? ", " : "",
+                   holder ? "holder " : "", holder ? holder : "");
+        else if (json_is_string(json_object_get(f, "key_id")) && json_object_get(f, "key_known"))
+            printf(" (not enrolled at this supervisor)");
+        printf("\n");
+    }
     if (!root)
         return; /* the root cause's steps cover it */
     print_wrapped("       ", "Why: ", json_string_value(json_object_get(f, "cause")));
@@ -84,6 +94,44 @@ static void print_finding(json_t *f)
             print_wrapped("         ", num, json_string_value(json_array_get(st, i)));
         }
     }
+}
+
+/* Adds key_label and key_holder to each finding naming a key, from one
+ * GET /v1/keys; a key the supervisor does not know gets key_known. Best
+ * effort: without the list the ids are printed alone. */
+static void annotate_keys(cli_ctx *cx, const cli_remote *r, json_t *o)
+{
+    json_t *a, *f, *keys = NULL, *k;
+    size_t i, j, n;
+    int any = 0;
+
+    json_array_foreach(json_object_get(o, "areas"), i, a)
+        json_array_foreach(json_object_get(a, "findings"), j, f)
+            any |= json_is_string(json_object_get(f, "key_id"));
+    if (!any)
+        return;
+    /* Same server and token as the diagnosis that just came: an error here
+     * is printed (stderr) and the report goes on with bare ids. */
+    if (cli_api(cx, r, "GET", "/v1/keys?limit=1000", NULL, &keys, NULL) != CLI_OK)
+        return;
+    json_array_foreach(json_object_get(o, "areas"), i, a)
+        json_array_foreach(json_object_get(a, "findings"), j, f) {
+            const char *id = json_string_value(json_object_get(f, "key_id"));
+            if (!id)
+                continue;
+            json_object_set_new(f, "key_known", json_false());
+            json_array_foreach(json_object_get(keys, "items"), n, k)
+                if (json_is_string(json_object_get(k, "key_id")) &&
+                    strcmp(json_string_value(json_object_get(k, "key_id")), id) == 0) {
+                    json_object_del(f, "key_known");
+                    if (json_is_string(json_object_get(k, "label")))
+                        json_object_set(f, "key_label", json_object_get(k, "label"));
+                    if (json_is_string(json_object_get(k, "holder")))
+                        json_object_set(f, "key_holder", json_object_get(k, "holder"));
+                    break;
+                }
+        }
+    json_decref(keys);
 }
 
 static void print_report(json_t *o)
@@ -146,6 +194,7 @@ int cmd_diagnose(cli_ctx *cx, int argc, char **argv)
         return ret;
     if (cx->json)
         return cli_emit(cx, out);
+    annotate_keys(cx, &r, out);
     print_report(out);
     json_decref(out);
     fflush(stdout);

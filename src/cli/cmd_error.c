@@ -32,6 +32,19 @@ static json_t *kse_json(const ks_kse *e, int full)
     return o;
 }
 
+/* The whole catalogue in the one list shape of docs/cli.md. */
+static json_t *catalogue_json(int full)
+{
+    json_t *a = json_array(), *o = json_object();
+    for (size_t i = 0; i < ks_kse_count(); i++)
+        json_array_append_new(a, kse_json(ks_kse_at(i), full));
+    json_object_set_new(o, "items", a);
+    json_object_set_new(o, "total", json_integer((json_int_t)ks_kse_count()));
+    json_object_set_new(o, "limit", json_integer((json_int_t)ks_kse_count()));
+    json_object_set_new(o, "offset", json_integer(0));
+    return o;
+}
+
 static const char list_usage[] =
     "usage: keysup error list [--json]\n\n"
     "Lists every Key Supervisor Error code with its severity and title.\n";
@@ -42,14 +55,8 @@ static int error_list(cli_ctx *cx, int argc, char **argv)
     int npos = 0, ret = cli_parse(cx, argc, argv, opts, NULL, 0, 0, &npos, list_usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    if (cx->json) {
-        json_t *a = json_array();
-        for (size_t i = 0; i < ks_kse_count(); i++)
-            json_array_append_new(a, kse_json(ks_kse_at(i), 0));
-        json_t *o = json_object();
-        json_object_set_new(o, "errors", a);
-        return cli_emit(cx, o);
-    }
+    if (cx->json)
+        return cli_emit(cx, catalogue_json(0));
     printf("%-8s  %-22s  %-8s  %-4s  %s\n", "CODE", "SYMBOL", "SEVERITY", "AUTO", "TITLE");
     for (size_t i = 0; i < ks_kse_count(); i++) {
         const ks_kse *e = ks_kse_at(i);
@@ -90,8 +97,9 @@ static int error_show(cli_ctx *cx, int argc, char **argv)
 }
 
 static const char docs_usage[] =
-    "usage: keysup error docs\n\n"
-    "Writes the catalogue as Markdown (the content of docs/errors.md) to stdout.\n";
+    "usage: keysup error docs [--json]\n\n"
+    "Writes the catalogue as Markdown (the content of docs/errors.md) to stdout;\n"
+    "with --json, every code in full as a list (items, total, limit, offset).\n";
 
 static int error_docs(cli_ctx *cx, int argc, char **argv)
 {
@@ -99,8 +107,10 @@ static int error_docs(cli_ctx *cx, int argc, char **argv)
     int npos = 0, ret = cli_parse(cx, argc, argv, opts, NULL, 0, 0, &npos, docs_usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (cx->json)
+        return cli_emit(cx, catalogue_json(1));
     if (ks_kse_write_markdown(stdout) != 0)
-        return cli_io_err(cx, "stdout", "writing");
+        return cli_io_err(cx, "stdout", "write");
     return CLI_OK;
 }
 

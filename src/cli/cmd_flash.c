@@ -357,6 +357,8 @@ static int flash_check(cli_ctx *cx, int argc, char **argv)
         if (in.has_snapshot) {
             cli_set_u64(o, "version", im.st.hdr.version);
             cli_set_u64(o, "records", in.cur.count);
+            /* Keys that came by delta sit in the overlay, not in the area. */
+            cli_set_u64(o, "overlay_entries", in.overlay_entries);
         }
         cli_set_u64(o, "counters", in.counter_count);
         cli_set_u64(o, "audit_newest", in.audit_last);

@@ -143,16 +143,20 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
         cli_set_hex(o, "supervisor_key_id", id, sizeof id);
     }
     cli_set_hex(o, "supervisor_public_key", pk, sizeof pk);
-    cli_set_str(o, "admin_token", token);
+    if (tokout) /* written to a file: keep it off the screen and out of logs */
+        cli_set_str(o, "admin_token_file", tokout);
+    else
+        cli_set_str(o, "admin_token", token);
     if (pin[0]) {
         cli_set_str(o, "tls_cert", CLI_TLS_CERT_NAME);
         cli_set_str(o, "tls_pin", pin);
     }
     if (tls_failed)
         cli_set_str(o, "tls_error", err);
-    cli_set_str(o, "note", tls_failed ? "the admin token is shown only now; store it. TLS was "
-                "NOT set up (tls_error): fix it, then set tls_cert/tls_key in keysupd.conf"
-                : "the admin token is shown only now; store it (--token-file)");
+    if (tls_failed || !tokout)
+        cli_set_str(o, "note", tls_failed ? "TLS was NOT set up (tls_error): fix it, then set "
+                    "tls_cert/tls_key in keysupd.conf; the admin token is shown only now, store it"
+                    : "the admin token is shown only now; store it (--token-file)");
     sodium_memzero(token, sizeof token);
     ret = cli_emit(cx, o);
     return tls_failed ? CLI_IO : ret;

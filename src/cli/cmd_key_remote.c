@@ -10,8 +10,9 @@
 #include "cli_cmds.h"
 #include "cli_http.h"
 
-static const char *const key_cols[] = {"key_id", "state", "privileges", "scope", "holder_id",
-                                       "form_factor", "valid_until", "label", NULL};
+/* Who before what: the label and holder name sit beside the key id. */
+static const char *const key_cols[] = {"key_id", "label", "holder", "state", "privileges", "scope",
+                                       "form_factor", "valid_until", NULL};
 
 /* Shows one key answer (and the generated secret, if any). */
 static int show_key(cli_ctx *cx, json_t *k)
@@ -78,6 +79,10 @@ int key_enrol(cli_ctx *cx, int argc, char **argv)
     NUMOPT(until, "valid_until", cli_parse_time)
     NUMOPT(fmt, "key_format", cli_parse_u64)
 #undef NUMOPT
+    /* A key file or a generated seed is a software key; only a bare public
+     * key (a token's or a card's) leaves the form to the server's default. */
+    if (!form && (gen || (pkarg && strlen(pkarg) != 2 * KS_PUBKEY_SIZE)))
+        form = "software";
     if (form)
         cli_set_str(b, "form_factor", form);
     if (label)

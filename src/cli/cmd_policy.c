@@ -19,7 +19,11 @@ static int policy_list(cli_ctx *cx, int argc, char **argv)
 
 static int policy_show(cli_ctx *cx, int argc, char **argv)
 {
-    return cli_remote_simple(cx, argc, argv, "usage: keysup policy show NAME\n" CLI_REMOTE_USAGE,
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup policy show NAME\n\nShows one privileged-action"
+                             " policy: the privileges the action needs,\nwhether a second"
+                             " supervisor must confirm, the session timeout and whether\nthe"
+                             " seal switch blocks it.\n" CLI_REMOTE_USAGE,
                              "GET", "/v1/policies/{}", CLI_ARG_NAME, NULL);
 }
 

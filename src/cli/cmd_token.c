@@ -43,7 +43,10 @@ static int token_revoke(cli_ctx *cx, int argc, char **argv)
 
 static int sup_show(cli_ctx *cx, int argc, char **argv)
 {
-    return cli_remote_simple(cx, argc, argv, "usage: keysup supervisor show\n" CLI_REMOTE_USAGE,
+    return cli_remote_simple(cx, argc, argv,
+                             "usage: keysup supervisor show\n\nShows the supervisor signing keys"
+                             " (the active one and those it replaced)\nand the rotation chain"
+                             " controllers follow to trust a new key.\n" CLI_REMOTE_USAGE,
                              "GET", "/v1/supervisor", CLI_ARG_NONE, NULL);
 }
 

@@ -2,7 +2,9 @@
  * main.c - `keysup <noun> <verb> [options]`: global options, then dispatch
  * on the noun through one table.
  */
+#define _POSIX_C_SOURCE 200809L /* setenv */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli_cmds.h"
@@ -17,30 +19,42 @@ typedef struct cli_noun {
 /* One row per noun; the order is the order of `keysup --help`. */
 static const cli_noun nouns[] = {
     {"init", "create a supervisor data directory (keysupd)", cmd_init},
-    {"key", "software key files: keygen, show, rotate", cmd_key},
+    {"key", "key files (keygen, show, rotate, present) and keys at the supervisor (enrol, list, get, grant, revoke-privilege, suspend, resume, revoke, set-validity)", cmd_key},
     {"snapshot", "signed credential snapshots: build, inspect, verify", cmd_snapshot},
     {"delta", "snapshot deltas: make, apply", cmd_delta},
     {"flash", "controller flash images: inspect, check", cmd_flash},
     {"error", "the Key Supervisor Error catalogue: list, show, docs", cmd_error},
-    {"controller", "controllers at the supervisor: add, list, show, command", cmd_controller},
-    {"holder", "key holders at the supervisor", cmd_holder},
-    {"policy", "privileged-action policies", cmd_policy},
-    {"audit", "the supervisor's audit log", cmd_audit},
-    {"token", "operator and auditor API tokens", cmd_token},
+    {"controller", "controllers at the supervisor: add, list, show, provision, command, audit", cmd_controller},
+    {"holder", "key holders at the supervisor: create, list, show", cmd_holder},
+    {"policy", "privileged-action policies: list, show, set", cmd_policy},
+    {"audit", "the supervisor's audit log: list", cmd_audit},
+    {"token", "admin, operator and auditor API tokens: create, list, revoke", cmd_token},
     {"supervisor", "the supervisor signing key: show, rotate", cmd_supervisor},
     {"tls", "keysupd's TLS key pin: show, stage a new certificate", cmd_tls},
     {"diagnose", "diagnose a controller: root cause, evidence, numbered steps", cmd_diagnose},
     {"incidents", "list incidents with MTTD/MTTR (--open, --controller ID)", cmd_incidents},
-    {"incident", "one incident: show, resolve, stats", cmd_incident},
+    {"incident", "incidents: list, show, resolve, stats", cmd_incident},
 };
 
 static void usage(FILE *f)
 {
-    fputs("usage: keysup [--json] <noun> <verb> [options]\n"
+    fputs("usage: keysup [--json] [--server URL] [--token-file F] <noun> <verb> [options]\n"
           "       keysup --version | --help\n\n"
           "nouns:\n", f);
-    for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++)
-        fprintf(f, "  %-10s %s\n", nouns[i].name, nouns[i].summary);
+    for (size_t i = 0; i < sizeof nouns / sizeof nouns[0]; i++) {
+        /* Wrapped at 79 columns under the summary column. */
+        const char *p = nouns[i].summary;
+        int col = fprintf(f, "  %-10s", nouns[i].name);
+        while (*p) {
+            size_t w = strcspn(p, " ");
+            if (col + 1 + (int)w > 79)
+                col = fprintf(f, "\n%12s", "") - 1;
+            col += fprintf(f, " %.*s", (int)w, p);
+            p += w;
+            p += strspn(p, " ");
+        }
+        fputc('\n', f);
+    }
     fputs("\n`keysup <noun> --help` lists a noun's verbs; every verb takes --help and --json.\n"
           "Exit codes: 0 ok, 1 input refused, 2 usage, 3 file I/O, 4 internal (docs/cli.md).\n",
           f);
@@ -95,6 +109,15 @@ int main(int argc, char **argv)
             else
                 printf("keysup %s\n", KS_VERSION_STRING);
             return CLI_OK;
+        } else if (strcmp(argv[i], "--server") == 0 || strcmp(argv[i], "--token-file") == 0) {
+            /* Before the noun as after the verb: passed on as the variables
+             * every remote verb reads; a verb's own option still wins. */
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return cli_err(&cx, CLI_USAGE, "USAGE", "option %s needs a value", argv[i]);
+            if (setenv(strcmp(argv[i], "--server") == 0 ? "KEYSUP_SERVER" : "KEYSUP_TOKEN_FILE",
+                       argv[i + 1], 1) != 0)
+                return cli_err(&cx, CLI_INTERNAL, "INTERNAL", "out of memory");
+            i++;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return CLI_OK;

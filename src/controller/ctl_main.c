@@ -1,8 +1,9 @@
 /*
  * ctl_main.c - `keysup-controller run|enroll|ctl`.
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* getopt_long */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +16,15 @@
 #include <jansson.h>
 
 #include "ctl_agent.h"
+#include "ks_sdnotify.h"
 
 static ctl_agent agent; /* one per process; large (flash buffers), so not on the stack */
 
+static volatile sig_atomic_t stop_signal; /* which signal stopped us, for the log */
+
 static void on_signal(int sig)
 {
-    (void)sig;
+    stop_signal = sig;
     agent.stop = 1;
 }
 
@@ -57,49 +61,79 @@ typedef struct args {
     int rest;
 } args;
 
+/* An unsigned decimal in [lo, hi], the whole string: "abc", "5x" or "" are
+ * refused instead of becoming 0 (a heartbeat of 0 would spin). */
+static int parse_uint(const char *opt, const char *v, unsigned long lo, unsigned long hi,
+                      unsigned long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 10);
+    if (!*v || *v == '-' || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, "keysup-controller: --%s: '%s' is not a number from %lu to %lu\n", opt, v,
+                lo, hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int nonempty(const char *opt, const char *v)
+{
+    if (*v)
+        return 0;
+    fprintf(stderr, "keysup-controller: --%s: must not be empty\n", opt);
+    return -1;
+}
+
+/* Options come before the ctl verb ("+": stop at the first operand), so
+ * `ctl ... fault skew_clock -30` keeps its negative value. */
 static int parse(int argc, char **argv, args *a)
 {
+    static const struct option opts[] = {
+        {"flash", required_argument, NULL, 'f'},     {"socket", required_argument, NULL, 's'},
+        {"supervisor", required_argument, NULL, 'u'}, {"token", required_argument, NULL, 't'},
+        {"heartbeat", required_argument, NULL, 'b'},  {"sectors", required_argument, NULL, 'n'},
+        {"protocol", required_argument, NULL, 'p'},   {"json", no_argument, NULL, 'j'},
+        {"identity", required_argument, NULL, 'i'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    unsigned long x;
+    int c;
     memset(a, 0, sizeof *a);
-    int i = 2;
-    for (; i < argc; i++) {
-        const char *k = argv[i];
-        if (strncmp(k, "--", 2) != 0)
+    opterr = 0;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': if (nonempty("flash", optarg)) return -1; a->flash = optarg; break;
+        case 's': if (nonempty("socket", optarg)) return -1; a->socket = optarg; break;
+        case 'u': if (nonempty("supervisor", optarg)) return -1; a->supervisor = optarg; break;
+        case 't': if (nonempty("token", optarg)) return -1; a->token = optarg; break;
+        case 'i': if (nonempty("identity", optarg)) return -1; a->identity = optarg; break;
+        case 'b':
+            if (parse_uint("heartbeat", optarg, 1, 86400, &x)) return -1;
+            a->heartbeat = (unsigned)x;
             break;
-        if (strcmp(k, "--help") == 0) {
-            fputs(usage, stdout);
-            exit(0);
-        }
-        if (strcmp(k, "--json") == 0) {
-            a->json = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "keysup-controller: %s needs a value\n", k);
+        case 'n':
+            if (parse_uint("sectors", optarg, 1, 1u << 20, &x)) return -1;
+            a->sectors = (unsigned)x;
+            break;
+        case 'p':
+            if (parse_uint("protocol", optarg, 0, 255, &x)) return -1;
+            a->protocol = (int)x;
+            break;
+        case 'j': a->json = 1; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        case ':':
+            fprintf(stderr, "keysup-controller: %s needs a value\n", argv[optind - 1]);
             return -1;
-        }
-        const char *v = argv[++i];
-        if (strcmp(k, "--flash") == 0)
-            a->flash = v;
-        else if (strcmp(k, "--socket") == 0)
-            a->socket = v;
-        else if (strcmp(k, "--identity") == 0)
-            a->identity = v;
-        else if (strcmp(k, "--supervisor") == 0)
-            a->supervisor = v;
-        else if (strcmp(k, "--token") == 0)
-            a->token = v;
-        else if (strcmp(k, "--heartbeat") == 0)
-            a->heartbeat = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(k, "--sectors") == 0)
-            a->sectors = (unsigned)strtoul(v, NULL, 10);
-        else if (strcmp(k, "--protocol") == 0)
-            a->protocol = atoi(v);
-        else {
-            fprintf(stderr, "keysup-controller: unknown option %s\n", k);
+        default:
+            fprintf(stderr, "keysup-controller: unknown option %s (see keysup-controller --help)\n",
+                    argv[optind - 1]);
             return -1;
         }
     }
-    a->rest = i;
+    a->rest = optind;
     return 0;
 }
 
@@ -113,11 +147,15 @@ static void when(char *out, size_t n, json_int_t t)
 {
     time_t tt = (time_t)t;
     struct tm tm;
-    if (t <= 0 || !gmtime_r(&tt, &tm)) {
+    char z[8];
+    if (t <= 0 || !localtime_r(&tt, &tm)) {
         snprintf(out, n, "never");
         return;
     }
-    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* For the technician: local time with its offset (--json keeps seconds). */
+    strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (strftime(z, sizeof z, "%z", &tm) == 5)
+        snprintf(out + strlen(out), n - strlen(out), "%.3s:%.2s", z, z + 3);
 }
 
 /* `ctl status` for a person: one line per thing a technician checks. */
@@ -212,7 +250,7 @@ static void print_status(json_t *o)
     printf("\n");
 }
 
-static int send_line(const char *path, const char *line, int human_status)
+static int send_line(const char *path, const char *line, int human_status, int as_json)
 {
     struct sockaddr_un sa;
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -247,9 +285,20 @@ static int send_line(const char *path, const char *line, int human_status)
         fprintf(stderr, "keysup-controller: bad answer: %s\n", buf);
         return 4;
     }
-    int rc = json_object_get(o, "error") ? 1 : 0;
-    if (human_status && !rc) {
+    json_t *err = json_object_get(o, "error");
+    int rc = err ? 1 : 0;
+    if (rc && !as_json) {
+        /* A refusal for a person: one line on stderr, not a JSON dump. */
+        const char *code = json_is_string(err) ? json_string_value(err)
+                                               : str_or(err, "code", "ERROR");
+        const char *msg = json_is_object(err) ? str_or(err, "message", "")
+                                              : str_or(o, "message", "");
+        fprintf(stderr, "keysup-controller: %s%s%s\n", code, *msg ? ": " : "", msg);
+    } else if (human_status && !rc) {
         print_status(o);
+    } else if (!as_json && !rc && json_is_true(json_object_get(o, "ok")) &&
+               json_object_size(o) <= 2) {
+        printf("ok\n");
     } else {
         char *pretty = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
         puts(pretty);
@@ -275,9 +324,22 @@ static int cmd_ctl(int argc, char **argv, const args *a)
         snprintf(line, sizeof line, "{\"op\":\"seal\",\"on\":%s}", strcmp(v1, "on") == 0 ? "true" : "false");
     else if (strcmp(verb, "txn-done") == 0)
         snprintf(line, sizeof line, "{\"op\":\"txn_done\"}");
-    else if (strcmp(verb, "fault") == 0 && v1)
-        snprintf(line, sizeof line, "{\"op\":\"fault\",\"kind\":\"%s\",\"value\":%s}", v1, v2 ? v2 : "true");
-    else if (strcmp(verb, "code") == 0 && v1)
+    else if (strcmp(verb, "fault") == 0 && v1) {
+        /* VALUE is JSON (a number, true, false); anything else goes as a
+         * string, and the kind is escaped, so the line is always valid JSON. */
+        json_t *val = v2 ? json_loads(v2, JSON_DECODE_ANY, NULL) : json_true();
+        json_t *req = json_pack("{s:s,s:s,s:o}", "op", "fault", "kind", v1, "value",
+                                val ? val : json_string(v2));
+        char *txt = req ? json_dumps(req, JSON_COMPACT) : NULL;
+        json_decref(req);
+        if (!txt || strlen(txt) >= sizeof line) {
+            free(txt);
+            fprintf(stderr, "keysup-controller: fault: bad arguments\n");
+            return 2;
+        }
+        snprintf(line, sizeof line, "%s", txt);
+        free(txt);
+    } else if (strcmp(verb, "code") == 0 && v1 && !strchr(v1, '"') && !strchr(v1, '\\'))
         snprintf(line, sizeof line, "{\"op\":\"enter_code\",\"code\":\"%.15s\"}", v1);
     else if (strcmp(verb, "send") == 0 && v1)
         snprintf(line, sizeof line, "%s", v1);
@@ -285,7 +347,8 @@ static int cmd_ctl(int argc, char **argv, const args *a)
         fputs(usage, stderr);
         return 2;
     }
-    return send_line(a->socket, line, strcmp(verb, "status") == 0 && !a->json);
+    return send_line(a->socket, line, strcmp(verb, "status") == 0 && !a->json,
+                     a->json || strcmp(verb, "send") == 0);
 }
 
 int main(int argc, char **argv)
@@ -295,10 +358,24 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("keysup-controller %s\n", KS_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "enroll") != 0 &&
+        strcmp(argv[1], "ctl") != 0) {
+        fprintf(stderr, "keysup-controller: unknown command '%s' (run, enroll, ctl; see --help)\n",
+                argv[1]);
+        return 2;
+    }
     if (parse(argc, argv, &a))
         return 2;
     if (strcmp(argv[1], "ctl") == 0)
         return cmd_ctl(argc, argv, &a);
+    if (a.rest < argc) {
+        fprintf(stderr, "keysup-controller: %s: unexpected argument '%s'\n", argv[1], argv[a.rest]);
+        return 2;
+    }
 
     int enroll = strcmp(argv[1], "enroll") == 0;
     if ((!enroll && strcmp(argv[1], "run") != 0) || !a.flash || (enroll && (!a.supervisor || !a.token)) ||
@@ -331,7 +408,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "keysup-controller: serving %s%s%s\n", a.socket,
             a.supervisor ? ", supervisor " : "", a.supervisor ? a.supervisor : "");
+    /* Type=notify: the store is mounted and the socket about to be served. */
+    if (ks_sd_notify("READY=1") != 0)
+        fprintf(stderr, "keysup-controller: cannot reach NOTIFY_SOCKET\n");
     err = ctl_serve(&agent);
+    ks_sd_notify("STOPPING=1");
+    if (stop_signal)
+        fprintf(stderr, "keysup-controller: stopping on %s\n",
+                stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGINT ? "SIGINT" : "a signal");
     ctl_close(&agent);
     return err ? 1 : 0;
 }

@@ -149,6 +149,17 @@ static json_t *result_json(ctl_agent *a, int rc, const ks_auth_result *res)
         json_t *e = kse_fail(rc, res->what);
         json_object_update(o, e);
         json_decref(e);
+        if (rc == KS_E_NOT_SUPERVISOR && def && res->key_known) {
+            /* Name what is missing (REFUND), not only that something is. */
+            uint64_t miss = def->privileges & ~res->record.privileges;
+            json_t *m = json_array();
+            for (unsigned b = 0; b < 64; b++) {
+                const char *name = (miss >> b) & 1u ? ks_priv_name(1ull << b) : NULL;
+                if ((miss >> b) & 1u)
+                    json_array_append_new(m, json_string(name ? name : "?"));
+            }
+            json_object_set_new(o, "missing_privileges", m);
+        }
         ctl_note_refusal(a, rc, res->time ? res->time : now_of(a));
     }
     return o;

@@ -14,7 +14,10 @@
 
 #include "ks_api.h"
 
-#define KEY_COLS "key_id, public_key, holder_id, label, privileges, valid_from, valid_until," \
+/* holder: the holder's name beside holder_id, so people see who, not a number. */
+#define KEY_COLS "key_id, public_key, holder_id," \
+                 " (SELECT name FROM holders WHERE holders.id = keys.holder_id) AS holder," \
+                 " label, privileges, valid_from, valid_until," \
                  " state, scope, form_factor, key_format, counter_floor, created_at, updated_at"
 
 static const char *const form_names[] = {"software", "usb", "nfc", "physical", "pkcs11"};

@@ -99,8 +99,6 @@ static void metrics(ks_req *rq, ks_resp *rs)
            (unsigned long long)atomic_load(&m->http_4xx),
            (unsigned long long)atomic_load(&m->http_5xx));
     C("keysup_http_request_too_large_total", "Requests refused with 413.", m->http_413);
-    C("keysup_http_request_seconds_total_usec", "Microseconds spent answering requests.",
-      m->request_usec_total);
     C("keysup_auth_failures_total", "Requests refused with 401 or 403.", m->auth_failures);
     C("keysup_device_replays_total", "Device requests refused for a reused nonce.",
       m->device_replays);
@@ -109,9 +107,24 @@ static void metrics(ks_req *rq, ks_resp *rs)
     C("keysup_deltas_served_total", "Deltas served.", m->deltas_served);
     C("keysup_audit_records_total", "Audit entries written.", m->audit_records);
     C("keysup_publishes_total", "Snapshots published.", m->publishes);
-    C("keysup_publish_usec_total", "Microseconds spent publishing snapshots.",
-      m->publish_usec_total);
 #undef C
+    append(&o, "# HELP keysup_build_info The running keysupd's version (always 1).\n"
+               "# TYPE keysup_build_info gauge\nkeysup_build_info{version=\"%s\"} 1\n",
+           KS_VERSION_STRING);
+    {
+        /* Latency in seconds as histograms, so a quantile or an SLO can be
+         * computed over any window (histogram_quantile). */
+        char *h = ks_hist_text(&m->request_seconds, "keysup_http_request_duration_seconds",
+                               "Time to answer an HTTP request, from its first byte.");
+        if (h)
+            append(&o, "%s", h);
+        free(h);
+        h = ks_hist_text(&m->publish_seconds, "keysup_publish_duration_seconds",
+                         "Time to build, sign and store a scope's snapshot.");
+        if (h)
+            append(&o, "%s", h);
+        free(h);
+    }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",
            (double)atomic_load(&m->publish_usec_last) / 1e6);

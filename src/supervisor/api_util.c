@@ -14,6 +14,15 @@
 
 void api_json(ks_resp *rs, int status, json_t *o)
 {
+    json_t *items = json_object_get(o, "items");
+    /* One list shape for every endpoint (docs/api.md): a list that is not
+     * paged is one page holding everything. */
+    if (json_is_array(items) && !json_object_get(o, "total")) {
+        json_int_t n = (json_int_t)json_array_size(items);
+        json_object_set_new(o, "total", json_integer(n));
+        json_object_set_new(o, "limit", json_integer(n));
+        json_object_set_new(o, "offset", json_integer(0));
+    }
     if (rs->json)
         json_decref(rs->json);
     rs->status = status;

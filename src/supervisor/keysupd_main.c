@@ -19,6 +19,7 @@
 #include "ks_diag.h"
 #include "ks_guard.h"
 #include "ks_http_tls.h"
+#include "ks_sdnotify.h"
 #include "ks_sup.h"
 
 static volatile sig_atomic_t stop_flag, hup_flag;
@@ -28,7 +29,7 @@ static void on_signal(int sig)
     if (sig == SIGHUP)
         hup_flag = 1;
     else
-        stop_flag = 1;
+        stop_flag = sig; /* which signal, for the stop log line */
 }
 
 static const char usage[] =
@@ -184,15 +185,22 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
+    /* Type=notify: ready once listening (and the port file written). */
+    if (ks_sd_notify("READY=1") != 0)
+        ks_log(KS_LOG_WARN, "daemon.notify", "error=\"cannot reach NOTIFY_SOCKET\"");
     while (!stop_flag) {
         pause();
         if (hup_flag) {
             /* A new certificate for new handshakes; a bad one keeps the old. */
             hup_flag = 0;
+            ks_sd_notify("RELOADING=1");
             (void)ks_http_tls_reload(&s, config, tls_cert, tls_key);
+            ks_sd_notify("READY=1");
         }
     }
-    ks_log(KS_LOG_INFO, "daemon.stop", "signal=1");
+    ks_sd_notify("STOPPING=1");
+    ks_log(KS_LOG_INFO, "daemon.stop", "signal=%s",
+           stop_flag == SIGTERM ? "SIGTERM" : stop_flag == SIGINT ? "SIGINT" : "other");
     ret = 0;
 cleanup:
     ks_http_stop(&s);

@@ -582,6 +582,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!st)
         return;
     atomic_fetch_add(&s->metrics.request_usec_total, ks_now_usec() - st->t0);
+    ks_hist_observe(&s->metrics.request_seconds, ks_now_usec() - st->t0);
     free(st->body);
     free(st);
     *con_cls = NULL;

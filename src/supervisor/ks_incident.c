@@ -208,6 +208,7 @@ static int64_t open_incident(ks_sup *s, const ks_diag_facts *f, const ks_finding
     snprintf(kv, sizeof kv, "mttd_ms=%lld%s%s", (long long)(now - first_ms),
              escalated_from ? " escalated_from=" : "", escalated_from ? "yes" : "");
     log_event("incident.open", id, f->ctrl_id, code, kv);
+    ks_webhook_incident(s, "incident.open", id, f->ctrl_id, code);
     {
         char target[48], kse[16];
         snprintf(target, sizeof target, "controller:%lld", (long long)f->ctrl_id);
@@ -235,6 +236,7 @@ static void resolve(ks_sup *s, int64_t ctrl, int64_t id, int code, int64_t detec
     ks_incident_action(s, id, actor, "resolved", 0, why);
     snprintf(kv, sizeof kv, "mttr_ms=%lld by=%s", (long long)(now - detected_ms), actor);
     log_event("incident.resolve", id, ctrl, code, kv);
+    ks_webhook_incident(s, "incident.resolve", id, ctrl, code);
     snprintf(target, sizeof target, "incident:%lld", (long long)id);
     snprintf(kse, sizeof kse, "KSE-%d", code);
     ks_audit(s, 1, actor, "incident.resolve", target, "ok", kse, why);

@@ -421,6 +421,7 @@ static int publish_scope(ks_sup *s, uint32_t scope, uint64_t prev, int64_t dirty
     atomic_fetch_add(&s->metrics.publishes, 1);
     atomic_fetch_add(&s->metrics.publish_usec_total, t1 - t0);
     atomic_store(&s->metrics.publish_usec_last, t1 - t0);
+    ks_hist_observe(&s->metrics.publish_seconds, t1 - t0);
     {
         char root[2 * KS_HASH_SIZE + 1];
         ks_hex(root, b.h.root, KS_HASH_SIZE);

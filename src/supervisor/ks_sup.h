@@ -19,6 +19,8 @@
 
 #include "ks_db.h"
 #include "ks_hex.h"
+#include "ks_metrics.h"
+#include "ks_webhook.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096
@@ -97,6 +99,7 @@ typedef struct ks_metrics {
     atomic_ullong publish_usec_total;
     atomic_ullong publish_usec_last;
     atomic_ullong request_usec_total;
+    ks_hist request_seconds, publish_seconds; /* latency histograms (ks_metrics.c) */
 } ks_metrics;
 
 /* ----- the daemon ----- */
@@ -130,6 +133,7 @@ struct ks_sup {
     ks_publisher *pub;
     ks_nonces *nonces;
     ks_metrics metrics;
+    struct ks_webhook *webhook; /* incident webhook, started on first use (ks_webhook.c) */
     ks_sup_hooks hooks;
     void *http;                  /* struct MHD_Daemon * */
     struct ks_guard *guard;      /* limits, deadlines, refusal sampling (ks_guard.h) */

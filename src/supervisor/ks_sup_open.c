@@ -231,6 +231,7 @@ int ks_sup_open(ks_sup *s, const char *data_dir, const char *cfg_path, const cha
 
 void ks_sup_close(ks_sup *s)
 {
+    ks_webhook_stop(s); /* before the database: it may still log */
     ks_db_close(s->db);
     s->db = NULL;
     ks_nonces_free(s->nonces);

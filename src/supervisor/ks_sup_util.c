@@ -90,12 +90,17 @@ void ks_log(int level, const char *event, const char *fmt, ...)
     va_list ap;
     int n;
 
+    static const char *const journal_prio[] = {"<3>", "<4>", "<6>", "<7>"};
+    int lv = level < 0 ? 0 : level > 3 ? 3 : level;
+
     if (level > log_level)
         return;
     gmtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    n = snprintf(line, sizeof line, "%s keysupd %s event=%s ", ts,
-                 level_names[level < 0 ? 0 : level > 3 ? 3 : level], event);
+    /* Under systemd (JOURNAL_STREAM set) a "<N>" prefix gives each line its
+     * journal priority (sd-daemon(3)), so `journalctl -p warning` works. */
+    n = snprintf(line, sizeof line, "%s%s keysupd %s event=%s ",
+                 getenv("JOURNAL_STREAM") ? journal_prio[lv] : "", ts, level_names[lv], event);
     if (n < 0 || (size_t)n >= sizeof line)
         return;
     va_start(ap, fmt);
