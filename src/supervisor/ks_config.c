@@ -46,7 +46,7 @@ void ks_config_defaults(ks_sup_config *c)
     c->audit_retention_rows = 0;
 }
 
-static char *trim(char *s)
+char *ks_config_trim(char *s)
 {
     char *e;
     while (*s == ' ' || *s == '\t')
@@ -57,7 +57,7 @@ static char *trim(char *s)
     return s;
 }
 
-static int num(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+int ks_config_uint(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     char *end;
     unsigned long long x;
@@ -116,7 +116,7 @@ static int set_key(ks_sup_config *c, const char *k, const char *v)
     }
 #define NUM(name, lo, hi, field)                                 \
     if (strcmp(k, name) == 0) {                                  \
-        if (num(v, lo, hi, &x)) return -1;                       \
+        if (ks_config_uint(v, lo, hi, &x)) return -1;                       \
         c->field = x;                                            \
         return 0;                                                \
     }
@@ -161,7 +161,7 @@ int ks_config_load(ks_sup_config *c, const char *path, char *err, size_t errlen)
         return KS_E_IO;
     }
     while (fgets(line, sizeof line, f)) {
-        char *s = trim(line), *eq, *k, *v;
+        char *s = ks_config_trim(line), *eq, *k, *v;
         int rc;
         lineno++;
         if (!*s || *s == '#')
@@ -173,8 +173,8 @@ int ks_config_load(ks_sup_config *c, const char *path, char *err, size_t errlen)
             break;
         }
         *eq = '\0';
-        k = trim(s);
-        v = trim(eq + 1);
+        k = ks_config_trim(s);
+        v = ks_config_trim(eq + 1);
         rc = set_key(c, k, v);
         if (rc) {
             snprintf(err, errlen, rc == -2 ? "%s:%d: unknown key '%s'"

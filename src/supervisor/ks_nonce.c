@@ -103,7 +103,9 @@ int ks_nonces_issue_for(ks_nonces *n, uint32_t owner, uint8_t out[32], uint64_t 
     return 0;
 }
 
-int ks_nonces_live(ks_nonces *n, const uint8_t nonce[32], uint64_t now)
+/* 1 when nonce is in the table and unexpired at now; consume: it is also
+ * spent (a used nonce is gone, whatever the answer). */
+static int lookup(ks_nonces *n, const uint8_t nonce[32], uint64_t now, int consume)
 {
     uint32_t h = home(n, nonce);
     int ok = 0;
@@ -112,6 +114,8 @@ int ks_nonces_live(ks_nonces *n, const uint8_t nonce[32], uint64_t now)
         slot *s = &n->t[(h + i) & (n->cap - 1)];
         if (s->expires && sodium_memcmp(s->nonce, nonce, 32) == 0) {
             ok = s->expires > now;
+            if (consume)
+                s->expires = 0;
             break;
         }
     }
@@ -119,19 +123,12 @@ int ks_nonces_live(ks_nonces *n, const uint8_t nonce[32], uint64_t now)
     return ok;
 }
 
+int ks_nonces_live(ks_nonces *n, const uint8_t nonce[32], uint64_t now)
+{
+    return lookup(n, nonce, now, 0);
+}
+
 int ks_nonces_consume(ks_nonces *n, const uint8_t nonce[32], uint64_t now)
 {
-    uint32_t h = home(n, nonce);
-    int ok = 0;
-    pthread_mutex_lock(&n->m);
-    for (uint32_t i = 0; i < PROBE; i++) {
-        slot *s = &n->t[(h + i) & (n->cap - 1)];
-        if (s->expires && sodium_memcmp(s->nonce, nonce, 32) == 0) {
-            ok = s->expires > now;
-            s->expires = 0;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&n->m);
-    return ok;
+    return lookup(n, nonce, now, 1);
 }

@@ -65,6 +65,10 @@ typedef struct ks_sup_config {
     int allow_plain_http;        /* plain HTTP on a non-loopback address */
 } ks_sup_config;
 
+/* keysupd.conf's value rules, shared with the other .conf files in DATA:
+ * blanks trimmed in place; a decimal in [lo, hi], the whole string. */
+char *ks_config_trim(char *s);
+int ks_config_uint(const char *v, uint64_t lo, uint64_t hi, uint64_t *out);
 void ks_config_defaults(ks_sup_config *c);
 /* Reads `key = value` lines; unknown keys and bad values are errors
  * (message in err naming the line). Missing file: err set, KS_E_IO. */

@@ -49,24 +49,11 @@ struct ks_webhook {
 
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static char *trim(char *s)
-{
-    char *e;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-        *--e = '\0';
-    return s;
-}
-
+/* A number in [lo, hi] for a webhook.conf key (the keysupd.conf rules). */
 static int num(const char *v, unsigned lo, unsigned hi, unsigned *out)
 {
-    char *end;
-    unsigned long x;
-    errno = 0;
-    x = strtoul(v, &end, 10);
-    if (!*v || *v == '-' || *end || errno || x < lo || x > hi)
+    uint64_t x;
+    if (ks_config_uint(v, lo, hi, &x))
         return -1;
     *out = (unsigned)x;
     return 0;
@@ -108,7 +95,7 @@ static int load_conf(struct ks_webhook *w, const char *dir)
     if (!f)
         return errno == ENOENT ? 1 : -1;
     while (fgets(line, sizeof line, f)) {
-        char *k = trim(line), *eq, *v;
+        char *k = ks_config_trim(line), *eq, *v;
         lineno++;
         if (!*k || *k == '#')
             continue;
@@ -116,8 +103,8 @@ static int load_conf(struct ks_webhook *w, const char *dir)
         if (!eq)
             goto bad;
         *eq = '\0';
-        v = trim(eq + 1);
-        k = trim(k);
+        v = ks_config_trim(eq + 1);
+        k = ks_config_trim(k);
         if (strcmp(k, "url") == 0) {
             if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
                 strlen(v) >= sizeof w->url)
