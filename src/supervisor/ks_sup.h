@@ -130,6 +130,8 @@ struct ks_sup {
     void *http;                  /* struct MHD_Daemon * */
     struct ks_guard *guard;      /* limits, deadlines, refusal sampling (ks_guard.h) */
     uint16_t port;               /* bound port */
+    uint32_t history;            /* snapshot history id; atomic (ks_restore.c) */
+    uint64_t version_floor;      /* versions never at or below; atomic (ks_restore.c) */
 };
 
 /* Paths inside a data directory. */
