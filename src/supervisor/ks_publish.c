@@ -341,6 +341,10 @@ static int publish_scope(ks_sup *s, uint32_t scope, uint64_t prev, int64_t dirty
         goto cleanup;
     }
     b.incremental = pc->valid && b.base && b.base->version == prev;
+    /* A version jump (restore floor, ks_restore.c) stores a whole image: the
+     * step chain a restart replays assumes consecutive versions. */
+    if (prev + 1 <= ks_restore_floor(s))
+        b.incremental = 0;
 
     pthread_mutex_lock(&s->lock);
     rc = read_inputs(s, pc, &b);
