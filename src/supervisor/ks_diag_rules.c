@@ -227,7 +227,8 @@ static int restored(const ks_diag_facts *fa, ks_findings *o)
     else
         f = add(o, 304, fa->report_ms,
                 "supervisor restored from an older backup: the controller keeps version %lld of "
-                "history %08llx (ours: %08x); no revocation of its would be lost: initialize it",
+                "history %08llx (ours: %08x); no key it holds revoked or suspended is active "
+                "here. Re-apply other changes made after the backup, then initialize it",
                 (long long)jint(fa->report, "applied_version", 0),
                 (unsigned long long)json_integer_value(ah), fa->history);
     if (f)
