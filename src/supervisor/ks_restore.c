@@ -107,3 +107,29 @@ int ks_restore_check(ks_sup *s, int64_t ctrl_id, uint32_t scope, uint64_t av, co
            detail);
     return 1;
 }
+
+void ks_restore_steps(json_t *steps, const char *evidence)
+{
+    const char *p = evidence ? strstr(evidence, "Re-revoke: ") : NULL;
+    size_t at = 0;
+    if (!json_is_array(steps) || !p)
+        return;
+    p += strlen("Re-revoke: ");
+    /* One concrete step per key id the controller reported, before the
+     * catalogue's generic ones (the evidence holds at most what fits). */
+    while (*p) {
+        char id[33], step[160];
+        size_t n = strspn(p, "0123456789abcdef");
+        if (n == 32) {
+            memcpy(id, p, 32);
+            id[32] = '\0';
+            snprintf(step, sizeof step, "Re-apply the revocation the backup lost: "
+                     "`keysup key revoke %s`.", id);
+            json_array_insert_new(steps, at++, json_string(step));
+        }
+        p += n;
+        if (*p != ' ')
+            break;
+        p++;
+    }
+}

@@ -35,4 +35,8 @@ uint64_t ks_restore_floor(const ks_sup *s);
 int ks_restore_check(ks_sup *s, int64_t ctrl_id, uint32_t scope, uint64_t av, const uint8_t *root,
                      int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE]);
 
+/* KSE-304 incident: one `keysup key revoke ID` step per key id the evidence
+ * names ("Re-revoke: ID ID..."), put before the catalogue's steps. */
+void ks_restore_steps(json_t *steps, const char *evidence);
+
 #endif

@@ -84,11 +84,15 @@ ok "c1 keeps version $V1, refuses the restored database (KSE-304), reports alice
 
 # diagnosis names the key to re-revoke; no KSE-300 and no automatic initialize
 wait_until 20 "KSE-304 diagnosed" sh -c "\"$B/keysup\" --json diagnose $C1 | grep -q KSE-304"
+api diagnose "$C1" >"$W/diag.json"
+grep -q "$A" "$W/diag.json" || fail "keysup diagnose does not name alice: $(cat "$W/diag.json")"
+[ "$(j "$W/diag.json" '"KSE-300" in d["root_causes"]')" = False ] || fail "diagnose names KSE-300"
 api incidents --controller "$C1" --code KSE-304 >"$W/inc.json"
 [ "$(j "$W/inc.json" 'len(d["items"])')" -ge 1 ] || fail "no KSE-304 incident"
 j "$W/inc.json" 'd["items"][0]["evidence"]' | grep -q "$A" || fail "KSE-304 evidence does not name alice: $(j "$W/inc.json" 'd["items"][0]["evidence"]')"
 [ "$(j "$W/inc.json" 'd["items"][0]["state"]')" != resolved ] || fail "KSE-304 resolved while the gap remains"
-j "$W/inc.json" 'd["items"][0]["steps"]' | grep -q "keysup key revoke" || fail "KSE-304 steps do not say what to re-apply"
+j "$W/inc.json" 'd["items"][0]["steps"]' | grep -q "keysup key revoke $A" || fail "KSE-304 steps do not say what to re-apply: $(j "$W/inc.json" 'd["items"][0]["steps"]')"
+j "$W/inc.json" 'd["items"][0]["steps"]' | grep -q "keysup controller command $C1 initialize" || fail "KSE-304 steps do not say initialize"
 api incidents --controller "$C1" --code KSE-300 >"$W/inc300.json"
 [ "$(j "$W/inc300.json" 'len(d["items"])')" = 0 ] || fail "KSE-300 opened: $(j "$W/inc300.json" 'd["items"][0]["evidence"]')"
 ok "diagnose/incidents: KSE-304 open, evidence names $A, steps say re-revoke then initialize"
@@ -104,6 +108,8 @@ ok "restart of keysupd: version stays at $(published)"
 api key revoke "$A" >/dev/null
 lost_none() { [ "$(status c1 "d.get('restore', {}).get('lost_count')")" = 0 ]; }
 wait_until 20 "c1 reports no lost revocation" lost_none
+no_alice_in_evidence() { api incidents --controller "$C1" --code KSE-304 >"$W/inc.json" && ! j "$W/inc.json" 'd["items"][0]["evidence"]' | grep -q "$A"; }
+wait_until 20 "KSE-304 evidence no longer names alice" no_alice_in_evidence
 never_alice "after the re-revocation"
 api incidents --controller "$C1" --code KSE-304 >"$W/inc.json"
 [ "$(j "$W/inc.json" 'd["items"][0]["state"]')" != resolved ] || fail "KSE-304 resolved before initialize"
