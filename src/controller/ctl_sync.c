@@ -136,8 +136,14 @@ static int full_download(ctl_agent *a, int force)
         return err;
     }
     err = install_bytes(a, r.body, r.len, &d);
-    if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
+    if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK) {
+        /* the signer is known now: compare the histories before installing */
+        if (!force && (err = ctl_restore_guard(a, r.body, r.len)) != KS_OK) {
+            ctl_http_free(&r);
+            return err;
+        }
         err = install_bytes(a, r.body, r.len, &d);
+    }
     ctl_http_free(&r);
     if (err) {
         logf_("sync.install_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
