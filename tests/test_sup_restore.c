@@ -39,14 +39,19 @@ static void enrol(uint32_t scope)
     assert_true(ks_pub_run_once(&S) >= 0);
 }
 
-static int check(uint64_t av, const uint8_t *root, int has_hist, uint32_t hist)
+static int check_p(uint64_t av, const uint8_t *root, int has_hist, uint32_t hist, int proof)
 {
     uint8_t proot[KS_HASH_SIZE];
     uint64_t pv = ks_pub_version(&S, 1, proot);
     pthread_mutex_lock(&S.lock);
-    int rc = ks_restore_check(&S, 1, 1, av, root, has_hist, hist, pv, proot);
+    int rc = ks_restore_check(&S, 1, 1, av, root, has_hist, hist, pv, proot, proof);
     pthread_mutex_unlock(&S.lock);
     return rc;
+}
+
+static int check(uint64_t av, const uint8_t *root, int has_hist, uint32_t hist)
+{
+    return check_p(av, root, has_hist, hist, 0);
 }
 
 static uint32_t published_history(uint64_t *version)
@@ -126,6 +131,17 @@ static void test_restore_detection(void **state)
     pv = ks_pub_version(&S, 1, root);
     assert_int_equal(check(pv, other, 1, h1), 0);
     assert_int_equal(ks_restore_history(&S), h2);
+
+    /* A controller behind us, on our history, that refused our database
+     * because it would undo a revocation: proof enough. */
+    assert_int_equal(check_p(pv - 1, other, 1, h2, 0), 0);
+    assert_int_equal(check_p(pv - 1, other, 1, h2, 1), 1);
+    uint32_t h3 = ks_restore_history(&S);
+    assert_true(h3 != h2 && h3 != 0);
+    /* The same refusal reported by a controller still on the old history
+     * (it now waits for initialize) changes nothing again. */
+    assert_int_equal(check_p(pv - 1, other, 1, h2, 1), 0);
+    assert_int_equal(ks_restore_history(&S), h3);
 }
 
 static int setup(void **state)

@@ -4,10 +4,13 @@
  * An automatic full download replaces the whole database. That is right when
  * the supervisor's database continues ours, and wrong when the supervisor's
  * records went back: it would undo every revocation made after its backup.
- * Two signs tell them apart, both signed by the supervisor: another history
+ * Three signs tell them apart, all signed by the supervisor: another history
  * id in the header (the supervisor draws a new one when it sees it was
- * restored), or the same version as ours with another Merkle root (a version
- * published twice). Then the agent keeps its own database (fail closed: what
+ * restored), the same version as ours with another Merkle root (a version
+ * published twice), or a key we hold revoked that is not revoked in the
+ * offer (revocation is final: only a restore undoes one; this covers a
+ * supervisor that published past our version before any heartbeat of ours
+ * could tell it that it was restored). Then the agent keeps its own database (fail closed: what
  * it revoked stays revoked), says KSE-304 and reports the keys it holds
  * revoked or suspended that the offered database would grant, so the
  * supervisor's diagnosis can name what to re-apply. A delta whose base is
@@ -23,23 +26,33 @@
 
 #include "ctl_http.h"
 
-/* Keys active in the offered database that ours holds revoked or suspended. */
-static void find_lost(ctl_agent *a, const uint8_t *img, uint32_t count)
+/*
+ * Keys the offered database would let through that this store holds revoked
+ * or suspended: active there. revoked_only: keys revoked here and not revoked
+ * there, which no single line of records can produce (revocation is final),
+ * so it proves a restore even without a new history.
+ */
+static uint32_t find_lost(ctl_agent *a, const uint8_t *img, uint32_t count, int revoked_only)
 {
     uint8_t mine[KS_RECORD_SIZE];
-    a->restore.lost = 0;
+    uint32_t lost = 0;
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *r = img + KS_SNAP_HEADER_SIZE + (size_t)i * KS_RECORD_SIZE;
-        if (r[99] != KS_STATE_ACTIVE)
+        if (revoked_only ? r[99] == KS_STATE_REVOKED : r[99] != KS_STATE_ACTIVE)
             continue;
-        if (ks_store_lookup(&a->store, r, mine) != KS_OK || mine[99] == KS_STATE_ACTIVE)
+        if (ks_store_lookup(&a->store, r, mine) != KS_OK)
             continue;
-        if (a->restore.lost < 16) {
-            memcpy(a->restore.keys[a->restore.lost], r, KS_KEYID_SIZE);
-            a->restore.states[a->restore.lost] = mine[99];
+        if (revoked_only ? mine[99] != KS_STATE_REVOKED : mine[99] == KS_STATE_ACTIVE)
+            continue;
+        if (revoked_only)
+            return 1;
+        if (lost < 16) {
+            memcpy(a->restore.keys[lost], r, KS_KEYID_SIZE);
+            a->restore.states[lost] = mine[99];
         }
-        a->restore.lost++;
+        lost++;
     }
+    return lost;
 }
 
 int ctl_restore_guard(ctl_agent *a, const uint8_t *img, size_t len)
@@ -55,13 +68,14 @@ int ctl_restore_guard(ctl_agent *a, const uint8_t *img, size_t len)
     if (ks_snapshot_verify(&a->crypto, img, len, &p, &nh, &d) != KS_OK)
         return KS_OK;
     if (nh.history == h->history &&
-        !(nh.version == h->version && memcmp(nh.root, h->root, KS_HASH_SIZE) != 0))
+        !(nh.version == h->version && memcmp(nh.root, h->root, KS_HASH_SIZE) != 0) &&
+        !find_lost(a, img, nh.record_count, 1))
         return KS_OK;
     a->restore.active = 1;
     a->restore.version = nh.version;
     a->restore.history = nh.history;
     memcpy(a->restore.root, nh.root, KS_HASH_SIZE);
-    find_lost(a, img, nh.record_count);
+    a->restore.lost = find_lost(a, img, nh.record_count, 0);
     fprintf(stderr, "keysup-controller: KSE-304 SUPERVISOR_RESTORED: offered version %llu "
                     "history %08x, holding %llu history %08x; %u revocation(s) would be undone; "
                     "database kept until an operator orders initialize\n",

@@ -379,9 +379,13 @@ static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
     if (rc)
         return rc;
     if (has_av) {
-        json_t *jh = json_object_get(r, "applied_history");
-        rc = ks_restore_check(s, rq->ctrl_id, rq->ctrl_scope, av, has_root ? root : NULL, json_is_integer(jh),
-                              (uint32_t)json_integer_value(jh), pv, proot);
+        json_t *jh = json_object_get(r, "applied_history"), *rsv = json_object_get(r, "restore");
+        int proof = json_integer_value(json_object_get(rsv, "lost_count")) > 0 &&
+                    json_integer_value(json_object_get(rsv, "offered_history")) ==
+                        json_integer_value(jh);
+        rc = ks_restore_check(s, rq->ctrl_id, rq->ctrl_scope, av, has_root ? root : NULL,
+                              json_is_integer(jh), (uint32_t)json_integer_value(jh), pv, proot,
+                              proof);
         if (rc < 0)
             return rc;
         h->restored = rc;

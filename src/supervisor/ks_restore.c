@@ -58,7 +58,8 @@ uint64_t ks_restore_floor(const ks_sup *s)
 }
 
 int ks_restore_check(ks_sup *s, int64_t ctrl_id, uint32_t scope, uint64_t av, const uint8_t *root,
-                     int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE])
+                     int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE],
+                     int proof)
 {
     uint32_t cur = ks_restore_history(s), nh;
     uint64_t floor = ks_restore_floor(s);
@@ -75,9 +76,14 @@ int ks_restore_check(ks_sup *s, int64_t ctrl_id, uint32_t scope, uint64_t av, co
      * current history: we published this version twice. */
     int forked = av == pv && av > floor && root && memcmp(root, proot, KS_HASH_SIZE) != 0 &&
                  (!has_hist || hist == cur);
+    /* The controller refused our database of its own history because a key
+     * it holds revoked is not revoked in it: revocation is final, so our
+     * records went back (we published past its version before it could
+     * report). */
+    int broken = proof && has_hist && hist == cur;
     char detail[200], target[48];
 
-    if (!ahead && !forked)
+    if (!ahead && !forked && !broken)
         return 0;
     do
         nh = randombytes_random();
@@ -100,7 +106,7 @@ int ks_restore_check(ks_sup *s, int64_t ctrl_id, uint32_t scope, uint64_t av, co
     snprintf(detail, sizeof detail,
              "controller holds version %llu%s; published %llu: restored from an older backup; "
              "new history %08x, versions continue above %llu", (unsigned long long)av,
-             forked ? " with another root" : "", (unsigned long long)pv, nh,
+             forked ? " with another root" : broken ? " and a revocation we lost" : "", (unsigned long long)pv, nh,
              (unsigned long long)floor);
     ks_audit(s, 1, "keysupd", "supervisor.restore_detected", target, "ok", "KSE-304", detail);
     ks_log(KS_LOG_WARN, "supervisor.restore_detected", "controller=%lld %s", (long long)ctrl_id,

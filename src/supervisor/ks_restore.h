@@ -28,12 +28,15 @@ uint64_t ks_restore_floor(const ks_sup *s);
 /*
  * One heartbeat's evidence, inside the heartbeat's transaction (lock held).
  * av/root/hist: what the controller holds (has_hist 0: it did not say);
- * pv/proot: what this supervisor published for its scope. Returns 1 when a
+ * pv/proot: what this supervisor published for its scope; proof: the
+ * controller refused our database of its own history because it would undo
+ * a revocation (its report's `restore`). Returns 1 when a
  * restore was detected and recorded (the caller kicks the publisher), 0 when
  * not, <0 on a database error.
  */
 int ks_restore_check(ks_sup *s, int64_t ctrl_id, uint32_t scope, uint64_t av, const uint8_t *root,
-                     int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE]);
+                     int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE],
+                     int proof);
 
 /* KSE-304 incident: one `keysup key revoke ID` step per key id the evidence
  * names ("Re-revoke: ID ID..."), put before the catalogue's steps. */

@@ -126,4 +126,37 @@ api key enrol --public-key "$W/bob.key" --privilege SUPERVISOR --privilege VOID 
 wait_until 20 "c1 in step after bob's re-enrolment" in_step c1
 present "$W/bob.key" c1 void reader-b2 || fail "re-enrolled bob refused: $(cat "$W/present.err")"
 ok "bob re-enrolled and granted"
+# ----- restored again, and this time the supervisor publishes past the
+# controller's version before the controller can tell it (the agent is off):
+# same history, higher version. A revoked key active again is proof enough
+# (revocation is final), and the controller's report makes keysupd detect it.
+BOB=$(j "$W/bob.json" 'd["key_id"]')
+sup_stop
+cp -a "$W/sup" "$W/sup.bak2"
+sup_start
+api key revoke "$BOB" >/dev/null
+wait_until 20 "c1 in step after bob's revocation" in_step c1
+V2=$(status c1 'd["applied_version"]')
+kill -TERM "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
+sup_stop
+rm -rf "$W/sup"
+cp -a "$W/sup.bak2" "$W/sup"
+sup_start
+n=0
+while [ "$(published)" -le "$V2" ]; do
+    n=$((n + 1))
+    [ $n -le 12 ] || fail "the supervisor's version never passed $V2"
+    keygen "m$n"
+    api key enrol --public-key "$W/m$n.key" --privilege OPERATOR --scope 1 >/dev/null
+done
+rm -f "$W/c1.sock"
+ctl_run c1
+lost_has_bob() { [ "$(status c1 "[k['key_id'] for k in d.get('restore', {}).get('lost', [])]")" = "['$BOB']" ]; }
+wait_until 20 "c1 reports bob's lost revocation" lost_has_bob
+present "$W/bob.key" c1 void reader-b3 && fail "bob GRANTED from a restored supervisor's higher version"
+grep -q "KSE-203" "$W/present.err" || fail "bob refused for another reason: $(cat "$W/present.err")"
+[ "$(status c1 'd["applied_version"]')" = "$V2" ] || fail "c1 replaced its database"
+detected() { [ "$(grep -c "warn event=supervisor.restore_detected" "$W/keysupd.log")" -ge 2 ]; }
+wait_until 20 "keysupd learns of the second restore from c1's report" detected
+ok "restored supervisor ahead before any heartbeat: c1 keeps version $V2, bob refused, keysupd detects it from c1's report"
 echo "all fault_restore steps passed"
