@@ -15,3 +15,7 @@ set_tests_properties(supervisor_api PROPERTIES TIMEOUT 300
 ks_add_unit(test_supervisor_publish ${CMAKE_SOURCE_DIR}/tests/test_supervisor_publish.c)
 target_link_libraries(test_supervisor_publish PRIVATE keysup_sup)
 set_tests_properties(test_supervisor_publish PROPERTIES TIMEOUT 300)
+
+# A restored supervisor (issue 17 row 9): detection, new history, version floor.
+ks_add_unit(test_sup_restore ${CMAKE_SOURCE_DIR}/tests/test_sup_restore.c)
+target_link_libraries(test_sup_restore PRIVATE keysup_sup)

@@ -156,6 +156,45 @@ static void test_controller_ahead_is_not_auto_repaired(void **state)
     json_decref(r);
 }
 
+/* Issue 17 row 9: a restored supervisor is KSE-304 with the keys to
+ * re-revoke, never KSE-300 and never an automatic initialize. */
+static void test_restored_supervisor_names_lost_revocations(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    json_object_set_new(r, "applied_version", json_integer(9)); /* published is 7 */
+    json_object_set_new(r, "applied_history", json_integer(0));
+    json_object_set_new(r, "restore",
+                        json_pack("{s:s,s:I,s:I,s:I,s:[{s:s,s:s}]}", "code", "KSE-304",
+                                  "offered_version", (json_int_t)10, "offered_history",
+                                  (json_int_t)0x1234, "lost_count", (json_int_t)1, "lost",
+                                  "key_id", "37da79c43bd03a03becbe963c9faf78a", "state",
+                                  "revoked"));
+    facts(&f, r);
+    f.history = 0x1234;
+    ks_diag_walk(&c, &f, &o);
+    const ks_finding *d = get(&o, 304);
+    assert_non_null(d);
+    assert_true(d->root);
+    assert_int_equal(d->no_auto, 1);
+    assert_non_null(strstr(d->evidence, "37da79c43bd03a03becbe963c9faf78a"));
+    assert_null(get(&o, 300));
+    /* Another history without a refused download yet: still 304, no 300. */
+    json_object_del(r, "restore");
+    ks_diag_walk(&c, &f, &o);
+    assert_non_null(get(&o, 304));
+    assert_null(get(&o, 300));
+    /* Same history: the usual rules. */
+    json_object_set_new(r, "applied_history", json_integer(0x1234));
+    ks_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 304));
+    assert_non_null(get(&o, 300));
+    json_decref(r);
+}
+
 static void test_order_store_before_sync_before_clock(void **state)
 {
     (void)state;
@@ -354,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_desync_makes_key_unknown_a_symptom),
         cmocka_unit_test(test_controller_ahead_is_not_auto_repaired),
         cmocka_unit_test(test_order_store_before_sync_before_clock),
+        cmocka_unit_test(test_restored_supervisor_names_lost_revocations),
         cmocka_unit_test(test_lockout_absorbs_attack_refusals),
         cmocka_unit_test(test_profile_seal_pending_and_protocol),
         cmocka_unit_test(test_answer_not_authentic_and_refused_downloads),

@@ -77,6 +77,11 @@ typedef struct ks_snap_header {
     uint8_t signer_id[KS_KEYID_SIZE];
     uint32_t record_count;
     uint32_t scope;
+    /* Which line of the supervisor's records this version belongs to (0 =
+     * the first). A supervisor restored from a backup draws a new one, so
+     * the same version number can never name two different databases of one
+     * history (docs/formats.md, issue 17 row 9). Signed like the rest. */
+    uint32_t history;
     uint8_t root[KS_HASH_SIZE];
     uint8_t signature[KS_SIG_SIZE];
 } ks_snap_header;

@@ -148,6 +148,17 @@ typedef struct ctl_agent {
     uint64_t last_contact_ms;    /* monotonic ms of the last answered heartbeat; 0 = never */
     uint64_t started_ms;         /* monotonic ms at start */
 
+    /* a supervisor database from another history, refused (ctl_restore.c) */
+    struct {
+        int active;
+        uint64_t version;        /* the refused one */
+        uint32_t history;
+        uint8_t root[KS_HASH_SIZE];
+        uint32_t lost;           /* keys it would grant that this store holds revoked/suspended */
+        uint8_t keys[16][KS_KEYID_SIZE];
+        uint8_t states[16];
+    } restore;
+
     int stop;
 } ctl_agent;
 
@@ -227,6 +238,16 @@ uint32_t ctl_scrub_slice(const ctl_agent *a);
  * judge it); 0: the same; KS_E_HARDWARE_FAULT: the medium cannot be read.
  * Caller holds the lock; it is released while reading. */
 int ctl_scrub_tick(ctl_agent *a);
+
+/* ----- ctl_restore.c: a restored supervisor (issue 17 row 9) ----- */
+
+/* Before an automatic full download is installed: KS_OK to go on, or
+ * KS_E_SUPERVISOR_RESTORED (recorded for the report) to keep our database. */
+int ctl_restore_guard(ctl_agent *a, const uint8_t *img, size_t len);
+/* 1: (version, root) is the database already refused; do not fetch it again. */
+int ctl_restore_skip(ctl_agent *a, uint64_t version, const uint8_t *root);
+/* Adds applied_history and, while a database is refused, "restore". */
+void ctl_restore_report(ctl_agent *a, struct json_t *o);
 
 /* ----- ctl_sync.c: the supervisor link ----- */
 

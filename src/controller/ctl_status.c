@@ -180,6 +180,7 @@ json_t *ctl_status_json(ctl_agent *a)
         json_object_set_new(o, "record_count", json_integer(h->record_count));
         json_object_set_new(o, "expires_at", json_integer((json_int_t)h->expires_at));
     }
+    ctl_restore_report(a, o); /* applied_history; KSE-304 evidence */
     json_object_set_new(o, "last_sync", json_integer((json_int_t)a->set.last_sync));
     json_object_set_new(o, "last_contact", json_integer((json_int_t)a->last_contact));
     int clock_ok = 0;

@@ -127,7 +127,7 @@ static int install_bytes(ctl_agent *a, const uint8_t *img, size_t len, ks_diag *
 }
 
 /* Initialize Terminal: the whole snapshot into the spare area. */
-static int full_download(ctl_agent *a)
+static int full_download(ctl_agent *a, int force)
 {
     ctl_http_resp r;
     ks_diag d = {0};
@@ -139,9 +139,21 @@ static int full_download(ctl_agent *a)
         ctl_http_free(&r);
         return KS_E_IO;
     }
+    /* Not ordered by an operator: never adopt a restored supervisor's
+     * database over later revocations (ctl_restore.c). */
+    if (!force && (err = ctl_restore_guard(a, r.body, r.len)) != KS_OK) {
+        ctl_http_free(&r);
+        return err;
+    }
     err = install_bytes(a, r.body, r.len, &d);
-    if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
+    if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK) {
+        /* the signer is known now: compare the histories before installing */
+        if (!force && (err = ctl_restore_guard(a, r.body, r.len)) != KS_OK) {
+            ctl_http_free(&r);
+            return err;
+        }
         err = install_bytes(a, r.body, r.len, &d);
+    }
     ctl_http_free(&r);
     if (err) {
         logf_("sync.install_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
@@ -203,19 +215,21 @@ static void sync_db(ctl_agent *a, uint64_t published, const uint8_t root[KS_HASH
     int err = KS_OK;
     if (force || need_full(a) || !h) {
         fprintf(stderr, "keysup-controller: sync.full_download%s\n", force ? " (initialize)" : "");
-        err = full_download(a);
+        err = full_download(a, force);
         if (!err) {
             /* A clean install clears the damage; remount to drop stale flags. */
             ks_diag dd = {0};
             if (ks_store_mount(&a->store, &a->scfg, &dd) == KS_OK)
                 a->mount_err = KS_OK;
         }
+    } else if (ctl_restore_skip(a, published, root)) {
+        err = KS_E_SUPERVISOR_RESTORED; /* refused already: no download loop */
     } else if (h->version < published) {
         err = apply_delta(a, h->version);
         if (err && err != KS_E_COMM_LOST)
-            err = full_download(a);
+            err = full_download(a, 0);
     } else if (h->version == published && root && memcmp(h->root, root, KS_HASH_SIZE) != 0) {
-        err = full_download(a); /* KSE-300: same version, different database */
+        err = full_download(a, 0); /* KSE-300: same version, different database */
     }
     a->last_sync_err = err == KS_E_COMM_LOST ? a->last_sync_err : err;
     h = ks_store_header(&a->store);

@@ -6,7 +6,7 @@
  *   0 magic "KSSN"  4 format u16  6 bucket_bits u8  7 reserved u8
  *   8 version u64  16 created_at u64  24 expires_at u64  32 signer_id[16]
  *  48 record_count u32  52 record_size u32 (128)  56 scope u32
- *  60 reserved u32  64 root[32]  96 signature[64]
+ *  60 history u32  64 root[32]  96 signature[64]
  * The signature covers "KEYSUP-SNAPSHOT1" || bytes 0..95.
  */
 #include <keysup/ks_snapshot.h>
@@ -28,6 +28,7 @@ void ks_snap_header_encode(const ks_snap_header *h, uint8_t out[KS_SNAP_HEADER_S
     ks_st32(out + 48, h->record_count);
     ks_st32(out + 52, KS_RECORD_SIZE);
     ks_st32(out + 56, h->scope);
+    ks_st32(out + 60, h->history);
     memcpy(out + 64, h->root, KS_HASH_SIZE);
     memcpy(out + 96, h->signature, KS_SIG_SIZE);
 }
@@ -44,8 +45,6 @@ int ks_snap_header_decode(ks_snap_header *h, const uint8_t in[KS_SNAP_HEADER_SIZ
         return ks_fail(d, KS_E_FORMAT, 7, "snapshot.reserved is not zero");
     if (ks_ld32(in + 52) != KS_RECORD_SIZE)
         return ks_fail(d, KS_E_FORMAT, 52, "snapshot.record_size is not 128");
-    if (ks_ld32(in + 60) != 0)
-        return ks_fail(d, KS_E_FORMAT, 60, "snapshot.reserved is not zero");
     h->format = ks_ld16(in + 4);
     h->bucket_bits = in[6];
     h->version = ks_ld64(in + 8);
@@ -56,6 +55,7 @@ int ks_snap_header_decode(ks_snap_header *h, const uint8_t in[KS_SNAP_HEADER_SIZ
     memcpy(h->signer_id, in + 32, KS_KEYID_SIZE);
     h->record_count = ks_ld32(in + 48);
     h->scope = ks_ld32(in + 56);
+    h->history = ks_ld32(in + 60);
     memcpy(h->root, in + 64, KS_HASH_SIZE);
     memcpy(h->signature, in + 96, KS_SIG_SIZE);
     return KS_OK;

@@ -154,6 +154,25 @@ static const ks_kse table[] = {
       "`keysup-controller ctl status` shows `fell_back: false`.",
       "If it repeats, inspect an image of the flash: `keysup flash check FILE`.",
       NULL}},
+    {304, "SUPERVISOR_RESTORED", KS_SEV_CRITICAL, KS_AREA_SYNC,
+     "Supervisor restored from an older backup: its database was not adopted",
+     "The supervisor's records went back (a restored backup): it offers a database from a new "
+     "history, or the same version with different contents, while the controller holds later "
+     "changes. Adopting it would undo revocations made after the backup, so the controller keeps "
+     "its own database and reports the keys it holds revoked or suspended that the supervisor's "
+     "database would grant. Keys enrolled after the backup are unknown to the supervisor.",
+     "Every snapshot header carries a signed history id; the supervisor draws a new one when a "
+     "controller holds a version it never published. The controller refuses a full download "
+     "from another history, and a same-version database with another root, unless an operator "
+     "orders initialize; it then compares the two and reports the revocations that would be lost.",
+     0, NULL,
+     {"Re-apply each revocation the evidence lists: `keysup key revoke KEY` (a suspension: "
+      "`keysup key suspend KEY`). Re-enrol the keys enrolled after the backup.",
+      "Once the evidence lists no key, adopt the supervisor's new history: "
+      "`keysup controller command CTRL initialize`.",
+      "Confirm: `keysup diagnose CTRL` shows no open KSE-304 and the controller at the published "
+      "version.",
+      NULL}},
     {400, "PROTOCOL_MISMATCH", KS_SEV_ERROR, KS_AREA_PROTOCOL,
      "Key format older than the controller accepts",
      "The key was enrolled with a key-format version below the controller's minimum, which is "

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ks_api.h"
+#include "ks_restore.h"
 
 /* ----- enrolment ----- */
 
@@ -327,6 +328,7 @@ typedef struct hb {
     json_t *report;
     char *text;
     json_t *cmds;
+    int restored; /* this report proved a restored supervisor: kick the publisher */
 } hb;
 
 static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
@@ -376,6 +378,18 @@ static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
     }
     if (rc)
         return rc;
+    if (has_av) {
+        json_t *jh = json_object_get(r, "applied_history"), *rsv = json_object_get(r, "restore");
+        int proof = json_integer_value(json_object_get(rsv, "lost_count")) > 0 &&
+                    json_integer_value(json_object_get(rsv, "offered_history")) ==
+                        json_integer_value(jh);
+        rc = ks_restore_check(s, rq->ctrl_id, rq->ctrl_scope, av, has_root ? root : NULL,
+                              json_is_integer(jh), (uint32_t)json_integer_value(jh), pv, proot,
+                              proof);
+        if (rc < 0)
+            return rc;
+        h->restored = rc;
+    }
     h->cmds = ks_db_rows_json(s->db, "SELECT id, command, args FROM commands WHERE"
                               " controller_id = ? AND state = 'pending' ORDER BY id", &id, 1, &rc);
     return rc;
@@ -383,7 +397,7 @@ static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
 
 static void dev_heartbeat(ks_req *rq, ks_resp *rs)
 {
-    hb h = {NULL, NULL, NULL};
+    hb h = {NULL, NULL, NULL, 0};
     uint8_t root[KS_HASH_SIZE];
     char rh[2 * KS_HASH_SIZE + 1];
     uint64_t v;
@@ -397,6 +411,8 @@ static void dev_heartbeat(ks_req *rq, ks_resp *rs)
     if (api_tx(rq, rs, hb_tx, &h) != 0)
         goto cleanup;
     atomic_fetch_add(&rq->s->metrics.heartbeats, 1);
+    if (h.restored)
+        ks_pub_kick(rq->s);
     json_array_foreach(h.cmds, i, c) {
         json_t *a = json_loads(json_string_value(json_object_get(c, "args")), 0, NULL);
         json_object_set_new(c, "args", a ? a : json_object());

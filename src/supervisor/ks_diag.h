@@ -62,6 +62,7 @@ typedef struct ks_diag_facts {
     uint32_t interval_ms;       /* this controller's heartbeat interval as observed */
     uint64_t published_version;
     char published_root[2 * KS_HASH_SIZE + 1];
+    uint32_t history;           /* this supervisor's snapshot history id (ks_restore.c) */
     json_t *report;             /* last health report (borrowed; NULL: none yet) */
     int64_t report_ms;          /* when it arrived */
     int64_t prev_report_ms;     /* when the one before arrived (0: unknown) */

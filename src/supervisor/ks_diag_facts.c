@@ -11,6 +11,7 @@
 
 #include "ks_api.h"
 #include "ks_diag.h"
+#include "ks_restore.h"
 
 int64_t ks_diag_now_ms(void)
 {
@@ -42,6 +43,7 @@ int ks_diag_load(ks_sup *s, int64_t ctrl_id, ks_diag_facts *f)
         f->report = json_loads(h, 0, NULL);
     f->published_version = ks_pub_version(s, f->scope, root);
     ks_hex(f->published_root, root, KS_HASH_SIZE);
+    f->history = ks_restore_history(s);
     json_decref(row);
     return 0;
 }

@@ -195,10 +195,53 @@ static void trust(const ks_diag_facts *fa, ks_findings *o)
     }
 }
 
+/*
+ * Issue 17 row 9: this supervisor was restored from an older backup. The
+ * controller holds a database of another history (or refused ours as one).
+ * A full download would undo what the backup lost, so this is never the
+ * automatic "initialize" of KSE-300: the evidence names each revocation to
+ * re-apply first. Returns 1 when it owns the sync state.
+ */
+static int restored(const ks_diag_facts *fa, ks_findings *o)
+{
+    json_t *rs = json_object_get(fa->report, "restore");
+    json_t *ah = json_object_get(fa->report, "applied_history");
+    json_t *lost = json_object_get(rs, "lost"), *k;
+    char keys[300] = "";
+    size_t i, n = 0;
+    if (!json_is_object(rs) && !(json_is_integer(ah) && (uint32_t)json_integer_value(ah) != fa->history))
+        return 0;
+    json_array_foreach(lost, i, k) {
+        const char *id = json_string_value(json_object_get(k, "key_id"));
+        if (id && n + strlen(id) + 2 < sizeof keys)
+            n += (size_t)snprintf(keys + n, sizeof keys - n, "%s%s", n ? " " : "", id);
+    }
+    ks_finding *f;
+    if (json_integer_value(json_object_get(rs, "lost_count")) > 0)
+        f = add(o, 304, fa->report_ms,
+                "supervisor restored from an older backup: the controller keeps version %lld and "
+                "refused ours; %lld key(s) it holds revoked/suspended would be granted again. "
+                "Re-revoke: %s",
+                (long long)jint(fa->report, "applied_version", 0),
+                (long long)json_integer_value(json_object_get(rs, "lost_count")), keys);
+    else
+        f = add(o, 304, fa->report_ms,
+                "supervisor restored from an older backup: the controller keeps version %lld of "
+                "history %08llx (ours: %08x); no key it holds revoked or suspended is active "
+                "here. Re-apply other changes made after the backup, then initialize it",
+                (long long)jint(fa->report, "applied_version", 0),
+                (unsigned long long)json_integer_value(ah), fa->history);
+    if (f)
+        f->no_auto = 1;
+    return 1;
+}
+
 static void sync_state(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
 {
     json_t *av = json_object_get(fa->report, "applied_version");
     const char *ar = json_string_value(json_object_get(fa->report, "applied_root"));
+    if (restored(fa, o))
+        av = NULL; /* no KSE-300 and no automatic initialize while it holds */
     if (json_is_integer(av) && fa->published_version) {
         uint64_t v = (uint64_t)json_integer_value(av);
         if (v == fa->published_version && ar && strcmp(ar, fa->published_root) != 0)

@@ -27,6 +27,7 @@
 
 #include "ks_api.h"
 #include "ks_diag.h"
+#include "ks_restore.h"
 
 #define DIAG_ACTOR "keysupd:diagnosis"
 
@@ -590,6 +591,9 @@ void ks_incident_decorate(json_t *o, int64_t ctrl_id)
         json_object_set_new(o, "auto_repair", json_boolean(k->auto_repair));
         json_object_set_new(o, "steps", ks_diag_steps(code, ctrl_id,
                                                       json_string_value(json_object_get(o, "key_id"))));
+        if (code == 304) /* the keys whose revocation the restored backup lost */
+            ks_restore_steps(json_object_get(o, "steps"),
+                             json_string_value(json_object_get(o, "evidence")));
     }
 }
 

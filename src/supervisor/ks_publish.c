@@ -36,6 +36,7 @@
 #include <sodium.h>
 
 #include "ks_pubstore.h"
+#include "ks_restore.h"
 
 /* Store a full image (a checkpoint) after this many steps, or once the
  * steps since the last one changed this share of the keys, so a restart
@@ -189,6 +190,10 @@ static void header_init(ks_sup *s, build *b)
 {
     memset(&b->h, 0, sizeof b->h);
     b->h.version = b->prev + 1;
+    /* After a restore, never a number a controller may already hold. */
+    if (b->h.version <= ks_restore_floor(s))
+        b->h.version = ks_restore_floor(s) + 1;
+    b->h.history = ks_restore_history(s);
     b->h.created_at = ks_now();
     b->h.expires_at = b->h.created_at + s->cfg.snapshot_ttl;
     b->h.scope = b->scope;
@@ -336,6 +341,10 @@ static int publish_scope(ks_sup *s, uint32_t scope, uint64_t prev, int64_t dirty
         goto cleanup;
     }
     b.incremental = pc->valid && b.base && b.base->version == prev;
+    /* A version jump (restore floor, ks_restore.c) stores a whole image: the
+     * step chain a restart replays assumes consecutive versions. */
+    if (prev + 1 <= ks_restore_floor(s))
+        b.incremental = 0;
 
     pthread_mutex_lock(&s->lock);
     rc = read_inputs(s, pc, &b);

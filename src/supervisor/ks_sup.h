@@ -143,6 +143,8 @@ struct ks_sup {
     struct ks_guard *guard;      /* limits, deadlines, refusal sampling (ks_guard.h) */
     uint16_t port;               /* bound port */
     struct ks_tls *tls;          /* certificate in use when serving HTTPS (ks_tls.h) */
+    uint32_t history;            /* snapshot history id; atomic (ks_restore.c) */
+    uint64_t version_floor;      /* versions never at or below; atomic (ks_restore.c) */
 };
 
 /* Paths inside a data directory. */

@@ -19,6 +19,7 @@
 
 #include "ks_keyfile.h"
 #include "ks_sodium.h"
+#include "ks_restore.h"
 #include "ks_sup.h"
 
 static ks_db *open_db(const char *dir, const ks_sup_config *cfg, char *err, size_t errlen)
@@ -208,6 +209,10 @@ int ks_sup_open(ks_sup *s, const char *data_dir, const char *cfg_path, const cha
     s->db = open_db(data_dir, &s->cfg, err, errlen);
     if (!s->db)
         return KS_E_IO;
+    if (ks_restore_load(s) != KS_OK) {
+        snprintf(err, errlen, "%s: cannot read the restore history: %s", path, ks_db_errmsg(s->db));
+        return KS_E_IO;
+    }
     if (pass) {
         s->pass = malloc(passlen + 1);
         if (!s->pass) {

@@ -150,10 +150,13 @@ wait_until 5 "the restored supervisor publishes version $VHELD again" published_
 since=$(max_inc)
 t=$(now_ms)
 ctl_run d2
-wait_inc d2 KSE-300 "$since" 10
+# Issue 17 row 9: never replaced silently; KSE-304 with steps, an operator initializes.
+wait_inc d2 KSE-304 "$since" 10
+[ "$(status d2 'd["applied_version"]')" = "$VHELD" ] || fail "d2 replaced its database"
+api controller command "${CTL_ID[d2]}" initialize >/dev/null
 wait_resolved "$INC" 30
 wait_until 5 "d2 in step" in_step d2
-record "database desync (restored supervisor)" "$INC" "$t"
+record "restored supervisor (same version, other database)" "$INC" "$t"
 
 for c in d1 d3 d4 d5 d6 d7; do ctl_run $c; done
 for c in d1 d3 d4 d5 d6 d7; do wait_until 15 "$c in step" in_step $c; done

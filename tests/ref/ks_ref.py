@@ -54,11 +54,11 @@ def parse_header(h):
     assert len(h) == HDR
     magic, fmt, bits, res0, version, created, expires = struct.unpack_from("<4sHBBQQQ", h, 0)
     signer = h[32:48]
-    count, recsize, scope, res1 = struct.unpack_from("<IIII", h, 48)
+    count, recsize, scope, history = struct.unpack_from("<IIII", h, 48)
     assert magic == b"KSSN", "magic"
-    assert fmt == 1 and recsize == REC and res0 == 0 and res1 == 0 and bits <= 20
+    assert fmt == 1 and recsize == REC and res0 == 0 and bits <= 20
     return dict(bits=bits, version=version, created=created, expires=expires, signer=signer,
-                count=count, scope=scope, root=h[64:96])
+                count=count, scope=scope, history=history, root=h[64:96])
 
 
 def check_record(r):
@@ -88,7 +88,7 @@ def cmd_snapshot(path):
     h, recs = load_snapshot(path)
     got = root(recs, h["bits"])
     assert got == h["root"], "Merkle root per docs/formats.md differs from the header"
-    print(f"ref: {path}: {len(recs)} records, bucket_bits {h['bits']}, root {got.hex()} matches")
+    print(f"ref: {path}: {len(recs)} records, history {h['history']}, bucket_bits {h['bits']}, root {got.hex()} matches")
 
 
 def cmd_delta(base_path, delta_path, target_path):
