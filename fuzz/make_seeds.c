@@ -167,52 +167,55 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
     ks_snap_header h1;
     ks_recsrc a, b;
     size_t len;
-    int err = -1, at = 0;
+    const char *step = "format";
+    int err;
 
     if (ks_flash_emu_init(&e, 1024, 16, 16, 0xFF))
         return -1;
     flash_cfg(w, &e, &cfg, counters, buf, overlay ? ovl : NULL, meta);
-    if ((err = ks_store_format(&st, &cfg, &w->trust)) != 0 ||
-        (err = flash_snap(w, 0, 12, 10, 0, s1, sizeof s1)) != 0 ||
+    if ((err = ks_store_format(&st, &cfg, &w->trust)) != 0)
+        goto done;
+    step = "install v10";
+    if ((err = flash_snap(w, 0, 12, 10, 0, s1, sizeof s1)) != 0 ||
         (err = ks_snap_header_decode(&h1, s1, NULL)) != 0)
-        { at = __LINE__; goto done; }
+        goto done;
     ks_recsrc_mem(&a, s1 + KS_SNAP_HEADER_SIZE, 12);
     if ((err = ks_store_install(&st, s1, &a, FX_NOW, NULL)) != 0)
-        { at = __LINE__; goto done; }
-    err = -1;
+        goto done;
     /* v11: one key's privileges changed, two keys added (a DENY record
      * names the three, then the COMMIT) */
-    if (flash_snap(w, 0, 14, 11, 1, s2, sizeof s2))
-        { at = __LINE__; goto done; }
+    step = "delta to v11";
+    if ((err = flash_snap(w, 0, 14, 11, 1, s2, sizeof s2)) != 0)
+        goto done;
     ks_recsrc_mem(&a, s1 + KS_SNAP_HEADER_SIZE, 12);
     ks_recsrc_mem(&b, s2 + KS_SNAP_HEADER_SIZE, 14);
     if ((err = ks_delta_write(&a, &h1, &b, s2, dl, sizeof dl, &len)) != 0 ||
         (err = ks_store_apply_delta(&st, dl, len, FX_NOW, NULL, NULL)) != 0)
-        { at = __LINE__; goto done; }
-    err = -1;
+        goto done;
+    step = "a DENY record";
+    err = KS_E_FORMAT;
+    if (st.deny_n == 0 && (!overlay || st.deny_all == 0))
+        goto done;
     snprintf(name, sizeof name, "deny_%s_newest", tag);
-    if ((st.deny_n == 0 && (overlay ? st.deny_all == 0 : 1)) ||
-        put(dir, "fuzz_flash_image", name, e.mem, e.size))
-        { at = __LINE__; goto done; }
+    if (put(dir, "fuzz_flash_image", name, e.mem, e.size))
+        goto done;
     /* the overlay (or the newest area) damaged: the store falls back to
-     * v10, the list refuses the three changed keys (every key when the
-     * geometry has no room for a list) */
+     * v10 (the list variant: refusing exactly the three changed keys) */
     if (overlay)
         e.mem[(st.ovl_first + st.ovl_half_sectors * (st.cur.ovl_half & 1)) * 1024 + 40] ^= 0x40;
     else
         e.mem[st.area_first[st.cur.area] * 1024 + 50] ^= 0x40;
+    step = "the damaged image's mount";
     if (ks_store_mount(&st, &cfg, NULL) != KS_E_STORE_CORRUPT ||
-        (!overlay && !(st.flags & KS_STORE_F_FELL_BACK))) {
-        fprintf(stderr, "make_seeds: %s: the damage did not make the store fall back (flags %u, version %llu, ovl_first %u half %u)\n", tag, st.flags, (unsigned long long)st.hdr.version, st.ovl_first, st.cur.ovl_half);
-        { at = __LINE__; goto done; }
-    }
+        (!overlay && !(st.flags & KS_STORE_F_FELL_BACK)))
+        goto done;
     snprintf(name, sizeof name, "deny_%s_damaged", tag);
     if (put(dir, "fuzz_flash_image", name, e.mem, e.size))
-        { at = __LINE__; goto done; }
+        goto done;
     err = 0;
 done:
     if (err)
-        fprintf(stderr, "make_seeds: flash image seeds failed at line %d: %s\n", at, ks_strerror(err));
+        fprintf(stderr, "make_seeds: flash image (%s): %s: %s\n", tag, step, ks_strerror(err));
     ks_flash_emu_close(&e);
     return err;
 }
