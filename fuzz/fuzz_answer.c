@@ -87,13 +87,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (ks_answer_verify(&w.c, &a, sig, &w.trust, &signer) != KS_OK || signer != 0)
         abort();
-    if (ks_answer_verify_key(&w.c, &a, sig, other_pk) != KS_E_ANSWER_NOT_AUTHENTIC)
-        abort();
-    ks_trust_init(&two);
-    ks_trust_add(&two, &w.c, other_pk);
-    ks_trust_add(&two, &w.c, w.pk);
-    if (ks_answer_verify(&w.c, &a, sig, &two, &signer) != KS_OK || signer != 1)
-        abort();
+    /* Two pins, the signer second (every 8th selector: verifies are what
+     * bounds the run time in ctest). */
+    const ks_trust *pins = &w.trust;
+    if (sel & 8) {
+        if (ks_answer_verify_key(&w.c, &a, sig, other_pk) != KS_E_ANSWER_NOT_AUTHENTIC)
+            abort();
+        ks_trust_init(&two);
+        ks_trust_add(&two, &w.c, other_pk);
+        ks_trust_add(&two, &w.c, w.pk);
+        if (ks_answer_verify(&w.c, &a, sig, &two, &signer) != KS_OK || signer != 1)
+            abort();
+        pins = &two;
+    }
 
     /* The header's signature: accepted only when it is the genuine one. */
     if (unhex(in_sig, sizeof in_sig, hdr) == 0 &&
@@ -102,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
 
     /* One bit of one bound field changed: refused. */
-    uint32_t bit = (uint32_t)(sel >> 3) * 37u + (uint32_t)size;
+    uint32_t bit = (uint32_t)(sel >> 4) * 37u + (uint32_t)size;
     m = a;
     memcpy(bad, sig, sizeof bad);
     char mm[64], mp[1024];
@@ -138,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ks_answer_bind(&w.c, &m, mm, mp, nb, nl);
     }
     free(mb);
-    if (ks_answer_verify(&w.c, &m, bad, &two, NULL) != KS_E_ANSWER_NOT_AUTHENTIC)
+    if (ks_answer_verify(&w.c, &m, bad, pins, NULL) != KS_E_ANSWER_NOT_AUTHENTIC)
         abort();
     return 0;
 }

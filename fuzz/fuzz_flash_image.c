@@ -172,7 +172,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the probe on the raw image, before anything writes to it */
     ks_store_geom g;
     int prc = probe(&emu, emu.size, &g);
-    if (prc == KS_OK)
+    int ovl = size > 0 && (data[0] & 1);
+    /* another geometry than the one mounted below: mount it as a tool would */
+    if (prc == KS_OK && (g.sector_size != SECTOR || g.meta_sectors != 3 || g.audit_sectors != 2 ||
+                         g.overlay_sectors != (ovl ? 2u : 0u) || g.counter_cap != 4))
         mount_probed(&g, &emu, &c);
     if (size < emu.size)
         (void)probe(&emu, size / SECTOR * SECTOR, &g);
@@ -185,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.counter_cap = 4;
     cfg.buf = buf;
     cfg.buf_size = sizeof buf;
-    if (size > 0 && (data[0] & 1)) {
+    if (ovl) {
         cfg.overlay_sectors = 2;
         cfg.overlay = overlay;
         cfg.overlay_cap = 16;
