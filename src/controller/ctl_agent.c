@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_agent.h"
+#include "ctl_codec.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,66 +16,12 @@
 
 #include "ks_sodium.h"
 
-#define SET_MAGIC "KSCS"
-#define SET_VERSION 2
-
-/*
- * Settings blob layout (144 bytes, little-endian):
- *   0 magic "KSCS"  4 version u16  6 min_key_format u8  7 degraded u8
- *   8 controller_id u64  16 scope u32  20 max_offline u32
- *  24 device_seed[32]  56 last_sync u64  64 unit_tag u64 (0: written before
- *  the identity file existed; ctl_identity.c)
- *  72 tls_pins u8 (bit 0: current, bit 1: next)  73 reserved[7]
- *  80 tls_pin current[32]  112 tls_pin next[32]
- * Version 1 (written before TLS) is the first 72 bytes; it reads as a
- * controller without pins.
- */
-static void settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
-{
-    memset(out, 0, CTL_SETTINGS_SIZE);
-    memcpy(out, SET_MAGIC, 4);
-    ks_st16(out + 4, SET_VERSION);
-    out[6] = s->min_key_format;
-    out[7] = s->degraded;
-    ks_st64(out + 8, s->controller_id);
-    ks_st32(out + 16, s->scope);
-    ks_st32(out + 20, s->max_offline);
-    memcpy(out + 24, s->device_seed, 32);
-    ks_st64(out + 56, s->last_sync);
-    ks_st64(out + 64, s->unit_tag);
-    out[72] = s->tls_pins & 3;
-    memcpy(out + 80, s->tls_pin[0], 32);
-    memcpy(out + 112, s->tls_pin[1], 32);
-}
-
-static int settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
-{
-    unsigned v;
-    if (len < CTL_SETTINGS_SIZE_V1 || memcmp(in, SET_MAGIC, 4) != 0)
-        return KS_E_FORMAT;
-    v = ks_ld16(in + 4);
-    if (!((v == 1 && len == CTL_SETTINGS_SIZE_V1) || (v == 2 && len == CTL_SETTINGS_SIZE)))
-        return KS_E_FORMAT;
-    s->min_key_format = in[6];
-    s->degraded = in[7];
-    s->controller_id = ks_ld64(in + 8);
-    s->scope = ks_ld32(in + 16);
-    s->max_offline = ks_ld32(in + 20);
-    memcpy(s->device_seed, in + 24, 32);
-    s->last_sync = ks_ld64(in + 56);
-    s->unit_tag = ks_ld64(in + 64);
-    if (v == 2) {
-        s->tls_pins = in[72] & 3;
-        memcpy(s->tls_pin[0], in + 80, 32);
-        memcpy(s->tls_pin[1], in + 112, 32);
-    }
-    return KS_OK;
-}
+/* The settings blob's layout and codec: ctl_codec.c. */
 
 int ctl_settings_save(ctl_agent *a)
 {
     uint8_t blob[CTL_SETTINGS_SIZE];
-    settings_encode(&a->set, blob);
+    ctl_settings_encode(&a->set, blob);
     int err = ks_store_settings_set(&a->store, blob, sizeof blob);
     sodium_memzero(blob, sizeof blob);
     return err;
@@ -89,7 +36,7 @@ int ctl_settings_load(ctl_agent *a)
     a->set.max_offline = 86400;
     if (len == 0)
         return KS_E_NOTFOUND;
-    int err = settings_decode(&a->set, blob, len);
+    int err = ctl_settings_decode(&a->set, blob, len);
     sodium_memzero(blob, sizeof blob);
     if (!err && a->set.controller_id)
         ctl_device_key(a);

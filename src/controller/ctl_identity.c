@@ -42,18 +42,15 @@
 #include <sodium.h>
 
 #include "ctl_agent.h"
+#include "ctl_codec.h"
 
-#define ID_MAGIC "KSID"
-#define ID_VERSION 1
-#define ID_SIZE 256
-#define ID_BODY 224
+#define ID_MAGIC CTL_ID_MAGIC
+#define ID_VERSION CTL_ID_VERSION
+#define ID_SIZE CTL_ID_SIZE
+#define ID_BODY CTL_ID_BODY
 
-typedef struct ident {
-    uint64_t controller_id;
-    uint32_t scope;
-    uint8_t seed[32], secret[32];
-    ks_trust trust;
-} ident;
+/* The decoded file; the decoder is ctl_codec.c (fuzz/fuzz_ctl_blobs.c). */
+typedef ctl_ident ident;
 
 static const char *id_path(ctl_agent *a)
 {
@@ -77,32 +74,15 @@ static uint64_t tag_of(ctl_agent *a, const uint8_t secret[32])
 
 static int id_load(ctl_agent *a, ident *out)
 {
-    uint8_t b[ID_SIZE], h[KS_HASH_SIZE];
+    uint8_t b[ID_SIZE];
     int fd = open(id_path(a), O_RDONLY);
     ssize_t n;
-    int err = KS_E_FORMAT;
+    int err;
     if (fd < 0)
         return errno == ENOENT ? KS_E_NOTFOUND : KS_E_IO;
     n = read(fd, b, sizeof b);
     close(fd);
-    if (n != ID_SIZE || memcmp(b, ID_MAGIC, 4) != 0 || ks_ld16(b + 4) != ID_VERSION)
-        goto cleanup;
-    ks_iov iov = {b, ID_BODY};
-    a->crypto.hash(a->crypto.ctx, h, &iov, 1);
-    if (sodium_memcmp(h, b + ID_BODY, KS_HASH_SIZE) != 0)
-        goto cleanup;
-    memset(out, 0, sizeof *out);
-    out->controller_id = ks_ld64(b + 8);
-    out->scope = ks_ld32(b + 16);
-    memcpy(out->seed, b + 24, 32);
-    memcpy(out->secret, b + 56, 32);
-    ks_trust_init(&out->trust);
-    for (uint32_t i = 0; i < ks_ld16(b + 6) && i < KS_TRUST_MAX; i++)
-        if (ks_trust_add(&out->trust, &a->crypto, b + 96 + 32 * i) != KS_OK)
-            goto cleanup;
-    out->trust.rotation_seq = ks_ld64(b + 88);
-    err = out->controller_id ? KS_OK : KS_E_FORMAT;
-cleanup:
+    err = n < 0 ? KS_E_FORMAT : ctl_identity_decode(&a->crypto, b, (size_t)n, out);
     sodium_memzero(b, sizeof b);
     return err;
 }

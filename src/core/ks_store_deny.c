@@ -40,7 +40,11 @@ uint32_t ks__deny_slots(ks_store *st, uint32_t spare_slots)
     st->deny_cap = slots * KS_DENY_PER_REC;
     if (st->deny_cap > KS_STORE_DENY_MAX)
         st->deny_cap = KS_STORE_DENY_MAX;
-    st->deny_slots = slots ? slots + 1 : 0;
+    /* The firm marker keeps its slot even with no room for a list: a deny
+     * set by a lost COMMIT must survive the compaction that erases the
+     * block it was found in (fuzz_flash_image found a geometry where the
+     * next remount answered from the older state as if nothing was lost). */
+    st->deny_slots = slots ? slots + 1 : spare_slots ? 1 : 0;
     return st->deny_slots;
 }
 
@@ -216,6 +220,10 @@ int ks__deny_compact(ks_store *st, int (*put)(ks_store *, unsigned, uint32_t *, 
         if ((err = put(st, nb, head, &r)) != 0)
             return err;
     }
+    /* No room for a list: a fallback refuses every key anyway
+     * (ks_store_deny_all), so the all-keys version is not kept. */
+    if (!st->deny_cap)
+        return KS_OK;
     do {
         uint32_t n = st->deny_n - i < KS_DENY_PER_REC ? st->deny_n - i : KS_DENY_PER_REC;
         if (!n && !st->deny_all)
@@ -252,7 +260,7 @@ int ks_store_deny_all(const ks_store *st)
     if (!(st->flags & KS_STORE_F_FELL_BACK))
         return 0;
     /* A geometry with no room for the list cannot tell what changed. */
-    return st->deny_all > st->hdr.version || !st->deny_slots;
+    return st->deny_all > st->hdr.version || !st->deny_cap;
 }
 
 int ks_store_fallback_check(const ks_store *st, const uint8_t key_id[KS_KEYID_SIZE])

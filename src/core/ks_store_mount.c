@@ -170,7 +170,7 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
 
     /* Replay the chosen block in slot (= sequence) order. */
     uint64_t valid_seq = 0, doubt_seq = 0;
-    int doubt = 0;
+    int doubt = 0, super = 0;
     for (uint32_t i = 0; i < st->meta_slots; i++) {
         uint32_t addr = ks__meta_addr(st, b, i);
         if ((err = ks__slot_read(st, addr, KS_META_AREA, KS_META_MAGIC, &r, &cls)) != 0)
@@ -189,8 +189,15 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
             valid_seq = r.seq;
             if ((err = ks__meta_apply(st, &r, d)) != 0)
                 return err;
+            super |= r.type == KS_MT_SUPER;
         }
     }
+    /* Only a SUPER checks the geometry (ks__meta_apply). A live block
+     * without one (its slot lost, or an image pieced together) is damage,
+     * not a clean store: fuzz_flash_image found an END-only block mounting
+     * as KS_OK over a block 0 naming another geometry. */
+    if (!super)
+        ks__damage(st, ks__meta_addr(st, b, 0), "meta.super", KS_STORE_F_META_DAMAGED);
 
     /* The newest commit whose area checks; else the other area's. */
     for (int i = 0; i < 2; i++)

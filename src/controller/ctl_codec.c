@@ -1,0 +1,94 @@
+/*
+ * ctl_codec.c - decoding and encoding of the controller's persistent blobs
+ * (ctl_codec.h). Kept apart from the agent so that the fuzzer drives the
+ * very code the agent runs on bytes read back from flash and disk.
+ */
+#include "ctl_codec.h"
+
+#include <string.h>
+
+#include <sodium.h>
+
+#define SET_MAGIC "KSCS"
+#define SET_VERSION 2
+
+/*
+ * Settings blob layout (144 bytes, little-endian):
+ *   0 magic "KSCS"  4 version u16  6 min_key_format u8  7 degraded u8
+ *   8 controller_id u64  16 scope u32  20 max_offline u32
+ *  24 device_seed[32]  56 last_sync u64  64 unit_tag u64 (0: written before
+ *  the identity file existed; ctl_identity.c)
+ *  72 tls_pins u8 (bit 0: current, bit 1: next; other bits zero)
+ *  73 reserved[7] (zero)  80 tls_pin current[32]  112 tls_pin next[32]
+ * Version 1 (written before TLS) is the first 72 bytes; it reads as a
+ * controller without pins and is written back as version 2.
+ */
+void ctl_settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
+{
+    memset(out, 0, CTL_SETTINGS_SIZE);
+    memcpy(out, SET_MAGIC, 4);
+    ks_st16(out + 4, SET_VERSION);
+    out[6] = s->min_key_format;
+    out[7] = s->degraded;
+    ks_st64(out + 8, s->controller_id);
+    ks_st32(out + 16, s->scope);
+    ks_st32(out + 20, s->max_offline);
+    memcpy(out + 24, s->device_seed, 32);
+    ks_st64(out + 56, s->last_sync);
+    ks_st64(out + 64, s->unit_tag);
+    out[72] = s->tls_pins & 3;
+    memcpy(out + 80, s->tls_pin[0], 32);
+    memcpy(out + 112, s->tls_pin[1], 32);
+}
+
+int ctl_settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
+{
+    static const uint8_t zero[7];
+    unsigned v;
+    if (len < CTL_SETTINGS_SIZE_V1 || memcmp(in, SET_MAGIC, 4) != 0)
+        return KS_E_FORMAT;
+    v = ks_ld16(in + 4);
+    if (!((v == 1 && len == CTL_SETTINGS_SIZE_V1) || (v == 2 && len == CTL_SETTINGS_SIZE)))
+        return KS_E_FORMAT;
+    if (v == 2 && ((in[72] & ~3u) != 0 || memcmp(in + 73, zero, sizeof zero) != 0))
+        return KS_E_FORMAT; /* reserved bits and bytes are zero */
+    s->min_key_format = in[6];
+    s->degraded = in[7];
+    s->controller_id = ks_ld64(in + 8);
+    s->scope = ks_ld32(in + 16);
+    s->max_offline = ks_ld32(in + 20);
+    memcpy(s->device_seed, in + 24, 32);
+    s->last_sync = ks_ld64(in + 56);
+    s->unit_tag = ks_ld64(in + 64);
+    s->tls_pins = 0;
+    memset(s->tls_pin, 0, sizeof s->tls_pin);
+    if (v == 2) {
+        s->tls_pins = in[72];
+        memcpy(s->tls_pin[0], in + 80, 32);
+        memcpy(s->tls_pin[1], in + 112, 32);
+    }
+    return KS_OK;
+}
+
+int ctl_identity_decode(const ks_crypto *c, const uint8_t *b, size_t n, ctl_ident *out)
+{
+    uint8_t h[KS_HASH_SIZE];
+    ks_iov iov = {b, CTL_ID_BODY};
+
+    if (n != CTL_ID_SIZE || memcmp(b, CTL_ID_MAGIC, 4) != 0 || ks_ld16(b + 4) != CTL_ID_VERSION)
+        return KS_E_FORMAT;
+    c->hash(c->ctx, h, &iov, 1);
+    if (sodium_memcmp(h, b + CTL_ID_BODY, KS_HASH_SIZE) != 0)
+        return KS_E_FORMAT;
+    memset(out, 0, sizeof *out);
+    out->controller_id = ks_ld64(b + 8);
+    out->scope = ks_ld32(b + 16);
+    memcpy(out->seed, b + 24, 32);
+    memcpy(out->secret, b + 56, 32);
+    ks_trust_init(&out->trust);
+    for (uint32_t i = 0; i < ks_ld16(b + 6) && i < KS_TRUST_MAX; i++)
+        if (ks_trust_add(&out->trust, c, b + 96 + 32 * i) != KS_OK)
+            return KS_E_FORMAT;
+    out->trust.rotation_seq = ks_ld64(b + 88);
+    return out->controller_id ? KS_OK : KS_E_FORMAT;
+}
