@@ -15,3 +15,7 @@ set_tests_properties(supervisor_api PROPERTIES TIMEOUT 300
 ks_add_unit(test_supervisor_publish ${CMAKE_SOURCE_DIR}/tests/test_supervisor_publish.c)
 target_link_libraries(test_supervisor_publish PRIVATE keysup_sup)
 set_tests_properties(test_supervisor_publish PROPERTIES TIMEOUT 300)
+
+# The operator API's one JSON shape (docs/api.md, "Conventions").
+ks_add_unit(test_api_shape ${CMAKE_SOURCE_DIR}/tests/test_api_shape.c)
+target_link_libraries(test_api_shape PRIVATE keysup_sup)
