@@ -19,3 +19,7 @@ set_tests_properties(test_supervisor_publish PROPERTIES TIMEOUT 300)
 # A restored supervisor (issue 17 row 9): detection, new history, version floor.
 ks_add_unit(test_sup_restore ${CMAKE_SOURCE_DIR}/tests/test_sup_restore.c)
 target_link_libraries(test_sup_restore PRIVATE keysup_sup)
+
+# The operator API's one JSON shape (docs/api.md, "Conventions").
+ks_add_unit(test_api_shape ${CMAKE_SOURCE_DIR}/tests/test_api_shape.c)
+target_link_libraries(test_api_shape PRIVATE keysup_sup)

@@ -114,6 +114,11 @@ api POST "/v1/keys/$KID/grant" "$OP" '{}'; check "grant needs privileges" 400 "$
 api POST "/v1/keys/$KID/validity" "$OP" '{"valid_from":1000,"valid_until":2000}'; check validity "1000 2000" "$(jq -r '"\(.valid_from) \(.valid_until)"' <<<"$BODY")"
 api POST "/v1/keys/$KID/validity" "$OP" '{"valid_from":1000,"valid_until":900}'; check "validity order" 400 "$ST"
 api POST "/v1/keys/$KID/validity" "$OP" '{"valid_from":0,"valid_until":0}'
+# One shape (docs/api.md, "Conventions"): "no end" is null, never 0, and
+# every time in unix seconds has its ISO 8601 UTC twin.
+check "no end is null" "null null" "$(jq -r '"\(.valid_until) \(.valid_until_utc)"' <<<"$BODY")"
+check "created_at_utc beside created_at" true \
+    "$(jq -r '(.created_at | type) == "number" and (.created_at_utc | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$"))' <<<"$BODY")"
 api POST "/v1/keys/$KID/suspend" "$OP" '{}'; check suspend suspended "$(jq -r .state <<<"$BODY")"
 api POST "/v1/keys/$KID/resume" "$OP" '{}'; check resume active "$(jq -r .state <<<"$BODY")"
 api POST "/v1/keys/$GID/revoke" "$OP" '{}'; check revoke revoked "$(jq -r .state <<<"$BODY")"

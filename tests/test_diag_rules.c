@@ -28,6 +28,8 @@ static ks_diag_cfg cfg(void)
     c.behind = 5;
     c.escalate_window = 86400;
     c.max_repairs = 3;
+    c.policy_threshold = 5;
+    c.policy_window = 600;
     c.proto_min = c.proto_max = 1;
     return c;
 }
@@ -62,6 +64,7 @@ static void refusal(ks_diag_facts *f, int code, int64_t fresh)
     ks_diag_refusal *r = &f->ref[f->nref++];
     r->code = code;
     r->count = r->fresh = fresh;
+    r->window = -1; /* unknown: the fresh ones count */
     r->first_ms = NOW - 800;
     r->last_ms = NOW - 600;
 }
@@ -126,7 +129,8 @@ static void test_desync_makes_key_unknown_a_symptom(void **state)
     assert_false(k->root);
     assert_int_equal(k->cause, 300);
     assert_int_equal(k->count, 50);
-    /* Without the desync the same refusals are a root cause of their own. */
+    /* Without the desync fifty of them (past the policy threshold) are a
+     * root cause of their own. */
     json_object_set_new(r, "applied_root", json_string(ROOT_A));
     ks_diag_walk(&c, &f, &o);
     assert_null(get(&o, 300));
@@ -252,8 +256,10 @@ static void test_profile_seal_pending_and_protocol(void **state)
     refusal(&f, 504, 1);
     refusal(&f, 502, 1);
     ks_diag_walk(&c, &f, &o);
-    assert_true(get(&o, 504)->root);
-    assert_true(get(&o, 502)->root);
+    /* One refused void, one refusal under the seal: the policy working. */
+    assert_true(get(&o, 504)->evidence_only && !get(&o, 504)->root);
+    assert_true(get(&o, 502)->evidence_only && !get(&o, 502)->root);
+    assert_int_equal(get(&o, 502)->cause, 0);
     assert_non_null(get(&o, 401));
     /* Only fresh refusals count. */
     f.ref[0].fresh = f.ref[1].fresh = 0;
@@ -282,18 +288,76 @@ static void test_answer_not_authentic_and_refused_downloads(void **state)
     assert_true(a->root && a->refusal);
     assert_int_equal(a->count, 3);
     assert_int_equal(a->kse->area, KS_AREA_TRUST);
-    assert_true(get(&o, 202)->root);
+    assert_true(get(&o, 202)->evidence_only); /* two: below the threshold */
     assert_int_equal(o.f[0].code, 710); /* trust is walked before the key area */
     refusal(&f, 701, 1); /* ...but a refused (rolled-back) download does */
     ks_diag_walk(&c, &f, &o);
     assert_non_null(get(&o, 701));
     assert_false(get(&o, 202)->root);
+    assert_false(get(&o, 202)->evidence_only);
     assert_int_equal(get(&o, 202)->cause, 701);
     f.nref = 0;
     refusal(&f, 710, 0); /* nothing new since the last report */
     ks_diag_walk(&c, &f, &o);
     assert_null(get(&o, 710));
     assert_true(ks_diag_is_refusal_code(710));
+    json_decref(r);
+}
+
+/* Issue 16: a refusal that is the policy working is evidence, not an
+ * incident, until the same code repeats policy_threshold times within the
+ * window; attack-like refusals are root causes at once. */
+static void test_policy_refusals_are_evidence_below_threshold(void **state)
+{
+    (void)state;
+    ks_diag_cfg c = cfg();
+    ks_diag_facts f;
+    ks_findings o;
+    json_t *r = healthy();
+    static const int policy[] = {502, 503, 504, 505, 203, 204, 202};
+    static const int attack[] = {205, 206, 201};
+    facts(&f, r);
+    for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++)
+        refusal(&f, policy[i], 1);
+    for (size_t i = 0; i < sizeof attack / sizeof attack[0]; i++)
+        refusal(&f, attack[i], 1);
+    ks_diag_walk(&c, &f, &o);
+    for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++) {
+        const ks_finding *x = get(&o, policy[i]);
+        assert_non_null(x);
+        assert_true(x->evidence_only);
+        assert_false(x->root);
+        assert_true(ks_diag_is_policy_refusal(policy[i]));
+    }
+    for (size_t i = 0; i < sizeof attack / sizeof attack[0]; i++) {
+        const ks_finding *x = get(&o, attack[i]);
+        assert_non_null(x);
+        assert_true(x->root);
+        assert_false(x->evidence_only);
+        assert_false(ks_diag_is_policy_refusal(attack[i]));
+    }
+    assert_false(ks_diag_is_policy_refusal(500));
+    /* The engine's window count decides: 4 of KSE-502 in the window stay
+     * evidence, the 5th opens an incident and says why. */
+    f.ref[0].window = 4;
+    ks_diag_walk(&c, &f, &o);
+    assert_true(get(&o, 502)->evidence_only);
+    f.ref[0].window = 5;
+    ks_diag_walk(&c, &f, &o);
+    assert_true(get(&o, 502)->root);
+    assert_false(get(&o, 502)->evidence_only);
+    assert_non_null(strstr(get(&o, 502)->evidence, "5 within 600 s"));
+    /* A known window count of 0 wins over a large fresh count (the
+     * on-demand view counts every refusal of the last diag_recent). */
+    f.ref[0].window = 0;
+    f.ref[0].fresh = 9;
+    ks_diag_walk(&c, &f, &o);
+    assert_true(get(&o, 502)->evidence_only);
+    /* A KEY_EXPIRED explained by a clock fault is its symptom, not evidence. */
+    json_object_set_new(json_object_get(r, "clock"), "code", json_string("KSE-600"));
+    ks_diag_walk(&c, &f, &o);
+    assert_false(get(&o, 204)->evidence_only);
+    assert_int_equal(get(&o, 204)->cause, 600);
     json_decref(r);
 }
 
@@ -397,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_lockout_absorbs_attack_refusals),
         cmocka_unit_test(test_profile_seal_pending_and_protocol),
         cmocka_unit_test(test_answer_not_authentic_and_refused_downloads),
+        cmocka_unit_test(test_policy_refusals_are_evidence_below_threshold),
         cmocka_unit_test(test_explains_table),
         cmocka_unit_test(test_lockout_evidence_after_lock),
         cmocka_unit_test(test_expired_by_bad_clock_names_clock),

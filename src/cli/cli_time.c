@@ -66,6 +66,18 @@ void cli_people_times(json_t *o, int json)
             cli_people_times(v, json);
             continue;
         }
+        /* The supervisor sends "none" as null (docs/api.md, "Conventions"). */
+        if (json_is_null(v) && is_time_key(key) &&
+            snprintf(k, sizeof k, "%s_utc", key) < (int)sizeof k) {
+            if (json) {
+                if (!json_object_get(o, k))
+                    json_object_set_new(o, k, json_null());
+            } else {
+                json_object_set_new(o, key, json_string("-"));
+                json_object_del(o, k);
+            }
+            continue;
+        }
         /* 1e12: beyond that it is milliseconds or a count, not seconds. */
         if (!is_time_key(key) || !json_is_integer(v) || (t = json_integer_value(v)) < 0 ||
             t > 1000000000000LL || snprintf(k, sizeof k, "%s_utc", key) >= (int)sizeof k)

@@ -54,8 +54,12 @@ static void print_finding(json_t *f)
     int root = json_is_true(json_object_get(f, "root_cause"));
     char head[256], tag[96];
 
+    const char *role = json_string_value(json_object_get(f, "role"));
     if (root)
         snprintf(tag, sizeof tag, "ROOT CAUSE");
+    else if (role && strcmp(role, "evidence") == 0)
+        /* A refusal that is the policy working: no incident (docs/diagnosis.md). */
+        snprintf(tag, sizeof tag, "evidence: the policy working, no incident");
     else
         snprintf(tag, sizeof tag, "symptom of %s",
                  json_string_value(json_object_get(f, "symptom_of")));

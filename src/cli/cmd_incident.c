@@ -21,18 +21,14 @@ void cli_diag_ms(char *out, size_t n, json_t *ms)
         snprintf(out, n, "%.3f s", (double)json_integer_value(ms) / 1000.0);
 }
 
-static void fmt_ms_time(char *out, size_t n, json_t *ms)
+/* A NAME_at field (unix seconds, null for none) in local time for people. */
+static void fmt_at_time(char *out, size_t n, json_t *at)
 {
-    time_t t;
-    struct tm tm;
-    if (!json_is_integer(ms)) {
+    if (!json_is_integer(at) || json_integer_value(at) <= 0) {
         snprintf(out, n, "-");
         return;
     }
-    t = (time_t)(json_integer_value(ms) / 1000);
-    gmtime_r(&t, &tm);
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(json_integer_value(ms) % 1000));
+    cli_fmt_local(out, n, (uint64_t)json_integer_value(at));
 }
 
 void cli_diag_print_incidents(json_t *items, const char *heading)
@@ -50,8 +46,7 @@ void cli_diag_print_incidents(json_t *items, const char *heading)
     json_array_foreach(items, i, row) {
         char b[64];
         json_object_set(row, "controller", json_object_get(row, "controller_id"));
-        json_object_set(row, "code", json_object_get(row, "kse"));
-        fmt_ms_time(b, sizeof b, json_object_get(row, "detected_ms"));
+        fmt_at_time(b, sizeof b, json_object_get(row, "detected_at"));
         json_object_set_new(row, "detected", json_string(b));
         cli_diag_ms(b, sizeof b, json_object_get(row, "mttd_ms"));
         json_object_set_new(row, "mttd", json_string(b));
@@ -114,19 +109,19 @@ static void print_incident(json_t *o)
     json_t *act, *st;
     size_t i;
     printf("incident %lld: %s %s - %s\n", (long long)json_integer_value(json_object_get(o, "id")),
-           json_string_value(json_object_get(o, "kse")), json_string_value(json_object_get(o, "symbol")),
+           json_string_value(json_object_get(o, "code")), json_string_value(json_object_get(o, "symbol")),
            json_string_value(json_object_get(o, "title")));
     printf("  controller:     %lld\n", (long long)json_integer_value(json_object_get(o, "controller_id")));
     printf("  state:          %s\n", json_string_value(json_object_get(o, "state")));
     if (json_is_string(json_object_get(o, "key_id")))
         printf("  key:            %s\n", json_string_value(json_object_get(o, "key_id")));
     printf("  evidence:       %s\n", json_string_value(json_object_get(o, "evidence")));
-    fmt_ms_time(a, sizeof a, json_object_get(o, "first_evidence_ms"));
+    fmt_at_time(a, sizeof a, json_object_get(o, "first_evidence_at"));
     printf("  first evidence: %s\n", a);
-    fmt_ms_time(a, sizeof a, json_object_get(o, "detected_ms"));
+    fmt_at_time(a, sizeof a, json_object_get(o, "detected_at"));
     cli_diag_ms(b, sizeof b, json_object_get(o, "mttd_ms"));
     printf("  detected:       %s  (MTTD %s)\n", a, b);
-    fmt_ms_time(a, sizeof a, json_object_get(o, "resolved_ms"));
+    fmt_at_time(a, sizeof a, json_object_get(o, "resolved_at"));
     cli_diag_ms(b, sizeof b, json_object_get(o, "mttr_ms"));
     printf("  resolved:       %s  (MTTR %s)\n", a, b);
     if (json_is_string(json_object_get(o, "resolution")))
@@ -154,7 +149,7 @@ static void print_incident(json_t *o)
     }
     printf("  actions:\n");
     json_array_foreach(json_object_get(o, "actions"), i, act) {
-        fmt_ms_time(a, sizeof a, json_object_get(act, "ts_ms"));
+        fmt_at_time(a, sizeof a, json_object_get(act, "ts_at"));
         printf("    %s  %-18s %-16s %s\n", a, json_string_value(json_object_get(act, "actor")),
                json_string_value(json_object_get(act, "action")),
                json_is_string(json_object_get(act, "detail"))
@@ -224,7 +219,7 @@ static int inc_resolve(cli_ctx *cx, int argc, char **argv)
 
 static int inc_stats(cli_ctx *cx, int argc, char **argv)
 {
-    static const char *const cols[] = {"kse", "symbol", "incidents", "open", "auto_repaired",
+    static const char *const cols[] = {"code", "symbol", "incidents", "open", "auto_repaired",
                                        "mttd", "mttd_max", "mttr", "mttr_max", NULL};
     cli_remote r = {NULL, NULL};
     const char *pos[1];

@@ -85,8 +85,8 @@ static void inc_stats(ks_req *rq, ks_resp *rs)
         return;
     }
     api_json(rs, 200, json_pack("{s:o,s:s,s:s,s:I}", "items", items, "mttd",
-                                "detected_ms - first_evidence_ms", "mttr",
-                                "resolved_ms - detected_ms", "heartbeat_interval_ms",
+                                "detected - first evidence (ms)", "mttr",
+                                "resolved - detected (ms)", "heartbeat_interval_ms",
                                 (json_int_t)(cfg ? cfg->interval_ms : 0)));
 }
 

@@ -32,6 +32,8 @@ void ks_config_defaults(ks_sup_config *c)
     c->diag_behind = 5;
     c->escalate_window = 86400;
     c->max_repairs = 3;
+    c->policy_threshold = 5;
+    c->policy_window = 600;
     c->protocol_min = 1;
     c->protocol_max = 1;
     c->max_connections = 4096;
@@ -134,6 +136,8 @@ static int set_key(ks_sup_config *c, const char *k, const char *v)
     NUM("diag_behind_intervals", 1, 1000, diag_behind)
     NUM("escalate_window", 60, 365ull * 86400, escalate_window)
     NUM("max_auto_repairs", 1, 100, max_repairs)
+    NUM("policy_refusal_threshold", 1, 1000000, policy_threshold)
+    NUM("policy_refusal_window", 10, 30ull * 86400, policy_window)
     NUM("protocol_min", 0, 65535, protocol_min)
     NUM("protocol_max", 0, 65535, protocol_max)
     NUM("max_connections", 16, 1000000, max_connections)
@@ -234,6 +238,10 @@ int ks_config_write(const ks_sup_config *c, const char *path)
             "escalate_window = %u\n"
             "# Automatic repair attempts per incident before the operator gets the steps.\n"
             "max_auto_repairs = %u\n"
+            "# Refusals that are the policy working (KSE-502 NOT_SUPERVISOR...) are evidence;\n"
+            "# this many of one code within policy_refusal_window seconds open an incident.\n"
+            "policy_refusal_threshold = %u\n"
+            "policy_refusal_window = %u\n"
             "# Device protocol versions this supervisor speaks (KSE-401 outside).\n"
             "protocol_min = %u\n"
             "protocol_max = %u\n",
@@ -242,7 +250,7 @@ int ks_config_write(const ks_sup_config *c, const char *path)
             c->nonce_ttl, c->provision_ttl, c->sync_full ? "full" : "normal",
             lv[c->log_level & 3], c->diag_missed, c->clock_tolerance, c->diag_quiet,
             c->diag_recent, c->diag_behind, c->escalate_window, c->max_repairs,
-            c->protocol_min, c->protocol_max);
+            c->policy_threshold, c->policy_window, c->protocol_min, c->protocol_max);
     fprintf(f,
             "\n"
             "# Limits against a hostile network (docs/supervisor.md, \"Limits\").\n"

@@ -35,6 +35,9 @@ typedef struct ks_diag_cfg {
     uint32_t behind;            /* heartbeats a controller may lag the published version (5) */
     uint32_t escalate_window;   /* seconds: a repeat of a repaired fault inside it escalates */
     uint32_t max_repairs;       /* automatic attempts per incident before steps only (3) */
+    uint32_t policy_threshold;  /* policy refusals of one code within policy_window that
+                                 * open an incident (5); fewer are evidence only */
+    uint32_t policy_window;     /* seconds (600) */
     int proto_min, proto_max;   /* device protocol versions this supervisor speaks */
 } ks_diag_cfg;
 
@@ -50,6 +53,8 @@ typedef struct ks_diag_refusal {
     int64_t count;              /* cumulative since the controller started */
     int64_t fresh;              /* new since the previous report (or in the recent window) */
     int64_t first_ms, last_ms;  /* as reported (second resolution) */
+    int64_t window;             /* of this code within cfg.policy_window, fresh ones included
+                                 * (-1: unknown, then fresh counts instead) */
 } ks_diag_refusal;
 
 typedef struct ks_diag_facts {
@@ -86,6 +91,8 @@ typedef struct ks_finding {
     int64_t last_ms;            /* the latest of those refusals */
     int refusal;                /* 1: found from refusals, not from a state */
     int no_auto;                /* 1: this instance is not for the automatic repair */
+    int evidence_only;          /* 1: a refusal that is the policy working (root = 0,
+                                 * cause = 0): shown, no incident, the controller stays ok */
     char evidence[400];         /* for the person at the terminal */
 } ks_finding;
 
@@ -103,10 +110,16 @@ typedef struct ks_findings {
  * key, hardware, licence), and marks symptoms: refusals explained by an
  * active root cause (KEY_UNKNOWN under DESYNC, STORE_CORRUPT, SYNC_STALE;
  * KEY_EXPIRED under a clock fault; attack-like refusals under LOCKOUT) are
- * attached to it instead of opening incidents of their own. Only refusals
- * with fresh > 0 count.
+ * attached to it instead of opening incidents of their own. Policy
+ * refusals no root cause explains are evidence only, unless their window
+ * count reaches cfg.policy_threshold. Only refusals with fresh > 0 count.
  */
 void ks_diag_walk(const ks_diag_cfg *cfg, const ks_diag_facts *facts, ks_findings *out);
+
+/* 1 when refusal_code is the policy working (NOT_SUPERVISOR, SEAL_ENGAGED,
+ * KEY_REVOKED...): evidence below cfg.policy_threshold, not an incident.
+ * Attack-like codes (SIGNATURE_INVALID, CLONE_SUSPECTED, LOCKOUT) are not. */
+int ks_diag_is_policy_refusal(int code);
 
 /* 1 when an active root cause `root` explains refusals with refusal_code. */
 int ks_diag_explains(int root, int refusal_code);

@@ -25,6 +25,17 @@
 #include "ks_api.h"
 #include "ks_diag.h"
 
+/* Policy refusals of one code in the last policy_window (issue 16): one
+ * refused void is the policy working, five in ten minutes are worth a look.
+ * Heartbeats add (time, fresh count); a full list folds into its newest. */
+#define POL_SLOTS 16
+typedef struct pol_hist {
+    int code;
+    int n;
+    int64_t ms[POL_SLOTS], cnt[POL_SLOTS];
+} pol_hist;
+#define POL_CODES 8
+
 typedef struct ctrl_mem {
     int64_t id;
     json_t *prev;             /* previous report */
@@ -34,6 +45,7 @@ typedef struct ctrl_mem {
     uint32_t interval_ms;     /* observed, smoothed */
     char inst[2][17];         /* the current agent instance and the one it replaced */
     int64_t clone_ms, clone_first_ms; /* two instances alternating (KSE-730) */
+    pol_hist pol[POL_CODES];  /* policy refusals by code, within policy_window */
 } ctrl_mem;
 
 struct ks_diag_engine {
@@ -85,10 +97,14 @@ void ks_diag_cfg_init(ks_diag_cfg *c, const ks_sup *s)
     c->behind = env_u32("KEYSUP_DIAG_BEHIND", d.diag_behind);
     c->escalate_window = env_u32("KEYSUP_DIAG_ESCALATE_WINDOW", d.escalate_window);
     c->max_repairs = env_u32("KEYSUP_DIAG_MAX_REPAIRS", d.max_repairs);
+    c->policy_threshold = env_u32("KEYSUP_DIAG_POLICY_THRESHOLD", d.policy_threshold);
+    c->policy_window = env_u32("KEYSUP_DIAG_POLICY_WINDOW", d.policy_window);
     c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", d.protocol_min);
     c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", d.protocol_max);
     if (!c->missed)
         c->missed = 1;
+    if (!c->policy_threshold)
+        c->policy_threshold = 1;
 }
 
 static ctrl_mem *mem_get(ks_diag_engine *e, int64_t id)
@@ -107,6 +123,53 @@ static ctrl_mem *mem_get(ks_diag_engine *e, int64_t id)
     memset(&e->mem[e->nmem], 0, sizeof e->mem[0]);
     e->mem[e->nmem].id = id;
     return &e->mem[e->nmem++];
+}
+
+/*
+ * Sets each policy refusal's window count from the controller's memory;
+ * record (on a heartbeat) first adds this report's fresh ones at now.
+ */
+static void policy_window(const ks_diag_engine *e, ctrl_mem *m, ks_diag_facts *f, int64_t now,
+                          int record)
+{
+    int64_t since = now - (int64_t)e->cfg.policy_window * 1000;
+    for (int i = 0; i < f->nref; i++) {
+        ks_diag_refusal *r = &f->ref[i];
+        pol_hist *h = NULL;
+        int k, j;
+        if (!ks_diag_is_policy_refusal(r->code))
+            continue;
+        for (k = 0; k < POL_CODES && !h; k++)
+            if (m->pol[k].code == r->code)
+                h = &m->pol[k];
+        for (k = 0; k < POL_CODES && !h; k++)
+            if (!m->pol[k].code) {
+                h = &m->pol[k];
+                h->code = r->code;
+            }
+        if (!h) {
+            r->window = -1;
+            continue;
+        }
+        for (k = 0, j = 0; k < h->n; k++)
+            if (h->ms[k] >= since) {
+                h->ms[j] = h->ms[k];
+                h->cnt[j++] = h->cnt[k];
+            }
+        h->n = j;
+        if (record && r->fresh > 0) {
+            if (h->n == POL_SLOTS) {
+                h->cnt[h->n - 1] += r->fresh;
+                h->ms[h->n - 1] = now;
+            } else {
+                h->ms[h->n] = now;
+                h->cnt[h->n++] = r->fresh;
+            }
+        }
+        r->window = 0;
+        for (k = 0; k < h->n; k++)
+            r->window += h->cnt[k];
+    }
 }
 
 /* Fills the per-controller memory into the facts. */
@@ -215,6 +278,8 @@ static void on_heartbeat(void *ctx, ks_sup *s, int64_t ctrl_id, json_t *report)
     f.last_seen_ms = now;
     f.report_ms = now;
     ks_diag_refusals(&f, m ? m->prev : NULL, 2 * (int64_t)e->cfg.interval_ms);
+    if (m)
+        policy_window(e, m, &f, now, 1);
     evaluate(s, e, &f);
     if (m) {
         json_decref(m->prev);
@@ -359,11 +424,16 @@ static json_t *finding_json(ks_sup *s, const ks_diag_facts *f, const ks_finding 
         ks_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ? AND"
                          " state = 'open' ORDER BY id DESC LIMIT 1", p, 2, &inc);
     }
-    o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:s,s:I}", "code", kc, "number", fd->code, "symbol",
+    o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:s,s:I}", "code", kc, "kse_number", fd->code, "symbol",
                   k ? k->symbol : "?", "severity", k ? ks_severity_name(k->severity) : "?",
                   "title", k ? k->title : "?", "root_cause", fd->root, "evidence", fd->evidence,
                   "first_evidence_ms", (json_int_t)fd->first_ms);
-    json_object_set_new(o, "symptom_of", fd->root ? json_null() : json_string(cause));
+    json_object_set_new(o, "symptom_of", fd->root || fd->evidence_only ? json_null()
+                                                                       : json_string(cause));
+    /* root_cause, symptom, or evidence: a refusal that is the policy
+     * working, shown for the record, no incident (docs/diagnosis.md). */
+    json_object_set_new(o, "role", json_string(fd->root ? "root_cause"
+                                               : fd->evidence_only ? "evidence" : "symptom"));
     if (fd->refusal)
         json_object_set_new(o, "refusals", json_integer((json_int_t)fd->count));
     if (strspn(key, "0") == strlen(key))
@@ -401,22 +471,53 @@ json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status)
     if (e)
         facts_from_mem(e, &f, mem_get(e, ctrl_id));
     ks_diag_refusals(&f, NULL, (int64_t)cfg->recent * 1000);
+    if (e && mem_get(e, ctrl_id))
+        policy_window(e, mem_get(e, ctrl_id), &f, f.now_ms, 0);
     ks_diag_walk(cfg, &f, &fs);
-    /* Refusals an incident already closed (the steps were followed) are
-     * history, not a finding. */
+    /* A policy refusal whose repeats opened an incident stays its root
+     * cause while the incident is open, as ks_incident_apply keeps it. */
     for (int i = 0; i < fs.n; i++) {
         ks_dbv q[2] = {ks_dbv_int(ctrl_id), ks_dbv_int(fs.f[i].code)};
-        int64_t closed = 0;
+        int64_t open_id = 0;
+        if (fs.f[i].evidence_only &&
+            ks_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ?"
+                             " AND state = 'open' LIMIT 1", q, 2, &open_id) == KS_DB_OK &&
+            open_id) {
+            fs.f[i].evidence_only = 0;
+            fs.f[i].root = 1;
+        }
+    }
+    /* Refusals an incident already closed (the steps were followed) are
+     * history, not a finding; so are those its root cause explained (the
+     * failed attempts behind a lockout that was lifted). */
+    json_t *closed_rows;
+    {
+        ks_dbv q = ks_dbv_int(ctrl_id);
+        closed_rows = ks_db_rows_json(s->db, "SELECT code, MAX(COALESCE(resolved_ms,"
+                                      " updated_ms)) AS closed FROM incidents WHERE"
+                                      " controller_id = ? AND state <> 'open' GROUP BY code",
+                                      &q, 1, NULL);
+    }
+    for (int i = 0; i < fs.n; i++) {
+        json_t *cr;
+        size_t k;
+        int history = 0;
         if (!fs.f[i].refusal)
             continue;
-        if (ks_db_int(s->db, "SELECT MAX(resolved_ms) FROM incidents WHERE controller_id = ?"
-                             " AND code = ? AND state <> 'open'", q, 2, &closed) == KS_DB_OK &&
-            closed && closed >= fs.f[i].last_ms) {
+        json_array_foreach(closed_rows, k, cr) {
+            int c = (int)json_integer_value(json_object_get(cr, "code"));
+            int64_t closed = json_integer_value(json_object_get(cr, "closed"));
+            if ((c == fs.f[i].code || ks_diag_explains(c, fs.f[i].code)) && closed &&
+                closed >= fs.f[i].last_ms)
+                history = 1;
+        }
+        if (history) {
             fs.f[i] = fs.f[fs.n - 1];
             fs.n--;
             i--;
         }
     }
+    json_decref(closed_rows);
     areas = json_array();
     roots = json_array();
     json_t *inc;
@@ -430,6 +531,7 @@ json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status)
     }
     for (int a = KS_AREA_COMMUNICATION; a <= KS_AREA_LICENCE; a++) {
         json_t *fa = json_array(), *still = json_array();
+        int problem = 0;
         /* An open incident of this area whose code the walk no longer sees
          * (KSE-900: an escalation, never in a report) keeps the area a
          * problem: "hardware ok" beside an open KSE-900 misled (issue 17). */
@@ -445,17 +547,19 @@ json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status)
                     seen |= fs.f[i].code == kk->code;
                 if (seen)
                     continue;
-                json_array_append_new(still, json_pack("{s:O,s:O}", "incident",
-                                                       json_object_get(r, "id"), "kse",
-                                                       json_object_get(r, "kse")));
+                char kc[16];
+                snprintf(kc, sizeof kc, "KSE-%d", kk->code);
+                json_array_append_new(still, json_pack("{s:O,s:s}", "incident",
+                                                       json_object_get(r, "id"), "code", kc));
                 if (kk->severity != KS_SEV_INFO)
-                    json_array_append(roots, json_object_get(r, "kse"));
+                    json_array_append_new(roots, json_string(kc));
             }
         }
         for (int i = 0; i < fs.n; i++) {
             if (!fs.f[i].kse || (int)fs.f[i].kse->area != a)
                 continue;
             json_array_append_new(fa, finding_json(s, &f, &fs.f[i]));
+            problem |= !fs.f[i].evidence_only;
             if (fs.f[i].root && fs.f[i].kse->severity != KS_SEV_INFO) {
                 char kc[16];
                 snprintf(kc, sizeof kc, "KSE-%d", fs.f[i].code);
@@ -463,8 +567,7 @@ json_t *ks_diag_report(ks_sup *s, int64_t ctrl_id, int *status)
             }
         }
         json_t *ar = json_pack("{s:s,s:s,s:o}", "area", ks_area_name((enum ks_kse_area)a),
-                               "status", json_array_size(fa) || json_array_size(still) ? "problem"
-                                                                                       : "ok",
+                               "status", problem || json_array_size(still) ? "problem" : "ok",
                                "findings", fa);
         if (json_array_size(still))
             json_object_set(ar, "open_incidents", still);

@@ -84,6 +84,7 @@ void ks_diag_refusals(ks_diag_facts *f, json_t *prev, int64_t window_ms)
             continue;
         r = &f->ref[f->nref++];
         r->code = code;
+        r->window = -1; /* the engine knows it (ks_diag_engine.c) */
         r->count = (int64_t)json_integer_value(json_object_get(e, "count"));
         if (r->count < 0)
             r->count = 0;

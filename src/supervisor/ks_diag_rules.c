@@ -32,6 +32,9 @@ int ks_diag_is_refusal_code(int code)
            code == 710 || code == 800; /* 710: a supervisor answer refused */
 }
 
+/* The policy working: the decision was right and the holder was told why. */
+static const int policy_codes[] = {502, 503, 504, 505, 203, 204, 202, 0};
+
 static int in_list(const int *l, int code)
 {
     for (; *l; l++)
@@ -417,8 +420,14 @@ static void refusals(const ks_diag_facts *fa, ks_findings *o, int lo, int hi)
         if (f) {
             f->refusal = 1;
             f->count = r->fresh;
+            f->last_ms = r->last_ms;
         }
     }
+}
+
+int ks_diag_is_policy_refusal(int code)
+{
+    return in_list(policy_codes, code);
 }
 
 int ks_diag_explains(int root, int refusal_code)
@@ -430,8 +439,9 @@ int ks_diag_explains(int root, int refusal_code)
     return root == 500 && in_list(attack_codes, refusal_code);
 }
 
-/* Marks refusals explained by an active root cause as its symptoms. */
-static void attach_symptoms(ks_findings *o)
+/* Marks refusals explained by an active root cause as its symptoms, then
+ * the unexplained policy refusals below the threshold as evidence only. */
+static void attach_symptoms(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *o)
 {
     for (int i = 0; i < o->n; i++) {
         ks_finding *f = &o->f[i];
@@ -448,6 +458,21 @@ static void attach_symptoms(ks_findings *o)
         if (cause) {
             f->root = 0;
             f->cause = cause;
+            continue;
+        }
+        if (ks_diag_is_policy_refusal(f->code)) {
+            const ks_diag_refusal *r = refusal(fa, f->code);
+            int64_t n = r ? (r->window >= 0 ? r->window : r->fresh) : f->count;
+            uint32_t th = cfg->policy_threshold ? cfg->policy_threshold : 1;
+            if (n < (int64_t)th) {
+                f->root = 0;
+                f->evidence_only = 1;
+            } else {
+                size_t len = strlen(f->evidence);
+                snprintf(f->evidence + len, sizeof f->evidence - len,
+                         "; %lld within %u s (the threshold is %u)", (long long)n,
+                         cfg->policy_window, th);
+            }
         }
     }
 }
@@ -472,5 +497,5 @@ void ks_diag_walk(const ks_diag_cfg *cfg, const ks_diag_facts *fa, ks_findings *
     refusals(fa, o, 200, 299);   /* key */
     refusals(fa, o, 800, 899);   /* licence */
     refusals(fa, o, 720, 720);   /* trust: a TLS key that failed the controller's pin */
-    attach_symptoms(o);
+    attach_symptoms(cfg, fa, o);
 }

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "ks_api.h"
+#include "ks_shape.h"
 #include "ks_http_tls.h"
 #include "ks_tls.h"
 
@@ -275,7 +276,10 @@ static enum MHD_Result send_resp(ks_sup *s, struct MHD_Connection *c, ks_resp *r
         rs->text = NULL;
         ctype = rs->ctype ? rs->ctype : "text/plain; charset=utf-8";
     } else if (rs->json) {
-        char *b = json_dumps(rs->json, JSON_COMPACT);
+        char *b;
+        if (rq && ks_api_shape_applies(rq->url))
+            ks_api_shape(rs->json); /* the one shape of docs/api.md */
+        b = json_dumps(rs->json, JSON_COMPACT);
         size_t n = b ? strlen(b) : 0;
         char *nb = b ? realloc(b, n + 2) : NULL;
         if (nb) {

@@ -436,7 +436,9 @@ void ks_incident_apply(ks_sup *s, const ks_diag_cfg *cfg, const ks_diag_facts *f
         open_inc *x;
         int code = fd->code;
         int64_t first = fd->first_ms;
-        if (!fd->root || (fd->kse && fd->kse->severity == KS_SEV_INFO))
+        /* Evidence opens nothing, but keeps an incident its repeats opened. */
+        if ((!fd->root && !(fd->evidence_only && open_find(&os, code))) ||
+            (fd->kse && fd->kse->severity == KS_SEV_INFO))
             continue;
         /* Device times are untrusted when its clock is the problem: evidence
          * is never from the future, nor from before the previous report
@@ -572,11 +574,9 @@ void ks_incident_decorate(json_t *o, int64_t ctrl_id)
     const ks_kse *k = ks_kse_find(code);
     json_t *det = json_object_get(o, "detected_ms"), *fe = json_object_get(o, "first_evidence_ms");
     json_t *res = json_object_get(o, "resolved_ms");
-    char kc[16];
     const char *t = json_string_value(json_object_get(o, "symptoms"));
     json_t *sym = t ? json_loads(t, 0, NULL) : NULL;
-    snprintf(kc, sizeof kc, "KSE-%d", code);
-    json_object_set_new(o, "kse", json_string(kc));
+    /* code stays the number here; the API sends "KSE-NNN" (api_shape.c). */
     json_object_set_new(o, "symptoms", sym ? sym : json_object());
     json_object_set_new(o, "mttd_ms", json_integer(json_integer_value(det) -
                                                    json_integer_value(fe)));
@@ -624,15 +624,12 @@ json_t *ks_incident_stats(ks_sup *s)
         " FROM incidents GROUP BY code, symbol ORDER BY code", NULL, 0, NULL), *r;
     size_t i;
     json_array_foreach(rows, i, r) {
-        char kc[16];
         /* AVG is a REAL; the API speaks whole milliseconds. */
         json_t *a = json_object_get(r, "mttd_ms"), *b = json_object_get(r, "mttr_ms");
         if (json_is_real(a))
             json_object_set_new(r, "mttd_ms", json_integer((json_int_t)json_real_value(a)));
         if (json_is_real(b))
             json_object_set_new(r, "mttr_ms", json_integer((json_int_t)json_real_value(b)));
-        snprintf(kc, sizeof kc, "KSE-%lld", (long long)json_integer_value(json_object_get(r, "code")));
-        json_object_set_new(r, "kse", json_string(kc));
     }
     return rows;
 }

@@ -48,6 +48,8 @@ typedef struct ks_sup_config {
     uint32_t diag_behind;        /* intervals a controller may lag the published version */
     uint32_t escalate_window;    /* seconds in which a repaired fault's return escalates */
     uint32_t max_repairs;        /* automatic repair attempts per incident */
+    uint32_t policy_threshold;   /* policy refusals of one code in the window that open an incident */
+    uint32_t policy_window;      /* seconds of that window */
     uint32_t protocol_min, protocol_max; /* device protocol versions spoken */
     /* limits against a hostile network (docs/supervisor.md, "Limits") */
     uint32_t max_connections;    /* open client connections in total */

@@ -14,6 +14,10 @@ source "$(dirname "$0")/lib.sh"
 BENCH="${KS_BENCH_OUT:-$W/bench.tsv}"
 : >"$BENCH"
 
+# A refusal that is the policy working (KSE-502, 203, 504, 505...) is
+# evidence, not an incident, until it repeats: the threshold is 2 here so
+# that each scenario shows both (docs/diagnosis.md, "Evidence").
+export KEYSUP_DIAG_POLICY_THRESHOLD=2
 sup_init
 sup_start
 
@@ -85,6 +89,24 @@ sys.exit(1)
 PY
 }
 
+# policy_once NAME CODE SINCE: one refusal with CODE is evidence: diagnose
+# shows it (role "evidence", not a root cause, the verdict stays ok) and no
+# incident with CODE opens on NAME after SINCE within two heartbeats.
+policy_once() {
+    sleep 2.2
+    find_inc "$1" "$2" "$3" >/dev/null && fail "one $2 refusal opened an incident on $1"
+    api diagnose "${CTL_ID[$1]}" >"$W/diagev.json" || fail "diagnose $1"
+    python3 - "$W/diagev.json" "$2" <<'PY' || fail "one $2 on $1 is not evidence: $(cat "$W/diagev.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+code = sys.argv[2]
+assert code not in d["root_causes"], d["root_causes"]
+assert d["verdict"] == "ok", d["verdict"]
+fs = [f for a in d["areas"] for f in a["findings"] if f["code"] == code]
+assert fs and fs[0]["role"] == "evidence" and not fs[0]["root_cause"], fs
+PY
+}
+
 # record SCENARIO INC T_INJECT: one benchmark row, and the checks every
 # incident must pass (MTTD and MTTR present, code as expected by the caller)
 record() {
@@ -102,9 +124,12 @@ how = ("software" if d["repair"] == "auto" and "command.done" in acts
 assert "opened" in acts and "resolved" in acts, acts
 if how == "steps":
     assert "steps.given" in acts or "repair.queued" in acts, acts
-# detection as the supervisor recorded it, against the test's injection clock
-inj_to_det = d["detected_ms"] - t_inj
-print(f"{name}\t{d['kse']}\t{d['symbol']}\t{d['mttd_ms']}\t{d['mttr_ms']}\t{how}\t{inj_to_det}")
+# the API's times are whole seconds (docs/api.md, "Conventions"): detection
+# against injection is the test's own clock, to the 0.1 s it polls at
+assert isinstance(d["detected_at"], int) and d["detected_at_utc"].endswith("Z"), d
+assert d["code"].startswith("KSE-") and d["kse_number"] == int(d["code"][4:]), d
+inj_to_det = t_det - t_inj
+print(f"{name}\t{d['code']}\t{d['symbol']}\t{d['mttd_ms']}\t{d['mttr_ms']}\t{how}\t{inj_to_det}")
 PY
     ok "$name: $(tail -n 1 "$BENCH" | cut -f2,3) incident $inc, MTTD $(tail -n 1 "$BENCH" | cut -f4) ms, MTTR $(tail -n 1 "$BENCH" | cut -f5) ms ($(tail -n 1 "$BENCH" | cut -f6))"
 }
@@ -279,6 +304,9 @@ since=$(max_inc)
 t=$(now_ms)
 present "$W/sup.key" d6 void rd-till && fail "stripped key granted void"
 grep -q KSE-502 "$W/present.err" || fail "want KSE-502: $(cat "$W/present.err")"
+policy_once d6 KSE-502 "$since"
+t=$(now_ms)
+present "$W/sup.key" d6 void rd-till && fail "stripped key granted void"
 wait_inc d6 KSE-502 "$since" 10
 diag_names d6 KSE-502 || fail "diagnose d6: $(cat "$W/diag.json")"
 api key grant "$SUPKEY" --privilege SUPERVISOR >/dev/null
@@ -295,6 +323,9 @@ since=$(max_inc)
 t=$(now_ms)
 present "$W/rev.key" d6 access rd-door2 && fail "revoked key granted"
 grep -q KSE-203 "$W/present.err" || fail "want KSE-203: $(cat "$W/present.err")"
+policy_once d6 KSE-203 "$since"
+t=$(now_ms)
+present "$W/rev.key" d6 access rd-door2 && fail "revoked key granted"
 wait_inc d6 KSE-203 "$since" 10
 diag_names d6 KSE-203 || fail "diagnose d6: $(cat "$W/diag.json")"
 api incident resolve "$INC" --note "revoked on purpose; holder told to hand the key in" >/dev/null
@@ -307,6 +338,9 @@ since=$(max_inc)
 t=$(now_ms)
 present "$W/sup.key" d6 cal_c01 rd-scale && fail "calibration granted with the seal on"
 grep -q KSE-504 "$W/present.err" || fail "want KSE-504: $(cat "$W/present.err")"
+policy_once d6 KSE-504 "$since"
+t=$(now_ms)
+present "$W/sup.key" d6 cal_c01 rd-scale && fail "calibration granted with the seal on"
 wait_inc d6 KSE-504 "$since" 10
 diag_names d6 KSE-504 || fail "diagnose d6: $(cat "$W/diag.json")"
 ctl d6 seal off >/dev/null                  # the step: technician breaks the seal
@@ -321,6 +355,9 @@ since=$(max_inc)
 t=$(now_ms)
 present "$W/sup.key" d6 void rd-till && fail "void granted with a pending Z-report"
 grep -q KSE-505 "$W/present.err" || fail "want KSE-505: $(cat "$W/present.err")"
+policy_once d6 KSE-505 "$since"
+t=$(now_ms)
+present "$W/sup.key" d6 void rd-till && fail "void granted with a pending Z-report"
 wait_inc d6 KSE-505 "$since" 10
 diag_names d6 KSE-505 || fail "diagnose d6: $(cat "$W/diag.json")"
 api controller command "${CTL_ID[d6]}" clear_pending >/dev/null
