@@ -51,9 +51,19 @@ static int confirm(ctl_agent *a, json_int_t id, const rc_args *r, char *msg, siz
     uint8_t tag[KS_CRED_TAG_SIZE];
     char fp[KS_FINGERPRINT_LEN + 1];
     ks_trust t;
-    int err = ks_cred_tag(a->entered_code, a->set.controller_id, a->ctrl_id16, r->pk, r->ops,
-                          r->mem_kib, tag);
+    char code[sizeof a->entered_code];
+    uint64_t cid = a->set.controller_id;
+    uint8_t kid[KS_CTRL_ID_SIZE];
+    int err;
+    /* The KDF is slow on purpose (tens of MiB, a few passes): run it with
+     * the agent unlocked, so decisions at the reader do not wait for it. */
+    memcpy(code, a->entered_code, sizeof code);
+    memcpy(kid, a->ctrl_id16, sizeof kid);
     sodium_memzero(a->entered_code, sizeof a->entered_code);
+    ctl_unlock(a);
+    err = ks_cred_tag(code, cid, kid, r->pk, r->ops, r->mem_kib, tag);
+    ctl_lock(a);
+    sodium_memzero(code, sizeof code);
     ks_key_fingerprint(&a->crypto, r->pk, fp);
     if (err) {
         snprintf(msg, n, "cannot check the one-time code: %s", ks_strerror(err));
