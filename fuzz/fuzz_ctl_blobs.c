@@ -51,17 +51,19 @@ static void identity(const ks_crypto *c, const uint8_t *b, size_t n)
     int err = ctl_identity_decode(c, b, n, &id);
     if (err == KS_E_FORMAT)
         return;
-    if (err != KS_OK || n != CTL_ID_SIZE || !id.controller_id || id.trust.count > KS_TRUST_MAX ||
-        id.controller_id != ks_ld64(b + 8) || memcmp(id.seed, b + 24, 32) != 0)
+    size_t body = n == CTL_ID_SIZE ? CTL_ID_BODY : CTL_ID_BODY_V1;
+    if (err != KS_OK || (n != CTL_ID_SIZE && n != CTL_ID_SIZE_V1) || !id.controller_id ||
+        id.trust.count > KS_TRUST_MAX || id.controller_id != ks_ld64(b + 8) ||
+        memcmp(id.seed, b + 24, 32) != 0 || (n == CTL_ID_SIZE_V1 && id.tls_pins != 0))
         abort();
-    crypto_generichash(h, sizeof h, b, CTL_ID_BODY, NULL, 0);
-    if (memcmp(h, b + CTL_ID_BODY, sizeof h) != 0)
+    crypto_generichash(h, sizeof h, b, body, NULL, 0);
+    if (memcmp(h, b + body, sizeof h) != 0)
         abort();
     /* Every one-bit change of an accepted file is refused. */
-    for (uint32_t bit = 0; bit < CTL_ID_SIZE * 8; bit += 7) {
-        memcpy(copy, b, sizeof copy);
+    for (uint32_t bit = 0; bit < n * 8; bit += 7) {
+        memcpy(copy, b, n);
         copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        if (ctl_identity_decode(c, copy, sizeof copy, &id) != KS_E_FORMAT)
+        if (ctl_identity_decode(c, copy, n, &id) != KS_E_FORMAT)
             abort();
     }
     sodium_memzero(&id, sizeof id);

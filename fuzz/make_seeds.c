@@ -83,7 +83,7 @@ static int make_answer(fx_world *w, const char *dir, const char *name, uint8_t s
  * (selector 1), in the layouts of src/controller/ctl_codec.c. */
 static int make_ctl_blobs(fx_world *w, const char *dir)
 {
-    uint8_t b[1 + 256];
+    uint8_t b[1 + 328];
     memset(b, 0, sizeof b);
     memcpy(b + 1, "KSCS", 4);
     ks_st16(b + 5, 1);
@@ -96,6 +96,11 @@ static int make_ctl_blobs(fx_world *w, const char *dir)
     ks_st64(b + 57, FX_NOW);         /* last sync */
     ks_st64(b + 65, 0x1234567890abcdefull); /* unit tag */
     if (put(dir, "fuzz_ctl_blobs", "settings.bin", b, 1 + 72))
+        return -1;
+    ks_st16(b + 5, 2);               /* version 2: with TLS pins */
+    b[1 + 72] = 1;                   /* the current pin is set */
+    memset(b + 1 + 80, 0x55, 32);
+    if (put(dir, "fuzz_ctl_blobs", "settings_v2.bin", b, 1 + 144))
         return -1;
     memset(b, 0, sizeof b);
     b[0] = 1;
@@ -112,7 +117,17 @@ static int make_ctl_blobs(fx_world *w, const char *dir)
     fx_key(2, f + 128, (uint8_t[64]){0});
     ks_iov iov = {f, 224};
     w->c.hash(w->c.ctx, f + 224, &iov, 1);
-    return put(dir, "fuzz_ctl_blobs", "identity.bin", b, sizeof b);
+    if (put(dir, "fuzz_ctl_blobs", "identity.bin", b, 1 + 256))
+        return -1;
+    /* version 2: the same, with both TLS pins */
+    ks_st16(f + 4, 2);
+    f[224] = 3;
+    memset(f + 225, 0, 7);
+    memset(f + 232, 0x55, 32);
+    memset(f + 264, 0x66, 32);
+    ks_iov iov2 = {f, 296};
+    w->c.hash(w->c.ctx, f + 296, &iov2, 1);
+    return put(dir, "fuzz_ctl_blobs", "identity_v2.bin", b, sizeof b);
 }
 
 /* fuzz_flash_image: the fuzzer's geometry (1 KiB x 16; the overlay layout

@@ -72,14 +72,26 @@ int ctl_settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
 
 int ctl_identity_decode(const ks_crypto *c, const uint8_t *b, size_t n, ctl_ident *out)
 {
+    static const uint8_t zero[7];
     uint8_t h[KS_HASH_SIZE];
-    ks_iov iov = {b, CTL_ID_BODY};
+    unsigned v;
+    size_t body;
 
-    if (n != CTL_ID_SIZE || memcmp(b, CTL_ID_MAGIC, 4) != 0 || ks_ld16(b + 4) != CTL_ID_VERSION)
+    if (n < CTL_ID_SIZE_V1 || memcmp(b, CTL_ID_MAGIC, 4) != 0)
         return KS_E_FORMAT;
+    v = ks_ld16(b + 4);
+    if (v == 1 && n == CTL_ID_SIZE_V1)
+        body = CTL_ID_BODY_V1;
+    else if (v == 2 && n == CTL_ID_SIZE)
+        body = CTL_ID_BODY;
+    else
+        return KS_E_FORMAT;
+    ks_iov iov = {b, body};
     c->hash(c->ctx, h, &iov, 1);
-    if (sodium_memcmp(h, b + CTL_ID_BODY, KS_HASH_SIZE) != 0)
+    if (sodium_memcmp(h, b + body, KS_HASH_SIZE) != 0)
         return KS_E_FORMAT;
+    if (v == 2 && ((b[224] & ~3u) != 0 || memcmp(b + 225, zero, sizeof zero) != 0))
+        return KS_E_FORMAT; /* reserved bits and bytes are zero */
     memset(out, 0, sizeof *out);
     out->controller_id = ks_ld64(b + 8);
     out->scope = ks_ld32(b + 16);
@@ -90,5 +102,10 @@ int ctl_identity_decode(const ks_crypto *c, const uint8_t *b, size_t n, ctl_iden
         if (ks_trust_add(&out->trust, c, b + 96 + 32 * i) != KS_OK)
             return KS_E_FORMAT;
     out->trust.rotation_seq = ks_ld64(b + 88);
+    if (v == 2) {
+        out->tls_pins = b[224];
+        memcpy(out->tls_pin[0], b + 232, 32);
+        memcpy(out->tls_pin[1], b + 264, 32);
+    }
     return out->controller_id ? KS_OK : KS_E_FORMAT;
 }

@@ -25,10 +25,17 @@
  *   - neither: the identity is gone; the agent runs unenrolled and says the
  *     step is re-provisioning.
  *
- * File layout (256 bytes, little-endian):
+ * File layout (version 2, 328 bytes, little-endian):
  *   0 "KSID"  4 version u16  6 trust count u16  8 controller_id u64
  *  16 scope u32  20 reserved u32  24 device_seed[32]  56 unit_secret[32]
- *  88 rotation_seq u64  96 trust keys 4 x 32  224 BLAKE2b-256 of bytes 0..223
+ *  88 rotation_seq u64  96 trust keys 4 x 32
+ * 224 tls_pins u8 (bit 0: current, bit 1: next)  225 reserved[7] (zero)
+ * 232 TLS pin current[32]  264 TLS pin next[32]
+ * 296 BLAKE2b-256 of bytes 0..295
+ * Version 1 (256 bytes) is bytes 0..223 and their hash at 224: no TLS pins.
+ * The TLS pins are here so that a unit whose store was wiped still knows
+ * which certificate its supervisor serves: without them an HTTPS link to a
+ * self-signed supervisor could not be re-established without re-provisioning.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -106,6 +113,9 @@ int ctl_identity_save(ctl_agent *a)
         for (uint32_t i = 0; i < t->count && i < KS_TRUST_MAX; i++)
             memcpy(b + 96 + 32 * i, t->keys[i], 32);
     }
+    b[224] = a->set.tls_pins & 3;
+    memcpy(b + 232, a->set.tls_pin[0], 32);
+    memcpy(b + 264, a->set.tls_pin[1], 32);
     ks_iov iov = {b, ID_BODY};
     a->crypto.hash(a->crypto.ctx, b + ID_BODY, &iov, 1);
     /* tmp + fsync + rename + fsync(dir): a power cut leaves the old file or
@@ -153,8 +163,11 @@ void ctl_identity_sync(ctl_agent *a)
     if (!a->set.controller_id || !t || id_load(a, &id) != KS_OK)
         return;
     if (id.trust.count != t->count || id.trust.rotation_seq != t->rotation_seq ||
-        memcmp(id.trust.keys, t->keys, sizeof t->keys[0] * t->count) != 0)
-        (void)ctl_identity_save(a); /* a rotation or a replaced credential */
+        memcmp(id.trust.keys, t->keys, sizeof t->keys[0] * t->count) != 0 ||
+        id.tls_pins != (a->set.tls_pins & 3) ||
+        memcmp(id.tls_pin, a->set.tls_pin, sizeof id.tls_pin) != 0)
+        (void)ctl_identity_save(a); /* a rotation, a replaced credential, a new TLS pin,
+                                     * or a version 1 file */
     sodium_memzero(&id, sizeof id);
 }
 
@@ -189,6 +202,8 @@ static int restore(ctl_agent *a, const ident *id, const char *why, uint32_t at)
     a->set.min_key_format = 1;
     a->set.max_offline = 86400;
     a->set.unit_tag = tag_of(a, id->secret);
+    a->set.tls_pins = id->tls_pins;
+    memcpy(a->set.tls_pin, id->tls_pin, sizeof a->set.tls_pin);
     memcpy(a->unit_secret, id->secret, 32);
     if ((err = ctl_settings_save(a)) != 0)
         return err;

@@ -96,6 +96,16 @@ present "$W/alice.key" c1 void || fail "grant over TLS: $(cat "$W/present.err")"
 [ "$(status c1 'd["tls"]["pin"]')" = "$PIN_A" ] || fail "c1 pin: $(status c1 'd["tls"]')"
 ok "enrol + sync + grant over TLS; the controller pinned the supervisor from its token"
 
+# a surge zeroes metadata sector 0 of c1's image: the identity file gives the
+# unit back its id AND its TLS pin, so it reconnects over TLS by itself
+kill -TERM "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true; rm -f "$W/c1.sock"
+dd if=/dev/zero of="$W/c1.img" bs=4096 count=1 conv=notrunc status=none
+ctl_run c1
+wait_until 15 "c1 back in step over TLS after sector 0 was zeroed" in_step c1
+[ "$(status c1 'd["tls"]["pin"]')" = "$PIN_A" ] || fail "c1 pin after the wipe: $(status c1 'd["tls"]')"
+present "$W/alice.key" c1 void || fail "grant after the wipe: $(cat "$W/present.err")"
+ok "sector 0 zeroed: identity and TLS pin kept from the identity file, full download over TLS, grant"
+
 # a token whose pin was swapped: the controller refuses the supervisor before sending anything
 api controller add c2 --scope 1 >"$W/c2.add.json"
 tok=$(j "$W/c2.add.json" 'd["provisioning_token"]')
