@@ -80,6 +80,14 @@ static void constraint_and_rollback(void **state)
     assert_int_equal(ks_db_rollback(db), KS_DB_OK);
     assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM keys", NULL, 0, &n), KS_DB_OK);
     assert_int_equal(n, 1);
+    /* a transaction left open (its COMMIT and ROLLBACK failed) does not wedge
+     * the next one: begin ends it, uncommitted, and starts afresh */
+    assert_int_equal(ks_db_begin(db), KS_DB_OK);
+    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
+    assert_int_equal(ks_db_begin(db), KS_DB_OK);
+    assert_int_equal(ks_db_commit(db), KS_DB_OK);
+    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM keys", NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(n, 1);
     /* no row: 1, value untouched */
     n = 77;
     assert_int_equal(ks_db_int(db, "SELECT id FROM keys WHERE id = 99", NULL, 0, &n), 1);

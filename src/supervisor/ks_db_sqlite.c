@@ -120,7 +120,18 @@ static int sq_simple(ks_db *db, const char *sql)
     return sq_rc(sqlite3_exec(s->h, sql, NULL, NULL, NULL));
 }
 
-static int sq_begin(ks_db *db) { return sq_simple(db, "BEGIN IMMEDIATE"); }
+static int sq_begin(ks_db *db)
+{
+    sq_db *s = (sq_db *)db;
+    /* Every use of the database is serialised by the caller (ks_sup.lock), so
+     * a transaction still open here was left by a COMMIT and a ROLLBACK that
+     * both failed (a full disk, an I/O error). End it: otherwise one storage
+     * error would make every later write fail with "cannot start a
+     * transaction within a transaction". Its changes were never committed. */
+    if (!sqlite3_get_autocommit(s->h))
+        (void)sq_simple(db, "ROLLBACK");
+    return sq_simple(db, "BEGIN IMMEDIATE");
+}
 static int sq_commit(ks_db *db) { return sq_simple(db, "COMMIT"); }
 static int sq_rollback(ks_db *db) { return sq_simple(db, "ROLLBACK"); }
 static int64_t sq_last_id(ks_db *db) { return sqlite3_last_insert_rowid(((sq_db *)db)->h); }
