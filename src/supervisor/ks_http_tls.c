@@ -80,14 +80,6 @@ int ks_listen_parse(const char *text, ks_listen *out, char *err, size_t errlen)
     return 0;
 }
 
-static void data_path(const ks_sup *s, const char *file, char *out, size_t n)
-{
-    if (file[0] == '/')
-        snprintf(out, n, "%s", file);
-    else
-        snprintf(out, n, "%s/%s", s->data_dir, file);
-}
-
 static void warn_expiry(ks_tls *t, const char *cert)
 {
     int64_t left = ks_tls_expires(t) - (int64_t)time(NULL);
@@ -135,8 +127,8 @@ int ks_http_listen_setup(ks_sup *s, ks_listen *l, unsigned *flags,
         snprintf(err, errlen, "this libmicrohttpd is built without HTTPS (certificate callback)");
         return KS_E_INVAL;
     }
-    data_path(s, s->cfg.tls_cert, cert, sizeof cert);
-    data_path(s, s->cfg.tls_key, key, sizeof key);
+    ks_sup_path(s, s->cfg.tls_cert, cert, sizeof cert);
+    ks_sup_path(s, s->cfg.tls_key, key, sizeof key);
     if (ks_tls_open(&s->tls, cert, key, err, errlen))
         return KS_E_INVAL;
     ks_tls_activate(s->tls);
@@ -165,7 +157,7 @@ int ks_http_tls_reload(ks_sup *s, const char *cfg_path, const char *cert_overrid
     }
     ks_config_defaults(&c);
     if (!cfg_path) {
-        snprintf(path, sizeof path, "%s/%s", s->data_dir, KS_SUP_CONF_NAME);
+        ks_sup_path(s, KS_SUP_CONF_NAME, path, sizeof path);
         cfg_path = path;
     }
     if ((!cert_override || !key_override) && ks_config_load(&c, cfg_path, err, sizeof err)) {
@@ -173,8 +165,8 @@ int ks_http_tls_reload(ks_sup *s, const char *cfg_path, const char *cert_overrid
                "certificate\"", err);
         return -1;
     }
-    data_path(s, cert_override ? cert_override : c.tls_cert, cert, sizeof cert);
-    data_path(s, key_override ? key_override : c.tls_key, key, sizeof key);
+    ks_sup_path(s, cert_override ? cert_override : c.tls_cert, cert, sizeof cert);
+    ks_sup_path(s, key_override ? key_override : c.tls_key, key, sizeof key);
     if (!(cert_override ? cert_override : c.tls_cert)[0] || !(key_override ? key_override
                                                                           : c.tls_key)[0]) {
         ks_log(KS_LOG_ERROR, "tls.reload_failed", "detail=\"tls_cert or tls_key is no longer "

@@ -36,14 +36,6 @@ static int key_row_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *n
     return 1;
 }
 
-static void key_path(const ks_sup *s, const char *file, char *out, size_t n)
-{
-    if (file[0] == '/')
-        snprintf(out, n, "%s", file);
-    else
-        snprintf(out, n, "%s/%s", s->data_dir, file);
-}
-
 int ks_sigkey_load(ks_sup *s, char *err, size_t errlen)
 {
     key_row k;
@@ -59,7 +51,7 @@ int ks_sigkey_load(ks_sup *s, char *err, size_t errlen)
         snprintf(err, errlen, "no supervisor key in the database (run `keysup init`)");
         return KS_E_NOTFOUND;
     }
-    key_path(s, k.file, path, sizeof path);
+    ks_sup_path(s, k.file, path, sizeof path);
     rc = ks_keyfile_load(path, s->pass, s->passlen, pk, s->sk, &d);
     if (rc) {
         snprintf(err, errlen, "%s: %s", path,
@@ -99,7 +91,7 @@ int ks_sigkey_rotate(ks_sup *s, int64_t *new_seq, char *err, size_t errlen)
         goto cleanup;
     }
     /* Seal the new key the way the old one is sealed. */
-    key_path(s, k.file, oldpath, sizeof oldpath);
+    ks_sup_path(s, k.file, oldpath, sizeof oldpath);
     if (ks_keyfile_load_info(oldpath, &info, NULL) == KS_OK && info.mode == KS_KEYFILE_ARGON2ID) {
         cost.opslimit = info.opslimit;
         cost.memlimit_kib = info.memlimit_kib;
@@ -107,7 +99,7 @@ int ks_sigkey_rotate(ks_sup *s, int64_t *new_seq, char *err, size_t errlen)
     randombytes_buf(seed, sizeof seed);
     crypto_sign_seed_keypair(npk, nsk, seed);
     snprintf(file, sizeof file, "supervisor-%lld.key", (long long)(k.seq + 1));
-    key_path(s, file, path, sizeof path);
+    ks_sup_path(s, file, path, sizeof path);
     rc = ks_keyfile_write(path, seed, s->pass, s->pass ? s->passlen : 0, &cost, 0);
     if (rc) {
         snprintf(err, errlen, "%s: cannot write the new key file", path);

@@ -154,6 +154,10 @@ struct ks_sup {
 #define KS_SUP_CONF_NAME "keysupd.conf"
 #define KS_SUP_KEY_NAME "supervisor-1.key"
 
+/* A file named in the config or the database: absolute as given, else
+ * relative to the data directory (key files, TLS pair, keysupd.conf). */
+void ks_sup_path(const ks_sup *s, const char *file, char *out, size_t n);
+
 /*
  * Opens the data directory: config (cfg_path or DIR/keysupd.conf), database
  * (migrated), signing key (pass/passlen may be NULL/0 for a plain key file).

@@ -14,6 +14,14 @@
 #include "ks_guard.h"
 #include "ks_sup.h"
 
+void ks_sup_path(const ks_sup *s, const char *file, char *out, size_t n)
+{
+    if (file[0] == '/')
+        snprintf(out, n, "%s", file);
+    else
+        snprintf(out, n, "%s/%s", s->data_dir, file);
+}
+
 uint64_t ks_now(void)
 {
     return (uint64_t)time(NULL);
