@@ -35,20 +35,24 @@
 static uint32_t find_lost(ctl_agent *a, const uint8_t *img, uint32_t count, int revoked_only)
 {
     uint8_t mine[KS_RECORD_SIZE];
+    ks_record theirs, ours;
     uint32_t lost = 0;
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *r = img + KS_SNAP_HEADER_SIZE + (size_t)i * KS_RECORD_SIZE;
-        if (revoked_only ? r[99] == KS_STATE_REVOKED : r[99] != KS_STATE_ACTIVE)
+        if (ks_record_decode(&theirs, r, NULL) != KS_OK)
+            continue; /* the offer was verified; a record it cannot hold is not ours to judge */
+        if (revoked_only ? theirs.state == KS_STATE_REVOKED : theirs.state != KS_STATE_ACTIVE)
             continue;
-        if (ks_store_lookup(&a->store, r, mine) != KS_OK)
+        if (ks_store_lookup(&a->store, theirs.key_id, mine) != KS_OK ||
+            ks_record_decode(&ours, mine, NULL) != KS_OK)
             continue;
-        if (revoked_only ? mine[99] != KS_STATE_REVOKED : mine[99] == KS_STATE_ACTIVE)
+        if (revoked_only ? ours.state != KS_STATE_REVOKED : ours.state == KS_STATE_ACTIVE)
             continue;
         if (revoked_only)
             return 1;
         if (lost < 16) {
-            memcpy(a->restore.keys[lost], r, KS_KEYID_SIZE);
-            a->restore.states[lost] = mine[99];
+            memcpy(a->restore.keys[lost], theirs.key_id, KS_KEYID_SIZE);
+            a->restore.states[lost] = ours.state;
         }
         lost++;
     }
