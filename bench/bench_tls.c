@@ -27,6 +27,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "bench_device.h"
 #include "bench_util.h"
 #include "cli_tls.h"
 #include "ks_http_tls.h"
@@ -59,39 +60,14 @@ static size_t sink(char *p, size_t s, size_t n, void *ud)
 /* One heartbeat as a controller sends it (docs/api.md, device signature). */
 static int one_heartbeat(CURL *c, const char *body)
 {
-    char resp[256] = "", url[128], h[3][200], sigh[129], nh[65];
-    uint8_t nonce[32], bh[32], sig[64], msg[512];
-    struct curl_slist *hl = NULL;
-    const char *path = "/v1/device/heartbeat", *at;
-    ks_iov iov = {body, strlen(body)};
+    char resp[256] = "", url[128];
+    const char *path = "/v1/device/heartbeat";
     long code = 0;
-    size_t o = 0;
+    struct curl_slist *hl =
+        bench_device_headers(c, base_url, &S.crypto, dev_sk, ctrl_id, "POST", path, body, resp);
 
-    snprintf(url, sizeof url, "%s/v1/device/nonce", base_url);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
-    if (curl_easy_perform(c) != CURLE_OK || !(at = strstr(resp, "\"nonce\":\"")))
+    if (!hl)
         return -1;
-    memcpy(nh, at + 9, 64);
-    nh[64] = 0;
-    if (ks_unhex(nonce, 32, nh))
-        return -1;
-    S.crypto.hash(S.crypto.ctx, bh, &iov, 1);
-    memcpy(msg, "keysup-device-v1", 17); o = 17;
-    memcpy(msg + o, nonce, 32); o += 32;
-    memcpy(msg + o, "POST", 5); o += 5;
-    memcpy(msg + o, path, strlen(path) + 1); o += strlen(path) + 1;
-    memcpy(msg + o, bh, 32); o += 32;
-    crypto_sign_detached(sig, NULL, msg, o, dev_sk);
-    ks_hex(sigh, sig, 64);
-    snprintf(h[0], sizeof h[0], "X-Keysup-Controller: %lld", (long long)ctrl_id);
-    snprintf(h[1], sizeof h[1], "X-Keysup-Nonce: %s", nh);
-    snprintf(h[2], sizeof h[2], "X-Keysup-Signature: %s", sigh);
-    for (int i = 0; i < 3; i++)
-        hl = curl_slist_append(hl, h[i]);
-    hl = curl_slist_append(hl, "Expect:");
     snprintf(url, sizeof url, "%s%s", base_url, path);
     resp[0] = 0;
     curl_easy_setopt(c, CURLOPT_URL, url);
