@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "ks_pubstore.h"
+#include "sup_util.h"
 
 #define NSCOPES 4
 #define RETAIN 4
@@ -311,35 +312,21 @@ static void test_incremental_equals_full(void **state)
 
 static int setup(void **state)
 {
-    char err[256], tok[80];
-    uint8_t pk[32];
     (void)state;
-    if (sodium_init() < 0)
-        return -1;
     snprintf(dir, sizeof dir, "/tmp/ks_test_pub_XXXXXX");
-    if (!mkdtemp(dir))
+    if (sup_fixture_open(&S, dir) != 0)
         return -1;
-    if (ks_sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
-        ks_sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    ks_log_set_level(KS_LOG_ERROR);
     S.cfg.snapshot_retain = RETAIN;
     return ks_pub_start(&S) == KS_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    char cmd[128];
     (void)state;
-    ks_pub_stop(&S);
-    ks_sup_close(&S);
     for (int i = 0; i < NSCOPES; i++)
         for (int j = 0; j < RETAIN; j++)
             free(H[i].img[j]);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return sup_fixture_close(&S, dir);
 }
 
 int main(void)
