@@ -220,7 +220,7 @@ static int blob16_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *na
 static void floor_once(const uint8_t kid[16], double *copy, double *hash, double *sign,
                        double *commit)
 {
-    uint8_t *img = NULL, *fresh, h[32], hdr[KS_SNAP_HEADER_SIZE];
+    uint8_t *img = NULL, *fresh, h[32], sib[32] = {0}, hdr[KS_SNAP_HEADER_SIZE];
     size_t len = 0;
     uint64_t v;
     double t0;
@@ -240,8 +240,11 @@ static void floor_once(const uint8_t kid[16], double *copy, double *hash, double
         ks_mth_push(&m, &S.crypto, h);
     }
     ks_mth_final(&m, &S.crypto, h);
+    /* The path's siblings: any 32 bytes cost the same to hash; the key id
+     * padded, not the 16-byte id itself read as 32 bytes. */
+    memcpy(sib, kid, 16);
     for (unsigned i = 0; i < bits; i++)
-        ks_merkle_node(&S.crypto, h, h, kid);
+        ks_merkle_node(&S.crypto, h, h, sib);
     *hash = bench_now() - t0;
     memcpy(hdr, img, sizeof hdr);
     t0 = bench_now();
