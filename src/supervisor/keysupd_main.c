@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,15 +23,6 @@
 #include "ks_sdnotify.h"
 #include "ks_sup.h"
 
-static volatile sig_atomic_t stop_flag, hup_flag;
-
-static void on_signal(int sig)
-{
-    if (sig == SIGHUP)
-        hup_flag = 1;
-    else
-        stop_flag = sig; /* which signal, for the stop log line */
-}
 
 static const char usage[] =
     "usage: keysupd --data DIR [--listen HOST:PORT] [--config FILE]\n"
@@ -80,8 +72,8 @@ int main(int argc, char **argv)
     char err[512], *pass = NULL;
     size_t passlen = 0;
     ks_sup s;
-    struct sigaction sa;
-    int rc, ret = 1, lockfd = -1;
+    sigset_t sigs;
+    int rc, ret = 1, lockfd = -1, sig = 0;
 
     for (int i = 1; i < argc; i++) {
         const char **dst = NULL;
@@ -154,11 +146,16 @@ int main(int argc, char **argv)
         if (tls_key)
             snprintf(s.cfg.tls_key, sizeof s.cfg.tls_key, "%s", tls_key);
     }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    /* SIGTERM, SIGINT and SIGHUP stay blocked in every thread (the threads
+     * start below and inherit the mask) and are taken by sigwait in the
+     * loop at the end: a stop sent right after READY=1 is never lost in the
+     * gap between testing a flag and pause(), nor handled by a thread the
+     * main loop does not hear from. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (ks_pub_start(&s) != KS_OK) {
         fprintf(stderr, "keysupd: cannot start the publisher\n");
@@ -188,19 +185,19 @@ int main(int argc, char **argv)
     /* Type=notify: ready once listening (and the port file written). */
     if (ks_sd_notify("READY=1") != 0)
         ks_log(KS_LOG_WARN, "daemon.notify", "error=\"cannot reach NOTIFY_SOCKET\"");
-    while (!stop_flag) {
-        pause();
-        if (hup_flag) {
-            /* A new certificate for new handshakes; a bad one keeps the old. */
-            hup_flag = 0;
-            ks_sd_notify("RELOADING=1");
-            (void)ks_http_tls_reload(&s, config, tls_cert, tls_key);
-            ks_sd_notify("READY=1");
-        }
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        /* A new certificate for new handshakes; a bad one keeps the old. */
+        ks_sd_notify("RELOADING=1");
+        (void)ks_http_tls_reload(&s, config, tls_cert, tls_key);
+        ks_sd_notify("READY=1");
     }
     ks_sd_notify("STOPPING=1");
     ks_log(KS_LOG_INFO, "daemon.stop", "signal=%s",
-           stop_flag == SIGTERM ? "SIGTERM" : stop_flag == SIGINT ? "SIGINT" : "other");
+           sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "other");
     ret = 0;
 cleanup:
     ks_http_stop(&s);
