@@ -25,9 +25,9 @@
 
 #include "bench_device.h"
 #include "bench_util.h"
-#include "ks_pubstore.h"
+#include "sup_pubstore.h"
 
-static ks_sup S;
+static sup_ctx S;
 static char base_url[64];
 static uint8_t dev_sk[64];
 static int64_t ctrl_id;
@@ -198,7 +198,7 @@ typedef struct blob16 {
     int found;
 } blob16;
 
-static int blob16_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static int blob16_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     blob16 *b = ctx;
     (void)ncol;
@@ -227,7 +227,7 @@ static void floor_once(const uint8_t kid[16], double *copy, double *hash, double
     unsigned bits;
     ks_mth m;
 
-    ks_pub_snapshot(&S, 1, &img, &len, &v);
+    sup_pub_snapshot(&S, 1, &img, &len, &v);
     bits = img[6];
     t0 = bench_now();
     fresh = malloc(len);
@@ -252,10 +252,10 @@ static void floor_once(const uint8_t kid[16], double *copy, double *hash, double
     *sign = bench_now() - t0;
     t0 = bench_now();
     pthread_mutex_lock(&S.lock);
-    ks_db_begin(S.db);
-    ks_db_exec(S.db, "UPDATE scopes SET published_at = published_at WHERE scope = 1", NULL, 0,
+    sup_db_begin(S.db);
+    sup_db_exec(S.db, "UPDATE scopes SET published_at = published_at WHERE scope = 1", NULL, 0,
                NULL, NULL);
-    ks_db_commit(S.db);
+    sup_db_commit(S.db);
     pthread_mutex_unlock(&S.lock);
     *commit = bench_now() - t0;
     free(fresh);
@@ -265,7 +265,7 @@ static void floor_once(const uint8_t kid[16], double *copy, double *hash, double
 static uint64_t wait_version(uint32_t scope, uint64_t above)
 {
     uint64_t v;
-    while ((v = ks_pub_version(&S, scope, NULL)) <= above) {
+    while ((v = sup_pub_version(&S, scope, NULL)) <= above) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -288,32 +288,32 @@ int main(int argc, char **argv)
     if (sodium_init() < 0 || !mkdtemp(dir))
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (ks_sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
-        ks_sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
+    if (sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
+        sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
         fprintf(stderr, "bench_supervisor: %s\n", err);
         return 1;
     }
-    ks_log_set_level(getenv("KS_BENCH_LOG") ? KS_LOG_INFO : KS_LOG_WARN);
+    sup_log_set_level(getenv("KS_BENCH_LOG") ? KS_LOG_INFO : KS_LOG_WARN);
     snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
     S.cfg.threads = (uint32_t)threads;
     /* Every client thread is 127.0.0.1: lift the per-address nonce limit
      * the benchmark would otherwise measure instead of the server. */
     S.cfg.nonce_rate = S.cfg.nonce_burst = 1000000;
-    if (ks_pub_start(&S) || ks_http_start(&S, err, sizeof err)) {
+    if (sup_pub_start(&S) || sup_http_start(&S, err, sizeof err)) {
         fprintf(stderr, "bench_supervisor: %s\n", err);
         return 1;
     }
     snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", S.port);
     crypto_sign_keypair(dpk, dev_sk);
     {
-        ks_dbv p = ks_dbv_blob(dpk, 32);
+        sup_dbv p = sup_dbv_blob(dpk, 32);
         pthread_mutex_lock(&S.lock);
-        ks_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
+        sup_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
                          " created_at) VALUES ('bench', 1, 1, ?, 0)", &p, 1, NULL, NULL);
-        ctrl_id = ks_db_last_id(S.db);
-        ks_pub_mark(&S, 1);
+        ctrl_id = sup_db_last_id(S.db);
+        sup_pub_mark(&S, 1);
         pthread_mutex_unlock(&S.lock);
-        ks_pub_kick(&S);
+        sup_pub_kick(&S);
         wait_version(1, 0);
     }
 
@@ -342,27 +342,27 @@ int main(int argc, char **argv)
         uint8_t kpk[32], kid[16];
         t0 = bench_now();
         pthread_mutex_lock(&S.lock);
-        ks_db_exec(S.db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, NULL);
-        ks_db_begin(S.db);
+        sup_db_exec(S.db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, NULL);
+        sup_db_begin(S.db);
         for (uint32_t i = 0; i < nkeys; i++) {
             randombytes_buf(kpk, sizeof kpk);
             ks_key_id(&S.crypto, kid, kpk);
-            ks_dbv p[4] = {ks_dbv_blob(kid, 16), ks_dbv_blob(kpk, 32),
-                           ks_dbv_int(KS_PRIV_OPERATOR), ks_dbv_int(i)};
-            ks_db_exec(S.db, "INSERT INTO keys(key_id, public_key, privileges, holder_id,"
+            sup_dbv p[4] = {sup_dbv_blob(kid, 16), sup_dbv_blob(kpk, 32),
+                           sup_dbv_int(KS_PRIV_OPERATOR), sup_dbv_int(i)};
+            sup_db_exec(S.db, "INSERT INTO keys(key_id, public_key, privileges, holder_id,"
                              " valid_from, valid_until, state, scope, form_factor, key_format,"
                              " created_at, updated_at) VALUES (?,?,?,NULL,?,0,0,0,1,1,0,0)",
                        p, 4, NULL, NULL);
         }
-        v0 = ks_pub_version(&S, 1, NULL);
-        ks_pub_mark(&S, 0);
-        ks_pub_mark(&S, 1);
-        ks_db_commit(S.db);
+        v0 = sup_pub_version(&S, 1, NULL);
+        sup_pub_mark(&S, 0);
+        sup_pub_mark(&S, 1);
+        sup_db_commit(S.db);
         pthread_mutex_unlock(&S.lock);
         t1 = bench_now();
         printf("\ninserted %u keys in %.2f s (one transaction)\n", nkeys, t1 - t0);
         t0 = bench_now();
-        ks_pub_kick(&S);
+        sup_pub_kick(&S);
         v1 = wait_version(1, v0);
         t1 = bench_now();
         full_pub = (double)atomic_load(&S.metrics.publish_usec_last) / 1e6;
@@ -375,26 +375,26 @@ int main(int argc, char **argv)
             double rep[REPEAT], pub[REPEAT], fl_copy[REPEAT], fl_hash[REPEAT],
                 fl_sign[REPEAT], fl_commit[REPEAT], fl[REPEAT];
             uint64_t inc0, full0, inc1, full1, vprev = v1;
-            ks_pub_stats(&S, &inc0, &full0);
+            sup_pub_stats(&S, &inc0, &full0);
             for (int r = 0; r < REPEAT; r++) {
-                ks_dbv off = ks_dbv_int(r * 7919 % (int64_t)nkeys);
+                sup_dbv off = sup_dbv_int(r * 7919 % (int64_t)nkeys);
                 pthread_mutex_lock(&S.lock);
                 {
                     blob16 b = {kid, 0};
-                    ks_db_exec(S.db, "SELECT key_id FROM keys ORDER BY id LIMIT 1 OFFSET ?",
+                    sup_db_exec(S.db, "SELECT key_id FROM keys ORDER BY id LIMIT 1 OFFSET ?",
                                &off, 1, blob16_cb, &b);
                 }
                 t0 = bench_now();
                 {
-                    ks_dbv p = ks_dbv_blob(kid, 16);
-                    ks_db_begin(S.db);
-                    ks_db_exec(S.db, "UPDATE keys SET state = 2 WHERE key_id = ?", &p, 1, NULL,
+                    sup_dbv p = sup_dbv_blob(kid, 16);
+                    sup_db_begin(S.db);
+                    sup_db_exec(S.db, "UPDATE keys SET state = 2 WHERE key_id = ?", &p, 1, NULL,
                                NULL);
-                    ks_pub_mark(&S, 1);
-                    ks_db_commit(S.db);
+                    sup_pub_mark(&S, 1);
+                    sup_db_commit(S.db);
                 }
                 pthread_mutex_unlock(&S.lock);
-                ks_pub_kick(&S);
+                sup_pub_kick(&S);
                 vprev = wait_version(1, vprev);
                 t1 = bench_now();
                 rep[r] = t1 - t0;
@@ -402,7 +402,7 @@ int main(int argc, char **argv)
                 floor_once(kid, &fl_copy[r], &fl_hash[r], &fl_sign[r], &fl_commit[r]);
                 fl[r] = fl_copy[r] + fl_hash[r] + fl_sign[r] + fl_commit[r];
             }
-            ks_pub_stats(&S, &inc1, &full1);
+            sup_pub_stats(&S, &inc1, &full1);
             printf("republish after one revocation, commit -> served (median of %d): %.1f ms"
                    "  (publish itself %.1f ms; %llu incremental, %llu full)\n", REPEAT,
                    median(rep) * 1e3, median(pub) * 1e3, (unsigned long long)(inc1 - inc0),
@@ -419,7 +419,7 @@ int main(int argc, char **argv)
                 size_t len = 0;
                 uint64_t v, since = vprev - 1;
                 t0 = bench_now();
-                ks_pub_delta(&S, 1, since, &buf, &len, &v);
+                sup_pub_delta(&S, 1, since, &buf, &len, &v);
                 t1 = bench_now();
                 printf("delta %llu -> %llu (made at publish from the step):           %.3f ms,"
                        " %zu bytes\n", (unsigned long long)since, (unsigned long long)v,
@@ -427,7 +427,7 @@ int main(int argc, char **argv)
                 free(buf);
                 since = vprev - 4;
                 t0 = bench_now();
-                ks_pub_delta(&S, 1, since, &buf, &len, &v);
+                sup_pub_delta(&S, 1, since, &buf, &len, &v);
                 t1 = bench_now();
                 printf("delta %llu -> %llu (4 changes, made on demand from steps): %.3f ms,"
                        " %zu bytes\n", (unsigned long long)since, (unsigned long long)v,
@@ -436,9 +436,9 @@ int main(int argc, char **argv)
             }
         }
     }
-    ks_http_stop(&S);
-    ks_pub_stop(&S);
-    ks_sup_close(&S);
+    sup_http_stop(&S);
+    sup_pub_stop(&S);
+    sup_close(&S);
     {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

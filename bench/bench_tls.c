@@ -30,10 +30,10 @@
 #include "bench_device.h"
 #include "bench_util.h"
 #include "cli_tls.h"
-#include "ks_http_tls.h"
-#include "ks_tls.h"
+#include "sup_http_tls.h"
+#include "sup_tls.h"
 
-static ks_sup S;
+static sup_ctx S;
 static char base_url[64], cacert[PATH_MAX + 32];
 static uint8_t dev_sk[64];
 static int64_t ctrl_id;
@@ -122,13 +122,13 @@ static double load(int mode, int threads, long *errors)
 static int serve(int tls, const char *dir)
 {
     char err[512];
-    ks_http_stop(&S);
+    sup_http_stop(&S);
     S.cfg.tls_cert[0] = S.cfg.tls_key[0] = '\0';
     if (tls) {
         snprintf(S.cfg.tls_cert, sizeof S.cfg.tls_cert, "%s", CLI_TLS_CERT_NAME);
         snprintf(S.cfg.tls_key, sizeof S.cfg.tls_key, "%s", CLI_TLS_KEY_NAME);
     }
-    if (ks_http_start(&S, err, sizeof err)) {
+    if (sup_http_start(&S, err, sizeof err)) {
         fprintf(stderr, "bench_tls: %s\n", err);
         return -1;
     }
@@ -229,13 +229,13 @@ int main(int argc, char **argv)
     snprintf(cp, sizeof cp, "%s/%s", dir, CLI_TLS_CERT_NAME);
     snprintf(kp, sizeof kp, "%s/%s", dir, CLI_TLS_KEY_NAME);
     snprintf(cacert, sizeof cacert, "%s", cp);
-    if (ks_sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
+    if (sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
         cli_tls_selfsigned(cp, kp, NULL, 0, 0, 30, err, sizeof err) ||
-        ks_sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
+        sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
         fprintf(stderr, "bench_tls: %s\n", err);
         return 1;
     }
-    ks_log_set_level(KS_LOG_ERROR);
+    sup_log_set_level(KS_LOG_ERROR);
     snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
     S.cfg.threads = (uint32_t)threads;
     S.cfg.sync_full = 0; /* the figure is the link, not the disk */
@@ -243,16 +243,16 @@ int main(int argc, char **argv)
      * (docs/supervisor.md, "Limits"), which would otherwise be what this
      * measures. */
     S.cfg.nonce_rate = S.cfg.nonce_burst = 1000000;
-    if (ks_pub_start(&S))
+    if (sup_pub_start(&S))
         return 1;
     crypto_sign_keypair(dpk, dev_sk);
     {
-        ks_dbv p = ks_dbv_blob(dpk, 32);
+        sup_dbv p = sup_dbv_blob(dpk, 32);
         pthread_mutex_lock(&S.lock);
-        ks_db_exec(S.db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, NULL);
-        ks_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
+        sup_db_exec(S.db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, NULL);
+        sup_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
                          " created_at) VALUES ('bench', 1, 1, ?, 0)", &p, 1, NULL, NULL);
-        ctrl_id = ks_db_last_id(S.db);
+        ctrl_id = sup_db_last_id(S.db);
         pthread_mutex_unlock(&S.lock);
     }
     printf("keysupd on loopback, %d client threads, %d server threads, %d rounds of %.0f s,"
@@ -275,7 +275,7 @@ int main(int argc, char **argv)
         kill(rpid, SIGTERM);
         waitpid(rpid, NULL, 0);
     }
-    ks_http_stop(&S);
+    sup_http_stop(&S);
     printf("rounds (plain / TLS / keysupd hs / raw hs):");
     for (int r = 0; r < rounds; r++)
         printf(" %.0f/%.0f/%.0f/%.0f", plain[r], tls[r], hs[r], raw[r]);
@@ -304,7 +304,7 @@ int main(int argc, char **argv)
         else
             printf("gnutls-serv or openssl missing: no handshake limit (scripts/deps.sh test)\n");
     }
-    ks_pub_stop(&S);
-    ks_sup_close(&S);
+    sup_pub_stop(&S);
+    sup_close(&S);
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ks_diag.h"
+#include "sup_diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *report = json_loadb((const char *)data + 1, size - 1, 0, NULL);
     if (!report)
         return 0;
-    ks_diag_cfg cfg;
+    sup_diag_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.interval_ms = 1000;
     cfg.missed = 3;
@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.behind = 5;
     cfg.proto_min = cfg.proto_max = 1;
 
-    ks_diag_facts f;
+    sup_diag_facts f;
     memset(&f, 0, sizeof f);
     f.ctrl_id = 1;
     f.enrolled = 1;
@@ -42,10 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     f.report = report;
     f.report_ms = f.now_ms - 500;
     f.behind_since_ms = (data[0] & 4) ? f.now_ms - 60000 : 0;
-    ks_diag_refusals(&f, (data[0] & 8) ? report : NULL, 900000);
+    sup_diag_refusals(&f, (data[0] & 8) ? report : NULL, 900000);
 
-    ks_findings o;
-    ks_diag_walk(&cfg, &f, &o);
+    sup_findings o;
+    sup_diag_walk(&cfg, &f, &o);
     if (o.n < 0 || o.n > KS_DIAG_MAX_FINDINGS)
         abort();
     for (int i = 0; i < o.n; i++) {

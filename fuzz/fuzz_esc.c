@@ -1,19 +1,19 @@
 /*
  * fuzz_esc.c - libFuzzer target for keysupd's defences on untrusted text
- * (src/supervisor/ks_esc.c): ks_esc, which every logged or audited value
- * a client controls goes through, and ks_target_check, which refuses a
+ * (src/supervisor/sup_esc.c): sup_esc, which every logged or audited value
+ * a client controls goes through, and sup_target_check, which refuses a
  * request target before libmicrohttpd decodes it.
  *
  * Byte 0 is the output capacity for a truncated escape; the rest is the
  * value (for the target check: up to its first NUL, as the daemon sees it).
  * Properties, checked against a reference written here independently
  * (Unicode 15, table 3-7, for UTF-8):
- *   - ks_esc's output is NUL-terminated inside its capacity, valid UTF-8,
+ *   - sup_esc's output is NUL-terminated inside its capacity, valid UTF-8,
  *     free of C0, DEL, C1 and U+2028/U+2029, and, when not truncated,
  *     unescapes to exactly the input (nothing lost, nothing ambiguous);
  *     truncated, it is a prefix of the full output at an escape boundary
  *     followed by "...";
- *   - ks_target_check accepts a target only if its percent-decoding holds
+ *   - sup_target_check accepts a target only if its percent-decoding holds
  *     no NUL, no control character (C0, DEL, C1) and is valid UTF-8, and
  *     refuses one only for such a reason or for its length; its reason is
  *     one printable line.
@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ks_guard.h"
+#include "sup_guard.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -78,7 +78,7 @@ static int hexv(int c)
            : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* Undoes ks_esc into out; the bytes written, or -1 on a malformed escape. */
+/* Undoes sup_esc into out; the bytes written, or -1 on a malformed escape. */
 static long unescape(const char *s, size_t n, uint8_t *out)
 {
     size_t o = 0;
@@ -113,7 +113,7 @@ static void check_esc(const uint8_t *src, size_t n, size_t cap)
     if (!full || !small || !back)
         goto done;
     memset(full, 'Z', fcap);
-    ks_esc(full, fcap, (const char *)src, n);
+    sup_esc(full, fcap, (const char *)src, n);
     size_t fl = strnlen(full, fcap);
     if (fl >= fcap || !clean(full))
         abort();
@@ -123,7 +123,7 @@ static void check_esc(const uint8_t *src, size_t n, size_t cap)
 
     if (cap) {
         memset(small, 'Z', cap);
-        ks_esc(small, cap, (const char *)src, n);
+        sup_esc(small, cap, (const char *)src, n);
         size_t sl = strnlen(small, cap);
         if (sl >= cap || !clean(small))
             abort();
@@ -181,7 +181,7 @@ static void check_target(const uint8_t *src, size_t n)
     }
     memset(why, 'Z', sizeof why);
     why[0] = '\0';
-    int rc = ks_target_check(raw, why, sizeof why);
+    int rc = sup_target_check(raw, why, sizeof why);
     if (rc == 0 && bad)
         abort(); /* a hostile target accepted */
     if (rc != 0 && !bad && dn <= 4096)

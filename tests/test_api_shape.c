@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ks_shape.h"
+#include "sup_shape.h"
 
 static void test_incident_row(void **state)
 {
@@ -21,7 +21,7 @@ static void test_incident_row(void **state)
                           "resolved_ms", "mttd_ms", (json_int_t)1749, "heartbeat_interval_ms",
                           (json_int_t)1000, "mttr_ms", "symptoms", "KSE-202", 3, "actions",
                           "ts_ms", (json_int_t)1800000002000LL, "actor", "x");
-    ks_api_shape(o);
+    sup_api_shape(o);
     assert_string_equal(json_string_value(json_object_get(o, "code")), "KSE-301");
     assert_int_equal(json_integer_value(json_object_get(o, "kse_number")), 301);
     assert_null(json_object_get(o, "detected_ms"));
@@ -47,7 +47,7 @@ static void test_seconds_and_no_end(void **state)
     json_t *o = json_pack("{s:I,s:i,s:i,s:I,s:n,s:s,s:s}", "created_at", (json_int_t)1700000000,
                           "valid_until", 0, "valid_from", 0, "last_seen", (json_int_t)1700000000,
                           "acked_at", "code", "BAD_REQUEST", "state", "active");
-    ks_api_shape(o);
+    sup_api_shape(o);
     assert_string_equal(json_string_value(json_object_get(o, "created_at_utc")),
                         "2023-11-14T22:13:20Z");
     assert_int_equal(json_integer_value(json_object_get(o, "created_at")), 1700000000);
@@ -61,7 +61,7 @@ static void test_seconds_and_no_end(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "code")), "BAD_REQUEST");
     json_decref(o);
     o = json_pack("{s:i}", "code", 5);
-    ks_api_shape(o);
+    sup_api_shape(o);
     assert_int_equal(json_integer_value(json_object_get(o, "code")), 5);
     json_decref(o);
 }
@@ -69,11 +69,11 @@ static void test_seconds_and_no_end(void **state)
 static void test_scope(void **state)
 {
     (void)state;
-    assert_true(ks_api_shape_applies("/v1/incidents"));
-    assert_true(ks_api_shape_applies("/v1/keys/abc"));
-    assert_false(ks_api_shape_applies("/v1/device/heartbeat"));
-    assert_false(ks_api_shape_applies("/metrics"));
-    assert_false(ks_api_shape_applies(NULL));
+    assert_true(sup_api_shape_applies("/v1/incidents"));
+    assert_true(sup_api_shape_applies("/v1/keys/abc"));
+    assert_false(sup_api_shape_applies("/v1/device/heartbeat"));
+    assert_false(sup_api_shape_applies("/metrics"));
+    assert_false(sup_api_shape_applies(NULL));
 }
 
 int main(void)

@@ -1,5 +1,5 @@
 /*
- * test_diag_rules.c - the diagnosis walk (ks_diag_walk) as a pure function:
+ * test_diag_rules.c - the diagnosis walk (sup_diag_walk) as a pure function:
  * from constructed facts to findings, in the technician's order, with root
  * causes separated from their symptoms.
  */
@@ -10,15 +10,15 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ks_diag.h"
+#include "sup_diag.h"
 
 #define NOW 1800000000000LL
 #define ROOT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ROOT_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
-static ks_diag_cfg cfg(void)
+static sup_diag_cfg cfg(void)
 {
-    ks_diag_cfg c;
+    sup_diag_cfg c;
     memset(&c, 0, sizeof c);
     c.interval_ms = 1000;
     c.missed = 3;
@@ -35,7 +35,7 @@ static ks_diag_cfg cfg(void)
 }
 
 /* A healthy controller in step with version 7 (root A). */
-static void facts(ks_diag_facts *f, json_t *report)
+static void facts(sup_diag_facts *f, json_t *report)
 {
     memset(f, 0, sizeof *f);
     f->ctrl_id = 1;
@@ -59,9 +59,9 @@ static json_t *healthy(void)
                      "code", "protocol", 1, "seal_on", 0, "pending_transaction", 0, "lockouts");
 }
 
-static void refusal(ks_diag_facts *f, int code, int64_t fresh)
+static void refusal(sup_diag_facts *f, int code, int64_t fresh)
 {
-    ks_diag_refusal *r = &f->ref[f->nref++];
+    sup_diag_refusal *r = &f->ref[f->nref++];
     r->code = code;
     r->count = r->fresh = fresh;
     r->window = -1; /* unknown: the fresh ones count */
@@ -69,7 +69,7 @@ static void refusal(ks_diag_facts *f, int code, int64_t fresh)
     r->last_ms = NOW - 600;
 }
 
-static const ks_finding *get(const ks_findings *o, int code)
+static const sup_finding *get(const sup_findings *o, int code)
 {
     for (int i = 0; i < o->n; i++)
         if (o->f[i].code == code)
@@ -80,12 +80,12 @@ static const ks_finding *get(const ks_findings *o, int code)
 static void test_healthy_has_no_findings(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     facts(&f, r);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_int_equal(o.n, 0);
     json_decref(r);
 }
@@ -93,17 +93,17 @@ static void test_healthy_has_no_findings(void **state)
 static void test_missed_heartbeats_comm_lost(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     facts(&f, r);
     f.last_seen_ms = NOW - 2500; /* two missed: not yet */
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(get(&o, 100));
     f.last_seen_ms = NOW - 3500;
-    ks_diag_walk(&c, &f, &o);
-    const ks_finding *x = get(&o, 100);
+    sup_diag_walk(&c, &f, &o);
+    const sup_finding *x = get(&o, 100);
     assert_non_null(x);
     assert_true(x->root);
     assert_int_equal(x->first_ms, NOW - 3500 + 1000); /* the first heartbeat that did not come */
@@ -114,15 +114,15 @@ static void test_missed_heartbeats_comm_lost(void **state)
 static void test_desync_makes_key_unknown_a_symptom(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_object_set_new(r, "applied_root", json_string(ROOT_B));
     facts(&f, r);
     refusal(&f, 202, 50); /* fifty KEY_UNKNOWN refusals */
-    ks_diag_walk(&c, &f, &o);
-    const ks_finding *d = get(&o, 300), *k = get(&o, 202);
+    sup_diag_walk(&c, &f, &o);
+    const sup_finding *d = get(&o, 300), *k = get(&o, 202);
     assert_non_null(d);
     assert_non_null(k);
     assert_true(d->root);
@@ -132,7 +132,7 @@ static void test_desync_makes_key_unknown_a_symptom(void **state)
     /* Without the desync fifty of them (past the policy threshold) are a
      * root cause of their own. */
     json_object_set_new(r, "applied_root", json_string(ROOT_A));
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(get(&o, 300));
     assert_true(get(&o, 202)->root);
     json_decref(r);
@@ -141,21 +141,21 @@ static void test_desync_makes_key_unknown_a_symptom(void **state)
 static void test_controller_ahead_is_not_auto_repaired(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_object_set_new(r, "applied_version", json_integer(9)); /* published is 7 */
     facts(&f, r);
-    ks_diag_walk(&c, &f, &o);
-    const ks_finding *d = get(&o, 300);
+    sup_diag_walk(&c, &f, &o);
+    const sup_finding *d = get(&o, 300);
     assert_non_null(d);
     assert_true(d->root);
     assert_int_equal(d->no_auto, 1); /* a download would be refused as a rollback */
     /* A controller behind with another root is repaired by download as usual. */
     json_object_set_new(r, "applied_version", json_integer(7));
     json_object_set_new(r, "applied_root", json_string(ROOT_B));
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_int_equal(get(&o, 300)->no_auto, 0);
     json_decref(r);
 }
@@ -165,9 +165,9 @@ static void test_controller_ahead_is_not_auto_repaired(void **state)
 static void test_restored_supervisor_names_lost_revocations(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_object_set_new(r, "applied_version", json_integer(9)); /* published is 7 */
     json_object_set_new(r, "applied_history", json_integer(0));
@@ -179,8 +179,8 @@ static void test_restored_supervisor_names_lost_revocations(void **state)
                                   "revoked"));
     facts(&f, r);
     f.history = 0x1234;
-    ks_diag_walk(&c, &f, &o);
-    const ks_finding *d = get(&o, 304);
+    sup_diag_walk(&c, &f, &o);
+    const sup_finding *d = get(&o, 304);
     assert_non_null(d);
     assert_true(d->root);
     assert_int_equal(d->no_auto, 1);
@@ -188,12 +188,12 @@ static void test_restored_supervisor_names_lost_revocations(void **state)
     assert_null(get(&o, 300));
     /* Another history without a refused download yet: still 304, no 300. */
     json_object_del(r, "restore");
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_non_null(get(&o, 304));
     assert_null(get(&o, 300));
     /* Same history: the usual rules. */
     json_object_set_new(r, "applied_history", json_integer(0x1234));
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(get(&o, 304));
     assert_non_null(get(&o, 300));
     json_decref(r);
@@ -202,16 +202,16 @@ static void test_restored_supervisor_names_lost_revocations(void **state)
 static void test_order_store_before_sync_before_clock(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_object_set_new(json_object_get(r, "store"), "integrity", json_string("corrupt"));
     json_object_set_new(r, "applied_root", json_string(ROOT_B));
     json_object_set_new(json_object_get(r, "clock"), "code", json_string("KSE-600"));
     facts(&f, r);
     refusal(&f, 204, 3);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     int seen[3] = {-1, -1, -1};
     for (int i = 0; i < o.n; i++) {
         if (o.f[i].code == 301) seen[0] = i;
@@ -227,16 +227,16 @@ static void test_order_store_before_sync_before_clock(void **state)
 static void test_lockout_absorbs_attack_refusals(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_array_append_new(json_object_get(r, "lockouts"),
                           json_pack("{s:s,s:s,s:i,s:s}", "kind", "reader", "id", "reader-1",
                                     "fails", 3, "locked_until", "admin"));
     facts(&f, r);
     refusal(&f, 205, 3);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_true(get(&o, 500)->root);
     assert_false(get(&o, 205)->root);
     assert_int_equal(get(&o, 205)->cause, 500);
@@ -246,16 +246,16 @@ static void test_lockout_absorbs_attack_refusals(void **state)
 static void test_profile_seal_pending_and_protocol(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_object_set_new(r, "seal_on", json_true());
     json_object_set_new(r, "protocol", json_integer(0));
     facts(&f, r);
     refusal(&f, 504, 1);
     refusal(&f, 502, 1);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     /* One refused void, one refusal under the seal: the policy working. */
     assert_true(get(&o, 504)->evidence_only && !get(&o, 504)->root);
     assert_true(get(&o, 502)->evidence_only && !get(&o, 502)->root);
@@ -263,7 +263,7 @@ static void test_profile_seal_pending_and_protocol(void **state)
     assert_non_null(get(&o, 401));
     /* Only fresh refusals count. */
     f.ref[0].fresh = f.ref[1].fresh = 0;
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(get(&o, 504));
     assert_null(get(&o, 502));
     json_decref(r);
@@ -275,15 +275,15 @@ static void test_profile_seal_pending_and_protocol(void **state)
 static void test_answer_not_authentic_and_refused_downloads(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     facts(&f, r);
     refusal(&f, 710, 3);
     refusal(&f, 202, 2); /* a KEY_UNKNOWN is not explained by a bent answer */
-    ks_diag_walk(&c, &f, &o);
-    const ks_finding *a = get(&o, 710);
+    sup_diag_walk(&c, &f, &o);
+    const sup_finding *a = get(&o, 710);
     assert_non_null(a);
     assert_true(a->root && a->refusal);
     assert_int_equal(a->count, 3);
@@ -291,16 +291,16 @@ static void test_answer_not_authentic_and_refused_downloads(void **state)
     assert_true(get(&o, 202)->evidence_only); /* two: below the threshold */
     assert_int_equal(o.f[0].code, 710); /* trust is walked before the key area */
     refusal(&f, 701, 1); /* ...but a refused (rolled-back) download does */
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_non_null(get(&o, 701));
     assert_false(get(&o, 202)->root);
     assert_false(get(&o, 202)->evidence_only);
     assert_int_equal(get(&o, 202)->cause, 701);
     f.nref = 0;
     refusal(&f, 710, 0); /* nothing new since the last report */
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(get(&o, 710));
-    assert_true(ks_diag_is_refusal_code(710));
+    assert_true(sup_diag_is_refusal_code(710));
     json_decref(r);
 }
 
@@ -310,9 +310,9 @@ static void test_answer_not_authentic_and_refused_downloads(void **state)
 static void test_policy_refusals_are_evidence_below_threshold(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     static const int policy[] = {502, 503, 504, 505, 203, 204, 202};
     static const int attack[] = {205, 206, 201};
@@ -321,29 +321,29 @@ static void test_policy_refusals_are_evidence_below_threshold(void **state)
         refusal(&f, policy[i], 1);
     for (size_t i = 0; i < sizeof attack / sizeof attack[0]; i++)
         refusal(&f, attack[i], 1);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     for (size_t i = 0; i < sizeof policy / sizeof policy[0]; i++) {
-        const ks_finding *x = get(&o, policy[i]);
+        const sup_finding *x = get(&o, policy[i]);
         assert_non_null(x);
         assert_true(x->evidence_only);
         assert_false(x->root);
-        assert_true(ks_diag_is_policy_refusal(policy[i]));
+        assert_true(sup_diag_is_policy_refusal(policy[i]));
     }
     for (size_t i = 0; i < sizeof attack / sizeof attack[0]; i++) {
-        const ks_finding *x = get(&o, attack[i]);
+        const sup_finding *x = get(&o, attack[i]);
         assert_non_null(x);
         assert_true(x->root);
         assert_false(x->evidence_only);
-        assert_false(ks_diag_is_policy_refusal(attack[i]));
+        assert_false(sup_diag_is_policy_refusal(attack[i]));
     }
-    assert_false(ks_diag_is_policy_refusal(500));
+    assert_false(sup_diag_is_policy_refusal(500));
     /* The engine's window count decides: 4 of KSE-502 in the window stay
      * evidence, the 5th opens an incident and says why. */
     f.ref[0].window = 4;
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_true(get(&o, 502)->evidence_only);
     f.ref[0].window = 5;
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_true(get(&o, 502)->root);
     assert_false(get(&o, 502)->evidence_only);
     assert_non_null(strstr(get(&o, 502)->evidence, "5 within 600 s"));
@@ -351,11 +351,11 @@ static void test_policy_refusals_are_evidence_below_threshold(void **state)
      * on-demand view counts every refusal of the last diag_recent). */
     f.ref[0].window = 0;
     f.ref[0].fresh = 9;
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_true(get(&o, 502)->evidence_only);
     /* A KEY_EXPIRED explained by a clock fault is its symptom, not evidence. */
     json_object_set_new(json_object_get(r, "clock"), "code", json_string("KSE-600"));
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_false(get(&o, 204)->evidence_only);
     assert_int_equal(get(&o, 204)->cause, 600);
     json_decref(r);
@@ -364,16 +364,16 @@ static void test_policy_refusals_are_evidence_below_threshold(void **state)
 static void test_explains_table(void **state)
 {
     (void)state;
-    assert_true(ks_diag_explains(300, 202));
-    assert_true(ks_diag_explains(301, 202));
-    assert_true(ks_diag_explains(110, 204));
-    assert_true(ks_diag_explains(600, 204));
-    assert_false(ks_diag_explains(600, 202));
-    assert_true(ks_diag_explains(500, 206));
-    assert_false(ks_diag_explains(500, 204));
-    assert_false(ks_diag_explains(504, 502));
-    assert_true(ks_diag_is_refusal_code(203));
-    assert_false(ks_diag_is_refusal_code(301));
+    assert_true(sup_diag_explains(300, 202));
+    assert_true(sup_diag_explains(301, 202));
+    assert_true(sup_diag_explains(110, 204));
+    assert_true(sup_diag_explains(600, 204));
+    assert_false(sup_diag_explains(600, 202));
+    assert_true(sup_diag_explains(500, 206));
+    assert_false(sup_diag_explains(500, 204));
+    assert_false(sup_diag_explains(504, 502));
+    assert_true(sup_diag_is_refusal_code(203));
+    assert_false(sup_diag_is_refusal_code(301));
 }
 
 /* Issue 17 row 11: the controller's failure count restarts at 0 when the
@@ -381,16 +381,16 @@ static void test_explains_table(void **state)
 static void test_lockout_evidence_after_lock(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_array_append_new(json_object_get(r, "lockouts"),
                           json_pack("{s:s,s:s,s:i,s:i,s:I}", "kind", "reader", "id", "r1", "fails",
                                     0, "locked_after", 3, "locked_until",
                                     (json_int_t)(NOW / 1000 + 600)));
     facts(&f, r);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_non_null(get(&o, 500));
     assert_null(strstr(get(&o, 500)->evidence, "0 failures"));
     assert_non_null(strstr(get(&o, 500)->evidence, "reader r1 (locked after 3 failed attempts"));
@@ -402,16 +402,16 @@ static void test_lockout_evidence_after_lock(void **state)
 static void test_expired_by_bad_clock_names_clock(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     json_array_append_new(json_object_get(r, "conditions"), json_string("KSE-702"));
     facts(&f, r);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(strstr(get(&o, 702)->evidence, "clock"));
     json_object_set_new(r, "expiry_cause", json_string("clock"));
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_non_null(strstr(get(&o, 702)->evidence, "the cause is the clock (KSE-600)"));
     json_decref(r);
 }
@@ -421,29 +421,29 @@ static void test_expired_by_bad_clock_names_clock(void **state)
 static void test_identity_cloned_and_medium(void **state)
 {
     (void)state;
-    ks_diag_cfg c = cfg();
-    ks_diag_facts f;
-    ks_findings o;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
     json_t *r = healthy();
     facts(&f, r);
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(get(&o, 730));
     f.clone_first_ms = NOW - 4000;
     f.clone_ms = NOW - 2000;
     strcpy(f.clone_inst[0], "00000000000000aa");
     strcpy(f.clone_inst[1], "00000000000000bb");
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_non_null(get(&o, 730));
     assert_true(get(&o, 730)->root);
     assert_int_equal(get(&o, 730)->first_ms, NOW - 4000);
     assert_non_null(strstr(get(&o, 730)->evidence, "00000000000000bb"));
     f.clone_ms = NOW - 11000; /* the second agent stopped 11 intervals ago */
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_null(get(&o, 730));
 
     json_array_append_new(json_object_get(r, "conditions"), json_string("KSE-900"));
     json_object_set_new(json_object_get(r, "store"), "medium_sector", json_integer(112));
-    ks_diag_walk(&c, &f, &o);
+    sup_diag_walk(&c, &f, &o);
     assert_non_null(get(&o, 900));
     assert_non_null(strstr(get(&o, 900)->evidence, "sector 112"));
     json_decref(r);

@@ -14,13 +14,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "ks_db.h"
+#include "sup_db.h"
 
 static char path[64];
 
 static int setup(void **state)
 {
-    ks_db_opts o = {1000, 0};
+    sup_db_opts o = {1000, 0};
     char err[256];
     int fd;
     snprintf(path, sizeof path, "/tmp/ks_test_db_XXXXXX");
@@ -28,14 +28,14 @@ static int setup(void **state)
     if (fd < 0)
         return -1;
     close(fd);
-    *state = ks_db_open_sqlite(path, &o, err, sizeof err);
+    *state = sup_db_open_sqlite(path, &o, err, sizeof err);
     return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     char p[96];
-    ks_db_close(*state);
+    sup_db_close(*state);
     unlink(path);
     snprintf(p, sizeof p, "%s-wal", path);
     unlink(p);
@@ -46,61 +46,61 @@ static int teardown(void **state)
 
 static void migrate_twice(void **state)
 {
-    ks_db *db = *state;
+    sup_db *db = *state;
     int v1 = 0, v2 = 0;
     int64_t n = 0;
-    assert_int_equal(ks_db_migrate(db, &v1), KS_DB_OK);
+    assert_int_equal(sup_db_migrate(db, &v1), KS_DB_OK);
     assert_true(v1 >= 2);
-    assert_int_equal(ks_db_migrate(db, &v2), KS_DB_OK);
+    assert_int_equal(sup_db_migrate(db, &v2), KS_DB_OK);
     assert_int_equal(v1, v2);
-    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM schema_version", NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(sup_db_int(db, "SELECT COUNT(*) FROM schema_version", NULL, 0, &n), KS_DB_OK);
     assert_int_equal(n, v1);
-    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM policies", NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(sup_db_int(db, "SELECT COUNT(*) FROM policies", NULL, 0, &n), KS_DB_OK);
     assert_true(n >= 15);
 }
 
 static void constraint_and_rollback(void **state)
 {
-    ks_db *db = *state;
+    sup_db *db = *state;
     uint8_t id[16] = {1}, pk[32] = {2};
-    ks_dbv p[4] = {ks_dbv_blob(id, 16), ks_dbv_blob(pk, 32), ks_dbv_int(0), ks_dbv_int(0)};
+    sup_dbv p[4] = {sup_dbv_blob(id, 16), sup_dbv_blob(pk, 32), sup_dbv_int(0), sup_dbv_int(0)};
     const char *ins = "INSERT INTO keys(key_id, public_key, privileges, valid_from, valid_until,"
                       " state, scope, form_factor, key_format, created_at, updated_at)"
                       " VALUES (?,?,?,?,0,0,0,0,1,0,0)";
     int64_t n = -1;
-    assert_int_equal(ks_db_migrate(db, NULL), KS_DB_OK);
-    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
-    assert_int_equal(ks_db_last_id(db), 1);
-    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_CONSTRAINT);
+    assert_int_equal(sup_db_migrate(db, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_last_id(db), 1);
+    assert_int_equal(sup_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_CONSTRAINT);
     /* a transaction rolled back leaves nothing behind */
     id[0] = 9;
     pk[0] = 9;
-    assert_int_equal(ks_db_begin(db), KS_DB_OK);
-    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
-    assert_int_equal(ks_db_rollback(db), KS_DB_OK);
-    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM keys", NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(sup_db_begin(db), KS_DB_OK);
+    assert_int_equal(sup_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_rollback(db), KS_DB_OK);
+    assert_int_equal(sup_db_int(db, "SELECT COUNT(*) FROM keys", NULL, 0, &n), KS_DB_OK);
     assert_int_equal(n, 1);
     /* a transaction left open (its COMMIT and ROLLBACK failed) does not wedge
      * the next one: begin ends it, uncommitted, and starts afresh */
-    assert_int_equal(ks_db_begin(db), KS_DB_OK);
-    assert_int_equal(ks_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
-    assert_int_equal(ks_db_begin(db), KS_DB_OK);
-    assert_int_equal(ks_db_commit(db), KS_DB_OK);
-    assert_int_equal(ks_db_int(db, "SELECT COUNT(*) FROM keys", NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(sup_db_begin(db), KS_DB_OK);
+    assert_int_equal(sup_db_exec(db, ins, p, 4, NULL, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_begin(db), KS_DB_OK);
+    assert_int_equal(sup_db_commit(db), KS_DB_OK);
+    assert_int_equal(sup_db_int(db, "SELECT COUNT(*) FROM keys", NULL, 0, &n), KS_DB_OK);
     assert_int_equal(n, 1);
     /* no row: 1, value untouched */
     n = 77;
-    assert_int_equal(ks_db_int(db, "SELECT id FROM keys WHERE id = 99", NULL, 0, &n), 1);
+    assert_int_equal(sup_db_int(db, "SELECT id FROM keys WHERE id = 99", NULL, 0, &n), 1);
     assert_int_equal(n, 77);
     /* foreign keys are on */
     {
-        ks_dbv h = ks_dbv_int(12345);
-        assert_int_equal(ks_db_exec(db, "UPDATE keys SET holder_id = ?", &h, 1, NULL, NULL),
+        sup_dbv h = sup_dbv_int(12345);
+        assert_int_equal(sup_db_exec(db, "UPDATE keys SET holder_id = ?", &h, 1, NULL, NULL),
                          KS_DB_CONSTRAINT);
     }
 }
 
-static int blob_row(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static int blob_row(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     int *ok = ctx;
     *ok = ncol == 2 && c[0].type == KS_DBV_BLOB && c[0].n == 3 && c[1].type == KS_DBV_TEXT &&
@@ -110,13 +110,13 @@ static int blob_row(void *ctx, int ncol, const ks_dbv *c, const char *const *nam
 
 static void typed_rows(void **state)
 {
-    ks_db *db = *state;
+    sup_db *db = *state;
     uint8_t b[3] = {1, 2, 3};
-    ks_dbv p[2] = {ks_dbv_blob(b, 3), ks_dbv_text("x")};
+    sup_dbv p[2] = {sup_dbv_blob(b, 3), sup_dbv_text("x")};
     int ok = 0;
-    assert_int_equal(ks_db_exec(db, "SELECT ? AS b, ? AS t", p, 2, blob_row, &ok), KS_DB_OK);
+    assert_int_equal(sup_db_exec(db, "SELECT ? AS b, ? AS t", p, 2, blob_row, &ok), KS_DB_OK);
     assert_true(ok);
-    assert_int_equal(ks_db_exec(db, "SELEC nonsense", NULL, 0, NULL, NULL), KS_DB_ERR);
+    assert_int_equal(sup_db_exec(db, "SELEC nonsense", NULL, 0, NULL, NULL), KS_DB_ERR);
 }
 
 int main(void)

@@ -16,12 +16,12 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "ks_guard.h"
+#include "sup_guard.h"
 
 static void esc(const char *in, size_t n, const char *want)
 {
     char out[256];
-    ks_esc(out, sizeof out, in, n);
+    sup_esc(out, sizeof out, in, n);
     assert_string_equal(out, want);
 }
 
@@ -45,18 +45,18 @@ static void truncation(void **state)
 {
     char out[8];
     (void)state;
-    ks_esc(out, sizeof out, "abcdefghij", 10);
+    sup_esc(out, sizeof out, "abcdefghij", 10);
     assert_string_equal(out, "abcd...");
-    ks_esc(out, sizeof out, "\n\n\n\n", 4);
+    sup_esc(out, sizeof out, "\n\n\n\n", 4);
     assert_string_equal(out, "\\n\\n...");
-    ks_esc(out, 1, "abc", 3);
+    sup_esc(out, 1, "abc", 3);
     assert_string_equal(out, "");
 }
 
 static int bad(const char *t)
 {
     char why[160] = "";
-    int r = ks_target_check(t, why, sizeof why);
+    int r = sup_target_check(t, why, sizeof why);
     if (r)
         assert_true(why[0] != '\0');
     return r != 0;
@@ -87,26 +87,26 @@ static void targets(void **state)
 static void nonce_owners(void **state)
 {
     /* A tiny table: 16 slots, one probe window. */
-    ks_nonces *n = ks_nonces_new(60, 16);
+    sup_nonces *n = sup_nonces_new(60, 16);
     uint8_t honest[32], x[32];
     int refused = 0;
     (void)state;
     assert_non_null(n);
-    assert_int_equal(ks_nonces_issue_for(n, 1, honest, 1000), 0);
+    assert_int_equal(sup_nonces_issue_for(n, 1, honest, 1000), 0);
     for (int i = 0; i < 200; i++)
-        refused += ks_nonces_issue_for(n, 2, x, 1000) != 0;
+        refused += sup_nonces_issue_for(n, 2, x, 1000) != 0;
     assert_int_equal(refused, 0); /* the flooder recycles its own slots */
-    assert_int_equal(ks_nonces_live(n, honest, 1001), 1);
-    assert_int_equal(ks_nonces_consume(n, honest, 1001), 1);
-    assert_int_equal(ks_nonces_live(n, honest, 1001), 0);
-    assert_int_equal(ks_nonces_consume(n, honest, 1001), 0); /* replay */
+    assert_int_equal(sup_nonces_live(n, honest, 1001), 1);
+    assert_int_equal(sup_nonces_consume(n, honest, 1001), 1);
+    assert_int_equal(sup_nonces_live(n, honest, 1001), 0);
+    assert_int_equal(sup_nonces_consume(n, honest, 1001), 0); /* replay */
     /* Full of owner 2's live nonces: owner 3 is refused, not evicting. */
     for (int i = 0; i < 16; i++)
-        ks_nonces_issue_for(n, 2, x, 1000);
-    assert_int_equal(ks_nonces_issue_for(n, 3, x, 1000), -1);
+        sup_nonces_issue_for(n, 2, x, 1000);
+    assert_int_equal(sup_nonces_issue_for(n, 3, x, 1000), -1);
     /* Expired slots are free again. */
-    assert_int_equal(ks_nonces_issue_for(n, 3, x, 2000), 0);
-    ks_nonces_free(n);
+    assert_int_equal(sup_nonces_issue_for(n, 3, x, 2000), 0);
+    sup_nonces_free(n);
 }
 
 int main(void)

@@ -16,11 +16,11 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "ks_restore.h"
-#include "ks_sup.h"
+#include "sup_restore.h"
+#include "sup.h"
 #include "sup_util.h"
 
-static ks_sup S;
+static sup_ctx S;
 static char dir[64];
 
 static void enrol(uint32_t scope)
@@ -28,24 +28,24 @@ static void enrol(uint32_t scope)
     uint8_t pk[32], id[16];
     randombytes_buf(pk, sizeof pk);
     ks_key_id(&S.crypto, id, pk);
-    ks_dbv p[4] = {ks_dbv_blob(id, 16), ks_dbv_blob(pk, 32), ks_dbv_int(1), ks_dbv_int(scope)};
+    sup_dbv p[4] = {sup_dbv_blob(id, 16), sup_dbv_blob(pk, 32), sup_dbv_int(1), sup_dbv_int(scope)};
     pthread_mutex_lock(&S.lock);
-    assert_int_equal(ks_db_exec(S.db, "INSERT INTO keys(key_id, public_key, privileges,"
+    assert_int_equal(sup_db_exec(S.db, "INSERT INTO keys(key_id, public_key, privileges,"
                                       " holder_id, valid_from, valid_until, state, scope,"
                                       " form_factor, key_format, created_at, updated_at)"
                                       " VALUES (?,?,?,NULL,0,0,0,?,1,1,0,0)", p, 4, NULL, NULL),
                      0);
-    assert_int_equal(ks_pub_mark(&S, scope), 0);
+    assert_int_equal(sup_pub_mark(&S, scope), 0);
     pthread_mutex_unlock(&S.lock);
-    assert_true(ks_pub_run_once(&S) >= 0);
+    assert_true(sup_pub_run_once(&S) >= 0);
 }
 
 static int check_p(uint64_t av, const uint8_t *root, int has_hist, uint32_t hist, int proof)
 {
     uint8_t proot[KS_HASH_SIZE];
-    uint64_t pv = ks_pub_version(&S, 1, proot);
+    uint64_t pv = sup_pub_version(&S, 1, proot);
     pthread_mutex_lock(&S.lock);
-    int rc = ks_restore_check(&S, 1, 1, av, root, has_hist, hist, pv, proot, proof);
+    int rc = sup_restore_check(&S, 1, 1, av, root, has_hist, hist, pv, proot, proof);
     pthread_mutex_unlock(&S.lock);
     return rc;
 }
@@ -60,7 +60,7 @@ static uint32_t published_history(uint64_t *version)
     uint8_t *buf = NULL;
     size_t len = 0;
     ks_snap_header h;
-    assert_int_equal(ks_pub_snapshot(&S, 1, &buf, &len, version), KS_OK);
+    assert_int_equal(sup_pub_snapshot(&S, 1, &buf, &len, version), KS_OK);
     assert_int_equal(ks_snap_header_decode(&h, buf, NULL), KS_OK);
     assert_int_equal(h.version, *version);
     free(buf);
@@ -70,12 +70,12 @@ static uint32_t published_history(uint64_t *version)
 static void reopen(void)
 {
     char err[256];
-    ks_pub_stop(&S);
-    ks_sup_close(&S);
+    sup_pub_stop(&S);
+    sup_close(&S);
     memset(&S, 0, sizeof S);
-    assert_int_equal(ks_sup_open(&S, dir, NULL, NULL, 0, err, sizeof err), KS_OK);
-    ks_log_set_level(KS_LOG_ERROR);
-    assert_int_equal(ks_pub_start(&S), KS_OK);
+    assert_int_equal(sup_open(&S, dir, NULL, NULL, 0, err, sizeof err), KS_OK);
+    sup_log_set_level(KS_LOG_ERROR);
+    assert_int_equal(sup_pub_start(&S), KS_OK);
 }
 
 static void test_restore_detection(void **state)
@@ -85,28 +85,28 @@ static void test_restore_detection(void **state)
     (void)state;
     enrol(1);
     enrol(1);
-    v = ks_pub_version(&S, 1, root);
+    v = sup_pub_version(&S, 1, root);
     assert_true(v >= 2);
-    assert_int_equal(ks_restore_history(&S), 0);
+    assert_int_equal(sup_restore_history(&S), 0);
 
     /* In step, behind, or no root: not a restore. */
     assert_int_equal(check(v, root, 1, 0), 0);
     assert_int_equal(check(v - 1, root, 1, 0), 0);
     assert_int_equal(check(v, NULL, 0, 0), 0);
-    assert_int_equal(ks_restore_history(&S), 0);
+    assert_int_equal(sup_restore_history(&S), 0);
 
     /* A controller holds v + 3, which we never published: restored. */
     randombytes_buf(other, sizeof other);
     assert_int_equal(check(v + 3, other, 1, 0), 1);
-    uint32_t h1 = ks_restore_history(&S);
+    uint32_t h1 = sup_restore_history(&S);
     assert_true(h1 != 0);
-    assert_int_equal(ks_restore_floor(&S), v + 3);
+    assert_int_equal(sup_restore_floor(&S), v + 3);
     /* The same report again (before the publisher ran) changes nothing. */
     assert_int_equal(check(v + 3, other, 1, 0), 0);
-    assert_int_equal(ks_restore_history(&S), h1);
+    assert_int_equal(sup_restore_history(&S), h1);
 
     /* Every scope republishes, above the floor, under the new history. */
-    assert_true(ks_pub_run_once(&S) >= 1);
+    assert_true(sup_pub_run_once(&S) >= 1);
     assert_int_equal(published_history(&pv), h1);
     assert_int_equal(pv, v + 4);
     enrol(1);
@@ -115,34 +115,34 @@ static void test_restore_detection(void **state)
 
     /* A restart keeps the history and the floor, and the chain reloads. */
     reopen();
-    assert_int_equal(ks_restore_history(&S), h1);
-    assert_int_equal(ks_restore_floor(&S), v + 3);
-    assert_int_equal(ks_pub_version(&S, 1, root), v + 5);
+    assert_int_equal(sup_restore_history(&S), h1);
+    assert_int_equal(sup_restore_floor(&S), v + 3);
+    assert_int_equal(sup_pub_version(&S, 1, root), v + 5);
     enrol(1);
     assert_int_equal(published_history(&pv), h1);
     assert_int_equal(pv, v + 6);
 
     /* Same version, another root, in our current history: published twice. */
     assert_int_equal(check(v + 6, other, 1, h1), 1);
-    assert_true(ks_restore_history(&S) != h1 && ks_restore_history(&S) != 0);
+    assert_true(sup_restore_history(&S) != h1 && sup_restore_history(&S) != 0);
     /* ...but not when the controller is on another history (it waits for
      * initialize; the diagnosis says so). */
-    uint32_t h2 = ks_restore_history(&S);
-    assert_true(ks_pub_run_once(&S) >= 1);
-    pv = ks_pub_version(&S, 1, root);
+    uint32_t h2 = sup_restore_history(&S);
+    assert_true(sup_pub_run_once(&S) >= 1);
+    pv = sup_pub_version(&S, 1, root);
     assert_int_equal(check(pv, other, 1, h1), 0);
-    assert_int_equal(ks_restore_history(&S), h2);
+    assert_int_equal(sup_restore_history(&S), h2);
 
     /* A controller behind us, on our history, that refused our database
      * because it would undo a revocation: proof enough. */
     assert_int_equal(check_p(pv - 1, other, 1, h2, 0), 0);
     assert_int_equal(check_p(pv - 1, other, 1, h2, 1), 1);
-    uint32_t h3 = ks_restore_history(&S);
+    uint32_t h3 = sup_restore_history(&S);
     assert_true(h3 != h2 && h3 != 0);
     /* The same refusal reported by a controller still on the old history
      * (it now waits for initialize) changes nothing again. */
     assert_int_equal(check_p(pv - 1, other, 1, h2, 1), 0);
-    assert_int_equal(ks_restore_history(&S), h3);
+    assert_int_equal(sup_restore_history(&S), h3);
 }
 
 static int setup(void **state)
@@ -151,7 +151,7 @@ static int setup(void **state)
     snprintf(dir, sizeof dir, "/tmp/ks_test_restore_XXXXXX");
     if (sup_fixture_open(&S, dir) != 0)
         return -1;
-    return ks_pub_start(&S) == KS_OK ? 0 : -1;
+    return sup_pub_start(&S) == KS_OK ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -21,14 +21,14 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "ks_pubstore.h"
+#include "sup_pubstore.h"
 #include "sup_util.h"
 
 #define NSCOPES 4
 #define RETAIN 4
 #define ROUNDS 120
 
-static ks_sup S;
+static sup_ctx S;
 static char dir[64];
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -55,7 +55,7 @@ typedef struct ref_ctx {
     uint32_t n, cap;
 } ref_ctx;
 
-static int ref_row(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static int ref_row(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     ref_ctx *r = ctx;
     ks_record k;
@@ -91,14 +91,14 @@ static void check_scope(uint32_t scope)
     uint64_t ver = 0;
     ks_snap_header h, rh;
     ref_ctx r = {NULL, 0, 0};
-    ks_dbv q = ks_dbv_int(scope);
+    sup_dbv q = sup_dbv_int(scope);
     ks_trust t;
     ks_policy pol = {&t, 0, 0, 0};
 
-    assert_int_equal(ks_pub_snapshot(&S, scope, &img, &len, &ver), KS_OK);
+    assert_int_equal(sup_pub_snapshot(&S, scope, &img, &len, &ver), KS_OK);
     assert_int_equal(ks_snap_header_decode(&h, img, NULL), KS_OK);
     pthread_mutex_lock(&S.lock); /* the publisher thread shares the handle */
-    assert_int_equal(ks_db_exec(S.db, "SELECT key_id, public_key, privileges, valid_from,"
+    assert_int_equal(sup_db_exec(S.db, "SELECT key_id, public_key, privileges, valid_from,"
                                       " valid_until, counter_floor, holder_id, scope, key_format,"
                                       " state, form_factor FROM keys WHERE scope = 0 OR scope = ?"
                                       " ORDER BY key_id", &q, 1, ref_row, &r), 0);
@@ -150,7 +150,7 @@ static void check_deltas(uint32_t scope)
         int64_t n;
         if (!hs->img[i] || hs->ver[RETAIN - 1] - hs->ver[i] >= RETAIN)
             continue;
-        assert_int_equal(ks_pub_delta(&S, scope, hs->ver[i], &d, &dl, &v), KS_OK);
+        assert_int_equal(sup_pub_delta(&S, scope, hs->ver[i], &d, &dl, &v), KS_OK);
         assert_int_equal(v, hs->ver[RETAIN - 1]);
         assert_int_equal(ks_delta_parse(&dlt, d, dl, NULL), KS_OK);
         assert_int_equal(dlt.base_version, hs->ver[i]);
@@ -172,7 +172,7 @@ static void check_deltas(uint32_t scope)
         uint8_t *d = NULL;
         size_t dl = 0;
         uint64_t v = 0;
-        assert_int_equal(ks_pub_delta(&S, scope, hs->ver[RETAIN - 1] - RETAIN, &d, &dl, &v),
+        assert_int_equal(sup_pub_delta(&S, scope, hs->ver[RETAIN - 1] - RETAIN, &d, &dl, &v),
                          KS_E_NOTFOUND);
     }
 }
@@ -184,14 +184,14 @@ static void enrol(uint32_t scope)
     uint8_t pk[32], id[16];
     randombytes_buf(pk, sizeof pk);
     ks_key_id(&S.crypto, id, pk);
-    ks_dbv p[5] = {ks_dbv_blob(id, 16), ks_dbv_blob(pk, 32), ks_dbv_int(1 + rnd(4096)),
-                   ks_dbv_int(scope), ks_dbv_int(rnd(1000))};
-    assert_int_equal(ks_db_exec(S.db, "INSERT INTO keys(key_id, public_key, privileges,"
+    sup_dbv p[5] = {sup_dbv_blob(id, 16), sup_dbv_blob(pk, 32), sup_dbv_int(1 + rnd(4096)),
+                   sup_dbv_int(scope), sup_dbv_int(rnd(1000))};
+    assert_int_equal(sup_db_exec(S.db, "INSERT INTO keys(key_id, public_key, privileges,"
                                       " holder_id, valid_from, valid_until, state, scope,"
                                       " form_factor, key_format, created_at, updated_at)"
                                       " VALUES (?,?,?,NULL,?,0,0,?,1,1,0,0)",
-                                (ks_dbv[]){p[0], p[1], p[2], p[4], p[3]}, 5, NULL, NULL), 0);
-    assert_int_equal(ks_pub_mark(&S, scope), 0);
+                                (sup_dbv[]){p[0], p[1], p[2], p[4], p[3]}, 5, NULL, NULL), 0);
+    assert_int_equal(sup_pub_mark(&S, scope), 0);
 }
 
 /* Applies `set` to a random key and marks its scope. */
@@ -199,18 +199,18 @@ static void change(const char *set, int64_t a, int64_t b, int nargs)
 {
     int64_t n = 0, id = 0, scope = 0;
     char sql[160];
-    ks_db_int(S.db, "SELECT COUNT(*) FROM keys", NULL, 0, &n);
+    sup_db_int(S.db, "SELECT COUNT(*) FROM keys", NULL, 0, &n);
     if (n == 0)
         return;
-    ks_dbv off = ks_dbv_int(rnd((uint32_t)n));
-    ks_db_int(S.db, "SELECT id FROM keys ORDER BY id LIMIT 1 OFFSET ?", &off, 1, &id);
-    ks_dbv idv = ks_dbv_int(id);
-    ks_db_int(S.db, "SELECT scope FROM keys WHERE id = ?", &idv, 1, &scope);
-    ks_dbv p[3] = {ks_dbv_int(a), ks_dbv_int(b), idv};
+    sup_dbv off = sup_dbv_int(rnd((uint32_t)n));
+    sup_db_int(S.db, "SELECT id FROM keys ORDER BY id LIMIT 1 OFFSET ?", &off, 1, &id);
+    sup_dbv idv = sup_dbv_int(id);
+    sup_db_int(S.db, "SELECT scope FROM keys WHERE id = ?", &idv, 1, &scope);
+    sup_dbv p[3] = {sup_dbv_int(a), sup_dbv_int(b), idv};
     p[nargs] = idv;
     snprintf(sql, sizeof sql, "UPDATE keys SET %s, updated_at = updated_at + 1 WHERE id = ?", set);
-    assert_int_equal(ks_db_exec(S.db, sql, p, nargs + 1, NULL, NULL), 0);
-    assert_int_equal(ks_pub_mark(&S, (uint32_t)scope), 0);
+    assert_int_equal(sup_db_exec(S.db, sql, p, nargs + 1, NULL, NULL), 0);
+    assert_int_equal(sup_pub_mark(&S, (uint32_t)scope), 0);
 }
 
 static void random_change(void)
@@ -233,12 +233,12 @@ static void random_change(void)
 
 static void publish_and_check(void)
 {
-    assert_true(ks_pub_run_once(&S) >= 0);
+    assert_true(sup_pub_run_once(&S) >= 0);
     for (uint32_t sc = 0; sc < NSCOPES; sc++) {
         int64_t dirty = -1;
-        ks_dbv q = ks_dbv_int(sc);
+        sup_dbv q = sup_dbv_int(sc);
         pthread_mutex_lock(&S.lock);
-        ks_db_int(S.db, "SELECT dirty FROM scopes WHERE scope = ?", &q, 1, &dirty);
+        sup_db_int(S.db, "SELECT dirty FROM scopes WHERE scope = ?", &q, 1, &dirty);
         pthread_mutex_unlock(&S.lock);
         assert_int_equal(dirty, 0);
         check_scope(sc);
@@ -248,8 +248,8 @@ static void publish_and_check(void)
 
 static void restart(void)
 {
-    ks_pub_stop(&S);
-    assert_int_equal(ks_pub_start(&S), KS_OK);
+    sup_pub_stop(&S);
+    assert_int_equal(sup_pub_start(&S), KS_OK);
 }
 
 static void test_incremental_equals_full(void **state)
@@ -258,13 +258,13 @@ static void test_incremental_equals_full(void **state)
     (void)state;
     pthread_mutex_lock(&S.lock);
     for (uint32_t sc = 0; sc < NSCOPES; sc++)
-        assert_int_equal(ks_pub_mark(&S, sc), 0);
+        assert_int_equal(sup_pub_mark(&S, sc), 0);
     pthread_mutex_unlock(&S.lock);
     publish_and_check();
     for (int round = 0; round < ROUNDS; round++) {
         int n = 1 + (int)rnd(4);
         pthread_mutex_lock(&S.lock);
-        assert_int_equal(ks_db_begin(S.db), 0);
+        assert_int_equal(sup_db_begin(S.db), 0);
         for (int i = 0; i < n; i++)
             random_change();
         if (round == 40) {
@@ -273,28 +273,28 @@ static void test_incremental_equals_full(void **state)
             for (int i = 0; i < 4200; i++)
                 enrol(0);
         }
-        assert_int_equal(ks_db_commit(S.db), 0);
+        assert_int_equal(sup_db_commit(S.db), 0);
         pthread_mutex_unlock(&S.lock);
         if (round == 60) {
             /* A store that fails: nothing changes, the marks stay. */
-            uint64_t v1 = ks_pub_version(&S, 1, NULL);
+            uint64_t v1 = sup_pub_version(&S, 1, NULL);
             int64_t dirty = 0;
-            ks_dbv q = ks_dbv_int(1);
+            sup_dbv q = sup_dbv_int(1);
             pthread_mutex_lock(&S.lock);
-            assert_int_equal(ks_db_exec(S.db, "CREATE TRIGGER fail_pub BEFORE INSERT ON"
+            assert_int_equal(sup_db_exec(S.db, "CREATE TRIGGER fail_pub BEFORE INSERT ON"
                                               " snapshot_versions BEGIN SELECT RAISE(ABORT,"
                                               " 'injected'); END", NULL, 0, NULL, NULL), 0);
             pthread_mutex_unlock(&S.lock);
-            assert_true(ks_pub_run_once(&S) < 0);
-            assert_int_equal(ks_pub_version(&S, 1, NULL), v1);
+            assert_true(sup_pub_run_once(&S) < 0);
+            assert_int_equal(sup_pub_version(&S, 1, NULL), v1);
             pthread_mutex_lock(&S.lock);
-            ks_db_int(S.db, "SELECT dirty FROM scopes WHERE scope = 1", &q, 0, &dirty);
+            sup_db_int(S.db, "SELECT dirty FROM scopes WHERE scope = 1", &q, 0, &dirty);
             assert_true(dirty > 0);
-            assert_int_equal(ks_db_exec(S.db, "DROP TRIGGER fail_pub", NULL, 0, NULL, NULL), 0);
+            assert_int_equal(sup_db_exec(S.db, "DROP TRIGGER fail_pub", NULL, 0, NULL, NULL), 0);
             pthread_mutex_unlock(&S.lock);
         }
         if (round == 90) {
-            ks_pub_stats(&S, &inc, &full);
+            sup_pub_stats(&S, &inc, &full);
             print_message("before the restart: %llu incremental, %llu full publishes\n",
                           (unsigned long long)inc, (unsigned long long)full);
             assert_true(inc > 100);
@@ -303,7 +303,7 @@ static void test_incremental_equals_full(void **state)
         }
         publish_and_check();
     }
-    ks_pub_stats(&S, &inc, &full);
+    sup_pub_stats(&S, &inc, &full);
     print_message("after the restart: %llu incremental, %llu full publishes\n",
                   (unsigned long long)inc, (unsigned long long)full);
     assert_true(inc > 0);
@@ -317,7 +317,7 @@ static int setup(void **state)
     if (sup_fixture_open(&S, dir) != 0)
         return -1;
     S.cfg.snapshot_retain = RETAIN;
-    return ks_pub_start(&S) == KS_OK ? 0 : -1;
+    return sup_pub_start(&S) == KS_OK ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -16,9 +16,9 @@
 #include "ctl_agent.h"
 #include "ctl_tls.h"
 #include "ks_fileio.h"
-#include "ks_http_tls.h"
+#include "sup_http_tls.h"
 #include "ks_test_util.h"
-#include "ks_tls.h"
+#include "sup_tls.h"
 
 static char tmpdir[64];
 
@@ -62,28 +62,28 @@ static void test_pin_text(void **state)
 
 static void test_listen(void **state)
 {
-    ks_listen l;
+    sup_listen l;
     char err[256];
     (void)state;
-    assert_int_equal(ks_listen_parse("127.0.0.1:8750", &l, err, sizeof err), 0);
+    assert_int_equal(sup_listen_parse("127.0.0.1:8750", &l, err, sizeof err), 0);
     assert_true(l.loopback && !l.v6 && l.port == 8750);
-    assert_int_equal(ks_listen_parse("127.9.9.9:0", &l, err, sizeof err), 0);
+    assert_int_equal(sup_listen_parse("127.9.9.9:0", &l, err, sizeof err), 0);
     assert_true(l.loopback);
-    assert_int_equal(ks_listen_parse("10.0.0.5:443", &l, err, sizeof err), 0);
+    assert_int_equal(sup_listen_parse("10.0.0.5:443", &l, err, sizeof err), 0);
     assert_false(l.loopback);
-    assert_int_equal(ks_listen_parse("[::1]:0", &l, err, sizeof err), 0);
+    assert_int_equal(sup_listen_parse("[::1]:0", &l, err, sizeof err), 0);
     assert_true(l.v6 && l.loopback && !l.any6);
-    assert_int_equal(ks_listen_parse("[::]:8750", &l, err, sizeof err), 0);
+    assert_int_equal(sup_listen_parse("[::]:8750", &l, err, sizeof err), 0);
     assert_true(l.v6 && l.any6 && !l.loopback && l.port == 8750);
-    assert_int_equal(ks_listen_parse("[fe80::1]:1", &l, err, sizeof err), 0);
-    assert_int_not_equal(ks_listen_parse("::1:8750", &l, err, sizeof err), 0);
-    assert_int_not_equal(ks_listen_parse("[::1]8750", &l, err, sizeof err), 0);
-    assert_int_not_equal(ks_listen_parse("[::1]:", &l, err, sizeof err), 0);
-    assert_int_not_equal(ks_listen_parse("[::1]:65536", &l, err, sizeof err), 0);
-    assert_int_not_equal(ks_listen_parse("localhost:80", &l, err, sizeof err), 0);
+    assert_int_equal(sup_listen_parse("[fe80::1]:1", &l, err, sizeof err), 0);
+    assert_int_not_equal(sup_listen_parse("::1:8750", &l, err, sizeof err), 0);
+    assert_int_not_equal(sup_listen_parse("[::1]8750", &l, err, sizeof err), 0);
+    assert_int_not_equal(sup_listen_parse("[::1]:", &l, err, sizeof err), 0);
+    assert_int_not_equal(sup_listen_parse("[::1]:65536", &l, err, sizeof err), 0);
+    assert_int_not_equal(sup_listen_parse("localhost:80", &l, err, sizeof err), 0);
     assert_non_null(strstr(err, "IPv4"));
-    assert_int_not_equal(ks_listen_parse("1.2.3.4:80x", &l, err, sizeof err), 0);
-    assert_int_not_equal(ks_listen_parse("[1.2.3.4]:80", &l, err, sizeof err), 0);
+    assert_int_not_equal(sup_listen_parse("1.2.3.4:80x", &l, err, sizeof err), 0);
+    assert_int_not_equal(sup_listen_parse("[1.2.3.4]:80", &l, err, sizeof err), 0);
 }
 
 static void test_conf_set(void **state)
@@ -111,28 +111,28 @@ static void test_selfsigned(void **state)
     const char *sans[] = {"DNS:keysup.example", "IP:10.0.0.5", "IP:fd00::5"};
     const char *bad[] = {"URI:x"};
     uint8_t h[32];
-    ks_tls *t = NULL;
+    sup_tls *t = NULL;
     (void)state;
     path(c, sizeof c, "c.pem");
     path(k, sizeof k, "k.pem");
     assert_int_equal(cli_tls_selfsigned(c, k, sans, 3, 0, 10, err, sizeof err), 0);
     assert_int_equal(ks_tls_pin_of_file(h, c, err, sizeof err), 0);
-    assert_int_equal(ks_tls_open(&t, c, k, err, sizeof err), 0);
+    assert_int_equal(sup_tls_open(&t, c, k, err, sizeof err), 0);
     {
         char pin[KS_TLS_PIN_TEXT], want[KS_TLS_PIN_TEXT];
-        ks_tls_pin(t, pin);
+        sup_tls_pin(t, pin);
         ks_tls_pin_format(want, h);
         assert_string_equal(pin, want);
-        assert_true(ks_tls_expires(t) > (int64_t)time(NULL) + 9 * 86400);
+        assert_true(sup_tls_expires(t) > (int64_t)time(NULL) + 9 * 86400);
     }
     /* a key that is not the certificate's: refused, and a reload keeps the old pair */
     path(c2, sizeof c2, "c2.pem");
     path(k2, sizeof k2, "k2.pem");
     assert_int_equal(cli_tls_selfsigned(c2, k2, NULL, 0, 1, 10, err, sizeof err), 0);
-    assert_int_not_equal(ks_tls_reload(t, c, k2, err, sizeof err), 0);
+    assert_int_not_equal(sup_tls_reload(t, c, k2, err, sizeof err), 0);
     assert_non_null(strstr(err, "does not belong"));
-    assert_int_equal(ks_tls_reload(t, c2, k2, err, sizeof err), 0); /* Ed25519 pair */
-    ks_tls_free(t);
+    assert_int_equal(sup_tls_reload(t, c2, k2, err, sizeof err), 0); /* Ed25519 pair */
+    sup_tls_free(t);
     /* refuses to replace files, and bad SANs */
     assert_int_not_equal(cli_tls_selfsigned(c, k, sans, 3, 0, 10, err, sizeof err), 0);
     unlink(c);

@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "ks_fileio.h"
-#include "ks_tls.h"
+#include "sup_tls.h"
 
 static const char *const loopback_sans[] = {"DNS:localhost", "IP:127.0.0.1", "IP:::1"};
 
@@ -160,14 +160,14 @@ cleanup:
 int cli_tls_import(const char *src_cert, const char *src_key, const char *cert_path,
                    const char *key_path, char *err, size_t errlen)
 {
-    ks_tls *t = NULL;
+    sup_tls *t = NULL;
     uint8_t *c = NULL, *k = NULL;
     size_t cl = 0, kl = 0;
     int ret = -1;
 
-    if (ks_tls_open(&t, src_cert, src_key, err, errlen))
+    if (sup_tls_open(&t, src_cert, src_key, err, errlen))
         return -1; /* says which file and why */
-    ks_tls_free(t);
+    sup_tls_free(t);
     if (ks_file_read(src_cert, 1u << 20, &c, &cl) != KS_OK ||
         ks_file_read(src_key, 1u << 20, &k, &kl) != KS_OK) {
         snprintf(err, errlen, "%s: cannot read: %s", c ? src_key : src_cert, strerror(errno));

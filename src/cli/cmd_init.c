@@ -7,8 +7,8 @@
 
 #include "cli_cmds.h"
 #include "cli_tls.h"
-#include "ks_sup.h"
-#include "ks_tls.h"
+#include "sup.h"
+#include "sup_tls.h"
 #include "ks_tlspin.h"
 
 static const char init_usage[] =
@@ -84,10 +84,10 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
         if (cli_tls_san_check(sans.v[i], err, sizeof err))
             return cli_err(cx, CLI_USAGE, "USAGE", "%s: %s", cx->cmd, err);
     if (tls_cert) {
-        ks_tls *t = NULL;
-        if (ks_tls_open(&t, tls_cert, tls_key, err, sizeof err))
+        sup_tls *t = NULL;
+        if (sup_tls_open(&t, tls_cert, tls_key, err, sizeof err))
             return cli_err(cx, CLI_REFUSED, "TLS", "%s: %s", cx->cmd, err);
-        ks_tls_free(t);
+        sup_tls_free(t);
     }
     if (!nopass) {
         ret = cli_passphrase(cx, passfile, &pass, &passlen);
@@ -98,7 +98,7 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
                            " --passphrase-file FILE or KEYSUP_PASSPHRASE (or --no-passphrase"
                            " for a test setup)", cx->cmd);
     }
-    ret = ks_sup_init(data, pass, passlen, fast, token, pk, err, sizeof err);
+    ret = sup_init(data, pass, passlen, fast, token, pk, err, sizeof err);
     cli_passphrase_free(pass, passlen);
     if (ret)
         return cli_err(cx, ret == KS_E_IO ? CLI_IO : CLI_REFUSED,

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "ks_api.h"
+#include "sup_api.h"
 
 /* ----- policies ----- */
 
@@ -26,13 +26,13 @@ static void fix_policy(json_t *o)
                         json_boolean(json_integer_value(json_object_get(o, "seal_blocked"))));
 }
 
-static void pol_list(ks_req *rq, ks_resp *rs)
+static void pol_list(sup_req *rq, sup_resp *rs)
 {
     json_t *items, *o;
     size_t i;
     int rc;
     pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, "SELECT " POL_COLS " FROM policies ORDER BY name", NULL, 0,
+    items = sup_db_rows_json(rq->s->db, "SELECT " POL_COLS " FROM policies ORDER BY name", NULL, 0,
                             &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items) {
@@ -43,9 +43,9 @@ static void pol_list(ks_req *rq, ks_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-static void pol_show(ks_req *rq, ks_resp *rs)
+static void pol_show(sup_req *rq, sup_resp *rs)
 {
-    ks_dbv p = ks_dbv_text(rq->args[0]);
+    sup_dbv p = sup_dbv_text(rq->args[0]);
     json_t *r;
     pthread_mutex_lock(&rq->s->lock);
     r = api_row(rq->s, "SELECT " POL_COLS " FROM policies WHERE name = ?", &p, 1);
@@ -66,37 +66,37 @@ typedef struct pol_put {
     int created;
 } pol_put;
 
-static int pol_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int pol_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     pol_put *p = ctx;
-    ks_sup *s = rq->s;
-    ks_dbv name = ks_dbv_text(rq->args[0]);
+    sup_ctx *s = rq->s;
+    sup_dbv name = sup_dbv_text(rq->args[0]);
     int64_t one;
     int rc;
-    ks_dbv v[7] = {ks_dbv_text(p->title ? p->title : rq->args[0]), ks_dbv_int((int64_t)p->privs),
-                   ks_dbv_int(p->two), ks_dbv_int((int64_t)p->timeout), ks_dbv_int(p->seal),
-                   ks_dbv_int((int64_t)ks_now()), name};
+    sup_dbv v[7] = {sup_dbv_text(p->title ? p->title : rq->args[0]), sup_dbv_int((int64_t)p->privs),
+                   sup_dbv_int(p->two), sup_dbv_int((int64_t)p->timeout), sup_dbv_int(p->seal),
+                   sup_dbv_int((int64_t)sup_now()), name};
     (void)rs;
-    p->created = ks_db_int(s->db, "SELECT 1 FROM policies WHERE name = ?", &name, 1, &one) != KS_DB_OK;
+    p->created = sup_db_int(s->db, "SELECT 1 FROM policies WHERE name = ?", &name, 1, &one) != KS_DB_OK;
     if (p->created)
-        rc = ks_db_exec(s->db, "INSERT INTO policies(title, required_privileges, two_supervisors,"
+        rc = sup_db_exec(s->db, "INSERT INTO policies(title, required_privileges, two_supervisors,"
                                " session_timeout, seal_blocked, updated_at, name)"
                                " VALUES (?,?,?,?,?,?,?)", v, 7, NULL, NULL);
     else
-        rc = ks_db_exec(s->db, "UPDATE policies SET title = ?, required_privileges = ?,"
+        rc = sup_db_exec(s->db, "UPDATE policies SET title = ?, required_privileges = ?,"
                                " two_supervisors = ?, session_timeout = ?, seal_blocked = ?,"
                                " updated_at = ? WHERE name = ?", v, 7, NULL, NULL);
     /* Policies travel with the credential database: publish every scope. */
     if (!rc)
-        rc = ks_pub_mark(s, KS_SCOPE_ALL);
+        rc = sup_pub_mark(s, KS_SCOPE_ALL);
     if (rc)
         return rc;
-    ks_audit(s, 1, rq->actor, "policy.set", rq->args[0], "ok", NULL, NULL);
+    sup_audit(s, 1, rq->actor, "policy.set", rq->args[0], "ok", NULL, NULL);
     p->out = api_row(s, "SELECT " POL_COLS " FROM policies WHERE name = ?", &name, 1);
     return KS_DB_OK;
 }
 
-static void pol_set(ks_req *rq, ks_resp *rs)
+static void pol_set(sup_req *rq, sup_resp *rs)
 {
     json_t *b;
     pol_put p;
@@ -117,7 +117,7 @@ static void pol_set(ks_req *rq, ks_resp *rs)
         api_u64(rs, b, "session_timeout", 0, 1, 86400, &p.timeout) < 0)
         goto cleanup;
     if (api_tx(rq, rs, pol_tx, &p) == 0) {
-        ks_pub_kick(rq->s);
+        sup_pub_kick(rq->s);
         if (p.out)
             fix_policy(p.out);
         api_json(rs, p.created ? 201 : 200, p.out ? p.out : json_object());
@@ -137,30 +137,30 @@ typedef struct tok_new {
     int64_t id;
 } tok_new;
 
-static int tok_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int tok_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     tok_new *t = ctx;
     uint8_t h[KS_HASH_SIZE];
-    ks_dbv p[4];
+    sup_dbv p[4];
     char target[40];
     int rc;
     (void)rs;
-    ks_token_new(&rq->s->crypto, t->text, h);
-    p[0] = ks_dbv_text(t->name);
-    p[1] = ks_dbv_text(ks_role_name(t->role));
-    p[2] = ks_dbv_blob(h, sizeof h);
-    p[3] = ks_dbv_int((int64_t)ks_now());
-    rc = ks_db_exec(rq->s->db, "INSERT INTO tokens(name, role, hash, created_at) VALUES (?,?,?,?)",
+    sup_token_new(&rq->s->crypto, t->text, h);
+    p[0] = sup_dbv_text(t->name);
+    p[1] = sup_dbv_text(sup_role_name(t->role));
+    p[2] = sup_dbv_blob(h, sizeof h);
+    p[3] = sup_dbv_int((int64_t)sup_now());
+    rc = sup_db_exec(rq->s->db, "INSERT INTO tokens(name, role, hash, created_at) VALUES (?,?,?,?)",
                     p, 4, NULL, NULL);
     if (rc)
         return rc;
-    t->id = ks_db_last_id(rq->s->db);
+    t->id = sup_db_last_id(rq->s->db);
     snprintf(target, sizeof target, "token:%lld", (long long)t->id);
-    ks_audit(rq->s, 1, rq->actor, "token.create", target, "ok", NULL, ks_role_name(t->role));
+    sup_audit(rq->s, 1, rq->actor, "token.create", target, "ok", NULL, sup_role_name(t->role));
     return KS_DB_OK;
 }
 
-static void tok_create(ks_req *rq, ks_resp *rs)
+static void tok_create(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs);
     tok_new t;
@@ -170,56 +170,56 @@ static void tok_create(ks_req *rq, ks_resp *rs)
     memset(&t, 0, sizeof t);
     if (api_str(rs, b, "name", 1, 64, &t.name) < 0 || api_str(rs, b, "role", 1, 16, &role) < 0)
         goto cleanup;
-    t.role = ks_role_from_name(role);
+    t.role = sup_role_from_name(role);
     if (t.role == KS_ROLE_NONE) {
         api_error(rs, 400, "BAD_REQUEST", "field 'role' must be admin, operator or auditor");
         goto cleanup;
     }
     if (api_tx(rq, rs, tok_tx, &t) == 0)
         api_json(rs, 201, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)t.id, "name", t.name,
-                                    "role", ks_role_name(t.role), "token", t.text));
+                                    "role", sup_role_name(t.role), "token", t.text));
 cleanup:
     sodium_memzero(t.text, sizeof t.text);
     json_decref(b);
 }
 
-static void tok_list(ks_req *rq, ks_resp *rs)
+static void tok_list(sup_req *rq, sup_resp *rs)
 {
     api_rows(rq, rs, "SELECT id, name, role, created_at, revoked FROM tokens ORDER BY id", NULL,
              0);
 }
 
-static int tok_del_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int tok_del_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     int64_t *id = ctx;
-    ks_dbv p = ks_dbv_int(*id);
+    sup_dbv p = sup_dbv_int(*id);
     char target[40];
     int64_t admins = 0, is_admin = 0;
     int rc;
     /* The last live admin token cannot go: nobody could mint a new one
      * (inside the transaction, so two concurrent revocations cannot both
      * pass this check). */
-    if (ks_db_int(rq->s->db, "SELECT role = 'admin' FROM tokens WHERE id = ? AND revoked = 0",
+    if (sup_db_int(rq->s->db, "SELECT role = 'admin' FROM tokens WHERE id = ? AND revoked = 0",
                   &p, 1, &is_admin) == KS_DB_OK && is_admin &&
-        ks_db_int(rq->s->db, "SELECT COUNT(*) FROM tokens WHERE role = 'admin' AND revoked = 0",
+        sup_db_int(rq->s->db, "SELECT COUNT(*) FROM tokens WHERE role = 'admin' AND revoked = 0",
                   NULL, 0, &admins) == KS_DB_OK && admins <= 1) {
         api_error(rs, 409, "CONFLICT", "token %lld is the last admin token; create another admin"
                   " token first (POST /v1/tokens), then revoke this one", (long long)*id);
         return API_TX_ABORT;
     }
-    rc = ks_db_exec(rq->s->db, "UPDATE tokens SET revoked = 1 WHERE id = ?", &p, 1, NULL, NULL);
+    rc = sup_db_exec(rq->s->db, "UPDATE tokens SET revoked = 1 WHERE id = ?", &p, 1, NULL, NULL);
     if (rc)
         return rc;
-    if (ks_db_changes(rq->s->db) == 0) {
+    if (sup_db_changes(rq->s->db) == 0) {
         api_error(rs, 404, "NOT_FOUND", "no token %lld", (long long)*id);
         return API_TX_ABORT;
     }
     snprintf(target, sizeof target, "token:%lld", (long long)*id);
-    ks_audit(rq->s, 1, rq->actor, "token.revoke", target, "ok", NULL, NULL);
+    sup_audit(rq->s, 1, rq->actor, "token.revoke", target, "ok", NULL, NULL);
     return KS_DB_OK;
 }
 
-static void tok_revoke(ks_req *rq, ks_resp *rs)
+static void tok_revoke(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
     if (api_arg_id(rq, rs, 0, "token", &id))
@@ -230,10 +230,10 @@ static void tok_revoke(ks_req *rq, ks_resp *rs)
 
 /* ----- audit log ----- */
 
-static void audit_query(ks_req *rq, ks_resp *rs)
+static void audit_query(sup_req *rq, sup_resp *rs)
 {
     char sql[512], where[256] = "";
-    ks_dbv p[8];
+    sup_dbv p[8];
     int n = 0, rc;
     uint64_t since, until, limit = 100, offset = 0;
     const char *actor = api_query(rq, "actor"), *action = api_query(rq, "action");
@@ -249,35 +249,35 @@ static void audit_query(ks_req *rq, ks_resp *rs)
         return;
     if (rc == 0) {
         strcat(where, " AND ts >= ?");
-        p[n++] = ks_dbv_int((int64_t)since);
+        p[n++] = sup_dbv_int((int64_t)since);
     }
     rc = api_qu64(rq, rs, "until", 0, INT64_MAX, &until);
     if (rc < 0)
         return;
     if (rc == 0) {
         strcat(where, " AND ts < ?");
-        p[n++] = ks_dbv_int((int64_t)until);
+        p[n++] = sup_dbv_int((int64_t)until);
     }
     if (actor) {
         strcat(where, " AND actor = ?");
-        p[n++] = ks_dbv_text(actor);
+        p[n++] = sup_dbv_text(actor);
     }
     if (action) {
         strcat(where, " AND action = ?");
-        p[n++] = ks_dbv_text(action);
+        p[n++] = sup_dbv_text(action);
     }
     if (result) {
         strcat(where, " AND result = ?");
-        p[n++] = ks_dbv_text(result);
+        p[n++] = sup_dbv_text(result);
     }
     pthread_mutex_lock(&rq->s->lock);
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM audit WHERE 1=1%s", where);
-    ks_db_int(rq->s->db, sql, p, n, &total);
-    p[n] = ks_dbv_int((int64_t)limit);
-    p[n + 1] = ks_dbv_int((int64_t)offset);
+    sup_db_int(rq->s->db, sql, p, n, &total);
+    p[n] = sup_dbv_int((int64_t)limit);
+    p[n + 1] = sup_dbv_int((int64_t)offset);
     snprintf(sql, sizeof sql, "SELECT id, ts, actor, action, target, result, code, detail"
              " FROM audit WHERE 1=1%s ORDER BY id DESC LIMIT ? OFFSET ?", where);
-    items = ks_db_rows_json(rq->s->db, sql, p, n + 2, &rc);
+    items = sup_db_rows_json(rq->s->db, sql, p, n + 2, &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items)
         api_db_error(rq, rs, rc);
@@ -289,7 +289,7 @@ static void audit_query(ks_req *rq, ks_resp *rs)
 
 /* ----- supervisor key ----- */
 
-static void sup_show(ks_req *rq, ks_resp *rs)
+static void sup_show(sup_req *rq, sup_resp *rs)
 {
     json_t *keys;
     uint8_t *chain = NULL, kid[KS_KEYID_SIZE];
@@ -297,9 +297,9 @@ static void sup_show(ks_req *rq, ks_resp *rs)
     char pk[65], kh[33], *ch;
     int64_t seq;
     pthread_mutex_lock(&rq->s->lock);
-    keys = ks_db_rows_json(rq->s->db, "SELECT seq, public_key, created_at FROM supervisor_keys"
+    keys = sup_db_rows_json(rq->s->db, "SELECT seq, public_key, created_at FROM supervisor_keys"
                            " ORDER BY seq", NULL, 0, NULL);
-    ks_sigkey_chain(rq->s, &chain, &clen);
+    sup_sigkey_chain(rq->s, &chain, &clen);
     ks_hex(pk, rq->s->pk, KS_PUBKEY_SIZE);
     ks_key_id(&rq->s->crypto, kid, rq->s->pk);
     seq = rq->s->key_seq;
@@ -315,21 +315,21 @@ static void sup_show(ks_req *rq, ks_resp *rs)
     free(chain);
 }
 
-static void sup_rotate(ks_req *rq, ks_resp *rs)
+static void sup_rotate(sup_req *rq, sup_resp *rs)
 {
     char err[256];
     int64_t seq = 0;
-    int rc = ks_sigkey_rotate(rq->s, &seq, err, sizeof err);
+    int rc = sup_sigkey_rotate(rq->s, &seq, err, sizeof err);
     if (rc) {
-        ks_audit(rq->s, 0, rq->actor, "supervisor.rotate", "supervisor", "failed", NULL, err);
+        sup_audit(rq->s, 0, rq->actor, "supervisor.rotate", "supervisor", "failed", NULL, err);
         api_error(rs, 500, "INTERNAL", "rotation failed: %s", err);
         return;
     }
-    ks_audit(rq->s, 0, rq->actor, "supervisor.rotate", "supervisor", "ok", NULL, NULL);
+    sup_audit(rq->s, 0, rq->actor, "supervisor.rotate", "supervisor", "ok", NULL, NULL);
     sup_show(rq, rs);
 }
 
-const ks_route ks_routes_admin[] = {
+const sup_route sup_routes_admin[] = {
     {"GET", "/v1/policies", KS_ROLE_AUDITOR, pol_list},
     {"GET", "/v1/policies/*", KS_ROLE_AUDITOR, pol_show},
     {"PUT", "/v1/policies/*", KS_ROLE_ADMIN, pol_set},

@@ -10,9 +10,9 @@
 
 #include <keysup/ks_answer.h>
 
-#include "ks_api.h"
+#include "sup_api.h"
 
-int api_answer_sign(ks_sup *s, const ks_req *rq, int status, const uint8_t *body, size_t len,
+int api_answer_sign(sup_ctx *s, const sup_req *rq, int status, const uint8_t *body, size_t len,
                     char key_hex[2 * KS_PUBKEY_SIZE + 1], char sig_hex[2 * KS_SIG_SIZE + 1])
 {
     ks_answer a;
@@ -34,7 +34,7 @@ int api_answer_sign(ks_sup *s, const ks_req *rq, int status, const uint8_t *body
     rc = ks_answer_sign(&s->crypto, &a, sk, sig);
     ks_wipe(sk, sizeof sk);
     if (rc) {
-        ks_log(KS_LOG_ERROR, "device.answer_sign", "controller=%lld error=%s",
+        sup_log(KS_LOG_ERROR, "device.answer_sign", "controller=%lld error=%s",
                (long long)rq->ctrl_id, ks_strerror(rc));
         return rc;
     }

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "ks_api.h"
+#include "sup_api.h"
 #include "ks_cred.h"
-#include "ks_http_tls.h"
+#include "sup_http_tls.h"
 
 #define CTRL_COLS "id, name, site, model, scope, min_key_format, device_pk, enrolled_at," \
                   " firmware_version, protocol_version, last_seen, last_sync, applied_version," \
@@ -28,18 +28,18 @@ static const char *const commands[] = {
 };
 
 /* A new provisioning token and its hash, stored for controller id. Lock held. */
-static int provision(ks_sup *s, int64_t id, char tok[80], uint64_t *expires)
+static int provision(sup_ctx *s, int64_t id, char tok[80], uint64_t *expires)
 {
     uint8_t h[KS_HASH_SIZE];
-    ks_dbv p[3];
-    ks_token_new(&s->crypto, tok, h);
+    sup_dbv p[3];
+    sup_token_new(&s->crypto, tok, h);
     tok[0] = 'k'; tok[1] = 's'; tok[2] = 'p'; /* "ksp_": a provisioning token */
-    ks_token_hash(&s->crypto, tok, h);
-    *expires = ks_now() + s->cfg.provision_ttl;
-    p[0] = ks_dbv_blob(h, sizeof h);
-    p[1] = ks_dbv_int((int64_t)*expires);
-    p[2] = ks_dbv_int(id);
-    return ks_db_exec(s->db, "UPDATE controllers SET prov_hash = ?, prov_expires = ? WHERE id = ?",
+    sup_token_hash(&s->crypto, tok, h);
+    *expires = sup_now() + s->cfg.provision_ttl;
+    p[0] = sup_dbv_blob(h, sizeof h);
+    p[1] = sup_dbv_int((int64_t)*expires);
+    p[2] = sup_dbv_int(id);
+    return sup_db_exec(s->db, "UPDATE controllers SET prov_hash = ?, prov_expires = ? WHERE id = ?",
                       p, 3, NULL, NULL);
 }
 
@@ -51,15 +51,15 @@ typedef struct ctrl_new {
     uint64_t expires;
 } ctrl_new;
 
-static int ctrl_add_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int ctrl_add_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     ctrl_new *c = ctx;
-    ks_sup *s = rq->s;
-    ks_dbv p[6] = {ks_dbv_text(c->name), ks_dbv_text(c->site), ks_dbv_text(c->model),
-                   ks_dbv_int((int64_t)c->scope), ks_dbv_int((int64_t)c->min_fmt),
-                   ks_dbv_int((int64_t)ks_now())};
+    sup_ctx *s = rq->s;
+    sup_dbv p[6] = {sup_dbv_text(c->name), sup_dbv_text(c->site), sup_dbv_text(c->model),
+                   sup_dbv_int((int64_t)c->scope), sup_dbv_int((int64_t)c->min_fmt),
+                   sup_dbv_int((int64_t)sup_now())};
     char target[48];
-    int rc = ks_db_exec(s->db, "INSERT INTO controllers(name, site, model, scope, min_key_format,"
+    int rc = sup_db_exec(s->db, "INSERT INTO controllers(name, site, model, scope, min_key_format,"
                                " created_at) VALUES (?,?,?,?,?,?)", p, 6, NULL, NULL);
     if (rc == KS_DB_CONSTRAINT) {
         api_error(rs, 409, "CONFLICT", "field 'name': a controller named '%s' exists", c->name);
@@ -67,24 +67,24 @@ static int ctrl_add_tx(ks_req *rq, ks_resp *rs, void *ctx)
     }
     if (rc)
         return rc;
-    c->id = ks_db_last_id(s->db);
+    c->id = sup_db_last_id(s->db);
     rc = provision(s, c->id, c->tok, &c->expires);
     if (!rc) {
         /* The scope needs a snapshot before the controller first asks. */
         int64_t v = 0;
-        ks_dbv sp = ks_dbv_int((int64_t)c->scope);
-        if (ks_db_int(s->db, "SELECT version FROM scopes WHERE scope = ?", &sp, 1, &v) != KS_DB_OK ||
+        sup_dbv sp = sup_dbv_int((int64_t)c->scope);
+        if (sup_db_int(s->db, "SELECT version FROM scopes WHERE scope = ?", &sp, 1, &v) != KS_DB_OK ||
             v == 0)
-            rc = ks_pub_mark(s, (uint32_t)c->scope);
+            rc = sup_pub_mark(s, (uint32_t)c->scope);
     }
     if (rc)
         return rc;
     snprintf(target, sizeof target, "controller:%lld", (long long)c->id);
-    ks_audit(s, 1, rq->actor, "controller.add", target, "ok", NULL, c->name);
+    sup_audit(s, 1, rq->actor, "controller.add", target, "ok", NULL, c->name);
     return KS_DB_OK;
 }
 
-static void ctrl_add(ks_req *rq, ks_resp *rs)
+static void ctrl_add(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs);
     ctrl_new c;
@@ -99,9 +99,9 @@ static void ctrl_add(ks_req *rq, ks_resp *rs)
         api_u64(rs, b, "min_key_format", 0, 1, 255, &c.min_fmt) < 0)
         goto cleanup;
     if (api_tx(rq, rs, ctrl_add_tx, &c) == 0) {
-        ks_pub_kick(rq->s);
+        sup_pub_kick(rq->s);
         char tok[KS_PROV_TOKEN_MAX];
-        ks_http_tls_token(rq->s, c.tok, tok, sizeof tok);
+        sup_http_tls_token(rq->s, c.tok, tok, sizeof tok);
         api_json(rs, 201, json_pack("{s:I,s:s,s:I,s:s,s:I}", "id", (json_int_t)c.id, "name",
                                     c.name, "scope", (json_int_t)c.scope, "provisioning_token",
                                     tok, "provisioning_expires", (json_int_t)c.expires));
@@ -112,7 +112,7 @@ cleanup:
     json_decref(b);
 }
 
-static void fix_ctrl(ks_sup *s, json_t *o)
+static void fix_ctrl(sup_ctx *s, json_t *o)
 {
     json_t *pk = json_object_get(o, "device_pk");
     json_t *sc = json_object_get(o, "scope");
@@ -124,7 +124,7 @@ static void fix_ctrl(ks_sup *s, json_t *o)
 
     json_object_set_new(o, "enrolled", json_boolean(json_is_string(pk)));
     json_object_set_new(o, "lockout", json_boolean(json_integer_value(json_object_get(o, "lockout"))));
-    v = ks_pub_version(s, (uint32_t)json_integer_value(sc), root);
+    v = sup_pub_version(s, (uint32_t)json_integer_value(sc), root);
     ks_hex(rh, root, KS_HASH_SIZE);
     json_object_set_new(o, "published_version", json_integer((json_int_t)v));
     json_object_set_new(o, "published_root", json_string(rh));
@@ -134,10 +134,10 @@ static void fix_ctrl(ks_sup *s, json_t *o)
                                                    strcmp(json_string_value(ar), rh) == 0));
 }
 
-static void ctrl_list(ks_req *rq, ks_resp *rs)
+static void ctrl_list(sup_req *rq, sup_resp *rs)
 {
     uint64_t limit = 100, offset = 0;
-    ks_dbv p[2];
+    sup_dbv p[2];
     json_t *items, *o;
     int64_t total = 0;
     int rc;
@@ -146,11 +146,11 @@ static void ctrl_list(ks_req *rq, ks_resp *rs)
     if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
         api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
         return;
-    p[0] = ks_dbv_int((int64_t)limit);
-    p[1] = ks_dbv_int((int64_t)offset);
+    p[0] = sup_dbv_int((int64_t)limit);
+    p[1] = sup_dbv_int((int64_t)offset);
     pthread_mutex_lock(&rq->s->lock);
-    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers", NULL, 0, &total);
-    items = ks_db_rows_json(rq->s->db, "SELECT " CTRL_COLS " FROM controllers ORDER BY id"
+    sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers", NULL, 0, &total);
+    items = sup_db_rows_json(rq->s->db, "SELECT " CTRL_COLS " FROM controllers ORDER BY id"
                             " LIMIT ? OFFSET ?", p, 2, &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items) {
@@ -162,18 +162,18 @@ static void ctrl_list(ks_req *rq, ks_resp *rs)
                                 "limit", (json_int_t)limit, "offset", (json_int_t)offset));
 }
 
-static void ctrl_show(ks_req *rq, ks_resp *rs)
+static void ctrl_show(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
-    ks_dbv p;
+    sup_dbv p;
     json_t *r, *health = NULL, *cmds = NULL;
     if (api_arg_id(rq, rs, 0, "controller", &id))
         return;
-    p = ks_dbv_int(id);
+    p = sup_dbv_int(id);
     pthread_mutex_lock(&rq->s->lock);
     r = api_row(rq->s, "SELECT " CTRL_COLS ", last_health FROM controllers WHERE id = ?", &p, 1);
     if (r)
-        cmds = ks_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
+        cmds = sup_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
                                " created_at, acked_at FROM commands WHERE controller_id = ?"
                                " ORDER BY id DESC LIMIT 20", &p, 1, NULL);
     pthread_mutex_unlock(&rq->s->lock);
@@ -191,7 +191,7 @@ static void ctrl_show(ks_req *rq, ks_resp *rs)
         /* What the controller should hold: compare with applied_version/root. */
         uint8_t root[KS_HASH_SIZE];
         char rh[2 * KS_HASH_SIZE + 1];
-        uint64_t v = ks_pub_version(rq->s, (uint32_t)json_integer_value(json_object_get(r, "scope")), root);
+        uint64_t v = sup_pub_version(rq->s, (uint32_t)json_integer_value(json_object_get(r, "scope")), root);
         ks_hex(rh, root, KS_HASH_SIZE);
         json_object_set_new(r, "published_version", v ? json_integer((json_int_t)v) : json_null());
         json_object_set_new(r, "published_root", v ? json_string(rh) : json_null());
@@ -205,30 +205,30 @@ typedef struct reprov {
     uint64_t expires;
 } reprov;
 
-static int reprov_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int reprov_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     reprov *r = ctx;
-    ks_dbv p = ks_dbv_int(r->id);
+    sup_dbv p = sup_dbv_int(r->id);
     int64_t one;
     char target[48];
     int rc;
-    if (ks_db_int(rq->s->db, "SELECT 1 FROM controllers WHERE id = ?", &p, 1, &one) != KS_DB_OK) {
+    if (sup_db_int(rq->s->db, "SELECT 1 FROM controllers WHERE id = ?", &p, 1, &one) != KS_DB_OK) {
         api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)r->id);
         return API_TX_ABORT;
     }
     /* A re-provisioned controller enrols again with a new device key. */
-    rc = ks_db_exec(rq->s->db, "UPDATE controllers SET device_pk = NULL WHERE id = ?", &p, 1,
+    rc = sup_db_exec(rq->s->db, "UPDATE controllers SET device_pk = NULL WHERE id = ?", &p, 1,
                     NULL, NULL);
     if (!rc)
         rc = provision(rq->s, r->id, r->tok, &r->expires);
     if (rc)
         return rc;
     snprintf(target, sizeof target, "controller:%lld", (long long)r->id);
-    ks_audit(rq->s, 1, rq->actor, "controller.provision", target, "ok", NULL, NULL);
+    sup_audit(rq->s, 1, rq->actor, "controller.provision", target, "ok", NULL, NULL);
     return KS_DB_OK;
 }
 
-static void ctrl_provision(ks_req *rq, ks_resp *rs)
+static void ctrl_provision(sup_req *rq, sup_resp *rs)
 {
     reprov r;
     memset(&r, 0, sizeof r);
@@ -236,7 +236,7 @@ static void ctrl_provision(ks_req *rq, ks_resp *rs)
         return;
     if (api_tx(rq, rs, reprov_tx, &r) == 0) {
         char tok[KS_PROV_TOKEN_MAX];
-        ks_http_tls_token(rq->s, r.tok, tok, sizeof tok);
+        sup_http_tls_token(rq->s, r.tok, tok, sizeof tok);
         api_json(rs, 200, json_pack("{s:I,s:s,s:I}", "id", (json_int_t)r.id, "provisioning_token",
                                     tok, "provisioning_expires", (json_int_t)r.expires));
         sodium_memzero(tok, sizeof tok);
@@ -260,7 +260,7 @@ typedef struct dev_key {
     int found;
 } dev_key;
 
-static int dev_key_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static int dev_key_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     dev_key *d = ctx;
     (void)names;
@@ -278,17 +278,17 @@ static int dev_key_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *n
  * goes to the operator. Computed before the transaction: Argon2id is slow
  * and must not run under the lock. 0, or -1 with rs set.
  */
-static int replace_args(ks_req *rq, ks_resp *rs, cmd_new *c)
+static int replace_args(sup_req *rq, sup_resp *rs, cmd_new *c)
 {
-    ks_sup *s = rq->s;
-    ks_dbv p = ks_dbv_int(c->ctrl);
+    sup_ctx *s = rq->s;
+    sup_dbv p = sup_dbv_int(c->ctrl);
     dev_key d = {{0}, 0};
     uint8_t pk[KS_PUBKEY_SIZE], kid[KS_KEYID_SIZE], tag[KS_CRED_TAG_SIZE];
     char pkh[2 * KS_PUBKEY_SIZE + 1], th[2 * KS_CRED_TAG_SIZE + 1];
     int rc;
 
     pthread_mutex_lock(&s->lock);
-    ks_db_exec(s->db, "SELECT device_pk FROM controllers WHERE id = ? AND device_pk IS NOT NULL",
+    sup_db_exec(s->db, "SELECT device_pk FROM controllers WHERE id = ? AND device_pk IS NOT NULL",
                &p, 1, dev_key_cb, &d);
     memcpy(pk, s->pk, sizeof pk);
     pthread_mutex_unlock(&s->lock);
@@ -338,37 +338,37 @@ static void hide_code_tags(json_t *rows)
     }
 }
 
-static int cmd_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int cmd_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     cmd_new *c = ctx;
-    ks_sup *s = rq->s;
-    ks_dbv p = ks_dbv_int(c->ctrl);
+    sup_ctx *s = rq->s;
+    sup_dbv p = sup_dbv_int(c->ctrl);
     int64_t one;
     char *args = NULL, target[48];
     int rc;
 
-    if (ks_db_int(s->db, "SELECT 1 FROM controllers WHERE id = ?", &p, 1, &one) != KS_DB_OK) {
+    if (sup_db_int(s->db, "SELECT 1 FROM controllers WHERE id = ?", &p, 1, &one) != KS_DB_OK) {
         api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)c->ctrl);
         return API_TX_ABORT;
     }
     args = json_dumps(c->args, JSON_COMPACT);
     {
-        ks_dbv q[5] = {ks_dbv_int(c->ctrl), ks_dbv_text(c->command), ks_dbv_text(args),
-                       ks_dbv_text(rq->actor), ks_dbv_int((int64_t)ks_now())};
-        rc = ks_db_exec(s->db, "INSERT INTO commands(controller_id, command, args, state,"
+        sup_dbv q[5] = {sup_dbv_int(c->ctrl), sup_dbv_text(c->command), sup_dbv_text(args),
+                       sup_dbv_text(rq->actor), sup_dbv_int((int64_t)sup_now())};
+        rc = sup_db_exec(s->db, "INSERT INTO commands(controller_id, command, args, state,"
                                " created_by, created_at) VALUES (?,?,?,'pending',?,?)",
                         q, 5, NULL, NULL);
     }
     free(args);
     if (rc)
         return rc;
-    c->id = ks_db_last_id(s->db);
+    c->id = sup_db_last_id(s->db);
     snprintf(target, sizeof target, "controller:%lld", (long long)c->ctrl);
-    ks_audit(s, 1, rq->actor, "controller.command", target, "ok", NULL, c->command);
+    sup_audit(s, 1, rq->actor, "controller.command", target, "ok", NULL, c->command);
     return KS_DB_OK;
 }
 
-static void ctrl_command(ks_req *rq, ks_resp *rs)
+static void ctrl_command(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs), *out;
     cmd_new c;
@@ -390,7 +390,7 @@ static void ctrl_command(ks_req *rq, ks_resp *rs)
         api_error(rs, 400, "BAD_REQUEST", "field 'args' must be an object");
         goto cleanup;
     }
-    if (strcmp(c.command, "tls_pin") == 0 && ks_tls_pin_arg_ok(c.args) != 0) {
+    if (strcmp(c.command, "tls_pin") == 0 && sup_tls_pin_arg_ok(c.args) != 0) {
         api_error(rs, 400, "BAD_REQUEST", "field 'args.pin' must be a TLS pin sha256//BASE64"
                   " (`keysup tls pin --cert FILE` prints it)");
         goto cleanup;
@@ -415,17 +415,17 @@ cleanup:
     json_decref(b);
 }
 
-static void ctrl_commands(ks_req *rq, ks_resp *rs)
+static void ctrl_commands(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
-    ks_dbv p;
+    sup_dbv p;
     if (api_arg_id(rq, rs, 0, "controller", &id))
         return;
     json_t *items;
     int rc;
-    p = ks_dbv_int(id);
+    p = sup_dbv_int(id);
     pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
+    items = sup_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
                             " created_at, acked_at FROM commands WHERE controller_id = ?"
                             " ORDER BY id", &p, 1, &rc);
     pthread_mutex_unlock(&rq->s->lock);
@@ -437,11 +437,11 @@ static void ctrl_commands(ks_req *rq, ks_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-static void ctrl_audit(ks_req *rq, ks_resp *rs)
+static void ctrl_audit(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
     uint64_t since = 0, limit = 100;
-    ks_dbv p[3];
+    sup_dbv p[3];
     json_t *items, *o;
     int rc;
     size_t i;
@@ -449,11 +449,11 @@ static void ctrl_audit(ks_req *rq, ks_resp *rs)
         api_qu64(rq, rs, "since_seq", 0, INT64_MAX, &since) < 0 ||
         api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0)
         return;
-    p[0] = ks_dbv_int(id);
-    p[1] = ks_dbv_int((int64_t)since);
-    p[2] = ks_dbv_int((int64_t)limit);
+    p[0] = sup_dbv_int(id);
+    p[1] = sup_dbv_int((int64_t)since);
+    p[2] = sup_dbv_int((int64_t)limit);
     pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, "SELECT seq, ts, received_at, record FROM device_audit"
+    items = sup_db_rows_json(rq->s->db, "SELECT seq, ts, received_at, record FROM device_audit"
                             " WHERE controller_id = ? AND seq > ? ORDER BY seq LIMIT ?", p, 3, &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items) {
@@ -467,7 +467,7 @@ static void ctrl_audit(ks_req *rq, ks_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-const ks_route ks_routes_ctrl[] = {
+const sup_route sup_routes_ctrl[] = {
     {"POST", "/v1/controllers", KS_ROLE_OPERATOR, ctrl_add},
     {"GET", "/v1/controllers", KS_ROLE_AUDITOR, ctrl_list},
     {"GET", "/v1/controllers/*", KS_ROLE_AUDITOR, ctrl_show},

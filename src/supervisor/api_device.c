@@ -11,15 +11,15 @@
  *   POST /v1/device/commands/{id}/ack
  *   POST /v1/device/audit         audit records, idempotent by sequence
  *   POST /v1/device/time          a signed time token for the engine's nonce
- * Everything but enroll and nonce is signed with the device key (ks_http.c).
+ * Everything but enroll and nonce is signed with the device key (sup_http.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ks_api.h"
-#include "ks_restore.h"
+#include "sup_api.h"
+#include "sup_restore.h"
 
 /* ----- enrolment ----- */
 
@@ -38,7 +38,7 @@ typedef struct prov_row {
     int found;
 } prov_row;
 
-static int prov_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static int prov_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     prov_row *p = ctx;
     (void)names;
@@ -51,21 +51,21 @@ static int prov_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *name
     return 1;
 }
 
-static int enroll_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int enroll_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     enrol_dev *e = ctx;
-    ks_sup *s = rq->s;
+    sup_ctx *s = rq->s;
     prov_row pr = {0, 0, 0, 0, 0};
-    ks_dbv h = ks_dbv_blob(e->hash, sizeof e->hash);
+    sup_dbv h = sup_dbv_blob(e->hash, sizeof e->hash);
     char target[48], pkhex[2 * KS_PUBKEY_SIZE + 1];
     uint8_t *chain = NULL;
     size_t clen = 0;
     int rc;
 
-    ks_db_exec(s->db, "SELECT id, scope, min_key_format, prov_expires FROM controllers"
+    sup_db_exec(s->db, "SELECT id, scope, min_key_format, prov_expires FROM controllers"
                       " WHERE prov_hash = ?", &h, 1, prov_cb, &pr);
-    if (!pr.found || (uint64_t)pr.expires <= ks_now()) {
-        /* Sampled, and counted against the client's enrolment budget (ks_http.c):
+    if (!pr.found || (uint64_t)pr.expires <= sup_now()) {
+        /* Sampled, and counted against the client's enrolment budget (sup_http.c):
          * guessing tokens is throttled per address. */
         api_refusal(rq, 1, "device.enroll", pr.found ? "controller" : "-", "UNAUTHORIZED",
                     pr.found ? "provisioning token expired" : "unknown token");
@@ -74,11 +74,11 @@ static int enroll_tx(ks_req *rq, ks_resp *rs, void *ctx)
         return KS_DB_OK; /* commit the audit entry */
     }
     {
-        ks_dbv p[5] = {ks_dbv_blob(e->pk, KS_PUBKEY_SIZE), ks_dbv_int((int64_t)ks_now()),
-                       ks_dbv_text(e->fw), e->has_proto ? ks_dbv_int((int64_t)e->proto)
-                                                        : ks_dbv_null(),
-                       ks_dbv_int(pr.id)};
-        rc = ks_db_exec(s->db, "UPDATE controllers SET device_pk = ?, enrolled_at = ?,"
+        sup_dbv p[5] = {sup_dbv_blob(e->pk, KS_PUBKEY_SIZE), sup_dbv_int((int64_t)sup_now()),
+                       sup_dbv_text(e->fw), e->has_proto ? sup_dbv_int((int64_t)e->proto)
+                                                        : sup_dbv_null(),
+                       sup_dbv_int(pr.id)};
+        rc = sup_db_exec(s->db, "UPDATE controllers SET device_pk = ?, enrolled_at = ?,"
                                " firmware_version = ?, protocol_version = ?, prov_hash = NULL,"
                                " prov_expires = NULL WHERE id = ?", p, 5, NULL, NULL);
     }
@@ -89,10 +89,10 @@ static int enroll_tx(ks_req *rq, ks_resp *rs, void *ctx)
     }
     if (rc)
         return rc;
-    if (ks_sigkey_chain(s, &chain, &clen) != KS_OK)
+    if (sup_sigkey_chain(s, &chain, &clen) != KS_OK)
         return KS_DB_ERR;
     snprintf(target, sizeof target, "controller:%lld", (long long)pr.id);
-    ks_audit(s, 1, target, "device.enroll", target, "ok", NULL, NULL);
+    sup_audit(s, 1, target, "device.enroll", target, "ok", NULL, NULL);
     ks_hex(pkhex, s->pk, KS_PUBKEY_SIZE);
     {
         char *ch = malloc(2 * clen + 1);
@@ -117,7 +117,7 @@ static int enroll_tx(ks_req *rq, ks_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
-static void dev_enroll(ks_req *rq, ks_resp *rs)
+static void dev_enroll(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs);
     const char *tok = NULL;
@@ -134,7 +134,7 @@ static void dev_enroll(ks_req *rq, ks_resp *rs)
     if (rc < 0)
         goto cleanup;
     e.has_proto = rc == 0;
-    ks_token_hash(&rq->s->crypto, tok, e.hash);
+    sup_token_hash(&rq->s->crypto, tok, e.hash);
     if (api_tx(rq, rs, enroll_tx, &e) == 0 && e.out) {
         api_json(rs, 200, e.out);
         e.out = NULL;
@@ -144,13 +144,13 @@ cleanup:
     json_decref(b);
 }
 
-static void dev_nonce(ks_req *rq, ks_resp *rs)
+static void dev_nonce(sup_req *rq, sup_resp *rs)
 {
     uint8_t n[32];
     char h[65];
     /* Tagged with the client address: a flood displaces only its own
      * nonces (the rate limit ran before this handler). */
-    if (ks_nonces_issue_for(rq->s->nonces, rq->client ? rq->client->tag : 0, n, ks_now())) {
+    if (sup_nonces_issue_for(rq->s->nonces, rq->client ? rq->client->tag : 0, n, sup_now())) {
         rs->retry_after = 1;
         api_error(rs, 503, "RATE_LIMITED", "the nonce table has no room for this client now;"
                   " retry in a second");
@@ -168,14 +168,14 @@ static void dev_nonce(ks_req *rq, ks_resp *rs)
  * keeps heartbeating, so diagnosis names KSE-401 and the firmware step.
  * Returns 1 (and the 409 KSE-401 answer) when the sync is refused.
  */
-static int proto_refused(ks_req *rq, ks_resp *rs)
+static int proto_refused(sup_req *rq, sup_resp *rs)
 {
-    ks_sup *s = rq->s;
-    ks_dbv id = ks_dbv_int(rq->ctrl_id);
+    sup_ctx *s = rq->s;
+    sup_dbv id = sup_dbv_int(rq->ctrl_id);
     int64_t pv = 0;
     int rc;
     pthread_mutex_lock(&s->lock);
-    rc = ks_db_int(s->db, "SELECT protocol_version FROM controllers WHERE id = ?"
+    rc = sup_db_int(s->db, "SELECT protocol_version FROM controllers WHERE id = ?"
                           " AND protocol_version IS NOT NULL", &id, 1, &pv);
     pthread_mutex_unlock(&s->lock);
     if (rc != KS_DB_OK || (pv >= s->cfg.protocol_min && pv <= s->cfg.protocol_max))
@@ -187,12 +187,12 @@ static int proto_refused(ks_req *rq, ks_resp *rs)
     return 1;
 }
 
-static void dev_snapshot(ks_req *rq, ks_resp *rs)
+static void dev_snapshot(sup_req *rq, sup_resp *rs)
 {
     uint64_t v = 0;
     if (proto_refused(rq, rs))
         return;
-    int rc = ks_pub_snapshot(rq->s, rq->ctrl_scope, &rs->bin, &rs->bin_len, &v);
+    int rc = sup_pub_snapshot(rq->s, rq->ctrl_scope, &rs->bin, &rs->bin_len, &v);
     if (rc == KS_E_NOTFOUND) {
         api_error(rs, 503, "NOT_FOUND", "no snapshot published yet for scope %u; retry shortly",
                   rq->ctrl_scope);
@@ -208,7 +208,7 @@ static void dev_snapshot(ks_req *rq, ks_resp *rs)
     rs->version = v;
 }
 
-static void dev_delta(ks_req *rq, ks_resp *rs)
+static void dev_delta(sup_req *rq, sup_resp *rs)
 {
     uint64_t since, v = 0;
     char *end;
@@ -220,7 +220,7 @@ static void dev_delta(ks_req *rq, ks_resp *rs)
         api_error(rs, 400, "BAD_REQUEST", "path: version '%s' must be a number", rq->args[0]);
         return;
     }
-    rc = ks_pub_delta(rq->s, rq->ctrl_scope, since, &rs->bin, &rs->bin_len, &v);
+    rc = sup_pub_delta(rq->s, rq->ctrl_scope, since, &rs->bin, &rs->bin_len, &v);
     rs->version = v;
     rs->self_signed = rs->bin != NULL;
     if (rc == KS_OK && !rs->bin) {
@@ -246,13 +246,13 @@ static void dev_delta(ks_req *rq, ks_resp *rs)
     rs->status = 200;
 }
 
-static void dev_rotation(ks_req *rq, ks_resp *rs)
+static void dev_rotation(sup_req *rq, sup_resp *rs)
 {
     uint8_t *chain = NULL;
     size_t len = 0;
     int rc;
     pthread_mutex_lock(&rq->s->lock);
-    rc = ks_sigkey_chain(rq->s, &chain, &len);
+    rc = sup_sigkey_chain(rq->s, &chain, &len);
     pthread_mutex_unlock(&rq->s->lock);
     if (rc) {
         api_error(rs, 500, "INTERNAL", "cannot read the rotation chain");
@@ -270,7 +270,7 @@ typedef struct devpk {
     int found;
 } devpk;
 
-static int devpk_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static int devpk_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     devpk *d = ctx;
     (void)ncol;
@@ -287,14 +287,14 @@ static int devpk_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *nam
  * (the key id of its device key) and to the nonce the controller's engine
  * asked for, so it cannot be replayed later or to another controller.
  */
-static void dev_time(ks_req *rq, ks_resp *rs)
+static void dev_time(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs);
     ks_time_token t;
     uint8_t out[KS_TIME_TOKEN_SIZE];
     char hex[2 * KS_TIME_TOKEN_SIZE + 1];
     devpk d = {{0}, 0};
-    ks_dbv id = ks_dbv_int(rq->ctrl_id);
+    sup_dbv id = sup_dbv_int(rq->ctrl_id);
     int rc;
     if (!b)
         return;
@@ -302,10 +302,10 @@ static void dev_time(ks_req *rq, ks_resp *rs)
     if (api_hex(rs, b, "nonce", 1, t.nonce, KS_NONCE_SIZE) < 0)
         goto cleanup;
     pthread_mutex_lock(&rq->s->lock);
-    ks_db_exec(rq->s->db, "SELECT device_pk FROM controllers WHERE id = ?", &id, 1, devpk_cb, &d);
+    sup_db_exec(rq->s->db, "SELECT device_pk FROM controllers WHERE id = ?", &id, 1, devpk_cb, &d);
     if (d.found) {
         ks_key_id(&rq->s->crypto, t.controller_id, d.pk);
-        t.time = ks_now();
+        t.time = sup_now();
         rc = ks_time_token_make(&rq->s->crypto, &t, rq->s->sk, out);
     } else {
         rc = KS_E_NOTFOUND;
@@ -316,7 +316,7 @@ static void dev_time(ks_req *rq, ks_resp *rs)
         goto cleanup;
     }
     ks_hex(hex, out, sizeof out);
-    ks_audit(rq->s, 1, rq->actor, "device.time_sync", rq->actor, "ok", NULL, NULL);
+    sup_audit(rq->s, 1, rq->actor, "device.time_sync", rq->actor, "ok", NULL, NULL);
     api_json(rs, 200, json_pack("{s:s,s:I}", "token", hex, "time", (json_int_t)t.time));
 cleanup:
     json_decref(b);
@@ -331,18 +331,18 @@ typedef struct hb {
     int restored; /* this report proved a restored supervisor: kick the publisher */
 } hb;
 
-static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int hb_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     hb *h = ctx;
-    ks_sup *s = rq->s;
+    sup_ctx *s = rq->s;
     json_t *r = h->report;
-    uint64_t now = ks_now(), av = 0;
+    uint64_t now = sup_now(), av = 0;
     uint8_t root[KS_HASH_SIZE], proot[KS_HASH_SIZE];
     int has_root = 0, has_av = 0, rc;
-    uint64_t pv = ks_pub_version(s, rq->ctrl_scope, proot);
+    uint64_t pv = sup_pub_version(s, rq->ctrl_scope, proot);
     json_t *t = json_object_get(r, "time"), *fw = json_object_get(r, "firmware_version");
     json_t *pr = json_object_get(r, "protocol_version"), *lo = json_object_get(r, "lockout");
-    ks_dbv id = ks_dbv_int(rq->ctrl_id);
+    sup_dbv id = sup_dbv_int(rq->ctrl_id);
 
     (void)rs;
     if (json_is_integer(json_object_get(r, "applied_version"))) {
@@ -353,23 +353,23 @@ static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
         ks_unhex(root, KS_HASH_SIZE, json_string_value(json_object_get(r, "applied_root"))) == 0)
         has_root = 1;
     {
-        ks_dbv p[9] = {
-            ks_dbv_int((int64_t)now),
+        sup_dbv p[9] = {
+            sup_dbv_int((int64_t)now),
             (has_av && has_root && av == pv && memcmp(root, proot, KS_HASH_SIZE) == 0)
-                ? ks_dbv_int((int64_t)now) : ks_dbv_null(),
-            has_av ? ks_dbv_int((int64_t)av) : ks_dbv_null(),
-            has_root ? ks_dbv_blob(root, KS_HASH_SIZE) : ks_dbv_null(),
+                ? sup_dbv_int((int64_t)now) : sup_dbv_null(),
+            has_av ? sup_dbv_int((int64_t)av) : sup_dbv_null(),
+            has_root ? sup_dbv_blob(root, KS_HASH_SIZE) : sup_dbv_null(),
             json_is_integer(t) && json_integer_value(t) > 0 && json_integer_value(t) < ((json_int_t)1 << 40)
-                ? ks_dbv_int(json_integer_value(t) - (int64_t)now) : ks_dbv_null(), /* sane times only */
-            json_is_string(fw) ? ks_dbv_text(json_string_value(fw)) : ks_dbv_null(),
-            json_is_integer(pr) ? ks_dbv_int(json_integer_value(pr)) : ks_dbv_null(),
-            ks_dbv_int(json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0)),
-            ks_dbv_text(h->text)};
-        ks_dbv all[10];
+                ? sup_dbv_int(json_integer_value(t) - (int64_t)now) : sup_dbv_null(), /* sane times only */
+            json_is_string(fw) ? sup_dbv_text(json_string_value(fw)) : sup_dbv_null(),
+            json_is_integer(pr) ? sup_dbv_int(json_integer_value(pr)) : sup_dbv_null(),
+            sup_dbv_int(json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0)),
+            sup_dbv_text(h->text)};
+        sup_dbv all[10];
         memcpy(all, p, sizeof p);
         all[9] = id;
         /* last_sync only moves when the controller holds what is published. */
-        rc = ks_db_exec(s->db, "UPDATE controllers SET last_seen = ?,"
+        rc = sup_db_exec(s->db, "UPDATE controllers SET last_seen = ?,"
                                " last_sync = COALESCE(?, last_sync), applied_version = ?,"
                                " applied_root = ?, clock_offset = ?,"
                                " firmware_version = COALESCE(?, firmware_version),"
@@ -383,19 +383,19 @@ static int hb_tx(ks_req *rq, ks_resp *rs, void *ctx)
         int proof = json_integer_value(json_object_get(rsv, "lost_count")) > 0 &&
                     json_integer_value(json_object_get(rsv, "offered_history")) ==
                         json_integer_value(jh);
-        rc = ks_restore_check(s, rq->ctrl_id, rq->ctrl_scope, av, has_root ? root : NULL,
+        rc = sup_restore_check(s, rq->ctrl_id, rq->ctrl_scope, av, has_root ? root : NULL,
                               json_is_integer(jh), (uint32_t)json_integer_value(jh), pv, proot,
                               proof);
         if (rc < 0)
             return rc;
         h->restored = rc;
     }
-    h->cmds = ks_db_rows_json(s->db, "SELECT id, command, args FROM commands WHERE"
+    h->cmds = sup_db_rows_json(s->db, "SELECT id, command, args FROM commands WHERE"
                               " controller_id = ? AND state = 'pending' ORDER BY id", &id, 1, &rc);
     return rc;
 }
 
-static void dev_heartbeat(ks_req *rq, ks_resp *rs)
+static void dev_heartbeat(sup_req *rq, sup_resp *rs)
 {
     hb h = {NULL, NULL, NULL, 0};
     uint8_t root[KS_HASH_SIZE];
@@ -412,19 +412,19 @@ static void dev_heartbeat(ks_req *rq, ks_resp *rs)
         goto cleanup;
     atomic_fetch_add(&rq->s->metrics.heartbeats, 1);
     if (h.restored)
-        ks_pub_kick(rq->s);
+        sup_pub_kick(rq->s);
     json_array_foreach(h.cmds, i, c) {
         json_t *a = json_loads(json_string_value(json_object_get(c, "args")), 0, NULL);
         json_object_set_new(c, "args", a ? a : json_object());
     }
-    v = ks_pub_version(rq->s, rq->ctrl_scope, root);
+    v = sup_pub_version(rq->s, rq->ctrl_scope, root);
     if (proto_refused(rq, NULL))
         v = 0; /* nothing to sync to: see proto_refused */
     ks_hex(rh, root, KS_HASH_SIZE);
     api_json(rs, 200, json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id",
                                 (json_int_t)rq->ctrl_id, "scope", (json_int_t)rq->ctrl_scope,
                                 "version", (json_int_t)v, "root", rh, "server_time",
-                                (json_int_t)ks_now(), "heartbeat_interval",
+                                (json_int_t)sup_now(), "heartbeat_interval",
                                 (int)rq->s->cfg.heartbeat_interval, "commands",
                                 h.cmds ? h.cmds : json_array()));
     if (rq->s->hooks.on_heartbeat)
@@ -442,14 +442,14 @@ typedef struct ack {
     const char *result, *message;
 } ack;
 
-static int ack_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int ack_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     ack *a = ctx;
-    ks_dbv p[2] = {ks_dbv_int(a->id), ks_dbv_int(rq->ctrl_id)};
+    sup_dbv p[2] = {sup_dbv_int(a->id), sup_dbv_int(rq->ctrl_id)};
     int64_t one;
     char target[48], *res;
     int rc;
-    if (ks_db_int(rq->s->db, "SELECT 1 FROM commands WHERE id = ? AND controller_id = ?", p, 2,
+    if (sup_db_int(rq->s->db, "SELECT 1 FROM commands WHERE id = ? AND controller_id = ?", p, 2,
                   &one) != KS_DB_OK) {
         api_error(rs, 404, "NOT_FOUND", "no command %lld for this controller", (long long)a->id);
         return API_TX_ABORT;
@@ -460,22 +460,22 @@ static int ack_tx(ks_req *rq, ks_resp *rs, void *ctx)
         json_decref(o);
     }
     {
-        ks_dbv q[4] = {ks_dbv_text(strcmp(a->result, "ok") == 0 ? "done" : "failed"),
-                       ks_dbv_text(res), ks_dbv_int((int64_t)ks_now()), ks_dbv_int(a->id)};
+        sup_dbv q[4] = {sup_dbv_text(strcmp(a->result, "ok") == 0 ? "done" : "failed"),
+                       sup_dbv_text(res), sup_dbv_int((int64_t)sup_now()), sup_dbv_int(a->id)};
         /* Only the first acknowledgement counts; repeats are harmless. */
-        rc = ks_db_exec(rq->s->db, "UPDATE commands SET state = ?, result = ?, acked_at = ?"
+        rc = sup_db_exec(rq->s->db, "UPDATE commands SET state = ?, result = ?, acked_at = ?"
                                    " WHERE id = ? AND state = 'pending'", q, 4, NULL, NULL);
     }
     free(res);
     if (rc)
         return rc;
     snprintf(target, sizeof target, "command:%lld", (long long)a->id);
-    ks_audit(rq->s, 1, rq->actor, "command.ack", target,
+    sup_audit(rq->s, 1, rq->actor, "command.ack", target,
              strcmp(a->result, "ok") == 0 ? "ok" : "failed", NULL, a->message);
     return KS_DB_OK;
 }
 
-static void dev_ack(ks_req *rq, ks_resp *rs)
+static void dev_ack(sup_req *rq, sup_resp *rs)
 {
     json_t *b;
     ack a = {0, NULL, NULL};
@@ -509,7 +509,7 @@ typedef struct upload {
     int64_t accepted, duplicates, max_seq;
 } upload;
 
-static int upload_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int upload_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     upload *u = ctx;
     size_t i;
@@ -519,18 +519,18 @@ static int upload_tx(ks_req *rq, ks_resp *rs, void *ctx)
         int64_t seq = json_integer_value(json_object_get(r, "seq"));
         json_t *ts = json_object_get(r, "time");
         char *text = json_dumps(r, JSON_COMPACT);
-        ks_dbv p[7] = {ks_dbv_int(rq->ctrl_id), ks_dbv_int(seq),
-                       json_is_integer(ts) ? ks_dbv_int(json_integer_value(ts)) : ks_dbv_null(),
-                       ks_dbv_int((int64_t)ks_now()), ks_dbv_text(text), ks_dbv_int(rq->ctrl_id),
-                       ks_dbv_int(seq)};
-        int rc = ks_db_exec(rq->s->db, "INSERT INTO device_audit(controller_id, seq, ts,"
+        sup_dbv p[7] = {sup_dbv_int(rq->ctrl_id), sup_dbv_int(seq),
+                       json_is_integer(ts) ? sup_dbv_int(json_integer_value(ts)) : sup_dbv_null(),
+                       sup_dbv_int((int64_t)sup_now()), sup_dbv_text(text), sup_dbv_int(rq->ctrl_id),
+                       sup_dbv_int(seq)};
+        int rc = sup_db_exec(rq->s->db, "INSERT INTO device_audit(controller_id, seq, ts,"
                                        " received_at, record) SELECT ?,?,?,?,? WHERE NOT EXISTS"
                                        " (SELECT 1 FROM device_audit WHERE controller_id = ?"
                                        " AND seq = ?)", p, 7, NULL, NULL);
         free(text);
         if (rc)
             return rc;
-        if (ks_db_changes(rq->s->db) > 0)
+        if (sup_db_changes(rq->s->db) > 0)
             u->accepted++;
         else
             u->duplicates++;
@@ -540,7 +540,7 @@ static int upload_tx(ks_req *rq, ks_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
-static void dev_audit(ks_req *rq, ks_resp *rs)
+static void dev_audit(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs), *r;
     upload u = {NULL, 0, 0, 0};
@@ -562,7 +562,7 @@ static void dev_audit(ks_req *rq, ks_resp *rs)
         }
     }
     if (api_tx(rq, rs, upload_tx, &u) == 0) {
-        ks_log(KS_LOG_INFO, "device.audit_upload", "controller=%lld accepted=%lld duplicates=%lld",
+        sup_log(KS_LOG_INFO, "device.audit_upload", "controller=%lld accepted=%lld duplicates=%lld",
                (long long)rq->ctrl_id, (long long)u.accepted, (long long)u.duplicates);
         api_json(rs, 200, json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)u.accepted,
                                     "duplicates", (json_int_t)u.duplicates, "acked_through",
@@ -572,7 +572,7 @@ cleanup:
     json_decref(b);
 }
 
-const ks_route ks_routes_device[] = {
+const sup_route sup_routes_device[] = {
     {"POST", "/v1/device/enroll", KS_AUTH_PUBLIC, dev_enroll},
     {"GET", "/v1/device/nonce", KS_AUTH_PUBLIC, dev_nonce},
     {"GET", "/v1/device/snapshot", KS_AUTH_DEVICE, dev_snapshot},

@@ -12,17 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ks_api.h"
-#include "ks_diag.h"
+#include "sup_api.h"
+#include "sup_diag.h"
 
-static void diagnosis(ks_req *rq, ks_resp *rs)
+static void diagnosis(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
     int status = 500;
     json_t *o;
     if (api_arg_id(rq, rs, 0, "controller", &id))
         return;
-    o = ks_diag_report(rq->s, id, &status);
+    o = sup_diag_report(rq->s, id, &status);
     if (!o) {
         if (status == 404)
             api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)id);
@@ -33,13 +33,13 @@ static void diagnosis(ks_req *rq, ks_resp *rs)
     api_json(rs, 200, o);
 }
 
-static void inc_list(ks_req *rq, ks_resp *rs)
+static void inc_list(sup_req *rq, sup_resp *rs)
 {
     uint64_t ctrl = 0, limit = 100, open = 0;
     const char *code = api_query(rq, "code");
     const ks_kse *k = NULL;
     char sql[512];
-    ks_dbv p[3];
+    sup_dbv p[3];
     int n = 0, rc;
     json_t *items, *r;
     size_t i;
@@ -57,28 +57,28 @@ static void inc_list(ks_req *rq, ks_resp *rs)
              " ORDER BY id DESC LIMIT ?", open ? " AND state = 'open'" : "",
              ctrl ? " AND controller_id = ?" : "", k ? " AND code = ?" : "");
     if (ctrl)
-        p[n++] = ks_dbv_int((int64_t)ctrl);
+        p[n++] = sup_dbv_int((int64_t)ctrl);
     if (k)
-        p[n++] = ks_dbv_int(k->code);
-    p[n++] = ks_dbv_int((int64_t)limit);
+        p[n++] = sup_dbv_int(k->code);
+    p[n++] = sup_dbv_int((int64_t)limit);
     pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, sql, p, n, &rc);
+    items = sup_db_rows_json(rq->s->db, sql, p, n, &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items || rc) {
         json_decref(items);
         api_db_error(rq, rs, rc);
         return;
     }
-    json_array_foreach(items, i, r) ks_incident_decorate(r, json_integer_value(json_object_get(r, "controller_id")));
+    json_array_foreach(items, i, r) sup_incident_decorate(r, json_integer_value(json_object_get(r, "controller_id")));
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-static void inc_stats(ks_req *rq, ks_resp *rs)
+static void inc_stats(sup_req *rq, sup_resp *rs)
 {
     json_t *items;
-    const ks_diag_cfg *cfg = ks_diag_config(rq->s);
+    const sup_diag_cfg *cfg = sup_diag_config(rq->s);
     pthread_mutex_lock(&rq->s->lock);
-    items = ks_incident_stats(rq->s);
+    items = sup_incident_stats(rq->s);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items) {
         api_error(rs, 500, "INTERNAL", "cannot aggregate incidents");
@@ -90,14 +90,14 @@ static void inc_stats(ks_req *rq, ks_resp *rs)
                                 (json_int_t)(cfg ? cfg->interval_ms : 0)));
 }
 
-static void inc_show(ks_req *rq, ks_resp *rs)
+static void inc_show(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
     json_t *o;
     if (api_arg_id(rq, rs, 0, "incident", &id))
         return;
     pthread_mutex_lock(&rq->s->lock);
-    o = ks_incident_json(rq->s, id);
+    o = sup_incident_json(rq->s, id);
     pthread_mutex_unlock(&rq->s->lock);
     if (!o)
         api_error(rs, 404, "NOT_FOUND", "no incident %lld", (long long)id);
@@ -105,7 +105,7 @@ static void inc_show(ks_req *rq, ks_resp *rs)
         api_json(rs, 200, o);
 }
 
-static void inc_resolve(ks_req *rq, ks_resp *rs)
+static void inc_resolve(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
     const char *note = NULL;
@@ -119,9 +119,9 @@ static void inc_resolve(ks_req *rq, ks_resp *rs)
     if (api_str(rs, b, "note", 0, 500, &note) < 0)
         goto cleanup;
     pthread_mutex_lock(&rq->s->lock);
-    rc = ks_incident_resolve_manual(rq->s, id, rq->actor, note);
+    rc = sup_incident_resolve_manual(rq->s, id, rq->actor, note);
     if (rc == 0)
-        o = ks_incident_json(rq->s, id);
+        o = sup_incident_json(rq->s, id);
     pthread_mutex_unlock(&rq->s->lock);
     if (rc == 1)
         api_error(rs, 404, "NOT_FOUND", "no open incident %lld", (long long)id);
@@ -133,7 +133,7 @@ cleanup:
     json_decref(b);
 }
 
-const ks_route ks_routes_diag[] = {
+const sup_route sup_routes_diag[] = {
     {"GET", "/v1/controllers/*/diagnosis", KS_ROLE_AUDITOR, diagnosis},
     {"GET", "/v1/incidents", KS_ROLE_AUDITOR, inc_list},
     {"GET", "/v1/incidents/stats", KS_ROLE_AUDITOR, inc_stats},

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "ks_api.h"
+#include "sup_api.h"
 
 /* holder: the holder's name beside holder_id, so people see who, not a number. */
 #define KEY_COLS "key_id, public_key, holder_id," \
@@ -22,9 +22,9 @@
 
 static const char *const form_names[] = {"software", "usb", "nfc", "physical", "pkcs11"};
 
-static json_t *key_json(ks_sup *s, const uint8_t id[KS_KEYID_SIZE])
+static json_t *key_json(sup_ctx *s, const uint8_t id[KS_KEYID_SIZE])
 {
-    ks_dbv p = ks_dbv_blob(id, KS_KEYID_SIZE);
+    sup_dbv p = sup_dbv_blob(id, KS_KEYID_SIZE);
     json_t *r = api_row(s, "SELECT " KEY_COLS " FROM keys WHERE key_id = ?", &p, 1);
     if (r)
         api_fix_key_row(r);
@@ -42,31 +42,31 @@ typedef struct enrol {
     json_t *out;
 } enrol;
 
-static int enrol_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int enrol_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     enrol *e = ctx;
-    ks_sup *s = rq->s;
-    int64_t now = (int64_t)ks_now();
+    sup_ctx *s = rq->s;
+    int64_t now = (int64_t)sup_now();
     char idhex[2 * KS_KEYID_SIZE + 1];
-    ks_dbv p[13] = {
-        ks_dbv_blob(e->r.key_id, KS_KEYID_SIZE), ks_dbv_blob(e->r.public_key, KS_PUBKEY_SIZE),
-        e->has_holder ? ks_dbv_int((int64_t)e->r.holder_id) : ks_dbv_null(),
-        ks_dbv_text(e->label), ks_dbv_int((int64_t)e->r.privileges),
-        ks_dbv_int((int64_t)e->r.valid_from), ks_dbv_int((int64_t)e->r.valid_until),
-        ks_dbv_int(e->r.state), ks_dbv_int(e->r.scope), ks_dbv_int(e->r.form_factor),
-        ks_dbv_int(e->r.key_format), ks_dbv_int(now), ks_dbv_int(now)};
+    sup_dbv p[13] = {
+        sup_dbv_blob(e->r.key_id, KS_KEYID_SIZE), sup_dbv_blob(e->r.public_key, KS_PUBKEY_SIZE),
+        e->has_holder ? sup_dbv_int((int64_t)e->r.holder_id) : sup_dbv_null(),
+        sup_dbv_text(e->label), sup_dbv_int((int64_t)e->r.privileges),
+        sup_dbv_int((int64_t)e->r.valid_from), sup_dbv_int((int64_t)e->r.valid_until),
+        sup_dbv_int(e->r.state), sup_dbv_int(e->r.scope), sup_dbv_int(e->r.form_factor),
+        sup_dbv_int(e->r.key_format), sup_dbv_int(now), sup_dbv_int(now)};
     int rc;
 
     if (e->has_holder) {
         int64_t one = 0;
-        ks_dbv h = ks_dbv_int((int64_t)e->r.holder_id);
-        if (ks_db_int(s->db, "SELECT 1 FROM holders WHERE id = ?", &h, 1, &one) != KS_DB_OK) {
+        sup_dbv h = sup_dbv_int((int64_t)e->r.holder_id);
+        if (sup_db_int(s->db, "SELECT 1 FROM holders WHERE id = ?", &h, 1, &one) != KS_DB_OK) {
             api_error(rs, 400, "BAD_REQUEST", "field 'holder_id': no holder %llu",
                       (unsigned long long)e->r.holder_id);
             return API_TX_ABORT;
         }
     }
-    rc = ks_db_exec(s->db, "INSERT INTO keys(key_id, public_key, holder_id, label, privileges,"
+    rc = sup_db_exec(s->db, "INSERT INTO keys(key_id, public_key, holder_id, label, privileges,"
                            " valid_from, valid_until, state, scope, form_factor, key_format,"
                            " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     p, 13, NULL, NULL);
@@ -75,16 +75,16 @@ static int enrol_tx(ks_req *rq, ks_resp *rs, void *ctx)
         return API_TX_ABORT;
     }
     if (!rc)
-        rc = ks_pub_mark(s, e->r.scope);
+        rc = sup_pub_mark(s, e->r.scope);
     if (rc)
         return rc;
     ks_hex(idhex, e->r.key_id, KS_KEYID_SIZE);
-    ks_audit(s, 1, rq->actor, "key.enrol", idhex, "ok", NULL, e->generated ? "generated" : NULL);
+    sup_audit(s, 1, rq->actor, "key.enrol", idhex, "ok", NULL, e->generated ? "generated" : NULL);
     e->out = key_json(s, e->r.key_id);
     return KS_DB_OK;
 }
 
-static void keys_enrol(ks_req *rq, ks_resp *rs)
+static void keys_enrol(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs);
     enrol e;
@@ -95,7 +95,7 @@ static void keys_enrol(ks_req *rq, ks_resp *rs)
     if (!b)
         return;
     memset(&e, 0, sizeof e);
-    e.r.valid_from = ks_now();
+    e.r.valid_from = sup_now();
     e.r.key_format = 1;
     e.r.form_factor = KS_FORM_USB;
     if (api_bool(rs, b, "generate", 0, &gen) < 0)
@@ -151,7 +151,7 @@ static void keys_enrol(ks_req *rq, ks_resp *rs)
     }
     if (api_tx(rq, rs, enrol_tx, &e))
         goto cleanup;
-    ks_pub_kick(rq->s);
+    sup_pub_kick(rq->s);
     if (!e.out)
         e.out = json_object();
     if (e.generated) {
@@ -171,10 +171,10 @@ cleanup:
 
 /* ----- list / show ----- */
 
-static void keys_list(ks_req *rq, ks_resp *rs)
+static void keys_list(sup_req *rq, sup_resp *rs)
 {
     char sql[512], where[256] = "";
-    ks_dbv p[8];
+    sup_dbv p[8];
     int n = 0;
     uint64_t holder, scope, limit = 100, offset = 0;
     const char *state = api_query(rq, "state"), *priv = api_query(rq, "privilege");
@@ -190,14 +190,14 @@ static void keys_list(ks_req *rq, ks_resp *rs)
         return;
     if (rc == 0) {
         strcat(where, " AND holder_id = ?");
-        p[n++] = ks_dbv_int((int64_t)holder);
+        p[n++] = sup_dbv_int((int64_t)holder);
     }
     rc = api_qu64(rq, rs, "scope", 0, UINT32_MAX, &scope);
     if (rc < 0)
         return;
     if (rc == 0) {
         strcat(where, " AND scope = ?");
-        p[n++] = ks_dbv_int((int64_t)scope);
+        p[n++] = sup_dbv_int((int64_t)scope);
     }
     if (state) {
         int st = strcmp(state, "active") == 0 ? 0 : strcmp(state, "suspended") == 0 ? 1
@@ -208,7 +208,7 @@ static void keys_list(ks_req *rq, ks_resp *rs)
             return;
         }
         strcat(where, " AND state = ?");
-        p[n++] = ks_dbv_int(st);
+        p[n++] = sup_dbv_int(st);
     }
     if (priv) {
         uint64_t bit = ks_priv_from_name(priv, strlen(priv));
@@ -218,16 +218,16 @@ static void keys_list(ks_req *rq, ks_resp *rs)
             return;
         }
         strcat(where, " AND (privileges & ?) <> 0");
-        p[n++] = ks_dbv_int((int64_t)bit);
+        p[n++] = sup_dbv_int((int64_t)bit);
     }
     pthread_mutex_lock(&rq->s->lock);
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM keys WHERE 1=1%s", where);
-    rc = ks_db_int(rq->s->db, sql, p, n, &total);
-    p[n] = ks_dbv_int((int64_t)limit);
-    p[n + 1] = ks_dbv_int((int64_t)offset);
+    rc = sup_db_int(rq->s->db, sql, p, n, &total);
+    p[n] = sup_dbv_int((int64_t)limit);
+    p[n + 1] = sup_dbv_int((int64_t)offset);
     snprintf(sql, sizeof sql, "SELECT " KEY_COLS " FROM keys WHERE 1=1%s ORDER BY id"
              " LIMIT ? OFFSET ?", where);
-    items = rc < 0 ? NULL : ks_db_rows_json(rq->s->db, sql, p, n + 2, &rc);
+    items = rc < 0 ? NULL : sup_db_rows_json(rq->s->db, sql, p, n + 2, &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items) {
         api_db_error(rq, rs, rc);
@@ -241,7 +241,7 @@ static void keys_list(ks_req *rq, ks_resp *rs)
                                 "limit", (json_int_t)limit, "offset", (json_int_t)offset));
 }
 
-static int key_arg(ks_req *rq, ks_resp *rs, uint8_t id[KS_KEYID_SIZE])
+static int key_arg(sup_req *rq, sup_resp *rs, uint8_t id[KS_KEYID_SIZE])
 {
     if (ks_unhex(id, KS_KEYID_SIZE, rq->args[0])) {
         api_error(rs, 404, "NOT_FOUND", "no key '%s' (a key id is 32 hex digits)", rq->args[0]);
@@ -250,7 +250,7 @@ static int key_arg(ks_req *rq, ks_resp *rs, uint8_t id[KS_KEYID_SIZE])
     return 0;
 }
 
-static void keys_show(ks_req *rq, ks_resp *rs)
+static void keys_show(sup_req *rq, sup_resp *rs)
 {
     uint8_t id[KS_KEYID_SIZE];
     json_t *r;
@@ -271,23 +271,23 @@ typedef struct key_change {
     uint8_t id[KS_KEYID_SIZE];
     const char *action;
     const char *set;       /* SQL SET clause with up to two ? */
-    ks_dbv v[2];
+    sup_dbv v[2];
     int nv;
     int refuse_revoked;
     json_t *out;
 } key_change;
 
-static int change_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int change_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     key_change *k = ctx;
-    ks_sup *s = rq->s;
+    sup_ctx *s = rq->s;
     char sql[256];
     int64_t state = -1, scope = 0;
-    ks_dbv p[4];
+    sup_dbv p[4];
     int n = 0, rc;
-    ks_dbv idv = ks_dbv_blob(k->id, KS_KEYID_SIZE);
+    sup_dbv idv = sup_dbv_blob(k->id, KS_KEYID_SIZE);
 
-    if (ks_db_int(s->db, "SELECT state FROM keys WHERE key_id = ?", &idv, 1, &state) != KS_DB_OK) {
+    if (sup_db_int(s->db, "SELECT state FROM keys WHERE key_id = ?", &idv, 1, &state) != KS_DB_OK) {
         api_error(rs, 404, "NOT_FOUND", "no key '%s'", rq->args[0]);
         return API_TX_ABORT;
     }
@@ -298,32 +298,32 @@ static int change_tx(ks_req *rq, ks_resp *rs, void *ctx)
     }
     for (int i = 0; i < k->nv; i++)
         p[n++] = k->v[i];
-    p[n++] = ks_dbv_int((int64_t)ks_now());
+    p[n++] = sup_dbv_int((int64_t)sup_now());
     p[n++] = idv;
     snprintf(sql, sizeof sql, "UPDATE keys SET %s, updated_at = ? WHERE key_id = ?", k->set);
-    rc = ks_db_exec(s->db, sql, p, n, NULL, NULL);
+    rc = sup_db_exec(s->db, sql, p, n, NULL, NULL);
     if (!rc)
-        rc = ks_db_int(s->db, "SELECT scope FROM keys WHERE key_id = ?", &idv, 1, &scope);
+        rc = sup_db_int(s->db, "SELECT scope FROM keys WHERE key_id = ?", &idv, 1, &scope);
     if (!rc)
-        rc = ks_pub_mark(s, (uint32_t)scope);
+        rc = sup_pub_mark(s, (uint32_t)scope);
     if (rc)
         return rc;
-    ks_audit(s, 1, rq->actor, k->action, rq->args[0], "ok", NULL, NULL);
+    sup_audit(s, 1, rq->actor, k->action, rq->args[0], "ok", NULL, NULL);
     k->out = key_json(s, k->id);
     return KS_DB_OK;
 }
 
-static void run_change(ks_req *rq, ks_resp *rs, key_change *k)
+static void run_change(sup_req *rq, sup_resp *rs, key_change *k)
 {
     if (api_tx(rq, rs, change_tx, k) == 0) {
-        ks_pub_kick(rq->s);
+        sup_pub_kick(rq->s);
         api_json(rs, 200, k->out ? k->out : json_object());
         k->out = NULL;
     }
     json_decref(k->out);
 }
 
-static void keys_privs(ks_req *rq, ks_resp *rs, int grant)
+static void keys_privs(sup_req *rq, sup_resp *rs, int grant)
 {
     key_change k;
     uint64_t bits = 0;
@@ -341,16 +341,16 @@ static void keys_privs(ks_req *rq, ks_resp *rs, int grant)
     json_decref(b);
     k.action = grant ? "key.grant" : "key.revoke_privilege";
     k.set = grant ? "privileges = (privileges | ?)" : "privileges = (privileges & ?)";
-    k.v[0] = ks_dbv_int(grant ? (int64_t)bits : (int64_t)~bits);
+    k.v[0] = sup_dbv_int(grant ? (int64_t)bits : (int64_t)~bits);
     k.nv = 1;
     k.refuse_revoked = 1;
     run_change(rq, rs, &k);
 }
 
-static void keys_grant(ks_req *rq, ks_resp *rs) { keys_privs(rq, rs, 1); }
-static void keys_unpriv(ks_req *rq, ks_resp *rs) { keys_privs(rq, rs, 0); }
+static void keys_grant(sup_req *rq, sup_resp *rs) { keys_privs(rq, rs, 1); }
+static void keys_unpriv(sup_req *rq, sup_resp *rs) { keys_privs(rq, rs, 0); }
 
-static void keys_state(ks_req *rq, ks_resp *rs, int state, const char *action)
+static void keys_state(sup_req *rq, sup_resp *rs, int state, const char *action)
 {
     key_change k;
     memset(&k, 0, sizeof k);
@@ -358,17 +358,17 @@ static void keys_state(ks_req *rq, ks_resp *rs, int state, const char *action)
         return;
     k.action = action;
     k.set = "state = ?";
-    k.v[0] = ks_dbv_int(state);
+    k.v[0] = sup_dbv_int(state);
     k.nv = 1;
     k.refuse_revoked = state != KS_STATE_REVOKED;
     run_change(rq, rs, &k);
 }
 
-static void keys_suspend(ks_req *rq, ks_resp *rs) { keys_state(rq, rs, KS_STATE_SUSPENDED, "key.suspend"); }
-static void keys_resume(ks_req *rq, ks_resp *rs) { keys_state(rq, rs, KS_STATE_ACTIVE, "key.resume"); }
-static void keys_revoke(ks_req *rq, ks_resp *rs) { keys_state(rq, rs, KS_STATE_REVOKED, "key.revoke"); }
+static void keys_suspend(sup_req *rq, sup_resp *rs) { keys_state(rq, rs, KS_STATE_SUSPENDED, "key.suspend"); }
+static void keys_resume(sup_req *rq, sup_resp *rs) { keys_state(rq, rs, KS_STATE_ACTIVE, "key.resume"); }
+static void keys_revoke(sup_req *rq, sup_resp *rs) { keys_state(rq, rs, KS_STATE_REVOKED, "key.revoke"); }
 
-static void keys_validity(ks_req *rq, ks_resp *rs)
+static void keys_validity(sup_req *rq, sup_resp *rs)
 {
     key_change k;
     uint64_t from = 0, until = 0;
@@ -391,8 +391,8 @@ static void keys_validity(ks_req *rq, ks_resp *rs)
     }
     k.action = "key.set_validity";
     k.set = "valid_from = ?, valid_until = ?";
-    k.v[0] = ks_dbv_int((int64_t)from);
-    k.v[1] = ks_dbv_int((int64_t)until);
+    k.v[0] = sup_dbv_int((int64_t)from);
+    k.v[1] = sup_dbv_int((int64_t)until);
     k.nv = 2;
     k.refuse_revoked = 1;
     run_change(rq, rs, &k);
@@ -405,25 +405,25 @@ typedef struct holder_new {
     json_t *out;
 } holder_new;
 
-static int holder_tx(ks_req *rq, ks_resp *rs, void *ctx)
+static int holder_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     holder_new *h = ctx;
-    ks_dbv p[3] = {ks_dbv_text(h->name), ks_dbv_text(h->email), ks_dbv_int((int64_t)ks_now())};
-    ks_dbv id;
+    sup_dbv p[3] = {sup_dbv_text(h->name), sup_dbv_text(h->email), sup_dbv_int((int64_t)sup_now())};
+    sup_dbv id;
     char target[32];
-    int rc = ks_db_exec(rq->s->db, "INSERT INTO holders(name, email, created_at) VALUES (?,?,?)",
+    int rc = sup_db_exec(rq->s->db, "INSERT INTO holders(name, email, created_at) VALUES (?,?,?)",
                         p, 3, NULL, NULL);
     (void)rs;
     if (rc)
         return rc;
-    id = ks_dbv_int(ks_db_last_id(rq->s->db));
+    id = sup_dbv_int(sup_db_last_id(rq->s->db));
     snprintf(target, sizeof target, "holder:%lld", (long long)id.i);
-    ks_audit(rq->s, 1, rq->actor, "holder.create", target, "ok", NULL, h->name);
+    sup_audit(rq->s, 1, rq->actor, "holder.create", target, "ok", NULL, h->name);
     h->out = api_row(rq->s, "SELECT id, name, email, created_at FROM holders WHERE id = ?", &id, 1);
     return KS_DB_OK;
 }
 
-static void holders_create(ks_req *rq, ks_resp *rs)
+static void holders_create(sup_req *rq, sup_resp *rs)
 {
     json_t *b = api_body(rq, rs);
     holder_new h = {NULL, NULL, NULL};
@@ -438,31 +438,31 @@ static void holders_create(ks_req *rq, ks_resp *rs)
     json_decref(b);
 }
 
-static void holders_list(ks_req *rq, ks_resp *rs)
+static void holders_list(sup_req *rq, sup_resp *rs)
 {
     uint64_t limit = 100, offset = 0;
-    ks_dbv p[2];
+    sup_dbv p[2];
     if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
         api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
         return;
-    p[0] = ks_dbv_int((int64_t)limit);
-    p[1] = ks_dbv_int((int64_t)offset);
+    p[0] = sup_dbv_int((int64_t)limit);
+    p[1] = sup_dbv_int((int64_t)offset);
     api_rows(rq, rs, "SELECT h.id, h.name, h.email, h.created_at,"
              " (SELECT COUNT(*) FROM keys k WHERE k.holder_id = h.id) AS keys"
              " FROM holders h ORDER BY h.id LIMIT ? OFFSET ?", p, 2);
 }
 
-static void holders_show(ks_req *rq, ks_resp *rs)
+static void holders_show(sup_req *rq, sup_resp *rs)
 {
     int64_t id;
-    ks_dbv p;
+    sup_dbv p;
     json_t *r, *keys;
     if (api_arg_id(rq, rs, 0, "holder", &id))
         return;
-    p = ks_dbv_int(id);
+    p = sup_dbv_int(id);
     pthread_mutex_lock(&rq->s->lock);
     r = api_row(rq->s, "SELECT id, name, email, created_at FROM holders WHERE id = ?", &p, 1);
-    keys = r ? ks_db_rows_json(rq->s->db, "SELECT " KEY_COLS " FROM keys WHERE holder_id = ?"
+    keys = r ? sup_db_rows_json(rq->s->db, "SELECT " KEY_COLS " FROM keys WHERE holder_id = ?"
                                " ORDER BY id", &p, 1, NULL) : NULL;
     pthread_mutex_unlock(&rq->s->lock);
     if (!r) {
@@ -478,7 +478,7 @@ static void holders_show(ks_req *rq, ks_resp *rs)
     api_json(rs, 200, r);
 }
 
-const ks_route ks_routes_keys[] = {
+const sup_route sup_routes_keys[] = {
     {"POST", "/v1/keys", KS_ROLE_OPERATOR, keys_enrol},
     {"GET", "/v1/keys", KS_ROLE_AUDITOR, keys_list},
     {"GET", "/v1/keys/*", KS_ROLE_AUDITOR, keys_show},

@@ -8,15 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ks_api.h"
-#include "ks_diag.h"
+#include "sup_api.h"
+#include "sup_diag.h"
 
-static void healthz(ks_req *rq, ks_resp *rs)
+static void healthz(sup_req *rq, sup_resp *rs)
 {
     int64_t one = 0;
     int rc;
     pthread_mutex_lock(&rq->s->lock);
-    rc = ks_db_int(rq->s->db, "SELECT 1", NULL, 0, &one);
+    rc = sup_db_int(rq->s->db, "SELECT 1", NULL, 0, &one);
     pthread_mutex_unlock(&rq->s->lock);
     if (rc != KS_DB_OK)
         api_error(rs, 503, "INTERNAL", "database unavailable");
@@ -24,7 +24,7 @@ static void healthz(ks_req *rq, ks_resp *rs)
         api_json(rs, 200, json_pack("{s:s,s:s}", "status", "ok", "version", KS_VERSION_STRING));
 }
 
-static void ping(ks_req *rq, ks_resp *rs)
+static void ping(sup_req *rq, sup_resp *rs)
 {
     (void)rq;
     api_json(rs, 200, json_pack("{s:b}", "ok", 1));
@@ -66,7 +66,7 @@ static void append(scope_row *o, const char *fmt, ...)
     }
 }
 
-static int gauge_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *names)
+static int gauge_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     scope_row *o = ctx;
     (void)names;
@@ -76,9 +76,9 @@ static int gauge_cb(void *ctx, int ncol, const ks_dbv *c, const char *const *nam
     return 0;
 }
 
-static void metrics(ks_req *rq, ks_resp *rs)
+static void metrics(sup_req *rq, sup_resp *rs)
 {
-    ks_metrics *m = &rq->s->metrics;
+    sup_metrics *m = &rq->s->metrics;
     scope_row o = {malloc(4096), 0, 4096};
     int64_t keys = 0, ctrls = 0, stale = 0, pending = 0;
     if (!o.buf) {
@@ -114,12 +114,12 @@ static void metrics(ks_req *rq, ks_resp *rs)
     {
         /* Latency in seconds as histograms, so a quantile or an SLO can be
          * computed over any window (histogram_quantile). */
-        char *h = ks_hist_text(&m->request_seconds, "keysup_http_request_duration_seconds",
+        char *h = sup_hist_text(&m->request_seconds, "keysup_http_request_duration_seconds",
                                "Time to answer an HTTP request, from its first byte.");
         if (h)
             append(&o, "%s", h);
         free(h);
-        h = ks_hist_text(&m->publish_seconds, "keysup_publish_duration_seconds",
+        h = sup_hist_text(&m->publish_seconds, "keysup_publish_duration_seconds",
                          "Time to build, sign and store a scope's snapshot.");
         if (h)
             append(&o, "%s", h);
@@ -129,26 +129,26 @@ static void metrics(ks_req *rq, ks_resp *rs)
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",
            (double)atomic_load(&m->publish_usec_last) / 1e6);
     pthread_mutex_lock(&rq->s->lock);
-    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM keys", NULL, 0, &keys);
-    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers", NULL, 0, &ctrls);
+    sup_db_int(rq->s->db, "SELECT COUNT(*) FROM keys", NULL, 0, &keys);
+    sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers", NULL, 0, &ctrls);
     {
-        ks_dbv p = ks_dbv_int((int64_t)ks_now() - 3 * (int64_t)rq->s->cfg.heartbeat_interval);
-        ks_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE device_pk IS NOT NULL AND"
+        sup_dbv p = sup_dbv_int((int64_t)sup_now() - 3 * (int64_t)rq->s->cfg.heartbeat_interval);
+        sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE device_pk IS NOT NULL AND"
                              " (last_seen IS NULL OR last_seen < ?)", &p, 1, &stale);
     }
-    ks_db_int(rq->s->db, "SELECT COUNT(*) FROM commands WHERE state = 'pending'", NULL, 0, &pending);
+    sup_db_int(rq->s->db, "SELECT COUNT(*) FROM commands WHERE state = 'pending'", NULL, 0, &pending);
     append(&o, "# HELP keysup_snapshot_version Published snapshot version per scope.\n"
                "# TYPE keysup_snapshot_version gauge\n");
-    ks_db_exec(rq->s->db, "SELECT scope, version FROM scopes ORDER BY scope", NULL, 0, gauge_cb, &o);
+    sup_db_exec(rq->s->db, "SELECT scope, version FROM scopes ORDER BY scope", NULL, 0, gauge_cb, &o);
     {
-        char *inc = ks_incident_metrics(rq->s); /* open incidents by KSE code */
+        char *inc = sup_incident_metrics(rq->s); /* open incidents by KSE code */
         if (inc)
             append(&o, "%s", inc);
         free(inc);
     }
     pthread_mutex_unlock(&rq->s->lock);
-    if (rq->s->guard) { /* connections, limits, refusals (ks_guard.c) */
-        char *g = ks_guard_metrics(rq->s->guard);
+    if (rq->s->guard) { /* connections, limits, refusals (sup_guard.c) */
+        char *g = sup_guard_metrics(rq->s->guard);
         if (g)
             append(&o, "%s", g);
         free(g);
@@ -167,7 +167,7 @@ static void metrics(ks_req *rq, ks_resp *rs)
     rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-const ks_route ks_routes_ops[] = {
+const sup_route sup_routes_ops[] = {
     {"GET", "/healthz", KS_AUTH_PUBLIC, healthz},
     {"GET", "/v1/ping", KS_AUTH_PUBLIC, ping},
     {"GET", "/metrics", KS_AUTH_PUBLIC, metrics},

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ks_shape.h"
+#include "sup_shape.h"
 
 /* Durations in milliseconds: every other NAME_ms is a point in time. */
 static const char *const durations_ms[] = {"mttd_ms", "mttr_ms", "mttd_max_ms", "mttr_max_ms",
@@ -77,7 +77,7 @@ static void shape_object(json_t *o)
         if (!v)
             continue;
         if (json_is_object(v) || json_is_array(v)) {
-            ks_api_shape(v);
+            sup_api_shape(v);
             continue;
         }
         if (ends(key, "_utc"))
@@ -109,20 +109,20 @@ static void shape_object(json_t *o)
     json_decref(keys);
 }
 
-void ks_api_shape(json_t *o)
+void sup_api_shape(json_t *o)
 {
     json_t *v;
     size_t i;
     if (json_is_array(o)) {
         json_array_foreach(o, i, v)
-            ks_api_shape(v);
+            sup_api_shape(v);
         return;
     }
     if (json_is_object(o))
         shape_object(o);
 }
 
-int ks_api_shape_applies(const char *url)
+int sup_api_shape_applies(const char *url)
 {
     return url && strncmp(url, "/v1/", 4) == 0 && strncmp(url, "/v1/device/", 11) != 0;
 }

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ks_api.h"
+#include "sup_api.h"
 
-void api_json(ks_resp *rs, int status, json_t *o)
+void api_json(sup_resp *rs, int status, json_t *o)
 {
     json_t *items = json_object_get(o, "items");
     /* One list shape for every endpoint (docs/api.md): a list that is not
@@ -29,7 +29,7 @@ void api_json(ks_resp *rs, int status, json_t *o)
     rs->json = o;
 }
 
-void api_error(ks_resp *rs, int status, const char *code, const char *fmt, ...)
+void api_error(sup_resp *rs, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -39,18 +39,18 @@ void api_error(ks_resp *rs, int status, const char *code, const char *fmt, ...)
     api_json(rs, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
-void api_db_error(ks_req *rq, ks_resp *rs, int rc)
+void api_db_error(sup_req *rq, sup_resp *rs, int rc)
 {
     if (rc == KS_DB_CONSTRAINT) {
         api_error(rs, 409, "CONFLICT", "the change conflicts with an existing record");
         return;
     }
-    ks_log(KS_LOG_ERROR, "db.error", "url=%s rc=%d", rq->url, rc);
+    sup_log(KS_LOG_ERROR, "db.error", "url=%s rc=%d", rq->url, rc);
     api_error(rs, rc == KS_DB_BUSY ? 503 : 500, "INTERNAL",
               "storage error; see the keysupd log");
 }
 
-json_t *api_body(ks_req *rq, ks_resp *rs)
+json_t *api_body(sup_req *rq, sup_resp *rs)
 {
     json_error_t e;
     json_t *o;
@@ -72,12 +72,12 @@ json_t *api_body(ks_req *rq, ks_resp *rs)
     return o;
 }
 
-const char *api_query(ks_req *rq, const char *name)
+const char *api_query(sup_req *rq, const char *name)
 {
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-int api_str(ks_resp *rs, json_t *o, const char *f, int required, size_t maxlen, const char **out)
+int api_str(sup_resp *rs, json_t *o, const char *f, int required, size_t maxlen, const char **out)
 {
     json_t *v = json_object_get(o, f);
     if (!v || json_is_null(v)) {
@@ -96,7 +96,7 @@ int api_str(ks_resp *rs, json_t *o, const char *f, int required, size_t maxlen, 
     return 0;
 }
 
-int api_u64(ks_resp *rs, json_t *o, const char *f, int required, uint64_t lo, uint64_t hi,
+int api_u64(sup_resp *rs, json_t *o, const char *f, int required, uint64_t lo, uint64_t hi,
             uint64_t *out)
 {
     json_t *v = json_object_get(o, f);
@@ -116,7 +116,7 @@ int api_u64(ks_resp *rs, json_t *o, const char *f, int required, uint64_t lo, ui
     return 0;
 }
 
-int api_bool(ks_resp *rs, json_t *o, const char *f, int required, int *out)
+int api_bool(sup_resp *rs, json_t *o, const char *f, int required, int *out)
 {
     json_t *v = json_object_get(o, f);
     if (!v || json_is_null(v)) {
@@ -133,7 +133,7 @@ int api_bool(ks_resp *rs, json_t *o, const char *f, int required, int *out)
     return 0;
 }
 
-int api_hex(ks_resp *rs, json_t *o, const char *f, int required, uint8_t *out, size_t n)
+int api_hex(sup_resp *rs, json_t *o, const char *f, int required, uint8_t *out, size_t n)
 {
     const char *s;
     int rc = api_str(rs, o, f, required, 2 * n, &s);
@@ -146,7 +146,7 @@ int api_hex(ks_resp *rs, json_t *o, const char *f, int required, uint8_t *out, s
     return 0;
 }
 
-int api_privs(ks_resp *rs, json_t *o, const char *f, int required, uint64_t *out)
+int api_privs(sup_resp *rs, json_t *o, const char *f, int required, uint64_t *out)
 {
     json_t *v = json_object_get(o, f), *e;
     size_t i;
@@ -183,7 +183,7 @@ int api_privs(ks_resp *rs, json_t *o, const char *f, int required, uint64_t *out
     return 0;
 }
 
-int api_qu64(ks_req *rq, ks_resp *rs, const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
+int api_qu64(sup_req *rq, sup_resp *rs, const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
 {
     const char *s = api_query(rq, name);
     char *end;
@@ -201,7 +201,7 @@ int api_qu64(ks_req *rq, ks_resp *rs, const char *name, uint64_t lo, uint64_t hi
     return 0;
 }
 
-int api_arg_id(ks_req *rq, ks_resp *rs, int i, const char *what, int64_t *out)
+int api_arg_id(sup_req *rq, sup_resp *rs, int i, const char *what, int64_t *out)
 {
     const char *s = rq->args[i];
     char *end;
@@ -250,12 +250,12 @@ void api_fix_key_row(json_t *row)
         json_object_set_new(row, "form_factor", json_string(forms[json_integer_value(v)]));
 }
 
-int api_tx(ks_req *rq, ks_resp *rs, api_tx_fn fn, void *ctx)
+int api_tx(sup_req *rq, sup_resp *rs, api_tx_fn fn, void *ctx)
 {
-    ks_sup *s = rq->s;
+    sup_ctx *s = rq->s;
     int rc;
     pthread_mutex_lock(&s->lock);
-    rc = ks_db_begin(s->db);
+    rc = sup_db_begin(s->db);
     if (rc) {
         pthread_mutex_unlock(&s->lock);
         api_db_error(rq, rs, rc);
@@ -263,9 +263,9 @@ int api_tx(ks_req *rq, ks_resp *rs, api_tx_fn fn, void *ctx)
     }
     rc = fn(rq, rs, ctx);
     if (rc == KS_DB_OK)
-        rc = ks_db_commit(s->db);
+        rc = sup_db_commit(s->db);
     if (rc != KS_DB_OK)
-        ks_db_rollback(s->db);
+        sup_db_rollback(s->db);
     pthread_mutex_unlock(&s->lock);
     if (rc == API_TX_ABORT)
         return -1;
@@ -276,12 +276,12 @@ int api_tx(ks_req *rq, ks_resp *rs, api_tx_fn fn, void *ctx)
     return 0;
 }
 
-void api_rows(ks_req *rq, ks_resp *rs, const char *sql, const ks_dbv *p, int n)
+void api_rows(sup_req *rq, sup_resp *rs, const char *sql, const sup_dbv *p, int n)
 {
     int rc = 0;
     json_t *items;
     pthread_mutex_lock(&rq->s->lock);
-    items = ks_db_rows_json(rq->s->db, sql, p, n, &rc);
+    items = sup_db_rows_json(rq->s->db, sql, p, n, &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items)
         api_db_error(rq, rs, rc);
@@ -289,9 +289,9 @@ void api_rows(ks_req *rq, ks_resp *rs, const char *sql, const ks_dbv *p, int n)
         api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-json_t *api_row(ks_sup *s, const char *sql, const ks_dbv *p, int n)
+json_t *api_row(sup_ctx *s, const char *sql, const sup_dbv *p, int n)
 {
-    json_t *a = ks_db_rows_json(s->db, sql, p, n, NULL), *r = NULL;
+    json_t *a = sup_db_rows_json(s->db, sql, p, n, NULL), *r = NULL;
     if (a && json_array_size(a) > 0)
         r = json_incref(json_array_get(a, 0));
     json_decref(a);

@@ -17,11 +17,11 @@
 #include <unistd.h>
 #include <sodium.h>
 
-#include "ks_diag.h"
-#include "ks_guard.h"
-#include "ks_http_tls.h"
+#include "sup_diag.h"
+#include "sup_guard.h"
+#include "sup_http_tls.h"
 #include "ks_sdnotify.h"
-#include "ks_sup.h"
+#include "sup.h"
 
 
 static const char usage[] =
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     const char *tls_cert = NULL, *tls_key = NULL;
     char err[512], *pass = NULL;
     size_t passlen = 0;
-    ks_sup s;
+    sup_ctx s;
     sigset_t sigs;
     int rc, ret = 1, lockfd = -1, sig = 0;
 
@@ -106,8 +106,8 @@ int main(int argc, char **argv)
     if (sodium_init() < 0 || read_pass(passfile, &pass, &passlen))
         return 1;
     /* One keysupd per data directory, held until exit (a missing directory
-     * is reported by ks_sup_open below). */
-    rc = ks_datadir_lock(data, &lockfd, err, sizeof err);
+     * is reported by sup_open below). */
+    rc = sup_datadir_lock(data, &lockfd, err, sizeof err);
     if (rc != KS_OK && rc != KS_E_NOTFOUND) {
         fprintf(stderr, "keysupd: %s\n", err);
         if (pass) {
@@ -116,14 +116,14 @@ int main(int argc, char **argv)
         }
         return 1;
     }
-    rc = ks_sup_open(&s, data, config, pass, passlen, err, sizeof err);
+    rc = sup_open(&s, data, config, pass, passlen, err, sizeof err);
     if (pass) {
         sodium_memzero(pass, passlen);
         free(pass);
     }
     if (rc) {
         fprintf(stderr, "keysupd: %s\n", err);
-        ks_sup_close(&s);
+        sup_close(&s);
         if (lockfd >= 0)
             close(lockfd);
         return 1;
@@ -157,20 +157,20 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (ks_pub_start(&s) != KS_OK) {
+    if (sup_pub_start(&s) != KS_OK) {
         fprintf(stderr, "keysupd: cannot start the publisher\n");
         goto cleanup;
     }
     /* Diagnosis hooks before the first heartbeat can arrive. */
-    if (ks_diag_start(&s) != KS_OK) {
+    if (sup_diag_start(&s) != KS_OK) {
         fprintf(stderr, "keysupd: cannot start diagnosis\n");
         goto cleanup;
     }
-    if (ks_http_start(&s, err, sizeof err) != KS_OK) {
+    if (sup_http_start(&s, err, sizeof err) != KS_OK) {
         fprintf(stderr, "keysupd: %s\n", err);
         goto cleanup;
     }
-    ks_log(KS_LOG_INFO, "daemon.start", "listen=%s port=%u data=%s key_seq=%lld", s.cfg.listen,
+    sup_log(KS_LOG_INFO, "daemon.start", "listen=%s port=%u data=%s key_seq=%lld", s.cfg.listen,
            s.port, s.data_dir, (long long)s.key_seq);
     if (portfile) {
         char tmp[PATH_MAX + 8];
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     }
     /* Type=notify: ready once listening (and the port file written). */
     if (ks_sd_notify("READY=1") != 0)
-        ks_log(KS_LOG_WARN, "daemon.notify", "error=\"cannot reach NOTIFY_SOCKET\"");
+        sup_log(KS_LOG_WARN, "daemon.notify", "error=\"cannot reach NOTIFY_SOCKET\"");
     for (;;) {
         if (sigwait(&sigs, &sig) != 0)
             continue;
@@ -192,18 +192,18 @@ int main(int argc, char **argv)
             break;
         /* A new certificate for new handshakes; a bad one keeps the old. */
         ks_sd_notify("RELOADING=1");
-        (void)ks_http_tls_reload(&s, config, tls_cert, tls_key);
+        (void)sup_http_tls_reload(&s, config, tls_cert, tls_key);
         ks_sd_notify("READY=1");
     }
     ks_sd_notify("STOPPING=1");
-    ks_log(KS_LOG_INFO, "daemon.stop", "signal=%s",
+    sup_log(KS_LOG_INFO, "daemon.stop", "signal=%s",
            sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "other");
     ret = 0;
 cleanup:
-    ks_http_stop(&s);
-    ks_diag_stop(&s);
-    ks_pub_stop(&s);
-    ks_sup_close(&s);
+    sup_http_stop(&s);
+    sup_diag_stop(&s);
+    sup_pub_stop(&s);
+    sup_close(&s);
     if (lockfd >= 0)
         close(lockfd);
     return ret;

@@ -1,0 +1,149 @@
+/*
+ * sup_api.h - what the HTTP glue (sup_http.c) and the endpoint files
+ * (api_*.c) share: the request and response, the route tables, and the
+ * helpers that turn bad input into 400s naming the field.
+ *
+ * Contract of a handler: it fills rs (status plus a JSON body, a binary body
+ * or text) and returns; sup_http.c sends it, counts it, and owns freeing it.
+ * Authentication and authorisation happened before the handler runs,
+ * according to the route's `auth`.
+ */
+#ifndef KEYSUP_KS_API_H
+#define KEYSUP_KS_API_H
+
+#include "sup_guard.h"
+#include "sup.h"
+
+struct MHD_Connection;
+
+enum sup_api_auth {
+    KS_AUTH_PUBLIC = -1,   /* anyone */
+    KS_AUTH_DEVICE = -2,   /* a controller's device-key signature */
+    /* 1..3: bearer token with at least this role (enum sup_role) */
+};
+
+#define KS_API_MAXARGS 4
+
+typedef struct sup_req {
+    sup_ctx *s;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    const char *body;       /* NUL-terminated copy of the body */
+    size_t body_len;
+    int role;               /* enum sup_role of the token, when one was used */
+    char actor[96];         /* "token:NAME" or "controller:ID" */
+    int64_t ctrl_id;        /* authenticated controller (device routes) */
+    uint32_t ctrl_scope;
+    const char *args[KS_API_MAXARGS]; /* the `*` segments of the route */
+    const struct sup_client *client;   /* the peer's address (sup_guard.h) */
+    /* set by device authentication: what the answer's signature binds */
+    int sign_answer;
+    uint8_t nonce[32];
+    uint8_t device_key_id[KS_KEYID_SIZE];
+} sup_req;
+
+typedef struct sup_resp {
+    int status;
+    json_t *json;
+    uint8_t *bin;           /* malloc'd, application/octet-stream */
+    size_t bin_len;
+    char *text;             /* malloc'd, text/plain */
+    const char *ctype;      /* for text */
+    uint64_t version;       /* X-Keysup-Version header when non-zero */
+    uint32_t retry_after;   /* Retry-After header (seconds) when non-zero */
+    int self_signed;        /* the body carries its own supervisor signature (a
+                             * snapshot or delta header): no answer signature,
+                             * which would hash megabytes per download */
+} sup_resp;
+
+typedef void (*sup_api_fn)(sup_req *rq, sup_resp *rs);
+
+typedef struct sup_route {
+    const char *method;
+    const char *pattern;    /* "/v1/keys/ * /grant" without spaces; `*` = one segment */
+    int auth;
+    sup_api_fn fn;
+} sup_route;
+
+extern const sup_route sup_routes_keys[];
+extern const sup_route sup_routes_ctrl[];
+extern const sup_route sup_routes_device[];
+extern const sup_route sup_routes_admin[];
+extern const sup_route sup_routes_ops[];
+extern const sup_route sup_routes_diag[];   /* api_diag.c */
+
+/*
+ * An anonymous refusal (rate limit, unknown token, failed guess): counted in
+ * /metrics and sampled into the audit per client (sup_guard_refusal).
+ * locked: the caller holds the lock.
+ */
+void api_refusal(sup_req *rq, int locked, const char *action, const char *target,
+                 const char *code, const char *detail);
+/* ----- signed answers (api_answer.c) ----- */
+
+/*
+ * The X-Keysup-Answer-Key and X-Keysup-Answer-Signature values of the answer
+ * (status, body) to the authenticated device request rq: the active
+ * supervisor key (64 hex) and its signature (128 hex) over the envelope of
+ * docs/formats.md. 0 on success.
+ */
+int api_answer_sign(sup_ctx *s, const sup_req *rq, int status, const uint8_t *body, size_t len,
+                    char key_hex[2 * KS_PUBKEY_SIZE + 1], char sig_hex[2 * KS_SIG_SIZE + 1]);
+
+/* ----- responses ----- */
+
+/* {"error": {"code": code, "message": ...}} with status. */
+void api_error(sup_resp *rs, int status, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+void api_json(sup_resp *rs, int status, json_t *o);
+/* 500 for a database failure, logged. */
+void api_db_error(sup_req *rq, sup_resp *rs, int rc);
+
+/* ----- input ----- */
+
+/* The body as a JSON object; on failure rs has the 400 and NULL is returned. */
+json_t *api_body(sup_req *rq, sup_resp *rs);
+/* Query-string value or NULL. */
+const char *api_query(sup_req *rq, const char *name);
+/*
+ * Field getters: 0 when present and valid (stored), 1 when absent and not
+ * required (out untouched), -1 after setting a 400 naming the field.
+ */
+int api_str(sup_resp *rs, json_t *o, const char *f, int required, size_t maxlen, const char **out);
+int api_u64(sup_resp *rs, json_t *o, const char *f, int required, uint64_t lo, uint64_t hi,
+            uint64_t *out);
+int api_bool(sup_resp *rs, json_t *o, const char *f, int required, int *out);
+int api_hex(sup_resp *rs, json_t *o, const char *f, int required, uint8_t *out, size_t n);
+/* Privileges: an array of names (see ks_priv_name) or numbers (bits). */
+int api_privs(sup_resp *rs, json_t *o, const char *f, int required, uint64_t *out);
+/* Query parameter as u64 in [lo, hi]; same return convention. */
+int api_qu64(sup_req *rq, sup_resp *rs, const char *name, uint64_t lo, uint64_t hi, uint64_t *out);
+/* Path argument as a positive row id; 404 otherwise. */
+int api_arg_id(sup_req *rq, sup_resp *rs, int i, const char *what, int64_t *out);
+
+/* Privilege bits as a JSON array of names (unnamed bits as "BIT<n>"). */
+json_t *api_privs_json(uint64_t bits);
+/* Replaces hex `name` of a JSON object row by a privilege name array, etc. */
+void api_fix_key_row(json_t *row);
+
+/*
+ * Runs fn inside one transaction with the lock held. fn returns KS_DB_OK to
+ * commit, a KS_DB_* error (answered as 409/500), or API_TX_ABORT after
+ * setting its own 4xx in rs. Returns 0 when committed.
+ */
+#define API_TX_ABORT 100
+typedef int (*api_tx_fn)(sup_req *rq, sup_resp *rs, void *ctx);
+int api_tx(sup_req *rq, sup_resp *rs, api_tx_fn fn, void *ctx);
+
+/* Answers 200 {"items": [rows of the query]}, taking the lock; 500 (logged)
+ * on a database error. */
+void api_rows(sup_req *rq, sup_resp *rs, const char *sql, const sup_dbv *p, int n);
+
+/* One JSON row of a query (NULL when none); lock held. */
+json_t *api_row(sup_ctx *s, const char *sql, const sup_dbv *p, int n);
+
+#endif

@@ -1,0 +1,602 @@
+/*
+ * sup_diag_engine.c - when diagnosis runs: on every heartbeat (the hook
+ * keysupd calls after storing the report), on every command
+ * acknowledgement, and on a periodic sweep that notices what no heartbeat
+ * can report (a controller that stopped sending them: KSE-100) and closes
+ * refusal incidents that went quiet.
+ *
+ * The engine remembers, per controller, the previous report (refusal
+ * counts in a report are cumulative; what is new is the difference), when
+ * the controller fell behind the published version, and the heartbeat
+ * interval as observed (controllers may be configured apart from the
+ * supervisor's default). This memory is rebuilt from the next reports
+ * after a restart; the incidents themselves live in the database.
+ *
+ * Locking: the engine's own mutex serialises evaluations (heartbeats arrive
+ * on several HTTP threads); inside it, s->lock guards the database, and one
+ * evaluation is one transaction.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sup_api.h"
+#include "sup_diag.h"
+
+/* Policy refusals of one code in the last policy_window (issue 16): one
+ * refused void is the policy working, five in ten minutes are worth a look.
+ * Heartbeats add (time, fresh count); a full list folds into its newest. */
+#define POL_SLOTS 16
+typedef struct pol_hist {
+    int code;
+    int n;
+    int64_t ms[POL_SLOTS], cnt[POL_SLOTS];
+} pol_hist;
+#define POL_CODES 8
+
+typedef struct ctrl_mem {
+    int64_t id;
+    json_t *prev;             /* previous report */
+    int64_t prev_ms;
+    int64_t behind_since_ms;
+    int64_t last_ms;          /* last heartbeat, precise */
+    uint32_t interval_ms;     /* observed, smoothed */
+    char inst[2][17];         /* the current agent instance and the one it replaced */
+    int64_t clone_ms, clone_first_ms; /* two instances alternating (KSE-730) */
+    pol_hist pol[POL_CODES];  /* policy refusals by code, within policy_window */
+} ctrl_mem;
+
+struct sup_diag_engine {
+    sup_diag_cfg cfg;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    pthread_t sweeper;
+    int running, stop;
+    ctrl_mem *mem;
+    size_t nmem, capmem;
+    int64_t started_ms;       /* silence before this is the supervisor's, not the link's */
+};
+
+static sup_diag_engine *engine_of(sup_ctx *s)
+{
+    return s->hooks.on_heartbeat ? (sup_diag_engine *)s->hooks.ctx : NULL;
+}
+
+const sup_diag_cfg *sup_diag_config(sup_ctx *s)
+{
+    sup_diag_engine *e = engine_of(s);
+    return e ? &e->cfg : NULL;
+}
+
+static uint32_t env_u32(const char *name, uint32_t dflt)
+{
+    const char *v = getenv(name);
+    char *end;
+    unsigned long x;
+    if (!v || !*v)
+        return dflt;
+    x = strtoul(v, &end, 10);
+    return *end || x > UINT32_MAX ? dflt : (uint32_t)x;
+}
+
+void sup_diag_cfg_init(sup_diag_cfg *c, const sup_ctx *s)
+{
+    c->interval_ms = (s && s->cfg.heartbeat_interval ? s->cfg.heartbeat_interval : 5) * 1000u;
+    /* The config file sets the policy; KEYSUP_DIAG_* override it (tests). */
+    sup_config d;
+    if (s)
+        d = s->cfg;
+    else
+        sup_config_defaults(&d);
+    c->missed = env_u32("KEYSUP_DIAG_MISSED", d.diag_missed);
+    c->clock_tolerance = env_u32("KEYSUP_DIAG_CLOCK_TOLERANCE", d.clock_tolerance);
+    c->quiet = env_u32("KEYSUP_DIAG_QUIET", d.diag_quiet);
+    c->recent = env_u32("KEYSUP_DIAG_RECENT", d.diag_recent);
+    c->behind = env_u32("KEYSUP_DIAG_BEHIND", d.diag_behind);
+    c->escalate_window = env_u32("KEYSUP_DIAG_ESCALATE_WINDOW", d.escalate_window);
+    c->max_repairs = env_u32("KEYSUP_DIAG_MAX_REPAIRS", d.max_repairs);
+    c->policy_threshold = env_u32("KEYSUP_DIAG_POLICY_THRESHOLD", d.policy_threshold);
+    c->policy_window = env_u32("KEYSUP_DIAG_POLICY_WINDOW", d.policy_window);
+    c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", d.protocol_min);
+    c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", d.protocol_max);
+    if (!c->missed)
+        c->missed = 1;
+    if (!c->policy_threshold)
+        c->policy_threshold = 1;
+}
+
+static ctrl_mem *mem_get(sup_diag_engine *e, int64_t id)
+{
+    for (size_t i = 0; i < e->nmem; i++)
+        if (e->mem[i].id == id)
+            return &e->mem[i];
+    if (e->nmem == e->capmem) {
+        size_t nc = e->capmem ? e->capmem * 2 : 16;
+        ctrl_mem *n = realloc(e->mem, nc * sizeof *n);
+        if (!n)
+            return NULL;
+        e->mem = n;
+        e->capmem = nc;
+    }
+    memset(&e->mem[e->nmem], 0, sizeof e->mem[0]);
+    e->mem[e->nmem].id = id;
+    return &e->mem[e->nmem++];
+}
+
+/*
+ * Sets each policy refusal's window count from the controller's memory;
+ * record (on a heartbeat) first adds this report's fresh ones at now.
+ */
+static void policy_window(const sup_diag_engine *e, ctrl_mem *m, sup_diag_facts *f, int64_t now,
+                          int record)
+{
+    int64_t since = now - (int64_t)e->cfg.policy_window * 1000;
+    for (int i = 0; i < f->nref; i++) {
+        sup_diag_refusal *r = &f->ref[i];
+        pol_hist *h = NULL;
+        int k, j;
+        if (!sup_diag_is_policy_refusal(r->code))
+            continue;
+        for (k = 0; k < POL_CODES && !h; k++)
+            if (m->pol[k].code == r->code)
+                h = &m->pol[k];
+        for (k = 0; k < POL_CODES && !h; k++)
+            if (!m->pol[k].code) {
+                h = &m->pol[k];
+                h->code = r->code;
+            }
+        if (!h) {
+            r->window = -1;
+            continue;
+        }
+        for (k = 0, j = 0; k < h->n; k++)
+            if (h->ms[k] >= since) {
+                h->ms[j] = h->ms[k];
+                h->cnt[j++] = h->cnt[k];
+            }
+        h->n = j;
+        if (record && r->fresh > 0) {
+            if (h->n == POL_SLOTS) {
+                h->cnt[h->n - 1] += r->fresh;
+                h->ms[h->n - 1] = now;
+            } else {
+                h->ms[h->n] = now;
+                h->cnt[h->n++] = r->fresh;
+            }
+        }
+        r->window = 0;
+        for (k = 0; k < h->n; k++)
+            r->window += h->cnt[k];
+    }
+}
+
+/* Fills the per-controller memory into the facts. */
+static void facts_from_mem(const sup_diag_engine *e, sup_diag_facts *f, const ctrl_mem *m)
+{
+    /* A controller cannot have missed heartbeats while we were not running. */
+    if (f->last_seen_ms && f->last_seen_ms < e->started_ms)
+        f->last_seen_ms = e->started_ms;
+    if (!m)
+        return;
+    if (m->last_ms && m->last_ms > f->last_seen_ms - 1000) {
+        f->last_seen_ms = m->last_ms;
+        f->report_ms = m->last_ms;
+    }
+    f->interval_ms = m->interval_ms;
+    f->behind_since_ms = m->behind_since_ms;
+    f->prev_report_ms = m->prev_ms;
+    f->clone_ms = m->clone_ms;
+    f->clone_first_ms = m->clone_first_ms;
+    memcpy(f->clone_inst, m->inst, sizeof f->clone_inst);
+}
+
+/*
+ * Two agents under one id (issue 17 row 2): each agent start draws a random
+ * instance id. A restart replaces it for good; an instance that comes back
+ * after another replaced it is a second agent with the same device key.
+ */
+static void track_instance(ctrl_mem *m, json_t *report, int64_t now)
+{
+    const char *inst = json_string_value(json_object_get(report, "instance"));
+    if (!inst || strlen(inst) != 16 || strcmp(inst, m->inst[0]) == 0)
+        return;
+    if (m->inst[1][0] && strcmp(inst, m->inst[1]) == 0) {
+        if (!m->clone_first_ms || now - m->clone_ms > 3600000)
+            m->clone_first_ms = now;
+        m->clone_ms = now;
+    }
+    memcpy(m->inst[1], m->inst[0], sizeof m->inst[1]);
+    snprintf(m->inst[0], sizeof m->inst[0], "%s", inst);
+}
+
+static void evaluate(sup_ctx *s, sup_diag_engine *e, sup_diag_facts *f)
+{
+    sup_findings fs;
+    sup_diag_walk(&e->cfg, f, &fs);
+    if (sup_db_begin(s->db) != KS_DB_OK)
+        return;
+    sup_incident_apply(s, &e->cfg, f, &fs);
+    if (sup_db_commit(s->db) != KS_DB_OK) {
+        sup_log(KS_LOG_ERROR, "diagnosis.commit", "controller=%lld error=\"%s\"",
+               (long long)f->ctrl_id, sup_db_errmsg(s->db));
+        sup_db_rollback(s->db);
+    }
+}
+
+static void on_heartbeat(void *ctx, sup_ctx *s, int64_t ctrl_id, json_t *report)
+{
+    sup_diag_engine *e = ctx;
+    sup_diag_facts f;
+    ctrl_mem *m;
+    int64_t now = sup_diag_now_ms();
+    json_t *av;
+
+    pthread_mutex_lock(&e->m);
+    pthread_mutex_lock(&s->lock);
+    if (sup_diag_load(s, ctrl_id, &f) != 0)
+        goto out;
+    json_decref(f.report);
+    f.report = json_incref(report);
+    m = mem_get(e, ctrl_id);
+    if (m) {
+        /* The estimate starts from the interval the controller declares
+         * (its --heartbeat), else the configured one, and never drops below
+         * the declared one: a restart 0.4 s after the first heartbeat is one
+         * short gap, not the rhythm (issue 17 row 10: it raised a false
+         * KSE-100 "3 missed" on a new controller). */
+        json_t *hb = json_object_get(report, "heartbeat_interval");
+        uint32_t declared = json_is_integer(hb) && json_integer_value(hb) > 0 &&
+                                    json_integer_value(hb) <= 3600
+                                ? (uint32_t)json_integer_value(hb) * 1000u : 0;
+        if (!m->interval_ms)
+            m->interval_ms = declared ? declared : e->cfg.interval_ms;
+        if (m->last_ms) {
+            int64_t gap = now - m->last_ms;
+            if (gap >= 100 && gap <= 10 * (int64_t)e->cfg.interval_ms)
+                m->interval_ms = (uint32_t)((3 * (int64_t)m->interval_ms + gap) / 4);
+        }
+        if (declared && m->interval_ms < declared)
+            m->interval_ms = declared;
+        av = json_object_get(report, "applied_version");
+        if (json_is_integer(av) && (uint64_t)json_integer_value(av) < f.published_version) {
+            if (!m->behind_since_ms)
+                m->behind_since_ms = now;
+        } else {
+            m->behind_since_ms = 0;
+        }
+        track_instance(m, report, now);
+        f.prev_report_ms = m->prev_ms;
+        f.interval_ms = m->interval_ms;
+        f.behind_since_ms = m->behind_since_ms;
+        f.clone_ms = m->clone_ms;
+        f.clone_first_ms = m->clone_first_ms;
+        memcpy(f.clone_inst, m->inst, sizeof f.clone_inst);
+    }
+    f.now_ms = now;
+    f.last_seen_ms = now;
+    f.report_ms = now;
+    sup_diag_refusals(&f, m ? m->prev : NULL, 2 * (int64_t)e->cfg.interval_ms);
+    if (m)
+        policy_window(e, m, &f, now, 1);
+    evaluate(s, e, &f);
+    if (m) {
+        json_decref(m->prev);
+        m->prev = json_incref(report);
+        m->prev_ms = now;
+        m->last_ms = now;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&e->m);
+    json_decref(f.report);
+}
+
+static void on_ack(void *ctx, sup_ctx *s, int64_t ctrl_id, int64_t command_id, const char *result)
+{
+    sup_diag_engine *e = ctx;
+    pthread_mutex_lock(&e->m);
+    pthread_mutex_lock(&s->lock);
+    sup_incident_command_ack(s, ctrl_id, command_id, result);
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&e->m);
+}
+
+/* One sweep: every enrolled controller, on its last report, with no new
+ * refusals (those only come with heartbeats). */
+static void sweep(sup_ctx *s, sup_diag_engine *e)
+{
+    json_t *ids, *r;
+    size_t i;
+    pthread_mutex_lock(&e->m);
+    pthread_mutex_lock(&s->lock);
+    ids = sup_db_rows_json(s->db, "SELECT id FROM controllers WHERE device_pk IS NOT NULL AND"
+                          " last_seen IS NOT NULL", NULL, 0, NULL);
+    json_array_foreach(ids, i, r) {
+        sup_diag_facts f;
+        int64_t id = json_integer_value(json_object_get(r, "id"));
+        if (sup_diag_load(s, id, &f) != 0)
+            continue;
+        facts_from_mem(e, &f, mem_get(e, id));
+        sup_diag_refusals(&f, f.report, 0); /* counts equal: nothing fresh */
+        evaluate(s, e, &f);
+        json_decref(f.report);
+    }
+    json_decref(ids);
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&e->m);
+}
+
+static void *sweeper(void *arg)
+{
+    sup_ctx *s = arg;
+    sup_diag_engine *e = s->hooks.ctx;
+    /* Half the shortest interval seen keeps KSE-100 within half an
+     * interval of the third missed heartbeat. */
+    for (;;) {
+        struct timespec ts;
+        uint32_t iv = e->cfg.interval_ms;
+        pthread_mutex_lock(&e->m);
+        for (size_t i = 0; i < e->nmem; i++)
+            if (e->mem[i].interval_ms && e->mem[i].interval_ms < iv)
+                iv = e->mem[i].interval_ms;
+        iv = iv / 2 < 100 ? 100 : iv / 2;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += iv / 1000;
+        ts.tv_nsec += (long)(iv % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (!e->stop)
+            pthread_cond_timedwait(&e->cv, &e->m, &ts);
+        if (e->stop) {
+            pthread_mutex_unlock(&e->m);
+            return NULL;
+        }
+        pthread_mutex_unlock(&e->m);
+        sweep(s, e);
+    }
+}
+
+int sup_diag_start(sup_ctx *s)
+{
+    sup_diag_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return KS_E_INVAL;
+    sup_diag_cfg_init(&e->cfg, s);
+    e->started_ms = sup_diag_now_ms();
+    pthread_mutex_init(&e->m, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    s->hooks.ctx = e;
+    s->hooks.on_command_ack = on_ack;
+    s->hooks.on_heartbeat = on_heartbeat;
+    if (pthread_create(&e->sweeper, NULL, sweeper, s) == 0)
+        e->running = 1;
+    sup_log(KS_LOG_INFO, "diagnosis.start", "interval_ms=%u missed=%u clock_tolerance=%u quiet=%u"
+           " escalate_window=%u max_repairs=%u", e->cfg.interval_ms, e->cfg.missed,
+           e->cfg.clock_tolerance, e->cfg.quiet, e->cfg.escalate_window, e->cfg.max_repairs);
+    return KS_OK;
+}
+
+void sup_diag_stop(sup_ctx *s)
+{
+    sup_diag_engine *e = engine_of(s);
+    if (!e)
+        return;
+    pthread_mutex_lock(&e->m);
+    e->stop = 1;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->m);
+    if (e->running)
+        pthread_join(e->sweeper, NULL);
+    s->hooks.on_heartbeat = NULL;
+    s->hooks.on_command_ack = NULL;
+    s->hooks.ctx = NULL;
+    for (size_t i = 0; i < e->nmem; i++)
+        json_decref(e->mem[i].prev);
+    free(e->mem);
+    pthread_cond_destroy(&e->cv);
+    pthread_mutex_destroy(&e->m);
+    free(e);
+}
+
+/* ----- the on-demand diagnosis ----- */
+
+static json_t *finding_json(sup_ctx *s, const sup_diag_facts *f, const sup_finding *fd)
+{
+    const ks_kse *k = fd->kse;
+    char kc[16], cause[16], key[33] = "";
+    int64_t inc = 0;
+    sup_dbv p[2];
+    json_t *o;
+    snprintf(kc, sizeof kc, "KSE-%d", fd->code);
+    snprintf(cause, sizeof cause, "KSE-%d", fd->cause);
+    if (fd->refusal)
+        sup_diag_refusal_key(s, f->ctrl_id, fd->code, key);
+    p[0] = sup_dbv_int(f->ctrl_id);
+    p[1] = sup_dbv_int(fd->root ? fd->code : fd->cause);
+    if (sup_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ? AND"
+                         " state = 'open' ORDER BY id DESC LIMIT 1", p, 2, &inc) != KS_DB_OK &&
+        fd->code == 301) {
+        p[1] = sup_dbv_int(900);
+        sup_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ? AND"
+                         " state = 'open' ORDER BY id DESC LIMIT 1", p, 2, &inc);
+    }
+    o = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b,s:s,s:I}", "code", kc, "kse_number", fd->code, "symbol",
+                  k ? k->symbol : "?", "severity", k ? ks_severity_name(k->severity) : "?",
+                  "title", k ? k->title : "?", "root_cause", fd->root, "evidence", fd->evidence,
+                  "first_evidence_ms", (json_int_t)fd->first_ms);
+    json_object_set_new(o, "symptom_of", fd->root || fd->evidence_only ? json_null()
+                                                                       : json_string(cause));
+    /* root_cause, symptom, or evidence: a refusal that is the policy
+     * working, shown for the record, no incident (docs/diagnosis.md). */
+    json_object_set_new(o, "role", json_string(fd->root ? "root_cause"
+                                               : fd->evidence_only ? "evidence" : "symptom"));
+    if (fd->refusal)
+        json_object_set_new(o, "refusals", json_integer((json_int_t)fd->count));
+    if (strspn(key, "0") == strlen(key))
+        key[0] = '\0'; /* a reader lockout names no key */
+    json_object_set_new(o, "key_id", key[0] ? json_string(key) : json_null());
+    json_object_set_new(o, "incident", inc ? json_integer((json_int_t)inc) : json_null());
+    if (k) {
+        json_object_set_new(o, "cause", json_string(k->cause));
+        json_object_set_new(o, "auto_repair", json_boolean(k->auto_repair));
+        json_object_set_new(o, "repair", k->repair ? json_string(k->repair) : json_null());
+        json_object_set_new(o, "steps", sup_diag_steps(fd->code, f->ctrl_id, key));
+    }
+    return o;
+}
+
+json_t *sup_diag_report(sup_ctx *s, int64_t ctrl_id, int *status)
+{
+    sup_diag_engine *e = engine_of(s);
+    sup_diag_cfg local;
+    const sup_diag_cfg *cfg;
+    sup_diag_facts f;
+    sup_findings fs;
+    json_t *out = NULL, *areas, *roots;
+
+    if (!e)
+        sup_diag_cfg_init(&local, s);
+    if (e)
+        pthread_mutex_lock(&e->m);
+    cfg = e ? &e->cfg : &local;
+    pthread_mutex_lock(&s->lock);
+    if (sup_diag_load(s, ctrl_id, &f) != 0) {
+        *status = 404;
+        goto out;
+    }
+    if (e)
+        facts_from_mem(e, &f, mem_get(e, ctrl_id));
+    sup_diag_refusals(&f, NULL, (int64_t)cfg->recent * 1000);
+    if (e && mem_get(e, ctrl_id))
+        policy_window(e, mem_get(e, ctrl_id), &f, f.now_ms, 0);
+    sup_diag_walk(cfg, &f, &fs);
+    /* A policy refusal whose repeats opened an incident stays its root
+     * cause while the incident is open, as sup_incident_apply keeps it. */
+    for (int i = 0; i < fs.n; i++) {
+        sup_dbv q[2] = {sup_dbv_int(ctrl_id), sup_dbv_int(fs.f[i].code)};
+        int64_t open_id = 0;
+        if (fs.f[i].evidence_only &&
+            sup_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ?"
+                             " AND state = 'open' LIMIT 1", q, 2, &open_id) == KS_DB_OK &&
+            open_id) {
+            fs.f[i].evidence_only = 0;
+            fs.f[i].root = 1;
+        }
+    }
+    /* Refusals an incident already closed (the steps were followed) are
+     * history, not a finding; so are those its root cause explained (the
+     * failed attempts behind a lockout that was lifted). */
+    json_t *closed_rows;
+    {
+        sup_dbv q = sup_dbv_int(ctrl_id);
+        closed_rows = sup_db_rows_json(s->db, "SELECT code, MAX(COALESCE(resolved_ms,"
+                                      " updated_ms)) AS closed FROM incidents WHERE"
+                                      " controller_id = ? AND state <> 'open' GROUP BY code",
+                                      &q, 1, NULL);
+    }
+    for (int i = 0; i < fs.n; i++) {
+        json_t *cr;
+        size_t k;
+        int history = 0;
+        if (!fs.f[i].refusal)
+            continue;
+        json_array_foreach(closed_rows, k, cr) {
+            int c = (int)json_integer_value(json_object_get(cr, "code"));
+            int64_t closed = json_integer_value(json_object_get(cr, "closed"));
+            if ((c == fs.f[i].code || sup_diag_explains(c, fs.f[i].code)) && closed &&
+                closed >= fs.f[i].last_ms)
+                history = 1;
+        }
+        if (history) {
+            fs.f[i] = fs.f[fs.n - 1];
+            fs.n--;
+            i--;
+        }
+    }
+    json_decref(closed_rows);
+    areas = json_array();
+    roots = json_array();
+    json_t *inc;
+    {
+        sup_dbv p = sup_dbv_int(ctrl_id);
+        json_t *r;
+        size_t i;
+        inc = sup_db_rows_json(s->db, "SELECT " KS_INCIDENT_COLS " FROM incidents WHERE"
+                              " controller_id = ? AND state = 'open' ORDER BY id", &p, 1, NULL);
+        json_array_foreach(inc, i, r) sup_incident_decorate(r, ctrl_id);
+    }
+    for (int a = KS_AREA_COMMUNICATION; a <= KS_AREA_LICENCE; a++) {
+        json_t *fa = json_array(), *still = json_array();
+        int problem = 0;
+        /* An open incident of this area whose code the walk no longer sees
+         * (KSE-900: an escalation, never in a report) keeps the area a
+         * problem: "hardware ok" beside an open KSE-900 misled (issue 17). */
+        {
+            json_t *r;
+            size_t k;
+            json_array_foreach(inc, k, r) {
+                const ks_kse *kk = ks_kse_find((int)json_integer_value(json_object_get(r, "code")));
+                int seen = 0;
+                if (!kk || (int)kk->area != a)
+                    continue;
+                for (int i = 0; i < fs.n; i++)
+                    seen |= fs.f[i].code == kk->code;
+                if (seen)
+                    continue;
+                char kc[16];
+                snprintf(kc, sizeof kc, "KSE-%d", kk->code);
+                json_array_append_new(still, json_pack("{s:O,s:s}", "incident",
+                                                       json_object_get(r, "id"), "code", kc));
+                if (kk->severity != KS_SEV_INFO)
+                    json_array_append_new(roots, json_string(kc));
+            }
+        }
+        for (int i = 0; i < fs.n; i++) {
+            if (!fs.f[i].kse || (int)fs.f[i].kse->area != a)
+                continue;
+            json_array_append_new(fa, finding_json(s, &f, &fs.f[i]));
+            problem |= !fs.f[i].evidence_only;
+            if (fs.f[i].root && fs.f[i].kse->severity != KS_SEV_INFO) {
+                char kc[16];
+                snprintf(kc, sizeof kc, "KSE-%d", fs.f[i].code);
+                json_array_append_new(roots, json_string(kc));
+            }
+        }
+        json_t *ar = json_pack("{s:s,s:s,s:o}", "area", ks_area_name((enum ks_kse_area)a),
+                               "status", problem || json_array_size(still) ? "problem" : "ok",
+                               "findings", fa);
+        if (json_array_size(still))
+            json_object_set(ar, "open_incidents", still);
+        json_decref(still);
+        json_array_append_new(areas, ar);
+    }
+    {
+        out = json_pack("{s:I,s:s,s:b,s:s,s:o,s:o,s:o,s:I,s:s,s:O,s:O,s:I}", "controller_id",
+                        (json_int_t)ctrl_id, "name", f.name, "enrolled", f.enrolled, "verdict",
+                        json_array_size(roots) ? "problem" : f.enrolled ? "ok" : "not enrolled",
+                        "root_causes", roots, "areas", areas, "open_incidents",
+                        inc ? inc : json_array(), "published_version",
+                        (json_int_t)f.published_version, "published_root", f.published_root,
+                        "applied_version",
+                        json_object_get(f.report, "applied_version")
+                            ? json_object_get(f.report, "applied_version") : json_null(),
+                        "applied_root",
+                        json_object_get(f.report, "applied_root")
+                            ? json_object_get(f.report, "applied_root") : json_null(),
+                        "checked_ms", (json_int_t)f.now_ms);
+        json_object_set_new(out, "last_seen_ms", f.last_seen_ms ? json_integer(f.last_seen_ms)
+                                                                : json_null());
+        json_object_set_new(out, "comm_lost", json_boolean(fs.comm_lost));
+    }
+    *status = 200;
+    json_decref(f.report);
+out:
+    pthread_mutex_unlock(&s->lock);
+    if (e)
+        pthread_mutex_unlock(&e->m);
+    return out;
+}

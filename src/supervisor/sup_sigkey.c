@@ -1,0 +1,191 @@
+/*
+ * sup_sigkey.c - the supervisor signing key: loaded from its key file
+ * (sealed with the passphrase), rotated with a rotation record signed by
+ * the old and the new key, and the rotation chain controllers follow.
+ *
+ * The supervisor_keys table is the source of truth for which key is active
+ * (highest seq); the key file it names holds the secret.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "ks_keyfile.h"
+#include "sup.h"
+
+typedef struct key_row {
+    int64_t seq;
+    char file[PATH_MAX];
+    uint8_t pk[KS_PUBKEY_SIZE];
+    int found;
+} key_row;
+
+static int key_row_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    key_row *k = ctx;
+    (void)names;
+    if (ncol < 3 || c[1].type != KS_DBV_TEXT || c[2].type != KS_DBV_BLOB ||
+        c[2].n != KS_PUBKEY_SIZE)
+        return 1;
+    k->seq = c[0].i;
+    snprintf(k->file, sizeof k->file, "%.*s", (int)c[1].n, (const char *)c[1].p);
+    memcpy(k->pk, c[2].p, KS_PUBKEY_SIZE);
+    k->found = 1;
+    return 1;
+}
+
+int sup_sigkey_load(sup_ctx *s, char *err, size_t errlen)
+{
+    key_row k;
+    char path[PATH_MAX * 2];
+    uint8_t pk[KS_PUBKEY_SIZE];
+    ks_diag d = {0, 0, NULL};
+    int rc;
+
+    memset(&k, 0, sizeof k);
+    rc = sup_db_exec(s->db, "SELECT seq, key_file, public_key FROM supervisor_keys"
+                           " ORDER BY seq DESC LIMIT 1", NULL, 0, key_row_cb, &k);
+    if (rc || !k.found) {
+        snprintf(err, errlen, "no supervisor key in the database (run `keysup init`)");
+        return KS_E_NOTFOUND;
+    }
+    sup_path(s, k.file, path, sizeof path);
+    rc = ks_keyfile_load(path, s->pass, s->passlen, pk, s->sk, &d);
+    if (rc) {
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == KS_E_PASSPHRASE ? "wrong or missing passphrase (--passphrase-file or "
+                                         "KEYSUP_PASSPHRASE)"
+                                       : ks_strerror(rc));
+        return rc;
+    }
+    if (memcmp(pk, k.pk, KS_PUBKEY_SIZE) != 0) {
+        sodium_memzero(s->sk, sizeof s->sk);
+        snprintf(err, errlen, "%s: key file does not hold the registered supervisor key", path);
+        return KS_E_FORMAT;
+    }
+    memcpy(s->pk, pk, KS_PUBKEY_SIZE);
+    s->key_seq = k.seq;
+    return KS_OK;
+}
+
+int sup_sigkey_rotate(sup_ctx *s, int64_t *new_seq, char *err, size_t errlen)
+{
+    uint8_t seed[32], npk[KS_PUBKEY_SIZE], nsk[KS_SECKEY_SIZE], rec[KS_ROTATION_SIZE];
+    char file[64], path[PATH_MAX * 2], oldpath[PATH_MAX * 2];
+    ks_keyfile_info info;
+    ks_kdf_cost cost = ks_kdf_interactive;
+    ks_rotation r;
+    key_row k;
+    int rc, locked = 0, in_tx = 0;
+
+    pthread_mutex_lock(&s->lock);
+    locked = 1;
+    memset(&k, 0, sizeof k);
+    rc = sup_db_exec(s->db, "SELECT seq, key_file, public_key FROM supervisor_keys"
+                           " ORDER BY seq DESC LIMIT 1", NULL, 0, key_row_cb, &k);
+    if (rc || !k.found) {
+        snprintf(err, errlen, "no active supervisor key");
+        rc = KS_E_NOTFOUND;
+        goto cleanup;
+    }
+    /* Seal the new key the way the old one is sealed. */
+    sup_path(s, k.file, oldpath, sizeof oldpath);
+    if (ks_keyfile_load_info(oldpath, &info, NULL) == KS_OK && info.mode == KS_KEYFILE_ARGON2ID) {
+        cost.opslimit = info.opslimit;
+        cost.memlimit_kib = info.memlimit_kib;
+    }
+    randombytes_buf(seed, sizeof seed);
+    crypto_sign_seed_keypair(npk, nsk, seed);
+    snprintf(file, sizeof file, "supervisor-%lld.key", (long long)(k.seq + 1));
+    sup_path(s, file, path, sizeof path);
+    rc = ks_keyfile_write(path, seed, s->pass, s->pass ? s->passlen : 0, &cost, 0);
+    if (rc) {
+        snprintf(err, errlen, "%s: cannot write the new key file", path);
+        goto cleanup;
+    }
+    memset(&r, 0, sizeof r);
+    r.seq = (uint64_t)(k.seq + 1);
+    r.created_at = sup_now();
+    memcpy(r.old_pk, s->pk, KS_PUBKEY_SIZE);
+    memcpy(r.new_pk, npk, KS_PUBKEY_SIZE);
+    rc = ks_rotation_make(&s->crypto, &r, s->sk, nsk, rec);
+    if (rc) {
+        snprintf(err, errlen, "cannot sign the rotation record: %s", ks_strerror(rc));
+        goto cleanup;
+    }
+    {
+        sup_dbv p[5] = {sup_dbv_int(k.seq + 1), sup_dbv_blob(npk, sizeof npk), sup_dbv_text(file),
+                       sup_dbv_int((int64_t)r.created_at), sup_dbv_blob(rec, sizeof rec)};
+        rc = sup_db_begin(s->db);
+        in_tx = rc == 0;
+        if (!rc)
+            rc = sup_db_exec(s->db, "INSERT INTO supervisor_keys(seq, public_key, key_file,"
+                                   " created_at, rotation) VALUES (?,?,?,?,?)", p, 5, NULL, NULL);
+        if (!rc)
+            rc = sup_pub_mark(s, KS_SCOPE_ALL);
+        if (!rc)
+            rc = sup_db_commit(s->db);
+        if (rc) {
+            snprintf(err, errlen, "database: %s", sup_db_errmsg(s->db));
+            rc = KS_E_IO;
+            goto cleanup;
+        }
+        in_tx = 0;
+    }
+    memcpy(s->sk, nsk, KS_SECKEY_SIZE);
+    memcpy(s->pk, npk, KS_PUBKEY_SIZE);
+    s->key_seq = k.seq + 1;
+    if (new_seq)
+        *new_seq = s->key_seq;
+    rc = KS_OK;
+cleanup:
+    if (in_tx)
+        sup_db_rollback(s->db);
+    if (locked)
+        pthread_mutex_unlock(&s->lock);
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(nsk, sizeof nsk);
+    if (rc == KS_OK)
+        sup_pub_kick(s);
+    return rc;
+}
+
+typedef struct chain_ctx {
+    uint8_t *buf;
+    size_t len;
+    int oom;
+} chain_ctx;
+
+static int chain_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    chain_ctx *x = ctx;
+    uint8_t *nb;
+    (void)names;
+    if (ncol < 1 || c[0].type != KS_DBV_BLOB || c[0].n != KS_ROTATION_SIZE)
+        return 0;
+    nb = realloc(x->buf, x->len + KS_ROTATION_SIZE);
+    if (!nb) {
+        x->oom = 1;
+        return 1;
+    }
+    x->buf = nb;
+    memcpy(x->buf + x->len, c[0].p, KS_ROTATION_SIZE);
+    x->len += KS_ROTATION_SIZE;
+    return 0;
+}
+
+int sup_sigkey_chain(sup_ctx *s, uint8_t **buf, size_t *len)
+{
+    chain_ctx x = {NULL, 0, 0};
+    int rc = sup_db_exec(s->db, "SELECT rotation FROM supervisor_keys WHERE rotation IS NOT NULL"
+                               " ORDER BY seq", NULL, 0, chain_cb, &x);
+    if (rc || x.oom) {
+        free(x.buf);
+        return rc ? KS_E_IO : KS_E_NOSPC;
+    }
+    *buf = x.buf;
+    *len = x.len;
+    return KS_OK;
+}
