@@ -81,6 +81,11 @@ const char *ks_priv_name(uint64_t bit);
 /* Bit for a name, case-insensitive; 0 if unknown. */
 uint64_t ks_priv_from_name(const char *name, size_t len);
 const char *ks_state_name(uint8_t state);
+/* The one form-factor name table (records, the CLI, the supervisor API):
+ * "software", "usb", "nfc", "physical", "pkcs11"; NULL for an unknown form. */
+const char *ks_form_name(uint8_t form);
+/* The form of a name, or -1 when it names none. */
+int ks_form_from_name(const char *name);
 
 /*
  * A source of records sorted by key id, read one at a time. The core reads

@@ -7,21 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const form_names[] = {"software", "usb", "nfc", "physical", "pkcs11"};
-
-const char *cli_form_name(uint8_t form)
-{
-    return form < sizeof form_names / sizeof form_names[0] ? form_names[form] : NULL;
-}
-
-int cli_form_from_name(const char *name)
-{
-    for (size_t i = 0; i < sizeof form_names / sizeof form_names[0]; i++)
-        if (strcmp(name, form_names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
 int cli_snap_load(cli_ctx *cx, const char *path, cli_snap *s)
 {
     ks_diag d = {0, 0, NULL};
@@ -176,7 +161,7 @@ void cli_header_json(json_t *o, const ks_snap_header *h)
 json_t *cli_record_json(const ks_record *r)
 {
     json_t *o = json_object(), *privs = json_array();
-    const char *form = cli_form_name(r->form_factor);
+    const char *form = ks_form_name(r->form_factor);
 
     cli_set_hex(o, "key_id", r->key_id, KS_KEYID_SIZE);
     cli_set_hex(o, "public_key", r->public_key, KS_PUBKEY_SIZE);

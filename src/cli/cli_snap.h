@@ -36,8 +36,4 @@ int cli_policy_setup(cli_ctx *cx, const char *now_s, const char *applied_s, cons
 void cli_header_json(json_t *o, const ks_snap_header *h);
 json_t *cli_record_json(const ks_record *r);
 
-/* Name of a form factor ("usb"), NULL when out of range; and back (-1 if unknown). */
-const char *cli_form_name(uint8_t form);
-int cli_form_from_name(const char *name);
-
 #endif

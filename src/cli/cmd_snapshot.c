@@ -176,7 +176,7 @@ static int parse_entry(cli_ctx *cx, const char *path, size_t i, const json_t *e,
     }
     v = json_object_get(e, "form_factor");
     if (v) {
-        int f = json_is_string(v) ? cli_form_from_name(json_string_value(v)) : -1;
+        int f = json_is_string(v) ? ks_form_from_name(json_string_value(v)) : -1;
         if (f < 0)
             return field_err(cx, path, i, "form_factor",
                              "expected \"software\", \"usb\", \"nfc\", \"physical\" or \"pkcs11\"");

@@ -105,6 +105,27 @@ const char *ks_state_name(uint8_t state)
     }
 }
 
+/* Indexed by enum ks_form_factor. */
+static const char *const form_names[] = {"software", "usb", "nfc", "physical", "pkcs11"};
+
+const char *ks_form_name(uint8_t form)
+{
+    return form < sizeof form_names / sizeof form_names[0] ? form_names[form] : NULL;
+}
+
+int ks_form_from_name(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof form_names / sizeof form_names[0]; i++) {
+        const char *p = form_names[i];
+        size_t j = 0;
+        while (p[j] && name[j] == p[j])
+            j++;
+        if (p[j] == '\0' && name[j] == '\0')
+            return (int)i;
+    }
+    return -1;
+}
+
 static int mem_read(void *ctx, uint32_t index, uint8_t out[KS_RECORD_SIZE])
 {
     memcpy(out, (const uint8_t *)ctx + (size_t)index * KS_RECORD_SIZE, KS_RECORD_SIZE);

@@ -43,6 +43,19 @@ static void pol_list(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
+/* The input of the policy and token routes. */
+typedef struct admin_in {
+    const char *name, *title;
+    uint64_t privs, timeout;
+    int two, seal, role;
+    int64_t id;
+} admin_in;
+
+/* Any stored name can be shown (404 when none); a new one must be plain. */
+static const sup_field pol_fields[] = {
+    SUP_P_NAME("policy", 511, NULL, NULL, admin_in, name, "policy name"), SUP_END};
+static const sup_schema pol_schema = {sizeof(admin_in), SUP_BODY_NONE, pol_fields};
+
 static void pol_show(sup_req *rq, sup_resp *rs)
 {
     sup_dbv p = sup_dbv_text(rq->args[0]);
@@ -96,26 +109,29 @@ static int pol_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
+static const sup_field pol_set_fields[] = {
+    SUP_P_NAME("policy", 64, "abcdefghijklmnopqrstuvwxyz0123456789_-", "[a-z0-9_-]", admin_in,
+               name, "policy name"),
+    SUP_STR("title", 0, 200, admin_in, title, "shown to people; default the name"),
+    SUP_PRIVS("required_privileges", SUP_REQUIRED, admin_in, privs,
+              "privileges the action needs"),
+    SUP_BOOL("two_supervisors", 0, admin_in, two, "two different supervisors must approve"),
+    SUP_BOOL("seal_blocked", 0, admin_in, seal, "refused while the device is sealed"),
+    SUP_INT("session_timeout", 0, 1, 86400, 300, admin_in, timeout, "seconds"),
+    SUP_END,
+};
+static const sup_schema pol_set_schema = {sizeof(admin_in), SUP_BODY_FIELDS, pol_set_fields};
+
 static void pol_set(sup_req *rq, sup_resp *rs)
 {
-    json_t *b;
+    const admin_in *in = rq->in;
     pol_put p;
-    const char *n = rq->args[0];
     memset(&p, 0, sizeof p);
-    if (strlen(n) > 64 || strspn(n, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(n)) {
-        api_error(rs, 400, "BAD_REQUEST", "path: policy name must be at most 64 of [a-z0-9_-]");
-        return;
-    }
-    b = api_body(rq, rs);
-    if (!b)
-        return;
-    p.timeout = 300;
-    if (api_str(rs, b, "title", 0, 200, &p.title) < 0 ||
-        api_privs(rs, b, "required_privileges", 1, &p.privs) < 0 ||
-        api_bool(rs, b, "two_supervisors", 0, &p.two) < 0 ||
-        api_bool(rs, b, "seal_blocked", 0, &p.seal) < 0 ||
-        api_u64(rs, b, "session_timeout", 0, 1, 86400, &p.timeout) < 0)
-        goto cleanup;
+    p.title = in->title;
+    p.privs = in->privs;
+    p.two = in->two;
+    p.seal = in->seal;
+    p.timeout = in->timeout;
     if (api_tx(rq, rs, pol_tx, &p) == 0) {
         sup_pub_kick(rq->s);
         if (p.out)
@@ -123,9 +139,7 @@ static void pol_set(sup_req *rq, sup_resp *rs)
         api_json(rs, p.created ? 201 : 200, p.out ? p.out : json_object());
         p.out = NULL;
     }
-cleanup:
     json_decref(p.out);
-    json_decref(b);
 }
 
 /* ----- tokens ----- */
@@ -160,27 +174,27 @@ static int tok_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
+static const char *role_name(int v) { return sup_role_name(v); }
+
+static const sup_field tok_fields[] = {
+    SUP_STR("name", SUP_REQUIRED, 64, admin_in, name, "who or what uses the token"),
+    SUP_ENUM("role", SUP_REQUIRED, role_name, KS_ROLE_AUDITOR, KS_ROLE_ADMIN, 0, admin_in, role,
+             "what the token may do"),
+    SUP_END,
+};
+static const sup_schema tok_schema = {sizeof(admin_in), SUP_BODY_FIELDS, tok_fields};
+
 static void tok_create(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs);
+    const admin_in *in = rq->in;
     tok_new t;
-    const char *role = NULL;
-    if (!b)
-        return;
     memset(&t, 0, sizeof t);
-    if (api_str(rs, b, "name", 1, 64, &t.name) < 0 || api_str(rs, b, "role", 1, 16, &role) < 0)
-        goto cleanup;
-    t.role = sup_role_from_name(role);
-    if (t.role == KS_ROLE_NONE) {
-        api_error(rs, 400, "BAD_REQUEST", "field 'role' must be admin, operator or auditor");
-        goto cleanup;
-    }
+    t.name = in->name;
+    t.role = in->role;
     if (api_tx(rq, rs, tok_tx, &t) == 0)
         api_json(rs, 201, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)t.id, "name", t.name,
                                     "role", sup_role_name(t.role), "token", t.text));
-cleanup:
     sodium_memzero(t.text, sizeof t.text);
-    json_decref(b);
 }
 
 static void tok_list(sup_req *rq, sup_resp *rs)
@@ -219,44 +233,52 @@ static int tok_del_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
+static const sup_field tok_del_fields[] = {SUP_P_ID("token", admin_in, id), SUP_END};
+static const sup_schema tok_del_schema = {sizeof(admin_in), SUP_BODY_NONE, tok_del_fields};
+
 static void tok_revoke(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
-    if (api_arg_id(rq, rs, 0, "token", &id))
-        return;
+    int64_t id = ((const admin_in *)rq->in)->id;
     if (api_tx(rq, rs, tok_del_tx, &id) == 0)
         api_json(rs, 200, json_pack("{s:I,s:b}", "id", (json_int_t)id, "revoked", 1));
 }
 
 /* ----- audit log ----- */
 
+typedef struct audit_q {
+    uint64_t limit, offset, since, until;
+    const char *actor, *action, *result;
+} audit_q;
+
+static const sup_field audit_q_fields[] = {
+    SUP_Q_PAGE(audit_q, limit, offset),
+    SUP_Q_INT("since", 0, INT64_MAX, 0, audit_q, since, "from this unix second on"),
+    SUP_Q_INT("until", 0, INT64_MAX, 0, audit_q, until, "before this unix second"),
+    SUP_Q_STR("actor", audit_q, actor, "only this actor (token:NAME, controller:ID)"),
+    SUP_Q_STR("action", audit_q, action, "only this action (key.enrol, ...)"),
+    SUP_Q_STR("result", audit_q, result, "only this result (ok, denied, failed)"),
+    SUP_END,
+};
+static const sup_schema audit_q_schema = {sizeof(audit_q), SUP_BODY_NONE, audit_q_fields};
+
 static void audit_query(sup_req *rq, sup_resp *rs)
 {
+    const audit_q *q = rq->in;
     char sql[512], where[256] = "";
     sup_dbv p[8];
     int n = 0, rc;
-    uint64_t since, until, limit = 100, offset = 0;
-    const char *actor = api_query(rq, "actor"), *action = api_query(rq, "action");
-    const char *result = api_query(rq, "result");
+    uint64_t limit = q->limit, offset = q->offset;
+    const char *actor = q->actor, *action = q->action, *result = q->result;
     json_t *items;
     int64_t total = 0;
 
-    if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
-        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
-        return;
-    rc = api_qu64(rq, rs, "since", 0, INT64_MAX, &since);
-    if (rc < 0)
-        return;
-    if (rc == 0) {
+    if (api_has(rq, "since")) {
         strcat(where, " AND ts >= ?");
-        p[n++] = sup_dbv_int((int64_t)since);
+        p[n++] = sup_dbv_int((int64_t)q->since);
     }
-    rc = api_qu64(rq, rs, "until", 0, INT64_MAX, &until);
-    if (rc < 0)
-        return;
-    if (rc == 0) {
+    if (api_has(rq, "until")) {
         strcat(where, " AND ts < ?");
-        p[n++] = sup_dbv_int((int64_t)until);
+        p[n++] = sup_dbv_int((int64_t)q->until);
     }
     if (actor) {
         strcat(where, " AND actor = ?");
@@ -329,15 +351,21 @@ static void sup_rotate(sup_req *rq, sup_resp *rs)
     sup_show(rq, rs);
 }
 
-const sup_route sup_routes_admin[] = {
-    {"GET", "/v1/policies", KS_ROLE_AUDITOR, pol_list},
-    {"GET", "/v1/policies/*", KS_ROLE_AUDITOR, pol_show},
-    {"PUT", "/v1/policies/*", KS_ROLE_ADMIN, pol_set},
-    {"POST", "/v1/tokens", KS_ROLE_ADMIN, tok_create},
-    {"GET", "/v1/tokens", KS_ROLE_ADMIN, tok_list},
-    {"DELETE", "/v1/tokens/*", KS_ROLE_ADMIN, tok_revoke},
-    {"GET", "/v1/audit", KS_ROLE_AUDITOR, audit_query},
-    {"GET", "/v1/supervisor", KS_ROLE_AUDITOR, sup_show},
-    {"POST", "/v1/supervisor/rotate", KS_ROLE_ADMIN, sup_rotate},
-    {NULL, NULL, 0, NULL},
+const sup_api_route sup_routes_admin[] = {
+    {"GET", "/v1/policies", KS_ROLE_AUDITOR, pol_list, &sup_no_input,
+     "privileged-action policies"},
+    {"GET", "/v1/policies/*", KS_ROLE_AUDITOR, pol_show, &pol_schema, "one policy"},
+    {"PUT", "/v1/policies/*", KS_ROLE_ADMIN, pol_set, &pol_set_schema,
+     "create or replace a policy"},
+    {"POST", "/v1/tokens", KS_ROLE_ADMIN, tok_create, &tok_schema,
+     "mint an operator token (shown once)"},
+    {"GET", "/v1/tokens", KS_ROLE_ADMIN, tok_list, &sup_no_input, "list tokens (no secrets)"},
+    {"DELETE", "/v1/tokens/*", KS_ROLE_ADMIN, tok_revoke, &tok_del_schema, "revoke a token"},
+    {"GET", "/v1/audit", KS_ROLE_AUDITOR, audit_query, &audit_q_schema,
+     "the audit log, newest first"},
+    {"GET", "/v1/supervisor", KS_ROLE_AUDITOR, sup_show, &sup_no_input,
+     "the supervisor key and its rotation chain"},
+    {"POST", "/v1/supervisor/rotate", KS_ROLE_ADMIN, sup_rotate, &sup_no_input,
+     "rotate the supervisor key"},
+    {.method = NULL},
 };

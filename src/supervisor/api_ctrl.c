@@ -27,6 +27,23 @@ static const char *const commands[] = {
     "initialize", "time_sync", "unlock", "clear_pending", "replace_credential", "tls_pin",
 };
 
+static const char *cmd_name(int v)
+{
+    return v >= 0 && (size_t)v < sizeof commands / sizeof commands[0] ? commands[v] : NULL;
+}
+
+/* The input of every /v1/controllers route. */
+typedef struct ctrl_in {
+    int64_t id;
+    const char *name, *site, *model;
+    uint64_t scope, min_fmt, limit, offset, since_seq;
+    int command;
+    json_t *args;
+} ctrl_in;
+
+static const sup_field ctrl_id_fields[] = {SUP_P_ID("controller", ctrl_in, id), SUP_END};
+static const sup_schema ctrl_id_schema = {sizeof(ctrl_in), SUP_BODY_NONE, ctrl_id_fields};
+
 /* A new provisioning token and its hash, stored for controller id. Lock held. */
 static int provision(sup_ctx *s, int64_t id, char tok[80], uint64_t *expires)
 {
@@ -84,20 +101,26 @@ static int ctrl_add_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
+static const sup_field ctrl_add_fields[] = {
+    SUP_STR("name", SUP_REQUIRED, 100, ctrl_in, name, "unique name"),
+    SUP_STR("site", 0, 200, ctrl_in, site, "where it stands"),
+    SUP_STR("model", 0, 100, ctrl_in, model, "hardware model"),
+    SUP_INT("scope", 0, 1, UINT32_MAX, 1, ctrl_in, scope, "the key scope it receives"),
+    SUP_INT("min_key_format", 0, 1, 255, 1, ctrl_in, min_fmt, "oldest credential format it takes"),
+    SUP_END,
+};
+static const sup_schema ctrl_add_schema = {sizeof(ctrl_in), SUP_BODY_FIELDS, ctrl_add_fields};
+
 static void ctrl_add(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs);
+    const ctrl_in *in = rq->in;
     ctrl_new c;
-    if (!b)
-        return;
     memset(&c, 0, sizeof c);
-    c.scope = 1;
-    c.min_fmt = 1;
-    if (api_str(rs, b, "name", 1, 100, &c.name) < 0 || api_str(rs, b, "site", 0, 200, &c.site) < 0 ||
-        api_str(rs, b, "model", 0, 100, &c.model) < 0 ||
-        api_u64(rs, b, "scope", 0, 1, UINT32_MAX, &c.scope) < 0 ||
-        api_u64(rs, b, "min_key_format", 0, 1, 255, &c.min_fmt) < 0)
-        goto cleanup;
+    c.name = in->name;
+    c.site = in->site;
+    c.model = in->model;
+    c.scope = in->scope;
+    c.min_fmt = in->min_fmt;
     if (api_tx(rq, rs, ctrl_add_tx, &c) == 0) {
         sup_pub_kick(rq->s);
         char tok[KS_PROV_TOKEN_MAX];
@@ -107,9 +130,7 @@ static void ctrl_add(sup_req *rq, sup_resp *rs)
                                     tok, "provisioning_expires", (json_int_t)c.expires));
         sodium_memzero(tok, sizeof tok);
     }
-cleanup:
     sodium_memzero(c.tok, sizeof c.tok);
-    json_decref(b);
 }
 
 static void fix_ctrl(sup_ctx *s, json_t *o)
@@ -134,18 +155,19 @@ static void fix_ctrl(sup_ctx *s, json_t *o)
                                                    strcmp(json_string_value(ar), rh) == 0));
 }
 
+static const sup_field ctrl_list_fields[] = {SUP_Q_PAGE(ctrl_in, limit, offset), SUP_END};
+static const sup_schema ctrl_list_schema = {sizeof(ctrl_in), SUP_BODY_NONE, ctrl_list_fields};
+
 static void ctrl_list(sup_req *rq, sup_resp *rs)
 {
-    uint64_t limit = 100, offset = 0;
+    const ctrl_in *in = rq->in;
+    uint64_t limit = in->limit, offset = in->offset;
     sup_dbv p[2];
     json_t *items, *o;
     int64_t total = 0;
     int rc;
     size_t i;
 
-    if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
-        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
-        return;
     p[0] = sup_dbv_int((int64_t)limit);
     p[1] = sup_dbv_int((int64_t)offset);
     pthread_mutex_lock(&rq->s->lock);
@@ -164,11 +186,9 @@ static void ctrl_list(sup_req *rq, sup_resp *rs)
 
 static void ctrl_show(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
+    int64_t id = ((const ctrl_in *)rq->in)->id;
     sup_dbv p;
     json_t *r, *health = NULL, *cmds = NULL;
-    if (api_arg_id(rq, rs, 0, "controller", &id))
-        return;
     p = sup_dbv_int(id);
     pthread_mutex_lock(&rq->s->lock);
     r = api_row(rq->s, "SELECT " CTRL_COLS ", last_health FROM controllers WHERE id = ?", &p, 1);
@@ -232,8 +252,7 @@ static void ctrl_provision(sup_req *rq, sup_resp *rs)
 {
     reprov r;
     memset(&r, 0, sizeof r);
-    if (api_arg_id(rq, rs, 0, "controller", &r.id))
-        return;
+    r.id = ((const ctrl_in *)rq->in)->id;
     if (api_tx(rq, rs, reprov_tx, &r) == 0) {
         char tok[KS_PROV_TOKEN_MAX];
         sup_http_tls_token(rq->s, r.tok, tok, sizeof tok);
@@ -368,37 +387,33 @@ static int cmd_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
+static const sup_field cmd_fields[] = {
+    SUP_P_ID("controller", ctrl_in, id),
+    SUP_ENUM("command", SUP_REQUIRED, cmd_name, 0, sizeof commands / sizeof commands[0] - 1, 0,
+             ctrl_in, command, "the remediation (docs/api.md, \"Commands\")"),
+    SUP_OBJECT("args", 0, ctrl_in, args, "the command's arguments"),
+    SUP_END,
+};
+static const sup_schema cmd_schema = {sizeof(ctrl_in), SUP_BODY_FIELDS, cmd_fields};
+
 static void ctrl_command(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs), *out;
+    const ctrl_in *in = rq->in;
+    json_t *out;
     cmd_new c;
-    int ok = 0;
-    if (!b)
-        return;
     memset(&c, 0, sizeof c);
-    if (api_arg_id(rq, rs, 0, "controller", &c.ctrl) || api_str(rs, b, "command", 1, 32, &c.command) < 0)
-        goto cleanup;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        ok |= strcmp(c.command, commands[i]) == 0;
-    if (!ok) {
-        api_error(rs, 400, "BAD_REQUEST", "field 'command' must be initialize, time_sync, unlock,"
-                  " clear_pending, replace_credential or tls_pin");
-        goto cleanup;
-    }
-    c.args = json_object_get(b, "args");
-    if (c.args && !json_is_object(c.args)) {
-        api_error(rs, 400, "BAD_REQUEST", "field 'args' must be an object");
-        goto cleanup;
-    }
+    c.ctrl = in->id;
+    c.command = commands[in->command];
+    c.args = in->args;
     if (strcmp(c.command, "tls_pin") == 0 && sup_tls_pin_arg_ok(c.args) != 0) {
         api_error(rs, 400, "BAD_REQUEST", "field 'args.pin' must be a TLS pin sha256//BASE64"
                   " (`keysup tls pin --cert FILE` prints it)");
-        goto cleanup;
+        return;
     }
     c.args = c.args ? json_deep_copy(c.args) : json_object();
     if (strcmp(c.command, "replace_credential") == 0 && replace_args(rq, rs, &c) != 0) {
         json_decref(c.args);
-        goto cleanup;
+        return;
     }
     if (api_tx(rq, rs, cmd_tx, &c) == 0) {
         out = json_pack("{s:I,s:I,s:s,s:s}", "id", (json_int_t)c.id, "controller_id",
@@ -410,17 +425,13 @@ static void ctrl_command(sup_req *rq, sup_resp *rs)
         api_json(rs, 202, out);
     }
     json_decref(c.args);
-cleanup:
     sodium_memzero(c.code, sizeof c.code);
-    json_decref(b);
 }
 
 static void ctrl_commands(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
+    int64_t id = ((const ctrl_in *)rq->in)->id;
     sup_dbv p;
-    if (api_arg_id(rq, rs, 0, "controller", &id))
-        return;
     json_t *items;
     int rc;
     p = sup_dbv_int(id);
@@ -437,18 +448,23 @@ static void ctrl_commands(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
+static const sup_field ctrl_audit_fields[] = {
+    SUP_P_ID("controller", ctrl_in, id),
+    SUP_Q_INT("since_seq", 0, INT64_MAX, 0, ctrl_in, since_seq, "records after this sequence"),
+    SUP_Q_INT("limit", 1, 1000, 100, ctrl_in, limit, "page size"),
+    SUP_END,
+};
+static const sup_schema ctrl_audit_schema = {sizeof(ctrl_in), SUP_BODY_NONE, ctrl_audit_fields};
+
 static void ctrl_audit(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
-    uint64_t since = 0, limit = 100;
+    const ctrl_in *in = rq->in;
+    int64_t id = in->id;
+    uint64_t since = in->since_seq, limit = in->limit;
     sup_dbv p[3];
     json_t *items, *o;
     int rc;
     size_t i;
-    if (api_arg_id(rq, rs, 0, "controller", &id) ||
-        api_qu64(rq, rs, "since_seq", 0, INT64_MAX, &since) < 0 ||
-        api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0)
-        return;
     p[0] = sup_dbv_int(id);
     p[1] = sup_dbv_int((int64_t)since);
     p[2] = sup_dbv_int((int64_t)limit);
@@ -467,13 +483,20 @@ static void ctrl_audit(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-const sup_route sup_routes_ctrl[] = {
-    {"POST", "/v1/controllers", KS_ROLE_OPERATOR, ctrl_add},
-    {"GET", "/v1/controllers", KS_ROLE_AUDITOR, ctrl_list},
-    {"GET", "/v1/controllers/*", KS_ROLE_AUDITOR, ctrl_show},
-    {"POST", "/v1/controllers/*/provision", KS_ROLE_OPERATOR, ctrl_provision},
-    {"POST", "/v1/controllers/*/commands", KS_ROLE_OPERATOR, ctrl_command},
-    {"GET", "/v1/controllers/*/commands", KS_ROLE_AUDITOR, ctrl_commands},
-    {"GET", "/v1/controllers/*/audit", KS_ROLE_AUDITOR, ctrl_audit},
-    {NULL, NULL, 0, NULL},
+const sup_api_route sup_routes_ctrl[] = {
+    {"POST", "/v1/controllers", KS_ROLE_OPERATOR, ctrl_add, &ctrl_add_schema,
+     "add a controller (one-time provisioning token)"},
+    {"GET", "/v1/controllers", KS_ROLE_AUDITOR, ctrl_list, &ctrl_list_schema,
+     "list controllers with their sync state"},
+    {"GET", "/v1/controllers/*", KS_ROLE_AUDITOR, ctrl_show, &ctrl_id_schema,
+     "one controller, its last health report and commands"},
+    {"POST", "/v1/controllers/*/provision", KS_ROLE_OPERATOR, ctrl_provision, &ctrl_id_schema,
+     "a new provisioning token (the controller enrols again)"},
+    {"POST", "/v1/controllers/*/commands", KS_ROLE_OPERATOR, ctrl_command, &cmd_schema,
+     "queue a remediation command"},
+    {"GET", "/v1/controllers/*/commands", KS_ROLE_AUDITOR, ctrl_commands, &ctrl_id_schema,
+     "the controller's commands"},
+    {"GET", "/v1/controllers/*/audit", KS_ROLE_AUDITOR, ctrl_audit, &ctrl_audit_schema,
+     "audit records the controller uploaded"},
+    {.method = NULL},
 };

@@ -15,13 +15,22 @@
 #include "sup_api.h"
 #include "sup_diag.h"
 
+/* The input of the diagnosis and incident routes. */
+typedef struct diag_in {
+    int64_t id;
+    uint64_t controller, limit, open;
+    const ks_kse *code;
+    const char *note;
+} diag_in;
+
+static const sup_field ctrl_fields[] = {SUP_P_ID("controller", diag_in, id), SUP_END};
+static const sup_schema ctrl_schema = {sizeof(diag_in), SUP_BODY_NONE, ctrl_fields};
+
 static void diagnosis(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
+    int64_t id = ((const diag_in *)rq->in)->id;
     int status = 500;
     json_t *o;
-    if (api_arg_id(rq, rs, 0, "controller", &id))
-        return;
     o = sup_diag_report(rq->s, id, &status);
     if (!o) {
         if (status == 404)
@@ -33,26 +42,26 @@ static void diagnosis(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, o);
 }
 
+static const sup_field inc_q_fields[] = {
+    SUP_Q_INT("controller", 1, INT64_MAX, 0, diag_in, controller, "only this controller's"),
+    SUP_Q_INT("limit", 1, 1000, 100, diag_in, limit, "page size"),
+    SUP_Q_INT("open", 0, 1, 0, diag_in, open, "1: only open incidents"),
+    SUP_Q_KSE("code", diag_in, code, "only incidents of this KSE code"),
+    SUP_END,
+};
+static const sup_schema inc_q_schema = {sizeof(diag_in), SUP_BODY_NONE, inc_q_fields};
+
 static void inc_list(sup_req *rq, sup_resp *rs)
 {
-    uint64_t ctrl = 0, limit = 100, open = 0;
-    const char *code = api_query(rq, "code");
-    const ks_kse *k = NULL;
+    const diag_in *q = rq->in;
+    uint64_t ctrl = q->controller, limit = q->limit, open = q->open;
+    const ks_kse *k = q->code;
     char sql[512];
     sup_dbv p[3];
     int n = 0, rc;
     json_t *items, *r;
     size_t i;
 
-    if (api_qu64(rq, rs, "controller", 1, INT64_MAX, &ctrl) < 0 ||
-        api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
-        api_qu64(rq, rs, "open", 0, 1, &open) < 0)
-        return;
-    if (code && !(k = ks_kse_lookup(code))) {
-        api_error(rs, 400, "BAD_REQUEST", "query 'code': '%s' is not a KSE code (see keysup error"
-                  " list)", code);
-        return;
-    }
     snprintf(sql, sizeof sql, "SELECT " KS_INCIDENT_COLS " FROM incidents WHERE 1 = 1%s%s%s"
              " ORDER BY id DESC LIMIT ?", open ? " AND state = 'open'" : "",
              ctrl ? " AND controller_id = ?" : "", k ? " AND code = ?" : "");
@@ -90,12 +99,13 @@ static void inc_stats(sup_req *rq, sup_resp *rs)
                                 (json_int_t)(cfg ? cfg->interval_ms : 0)));
 }
 
+static const sup_field inc_fields[] = {SUP_P_ID("incident", diag_in, id), SUP_END};
+static const sup_schema inc_schema = {sizeof(diag_in), SUP_BODY_NONE, inc_fields};
+
 static void inc_show(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
+    int64_t id = ((const diag_in *)rq->in)->id;
     json_t *o;
-    if (api_arg_id(rq, rs, 0, "incident", &id))
-        return;
     pthread_mutex_lock(&rq->s->lock);
     o = sup_incident_json(rq->s, id);
     pthread_mutex_unlock(&rq->s->lock);
@@ -105,19 +115,20 @@ static void inc_show(sup_req *rq, sup_resp *rs)
         api_json(rs, 200, o);
 }
 
+static const sup_field resolve_fields[] = {
+    SUP_P_ID("incident", diag_in, id),
+    SUP_STR("note", 0, 500, diag_in, note, "why it is closed"),
+    SUP_END,
+};
+static const sup_schema resolve_schema = {sizeof(diag_in), SUP_BODY_FIELDS, resolve_fields};
+
 static void inc_resolve(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
-    const char *note = NULL;
-    json_t *b, *o = NULL;
+    const diag_in *in = rq->in;
+    int64_t id = in->id;
+    const char *note = in->note;
+    json_t *o = NULL;
     int rc;
-    if (api_arg_id(rq, rs, 0, "incident", &id))
-        return;
-    b = api_body(rq, rs);
-    if (!b)
-        return;
-    if (api_str(rs, b, "note", 0, 500, &note) < 0)
-        goto cleanup;
     pthread_mutex_lock(&rq->s->lock);
     rc = sup_incident_resolve_manual(rq->s, id, rq->actor, note);
     if (rc == 0)
@@ -129,15 +140,17 @@ static void inc_resolve(sup_req *rq, sup_resp *rs)
         api_error(rs, 500, "INTERNAL", "cannot resolve incident %lld", (long long)id);
     else
         api_json(rs, 200, o);
-cleanup:
-    json_decref(b);
 }
 
-const sup_route sup_routes_diag[] = {
-    {"GET", "/v1/controllers/*/diagnosis", KS_ROLE_AUDITOR, diagnosis},
-    {"GET", "/v1/incidents", KS_ROLE_AUDITOR, inc_list},
-    {"GET", "/v1/incidents/stats", KS_ROLE_AUDITOR, inc_stats},
-    {"GET", "/v1/incidents/*", KS_ROLE_AUDITOR, inc_show},
-    {"POST", "/v1/incidents/*/resolve", KS_ROLE_OPERATOR, inc_resolve},
-    {NULL, NULL, 0, NULL},
+const sup_api_route sup_routes_diag[] = {
+    {"GET", "/v1/controllers/*/diagnosis", KS_ROLE_AUDITOR, diagnosis, &ctrl_schema,
+     "run the checks now, every area in order"},
+    {"GET", "/v1/incidents", KS_ROLE_AUDITOR, inc_list, &inc_q_schema, "incidents, newest first"},
+    {"GET", "/v1/incidents/stats", KS_ROLE_AUDITOR, inc_stats, &sup_no_input,
+     "MTTD/MTTR per KSE code"},
+    {"GET", "/v1/incidents/*", KS_ROLE_AUDITOR, inc_show, &inc_schema,
+     "one incident with every action"},
+    {"POST", "/v1/incidents/*/resolve", KS_ROLE_OPERATOR, inc_resolve, &resolve_schema,
+     "close an incident by hand"},
+    {.method = NULL},
 };

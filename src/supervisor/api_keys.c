@@ -20,7 +20,8 @@
                  " label, privileges, valid_from, valid_until," \
                  " state, scope, form_factor, key_format, counter_floor, created_at, updated_at"
 
-static const char *const form_names[] = {"software", "usb", "nfc", "physical", "pkcs11"};
+static const char *form_name(int v) { return ks_form_name((uint8_t)v); }
+static const char *state_name(int v) { return ks_state_name((uint8_t)v); }
 
 static json_t *key_json(sup_ctx *s, const uint8_t id[KS_KEYID_SIZE])
 {
@@ -84,71 +85,74 @@ static int enrol_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
+typedef struct enrol_in {
+    int generate;
+    uint8_t public_key[KS_PUBKEY_SIZE];
+    uint64_t holder_id;
+    const char *label;
+    uint64_t privileges, valid_from, valid_until;
+    int form_factor;
+    uint64_t scope, key_format;
+} enrol_in;
+
+static const sup_field enrol_fields[] = {
+    SUP_BOOL("generate", 0, enrol_in, generate,
+             "make the key pair here; the answer holds the only copy of its secret_seed"),
+    SUP_HEX("public_key", 0, KS_PUBKEY_SIZE, enrol_in, public_key,
+            "Ed25519 public key; required unless generate, not allowed with it"),
+    SUP_INT("holder_id", 0, 1, INT64_MAX, 0, enrol_in, holder_id, "the key's holder"),
+    SUP_STR("label", 0, 200, enrol_in, label, "free text"),
+    SUP_PRIVS("privileges", 0, enrol_in, privileges, "privilege names (or bit numbers)"),
+    SUP_INT("valid_from", 0, 0, INT64_MAX, 0, enrol_in, valid_from, "unix seconds; default now"),
+    SUP_INT("valid_until", 0, 0, INT64_MAX, 0, enrol_in, valid_until,
+            "unix seconds after valid_from; 0 for no end"),
+    SUP_ENUM("form_factor", 0, form_name, KS_FORM_SOFTWARE, KS_FORM_PKCS11, KS_FORM_USB, enrol_in,
+             form_factor, "default usb (software with generate)"),
+    SUP_INT("scope", 0, 0, UINT32_MAX, 0, enrol_in, scope, "0: every controller"),
+    SUP_INT("key_format", 0, 1, 255, 1, enrol_in, key_format, "credential format"),
+    SUP_END,
+};
+static const sup_schema enrol_schema = {sizeof(enrol_in), SUP_BODY_FIELDS, enrol_fields};
+
 static void keys_enrol(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs);
+    const enrol_in *in = rq->in;
     enrol e;
-    const char *ff = NULL;
-    uint64_t v;
-    int gen = 0;
 
-    if (!b)
-        return;
     memset(&e, 0, sizeof e);
-    e.r.valid_from = sup_now();
-    e.r.key_format = 1;
-    e.r.form_factor = KS_FORM_USB;
-    if (api_bool(rs, b, "generate", 0, &gen) < 0)
-        goto cleanup;
-    if (gen) {
+    if (in->generate && api_has(rq, "public_key")) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'public_key': not allowed with generate");
+        return;
+    }
+    if (!in->generate && !api_has(rq, "public_key")) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'public_key' is required");
+        return;
+    }
+    e.r.valid_from = api_has(rq, "valid_from") ? in->valid_from : sup_now();
+    e.r.valid_until = in->valid_until;
+    if (e.r.valid_until != 0 && e.r.valid_until <= e.r.valid_from) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'valid_until' must be after 'valid_from' (or 0)");
+        return;
+    }
+    e.r.holder_id = in->holder_id;
+    e.has_holder = api_has(rq, "holder_id");
+    e.label = in->label;
+    e.r.privileges = in->privileges;
+    e.r.scope = (uint32_t)in->scope;
+    e.r.key_format = (uint8_t)in->key_format;
+    e.r.form_factor = (uint8_t)in->form_factor;
+    if (in->generate) {
         uint8_t sk[KS_SECKEY_SIZE];
-        if (json_object_get(b, "public_key")) {
-            api_error(rs, 400, "BAD_REQUEST", "field 'public_key': not allowed with generate");
-            goto cleanup;
-        }
         randombytes_buf(e.seed, sizeof e.seed);
         crypto_sign_seed_keypair(e.r.public_key, sk, e.seed);
         sodium_memzero(sk, sizeof sk);
         e.generated = 1;
-        e.r.form_factor = KS_FORM_SOFTWARE;
-    } else if (api_hex(rs, b, "public_key", 1, e.r.public_key, KS_PUBKEY_SIZE) < 0) {
-        goto cleanup;
+        if (!api_has(rq, "form_factor"))
+            e.r.form_factor = KS_FORM_SOFTWARE;
+    } else {
+        memcpy(e.r.public_key, in->public_key, KS_PUBKEY_SIZE);
     }
     ks_key_id(&rq->s->crypto, e.r.key_id, e.r.public_key);
-    if (api_u64(rs, b, "holder_id", 0, 1, INT64_MAX, &e.r.holder_id) < 0)
-        goto cleanup;
-    e.has_holder = json_object_get(b, "holder_id") && !json_is_null(json_object_get(b, "holder_id"));
-    if (api_str(rs, b, "label", 0, 200, &e.label) < 0 ||
-        api_privs(rs, b, "privileges", 0, &e.r.privileges) < 0 ||
-        api_u64(rs, b, "valid_from", 0, 0, INT64_MAX, &e.r.valid_from) < 0 ||
-        api_u64(rs, b, "valid_until", 0, 0, INT64_MAX, &e.r.valid_until) < 0 ||
-        api_str(rs, b, "form_factor", 0, 16, &ff) < 0)
-        goto cleanup;
-    if (api_u64(rs, b, "scope", 0, 0, UINT32_MAX, &v) == 0)
-        e.r.scope = (uint32_t)v;
-    else if (rs->status)
-        goto cleanup;
-    if (api_u64(rs, b, "key_format", 0, 1, 255, &v) == 0)
-        e.r.key_format = (uint8_t)v;
-    else if (rs->status)
-        goto cleanup;
-    if (e.r.valid_until != 0 && e.r.valid_until <= e.r.valid_from) {
-        api_error(rs, 400, "BAD_REQUEST", "field 'valid_until' must be after 'valid_from' (or 0)");
-        goto cleanup;
-    }
-    if (ff) {
-        int found = 0;
-        for (int i = 0; i < 5; i++)
-            if (strcmp(ff, form_names[i]) == 0) {
-                e.r.form_factor = (uint8_t)i;
-                found = 1;
-            }
-        if (!found) {
-            api_error(rs, 400, "BAD_REQUEST", "field 'form_factor' must be software, usb, nfc,"
-                      " physical or pkcs11");
-            goto cleanup;
-        }
-    }
     if (api_tx(rq, rs, enrol_tx, &e))
         goto cleanup;
     sup_pub_kick(rq->s);
@@ -166,59 +170,52 @@ static void keys_enrol(sup_req *rq, sup_resp *rs)
 cleanup:
     sodium_memzero(e.seed, sizeof e.seed);
     json_decref(e.out);
-    json_decref(b);
 }
 
 /* ----- list / show ----- */
 
+typedef struct keys_q {
+    uint64_t limit, offset, holder_id, scope, privilege;
+    int state;
+} keys_q;
+
+static const sup_field keys_q_fields[] = {
+    SUP_Q_PAGE(keys_q, limit, offset),
+    SUP_Q_INT("holder_id", 1, INT64_MAX, 0, keys_q, holder_id, "only this holder's keys"),
+    SUP_Q_INT("scope", 0, UINT32_MAX, 0, keys_q, scope, "only keys of this scope"),
+    SUP_Q_ENUM("state", state_name, KS_STATE_ACTIVE, KS_STATE_REVOKED, keys_q, state,
+               "only keys in this state"),
+    SUP_Q_PRIV("privilege", keys_q, privilege, "only keys holding this privilege"),
+    SUP_END,
+};
+static const sup_schema keys_q_schema = {sizeof(keys_q), SUP_BODY_NONE, keys_q_fields};
+
 static void keys_list(sup_req *rq, sup_resp *rs)
 {
+    const keys_q *q = rq->in;
     char sql[512], where[256] = "";
     sup_dbv p[8];
     int n = 0;
-    uint64_t holder, scope, limit = 100, offset = 0;
-    const char *state = api_query(rq, "state"), *priv = api_query(rq, "privilege");
+    uint64_t limit = q->limit, offset = q->offset;
     int64_t total = 0;
     json_t *items, *o;
     int rc;
 
-    if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
-        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
-        return;
-    rc = api_qu64(rq, rs, "holder_id", 1, INT64_MAX, &holder);
-    if (rc < 0)
-        return;
-    if (rc == 0) {
+    if (api_has(rq, "holder_id")) {
         strcat(where, " AND holder_id = ?");
-        p[n++] = sup_dbv_int((int64_t)holder);
+        p[n++] = sup_dbv_int((int64_t)q->holder_id);
     }
-    rc = api_qu64(rq, rs, "scope", 0, UINT32_MAX, &scope);
-    if (rc < 0)
-        return;
-    if (rc == 0) {
+    if (api_has(rq, "scope")) {
         strcat(where, " AND scope = ?");
-        p[n++] = sup_dbv_int((int64_t)scope);
+        p[n++] = sup_dbv_int((int64_t)q->scope);
     }
-    if (state) {
-        int st = strcmp(state, "active") == 0 ? 0 : strcmp(state, "suspended") == 0 ? 1
-                 : strcmp(state, "revoked") == 0 ? 2 : -1;
-        if (st < 0) {
-            api_error(rs, 400, "BAD_REQUEST", "query parameter 'state' must be active, suspended"
-                      " or revoked");
-            return;
-        }
+    if (api_has(rq, "state")) {
         strcat(where, " AND state = ?");
-        p[n++] = sup_dbv_int(st);
+        p[n++] = sup_dbv_int(q->state);
     }
-    if (priv) {
-        uint64_t bit = ks_priv_from_name(priv, strlen(priv));
-        if (!bit) {
-            api_error(rs, 400, "BAD_REQUEST", "query parameter 'privilege': unknown privilege"
-                      " '%s'", priv);
-            return;
-        }
+    if (api_has(rq, "privilege")) {
         strcat(where, " AND (privileges & ?) <> 0");
-        p[n++] = sup_dbv_int((int64_t)bit);
+        p[n++] = sup_dbv_int((int64_t)q->privilege);
     }
     pthread_mutex_lock(&rq->s->lock);
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM keys WHERE 1=1%s", where);
@@ -241,23 +238,21 @@ static void keys_list(sup_req *rq, sup_resp *rs)
                                 "limit", (json_int_t)limit, "offset", (json_int_t)offset));
 }
 
-static int key_arg(sup_req *rq, sup_resp *rs, uint8_t id[KS_KEYID_SIZE])
-{
-    if (ks_unhex(id, KS_KEYID_SIZE, rq->args[0])) {
-        api_error(rs, 404, "NOT_FOUND", "no key '%s' (a key id is 32 hex digits)", rq->args[0]);
-        return -1;
-    }
-    return 0;
-}
+/* The input of the /v1/keys/{key}... routes. */
+typedef struct key_in {
+    uint8_t id[KS_KEYID_SIZE];
+    uint64_t privileges, valid_from, valid_until;
+} key_in;
+
+static const sup_field key_fields[] = {SUP_P_HEX("key", KS_KEYID_SIZE, key_in, id), SUP_END};
+static const sup_schema key_schema = {sizeof(key_in), SUP_BODY_NONE, key_fields};
 
 static void keys_show(sup_req *rq, sup_resp *rs)
 {
-    uint8_t id[KS_KEYID_SIZE];
+    const key_in *in = rq->in;
     json_t *r;
-    if (key_arg(rq, rs, id))
-        return;
     pthread_mutex_lock(&rq->s->lock);
-    r = key_json(rq->s, id);
+    r = key_json(rq->s, in->id);
     pthread_mutex_unlock(&rq->s->lock);
     if (!r)
         api_error(rs, 404, "NOT_FOUND", "no key '%s'", rq->args[0]);
@@ -323,22 +318,20 @@ static void run_change(sup_req *rq, sup_resp *rs, key_change *k)
     json_decref(k->out);
 }
 
+static const sup_field key_privs_fields[] = {
+    SUP_P_HEX("key", KS_KEYID_SIZE, key_in, id),
+    SUP_PRIVS("privileges", SUP_REQUIRED, key_in, privileges, "privilege names (or bit numbers)"),
+    SUP_END,
+};
+static const sup_schema key_privs_schema = {sizeof(key_in), SUP_BODY_FIELDS, key_privs_fields};
+
 static void keys_privs(sup_req *rq, sup_resp *rs, int grant)
 {
+    const key_in *in = rq->in;
+    uint64_t bits = in->privileges;
     key_change k;
-    uint64_t bits = 0;
-    json_t *b;
     memset(&k, 0, sizeof k);
-    if (key_arg(rq, rs, k.id))
-        return;
-    b = api_body(rq, rs);
-    if (!b)
-        return;
-    if (api_privs(rs, b, "privileges", 1, &bits) < 0) {
-        json_decref(b);
-        return;
-    }
-    json_decref(b);
+    memcpy(k.id, in->id, sizeof k.id);
     k.action = grant ? "key.grant" : "key.revoke_privilege";
     k.set = grant ? "privileges = (privileges | ?)" : "privileges = (privileges & ?)";
     k.v[0] = sup_dbv_int(grant ? (int64_t)bits : (int64_t)~bits);
@@ -354,8 +347,7 @@ static void keys_state(sup_req *rq, sup_resp *rs, int state, const char *action)
 {
     key_change k;
     memset(&k, 0, sizeof k);
-    if (key_arg(rq, rs, k.id))
-        return;
+    memcpy(k.id, ((const key_in *)rq->in)->id, sizeof k.id);
     k.action = action;
     k.set = "state = ?";
     k.v[0] = sup_dbv_int(state);
@@ -368,23 +360,23 @@ static void keys_suspend(sup_req *rq, sup_resp *rs) { keys_state(rq, rs, KS_STAT
 static void keys_resume(sup_req *rq, sup_resp *rs) { keys_state(rq, rs, KS_STATE_ACTIVE, "key.resume"); }
 static void keys_revoke(sup_req *rq, sup_resp *rs) { keys_state(rq, rs, KS_STATE_REVOKED, "key.revoke"); }
 
+static const sup_field key_validity_fields[] = {
+    SUP_P_HEX("key", KS_KEYID_SIZE, key_in, id),
+    SUP_INT("valid_from", SUP_REQUIRED, 0, INT64_MAX, 0, key_in, valid_from, "unix seconds"),
+    SUP_INT("valid_until", SUP_REQUIRED, 0, INT64_MAX, 0, key_in, valid_until,
+            "unix seconds after valid_from; 0 for no end"),
+    SUP_END,
+};
+static const sup_schema key_validity_schema = {sizeof(key_in), SUP_BODY_FIELDS,
+                                               key_validity_fields};
+
 static void keys_validity(sup_req *rq, sup_resp *rs)
 {
+    const key_in *in = rq->in;
+    uint64_t from = in->valid_from, until = in->valid_until;
     key_change k;
-    uint64_t from = 0, until = 0;
-    json_t *b;
     memset(&k, 0, sizeof k);
-    if (key_arg(rq, rs, k.id))
-        return;
-    b = api_body(rq, rs);
-    if (!b)
-        return;
-    if (api_u64(rs, b, "valid_from", 1, 0, INT64_MAX, &from) < 0 ||
-        api_u64(rs, b, "valid_until", 1, 0, INT64_MAX, &until) < 0) {
-        json_decref(b);
-        return;
-    }
-    json_decref(b);
+    memcpy(k.id, in->id, sizeof k.id);
     if (until != 0 && until <= from) {
         api_error(rs, 400, "BAD_REQUEST", "field 'valid_until' must be after 'valid_from' (or 0)");
         return;
@@ -423,42 +415,53 @@ static int holder_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
+typedef struct holder_in {
+    const char *name, *email;
+    int64_t id;
+    uint64_t limit, offset;
+} holder_in;
+
+static const sup_field holder_new_fields[] = {
+    SUP_STR("name", SUP_REQUIRED, 200, holder_in, name, "the holder's name"),
+    SUP_STR("email", 0, 200, holder_in, email, "contact address"),
+    SUP_END,
+};
+static const sup_schema holder_new_schema = {sizeof(holder_in), SUP_BODY_FIELDS,
+                                             holder_new_fields};
+
 static void holders_create(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs);
-    holder_new h = {NULL, NULL, NULL};
-    if (!b)
-        return;
-    if (api_str(rs, b, "name", 1, 200, &h.name) >= 0 && api_str(rs, b, "email", 0, 200, &h.email) >= 0 &&
-        api_tx(rq, rs, holder_tx, &h) == 0) {
+    const holder_in *in = rq->in;
+    holder_new h = {in->name, in->email, NULL};
+    if (api_tx(rq, rs, holder_tx, &h) == 0) {
         api_json(rs, 201, h.out ? h.out : json_object());
         h.out = NULL;
     }
     json_decref(h.out);
-    json_decref(b);
 }
+
+static const sup_field holders_q_fields[] = {SUP_Q_PAGE(holder_in, limit, offset), SUP_END};
+static const sup_schema holders_q_schema = {sizeof(holder_in), SUP_BODY_NONE, holders_q_fields};
 
 static void holders_list(sup_req *rq, sup_resp *rs)
 {
-    uint64_t limit = 100, offset = 0;
+    const holder_in *in = rq->in;
     sup_dbv p[2];
-    if (api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
-        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
-        return;
-    p[0] = sup_dbv_int((int64_t)limit);
-    p[1] = sup_dbv_int((int64_t)offset);
+    p[0] = sup_dbv_int((int64_t)in->limit);
+    p[1] = sup_dbv_int((int64_t)in->offset);
     api_rows(rq, rs, "SELECT h.id, h.name, h.email, h.created_at,"
              " (SELECT COUNT(*) FROM keys k WHERE k.holder_id = h.id) AS keys"
              " FROM holders h ORDER BY h.id LIMIT ? OFFSET ?", p, 2);
 }
 
+static const sup_field holder_fields[] = {SUP_P_ID("holder", holder_in, id), SUP_END};
+static const sup_schema holder_schema = {sizeof(holder_in), SUP_BODY_NONE, holder_fields};
+
 static void holders_show(sup_req *rq, sup_resp *rs)
 {
-    int64_t id;
+    int64_t id = ((const holder_in *)rq->in)->id;
     sup_dbv p;
     json_t *r, *keys;
-    if (api_arg_id(rq, rs, 0, "holder", &id))
-        return;
     p = sup_dbv_int(id);
     pthread_mutex_lock(&rq->s->lock);
     r = api_row(rq->s, "SELECT id, name, email, created_at FROM holders WHERE id = ?", &p, 1);
@@ -478,18 +481,26 @@ static void holders_show(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, r);
 }
 
-const sup_route sup_routes_keys[] = {
-    {"POST", "/v1/keys", KS_ROLE_OPERATOR, keys_enrol},
-    {"GET", "/v1/keys", KS_ROLE_AUDITOR, keys_list},
-    {"GET", "/v1/keys/*", KS_ROLE_AUDITOR, keys_show},
-    {"POST", "/v1/keys/*/grant", KS_ROLE_OPERATOR, keys_grant},
-    {"POST", "/v1/keys/*/revoke-privilege", KS_ROLE_OPERATOR, keys_unpriv},
-    {"POST", "/v1/keys/*/suspend", KS_ROLE_OPERATOR, keys_suspend},
-    {"POST", "/v1/keys/*/resume", KS_ROLE_OPERATOR, keys_resume},
-    {"POST", "/v1/keys/*/revoke", KS_ROLE_OPERATOR, keys_revoke},
-    {"POST", "/v1/keys/*/validity", KS_ROLE_OPERATOR, keys_validity},
-    {"POST", "/v1/holders", KS_ROLE_OPERATOR, holders_create},
-    {"GET", "/v1/holders", KS_ROLE_AUDITOR, holders_list},
-    {"GET", "/v1/holders/*", KS_ROLE_AUDITOR, holders_show},
-    {NULL, NULL, 0, NULL},
+const sup_api_route sup_routes_keys[] = {
+    {"POST", "/v1/keys", KS_ROLE_OPERATOR, keys_enrol, &enrol_schema, "enrol a key"},
+    {"GET", "/v1/keys", KS_ROLE_AUDITOR, keys_list, &keys_q_schema, "list keys, filtered"},
+    {"GET", "/v1/keys/*", KS_ROLE_AUDITOR, keys_show, &key_schema, "one key"},
+    {"POST", "/v1/keys/*/grant", KS_ROLE_OPERATOR, keys_grant, &key_privs_schema,
+     "add privileges to a key"},
+    {"POST", "/v1/keys/*/revoke-privilege", KS_ROLE_OPERATOR, keys_unpriv, &key_privs_schema,
+     "remove privileges from a key"},
+    {"POST", "/v1/keys/*/suspend", KS_ROLE_OPERATOR, keys_suspend, &key_schema,
+     "suspend a key (reversible)"},
+    {"POST", "/v1/keys/*/resume", KS_ROLE_OPERATOR, keys_resume, &key_schema,
+     "resume a suspended key"},
+    {"POST", "/v1/keys/*/revoke", KS_ROLE_OPERATOR, keys_revoke, &key_schema,
+     "revoke a key (final)"},
+    {"POST", "/v1/keys/*/validity", KS_ROLE_OPERATOR, keys_validity, &key_validity_schema,
+     "set a key's validity window"},
+    {"POST", "/v1/holders", KS_ROLE_OPERATOR, holders_create, &holder_new_schema,
+     "create a holder"},
+    {"GET", "/v1/holders", KS_ROLE_AUDITOR, holders_list, &holders_q_schema, "list holders"},
+    {"GET", "/v1/holders/*", KS_ROLE_AUDITOR, holders_show, &holder_schema,
+     "one holder with its keys"},
+    {.method = NULL},
 };

@@ -167,9 +167,9 @@ static void metrics(sup_req *rq, sup_resp *rs)
     rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
 }
 
-const sup_route sup_routes_ops[] = {
-    {"GET", "/healthz", KS_AUTH_PUBLIC, healthz},
-    {"GET", "/v1/ping", KS_AUTH_PUBLIC, ping},
-    {"GET", "/metrics", KS_AUTH_PUBLIC, metrics},
-    {NULL, NULL, 0, NULL},
+const sup_api_route sup_routes_ops[] = {
+    {"GET", "/healthz", KS_AUTH_PUBLIC, healthz, &sup_no_input, "liveness and readiness"},
+    {"GET", "/v1/ping", KS_AUTH_PUBLIC, ping, &sup_no_input, "version and time"},
+    {"GET", "/metrics", KS_AUTH_PUBLIC, metrics, &sup_no_input, "Prometheus metrics"},
+    {.method = NULL},
 };

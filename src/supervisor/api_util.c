@@ -235,8 +235,6 @@ json_t *api_privs_json(uint64_t bits)
     return a;
 }
 
-static const char *const forms[] = {"software", "usb", "nfc", "physical", "pkcs11"};
-
 void api_fix_key_row(json_t *row)
 {
     json_t *v = json_object_get(row, "privileges");
@@ -246,8 +244,10 @@ void api_fix_key_row(json_t *row)
     if (json_is_integer(v))
         json_object_set_new(row, "state", json_string(ks_state_name((uint8_t)json_integer_value(v))));
     v = json_object_get(row, "form_factor");
-    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 5)
-        json_object_set_new(row, "form_factor", json_string(forms[json_integer_value(v)]));
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 256 &&
+        ks_form_name((uint8_t)json_integer_value(v)))
+        json_object_set_new(row, "form_factor",
+                            json_string(ks_form_name((uint8_t)json_integer_value(v))));
 }
 
 int api_tx(sup_req *rq, sup_resp *rs, api_tx_fn fn, void *ctx)

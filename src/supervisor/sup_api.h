@@ -12,6 +12,7 @@
 #define KEYSUP_KS_API_H
 
 #include "sup_guard.h"
+#include "sup_schema.h"
 #include "sup.h"
 
 struct MHD_Connection;
@@ -41,6 +42,11 @@ typedef struct sup_req {
     int sign_answer;
     uint8_t nonce[32];
     uint8_t device_key_id[KS_KEYID_SIZE];
+    /* set by the dispatcher from the route's schema (sup_schema.h) */
+    const void *in;         /* the route's input struct, decoded and validated */
+    uint64_t has;           /* bit i: schema field i was given */
+    json_t *json;           /* the body, parsed (strings of `in` point into it) */
+    const sup_schema *schema;
 } sup_req;
 
 typedef struct sup_resp {
@@ -59,6 +65,7 @@ typedef struct sup_resp {
 
 typedef void (*sup_api_fn)(sup_req *rq, sup_resp *rs);
 
+/* A route whose handler reads its own input (no schema). */
 typedef struct sup_route {
     const char *method;
     const char *pattern;    /* "/v1/keys/ * /grant" without spaces; `*` = one segment */
@@ -66,12 +73,39 @@ typedef struct sup_route {
     sup_api_fn fn;
 } sup_route;
 
-extern const sup_route sup_routes_keys[];
-extern const sup_route sup_routes_ctrl[];
-extern const sup_route sup_routes_device[];
-extern const sup_route sup_routes_admin[];
-extern const sup_route sup_routes_ops[];
-extern const sup_route sup_routes_diag[];   /* api_diag.c */
+/* A declared route: its input is decoded and validated against schema
+ * before fn runs (sup_schema.h; docs/api.md, "Declaring a route"). A table
+ * ends with an entry whose method is NULL. */
+typedef struct sup_api_route {
+    const char *method;
+    const char *pattern;
+    int auth;
+    sup_api_fn fn;
+    const sup_schema *schema; /* NULL: fn reads its own input, as a sup_route */
+    const char *summary;      /* one line for docs/openapi.json */
+} sup_api_route;
+
+extern const sup_api_route sup_routes_keys[];
+extern const sup_api_route sup_routes_ctrl[];
+extern const sup_api_route sup_routes_device[];
+extern const sup_api_route sup_routes_admin[];
+extern const sup_api_route sup_routes_ops[];
+extern const sup_api_route sup_routes_diag[];   /* api_diag.c */
+/* Every declared table, in matching order (api_routes.c). */
+extern const sup_api_route *const sup_api_tables[];
+extern const size_t sup_api_ntables;
+
+/*
+ * Decodes rq's path arguments, query and body against schema into a new
+ * input struct (rq->in, rq->has, rq->json). 0 when valid; else rs holds
+ * the 400/404 naming the field. api_decode_free releases what it made.
+ */
+int api_decode(sup_req *rq, sup_resp *rs, const sup_schema *schema);
+void api_decode_free(sup_req *rq);
+/* 1 when the schema field `name` was given in the request. */
+int api_has(const sup_req *rq, const char *name);
+/* The route table as OpenAPI 3 (api_openapi.c); NULL on allocation failure. */
+json_t *sup_openapi(void);
 
 /*
  * An anonymous refusal (rate limit, unknown token, failed guess): counted in

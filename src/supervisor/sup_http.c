@@ -41,7 +41,8 @@ typedef struct conn_state {
     int answered;           /* a response was queued before the body */
     uint64_t t0;
     size_t max_body;
-    const sup_route *route;
+    sup_api_route found;    /* the route (a schema-less one with schema NULL) */
+    const sup_api_route *route;
     const char *args[KS_API_MAXARGS];
     char store[512];
     char bad[160];          /* why the raw target is refused, "" when fine */
@@ -55,9 +56,10 @@ typedef struct conn_state {
 /* A signed request whose nonce is not live is read only this far. */
 #define KS_DEAD_NONCE_MAX_BODY (64u * 1024u)
 
+/* Tables of routes without a schema (sup_route), searched after the
+ * declared ones of api_routes.c; NULL ends the list. */
 static const sup_route *const tables[] = {
-    sup_routes_ops, sup_routes_keys, sup_routes_ctrl, sup_routes_device, sup_routes_admin,
-    sup_routes_diag,
+    NULL,
 };
 
 /* Matches url against pattern, capturing `*` segments into args. */
@@ -350,24 +352,38 @@ void api_refusal(sup_req *rq, int locked, const char *action, const char *target
                      code, detail);
 }
 
+/* 1 when r (method, pattern) is rq's route: its arguments go to st. */
+static int route_is(conn_state *st, const sup_req *rq, const char *method, const char *pattern,
+                    int *path_found)
+{
+    const char *args[KS_API_MAXARGS] = {NULL};
+    if (!match(pattern, rq->url, args, st->store, sizeof st->store))
+        return 0;
+    *path_found = 1;
+    if (strcmp(method, rq->method) != 0)
+        return 0;
+    memcpy(st->args, args, sizeof args);
+    return 1;
+}
+
 /* Finds the route of rq (into st); 0 with a 404/405 in rs when none. */
 static int find_route(conn_state *st, sup_req *rq, sup_resp *rs)
 {
     int path_found = 0;
 
-    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
-        for (const sup_route *r = tables[t]; r->method; r++) {
-            const char *args[KS_API_MAXARGS] = {NULL};
-            if (!match(r->pattern, rq->url, args, st->store, sizeof st->store))
-                continue;
-            path_found = 1;
-            if (strcmp(r->method, rq->method) != 0)
-                continue;
-            memcpy(st->args, args, sizeof args);
-            st->route = r;
-            return 1;
-        }
-    }
+    for (size_t t = 0; t < sup_api_ntables; t++)
+        for (const sup_api_route *r = sup_api_tables[t]; r->method; r++)
+            if (route_is(st, rq, r->method, r->pattern, &path_found)) {
+                st->route = r;
+                return 1;
+            }
+    for (size_t t = 0; tables[t]; t++)
+        for (const sup_route *r = tables[t]; r->method; r++)
+            if (route_is(st, rq, r->method, r->pattern, &path_found)) {
+                st->found = (sup_api_route){r->method, r->pattern, r->auth, r->fn, NULL, NULL};
+                st->route = &st->found;
+                return 1;
+            }
     if (path_found)
         api_error(rs, 405, "BAD_REQUEST", "method %s is not allowed on %s", rq->method, rq->url);
     else
@@ -376,7 +392,7 @@ static int find_route(conn_state *st, sup_req *rq, sup_resp *rs)
 }
 
 /* Rate limits of anonymous routes; 0 to go on, else a 429 in rs. */
-static int limit_public(sup_ctx *s, sup_req *rq, sup_resp *rs, const sup_route *r)
+static int limit_public(sup_ctx *s, sup_req *rq, sup_resp *rs, const sup_api_route *r)
 {
     uint32_t retry = 1;
     int bucket;
@@ -555,7 +571,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (st->route->auth != KS_AUTH_DEVICE || auth_device(&rq, &rs, 1) == 0) {
             if (st->route->auth > 0 && auth_token(&rq, &rs, st->route->auth, rq.url) != 0)
                 goto send; /* revoked while the body arrived */
-            st->route->fn(&rq, &rs);
+            /* A declared route's input is decoded and checked here, so
+             * the handler holds only its business rule. */
+            if (!st->route->schema || api_decode(&rq, &rs, st->route->schema) == 0)
+                st->route->fn(&rq, &rs);
+            api_decode_free(&rq);
             if (!rs.status)
                 api_error(&rs, 500, "INTERNAL", "handler produced no response");
         }

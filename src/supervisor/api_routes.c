@@ -1,0 +1,12 @@
+/*
+ * api_routes.c - every declared route table (sup_api_route), in the order
+ * the dispatcher searches them and docs/openapi.json lists them. A new
+ * api_*.c file adds its table here.
+ */
+#include "sup_api.h"
+
+const sup_api_route *const sup_api_tables[] = {
+    sup_routes_ops, sup_routes_keys, sup_routes_ctrl, sup_routes_device, sup_routes_admin,
+    sup_routes_diag,
+};
+const size_t sup_api_ntables = sizeof sup_api_tables / sizeof sup_api_tables[0];
