@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_guard.h"
 #include "sup_http_tls.h"
@@ -27,7 +28,8 @@
 static const char usage[] =
     "usage: keysupd --data DIR [--listen HOST:PORT] [--config FILE]\n"
     "               [--passphrase-file FILE] [--port-file FILE]\n"
-    "               [--tls-cert FILE --tls-key FILE]\n\n"
+    "               [--tls-cert FILE --tls-key FILE]\n"
+    "       keysupd openapi   (prints the API's OpenAPI 3 description)\n\n"
     "The keysup supervisor daemon. DIR is made by `keysup init --data DIR`.\n"
     "The signing key passphrase is the first line of --passphrase-file, else\n"
     "$KEYSUP_PASSPHRASE. --listen overrides the config file (port 0 picks a free\n"
@@ -65,6 +67,19 @@ static int read_pass(const char *file, char **pass, size_t *len)
     return 0;
 }
 
+/* The route table as OpenAPI 3 (docs/openapi.json is this output). */
+static int print_openapi(void)
+{
+    json_t *doc = sup_openapi();
+    char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    int ok = text && printf("%s\n", text) > 0 && fflush(stdout) == 0;
+    free(text);
+    json_decref(doc);
+    if (!ok)
+        fprintf(stderr, "keysupd: cannot print the OpenAPI description\n");
+    return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *data = NULL, *listen = NULL, *config = NULL, *passfile = NULL, *portfile = NULL;
@@ -75,6 +90,8 @@ int main(int argc, char **argv)
     sigset_t sigs;
     int rc, ret = 1, lockfd = -1, sig = 0;
 
+    if (argc == 2 && strcmp(argv[1], "openapi") == 0)
+        return print_openapi();
     for (int i = 1; i < argc; i++) {
         const char **dst = NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
