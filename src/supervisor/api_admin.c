@@ -72,9 +72,7 @@ static void pol_show(sup_req *rq, sup_resp *rs)
 }
 
 typedef struct pol_put {
-    const char *title;
-    uint64_t privs, timeout;
-    int two, seal;
+    const admin_in *in;
     json_t *out;
     int created;
 } pol_put;
@@ -86,8 +84,8 @@ static int pol_tx(sup_req *rq, sup_resp *rs, void *ctx)
     sup_dbv name = sup_dbv_text(rq->args[0]);
     int64_t one;
     int rc;
-    sup_dbv v[7] = {sup_dbv_text(p->title ? p->title : rq->args[0]), sup_dbv_int((int64_t)p->privs),
-                   sup_dbv_int(p->two), sup_dbv_int((int64_t)p->timeout), sup_dbv_int(p->seal),
+    sup_dbv v[7] = {sup_dbv_text(p->in->title ? p->in->title : rq->args[0]), sup_dbv_int((int64_t)p->in->privs),
+                   sup_dbv_int(p->in->two), sup_dbv_int((int64_t)p->in->timeout), sup_dbv_int(p->in->seal),
                    sup_dbv_int((int64_t)sup_now()), name};
     (void)rs;
     p->created = sup_db_int(s->db, "SELECT 1 FROM policies WHERE name = ?", &name, 1, &one) != KS_DB_OK;
@@ -127,11 +125,7 @@ static void pol_set(sup_req *rq, sup_resp *rs)
     const admin_in *in = rq->in;
     pol_put p;
     memset(&p, 0, sizeof p);
-    p.title = in->title;
-    p.privs = in->privs;
-    p.two = in->two;
-    p.seal = in->seal;
-    p.timeout = in->timeout;
+    p.in = in;
     if (api_tx(rq, rs, pol_tx, &p) == 0) {
         sup_pub_kick(rq->s);
         if (p.out)
@@ -145,8 +139,7 @@ static void pol_set(sup_req *rq, sup_resp *rs)
 /* ----- tokens ----- */
 
 typedef struct tok_new {
-    const char *name;
-    int role;
+    const admin_in *in;
     char text[80];
     int64_t id;
 } tok_new;
@@ -160,8 +153,8 @@ static int tok_tx(sup_req *rq, sup_resp *rs, void *ctx)
     int rc;
     (void)rs;
     sup_token_new(&rq->s->crypto, t->text, h);
-    p[0] = sup_dbv_text(t->name);
-    p[1] = sup_dbv_text(sup_role_name(t->role));
+    p[0] = sup_dbv_text(t->in->name);
+    p[1] = sup_dbv_text(sup_role_name(t->in->role));
     p[2] = sup_dbv_blob(h, sizeof h);
     p[3] = sup_dbv_int((int64_t)sup_now());
     rc = sup_db_exec(rq->s->db, "INSERT INTO tokens(name, role, hash, created_at) VALUES (?,?,?,?)",
@@ -170,7 +163,7 @@ static int tok_tx(sup_req *rq, sup_resp *rs, void *ctx)
         return rc;
     t->id = sup_db_last_id(rq->s->db);
     snprintf(target, sizeof target, "token:%lld", (long long)t->id);
-    sup_audit(rq->s, 1, rq->actor, "token.create", target, "ok", NULL, sup_role_name(t->role));
+    sup_audit(rq->s, 1, rq->actor, "token.create", target, "ok", NULL, sup_role_name(t->in->role));
     return KS_DB_OK;
 }
 
@@ -189,11 +182,10 @@ static void tok_create(sup_req *rq, sup_resp *rs)
     const admin_in *in = rq->in;
     tok_new t;
     memset(&t, 0, sizeof t);
-    t.name = in->name;
-    t.role = in->role;
+    t.in = in;
     if (api_tx(rq, rs, tok_tx, &t) == 0)
-        api_json(rs, 201, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)t.id, "name", t.name,
-                                    "role", sup_role_name(t.role), "token", t.text));
+        api_json(rs, 201, json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)t.id, "name", in->name,
+                                    "role", sup_role_name(in->role), "token", t.text));
     sodium_memzero(t.text, sizeof t.text);
 }
 

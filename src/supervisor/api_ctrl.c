@@ -61,8 +61,7 @@ static int provision(sup_ctx *s, int64_t id, char tok[80], uint64_t *expires)
 }
 
 typedef struct ctrl_new {
-    const char *name, *site, *model;
-    uint64_t scope, min_fmt;
+    const ctrl_in *in;
     int64_t id;
     char tok[80];
     uint64_t expires;
@@ -72,14 +71,14 @@ static int ctrl_add_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     ctrl_new *c = ctx;
     sup_ctx *s = rq->s;
-    sup_dbv p[6] = {sup_dbv_text(c->name), sup_dbv_text(c->site), sup_dbv_text(c->model),
-                   sup_dbv_int((int64_t)c->scope), sup_dbv_int((int64_t)c->min_fmt),
+    sup_dbv p[6] = {sup_dbv_text(c->in->name), sup_dbv_text(c->in->site), sup_dbv_text(c->in->model),
+                   sup_dbv_int((int64_t)c->in->scope), sup_dbv_int((int64_t)c->in->min_fmt),
                    sup_dbv_int((int64_t)sup_now())};
     char target[48];
     int rc = sup_db_exec(s->db, "INSERT INTO controllers(name, site, model, scope, min_key_format,"
                                " created_at) VALUES (?,?,?,?,?,?)", p, 6, NULL, NULL);
     if (rc == KS_DB_CONSTRAINT) {
-        api_error(rs, 409, "CONFLICT", "field 'name': a controller named '%s' exists", c->name);
+        api_error(rs, 409, "CONFLICT", "field 'name': a controller named '%s' exists", c->in->name);
         return API_TX_ABORT;
     }
     if (rc)
@@ -89,15 +88,15 @@ static int ctrl_add_tx(sup_req *rq, sup_resp *rs, void *ctx)
     if (!rc) {
         /* The scope needs a snapshot before the controller first asks. */
         int64_t v = 0;
-        sup_dbv sp = sup_dbv_int((int64_t)c->scope);
+        sup_dbv sp = sup_dbv_int((int64_t)c->in->scope);
         if (sup_db_int(s->db, "SELECT version FROM scopes WHERE scope = ?", &sp, 1, &v) != KS_DB_OK ||
             v == 0)
-            rc = sup_pub_mark(s, (uint32_t)c->scope);
+            rc = sup_pub_mark(s, (uint32_t)c->in->scope);
     }
     if (rc)
         return rc;
     snprintf(target, sizeof target, "controller:%lld", (long long)c->id);
-    sup_audit(s, 1, rq->actor, "controller.add", target, "ok", NULL, c->name);
+    sup_audit(s, 1, rq->actor, "controller.add", target, "ok", NULL, c->in->name);
     return KS_DB_OK;
 }
 
@@ -116,17 +115,13 @@ static void ctrl_add(sup_req *rq, sup_resp *rs)
     const ctrl_in *in = rq->in;
     ctrl_new c;
     memset(&c, 0, sizeof c);
-    c.name = in->name;
-    c.site = in->site;
-    c.model = in->model;
-    c.scope = in->scope;
-    c.min_fmt = in->min_fmt;
+    c.in = in;
     if (api_tx(rq, rs, ctrl_add_tx, &c) == 0) {
         sup_pub_kick(rq->s);
         char tok[KS_PROV_TOKEN_MAX];
         sup_http_tls_token(rq->s, c.tok, tok, sizeof tok);
         api_json(rs, 201, json_pack("{s:I,s:s,s:I,s:s,s:I}", "id", (json_int_t)c.id, "name",
-                                    c.name, "scope", (json_int_t)c.scope, "provisioning_token",
+                                    in->name, "scope", (json_int_t)in->scope, "provisioning_token",
                                     tok, "provisioning_expires", (json_int_t)c.expires));
         sodium_memzero(tok, sizeof tok);
     }

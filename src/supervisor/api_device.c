@@ -23,11 +23,20 @@
 
 /* ----- enrolment ----- */
 
-typedef struct enrol_dev {
-    uint8_t hash[KS_HASH_SIZE];
+/* The input of the device routes. */
+typedef struct dev_in {
+    const char *token, *fw, *message;
+    int result;
     uint8_t pk[KS_PUBKEY_SIZE];
-    const char *fw;
-    uint64_t proto;
+    uint8_t nonce[KS_NONCE_SIZE];
+    uint64_t proto, since;
+    int64_t id;
+    json_t *records;
+} dev_in;
+
+typedef struct enrol_dev {
+    const dev_in *in;
+    uint8_t hash[KS_HASH_SIZE];
     int has_proto;
     int64_t id, scope, min_fmt;
     json_t *out;
@@ -74,8 +83,8 @@ static int enroll_tx(sup_req *rq, sup_resp *rs, void *ctx)
         return KS_DB_OK; /* commit the audit entry */
     }
     {
-        sup_dbv p[5] = {sup_dbv_blob(e->pk, KS_PUBKEY_SIZE), sup_dbv_int((int64_t)sup_now()),
-                       sup_dbv_text(e->fw), e->has_proto ? sup_dbv_int((int64_t)e->proto)
+        sup_dbv p[5] = {sup_dbv_blob(e->in->pk, KS_PUBKEY_SIZE), sup_dbv_int((int64_t)sup_now()),
+                       sup_dbv_text(e->in->fw), e->has_proto ? sup_dbv_int((int64_t)e->in->proto)
                                                         : sup_dbv_null(),
                        sup_dbv_int(pr.id)};
         rc = sup_db_exec(s->db, "UPDATE controllers SET device_pk = ?, enrolled_at = ?,"
@@ -117,17 +126,6 @@ static int enroll_tx(sup_req *rq, sup_resp *rs, void *ctx)
     return KS_DB_OK;
 }
 
-/* The input of the device routes. */
-typedef struct dev_in {
-    const char *token, *fw, *message;
-    int result;
-    uint8_t pk[KS_PUBKEY_SIZE];
-    uint8_t nonce[KS_NONCE_SIZE];
-    uint64_t proto, since;
-    int64_t id;
-    json_t *records;
-} dev_in;
-
 static const sup_field enroll_fields[] = {
     SUP_STR("token", SUP_REQUIRED, 100, dev_in, token, "the provisioning token (ksp_...)"),
     SUP_HEX("public_key", SUP_REQUIRED, KS_PUBKEY_SIZE, dev_in, pk, "the device key"),
@@ -142,9 +140,7 @@ static void dev_enroll(sup_req *rq, sup_resp *rs)
     const dev_in *in = rq->in;
     enrol_dev e;
     memset(&e, 0, sizeof e);
-    memcpy(e.pk, in->pk, sizeof e.pk);
-    e.fw = in->fw;
-    e.proto = in->proto;
+    e.in = in;
     e.has_proto = api_has(rq, "protocol_version");
     sup_token_hash(&rq->s->crypto, in->token, e.hash);
     if (api_tx(rq, rs, enroll_tx, &e) == 0 && e.out) {

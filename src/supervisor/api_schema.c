@@ -17,35 +17,6 @@
 
 const sup_schema sup_no_input = {0, SUP_BODY_NONE, NULL};
 
-/* "a, b or c": the names of an enum field's values. */
-static void enum_list(const sup_field *f, char *out, size_t cap)
-{
-    size_t n = 0, used = 0;
-    const char *names[32];
-    out[0] = '\0';
-    for (uint64_t v = f->lo; v <= f->hi && n < 32; v++)
-        if (f->ename((int)v))
-            names[n++] = f->ename((int)v);
-    for (size_t i = 0; i < n && used < cap; i++) {
-        int w = snprintf(out + used, cap - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
-                         names[i]);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-}
-
-/* The value of an enum field's name; -1 when it names none. */
-static int enum_value(const sup_field *f, const char *s)
-{
-    for (uint64_t v = f->lo; s && v <= f->hi; v++) {
-        const char *n = f->ename((int)v);
-        if (n && strcmp(n, s) == 0)
-            return (int)v;
-    }
-    return -1;
-}
-
 /* ----- path ----- */
 
 static int path_field(sup_req *rq, sup_resp *rs, const sup_field *f, int k, void *dst)
@@ -114,9 +85,9 @@ static int query_field(sup_req *rq, sup_resp *rs, const sup_field *f, void *dst)
         *(const char **)dst = q;
         return 0;
     case SUP_T_ENUM:
-        v = enum_value(f, q);
+        v = api_enum_value(f, q);
         if (v < 0) {
-            enum_list(f, names, sizeof names);
+            api_enum_list(f, names, sizeof names);
             api_error(rs, 400, "BAD_REQUEST", "query parameter '%s' must be %s", f->name, names);
             return -1;
         }
@@ -146,68 +117,6 @@ static int query_field(sup_req *rq, sup_resp *rs, const sup_field *f, void *dst)
         api_error(rs, 500, "INTERNAL", "query parameter '%s' has an unknown type", f->name);
         return -1;
     }
-}
-
-/* ----- body ----- */
-
-/* The member f of b, or NULL (after a 400 when required) for absent or null. */
-static json_t *member(sup_resp *rs, json_t *b, const sup_field *f)
-{
-    json_t *v = json_object_get(b, f->name);
-    if (v && !json_is_null(v))
-        return v;
-    if (f->flags & SUP_REQUIRED)
-        api_error(rs, 400, "BAD_REQUEST", "field '%s' is required", f->name);
-    return NULL;
-}
-
-static int body_field(sup_resp *rs, json_t *b, const sup_field *f, void *dst)
-{
-    int req = (f->flags & SUP_REQUIRED) != 0;
-    json_t *v;
-    char names[256];
-    switch (f->type) {
-    case SUP_T_STR:
-        return api_str(rs, b, f->name, req, f->hi, dst);
-    case SUP_T_INT:
-        return api_u64(rs, b, f->name, req, f->lo, f->hi, dst);
-    case SUP_T_BOOL:
-        return api_bool(rs, b, f->name, req, dst);
-    case SUP_T_HEX:
-        return api_hex(rs, b, f->name, req, dst, f->hi);
-    case SUP_T_PRIVS:
-        return api_privs(rs, b, f->name, req, dst);
-    default:
-        break;
-    }
-    if (!(v = member(rs, b, f)))
-        return rs->status ? -1 : 1;
-    if (f->type == SUP_T_ENUM) {
-        int e = json_is_string(v) ? enum_value(f, json_string_value(v)) : -1;
-        if (e < 0) {
-            enum_list(f, names, sizeof names);
-            api_error(rs, 400, "BAD_REQUEST", "field '%s' must be %s", f->name, names);
-            return -1;
-        }
-        *(int *)dst = e;
-    } else if (f->type == SUP_T_OBJECT) {
-        if (!json_is_object(v)) {
-            api_error(rs, 400, "BAD_REQUEST", "field '%s' must be an object", f->name);
-            return -1;
-        }
-        *(json_t **)dst = v;
-    } else if (f->type == SUP_T_ARRAY) {
-        if (!json_is_array(v) || json_array_size(v) > f->hi) {
-            api_error(rs, 400, "BAD_REQUEST", "field '%s' must be an array of at most %llu"
-                      " elements", f->name, (unsigned long long)f->hi);
-            return -1;
-        }
-        *(json_t **)dst = v;
-    } else {
-        api_error(rs, 500, "INTERNAL", "field '%s' has an unknown type", f->name);
-        return -1;
-    }
-    return 0;
 }
 
 /* ----- the decoder ----- */
@@ -268,7 +177,7 @@ int api_decode(sup_req *rq, sup_resp *rs, const sup_schema *schema)
         const sup_field *f = &schema->fields[i];
         if (f->in != SUP_IN_BODY)
             continue;
-        rc = body_field(rs, rq->json, f, in + f->off);
+        rc = api_field(rs, rq->json, f, in + f->off);
         if (rc < 0)
             return -1;
         if (rc == 0)

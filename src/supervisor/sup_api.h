@@ -146,7 +146,14 @@ const char *api_query(sup_req *rq, const char *name);
 /*
  * Field getters: 0 when present and valid (stored), 1 when absent and not
  * required (out untouched), -1 after setting a 400 naming the field.
+ * api_member: any present, non-null member.
  */
+int api_member(sup_resp *rs, json_t *o, const char *f, int required, json_t **out);
+/* One body field of o checked against its declaration into dst (api_field.c). */
+int api_field(sup_resp *rs, json_t *o, const sup_field *f, void *dst);
+/* An enum field's names as "a, b or c"; the value of a name, -1 for none. */
+void api_enum_list(const sup_field *f, char *out, size_t cap);
+int api_enum_value(const sup_field *f, const char *s);
 int api_str(sup_resp *rs, json_t *o, const char *f, int required, size_t maxlen, const char **out);
 int api_u64(sup_resp *rs, json_t *o, const char *f, int required, uint64_t lo, uint64_t hi,
             uint64_t *out);
