@@ -82,7 +82,7 @@ int key_enrol(cli_ctx *cx, int argc, char **argv)
     /* A key file or a generated seed is a software key; only a bare public
      * key (a token's or a card's) leaves the form to the server's default. */
     if (!form && (gen || (pkarg && strlen(pkarg) != 2 * KS_PUBKEY_SIZE)))
-        form = "software";
+        form = ks_form_name(KS_FORM_SOFTWARE);
     if (form)
         cli_set_str(b, "form_factor", form);
     if (label)

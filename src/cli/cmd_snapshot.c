@@ -177,9 +177,16 @@ static int parse_entry(cli_ctx *cx, const char *path, size_t i, const json_t *e,
     v = json_object_get(e, "form_factor");
     if (v) {
         int f = json_is_string(v) ? ks_form_from_name(json_string_value(v)) : -1;
-        if (f < 0)
-            return field_err(cx, path, i, "form_factor",
-                             "expected \"software\", \"usb\", \"nfc\", \"physical\" or \"pkcs11\"");
+        if (f < 0) {
+            /* The names from the one table: "software", "usb", ... or "pkcs11" */
+            char names[128] = "";
+            size_t n = 0;
+            for (uint8_t k = 0; ks_form_name(k) && n < sizeof names; k++)
+                n += (size_t)snprintf(names + n, sizeof names - n, "%s\"%s\"",
+                                      k == 0 ? "" : ks_form_name((uint8_t)(k + 1)) ? ", " : " or ",
+                                      ks_form_name(k));
+            return field_err(cx, path, i, "form_factor", "expected %s", names);
+        }
         r->form_factor = (uint8_t)f;
     }
     v = json_object_get(e, "counter_floor");

@@ -57,7 +57,7 @@ typedef struct conn_state {
 #define KS_DEAD_NONCE_MAX_BODY (64u * 1024u)
 
 /* Tables of routes without a schema (sup_route), searched after the
- * declared ones of api_routes.c; NULL ends the list. */
+ * declared ones of api_routes.c; NULL entries are skipped. */
 static const sup_route *const tables[] = {
     NULL,
 };
@@ -377,8 +377,8 @@ static int find_route(conn_state *st, sup_req *rq, sup_resp *rs)
                 st->route = r;
                 return 1;
             }
-    for (size_t t = 0; tables[t]; t++)
-        for (const sup_route *r = tables[t]; r->method; r++)
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const sup_route *r = tables[t]; r && r->method; r++)
             if (route_is(st, rq, r->method, r->pattern, &path_found)) {
                 st->found = (sup_api_route){r->method, r->pattern, r->auth, r->fn, NULL, NULL};
                 st->route = &st->found;
