@@ -275,6 +275,15 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d);
 int ks_store_check(ks_store *st, ks_diag *d);
 
 /*
+ * Marks the store damaged (DAMAGED | NEED_FULL: a full download is needed)
+ * because damage was found outside the store's own reads, by
+ * ks_store_check run from a scrub or by an integration that lost data it
+ * keeps in the store. The first damage recorded is kept (st->damage); d
+ * (err, offset, what) becomes it when there is none yet.
+ */
+void ks_store_mark_damaged(ks_store *st, const ks_diag *d);
+
+/*
  * The geometry an image names in its SUPER record, for tools that open an
  * image file with no configuration (`keysup flash check FILE`). f needs
  * only read, with a sector_size that is a power of two <= 1024 (every
