@@ -9,3 +9,5 @@ ks_add_unit(test_store_fallback ${CMAKE_SOURCE_DIR}/tests/test_store_fallback.c)
 set_tests_properties(test_store_powerloss test_store_bitflip test_store_overlay PROPERTIES TIMEOUT 600)
 add_test(NAME store_cli COMMAND sh ${CMAKE_SOURCE_DIR}/tests/store_cli.sh $<TARGET_FILE:keysup>
          ${CMAKE_SOURCE_DIR}/fuzz/corpus/fuzz_flash_image/store_full)
+# Wear accounting (issue 18): exact per-region erase counts, persisted, never over-counted.
+ks_add_unit(test_store_wear ${CMAKE_SOURCE_DIR}/tests/test_store_wear.c)

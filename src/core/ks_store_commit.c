@@ -18,6 +18,17 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_del
     ks_rec r;
     int err;
 
+    /* Wear: the change this commit applies is counted now; an install or a
+     * fold (which erased an area) puts the counts on flash before its
+     * COMMIT, so a power cut loses at most an overlay epoch's erases. */
+    if (ks_snap_header_decode(&h, c.header, NULL) == 0)
+        ks__wear_commit(st,
+                        dl ? (uint64_t)dl->n_upserts * KS_RECORD_SIZE +
+                                 (uint64_t)dl->n_removals * KS_KEYID_SIZE
+                           : (uint64_t)c.count * KS_RECORD_SIZE,
+                        h.created_at);
+    if (!c.ovl_gen && (err = ks__wear_save(st)) != 0)
+        return err;
     /* The changes go on flash before the COMMIT that applies them, so a
      * state older than this one always knows what it must not answer for
      * (ks_store_deny.c). */

@@ -27,7 +27,8 @@ enum ks_meta_type {
     KS_MT_COUNTER = 5,
     KS_MT_SETTINGS = 6,
     KS_MT_ACK = 7,
-    KS_MT_DENY = 8    /* changed-keys list (ks_store_deny.c) */
+    KS_MT_DENY = 8,   /* changed-keys list (ks_store_deny.c) */
+    KS_MT_WEAR = 9    /* wear counts (ks_store_wear.c) */
 };
 #define KS_AT_ENTRY 1
 
@@ -36,6 +37,8 @@ enum ks_meta_type {
 #define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
 #define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
 #define KS_END_SIZE 16
+#define KS_WEAR_SIZE 124                       /* wear counts (ks_store_wear.c) */
+#define KS_END_WEAR_SIZE (KS_END_SIZE + KS_WEAR_SIZE) /* END carrying them */
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
 #define KS_TRUST_SIZE (16 + KS_TRUST_MAX * (KS_PUBKEY_SIZE + KS_KEYID_SIZE))
@@ -211,6 +214,15 @@ int ks__deny_note_all(ks_store *st, uint64_t version);
 /* Compaction: writes the list through put (slot by slot). */
 int ks__deny_compact(ks_store *st, int (*put)(ks_store *, unsigned, uint32_t *, ks_rec *),
                      unsigned nb, uint32_t *head);
+
+/* ----- wear accounting (ks_store_wear.c) ----- */
+void ks__wear_erase(ks_store *st, uint32_t sector);
+/* A commit applied change_bytes of change from a snapshot created then. */
+void ks__wear_commit(ks_store *st, uint64_t change_bytes, uint64_t created_at);
+void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE]);
+void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE]);
+/* Appends a WEAR record (durable on return). */
+int ks__wear_save(ks_store *st);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);
