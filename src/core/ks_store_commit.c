@@ -10,6 +10,17 @@
 
 #include "ks_store_int.h"
 
+/* Appends a WEAR record with the counts as they stand (durable on return). */
+static int wear_save(ks_store *st)
+{
+    ks_rec r;
+    memset(&r, 0, sizeof r);
+    r.type = KS_MT_WEAR;
+    r.len = KS_WEAR_SIZE;
+    ks__wear_encode(st, r.payload);
+    return ks__meta_append(st, &r);
+}
+
 /* Commits a written area (or an overlay append): the commit record goes last. */
 int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_delta *dl)
 {
@@ -27,7 +38,7 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_del
                                  (uint64_t)dl->n_removals * KS_KEYID_SIZE
                            : (uint64_t)c.count * KS_RECORD_SIZE,
                         h.created_at);
-    if (!c.ovl_gen && (err = ks__wear_save(st)) != 0)
+    if (!c.ovl_gen && (err = wear_save(st)) != 0)
         return err;
     /* The changes go on flash before the COMMIT that applies them, so a
      * state older than this one always knows what it must not answer for

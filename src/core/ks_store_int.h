@@ -221,8 +221,6 @@ void ks__wear_erase(ks_store *st, uint32_t sector);
 void ks__wear_commit(ks_store *st, uint64_t change_bytes, uint64_t created_at);
 void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE]);
 void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE]);
-/* Appends a WEAR record (durable on return). */
-int ks__wear_save(ks_store *st);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);

@@ -6,8 +6,9 @@
  * add the change they apply. The counts are kept per region (ks_store.h
  * says why first/last sector counts bound every sector exactly; the audit
  * ring, erased in turn, keeps the ceiling and floor of its mean) and are
- * written with the metadata: in END at every compaction and in a WEAR
- * record before every install or fold COMMIT. A torn record is ignored like
+ * written with the metadata: in END at every compaction (ks_store_meta.c)
+ * and in a WEAR record before every install or fold COMMIT
+ * (ks_store_commit.c). This file calls no other store file. A torn record is ignored like
  * any slot, so a power cut can only lose counts since the last record (they
  * under-report, never corrupt). Reports (min/mean/max, write
  * amplification, projected life) are computed off the core, in
@@ -117,14 +118,4 @@ void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE])
     w->retired = ks_ld32(in + 104);
     w->first_time = ks_ld64(in + 108);
     w->last_time = ks_ld64(in + 116);
-}
-
-int ks__wear_save(ks_store *st)
-{
-    ks_rec r;
-    memset(&r, 0, sizeof r);
-    r.type = KS_MT_WEAR;
-    r.len = KS_WEAR_SIZE;
-    ks__wear_encode(st, r.payload);
-    return ks__meta_append(st, &r);
 }
