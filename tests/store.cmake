@@ -9,3 +9,8 @@ ks_add_unit(test_store_fallback ${CMAKE_SOURCE_DIR}/tests/test_store_fallback.c)
 set_tests_properties(test_store_powerloss test_store_bitflip test_store_overlay PROPERTIES TIMEOUT 600)
 add_test(NAME store_cli COMMAND sh ${CMAKE_SOURCE_DIR}/tests/store_cli.sh $<TARGET_FILE:keysup>
          ${CMAKE_SOURCE_DIR}/fuzz/corpus/fuzz_flash_image/store_full)
+# Wear accounting (issue 18): exact per-region erase counts, persisted, never over-counted.
+ks_add_unit(test_store_wear ${CMAKE_SOURCE_DIR}/tests/test_store_wear.c)
+# The store's files call one way only: no import circle (issue 15 item 2).
+add_test(NAME store_layers COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/store_layers.py
+         ${CMAKE_SOURCE_DIR}/src/core)

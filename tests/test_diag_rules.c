@@ -361,6 +361,35 @@ static void test_policy_refusals_are_evidence_below_threshold(void **state)
     json_decref(r);
 }
 
+/* KSE-310: warned while the projected flash life is under the threshold,
+ * not when it cannot be projected (-1) or is above. */
+static void test_flash_wear_warns_before_failure(void **state)
+{
+    (void)state;
+    sup_diag_cfg c = cfg();
+    c.wear_days = 365;
+    const double lives[] = {120.0, 5000.0, -1.0};
+    for (int i = 0; i < 3; i++) {
+        json_t *r = healthy();
+        json_object_set_new(json_object_get(r, "store"), "wear",
+                            json_pack("{s:i,s:i,s:f,s:f,s:f}", "endurance", 10000, "erase_max",
+                                      9000, "deltas_per_day", 1440.0, "write_amplification", 467.0,
+                                      "life_days", lives[i]));
+        sup_diag_facts f;
+        sup_findings o;
+        facts(&f, r);
+        sup_diag_walk(&c, &f, &o);
+        int found = 0;
+        for (int k = 0; k < o.n; k++)
+            if (o.f[k].code == 310) {
+                found = 1;
+                assert_non_null(strstr(o.f[k].evidence, "120 days"));
+            }
+        assert_int_equal(found, i == 0);
+        json_decref(r);
+    }
+}
+
 static void test_explains_table(void **state)
 {
     (void)state;
@@ -463,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_answer_not_authentic_and_refused_downloads),
         cmocka_unit_test(test_policy_refusals_are_evidence_below_threshold),
         cmocka_unit_test(test_explains_table),
+        cmocka_unit_test(test_flash_wear_warns_before_failure),
         cmocka_unit_test(test_lockout_evidence_after_lock),
         cmocka_unit_test(test_expired_by_bad_clock_names_clock),
         cmocka_unit_test(test_identity_cloned_and_medium),

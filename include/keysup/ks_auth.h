@@ -431,6 +431,17 @@ typedef struct ks_time_status {
  * arithmetic only. A failure latches until the next time token.
  */
 int ks_auth_now(ks_auth *a, uint64_t *now);
+/*
+ * ks_auth_now is these two steps, kept apart so that a caller that only
+ * wants to know the time writes nothing: ks_auth_time_read judges the
+ * clock and returns the trusted time (RAM only, same results as
+ * ks_auth_now); ks_auth_time_persist writes the highest trusted time to
+ * the store's STATE row when it is KS_AUTH_GOOD_PERIOD (an hour) past the
+ * persisted one, else does nothing. ks_auth_now persists only after a good
+ * reading; a failed persist weakens only the went-back check.
+ */
+int ks_auth_time_read(ks_auth *a, uint64_t *now);
+int ks_auth_time_persist(ks_auth *a);
 void ks_auth_time_status(ks_auth *a, ks_time_status *out);
 /* A fresh nonce the next time token must carry (binds it to this request). */
 int ks_auth_time_request(ks_auth *a, uint8_t nonce[KS_NONCE_SIZE]);

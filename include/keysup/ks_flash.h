@@ -33,6 +33,8 @@ typedef struct ks_flash {
     uint32_t sector_count;   /* sector_size * sector_count must stay below 4 GiB */
     uint32_t prog_size;      /* program unit: a power of two from 1 to 256 */
     uint8_t erase_value;     /* what an erased byte reads as (0xFF on NOR) */
+    uint32_t endurance;      /* rated erase cycles per sector (the part's datasheet);
+                                0 = not stated: wear reports assume 10,000 */
 
     int (*read)(void *ctx, uint32_t sector, uint32_t off, void *buf, uint32_t len);
     int (*prog)(void *ctx, uint32_t sector, uint32_t off, const void *buf, uint32_t len);

@@ -173,6 +173,31 @@ typedef struct ks_store_commit {
     uint8_t header[KS_SNAP_HEADER_SIZE];
 } ks_store_commit;
 
+/*
+ * Wear accounting (ks_store_wear.c, docs/store.md "Wear"). Every region but
+ * the audit ring is erased front to back (an area from its first sector, an
+ * overlay half as appends enter it, a metadata block whole), so its first
+ * sector is its most erased and its last its least: the two counts bound
+ * every sector of the region exactly. The ring is erased in turn: first and
+ * last hold the ceiling and floor of its mean. Persisted in END (each
+ * compaction) and in a WEAR record before every install or fold COMMIT;
+ * a power cut loses at most the erases since then (an undercount).
+ */
+#define KS_WEAR_REGIONS 7  /* meta 0, meta 1, audit, overlay half 0, 1, area 0, 1 */
+#define KS_WEAR_DEFAULT_ENDURANCE 10000u
+typedef struct ks_store_wear {
+    uint32_t erases[KS_WEAR_REGIONS];  /* sector erases in the region */
+    uint32_t first[KS_WEAR_REGIONS];   /* erases of its most-erased sector */
+    uint32_t last[KS_WEAR_REGIONS];    /* erases of its least-erased sector */
+    uint64_t prog_bytes;               /* bytes programmed */
+    uint64_t change_bytes;             /* change committed: 128 per record written by an
+                                          install or upserted by a delta, 16 per removal */
+    uint32_t commits;                  /* installs and deltas committed */
+    uint32_t retired;                  /* sectors retired (none yet: no spare pool) */
+    uint64_t first_time;               /* created_at of the first snapshot committed */
+    uint64_t last_time;                /* created_at of the newest snapshot committed */
+} ks_store_wear;
+
 /* The record source ks_store_records hands out reads through this. */
 struct ks_store;
 typedef struct ks_store_src {
@@ -240,6 +265,8 @@ typedef struct ks_store {
     uint32_t audit_head_slot;
     uint64_t audit_last;           /* sequence of the newest entry (0 none) */
     uint64_t audit_first_seq;      /* oldest entry held, as of the last scan */
+
+    ks_store_wear wear;            /* erase and program accounting (ks_store_wear.c) */
 } ks_store;
 
 /* ----- lifecycle ----- */
@@ -273,6 +300,15 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d);
  * cfg->crypto. KS_OK when clean; otherwise the error and d says where.
  */
 int ks_store_check(ks_store *st, ks_diag *d);
+
+/*
+ * Marks the store damaged (DAMAGED | NEED_FULL: a full download is needed)
+ * because damage was found outside the store's own reads, by
+ * ks_store_check run from a scrub or by an integration that lost data it
+ * keeps in the store. The first damage recorded is kept (st->damage); d
+ * (err, offset, what) becomes it when there is none yet.
+ */
+void ks_store_mark_damaged(ks_store *st, const ks_diag *d);
 
 /*
  * The geometry an image names in its SUPER record, for tools that open an
@@ -424,6 +460,9 @@ typedef struct ks_store_info {
 } ks_store_info;
 
 void ks_store_get_info(ks_store *st, ks_store_info *out);
+
+/* Sectors in wear region r (0 for a region the geometry does not have). */
+uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r);
 
 /* Records one snapshot area can hold with this geometry. */
 uint32_t ks_store_area_capacity(const ks_store *st);

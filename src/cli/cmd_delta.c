@@ -8,6 +8,8 @@
 #include "cli_cmds.h"
 #include "cli_snap.h"
 
+#include <keysup/ks_merge.h>
+
 #define DELTA_READ_MAX CLI_SNAP_READ_MAX
 
 static const char make_usage[] =
@@ -118,10 +120,9 @@ static int delta_apply(cli_ctx *cx, int argc, char **argv)
     ks_snap_header bh;
     ks_delta dl;
     ks_diag d = {0, 0, NULL};
-    ks_recsrc bsrc, msrc;
-    ks_tree tree;
-    int64_t merged;
-    uint32_t cap;
+    ks_recsrc bsrc;
+    uint32_t cap, merged;
+    size_t nn;
     json_t *o;
 
     ret = cli_parse(cx, argc, argv, opts, pos, 2, 2, &npos, apply_usage);
@@ -164,26 +165,6 @@ static int delta_apply(cli_ctx *cx, int argc, char **argv)
     }
 
     ks_recsrc_mem(&bsrc, base + KS_SNAP_HEADER_SIZE, bh.record_count);
-    /* With the same bucket layout the cached tree of the base moves to the
-     * target rehashing only the buckets the delta touches; this is what a
-     * controller does. A changed layout needs the full root of the result. */
-    incremental = bh.bucket_bits == dl.target.bucket_bits;
-    if (incremental) {
-        size_t nn = ks_tree_nodes(bh.bucket_bits);
-        nodes = malloc(nn * sizeof *nodes);
-        if (!nodes) {
-            ret = cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
-            goto cleanup;
-        }
-        ret = ks_tree_build(&tree, &cx->crypto, &bsrc, bh.bucket_bits, nodes, nn);
-        if (ret == KS_OK)
-            ret = ks_delta_update_tree(&tree, &cx->crypto, &bsrc, &dl, &d);
-        if (ret) {
-            ret = cli_core_err(cx, ret, &d, "delta %s", pos[1]);
-            goto cleanup;
-        }
-    }
-
     if ((uint64_t)bh.record_count + dl.n_upserts > UINT32_MAX) {
         ret = cli_err(cx, CLI_REFUSED, "FORMAT", "delta %s: too many records", pos[1]);
         goto cleanup;
@@ -191,39 +172,25 @@ static int delta_apply(cli_ctx *cx, int argc, char **argv)
     cap = bh.record_count + dl.n_upserts;
     img_len = KS_SNAP_HEADER_SIZE + (size_t)cap * KS_RECORD_SIZE;
     img = malloc(img_len);
-    if (!img) {
+    /* The tree lets the core prove the target root in O(change), as a
+     * controller does; the core falls back to hashing the whole result
+     * when the bucket layout changes. */
+    nn = ks_tree_nodes(bh.bucket_bits);
+    nodes = malloc(nn * sizeof *nodes);
+    if (!img || !nodes) {
         ret = cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
         goto cleanup;
     }
-    merged = ks_delta_merge(&bsrc, &dl, img + KS_SNAP_HEADER_SIZE, cap);
-    if (merged < 0) {
-        ret = cli_core_err(cx, (int)merged, NULL, "delta %s: merging", pos[1]);
+    ret = ks_delta_apply_buf(&cx->crypto, &bh, &bsrc, &dl, nodes, nn, img + KS_SNAP_HEADER_SIZE,
+                             cap, &merged, &incremental, &d);
+    if (ret) {
+        if (d.what && strcmp(d.what, "delta.target.record_count") == 0)
+            ret = cli_core_err(cx, ret, &d, "delta %s: the merge does not give the %lu records "
+                               "the target header announces", pos[1],
+                               (unsigned long)dl.target.record_count);
+        else
+            ret = cli_core_err(cx, ret, &d, "delta %s", pos[1]);
         goto cleanup;
-    }
-    if ((uint64_t)merged != dl.target.record_count) {
-        d.err = KS_E_BASE;
-        d.what = "delta.target.record_count";
-        d.offset = 0;
-        ret = cli_core_err(cx, KS_E_BASE, &d, "delta %s: the merge gives %lld records, the "
-                           "target header announces %lu", pos[1], (long long)merged,
-                           (unsigned long)dl.target.record_count);
-        goto cleanup;
-    }
-    if (!incremental) {
-        uint8_t root[KS_HASH_SIZE];
-        ks_recsrc_mem(&msrc, img + KS_SNAP_HEADER_SIZE, (uint32_t)merged);
-        ret = ks_merkle_root(&cx->crypto, &msrc, dl.target.bucket_bits, root);
-        if (ret) {
-            ret = cli_core_err(cx, ret, NULL, "delta %s: hashing the result", pos[1]);
-            goto cleanup;
-        }
-        if (memcmp(root, dl.target.root, KS_HASH_SIZE) != 0) {
-            d.err = KS_E_ROOT;
-            d.what = "delta.target.root";
-            d.offset = 0;
-            ret = cli_core_err(cx, KS_E_ROOT, &d, "delta %s", pos[1]);
-            goto cleanup;
-        }
     }
     memcpy(img, dl.target_raw, KS_SNAP_HEADER_SIZE);
     img_len = KS_SNAP_HEADER_SIZE + (size_t)merged * KS_RECORD_SIZE;

@@ -76,6 +76,7 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
     if (err)
         return err;
     a->flash.strict = 0; /* a real device does not abort on a double program */
+    a->flash.flash.endurance = CTL_FLASH_ENDURANCE; /* the wear report's rated cycles */
 
     memset(&a->scfg, 0, sizeof a->scfg);
     a->scfg.flash = &a->flash.flash;

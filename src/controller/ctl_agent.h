@@ -31,6 +31,7 @@
 #define CTL_INDEX 1024u          /* lookup index entries: one per 16 records at 4 MiB */
 #define CTL_OVERLAY_SECTORS 16u  /* delta overlay: two halves of 32 KiB (docs/store.md) */
 #define CTL_OVERLAY 256u         /* overlay entries held in RAM (227 fit one half) */
+#define CTL_FLASH_ENDURANCE 10000u /* rated erase cycles per sector of the emulated part */
 #define CTL_SESSIONS 16u
 #define CTL_READERS 16u
 #define CTL_PROTOCOL 1                 /* device protocol version this agent speaks */

@@ -208,11 +208,10 @@ static int restore(ctl_agent *a, const ident *id, const char *why, uint32_t at)
     if ((err = ctl_settings_save(a)) != 0)
         return err;
     ctl_device_key(a);
-    /* Say it as KSE-301 with its place until the full download clears it. */
-    a->store.flags |= KS_STORE_F_DAMAGED | KS_STORE_F_NEED_FULL;
-    a->store.damage.err = KS_E_STORE_CORRUPT;
-    a->store.damage.offset = at;
-    a->store.damage.what = why;
+    /* Say it as KSE-301 with its place until the full download clears it
+     * (the format above left the store with no damage recorded). */
+    ks_diag lost = {KS_E_STORE_CORRUPT, at, why};
+    ks_store_mark_damaged(&a->store, &lost);
     a->mount_err = KS_E_STORE_CORRUPT;
     fprintf(stderr, "keysup-controller: KSE-301 STORE_CORRUPT at flash byte %u (%s); identity of "
                     "controller %llu kept from %s, store formatted, full download requested; "

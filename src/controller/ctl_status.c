@@ -12,6 +12,7 @@
 
 #include "ctl_agent.h"
 #include "ks_cred.h"
+#include "ks_wear.h"
 #include "ctl_tls.h"
 
 static void set_hex(json_t *o, const char *k, const uint8_t *p, size_t n)
@@ -29,6 +30,25 @@ static json_t *kse_code(int err)
         return json_null();
     snprintf(code, sizeof code, "KSE-%d", kse);
     return json_string(code);
+}
+
+/* Flash wear and projected life (issue 18); the supervisor warns from it (KSE-310). */
+static json_t *wear_json(ctl_agent *a)
+{
+    ks_wear_report w;
+    ks_wear_report_get(&a->store, 0, &w);
+    json_t *o = json_object();
+    json_object_set_new(o, "erase_min", json_integer(w.erase_min));
+    json_object_set_new(o, "erase_mean", json_real(w.erase_mean));
+    json_object_set_new(o, "erase_max", json_integer(w.erase_max));
+    json_object_set_new(o, "retired_sectors", json_integer(w.retired));
+    json_object_set_new(o, "write_amplification", json_real(w.write_amp));
+    json_object_set_new(o, "commits", json_integer(w.commits));
+    json_object_set_new(o, "endurance", json_integer(w.endurance));
+    json_object_set_new(o, "life_deltas", json_real(w.life_commits));
+    json_object_set_new(o, "deltas_per_day", json_real(w.rate_per_day));
+    json_object_set_new(o, "life_days", json_real(w.life_days));
+    return o;
 }
 
 static json_t *store_json(ctl_agent *a)
@@ -65,6 +85,7 @@ static json_t *store_json(ctl_agent *a)
                                               (int)CTL_SCRUB_BEATS, "passes", (int)a->scrub_passes,
                                               "medium_changes", (int)a->medium_changes,
                                               "last_change_at", (int)a->medium_change_at));
+    json_object_set_new(o, "wear", wear_json(a));
     if (a->medium_err) {
         json_object_set_new(o, "medium", json_string("unreadable"));
         json_object_set_new(o, "medium_sector", json_integer(a->medium_sector));

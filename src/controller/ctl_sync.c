@@ -427,9 +427,7 @@ int ctl_heartbeat(ctl_agent *a)
             fprintf(stderr, "keysup-controller: KSE-301 STORE_CORRUPT at flash byte %u (%s); "
                             "full download requested\n", cd.offset, cd.what ? cd.what : "?");
         a->damage_reported = 1;
-        a->store.flags |= KS_STORE_F_DAMAGED | KS_STORE_F_NEED_FULL;
-        if (!a->store.damage.err)
-            a->store.damage = cd;
+        ks_store_mark_damaged(&a->store, &cd);
     } else if (cerr == KS_OK) {
         a->damage_reported = 0;
     }

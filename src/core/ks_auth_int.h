@@ -46,12 +46,15 @@ typedef struct ks_auth_ev {
 int ks__auth_audit(ks_auth *a, const ks_auth_ev *ev, uint64_t *seq);
 int ks__auth_audit_load(ks_auth *a);
 
-/* ks_auth_time.c */
+/* ks_auth_state.c: the engine's STATE and CLOCK rows, their only owner */
+int ks__auth_state_save(ks_auth *a);
+int ks__auth_state_load(ks_auth *a);
+int ks__auth_clock_save(ks_auth *a);
 int ks__auth_time_load(ks_auth *a);
 
 /* ks_auth_lockout.c */
-int ks__auth_state_save(ks_auth *a);
-int ks__auth_state_load(ks_auth *a);
+/* Puts a row, evicting the least recently used quiet row when the table is full. */
+int ks__auth_put_evict(ks_auth *a, const ks_counter *c, uint64_t now);
 /* KS_E_LOCKOUT when (kind, id) is locked at now. */
 int ks__auth_locked(ks_auth *a, uint8_t kind, const uint8_t id[KS_KEYID_SIZE], uint64_t now);
 /* Counts a failure; KS_E_LOCKOUT when the table is full of live rows (fail closed). */

@@ -2,7 +2,8 @@
  * ks_auth_lockout.c - failure counting and lockout per key and per reader,
  * the use-counter high-water marks, and the engine's own state row, all in
  * the store's persisted counter table (durable when a call returns, so a
- * power cut neither resets a lockout nor lets a use counter go back).
+ * power cut neither resets a lockout nor lets a use counter go back). The
+ * engine's own rows (STATE, CLOCK) belong to ks_auth_state.c.
  *
  * Policy, after pam_faillock: `deny` failures within `fail_interval`
  * seconds lock the key or reader; a success clears the count. Each lock
@@ -14,9 +15,6 @@
  *               quiet row the time of the last success, used for LRU),
  *               locked_until, lock_level (locks since the last success),
  *               use_counter (KEY: highest use counter accepted)
- *   AUTH_STATE  use_counter = reserved challenge counter, window_start =
- *               persisted highest trusted time, flags bit 0 = transaction
- *               pending, lock_level = its action, locked_until = since
  *
  * When the table is full: a new row evicts the least recently used quiet
  * one (no live lock, no failure inside the window), quiet readers first,
@@ -70,7 +68,7 @@ static int pick_victim(ks_auth *a, uint64_t now, ks_counter *out)
     return found;
 }
 
-static int put_evict(ks_auth *a, const ks_counter *c, uint64_t now)
+int ks__auth_put_evict(ks_auth *a, const ks_counter *c, uint64_t now)
 {
     ks_store *st = a->cfg.store;
     ks_counter victim;
@@ -90,43 +88,6 @@ static void row_new(ks_counter *c, uint8_t kind, const uint8_t id[KS_KEYID_SIZE]
     memset(c, 0, sizeof *c);
     c->kind = kind;
     memcpy(c->id, id, KS_KEYID_SIZE);
-}
-
-/* ----- the engine's state row ----- */
-
-int ks__auth_state_save(ks_auth *a)
-{
-    ks_counter c;
-    row_new(&c, KS_COUNTER_AUTH_STATE, a->cfg.controller_id);
-    c.use_counter = a->chal_reserved;
-    c.window_start = a->last_good;
-    if (a->pending_action) {
-        c.flags = KS_AUTH_STATE_PENDING;
-        c.lock_level = a->pending_action;
-        c.locked_until = a->pending_since;
-    }
-    int err = put_evict(a, &c, a->last_good);
-    if (err == KS_OK)
-        a->last_good_saved = a->last_good;
-    return err;
-}
-
-int ks__auth_state_load(ks_auth *a)
-{
-    ks_counter c;
-    int err = ks_store_counter_get(a->cfg.store, KS_COUNTER_AUTH_STATE, a->cfg.controller_id, &c);
-    if (err == KS_E_NOTFOUND)
-        return KS_OK;
-    if (err)
-        return err;
-    /* Challenges already reserved may have been issued: skip past them. */
-    a->chal_ctr = a->chal_reserved = c.use_counter;
-    a->last_good = a->last_good_saved = c.window_start;
-    if (c.flags & KS_AUTH_STATE_PENDING) {
-        a->pending_action = c.lock_level ? c.lock_level : KS_ACT_Z_REPORT;
-        a->pending_since = c.locked_until;
-    }
-    return KS_OK;
 }
 
 /* ----- lockout ----- */
@@ -188,7 +149,7 @@ int ks__auth_fail(ks_auth *a, uint8_t kind, const uint8_t id[KS_KEYID_SIZE], uin
         c.window_start = now;
         locked = 1;
     }
-    err = put_evict(a, &c, now);
+    err = ks__auth_put_evict(a, &c, now);
     if (err == KS_E_NOSPC)
         return KS_E_LOCKOUT;
     if (err || !locked)
@@ -228,7 +189,7 @@ int ks__auth_success(ks_auth *a, const uint8_t key_id[KS_KEYID_SIZE],
     c.lock_level = 0;
     c.locked_until = 0;
     c.window_start = now;
-    err = put_evict(a, &c, now);
+    err = ks__auth_put_evict(a, &c, now);
     if (err == KS_E_NOSPC)
         return KS_E_LOCKOUT;
     if (err)

@@ -43,11 +43,6 @@ static uint32_t abs32(int32_t v)
     return v < 0 ? (uint32_t)0 - (uint32_t)v : (uint32_t)v;
 }
 
-static int32_t from_u32(uint32_t v)
-{
-    return v & 0x80000000u ? -(int32_t)(~v) - 1 : (int32_t)v;
-}
-
 /* Trusted time for a raw reading, without judging it. */
 static uint64_t project(const ks_auth *a, uint64_t raw)
 {
@@ -65,7 +60,7 @@ static uint64_t uncertainty(const ks_auth *a, uint64_t raw)
     return ppm_of(raw - a->anchor_rtc, abs32(a->drift_ppm));
 }
 
-int ks_auth_now(ks_auth *a, uint64_t *now)
+int ks_auth_time_read(ks_auth *a, uint64_t *now)
 {
     uint64_t raw = 0, t, m;
     const ks_auth_hal *h = &a->cfg.hal;
@@ -124,21 +119,33 @@ int ks_auth_now(ks_auth *a, uint64_t *now)
     *now = t;
     if (a->clock & KS_CLOCK_SKEW)
         return KS_E_CLOCK_SKEW;
-    if (t > a->last_good) {
-        a->last_good = t;
-        /* Best effort: losing up to an hour of it only weakens the
-         * went-back check, never trusts a wrong clock. */
-        if (t >= a->last_good_saved + KS_AUTH_GOOD_PERIOD)
-            (void)ks__auth_state_save(a);
-    }
+    if (t > a->last_good)
+        a->last_good = t; /* persisted by ks_auth_time_persist, not here */
     return KS_OK;
+}
+
+int ks_auth_time_persist(ks_auth *a)
+{
+    /* At most once per period: losing up to an hour of it only weakens the
+     * went-back check, never trusts a wrong clock. */
+    if (a->last_good < a->last_good_saved + KS_AUTH_GOOD_PERIOD)
+        return KS_OK;
+    return ks__auth_state_save(a);
+}
+
+int ks_auth_now(ks_auth *a, uint64_t *now)
+{
+    int err = ks_auth_time_read(a, now);
+    if (err == KS_OK)
+        (void)ks_auth_time_persist(a); /* best effort, see above */
+    return err;
 }
 
 void ks_auth_time_status(ks_auth *a, ks_time_status *out)
 {
     uint64_t raw = 0, now = 0;
     memset(out, 0, sizeof *out);
-    (void)ks_auth_now(a, &now);
+    (void)ks_auth_time_read(a, &now); /* a status query writes nothing */
     if (a->cfg.hal.rtc(a->cfg.hal.ctx, &raw) != 0)
         raw = 0;
     out->flags = a->clock;
@@ -158,37 +165,6 @@ int ks_auth_time_request(ks_auth *a, uint8_t nonce[KS_NONCE_SIZE])
         return KS_E_CRYPTO;
     a->time_nonce_set = 1;
     memcpy(nonce, a->time_nonce, KS_NONCE_SIZE);
-    return KS_OK;
-}
-
-static int clock_save(ks_auth *a)
-{
-    ks_counter c;
-    memset(&c, 0, sizeof c);
-    c.kind = KS_COUNTER_AUTH_CLOCK;
-    memcpy(c.id, a->cfg.controller_id, KS_KEYID_SIZE);
-    c.use_counter = a->anchor_rtc;
-    c.window_start = a->anchor_time;
-    c.fails = (uint32_t)a->drift_ppm;
-    c.flags = (a->clock & KS_CLOCK_DRIFT) ? 1 : 0;
-    return ks_store_counter_put(a->cfg.store, &c);
-}
-
-int ks__auth_time_load(ks_auth *a)
-{
-    ks_counter c;
-    int err = ks_store_counter_get(a->cfg.store, KS_COUNTER_AUTH_CLOCK, a->cfg.controller_id, &c);
-    if (err == KS_E_NOTFOUND)
-        return KS_OK;
-    if (err)
-        return err;
-    a->anchor_rtc = c.use_counter;
-    a->anchor_time = c.window_start;
-    a->clock |= KS_CLOCK_ANCHORED;
-    if (c.flags & 1) {
-        a->drift_ppm = from_u32(c.fails);
-        a->clock |= KS_CLOCK_DRIFT;
-    }
     return KS_OK;
 }
 
@@ -241,7 +217,7 @@ int ks_auth_time_apply(ks_auth *a, const uint8_t *tok, size_t len, ks_diag *d)
     a->last_good = t.time; /* authoritative, even below a fast clock's past */
     a->time_nonce_set = 0;
     a->mono_ref_set = 0;
-    if ((err = clock_save(a)) != 0)
+    if ((err = ks__auth_clock_save(a)) != 0)
         return err;
     if ((err = ks__auth_state_save(a)) != 0)
         return err;

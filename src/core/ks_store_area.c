@@ -1,7 +1,8 @@
 /*
- * ks_store_area.c - the two snapshot areas: writing records into the area
- * not in use, reading them back through a CRC-checking record source, and
- * the binary search lookups run on.
+ * ks_store_area.c - the two snapshot areas, low level: writing records into
+ * an area, reading them back through a CRC-checking record source, the RAM
+ * index and the proven binary search lookups run on. The entry points that
+ * use these (install, delta, lookup) are in ks_store.c.
  *
  * An area holds `count` records of 128 bytes from its first byte, sorted by
  * key id, then (at ks__crc_base(count)) a table of one CRC-32C per record.
@@ -102,20 +103,8 @@ int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d)
 
 /* ----- writing ----- */
 
-/*
- * Streams records into an area: the first half of the work buffer gathers
- * records, the second half their CRCs; each half is programmed (and read
- * back) when full.
- */
-typedef struct writer {
-    ks_store *st;
-    uint32_t base, crc_base, count, n;
-    uint32_t seed, half;
-    uint32_t rec_fill, crc_fill, rec_done, crc_done;
-    uint8_t prev[KS_KEYID_SIZE];
-} writer;
-
-static int w_begin(writer *w, ks_store *st, unsigned area, uint64_t gen, uint32_t count)
+/* ks__area_writer (ks_store_int.h) */
+int ks__aw_begin(ks__area_writer *w, ks_store *st, unsigned area, uint64_t gen, uint32_t count)
 {
     uint32_t ss = st->cfg.flash->sector_size;
     int err;
@@ -134,7 +123,7 @@ static int w_begin(writer *w, ks_store *st, unsigned area, uint64_t gen, uint32_
     return KS_OK;
 }
 
-static int w_flush(writer *w, int last)
+static int w_flush(ks__area_writer *w, int last)
 {
     const ks_store *st = w->st;
     uint32_t pu = st->cfg.flash->prog_size;
@@ -160,7 +149,7 @@ static int w_flush(writer *w, int last)
     return KS_OK;
 }
 
-static int w_push(writer *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d)
+int ks__aw_push(ks__area_writer *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d)
 {
     uint8_t *buf = w->st->cfg.buf;
 
@@ -177,7 +166,7 @@ static int w_push(writer *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d)
     return w_flush(w, 0);
 }
 
-static int w_end(writer *w, ks_diag *d)
+int ks__aw_end(ks__area_writer *w, ks_diag *d)
 {
     int err;
     if (w->n != w->count)
@@ -187,292 +176,7 @@ static int w_end(writer *w, ks_diag *d)
     return ks__sync(w->st);
 }
 
-/* ----- install and delta ----- */
-
-static unsigned target_area(const ks_store *st)
-{
-    return st->cur.valid ? st->cur.area ^ 1u : 0u;
-}
-
-static void policy_of(const ks_store *st, ks_policy *p, uint64_t now)
-{
-    p->trust = &st->trust;
-    p->has_applied = st->last[0].valid || st->last[1].valid;
-    /* Same version may be re-installed (repair); anything older is rollback. */
-    p->applied_version = st->highest_version;
-    p->now = now;
-}
-
-/* Commits a written area (or an overlay append): the commit record goes last. */
-int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_delta *dl)
-{
-    ks_store_commit c = *c_in;
-    ks_snap_header h;
-    ks_rec r;
-    int err;
-
-    /* The changes go on flash before the COMMIT that applies them, so a
-     * state older than this one always knows what it must not answer for
-     * (ks_store_deny.c). */
-    if (dl)
-        err = ks__deny_note_delta(st, dl);
-    else if (full && ks_snap_header_decode(&h, c.header, NULL) == 0)
-        err = ks__deny_note_all(st, h.version);
-    else
-        err = KS_OK;
-    if (err)
-        return err;
-    c.valid = 1;
-    ks__commit_encode(&c, &r);
-    if ((err = ks__meta_append(st, &r)) != 0)
-        return err;
-    c.seq = r.seq;
-    st->last[c.area] = c;
-    st->cur = c;
-    st->cur_seed = ks__gen_seed(c.gen);
-    (void)ks_snap_header_decode(&st->hdr, c.header, NULL);
-    if (st->hdr.version > st->highest_version)
-        st->highest_version = st->hdr.version;
-    st->flags &= ~(unsigned)KS_STORE_F_FELL_BACK;
-    /* An overlay append keeps the base: its index stays valid. */
-    if (!(st->idx_n && st->idx_gen == c.gen))
-        ks__index_build(st);
-    if (!c.ovl_gen) { /* an install or a fold: no overlay any more */
-        st->ovl_n = 0;
-        st->ovl_ok = 1;
-    }
-    if (full)
-        st->flags &= ~(unsigned)KS_STORE_F_NEED_FULL;
-    return KS_OK;
-}
-
-static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
-                  uint32_t count, int full, const ks_delta *dl)
-{
-    ks_store_commit c;
-    memset(&c, 0, sizeof c);
-    c.area = (uint8_t)area;
-    c.gen = gen;
-    c.count = count;
-    memcpy(c.header, hdr, KS_SNAP_HEADER_SIZE);
-    return ks__commit(st, &c, full, dl);
-}
-
-int ks__verify_root(ks_store *st, const ks_recsrc *src, const ks_snap_header *h, ks_diag *d)
-{
-    uint8_t root[KS_HASH_SIZE];
-    int err;
-    if ((err = ks_merkle_root(st->cfg.crypto, src, h->bucket_bits, root)) != 0)
-        return ks_fail(d, err, 0, "reading back the new records");
-    if (memcmp(root, h->root, KS_HASH_SIZE) != 0)
-        return ks_fail(d, KS_E_ROOT, 0, "records do not hash to the signed Merkle root");
-    return KS_OK;
-}
-
-static int verify_root(ks_store *st, unsigned area, uint64_t gen, uint32_t count,
-                       const ks_snap_header *h, ks_diag *d)
-{
-    ks_store_commit c;
-    ks_areasrc a;
-    ks_recsrc src;
-
-    memset(&c, 0, sizeof c);
-    c.area = (uint8_t)area;
-    c.gen = gen;
-    c.count = count;
-    ks__areasrc(st, &c, &a, &src);
-    return ks__verify_root(st, &src, h, d);
-}
-
-int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
-                     const ks_recsrc *records, uint64_t now, ks_diag *d)
-{
-    ks_snap_header h;
-    ks_policy p;
-    writer w;
-    uint8_t rec[KS_RECORD_SIZE];
-    unsigned area;
-    uint64_t gen;
-    int err;
-
-    if (!st->mounted)
-        return ks_fail(d, KS_E_INVAL, 0, "store not mounted");
-    if ((err = ks_snap_header_decode(&h, hdr, d)) != 0)
-        return err;
-    policy_of(st, &p, now);
-    if ((err = ks_snap_header_check(st->cfg.crypto, hdr, &p, d)) != 0)
-        return err;
-    if (records->count != h.record_count)
-        return ks_fail(d, KS_E_FORMAT, 0, "record source count differs from record_count");
-    if (h.record_count > ks_store_area_capacity(st))
-        return ks_fail(d, KS_E_NOSPC, 0, "snapshot larger than a store area");
-
-    area = target_area(st);
-    gen = ++st->seq;
-    if ((err = w_begin(&w, st, area, gen, h.record_count)) != 0)
-        return ks_fail(d, err, 0, "erasing the spare area");
-    for (uint32_t i = 0; i < records->count; i++) {
-        if ((err = ks_recsrc_get(records, i, rec)) != 0)
-            return ks_fail(d, err, i, "reading the snapshot records");
-        ks_record r;
-        if ((err = ks_record_decode(&r, rec, d)) != 0)
-            return err;
-        if ((err = w_push(&w, rec, d)) != 0)
-            return err < 0 && d && !d->err ? ks_fail(d, err, i, "writing the spare area") : err;
-    }
-    if ((err = w_end(&w, d)) != 0)
-        return d && !d->err ? ks_fail(d, err, 0, "writing the spare area") : err;
-    if ((err = verify_root(st, area, gen, h.record_count, &h, d)) != 0)
-        return err;
-    if ((err = commit(st, area, gen, hdr, h.record_count, 1, NULL)) != 0)
-        return ks_fail(d, err, 0, "writing the commit record");
-    /* A full install is the repair: damage in the metadata log (lost
-     * counters, a dead superseded slot) is cleared with it, or the next
-     * check would find it again and ask for another download. A failure
-     * here leaves the flag set; the install itself stands. */
-    (void)ks__meta_repair(st);
-    return KS_OK;
-}
-
-static int rebuild_tree(ks_store *st, ks_tree *t)
-{
-    ks_recsrc src;
-    ks_store_records(st, &src);
-    return ks_tree_build(t, st->cfg.crypto, &src, t->bits, t->nodes, ks_tree_nodes(t->bits));
-}
-
-int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_t now,
-                         ks_tree *tree, ks_diag *d)
-{
-    ks_delta dl;
-    ks_policy p;
-    ks_areasrc a;
-    ks_recsrc base;
-    writer w;
-    uint8_t rec[KS_RECORD_SIZE];
-    unsigned area;
-    uint64_t gen;
-    uint32_t k = 0, ui = 0, ri = 0;
-    int err, tree_moved = 0;
-
-    if (!st->mounted)
-        return ks_fail(d, KS_E_INVAL, 0, "store not mounted");
-    if (!st->cur.valid)
-        return ks_fail(d, KS_E_BASE, 0, "no snapshot applied: a full download is needed");
-    if ((err = ks_delta_parse(&dl, delta, len, d)) != 0)
-        return err;
-    policy_of(st, &p, now);
-    if ((err = ks_delta_check(st->cfg.crypto, &dl, &st->hdr, &p, d)) != 0)
-        return err;
-    if (dl.target.record_count > ks_store_area_capacity(st))
-        return ks_fail(d, KS_E_NOSPC, 0, "snapshot larger than a store area");
-    if (st->cur.ovl_gen && !st->ovl_ok)
-        return ks_fail(d, ks__damage(st, ks__ovl_addr(st, st->cur.ovl_half), "overlay.entry",
-                                     KS_STORE_F_NEED_FULL),
-                       0, "overlay unusable: a full download is needed");
-    /* The applied state: the base area, merged with the overlay if any. */
-    if (st->cur.ovl_gen)
-        ks__mergedsrc(st, &st->cur, st->hdr.record_count, &a, &base);
-    else
-        ks__areasrc(st, &st->cur, &a, &base);
-    if (tree && tree->bits == dl.target.bucket_bits) {
-        if ((err = ks_delta_update_tree(tree, st->cfg.crypto, &base, &dl, d)) != 0)
-            return err;
-        tree_moved = 1;
-    }
-
-    /* Small deltas go to the overlay; the rest (and a full overlay) fold
-     * base + overlay + delta into the spare area below. */
-    err = ks__ovl_append(st, &dl, tree_moved, d);
-    if (err == KS_OK)
-        return KS_OK;
-    if (err < 0) {
-        (void)ks__ovl_load(st, NULL); /* the table describes cur again */
-        goto fail;
-    }
-
-    area = target_area(st);
-    gen = ++st->seq;
-    if ((err = w_begin(&w, st, area, gen, dl.target.record_count)) != 0) {
-        ks_fail(d, err, 0, "erasing the spare area");
-        goto fail;
-    }
-    /* Merge: base minus removals plus upserts, all three sorted by key id. */
-    while (k < base.count || ui < dl.n_upserts) {
-        const uint8_t *up = ui < dl.n_upserts ? dl.upserts + (size_t)ui * KS_RECORD_SIZE : NULL;
-        int cmp = 1;
-        if (k < base.count) {
-            if ((err = ks_recsrc_get(&base, k, rec)) != 0) {
-                ks_fail(d, err, st->damage.offset, "base record fails its CRC");
-                goto fail;
-            }
-            cmp = up ? memcmp(rec, up, KS_KEYID_SIZE) : -1;
-        }
-        if (cmp < 0) {
-            k++;
-            if (ri < dl.n_removals) {
-                int rc = memcmp(rec, dl.removals + (size_t)ri * KS_KEYID_SIZE, KS_KEYID_SIZE);
-                if (rc == 0) {
-                    ri++;
-                    continue;
-                }
-                if (rc > 0) {
-                    err = ks_fail(d, KS_E_BASE, 0, "delta removes a key the base does not hold");
-                    goto fail;
-                }
-            }
-            err = w_push(&w, rec, d);
-        } else {
-            if (cmp == 0)
-                k++;
-            err = w_push(&w, up, d);
-            ui++;
-        }
-        if (err)
-            goto fail;
-    }
-    if (ri != dl.n_removals) {
-        err = ks_fail(d, KS_E_BASE, 0, "delta removes a key the base does not hold");
-        goto fail;
-    }
-    if ((err = w_end(&w, d)) != 0)
-        goto fail;
-    if (!tree_moved &&
-        (err = verify_root(st, area, gen, dl.target.record_count, &dl.target, d)) != 0)
-        goto fail;
-    if ((err = commit(st, area, gen, dl.target_raw, dl.target.record_count, 0, &dl)) != 0) {
-        ks_fail(d, err, 0, "writing the commit record");
-        goto fail;
-    }
-    return KS_OK;
-
-fail:
-    if (d && !d->err)
-        ks_fail(d, err, 0, "applying the delta");
-    if (tree_moved)
-        (void)rebuild_tree(st, tree);
-    return err;
-}
-
 /* ----- lookups ----- */
-
-void ks_store_records(ks_store *st, ks_recsrc *src)
-{
-    static const ks_store_commit none;
-    /* The source's context lives in the store so it outlives this call. */
-    if (st->cur.valid && st->cur.ovl_gen) {
-        ks__mergedsrc(st, &st->cur, st->hdr.record_count, &st->src, src);
-        return;
-    }
-    ks__areasrc(st, st->cur.valid ? &st->cur : &none, &st->src, src);
-    if (!st->cur.valid)
-        src->count = 0;
-}
-
-const ks_snap_header *ks_store_header(const ks_store *st)
-{
-    return st->cur.valid ? &st->hdr : NULL;
-}
 
 #if defined(__GNUC__) || defined(__clang__)
 #define KS_PREFETCH(p) __builtin_prefetch(p)
@@ -591,29 +295,6 @@ static int probe(ks_store *st, uint32_t base, const uint8_t key_id[KS_KEYID_SIZE
     }
     *pos = lo;
     return 0;
-}
-
-int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
-                    uint8_t rec[KS_RECORD_SIZE])
-{
-    uint32_t pos;
-
-    if (!st->cur.valid)
-        return KS_E_NOTFOUND;
-    /* The overlay holds the newest word on every key it names. */
-    if (st->cur.ovl_gen) {
-        const ks_ovl_ent *e;
-        if (!st->ovl_ok)
-            return ks__damage(st, ks__ovl_addr(st, st->cur.ovl_half), "overlay.entry",
-                              KS_STORE_F_NEED_FULL);
-        if ((e = ks__ovl_find(st, key_id)) != NULL) {
-            if (e->kind == KS_OVL_PUT)
-                return ks__ovl_record(st, e, rec);
-            memset(rec, 0, KS_RECORD_SIZE);
-            return KS_E_NOTFOUND;
-        }
-    }
-    return ks__base_find(st, key_id, rec, &pos);
 }
 
 int ks__base_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],

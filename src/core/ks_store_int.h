@@ -27,7 +27,8 @@ enum ks_meta_type {
     KS_MT_COUNTER = 5,
     KS_MT_SETTINGS = 6,
     KS_MT_ACK = 7,
-    KS_MT_DENY = 8    /* changed-keys list (ks_store_deny.c) */
+    KS_MT_DENY = 8,   /* changed-keys list (ks_store_deny.c) */
+    KS_MT_WEAR = 9    /* wear counts (ks_store_wear.c) */
 };
 #define KS_AT_ENTRY 1
 
@@ -36,6 +37,8 @@ enum ks_meta_type {
 #define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
 #define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
 #define KS_END_SIZE 16
+#define KS_WEAR_SIZE 124                       /* wear counts (ks_store_wear.c) */
+#define KS_END_WEAR_SIZE (KS_END_SIZE + KS_WEAR_SIZE) /* END carrying them */
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
 #define KS_TRUST_SIZE (16 + KS_TRUST_MAX * (KS_PUBKEY_SIZE + KS_KEYID_SIZE))
@@ -84,7 +87,7 @@ int ks__is_erased(const ks_store *st, uint32_t addr, uint32_t len);
 /* Records the first damage and sets flags; returns KS_E_STORE_CORRUPT. */
 int ks__damage(ks_store *st, uint32_t addr, const char *what, unsigned flags);
 
-/* ----- slots (ks_store_slot.c) ----- */
+/* ----- slots (ks_store_io.c) ----- */
 /* Reads and classifies the slot at addr whose record area is area bytes. */
 int ks__slot_read(const ks_store *st, uint32_t addr, uint32_t area, uint16_t magic,
                   ks_rec *out, int *cls);
@@ -120,13 +123,32 @@ uint32_t ks__gen_seed(uint64_t gen);
 void ks__areasrc(ks_store *st, const ks_store_commit *c, ks_areasrc *a, ks_recsrc *src);
 /* Reads record i of an area source and checks its CRC. */
 int ks__area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE]);
+/* Refills cfg.index for st->cur (or leaves none). */
+void ks__index_build(ks_store *st);
+/*
+ * Streams records into an area: the first half of the work buffer gathers
+ * records, the second half their CRCs; each half is programmed (and read
+ * back) when full. begin erases the sectors the records and CRC table
+ * will use; push refuses records out of order or past count; end checks
+ * the count, programs the rest and syncs.
+ */
+typedef struct ks__area_writer {
+    ks_store *st;
+    uint32_t base, crc_base, count, n;
+    uint32_t seed, half;
+    uint32_t rec_fill, crc_fill, rec_done, crc_done;
+    uint8_t prev[KS_KEYID_SIZE];
+} ks__area_writer;
+int ks__aw_begin(ks__area_writer *w, ks_store *st, unsigned area, uint64_t gen, uint32_t count);
+int ks__aw_push(ks__area_writer *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d);
+int ks__aw_end(ks__area_writer *w, ks_diag *d);
+
+/* ----- committing (ks_store_commit.c) ----- */
 /* Appends the COMMIT for c and makes it the applied state. Before it, the
  * changed-keys list gets dl's key ids (a delta), or "every key" (full). */
 int ks__commit(ks_store *st, const ks_store_commit *c, int full, const ks_delta *dl);
 /* Recomputes the Merkle root of src and compares it with h's. */
 int ks__verify_root(ks_store *st, const ks_recsrc *src, const ks_snap_header *h, ks_diag *d);
-/* Refills cfg.index for st->cur (or leaves none). */
-void ks__index_build(ks_store *st);
 
 /* ----- delta overlay (ks_store_ovl.c) ----- */
 /* One overlay entry on flash: 128-byte record (or key id), kind, offset, CRC. */
@@ -192,6 +214,13 @@ int ks__deny_note_all(ks_store *st, uint64_t version);
 /* Compaction: writes the list through put (slot by slot). */
 int ks__deny_compact(ks_store *st, int (*put)(ks_store *, unsigned, uint32_t *, ks_rec *),
                      unsigned nb, uint32_t *head);
+
+/* ----- wear accounting (ks_store_wear.c) ----- */
+void ks__wear_erase(ks_store *st, uint32_t sector);
+/* A commit applied change_bytes of change from a snapshot created then. */
+void ks__wear_commit(ks_store *st, uint64_t change_bytes, uint64_t created_at);
+void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE]);
+void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE]);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);

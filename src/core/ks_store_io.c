@@ -9,6 +9,7 @@
  * bad, commit unit still erased: ignore it, the operation never happened)
  * from damage after the fact (record bad, commit unit programmed: KSE-301).
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "ks_store_int.h"
@@ -19,6 +20,16 @@ static uint32_t sector_shift(const ks_store *st)
     while (((uint32_t)1 << s) < st->cfg.flash->sector_size)
         s++;
     return s;
+}
+
+/*
+ * The accounting below writes the wear counts of a store the rest of this
+ * layer sees as const: every store is a caller's non-const object, and the
+ * counts are bookkeeping of the flash, not state the callers reason about.
+ */
+static ks_store *wear_of(const ks_store *st)
+{
+    return (ks_store *)(uintptr_t)st;
 }
 
 int ks__read(const ks_store *st, uint32_t addr, void *buf, uint32_t len)
@@ -53,6 +64,7 @@ int ks__prog(const ks_store *st, uint32_t addr, const void *buf, uint32_t len)
         if (n > len)
             n = len;
         int err = f->prog(f->ctx, addr >> sh, off, p, n);
+        wear_of(st)->wear.prog_bytes += n;
         if (err)
             return err < 0 ? err : KS_E_IO;
         /* Read back: a worn cell can accept a prog and keep the old bit. */
@@ -74,6 +86,8 @@ int ks__prog(const ks_store *st, uint32_t addr, const void *buf, uint32_t len)
 int ks__erase(const ks_store *st, uint32_t sector)
 {
     const ks_flash *f = st->cfg.flash;
+    /* Counted before the call: a failed erase wore the sector too. */
+    ks__wear_erase(wear_of(st), sector);
     int err = f->erase(f->ctx, sector);
     return err ? (err < 0 ? err : KS_E_IO) : KS_OK;
 }

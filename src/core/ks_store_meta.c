@@ -141,6 +141,13 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry");
         return KS_OK;
     case KS_MT_END:
+        if (r->len == KS_END_WEAR_SIZE)
+            ks__wear_decode(st, p + KS_END_SIZE);
+        return KS_OK;
+    case KS_MT_WEAR:
+        if (r->len != KS_WEAR_SIZE)
+            return ks_fail(d, KS_E_FORMAT, 0, "store.wear");
+        ks__wear_decode(st, p);
         return KS_OK;
     case KS_MT_COMMIT: {
         ks_store_commit c;
@@ -304,9 +311,12 @@ int ks__meta_compact(ks_store *st)
     memset(r.payload, 0, KS_END_SIZE);
     r.type = KS_MT_END;
     r.flags = KS_RF_COMPACT;
-    r.len = KS_END_SIZE;
+    r.len = KS_END_WEAR_SIZE;
     ks_st64(r.payload, epoch);
     ks_st32(r.payload + 8, head);
+    /* The wear counts ride in END: no slot of their own, and they include
+     * this compaction's erase of the block. */
+    ks__wear_encode(st, r.payload + KS_END_SIZE);
     if ((err = put(st, nb, &head, &r)) != 0)
         return err;
     st->meta_block = (uint8_t)nb;

@@ -173,6 +173,26 @@ static const ks_kse table[] = {
       "Confirm: `keysup diagnose CTRL` shows no open KSE-304 and the controller at the published "
       "version.",
       NULL}},
+    {310, "FLASH_WEAR", KS_SEV_WARNING, KS_AREA_STORE,
+     "Controller flash projected to wear out soon",
+     "The controller's flash is wearing faster than its service life allows: at the rate it "
+     "has received database changes so far, its most-erased sector reaches the part's rated "
+     "erase cycles within the warning threshold. Nothing is refused yet; worn sectors later "
+     "fail to erase or program and the store then reports KSE-301, and KSE-900 when the damage "
+     "outruns what it can work around.",
+     "The controller's store counts every sector erase and the bytes it programs; each health "
+     "report carries the erase counts, the write amplification, the rated endurance and the "
+     "projected life at the observed delta rate, and the supervisor compares that life with its "
+     "threshold (365 days).",
+     0, NULL,
+     {"Read the figures: `keysup diagnose CTRL` (the store's wear in the health report), or "
+      "offline `keysup flash wear FILE` on an image of the flash.",
+      "Lower the change rate the controller sees: publish changes in fewer, larger batches "
+      "(each delta wears the flash, whatever its size), and check that no script re-enrols or "
+      "re-suspends the same keys in a loop (`keysup audit list`).",
+      "Plan the controller's replacement (or a flash part with a higher rated endurance) before "
+      "the projected date; replace it at once if KSE-301 starts to repeat.",
+      NULL}},
     {400, "PROTOCOL_MISMATCH", KS_SEV_ERROR, KS_AREA_PROTOCOL,
      "Key format older than the controller accepts",
      "The key was enrolled with a key-format version below the controller's minimum, which is "

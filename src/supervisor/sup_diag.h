@@ -39,7 +39,11 @@ typedef struct sup_diag_cfg {
                                  * open an incident (5); fewer are evidence only */
     uint32_t policy_window;     /* seconds (600) */
     int proto_min, proto_max;   /* device protocol versions this supervisor speaks */
+    uint32_t wear_days;         /* projected flash life (days) under which KSE-310 warns (365) */
 } sup_diag_cfg;
+
+/* KSE-310: warn while the flash has under a year of projected life left. */
+#define SUP_DIAG_WEAR_DAYS 365u
 
 /* Defaults, then KEYSUP_DIAG_* environment overrides (docs/diagnosis.md). */
 void sup_diag_cfg_init(sup_diag_cfg *c, const sup_ctx *s);

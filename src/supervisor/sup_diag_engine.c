@@ -101,6 +101,7 @@ void sup_diag_cfg_init(sup_diag_cfg *c, const sup_ctx *s)
     c->policy_window = env_u32("KEYSUP_DIAG_POLICY_WINDOW", d.policy_window);
     c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", d.protocol_min);
     c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", d.protocol_max);
+    c->wear_days = env_u32("KEYSUP_DIAG_WEAR_DAYS", SUP_DIAG_WEAR_DAYS);
     if (!c->missed)
         c->missed = 1;
     if (!c->policy_threshold)

@@ -138,6 +138,27 @@ static void communication(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup
     }
 }
 
+/*
+ * KSE-310: the flash's projected life at the change rate the controller
+ * observed is under the threshold. Warned before sectors fail; a controller
+ * that cannot project yet (less than a day of deltas) reports -1.
+ */
+static void wear(const sup_diag_facts *fa, const sup_diag_cfg *cfg, sup_findings *o)
+{
+    json_t *w = json_object_get(json_object_get(fa->report, "store"), "wear");
+    json_t *life = json_object_get(w, "life_days");
+    if (!json_is_number(life) || json_number_value(life) < 0 ||
+        json_number_value(life) >= (double)cfg->wear_days)
+        return;
+    add(o, 310, fa->report_ms,
+        "the controller's flash is projected to reach its rated %lld erase cycles in %.0f days "
+        "(most-erased sector %lld erases, %.1f deltas a day, write amplification %.1f)",
+        (long long)jint(w, "endurance", 0), json_number_value(life),
+        (long long)jint(w, "erase_max", 0),
+        json_number_value(json_object_get(w, "deltas_per_day")),
+        json_number_value(json_object_get(w, "write_amplification")));
+}
+
 static void store(const sup_diag_facts *fa, sup_findings *o)
 {
     json_t *st = json_object_get(fa->report, "store");
@@ -486,6 +507,7 @@ void sup_diag_walk(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_findin
     if (!fa->report)
         return;
     store(fa, o);
+    wear(fa, cfg, o);
     hardware(fa, o);
     identity(cfg, fa, o);
     trust(fa, o);

@@ -43,6 +43,8 @@ newest=$(status c1 'd["applied_version"]')
 [ "$newest" -ge $((base + 2)) ] || fail "want two deltas above $base, have $newest"
 present "$W/alice.key" c1 access reader-2 && fail "revoked alice granted while in step"
 ok "v$base in the other area; v$((base + 1)) drops bob's VOID, v$newest revokes alice (overlay)"
+[ "$(status c1 'd["store"]["wear"]["commits"] >= 3 and d["store"]["wear"]["endurance"] == 10000 and d["store"]["wear"]["erase_max"] >= 1')" = True ] \
+    || fail "wear in the health report: $(status c1 'd["store"]["wear"]')"
 
 # ----- row 11: the image names its own geometry
 kill -TERM "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
@@ -53,6 +55,11 @@ kill -TERM "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
 "$B/keysup" flash check "$W/c1.img" "${img_geom[@]}" >/dev/null 2>&1 || fail "flash check with flags"
 "$B/keysup" flash check "$W/c1.img" --meta-sectors 2 >"$W/check1.out" 2>&1 && fail "a wrong --meta-sectors passed"
 ok "keysup flash check/inspect FILE read the image's own geometry (flags still override)"
+# issue 18: the image states its wear (counts as of the last WEAR/END record)
+"$B/keysup" --json flash wear "$W/c1.img" >"$W/wear.json" 2>&1 || fail "flash wear: $(cat "$W/wear.json")"
+[ "$(j "$W/wear.json" 'd["commits"] >= 2 and d["erase_max"] >= 1 and d["write_amplification"] > 0 and d["life_deltas"] > 0')" = True ] \
+    || fail "flash wear: $(cat "$W/wear.json")"
+ok "wear: the health report and keysup flash wear IMAGE give erase counts and projected life"
 
 # ----- row 1: 4 bytes of the applied overlay overwritten, supervisor down
 sup_stop

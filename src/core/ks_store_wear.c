@@ -1,0 +1,121 @@
+/*
+ * ks_store_wear.c - erase and program accounting, and its on-flash form.
+ *
+ * The raw flash layer (ks_store_io.c) calls ks__wear_erase for every erase
+ * it issues and ks__wear_prog for every byte range it programs; commits
+ * add the change they apply. The counts are kept per region (ks_store.h
+ * says why first/last sector counts bound every sector exactly; the audit
+ * ring, erased in turn, keeps the ceiling and floor of its mean) and are
+ * written with the metadata: in END at every compaction (ks_store_meta.c)
+ * and in a WEAR record before every install or fold COMMIT
+ * (ks_store_commit.c). This file calls no other store file. A torn record is ignored like
+ * any slot, so a power cut can only lose counts since the last record (they
+ * under-report, never corrupt). Reports (min/mean/max, write
+ * amplification, projected life) are computed off the core, in
+ * src/host/ks_wear.c (floating point); here only 32-bit division.
+ */
+#include <string.h>
+
+#include "ks_store_int.h"
+
+uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r)
+{
+    uint32_t m = st->cfg.meta_sectors;
+    switch (r) {
+    case 0:
+    case 1:
+        return m;
+    case 2:
+        return st->cfg.audit_sectors;
+    case 3:
+    case 4:
+        return st->ovl_half_sectors;
+    case 5:
+    case 6:
+        return st->area_sectors;
+    default:
+        return 0;
+    }
+}
+
+static uint32_t region_first(const ks_store *st, unsigned r)
+{
+    switch (r) {
+    case 0:
+        return 0;
+    case 1:
+        return st->cfg.meta_sectors;
+    case 2:
+        return st->audit_first;
+    case 3:
+        return st->ovl_first;
+    case 4:
+        return st->ovl_first + st->ovl_half_sectors;
+    default:
+        return st->area_first[r - 5];
+    }
+}
+
+void ks__wear_erase(ks_store *st, uint32_t sector)
+{
+    for (unsigned r = 0; r < KS_WEAR_REGIONS; r++) {
+        uint32_t n = ks_store_wear_sectors(st, r), f = region_first(st, r);
+        if (!n || sector < f || sector - f >= n)
+            continue;
+        st->wear.erases[r]++;
+        if (r == 2) {
+            /* The audit ring is erased in turn, from wherever its head is:
+             * no sector leads, the counts differ by at most one. */
+            st->wear.first[r] = (st->wear.erases[r] + n - 1) / n;
+            st->wear.last[r] = st->wear.erases[r] / n;
+            return;
+        }
+        if (sector == f)
+            st->wear.first[r]++;
+        if (sector == f + n - 1)
+            st->wear.last[r]++;
+        return;
+    }
+}
+
+void ks__wear_commit(ks_store *st, uint64_t change_bytes, uint64_t created_at)
+{
+    st->wear.change_bytes += change_bytes;
+    st->wear.commits++;
+    if (!st->wear.first_time)
+        st->wear.first_time = created_at;
+    st->wear.last_time = created_at;
+}
+
+void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE])
+{
+    const ks_store_wear *w = &st->wear;
+    memset(out, 0, KS_WEAR_SIZE);
+    for (unsigned r = 0; r < KS_WEAR_REGIONS; r++) {
+        ks_st32(out + r * 12, w->erases[r]);
+        ks_st32(out + r * 12 + 4, w->first[r]);
+        ks_st32(out + r * 12 + 8, w->last[r]);
+    }
+    ks_st64(out + 84, w->prog_bytes);
+    ks_st64(out + 92, w->change_bytes);
+    ks_st32(out + 100, w->commits);
+    ks_st32(out + 104, w->retired);
+    ks_st64(out + 108, w->first_time);
+    ks_st64(out + 116, w->last_time);
+}
+
+void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE])
+{
+    ks_store_wear *w = &st->wear;
+    for (unsigned r = 0; r < KS_WEAR_REGIONS; r++) {
+        w->erases[r] = ks_ld32(in + r * 12);
+        w->first[r] = ks_ld32(in + r * 12 + 4);
+        w->last[r] = ks_ld32(in + r * 12 + 8);
+    }
+    w->prog_bytes = ks_ld64(in + 84);
+    w->change_bytes = ks_ld64(in + 92);
+    w->commits = ks_ld32(in + 100);
+    w->retired = ks_ld32(in + 104);
+    w->first_time = ks_ld64(in + 108);
+    w->last_time = ks_ld64(in + 116);
+}
