@@ -23,6 +23,15 @@ start() {
 }
 stop() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID"; PID=; }
 trap 'stop' EXIT
+# KS_DB=postgresql: the same suite on a private PostgreSQL server (pg_lib.sh).
+DBOPT=()
+if [ "${KS_DB:-sqlite}" = postgresql ]; then
+    fail() { echo "FAIL: $*"; exit 1; }
+    source "$(dirname "$0")/e2e/pg_lib.sh"
+    trap 'stop; pg_stop' EXIT
+    pg_start
+    DBOPT=(--db "$PG_URL")
+fi
 api() { # METHOD PATH TOKEN [BODY] -> ST, BODY
     local a=(-s -o "$W/body" -w '%{http_code}' -X "$1" "$URL$2")
     [ -n "$3" ] && a+=(-H "Authorization: Bearer $3")
@@ -35,11 +44,18 @@ dev() { "$T/sup_devreq" req "$URL" "$@"; }
 
 # ----- init -----
 echo "correct horse battery staple" >"$W/pass"
-"$B/keysup" init --data "$W/d" --passphrase-file "$W/pass" --kdf interactive \
+"$B/keysup" init --data "$W/d" "${DBOPT[@]}" --passphrase-file "$W/pass" --kdf interactive \
     --token-out "$W/admin.tok" --json >"$W/init.json"
 check "init exit" 0 $?
 check "init again refused" 1 "$("$B/keysup" init --data "$W/d" --no-passphrase >/dev/null 2>&1; echo $?)"
-check "db has token hash only" 0 "$(grep -c "$(cat "$W/admin.tok")" "$W/d/keysup.db")"
+if [ -n "${PG_URL:-}" ]; then
+    check "db has token hash only" 0 "$("$PG_BIN/pg_dump" "$PG_URL" | grep -c "$(cat "$W/admin.tok")")"
+    check "no keysup.db beside PostgreSQL" no "$([ -e "$W/d/keysup.db" ] && echo yes || echo no)"
+    check "second init on the same database refused" 1 "$("$B/keysup" init --data "$W/d2" \
+        --db "$PG_URL" --no-passphrase >/dev/null 2>&1; echo $?)"
+else
+    check "db has token hash only" 0 "$(grep -c "$(cat "$W/admin.tok")" "$W/d/keysup.db")"
+fi
 check "key file sealed" "1" "$(od -An -tu1 -j6 -N1 "$W/d/supervisor-1.key" | tr -d ' ')"
 SUPPK=$(jq -r .supervisor_public_key "$W/init.json")
 ADMIN=$(cat "$W/admin.tok")

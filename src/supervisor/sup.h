@@ -65,6 +65,7 @@ typedef struct sup_config {
     char tls_cert[PATH_MAX];     /* PEM certificate (chain); empty: plain HTTP */
     char tls_key[PATH_MAX];      /* PEM private key of that certificate */
     int allow_plain_http;        /* plain HTTP on a non-loopback address */
+    char database[1024];         /* empty: DIR/keysup.db; postgresql://... (sup_db_pg.c) */
 } sup_config;
 
 /* keysupd.conf's value rules, shared with the other .conf files in DATA:
@@ -175,6 +176,11 @@ void sup_close(sup_ctx *s);
  */
 int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fast,
                 char token_out[80], uint8_t pk_out[KS_PUBKEY_SIZE], char *err, size_t errlen);
+/* sup_init with the database named: NULL or "" for DIR/keysup.db, else a
+ * postgresql:// URL written to keysupd.conf (`keysup init --db`). */
+int sup_init_db(const char *data_dir, const char *db_url, const char *pass, size_t passlen,
+                int kdf_fast, char token_out[80], uint8_t pk_out[KS_PUBKEY_SIZE], char *err,
+                size_t errlen);
 
 /* ----- tokens (operator bearer tokens) ----- */
 
