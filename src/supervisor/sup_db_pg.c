@@ -245,6 +245,10 @@ static int pg_exec(sup_db *db, const char *sql, const sup_dbv *params, int npara
         snprintf(p->err, sizeof p->err, "too many parameters (%d)", nparams);
         return KS_DB_ERR;
     }
+    /* The server restarted or the link broke: reconnect between transactions
+     * (inside one, the error goes back and the transaction is lost). */
+    if (PQstatus(p->c) != CONNECTION_OK && PQtransactionStatus(p->c) != PQTRANS_INTRANS)
+        PQreset(p->c);
     insert_table(sql, table, sizeof table);
     if (table[0] && !strstr(sql, "RETURNING")) {
         if (!p->id_tables_loaded && load_id_tables(p) != KS_DB_OK)

@@ -1,0 +1,7 @@
+# Issue 14: PostgreSQL, several keysupd, failover, backup and restore. Each
+# test starts a private PostgreSQL server (tests/e2e/pg_lib.sh: initdb into a
+# temporary directory, a free port) and stops it at the end.
+# (supervisor_api_pg, the API suite on PostgreSQL, is in supervisor.cmake.)
+add_test(NAME controller_e2e_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/controller_e2e.sh)
+set_tests_properties(controller_e2e_pg PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-controller-pg")
