@@ -187,6 +187,23 @@ ST=$(curl -s -o /dev/null -w '%{http_code}' "$URL/v1/device/snapshot"); check "u
 api GET "/v1/audit?action=device.replay" "$AUD"; check "replay audited" 1 "$(jq .total <<<"$BODY")"
 api GET "/v1/audit?action=auth.denied" "$AUD"; check "401s audited" 1 "$([ "$(jq .total <<<"$BODY")" -ge 3 ] && echo 1)"
 api GET "/v1/audit?action=auth.forbidden" "$AUD"; check "403s audited" 1 "$([ "$(jq .total <<<"$BODY")" -ge 2 ] && echo 1)"
+if [ -n "${PG_URL:-}" ]; then
+    # A second keysupd on the same database (a copy of the data directory):
+    # a nonce from one is good at the other, once.
+    rm -rf "$W/d2" && cp -a "$W/d" "$W/d2"
+    "$B/keysupd" --data "$W/d2" --listen 127.0.0.1:0 --port-file "$W/port2" \
+        --passphrase-file "$W/pass" >>"$W/keysupd2.log" 2>&1 &
+    PID2=$!
+    for _ in $(seq 100); do [ -s "$W/port2" ] && break; sleep 0.05; done
+    URL2=http://127.0.0.1:$(cat "$W/port2")
+    out=$(dev "$DSEED" "$CID" GET /v1/device/snapshot --nonce-from "$URL2" --replay-to "$URL2" \
+          --out "$W/snapx"); check "nonce from instance 2 at 1, replayed at 2" "200 401" "$out"
+    out=$(dev "$DSEED" "$CID" GET /v1/device/snapshot --nonce-from "$URL2" --replay --out "$W/snapx")
+    check "nonce from instance 2 at 1, replayed at 1" "200 401" "$out"
+    check "instance 2 follows" 1 "$(grep -c 'cluster.start publisher=another instance' "$W/keysupd2.log")"
+    kill "$PID2"; wait "$PID2"
+    check "instance 2 clean" 0 "$(grep -c 'ERROR: AddressSanitizer\|runtime error' "$W/keysupd2.log")"
+fi
 
 # ----- heartbeat, publish within 2 s, delta -----
 HB="{\"time\":$(date +%s),\"applied_version\":$V1,\"applied_root\":\"$R1\",\"firmware_version\":\"1.3\",\"lockout\":false}"
