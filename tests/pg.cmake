@@ -9,3 +9,10 @@ set_tests_properties(controller_e2e_pg PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
 add_test(NAME failover_pg_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/failover_pg_e2e.sh)
 set_tests_properties(failover_pg_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-failover-pg")
+# keysup backup (online) -> changes -> keysup restore -> the printed steps.
+add_test(NAME backup_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/backup_e2e.sh)
+set_tests_properties(backup_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-backup")
+add_test(NAME backup_e2e_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/backup_e2e.sh)
+set_tests_properties(backup_e2e_pg PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-backup-pg")

@@ -173,19 +173,11 @@ int sup_db_migrate(sup_db *db, int *version)
             s = *e ? e + 1 : e;
             if (len == 0)
                 continue;
-            if (sup_db_is_pg(db)) {
-                /* PostgreSQL: respelled, its own triggers (sup_db_dialect.c). */
-                char pg[4096 + 1024];
-                if (strncmp(stmt, "CREATE TRIGGER", 14) == 0)
-                    continue;
-                if (sup_db_pg_ddl(stmt, pg, sizeof pg)) {
-                    rc = KS_DB_ERR;
-                    break;
-                }
-                rc = sup_db_exec(db, pg, NULL, 0, NULL, NULL);
-            } else {
-                rc = sup_db_exec(db, stmt, NULL, 0, NULL, NULL);
-            }
+            /* PostgreSQL respells the DDL itself (sup_db_dialect.c) and has
+             * its own triggers, run below. */
+            if (sup_db_is_pg(db) && strncmp(stmt, "CREATE TRIGGER", 14) == 0)
+                continue;
+            rc = sup_db_exec(db, stmt, NULL, 0, NULL, NULL);
             if (rc)
                 break;
         }

@@ -255,12 +255,26 @@ static int pg_exec(sup_db *db, const char *sql, const sup_dbv *params, int npara
             return KS_DB_ERR;
         want_id = has_id(p, table);
     }
-    q = malloc(sl * 4 + 32);
+    q = malloc(sl * 4 + 64);
     if (!q) {
         snprintf(p->err, sizeof p->err, "out of memory");
         return KS_DB_ERR;
     }
     rewrite(sql, q);
+    /* DDL in the portable spelling (tables created outside the migrations,
+     * e.g. sup_restore.c's): respelled here, and the id cache relearnt. */
+    if (strncasecmp(sql, "CREATE TABLE", 12) == 0 || strncasecmp(sql, "ALTER TABLE", 11) == 0) {
+        char *t = malloc(sl * 4 + 64 + 1024);
+        if (!t || sup_db_pg_ddl(q, t, sl * 4 + 64 + 1024)) {
+            free(t);
+            free(q);
+            snprintf(p->err, sizeof p->err, "out of memory");
+            return KS_DB_ERR;
+        }
+        free(q);
+        q = t;
+        p->id_tables_loaded = 0;
+    }
     if (want_id)
         strcat(q, " RETURNING id");
     for (int i = 0; i < nparams; i++) {

@@ -18,11 +18,19 @@ pg_as() {
         runuser -u "$u" -- "$@"
     else
         # Some sandboxes have a root-only regular file for /dev/null, which
-        # initdb and the server cannot write: give them a private one.
-        : >"$PG_DIR/null"
-        chmod 0666 "$PG_DIR/null"
-        unshare -m bash -c 'mount --bind "$1" /dev/null && shift && exec runuser -u "$@"' \
-            _ "$PG_DIR/null" "$u" -- "$@"
+        # initdb and the server cannot write (and which other processes may
+        # replace at any time): give them a private /dev of their own.
+        mkdir -p "$PG_DIR/hostdev"
+        unshare -m bash -c '
+            set -e
+            o=$1; shift
+            mount --make-rprivate /
+            mount --bind /dev "$o"
+            mount -t tmpfs -o mode=0755 keysup-dev /dev
+            : >/dev/null; chmod 0666 /dev/null
+            mkdir -m 1777 /dev/shm
+            for d in random urandom zero; do : >/dev/$d; mount --bind "$o/$d" /dev/$d; done
+            exec runuser -u "$@"' _ "$PG_DIR/hostdev" "$u" -- "$@"
     fi
 }
 
