@@ -52,9 +52,10 @@ pg_start() {
     local port
     for _ in 1 2 3 4 5; do
         port=$(free_port)
-        # fsync off: the tests kill keysupd, never the database server.
+        # fsync off: the tests kill keysupd, never the database server
+        # (PG_FSYNC=on for the benchmark, durable like SQLite's sync=full).
         if pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-            -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
+            -o "-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off} -c max_connections=200" \
             start >/dev/null 2>&1; then
             PG_URL="postgresql://keysup@127.0.0.1:$port/postgres"
             PG_PORT=$port
