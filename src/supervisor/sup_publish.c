@@ -650,8 +650,12 @@ int sup_pub_refresh(sup_ctx *s)
     int rc = KS_OK;
     l.n = 0;
     pthread_mutex_lock(&s->lock);
-    if (sup_db_exec(s->db, "SELECT scope, version FROM scopes WHERE version > 0", NULL, 0,
-                    load_cb, &l))
+    /* A restore another instance detected moved the history and the floor
+     * (sup_restore.c): this one must publish above them too. */
+    if (sup_restore_load(s) != KS_OK)
+        rc = KS_E_IO;
+    if (!rc && sup_db_exec(s->db, "SELECT scope, version FROM scopes WHERE version > 0", NULL, 0,
+                           load_cb, &l))
         rc = KS_E_IO;
     for (size_t i = 0; !rc && i < l.n; i++) {
         int r;
