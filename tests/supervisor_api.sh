@@ -203,6 +203,10 @@ if [ -n "${PG_URL:-}" ]; then
     check "instance 2 follows" 1 "$(grep -c 'cluster.start publisher=another instance' "$W/keysupd2.log")"
     kill "$PID2"; wait "$PID2"
     check "instance 2 clean" 0 "$(grep -c 'ERROR: AddressSanitizer\|runtime error' "$W/keysupd2.log")"
+    # a database that cannot be reached: refused at start with its KSE code, URL not echoed
+    sed -i "s|^database = .*|database = postgresql://keysup:secretpw@127.0.0.1:1/postgres|" "$W/d2/keysupd.conf"
+    "$B/keysupd" --data "$W/d2" --listen 127.0.0.1:0 --passphrase-file "$W/pass" >"$W/unreach.out" 2>&1
+    check "unreachable database refused" "1 1 0" "$? $(grep -c KSE-760 "$W/unreach.out") $(grep -c secretpw "$W/unreach.out")"
 fi
 
 # ----- heartbeat, publish within 2 s, delta -----

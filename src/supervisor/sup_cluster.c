@@ -82,7 +82,7 @@ static int try_lease(PGconn *c)
 static void lose(struct sup_cluster *k, const char *why)
 {
     if (atomic_exchange(&k->leader, 0))
-        sup_log(KS_LOG_WARN, "cluster.lease_lost", "reason=\"%s\"", why);
+        sup_log(KS_LOG_WARN, "cluster.lease_lost", "code=KSE-760 reason=\"%s\"", why);
 }
 
 static void *cluster_main(void *arg)
@@ -198,7 +198,7 @@ int sup_cluster_start(sup_ctx *s, char *err, size_t errlen)
     pthread_mutex_unlock(&s->lock);
     if (rc)
         goto fail;
-    k->c = PQconnectdb(s->cfg.database);
+    k->c = sup_db_pg_connect(s->cfg.database);
     if (PQstatus(k->c) != CONNECTION_OK ||
         simple(k->c, "LISTEN keysup_dirty; LISTEN keysup_published")) {
         snprintf(err, errlen, "PostgreSQL: cannot open the lease connection: %s",

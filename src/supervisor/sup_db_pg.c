@@ -418,6 +418,18 @@ void sup_db_pg_forget_tables(sup_db *db)
         ((pg_db *)db)->id_tables_loaded = 0;
 }
 
+void *sup_db_pg_connect(const char *url)
+{
+    /* Defaults first: a value in the URL overrides them. Without them a
+     * database behind a dead link would hold keysupd's lock for the kernel's
+     * TCP timeout (minutes); with them a request fails within seconds. */
+    static const char *const keys[] = {"connect_timeout", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {"5", "5", "2", "3", "10000", "keysupd", url, NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
 sup_db *sup_db_open_pg(const char *url, char *err, size_t errlen)
 {
     pg_db *p = calloc(1, sizeof *p);
@@ -429,11 +441,12 @@ sup_db *sup_db_open_pg(const char *url, char *err, size_t errlen)
         return NULL;
     }
     p->base.ops = &pg_ops;
-    p->c = PQconnectdb(url);
+    p->c = sup_db_pg_connect(url);
     if (PQstatus(p->c) != CONNECTION_OK) {
         if (err) {
             /* The URL may hold a password: never echo it. */
-            snprintf(err, errlen, "PostgreSQL: cannot connect: %s", PQerrorMessage(p->c));
+            snprintf(err, errlen, "KSE-760 DATABASE_UNREACHABLE: PostgreSQL: cannot connect: %s"
+                     " (`keysup error show KSE-760`)", PQerrorMessage(p->c));
             err[strcspn(err, "\n")] = '\0';
         }
         goto fail;

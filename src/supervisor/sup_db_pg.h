@@ -18,6 +18,10 @@ int sup_db_is_pg(const sup_db *db);
 /* Connects (libpq URL or key=value string). NULL with a message in err;
  * the message never repeats the URL (it may hold a password). */
 sup_db *sup_db_open_pg(const char *url, char *err, size_t errlen);
+/* A libpq connection (PGconn *, check PQstatus) with keysupd's defaults:
+ * 5 s connect timeout, TCP keepalives, 10 s user timeout; the URL's own
+ * parameters win. */
+void *sup_db_pg_connect(const char *url);
 /* The PGconn * of a PostgreSQL handle (NULL for another backend). */
 void *sup_db_pg_conn(sup_db *db);
 /* Tables changed: learn again which have a generated id (after migrations). */
