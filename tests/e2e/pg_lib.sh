@@ -4,8 +4,8 @@
 # Source after lib.sh. Sets PG_URL.
 
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
-PG_DIR=""
-PG_URL=""
+PG_DIR="${PG_DIR:-}"
+PG_URL="${PG_URL:-}"
 
 pg_as() {
     if [ "$(id -u)" -ne 0 ]; then
