@@ -239,7 +239,7 @@ static int pg_exec(sup_db *db, const char *sql, const sup_dbv *params, int npara
     uint8_t *scratch = NULL;
     size_t cap = 0, sl = strlen(sql);
     PGresult *r = NULL;
-    int ret = KS_DB_OK, want_id = 0;
+    int ret = KS_DB_OK, want_id = 0, stop = 0;
 
     if (nparams > PG_MAXPARAM) {
         snprintf(p->err, sizeof p->err, "too many parameters (%d)", nparams);
@@ -309,39 +309,46 @@ static int pg_exec(sup_db *db, const char *sql, const sup_dbv *params, int npara
             break;
         }
     }
-    r = PQexecParams(p->c, q, nparams, types, vals, lens, fmts, 0);
-    switch (PQresultStatus(r)) {
-    case PGRES_COMMAND_OK:
-    case PGRES_TUPLES_OK:
-        break;
-    default:
-        pg_seterr(p, r);
-        ret = pg_code(r);
+    /* Single-row mode: rows reach fn as they arrive, so reading a million
+     * keys (the publisher's full rebuild) never holds them all as text. */
+    if (!PQsendQueryParams(p->c, q, nparams, types, vals, lens, fmts, 0)) {
+        pg_seterr(p, NULL);
+        ret = KS_DB_ERR;
         goto cleanup;
     }
-    {
-        const char *ct = PQcmdTuples(r);
-        p->changes = ct && *ct ? strtoll(ct, NULL, 10) : 0;
-    }
-    if (want_id) {
-        if (PQntuples(r) > 0)
-            p->last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        goto cleanup;
-    }
-    if (!fn)
-        goto cleanup;
-    {
-        int n = PQnfields(r);
-        if (n > PG_MAXCOL)
-            n = PG_MAXCOL;
-        for (int row = 0; row < PQntuples(r); row++) {
-            sup_dbv cols[PG_MAXCOL];
-            const char *names[PG_MAXCOL];
-            ret = convert_row(p, r, row, n, cols, names, &scratch, &cap);
-            if (ret || fn(ctx, n, cols, names))
-                break; /* an error, or the caller has what it wanted */
+    (void)PQsetSingleRowMode(p->c);
+    while ((r = PQgetResult(p->c)) != NULL) {
+        switch (PQresultStatus(r)) {
+        case PGRES_SINGLE_TUPLE:
+            if (ret || stop)
+                break; /* the rest is read and dropped: the connection must be idle */
+            if (want_id) {
+                p->last_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            } else if (fn) {
+                sup_dbv cols[PG_MAXCOL];
+                const char *names[PG_MAXCOL];
+                int n = PQnfields(r) > PG_MAXCOL ? PG_MAXCOL : PQnfields(r);
+                ret = convert_row(p, r, 0, n, cols, names, &scratch, &cap);
+                if (!ret && fn(ctx, n, cols, names))
+                    stop = 1; /* the caller has what it wanted */
+            }
+            break;
+        case PGRES_COMMAND_OK:
+        case PGRES_TUPLES_OK: {
+            const char *ct = PQcmdTuples(r);
+            p->changes = ct && *ct ? strtoll(ct, NULL, 10) : 0;
+            break;
         }
+        default:
+            if (!ret) {
+                pg_seterr(p, r);
+                ret = pg_code(r);
+            }
+            break;
+        }
+        PQclear(r);
     }
+    r = NULL;
 cleanup:
     for (int i = 0; i < nparams; i++)
         free(texts[i]);
