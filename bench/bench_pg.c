@@ -192,8 +192,9 @@ static int run_one(const char *url, int threads)
            " heartbeats %7.0f /s (%.2f of raw, errors %ld)\n",
            url ? "postgresql" : "sqlite", raw, en, en / raw, e1, hb, hb / raw, e2);
     sup_http_stop(&S);
-    sup_pub_stop(&S);
     sup_cluster_stop(&S);
+    sup_pub_stop(&S);
+    sup_cluster_free(&S);
     sup_close(&S);
     sodium_memzero(tok, sizeof tok);
     {

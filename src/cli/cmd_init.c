@@ -142,6 +142,8 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
     }
     o = json_object();
     cli_set_str(o, "data", data);
+    /* which engine, never the URL (it may hold a password) */
+    cli_set_str(o, "database", dburl ? "postgresql (keysupd.conf: database)" : KS_SUP_DB_NAME);
     {
         uint8_t id[KS_KEYID_SIZE];
         ks_key_id(&cx->crypto, id, pk);

@@ -208,8 +208,9 @@ int main(int argc, char **argv)
 cleanup:
     sup_http_stop(&s);
     sup_diag_stop(&s);
+    sup_cluster_stop(&s); /* before the publisher: the thread kicks it */
     sup_pub_stop(&s);
-    sup_cluster_stop(&s);
+    sup_cluster_free(&s);
     sup_close(&s);
     if (lockfd >= 0)
         close(lockfd);

@@ -229,12 +229,22 @@ fail:
 void sup_cluster_stop(sup_ctx *s)
 {
     struct sup_cluster *k = s->cluster;
-    if (!k)
+    if (!k || !k->c)
         return;
     atomic_store(&k->stop, 1);
     pthread_join(k->th, NULL);
-    s->cluster = NULL;
+    atomic_store(&k->leader, 0);
     PQfinish(k->c); /* ends the session: the lease is free for the next one */
+    k->c = NULL;
+}
+
+void sup_cluster_free(sup_ctx *s)
+{
+    struct sup_cluster *k = s->cluster;
+    if (!k)
+        return;
+    sup_cluster_stop(s);
+    s->cluster = NULL;
     sodium_memzero(k->secret, sizeof k->secret);
     free(k);
 }

@@ -21,7 +21,10 @@
 /* Starts the lease/listen thread when the database is PostgreSQL (a no-op
  * returning KS_OK otherwise). err gets the reason on failure. */
 int sup_cluster_start(sup_ctx *s, char *err, size_t errlen);
+/* Ends the thread and the lease (no more publisher kicks); call before
+ * sup_pub_stop. sup_cluster_free, after it, releases the rest. */
 void sup_cluster_stop(sup_ctx *s);
+void sup_cluster_free(sup_ctx *s);
 /* 1 when this instance may publish: it holds the lease, or there is no
  * cluster (SQLite, tests, the benchmark). */
 int sup_cluster_leader(sup_ctx *s);
