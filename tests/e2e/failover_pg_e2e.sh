@@ -127,7 +127,8 @@ PY
 ok "no acknowledged change lost ($(wc -l <"$W/enrolled") enrolments, $(wc -l <"$W/revoked") revocations acknowledged)"
 
 wait_until 15 "c1 converges" in_step c1
-ok "controller converged to the survivor's root"
+grep -q "supervisor unreachable, trying the next" "$W/c1.log" || fail "c1 never moved to the other URL"
+ok "controller moved to the surviving URL and converged to its root"
 touch "$W/stop-decide"
 wait "$DEC" || fail "wrong decision during failover: $(sort -u "$W/decide.out" | head -5)"
 ok "every decision right throughout ($(grep -c . "$W/decide.out" || true) wrong)"
