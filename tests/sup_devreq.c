@@ -62,6 +62,7 @@ static int do_req(int argc, char **argv)
 {
     const char *url = argv[2], *seedhex = argv[3], *ctrl = argv[4], *method = argv[5];
     const char *path = argv[6], *body = NULL, *outf = NULL;
+    const char *nonce_url = NULL, *replay_url = NULL; /* other keysupd on one database */
     int replay = 0, badsig = 0;
     uint8_t seed[32], pk[32], sk[64], nonce[32], bh[32], sig[64];
     char full[1024], nh[65], sh[129], hdr[3][200];
@@ -73,6 +74,8 @@ static int do_req(int argc, char **argv)
     for (int i = 7; i < argc; i++) {
         if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) outf = argv[++i];
         else if (strcmp(argv[i], "--replay") == 0) replay = 1;
+        else if (strcmp(argv[i], "--nonce-from") == 0 && i + 1 < argc) nonce_url = argv[++i];
+        else if (strcmp(argv[i], "--replay-to") == 0 && i + 1 < argc) replay = 1, replay_url = argv[++i];
         else if (strcmp(argv[i], "--bad-sig") == 0) badsig = 1;
         else body = argv[i];
     }
@@ -80,7 +83,7 @@ static int do_req(int argc, char **argv)
     if (ks_unhex(seed, 32, seedhex))
         return 2;
     crypto_sign_seed_keypair(pk, sk, seed);
-    snprintf(full, sizeof full, "%s/v1/device/nonce", url);
+    snprintf(full, sizeof full, "%s/v1/device/nonce", nonce_url ? nonce_url : url);
     if (http("GET", full, NULL, NULL, &b) != 200 || !b.p)
         return 3;
     {
@@ -121,6 +124,8 @@ static int do_req(int argc, char **argv)
     st = http(method, full, h, body, &b);
     if (replay) {
         buf b2 = {NULL, 0};
+        if (replay_url)
+            snprintf(full, sizeof full, "%s%s", replay_url, path);
         st2 = http(method, full, h, body, &b2);
         free(b2.p);
     }

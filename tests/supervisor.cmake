@@ -10,6 +10,10 @@ target_link_libraries(test_sup_db PRIVATE keysup_sup)
 add_test(NAME supervisor_api COMMAND bash ${CMAKE_SOURCE_DIR}/tests/supervisor_api.sh)
 set_tests_properties(supervisor_api PROPERTIES TIMEOUT 300
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/sup-api")
+# The same suite with the registry in PostgreSQL (a private server, issue 14).
+add_test(NAME supervisor_api_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/supervisor_api.sh)
+set_tests_properties(supervisor_api_pg PROPERTIES TIMEOUT 300
+  ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/sup-api-pg")
 
 # The incremental publisher against full rebuilds, byte for byte.
 ks_add_unit(test_supervisor_publish ${CMAKE_SOURCE_DIR}/tests/test_supervisor_publish.c)

@@ -35,6 +35,8 @@ int cmd_error(cli_ctx *cx, int argc, char **argv);
 
 /* Supervisor nouns and remote key verbs (through the keysupd API). */
 int cmd_init(cli_ctx *cx, int argc, char **argv);
+int cmd_backup(cli_ctx *cx, int argc, char **argv);
+int cmd_restore(cli_ctx *cx, int argc, char **argv);
 int cmd_controller(cli_ctx *cx, int argc, char **argv);
 int cmd_holder(cli_ctx *cx, int argc, char **argv);
 int cmd_policy(cli_ctx *cx, int argc, char **argv);

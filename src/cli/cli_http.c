@@ -104,7 +104,6 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
     ret = load_token(cx, r, tok, sizeof tok);
     if (ret)
         return ret;
-    snprintf(url, sizeof url, "%s%s", server, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     sodium_memzero(tok, sizeof tok);
     c = curl_easy_init();
@@ -115,7 +114,6 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     hdr = curl_slist_append(hdr, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -127,7 +125,20 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
         payload = json_dumps(body, JSON_COMPACT);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "{}");
     }
-    cc = curl_easy_perform(c);
+    /* --server may list several keysupd on one PostgreSQL database, comma-
+     * separated: one that cannot be reached passes the request to the next.
+     * A request that reached one is never repeated (it may have been applied). */
+    for (const char *sv = server;;) {
+        const char *e = strchr(sv, ',');
+        int len = (int)(e ? (size_t)(e - sv) : strlen(sv));
+        snprintf(url, sizeof url, "%.*s%s", len, sv, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        cc = curl_easy_perform(c);
+        if (!e || (cc != CURLE_COULDNT_CONNECT && cc != CURLE_COULDNT_RESOLVE_HOST))
+            break;
+        sv = e + 1;
+        ebuf[0] = '\0';
+    }
     sodium_memzero(auth, sizeof auth);
     if (cc != CURLE_OK) {
         char why[CURL_ERROR_SIZE + 512];

@@ -12,7 +12,7 @@
 #include "ks_tlspin.h"
 
 static const char init_usage[] =
-    "usage: keysup init --data DIR [--passphrase-file F | --no-passphrase]\n"
+    "usage: keysup init --data DIR [--db postgresql://...] [--passphrase-file F | --no-passphrase]\n"
     "                   [--kdf interactive|moderate] [--token-out FILE] [--json]\n"
     "                   [--tls | --san DNS:NAME|IP:ADDR ... | --tls-cert F --tls-key F]\n"
     "                   [--tls-key-type ecdsa|ed25519] [--tls-days N]\n\n"
@@ -25,10 +25,14 @@ static const char init_usage[] =
     "certificate for those names (--tls alone: localhost, 127.0.0.1, ::1), valid\n"
     "--tls-days (825); --tls-cert/--tls-key copy in a CA-issued pair instead. Both\n"
     "land in DIR (0600) and in keysupd.conf; the answer shows the pin controllers\n"
-    "learn at enrolment. Without any of these keysupd speaks plain HTTP (loopback).\n";
+    "learn at enrolment. Without any of these keysupd speaks plain HTTP (loopback).\n\n"
+    "--db URL: the registry lives in that PostgreSQL database instead of DIR/keysup.db\n"
+    "(written to keysupd.conf as `database`); the key and config stay in DIR. More\n"
+    "keysupd on the same database get a copy of DIR (docs/operations.md).\n";
 
 int cmd_init(cli_ctx *cx, int argc, char **argv)
 {
+    const char *dburl = NULL;
     const char *data = NULL, *passfile = NULL, *kdf = NULL, *tokout = NULL, *pos[1];
     const char *tls_cert = NULL, *tls_key = NULL, *tls_type = NULL, *tls_days = NULL;
     cli_list sans = {{NULL}, 0};
@@ -37,6 +41,7 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
     char pin[KS_TLS_PIN_TEXT] = "";
     cli_opt opts[] = {
         {"--data", CLI_VALUE, &data},
+        {"--db", CLI_VALUE, &dburl},
         {"--passphrase-file", CLI_VALUE, &passfile},
         {"--no-passphrase", CLI_FLAG, &nopass},
         {"--kdf", CLI_VALUE, &kdf},
@@ -98,7 +103,7 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
                            " --passphrase-file FILE or KEYSUP_PASSPHRASE (or --no-passphrase"
                            " for a test setup)", cx->cmd);
     }
-    ret = sup_init(data, pass, passlen, fast, token, pk, err, sizeof err);
+    ret = sup_init_db(data, dburl, pass, passlen, fast, token, pk, err, sizeof err);
     cli_passphrase_free(pass, passlen);
     if (ret)
         return cli_err(cx, ret == KS_E_IO ? CLI_IO : CLI_REFUSED,
@@ -137,6 +142,8 @@ int cmd_init(cli_ctx *cx, int argc, char **argv)
     }
     o = json_object();
     cli_set_str(o, "data", data);
+    /* which engine, never the URL (it may hold a password) */
+    cli_set_str(o, "database", dburl ? "postgresql (keysupd.conf: database)" : KS_SUP_DB_NAME);
     {
         uint8_t id[KS_KEYID_SIZE];
         ks_key_id(&cx->crypto, id, pk);

@@ -19,6 +19,8 @@ typedef struct cli_noun {
 /* One row per noun; the order is the order of `keysup --help`. */
 static const cli_noun nouns[] = {
     {"init", "create a supervisor data directory (keysupd)", cmd_init},
+    {"backup", "back up a supervisor: config, sealed keys, registry (online)", cmd_backup},
+    {"restore", "restore a supervisor backup (keysupd stopped); prints the next steps", cmd_restore},
     {"key", "key files (keygen, show, rotate, present) and keys at the supervisor (enrol, list, get, grant, revoke-privilege, suspend, resume, revoke, set-validity)", cmd_key},
     {"snapshot", "signed credential snapshots: build, inspect, verify", cmd_snapshot},
     {"delta", "snapshot deltas: make, apply", cmd_delta},

@@ -81,7 +81,7 @@ typedef struct ctl_opts {
     const char *flash_path;
     uint32_t flash_sectors;
     const char *socket_path;
-    const char *supervisor;      /* base URL, e.g. http://127.0.0.1:8750 */
+    const char *supervisor;      /* base URL, e.g. http://127.0.0.1:8750; or several, comma-separated */
     unsigned heartbeat;          /* seconds between heartbeats */
     int protocol;                /* protocol version reported (fault hook: old) */
     const char *identity_path;   /* --identity; NULL: the flash path + ".id" */
@@ -126,6 +126,7 @@ typedef struct ctl_agent {
     int64_t rtc_skew;            /* seconds added to the system clock */
     int rtc_reset;               /* RTC reads as its epoch */
     int link_down;               /* every request to the supervisor fails */
+    size_t sup_index;            /* which --supervisor answered last (ctl_http.c) */
 
     /* the unit's identity, kept apart from the store (ctl_identity.c) */
     char id_path[1024];

@@ -88,6 +88,28 @@ void ctl_http_free(ctl_http_resp *r)
     memset(r, 0, sizeof *r);
 }
 
+/*
+ * --supervisor may list several keysupd sharing one PostgreSQL database,
+ * separated by commas (docs/operations.md): requests go to the one that
+ * answered last; one that cannot be reached moves them on to the next.
+ */
+static size_t sup_count(const ctl_agent *a)
+{
+    size_t n = 1;
+    for (const char *p = a->o.supervisor; *p; p++)
+        n += *p == ',';
+    return n;
+}
+
+static void sup_url(const ctl_agent *a, char *url, size_t n, const char *path)
+{
+    const char *p = a->o.supervisor, *e;
+    for (size_t i = a->sup_index % sup_count(a); i > 0; i--)
+        p = strchr(p, ',') + 1;
+    e = strchr(p, ',');
+    snprintf(url, n, "%.*s%s", (int)(e ? (size_t)(e - p) : strlen(p)), p, path);
+}
+
 static int perform(ctl_agent *a, const char *method, const char *path, const char *body,
                    struct curl_slist *hdrs, ctl_http_resp *out)
 {
@@ -98,7 +120,7 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     int rc = -1;
     if (!c)
         return -1;
-    snprintf(url, sizeof url, "%s%s", a->o.supervisor, path);
+    sup_url(a, url, sizeof url, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     /* Deadlines from the heartbeat (ctl_request_deadline): a hung
@@ -146,8 +168,8 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     return rc;
 }
 
-int ctl_http(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
-             ctl_http_resp *out)
+static int http_one(ctl_agent *a, const char *method, const char *path, const char *body,
+                    int sign, ctl_http_resp *out)
 {
     struct curl_slist *h = NULL;
     uint8_t nonce_used[32] = {0};
@@ -204,6 +226,24 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
         memcpy(out->nonce, nonce_used, sizeof out->nonce);
     }
     return 0;
+}
+
+int ctl_http(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
+             ctl_http_resp *out)
+{
+    size_t n = sup_count(a);
+    for (size_t i = 0; i < n; i++) {
+        if (http_one(a, method, path, body, sign, out) == 0)
+            return 0;
+        if (a->link_down || __atomic_load_n(&a->stop, __ATOMIC_RELAXED))
+            break;
+        if (n > 1) {
+            a->sup_index = (a->sup_index + 1) % n;
+            fprintf(stderr, "keysup-controller: supervisor unreachable, trying the next of %zu\n",
+                    n);
+        }
+    }
+    return -1;
 }
 
 json_t *ctl_http_json(ctl_agent *a, const char *method, const char *path, json_t *body, int sign,

@@ -55,6 +55,7 @@ static const struct err_entry err_table[] = {
     {KS_E_ANSWER_NOT_AUTHENTIC, "ANSWER_NOT_AUTHENTIC", "supervisor answer not authentic"},
     {KS_E_TLS_PIN_MISMATCH, "TLS_PIN_MISMATCH", "supervisor TLS certificate does not match the pin"},
     {KS_E_IDENTITY_CLONED, "IDENTITY_CLONED", "two units run under one controller identity"},
+    {KS_E_DATABASE_UNREACHABLE, "DATABASE_UNREACHABLE", "the supervisor cannot reach its PostgreSQL database"},
     {KS_E_LICENSE_INVALID, "LICENSE_INVALID", "feature licence missing, expired or bound elsewhere"},
     {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
 };

@@ -378,6 +378,23 @@ static const ks_kse table[] = {
       "The device key has left this unit: re-provision the real one (`keysup controller add NAME "
       "--scope N`, `keysup-controller enroll ...`) and remove the old entry with its leaked key.",
       NULL}},
+    {760, "DATABASE_UNREACHABLE", KS_SEV_ERROR, KS_AREA_COMMUNICATION,
+     "The supervisor cannot reach its PostgreSQL database",
+     "keysupd keeps its registry in PostgreSQL (`database = postgresql://...` in keysupd.conf) "
+     "and cannot connect to it, or lost the connection: the server is down or restarting, the "
+     "network between them is cut, or the URL, password or TLS settings are wrong. While it "
+     "lasts no key can be enrolled or revoked through this instance and it cannot publish; "
+     "controllers keep deciding on their cached databases.",
+     "keysupd refuses to start when the first connection fails; later, a failed statement or "
+     "the loss of the publish-lease connection is logged (`cluster.lease_lost`) with this code.",
+     1, "keysupd reconnects before its next transaction and tries the publish lease again every "
+     "250 ms; while it is away, another keysupd on the same database takes over publishing.",
+     {"Check the database from the supervisor host with the same URL: `psql 'postgresql://...' "
+      "-c 'SELECT 1'` (a password belongs in ~keysup/.pgpass, not in the URL).",
+      "If PostgreSQL is down, restart it or fail it over; keysupd needs no restart afterwards.",
+      "If only this host cannot reach it, fix the network path; controllers and the CLI given "
+      "several supervisor URLs use another keysupd meanwhile.",
+      NULL}},
     {800, "LICENSE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
      "Feature licence missing, expired or bound elsewhere",
      "The controller has no valid licence for the feature: missing, past its expiry, or issued "

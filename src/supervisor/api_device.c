@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "sup_api.h"
+#include "sup_cluster.h"
 #include "sup_restore.h"
 
 /* ----- enrolment ----- */
@@ -156,7 +157,7 @@ static void dev_nonce(sup_req *rq, sup_resp *rs)
     char h[65];
     /* Tagged with the client address: a flood displaces only its own
      * nonces (the rate limit ran before this handler). */
-    if (sup_nonces_issue_for(rq->s->nonces, rq->client ? rq->client->tag : 0, n, sup_now())) {
+    if (sup_nonce_issue(rq->s, rq->client ? rq->client->tag : 0, n)) {
         rs->retry_after = 1;
         api_error(rs, 503, "RATE_LIMITED", "the nonce table has no room for this client now;"
                   " retry in a second");

@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "sup_api.h"
+#include "sup_cluster.h"
 #include "sup_diag.h"
 #include "sup_guard.h"
 #include "sup_http_tls.h"
@@ -174,6 +175,11 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Several keysupd on one PostgreSQL database: the publish lease first. */
+    if (sup_cluster_start(&s, err, sizeof err) != KS_OK) {
+        fprintf(stderr, "keysupd: %s\n", err);
+        goto cleanup;
+    }
     if (sup_pub_start(&s) != KS_OK) {
         fprintf(stderr, "keysupd: cannot start the publisher\n");
         goto cleanup;
@@ -219,7 +225,9 @@ int main(int argc, char **argv)
 cleanup:
     sup_http_stop(&s);
     sup_diag_stop(&s);
+    sup_cluster_stop(&s); /* before the publisher: the thread kicks it */
     sup_pub_stop(&s);
+    sup_cluster_free(&s);
     sup_close(&s);
     if (lockfd >= 0)
         close(lockfd);

@@ -65,6 +65,7 @@ typedef struct sup_config {
     char tls_cert[PATH_MAX];     /* PEM certificate (chain); empty: plain HTTP */
     char tls_key[PATH_MAX];      /* PEM private key of that certificate */
     int allow_plain_http;        /* plain HTTP on a non-loopback address */
+    char database[1024];         /* empty: DIR/keysup.db; postgresql://... (sup_db_pg.c) */
 } sup_config;
 
 /* keysupd.conf's value rules, shared with the other .conf files in DATA:
@@ -147,6 +148,7 @@ struct sup_ctx {
     struct sup_tls *tls;          /* certificate in use when serving HTTPS (sup_tls.h) */
     uint32_t history;            /* snapshot history id; atomic (sup_restore.c) */
     uint64_t version_floor;      /* versions never at or below; atomic (sup_restore.c) */
+    struct sup_cluster *cluster; /* several keysupd on PostgreSQL (sup_cluster.h); NULL: one */
 };
 
 /* Paths inside a data directory. */
@@ -175,6 +177,11 @@ void sup_close(sup_ctx *s);
  */
 int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fast,
                 char token_out[80], uint8_t pk_out[KS_PUBKEY_SIZE], char *err, size_t errlen);
+/* sup_init with the database named: NULL or "" for DIR/keysup.db, else a
+ * postgresql:// URL written to keysupd.conf (`keysup init --db`). */
+int sup_init_db(const char *data_dir, const char *db_url, const char *pass, size_t passlen,
+                int kdf_fast, char token_out[80], uint8_t pk_out[KS_PUBKEY_SIZE], char *err,
+                size_t errlen);
 
 /* ----- tokens (operator bearer tokens) ----- */
 
@@ -233,6 +240,8 @@ int sup_nonces_consume(sup_nonces *n, const uint8_t nonce[32], uint64_t now);
 /* Issues a nonce tagged with owner (non-zero: a client address tag); -1
  * when the table has no room that is free, expired or owner's own. */
 int sup_nonces_issue_for(sup_nonces *n, uint32_t owner, uint8_t out[32], uint64_t now);
+/* The same for a nonce made by the caller (sup_cluster.c). */
+int sup_nonces_put_for(sup_nonces *n, uint32_t owner, const uint8_t nonce[32], uint64_t now);
 /* 1 when nonce is issued and unexpired (not consumed): checked before a
  * signed request's body is read. */
 int sup_nonces_live(sup_nonces *n, const uint8_t nonce[32], uint64_t now);

@@ -95,6 +95,12 @@ static int set_key(sup_config *c, const char *k, const char *v)
         snprintf(dst, sizeof c->tls_cert, "%s", v);
         return 0;
     }
+    if (strcmp(k, "database") == 0) {
+        if (strlen(v) >= sizeof c->database || (*v && strncmp(v, "postgres", 8) != 0))
+            return -1;
+        snprintf(c->database, sizeof c->database, "%s", v);
+        return 0;
+    }
     if (strcmp(k, "allow_plain_http") == 0) {
         if (strcmp(v, "yes") == 0) c->allow_plain_http = 1;
         else if (strcmp(v, "no") == 0) c->allow_plain_http = 0;
@@ -284,5 +290,9 @@ int sup_config_write(const sup_config *c, const char *path)
             "%stls_cert = %s\n%stls_key = %s\nallow_plain_http = %s\n",
             c->tls_cert[0] ? "" : "# ", c->tls_cert, c->tls_key[0] ? "" : "# ", c->tls_key,
             c->allow_plain_http ? "yes" : "no");
+    fprintf(f,
+            "\n# Database (docs/operations.md): empty for keysup.db (SQLite) in the data\n"
+            "# directory; a postgresql:// URL lets several keysupd share one database.\n"
+            "%sdatabase = %s\n", c->database[0] ? "" : "# ", c->database);
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

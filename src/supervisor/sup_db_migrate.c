@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "sup_db.h"
+#include "sup_db_pg.h"
 
 /* sup_incident.c: the diagnosis incident tables. */
 extern const char sup_incident_schema[];
@@ -137,6 +138,17 @@ int sup_db_migrate(sup_db *db, int *version)
         rc = sup_db_begin(db);
         if (rc)
             return rc;
+        /* Several keysupd may start at once on one PostgreSQL database:
+         * begin() serialised us behind any other migrator, so look again. */
+        if (sup_db_int(db, "SELECT COALESCE(MAX(version),0) FROM schema_version", NULL, 0,
+                       &have) < 0 || have > (int64_t)i) {
+            sup_db_rollback(db);
+            if (have > (int64_t)i) {
+                i = (size_t)have - 1;
+                continue;
+            }
+            return KS_DB_ERR;
+        }
         /* exec runs one statement; split the migration on ';'. */
         const char *s = migrations[i];
         while (*s) {
@@ -161,10 +173,17 @@ int sup_db_migrate(sup_db *db, int *version)
             s = *e ? e + 1 : e;
             if (len == 0)
                 continue;
+            /* PostgreSQL respells the DDL itself (sup_db_dialect.c) and has
+             * its own triggers, run below. */
+            if (sup_db_is_pg(db) && strncmp(stmt, "CREATE TRIGGER", 14) == 0)
+                continue;
             rc = sup_db_exec(db, stmt, NULL, 0, NULL, NULL);
             if (rc)
                 break;
         }
+        if (!rc && sup_db_is_pg(db) && sup_db_pg_extra(i + 1))
+            for (const char *const *x = sup_db_pg_extra(i + 1); !rc && *x; x++)
+                rc = sup_db_exec(db, *x, NULL, 0, NULL, NULL);
         if (!rc)
             rc = sup_db_exec(db, "INSERT INTO schema_version VALUES (?, ?)",
                             p, 2, NULL, NULL);
@@ -176,6 +195,7 @@ int sup_db_migrate(sup_db *db, int *version)
         }
         have = (int64_t)i + 1;
     }
+    sup_db_pg_forget_tables(db);
     if (version)
         *version = (int)have;
     return KS_DB_OK;

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "sup_api.h"
+#include "sup_cluster.h"
 #include "sup_shape.h"
 #include "sup_http_tls.h"
 #include "sup_tls.h"
@@ -217,7 +218,7 @@ static int auth_device(sup_req *rq, sup_resp *rs, int final)
     if (!d.found)
         return dev_fail(rq, rs, who, "unknown or not enrolled controller", 0);
     if (!final) /* 1: a dead nonce, judged (replay or not) once the body is in */
-        return sup_nonces_live(s->nonces, nonce, sup_now()) ? 0 : 1;
+        return sup_nonce_live(s, nonce) ? 0 : 1;
     /* The signature first: a forged request must not burn a real nonce. */
     {
         ks_iov iov = {rq->body ? rq->body : "", rq->body_len};
@@ -240,7 +241,7 @@ static int auth_device(sup_req *rq, sup_resp *rs, int final)
     free(msg);
     if (!ok)
         return dev_fail(rq, rs, who, "signature does not verify with the device key", 0);
-    if (!sup_nonces_consume(s->nonces, nonce, sup_now()))
+    if (!sup_nonce_consume(s, nonce))
         return dev_fail(rq, rs, who, "nonce unknown, expired or already used (replay)", 1);
     rq->ctrl_id = id;
     rq->ctrl_scope = d.scope;

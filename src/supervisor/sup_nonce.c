@@ -77,8 +77,13 @@ void sup_nonces_issue(sup_nonces *n, const ks_crypto *c, uint8_t out[32], uint64
  */
 int sup_nonces_issue_for(sup_nonces *n, uint32_t owner, uint8_t out[32], uint64_t now)
 {
-    uint32_t h, best = UINT32_MAX;
     randombytes_buf(out, 32);
+    return sup_nonces_put_for(n, owner, out, now);
+}
+
+int sup_nonces_put_for(sup_nonces *n, uint32_t owner, const uint8_t out[32], uint64_t now)
+{
+    uint32_t h, best = UINT32_MAX;
     pthread_mutex_lock(&n->m);
     h = home(n, out);
     for (uint32_t i = 0; i < PROBE; i++) {

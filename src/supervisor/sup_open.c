@@ -19,6 +19,7 @@
 
 #include "ks_keyfile.h"
 #include "ks_sodium.h"
+#include "sup_db_pg.h"
 #include "sup_restore.h"
 #include "sup.h"
 
@@ -29,8 +30,14 @@ static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t
     sup_db *db;
     int ver = 0;
 
-    snprintf(path, sizeof path, "%s/%s", dir, KS_SUP_DB_NAME);
-    db = sup_db_open_sqlite(path, &o, err, errlen);
+    if (cfg->database[0]) {
+        /* Only PostgreSQL URLs pass sup_config_load; the URL is not echoed. */
+        snprintf(path, sizeof path, "PostgreSQL");
+        db = sup_db_open_pg(cfg->database, err, errlen);
+    } else {
+        snprintf(path, sizeof path, "%s/%s", dir, KS_SUP_DB_NAME);
+        db = sup_db_open_sqlite(path, &o, err, errlen);
+    }
     if (!db)
         return NULL;
     if (sup_db_migrate(db, &ver) != KS_DB_OK) {
@@ -87,6 +94,13 @@ static int tighten(const char *data_dir, char *err, size_t errlen)
 int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fast,
                 char token_out[80], uint8_t pk_out[KS_PUBKEY_SIZE], char *err, size_t errlen)
 {
+    return sup_init_db(data_dir, NULL, pass, passlen, kdf_fast, token_out, pk_out, err, errlen);
+}
+
+int sup_init_db(const char *data_dir, const char *db_url, const char *pass, size_t passlen,
+                int kdf_fast, char token_out[80], uint8_t pk_out[KS_PUBKEY_SIZE], char *err,
+                size_t errlen)
+{
     sup_config cfg;
     ks_crypto c;
     sup_db *db = NULL;
@@ -96,6 +110,14 @@ int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fas
     int rc = KS_E_IO, in_tx = 0;
 
     sup_config_defaults(&cfg);
+    if (db_url && *db_url) {
+        if (!sup_db_is_pg_url(db_url) || strlen(db_url) >= sizeof cfg.database) {
+            snprintf(err, errlen, "--db must be a postgresql:// URL (at most %zu bytes)",
+                     sizeof cfg.database - 1);
+            return KS_E_INVAL;
+        }
+        snprintf(cfg.database, sizeof cfg.database, "%s", db_url);
+    }
     if (ks_sodium_crypto(&c) != KS_OK) {
         snprintf(err, errlen, "libsodium failed to initialise");
         return KS_E_CRYPTO;
@@ -111,6 +133,29 @@ int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fas
     if (stat(path, &st) == 0) {
         snprintf(err, errlen, "%s already exists: this directory is already initialised", path);
         return KS_E_INVAL;
+    }
+    /* With the registry in PostgreSQL there is no keysup.db: the key says it. */
+    snprintf(path, sizeof path, "%s/%s", data_dir, KS_SUP_KEY_NAME);
+    if (stat(path, &st) == 0) {
+        snprintf(err, errlen, "%s already exists: this directory is already initialised", path);
+        return KS_E_INVAL;
+    }
+    if (cfg.database[0]) {
+        /* A shared database is initialised once: the other keysupd get a copy
+         * of this data directory (config and sealed key), not another init. */
+        int64_t nkeys = 0;
+        db = open_db(data_dir, &cfg, err, errlen);
+        if (!db)
+            return KS_E_IO;
+        if (sup_db_int(db, "SELECT COUNT(*) FROM supervisor_keys", NULL, 0, &nkeys) < 0 ||
+            nkeys > 0) {
+            snprintf(err, errlen, "the PostgreSQL database already holds a supervisor: copy the"
+                     " data directory of the first keysupd instead of running init again");
+            sup_db_close(db);
+            return KS_E_INVAL;
+        }
+        sup_db_close(db);
+        db = NULL;
     }
     rc = KS_E_IO;
     snprintf(path, sizeof path, "%s/%s", data_dir, KS_SUP_CONF_NAME);
@@ -138,6 +183,7 @@ int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fas
         sup_dbv pk[3] = {sup_dbv_blob(pk_out, KS_PUBKEY_SIZE), sup_dbv_text(KS_SUP_KEY_NAME),
                         sup_dbv_int(now)};
         sup_dbv tk[2] = {sup_dbv_blob(hash, sizeof hash), sup_dbv_int(now)};
+        sup_dbv au[1] = {sup_dbv_int(now)};
         rc = sup_db_begin(db);
         in_tx = rc == 0;
         if (!rc)
@@ -148,8 +194,8 @@ int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fas
                                 " VALUES ('initial-admin','admin',?,?)", tk, 2, NULL, NULL);
         if (!rc)
             rc = sup_db_exec(db, "INSERT INTO audit(ts, actor, action, target, result)"
-                                " VALUES (strftime('%s','now'),'keysup init','supervisor.init',"
-                                "'supervisor-1','ok')", NULL, 0, NULL, NULL);
+                                " VALUES (?,'keysup init','supervisor.init',"
+                                "'supervisor-1','ok')", au, 1, NULL, NULL);
         if (!rc)
             rc = sup_db_commit(db);
         if (rc) {
@@ -201,7 +247,7 @@ int sup_open(sup_ctx *s, const char *data_dir, const char *cfg_path, const char 
     }
     sup_log_set_level(s->cfg.log_level);
     snprintf(path, sizeof path, "%s/%s", data_dir, KS_SUP_DB_NAME);
-    if (stat(path, &st) != 0) {
+    if (!s->cfg.database[0] && stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: no database; run `keysup init --data %s` first", path,
                  data_dir);
         return KS_E_NOTFOUND;

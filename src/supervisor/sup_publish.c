@@ -35,6 +35,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "sup_cluster.h"
 #include "sup_pubstore.h"
 #include "sup_restore.h"
 
@@ -137,6 +138,7 @@ int sup_pub_mark(sup_ctx *s, uint32_t scope)
 {
     sup_dbv p[2] = {sup_dbv_int(scope), sup_dbv_int(scope)};
     int rc;
+    sup_cluster_notify(s, "dirty"); /* at the commit, wakes the publishing instance */
     if (scope == KS_SCOPE_ALL)
         return sup_db_exec(s->db, "UPDATE scopes SET dirty = dirty + 1", NULL, 0, NULL, NULL);
     rc = sup_db_exec(s->db, "INSERT INTO scopes(scope, dirty) SELECT ?, 0 WHERE NOT EXISTS"
@@ -483,6 +485,14 @@ int sup_pub_run_once(sup_ctx *s)
 
     /* The thread and a direct caller (tests, benchmark) take turns. */
     pthread_mutex_lock(&p->run);
+    if (s->cluster) {
+        /* Serve what another instance published; publish only with the lease. */
+        sup_pub_refresh(s);
+        if (!sup_cluster_leader(s)) {
+            pthread_mutex_unlock(&p->run);
+            return 0;
+        }
+    }
     d.n = 0;
     pthread_mutex_lock(&s->lock);
     if (sup_db_exec(s->db, "SELECT scope, version, dirty FROM scopes WHERE dirty > 0"
@@ -493,6 +503,11 @@ int sup_pub_run_once(sup_ctx *s)
         rc = publish_scope(s, d.scope[i], d.version[i], d.dirty[i]);
         if (!rc)
             done++;
+    }
+    if (done) {
+        pthread_mutex_lock(&s->lock);
+        sup_cluster_notify(s, "published");
+        pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&p->run);
     return rc ? rc : done;
@@ -616,12 +631,46 @@ static int load_scope(sup_ctx *s, uint32_t scope, uint64_t version)
     ps->pc->steps = steps;
     ps->pc->keys = keys;
     pthread_mutex_lock(&p->m);
+    sup_pimg_unref(ps->cur); /* a reload (sup_pub_refresh): drop what was served */
+    sup_pimg_unref(ps->d_img);
+    ps->d_img = NULL;
     ps->cur = im;
     ps->version = h.version;
     ps->created_at = h.created_at;
     memcpy(ps->root, h.root, KS_HASH_SIZE);
     pthread_mutex_unlock(&p->m);
     return KS_OK;
+}
+
+/* Another instance published (sup_cluster.h): load the stored versions this
+ * one does not serve yet. Publisher thread, p->run held (the caches are ours). */
+int sup_pub_refresh(sup_ctx *s)
+{
+    load_row l;
+    int rc = KS_OK;
+    l.n = 0;
+    pthread_mutex_lock(&s->lock);
+    /* A restore another instance detected moved the history and the floor
+     * (sup_restore.c): this one must publish above them too. */
+    if (sup_restore_load(s) != KS_OK)
+        rc = KS_E_IO;
+    if (!rc && sup_db_exec(s->db, "SELECT scope, version FROM scopes WHERE version > 0", NULL, 0,
+                           load_cb, &l))
+        rc = KS_E_IO;
+    for (size_t i = 0; !rc && i < l.n; i++) {
+        int r;
+        if (sup_pub_version(s, l.scope[i], NULL) == l.version[i])
+            continue;
+        r = load_scope(s, l.scope[i], l.version[i]);
+        if (r)
+            sup_log(KS_LOG_WARN, "publish.reload", "scope=%u version=%llu error=\"%s\"",
+                    l.scope[i], (unsigned long long)l.version[i], ks_strerror(r));
+        else
+            sup_log(KS_LOG_DEBUG, "publish.reload", "scope=%u version=%llu", l.scope[i],
+                    (unsigned long long)l.version[i]);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 int sup_pub_start(sup_ctx *s)

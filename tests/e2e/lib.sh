@@ -19,6 +19,7 @@ e2e_cleanup() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     sleep 0.2
     for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    if declare -F pg_stop >/dev/null; then pg_stop; fi
 }
 trap e2e_cleanup EXIT
 
@@ -50,8 +51,15 @@ j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sy
 
 # ----- the supervisor -----
 
+# KS_DB=postgresql: the registry in a private PostgreSQL server (pg_lib.sh)
 sup_init() {
-    "$B/keysup" init --data "$W/sup" --no-passphrase --token-out "$W/admin.tok" >"$W/init.out" 2>&1 \
+    local db=()
+    if [ "${KS_DB:-sqlite}" = postgresql ]; then
+        source "$(dirname "${BASH_SOURCE[0]}")/pg_lib.sh"
+        [ -n "${PG_URL:-}" ] || pg_start
+        db=(--db "$PG_URL")
+    fi
+    "$B/keysup" init --data "$W/sup" "${db[@]}" --no-passphrase --token-out "$W/admin.tok" >"$W/init.out" 2>&1 \
         || fail "keysup init: $(cat "$W/init.out")"
     export KEYSUP_TOKEN_FILE="$W/admin.tok"
 }

@@ -1,0 +1,227 @@
+/*
+ * bench_pg.c - keysupd on SQLite beside keysupd on PostgreSQL, same run:
+ *   - raw single-row durable inserts per second of the engine (one
+ *     connection, each INSERT its own committed transaction, through the
+ *     same sup_db layer keysupd uses): the physical limit of a write;
+ *   - enrolments per second (POST /v1/keys, generate, admin token, client
+ *     threads on loopback) and signed device heartbeats per second (nonce +
+ *     signed POST), each beside that engine's raw insert rate.
+ * usage: bench_pg [postgresql://URL|-] [seconds=2] [threads=4]
+ * Without a URL (or "-") only SQLite runs. bench/pg.sh starts a private
+ * PostgreSQL server (fsync on) and passes its URL.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "bench_device.h"
+#include "bench_util.h"
+#include "sup_cluster.h"
+
+static sup_ctx S;
+static char base_url[64], auth_hdr[128];
+static uint8_t dev_sk[64];
+static int64_t ctrl_id;
+static double run_seconds = 2;
+
+typedef struct worker {
+    pthread_t th;
+    int heartbeat; /* 1: signed heartbeats; 0: enrolments */
+    long ok, errors;
+} worker;
+
+static size_t sink(char *p, size_t s, size_t n, void *ud)
+{
+    size_t add = s * n;
+    char *b = ud;
+    if (b) {
+        size_t have = strlen(b), take = add < 255 - have ? add : 255 - have;
+        memcpy(b + have, p, take);
+        b[have + take] = 0;
+    }
+    return add;
+}
+
+static int one_heartbeat(CURL *c, const char *body)
+{
+    char resp[256] = "", url[128];
+    const char *path = "/v1/device/heartbeat";
+    long code = 0;
+    struct curl_slist *hl =
+        bench_device_headers(c, base_url, &S.crypto, dev_sk, ctrl_id, "POST", path, body, resp);
+    if (!hl)
+        return -1;
+    snprintf(url, sizeof url, "%s%s", base_url, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hl);
+    return code == 200 ? 0 : -1;
+}
+
+static int one_enrol(CURL *c)
+{
+    char url[128];
+    long code = 0;
+    struct curl_slist *hl = NULL;
+    hl = curl_slist_append(hl, auth_hdr);
+    hl = curl_slist_append(hl, "Content-Type: application/json");
+    snprintf(url, sizeof url, "%s/v1/keys", base_url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{\"generate\":true,\"scope\":1}");
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(hl);
+    return code == 201 ? 0 : -1;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    CURL *c = curl_easy_init();
+    char body[256];
+    double end = bench_now() + run_seconds;
+    snprintf(body, sizeof body, "{\"time\":%lld,\"applied_version\":1,\"lockout\":false}",
+             (long long)time(NULL));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+    while (bench_now() < end) {
+        if ((w->heartbeat ? one_heartbeat(c, body) : one_enrol(c)) == 0)
+            w->ok++;
+        else
+            w->errors++;
+    }
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static double load(int heartbeat, int threads, long *errors)
+{
+    worker w[64];
+    long n = 0;
+    double t0 = bench_now();
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < threads; i++) {
+        w[i].heartbeat = heartbeat;
+        pthread_create(&w[i].th, NULL, work, &w[i]);
+    }
+    *errors = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(w[i].th, NULL);
+        n += w[i].ok;
+        *errors += w[i].errors;
+    }
+    return (double)n / (bench_now() - t0);
+}
+
+/* One connection, one durable transaction per row, for run_seconds. */
+static double raw_inserts(void)
+{
+    uint8_t v[64];
+    long n = 0;
+    double t0, el;
+    sup_dbv p = sup_dbv_blob(v, sizeof v);
+    randombytes_buf(v, sizeof v);
+    if (sup_db_exec(S.db, "CREATE TABLE bench_raw(id INTEGER PRIMARY KEY, v BLOB NOT NULL)",
+                    NULL, 0, NULL, NULL))
+        return 0;
+    t0 = bench_now();
+    do {
+        v[0] = (uint8_t)n;
+        if (sup_db_exec(S.db, "INSERT INTO bench_raw(v) VALUES (?)", &p, 1, NULL, NULL) == 0)
+            n++;
+        el = bench_now() - t0;
+    } while (el < run_seconds);
+    sup_db_exec(S.db, "DROP TABLE bench_raw", NULL, 0, NULL, NULL);
+    return (double)n / el;
+}
+
+static int run_one(const char *url, int threads)
+{
+    char dir[] = "/tmp/ks_bench_pg_XXXXXX", tok[80], err[512];
+    uint8_t pk[32], dpk[32];
+    double raw, en, hb;
+    long e1, e2;
+
+    if (!mkdtemp(dir))
+        return 1;
+    memset(&S, 0, sizeof S);
+    if (sup_init_db(dir, url, NULL, 0, 1, tok, pk, err, sizeof err) ||
+        sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
+        fprintf(stderr, "bench_pg: %s\n", err);
+        return 1;
+    }
+    sup_log_set_level(KS_LOG_WARN);
+    snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
+    S.cfg.threads = (uint32_t)threads;
+    /* Every client is 127.0.0.1: lift the per-address limits. */
+    S.cfg.nonce_rate = S.cfg.nonce_burst = 1000000;
+    S.cfg.enroll_per_minute = 1000000;
+    raw = raw_inserts();
+    if (sup_cluster_start(&S, err, sizeof err) || sup_pub_start(&S) ||
+        sup_http_start(&S, err, sizeof err)) {
+        fprintf(stderr, "bench_pg: %s\n", err);
+        return 1;
+    }
+    snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", S.port);
+    snprintf(auth_hdr, sizeof auth_hdr, "Authorization: Bearer %s", tok);
+    crypto_sign_keypair(dpk, dev_sk);
+    {
+        sup_dbv p = sup_dbv_blob(dpk, 32);
+        pthread_mutex_lock(&S.lock);
+        sup_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
+                         " created_at) VALUES ('bench', 1, 1, ?, 0)", &p, 1, NULL, NULL);
+        ctrl_id = sup_db_last_id(S.db);
+        pthread_mutex_unlock(&S.lock);
+    }
+    en = load(0, threads, &e1);
+    hb = load(1, threads, &e2);
+    printf("%-10s raw inserts %7.0f /s | enrolments %7.0f /s (%.2f of raw, errors %ld) |"
+           " heartbeats %7.0f /s (%.2f of raw, errors %ld)\n",
+           url ? "postgresql" : "sqlite", raw, en, en / raw, e1, hb, hb / raw, e2);
+    sup_http_stop(&S);
+    sup_cluster_stop(&S);
+    sup_pub_stop(&S);
+    sup_cluster_free(&S);
+    sup_close(&S);
+    sodium_memzero(tok, sizeof tok);
+    {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_pg: cannot remove %s\n", dir);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = argc > 1 && strcmp(argv[1], "-") != 0 ? argv[1] : NULL;
+    int threads = argc > 3 ? atoi(argv[3]) : 4;
+    if (argc > 2)
+        run_seconds = atof(argv[2]);
+    if (threads < 1 || threads > 64 || sodium_init() < 0)
+        return 2;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    printf("keysupd on loopback, %d client threads, %.0f s per figure; raw = one connection,"
+           " one committed INSERT per row\n", threads, run_seconds);
+    if (run_one(NULL, threads))
+        return 1;
+    if (url && run_one(url, threads))
+        return 1;
+    if (!url)
+        printf("(no PostgreSQL URL: bench/pg.sh starts a private server and passes one)\n");
+    return 0;
+}

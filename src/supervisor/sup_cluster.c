@@ -1,0 +1,316 @@
+/*
+ * sup_cluster.c - see sup_cluster.h.
+ *
+ * The thread owns a libpq connection of its own: the publish lease is a
+ * session advisory lock on it (pg_try_advisory_lock), and it LISTENs on
+ * keysup_dirty and keysup_published. A follower tries the lock every
+ * CLUSTER_TRY_MS; the holder keeps it until its connection ends. If the
+ * connection breaks, leadership is given up at once (the server has dropped
+ * the lock too) and the thread reconnects. A leader that lost its lease while
+ * a publish was already committing cannot store a second database under the
+ * same version: (scope, version) is the primary key of snapshot_versions.
+ *
+ * Nonces: 12 random bytes, the expiry (u32 LE seconds) and a 16-byte keyed
+ * BLAKE2b of those 16 bytes under the cluster secret (created once, in the
+ * database). Any instance checks one it did not issue; spending it inserts it
+ * into cluster_nonces, whose primary key refuses the second use everywhere.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <libpq-fe.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+#include "sup_cluster.h"
+#include "sup_db_pg.h"
+
+#define CLUSTER_LEASE_KEY 0x6b737570 /* "ksup": the publish lease */
+#define CLUSTER_TRY_MS 250
+#define CLUSTER_PRUNE_S 10
+
+struct sup_cluster {
+    sup_ctx *s;
+    pthread_t th;
+    atomic_int stop, leader;
+    uint8_t secret[32];
+    PGconn *c;
+};
+
+static int leader_of(sup_ctx *s)
+{
+    return !s->cluster || atomic_load(&s->cluster->leader);
+}
+
+int sup_cluster_leader(sup_ctx *s) { return leader_of(s); }
+
+void sup_cluster_notify(sup_ctx *s, const char *what)
+{
+    if (!s->cluster)
+        return;
+    if (strcmp(what, "dirty") == 0)
+        sup_db_exec(s->db, "SELECT pg_notify('keysup_dirty', '')", NULL, 0, NULL, NULL);
+    else
+        sup_db_exec(s->db, "SELECT pg_notify('keysup_published', '')", NULL, 0, NULL, NULL);
+}
+
+static int simple(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+static int try_lease(PGconn *c)
+{
+    char sql[80];
+    PGresult *r;
+    int got;
+    snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%d)", CLUSTER_LEASE_KEY);
+    r = PQexec(c, sql);
+    got = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+          PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return got;
+}
+
+static void lose(struct sup_cluster *k, const char *why)
+{
+    if (atomic_exchange(&k->leader, 0))
+        sup_log(KS_LOG_WARN, "cluster.lease_lost", "code=KSE-760 reason=\"%s\"", why);
+}
+
+static void *cluster_main(void *arg)
+{
+    struct sup_cluster *k = arg;
+    sup_ctx *s = k->s;
+    uint64_t last_prune = 0;
+
+    while (!atomic_load(&k->stop)) {
+        struct pollfd pfd;
+        PGnotify *n;
+        int kick = 0;
+
+        if (PQstatus(k->c) != CONNECTION_OK) {
+            lose(k, "database connection lost");
+            PQreset(k->c);
+            if (PQstatus(k->c) != CONNECTION_OK ||
+                simple(k->c, "LISTEN keysup_dirty; LISTEN keysup_published")) {
+                struct timespec ts = {0, CLUSTER_TRY_MS * 1000000L};
+                nanosleep(&ts, NULL);
+                continue;
+            }
+        }
+        if (!atomic_load(&k->leader) && try_lease(k->c)) {
+            atomic_store(&k->leader, 1);
+            sup_log(KS_LOG_INFO, "cluster.lease", "publisher=this instance pid=%ld",
+                    (long)getpid());
+            kick = 1; /* publish whatever the previous holder left pending */
+        }
+        pfd.fd = PQsocket(k->c);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (pfd.fd >= 0 && poll(&pfd, 1, CLUSTER_TRY_MS) > 0 && !PQconsumeInput(k->c)) {
+            lose(k, "database connection lost");
+            continue;
+        }
+        while ((n = PQnotifies(k->c)) != NULL) {
+            kick = 1; /* dirty: the leader publishes; published: followers reload */
+            PQfreemem(n);
+        }
+        if (kick)
+            sup_pub_kick(s);
+        if (atomic_load(&k->leader) && sup_now() >= last_prune + CLUSTER_PRUNE_S) {
+            char sql[96];
+            last_prune = sup_now();
+            snprintf(sql, sizeof sql, "DELETE FROM cluster_nonces WHERE expires < %llu",
+                     (unsigned long long)last_prune);
+            (void)simple(k->c, sql);
+        }
+    }
+    return NULL;
+}
+
+static int secret_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    (void)names;
+    if (ncol >= 1 && c[0].type == KS_DBV_BLOB && c[0].n == 32)
+        memcpy(ctx, c[0].p, 32);
+    return 1;
+}
+
+/* The shared tables and the nonce secret; several instances may race here,
+ * begin() serialises them. Lock held. */
+static int setup_db(sup_ctx *s, uint8_t secret[32])
+{
+    uint8_t fresh[32], zero[32] = {0};
+    sup_dbv p = sup_dbv_blob(fresh, sizeof fresh);
+    int rc;
+
+    randombytes_buf(fresh, sizeof fresh);
+    memset(secret, 0, 32);
+    rc = sup_db_begin(s->db);
+    if (!rc)
+        rc = sup_db_exec(s->db, "CREATE TABLE IF NOT EXISTS cluster_nonces(nonce BYTEA PRIMARY KEY,"
+                                " expires BIGINT NOT NULL)", NULL, 0, NULL, NULL);
+    if (!rc)
+        rc = sup_db_exec(s->db, "CREATE TABLE IF NOT EXISTS cluster_secret(id INTEGER PRIMARY KEY,"
+                                " secret BYTEA NOT NULL)", NULL, 0, NULL, NULL);
+    if (!rc)
+        rc = sup_db_exec(s->db, "INSERT INTO cluster_secret(id, secret) SELECT 1, ? WHERE NOT"
+                                " EXISTS (SELECT 1 FROM cluster_secret)", &p, 1, NULL, NULL);
+    if (!rc)
+        rc = sup_db_exec(s->db, "SELECT secret FROM cluster_secret WHERE id = 1", NULL, 0,
+                         secret_cb, secret);
+    if (!rc)
+        rc = sup_db_commit(s->db);
+    if (rc)
+        sup_db_rollback(s->db);
+    sodium_memzero(fresh, sizeof fresh);
+    if (!rc && sodium_memcmp(secret, zero, 32) == 0)
+        rc = KS_DB_ERR;
+    return rc;
+}
+
+int sup_cluster_start(sup_ctx *s, char *err, size_t errlen)
+{
+    struct sup_cluster *k;
+    int rc;
+
+    if (!sup_db_is_pg(s->db))
+        return KS_OK;
+    k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, errlen, "out of memory");
+        return KS_E_NOSPC;
+    }
+    k->s = s;
+    pthread_mutex_lock(&s->lock);
+    rc = setup_db(s, k->secret);
+    if (rc)
+        snprintf(err, errlen, "PostgreSQL: cannot set up the cluster tables: %s",
+                 sup_db_errmsg(s->db));
+    pthread_mutex_unlock(&s->lock);
+    if (rc)
+        goto fail;
+    k->c = sup_db_pg_connect(s->cfg.database);
+    if (PQstatus(k->c) != CONNECTION_OK ||
+        simple(k->c, "LISTEN keysup_dirty; LISTEN keysup_published")) {
+        snprintf(err, errlen, "PostgreSQL: cannot open the lease connection: %s",
+                 PQerrorMessage(k->c));
+        err[strcspn(err, "\n")] = '\0';
+        goto fail;
+    }
+    /* Take the lease now if it is free, so a lone instance publishes from
+     * its first round; otherwise the thread keeps trying. */
+    atomic_init(&k->leader, try_lease(k->c));
+    atomic_init(&k->stop, 0);
+    s->cluster = k;
+    if (pthread_create(&k->th, NULL, cluster_main, k) != 0) {
+        s->cluster = NULL;
+        snprintf(err, errlen, "cannot start the cluster thread");
+        goto fail;
+    }
+    sup_log(KS_LOG_INFO, "cluster.start", "publisher=%s",
+            atomic_load(&k->leader) ? "this instance" : "another instance");
+    return KS_OK;
+fail:
+    PQfinish(k->c);
+    sodium_memzero(k->secret, sizeof k->secret);
+    free(k);
+    return KS_E_IO;
+}
+
+void sup_cluster_stop(sup_ctx *s)
+{
+    struct sup_cluster *k = s->cluster;
+    if (!k || !k->c)
+        return;
+    atomic_store(&k->stop, 1);
+    pthread_join(k->th, NULL);
+    atomic_store(&k->leader, 0);
+    PQfinish(k->c); /* ends the session: the lease is free for the next one */
+    k->c = NULL;
+}
+
+void sup_cluster_free(sup_ctx *s)
+{
+    struct sup_cluster *k = s->cluster;
+    if (!k)
+        return;
+    sup_cluster_stop(s);
+    s->cluster = NULL;
+    sodium_memzero(k->secret, sizeof k->secret);
+    free(k);
+}
+
+/* ----- nonces ----- */
+
+static void nonce_mac(const struct sup_cluster *k, const uint8_t n[16], uint8_t mac[16])
+{
+    crypto_generichash(mac, 16, n, 16, k->secret, sizeof k->secret);
+}
+
+/* 1 when the nonce is ours (any instance's) and unexpired. */
+static int nonce_valid(const struct sup_cluster *k, const uint8_t n[32], uint64_t now)
+{
+    uint8_t mac[16];
+    uint32_t exp = (uint32_t)n[12] | (uint32_t)n[13] << 8 | (uint32_t)n[14] << 16 |
+                   (uint32_t)n[15] << 24;
+    nonce_mac(k, n, mac);
+    return sodium_memcmp(mac, n + 16, 16) == 0 && exp > now;
+}
+
+int sup_nonce_issue(sup_ctx *s, uint32_t owner, uint8_t out[32])
+{
+    struct sup_cluster *k = s->cluster;
+    uint64_t now = sup_now();
+    uint32_t exp;
+    if (!k)
+        return sup_nonces_issue_for(s->nonces, owner, out, now);
+    exp = (uint32_t)(now + s->cfg.nonce_ttl);
+    randombytes_buf(out, 12);
+    out[12] = (uint8_t)exp;
+    out[13] = (uint8_t)(exp >> 8);
+    out[14] = (uint8_t)(exp >> 16);
+    out[15] = (uint8_t)(exp >> 24);
+    nonce_mac(k, out, out + 16);
+    /* The local table still bounds what one client may hold. */
+    return sup_nonces_put_for(s->nonces, owner, out, now);
+}
+
+int sup_nonce_live(sup_ctx *s, const uint8_t nonce[32])
+{
+    if (!s->cluster)
+        return sup_nonces_live(s->nonces, nonce, sup_now());
+    return nonce_valid(s->cluster, nonce, sup_now());
+}
+
+int sup_nonce_consume(sup_ctx *s, const uint8_t nonce[32])
+{
+    struct sup_cluster *k = s->cluster;
+    uint64_t now = sup_now();
+    int rc;
+    if (!k)
+        return sup_nonces_consume(s->nonces, nonce, now);
+    (void)sup_nonces_consume(s->nonces, nonce, now); /* frees the local slot */
+    if (!nonce_valid(k, nonce, now))
+        return 0;
+    {
+        uint32_t exp = (uint32_t)nonce[12] | (uint32_t)nonce[13] << 8 |
+                       (uint32_t)nonce[14] << 16 | (uint32_t)nonce[15] << 24;
+        sup_dbv p[2] = {sup_dbv_blob(nonce, 32), sup_dbv_int(exp)};
+        pthread_mutex_lock(&s->lock);
+        rc = sup_db_exec(s->db, "INSERT INTO cluster_nonces(nonce, expires) VALUES (?, ?)", p, 2,
+                         NULL, NULL);
+        if (rc && rc != KS_DB_CONSTRAINT)
+            sup_log(KS_LOG_ERROR, "cluster.nonce", "error=\"%s\"", sup_db_errmsg(s->db));
+        pthread_mutex_unlock(&s->lock);
+    }
+    return rc == KS_DB_OK; /* a constraint: spent before, here or elsewhere */
+}
