@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sup.h"
+#include "sup_console.h"
 
 void sup_config_defaults(sup_config *c)
 {
@@ -46,6 +47,7 @@ void sup_config_defaults(sup_config *c)
     c->audit_sample = 5;
     c->audit_retention_days = 365;
     c->audit_retention_rows = 0;
+    sup_console_config_defaults(c);
 }
 
 char *sup_config_trim(char *s)
@@ -151,7 +153,7 @@ static int set_key(sup_config *c, const char *k, const char *v)
     NUM("audit_retention_days", 0, 36500, audit_retention_days)
     NUM("audit_retention_rows", 0, 2000000000, audit_retention_rows)
 #undef NUM
-    return -2;
+    return sup_console_config_key(c, k, v); /* -2 when not one of them either */
 }
 
 int sup_config_load(sup_config *c, const char *path, char *err, size_t errlen)
@@ -284,5 +286,6 @@ int sup_config_write(const sup_config *c, const char *path)
             "%stls_cert = %s\n%stls_key = %s\nallow_plain_http = %s\n",
             c->tls_cert[0] ? "" : "# ", c->tls_cert, c->tls_key[0] ? "" : "# ", c->tls_key,
             c->allow_plain_http ? "yes" : "no");
+    sup_console_config_write(c, f);
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

@@ -21,6 +21,7 @@
 #include "ks_sodium.h"
 #include "sup_restore.h"
 #include "sup.h"
+#include "sup_console.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
 {
@@ -146,6 +147,8 @@ int sup_init(const char *data_dir, const char *pass, size_t passlen, int kdf_fas
         if (!rc)
             rc = sup_db_exec(db, "INSERT INTO tokens(name, role, hash, created_at)"
                                 " VALUES ('initial-admin','admin',?,?)", tk, 2, NULL, NULL);
+        if (!rc)
+            rc = sup_operator_bootstrap(db, data_dir); /* console admin (docs/console.md) */
         if (!rc)
             rc = sup_db_exec(db, "INSERT INTO audit(ts, actor, action, target, result)"
                                 " VALUES (strftime('%s','now'),'keysup init','supervisor.init',"
