@@ -17,7 +17,11 @@ const COMMANDS = [
 function kv(obj) {
   const rows = Object.entries(obj || {}).filter(([, v]) => typeof v !== 'object' || v === null);
   if (!rows.length) return el('p', { class: 'muted' }, 'No report yet.');
-  return el('dl', { class: 'kv' }, rows.map(([k, v]) => [el('dt', {}, k), el('dd', {}, String(v))]));
+  // Unix seconds under time-like names are shown as ISO times.
+  const show = (k, v) => (typeof v === 'number' && v > 1e9 && /(^time$|_sync$|_contact$|_at$)/.test(k)
+    ? iso(v) : String(v));
+  return el('dl', { class: 'kv' }, rows.filter(([k]) => !k.endsWith('_utc'))
+    .map(([k, v]) => [el('dt', {}, k), el('dd', {}, show(k, v))]));
 }
 
 function findings(diag) {

@@ -41,8 +41,8 @@ int sup_console_config_key(sup_config *c, const char *k, const char *v)
         c->console.field = (uint32_t)x;                                                  \
         return 0;                                                                        \
     }
-    NUM("console_idle", 30, 7 * 86400, idle)
-    NUM("console_session_max", 60, 30 * 86400, session_max)
+    NUM("console_idle", 2, 7 * 86400, idle)
+    NUM("console_session_max", 2, 30 * 86400, session_max)
     NUM("console_deny", 1, 1000, deny)
     NUM("console_fail_interval", 1, 86400, fail_interval)
     NUM("console_unlock_time", 1, 30 * 86400, unlock_time)
