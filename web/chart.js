@@ -47,7 +47,7 @@ export function bars(title, groups, series, fmt) {
 export function columns(title, points) {
   const w = 640, h = 200, l = 40, b = 40, t = 10;
   const svg = frame(title, w, h);
-  const max = Math.max(1, ...points.map((p) => p.value));
+  const max = Math.max(2, ...points.map((p) => p.value)); // whole-number ticks
   const cw = (w - l - 10) / Math.max(1, points.length);
   for (let i = 0; i <= 2; i++) {
     const y = t + (h - t - b) * (1 - i / 2);

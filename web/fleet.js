@@ -33,12 +33,21 @@ function cells(c, now) {
   ];
 }
 
-// The fleet table's model: rows by id, so that an update finds its row.
+// The fleet table's model: every controller's row data by id (so that an
+// update finds its row), and DOM rows only for the page on screen: a table
+// of 10,000 rows costs the browser seconds of layout and helps nobody, the
+// filters and pages find a controller.
+export const PAGE = 250;
+
 export class FleetView {
-  constructor(tbody) {
+  constructor(tbody, onPage) {
     this.tbody = tbody;
-    this.rows = new Map(); // id -> {sig, tr, c}
+    this.onPage = onPage || (() => {});
+    this.rows = new Map(); // id -> {sig, c, tr (when on screen)}
     this.filter = { site: '', state: '', code: '', q: '' };
+    this.page = 0;
+    this.shown = []; // ids of the filtered list, in id order
+    this.now = 0;
   }
 
   visible(c) {
@@ -47,50 +56,72 @@ export class FleetView {
       (!f.code || c.code === f.code) && (!f.q || c.name.toLowerCase().includes(f.q));
   }
 
-  row(c, now) {
-    const tr = el('tr', { 'data-id': c.id, 'data-state': c.state, 'data-code': c.code || '',
-                          'data-name': c.name }, cells(c, now));
-    if (!this.visible(c)) tr.classList.add('hidden');
-    return tr;
+  tr(c) {
+    return el('tr', { 'data-id': c.id, 'data-state': c.state, 'data-code': c.code || '',
+                      'data-name': c.name }, cells(c, this.now));
   }
 
-  // Applies a whole answer; returns how many rows changed.
-  apply(items, now) {
-    let changed = 0;
-    const seen = new Set();
+  // Rebuilds the filtered list and the page on screen.
+  draw() {
+    for (const r of this.rows.values()) r.tr = null;
+    this.shown = [...this.rows.values()].filter((r) => this.visible(r.c)).map((r) => r.c.id);
+    const pages = Math.max(1, Math.ceil(this.shown.length / PAGE));
+    this.page = Math.min(this.page, pages - 1);
     const frag = document.createDocumentFragment();
+    for (const id of this.shown.slice(this.page * PAGE, (this.page + 1) * PAGE)) {
+      const r = this.rows.get(id);
+      r.tr = this.tr(r.c);
+      frag.append(r.tr);
+    }
+    this.tbody.replaceChildren(frag);
+    this.onPage(this.page, pages, this.shown.length);
+  }
+
+  // Applies a whole answer; returns how many controllers changed. A change
+  // that keeps every row where it was only replaces the rows on screen that
+  // changed; anything else (a row added or removed, a filter to re-judge)
+  // redraws the page.
+  apply(items, now) {
+    this.now = now;
+    let changed = 0, moved = false;
+    const seen = new Set();
+    const filtering = Object.values(this.filter).some(Boolean);
     for (const c of items) {
       seen.add(c.id);
       const s = sig(c);
       const r = this.rows.get(c.id);
       if (!r) {
-        const tr = this.row(c, now);
-        this.rows.set(c.id, { sig: s, tr, c });
-        frag.append(tr);
+        this.rows.set(c.id, { sig: s, c, tr: null });
         changed++;
+        moved = true;
       } else if (r.sig !== s) {
-        const tr = this.row(c, now);
-        r.tr.replaceWith(tr);
-        r.tr = tr; r.sig = s; r.c = c;
+        r.sig = s;
+        r.c = c;
         changed++;
+        if (filtering) moved = true;
+        else if (r.tr) {
+          const tr = this.tr(c);
+          r.tr.replaceWith(tr);
+          r.tr = tr;
+        }
       } else {
         r.c = c;
       }
     }
-    if (frag.childNodes.length) this.tbody.append(frag);
-    for (const [id, r] of this.rows) {
-      if (!seen.has(id)) { r.tr.remove(); this.rows.delete(id); changed++; }
+    for (const id of this.rows.keys()) {
+      if (!seen.has(id)) { this.rows.delete(id); changed++; moved = true; }
     }
+    if (moved) this.draw();
     return changed;
   }
 
-  refilter() {
-    for (const r of this.rows.values()) r.tr.classList.toggle('hidden', !this.visible(r.c));
-  }
+  refilter() { this.page = 0; this.draw(); }
+
+  go(delta) { this.page = Math.max(0, this.page + delta); this.draw(); }
 
   // "3 min ago" moves on by itself; refreshed on a slow timer.
   retime(now) {
-    for (const t of this.tbody.querySelectorAll('tr:not(.hidden) time[data-t]')) {
+    for (const t of this.tbody.querySelectorAll('time[data-t]')) {
       const s = ago(Number(t.dataset.t), now);
       if (t.textContent !== s) t.textContent = s;
     }
@@ -106,7 +137,16 @@ function options(sel, values, all) {
 
 export async function render(main, ctx) {
   const tbody = el('tbody');
-  const view = new FleetView(tbody);
+  const prev = el('button', { type: 'button' }, 'Previous');
+  const next = el('button', { type: 'button' }, 'Next');
+  const where = el('span', { 'aria-live': 'polite' });
+  const view = new FleetView(tbody, (page, pages, n) => {
+    where.textContent = `${n ? page * PAGE + 1 : 0}–${Math.min(n, (page + 1) * PAGE)} of ${n}`;
+    prev.disabled = page === 0;
+    next.disabled = page >= pages - 1;
+  });
+  prev.addEventListener('click', () => view.go(-1));
+  next.addEventListener('click', () => view.go(1));
   const site = el('select', { name: 'site' });
   const state = el('select', { name: 'state' });
   const code = el('select', { name: 'code' });
@@ -131,7 +171,8 @@ export async function render(main, ctx) {
       el('thead', {}, el('tr', {}, ['Name', 'Site', 'Scope', 'Model', 'State', 'Last sync',
         'Applied / published', 'Clock offset', 'Firmware / protocol']
         .map((h) => el('th', { scope: 'col' }, h)))),
-      tbody)));
+      tbody)),
+    el('div', { class: 'pager' }, prev, where, next));
 
   const perf = (window.__ksFleet = { polls: 0, firstRenderMs: null, lastApplyMs: null,
                                      lastChanged: 0, view });

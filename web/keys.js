@@ -77,6 +77,8 @@ function keyActions(k, reload) {
   if (k.state === 'revoked') return el('span', { class: 'muted' }, 'final');
   const priv = sel('priv', PRIVS);
   priv.setAttribute('aria-label', `privilege for ${k.holder || k.key_id}`);
+  const until = el('input', { type: 'date', 'aria-label': `valid until for ${k.holder || k.key_id}`,
+                              value: k.valid_until ? iso(k.valid_until).slice(0, 10) : null });
   return el('div', { class: 'actions' },
     k.state === 'suspended'
       ? el('button', { type: 'button', onclick: () => act('resume', null, 'Resumed') }, 'Resume')
@@ -89,7 +91,12 @@ function keyActions(k, reload) {
     el('button', { type: 'button', onclick: () => act('grant', { privileges: [priv.value] }, 'Granted') },
        'Grant'),
     el('button', { type: 'button', onclick: () => act('revoke-privilege',
-      { privileges: [priv.value] }, 'Privilege revoked') }, 'Take away'));
+      { privileges: [priv.value] }, 'Privilege revoked') }, 'Take away'),
+    until,
+    el('button', { type: 'button', onclick: () => act('validity', {
+      valid_from: k.valid_from || 0,
+      valid_until: until.value ? Math.floor(Date.parse(`${until.value}T23:59:59Z`) / 1000) : 0,
+    }, 'Validity set') }, 'Set validity'));
 }
 
 export async function render(main, ctx) {
