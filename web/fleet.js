@@ -19,7 +19,7 @@ function cells(c, now) {
     el('td', {}, el('a', { href: `#/controller/${c.id}` }, c.name)),
     el('td', {}, c.site || '–'),
     el('td', { class: 'num' }, c.scope),
-    el('td', { class: 'hide-narrow' }, c.model || '–'),
+    el('td', {}, c.model || '–'),
     el('td', { class: 'state' }, badge(c.state), ' ',
        c.code ? el('span', { class: 'code', title: c.title || '' }, c.code) : null),
     el('td', { class: 'sync' }, c.last_sync
@@ -29,7 +29,7 @@ function cells(c, now) {
     el('td', { class: 'num' }, `${c.applied_version ?? '–'} / ${c.published_version ?? '–'}`,
        c.in_sync || c.applied_version == null ? null : el('span', { class: 'muted' }, ' behind')),
     el('td', { class: 'num' }, c.clock_offset == null ? '–' : `${c.clock_offset} s`),
-    el('td', { class: 'hide-narrow' }, `${c.firmware_version || '–'} / ${c.protocol_version ?? '–'}`),
+    el('td', {}, `${c.firmware_version || '–'} / ${c.protocol_version ?? '–'}`),
   ];
 }
 

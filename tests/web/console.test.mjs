@@ -109,6 +109,13 @@ try {
     assert(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(title), `full ISO time on hover: ${title}`);
     assert(await t.page.locator('#nav a[data-page="admin"]').isVisible(), 'admin sees the admin page link');
     await t.shot('fleet');
+    // A tablet in portrait: the page itself never scrolls sideways (wide
+    // tables scroll in their own box).
+    await t.page.setViewportSize({ width: 820, height: 1180 });
+    assert(await t.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+           'the fleet page fits a tablet');
+    await t.shot('fleet-tablet');
+    await t.page.setViewportSize({ width: 1280, height: 800 });
     ok('admin signs in and sees both controllers ok, with site, model and a human Last Sync');
 
     // ----- 2. corrupt d1's flash: its row turns KSE-301 within one heartbeat
@@ -198,6 +205,15 @@ try {
     await t.page.getByRole('link', { name: 'Tokens and operators' }).click();
     await t.page.locator('tr[data-operator="auditor1"]').waitFor();
     await t.shot('admin');
+
+    // Replace Supervisor Credential: the one-time code and the fingerprint,
+    // shown once on the controller page.
+    await t.page.goto(`${URL}/#/controller/1`);
+    await t.page.getByRole('button', { name: 'Replace Supervisor Credential' }).click();
+    const secret = await t.page.locator('#one-time-code').innerText();
+    assert(/One-time code: \d{4}-?\d{4}/.test(secret) && /([0-9a-f]{4}-){7}[0-9a-f]{4}/.test(secret),
+           `one-time code and fingerprint shown: ${secret}`);
+    await t.shot('controller-d1-replace-credential');
 
     // A forged state change with the admin's own session but without the
     // CSRF token is refused.
