@@ -124,7 +124,7 @@ int sup_session_auth(sup_req *rq, sup_resp *rs, int need, const char *action)
         pthread_mutex_lock(&s->lock);
         lookup(rq, &r, NULL);
         if (r.found && (now - r.last_used > (int64_t)s->cfg.console.idle ||
-                        now - r.created_at > (int64_t)s->cfg.console.session_max)) {
+                        now - r.created_at >= (int64_t)s->cfg.console.session_max)) {
             p[0] = sup_dbv_int(r.id);
             sup_db_exec(s->db, "DELETE FROM console_sessions WHERE id = ?", p, 1, NULL, NULL);
             r.found = 0;

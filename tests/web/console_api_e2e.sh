@@ -12,6 +12,7 @@ cat >>"$W/sup/keysupd.conf" <<'CONF'
 console_idle = 2
 console_session_max = 6
 console_deny = 2
+console_fail_interval = 2
 console_unlock_time = 600
 CONF
 sup_start
@@ -103,7 +104,10 @@ api operator add tech --role operator --password-file "$W/op.pw" >/dev/null || f
 printf 'short\n' >"$W/short.pw"
 api operator add tech2 --role operator --password-file "$W/short.pw" >/dev/null 2>&1 \
     && fail "a 5-character password was accepted"
-[ "$(signin tech wrong-1 d)" = 401 ] && [ "$(code "$W/d.json")" = KSE-743 ] || fail "wrong password 1"
+[ "$(signin tech wrong-0 d)" = 401 ] && [ "$(code "$W/d.json")" = KSE-743 ] || fail "wrong password 0"
+sleep 2.5 # past console_fail_interval: the next failure starts a new series
+[ "$(signin tech wrong-1 d)" = 401 ] && [ "$(code "$W/d.json")" = KSE-743 ] \
+    || fail "a failure outside console_fail_interval still counted: $(cat "$W/d.json")"
 [ "$(signin tech wrong-2 d)" = 403 ] && [ "$(code "$W/d.json")" = KSE-740 ] || fail "2nd wrong: not locked"
 grep -qi '^retry-after: [1-9]' "$W/d.h" || fail "no Retry-After on the lock"
 [ "$(signin tech first-password-1 d)" = 403 ] || fail "right password accepted while locked"
@@ -123,7 +127,7 @@ api operator remove tech >/dev/null || fail "operator remove"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -b "$W/f" "$U/v1/fleet")" = 401 ] || fail "removed operator's session valid"
 api operator list >"$W/ops.json" || fail "operator list"
 [ "$(j "$W/ops.json" '[o["name"] for o in d["items"]]')" = "['admin']" ] || fail "list: $(cat "$W/ops.json")"
-ok "operators: faillock lock (KSE-740, Retry-After), unlock, passwd ends sessions, roles apply, remove"
+ok "operators: faillock lock (KSE-740, Retry-After) within console_fail_interval only, unlock, passwd ends sessions, roles apply, remove"
 
 # ----- under TLS the cookie is Secure
 sup_stop
