@@ -1,9 +1,10 @@
 // controller.js - the Hardware Management page of one controller: state,
 // last health report, open incidents with root cause, evidence and ordered
 // steps (GET /v1/controllers/{id}/diagnosis), the remediation buttons,
-// command history, and the decisions and refusals the controller uploaded.
+// command history, and the newest decisions and refusals the controller
+// uploaded (GET /v1/controllers/{id}/decisions: with holder and label).
 // Refreshed once per heartbeat.
-import { api, badge, el, iso, keyLabel, keyNames, table, timeEl, toast } from './lib.js';
+import { api, badge, el, iso, keyLabel, table, timeEl, toast } from './lib.js';
 
 const COMMANDS = [
   ['initialize', 'Initialize Terminal', 'Download the whole credential database again'],
@@ -56,9 +57,7 @@ export async function render(main, ctx, id) {
   const head = el('div');
   const body = el('div');
   const secret = el('div');
-  let keys = new Map();
   let alive = true, timer = null;
-  try { keys = keyNames((await api('GET', '/v1/keys?limit=1000')).items); } catch (e) { /* shown as ids */ }
 
   const send = async (command, title) => {
     if (!window.confirm(`${title} on this controller?`)) return;
@@ -84,7 +83,7 @@ export async function render(main, ctx, id) {
       api('GET', `/v1/fleet?id=${encodeURIComponent(id)}`),
       api('GET', `/v1/controllers/${id}/diagnosis`),
       api('GET', `/v1/controllers/${id}/commands`),
-      api('GET', `/v1/controllers/${id}/audit?limit=1000`),
+      api('GET', `/v1/controllers/${id}/decisions?limit=50`),
     ]);
     const f = fleet.items[0] || {};
     const now = fleet.server_at;
@@ -103,7 +102,7 @@ export async function render(main, ctx, id) {
         el('dt', {}, 'Firmware / protocol'),
         el('dd', {}, `${c.firmware_version || '–'} / ${c.protocol_version ?? '–'}`),
         el('dt', {}, 'Reader lockout'), el('dd', {}, c.lockout ? 'locked' : 'no')));
-    const recs = (audit.items || []).slice(-50).reverse();
+    const recs = audit.items || [];
     body.replaceChildren(
       el('section', { class: 'card', 'aria-labelledby': 'diag-h', id: 'diagnosis' },
         el('h2', { id: 'diag-h' }, `Diagnosis: ${diag.verdict}`), findings(diag)),
@@ -123,7 +122,8 @@ export async function render(main, ctx, id) {
             return el('tr', { class: 'decision', 'data-granted': String(!!d.granted),
                               'data-code': d.code || '' },
               el('td', {}, el('time', { title: iso(d.time) }, iso(d.time))),
-              el('td', {}, keyLabel(keys.get(d.key_id), d.key_id)),
+              el('td', { title: d.key_id || '' }, r.enrolled ? keyLabel(r, d.key_id)
+                : d.key_id ? `not enrolled here (${d.key_id.slice(0, 8)}…)` : '–'),
               el('td', {}, d.action || d.event || ''),
               el('td', {}, d.granted ? badge('ok', 'GRANTED') : badge('problem', 'REFUSED')),
               el('td', { class: 'code' }, d.code || ''), el('td', {}, d.reader || ''));

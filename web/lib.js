@@ -118,13 +118,7 @@ export function table(caption, heads, rows, cls) {
     el('tbody', {}, rows));
 }
 
-// Key id (hex) -> "Alice Smith · front door card" from a key list.
-export function keyNames(keys) {
-  const m = new Map();
-  for (const k of keys) m.set(k.key_id, k);
-  return m;
-}
-
+// "Alice Smith · front door card" for a row with holder and label.
 export function keyLabel(k, id) {
   if (!k) return id ? `unknown key ${id.slice(0, 8)}…` : '–';
   const who = k.holder || 'no holder';
