@@ -13,6 +13,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sup_console.h"
@@ -64,7 +65,13 @@ int sup_operator_bootstrap(sup_db *db, const char *data_dir)
                         " VALUES ('admin','admin',?,?)", p, 2, NULL, NULL) != KS_DB_OK)
         goto cleanup;
     snprintf(path, sizeof path, "%s/%s", data_dir, KS_CONSOLE_ADMIN_PW_FILE);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* init refuses a directory with a database, so a file here is left from
+     * an init that failed later: replaced, and 0600 whatever it was. */
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0 && fchmod(fd, 0600) != 0) {
+        sup_log(KS_LOG_ERROR, "console.bootstrap", "file=%s error=\"%s\"", path, strerror(errno));
+        goto cleanup;
+    }
     if (fd < 0) {
         sup_log(KS_LOG_ERROR, "console.bootstrap", "file=%s error=\"%s\"", path, strerror(errno));
         goto cleanup;
