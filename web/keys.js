@@ -1,8 +1,8 @@
 // keys.js - keys and holders: search by holder, label, privilege and
 // state; enrol (paste a public key, or have the supervisor generate one
-// and download its secret once); grant and revoke privileges, suspend,
+// and download its key file once, sealed under a passphrase); grant and revoke privileges, suspend,
 // resume, revoke, validity. A key is always shown with its holder and label.
-import { api, badge, el, field, iso, table, toast } from './lib.js';
+import { api, badge, el, field, getCsrf, iso, table, toast } from './lib.js';
 
 const PRIVS = ['OPERATOR', 'SUPERVISOR', 'ADMIN', 'CALIBRATE', 'REFUND', 'VOID', 'Z_REPORT',
   'OVERRIDE', 'FIRMWARE', 'PRICE', 'PARAMETER', 'USER_MGMT'];
@@ -13,9 +13,8 @@ function sel(name, values, first) {
                                         : el('option', { value: v }, v))));
 }
 
-function download(name, text) {
-  const a = el('a', { href: URL.createObjectURL(new Blob([text], { type: 'application/json' })),
-                      download: name });
+function download(name, blob) {
+  const a = el('a', { href: URL.createObjectURL(blob), download: name });
   document.body.append(a);
   a.click();
   setTimeout(() => { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
@@ -27,6 +26,8 @@ function enrolForm(holders, reload) {
   const label = el('input', { name: 'label', placeholder: 'e.g. front door card' });
   const pk = el('textarea', { name: 'public_key', placeholder: '64 hex digits (Ed25519 public key)' });
   const gen = el('input', { type: 'checkbox', name: 'generate' });
+  const pass = el('input', { type: 'password', name: 'keyfile_passphrase', minlength: 10,
+                             autocomplete: 'new-password' });
   const scope = el('input', { name: 'scope', type: 'number', min: 0, value: 0 });
   const until = el('input', { name: 'valid_until', type: 'date' });
   const privs = PRIVS.map((p) => el('label', {}, el('input', { type: 'checkbox', value: p,
@@ -37,7 +38,8 @@ function enrolForm(holders, reload) {
        field('Label', label), field('Scope (0 = all)', scope), field('Valid until', until)),
     el('fieldset', {}, el('legend', {}, 'Privileges'), privs),
     field('Public key', pk),
-    el('label', {}, gen, ' Generate the key here instead (its secret is shown once)'),
+    el('label', {}, gen, ' Generate the key here instead: its key file is downloaded once'),
+    field('Key file passphrase (10+ characters; empty: a plain file, as secret as the key)', pass),
     el('p', {}, el('button', { type: 'submit', class: 'primary' }, 'Enrol')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -53,9 +55,18 @@ function enrolForm(holders, reload) {
       if (gen.checked) body.generate = true; else body.public_key = pk.value.trim();
       const k = await api('POST', '/v1/keys', body);
       if (k.secret_seed) {
-        download(`keysup-key-${k.key_id}.json`, JSON.stringify({ key_id: k.key_id,
-          public_key: k.public_key, secret_seed: k.secret_seed }, null, 2));
-        toast(`Key ${k.key_id.slice(0, 8)}… enrolled; its secret was downloaded once.`);
+        // The only copy of the secret becomes a key file (docs/keyfile.md),
+        // sealed under the passphrase when one was typed; keysupd keeps neither.
+        const body = { secret_seed: k.secret_seed };
+        if (pass.value) body.passphrase = pass.value;
+        pass.value = '';
+        const r = await fetch('/v1/keyfile', { method: 'POST', credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json', 'X-Keysup-CSRF': getCsrf() },
+          body: JSON.stringify(body) });
+        if (!r.ok) throw new Error(`key ${k.key_id} is enrolled, but its key file failed (HTTP ${r.status})`);
+        download(`${(k.holder || 'key').replace(/[^A-Za-z0-9_-]+/g, '-')}-${k.key_id.slice(0, 8)}.key`,
+                 await r.blob());
+        toast(`Key ${k.key_id.slice(0, 8)}… enrolled; its key file was downloaded (the only copy).`);
       } else {
         toast(`Key ${k.key_id.slice(0, 8)}… enrolled for ${k.holder || 'holder'}.`);
       }

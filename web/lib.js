@@ -3,6 +3,7 @@
 
 let csrf = null;
 export function setCsrf(t) { csrf = t; }
+export function getCsrf() { return csrf; }
 
 export class ApiError extends Error {
   constructor(status, code, message) {

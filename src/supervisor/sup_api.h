@@ -77,6 +77,7 @@ extern const sup_route sup_routes_diag[];   /* api_diag.c */
 extern const sup_route sup_routes_console[]; /* api_console.c: the console, sessions, fleet */
 extern const sup_route sup_routes_operators[]; /* api_operators.c */
 extern const sup_route sup_routes_decisions[]; /* api_decisions.c */
+extern const sup_route sup_routes_keyfile[];   /* api_keyfile.c */
 
 /* ----- console sessions (sup_session.c) ----- */
 

@@ -58,6 +58,7 @@ typedef struct conn_state {
 static const sup_route *const tables[] = {
     sup_routes_ops, sup_routes_keys, sup_routes_ctrl, sup_routes_device, sup_routes_admin,
     sup_routes_diag, sup_routes_console, sup_routes_operators, sup_routes_decisions,
+    sup_routes_keyfile,
 };
 
 /* Matches url against pattern, capturing `*` segments into args. */
