@@ -14,8 +14,8 @@ export async function render(main, ctx) {
     main.replaceChildren(el('p', {}, 'Tokens and operators are for admins.'));
     return;
   }
-  const tokens = el('div', { class: 'scroll' });
-  const ops = el('div', { class: 'scroll' });
+  const tokens = el('div', { class: 'scroll', tabindex: 0 });
+  const ops = el('div', { class: 'scroll', tabindex: 0 });
   const shown = el('div');
   const act = async (method, path, body, what) => {
     try { await api(method, path, body); toast(what); await load(); }

@@ -26,7 +26,7 @@ export async function render(main) {
     el('option', { value: 'failed' }, 'failed'));
   const since = el('input', { name: 'since', type: 'date' });
   const until = el('input', { name: 'until', type: 'date' });
-  const list = el('div', { class: 'scroll' });
+  const list = el('div', { class: 'scroll', tabindex: 0 });
   const pager = el('div', { class: 'pager' });
   let offset = 0;
   const filters = () => ({
@@ -73,7 +73,7 @@ export async function render(main) {
   form.addEventListener('submit', (ev) => { ev.preventDefault(); offset = 0; load(); });
   const pol = await api('GET', '/v1/policies');
   main.replaceChildren(el('h1', {}, 'Audit'), form, pager, list,
-    el('section', { class: 'card scroll' }, table('Policies: the privileged-action catalogue',
+    el('section', { class: 'card scroll', tabindex: 0 }, table('Policies: the privileged-action catalogue',
       ['Action', 'Title', 'Required privileges', 'Two supervisors', 'Session timeout', 'Seal blocked'],
       (pol.items || []).map((p) => el('tr', {}, el('td', { class: 'mono' }, p.name), el('td', {}, p.title),
         el('td', {}, (p.required_privileges || []).join ? p.required_privileges.join(', ')

@@ -166,7 +166,7 @@ export async function render(main, ctx) {
     summary,
     el('div', { class: 'filters', role: 'search' }, field('Site', site), field('State', state),
        field('KSE code', code), field('Controller', q), updated),
-    el('div', { class: 'scroll' }, el('table', { id: 'fleet' },
+    el('div', { class: 'scroll', tabindex: 0 }, el('table', { id: 'fleet' },
       el('caption', {}, 'Controllers (updates by itself)'),
       el('thead', {}, el('tr', {}, ['Name', 'Site', 'Scope', 'Model', 'State', 'Last sync',
         'Applied / published', 'Clock offset', 'Firmware / protocol']

@@ -115,7 +115,7 @@ export async function render(main, ctx) {
   const labelQ = el('input', { type: 'search', name: 'label', placeholder: 'label' });
   const priv = sel('privilege', PRIVS, 'any privilege');
   const state = sel('state', ['active', 'suspended', 'revoked'], 'any state');
-  const list = el('div', { class: 'scroll' });
+  const list = el('div', { class: 'scroll', tabindex: 0 });
   const enrolBox = el('div');
   const reload = async () => {
     const q = new URLSearchParams({ limit: '1000' });

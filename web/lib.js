@@ -37,6 +37,8 @@ export async function api(method, path, body) {
   return j;
 }
 
+// Boxes that scroll sideways (class "scroll") carry tabindex 0: keyboard
+// users can scroll them too.
 // el('tr', {class: 'x', onclick: fn}, child, 'text', ...): children may be
 // nodes, strings, numbers, null (skipped) or arrays of those.
 export function el(tag, attrs, ...children) {

@@ -5,7 +5,10 @@
 // of each page it visits under $KS_SHOTS.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 const env = process.env;
 const URL = env.KS_URL, B = env.KS_BIN, W = env.KS_WORK, SHOTS = env.KS_SHOTS;
@@ -38,9 +41,9 @@ const browser = await chromium.launch({ executablePath: env.KS_CHROMIUM, headles
   args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
 
 // A fresh browser context (its own cookies) watched for problems.
-async function open(scenario) {
+async function open(scenario, opts) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 },
-                                             acceptDownloads: true });
+                                             acceptDownloads: true, ...(opts || {}) });
   const page = await context.newPage();
   const problems = [];
   const allowed = []; // [{status, path}] answers the scenario provokes on purpose
@@ -284,7 +287,34 @@ try {
     ok('the auditor sees no buttons; a forged change without CSRF is refused (KSE-742), and with it the role is (FORBIDDEN)');
   }
 
-  // ----- 6. a wrong password locks the account after N tries
+  // ----- 6. accessibility: axe-core's WCAG 2 A/AA rules on every page.
+  // (axe is injected as a script, so this context alone bypasses the CSP.)
+  {
+    const t = await open('a11y', { bypassCSP: true });
+    const axe = () => t.page.evaluate(async () => (await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } })).violations
+      .map((x) => `${x.id} (${x.impact}): ${x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`));
+    const found = [];
+    await t.page.goto(URL + '/');
+    await t.page.getByLabel('Operator name').waitFor();
+    await t.page.addScriptTag({ path: AXE });
+    found.push(...(await axe()).map((x) => `sign-in ${x}`));
+    await signin(t, 'admin', env.KS_ADMIN_PW);
+    await t.page.waitForSelector('#fleet tbody tr[data-name="d1"]');
+    for (const [hash, ready] of [['#/fleet', '#fleet tbody tr'], ['#/controller/1', '#diagnosis'],
+                                 ['#/keys', '#enrol'], ['#/incidents', 'svg.chart'],
+                                 ['#/audit', 'main table'], ['#/admin', 'tr[data-operator]']]) {
+      await t.page.goto(`${URL}/${hash}`);
+      await t.page.waitForSelector(ready);
+      await t.page.addScriptTag({ path: AXE });
+      found.push(...(await axe()).map((x) => `${hash} ${x}`));
+    }
+    assert(found.length === 0, `accessibility violations:\n  ${found.join('\n  ')}`);
+    await t.close();
+    ok('no WCAG 2 A/AA violation (axe-core) on the sign-in, fleet, controller, keys, incidents, audit and admin pages');
+  }
+
+  // ----- 7. a wrong password locks the account after N tries
   {
     const t = await open('lockout');
     const deny = Number(env.KS_DENY || 5);
