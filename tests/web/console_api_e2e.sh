@@ -52,7 +52,9 @@ CSRF=$(j "$W/a.json" 'd["csrf"]')
 [ "$(curl -s -o /dev/null -w '%{http_code}' -b "$W/a" "$U/v1/fleet")" = 200 ] || fail "cookie GET"
 st=$(curl -s -o "$W/r.json" -w '%{http_code}' -b "$W/a" -X POST -d '{"name":"x1"}' "$U/v1/controllers")
 [ "$st" = 403 ] && [ "$(code "$W/r.json")" = KSE-742 ] || fail "POST without CSRF: $st $(cat "$W/r.json")"
-st=$(curl -s -o "$W/r.json" -w '%{http_code}' -b "$W/a" -H "X-Keysup-CSRF: ${CSRF%?}0" -X POST \
+# The right token with its last digit changed (never the same token).
+WRONG="${CSRF%?}$([ "${CSRF: -1}" = 0 ] && echo 1 || echo 0)"
+st=$(curl -s -o "$W/r.json" -w '%{http_code}' -b "$W/a" -H "X-Keysup-CSRF: $WRONG" -X POST \
     -d '{"name":"x1"}' "$U/v1/controllers")
 [ "$st" = 403 ] && [ "$(code "$W/r.json")" = KSE-742 ] || fail "POST with a wrong CSRF: $st"
 st=$(curl -s -o "$W/r.json" -w '%{http_code}' -b "$W/a" -H "X-Keysup-CSRF: $CSRF" -X POST \
