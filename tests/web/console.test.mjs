@@ -23,16 +23,36 @@ function assert(c, m) { if (!c) throw new Error(`assertion failed: ${m}`); }
 // keysup-controller / keysup CLI helpers (the field side of a scenario).
 const ctl = (name, ...args) =>
   execFileSync(`${B}/keysup-controller`, ['ctl', '--socket', `${W}/${name}.sock`, ...args]);
-const present = (key, name, action, reader, extraEnv) => spawnSync(`${B}/keysup`,
-  ['key', 'present', key, '--controller', `${W}/${name}.sock`, '--action', action,
-   '--reader', reader], { encoding: 'utf8', env: { ...process.env, ...(extraEnv || {}) } });
+function present(key, name, action, reader, extraEnv) {
+  const r = spawnSync(`${B}/keysup`, ['key', 'present', key, '--controller', `${W}/${name}.sock`,
+    '--action', action, '--reader', reader],
+  { encoding: 'utf8', env: { ...process.env, ...(extraEnv || {}) } });
+  lastPresent = `${r.status}: ${r.stdout}${r.stderr}`;
+  return r;
+}
 
+// The controller holds what the supervisor published for its scope.
+function inStep(name, id) {
+  try {
+    const show = JSON.parse(execFileSync(`${B}/keysup`, ['--json', 'controller', 'show', String(id)]));
+    const st = JSON.parse(execFileSync(`${B}/keysup-controller`,
+      ['ctl', '--socket', `${W}/${name}.sock`, '--json', 'status']));
+    return show.published_version != null && show.published_version === st.applied_version &&
+      show.published_root === st.applied_root;
+  } catch (e) { return false; }
+}
+let attempt = 0;
+
+let lastPresent = '';
 async function until(limitMs, what, fn) {
   const t0 = Date.now();
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() - t0 > limitMs) throw new Error(`timed out after ${limitMs} ms: ${what}`);
+    if (Date.now() - t0 > limitMs) {
+      throw new Error(`timed out after ${limitMs} ms: ${what}` +
+                      (lastPresent ? ` (last key present: ${lastPresent.trim()})` : ''));
+    }
     await sleep(100);
   }
 }
@@ -169,8 +189,10 @@ try {
     await krow.waitFor();
     assert(/front door card/.test(await krow.innerText()), 'the key shows its holder and label');
     await t.shot('keys-enrolled');
-    const granted = await until(15 * HB, 'alice GRANTED at d2', () => {
-      const r = present(`${W}/alice.key`, 'd2', 'access', 'reader-g');
+    await until(15 * HB, 'd2 holds the new key (in step)', () => inStep('d2', 2));
+    // A fresh reader name per attempt: refusals never add up to a reader lockout.
+    const granted = await until(5 * HB, 'alice GRANTED at d2', () => {
+      const r = present(`${W}/alice.key`, 'd2', 'access', `reader-g${++attempt}`);
       return r.status === 0 ? r.stdout + r.stderr : null;
     });
     assert(/GRANTED/i.test(granted), `present says GRANTED: ${granted}`);
@@ -179,7 +201,8 @@ try {
     await krow.getByRole('button', { name: 'Revoke' }).click();
     await t.page.locator('tr[data-state="revoked"]', { hasText: 'Alice Console' }).waitFor();
     await t.shot('keys-revoked');
-    const refused = await until(15 * HB, 'alice refused at d2', () => {
+    await until(15 * HB, 'd2 holds the revocation (in step)', () => inStep('d2', 2));
+    const refused = await until(5 * HB, 'alice refused at d2', () => {
       const r = present(`${W}/alice.key`, 'd2', 'access', 'reader-r');
       return r.status !== 0 ? r.stdout + r.stderr : null;
     });
@@ -206,8 +229,9 @@ try {
       enrol.getByRole('button', { name: 'Enrol' }).click()]);
     await kf.saveAs(`${W}/bobgen.key`);
     await t.page.locator('tr[data-state="active"]', { hasText: 'Bob Generated' }).waitFor();
-    const bob = await until(15 * HB, 'the generated key GRANTED at d2', () => {
-      const r = present(`${W}/bobgen.key`, 'd2', 'access', 'reader-k',
+    await until(15 * HB, 'd2 holds the generated key (in step)', () => inStep('d2', 2));
+    const bob = await until(5 * HB, 'the generated key GRANTED at d2', () => {
+      const r = present(`${W}/bobgen.key`, 'd2', 'access', `reader-k${++attempt}`,
                         { KEYSUP_PASSPHRASE: 'bob-passphrase-1' });
       return r.status === 0 ? r.stdout + r.stderr : null;
     });
