@@ -118,6 +118,7 @@ sleep 2.5
 
 say "running"
 cat <<EOF
+  console        $KEYSUP_SERVER/   (admin, password in $D/sup/console-admin.password)
   API            $KEYSUP_SERVER/v1   (token: $D/admin.token)
   metrics        $KEYSUP_SERVER/metrics
   health         $KEYSUP_SERVER/healthz

@@ -5,7 +5,7 @@
 #   P/lib/systemd/system/*.service, P/lib/sysusers.d/keysup.conf,
 #   P/lib/tmpfiles.d/keysup.conf, P/share/man/man{1,8}/...,
 #   P/share/doc/keysup/ (docs, examples/keysupd.conf),
-#   P/share/keysup/prometheus/keysup-rules.yml,
+#   P/share/keysup/prometheus/keysup-rules.yml, P/share/keysup/web/ (console),
 #   /etc/default/keysup-controller (P/etc/... unless P is /usr)
 install(TARGETS keysup RUNTIME DESTINATION bin)
 install(TARGETS keysupd keysup-controller RUNTIME DESTINATION sbin)
@@ -19,6 +19,8 @@ install(FILES packaging/keysupd.conf.example DESTINATION share/doc/keysup/exampl
         RENAME keysupd.conf)
 install(PROGRAMS docs/examples/by-hand.sh DESTINATION share/doc/keysup/examples)
 install(FILES packaging/prometheus/keysup-rules.yml DESTINATION share/keysup/prometheus)
+install(DIRECTORY web/ DESTINATION share/keysup/web FILES_MATCHING PATTERN "*.html"
+        PATTERN "*.css" PATTERN "*.js" PATTERN "*.svg")
 install(CODE "set(KS_SOURCE_DIR \"${CMAKE_SOURCE_DIR}\")
 set(KS_BINARY_DIR \"${CMAKE_BINARY_DIR}\")
 include(\"${CMAKE_SOURCE_DIR}/cmake/KsInstallUnits.cmake\")")

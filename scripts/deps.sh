@@ -4,12 +4,15 @@
 set -euo pipefail
 
 ks_pkgs_build="cmake make pkg-config clang-14 libclang-rt-14-dev libsodium-dev libjansson-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev libpq-dev sqlite3 curl jq"
-ks_pkgs_test="python3 postgresql gnutls-bin openssl prometheus dpkg-dev systemd man-db gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi faketime libfaketime"
+ks_pkgs_test="python3 postgresql gnutls-bin openssl prometheus dpkg-dev systemd man-db gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi faketime libfaketime chromium"
 
 ks_deps() {
     local want="$ks_pkgs_build"
     case "${1:-build}" in
-        test) want="$want $ks_pkgs_test" ;;
+        test) want="$want $ks_pkgs_test"
+              # npm installs playwright-core for the console's browser tests
+              # (scripts/web_deps.sh); Debian's node unless one is on PATH.
+              command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
     esac
     local missing=""
     for p in $want; do

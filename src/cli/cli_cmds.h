@@ -42,6 +42,7 @@ int cmd_holder(cli_ctx *cx, int argc, char **argv);
 int cmd_policy(cli_ctx *cx, int argc, char **argv);
 int cmd_audit(cli_ctx *cx, int argc, char **argv);
 int cmd_token(cli_ctx *cx, int argc, char **argv);
+int cmd_operator(cli_ctx *cx, int argc, char **argv);
 int cmd_supervisor(cli_ctx *cx, int argc, char **argv);
 int cmd_tls(cli_ctx *cx, int argc, char **argv);
 /* Diagnosis (cmd_diagnose.c, cmd_incident.c). */

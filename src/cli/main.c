@@ -31,6 +31,7 @@ static const cli_noun nouns[] = {
     {"policy", "privileged-action policies: list, show, set", cmd_policy},
     {"audit", "the supervisor's audit log: list", cmd_audit},
     {"token", "admin, operator and auditor API tokens: create, list, revoke", cmd_token},
+    {"operator", "web console operators: add, list, remove, unlock, passwd", cmd_operator},
     {"supervisor", "the supervisor signing key: show, rotate", cmd_supervisor},
     {"tls", "keysupd's TLS key pin: show, stage a new certificate", cmd_tls},
     {"diagnose", "diagnose a controller: root cause, evidence, numbered steps", cmd_diagnose},

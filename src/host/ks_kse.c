@@ -378,6 +378,53 @@ static const ks_kse table[] = {
       "The device key has left this unit: re-provision the real one (`keysup controller add NAME "
       "--scope N`, `keysup-controller enroll ...`) and remove the old entry with its leaked key.",
       NULL}},
+    {740, "OPERATOR_LOCKED", KS_SEV_WARNING, KS_AREA_LOCKOUT,
+     "Console operator locked out after failed sign-ins",
+     "Too many wrong passwords were typed for this operator account in a short time, so the "
+     "console refuses it for a while, even with the right password: someone forgot a password, "
+     "or somebody is guessing it.",
+     "keysupd counts failed sign-ins per operator within console_fail_interval; at "
+     "console_deny failures the account is locked for console_unlock_time seconds (the audit "
+     "shows each failure with the client's address).",
+     0, NULL,
+     {"Check the audit (`keysup audit --action console.signin`) for the addresses behind the "
+      "failures: one person mistyping, or a guessing attack.",
+      "Wait console_unlock_time seconds, or have an admin unlock it at once: `keysup operator "
+      "unlock NAME` (and set a new password with `keysup operator passwd NAME` if it was "
+      "forgotten).",
+      NULL}},
+    {741, "CONSOLE_SESSION_EXPIRED", KS_SEV_INFO, KS_AREA_TRUST,
+     "Console session expired or signed out",
+     "The console's session cookie is no longer valid: it was idle longer than console_idle, "
+     "older than console_session_max, signed out, or the operator was removed or locked.",
+     "Every console request looks its session up; an unknown, idle or too old one is refused "
+     "with 401 and removed.",
+     0, NULL,
+     {"Sign in again at the console's start page.",
+      "If this happens during work, raise console_idle in keysupd.conf.",
+      NULL}},
+    {742, "CSRF_REJECTED", KS_SEV_WARNING, KS_AREA_TRUST,
+     "Console request without its CSRF token",
+     "A state-changing request came with a console session cookie but without the session's "
+     "CSRF token in X-Keysup-CSRF: a page on another site tried to act with the operator's "
+     "session, or an out-of-date console page sent it.",
+     "Every POST, PUT and DELETE made with a session cookie must carry the token given at "
+     "sign-in; keysupd compares it in constant time and audits the refusal.",
+     0, NULL,
+     {"Reload the console (it fetches the token again); if the refusal repeats, sign out and in.",
+      "If the audit shows such refusals the operator did not cause, find the page that sends "
+      "them (the Referer in the proxy logs) and warn the operator.",
+      NULL}},
+    {743, "BAD_CREDENTIALS", KS_SEV_WARNING, KS_AREA_LOCKOUT,
+     "Wrong operator name or password",
+     "A console sign-in named an unknown operator or gave a wrong password; each failure counts "
+     "towards the account's lockout (KSE-740).",
+     "The password is checked against its Argon2id hash; unknown names cost the same time as "
+     "known ones, so the answer does not tell which names exist.",
+     0, NULL,
+     {"Type the name and password again (names are case-sensitive).",
+      "An admin can set a new password: `keysup operator passwd NAME`.",
+      NULL}},
     {760, "DATABASE_UNREACHABLE", KS_SEV_ERROR, KS_AREA_COMMUNICATION,
      "The supervisor cannot reach its PostgreSQL database",
      "keysupd keeps its registry in PostgreSQL (`database = postgresql://...` in keysupd.conf) "

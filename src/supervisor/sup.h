@@ -66,6 +66,15 @@ typedef struct sup_config {
     char tls_key[PATH_MAX];      /* PEM private key of that certificate */
     int allow_plain_http;        /* plain HTTP on a non-loopback address */
     char database[1024];         /* empty: DIR/keysup.db; postgresql://... (sup_db_pg.c) */
+    /* operator console (docs/console.md, sup_console_config.c) */
+    struct sup_console_cfg {
+        char web_dir[PATH_MAX];  /* static files; empty: installed, else source tree */
+        uint32_t idle;           /* seconds a session may sit unused */
+        uint32_t session_max;    /* seconds a session lives at most */
+        uint32_t deny;           /* failed sign-ins that lock an operator */
+        uint32_t fail_interval;  /* seconds in which those failures count */
+        uint32_t unlock_time;    /* seconds the lock lasts */
+    } console;
 } sup_config;
 
 /* keysupd.conf's value rules, shared with the other .conf files in DATA:

@@ -58,6 +58,8 @@ typedef struct sup_resp {
     const char *ctype;      /* for text */
     uint64_t version;       /* X-Keysup-Version header when non-zero */
     uint32_t retry_after;   /* Retry-After header (seconds) when non-zero */
+    char *set_cookie;       /* malloc'd Set-Cookie value (console sessions) */
+    int page;               /* a console file: security headers (sup_console_headers) */
     int self_signed;        /* the body carries its own supervisor signature (a
                              * snapshot or delta header): no answer signature,
                              * which would hash megabytes per download */
@@ -106,6 +108,22 @@ void api_decode_free(sup_req *rq);
 int api_has(const sup_req *rq, const char *name);
 /* The route table as OpenAPI 3 (api_openapi.c); NULL on allocation failure. */
 json_t *sup_openapi(void);
+/* Schema-less route tables (sup_route), searched after the declared ones. */
+extern const sup_route sup_routes_console[]; /* api_console.c: the console, sessions, fleet */
+extern const sup_route sup_routes_operators[]; /* api_operators.c */
+extern const sup_route sup_routes_decisions[]; /* api_decisions.c */
+extern const sup_route sup_routes_keyfile[];   /* api_keyfile.c */
+
+/* ----- console sessions (sup_session.c) ----- */
+
+/* 1 when the request carries a console session cookie (and no bearer token). */
+int sup_session_present(sup_req *rq);
+/* Authenticates rq by its session cookie, as auth_token does by a token:
+ * 0 with role and actor set, else 401 (KSE-741), 403 (KSE-742 without the
+ * CSRF token on a state change, or FORBIDDEN for the role) in rs. */
+int sup_session_auth(sup_req *rq, sup_resp *rs, int need, const char *action);
+/* Adds the console's security headers (CSP, nosniff, no framing) to r. */
+void sup_console_headers(void *mhd_response);
 
 /*
  * An anonymous refusal (rate limit, unknown token, failed guess): counted in

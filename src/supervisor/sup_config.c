@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sup.h"
+#include "sup_console.h"
 
 void sup_config_defaults(sup_config *c)
 {
@@ -46,6 +47,7 @@ void sup_config_defaults(sup_config *c)
     c->audit_sample = 5;
     c->audit_retention_days = 365;
     c->audit_retention_rows = 0;
+    sup_console_config_defaults(c);
 }
 
 char *sup_config_trim(char *s)
@@ -157,7 +159,7 @@ static int set_key(sup_config *c, const char *k, const char *v)
     NUM("audit_retention_days", 0, 36500, audit_retention_days)
     NUM("audit_retention_rows", 0, 2000000000, audit_retention_rows)
 #undef NUM
-    return -2;
+    return sup_console_config_key(c, k, v); /* -2 when not one of them either */
 }
 
 int sup_config_load(sup_config *c, const char *path, char *err, size_t errlen)
@@ -294,5 +296,6 @@ int sup_config_write(const sup_config *c, const char *path)
             "\n# Database (docs/operations.md): empty for keysup.db (SQLite) in the data\n"
             "# directory; a postgresql:// URL lets several keysupd share one database.\n"
             "%sdatabase = %s\n", c->database[0] ? "" : "# ", c->database);
+    sup_console_config_write(c, f);
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

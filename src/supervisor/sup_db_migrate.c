@@ -17,6 +17,8 @@
 extern const char sup_incident_schema[];
 /* sup_pubstore.c: the change log and per-version steps of the publisher. */
 extern const char sup_publish_schema[];
+/* sup_operator.c: console operators and sessions. */
+extern const char sup_console_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -94,6 +96,9 @@ static const char *const migrations[] = {
 
     /* 4: incremental publishing (docs/supervisor.md). */
     sup_publish_schema,
+
+    /* 5: console operators and sessions (docs/console.md). */
+    sup_console_schema,
 };
 
 typedef struct int_ctx {

@@ -60,6 +60,7 @@ typedef struct conn_state {
 /* Tables of routes without a schema (sup_route), searched after the
  * declared ones of api_routes.c; NULL entries are skipped. */
 static const sup_route *const tables[] = {
+    sup_routes_console, sup_routes_operators, sup_routes_decisions, sup_routes_keyfile,
     NULL,
 };
 
@@ -118,6 +119,8 @@ static int auth_token(sup_req *rq, sup_resp *rs, int need, const char *action)
     tok_row t = {KS_ROLE_NONE, ""};
     sup_dbv p;
 
+    if (!h && sup_session_present(rq)) /* the console: cookie + CSRF (sup_session.c) */
+        return sup_session_auth(rq, rs, need, action);
     if (!h || strncmp(h, "Bearer ", 7) != 0 || strlen(h + 7) > 200) {
         atomic_fetch_add(&rq->s->metrics.auth_failures, 1);
         api_refusal(rq, 0, "auth.denied", action, "UNAUTHORIZED",
@@ -301,6 +304,10 @@ static enum MHD_Result send_resp(sup_ctx *s, struct MHD_Connection *c, sup_resp 
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, "Content-Type", ctype);
+    if (rs->set_cookie)
+        MHD_add_response_header(r, "Set-Cookie", rs->set_cookie);
+    if (rs->page)
+        sup_console_headers(r);
     if (rq && rq->sign_answer && !rs->self_signed) {
         char kh[2 * KS_PUBKEY_SIZE + 1], sh[2 * KS_SIG_SIZE + 1];
         if (api_answer_sign(s, rq, rs->status, bp, bl, kh, sh) == 0) {
@@ -339,6 +346,7 @@ static void resp_free(sup_resp *rs)
     json_decref(rs->json);
     free(rs->bin);
     free(rs->text);
+    free(rs->set_cookie);
 }
 
 void api_refusal(sup_req *rq, int locked, const char *action, const char *target,

@@ -22,6 +22,7 @@
 #include "sup_db_pg.h"
 #include "sup_restore.h"
 #include "sup.h"
+#include "sup_console.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
 {
@@ -192,6 +193,8 @@ int sup_init_db(const char *data_dir, const char *db_url, const char *pass, size
         if (!rc)
             rc = sup_db_exec(db, "INSERT INTO tokens(name, role, hash, created_at)"
                                 " VALUES ('initial-admin','admin',?,?)", tk, 2, NULL, NULL);
+        if (!rc)
+            rc = sup_operator_bootstrap(db, data_dir); /* console admin (docs/console.md) */
         if (!rc)
             rc = sup_db_exec(db, "INSERT INTO audit(ts, actor, action, target, result)"
                                 " VALUES (?,'keysup init','supervisor.init',"

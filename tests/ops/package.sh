@@ -31,6 +31,7 @@ for f in usr/bin/keysup usr/sbin/keysupd usr/sbin/keysup-controller \
          usr/share/man/man1/keysup.1 usr/share/man/man8/keysupd.8 usr/share/man/man8/keysup-controller.8 \
          usr/share/doc/keysup/examples/keysupd.conf usr/share/doc/keysup/supervisor.md \
          usr/share/doc/keysup/controller.md usr/share/keysup/prometheus/keysup-rules.yml \
+         usr/share/keysup/web/index.html usr/share/keysup/web/app.js usr/share/doc/keysup/console.md \
          etc/default/keysup-controller; do
     [ -e "$S/$f" ] || fail "cmake --install did not install /$f"
 done
