@@ -288,12 +288,11 @@ void ks_p11_close(ks_p11 *t)
 {
     if (!t)
         return;
-    if (t->have_sess) {
-        /* Logging out also ends the login of other sessions of this
-         * application on the token, which is what a holder expects. */
-        t->m->C_Logout(t->sess);
+    /* No C_Logout: a login belongs to the whole application, so it would
+     * also log out another handle on the same token (keysupd keeps one per
+     * signing key). Closing the application's last session logs out. */
+    if (t->have_sess)
         t->m->C_CloseSession(t->sess);
-    }
     if (t->single) {
         p11_kit_module_finalize(t->single);
         p11_kit_module_release(t->single);
