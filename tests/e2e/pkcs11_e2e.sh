@@ -130,12 +130,21 @@ grep -q "KSE-211" "$W/present.err" || fail "RSA key: $(cat "$W/present.err")"
 grep -q "KSE-210" "$W/present.err" || fail "missing key: $(cat "$W/present.err")"
 ok "RSA key -> KSE-211, no such key -> KSE-210"
 
+# ----- clone detection: the same token key presented with an old use counter
+# (a copy of the key, or a replayed answer) is refused with KSE-206
+"$B/keysup" key present --pkcs11 "$URI" --pin-file "$W/pin" --controller "$W/c1.sock" \
+    --action void --reader reader-f --counter 5 >/dev/null 2>"$W/present.err" \
+    && fail "an old counter was granted"
+grep -q "KSE-206" "$W/present.err" || fail "old counter: $(cat "$W/present.err")"
+ptoken reader-f || fail "the genuine key after a clone attempt: $(cat "$W/present.err")"
+ok "token key with an old use counter -> KSE-206 CLONE_SUSPECTED; the current counter still grants"
+
 # ----- the controller counted each cause; the diagnosis names them
 status c1 'd["refusals"]' >"$W/refusals.txt"
-for c in 207 208 209 211; do
+for c in 206 207 208 209 211; do
     grep -q "KSE-$c" "$W/refusals.txt" || fail "c1 did not count KSE-$c: $(cat "$W/refusals.txt")"
 done
 wait_until 10 "diagnosis sees the token causes" sh -c \
     "\"$B/keysup\" --json diagnose ${CTL_ID[c1]} | grep -q KSE-209"
-ok "controller counted KSE-207/208/209/211 like other key causes; diagnose names them"
+ok "controller counted KSE-206/207/208/209/211 like other key causes; diagnose names them"
 echo "pkcs11_e2e: $steps steps passed"
