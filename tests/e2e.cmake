@@ -23,3 +23,6 @@ set_tests_properties(pkcs11_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
 add_test(NAME pkcs11_sup_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/pkcs11_sup_e2e.sh)
 set_tests_properties(pkcs11_sup_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-pkcs11-sup")
+add_test(NAME licence_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/licence_e2e.sh)
+set_tests_properties(licence_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-licence")

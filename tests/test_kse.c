@@ -23,7 +23,7 @@ static const int core_codes[] = {
     KS_E_ANSWER_NOT_AUTHENTIC,
     KS_E_TLS_PIN_MISMATCH,
     KS_E_IDENTITY_CLONED,
-    KS_E_LICENSE_INVALID, KS_E_HARDWARE_FAULT,
+    KS_E_LICENSE_INVALID, KS_E_LICENCE_EXPIRING, KS_E_HARDWARE_FAULT,
 };
 
 static void test_complete_and_consistent(void **state)

@@ -74,6 +74,7 @@ enum ks_err {
     KS_E_TLS_PIN_MISMATCH = -720,
     KS_E_IDENTITY_CLONED = -730,
     KS_E_LICENSE_INVALID = -800,
+    KS_E_LICENCE_EXPIRING = -801, /* supervisor: a licence is inside its warning window */
     KS_E_HARDWARE_FAULT = -900
 };
 

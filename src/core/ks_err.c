@@ -62,6 +62,7 @@ static const struct err_entry err_table[] = {
     {KS_E_TLS_PIN_MISMATCH, "TLS_PIN_MISMATCH", "supervisor TLS certificate does not match the pin"},
     {KS_E_IDENTITY_CLONED, "IDENTITY_CLONED", "two units run under one controller identity"},
     {KS_E_LICENSE_INVALID, "LICENSE_INVALID", "feature licence missing, expired or bound elsewhere"},
+    {KS_E_LICENCE_EXPIRING, "LICENCE_EXPIRING", "a feature licence expires soon"},
     {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
 };
 

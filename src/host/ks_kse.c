@@ -444,8 +444,22 @@ static const ks_kse table[] = {
      "for another controller.",
      "The licence signature, controller id and expiry are checked before the feature runs.",
      0, NULL,
-     {"Check the licence: `keysup controller show CTRL`.",
-      "Issue a licence bound to this controller from the supervisor.",
+     {"Find the controller's licences and the features they unlock: `keysup licence list "
+      "--controller CTRL`.",
+      "An expired licence, or one bound to a lost dongle: `keysup licence reactivate N "
+      "--valid-until DATE` (a new licence replaces it).",
+      "No licence for the feature: `keysup licence issue --controller CTRL --feature NAME`.",
+      NULL}},
+    {801, "LICENCE_EXPIRING", KS_SEV_WARNING, KS_AREA_LICENCE,
+     "Feature licence expires soon",
+     "A licence the supervisor issued is inside its warning window (warn_days before "
+     "valid_until, 30 by default) or has expired. Once it has expired, the features it unlocks "
+     "are refused with KSE-800 where it is enforced, so it is renewed now, not on the day.",
+     "The supervisor checks its licences every few seconds and opens one incident per licence.",
+     0, NULL,
+     {"Reactivate the licence the incident names before it expires: `keysup licence reactivate "
+      "N --valid-until DATE` (a new licence replaces it; the incident closes).",
+      "If the licence is no longer wanted, revoke it: `keysup licence revoke N`.",
       NULL}},
     {900, "HARDWARE_FAULT", KS_SEV_CRITICAL, KS_AREA_HARDWARE,
      "Hardware keeps failing after repairs",

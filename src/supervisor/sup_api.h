@@ -70,6 +70,7 @@ extern const sup_route sup_routes_keys[];
 extern const sup_route sup_routes_ctrl[];
 extern const sup_route sup_routes_device[];
 extern const sup_route sup_routes_admin[];
+extern const sup_route sup_routes_licences[]; /* api_licences.c */
 extern const sup_route sup_routes_ops[];
 extern const sup_route sup_routes_diag[];   /* api_diag.c */
 

@@ -16,6 +16,8 @@
 extern const char sup_incident_schema[];
 /* sup_pubstore.c: the change log and per-version steps of the publisher. */
 extern const char sup_publish_schema[];
+/* sup_licence.c: feature licences. */
+extern const char sup_licence_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -93,6 +95,9 @@ static const char *const migrations[] = {
 
     /* 4: incremental publishing (docs/supervisor.md). */
     sup_publish_schema,
+
+    /* 5: feature licences the supervisor issues (docs/licences.md). */
+    sup_licence_schema,
 };
 
 typedef struct int_ctx {

@@ -57,7 +57,7 @@ typedef struct conn_state {
 
 static const sup_route *const tables[] = {
     sup_routes_ops, sup_routes_keys, sup_routes_ctrl, sup_routes_device, sup_routes_admin,
-    sup_routes_diag,
+    sup_routes_diag, sup_routes_licences,
 };
 
 /* Matches url against pattern, capturing `*` segments into args. */
