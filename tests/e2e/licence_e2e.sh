@@ -49,6 +49,11 @@ openssl pkeyutl -verify -pubin -inkey "$W/sup.pem" -rawin -in "$W/lic.msg" -sigf
     >/dev/null 2>&1 && fail "a forged licence verified"
 ok "licence issued: bound to c1's device key id, features calibration+firmware, signed by the supervisor key (openssl agrees; a forged byte fails)"
 
+# ----- the licence travels to c1 (a signed answer) and the engine takes it
+lic_state() { status c1 'd["licence"]["state"]'; }
+wait_until 15 "c1 holds licence $L1" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" --json status | python3 -c 'import json,sys; l=json.load(sys.stdin)[\"licence\"]; print(l[\"state\"], l.get(\"features\"))')\" = 'valid 6' ]"
+ok "c1 fetched licence $L1 and its engine verified it (features 6 = firmware+calibration)"
+
 # ----- refusals
 api licence issue --controller 999 --feature base >"$W/bad.json" 2>&1 && fail "unknown controller"
 grep -q NOT_FOUND "$W/bad.json" || fail "unknown controller: $(cat "$W/bad.json")"
@@ -92,6 +97,24 @@ grep -q "KSE-801" "$W/inc.json" && fail "the KSE-801 incident is still open"
 api licence reactivate "$L2" >"$W/bad.json" 2>&1 && fail "reactivated a replaced licence"
 ok "reactivate $L2 -> licence $L3 replaces it; the warning incident is resolved"
 
+# ----- power cut at the controller with the supervisor down: the licence is kept
+wait_until 15 "c1 holds licence $L3" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"licence\"][\"expires_at\"])')\" = $((now + 365 * 86400)) ]"
+sup_stop
+kill -KILL "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
+rm -f "$W/c1.sock"
+ctl_run c1
+wait_until 10 "c1 reloads its licence" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"licence\"][\"state\"])')\" = valid ]"
+# a forged licence on flash (one byte changed) is refused with KSE-800
+kill -KILL "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
+rm -f "$W/c1.sock"
+printf '\x01' | dd of="$W/c1.img.licence" bs=1 seek=26 conv=notrunc 2>/dev/null
+ctl_run c1
+wait_until 10 "c1 refuses the forged licence" sh -c "\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" --json status | grep -q licence.signature"
+status c1 'd["refusals"]' | grep -q "KSE-800" || fail "the forged licence was not counted as KSE-800"
+sup_start
+wait_until 15 "c1 takes the genuine licence again" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"licence\"][\"state\"])')\" = valid ]"
+ok "power cut with the supervisor down: licence kept on flash; a forged copy -> KSE-800 licence.signature; the supervisor's copy restores it"
+
 # ----- revoke; a restart keeps every licence and state
 api licence revoke "$L3" >"$W/l3r.json" || fail "revoke"
 [ "$(j "$W/l3r.json" 'd["state"]')" = revoked ] || fail "revoke state"
@@ -102,4 +125,8 @@ api licence list --controller "$C1" >"$W/list.json"
 [ "$(j "$W/list.json" '[i["state"] for i in d["items"]]')" = "['active', 'replaced', 'revoked']" ] \
     || fail "after restart: $(cat "$W/list.json")"
 ok "revoke; after a restart the licences keep their states (active, replaced, revoked)"
+api licence revoke "$L1" >/dev/null || fail "revoke $L1"
+wait_until 15 "c1 drops its licence" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/c1.sock\" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"licence\"][\"state\"])')\" = none ]"
+[ -e "$W/c1.img.licence" ] && fail "the revoked licence is still on flash"
+ok "every licence revoked: c1 drops the licence from RAM and flash"
 echo "licence_e2e: $steps steps passed"
