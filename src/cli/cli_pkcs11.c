@@ -160,6 +160,22 @@ cleanup:
     return rc;
 }
 
+int cli_p11_public_key(cli_ctx *cx, const char *uri, uint8_t pk[KS_PUBKEY_SIZE])
+{
+    char why[256];
+    ks_p11 *t = NULL;
+    int rc;
+    if (ks_p11_uri_check(uri, why, sizeof why) != KS_OK)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --pkcs11: %s", cx->cmd, why);
+    rc = ks_p11_open(uri, &t);
+    if (!rc)
+        rc = ks_p11_public_key(t, pk);
+    if (rc)
+        rc = cli_core_err(cx, rc, NULL, "%s: %s", cx->cmd, ks_p11_detail(t));
+    ks_p11_close(t);
+    return rc;
+}
+
 typedef struct p11_arg {
     const char *uri, *pinfile;
     uint8_t pk[KS_PUBKEY_SIZE];

@@ -53,6 +53,10 @@ int ks_p11_login(ks_p11 *t, const char *pin, size_t pinlen);
  */
 int ks_p11_find_key(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE]);
 
+/* The public key of the URI's key, without a login (public objects need
+ * none): for enrolment. KS_E_TOKEN_KEY_MISSING / KS_E_TOKEN_KEY_TYPE. */
+int ks_p11_public_key(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE]);
+
 /*
  * Makes an Ed25519 key pair on the token (CKM_EC_EDWARDS_KEY_PAIR_GEN),
  * labelled with the URI's object= (required) and id= when given. The

@@ -134,6 +134,30 @@ int ks_p11_find_key(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE])
     return KS_OK;
 }
 
+int ks_p11_public_key(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE])
+{
+    CK_OBJECT_HANDLE h[2];
+    CK_ULONG n;
+    CK_KEY_TYPE type = (CK_KEY_TYPE)-1;
+    uint8_t params[64];
+    CK_ATTRIBUTE at[2] = {{CKA_KEY_TYPE, &type, sizeof type},
+                          {CKA_EC_PARAMS, params, sizeof params}};
+    int rc;
+
+    if (!t->have_sess)
+        return KS_E_INVAL;
+    if ((rc = find(t, CKO_PUBLIC_KEY, NULL, h, &n)) != KS_OK)
+        return rc;
+    if (n != 1)
+        return ks_p11_fail(t, KS_E_TOKEN_KEY_MISSING, "token '%s' holds %s public key matching "
+                           "the URI's object=/id=", t->label, n ? "more than one" : "no");
+    if (t->m->C_GetAttributeValue(t->sess, h[0], at, 2) != CKR_OK || type != CKK_EC_EDWARDS ||
+        !is_ed25519(params, at[1].ulValueLen))
+        return ks_p11_fail(t, KS_E_TOKEN_KEY_TYPE, "token '%s': the key is not Ed25519",
+                           t->label);
+    return read_pub(t, h[0], pk);
+}
+
 int ks_p11_keygen(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE])
 {
     CK_MECHANISM mech = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};

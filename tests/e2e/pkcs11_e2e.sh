@@ -41,9 +41,10 @@ sup_init
 sup_start
 ctl_add c1 1
 ctl_run c1
-api key enrol --public-key "$PK" --form pkcs11 --privilege SUPERVISOR --privilege VOID --scope 1 \
-    >"$W/enrol.json" || fail "enrol"
-KEY=$(j "$W/enrol.json" 'd["key_id"]')
+# the public key read from the token (no PIN), the form set from what the key is
+api key enrol --pkcs11 "$URI" --privilege SUPERVISOR --privilege VOID --scope 1 \
+    >"$W/enrol.json" || fail "enrol --pkcs11: $(cat "$W/enrol.json")"
+[ "$(j "$W/enrol.json" 'd["public_key"]')" = "$PK" ] || fail "enrolled another public key"
 [ "$(j "$W/enrol.json" 'd["form_factor"]')" = pkcs11 ] || fail "enrolled form_factor: $(cat "$W/enrol.json")"
 wait_until 10 "c1 in step" in_step c1
 # ptoken READER [PINFILE]: presents the token's key for 'void' at c1
