@@ -106,22 +106,34 @@ cleanup:
 
 static void lic_list(sup_req *rq, sup_resp *rs)
 {
-    const char *c = api_query(rq, "controller");
-    sup_dbv p[2] = {sup_dbv_int((int64_t)sup_now()), sup_dbv_int(c ? atoll(c) : 0)};
+    uint64_t ctrl = 0, limit = 100, offset = 0;
+    int64_t total = 0;
+    sup_dbv p[4];
     json_t *rows, *r;
     size_t i;
+    /* The one list shape (docs/api.md): items, total, limit, offset. */
+    if (api_qu64(rq, rs, "controller", 0, INT64_MAX, &ctrl) < 0 ||
+        api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
+        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
+        return;
+    p[0] = sup_dbv_int((int64_t)sup_now());
+    p[1] = sup_dbv_int((int64_t)ctrl);
+    p[2] = sup_dbv_int((int64_t)limit);
+    p[3] = sup_dbv_int((int64_t)offset);
     pthread_mutex_lock(&rq->s->lock);
-    rows = sup_db_rows_json(rq->s->db, c ? "SELECT " LIC_COLS " FROM licences WHERE"
-                                           " controller_id = ?2 ORDER BY id"
-                                         : "SELECT " LIC_COLS " FROM licences ORDER BY id",
-                            p, c ? 2 : 1, NULL);
+    rows = sup_db_rows_json(rq->s->db, "SELECT " LIC_COLS " FROM licences WHERE ?2 = 0 OR"
+                                       " controller_id = ?2 ORDER BY id LIMIT ?3 OFFSET ?4",
+                            p, 4, NULL);
+    sup_db_int(rq->s->db, "SELECT COUNT(*) FROM licences WHERE ?1 = 0 OR controller_id = ?1",
+               p + 1, 1, &total);
     pthread_mutex_unlock(&rq->s->lock);
     if (!rows) {
         api_error(rs, 500, "INTERNAL", "database");
         return;
     }
     json_array_foreach(rows, i, r) fix_row(r);
-    api_json(rs, 200, json_pack("{s:o,s:I}", "items", rows, "total", (json_int_t)json_array_size(rows)));
+    api_json(rs, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", rows, "total", (json_int_t)total,
+                                "limit", (json_int_t)limit, "offset", (json_int_t)offset));
 }
 
 static void lic_show(sup_req *rq, sup_resp *rs)
