@@ -3,8 +3,8 @@
 # Usage: scripts/deps.sh [build|test|run]   (sourced or executed)
 set -euo pipefail
 
-ks_pkgs_build="cmake make pkg-config clang-14 libclang-rt-14-dev libsodium-dev libjansson-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev libpq-dev sqlite3 curl jq"
-ks_pkgs_test="python3 postgresql gnutls-bin openssl prometheus dpkg-dev systemd man-db gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi faketime libfaketime chromium"
+ks_pkgs_build="cmake make pkg-config clang-14 libclang-rt-14-dev libsodium-dev libjansson-dev libcmocka-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libgnutls28-dev libpq-dev libp11-kit-dev sqlite3 curl jq"
+ks_pkgs_test="python3 postgresql gnutls-bin openssl prometheus dpkg-dev systemd man-db gcc-arm-none-eabi libnewlib-arm-none-eabi binutils-arm-none-eabi faketime libfaketime chromium softhsm2"
 
 ks_deps() {
     local want="$ks_pkgs_build"

@@ -15,3 +15,14 @@ endforeach()
 add_test(NAME store_faults_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/store_faults_e2e.sh)
 set_tests_properties(store_faults_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-store-faults")
+
+# Issue 11: keys on PKCS#11 tokens (SoftHSM2 tokens made inside the test).
+add_test(NAME pkcs11_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/pkcs11_e2e.sh)
+set_tests_properties(pkcs11_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-pkcs11")
+add_test(NAME pkcs11_sup_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/pkcs11_sup_e2e.sh)
+set_tests_properties(pkcs11_sup_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-pkcs11-sup")
+add_test(NAME licence_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/licence_e2e.sh)
+set_tests_properties(licence_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-licence")

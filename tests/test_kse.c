@@ -13,6 +13,8 @@
 static const int core_codes[] = {
     KS_E_COMM_LOST, KS_E_SYNC_STALE, KS_E_KEY_ABSENT, KS_E_KEY_UNREADABLE, KS_E_KEY_UNKNOWN,
     KS_E_KEY_REVOKED, KS_E_KEY_EXPIRED, KS_E_SIGNATURE_INVALID, KS_E_CLONE_SUSPECTED,
+    KS_E_TOKEN_ABSENT, KS_E_TOKEN_PIN_WRONG, KS_E_TOKEN_PIN_LOCKED, KS_E_TOKEN_KEY_MISSING,
+    KS_E_TOKEN_KEY_TYPE, KS_E_TOKEN_REMOVED, KS_E_TOKEN_MODULE,
     KS_E_DESYNC, KS_E_STORE_CORRUPT, KS_E_MEMORY_LOST, KS_E_STALE_DENIED, KS_E_SUPERVISOR_RESTORED,
     KS_E_FLASH_WEAR,
     KS_E_PROTOCOL_MISMATCH,
@@ -24,7 +26,7 @@ static const int core_codes[] = {
     KS_E_IDENTITY_CLONED,
     KS_E_DATABASE_UNREACHABLE,
     KS_E_OPERATOR_LOCKED, KS_E_CONSOLE_SESSION_EXPIRED, KS_E_CSRF_REJECTED, KS_E_BAD_CREDENTIALS,
-    KS_E_LICENSE_INVALID, KS_E_HARDWARE_FAULT,
+    KS_E_LICENSE_INVALID, KS_E_LICENCE_EXPIRING, KS_E_HARDWARE_FAULT,
 };
 
 static void test_complete_and_consistent(void **state)
@@ -48,7 +50,7 @@ static void test_complete_and_consistent(void **state)
         assert_int_equal(e->auto_repair, e->repair != NULL);
     }
     /* The causes the issue says software cannot repair name a command instead. */
-    const int manual[] = {200, 504, 400, 502, 700, 710, 500, 900};
+    const int manual[] = {200, 207, 208, 209, 212, 504, 400, 502, 700, 710, 500, 900};
     for (size_t i = 0; i < sizeof manual / sizeof manual[0]; i++)
         assert_false(ks_kse_find(manual[i])->auto_repair);
     const int automatic[] = {300, 301, 600, 110};

@@ -44,6 +44,14 @@ enum ks_err {
     KS_E_KEY_EXPIRED = -204,
     KS_E_SIGNATURE_INVALID = -205,
     KS_E_CLONE_SUSPECTED = -206,
+    /* Keys held in a PKCS#11 token (host side: the key's reader, keysupd's HSM). */
+    KS_E_TOKEN_ABSENT = -207,
+    KS_E_TOKEN_PIN_WRONG = -208,
+    KS_E_TOKEN_PIN_LOCKED = -209,
+    KS_E_TOKEN_KEY_MISSING = -210,
+    KS_E_TOKEN_KEY_TYPE = -211,
+    KS_E_TOKEN_REMOVED = -212,
+    KS_E_TOKEN_MODULE = -213,
     KS_E_DESYNC = -300,
     KS_E_STORE_CORRUPT = -301,
     KS_E_MEMORY_LOST = -302,
@@ -72,6 +80,7 @@ enum ks_err {
     KS_E_CSRF_REJECTED = -742,
     KS_E_BAD_CREDENTIALS = -743,
     KS_E_LICENSE_INVALID = -800,
+    KS_E_LICENCE_EXPIRING = -801, /* supervisor: a licence is inside its warning window */
     KS_E_HARDWARE_FAULT = -900
 };
 

@@ -49,6 +49,7 @@ int cmd_tls(cli_ctx *cx, int argc, char **argv);
 int cmd_diagnose(cli_ctx *cx, int argc, char **argv);
 int cmd_incidents(cli_ctx *cx, int argc, char **argv);
 int cmd_incident(cli_ctx *cx, int argc, char **argv);
+int cmd_licence(cli_ctx *cx, int argc, char **argv); /* cmd_licence.c */
 int key_enrol(cli_ctx *cx, int argc, char **argv);
 int key_list(cli_ctx *cx, int argc, char **argv);
 int key_get(cli_ctx *cx, int argc, char **argv);

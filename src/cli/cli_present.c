@@ -27,12 +27,15 @@
 #include <sodium.h>
 
 #include "cli_present.h"
+#include "cli_pkcs11.h"
 
 static const char present_usage[] =
     "usage: keysup key present KEYFILE --challenge HEX [--counter N]\n"
     "                          [--passphrase-file F] [--json]\n"
     "       keysup key present KEYFILE --controller SOCKET --action NAME\n"
-    "                          [--reader NAME] [--session] [--counter N] [--json]\n\n"
+    "                          [--reader NAME] [--session] [--counter N] [--json]\n"
+    "       keysup key present --pkcs11 URI (--challenge HEX | --controller SOCKET\n"
+    "                          --action NAME ...) [--pin-file F] [--counter N] [--json]\n\n"
     "Answers a controller's challenge (64 hex digits) with the key in KEYFILE and\n"
     "prints the response (256 hex digits) to hand back to the controller. The\n"
     "response carries the key's use counter: --counter N, else the current time in\n"
@@ -43,7 +46,12 @@ static const char present_usage[] =
     "session, ...; docs/auth.md) at --reader (default reader-1), answers it, and prints\n"
     "the decision. --session opens a supervisor session on success. Exit 0 when\n"
     "granted (or when the first of two supervisors was accepted), 1 when refused with\n"
-    "its KSE code, 3 when the controller cannot be reached.\n";
+    "its KSE code, 3 when the controller cannot be reached.\n\n"
+    "With --pkcs11 URI (RFC 7512, e.g. 'pkcs11:token=alice;object=keysup') the key\n"
+    "answers on its PKCS#11 token (CKM_EDDSA) and never leaves it. The token's PIN is\n"
+    "the first line of --pin-file, else $KEYSUP_PIN, else asked for on the terminal;\n"
+    "with --controller it is asked for after the challenge, and a token that is\n"
+    "absent, locked or pulled out is reported to the controller (KSE-207..213).\n";
 
 /* One request line to the controller, one answer line back. */
 static json_t *ctl_call(cli_ctx *cx, const char *path, json_t *req, int *ret)
@@ -120,10 +128,36 @@ static int ctl_error(cli_ctx *cx, json_t *ans)
     return kse || (code && strcmp(code, "BAD_REQUEST") != 0) ? CLI_REFUSED : CLI_USAGE;
 }
 
-static int present_to_controller(cli_ctx *cx, const char *sock, const char *action,
-                                 const char *reader, int session, uint64_t ctr,
-                                 const uint8_t pk[KS_PUBKEY_SIZE], const uint8_t sk[KS_SECKEY_SIZE])
+/* A software key's answer (cli_answer_fn); arg is the key pair. */
+typedef struct file_key {
+    const uint8_t *pk, *sk;
+} file_key;
+
+static int file_answer(cli_ctx *cx, void *arg, const uint8_t ch[KS_CHALLENGE_SIZE], uint64_t ctr,
+                       uint8_t resp[KS_RESPONSE_SIZE], int *key_err)
 {
+    const file_key *k = arg;
+    int ret = ks_response_make(&cx->crypto, ch, ctr, k->pk, k->sk, resp);
+    if (key_err)
+        *key_err = 0;
+    return ret ? cli_core_err(cx, ret, NULL, "%s: signing the response", cx->cmd) : CLI_OK;
+}
+
+/* Tells the controller the key failed (a reader would): it counts the cause. */
+static void report_key_error(cli_ctx *cx, const char *sock, const char *reader, int key_err)
+{
+    int ret = CLI_OK;
+    json_t *req = json_pack("{s:s,s:s,s:i}", "op", "respond", "reader", reader, "key_error",
+                            ks_err_kse(key_err));
+    json_t *ans = ctl_call(cx, sock, req, &ret);
+    json_decref(req);
+    json_decref(ans);
+}
+
+int cli_present_ctl(cli_ctx *cx, const char *sock, const char *action, const char *reader,
+                    int session, uint64_t ctr, cli_answer_fn answer, void *arg)
+{
+    int key_err = 0;
     uint8_t ch[KS_CHALLENGE_SIZE], resp[KS_RESPONSE_SIZE];
     char hex[2 * KS_RESPONSE_SIZE + 1];
     int ret = CLI_OK;
@@ -143,8 +177,11 @@ static int present_to_controller(cli_ctx *cx, const char *sock, const char *acti
         return cli_err(cx, CLI_IO, "IO", "%s: the controller sent no valid challenge", cx->cmd);
     }
     json_decref(ans);
-    if ((ret = ks_response_make(&cx->crypto, ch, ctr, pk, sk, resp)) != 0)
-        return cli_core_err(cx, ret, NULL, "%s: signing the response", cx->cmd);
+    if ((ret = answer(cx, arg, ch, ctr, resp, &key_err)) != CLI_OK) {
+        if (key_err)
+            report_key_error(cx, sock, reader, key_err);
+        return ret;
+    }
     ks_hex(hex, resp, sizeof resp);
     req = json_pack("{s:s,s:s,s:s,s:b}", "op", "respond", "reader", reader, "response", hex,
                     "session", session);
@@ -176,7 +213,7 @@ static uint64_t now_us(void)
 int key_present(cli_ctx *cx, int argc, char **argv)
 {
     const char *chal_s = NULL, *ctr_s = NULL, *pf = NULL, *pos[1];
-    const char *sock = NULL, *action = NULL, *reader = NULL;
+    const char *sock = NULL, *action = NULL, *reader = NULL, *p11 = NULL, *pinfile = NULL;
     int session = 0;
     cli_opt opts[] = {
         {"--challenge", CLI_VALUE, &chal_s},
@@ -186,6 +223,8 @@ int key_present(cli_ctx *cx, int argc, char **argv)
         {"--session", CLI_FLAG, &session},
         {"--counter", CLI_VALUE, &ctr_s},
         {"--passphrase-file", CLI_VALUE, &pf},
+        {"--pkcs11", CLI_VALUE, &p11},
+        {"--pin-file", CLI_VALUE, &pinfile},
         {NULL, CLI_FLAG, NULL},
     };
     uint8_t ch[KS_CHALLENGE_SIZE], pk[KS_PUBKEY_SIZE], sk[KS_SECKEY_SIZE];
@@ -196,9 +235,14 @@ int key_present(cli_ctx *cx, int argc, char **argv)
     json_t *o;
 
     sodium_memzero(sk, sizeof sk);
-    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, present_usage);
+    ret = cli_parse(cx, argc, argv, opts, pos, 0, 1, &npos, present_usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if ((npos == 1) == (p11 != NULL))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: give a KEYFILE or --pkcs11 URI (one of "
+                       "them)", cx->cmd);
+    if (pinfile && !p11)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --pin-file goes with --pkcs11", cx->cmd);
     if (sock && (chal_s || !action))
         return cli_err(cx, CLI_USAGE, "USAGE", "%s: --controller takes --action NAME and no "
                        "--challenge", cx->cmd);
@@ -216,12 +260,16 @@ int key_present(cli_ctx *cx, int argc, char **argv)
     } else {
         ctr = now_us();
     }
+    if (p11)
+        return key_present_p11(cx, p11, pinfile, sock ? NULL : ch, sock, action,
+                               reader ? reader : "reader-1", session, ctr);
     ret = cli_load_key(cx, pos[0], pf, pk, sk);
     if (ret)
         goto cleanup;
     if (sock) {
-        ret = present_to_controller(cx, sock, action, reader ? reader : "reader-1", session, ctr,
-                                    pk, sk);
+        file_key k = {pk, sk};
+        ret = cli_present_ctl(cx, sock, action, reader ? reader : "reader-1", session, ctr,
+                              file_answer, &k);
         goto cleanup;
     }
     ret = ks_response_make(&cx->crypto, ch, ctr, pk, sk, resp);

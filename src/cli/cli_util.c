@@ -3,6 +3,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include "cli_util.h"
+#include "ks_kse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -310,6 +311,9 @@ static const char *hint_for(int err)
     case KS_E_PASSPHRASE:
         return "check the passphrase (--passphrase-file or KEYSUP_PASSPHRASE)";
     default:
+        /* A token's causes: the technician's first step from the catalogue. */
+        if (err <= KS_E_TOKEN_ABSENT && err >= KS_E_TOKEN_MODULE && ks_kse_find(-err))
+            return ks_kse_find(-err)->steps[0];
         return NULL;
     }
 }

@@ -9,6 +9,7 @@
 #include "cli_cmds.h"
 #include "ks_keyfile.h"
 #include "cli_present.h"
+#include "cli_pkcs11.h"
 
 static void key_fields(cli_ctx *cx, json_t *o, const uint8_t pk[KS_PUBKEY_SIZE])
 {
@@ -20,17 +21,23 @@ static void key_fields(cli_ctx *cx, json_t *o, const uint8_t pk[KS_PUBKEY_SIZE])
 
 static const char keygen_usage[] =
     "usage: keysup key keygen --out FILE [--passphrase-file F | --no-passphrase]\n"
-    "                         [--kdf interactive|moderate|sensitive] [--force] [--json]\n\n"
+    "                         [--kdf interactive|moderate|sensitive] [--force] [--json]\n"
+    "       keysup key keygen --pkcs11 URI [--pin-file F] [--json]\n\n"
     "Creates an Ed25519 key and writes it as a key file (mode 0600), sealed with a\n"
     "passphrase through argon2id + secretbox. The passphrase is the first line of\n"
     "--passphrase-file, else $KEYSUP_PASSPHRASE; it is never taken from the command\n"
     "line. --no-passphrase stores the secret in the clear (tests and demos only).\n"
     "--kdf sets the argon2id cost (default moderate: 3 passes, 256 MiB).\n"
-    "Refuses to replace an existing FILE unless --force. Prints the key id and public key.\n";
+    "Refuses to replace an existing FILE unless --force. Prints the key id and public key.\n\n"
+    "--pkcs11 URI makes the key on a PKCS#11 token instead (CKM_EC_EDWARDS_KEY_PAIR_GEN;\n"
+    "the secret never leaves it). The URI names the token and the new key's label, e.g.\n"
+    "'pkcs11:token=alice;object=keysup' (module-path=... picks the module). The PIN is\n"
+    "the first line of --pin-file, else $KEYSUP_PIN, else asked for on the terminal.\n"
+    "Prints the public key to enrol with `keysup key enrol --public-key HEX --form pkcs11`.\n";
 
 static int key_keygen(cli_ctx *cx, int argc, char **argv)
 {
-    const char *out = NULL, *passfile = NULL, *kdf = NULL, *pos[1];
+    const char *out = NULL, *passfile = NULL, *kdf = NULL, *p11 = NULL, *pinfile = NULL, *pos[1];
     int nopass = 0, force = 0, npos = 0, ret;
     cli_opt opts[] = {
         {"--out", CLI_VALUE, &out},
@@ -38,6 +45,8 @@ static int key_keygen(cli_ctx *cx, int argc, char **argv)
         {"--no-passphrase", CLI_FLAG, &nopass},
         {"--kdf", CLI_VALUE, &kdf},
         {"--force", CLI_FLAG, &force},
+        {"--pkcs11", CLI_VALUE, &p11},
+        {"--pin-file", CLI_VALUE, &pinfile},
         {NULL, CLI_FLAG, NULL},
     };
     const ks_kdf_cost *cost = &ks_kdf_moderate;
@@ -49,6 +58,13 @@ static int key_keygen(cli_ctx *cx, int argc, char **argv)
     ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos, keygen_usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (p11 && (out || passfile || nopass || kdf || force))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --pkcs11 makes the key on a token: no "
+                       "--out, --passphrase-file, --no-passphrase, --kdf or --force", cx->cmd);
+    if (p11)
+        return key_keygen_p11(cx, p11, pinfile);
+    if (pinfile)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --pin-file goes with --pkcs11", cx->cmd);
     if (!out)
         return cli_err(cx, CLI_USAGE, "USAGE", "%s: --out FILE is required", cx->cmd);
     if (nopass && passfile)

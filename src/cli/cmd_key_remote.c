@@ -9,6 +9,7 @@
 
 #include "cli_cmds.h"
 #include "cli_http.h"
+#include "cli_pkcs11.h"
 
 /* Who before what: the label and holder name sit beside the key id. */
 static const char *const key_cols[] = {"key_id", "label", "holder", "state", "privileges", "scope",
@@ -21,19 +22,22 @@ static int show_key(cli_ctx *cx, json_t *k)
 }
 
 static const char enrol_usage[] =
-    "usage: keysup key enrol (--public-key HEX|KEYFILE | --generate) [--holder ID]\n"
+    "usage: keysup key enrol (--public-key HEX|KEYFILE | --pkcs11 URI | --generate)\n"
+    "                        [--holder ID]\n"
     "                        [--privilege NAME...] [--scope N] [--valid-from T]\n"
     "                        [--valid-until T] [--form software|usb|nfc|physical|pkcs11]\n"
     "                        [--key-format N] [--label TEXT]\n\n"
     "Enrols a key at the supervisor. --generate makes a software key there and prints\n"
-    "its secret seed once. Times: unix seconds, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.\n"
+    "its secret seed once. --pkcs11 reads the public key of a key on a PKCS#11 token\n"
+    "(no PIN) and enrols it as form pkcs11. Times: unix seconds, YYYY-MM-DD or\n"
+    "YYYY-MM-DDTHH:MM:SSZ.\n"
     CLI_REMOTE_USAGE;
 
 int key_enrol(cli_ctx *cx, int argc, char **argv)
 {
     cli_remote r = {NULL, NULL};
     const char *pkarg = NULL, *holder = NULL, *scope = NULL, *from = NULL, *until = NULL;
-    const char *form = NULL, *fmt = NULL, *label = NULL, *pos[1];
+    const char *form = NULL, *fmt = NULL, *label = NULL, *p11 = NULL, *pos[1];
     cli_list privs = {{NULL}, 0};
     int gen = 0, npos = 0, ret;
     cli_opt opts[] = {
@@ -43,6 +47,7 @@ int key_enrol(cli_ctx *cx, int argc, char **argv)
         {"--scope", CLI_VALUE, &scope}, {"--valid-from", CLI_VALUE, &from},
         {"--valid-until", CLI_VALUE, &until}, {"--form", CLI_VALUE, &form},
         {"--key-format", CLI_VALUE, &fmt}, {"--label", CLI_VALUE, &label},
+        {"--pkcs11", CLI_VALUE, &p11},
         {NULL, CLI_FLAG, NULL},
     };
     json_t *b, *out = NULL, *pa;
@@ -51,12 +56,21 @@ int key_enrol(cli_ctx *cx, int argc, char **argv)
     ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos, enrol_usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    if (!!pkarg == !!gen)
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: give exactly one of --public-key and"
-                       " --generate", cx->cmd);
+    if (!!pkarg + !!gen + !!p11 != 1)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: give exactly one of --public-key,"
+                       " --pkcs11 and --generate", cx->cmd);
     b = json_object();
     if (gen) {
         json_object_set_new(b, "generate", json_true());
+    } else if (p11) {
+        /* The key is what the token says: its form is pkcs11. */
+        uint8_t pk[KS_PUBKEY_SIZE];
+        ret = cli_p11_public_key(cx, p11, pk);
+        if (ret)
+            goto fail;
+        cli_set_hex(b, "public_key", pk, sizeof pk);
+        if (!form)
+            form = "pkcs11";
     } else {
         uint8_t pk[KS_PUBKEY_SIZE];
         ret = cli_public_key(cx, pkarg, pk);

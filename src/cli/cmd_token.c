@@ -52,10 +52,27 @@ static int sup_show(cli_ctx *cx, int argc, char **argv)
 
 static int sup_rotate(cli_ctx *cx, int argc, char **argv)
 {
-    return cli_remote_simple(cx, argc, argv,
-                             "usage: keysup supervisor rotate\n\nRotates the supervisor signing key"
-                             " (admin); controllers follow the\nrotation record.\n" CLI_REMOTE_USAGE,
-                             "POST", "/v1/supervisor/rotate", CLI_ARG_NONE, NULL);
+    cli_remote r = {NULL, NULL};
+    const char *to = NULL, *pos[1];
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--to", CLI_VALUE, &to}, {NULL, CLI_FLAG, NULL}};
+    json_t *b, *out;
+    ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos,
+                    "usage: keysup supervisor rotate [--to pkcs11:URI]\n\n"
+                    "Rotates the supervisor signing key (admin); controllers follow the\n"
+                    "rotation record. The new key is a new key file, or with --to the Ed25519\n"
+                    "key already on that PKCS#11 token (docs/keys-hardware.md); keysupd logs\n"
+                    "in with its signing_key_pin_file or KEYSUP_PIN.\n" CLI_REMOTE_USAGE);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (to && strncmp(to, "pkcs11:", 7) != 0)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --to takes a pkcs11: URI", cx->cmd);
+    b = json_object();
+    if (to)
+        json_object_set_new(b, "to", json_string(to));
+    ret = cli_api(cx, &r, "POST", "/v1/supervisor/rotate", b, &out, NULL);
+    json_decref(b);
+    return ret ? ret : cli_emit(cx, out);
 }
 
 static const cli_verb verbs[] = {

@@ -171,8 +171,19 @@ static json_t *op_respond(ctl_agent *a, json_t *req)
     size_t len = 0;
     json_t *err = NULL;
     const char *hex = json_string_value(json_object_get(req, "response"));
+    json_t *kerr = json_object_get(req, "key_error");
     if (reader_id(req, reader, &err))
         return err;
+    if (kerr) {
+        /* The reader says the key failed before it could answer (a token
+         * absent, locked, pulled out): no decision, but the cause is counted
+         * like the key causes the engine finds itself. */
+        json_int_t code = json_integer_value(kerr);
+        if (!json_is_integer(kerr) || code < 200 || code > 299 || !ks_err_kse(-(int)code))
+            return fail("BAD_REQUEST", "key_error: a key cause KSE-2xx expected");
+        ctl_note_refusal(a, -(int)code, now_of(a));
+        return kse_fail(-(int)code, "key.reader");
+    }
     if (!hex || sodium_hex2bin(resp, sizeof resp, hex, strlen(hex), NULL, &len, NULL) != 0)
         return fail("BAD_REQUEST", "response: hex of the key's %d-byte answer expected", KS_RESPONSE_SIZE);
     unsigned flags = json_is_true(json_object_get(req, "session")) ? KS_AUTH_F_SESSION : 0;

@@ -14,6 +14,7 @@
 #include "ks_cred.h"
 #include "ks_wear.h"
 #include "ctl_tls.h"
+#include "ctl_licence.h"
 
 static void set_hex(json_t *o, const char *k, const uint8_t *p, size_t n)
 {
@@ -193,6 +194,7 @@ json_t *ctl_status_json(ctl_agent *a)
         set_hex(o, "device_key_id", a->ctrl_id16, KS_CTRL_ID_SIZE);
     json_object_set_new(o, "scope", json_integer(a->set.scope));
     json_object_set_new(o, "firmware", json_string(CTL_FIRMWARE));
+    json_object_set_new(o, "licence", ctl_licence_json(a));
     json_object_set_new(o, "protocol", json_integer(a->o.protocol));
     json_object_set_new(o, "min_key_format", json_integer(a->set.min_key_format));
     json_object_set_new(o, "applied_version", h ? json_integer((json_int_t)h->version) : json_null());

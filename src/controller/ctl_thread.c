@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "ctl_agent.h"
+#include "ctl_licence.h"
 
 uint64_t ctl_mono_ms(void)
 {
@@ -77,6 +78,7 @@ static void *sync_main(void *p)
             uint64_t hb = (uint64_t)a->o.heartbeat * 1000u, end;
             ctl_lock(a);
             (void)ctl_heartbeat(a);
+            ctl_licence_tick(a); /* docs/licences.md */
             ctl_unlock(a);
             /* A steady rhythm from the start of each heartbeat (what the
              * supervisor counts missed heartbeats against), but at least a

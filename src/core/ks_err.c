@@ -33,6 +33,13 @@ static const struct err_entry err_table[] = {
     {KS_E_KEY_EXPIRED, "KEY_EXPIRED", "key is outside its validity window"},
     {KS_E_SIGNATURE_INVALID, "SIGNATURE_INVALID", "key's challenge response does not verify"},
     {KS_E_CLONE_SUSPECTED, "CLONE_SUSPECTED", "key's use counter went backwards"},
+    {KS_E_TOKEN_ABSENT, "TOKEN_ABSENT", "hardware key token is not seated"},
+    {KS_E_TOKEN_PIN_WRONG, "TOKEN_PIN_WRONG", "the token refused the PIN"},
+    {KS_E_TOKEN_PIN_LOCKED, "TOKEN_PIN_LOCKED", "the token's PIN is locked"},
+    {KS_E_TOKEN_KEY_MISSING, "TOKEN_KEY_MISSING", "no such key on the token"},
+    {KS_E_TOKEN_KEY_TYPE, "TOKEN_KEY_TYPE", "the token's key is not an Ed25519 signing key"},
+    {KS_E_TOKEN_REMOVED, "TOKEN_REMOVED", "the token was removed during the operation"},
+    {KS_E_TOKEN_MODULE, "TOKEN_MODULE", "the PKCS#11 module cannot be loaded or failed"},
     {KS_E_DESYNC, "DESYNC", "controller database differs from the published one"},
     {KS_E_STORE_CORRUPT, "STORE_CORRUPT", "flash record or sector fails its CRC"},
     {KS_E_MEMORY_LOST, "MEMORY_LOST", "volatile state was lost"},
@@ -61,6 +68,7 @@ static const struct err_entry err_table[] = {
     {KS_E_CSRF_REJECTED, "CSRF_REJECTED", "console request without its CSRF token"},
     {KS_E_BAD_CREDENTIALS, "BAD_CREDENTIALS", "wrong operator name or password"},
     {KS_E_LICENSE_INVALID, "LICENSE_INVALID", "feature licence missing, expired or bound elsewhere"},
+    {KS_E_LICENCE_EXPIRING, "LICENCE_EXPIRING", "a feature licence expires soon"},
     {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
 };
 

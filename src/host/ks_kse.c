@@ -105,6 +105,86 @@ static const ks_kse table[] = {
       "Find both keys: `keysup controller audit CTRL` shows where each counter was used.",
       "Enrol a new key for the genuine holder and revoke this one: `keysup key revoke KEY`.",
       NULL}},
+    {207, "TOKEN_ABSENT", KS_SEV_WARNING, KS_AREA_KEY,
+     "Hardware key token not seated",
+     "The key lives in a PKCS#11 token (USB dongle, smart card, HSM) and no token matching the "
+     "key's pkcs11: URI is present: it is not plugged in or seated in its reader, the reader is "
+     "disconnected, or the URI names another token.",
+     "No slot of the PKCS#11 module holds a token whose label, serial and model match the URI.",
+     0, NULL,
+     {"Seat the key: plug the dongle in, or put the card in its reader until the reader's light "
+      "shows it is read, then present it again.",
+      "List what the module sees: `p11tool --list-token-urls`; the token's label must match "
+      "the token= part of the URI.",
+      "If the token is seated and still not seen, try another USB port or reader.",
+      NULL}},
+    {208, "TOKEN_PIN_WRONG", KS_SEV_WARNING, KS_AREA_KEY,
+     "Token refused the PIN",
+     "The holder's PIN does not open the token. Every wrong PIN uses up one of the token's "
+     "tries; at its limit the token locks itself (KSE-209).",
+     "The token answers CKR_PIN_INCORRECT to the login; its flags say when few tries are left.",
+     0, NULL,
+     {"Have the holder enter the PIN again, slowly; a PIN file or KEYSUP_PIN must hold only the "
+      "PIN on its first line.",
+      "If the token reports that few tries are left, stop and find the right PIN before the "
+      "token locks.",
+      NULL}},
+    {209, "TOKEN_PIN_LOCKED", KS_SEV_ERROR, KS_AREA_KEY,
+     "Token PIN locked",
+     "The token locked its user PIN after too many wrong PINs. Nothing on the host can unlock "
+     "it: only the token's security officer (SO PIN or PUK) can.",
+     "The token's flags carry CKF_USER_PIN_LOCKED, or the login answers CKR_PIN_LOCKED.",
+     0, NULL,
+     {"The PIN is locked: the holder's security officer unlocks it with the SO PIN (for example "
+      "`pkcs11-tool --login --login-type so --init-pin`, or the vendor's tool) and sets a new "
+      "user PIN.",
+      "If nobody holds the SO PIN, the key is lost: enrol a new key with `keysup key enrol` "
+      "and revoke this one with `keysup key revoke KEY`.",
+      NULL}},
+    {210, "TOKEN_KEY_MISSING", KS_SEV_WARNING, KS_AREA_KEY,
+     "No such key on the token",
+     "The token is present and the PIN opened it, but it holds no private key matching the "
+     "object= / id= part of the URI: a different token with the same label, a key deleted or "
+     "never generated, or a typing error in the URI.",
+     "A search for a private key with the URI's label and id finds nothing.",
+     0, NULL,
+     {"List the token's keys: `p11tool --login --list-privkeys 'pkcs11:token=LABEL'` and "
+      "correct the object= part of the URI.",
+      "If the key was never made, make it: `keysup key keygen --pkcs11 URI`, then enrol the "
+      "public key it prints.",
+      NULL}},
+    {211, "TOKEN_KEY_TYPE", KS_SEV_ERROR, KS_AREA_KEY,
+     "Token key is not an Ed25519 signing key",
+     "The key the URI names is an RSA or NIST-curve key, an Ed448 key, or not allowed to sign, "
+     "or the token cannot do EdDSA at all. keysup keys are Ed25519 only.",
+     "The key's CKA_KEY_TYPE is not CKK_EC_EDWARDS on edwards25519, or the token refuses "
+     "CKM_EDDSA.",
+     0, NULL,
+     {"Point the URI at the Ed25519 key (`p11tool --list-privkeys` shows each key's type).",
+      "If the token has none, make one: `keysup key keygen --pkcs11 URI` (needs a token with "
+      "CKM_EC_EDWARDS_KEY_PAIR_GEN: `p11tool --list-mechanisms URI`).",
+      NULL}},
+    {212, "TOKEN_REMOVED", KS_SEV_WARNING, KS_AREA_KEY,
+     "Token removed during the operation",
+     "The token was present when the operation started and went away before it finished: "
+     "pulled out, a loose USB contact or card, or the reader lost power. Nothing was signed.",
+     "The module answers CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT or a closed session in the "
+     "middle of a signature.",
+     0, NULL,
+     {"Seat the key again and keep it seated until the terminal confirms, then present it again.",
+      "If it happens repeatedly, replace the USB cable or the reader, or clean the card's contacts.",
+      NULL}},
+    {213, "TOKEN_MODULE", KS_SEV_ERROR, KS_AREA_KEY,
+     "PKCS#11 module cannot be loaded or failed",
+     "The vendor's PKCS#11 library named by the URI (module-path= or module-name=) is missing, "
+     "is not a PKCS#11 module, or fails to start (its configuration is wrong or its daemon, "
+     "such as pcscd, is not running).",
+     "p11-kit cannot load or initialise the module, or it answers with a general error.",
+     0, NULL,
+     {"Check the module is installed and registered: `p11-kit list-modules`.",
+      "For a smart-card reader, check pcscd runs: `systemctl status pcscd`.",
+      "Check the module's own configuration (for SoftHSM2, the file in SOFTHSM2_CONF).",
+      NULL}},
     {300, "DESYNC", KS_SEV_ERROR, KS_AREA_SYNC,
      "Controller's database differs from the published one",
      "The controller reports a Merkle root that is not the one the supervisor published for its "
@@ -448,8 +528,22 @@ static const ks_kse table[] = {
      "for another controller.",
      "The licence signature, controller id and expiry are checked before the feature runs.",
      0, NULL,
-     {"Check the licence: `keysup controller show CTRL`.",
-      "Issue a licence bound to this controller from the supervisor.",
+     {"Find the controller's licences and the features they unlock: `keysup licence list "
+      "--controller CTRL`.",
+      "An expired licence, or one bound to a lost dongle: `keysup licence reactivate N "
+      "--valid-until DATE` (a new licence replaces it).",
+      "No licence for the feature: `keysup licence issue --controller CTRL --feature NAME`.",
+      NULL}},
+    {801, "LICENCE_EXPIRING", KS_SEV_WARNING, KS_AREA_LICENCE,
+     "Feature licence expires soon",
+     "A licence the supervisor issued is inside its warning window (warn_days before "
+     "valid_until, 30 by default) or has expired. Once it has expired, the features it unlocks "
+     "are refused with KSE-800 where it is enforced, so it is renewed now, not on the day.",
+     "The supervisor checks its licences every few seconds and opens one incident per licence.",
+     0, NULL,
+     {"Reactivate the licence the incident names before it expires: `keysup licence reactivate "
+      "N --valid-until DATE` (a new licence replaces it; the incident closes).",
+      "If the licence is no longer wanted, revoke it: `keysup licence revoke N`.",
       NULL}},
     {900, "HARDWARE_FAULT", KS_SEV_CRITICAL, KS_AREA_HARDWARE,
      "Hardware keeps failing after repairs",

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "sup_api.h"
+#include "sup_signer.h"
 
 /* ----- policies ----- */
 
@@ -331,12 +332,34 @@ static void sup_show(sup_req *rq, sup_resp *rs)
 
 static void sup_rotate(sup_req *rq, sup_resp *rs)
 {
-    char err[256];
+    char err[512];
     int64_t seq = 0;
-    int rc = sup_sigkey_rotate(rq->s, &seq, err, sizeof err);
+    const char *to = NULL;
+    json_t *b = NULL;
+    int rc;
+    /* Optional body {"to": "pkcs11:..."}: the new key is that token's key
+     * (docs/keys-hardware.md); without it, a new key file. */
+    if (rq->body && rq->body_len) {
+        if (!(b = api_body(rq, rs)))
+            return;
+        if (api_str(rs, b, "to", 0, PATH_MAX - 1, &to) < 0) {
+            json_decref(b);
+            return;
+        }
+        if (to && strncmp(to, "pkcs11:", 7) != 0) {
+            api_error(rs, 400, "BAD_REQUEST", "field 'to' must be a pkcs11: URI");
+            json_decref(b);
+            return;
+        }
+    }
+    rc = sup_sigkey_rotate_to(rq->s, to, &seq, err, sizeof err);
+    json_decref(b);
     if (rc) {
         sup_audit(rq->s, 0, rq->actor, "supervisor.rotate", "supervisor", "failed", NULL, err);
-        api_error(rs, 500, "INTERNAL", "rotation failed: %s", err);
+        if (ks_err_kse(rc) || rc == KS_E_INVAL)
+            api_error(rs, 409, ks_err_kse(rc) ? "TOKEN" : "CONFLICT", "rotation refused: %s", err);
+        else
+            api_error(rs, 500, "INTERNAL", "rotation failed: %s", err);
         return;
     }
     sup_audit(rq->s, 0, rq->actor, "supervisor.rotate", "supervisor", "ok", NULL, NULL);

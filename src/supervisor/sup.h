@@ -64,6 +64,9 @@ typedef struct sup_config {
     /* TLS (docs/supervisor.md, sup_http_tls.c); paths relative to the data dir */
     char tls_cert[PATH_MAX];     /* PEM certificate (chain); empty: plain HTTP */
     char tls_key[PATH_MAX];      /* PEM private key of that certificate */
+    /* signing key in a PKCS#11 token (sup_signer.c, docs/keys-hardware.md) */
+    char signing_key[PATH_MAX];  /* "pkcs11:..." URI to adopt, or empty */
+    char signing_key_pin_file[PATH_MAX]; /* its PIN (relative to the data dir) */
     int allow_plain_http;        /* plain HTTP on a non-loopback address */
     char database[1024];         /* empty: DIR/keysup.db; postgresql://... (sup_db_pg.c) */
     /* operator console (docs/console.md, sup_console_config.c) */
@@ -141,7 +144,8 @@ struct sup_ctx {
     ks_crypto crypto;
     pthread_mutex_t lock;        /* db and signing key */
     sup_db *db;
-    uint8_t sk[KS_SECKEY_SIZE];  /* active supervisor signing key */
+    uint8_t sk[KS_SECKEY_SIZE];  /* active supervisor signing key (a token's: sup_signer.h) */
+    struct sup_signer *signer;   /* tokens holding signing keys (sup_signer.c) */
     uint8_t pk[KS_PUBKEY_SIZE];
     int64_t key_seq;
     char *pass;                  /* key file passphrase, kept to seal rotated keys */

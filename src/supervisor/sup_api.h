@@ -113,6 +113,7 @@ extern const sup_route sup_routes_console[]; /* api_console.c: the console, sess
 extern const sup_route sup_routes_operators[]; /* api_operators.c */
 extern const sup_route sup_routes_decisions[]; /* api_decisions.c */
 extern const sup_route sup_routes_keyfile[];   /* api_keyfile.c */
+extern const sup_route sup_routes_licences[];  /* api_licences.c */
 
 /* ----- console sessions (sup_session.c) ----- */
 

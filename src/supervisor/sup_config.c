@@ -103,6 +103,19 @@ static int set_key(sup_config *c, const char *k, const char *v)
         snprintf(c->database, sizeof c->database, "%s", v);
         return 0;
     }
+    if (strcmp(k, "signing_key") == 0) {
+        /* A token URI (docs/keys-hardware.md); a file key needs no line. */
+        if (strlen(v) >= sizeof c->signing_key || (*v && strncmp(v, "pkcs11:", 7) != 0))
+            return -1;
+        snprintf(c->signing_key, sizeof c->signing_key, "%s", v);
+        return 0;
+    }
+    if (strcmp(k, "signing_key_pin_file") == 0) {
+        if (strlen(v) >= sizeof c->signing_key_pin_file)
+            return -1;
+        snprintf(c->signing_key_pin_file, sizeof c->signing_key_pin_file, "%s", v);
+        return 0;
+    }
     if (strcmp(k, "allow_plain_http") == 0) {
         if (strcmp(v, "yes") == 0) c->allow_plain_http = 1;
         else if (strcmp(v, "no") == 0) c->allow_plain_http = 0;

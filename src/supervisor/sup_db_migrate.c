@@ -19,6 +19,8 @@ extern const char sup_incident_schema[];
 extern const char sup_publish_schema[];
 /* sup_operator.c: console operators and sessions. */
 extern const char sup_console_schema[];
+/* sup_licence.c: feature licences. */
+extern const char sup_licence_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -99,6 +101,8 @@ static const char *const migrations[] = {
 
     /* 5: console operators and sessions (docs/console.md). */
     sup_console_schema,
+    /* 6: feature licences the supervisor issues (docs/licences.md). */
+    sup_licence_schema,
 };
 
 typedef struct int_ctx {

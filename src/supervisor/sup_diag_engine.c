@@ -24,6 +24,7 @@
 
 #include "sup_api.h"
 #include "sup_diag.h"
+#include "sup_licence.h"
 
 /* Policy refusals of one code in the last policy_window (issue 16): one
  * refused void is the policy working, five in ten minutes are worth a look.
@@ -358,6 +359,7 @@ static void *sweeper(void *arg)
         }
         pthread_mutex_unlock(&e->m);
         sweep(s, e);
+        sup_licence_sweep(s); /* KSE-801 expiry warnings */
     }
 }
 

@@ -61,6 +61,7 @@ typedef struct conn_state {
  * declared ones of api_routes.c; NULL entries are skipped. */
 static const sup_route *const tables[] = {
     sup_routes_console, sup_routes_operators, sup_routes_decisions, sup_routes_keyfile,
+    sup_routes_licences,
     NULL,
 };
 

@@ -384,6 +384,8 @@ static int gone(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f, op
     int code = (int)x->code;
     if (code == 900)
         return 0; /* replaced hardware is confirmed by a person */
+    if (code == 801)
+        return 0; /* a licence warning ends when the licence is reactivated (sup_licence.c) */
     if (code == 300 || code == 301 || code == 110 || code == 702) {
         if (!in_step(f))
             return 0;

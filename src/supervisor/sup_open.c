@@ -23,6 +23,7 @@
 #include "sup_restore.h"
 #include "sup.h"
 #include "sup_console.h"
+#include "sup_signer.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
 {
@@ -273,6 +274,8 @@ int sup_open(sup_ctx *s, const char *data_dir, const char *cfg_path, const char 
         s->passlen = passlen;
     }
     rc = sup_sigkey_load(s, err, errlen);
+    if (!rc)
+        rc = sup_sigkey_adopt(s, err, errlen); /* signing_key = pkcs11:... */
     if (rc)
         return rc;
     s->nonces = sup_nonces_new(s->cfg.nonce_ttl, 1u << 16);
@@ -296,5 +299,6 @@ void sup_close(sup_ctx *s)
         s->pass = NULL;
     }
     sodium_memzero(s->sk, sizeof s->sk);
+    sup_signer_free(s);
     pthread_mutex_destroy(&s->lock);
 }

@@ -4,7 +4,8 @@
  * the old and the new key, and the rotation chain controllers follow.
  *
  * The supervisor_keys table is the source of truth for which key is active
- * (highest seq); the key file it names holds the secret.
+ * (highest seq); the key file it names holds the secret, or, when key_file
+ * is a pkcs11: URI, the token it names does (sup_signer.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -13,7 +14,9 @@
 #include <sodium.h>
 
 #include "ks_keyfile.h"
+#include "ks_p11.h"
 #include "sup.h"
+#include "sup_signer.h"
 
 typedef struct key_row {
     int64_t seq;
@@ -51,6 +54,17 @@ int sup_sigkey_load(sup_ctx *s, char *err, size_t errlen)
         snprintf(err, errlen, "no supervisor key in the database (run `keysup init`)");
         return KS_E_NOTFOUND;
     }
+    /* Installed before any thread runs: the sign op never changes later. */
+    if (sup_signer_init(s) != KS_OK) {
+        snprintf(err, errlen, "out of memory");
+        return KS_E_NOSPC;
+    }
+    if (ks_p11_is_uri(k.file)) {
+        rc = sup_signer_token(s, k.file, pk, s->sk, err, errlen);
+        if (rc)
+            return rc;
+        goto check;
+    }
     sup_path(s, k.file, path, sizeof path);
     rc = ks_keyfile_load(path, s->pass, s->passlen, pk, s->sk, &d);
     if (rc) {
@@ -60,9 +74,10 @@ int sup_sigkey_load(sup_ctx *s, char *err, size_t errlen)
                                        : ks_strerror(rc));
         return rc;
     }
+check:
     if (memcmp(pk, k.pk, KS_PUBKEY_SIZE) != 0) {
         sodium_memzero(s->sk, sizeof s->sk);
-        snprintf(err, errlen, "%s: key file does not hold the registered supervisor key", path);
+        snprintf(err, errlen, "%s: does not hold the registered supervisor key", k.file);
         return KS_E_FORMAT;
     }
     memcpy(s->pk, pk, KS_PUBKEY_SIZE);
@@ -72,8 +87,14 @@ int sup_sigkey_load(sup_ctx *s, char *err, size_t errlen)
 
 int sup_sigkey_rotate(sup_ctx *s, int64_t *new_seq, char *err, size_t errlen)
 {
+    return sup_sigkey_rotate_to(s, NULL, new_seq, err, errlen);
+}
+
+int sup_sigkey_rotate_to(sup_ctx *s, const char *uri, int64_t *new_seq, char *err,
+                         size_t errlen)
+{
     uint8_t seed[32], npk[KS_PUBKEY_SIZE], nsk[KS_SECKEY_SIZE], rec[KS_ROTATION_SIZE];
-    char file[64], path[PATH_MAX * 2], oldpath[PATH_MAX * 2];
+    char file[PATH_MAX], path[PATH_MAX * 2], oldpath[PATH_MAX * 2];
     ks_keyfile_info info;
     ks_kdf_cost cost = ks_kdf_interactive;
     ks_rotation r;
@@ -90,6 +111,23 @@ int sup_sigkey_rotate(sup_ctx *s, int64_t *new_seq, char *err, size_t errlen)
         rc = KS_E_NOTFOUND;
         goto cleanup;
     }
+    sodium_memzero(seed, sizeof seed);
+    sodium_memzero(nsk, sizeof nsk);
+    if (uri) {
+        /* The new key is a token's: it must exist there already (made with
+         * `keysup key keygen --pkcs11`), so a typing error in the URI cannot
+         * silently create a key nobody enrolled. */
+        rc = sup_signer_token(s, uri, npk, nsk, err, errlen);
+        if (rc)
+            goto cleanup;
+        if (memcmp(npk, s->pk, KS_PUBKEY_SIZE) == 0) {
+            snprintf(err, errlen, "%s is already the active signing key", uri);
+            rc = KS_E_INVAL;
+            goto cleanup;
+        }
+        snprintf(file, sizeof file, "%s", uri);
+        goto sign;
+    }
     /* Seal the new key the way the old one is sealed. */
     sup_path(s, k.file, oldpath, sizeof oldpath);
     if (ks_keyfile_load_info(oldpath, &info, NULL) == KS_OK && info.mode == KS_KEYFILE_ARGON2ID) {
@@ -105,6 +143,7 @@ int sup_sigkey_rotate(sup_ctx *s, int64_t *new_seq, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot write the new key file", path);
         goto cleanup;
     }
+sign:
     memset(&r, 0, sizeof r);
     r.seq = (uint64_t)(k.seq + 1);
     r.created_at = sup_now();
@@ -150,6 +189,47 @@ cleanup:
     if (rc == KS_OK)
         sup_pub_kick(s);
     return rc;
+}
+
+static int count_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    (void)names;
+    if (ncol >= 1)
+        *(int64_t *)ctx = c[0].i;
+    return 1;
+}
+
+int sup_sigkey_adopt(sup_ctx *s, char *err, size_t errlen)
+{
+    const char *uri = s->cfg.signing_key;
+    int64_t seen = 0, seq = 0;
+    sup_dbv p[1];
+    int rc;
+
+    if (!uri[0])
+        return KS_OK;
+    p[0] = sup_dbv_text(uri);
+    rc = sup_db_exec(s->db, "SELECT COUNT(*) FROM supervisor_keys WHERE key_file = ?", p, 1,
+                     count_cb, &seen);
+    if (rc) {
+        snprintf(err, errlen, "database: %s", sup_db_errmsg(s->db));
+        return KS_E_IO;
+    }
+    if (seen) {
+        key_row k;
+        memset(&k, 0, sizeof k);
+        if (sup_db_exec(s->db, "SELECT seq, key_file, public_key FROM supervisor_keys"
+                               " ORDER BY seq DESC LIMIT 1", NULL, 0, key_row_cb, &k) == 0 &&
+            k.found && strcmp(k.file, uri) != 0)
+            sup_log(KS_LOG_WARN, "signing_key.not_adopted", "uri=\"%s\" reason=\"rotated away "
+                    "from since; remove the signing_key line or name a new key\"", uri);
+        return KS_OK;
+    }
+    rc = sup_sigkey_rotate_to(s, uri, &seq, err, errlen);
+    if (rc)
+        return rc;
+    sup_log(KS_LOG_INFO, "signing_key.adopted", "uri=\"%s\" seq=%lld", uri, (long long)seq);
+    return KS_OK;
 }
 
 typedef struct chain_ctx {

@@ -38,7 +38,8 @@ ok "people: last_seen as local ISO time"
 
 # Every list verb: the same shape.
 for verb in "controller list" "key list" "holder list" "policy list" "token list" "audit list" \
-            "incidents" "incident list" "incident stats" "error list" "controller audit 1"; do
+            "incidents" "incident list" "incident stats" "error list" "controller audit 1" \
+            "licence list"; do
     # shellcheck disable=SC2086
     "$B/keysup" --json $verb >"$W/list.json" 2>"$W/err" || fail "keysup $verb: $(cat "$W/err")"
     python3 - "$W/list.json" "$verb" <<'PY' || fail "keysup --json $verb is not the list shape"

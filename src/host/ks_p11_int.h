@@ -1,0 +1,35 @@
+/*
+ * ks_p11_int.h - the ks_p11 handle, shared by ks_p11.c (module, token,
+ * login) and ks_p11_key.c (key lookup, generation, signing).
+ */
+#ifndef KEYSUP_KS_P11_INT_H
+#define KEYSUP_KS_P11_INT_H
+
+#include <pthread.h>
+
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/uri.h>
+
+#include "ks_p11.h"
+
+struct ks_p11 {
+    P11KitUri *uri;
+    CK_FUNCTION_LIST **mods;  /* p11_kit_modules_load_and_initialize, or NULL */
+    CK_FUNCTION_LIST *single; /* a module loaded by module-path=, or NULL */
+    CK_FUNCTION_LIST *m;      /* the module holding the token */
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE sess;
+    int have_sess;
+    CK_OBJECT_HANDLE priv;
+    int have_key;
+    char label[33];
+    char detail[256];
+    int err;                  /* the error detail[] explains */
+    pthread_mutex_t lock;     /* one operation at a time on the session */
+};
+
+/* Records a detail line and returns err. */
+int ks_p11_fail(ks_p11 *t, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

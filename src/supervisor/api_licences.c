@@ -1,0 +1,281 @@
+/*
+ * api_licences.c - /v1/licences: issue, list, show, revoke, reactivate
+ * feature licences (docs/licences.md), and /v1/device/licence, where a
+ * controller fetches its active licence's signed bytes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sup_api.h"
+#include "sup_licence.h"
+
+#define LIC_COLS "id, name, controller_id, features, issued_at, valid_until, warn_days," \
+                 " CASE WHEN state = 'active' AND valid_until > 0 AND valid_until <= ?1" \
+                 " THEN 'expired' ELSE state END AS state, replaces, replaced_by," \
+                 " warn_incident, licence"
+
+/* Feature bits as names, the signed bytes as hex (already, from the row). */
+static void fix_row(json_t *r)
+{
+    json_t *f = json_object_get(r, "features");
+    if (json_is_integer(f))
+        json_object_set_new(r, "features", sup_licence_feature_names(
+                                               (uint64_t)json_integer_value(f)));
+}
+
+static json_t *lic_json(sup_ctx *s, int64_t id)
+{
+    sup_dbv p[2] = {sup_dbv_int((int64_t)sup_now()), sup_dbv_int(id)};
+    json_t *r;
+    pthread_mutex_lock(&s->lock);
+    r = api_row(s, "SELECT " LIC_COLS " FROM licences WHERE id = ?2", p, 2);
+    pthread_mutex_unlock(&s->lock);
+    if (r)
+        fix_row(r);
+    return r;
+}
+
+/* features: an array of names ("calibration", "bit12") or bit numbers. */
+static int parse_features(sup_resp *rs, json_t *b, uint64_t *out)
+{
+    json_t *a = json_object_get(b, "features"), *v;
+    size_t i;
+    *out = 0;
+    if (!json_is_array(a) || json_array_size(a) == 0) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'features' must be a non-empty array of "
+                                          "base, firmware, calibration, two_man or bitN");
+        return -1;
+    }
+    json_array_foreach(a, i, v) {
+        int bit = json_is_string(v) ? sup_licence_feature_bit(json_string_value(v))
+                  : json_is_integer(v) && json_integer_value(v) >= 0 &&
+                          json_integer_value(v) <= 63 ? (int)json_integer_value(v) : -1;
+        if (bit < 0) {
+            api_error(rs, 400, "BAD_REQUEST", "field 'features': unknown feature at index %zu",
+                      i);
+            return -1;
+        }
+        *out |= 1ull << bit;
+    }
+    return 0;
+}
+
+static void issue_answer(sup_req *rq, sup_resp *rs, int rc, int64_t id, const char *err,
+                         const char *action)
+{
+    char target[32];
+    snprintf(target, sizeof target, "licence:%lld", (long long)id);
+    if (rc) {
+        sup_audit(rq->s, 0, rq->actor, action, "licence", "failed", NULL, err);
+        api_error(rs, rc == KS_E_NOTFOUND ? 404 : rc == KS_E_INVAL ? 409 : 500,
+                  rc == KS_E_NOTFOUND ? "NOT_FOUND" : rc == KS_E_INVAL ? "CONFLICT" : "INTERNAL",
+                  "%s", err);
+        return;
+    }
+    sup_audit(rq->s, 0, rq->actor, action, target, "ok", NULL, NULL);
+    api_json(rs, 201, lic_json(rq->s, id));
+}
+
+static void lic_issue(sup_req *rq, sup_resp *rs)
+{
+    json_t *b = api_body(rq, rs);
+    const char *name = "licence";
+    uint64_t ctrl = 0, until = 0, warn = 30, features = 0;
+    int64_t id = 0;
+    char err[256];
+    int rc;
+    if (!b)
+        return;
+    if (api_u64(rs, b, "controller_id", 1, 1, INT64_MAX, &ctrl) < 0 ||
+        api_str(rs, b, "name", 0, 100, &name) < 0 ||
+        api_u64(rs, b, "valid_until", 0, 0, INT64_MAX, &until) < 0 ||
+        api_u64(rs, b, "warn_days", 0, 0, 3650, &warn) < 0 || parse_features(rs, b, &features))
+        goto cleanup;
+    if (until && until <= sup_now()) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'valid_until' is in the past");
+        goto cleanup;
+    }
+    rc = sup_licence_issue(rq->s, (int64_t)ctrl, name, features, until, (uint32_t)warn, 0, &id,
+                           err, sizeof err);
+    issue_answer(rq, rs, rc, id, err, "licence.issue");
+cleanup:
+    json_decref(b);
+}
+
+static void lic_list(sup_req *rq, sup_resp *rs)
+{
+    uint64_t ctrl = 0, limit = 100, offset = 0;
+    int64_t total = 0;
+    sup_dbv p[4];
+    json_t *rows, *r;
+    size_t i;
+    /* The one list shape (docs/api.md): items, total, limit, offset. */
+    if (api_qu64(rq, rs, "controller", 0, INT64_MAX, &ctrl) < 0 ||
+        api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0 ||
+        api_qu64(rq, rs, "offset", 0, INT64_MAX, &offset) < 0)
+        return;
+    p[0] = sup_dbv_int((int64_t)sup_now());
+    p[1] = sup_dbv_int((int64_t)ctrl);
+    p[2] = sup_dbv_int((int64_t)limit);
+    p[3] = sup_dbv_int((int64_t)offset);
+    pthread_mutex_lock(&rq->s->lock);
+    rows = sup_db_rows_json(rq->s->db, "SELECT " LIC_COLS " FROM licences WHERE ?2 = 0 OR"
+                                       " controller_id = ?2 ORDER BY id LIMIT ?3 OFFSET ?4",
+                            p, 4, NULL);
+    sup_db_int(rq->s->db, "SELECT COUNT(*) FROM licences WHERE ?1 = 0 OR controller_id = ?1",
+               p + 1, 1, &total);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!rows) {
+        api_error(rs, 500, "INTERNAL", "database");
+        return;
+    }
+    json_array_foreach(rows, i, r) fix_row(r);
+    api_json(rs, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", rows, "total", (json_int_t)total,
+                                "limit", (json_int_t)limit, "offset", (json_int_t)offset));
+}
+
+static void lic_show(sup_req *rq, sup_resp *rs)
+{
+    int64_t id;
+    json_t *r;
+    if (api_arg_id(rq, rs, 0, "licence", &id))
+        return;
+    r = lic_json(rq->s, id);
+    if (!r) {
+        api_error(rs, 404, "NOT_FOUND", "no licence %lld", (long long)id);
+        return;
+    }
+    api_json(rs, 200, r);
+}
+
+/* state of licence id, "" when there is none */
+static void lic_state(sup_ctx *s, int64_t id, char out[16], int64_t *ctrl, int64_t *features)
+{
+    sup_dbv p[2] = {sup_dbv_int((int64_t)sup_now()), sup_dbv_int(id)};
+    json_t *r;
+    pthread_mutex_lock(&s->lock);
+    r = api_row(s, "SELECT " LIC_COLS " FROM licences WHERE id = ?2", p, 2);
+    pthread_mutex_unlock(&s->lock);
+    snprintf(out, 16, "%s", r ? json_string_value(json_object_get(r, "state")) : "");
+    if (r) {
+        *ctrl = json_integer_value(json_object_get(r, "controller_id"));
+        *features = json_integer_value(json_object_get(r, "features"));
+    }
+    json_decref(r);
+}
+
+static void lic_revoke(sup_req *rq, sup_resp *rs)
+{
+    int64_t id, ctrl = 0, feat = 0;
+    char st[16];
+    if (api_arg_id(rq, rs, 0, "licence", &id))
+        return;
+    lic_state(rq->s, id, st, &ctrl, &feat);
+    if (!st[0]) {
+        api_error(rs, 404, "NOT_FOUND", "no licence %lld", (long long)id);
+        return;
+    }
+    if (strcmp(st, "active") != 0 && strcmp(st, "expired") != 0) {
+        api_error(rs, 409, "CONFLICT", "licence %lld is %s", (long long)id, st);
+        return;
+    }
+    pthread_mutex_lock(&rq->s->lock);
+    {
+        sup_dbv p = sup_dbv_int(id);
+        sup_licence_resolve_warning(rq->s, id, "the licence was revoked");
+        sup_db_exec(rq->s->db, "UPDATE licences SET state = 'revoked' WHERE id = ?", &p, 1, NULL,
+                    NULL);
+    }
+    pthread_mutex_unlock(&rq->s->lock);
+    {
+        char target[32];
+        snprintf(target, sizeof target, "licence:%lld", (long long)id);
+        sup_audit(rq->s, 0, rq->actor, "licence.revoke", target, "ok", NULL, NULL);
+    }
+    api_json(rs, 200, lic_json(rq->s, id));
+}
+
+/* A new licence replaces one that expired, is expiring or was lost with
+ * its dongle: same controller and features unless the body says otherwise. */
+static void lic_reactivate(sup_req *rq, sup_resp *rs)
+{
+    json_t *b = NULL;
+    int64_t id, ctrl = 0, feat = 0, nid = 0;
+    uint64_t until = 0, warn = 30, features;
+    const char *name = NULL;
+    char st[16], err[256], nm[120];
+    int rc;
+    if (api_arg_id(rq, rs, 0, "licence", &id))
+        return;
+    lic_state(rq->s, id, st, &ctrl, &feat);
+    if (!st[0]) {
+        api_error(rs, 404, "NOT_FOUND", "no licence %lld", (long long)id);
+        return;
+    }
+    if (strcmp(st, "active") != 0 && strcmp(st, "expired") != 0) {
+        api_error(rs, 409, "CONFLICT", "licence %lld is %s: reactivate the licence that "
+                  "replaced it, or issue a new one", (long long)id, st);
+        return;
+    }
+    features = (uint64_t)feat;
+    if (rq->body && rq->body_len) {
+        if (!(b = api_body(rq, rs)))
+            return;
+        if (api_u64(rs, b, "valid_until", 0, 0, INT64_MAX, &until) < 0 ||
+            api_u64(rs, b, "warn_days", 0, 0, 3650, &warn) < 0 ||
+            api_str(rs, b, "name", 0, 100, &name) < 0 ||
+            (json_object_get(b, "features") && parse_features(rs, b, &features)))
+            goto cleanup;
+    }
+    if (until && until <= sup_now()) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'valid_until' is in the past");
+        goto cleanup;
+    }
+    snprintf(nm, sizeof nm, "%s", name ? name : "reactivated");
+    rc = sup_licence_issue(rq->s, ctrl, nm, features, until, (uint32_t)warn, id, &nid, err,
+                           sizeof err);
+    issue_answer(rq, rs, rc, nid, err, "licence.reactivate");
+cleanup:
+    json_decref(b);
+}
+
+/* The controller's active licence, as the 128 signed bytes (docs/formats.md). */
+static int blob_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    sup_resp *rs = ctx;
+    (void)names;
+    if (ncol < 1 || c[0].type != KS_DBV_BLOB || c[0].n != KS_LICENCE_SIZE)
+        return 1;
+    rs->bin = malloc(KS_LICENCE_SIZE);
+    if (rs->bin) {
+        memcpy(rs->bin, c[0].p, KS_LICENCE_SIZE);
+        rs->bin_len = KS_LICENCE_SIZE;
+    }
+    return 1;
+}
+
+static void dev_licence(sup_req *rq, sup_resp *rs)
+{
+    sup_dbv p = sup_dbv_int(rq->ctrl_id);
+    pthread_mutex_lock(&rq->s->lock);
+    sup_db_exec(rq->s->db, "SELECT licence FROM licences WHERE controller_id = ? AND"
+                           " state = 'active' ORDER BY id DESC LIMIT 1", &p, 1, blob_cb, rs);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!rs->bin) {
+        api_error(rs, 404, "NOT_FOUND", "no active licence for this controller");
+        return;
+    }
+    rs->status = 200;
+}
+
+const sup_route sup_routes_licences[] = {
+    {"POST", "/v1/licences", KS_ROLE_ADMIN, lic_issue},
+    {"GET", "/v1/licences", KS_ROLE_AUDITOR, lic_list},
+    {"GET", "/v1/licences/*", KS_ROLE_AUDITOR, lic_show},
+    {"POST", "/v1/licences/*/revoke", KS_ROLE_ADMIN, lic_revoke},
+    {"POST", "/v1/licences/*/reactivate", KS_ROLE_ADMIN, lic_reactivate},
+    {"GET", "/v1/device/licence", KS_AUTH_DEVICE, dev_licence},
+    {NULL, NULL, 0, NULL},
+};
