@@ -15,3 +15,7 @@ endforeach()
 add_test(NAME store_faults_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/store_faults_e2e.sh)
 set_tests_properties(store_faults_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-store-faults")
+# The control socket's operations table and the fault-hook switch (issue 15).
+add_test(NAME ctl_ops_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/ctl_ops_e2e.sh)
+set_tests_properties(ctl_ops_e2e PROPERTIES TIMEOUT 60
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-ctl-ops")

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_http.h"
 #include "ctl_tls.h"
+#include "ks_hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,9 +164,7 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
             return -1;
         json_t *nj = nr.status == 200 ? json_loadb((const char *)nr.body, nr.len, 0, NULL) : NULL;
         nh = nj ? json_string_value(json_object_get(nj, "nonce")) : NULL;
-        size_t got = 0;
-        int bad = !nh || sodium_hex2bin(nonce, sizeof nonce, nh, strlen(nh), NULL, &got, NULL) ||
-                  got != sizeof nonce;
+        int bad = ks_unhex(nonce, sizeof nonce, nh) != 0;
         json_decref(nj);
         ctl_http_free(&nr);
         if (bad)
@@ -188,8 +187,8 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
         crypto_sign_detached(sig, NULL, msg, ml, a->device_sk);
         free(msg);
         memcpy(nonce_used, nonce, sizeof nonce_used);
-        sodium_bin2hex(nhex, sizeof nhex, nonce, sizeof nonce);
-        sodium_bin2hex(shex, sizeof shex, sig, sizeof sig);
+        ks_hex(nhex, nonce, sizeof nonce);
+        ks_hex(shex, sig, sizeof sig);
         snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
         h = curl_slist_append(h, line);
         snprintf(line, sizeof line, "X-Keysup-Nonce: %s", nhex);

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "ks_tlspin.h"
+#include "ks_hex.h"
 
 int ctl_tls_token(ctl_agent *a, const char *token, char *out, size_t n)
 {
@@ -38,9 +39,13 @@ int ctl_tls_token(ctl_agent *a, const char *token, char *out, size_t n)
     a->set.tls_pins = 0;
     while (dot) {
         const char *p = dot + 1, *next = strchr(p, '.');
-        size_t pl = next ? (size_t)(next - p) : strlen(p), got = 0;
-        if (i >= 2 || pl != 64 ||
-            sodium_hex2bin(a->set.tls_pin[i], 32, p, pl, NULL, &got, NULL) != 0 || got != 32)
+        size_t pl = next ? (size_t)(next - p) : strlen(p);
+        char h[65];
+        if (i >= 2 || pl != 64)
+            return -1;
+        memcpy(h, p, 64);
+        h[64] = '\0';
+        if (ks_unhex(a->set.tls_pin[i], 32, h))
             return -1;
         a->set.tls_pins |= (uint8_t)(1u << i);
         i++;

@@ -86,11 +86,12 @@ ctl_add() {
 }
 declare -A CTL_ID CTL_PID
 
-# ctl_run NAME: starts the agent with a 1 s heartbeat
+# ctl_run NAME: starts the agent with a 1 s heartbeat and the fault hooks
+# (`ctl NAME fault ...`), which a production agent does not have
 ctl_run() {
     local name=$1
     "$B/keysup-controller" run --flash "$W/$name.img" --socket "$W/$name.sock" \
-        --supervisor "$KEYSUP_SERVER" --heartbeat 1 >>"$W/$name.log" 2>&1 &
+        --supervisor "$KEYSUP_SERVER" --heartbeat 1 --enable-fault-hooks >>"$W/$name.log" 2>&1 &
     CTL_PID[$name]=$!
     PIDS+=("${CTL_PID[$name]}")
     wait_until 10 "$name control socket" test -S "$W/$name.sock"
