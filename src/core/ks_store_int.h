@@ -84,7 +84,7 @@ int ks__is_erased(const ks_store *st, uint32_t addr, uint32_t len);
 /* Records the first damage and sets flags; returns KS_E_STORE_CORRUPT. */
 int ks__damage(ks_store *st, uint32_t addr, const char *what, unsigned flags);
 
-/* ----- slots (ks_store_slot.c) ----- */
+/* ----- slots (ks_store_io.c) ----- */
 /* Reads and classifies the slot at addr whose record area is area bytes. */
 int ks__slot_read(const ks_store *st, uint32_t addr, uint32_t area, uint16_t magic,
                   ks_rec *out, int *cls);

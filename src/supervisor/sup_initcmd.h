@@ -1,0 +1,10 @@
+/*
+ * sup_initcmd.h - `keysupd init`: setting up a data directory (sup_initcmd.c).
+ */
+#ifndef KEYSUP_SUP_INITCMD_H
+#define KEYSUP_SUP_INITCMD_H
+
+/* argv[0] is "init"; returns the process exit code (docs/cli.md). */
+int sup_init_main(int argc, char **argv);
+
+#endif
