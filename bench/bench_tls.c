@@ -29,7 +29,7 @@
 
 #include "bench_device.h"
 #include "bench_util.h"
-#include "cli_tls.h"
+#include "sup_tlsgen.h"
 #include "sup_http_tls.h"
 #include "sup_tls.h"
 
@@ -125,8 +125,8 @@ static int serve(int tls, const char *dir)
     sup_http_stop(&S);
     S.cfg.tls_cert[0] = S.cfg.tls_key[0] = '\0';
     if (tls) {
-        snprintf(S.cfg.tls_cert, sizeof S.cfg.tls_cert, "%s", CLI_TLS_CERT_NAME);
-        snprintf(S.cfg.tls_key, sizeof S.cfg.tls_key, "%s", CLI_TLS_KEY_NAME);
+        snprintf(S.cfg.tls_cert, sizeof S.cfg.tls_cert, "%s", SUP_TLS_CERT_NAME);
+        snprintf(S.cfg.tls_key, sizeof S.cfg.tls_key, "%s", SUP_TLS_KEY_NAME);
     }
     if (sup_http_start(&S, err, sizeof err)) {
         fprintf(stderr, "bench_tls: %s\n", err);
@@ -226,11 +226,11 @@ int main(int argc, char **argv)
         !mkdtemp(dir))
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(cp, sizeof cp, "%s/%s", dir, CLI_TLS_CERT_NAME);
-    snprintf(kp, sizeof kp, "%s/%s", dir, CLI_TLS_KEY_NAME);
+    snprintf(cp, sizeof cp, "%s/%s", dir, SUP_TLS_CERT_NAME);
+    snprintf(kp, sizeof kp, "%s/%s", dir, SUP_TLS_KEY_NAME);
     snprintf(cacert, sizeof cacert, "%s", cp);
     if (sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
-        cli_tls_selfsigned(cp, kp, NULL, 0, 0, 30, err, sizeof err) ||
+        sup_tlsgen_selfsigned(cp, kp, NULL, 0, 0, 30, err, sizeof err) ||
         sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
         fprintf(stderr, "bench_tls: %s\n", err);
         return 1;

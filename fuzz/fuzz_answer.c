@@ -20,6 +20,7 @@
 #include <keysup/ks_answer.h>
 
 #include "fuzz_fixture.h"
+#include "ks_hex.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,12 +39,6 @@ static void piece(const uint8_t **p, const uint8_t *end, char *out, size_t cap)
     out[n] = '\0';
 }
 
-static int unhex(uint8_t *out, size_t n, const char *h)
-{
-    size_t got = 0;
-    return strlen(h) == 2 * n && sodium_hex2bin(out, n, h, 2 * n, NULL, &got, NULL) == 0 &&
-                   got == n ? 0 : -1;
-}
 
 static void flip(uint8_t *p, size_t n, uint32_t bit)
 {
@@ -102,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* The header's signature: accepted only when it is the genuine one. */
-    if (unhex(in_sig, sizeof in_sig, hdr) == 0 &&
+    if (ks_unhex(in_sig, sizeof in_sig, hdr) == 0 &&
         ks_answer_verify(&w.c, &a, in_sig, &w.trust, NULL) == KS_OK &&
         memcmp(in_sig, sig, sizeof sig) != 0)
         abort();

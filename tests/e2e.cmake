@@ -3,11 +3,12 @@ add_test(NAME controller_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/controll
 set_tests_properties(controller_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-controller")
 
-# Issue 17: field faults made the way the field makes them (no fault hooks).
+# Issue 17: field faults made the way the field makes them (no fault hooks:
+# their agents run without --enable-fault-hooks).
 foreach(t fault_hang fault_scrub fault_clock fault_identity fault_restart fault_restore)
   add_test(NAME ${t}_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/${t}_e2e.sh)
   set_tests_properties(${t}_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
-    ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t}")
+    ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t};KS_FAULT_HOOKS=0")
 endforeach()
 # Store faults written into the image file the way the field does (issue 17
 # rows 1, 4, 11): fallback refuses keys changed since, no download loop,
@@ -26,3 +27,7 @@ set_tests_properties(pkcs11_sup_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
 add_test(NAME licence_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/licence_e2e.sh)
 set_tests_properties(licence_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-licence")
+# The control socket's operations table and the fault-hook switch (issue 15).
+add_test(NAME ctl_ops_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/ctl_ops_e2e.sh)
+set_tests_properties(ctl_ops_e2e PROPERTIES TIMEOUT 60
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-ctl-ops")

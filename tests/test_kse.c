@@ -71,6 +71,51 @@ static void test_lookup(void **state)
     assert_null(ks_kse_lookup(NULL));
 }
 
+/*
+ * The three places a KSE code is written agree, read from the source rather
+ * than from a list kept here: every `KS_E_NAME = -N` (N >= 100) of enum
+ * ks_err in include/keysup/ks_base.h has a catalogue entry N whose symbol
+ * is NAME, ks_err.c's name table says NAME for -N (and names every code
+ * below 100 too), and the catalogue holds
+ * nothing the enum does not. A code added to one place only fails here.
+ */
+static void test_enum_names_catalogue_agree(void **state)
+{
+    (void)state;
+    FILE *f = fopen(KS_SOURCE_DIR "/include/keysup/ks_base.h", "r");
+    char line[256], name[64];
+    size_t seen = 0;
+    int n, in_enum = 0;
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "enum ks_err {"))
+            in_enum = 1;
+        else if (in_enum && strstr(line, "};"))
+            break;
+        if (!in_enum || sscanf(line, " KS_E_%63[A-Z0-9_] = -%d", name, &n) != 2)
+            continue;
+        /* every core code has a name and a text in ks_err.c; a KSE code's
+         * name is its enum name (the generic ones below 100 are shorter) */
+        if (strcmp(ks_err_name(-n), "UNKNOWN") == 0)
+            fail_msg("KS_E_%s = -%d has no name in src/core/ks_err.c", name, n);
+        if (n < 100)
+            continue;
+        if (strcmp(ks_err_name(-n), name) != 0)
+            fail_msg("ks_err.c names -%d '%s', the enum KS_E_%s", n, ks_err_name(-n), name);
+        const ks_kse *e = ks_kse_find(n);
+        if (!e)
+            fail_msg("KS_E_%s = -%d has no entry in src/host/ks_kse.c", name, n);
+        if (strcmp(e->symbol, name) != 0)
+            fail_msg("KSE-%d: the catalogue says %s, the enum KS_E_%s", n, e->symbol, name);
+        assert_int_equal(ks_err_kse(-n), n);
+        seen++;
+    }
+    fclose(f);
+    assert_true(in_enum);
+    if (seen != ks_kse_count())
+        fail_msg("the catalogue has %zu codes, enum ks_err %zu", ks_kse_count(), seen);
+}
+
 static void test_docs_current(void **state)
 {
     (void)state;
@@ -97,6 +142,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_complete_and_consistent),
         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_enum_names_catalogue_agree),
         cmocka_unit_test(test_docs_current),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

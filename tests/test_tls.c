@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "cli_tls.h"
+#include "sup_tlsgen.h"
 #include "ctl_agent.h"
 #include "ctl_tls.h"
 #include "ks_fileio.h"
@@ -95,8 +95,8 @@ static void test_conf_set(void **state)
     (void)state;
     path(conf, sizeof conf, "keysupd.conf");
     assert_int_equal(ks_file_write_atomic(conf, in, strlen(in), 0600, 1), KS_OK);
-    assert_int_equal(cli_conf_set(conf, "tls_cert", "tls-cert.pem", err, sizeof err), 0);
-    assert_int_equal(cli_conf_set(conf, "tls_key", "k.pem", err, sizeof err), 0);
+    assert_int_equal(sup_conf_set(conf, "tls_cert", "tls-cert.pem", err, sizeof err), 0);
+    assert_int_equal(sup_conf_set(conf, "tls_key", "k.pem", err, sizeof err), 0);
     assert_int_equal(ks_file_read(conf, 4096, &buf, &n), KS_OK);
     buf = realloc(buf, n + 1);
     buf[n] = 0;
@@ -115,7 +115,7 @@ static void test_selfsigned(void **state)
     (void)state;
     path(c, sizeof c, "c.pem");
     path(k, sizeof k, "k.pem");
-    assert_int_equal(cli_tls_selfsigned(c, k, sans, 3, 0, 10, err, sizeof err), 0);
+    assert_int_equal(sup_tlsgen_selfsigned(c, k, sans, 3, 0, 10, err, sizeof err), 0);
     assert_int_equal(ks_tls_pin_of_file(h, c, err, sizeof err), 0);
     assert_int_equal(sup_tls_open(&t, c, k, err, sizeof err), 0);
     {
@@ -128,16 +128,16 @@ static void test_selfsigned(void **state)
     /* a key that is not the certificate's: refused, and a reload keeps the old pair */
     path(c2, sizeof c2, "c2.pem");
     path(k2, sizeof k2, "k2.pem");
-    assert_int_equal(cli_tls_selfsigned(c2, k2, NULL, 0, 1, 10, err, sizeof err), 0);
+    assert_int_equal(sup_tlsgen_selfsigned(c2, k2, NULL, 0, 1, 10, err, sizeof err), 0);
     assert_int_not_equal(sup_tls_reload(t, c, k2, err, sizeof err), 0);
     assert_non_null(strstr(err, "does not belong"));
     assert_int_equal(sup_tls_reload(t, c2, k2, err, sizeof err), 0); /* Ed25519 pair */
     sup_tls_free(t);
     /* refuses to replace files, and bad SANs */
-    assert_int_not_equal(cli_tls_selfsigned(c, k, sans, 3, 0, 10, err, sizeof err), 0);
+    assert_int_not_equal(sup_tlsgen_selfsigned(c, k, sans, 3, 0, 10, err, sizeof err), 0);
     unlink(c);
     unlink(k);
-    assert_int_not_equal(cli_tls_selfsigned(c, k, bad, 1, 0, 10, err, sizeof err), 0);
+    assert_int_not_equal(sup_tlsgen_selfsigned(c, k, bad, 1, 0, 10, err, sizeof err), 0);
     assert_non_null(strstr(err, "DNS:NAME or IP:ADDRESS"));
     assert_int_not_equal(ks_tls_pin_of_file(h, k2, err, sizeof err), 0); /* a key is no cert */
 }

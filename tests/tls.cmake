@@ -6,9 +6,9 @@ set_tests_properties(tls_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
 
 # Pins, --listen parsing, init's certificate and config edits, the
 # controller's settings blob (v1 still read, v2 written with pins).
-ks_add_unit(test_tls ${CMAKE_SOURCE_DIR}/tests/test_tls.c ${CMAKE_SOURCE_DIR}/src/cli/cli_tls.c
+ks_add_unit(test_tls ${CMAKE_SOURCE_DIR}/tests/test_tls.c
             ${CMAKE_SOURCE_DIR}/src/controller/ctl_agent.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_hal.c
             ${CMAKE_SOURCE_DIR}/src/controller/ctl_tls.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_identity.c
             ${CMAKE_SOURCE_DIR}/src/controller/ctl_codec.c)
-target_include_directories(test_tls PRIVATE ${CMAKE_SOURCE_DIR}/src/cli ${CMAKE_SOURCE_DIR}/src/controller)
+target_include_directories(test_tls PRIVATE ${CMAKE_SOURCE_DIR}/src/controller)
 target_link_libraries(test_tls PRIVATE keysup_sup PkgConfig::CURL)

@@ -9,7 +9,7 @@ B=${B:-build-release/bin}              # the binaries (./run.sh builds them; bui
 export KEYSUP_SERVER=http://127.0.0.1:${PORT:-8750} KEYSUP_TOKEN_FILE=admin.tok
 umask 077                              # passphrases, keys and tokens: for this user only
 head -c 24 /dev/urandom | base64 >sup.pass            # seals the supervisor's signing key
-$B/keysup init --data sup --passphrase-file sup.pass --token-out admin.tok
+$B/keysupd init --data sup --passphrase-file sup.pass --token-out admin.tok
 $B/keysupd --data sup --passphrase-file sup.pass --listen 127.0.0.1:${PORT:-8750} 2>keysupd.log &
 until curl -fs $KEYSUP_SERVER/healthz >/dev/null; do sleep 0.2; done
 $B/keysup --json controller add pos-1 --scope 2 | jq -r .provisioning_token >pos-1.token

@@ -10,24 +10,10 @@
 #include <string.h>
 #include <sodium.h>
 
-typedef struct buf {
-    char *p;
-    size_t n;
-} buf;
+#include "ks_httpc.h"
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    buf *b = ud;
-    size_t add = size * nmemb;
-    char *np = realloc(b->p, b->n + add + 1);
-    if (!np)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, ptr, add);
-    b->n += add;
-    b->p[b->n] = '\0';
-    return add;
-}
+/* No answer of keysupd's API is near this; a bigger one is not keysupd. */
+#define CLI_HTTP_MAX (256u << 20)
 
 const char *cli_tls_cacert;
 const char *cli_tls_pin;
@@ -35,19 +21,8 @@ const char *cli_tls_pin;
 void cli_tls_setopt(void *curl)
 {
     CURL *c = curl;
-    const char *ca = cli_tls_cacert ? cli_tls_cacert : getenv("KEYSUP_CACERT");
-    const char *pin = cli_tls_pin ? cli_tls_pin : getenv("KEYSUP_PIN_SHA256");
-    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-    if (ca && *ca)
-        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    if (pin && *pin) {
-        curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, pin);
-        if (!(ca && *ca)) {
-            /* The pin alone vouches for the server (a self-signed certificate). */
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-        }
-    }
+    ks_httpc_tls(c, cli_tls_cacert ? cli_tls_cacert : getenv("KEYSUP_CACERT"),
+                 cli_tls_pin ? cli_tls_pin : getenv("KEYSUP_PIN_SHA256"));
 }
 
 int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, const char *errbuf)
@@ -72,7 +47,7 @@ static int load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n)
     FILE *fp;
     if (!f)
         return cli_err(cx, CLI_IO, "NO_TOKEN", "%s: a token is needed: --token-file FILE or"
-                       " KEYSUP_TOKEN_FILE (keysup init printed the first admin token)", cx->cmd);
+                       " KEYSUP_TOKEN_FILE (keysupd init printed the first admin token)", cx->cmd);
     fp = fopen(f, "r");
     if (!fp)
         return cli_io_err(cx, f, "read the token file");
@@ -89,9 +64,9 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
             json_t **out, long *status)
 {
     const char *server = r->server ? r->server : getenv("KEYSUP_SERVER");
-    char tok[256], auth[300], url[2048], ebuf[CURL_ERROR_SIZE] = "";
+    char tok[256], auth[300], url[2048] = "", ebuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *hdr = NULL;
-    buf b = {NULL, 0};
+    ks_httpc_buf b = {NULL, 0, 0, 0};
     char *payload = NULL;
     CURL *c = NULL;
     CURLcode cc;
@@ -106,7 +81,7 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
         return ret;
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     sodium_memzero(tok, sizeof tok);
-    c = curl_easy_init();
+    c = ks_httpc_open(method, url, &b, CLI_HTTP_MAX, ebuf);
     if (!c) {
         ret = cli_err(cx, CLI_INTERNAL, "INTERNAL", "libcurl failed to initialise");
         goto cleanup;
@@ -114,12 +89,8 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
     hdr = curl_slist_append(hdr, auth);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     hdr = curl_slist_append(hdr, "Expect:");
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
     cli_tls_setopt(c);
     if (body) {
         payload = json_dumps(body, JSON_COMPACT);
@@ -146,18 +117,18 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
         ret = cli_err(cx, CLI_IO, tls ? "TLS" : "CONNECT", "%s: %s", cx->cmd, why);
         goto cleanup;
     }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    code = ks_httpc_status(c);
     if (status)
         *status = code;
     if (code >= 200 && code < 300) {
-        *out = b.n ? json_loadb(b.p, b.n, 0, NULL) : json_object();
+        *out = b.n ? json_loadb((const char *)b.p, b.n, 0, NULL) : json_object();
         if (!*out)
             *out = json_object();
         ret = CLI_OK;
         goto cleanup;
     }
     {
-        json_t *e = b.n ? json_loadb(b.p, b.n, 0, NULL) : NULL;
+        json_t *e = b.n ? json_loadb((const char *)b.p, b.n, 0, NULL) : NULL;
         json_t *err = json_object_get(e, "error");
         const char *ecode = json_string_value(json_object_get(err, "code"));
         const char *msg = json_string_value(json_object_get(err, "message"));
@@ -167,7 +138,7 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
     }
 cleanup:
     free(payload);
-    free(b.p);
+    ks_httpc_buf_free(&b);
     curl_slist_free_all(hdr);
     if (c)
         curl_easy_cleanup(c);

@@ -14,6 +14,7 @@
 
 #include "ks_fileio.h"
 #include "ks_keyfile.h"
+#include "ks_passphrase.h"
 
 /* ----- options ----- */
 
@@ -508,61 +509,28 @@ int cli_write(cli_ctx *cx, const char *path, const void *buf, size_t len, unsign
 
 /* ----- passphrases and keys ----- */
 
-#define PASS_MAX 1024
-
 int cli_passphrase(cli_ctx *cx, const char *file, char **pass, size_t *len)
 {
-    uint8_t *buf = NULL;
-    size_t n = 0, full = 0;
-    const char *env;
-    int ret;
-
-    *pass = NULL;
-    *len = 0;
-    if (file) {
-        ret = cli_read(cx, file, PASS_MAX, &buf, &n);
-        if (ret)
-            return ret;
-        /* Wipe what follows the first line too: it may be secret as well. */
-        full = n;
-        /* The first line is the passphrase; an editor's final newline is not. */
-        for (size_t i = 0; i < n; i++)
-            if (buf[i] == '\n') {
-                n = i;
-                break;
-            }
-        if (n > 0 && buf[n - 1] == '\r')
-            n--;
-        sodium_memzero(buf + n, full - n);
-    } else {
-        env = getenv("KEYSUP_PASSPHRASE");
-        if (!env)
-            return CLI_OK;
-        n = strlen(env);
-        if (n > PASS_MAX)
-            return cli_err(cx, CLI_USAGE, "USAGE", "KEYSUP_PASSPHRASE is longer than %d bytes",
-                           PASS_MAX);
-        buf = malloc(n + 1);
-        if (!buf)
-            return cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
-        memcpy(buf, env, n);
+    char msg[1024];
+    switch (ks_passphrase_read(file, pass, len, msg, sizeof msg)) {
+    case KS_OK:
+        return CLI_OK;
+    case KS_E_IO:
+        return cli_io_err(cx, file, "read");
+    case KS_E_FORMAT:
+        return cli_err(cx, CLI_REFUSED, "FORMAT", "%s", msg);
+    case KS_E_INVAL:
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s", msg);
+    case KS_E_PASSPHRASE:
+        return cli_err(cx, CLI_USAGE, "PASSPHRASE", "%s", msg);
+    default:
+        return cli_err(cx, CLI_INTERNAL, "INTERNAL", "%s", msg);
     }
-    if (n == 0) {
-        free(buf);
-        return cli_err(cx, CLI_USAGE, "PASSPHRASE", "the passphrase%s%s is empty",
-                       file ? " in " : "", file ? file : " in KEYSUP_PASSPHRASE");
-    }
-    *pass = (char *)buf;
-    *len = n;
-    return CLI_OK;
 }
 
 void cli_passphrase_free(char *pass, size_t len)
 {
-    if (!pass)
-        return;
-    sodium_memzero(pass, len);
-    free(pass);
+    ks_passphrase_free(pass, len);
 }
 
 int cli_load_key(cli_ctx *cx, const char *path, const char *passfile,

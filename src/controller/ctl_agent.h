@@ -85,6 +85,7 @@ typedef struct ctl_opts {
     unsigned heartbeat;          /* seconds between heartbeats */
     int protocol;                /* protocol version reported (fault hook: old) */
     const char *identity_path;   /* --identity; NULL: the flash path + ".id" */
+    int fault_hooks;             /* --enable-fault-hooks: the test-only ops (ctl_fault.c) */
 } ctl_opts;
 
 typedef struct ctl_agent {
@@ -193,6 +194,9 @@ void ctl_hal(ctl_agent *a, ks_auth_hal *hal);
 /* ----- ctl_socket.c: the local control socket ----- */
 
 int ctl_serve(ctl_agent *a);
+
+/* ----- ctl_ops.c: what the socket does (the operations table) ----- */
+
 /* Handles one request object; returns the answer (caller frees). */
 struct json_t;
 struct json_t *ctl_handle(ctl_agent *a, struct json_t *req);

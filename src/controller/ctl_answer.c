@@ -21,15 +21,9 @@
 #include <sodium.h>
 
 #include "ks_cred.h"
+#include "ks_hex.h"
 
 #define ROTATION_PATH "/v1/device/rotation"
-
-static int unhex(uint8_t *out, size_t n, const char *h)
-{
-    size_t got = 0;
-    return h && strlen(h) == 2 * n && sodium_hex2bin(out, n, h, 2 * n, NULL, &got, NULL) == 0 &&
-                   got == n ? 0 : -1;
-}
 
 static int refuse(ctl_agent *a, int err, const char *method, const char *path, const char *why)
 {
@@ -57,12 +51,12 @@ int ctl_answer_check(ctl_agent *a, const char *method, const char *path, const c
     memcpy(an.nonce, r->nonce, sizeof an.nonce);
     an.status = (uint16_t)r->status;
     ks_answer_bind(&a->crypto, &an, method, path, r->body, r->len);
-    if (unhex(sig, sizeof sig, r->answer_sig) != 0)
+    if (ks_unhex(sig, sizeof sig, r->answer_sig) != 0)
         return refuse(a, KS_E_ANSWER_NOT_AUTHENTIC, method, path,
                       "no X-Keysup-Answer-Signature on it");
     if (pinned && ks_answer_verify(&a->crypto, &an, sig, pinned, NULL) == KS_OK)
         return KS_OK;
-    if (unhex(claimed, sizeof claimed, r->answer_key) != 0 ||
+    if (ks_unhex(claimed, sizeof claimed, r->answer_key) != 0 ||
         ks_answer_verify_key(&a->crypto, &an, sig, claimed) != KS_OK)
         return refuse(a, KS_E_ANSWER_NOT_AUTHENTIC, method, path,
                       "the supervisor's signature does not verify (changed, replayed or "

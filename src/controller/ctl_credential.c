@@ -18,6 +18,7 @@
 
 #include "ctl_answer.h"
 #include "ks_cred.h"
+#include "ks_hex.h"
 
 typedef struct rc_args {
     uint8_t pk[KS_PUBKEY_SIZE];
@@ -32,12 +33,8 @@ static int parse(json_t *args, rc_args *r)
     const char *kdf = json_string_value(json_object_get(args, "kdf"));
     json_int_t ops = json_integer_value(json_object_get(args, "ops"));
     json_int_t mem = json_integer_value(json_object_get(args, "mem_kib"));
-    size_t l1 = 0, l2 = 0;
     if (!pkh || !th || !kdf || strcmp(kdf, "argon2id13") != 0 ||
-        sodium_hex2bin(r->pk, sizeof r->pk, pkh, strlen(pkh), NULL, &l1, NULL) ||
-        l1 != sizeof r->pk ||
-        sodium_hex2bin(r->tag, sizeof r->tag, th, strlen(th), NULL, &l2, NULL) ||
-        l2 != sizeof r->tag || ops < 1 || ops > KS_CRED_OPS_MAX || mem < 8 ||
+        ks_unhex(r->pk, sizeof r->pk, pkh) || ks_unhex(r->tag, sizeof r->tag, th) || ops < 1 || ops > KS_CRED_OPS_MAX || mem < 8 ||
         mem > KS_CRED_MEM_KIB_MAX)
         return KS_E_FORMAT;
     r->ops = (uint32_t)ops;

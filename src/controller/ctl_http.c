@@ -6,6 +6,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_http.h"
 #include "ctl_tls.h"
+#include "ks_hex.h"
+#include "ks_httpc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,31 +16,6 @@
 
 #include <curl/curl.h>
 #include <sodium.h>
-
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    buf *b = ud;
-    size_t n = size * nmemb;
-    if (b->n + n > CTL_HTTP_MAX)
-        return 0; /* abort: larger than any answer we accept */
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = (b->n + n + 1) * 2;
-        uint8_t *q = realloc(b->p, cap);
-        if (!q)
-            return 0;
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, ptr, n);
-    b->n += n;
-    b->p[b->n] = 0;
-    return n;
-}
 
 /* Keeps the X-Keysup-Answer-* headers of the answer (ctl_answer.c). */
 static void take_header(const char *line, size_t n, const char *name, char *out, size_t cap)
@@ -114,15 +91,15 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
                    struct curl_slist *hdrs, ctl_http_resp *out)
 {
     char url[1024];
-    buf b = {NULL, 0, 0};
-    long status = 0;
-    CURL *c = curl_easy_init();
+    ks_httpc_buf b;
     int rc = -1;
-    if (!c)
-        return -1;
     sup_url(a, url, sizeof url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    /* Answers above CTL_HTTP_MAX abort the transfer. */
+    CURL *c = ks_httpc_open(method, url, &b, CTL_HTTP_MAX, NULL);
+    if (!c) {
+        curl_slist_free_all(hdrs);
+        return -1;
+    }
     /* Deadlines from the heartbeat (ctl_request_deadline): a hung
      * supervisor costs one missed heartbeat, not 30 s. A snapshot may be
      * large, so it is only held to "no byte for a deadline". */
@@ -132,19 +109,13 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, dl);
     if (strncmp(path, "/v1/device/snapshot", 19) != 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * 1000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    }
+    if (body)
+        ks_httpc_json_body(c, body, &hdrs);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     /* The only place the sync thread waits on the network: decisions run
      * meanwhile (ctl_thread.c). Everything used below is local; the pin
@@ -155,14 +126,13 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     ctl_lock(a);
     ctl_tls_done(a, c, cc);
     if (cc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        out->status = (int)status;
+        out->status = (int)ks_httpc_status(c);
         out->body = b.p;
         out->len = b.n;
         b.p = NULL;
         rc = 0;
     }
-    free(b.p);
+    ks_httpc_buf_free(&b);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(c);
     return rc;
@@ -185,9 +155,7 @@ static int http_one(ctl_agent *a, const char *method, const char *path, const ch
             return -1;
         json_t *nj = nr.status == 200 ? json_loadb((const char *)nr.body, nr.len, 0, NULL) : NULL;
         nh = nj ? json_string_value(json_object_get(nj, "nonce")) : NULL;
-        size_t got = 0;
-        int bad = !nh || sodium_hex2bin(nonce, sizeof nonce, nh, strlen(nh), NULL, &got, NULL) ||
-                  got != sizeof nonce;
+        int bad = ks_unhex(nonce, sizeof nonce, nh) != 0;
         json_decref(nj);
         ctl_http_free(&nr);
         if (bad)
@@ -210,8 +178,8 @@ static int http_one(ctl_agent *a, const char *method, const char *path, const ch
         crypto_sign_detached(sig, NULL, msg, ml, a->device_sk);
         free(msg);
         memcpy(nonce_used, nonce, sizeof nonce_used);
-        sodium_bin2hex(nhex, sizeof nhex, nonce, sizeof nonce);
-        sodium_bin2hex(shex, sizeof shex, sig, sizeof sig);
+        ks_hex(nhex, nonce, sizeof nonce);
+        ks_hex(shex, sig, sizeof sig);
         snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
         h = curl_slist_append(h, line);
         snprintf(line, sizeof line, "X-Keysup-Nonce: %s", nhex);

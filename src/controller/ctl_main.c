@@ -31,10 +31,10 @@ static void on_signal(int sig)
 static const char usage[] =
     "usage: keysup-controller run    --flash FILE --socket PATH [--supervisor URL]\n"
     "                                [--heartbeat SECONDS] [--sectors N] [--protocol N]\n"
-    "                                [--identity FILE]\n"
+    "                                [--identity FILE] [--enable-fault-hooks]\n"
     "       keysup-controller enroll --flash FILE --supervisor URL --token TOKEN [--sectors N]\n"
     "                                [--identity FILE]\n"
-    "       keysup-controller ctl    --socket PATH [--json] status\n"
+    "       keysup-controller ctl    --socket PATH [--json] status|help\n"
     "       keysup-controller ctl    --socket PATH seal on|off\n"
     "       keysup-controller ctl    --socket PATH txn-done\n"
     "       keysup-controller ctl    --socket PATH code ONE-TIME-CODE\n"
@@ -48,9 +48,10 @@ static const char usage[] =
     "         unit's identity file (--identity, default FILE.id, mode 0600), which\n"
     "         gives the unit its identity back when the store is damaged and\n"
     "         refuses a store copied from another unit.\n"
-    "ctl      talks to a running controller. Faults (tests and simulator):\n"
+    "ctl      talks to a running controller. Faults (tests and simulator; only\n"
+    "         when the agent runs with --enable-fault-hooks, never in production):\n"
     "         corrupt_sector | skew_clock SECONDS | rtc_reset true|false |\n"
-    "         drop_link true|false | protocol N | power_cut WRITES\n"
+    "         drop_link true|false | protocol N | power_cut WRITES | max_offline SECONDS\n"
     "See docs/controller.md.\n";
 
 typedef struct args {
@@ -58,6 +59,7 @@ typedef struct args {
     unsigned heartbeat, sectors;
     int protocol;
     int json;
+    int fault_hooks;
     int rest;
 } args;
 
@@ -96,6 +98,7 @@ static int parse(int argc, char **argv, args *a)
         {"heartbeat", required_argument, NULL, 'b'},  {"sectors", required_argument, NULL, 'n'},
         {"protocol", required_argument, NULL, 'p'},   {"json", no_argument, NULL, 'j'},
         {"identity", required_argument, NULL, 'i'},  {"help", no_argument, NULL, 'h'},
+        {"enable-fault-hooks", no_argument, NULL, 'F'},
         {NULL, 0, NULL, 0},
     };
     unsigned long x;
@@ -123,6 +126,7 @@ static int parse(int argc, char **argv, args *a)
             a->protocol = (int)x;
             break;
         case 'j': a->json = 1; break;
+        case 'F': a->fault_hooks = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         case ':':
             fprintf(stderr, "keysup-controller: %s needs a value\n", argv[optind - 1]);
@@ -317,38 +321,37 @@ static int cmd_ctl(int argc, char **argv, const args *a)
     const char *verb = argv[a->rest];
     const char *v1 = a->rest + 1 < argc ? argv[a->rest + 1] : NULL;
     const char *v2 = a->rest + 2 < argc ? argv[a->rest + 2] : NULL;
-    char line[4096];
-    if (strcmp(verb, "status") == 0)
-        snprintf(line, sizeof line, "{\"op\":\"status\"}");
+    /* Every request is built with jansson, so any argument (a code with a
+     * quote, a fault value) is escaped; `send` passes the caller's own line. */
+    json_t *req = NULL;
+    if (strcmp(verb, "status") == 0 || strcmp(verb, "help") == 0)
+        req = json_pack("{s:s}", "op", verb);
     else if (strcmp(verb, "seal") == 0 && v1 && (strcmp(v1, "on") == 0 || strcmp(v1, "off") == 0))
-        snprintf(line, sizeof line, "{\"op\":\"seal\",\"on\":%s}", strcmp(v1, "on") == 0 ? "true" : "false");
+        req = json_pack("{s:s,s:b}", "op", "seal", "on", strcmp(v1, "on") == 0);
     else if (strcmp(verb, "txn-done") == 0)
-        snprintf(line, sizeof line, "{\"op\":\"txn_done\"}");
+        req = json_pack("{s:s}", "op", "txn_done");
     else if (strcmp(verb, "fault") == 0 && v1) {
-        /* VALUE is JSON (a number, true, false); anything else goes as a
-         * string, and the kind is escaped, so the line is always valid JSON. */
+        /* VALUE is JSON (a number, true, false); anything else goes as a string. */
         json_t *val = v2 ? json_loads(v2, JSON_DECODE_ANY, NULL) : json_true();
-        json_t *req = json_pack("{s:s,s:s,s:o}", "op", "fault", "kind", v1, "value",
-                                val ? val : json_string(v2));
-        char *txt = req ? json_dumps(req, JSON_COMPACT) : NULL;
-        json_decref(req);
-        if (!txt || strlen(txt) >= sizeof line) {
-            free(txt);
-            fprintf(stderr, "keysup-controller: fault: bad arguments\n");
-            return 2;
-        }
-        snprintf(line, sizeof line, "%s", txt);
-        free(txt);
-    } else if (strcmp(verb, "code") == 0 && v1 && !strchr(v1, '"') && !strchr(v1, '\\'))
-        snprintf(line, sizeof line, "{\"op\":\"enter_code\",\"code\":\"%.15s\"}", v1);
+        req = json_pack("{s:s,s:s,s:o}", "op", "fault", "kind", v1, "value",
+                        val ? val : json_string(v2));
+    } else if (strcmp(verb, "code") == 0 && v1)
+        req = json_pack("{s:s,s:s}", "op", "enter_code", "code", v1);
     else if (strcmp(verb, "send") == 0 && v1)
-        snprintf(line, sizeof line, "%s", v1);
+        return send_line(a->socket, v1, 0, 1);
     else {
         fputs(usage, stderr);
         return 2;
     }
-    return send_line(a->socket, line, strcmp(verb, "status") == 0 && !a->json,
-                     a->json || strcmp(verb, "send") == 0);
+    char *line = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    if (!line) {
+        fprintf(stderr, "keysup-controller: %s: bad arguments\n", verb);
+        return 2;
+    }
+    int rc = send_line(a->socket, line, strcmp(verb, "status") == 0 && !a->json, a->json);
+    free(line);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -383,7 +386,8 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol, a.identity};
+    ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol, a.identity,
+                  a.fault_hooks};
     int err = ctl_open(&agent, &o, enroll);
     if (err) {
         fprintf(stderr, "keysup-controller: cannot open the store on %s: %s (%s)\n", a.flash,
@@ -406,8 +410,9 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "keysup-controller: serving %s%s%s\n", a.socket,
-            a.supervisor ? ", supervisor " : "", a.supervisor ? a.supervisor : "");
+    fprintf(stderr, "keysup-controller: serving %s%s%s%s\n", a.socket,
+            a.supervisor ? ", supervisor " : "", a.supervisor ? a.supervisor : "",
+            a.fault_hooks ? " (fault hooks ON: a test agent)" : "");
     /* Type=notify: the store is mounted and the socket about to be served. */
     if (ks_sd_notify("READY=1") != 0)
         fprintf(stderr, "keysup-controller: cannot reach NOTIFY_SOCKET\n");

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "ctl_http.h"
+#include "ks_hex.h"
 
 /*
  * Keys the offered database would let through that this store holds revoked
@@ -113,12 +114,12 @@ void ctl_restore_report(ctl_agent *a, json_t *o)
         return;
     json_t *keys = json_array();
     for (uint32_t i = 0; i < a->restore.lost && i < 16; i++) {
-        sodium_bin2hex(hex, sizeof hex, a->restore.keys[i], KS_KEYID_SIZE);
+        ks_hex(hex, a->restore.keys[i], KS_KEYID_SIZE);
         json_array_append_new(keys, json_pack("{s:s,s:s}", "key_id", hex, "state",
                                               a->restore.states[i] == KS_STATE_REVOKED
                                                   ? "revoked" : "suspended"));
     }
-    sodium_bin2hex(hex, sizeof hex, a->restore.root, KS_HASH_SIZE);
+    ks_hex(hex, a->restore.root, KS_HASH_SIZE);
     json_object_set_new(o, "restore",
                         json_pack("{s:s,s:I,s:I,s:s,s:I,s:o}", "code", "KSE-304",
                                   "offered_version", (json_int_t)a->restore.version,

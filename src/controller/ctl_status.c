@@ -13,13 +13,14 @@
 #include "ctl_agent.h"
 #include "ks_cred.h"
 #include "ks_wear.h"
+#include "ks_hex.h"
 #include "ctl_tls.h"
 #include "ctl_licence.h"
 
 static void set_hex(json_t *o, const char *k, const uint8_t *p, size_t n)
 {
     char hex[129];
-    sodium_bin2hex(hex, sizeof hex, p, n);
+    ks_hex(hex, p, n);
     json_object_set_new(o, k, json_string(hex));
 }
 

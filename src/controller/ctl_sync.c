@@ -23,6 +23,7 @@
 #include "ctl_answer.h"
 #include "ctl_http.h"
 #include "ctl_tls.h"
+#include "ks_hex.h"
 
 #define AUDIT_BATCH 200
 
@@ -55,7 +56,7 @@ int ctl_enroll(ctl_agent *a, const char *url, const char *token)
     a->set.controller_id = 0;
     ctl_device_key(a);
     char pk[65];
-    sodium_bin2hex(pk, sizeof pk, a->device_pk, sizeof a->device_pk);
+    ks_hex(pk, a->device_pk, sizeof a->device_pk);
     json_t *req = json_pack("{s:s,s:s,s:s,s:i}", "token", token, "public_key", pk,
                             "firmware_version", CTL_FIRMWARE, "protocol_version", a->o.protocol);
     ans = ctl_http_json(a, "POST", "/v1/device/enroll", req, 0, &status);
@@ -72,10 +73,7 @@ int ctl_enroll(ctl_agent *a, const char *url, const char *token)
     size_t i;
     json_array_foreach(keys, i, k) {
         uint8_t spk[32];
-        size_t got = 0;
-        const char *h = json_string_value(k);
-        if (!h || sodium_hex2bin(spk, sizeof spk, h, strlen(h), NULL, &got, NULL) || got != 32 ||
-            ks_trust_add(&t, &a->crypto, spk)) {
+        if (ks_unhex(spk, sizeof spk, json_string_value(k)) || ks_trust_add(&t, &a->crypto, spk)) {
             fprintf(stderr, "keysup-controller: enrolment answer has a bad supervisor key\n");
             goto cleanup;
         }
@@ -260,7 +258,7 @@ static int time_sync(ctl_agent *a, char *msg, size_t n)
         snprintf(msg, n, "time request: %s", ks_err_name(err));
         return err;
     }
-    sodium_bin2hex(nh, sizeof nh, nonce, sizeof nonce);
+    ks_hex(nh, nonce, sizeof nonce);
     json_t *b = json_pack("{s:s}", "nonce", nh);
     json_t *ans = ctl_answer_json(a, "POST", "/v1/device/time", b, &status, &err);
     json_decref(b);
@@ -269,7 +267,7 @@ static int time_sync(ctl_agent *a, char *msg, size_t n)
         return err;
     }
     const char *th = ans ? json_string_value(json_object_get(ans, "token")) : NULL;
-    if (!th || sodium_hex2bin(tok, sizeof tok, th, strlen(th), NULL, &got, NULL)) {
+    if (ks_unhex_upto(tok, sizeof tok, th, &got)) {
         snprintf(msg, n, "no time token from the supervisor (HTTP %d)", status);
         json_decref(ans);
         return KS_E_COMM_LOST;
@@ -354,10 +352,10 @@ static json_t *audit_json(ctl_agent *a, uint64_t seq, const uint8_t p[KS_AUDIT_P
         return json_pack("{s:I,s:s}", "seq", (json_int_t)seq, "event", "unreadable");
     const ks_action_def *def = ks_action_find(r.action);
     ks_audit_hash(&a->crypto, h, p);
-    sodium_bin2hex(kid, sizeof kid, r.key_id, sizeof r.key_id);
+    ks_hex(kid, r.key_id, sizeof r.key_id);
     memcpy(rd, r.reader, KS_READER_ID_SIZE);
-    sodium_bin2hex(ph, sizeof ph, r.prev, sizeof r.prev);
-    sodium_bin2hex(hh, sizeof hh, h, sizeof h);
+    ks_hex(ph, r.prev, sizeof r.prev);
+    ks_hex(hh, h, sizeof h);
     snprintf(code, sizeof code, "KSE-%d", ks_err_kse(r.err));
     return json_pack("{s:I,s:I,s:i,s:s,s:s?,s:s,s:s,s:I,s:I,s:s,s:s,s:b}", "seq", (json_int_t)seq,
                      "time", (json_int_t)r.time, "event", r.event, "action",
@@ -468,9 +466,7 @@ int ctl_heartbeat(ctl_agent *a)
     uint64_t published = (uint64_t)json_integer_value(json_object_get(ans, "version"));
     const char *rh = json_string_value(json_object_get(ans, "root"));
     uint8_t root[KS_HASH_SIZE];
-    size_t got = 0;
-    int have_root = rh && !sodium_hex2bin(root, sizeof root, rh, strlen(rh), NULL, &got, NULL) &&
-                    got == sizeof root;
+    int have_root = ks_unhex(root, sizeof root, rh) == 0;
     json_t *st = json_object_get(ans, "server_time");
     if (a->auth_ready && json_is_integer(st))
         (void)ks_auth_time_hint(&a->auth, (uint64_t)json_integer_value(st));

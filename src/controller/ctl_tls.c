@@ -23,7 +23,9 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "ks_httpc.h"
 #include "ks_tlspin.h"
+#include "ks_hex.h"
 
 int ctl_tls_token(ctl_agent *a, const char *token, char *out, size_t n)
 {
@@ -38,9 +40,13 @@ int ctl_tls_token(ctl_agent *a, const char *token, char *out, size_t n)
     a->set.tls_pins = 0;
     while (dot) {
         const char *p = dot + 1, *next = strchr(p, '.');
-        size_t pl = next ? (size_t)(next - p) : strlen(p), got = 0;
-        if (i >= 2 || pl != 64 ||
-            sodium_hex2bin(a->set.tls_pin[i], 32, p, pl, NULL, &got, NULL) != 0 || got != 32)
+        size_t pl = next ? (size_t)(next - p) : strlen(p);
+        char h[65];
+        if (i >= 2 || pl != 64)
+            return -1;
+        memcpy(h, p, 64);
+        h[64] = '\0';
+        if (ks_unhex(a->set.tls_pin[i], 32, h))
             return -1;
         a->set.tls_pins |= (uint8_t)(1u << i);
         i++;
@@ -58,8 +64,7 @@ void ctl_tls_prepare(ctl_agent *a, CURL *c)
 {
     char pins[2 * KS_TLS_PIN_TEXT + 2] = "";
     if (!is_https(a))
-        return;
-    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+        return; /* ks_httpc_open already asks for TLS 1.2 at least */
     if (!(a->set.tls_pins & 3))
         return; /* no pin: curl's default CA and host name checks apply */
     for (int i = 0; i < 2; i++) {
@@ -71,9 +76,7 @@ void ctl_tls_prepare(ctl_agent *a, CURL *c)
             strcat(pins, ";");
         strcat(pins, one);
     }
-    curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, pins);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    ks_httpc_tls(c, NULL, pins); /* the pins alone vouch for the supervisor */
     if (a->set.tls_pins & 2)
         curl_easy_setopt(c, CURLOPT_CERTINFO, 1L); /* to see which pin the server matched */
 }

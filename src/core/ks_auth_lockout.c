@@ -25,6 +25,8 @@
  */
 #include <string.h>
 
+#include <keysup/ks_assert.h>
+
 #include "ks_auth_int.h"
 
 static int row_locked(const ks_counter *c, uint64_t now)
@@ -77,6 +79,9 @@ int ks__auth_put_evict(ks_auth *a, const ks_counter *c, uint64_t now)
     if (err != KS_E_NOSPC)
         return err;
     if (!pick_victim(a, now, &victim))
+        return KS_E_NOSPC;
+    /* docs/auth.md: the engine's own rows are never evicted (row_quiet). */
+    if (KS_NEVER(victim.kind != KS_COUNTER_KEY && victim.kind != KS_COUNTER_READER))
         return KS_E_NOSPC;
     if ((err = ks_store_counter_del(st, victim.kind, victim.id)) != 0)
         return err;

@@ -9,6 +9,7 @@
  *  60 history u32  64 root[32]  96 signature[64]
  * The signature covers "KEYSUP-SNAPSHOT1" || bytes 0..95.
  */
+#include <keysup/ks_assert.h>
 #include <keysup/ks_snapshot.h>
 
 #include <string.h>
@@ -175,6 +176,12 @@ int ks_snapshot_write(const ks_crypto *c, ks_snap_header *h, const uint8_t *reco
         return err;
     memcpy(h->signer_id, out + 32, KS_KEYID_SIZE);
     memcpy(h->signature, out + 96, KS_SIG_SIZE);
+#if defined(KS_ASSERTS) && KS_ASSERTS
+    {   /* docs/formats.md: the writer never makes a header its own reader refuses */
+        ks_snap_header chk;
+        KS_ASSERT(ks_snap_header_decode(&chk, out, NULL) == KS_OK);
+    }
+#endif
     if (count > 0 && out + KS_SNAP_HEADER_SIZE != records)
         memmove(out + KS_SNAP_HEADER_SIZE, records, (size_t)count * KS_RECORD_SIZE);
     return KS_OK;

@@ -20,6 +20,8 @@
  */
 #include <string.h>
 
+#include <keysup/ks_assert.h>
+
 #include "ks_store_int.h"
 
 uint32_t ks__ovl_half_bytes(const ks_store *st)
@@ -182,7 +184,12 @@ int ks__ovl_apply_seg(ks_store *st, uint32_t half, uint32_t off, uint32_t limit,
             x->kind = 0;
         }
     }
+    /* The merge filled exactly the fresh slots (the table stays sorted), and
+     * the epoch bound keeps the table within its capacity (docs/store.md
+     * "Bounds"; checked against the segment above). */
+    KS_ASSERT((int64_t)k == j + 1);
     st->ovl_n += fresh;
+    KS_ASSERT(st->ovl_n <= ks__ovl_cap(st));
     if (!older)
         ks__ovl_drop(st);
     *next = ks__align(off + n * KS_OVL_ENT, st->cfg.flash->prog_size);

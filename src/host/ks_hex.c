@@ -38,3 +38,12 @@ int ks_unhex(uint8_t *out, size_t n, const char *s)
     }
     return 0;
 }
+
+int ks_unhex_upto(uint8_t *out, size_t max, const char *s, size_t *len)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n % 2 || n / 2 > max || ks_unhex(out, n / 2, s))
+        return -1;
+    *len = n / 2;
+    return 0;
+}

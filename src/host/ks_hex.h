@@ -12,5 +12,9 @@
 void ks_hex(char *out, const uint8_t *p, size_t n);
 /* Exactly 2n hex digits (either case) into out[n]; 0, or -1 otherwise (s may be NULL). */
 int ks_unhex(uint8_t *out, size_t n, const char *s);
+/* An even number of hex digits, at most 2 * max, into out; *len gets the
+ * byte count. 0, or -1 (odd, too long, not hex, NULL). For fields whose
+ * length the caller judges (a key's answer). */
+int ks_unhex_upto(uint8_t *out, size_t max, const char *s, size_t *len);
 
 #endif

@@ -164,6 +164,7 @@ static void keys_enrol(sup_req *rq, sup_resp *rs)
         ks_hex(seedhex, e.seed, 32);
         json_object_set_new(e.out, "secret_seed", json_string(seedhex));
         sodium_memzero(seedhex, sizeof seedhex);
+        rs->secret = 1; /* sup_http.c wipes the answer once sent */
     }
     api_json(rs, 201, e.out);
     e.out = NULL;

@@ -22,6 +22,7 @@
 #include "sup_diag.h"
 #include "sup_guard.h"
 #include "sup_http_tls.h"
+#include "sup_initcmd.h"
 #include "ks_sdnotify.h"
 #include "sup.h"
 
@@ -30,8 +31,11 @@ static const char usage[] =
     "usage: keysupd --data DIR [--listen HOST:PORT] [--config FILE]\n"
     "               [--passphrase-file FILE] [--port-file FILE]\n"
     "               [--tls-cert FILE --tls-key FILE]\n"
-    "       keysupd openapi   (prints the API's OpenAPI 3 description)\n\n"
-    "The keysup supervisor daemon. DIR is made by `keysup init --data DIR`.\n"
+    "       keysupd openapi   (prints the API's OpenAPI 3 description)\n"
+    "       keysupd init --data DIR ...   (keysupd init --help)\n"
+    "       keysupd backup --data DIR --out BACKUP_DIR   (online; keysupd backup --help)\n"
+    "       keysupd restore --data DIR --from BACKUP_DIR (keysupd stopped)\n\n"
+    "The keysup supervisor daemon. DIR is made by `keysupd init --data DIR`.\n"
     "The signing key passphrase is the first line of --passphrase-file, else\n"
     "$KEYSUP_PASSPHRASE. --listen overrides the config file (port 0 picks a free\n"
     "port; --port-file receives the port once listening; [::]:8750 for IPv6).\n"
@@ -59,6 +63,10 @@ static int read_pass(const char *file, char **pass, size_t *len)
         sodium_memzero(buf, sizeof buf);
     } else if (env) {
         *pass = strdup(env);
+        /* The copy is ours now: wipe the variable in place, or it stays in
+         * /proc/PID/environ (and any child's environment) while we run. */
+        sodium_memzero((char *)env, strlen(env));
+        unsetenv("KEYSUP_PASSPHRASE");
     } else {
         return 0;
     }
@@ -93,6 +101,12 @@ int main(int argc, char **argv)
 
     if (argc == 2 && strcmp(argv[1], "openapi") == 0)
         return print_openapi();
+    if (argc > 1 && strcmp(argv[1], "init") == 0)
+        return sup_init_main(argc - 1, argv + 1); /* setup, then exit: no daemon */
+    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+        return sup_backup_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "restore") == 0)
+        return sup_restore_main(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         const char **dst = NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -63,6 +63,8 @@ typedef struct sup_resp {
     int self_signed;        /* the body carries its own supervisor signature (a
                              * snapshot or delta header): no answer signature,
                              * which would hash megabytes per download */
+    int secret;             /* the JSON body carries a secret (a generated seed):
+                             * its strings and the sent buffer are wiped */
 } sup_resp;
 
 typedef void (*sup_api_fn)(sup_req *rq, sup_resp *rs);

@@ -24,6 +24,13 @@
 #include "ks_kse.h"
 #include "sup.h"
 
+/* A KSE number (301) by its one name, the core's enum ks_err
+ * (KS_E_STORE_CORRUPT = -301): SUP_KSE(STORE_CORRUPT). Diagnosis and
+ * incidents store and compare the positive number; writing it through the
+ * enum keeps one spelling of every code (test_kse checks the enum, the name
+ * table and the catalogue agree). */
+#define SUP_KSE(sym) (-(KS_E_##sym))
+
 /* ----- policy ----- */
 
 typedef struct sup_diag_cfg {
@@ -179,17 +186,18 @@ extern const char sup_incident_schema[];
  * Applies one evaluation of a controller: opens incidents for new root
  * causes (escalating a repeat of a repaired fault), updates the open ones,
  * queues automatic repairs, links operator commands, and resolves what is
- * gone and verified. Lock held.
+ * gone and verified. Lock held, inside a transaction: KS_DB_OK, or KS_DB_ERR
+ * when a statement failed (logged) and the caller must roll back.
  */
-void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f,
+int sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f,
                        const sup_findings *fs);
 /* A command acknowledgement: recorded on every incident it is linked to. Lock held. */
 void sup_incident_command_ack(sup_ctx *s, int64_t ctrl_id, int64_t command_id, const char *result);
 /* Closes an incident by an operator (note says what was done). Lock held.
  * 0, 1 when no such open incident, or a KS_DB_* error. */
 int sup_incident_resolve_manual(sup_ctx *s, int64_t id, const char *actor, const char *note);
-/* Adds an action row. Lock held. */
-void sup_incident_action(sup_ctx *s, int64_t incident, const char *actor, const char *action,
+/* Adds an action row. Lock held. KS_DB_OK or the (logged) KS_DB_* error. */
+int sup_incident_action(sup_ctx *s, int64_t incident, const char *actor, const char *action,
                         int64_t command_id, const char *detail);
 /* One incident as JSON with its actions, MTTD/MTTR and steps. Lock held. */
 json_t *sup_incident_json(sup_ctx *s, int64_t id);

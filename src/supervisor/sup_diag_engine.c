@@ -219,7 +219,12 @@ static void evaluate(sup_ctx *s, sup_diag_engine *e, sup_diag_facts *f)
     sup_diag_walk(&e->cfg, f, &fs);
     if (sup_db_begin(s->db) != KS_DB_OK)
         return;
-    sup_incident_apply(s, &e->cfg, f, &fs);
+    /* A statement that failed (logged by sup_incident.c): roll the whole
+     * report back; the next heartbeat evaluates it again. */
+    if (sup_incident_apply(s, &e->cfg, f, &fs) != KS_DB_OK) {
+        sup_db_rollback(s->db);
+        return;
+    }
     if (sup_db_commit(s->db) != KS_DB_OK) {
         sup_log(KS_LOG_ERROR, "diagnosis.commit", "controller=%lld error=\"%s\"",
                (long long)f->ctrl_id, sup_db_errmsg(s->db));
@@ -422,8 +427,8 @@ static json_t *finding_json(sup_ctx *s, const sup_diag_facts *f, const sup_findi
     p[1] = sup_dbv_int(fd->root ? fd->code : fd->cause);
     if (sup_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ? AND"
                          " state = 'open' ORDER BY id DESC LIMIT 1", p, 2, &inc) != KS_DB_OK &&
-        fd->code == 301) {
-        p[1] = sup_dbv_int(900);
+        fd->code == SUP_KSE(STORE_CORRUPT)) {
+        p[1] = sup_dbv_int(SUP_KSE(HARDWARE_FAULT));
         sup_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ? AND"
                          " state = 'open' ORDER BY id DESC LIMIT 1", p, 2, &inc);
     }

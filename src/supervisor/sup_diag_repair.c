@@ -18,13 +18,13 @@
 const char *sup_diag_repair_command(int code)
 {
     switch (code) {
-    case 300: /* DESYNC: full download, then the root is verified */
-    case 301: /* STORE_CORRUPT: same, into the other flash area */
-    case 110: /* SYNC_STALE: the link is back (we have a report) */
-    case 702: /* SNAPSHOT_EXPIRED */
+    case SUP_KSE(DESYNC): /* DESYNC: full download, then the root is verified */
+    case SUP_KSE(STORE_CORRUPT): /* STORE_CORRUPT: same, into the other flash area */
+    case SUP_KSE(SYNC_STALE): /* SYNC_STALE: the link is back (we have a report) */
+    case SUP_KSE(SNAPSHOT_EXPIRED): /* SNAPSHOT_EXPIRED */
         return "initialize";
-    case 600: /* CLOCK_SKEW */
-    case 601: /* RTC_FAILURE, while the device is powered */
+    case SUP_KSE(CLOCK_SKEW): /* CLOCK_SKEW */
+    case SUP_KSE(RTC_FAILURE): /* RTC_FAILURE, while the device is powered */
         return "time_sync";
     default:
         return NULL;

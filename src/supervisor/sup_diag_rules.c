@@ -19,21 +19,31 @@
 #include "sup_diag.h"
 
 /* Sync-type and store-type roots make keys look unknown. */
-static const int db_roots[] = {301, 300, 110, 702, 700, 701, 401, 900, 0};
-static const int clock_roots[] = {600, 601, 0};
+static const int db_roots[] = {
+    SUP_KSE(STORE_CORRUPT),        SUP_KSE(DESYNC),   SUP_KSE(SYNC_STALE),
+    SUP_KSE(SNAPSHOT_EXPIRED),     SUP_KSE(SUPERVISOR_UNTRUSTED),
+    SUP_KSE(ROLLBACK),             SUP_KSE(FIRMWARE_INCOMPATIBLE),
+    SUP_KSE(HARDWARE_FAULT),       0};
+static const int clock_roots[] = {SUP_KSE(CLOCK_SKEW), SUP_KSE(RTC_FAILURE), 0};
 /* What LOCKOUT follows from: failed supervisor attempts of these kinds. */
-static const int attack_codes[] = {202, 203, 205, 206, 502, 500, 0};
+static const int attack_codes[] = {
+    SUP_KSE(KEY_UNKNOWN),    SUP_KSE(KEY_REVOKED),    SUP_KSE(SIGNATURE_INVALID),
+    SUP_KSE(CLONE_SUSPECTED), SUP_KSE(NOT_SUPERVISOR), SUP_KSE(LOCKOUT), 0};
 
 int sup_diag_is_refusal_code(int code)
 {
     /* 110 and 600/601 are also refusal codes, but they are device states
      * found in the report; these are only ever seen as refused decisions. */
-    return (code >= 200 && code < 300) || code == 400 || (code >= 501 && code <= 505) ||
-           code == 710 || code == 800; /* 710: a supervisor answer refused */
+    return (code >= 200 && code < 300) || code == SUP_KSE(PROTOCOL_MISMATCH) ||
+           (code >= 501 && code <= 505) || code == SUP_KSE(ANSWER_NOT_AUTHENTIC) ||
+           code == SUP_KSE(LICENSE_INVALID); /* ANSWER_NOT_AUTHENTIC: a supervisor answer refused */
 }
 
 /* The policy working: the decision was right and the holder was told why. */
-static const int policy_codes[] = {502, 503, 504, 505, 203, 204, 202, 0};
+static const int policy_codes[] = {SUP_KSE(NOT_SUPERVISOR), SUP_KSE(PRIVILEGE_REQUIRED),
+                                   SUP_KSE(SEAL_ENGAGED),   SUP_KSE(PENDING_TRANSACTION),
+                                   SUP_KSE(KEY_REVOKED),    SUP_KSE(KEY_EXPIRED),
+                                   SUP_KSE(KEY_UNKNOWN),    0};
 
 static int in_list(const int *l, int code)
 {
@@ -129,7 +139,7 @@ static void communication(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup
     uint32_t iv = fa->interval_ms ? fa->interval_ms : cfg->interval_ms;
     int64_t limit = (int64_t)cfg->missed * iv;
     if (fa->last_seen_ms && fa->now_ms - fa->last_seen_ms > limit) {
-        add(o, 100, fa->last_seen_ms + iv,
+        add(o, SUP_KSE(COMM_LOST), fa->last_seen_ms + iv,
             "no heartbeat since %.1f s ago (%u missed; the limit is %u): the controller is "
             "deciding offline on its cached database",
             (double)(fa->now_ms - fa->last_seen_ms) / 1000.0,
@@ -163,27 +173,29 @@ static void store(const sup_diag_facts *fa, sup_findings *o)
 {
     json_t *st = json_object_get(fa->report, "store");
     const char *integ = json_string_value(json_object_get(st, "integrity"));
-    if ((integ && strcmp(integ, "corrupt") == 0) || kse_of(json_object_get(st, "code")) == 301 ||
-        has_condition(fa->report, 301)) {
+    if ((integ && strcmp(integ, "corrupt") == 0) ||
+        kse_of(json_object_get(st, "code")) == SUP_KSE(STORE_CORRUPT) ||
+        has_condition(fa->report, SUP_KSE(STORE_CORRUPT))) {
         const char *what = json_string_value(json_object_get(st, "damage_what"));
-        add(o, 301, first_of(fa, 301),
+        add(o, SUP_KSE(STORE_CORRUPT), first_of(fa, SUP_KSE(STORE_CORRUPT)),
             "the controller's flash fails its CRC check at byte %lld (%s); it fell back to the "
             "last good state%s",
             (long long)jint(st, "damage_offset", -1), what ? what : "record",
             json_is_true(json_object_get(st, "need_full")) ? " and needs a full download" : "");
     }
-    if (refusal(fa, 302))
-        add(o, 302, first_of(fa, 302), "the controller lost its volatile state (brown-out)");
+    if (refusal(fa, SUP_KSE(MEMORY_LOST)))
+        add(o, SUP_KSE(MEMORY_LOST), first_of(fa, SUP_KSE(MEMORY_LOST)),
+            "the controller lost its volatile state (brown-out)");
     /* The fallback policy in force (docs/controller.md): a state of the
      * store, reported until the full download lands. */
     const char *sp = json_string_value(json_object_get(st, "stale_policy"));
     if (sp && strcmp(sp, "deny_all") == 0)
-        add(o, 303, first_of(fa, 303),
+        add(o, SUP_KSE(STALE_DENIED), first_of(fa, SUP_KSE(STALE_DENIED)),
             "the controller answers from an older database (version %lld) and cannot tell which "
             "keys changed since: it refuses every key until a full download",
             (long long)jint(fa->report, "applied_version", 0));
     else if (sp && strcmp(sp, "deny_changed") == 0)
-        add(o, 303, first_of(fa, 303),
+        add(o, SUP_KSE(STALE_DENIED), first_of(fa, SUP_KSE(STALE_DENIED)),
             "the controller answers from an older database (version %lld): it refuses the %lld "
             "key(s) changed since that version until a full download",
             (long long)jint(fa->report, "applied_version", 0), (long long)jint(st, "stale_denied", 0));
@@ -194,20 +206,21 @@ static void trust(const sup_diag_facts *fa, sup_findings *o)
     const char *lse = json_string_value(json_object_get(fa->report, "last_sync_error"));
     /* A refused download is also counted as a refusal: a retry in the same
      * heartbeat may clear the condition before any report carries it. */
-    if (has_condition(fa->report, 700) || (lse && strcmp(lse, "SUPERVISOR_UNTRUSTED") == 0) ||
-        refusal(fa, 700))
-        add(o, 700, first_of(fa, 700),
+    if (has_condition(fa->report, SUP_KSE(SUPERVISOR_UNTRUSTED)) ||
+        (lse && strcmp(lse, "SUPERVISOR_UNTRUSTED") == 0) ||
+        refusal(fa, SUP_KSE(SUPERVISOR_UNTRUSTED)))
+        add(o, SUP_KSE(SUPERVISOR_UNTRUSTED), first_of(fa, SUP_KSE(SUPERVISOR_UNTRUSTED)),
             "the controller refused a snapshot or an answer signed by a supervisor key it has "
             "not pinned, and no rotation record links the two");
-    if (has_condition(fa->report, 701) || (lse && strcmp(lse, "ROLLBACK") == 0) ||
-        refusal(fa, 701))
-        add(o, 701, first_of(fa, 701),
+    if (has_condition(fa->report, SUP_KSE(ROLLBACK)) || (lse && strcmp(lse, "ROLLBACK") == 0) ||
+        refusal(fa, SUP_KSE(ROLLBACK)))
+        add(o, SUP_KSE(ROLLBACK), first_of(fa, SUP_KSE(ROLLBACK)),
             "the controller was offered an older database than the one it applied and refused it");
-    const sup_diag_refusal *r = refusal(fa, 710);
+    const sup_diag_refusal *r = refusal(fa, SUP_KSE(ANSWER_NOT_AUTHENTIC));
     if (r) {
         /* Each one is an answer of ours that reached the controller changed,
          * replayed or out of order: something on the link is bending it. */
-        sup_finding *f = add(o, 710, r->first_ms,
+        sup_finding *f = add(o, SUP_KSE(ANSWER_NOT_AUTHENTIC), r->first_ms,
                             "%lld answer(s) of this supervisor reached the controller without a "
                             "valid signature bound to its request (changed, replayed or "
                             "reordered on the way); the controller refused them and changed "
@@ -242,14 +255,14 @@ static int restored(const sup_diag_facts *fa, sup_findings *o)
     }
     sup_finding *f;
     if (json_integer_value(json_object_get(rs, "lost_count")) > 0)
-        f = add(o, 304, fa->report_ms,
+        f = add(o, SUP_KSE(SUPERVISOR_RESTORED), fa->report_ms,
                 "supervisor restored from an older backup: the controller keeps version %lld and "
                 "refused ours; %lld key(s) it holds revoked/suspended would be granted again. "
                 "Re-revoke: %s",
                 (long long)jint(fa->report, "applied_version", 0),
                 (long long)json_integer_value(json_object_get(rs, "lost_count")), keys);
     else
-        f = add(o, 304, fa->report_ms,
+        f = add(o, SUP_KSE(SUPERVISOR_RESTORED), fa->report_ms,
                 "supervisor restored from an older backup: the controller keeps version %lld of "
                 "history %08llx (ours: %08x); no key it holds revoked or suspended is active "
                 "here. Re-apply other changes made after the backup, then initialize it",
@@ -269,14 +282,14 @@ static void sync_state(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_fi
     if (json_is_integer(av) && fa->published_version) {
         uint64_t v = (uint64_t)json_integer_value(av);
         if (v == fa->published_version && ar && strcmp(ar, fa->published_root) != 0)
-            add(o, 300, fa->report_ms,
+            add(o, SUP_KSE(DESYNC), fa->report_ms,
                 "version %llu: the controller's Merkle root %.16s... differs from the published "
                 "%.16s...", (unsigned long long)v, ar, fa->published_root);
         else if (v > fa->published_version) {
             /* A full download cannot help: the controller refuses the older
              * database as a rollback (KSE-701). A person restores the
              * supervisor's latest database instead. */
-            sup_finding *f = add(o, 300, fa->report_ms,
+            sup_finding *f = add(o, SUP_KSE(DESYNC), fa->report_ms,
                                 "the controller holds version %llu but the supervisor published "
                                 "only %llu: the supervisor's records went back (restored "
                                 "backup?); restore its latest database, a download would be "
@@ -288,27 +301,29 @@ static void sync_state(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_fi
         else if (v < fa->published_version && fa->behind_since_ms &&
                  fa->now_ms - fa->behind_since_ms >
                      (int64_t)cfg->behind * (fa->interval_ms ? fa->interval_ms : cfg->interval_ms))
-            add(o, 300, fa->behind_since_ms,
+            add(o, SUP_KSE(DESYNC), fa->behind_since_ms,
                 "the controller has stayed at version %llu for %.0f s while %llu is published",
                 (unsigned long long)v, (double)(fa->now_ms - fa->behind_since_ms) / 1000.0,
                 (unsigned long long)fa->published_version);
     }
-    if (has_condition(fa->report, 110))
-        add(o, 110, first_of(fa, 110),
+    if (has_condition(fa->report, SUP_KSE(SYNC_STALE)))
+        add(o, SUP_KSE(SYNC_STALE), first_of(fa, SUP_KSE(SYNC_STALE)),
             "the controller's last successful sync (%lld) is older than its maximum offline age; "
             "it applies its degraded policy (%s)", (long long)jint(fa->report, "last_sync", 0),
             json_string_value(json_object_get(fa->report, "degraded_policy"))
                 ? json_string_value(json_object_get(fa->report, "degraded_policy")) : "?");
     const char *cause = json_string_value(json_object_get(fa->report, "expiry_cause"));
-    if (has_condition(fa->report, 702) && cause && strcmp(cause, "clock") == 0)
+    if (has_condition(fa->report, SUP_KSE(SNAPSHOT_EXPIRED)) && cause &&
+        strcmp(cause, "clock") == 0)
         /* issue 17 row 7: the link is fine, the clock is not */
-        add(o, 702, first_of(fa, 702),
+        add(o, SUP_KSE(SNAPSHOT_EXPIRED), first_of(fa, SUP_KSE(SNAPSHOT_EXPIRED)),
             "the controller's snapshot looks expired (expires %lld) by the controller's own clock, "
             "which it does not trust: the cause is the clock (KSE-600); fix the clock first "
             "(time_sync, then check the RTC), restoring the link will not help",
             (long long)jint(fa->report, "expires_at", 0));
-    else if (has_condition(fa->report, 702))
-        add(o, 702, first_of(fa, 702), "the controller's snapshot passed its expiry time (%lld)",
+    else if (has_condition(fa->report, SUP_KSE(SNAPSHOT_EXPIRED)))
+        add(o, SUP_KSE(SNAPSHOT_EXPIRED), first_of(fa, SUP_KSE(SNAPSHOT_EXPIRED)),
+            "the controller's snapshot passed its expiry time (%lld)",
             (long long)jint(fa->report, "expires_at", 0));
 }
 
@@ -319,7 +334,7 @@ static void identity(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_find
     uint32_t iv = fa->interval_ms ? fa->interval_ms : cfg->interval_ms;
     if (!fa->clone_ms || fa->now_ms - fa->clone_ms > 10 * (int64_t)iv)
         return;
-    add(o, 730, fa->clone_first_ms ? fa->clone_first_ms : fa->clone_ms,
+    add(o, SUP_KSE(IDENTITY_CLONED), fa->clone_first_ms ? fa->clone_first_ms : fa->clone_ms,
         "two agents heartbeat as this controller with its device key: instances %s and %s "
         "alternate (last %.1f s ago); its image and identity were copied to a second unit",
         fa->clone_inst[0][0] ? fa->clone_inst[0] : "?", fa->clone_inst[1][0] ? fa->clone_inst[1] : "?",
@@ -331,8 +346,8 @@ static void identity(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_find
 static void hardware(const sup_diag_facts *fa, sup_findings *o)
 {
     json_t *st = json_object_get(fa->report, "store");
-    if (has_condition(fa->report, 900))
-        add(o, 900, first_of(fa, 900),
+    if (has_condition(fa->report, SUP_KSE(HARDWARE_FAULT)))
+        add(o, SUP_KSE(HARDWARE_FAULT), first_of(fa, SUP_KSE(HARDWARE_FAULT)),
             "the controller cannot read its flash medium (sector %lld): the part or the file "
             "backing it is failing or truncated", (long long)jint(st, "medium_sector", 0));
 }
@@ -343,13 +358,13 @@ static void clock_area(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_fi
     int code = kse_of(json_object_get(ck, "code"));
     int64_t rtc = jint(ck, "rtc", 0), trusted = jint(ck, "trusted", 0);
     int64_t at = fa->report_ms / 1000, off = trusted ? trusted - at : 0;
-    if (code == 601 || (rtc && rtc < (int64_t)KS_AUTH_EPOCH_MIN))
-        add(o, 601, first_of(fa, 601),
+    if (code == SUP_KSE(RTC_FAILURE) || (rtc && rtc < (int64_t)KS_AUTH_EPOCH_MIN))
+        add(o, SUP_KSE(RTC_FAILURE), first_of(fa, SUP_KSE(RTC_FAILURE)),
             "the controller's real-time clock reads %lld (before %u): it was reset or stopped",
             (long long)rtc, KS_AUTH_EPOCH_MIN);
-    else if (code == 600 || (trusted && (off > (int64_t)cfg->clock_tolerance ||
+    else if (code == SUP_KSE(CLOCK_SKEW) || (trusted && (off > (int64_t)cfg->clock_tolerance ||
                                          -off > (int64_t)cfg->clock_tolerance)))
-        add(o, 600, first_of(fa, 600),
+        add(o, SUP_KSE(CLOCK_SKEW), first_of(fa, SUP_KSE(CLOCK_SKEW)),
             "the controller's clock is %+lld s from the supervisor's (RTC %+lld s); the tolerance "
             "is %u s", (long long)off, (long long)(rtc - at), cfg->clock_tolerance);
 }
@@ -362,11 +377,11 @@ static void protocol(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_find
         pv = json_object_get(fa->report, "protocol");
     if (json_is_integer(pv) && (json_integer_value(pv) < cfg->proto_min ||
                                 json_integer_value(pv) > cfg->proto_max))
-        add(o, 401, fa->report_ms,
+        add(o, SUP_KSE(FIRMWARE_INCOMPATIBLE), fa->report_ms,
             "the controller speaks device protocol %lld; this supervisor supports %d to %d",
             (long long)json_integer_value(pv), cfg->proto_min, cfg->proto_max);
-    if ((r = refusal(fa, 400)) != NULL) {
-        sup_finding *f = add(o, 400, r->first_ms,
+    if ((r = refusal(fa, SUP_KSE(PROTOCOL_MISMATCH))) != NULL) {
+        sup_finding *f = add(o, SUP_KSE(PROTOCOL_MISMATCH), r->first_ms,
                             "%lld key(s) refused: enrolled in a key format below the controller's "
                             "minimum (%lld)", (long long)r->fresh,
                             (long long)jint(fa->report, "min_key_format", 0));
@@ -417,7 +432,7 @@ static void lockout(const sup_diag_facts *fa, sup_findings *o)
         if (r && r->first_ms && r->first_ms < first)
             first = r->first_ms;
     }
-    add(o, 500, first, "locked: %s", who);
+    add(o, SUP_KSE(LOCKOUT), first, "locked: %s", who);
 }
 
 /* Refusal-type findings (profile, key, licence): one per fresh code. */
@@ -429,11 +444,14 @@ static void refusals(const sup_diag_facts *fa, sup_findings *o, int lo, int hi)
         sup_finding *f;
         if (r->fresh <= 0 || r->code < lo || r->code > hi || find(o, r->code))
             continue;
-        if (!sup_diag_is_refusal_code(r->code) && r->code != 500 && r->code != 720)
+        if (!sup_diag_is_refusal_code(r->code) && r->code != SUP_KSE(LOCKOUT) &&
+            r->code != SUP_KSE(TLS_PIN_MISMATCH))
             continue;
-        if (r->code == 504 && json_is_true(json_object_get(fa->report, "seal_on")))
+        if (r->code == SUP_KSE(SEAL_ENGAGED) &&
+            json_is_true(json_object_get(fa->report, "seal_on")))
             extra = "; the seal switch is ON";
-        if (r->code == 505 && json_is_true(json_object_get(fa->report, "pending_transaction")))
+        if (r->code == SUP_KSE(PENDING_TRANSACTION) &&
+            json_is_true(json_object_get(fa->report, "pending_transaction")))
             extra = "; a transaction is still pending on the terminal";
         f = add(o, r->code, r->first_ms, "%lld refusal(s) with %s since the last report%s",
                 (long long)r->fresh, ks_kse_find(r->code) ? ks_kse_find(r->code)->symbol : "?",
@@ -453,11 +471,12 @@ int sup_diag_is_policy_refusal(int code)
 
 int sup_diag_explains(int root, int refusal_code)
 {
-    if ((refusal_code == 202 || refusal_code == 204) && in_list(db_roots, root))
+    if ((refusal_code == SUP_KSE(KEY_UNKNOWN) || refusal_code == SUP_KSE(KEY_EXPIRED)) &&
+        in_list(db_roots, root))
         return 1;
-    if (refusal_code == 204 && in_list(clock_roots, root))
+    if (refusal_code == SUP_KSE(KEY_EXPIRED) && in_list(clock_roots, root))
         return 1;
-    return root == 500 && in_list(attack_codes, refusal_code);
+    return root == SUP_KSE(LOCKOUT) && in_list(attack_codes, refusal_code);
 }
 
 /* Marks refusals explained by an active root cause as its symptoms, then

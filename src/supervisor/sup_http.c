@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sodium.h>
 
 #include "sup_api.h"
 #include "sup_cluster.h"
@@ -261,6 +262,30 @@ static int auth_device(sup_req *rq, sup_resp *rs, int final)
 
 static void *sock_ctx(struct MHD_Connection *c);
 
+/* A body with a secret: wiped when libmicrohttpd is done sending it. */
+static void wipe_free(void *p)
+{
+    if (p) {
+        sodium_memzero(p, strlen(p));
+        free(p);
+    }
+}
+
+/* Wipes every string in a JSON value before it is freed (jansson frees
+ * without wiping): for an answer with rs->secret set. */
+static void json_wipe(json_t *v)
+{
+    const char *k;
+    json_t *e;
+    size_t i;
+    if (json_is_string(v))
+        sodium_memzero((char *)json_string_value(v), json_string_length(v));
+    else if (json_is_object(v))
+        json_object_foreach(v, k, e) json_wipe(e);
+    else if (json_is_array(v))
+        json_array_foreach(v, i, e) json_wipe(e);
+}
+
 static enum MHD_Result send_resp(sup_ctx *s, struct MHD_Connection *c, sup_resp *rs,
                                   const sup_req *rq)
 {
@@ -297,8 +322,15 @@ static enum MHD_Result send_resp(sup_ctx *s, struct MHD_Connection *c, sup_resp 
         }
         bp = b ? (const uint8_t *)b : bp;
         bl = n;
-        r = MHD_create_response_from_buffer(n, b ? b : (char *)"", b ? MHD_RESPMEM_MUST_FREE
-                                                                       : MHD_RESPMEM_PERSISTENT);
+        if (rs->secret)
+            json_wipe(rs->json); /* the only copy left is b, wiped once sent */
+        if (b && rs->secret)
+            r = MHD_create_response_from_buffer_with_free_callback(n, b, wipe_free);
+        else
+            r = MHD_create_response_from_buffer(n, b ? b : (char *)"",
+                                                b ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!r && b && rs->secret)
+            wipe_free(b);
     } else {
         r = MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
     }

@@ -107,7 +107,7 @@ int sup_http_listen_setup(sup_ctx *s, sup_listen *l, unsigned *flags,
     if (!s->cfg.tls_cert[0] && !s->cfg.tls_key[0]) {
         if (!l->loopback && !s->cfg.allow_plain_http) {
             snprintf(err, errlen, "refusing plain HTTP on %s: it is not a loopback address. Set "
-                     "tls_cert and tls_key (keysup init --san ... makes them), or put "
+                     "tls_cert and tls_key (keysupd init --san ... makes them), or put "
                      "`allow_plain_http = yes` in keysupd.conf if TLS ends in front of keysupd",
                      s->cfg.listen);
             return KS_E_INVAL;

@@ -85,13 +85,27 @@ static int open_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *nam
     return 0;
 }
 
-static void load_open(sup_ctx *s, int64_t ctrl, open_set *o)
+/* Every statement here is checked: a failure is logged with the step that
+ * failed and handed back. sup_incident_apply runs in the diagnosis engine's
+ * transaction and reports a failure, so the engine rolls the whole report
+ * back instead of committing half an incident (and the next heartbeat
+ * evaluates it again). */
+static int inc_exec(sup_ctx *s, const char *step, const char *sql, const sup_dbv *p, int n,
+                    sup_db_row_fn fn, void *ctx)
+{
+    int rc = sup_db_exec(s->db, sql, p, n, fn, ctx);
+    if (rc != KS_DB_OK)
+        sup_log(KS_LOG_ERROR, "incident.db", "step=%s error=\"%s\"", step, sup_db_errmsg(s->db));
+    return rc;
+}
+
+static int load_open(sup_ctx *s, int64_t ctrl, open_set *o)
 {
     sup_dbv p = sup_dbv_int(ctrl);
     o->n = 0;
-    sup_db_exec(s->db, "SELECT id, code, repairs, detected_ms, last_refusal_ms, key_id, repair"
+    return inc_exec(s, "load_open", "SELECT id, code, repairs, detected_ms, last_refusal_ms, key_id, repair"
                       " FROM incidents WHERE controller_id = ? AND state = 'open' ORDER BY id",
-               &p, 1, open_cb, o);
+                    &p, 1, open_cb, o);
 }
 
 static open_inc *open_find(open_set *o, int code)
@@ -102,14 +116,14 @@ static open_inc *open_find(open_set *o, int code)
     return NULL;
 }
 
-void sup_incident_action(sup_ctx *s, int64_t incident, const char *actor, const char *action,
+int sup_incident_action(sup_ctx *s, int64_t incident, const char *actor, const char *action,
                         int64_t command_id, const char *detail)
 {
     sup_dbv p[6] = {sup_dbv_int(incident), sup_dbv_int(sup_diag_now_ms()), sup_dbv_text(actor),
                    sup_dbv_text(action), command_id ? sup_dbv_int(command_id) : sup_dbv_null(),
                    sup_dbv_text(detail)};
-    sup_db_exec(s->db, "INSERT INTO incident_actions(incident_id, ts_ms, actor, action,"
-                      " command_id, detail) VALUES (?,?,?,?,?,?)", p, 6, NULL, NULL);
+    return inc_exec(s, "action", "INSERT INTO incident_actions(incident_id, ts_ms, actor, action,"
+                    " command_id, detail) VALUES (?,?,?,?,?,?)", p, 6, NULL, NULL);
 }
 
 static void log_event(const char *event, int64_t id, int64_t ctrl, int code, const char *fmt_kv)
@@ -120,11 +134,11 @@ static void log_event(const char *event, int64_t id, int64_t ctrl, int code, con
            (long long)ctrl, code, k ? k->symbol : "?", fmt_kv ? fmt_kv : "");
 }
 
-static void set_repair(sup_ctx *s, int64_t id, const char *repair, int64_t repairs)
+static int set_repair(sup_ctx *s, int64_t id, const char *repair, int64_t repairs)
 {
     sup_dbv p[3] = {sup_dbv_text(repair), sup_dbv_int(repairs), sup_dbv_int(id)};
-    sup_db_exec(s->db, "UPDATE incidents SET repair = ?, repairs = ? WHERE id = ?", p, 3, NULL,
-               NULL);
+    return inc_exec(s, "set_repair", "UPDATE incidents SET repair = ?, repairs = ? WHERE id = ?",
+                    p, 3, NULL, NULL);
 }
 
 /* Gives the operator the catalogue's steps, as an action. */
@@ -173,8 +187,9 @@ static void merge_symptom_incidents(sup_ctx *s, int64_t ctrl, int64_t id, int ro
         snprintf(why, sizeof why, "a symptom of incident %lld (KSE-%d)", (long long)id, root);
         {
             sup_dbv q[3] = {sup_dbv_int(sup_diag_now_ms()), sup_dbv_text(why), sup_dbv_int(other)};
-            sup_db_exec(s->db, "UPDATE incidents SET state = 'merged', updated_ms = ?,"
-                              " resolution = ? WHERE id = ?", q, 3, NULL, NULL);
+            if (inc_exec(s, "merge", "UPDATE incidents SET state = 'merged', updated_ms = ?,"
+                         " resolution = ? WHERE id = ?", q, 3, NULL, NULL) != KS_DB_OK)
+                continue;
         }
         sup_incident_action(s, other, DIAG_ACTOR, "merged", 0, why);
         memset(&sym, 0, sizeof sym);
@@ -217,7 +232,7 @@ static int64_t open_incident(sup_ctx *s, const sup_diag_facts *f, const sup_find
         sup_audit(s, 1, DIAG_ACTOR, "incident.open", target, "ok", kse, fd->evidence);
     }
     merge_symptom_incidents(s, f->ctrl_id, id, code);
-    if (sup_diag_repair_command(code) && code != 900 && !fd->no_auto)
+    if (sup_diag_repair_command(code) && code != SUP_KSE(HARDWARE_FAULT) && !fd->no_auto)
         queue_repair(s, id, code, f->ctrl_id, 0);
     else {
         set_repair(s, id, "steps", 0);
@@ -232,8 +247,11 @@ static void resolve(sup_ctx *s, int64_t ctrl, int64_t id, int code, int64_t dete
     int64_t now = sup_diag_now_ms();
     sup_dbv p[4] = {sup_dbv_int(now), sup_dbv_int(now), sup_dbv_text(why), sup_dbv_int(id)};
     char kv[80], target[48], kse[16];
-    sup_db_exec(s->db, "UPDATE incidents SET state = 'resolved', resolved_ms = ?, updated_ms = ?,"
-                      " resolution = ? WHERE id = ? AND state = 'open'", p, 4, NULL, NULL);
+    /* Not stored: nothing is announced (log, webhook, audit) either. */
+    if (inc_exec(s, "resolve", "UPDATE incidents SET state = 'resolved', resolved_ms = ?,"
+                 " updated_ms = ?, resolution = ? WHERE id = ? AND state = 'open'", p, 4, NULL,
+                 NULL) != KS_DB_OK)
+        return;
     sup_incident_action(s, id, actor, "resolved", 0, why);
     snprintf(kv, sizeof kv, "mttr_ms=%lld by=%s", (long long)(now - detected_ms), actor);
     log_event("incident.resolve", id, ctrl, code, kv);
@@ -250,14 +268,15 @@ static int64_t repaired_before(sup_ctx *s, const sup_diag_cfg *cfg, int64_t ctrl
 {
     /* Repairs before the hardware was last replaced (a KSE-900 closed by a
      * person) do not count against the new hardware. */
-    sup_dbv p[4] = {sup_dbv_int(ctrl), sup_dbv_int(code),
-                   sup_dbv_int(now - (int64_t)cfg->escalate_window * 1000), sup_dbv_int(ctrl)};
+    sup_dbv p[5] = {sup_dbv_int(ctrl), sup_dbv_int(code),
+                   sup_dbv_int(now - (int64_t)cfg->escalate_window * 1000), sup_dbv_int(ctrl),
+                   sup_dbv_int(SUP_KSE(HARDWARE_FAULT))};
     int64_t id = 0;
     if (sup_db_int(s->db, "SELECT id FROM incidents WHERE controller_id = ? AND code = ?"
                          " AND state = 'resolved' AND repairs > 0 AND resolved_ms >= ?"
                          " AND resolved_ms > COALESCE((SELECT MAX(resolved_ms) FROM incidents"
-                         " WHERE controller_id = ? AND code = 900), 0)"
-                         " ORDER BY id DESC LIMIT 1", p, 4, &id) != KS_DB_OK)
+                         " WHERE controller_id = ? AND code = ?), 0)"
+                         " ORDER BY id DESC LIMIT 1", p, 5, &id) != KS_DB_OK)
         return 0;
     return id;
 }
@@ -279,7 +298,7 @@ static void add_symptom(sup_ctx *s, int64_t id, const sup_finding *sym)
     txt = json_dumps(js, JSON_COMPACT);
     {
         sup_dbv q[2] = {sup_dbv_text(txt), sup_dbv_int(id)};
-        sup_db_exec(s->db, "UPDATE incidents SET symptoms = ? WHERE id = ?", q, 2, NULL, NULL);
+        inc_exec(s, "symptoms", "UPDATE incidents SET symptoms = ? WHERE id = ?", q, 2, NULL, NULL);
     }
     snprintf(detail, sizeof detail, "%lld %s refusal(s) counted as symptoms of this incident",
              (long long)(sym->count ? sym->count : 1), sym->kse ? sym->kse->symbol : code);
@@ -308,11 +327,11 @@ static int lastcmd_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *
     return 1;
 }
 
-static void last_repair(sup_ctx *s, int64_t incident, last_cmd *l)
+static int last_repair(sup_ctx *s, int64_t incident, last_cmd *l)
 {
     sup_dbv p[2] = {sup_dbv_int(incident), sup_dbv_int(incident)};
     memset(l, 0, sizeof *l);
-    sup_db_exec(s->db, "SELECT c.id, c.state, (SELECT MAX(ts_ms) FROM incident_actions a2"
+    return inc_exec(s, "last_repair", "SELECT c.id, c.state, (SELECT MAX(ts_ms) FROM incident_actions a2"
                       " WHERE a2.incident_id = ? AND a2.command_id = c.id AND"
                       " a2.action IN ('command.done', 'command.failed')) FROM commands c JOIN incident_actions a"
                       " ON a.command_id = c.id WHERE a.incident_id = ? AND"
@@ -327,8 +346,7 @@ static void repair_progress(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_
     last_cmd l;
     if (strcmp(x->repair, "auto") != 0)
         return;
-    last_repair(s, x->id, &l);
-    if (!l.id || strcmp(l.state, "pending") == 0)
+    if (last_repair(s, x->id, &l) != KS_DB_OK || !l.id || strcmp(l.state, "pending") == 0)
         return;
     /* The report must postdate the acknowledgement to judge the repair. */
     if (!l.acked_ms || f->report_ms <= l.acked_ms)
@@ -382,11 +400,12 @@ static int gone(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f, op
                 char *why, size_t n)
 {
     int code = (int)x->code;
-    if (code == 900)
+    if (code == SUP_KSE(HARDWARE_FAULT))
         return 0; /* replaced hardware is confirmed by a person */
-    if (code == 801)
+    if (code == SUP_KSE(LICENCE_EXPIRING))
         return 0; /* a licence warning ends when the licence is reactivated (sup_licence.c) */
-    if (code == 300 || code == 301 || code == 110 || code == 702) {
+    if (code == SUP_KSE(DESYNC) || code == SUP_KSE(STORE_CORRUPT) || code == SUP_KSE(SYNC_STALE) ||
+        code == SUP_KSE(SNAPSHOT_EXPIRED)) {
         if (!in_step(f))
             return 0;
         snprintf(why, n, "verified: the controller reports the published root %.16s... at "
@@ -397,7 +416,8 @@ static int gone(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f, op
         snprintf(why, n, "condition cleared: the controller's report no longer shows it");
         return 1;
     }
-    if (code == 505 && !json_is_true(json_object_get(f->report, "pending_transaction"))) {
+    if (code == SUP_KSE(PENDING_TRANSACTION) &&
+        !json_is_true(json_object_get(f->report, "pending_transaction"))) {
         snprintf(why, n, "no pending transaction on the terminal any more");
         return 1;
     }
@@ -407,7 +427,7 @@ static int gone(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f, op
         sup_diag_refusal_key(s, f->ctrl_id, code, x->key);
         if (x->key[0]) {
             sup_dbv q[2] = {sup_dbv_text(x->key), sup_dbv_int(x->id)};
-            sup_db_exec(s->db, "UPDATE incidents SET key_id = ? WHERE id = ?", q, 2, NULL, NULL);
+            inc_exec(s, "key_id", "UPDATE incidents SET key_id = ? WHERE id = ?", q, 2, NULL, NULL);
         }
     }
     if (sup_diag_granted_since(s, f->ctrl_id, x->key, code)) {
@@ -422,17 +442,20 @@ static int gone(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f, op
     return 0;
 }
 
-void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f,
+int sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f,
                        const sup_findings *fs)
 {
     open_set os;
+    int failed = 0;
     int64_t ids[KS_DIAG_MAX_FINDINGS] = {0};
     /* A refusal counted as new in this report happened after the previous
      * report was built (which reached us a few ms later): a lower bound on
      * its time that is finer than the device's whole seconds. */
     int64_t lo = f->prev_report_ms ? f->prev_report_ms - 50 : 0;
 
-    load_open(s, f->ctrl_id, &os);
+    /* Without the open incidents every finding would open a duplicate. */
+    if (load_open(s, f->ctrl_id, &os) != KS_DB_OK)
+        return KS_DB_ERR;
     for (int i = 0; i < fs->n; i++) {
         const sup_finding *fd = &fs->f[i];
         open_inc *x;
@@ -450,7 +473,8 @@ void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_fact
         if (fd->refusal && first < lo)
             first = lo;
         (void)cfg;
-        if (code == 301 && (x = open_find(&os, 900)) != NULL) {
+        if (code == SUP_KSE(STORE_CORRUPT) &&
+            (x = open_find(&os, SUP_KSE(HARDWARE_FAULT))) != NULL) {
             x->seen = 1;
             ids[i] = x->id;
             add_symptom(s, x->id, fd);
@@ -463,8 +487,9 @@ void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_fact
                            sup_dbv_int(x->id)};
             x->seen = 1;
             ids[i] = x->id;
-            sup_db_exec(s->db, "UPDATE incidents SET updated_ms = ?, evidence = ?,"
-                              " last_refusal_ms = ? WHERE id = ?", p, 4, NULL, NULL);
+            if (inc_exec(s, "evidence", "UPDATE incidents SET updated_ms = ?, evidence = ?,"
+                         " last_refusal_ms = ? WHERE id = ?", p, 4, NULL, NULL) != KS_DB_OK)
+                failed = 1;
             if (fd->refusal) {
                 char d[64];
                 snprintf(d, sizeof d, "%lld more refusal(s)", (long long)fd->count);
@@ -474,8 +499,8 @@ void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_fact
                 sup_diag_refusal_key(s, f->ctrl_id, code, x->key);
                 if (x->key[0]) {
                     sup_dbv q[2] = {sup_dbv_text(x->key), sup_dbv_int(x->id)};
-                    sup_db_exec(s->db, "UPDATE incidents SET key_id = ? WHERE id = ?", q, 2,
-                               NULL, NULL);
+                    inc_exec(s, "key_id", "UPDATE incidents SET key_id = ? WHERE id = ?", q, 2,
+                             NULL, NULL);
                 }
             }
             repair_progress(s, cfg, f, x);
@@ -487,12 +512,12 @@ void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_fact
                                                                           code, f->now_ms) : 0;
             if (fd->refusal)
                 sup_diag_refusal_key(s, f->ctrl_id, code, key);
-            if (prev && code == 301) {
+            if (prev && code == SUP_KSE(STORE_CORRUPT)) {
                 sup_finding esc = *fd;
                 snprintf(esc.evidence, sizeof esc.evidence,
                          "STORE_CORRUPT again after incident %lld was repaired by a full "
                          "download: %s", (long long)prev, fd->evidence);
-                ids[i] = open_incident(s, f, &esc, 900, first, prev, key);
+                ids[i] = open_incident(s, f, &esc, SUP_KSE(HARDWARE_FAULT), first, prev, key);
                 if (ids[i])
                     add_symptom(s, ids[i], fd);
             } else {
@@ -502,7 +527,8 @@ void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_fact
                 open_inc *n = &os.v[os.n++];
                 memset(n, 0, sizeof *n);
                 n->id = ids[i];
-                n->code = ids[i] && prev && code == 301 ? 900 : code;
+                n->code = ids[i] && prev && code == SUP_KSE(STORE_CORRUPT) ? SUP_KSE(HARDWARE_FAULT)
+                                                                           : code;
                 n->seen = 1;
             }
         }
@@ -523,13 +549,14 @@ void sup_incident_apply(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_fact
         link_commands(s, f->ctrl_id, x);
         if (x->seen)
             continue;
-        if (fs->comm_lost && x->code != 100)
+        if (fs->comm_lost && x->code != SUP_KSE(COMM_LOST))
             continue; /* nothing to verify against until the link is back */
-        if (x->code != 100 && !f->report)
+        if (x->code != SUP_KSE(COMM_LOST) && !f->report)
             continue;
         if (gone(s, cfg, f, x, why, sizeof why))
             resolve(s, f->ctrl_id, x->id, (int)x->code, x->detected_ms, DIAG_ACTOR, why);
     }
+    return failed ? KS_DB_ERR : KS_DB_OK;
 }
 
 void sup_incident_command_ack(sup_ctx *s, int64_t ctrl_id, int64_t command_id, const char *result)
@@ -593,7 +620,8 @@ void sup_incident_decorate(json_t *o, int64_t ctrl_id)
         json_object_set_new(o, "auto_repair", json_boolean(k->auto_repair));
         json_object_set_new(o, "steps", sup_diag_steps(code, ctrl_id,
                                                       json_string_value(json_object_get(o, "key_id"))));
-        if (code == 304) /* the keys whose revocation the restored backup lost */
+        if (code ==
+            SUP_KSE(SUPERVISOR_RESTORED)) /* the keys whose revocation the restored backup lost */
             sup_restore_steps(json_object_get(o, "steps"),
                              json_string_value(json_object_get(o, "evidence")));
     }

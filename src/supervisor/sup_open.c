@@ -1,5 +1,5 @@
 /*
- * sup_open.c - creating (`keysup init`) and opening a data directory.
+ * sup_open.c - creating (`keysupd init`) and opening a data directory.
  *
  * A data directory holds: keysupd.conf, keysup.db (SQLite, WAL) and the
  * supervisor key files (supervisor-N.key, sealed with the passphrase). The
@@ -252,7 +252,7 @@ int sup_open(sup_ctx *s, const char *data_dir, const char *cfg_path, const char 
     sup_log_set_level(s->cfg.log_level);
     snprintf(path, sizeof path, "%s/%s", data_dir, KS_SUP_DB_NAME);
     if (!s->cfg.database[0] && stat(path, &st) != 0) {
-        snprintf(err, errlen, "%s: no database; run `keysup init --data %s` first", path,
+        snprintf(err, errlen, "%s: no database; run `keysupd init --data %s` first", path,
                  data_dir);
         return KS_E_NOTFOUND;
     }

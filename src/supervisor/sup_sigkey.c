@@ -51,7 +51,7 @@ int sup_sigkey_load(sup_ctx *s, char *err, size_t errlen)
     rc = sup_db_exec(s->db, "SELECT seq, key_file, public_key FROM supervisor_keys"
                            " ORDER BY seq DESC LIMIT 1", NULL, 0, key_row_cb, &k);
     if (rc || !k.found) {
-        snprintf(err, errlen, "no supervisor key in the database (run `keysup init`)");
+        snprintf(err, errlen, "no supervisor key in the database (run `keysupd init`)");
         return KS_E_NOTFOUND;
     }
     /* Installed before any thread runs: the sign op never changes later. */

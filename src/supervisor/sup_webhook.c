@@ -23,6 +23,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "ks_hex.h"
 #include "ks_kse.h"
 #include "sup.h"
 
@@ -172,7 +173,7 @@ static long post_once(struct sup_webhook *w, const wh_item *it, char *err, size_
     crypto_auth_hmacsha256_update(&st, (const uint8_t *)it->body, strlen(it->body));
     crypto_auth_hmacsha256_final(&st, mac);
     sodium_memzero(&st, sizeof st);
-    sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
+    ks_hex(hex, mac, sizeof mac);
     snprintf(hdr_ts, sizeof hdr_ts, "X-Keysup-Timestamp: %s", ts);
     snprintf(hdr_sig, sizeof hdr_sig, "X-Keysup-Signature: sha256=%s", hex);
     snprintf(hdr_ev, sizeof hdr_ev, "X-Keysup-Event: %s", it->event);

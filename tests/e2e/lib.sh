@@ -94,11 +94,14 @@ ctl_add() {
 }
 declare -A CTL_ID CTL_PID
 
-# ctl_run NAME: starts the agent with a 1 s heartbeat
+# ctl_run NAME: starts the agent with a 1 s heartbeat and the fault hooks
+# (`ctl NAME fault ...`), which a production agent does not have; without
+# them when the test runs with KS_FAULT_HOOKS=0 (faults made the field's way)
 ctl_run() {
-    local name=$1
+    local name=$1 hooks=()
+    [ "${KS_FAULT_HOOKS:-1}" = 1 ] && hooks=(--enable-fault-hooks)
     "$B/keysup-controller" run --flash "$W/$name.img" --socket "$W/$name.sock" \
-        --supervisor "$KEYSUP_SERVER" --heartbeat 1 >>"$W/$name.log" 2>&1 &
+        --supervisor "$KEYSUP_SERVER" --heartbeat 1 "${hooks[@]}" >>"$W/$name.log" 2>&1 &
     CTL_PID[$name]=$!
     PIDS+=("${CTL_PID[$name]}")
     wait_until 10 "$name control socket" test -S "$W/$name.sock"

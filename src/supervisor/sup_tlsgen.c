@@ -1,8 +1,8 @@
 /*
- * cli_tls.c - see cli_tls.h. GnuTLS's X.509 API makes the certificate.
+ * sup_tlsgen.c - see sup_tlsgen.h. GnuTLS's X.509 API makes the certificate.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "cli_tls.h"
+#include "sup_tlsgen.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,7 +51,7 @@ static int san_parse(const char *san, int *is_ip, unsigned char ip[16], unsigned
     return -1;
 }
 
-int cli_tls_san_check(const char *san, char *err, size_t errlen)
+int sup_tlsgen_san_check(const char *san, char *err, size_t errlen)
 {
     unsigned char ip[16];
     unsigned len;
@@ -87,7 +87,7 @@ static int write_pem(const char *path, gnutls_datum_t *d, char *err, size_t errl
     return 0;
 }
 
-int cli_tls_selfsigned(const char *cert_path, const char *key_path, const char *const *sans,
+int sup_tlsgen_selfsigned(const char *cert_path, const char *key_path, const char *const *sans,
                        int nsans, int ed25519, unsigned days, char *err, size_t errlen)
 {
     gnutls_x509_privkey_t key = NULL;
@@ -157,7 +157,7 @@ cleanup:
     return ret;
 }
 
-int cli_tls_import(const char *src_cert, const char *src_key, const char *cert_path,
+int sup_tlsgen_import(const char *src_cert, const char *src_key, const char *cert_path,
                    const char *key_path, char *err, size_t errlen)
 {
     sup_tls *t = NULL;
@@ -188,7 +188,7 @@ cleanup:
     return ret;
 }
 
-int cli_conf_set(const char *conf, const char *key, const char *value, char *err, size_t errlen)
+int sup_conf_set(const char *conf, const char *key, const char *value, char *err, size_t errlen)
 {
     uint8_t *in = NULL;
     size_t n = 0, klen = strlen(key), used = 0;
