@@ -26,6 +26,8 @@ static const struct err_entry err_table[] = {
     {KS_E_PASSPHRASE, "PASSPHRASE", "wrong or missing passphrase"},
     {KS_E_COMM_LOST, "COMM_LOST", "controller cannot reach the supervisor"},
     {KS_E_SYNC_STALE, "SYNC_STALE", "last successful sync is older than policy allows"},
+    {KS_E_SITE_UNREACHABLE, "SITE_UNREACHABLE", "many controllers of one site went offline together"},
+    {KS_E_SUPERVISOR_BUSY, "SUPERVISOR_BUSY", "the supervisor shed the request; retry later"},
     {KS_E_KEY_ABSENT, "KEY_ABSENT", "no key presented"},
     {KS_E_KEY_UNREADABLE, "KEY_UNREADABLE", "key answered with malformed data"},
     {KS_E_KEY_UNKNOWN, "KEY_UNKNOWN", "key is not in the controller's database"},
@@ -54,6 +56,8 @@ static const struct err_entry err_table[] = {
     {KS_E_ANSWER_NOT_AUTHENTIC, "ANSWER_NOT_AUTHENTIC", "supervisor answer not authentic"},
     {KS_E_TLS_PIN_MISMATCH, "TLS_PIN_MISMATCH", "supervisor TLS certificate does not match the pin"},
     {KS_E_IDENTITY_CLONED, "IDENTITY_CLONED", "two units run under one controller identity"},
+    {KS_E_IMPORT_INVALID, "IMPORT_INVALID", "a key import file has bad rows"},
+    {KS_E_IMPORT_CONFLICT, "IMPORT_CONFLICT", "an imported key is enrolled with other attributes"},
     {KS_E_LICENSE_INVALID, "LICENSE_INVALID", "feature licence missing, expired or bound elsewhere"},
     {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
 };

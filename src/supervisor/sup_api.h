@@ -72,6 +72,9 @@ extern const sup_route sup_routes_device[];
 extern const sup_route sup_routes_admin[];
 extern const sup_route sup_routes_ops[];
 extern const sup_route sup_routes_diag[];   /* api_diag.c */
+extern const sup_route sup_routes_keys_batch[]; /* api_keys_batch.c */
+/* The body limit of route r when it is not max_body (the import file); 0 else. */
+size_t api_batch_max_body(const sup_ctx *s, const sup_route *r);
 
 /*
  * An anonymous refusal (rate limit, unknown token, failed guess): counted in

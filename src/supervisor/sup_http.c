@@ -57,7 +57,7 @@ typedef struct conn_state {
 
 static const sup_route *const tables[] = {
     sup_routes_ops, sup_routes_keys, sup_routes_ctrl, sup_routes_device, sup_routes_admin,
-    sup_routes_diag,
+    sup_routes_diag, sup_routes_keys_batch,
 };
 
 /* Matches url against pattern, capturing `*` segments into args. */
@@ -458,6 +458,8 @@ static int first_call(sup_ctx *s, struct MHD_Connection *c, conn_state *st, cons
         return 1;
     if (st->route->auth == KS_AUTH_PUBLIC && st->max_body > KS_PUBLIC_MAX_BODY)
         st->max_body = KS_PUBLIC_MAX_BODY;
+    if (api_batch_max_body(s, st->route))
+        st->max_body = api_batch_max_body(s, st->route);
     if (cl && strtoull(cl, NULL, 10) > st->max_body) {
         /* Refuse before reading: the client learns at once. */
         st->too_big = 1;
