@@ -131,6 +131,7 @@ void ctl_close(ctl_agent *a)
     sodium_memzero(a->device_sk, sizeof a->device_sk);
     sodium_memzero(&a->set, sizeof a->set);
     ks_flash_emu_close(&a->flash);
+    ctl_resume_drop(a);
 }
 
 int ctl_start_engine(ctl_agent *a)

@@ -71,6 +71,17 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     }
     take_header(ptr, n, "X-Keysup-Answer-Key:", out->answer_key, sizeof out->answer_key);
     take_header(ptr, n, "X-Keysup-Answer-Signature:", out->answer_sig, sizeof out->answer_sig);
+    take_header(ptr, n, "ETag:", out->etag, sizeof out->etag);
+    {
+        char v[64] = "";
+        take_header(ptr, n, "Retry-After:", v, sizeof v);
+        if (v[0])
+            out->retry_after = (uint32_t)strtoul(v, NULL, 10);
+        v[0] = '\0';
+        take_header(ptr, n, "Content-Range:", v, sizeof v);
+        if (strncmp(v, "bytes ", 6) == 0)
+            out->range_start = strtoull(v + 6, NULL, 10);
+    }
     return n;
 }
 
@@ -89,7 +100,7 @@ void ctl_http_free(ctl_http_resp *r)
 }
 
 static int perform(ctl_agent *a, const char *method, const char *path, const char *body,
-                   struct curl_slist *hdrs, ctl_http_resp *out)
+                   struct curl_slist *hdrs, int keep_partial, ctl_http_resp *out)
 {
     char url[1024];
     buf b = {NULL, 0, 0};
@@ -139,6 +150,14 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
         out->len = b.n;
         b.p = NULL;
         rc = 0;
+    } else if (keep_partial && b.n) {
+        /* cut mid-transfer: the bytes that came are worth a Range resume */
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        out->status = (int)status;
+        out->body = b.p;
+        out->len = b.n;
+        out->cut = 1;
+        b.p = NULL;
     }
     free(b.p);
     curl_slist_free_all(hdrs);
@@ -148,6 +167,12 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
 
 int ctl_http(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
              ctl_http_resp *out)
+{
+    return ctl_http_ex(a, method, path, body, sign, NULL, 0, out);
+}
+
+int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
+                const char *const *extra, int keep_partial, ctl_http_resp *out)
 {
     struct curl_slist *h = NULL;
     uint8_t nonce_used[32] = {0};
@@ -159,8 +184,15 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
         uint8_t nonce[32], bh[KS_HASH_SIZE], sig[KS_SIG_SIZE];
         char line[256], nhex[65], shex[129];
         const char *nh = NULL;
-        if (perform(a, "GET", "/v1/device/nonce", NULL, NULL, &nr) != 0)
+        if (perform(a, "GET", "/v1/device/nonce", NULL, NULL, 0, &nr) != 0)
             return -1;
+        if (nr.status == 503 || nr.status == 429) {
+            /* shed (KSE-121): the caller sees the status and Retry-After */
+            out->status = nr.status;
+            out->retry_after = nr.retry_after ? nr.retry_after : 1;
+            ctl_http_free(&nr);
+            return 0;
+        }
         json_t *nj = nr.status == 200 ? json_loadb((const char *)nr.body, nr.len, 0, NULL) : NULL;
         nh = nj ? json_string_value(json_object_get(nj, "nonce")) : NULL;
         size_t got = 0;
@@ -197,7 +229,9 @@ int ctl_http(ctl_agent *a, const char *method, const char *path, const char *bod
         snprintf(line, sizeof line, "X-Keysup-Signature: %s", shex);
         h = curl_slist_append(h, line);
     }
-    if (perform(a, method, path, body, h, out) != 0)
+    for (; extra && *extra; extra++)
+        h = curl_slist_append(h, *extra);
+    if (perform(a, method, path, body, h, keep_partial, out) != 0)
         return -1;
     if (sign) {
         out->signed_req = 1;
