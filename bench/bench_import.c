@@ -1,9 +1,9 @@
 /*
  * bench_import.c - bulk key import (issue 13 item 3), in process:
  *   1. the limit: the same N rows inserted raw into a fresh registry's keys
- *      table (same schema, indexes and change triggers, same sync setting),
- *      one prepared INSERT in one transaction, values pre-encoded: no text
- *      to parse, nothing validated;
+ *      table (same schema, indexes and change triggers, same sync setting
+ *      and page cache as the import), one prepared INSERT in one
+ *      transaction, values pre-encoded: no text to parse, nothing validated;
  *   2. the real path: the same rows as a CSV file POSTed to a running
  *      keysupd (POST /v1/keys:batch: parse, validate, hash, check the
  *      registry, insert, one transaction), then the time until every scope
@@ -37,6 +37,11 @@ static void nap_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    return memcmp(((const row *)a)->id, ((const row *)b)->id, 16);
 }
 
 static size_t sink(char *p, size_t s, size_t n, void *ud)
@@ -92,6 +97,7 @@ static double raw_insert(sup_ctx *s, const row *r, uint32_t n)
     sqlite3 *h = sup_db_sqlite_handle(s->db);
     sqlite3_stmt *st = NULL;
     double t0 = bench_now();
+    sup_import_cache(h, -262144); /* the page cache the import uses */
     sqlite3_exec(h, "BEGIN", NULL, NULL, NULL);
     sqlite3_prepare_v2(h, "INSERT INTO keys(key_id, public_key, holder_id, label, privileges,"
                           " valid_from, valid_until, state, scope, form_factor, key_format,"
@@ -118,18 +124,20 @@ int main(int argc, char **argv)
     uint32_t n = argc > 1 ? (uint32_t)atoi(argv[1]) : 1000000;
     uint32_t scopes = argc > 2 ? (uint32_t)atoi(argv[2]) : 10;
     char dir_raw[] = "/tmp/ks_bench_imp_raw_XXXXXX", dir[] = "/tmp/ks_bench_imp_XXXXXX";
-    char tok[80], tok2[80], err[256], url[128], ans[512];
-    static sup_ctx R, S;
+    char dir_raw2[] = "/tmp/ks_bench_imp_raws_XXXXXX";
+    char tok[80], tok2[80], tok3[80], err[256], url[128], ans[512];
+    static sup_ctx R, R2, S;
     row *r = calloc(n, sizeof *r);
     char *csv = malloc((size_t)n * 128 + 128), *p;
-    double t_raw, t0, t_imp, t_pub, t_again, t_exp;
+    double t_raw, t_raw2, t0, t_imp, t_pub, t_again, t_exp;
     uint64_t before[64] = {0};
     long code;
 
     if (!r || !csv || sodium_init() < 0 || scopes == 0 || scopes > 64)
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (open_registry(&R, dir_raw, tok2) || open_registry(&S, dir, tok))
+    if (open_registry(&R, dir_raw, tok2) || open_registry(&R2, dir_raw2, tok3) ||
+        open_registry(&S, dir, tok))
         return 1;
     sup_log_set_level(KS_LOG_WARN);
     p = csv + sprintf(csv, "public_key,label,privileges,scope\n");
@@ -146,8 +154,24 @@ int main(int argc, char **argv)
            (double)(p - csv) / 1e6, S.cfg.sync_full ? "full" : "normal");
 
     t_raw = raw_insert(&R, r, n);
-    printf("raw SQLite insert (prepared, 1 txn):    %7.2f s  %9.0f keys/s  (the limit)\n", t_raw,
+    printf("raw SQLite insert (prepared, 1 txn):    %7.2f s  %9.0f keys/s  (file order)\n", t_raw,
            n / t_raw);
+    {
+        /* The import inserts in key id order (its index then grows at the
+         * end instead of at random): the raw insert in that order too is
+         * the fairer limit. */
+        row *sorted = malloc((size_t)n * sizeof *sorted);
+        if (!sorted)
+            return 1;
+        memcpy(sorted, r, (size_t)n * sizeof *sorted);
+        qsort(sorted, n, sizeof *sorted, cmp_row);
+        t_raw2 = raw_insert(&R2, sorted, n);
+        free(sorted);
+    }
+    printf("raw SQLite insert, key id order:        %7.2f s  %9.0f keys/s  (the limit)\n", t_raw2,
+           n / t_raw2);
+    if (t_raw2 < t_raw)
+        t_raw = t_raw2;
 
     snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
     if (sup_pub_start(&S) || sup_http_start(&S, err, sizeof err)) {
@@ -170,7 +194,7 @@ int main(int argc, char **argv)
         while (sup_pub_version(&S, sc, NULL) <= before[sc])
             nap_ms(1);
     t_pub = bench_now() - t0 - t_imp;
-    printf("POST /v1/keys:batch (parse, validate,   %7.2f s  %9.0f keys/s  ratio to raw %.2f\n"
+    printf("POST /v1/keys:batch (parse, validate,   %7.2f s  %9.0f keys/s  ratio to the limit %.2f\n"
            "  check, insert, 1 txn)\n", t_imp, n / t_imp, t_raw / t_imp);
     printf("then all %u scopes published:            %7.2f s  (import + publish %.2f s)\n",
            scopes, t_pub, t_imp + t_pub);
@@ -195,6 +219,7 @@ int main(int argc, char **argv)
     sup_pub_stop(&S);
     sup_close(&S);
     sup_close(&R);
+    sup_close(&R2);
     free(csv);
     free(r);
     return 0;

@@ -585,6 +585,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (st->route->auth != KS_AUTH_DEVICE || auth_device(&rq, &rs, 1) == 0) {
             if (st->route->auth > 0 && auth_token(&rq, &rs, st->route->auth, rq.url) != 0)
                 goto send; /* revoked while the body arrived */
+            /* A bulk import's handler may run for minutes: body_timeout
+             * bounds its upload, not its transaction. */
+            if (api_batch_max_body(s, st->route))
+                sup_guard_conn_phase(s->guard, sock_ctx(c), 2);
             st->route->fn(&rq, &rs);
             st->download = rs.download_slot;
             if (!rs.status)

@@ -83,6 +83,11 @@ int sup_import_parse(const ks_crypto *cr, const char *text, size_t len, sup_impo
  */
 int sup_import_commit(sup_ctx *s, sup_import *im, uint64_t now);
 
+/* Sets the page cache of an SQLite handle (PRAGMA cache_size: negative =
+ * KiB) and returns the previous setting; the import raises it for its
+ * transaction (bench_import gives the raw baseline the same). */
+int sup_import_cache(void *handle, int64_t kib);
+
 /* One exported key in the import format: a CSV line (after the header
  * SUP_EXPORT_CSV_HEADER) or a JSON line, appended to out. */
 #define SUP_EXPORT_CSV_HEADER "public_key,holder_id,label,privileges,scope,valid_from,valid_until\n"

@@ -97,12 +97,15 @@ python3 - "$W" <<'PY'
 import os, sys
 w = sys.argv[1]
 lines = open(f"{w}/out.csv").read().splitlines()
-lines[5] = lines[5].replace("door", "gate")
+i = next(i for i, l in enumerate(lines) if ",door " in l)
+lines[i] = lines[i].replace(",door ", ",gate ")
 lines.append(f"{os.urandom(32).hex()},,new key,OPERATOR,1,0,0")
 open(f"{w}/changed.csv", "w").write("\n".join(lines) + "\n")
+open(f"{w}/changed.line", "w").write(str(i + 1))
 PY
+CL=$(cat "$W/changed.line")
 "$B/keysup" key import "$W/changed.csv" >"$W/ch.out" 2>"$W/ch.err" && fail "changed key imported"
-grep -q "changed.csv:6: key already enrolled with a different label" "$W/ch.err" || fail "conflict: $(cat "$W/ch.err")"
+grep -q "changed.csv:$CL: key already enrolled with a different label" "$W/ch.err" || fail "conflict: $(cat "$W/ch.err")"
 grep -q "KSE-751" "$W/ch.err" || fail "no KSE-751"
 api key list >"$W/l3.json"
 [ "$(j "$W/l3.json" 'd["total"]')" = "$N" ] || fail "the new row was imported with a refused file"
