@@ -89,7 +89,7 @@ static void test_csv_bad(void **state)
 
 static void test_jsonl(void **state)
 {
-    const char *t = "{\"public_key\":\"" PK1 "\",\"privileges\":[\"VOID\",\"REFUND\"],"
+    const char *t = "# exported\n{\"public_key\":\"" PK1 "\",\"privileges\":[\"VOID\",\"REFUND\"],"
                     "\"scope\":2,\"holder_id\":null,\"label\":\"x\"}\n"
                     "{\"public_key\":\"" PK2 "\",\"privileges\":\"VOID\",\"scope\":\"2\"}\n"
                     "{\"public_key\":\"" PK2 "\",\"colour\":1}\n"
@@ -98,12 +98,12 @@ static void test_jsonl(void **state)
     sup_import im;
     (void)state;
     assert_int_equal(sup_import_parse(&C, t, strlen(t), &im), KS_OK);
-    assert_true(im.jsonl);
-    assert_true(has_error(&im, 3, "unknown field 'colour'"));
-    assert_true(has_error(&im, 4, "not a JSON object"));
-    assert_true(has_error(&im, 5, "wrong type"));
-    assert_false(has_error(&im, 1, ""));
+    assert_true(im.jsonl); /* the comment line before the first object is skipped */
+    assert_true(has_error(&im, 4, "unknown field 'colour'"));
+    assert_true(has_error(&im, 5, "not a JSON object"));
+    assert_true(has_error(&im, 6, "wrong type"));
     assert_false(has_error(&im, 2, ""));
+    assert_false(has_error(&im, 3, ""));
     assert_int_equal(im.n, 2);
     assert_int_equal(im.rows[0].privileges, im.rows[1].privileges | 16);
     sup_import_free(&im);

@@ -3,7 +3,8 @@
  * "Bulk import"): the file formats, their parser and the one-transaction
  * commit.
  *
- * Two formats, told apart by the first non-blank byte ('{' = JSON lines):
+ * Two formats, told apart by the first byte outside blanks and # comment
+ * lines ('{' = JSON lines):
  *   CSV         a header line naming the columns (any order), then one key
  *               per line; fields may be "quoted" ("" inside quotes is one ");
  *   JSON lines  one object per line with the same field names.

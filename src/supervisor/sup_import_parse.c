@@ -392,8 +392,17 @@ int sup_import_parse(const ks_crypto *cr, const char *text, size_t len, sup_impo
     char *buf = NULL;
 
     memset(im, 0, sizeof *im);
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
-        i++;
+    /* The format is the first byte that is neither blank nor in a comment. */
+    while (i < len) {
+        if (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n') {
+            i++;
+        } else if (text[i] == '#') {
+            const char *nl = memchr(text + i, '\n', len - i);
+            i = nl ? (size_t)(nl - text) + 1 : len;
+        } else {
+            break;
+        }
+    }
     im->jsonl = i < len && text[i] == '{';
     i = 0;
     while (i < len && rc == KS_OK) {
