@@ -13,8 +13,9 @@
  * The figure is import rate / raw insert rate (goal >= 0.5).
  * usage: bench_import [keys=1000000] [scopes=10]
  */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <curl/curl.h>
+#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,18 @@ static void nap_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st, (void)flag, (void)f;
+    return remove(path);
+}
+
+/* The registries are hundreds of MB at a million keys: not left in /tmp. */
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int cmp_row(const void *a, const void *b)
@@ -220,6 +233,9 @@ int main(int argc, char **argv)
     sup_close(&S);
     sup_close(&R);
     sup_close(&R2);
+    rm_tree(dir);
+    rm_tree(dir_raw);
+    rm_tree(dir_raw2);
     free(csv);
     free(r);
     return 0;
