@@ -4,6 +4,9 @@
  *
  *   sup_devreq keygen                                  -> "SEEDHEX PKHEX"
  *   sup_devreq req URL SEEDHEX CTRL METHOD PATH [BODY] [--out F] [--replay] [--bad-sig]
+ *                  [-H 'Name: value']... [--headers F] [--limit-rate BYTES]
+ *                  (extra request headers; the answer's headers written to F;
+ *                  read the answer at most BYTES per second)
  *       prints the status (and with --replay the replay's status) on line 1,
  *       then the body (unless --out F stores it)
  *   sup_devreq verify SNAPFILE PKHEX                   -> "version count root"
@@ -40,11 +43,25 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return add;
 }
 
+static FILE *hdr_out; /* --headers F */
+static long limit_rate; /* --limit-rate BYTES */
+
+static size_t on_hdr(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    (void)ud;
+    if (hdr_out)
+        fwrite(ptr, size, nmemb, hdr_out);
+    return size * nmemb;
+}
+
 static long http(const char *method, const char *url, struct curl_slist *h, const char *body,
                  buf *out)
 {
     CURL *c = curl_easy_init();
     long code = 0;
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_hdr);
+    if (limit_rate)
+        curl_easy_setopt(c, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)limit_rate);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -52,8 +69,11 @@ static long http(const char *method, const char *url, struct curl_slist *h, cons
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     if (body)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    if (curl_easy_perform(c) == CURLE_OK)
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    else
+        fprintf(stderr, "sup_devreq: %s %s: %s\n", method, url, curl_easy_strerror(rc));
     curl_easy_cleanup(c);
     return code;
 }
@@ -61,8 +81,9 @@ static long http(const char *method, const char *url, struct curl_slist *h, cons
 static int do_req(int argc, char **argv)
 {
     const char *url = argv[2], *seedhex = argv[3], *ctrl = argv[4], *method = argv[5];
-    const char *path = argv[6], *body = NULL, *outf = NULL;
     const char *nonce_url = NULL, *replay_url = NULL; /* other keysupd on one database */
+    const char *path = argv[6], *body = NULL, *outf = NULL, *extra[8], *hdrf = NULL;
+    int nextra = 0;
     int replay = 0, badsig = 0;
     uint8_t seed[32], pk[32], sk[64], nonce[32], bh[32], sig[64];
     char full[1024], nh[65], sh[129], hdr[3][200];
@@ -77,6 +98,9 @@ static int do_req(int argc, char **argv)
         else if (strcmp(argv[i], "--nonce-from") == 0 && i + 1 < argc) nonce_url = argv[++i];
         else if (strcmp(argv[i], "--replay-to") == 0 && i + 1 < argc) replay = 1, replay_url = argv[++i];
         else if (strcmp(argv[i], "--bad-sig") == 0) badsig = 1;
+        else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc && nextra < 8) extra[nextra++] = argv[++i];
+        else if (strcmp(argv[i], "--headers") == 0 && i + 1 < argc) hdrf = argv[++i];
+        else if (strcmp(argv[i], "--limit-rate") == 0 && i + 1 < argc) limit_rate = atol(argv[++i]);
         else body = argv[i];
     }
     ks_sodium_crypto(&c);
@@ -120,8 +144,15 @@ static int do_req(int argc, char **argv)
     for (int i = 0; i < 3; i++)
         h = curl_slist_append(h, hdr[i]);
     h = curl_slist_append(h, "Content-Type: application/json");
+    for (int i = 0; i < nextra; i++)
+        h = curl_slist_append(h, extra[i]);
     snprintf(full, sizeof full, "%s%s", url, path);
+    if (hdrf && !(hdr_out = fopen(hdrf, "w")))
+        return 3;
     st = http(method, full, h, body, &b);
+    if (hdr_out)
+        fclose(hdr_out);
+    hdr_out = NULL;
     if (replay) {
         buf b2 = {NULL, 0};
         if (replay_url)

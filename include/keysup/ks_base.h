@@ -37,6 +37,8 @@ enum ks_err {
     /* Key Supervisor Error conditions (see docs/errors.md). */
     KS_E_COMM_LOST = -100,
     KS_E_SYNC_STALE = -110,
+    KS_E_SITE_UNREACHABLE = -120,  /* supervisor only: a site's controllers went offline together */
+    KS_E_SUPERVISOR_BUSY = -121,   /* the supervisor shed the request: retry after the pause */
     KS_E_KEY_ABSENT = -200,
     KS_E_KEY_UNREADABLE = -201,
     KS_E_KEY_UNKNOWN = -202,
@@ -79,6 +81,8 @@ enum ks_err {
     KS_E_CONSOLE_SESSION_EXPIRED = -741,
     KS_E_CSRF_REJECTED = -742,
     KS_E_BAD_CREDENTIALS = -743,
+    KS_E_IMPORT_INVALID = -750,    /* supervisor only: a key file has bad rows */
+    KS_E_IMPORT_CONFLICT = -751,   /* supervisor only: a file's key is enrolled otherwise */
     KS_E_LICENSE_INVALID = -800,
     KS_E_LICENCE_EXPIRING = -801, /* supervisor: a licence is inside its warning window */
     KS_E_HARDWARE_FAULT = -900

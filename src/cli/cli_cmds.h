@@ -59,5 +59,7 @@ int key_suspend(cli_ctx *cx, int argc, char **argv);
 int key_resume(cli_ctx *cx, int argc, char **argv);
 int key_revoke(cli_ctx *cx, int argc, char **argv);
 int key_set_validity(cli_ctx *cx, int argc, char **argv);
+int key_import(cli_ctx *cx, int argc, char **argv);   /* cmd_key_bulk.c */
+int key_export(cli_ctx *cx, int argc, char **argv);
 
 #endif

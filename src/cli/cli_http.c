@@ -41,7 +41,7 @@ int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, cons
     return 0;
 }
 
-static int load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n)
+int cli_load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n)
 {
     const char *f = r->token_file ? r->token_file : getenv("KEYSUP_TOKEN_FILE");
     FILE *fp;
@@ -76,7 +76,7 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
     *out = NULL;
     if (!server)
         server = "http://127.0.0.1:8750";
-    ret = load_token(cx, r, tok, sizeof tok);
+    ret = cli_load_token(cx, r, tok, sizeof tok);
     if (ret)
         return ret;
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);

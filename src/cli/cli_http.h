@@ -40,6 +40,9 @@ extern const char *cli_tls_pin;
     "Common: --server URL ($KEYSUP_SERVER), --token-file F ($KEYSUP_TOKEN_FILE), --json;\n" \
     "https: --cacert FILE ($KEYSUP_CACERT), --server-pin sha256//... ($KEYSUP_PIN_SHA256).\n"
 
+/* The bearer token of r (its file's first line) into tok; an exit code. */
+int cli_load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n);
+
 /* Applies the TLS verification settings above to a curl handle. */
 void cli_tls_setopt(void *curl);
 /* A clear message for a failed transfer: TLS verification failures name

@@ -303,6 +303,8 @@ static const cli_verb verbs[] = {
     {"resume", "resume a suspended key", key_resume},
     {"revoke", "revoke a key for good", key_revoke},
     {"set-validity", "set a key's validity window", key_set_validity},
+    {"import", "import keys from a CSV or JSON-lines file (all or nothing)", key_import},
+    {"export", "write every key at the supervisor in the import format", key_export},
 };
 
 int cmd_key(cli_ctx *cx, int argc, char **argv)

@@ -8,6 +8,7 @@
 #include "ctl_codec.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -132,6 +133,9 @@ void ctl_close(ctl_agent *a)
     sodium_memzero(a->device_sk, sizeof a->device_sk);
     sodium_memzero(&a->set, sizeof a->set);
     ks_flash_emu_close(&a->flash);
+    free(a->part); /* a cut download kept for a resume (ctl_resume.c) */
+    a->part = NULL;
+    a->part_len = 0;
 }
 
 int ctl_start_engine(ctl_agent *a)

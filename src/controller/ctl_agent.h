@@ -162,6 +162,13 @@ typedef struct ctl_agent {
         uint8_t states[16];
     } restore;
 
+    /* storms (ctl_resume.c): no download before busy_until_ms after a 503,
+     * and a snapshot cut short kept for a Range resume */
+    uint64_t busy_until_ms;
+    uint8_t *part;
+    size_t part_len;
+    char part_etag[64];
+
     int stop;
 } ctl_agent;
 
@@ -254,6 +261,21 @@ int ctl_restore_guard(ctl_agent *a, const uint8_t *img, size_t len);
 int ctl_restore_skip(ctl_agent *a, uint64_t version, const uint8_t *root);
 /* Adds applied_history and, while a database is refused, "restore". */
 void ctl_restore_report(ctl_agent *a, struct json_t *o);
+
+struct ctl_http_resp;
+
+/* ----- ctl_resume.c: downloads in a storm (issue 13) ----- */
+
+/* 1 while a 503 told us to wait (no download is tried). */
+int ctl_busy(ctl_agent *a);
+/* A 503 answer r: waits its Retry-After plus random jitter up to as long
+ * again before the next download. */
+void ctl_busy_note(ctl_agent *a, const struct ctl_http_resp *r);
+/* GET /v1/device/snapshot, resuming a cut one with Range/If-Range. 0 with
+ * the whole image in r (status 200), the answer's status otherwise (503:
+ * backed off), or -1 when the supervisor could not be reached. */
+int ctl_snapshot_fetch(ctl_agent *a, struct ctl_http_resp *r);
+void ctl_resume_drop(ctl_agent *a);
 
 /* ----- ctl_sync.c: the supervisor link ----- */
 

@@ -48,6 +48,17 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
     }
     take_header(ptr, n, "X-Keysup-Answer-Key:", out->answer_key, sizeof out->answer_key);
     take_header(ptr, n, "X-Keysup-Answer-Signature:", out->answer_sig, sizeof out->answer_sig);
+    take_header(ptr, n, "ETag:", out->etag, sizeof out->etag);
+    {
+        char v[64] = "";
+        take_header(ptr, n, "Retry-After:", v, sizeof v);
+        if (v[0])
+            out->retry_after = (uint32_t)strtoul(v, NULL, 10);
+        v[0] = '\0';
+        take_header(ptr, n, "Content-Range:", v, sizeof v);
+        if (strncmp(v, "bytes ", 6) == 0)
+            out->range_start = strtoull(v + 6, NULL, 10);
+    }
     return n;
 }
 
@@ -88,7 +99,7 @@ static void sup_url(const ctl_agent *a, char *url, size_t n, const char *path)
 }
 
 static int perform(ctl_agent *a, const char *method, const char *path, const char *body,
-                   struct curl_slist *hdrs, ctl_http_resp *out)
+                   struct curl_slist *hdrs, int keep_partial, ctl_http_resp *out)
 {
     char url[1024];
     ks_httpc_buf b;
@@ -131,6 +142,13 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
         out->len = b.n;
         b.p = NULL;
         rc = 0;
+    } else if (keep_partial && b.n) {
+        /* cut mid-transfer: the bytes that came are worth a Range resume */
+        out->status = (int)ks_httpc_status(c);
+        out->body = b.p;
+        out->len = b.n;
+        out->cut = 1;
+        b.p = NULL;
     }
     ks_httpc_buf_free(&b);
     curl_slist_free_all(hdrs);
@@ -140,6 +158,12 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
 
 static int http_one(ctl_agent *a, const char *method, const char *path, const char *body,
                     int sign, ctl_http_resp *out)
+{
+    return ctl_http_ex(a, method, path, body, sign, NULL, 0, out);
+}
+
+int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
+                const char *const *extra, int keep_partial, ctl_http_resp *out)
 {
     struct curl_slist *h = NULL;
     uint8_t nonce_used[32] = {0};
@@ -151,8 +175,15 @@ static int http_one(ctl_agent *a, const char *method, const char *path, const ch
         uint8_t nonce[32], bh[KS_HASH_SIZE], sig[KS_SIG_SIZE];
         char line[256], nhex[65], shex[129];
         const char *nh = NULL;
-        if (perform(a, "GET", "/v1/device/nonce", NULL, NULL, &nr) != 0)
+        if (perform(a, "GET", "/v1/device/nonce", NULL, NULL, 0, &nr) != 0)
             return -1;
+        if (nr.status == 503 || nr.status == 429) {
+            /* shed (KSE-121): the caller sees the status and Retry-After */
+            out->status = nr.status;
+            out->retry_after = nr.retry_after ? nr.retry_after : 1;
+            ctl_http_free(&nr);
+            return 0;
+        }
         json_t *nj = nr.status == 200 ? json_loadb((const char *)nr.body, nr.len, 0, NULL) : NULL;
         nh = nj ? json_string_value(json_object_get(nj, "nonce")) : NULL;
         int bad = ks_unhex(nonce, sizeof nonce, nh) != 0;
@@ -187,7 +218,9 @@ static int http_one(ctl_agent *a, const char *method, const char *path, const ch
         snprintf(line, sizeof line, "X-Keysup-Signature: %s", shex);
         h = curl_slist_append(h, line);
     }
-    if (perform(a, method, path, body, h, out) != 0)
+    for (; extra && *extra; extra++)
+        h = curl_slist_append(h, *extra);
+    if (perform(a, method, path, body, h, keep_partial, out) != 0)
         return -1;
     if (sign) {
         out->signed_req = 1;

@@ -21,6 +21,13 @@ typedef struct ctl_http_resp {
     uint8_t nonce[32];
     char answer_key[65];
     char answer_sig[129];
+    /* storms (issue 13): a 503's Retry-After seconds; the snapshot's ETag and
+     * a 206's Content-Range start; cut = 1 when the transfer broke after
+     * these bytes arrived (only with ctl_http_ex's keep_partial) */
+    uint32_t retry_after;
+    char etag[64];
+    uint64_t range_start;
+    int cut;
 } ctl_http_resp;
 
 /*
@@ -32,6 +39,11 @@ typedef struct ctl_http_resp {
 int ctl_http(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
              ctl_http_resp *out);
 void ctl_http_free(ctl_http_resp *r);
+/* ctl_http with extra request headers (NULL-ended, may be NULL); with
+ * keep_partial a transfer cut short returns -1 but leaves what arrived in
+ * out (cut = 1; free it with ctl_http_free). */
+int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
+                const char *const *extra, int keep_partial, ctl_http_resp *out);
 /* The same with JSON in and out; NULL when unreachable or not JSON. */
 json_t *ctl_http_json(ctl_agent *a, const char *method, const char *path, json_t *body, int sign,
                       int *status);

@@ -129,9 +129,16 @@ static int full_download(ctl_agent *a, int force)
 {
     ctl_http_resp r;
     ks_diag d = {0};
-    int err;
-    if (ctl_http(a, "GET", "/v1/device/snapshot", NULL, 1, &r) != 0)
+    int err, st;
+    if (ctl_busy(a))
+        return KS_E_SUPERVISOR_BUSY; /* told to wait (ctl_resume.c) */
+    st = ctl_snapshot_fetch(a, &r); /* resumes a cut download */
+    if (st < 0)
         return KS_E_COMM_LOST;
+    if (st == 503) {
+        ctl_http_free(&r);
+        return KS_E_SUPERVISOR_BUSY;
+    }
     if (r.status != 200) {
         logf_("sync.full_download_refused", "HTTP %d", r.status);
         ctl_http_free(&r);
@@ -167,8 +174,15 @@ static int apply_delta(ctl_agent *a, uint64_t from)
     ks_diag d = {0};
     int err;
     snprintf(path, sizeof path, "/v1/device/delta/%llu", (unsigned long long)from);
+    if (ctl_busy(a))
+        return KS_E_SUPERVISOR_BUSY;
     if (ctl_http(a, "GET", path, NULL, 1, &r) != 0)
         return KS_E_COMM_LOST;
+    if (r.status == 503) { /* shed: wait, do not fall back to a full download */
+        ctl_busy_note(a, &r);
+        ctl_http_free(&r);
+        return KS_E_SUPERVISOR_BUSY;
+    }
     if (r.status == 204) {
         ctl_http_free(&r);
         return KS_OK;
@@ -211,7 +225,9 @@ static void sync_db(ctl_agent *a, uint64_t published, const uint8_t root[KS_HASH
     const ks_snap_header *h = ks_store_header(&a->store);
     uint64_t before = h ? h->version : 0;
     int err = KS_OK;
-    if (force || need_full(a) || !h) {
+    if (ctl_busy(a)) {
+        err = KS_E_SUPERVISOR_BUSY; /* a 503 told us to wait (ctl_resume.c) */
+    } else if (force || need_full(a) || !h) {
         fprintf(stderr, "keysup-controller: sync.full_download%s\n", force ? " (initialize)" : "");
         err = full_download(a, force);
         if (!err) {
@@ -224,12 +240,13 @@ static void sync_db(ctl_agent *a, uint64_t published, const uint8_t root[KS_HASH
         err = KS_E_SUPERVISOR_RESTORED; /* refused already: no download loop */
     } else if (h->version < published) {
         err = apply_delta(a, h->version);
-        if (err && err != KS_E_COMM_LOST)
+        if (err && err != KS_E_COMM_LOST && err != KS_E_SUPERVISOR_BUSY)
             err = full_download(a, 0);
     } else if (h->version == published && root && memcmp(h->root, root, KS_HASH_SIZE) != 0) {
         err = full_download(a, 0); /* KSE-300: same version, different database */
     }
-    a->last_sync_err = err == KS_E_COMM_LOST ? a->last_sync_err : err;
+    /* not reaching the supervisor, or being told to wait, is no refusal */
+    a->last_sync_err = err == KS_E_COMM_LOST || err == KS_E_SUPERVISOR_BUSY ? a->last_sync_err : err;
     h = ks_store_header(&a->store);
     if (!err && h && h->version >= published)
         synced(a, h->version != before);

@@ -35,6 +35,33 @@ static const ks_kse table[] = {
      {"Restore the link to the supervisor (see KSE-100).",
       "If it does not recover by itself within a heartbeat: `keysup controller command CTRL initialize`.",
       NULL}},
+    {120, "SITE_UNREACHABLE", KS_SEV_CRITICAL, KS_AREA_COMMUNICATION,
+     "Many controllers of one site went offline together",
+     "Several controllers of the same site stopped heartbeating within the same few intervals: "
+     "the site lost power or its uplink, not each controller on its own. They keep deciding "
+     "offline on their cached databases; revocations made since do not reach them.",
+     "The supervisor counts the controllers of each site with an open KSE-100 incident; at "
+     "site_fold of them it opens one site incident and files the controllers' incidents under it "
+     "instead of paging each one.",
+     0, NULL,
+     {"Check the site's power and its uplink (router, VPN, ISP) first: one fault explains all the "
+      "controllers listed under the incident.",
+      "When the site is back its controllers reconnect by themselves; the supervisor spreads their "
+      "downloads (503 Retry-After) and closes the incident when none is offline.",
+      "If only some of them come back, diagnose those that do not: `keysup diagnose CTRL`.",
+      NULL}},
+    {121, "SUPERVISOR_BUSY", KS_SEV_INFO, KS_AREA_COMMUNICATION,
+     "The supervisor shed the request and asked for a retry",
+     "More controllers asked at once than the supervisor serves at a time (max_downloads snapshot "
+     "downloads, max_inflight requests): a site back from a power cut, or a fleet re-initialising. "
+     "The request was answered 503 with a Retry-After pause instead of queueing without bound.",
+     "keysupd counts downloads and requests in flight; above the limits it answers 503 with "
+     "Retry-After, and controllers wait that long plus random jitter before asking again.",
+     0, NULL,
+     {"Nothing, if it passes: the controllers converge by themselves within a few pauses.",
+      "If it lasts, raise max_downloads / max_inflight in keysupd.conf (watch memory and CPU), or "
+      "spread the fleet's restarts.",
+      NULL}},
     {200, "KEY_ABSENT", KS_SEV_INFO, KS_AREA_KEY,
      "No key presented",
      "The action needs a key and none was presented, or it is not seated in the reader.",
@@ -504,6 +531,29 @@ static const ks_kse table[] = {
      0, NULL,
      {"Type the name and password again (names are case-sensitive).",
       "An admin can set a new password: `keysup operator passwd NAME`.",
+      NULL}},
+    {750, "IMPORT_INVALID", KS_SEV_WARNING, KS_AREA_KEY,
+     "A key import file has bad rows",
+     "A bulk import (`keysup key import`, POST /v1/keys:batch) named rows that cannot be imported: "
+     "a malformed public key, an unknown privilege, a bad validity window, a repeated key, a "
+     "holder that does not exist, or a line with the wrong number of fields.",
+     "The supervisor reads and checks every row before it touches the registry; any bad row "
+     "refuses the whole file, so nothing is half-imported.",
+     0, NULL,
+     {"Fix each line the answer names (FILE:LINE: reason) and run the import again.",
+      "`keysup key import FILE --dry-run` checks a file against the registry without importing.",
+      NULL}},
+    {751, "IMPORT_CONFLICT", KS_SEV_WARNING, KS_AREA_KEY,
+     "An imported key is already enrolled with other attributes",
+     "A row of the file names a key the registry already holds, with a different holder, label, "
+     "privileges, scope or validity. Import adds keys; it does not change them, so the file is "
+     "refused rather than half-applied.",
+     "Each row's key is looked up; the same attributes are a no-op (so a re-run is safe), "
+     "different ones refuse the file.",
+     0, NULL,
+     {"To change a key, use the key verbs (`keysup key grant`, `set-validity`, ...), then re-run "
+      "the import.",
+      "Or correct the row in the file to the registry's values (`keysup key export` shows them).",
       NULL}},
     {760, "DATABASE_UNREACHABLE", KS_SEV_ERROR, KS_AREA_COMMUNICATION,
      "The supervisor cannot reach its PostgreSQL database",

@@ -196,23 +196,9 @@ static int proto_refused(sup_req *rq, sup_resp *rs)
 
 static void dev_snapshot(sup_req *rq, sup_resp *rs)
 {
-    uint64_t v = 0;
     if (proto_refused(rq, rs))
         return;
-    int rc = sup_pub_snapshot(rq->s, rq->ctrl_scope, &rs->bin, &rs->bin_len, &v);
-    if (rc == KS_E_NOTFOUND) {
-        api_error(rs, 503, "NOT_FOUND", "no snapshot published yet for scope %u; retry shortly",
-                  rq->ctrl_scope);
-        return;
-    }
-    if (rc) {
-        api_error(rs, 500, "INTERNAL", "cannot serve the snapshot: %s", ks_strerror(rc));
-        return;
-    }
-    atomic_fetch_add(&rq->s->metrics.snapshots_served, 1);
-    rs->status = 200;
-    rs->self_signed = 1;
-    rs->version = v;
+    api_snapshot_serve(rq, rs); /* shared image, Range/ETag, download limit */
 }
 
 static const sup_field delta_fields[] = {

@@ -10,6 +10,7 @@
 
 #include "sup_api.h"
 #include "sup_diag.h"
+#include "sup_shed.h"
 
 static void healthz(sup_req *rq, sup_resp *rs)
 {
@@ -124,6 +125,17 @@ static void metrics(sup_req *rq, sup_resp *rs)
         if (h)
             append(&o, "%s", h);
         free(h);
+    }
+    {
+        uint64_t in, dl, shed;
+        sup_shed_stats(&in, &dl, &shed);
+        append(&o, "# HELP keysup_shed_total Device requests answered 503 KSE-121 (load shed).\n"
+                   "# TYPE keysup_shed_total counter\nkeysup_shed_total %llu\n"
+                   "# HELP keysup_device_requests_inflight Device requests being handled.\n"
+                   "# TYPE keysup_device_requests_inflight gauge\nkeysup_device_requests_inflight %llu\n"
+                   "# HELP keysup_snapshot_downloads_active Snapshot answers being sent.\n"
+                   "# TYPE keysup_snapshot_downloads_active gauge\nkeysup_snapshot_downloads_active %llu\n",
+               (unsigned long long)shed, (unsigned long long)in, (unsigned long long)dl);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

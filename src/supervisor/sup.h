@@ -78,6 +78,13 @@ typedef struct sup_config {
         uint32_t fail_interval;  /* seconds in which those failures count */
         uint32_t unlock_time;    /* seconds the lock lasts */
     } console;
+    /* fleet scale (issue 13; docs/operations.md, "Storms") */
+    uint32_t import_max_body;    /* bytes of one POST /v1/keys:batch file */
+    uint32_t max_downloads;      /* snapshot downloads sent at once (503 above) */
+    uint32_t max_inflight;       /* requests being handled at once (503 above) */
+    uint32_t retry_after;        /* seconds a shed request is told to wait (base) */
+    uint32_t site_fold;          /* controllers of one site offline together that
+                                  * fold into one site incident (KSE-120); 0 = never */
 } sup_config;
 
 /* keysupd.conf's value rules, shared with the other .conf files in DATA:

@@ -65,6 +65,17 @@ typedef struct sup_resp {
                              * which would hash megabytes per download */
     int secret;             /* the JSON body carries a secret (a generated seed):
                              * its strings and the sent buffer are wiped */
+    /* A body shared with other answers (the published snapshot image, never
+     * copied per client): shared_p/shared_len are sent, shared_free(shared)
+     * runs once libmicrohttpd is done with them (api_snapshot.c). */
+    void *shared;
+    uint8_t *shared_p;
+    size_t shared_len;
+    void (*shared_free)(void *);
+    char etag[48];              /* ETag header when set */
+    char content_range[80];     /* Content-Range header when set (206, 416) */
+    int accept_ranges;          /* Accept-Ranges: bytes */
+    int download_slot;          /* holds a download slot until sent (sup_shed.h) */
 } sup_resp;
 
 typedef void (*sup_api_fn)(sup_req *rq, sup_resp *rs);
@@ -116,6 +127,13 @@ extern const sup_route sup_routes_operators[]; /* api_operators.c */
 extern const sup_route sup_routes_decisions[]; /* api_decisions.c */
 extern const sup_route sup_routes_keyfile[];   /* api_keyfile.c */
 extern const sup_route sup_routes_licences[];  /* api_licences.c */
+extern const sup_route sup_routes_keys_batch[]; /* api_keys_batch.c */
+extern const sup_route sup_routes_sites[];      /* api_sites.c */
+/* GET /v1/device/snapshot after its checks: shared image, Range/ETag, the
+ * download limit (api_snapshot.c). */
+void api_snapshot_serve(sup_req *rq, sup_resp *rs);
+/* The body limit of route r when it is not max_body (the import file); 0 else. */
+size_t api_batch_max_body(const sup_ctx *s, const sup_api_route *r);
 
 /* ----- console sessions (sup_session.c) ----- */
 

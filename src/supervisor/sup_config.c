@@ -48,6 +48,11 @@ void sup_config_defaults(sup_config *c)
     c->audit_retention_days = 365;
     c->audit_retention_rows = 0;
     sup_console_config_defaults(c);
+    c->import_max_body = 512u << 20;
+    c->max_downloads = 32;
+    c->max_inflight = 1024;
+    c->retry_after = 2;
+    c->site_fold = 3;
 }
 
 char *sup_config_trim(char *s)
@@ -171,6 +176,11 @@ static int set_key(sup_config *c, const char *k, const char *v)
     NUM("audit_sample", 0, 10000, audit_sample)
     NUM("audit_retention_days", 0, 36500, audit_retention_days)
     NUM("audit_retention_rows", 0, 2000000000, audit_retention_rows)
+    NUM("import_max_body", 1024, 2u << 30, import_max_body)
+    NUM("max_downloads", 1, 100000, max_downloads)
+    NUM("max_inflight", 1, 1000000, max_inflight)
+    NUM("retry_after", 1, 3600, retry_after)
+    NUM("site_fold", 0, 1000000, site_fold)
 #undef NUM
     return sup_console_config_key(c, k, v); /* -2 when not one of them either */
 }
@@ -310,5 +320,17 @@ int sup_config_write(const sup_config *c, const char *path)
             "# directory; a postgresql:// URL lets several keysupd share one database.\n"
             "%sdatabase = %s\n", c->database[0] ? "" : "# ", c->database);
     sup_console_config_write(c, f);
+    fprintf(f,
+            "\n# Fleet scale (docs/operations.md, \"Storms\").\n"
+            "# Largest key file POST /v1/keys:batch takes, in bytes.\n"
+            "import_max_body = %u\n"
+            "# Snapshot downloads sent at once, and requests handled at once; above\n"
+            "# either keysupd answers 503 with Retry-After (retry_after seconds, plus a\n"
+            "# share of the queue) and controllers back off with jitter.\n"
+            "max_downloads = %u\nmax_inflight = %u\nretry_after = %u\n"
+            "# This many controllers of one site offline together fold into one site\n"
+            "# incident (KSE-120 SITE_UNREACHABLE); 0 = never fold.\n"
+            "site_fold = %u\n",
+            c->import_max_body, c->max_downloads, c->max_inflight, c->retry_after, c->site_fold);
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

@@ -74,6 +74,10 @@ typedef struct sup_db_opts {
  * a message in err (if non-NULL, errlen bytes). */
 sup_db *sup_db_open_sqlite(const char *path, const sup_db_opts *o, char *err, size_t errlen);
 
+/* The sqlite3 * of an SQLite handle, NULL for another backend: for bulk
+ * paths that keep one prepared statement for a million rows (sup_import_db.c). */
+void *sup_db_sqlite_handle(sup_db *db);
+
 /* Convenience wrappers over the vtable. */
 static inline int sup_db_exec(sup_db *db, const char *sql, const sup_dbv *p, int n,
                              sup_db_row_fn fn, void *ctx)

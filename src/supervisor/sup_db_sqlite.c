@@ -180,3 +180,8 @@ fail:
     free(s);
     return NULL;
 }
+
+void *sup_db_sqlite_handle(sup_db *db)
+{
+    return db && db->ops == &sq_ops ? ((sq_db *)db)->h : NULL;
+}

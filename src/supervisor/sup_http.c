@@ -31,6 +31,7 @@
 #include "sup_api.h"
 #include "sup_cluster.h"
 #include "sup_shape.h"
+#include "sup_shed.h"
 #include "sup_http_tls.h"
 #include "sup_tls.h"
 
@@ -50,6 +51,7 @@ typedef struct conn_state {
     char bad[160];          /* why the raw target is refused, "" when fine */
     char target[512];       /* the raw target, escaped (logs, audit) */
     sup_client client;
+    int inflight, download;  /* hold a shedding slot (sup_shed.h) until completed */
 } conn_state;
 
 /* Public routes take small bodies: nobody unauthenticated gets to make
@@ -62,7 +64,7 @@ typedef struct conn_state {
  * declared ones of api_routes.c; NULL entries are skipped. */
 static const sup_route *const tables[] = {
     sup_routes_console, sup_routes_operators, sup_routes_decisions, sup_routes_keyfile,
-    sup_routes_licences,
+    sup_routes_licences, sup_routes_keys_batch, sup_routes_sites,
     NULL,
 };
 
@@ -295,7 +297,13 @@ static enum MHD_Result send_resp(sup_ctx *s, struct MHD_Connection *c, sup_resp 
     const uint8_t *bp = (const uint8_t *)"";
     size_t bl = 0;
 
-    if (rs->bin) {
+    if (rs->shared) { /* the published image, referenced (api_snapshot.c) */
+        r = MHD_create_response_from_buffer_with_free_callback_cls(
+            rs->shared_len, rs->shared_p, rs->shared_free, rs->shared);
+        if (r)
+            rs->shared = NULL;
+        ctype = "application/octet-stream";
+    } else if (rs->bin) {
         bp = rs->bin;
         bl = rs->bin_len;
         r = MHD_create_response_from_buffer_with_free_callback(rs->bin_len, rs->bin, free);
@@ -358,6 +366,12 @@ static enum MHD_Result send_resp(sup_ctx *s, struct MHD_Connection *c, sup_resp 
         snprintf(v, sizeof v, "%u", rs->retry_after);
         MHD_add_response_header(r, "Retry-After", v);
     }
+    if (rs->etag[0])
+        MHD_add_response_header(r, "ETag", rs->etag);
+    if (rs->content_range[0])
+        MHD_add_response_header(r, "Content-Range", rs->content_range);
+    if (rs->accept_ranges)
+        MHD_add_response_header(r, "Accept-Ranges", "bytes");
     ret = MHD_queue_response(c, (unsigned)rs->status, r);
     MHD_destroy_response(r);
     if (ret == MHD_YES) /* answering: no absolute deadline (sup_guard.c) */
@@ -380,6 +394,8 @@ static void resp_free(sup_resp *rs)
     free(rs->bin);
     free(rs->text);
     free(rs->set_cookie);
+    if (rs->shared && rs->shared_free)
+        rs->shared_free(rs->shared);
 }
 
 void api_refusal(sup_req *rq, int locked, const char *action, const char *target,
@@ -514,8 +530,22 @@ static int first_call(sup_ctx *s, struct MHD_Connection *c, conn_state *st, cons
     }
     if (!find_route(st, &rq, rs))
         return 1;
+    /* Storms: device requests beyond max_inflight are shed before any
+     * database work (docs/operations.md, "Storms"). */
+    if (strncmp(url, "/v1/device/", 11) == 0) {
+        uint32_t retry = sup_shed_enter(s);
+        if (retry) {
+            rs->retry_after = retry;
+            api_error(rs, 503, "KSE-121", "more than %u device requests in flight"
+                      " (max_inflight); retry in %u s", s->cfg.max_inflight, retry);
+            return 1;
+        }
+        st->inflight = 1;
+    }
     if (st->route->auth == KS_AUTH_PUBLIC && st->max_body > KS_PUBLIC_MAX_BODY)
         st->max_body = KS_PUBLIC_MAX_BODY;
+    if (api_batch_max_body(s, st->route))
+        st->max_body = api_batch_max_body(s, st->route);
     if (cl && strtoull(cl, NULL, 10) > st->max_body) {
         /* Refuse before reading: the client learns at once. */
         st->too_big = 1;
@@ -613,11 +643,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (st->route->auth != KS_AUTH_DEVICE || auth_device(&rq, &rs, 1) == 0) {
             if (st->route->auth > 0 && auth_token(&rq, &rs, st->route->auth, rq.url) != 0)
                 goto send; /* revoked while the body arrived */
+            /* A bulk import's handler may run for minutes: body_timeout
+             * bounds its upload, not its transaction. */
+            if (api_batch_max_body(s, st->route))
+                sup_guard_conn_phase(s->guard, sock_ctx(c), 2);
             /* A declared route's input is decoded and checked here, so
              * the handler holds only its business rule. */
             if (!st->route->schema || api_decode(&rq, &rs, st->route->schema) == 0)
                 st->route->fn(&rq, &rs);
             api_decode_free(&rq);
+            st->download = rs.download_slot;
             if (!rs.status)
                 api_error(&rs, 500, "INTERNAL", "handler produced no response");
         }
@@ -647,6 +682,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     sup_guard_conn_phase(s->guard, sock_ctx(c), 0);
     if (!st)
         return;
+    if (st->inflight)
+        sup_shed_leave(s);
+    if (st->download)
+        sup_shed_download_done(s);
     atomic_fetch_add(&s->metrics.request_usec_total, sup_now_usec() - st->t0);
     sup_hist_observe(&s->metrics.request_seconds, sup_now_usec() - st->t0);
     free(st->body);

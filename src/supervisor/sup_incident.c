@@ -28,6 +28,7 @@
 #include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_restore.h"
+#include "sup_site_fold.h"
 
 #define DIAG_ACTOR "keysupd:diagnosis"
 
@@ -224,7 +225,9 @@ static int64_t open_incident(sup_ctx *s, const sup_diag_facts *f, const sup_find
     snprintf(kv, sizeof kv, "mttd_ms=%lld%s%s", (long long)(now - first_ms),
              escalated_from ? " escalated_from=" : "", escalated_from ? "yes" : "");
     log_event("incident.open", id, f->ctrl_id, code, kv);
-    sup_webhook_incident(s, "incident.open", id, f->ctrl_id, code);
+    /* one page per site in an outage, not one per controller */
+    if (!(code == 100 && sup_site_fold_open(s, f->ctrl_id, id, now)))
+        sup_webhook_incident(s, "incident.open", id, f->ctrl_id, code);
     {
         char target[48], kse[16];
         snprintf(target, sizeof target, "controller:%lld", (long long)f->ctrl_id);
@@ -255,7 +258,8 @@ static void resolve(sup_ctx *s, int64_t ctrl, int64_t id, int code, int64_t dete
     sup_incident_action(s, id, actor, "resolved", 0, why);
     snprintf(kv, sizeof kv, "mttr_ms=%lld by=%s", (long long)(now - detected_ms), actor);
     log_event("incident.resolve", id, ctrl, code, kv);
-    sup_webhook_incident(s, "incident.resolve", id, ctrl, code);
+    if (!(code == 100 && sup_site_fold_resolved(s, id, now)))
+        sup_webhook_incident(s, "incident.resolve", id, ctrl, code);
     snprintf(target, sizeof target, "incident:%lld", (long long)id);
     snprintf(kse, sizeof kse, "KSE-%d", code);
     sup_audit(s, 1, actor, "incident.resolve", target, "ok", kse, why);

@@ -767,6 +767,11 @@ static sup_pimg *current(sup_ctx *s, uint32_t scope)
     return im;
 }
 
+sup_pimg *sup_pub_image(sup_ctx *s, uint32_t scope)
+{
+    return current(s, scope);
+}
+
 int sup_pub_snapshot(sup_ctx *s, uint32_t scope, uint8_t **buf, size_t *len, uint64_t *version)
 {
     sup_pimg *im = current(s, scope);

@@ -37,6 +37,11 @@ static inline uint32_t sup_pimg_count(const sup_pimg *i)
     return (uint32_t)((i->len - KS_SNAP_HEADER_SIZE) / KS_RECORD_SIZE);
 }
 
+/* The current image of scope, referenced (sup_pimg_unref it), or NULL when
+ * none is published: what snapshot downloads are served from, shared by all
+ * clients (sup_publish.c). */
+sup_pimg *sup_pub_image(sup_ctx *s, uint32_t scope);
+
 /* Highest key_changes seq (0 when empty). */
 int sup_ps_max_seq(sup_ctx *s, int64_t *seq);
 

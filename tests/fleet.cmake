@@ -1,0 +1,15 @@
+# Issue 13 (fleet scale): bulk import/export and storms, end to end.
+add_test(NAME bulk_import_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/bulk_import_e2e.sh)
+set_tests_properties(bulk_import_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-bulk-import")
+add_test(NAME storm_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/storm_e2e.sh)
+set_tests_properties(storm_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-storm")
+add_test(NAME site_fold_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/site_fold_e2e.sh)
+set_tests_properties(site_fold_e2e PROPERTIES TIMEOUT 240 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-site-fold")
+ks_add_unit(test_import_parse ${CMAKE_SOURCE_DIR}/tests/test_import_parse.c)
+target_link_libraries(test_import_parse PRIVATE keysup_sup)
+add_test(NAME resume_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/resume_e2e.sh)
+set_tests_properties(resume_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-resume")
