@@ -94,9 +94,15 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     char url[1024];
     buf b = {NULL, 0, 0};
     long status = 0;
-    CURL *c = curl_easy_init();
     int rc = -1;
-    if (!c)
+    /* One handle for the agent's life: curl keeps its connection open
+     * between requests (HTTP keep-alive, one TLS handshake per connection
+     * instead of per request: a fleet is otherwise bounded by handshakes).
+     * reset drops the options of the last request, not the connection. */
+    CURL *c = a->curl;
+    if (c)
+        curl_easy_reset(c);
+    else if (!(c = a->curl = curl_easy_init()))
         return -1;
     snprintf(url, sizeof url, "%s%s", a->o.supervisor, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -129,7 +135,7 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
      * check reads and writes the agent, so it stays under the lock. */
     ctl_tls_prepare(a, c);
     ctl_unlock(a);
-    CURLcode cc = curl_easy_perform(c);
+    CURLcode cc = a->io ? (CURLcode)a->io(a->io_ctx, c) : curl_easy_perform(c);
     ctl_lock(a);
     ctl_tls_done(a, c, cc);
     if (cc == CURLE_OK) {
@@ -141,10 +147,18 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
         rc = 0;
     }
     free(b.p);
+    /* the handle still points at these until the next reset: clear them */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    if (cc != CURLE_OK) {
+        /* a failed transfer may leave a half-open connection: start afresh */
+        curl_easy_cleanup(c);
+        a->curl = NULL;
+    }
     return rc;
 }
+
 
 int ctl_http(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
              ctl_http_resp *out)

@@ -383,7 +383,8 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
-    ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol, a.identity};
+    ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol, a.identity,
+                  0, 0, 0, 0};
     int err = ctl_open(&agent, &o, enroll);
     if (err) {
         fprintf(stderr, "keysup-controller: cannot open the store on %s: %s (%s)\n", a.flash,

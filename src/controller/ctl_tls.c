@@ -74,8 +74,12 @@ void ctl_tls_prepare(ctl_agent *a, CURL *c)
     curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, pins);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    if (a->set.tls_pins & 2)
+    if (a->set.tls_pins & 2) {
         curl_easy_setopt(c, CURLOPT_CERTINFO, 1L); /* to see which pin the server matched */
+        /* only a handshake shows the certificate: no kept connection while
+         * a new pin is announced (a few heartbeats around a rotation) */
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    }
 }
 
 /* 1 when the server's leaf certificate has pin `want`. */
