@@ -45,6 +45,7 @@ typedef struct sim_opts {
     const char *admin_path;       /* --admin-token FILE: the sim adds the controllers itself */
     const char *prefix;           /* names of controllers it adds */
     unsigned controllers, scopes, heartbeat, threads, enroll_rate;
+    unsigned connections;         /* open connections to keysupd at most (all workers) */
     double keys_per_s;            /* presentations per second across the fleet */
     double share[SIM_F_KINDS];    /* share of the fleet per fault */
     unsigned fault_at;            /* seconds after the fleet is enrolled */

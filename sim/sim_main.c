@@ -33,7 +33,8 @@ static void usage(FILE *f)
         "                  [--key FILE]... [--keys-per-second R] [--fault KIND=SHARE]...\n"
         "                  [--fault-at S] [--offline-for S] [--drift S] [--duration S]\n"
         "                  [--watch-key KEYID] [--status FILE] [--log FILE]\n"
-        "                  [--enroll-rate N] [--prefix NAME] [--flash-sectors N] [--json]\n\n"
+        "                  [--enroll-rate N] [--connections N] [--prefix NAME]\n"
+        "                  [--flash-sectors N] [--json]\n\n"
         "Runs N simulated controllers in this process against keysupd at URL. Each has\n"
         "its own store on an emulated flash in RAM and the agent's own sync steps;\n"
         "they enrol with real provisioning tokens (read from --tokens, one a line, or\n"
@@ -48,6 +49,8 @@ static void usage(FILE *f)
         "  --duration S        run S seconds after the fleet enrolled (0: until SIGTERM)\n"
         "  --status FILE       progress as JSON, rewritten every second\n"
         "  --log FILE          the agents' own log lines (default: discarded)\n"
+        "  --connections N     kept-alive connections to keysupd at most (default 64;\n"
+        "                      keysupd's max_connections_per_ip must allow them)\n"
         "Progress goes to stderr once a second; the summary to stdout (--json: JSON).\n");
 }
 
@@ -90,7 +93,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         {"fault", 1, NULL, 'f'},      {"fault-at", 1, NULL, 'F'},   {"offline-for", 1, NULL, 'o'},
         {"drift", 1, NULL, 'D'},      {"duration", 1, NULL, 'd'},   {"watch-key", 1, NULL, 'w'},
         {"status", 1, NULL, 'S'},     {"log", 1, NULL, 'l'},        {"enroll-rate", 1, NULL, 'e'},
-        {"prefix", 1, NULL, 'p'},     {"flash-sectors", 1, NULL, 'x'}, {"json", 0, NULL, 'j'},
+        {"prefix", 1, NULL, 'p'},     {"connections", 1, NULL, 'c'},     {"flash-sectors", 1, NULL, 'x'}, {"json", 0, NULL, 'j'},
         {"help", 0, NULL, 'h'},       {NULL, 0, NULL, 0}};
     unsigned u;
     int c;
@@ -105,6 +108,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         case 'T': if (num("threads", optarg, 1, 64, &o->threads)) return -1; break;
         case 'F': if (num("fault-at", optarg, 0, 86400, &o->fault_at)) return -1; break;
         case 'o': if (num("offline-for", optarg, 1, 86400, &o->offline_for)) return -1; break;
+        case 'c': if (num("connections", optarg, 1, 1000000, &o->connections)) return -1; break;
         case 'e': if (num("enroll-rate", optarg, 1, 1000000, &o->enroll_rate)) return -1; break;
         case 'x': if (num("flash-sectors", optarg, 16, 4096, &o->flash_sectors)) return -1; break;
         case 'D': o->drift = atoi(optarg); break;
@@ -197,8 +201,12 @@ static int make_fleet(sim *s)
         w->multi = curl_multi_init();
         if (!w->ctl || !w->heap || !w->ready || !w->multi || pthread_mutex_init(&w->mu, NULL))
             return -1;
-        /* every idle connection stays open for reuse (keep-alive) */
-        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(n / t + 1));
+        /* Kept open for reuse (keep-alive), and at most this many: keysupd
+         * limits connections per address (max_connections_per_ip) and the
+         * whole fleet comes from one here; more requests wait in curl. */
+        long conns = (long)(s->o.connections / t ? s->o.connections / t : 1);
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, conns);
+        curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
     }
     for (unsigned i = 0; i < n; i++) {
         sim_ctl *c = calloc(1, sizeof *c);
@@ -257,6 +265,7 @@ int main(int argc, char **argv)
     s.o.heartbeat = 5;
     s.o.threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     s.o.enroll_rate = 200;
+    s.o.connections = 64;
     s.o.fault_at = 5;
     s.o.offline_for = 20;
     s.o.drift = 3600;

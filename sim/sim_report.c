@@ -53,6 +53,7 @@ typedef struct scope_view {
     uint64_t ver;
     uint8_t root[KS_HASH_SIZE];
     unsigned n, in_step;
+    uint64_t one;                /* a controller of the scope (the supervisor's id) */
 } scope_view;
 
 /* Per scope: the newest version applied and how many hold it. */
@@ -69,6 +70,7 @@ static unsigned in_step(sim *s, scope_view *v)
             pthread_mutex_lock(&c->w->mu);
             if (pass == 0) {
                 x->n++;
+                x->one = c->a.set.controller_id;
                 if (c->ver > x->ver) {
                     x->ver = c->ver;
                     memcpy(x->root, c->root, sizeof x->root);
@@ -140,13 +142,22 @@ static json_t *summary_json(sim *s)
     sim_stats_sum(s, &t);
     for (unsigned i = 0; v && i < s->o.scopes; i++) {
         sodium_bin2hex(rh, sizeof rh, v[i].root, sizeof v[i].root);
-        json_array_append_new(sc, json_pack("{s:i,s:I,s:s,s:i,s:i}", "scope", (int)(i + 1),
+        json_array_append_new(sc, json_pack("{s:i,s:I,s:s,s:i,s:i,s:I}", "scope", (int)(i + 1),
                                             "version", (json_int_t)v[i].ver, "root", rh,
                                             "controllers", (int)v[i].n, "in_step",
-                                            (int)v[i].in_step));
+                                            (int)v[i].in_step, "controller_id",
+                                            (json_int_t)v[i].one));
     }
-    for (unsigned i = 0; i < s->o.controllers; i++)
-        fc[s->ctl[i]->fault]++;
+    json_t *fids = json_object();
+    for (int k = 1; k < SIM_F_KINDS; k++)
+        json_object_set_new(fids, sim_fault_name(k), json_array());
+    for (unsigned i = 0; i < s->o.controllers; i++) {
+        sim_ctl *c = s->ctl[i];
+        fc[c->fault]++;
+        if (c->fault && c->enrolled) /* the supervisor's ids, for matching its incidents */
+            json_array_append_new(json_object_get(fids, sim_fault_name(c->fault)),
+                                  json_integer((json_int_t)c->a.set.controller_id));
+    }
     for (int k = 1; k < SIM_F_KINDS; k++)
         json_object_set_new(faults, sim_fault_name(k), json_integer(fc[k]));
     o = json_pack("{s:i,s:i,s:i,s:i,s:i,s:f,s:I,s:I,s:f,s:{s:f,s:f,s:f},s:i,s:o,s:I,s:I,s:o,s:I}",
@@ -160,6 +171,7 @@ static json_t *summary_json(sim *s)
                   sim_lat_pct(&t, 1.0), "in_step", (int)step, "scopes", sc, "presented",
                   (json_int_t)t.presented, "granted", (json_int_t)t.granted, "faults", faults,
                   "rss_kb", (json_int_t)rss_kb());
+    json_object_set_new(o, "fault_controllers", fids);
     if (s->watch)
         json_object_set_new(o, "watch", watch_json(s));
     free(v);

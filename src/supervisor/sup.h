@@ -147,6 +147,7 @@ struct sup_ctx {
     struct sup_tls *tls;          /* certificate in use when serving HTTPS (sup_tls.h) */
     uint32_t history;            /* snapshot history id; atomic (sup_restore.c) */
     uint64_t version_floor;      /* versions never at or below; atomic (sup_restore.c) */
+    struct sup_soft *soft;       /* heartbeat soft state, batched (sup_soft.h) */
 };
 
 /* Paths inside a data directory. */

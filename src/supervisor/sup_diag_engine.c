@@ -56,6 +56,8 @@ struct sup_diag_engine {
     int running, stop;
     ctrl_mem *mem;
     size_t nmem, capmem;
+    uint32_t *ix;             /* open addressing over mem by id: index + 1, 0 empty */
+    size_t icap;              /* 2 * capmem: a fleet of 10,000 looks up in O(1) */
     int64_t started_ms;       /* silence before this is the supervisor's, not the link's */
 };
 
@@ -107,19 +109,37 @@ void sup_diag_cfg_init(sup_diag_cfg *c, const sup_ctx *s)
         c->policy_threshold = 1;
 }
 
+static size_t mem_hash(int64_t id, size_t icap)
+{
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 20) & (icap - 1);
+}
+
 static ctrl_mem *mem_get(sup_diag_engine *e, int64_t id)
 {
-    for (size_t i = 0; i < e->nmem; i++)
-        if (e->mem[i].id == id)
-            return &e->mem[i];
+    size_t h;
     if (e->nmem == e->capmem) {
         size_t nc = e->capmem ? e->capmem * 2 : 16;
         ctrl_mem *n = realloc(e->mem, nc * sizeof *n);
+        uint32_t *ix;
         if (!n)
             return NULL;
         e->mem = n;
+        if (!(ix = calloc(2 * nc, sizeof *ix)))
+            return NULL;
+        free(e->ix);
+        e->ix = ix;
+        e->icap = 2 * nc;
         e->capmem = nc;
+        for (size_t i = 0; i < e->nmem; i++) {
+            for (h = mem_hash(e->mem[i].id, e->icap); e->ix[h]; h = (h + 1) & (e->icap - 1))
+                ;
+            e->ix[h] = (uint32_t)(i + 1);
+        }
     }
+    for (h = mem_hash(id, e->icap); e->ix[h]; h = (h + 1) & (e->icap - 1))
+        if (e->mem[e->ix[h] - 1].id == id)
+            return &e->mem[e->ix[h] - 1];
+    e->ix[h] = (uint32_t)(e->nmem + 1);
     memset(&e->mem[e->nmem], 0, sizeof e->mem[0]);
     e->mem[e->nmem].id = id;
     return &e->mem[e->nmem++];
@@ -309,6 +329,7 @@ static void sweep(sup_ctx *s, sup_diag_engine *e)
 {
     json_t *ids, *r;
     size_t i;
+    int64_t now = sup_diag_now_ms();
     pthread_mutex_lock(&e->m);
     pthread_mutex_lock(&s->lock);
     ids = sup_db_rows_json(s->db, "SELECT id FROM controllers WHERE device_pk IS NOT NULL AND"
@@ -316,9 +337,16 @@ static void sweep(sup_ctx *s, sup_diag_engine *e)
     json_array_foreach(ids, i, r) {
         sup_diag_facts f;
         int64_t id = json_integer_value(json_object_get(r, "id"));
+        ctrl_mem *m = mem_get(e, id);
+        /* Heard from within its interval: its own heartbeats evaluate it,
+         * with the time then. The sweep is for the silent ones; judging
+         * every controller every half interval held the lock for seconds
+         * at 10,000 controllers (issue 13). */
+        if (m && m->last_ms && now - m->last_ms < (int64_t)m->interval_ms)
+            continue;
         if (sup_diag_load(s, id, &f) != 0)
             continue;
-        facts_from_mem(e, &f, mem_get(e, id));
+        facts_from_mem(e, &f, m);
         sup_diag_refusals(&f, f.report, 0); /* counts equal: nothing fresh */
         evaluate(s, e, &f);
         json_decref(f.report);
@@ -397,6 +425,7 @@ void sup_diag_stop(sup_ctx *s)
     for (size_t i = 0; i < e->nmem; i++)
         json_decref(e->mem[i].prev);
     free(e->mem);
+    free(e->ix);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->m);
     free(e);

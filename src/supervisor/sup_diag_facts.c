@@ -12,6 +12,7 @@
 #include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_restore.h"
+#include "sup_soft.h"
 
 int64_t sup_diag_now_ms(void)
 {
@@ -39,8 +40,16 @@ int sup_diag_load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f)
     f->last_seen_ms = json_integer_value(json_object_get(row, "last_seen")) * 1000;
     f->report_ms = f->last_seen_ms;
     h = json_string_value(json_object_get(row, "last_health"));
+    int64_t seen = 0;
+    char *soft = NULL;
+    if (sup_soft_peek(s, ctrl_id, &seen, &soft)) {
+        /* a heartbeat not yet written (sup_soft.h) is the newer state */
+        f->last_seen_ms = f->report_ms = seen * 1000;
+        h = soft;
+    }
     if (h)
         f->report = json_loads(h, 0, NULL);
+    free(soft);
     f->published_version = sup_pub_version(s, f->scope, root);
     ks_hex(f->published_root, root, KS_HASH_SIZE);
     f->history = sup_restore_history(s);
