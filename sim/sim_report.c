@@ -172,6 +172,9 @@ static json_t *summary_json(sim *s)
                   (json_int_t)t.presented, "granted", (json_int_t)t.granted, "faults", faults,
                   "rss_kb", (json_int_t)rss_kb());
     json_object_set_new(o, "fault_controllers", fids);
+    json_object_set_new(o, "verify_per_s_core", json_real(s->verify_per_s));
+    json_object_set_new(o, "cores", json_integer(s->cores));
+    json_object_set_new(o, "verify_bound_per_s", json_real(s->verify_per_s * s->cores));
     if (s->watch)
         json_object_set_new(o, "watch", watch_json(s));
     free(v);
