@@ -8,6 +8,7 @@
 #
 # usage: bench/sim_fleet.sh [SIZES...]      (default: 100 1000 10000)
 #   HB=1 (heartbeat seconds)  WINDOW=10 (steady seconds measured)
+#   CONNS=1024 (the sim's kept-alive connections)  ENROLL=300 (enrolments/s)
 #   BIN=build-bench/bin (a Release build: bench/run.sh makes one)  KEEP=1 keeps the logs
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,7 +60,7 @@ for n in "${SIZES[@]}"; do
     "$BIN/keysup" --json key enrol --public-key "$d/k.key" --privilege OPERATOR --scope 0 >"$d/k.json"
     kid=$(j "$d/k.json" 'd["key_id"]')
     "$BIN/keysup-sim" --supervisor "$KEYSUP_SERVER" --admin-token "$d/admin.tok" --controllers "$n" \
-        --scopes 10 --heartbeat "$HB" --threads 2 --connections 512 --enroll-rate 1000 \
+        --scopes 10 --heartbeat "$HB" --threads 2 --connections "${CONNS:-1024}" --enroll-rate "${ENROLL:-300}" \
         --watch-key "$kid" --status "$d/status.json" --json >"$d/summary.json" 2>"$d/sim.log" &
     SIM=$!
     all_in_step() { [ "$(j "$d/status.json" 'd["in_step"]')" = "$n" ]; }
