@@ -51,7 +51,8 @@ for n in "${SIZES[@]}"; do
     "$BIN/keysup" init --data "$d/sup" --no-passphrase --token-out "$d/admin.tok" >/dev/null
     # the whole fleet is one address here: lift the per-address limits
     sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
-        -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 100000/' "$d/sup/keysupd.conf"
+        -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 100000/' \
+        -e "s/^threads = .*/threads = ${SUP_THREADS:-4}/" "$d/sup/keysupd.conf"
     "$BIN/keysupd" --data "$d/sup" --listen 127.0.0.1:0 --port-file "$d/port" >"$d/keysupd.log" 2>&1 &
     SUP=$!
     wait_for 10 test -s "$d/port"

@@ -60,6 +60,13 @@ void ctl_tls_prepare(ctl_agent *a, CURL *c)
     if (!is_https(a))
         return;
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    /* A kept connection (ctl_http.c) was checked against the pin at its
+     * handshake only: hand it back every 4 heartbeats, so a certificate
+     * changed under it is seen (KSE-720) within that, at one handshake per
+     * 4 heartbeats instead of one per request. */
+    curl_easy_setopt(c, CURLOPT_MAXLIFETIME_CONN, 4L * (long)(a->o.heartbeat ? a->o.heartbeat : 5u));
+#endif
     if (!(a->set.tls_pins & 3))
         return; /* no pin: curl's default CA and host name checks apply */
     for (int i = 0; i < 2; i++) {
