@@ -159,8 +159,6 @@ void *sim_worker_main(void *p)
         while (w->heap_n > 0 && (w->heap[0]->wake_ms <= now || sim_stopping(s))) {
             sim_ctl *c = heap_pop(w);
             sim_fiber_resume(w, c);
-            if (w->ready_n > 0)
-                break; /* a fiber may not add itself to ready; keep order simple */
         }
         int running = 0;
         curl_multi_perform(w->multi, &running);

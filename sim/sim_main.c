@@ -95,7 +95,6 @@ static int parse(sim_opts *o, int argc, char **argv)
         {"status", 1, NULL, 'S'},     {"log", 1, NULL, 'l'},        {"enroll-rate", 1, NULL, 'e'},
         {"prefix", 1, NULL, 'p'},     {"connections", 1, NULL, 'c'},     {"flash-sectors", 1, NULL, 'x'}, {"json", 0, NULL, 'j'},
         {"help", 0, NULL, 'h'},       {NULL, 0, NULL, 0}};
-    unsigned u;
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -146,7 +145,6 @@ static int parse(sim_opts *o, int argc, char **argv)
         default: usage(stderr); return -1;
         }
     }
-    (void)u;
     if (optind != argc || !o->url || (!o->tokens_path == !o->admin_path)) {
         usage(stderr);
         return -1;
