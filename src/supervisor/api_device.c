@@ -380,6 +380,16 @@ static int hb_tx(sup_req *rq, sup_resp *rs, void *ctx)
         sr.lockout = json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0);
         sr.health = h->text;
         rc = sup_soft_put(s, &sr) == 0 ? KS_DB_OK : sup_soft_write(s, &sr);
+        /* The protocol decides what this supervisor serves (proto_refused):
+         * a change is written now, in this transaction, not with the batch.
+         * An unchanged one writes nothing, so the commit stays a read. */
+        if (rc == KS_DB_OK && json_is_integer(pr)) {
+            sup_dbv q[3] = {sup_dbv_int(json_integer_value(pr)), id,
+                            sup_dbv_int(json_integer_value(pr))};
+            rc = sup_db_exec(s->db, "UPDATE controllers SET protocol_version = ? WHERE id = ?"
+                                    " AND (protocol_version IS NULL OR protocol_version <> ?)",
+                             q, 3, NULL, NULL);
+        }
     }
     if (rc)
         return rc;

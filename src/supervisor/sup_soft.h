@@ -6,8 +6,9 @@
  * Durable before the answer: an audit upload (acknowledged only after its
  * commit) and a command acknowledgement; each has its own transaction.
  * Soft: what a heartbeat reports about the controller (last seen, applied
- * version and root, clock offset, firmware, protocol, lockout, the health
- * report). The next heartbeat reports it all again, so it is kept here
+ * version and root, clock offset, firmware, lockout, the health report).
+ * The protocol version is written at once when it changes (api_device.c):
+ * it decides what the supervisor serves. The next heartbeat reports it all again, so it is kept here
  * and a flusher writes every changed row in one transaction every
  * SUP_SOFT_FLUSH_MS: one commit (one fsync) per batch, not per heartbeat.
  * A crash loses at most the last batch of soft state, never an acknowledged
