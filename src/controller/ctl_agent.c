@@ -13,6 +13,7 @@
 #include <time.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "ks_sodium.h"
@@ -50,16 +51,13 @@ void ctl_device_key(ctl_agent *a)
     ks_key_id(&a->crypto, a->ctrl_id16, a->device_pk);
 }
 
+static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized);
+static void defaults(ctl_agent *a, const ctl_opts *o);
+
 int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
 {
     int err;
-    a->o = *o;
-    if (!a->o.flash_sectors)
-        a->o.flash_sectors = CTL_DEFAULT_SECTORS;
-    if (!a->o.heartbeat)
-        a->o.heartbeat = 5;
-    if (!a->o.protocol)
-        a->o.protocol = CTL_PROTOCOL;
+    defaults(a, o);
     if ((err = ks_sodium_crypto(&a->crypto)) != 0)
         return err;
     /* A truncated (or grown) image: set aside, start erased; the identity
@@ -78,19 +76,57 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
         return err;
     a->flash.strict = 0; /* a real device does not abort on a double program */
     a->flash.flash.endurance = CTL_FLASH_ENDURANCE; /* the wear report's rated cycles */
+    return mount_store(a, o, create, resized);
+}
 
+static void defaults(ctl_agent *a, const ctl_opts *o)
+{
+    a->o = *o;
+    if (!a->o.flash_sectors)
+        a->o.flash_sectors = CTL_DEFAULT_SECTORS;
+    if (!a->o.heartbeat)
+        a->o.heartbeat = 5;
+    if (!a->o.protocol)
+        a->o.protocol = CTL_PROTOCOL;
+    if (!a->o.meta_sectors)
+        a->o.meta_sectors = CTL_META_SECTORS;
+    if (!a->o.audit_sectors)
+        a->o.audit_sectors = CTL_AUDIT_SECTORS;
+    if (!a->o.overlay_sectors)
+        a->o.overlay_sectors = CTL_OVERLAY_SECTORS;
+    if (!a->o.counters || a->o.counters > CTL_COUNTERS)
+        a->o.counters = CTL_COUNTERS;
+}
+
+int ctl_open_mem(ctl_agent *a, const ctl_opts *o)
+{
+    int err;
+    defaults(a, o);
+    if ((err = ks_sodium_crypto(&a->crypto)) != 0)
+        return err;
+    err = ks_flash_emu_init(&a->flash, CTL_SECTOR_SIZE, a->o.flash_sectors, CTL_PROG_SIZE, 0xFF);
+    if (err)
+        return err;
+    a->flash.strict = 0;
+    a->flash.flash.endurance = CTL_FLASH_ENDURANCE;
+    return mount_store(a, o, 1, 0);
+}
+
+static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
+{
+    int err;
     memset(&a->scfg, 0, sizeof a->scfg);
     a->scfg.flash = &a->flash.flash;
     a->scfg.crypto = &a->crypto;
     a->scfg.counters = a->counters;
-    a->scfg.counter_cap = CTL_COUNTERS;
-    a->scfg.meta_sectors = CTL_META_SECTORS;
-    a->scfg.audit_sectors = CTL_AUDIT_SECTORS;
+    a->scfg.counter_cap = a->o.counters;
+    a->scfg.meta_sectors = a->o.meta_sectors;
+    a->scfg.audit_sectors = a->o.audit_sectors;
     a->scfg.buf = a->buf;
     a->scfg.buf_size = CTL_BUF;
     a->scfg.index = a->index;
     a->scfg.index_cap = CTL_INDEX;
-    a->scfg.overlay_sectors = CTL_OVERLAY_SECTORS;
+    a->scfg.overlay_sectors = a->o.overlay_sectors;
     a->scfg.overlay = a->overlay;
     a->scfg.overlay_cap = CTL_OVERLAY;
 
@@ -130,6 +166,9 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
 
 void ctl_close(ctl_agent *a)
 {
+    if (a->curl)
+        curl_easy_cleanup(a->curl); /* the kept connection (ctl_http.c) */
+    a->curl = NULL;
     sodium_memzero(a->device_sk, sizeof a->device_sk);
     sodium_memzero(&a->set, sizeof a->set);
     ks_flash_emu_close(&a->flash);

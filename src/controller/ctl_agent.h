@@ -86,10 +86,25 @@ typedef struct ctl_opts {
     int protocol;                /* protocol version reported (fault hook: old) */
     const char *identity_path;   /* --identity; NULL: the flash path + ".id" */
     int fault_hooks;             /* --enable-fault-hooks: the test-only ops (ctl_fault.c) */
+    /* Store geometry; 0: the CTL_* defaults. keysup-sim makes them small so
+     * 10,000 stores fit in RAM (sim/sim_ctl.c). */
+    uint32_t meta_sectors, audit_sectors, overlay_sectors, counters;
 } ctl_opts;
+
+/*
+ * The transport (ctl_http.c): runs one prepared curl easy request and
+ * returns its CURLcode. NULL: curl_easy_perform, blocking (the agent's sync
+ * thread). keysup-sim sets its own, which hands the request to its event
+ * loop and resumes the controller when it completes (sim/sim_loop.c), so
+ * both run the same protocol steps.
+ */
+typedef int (*ctl_io_fn)(void *io_ctx, void *curl_easy);
 
 typedef struct ctl_agent {
     ctl_opts o;
+    ctl_io_fn io;                /* NULL: blocking curl_easy_perform */
+    void *io_ctx;
+    void *curl;                  /* one easy handle kept for the agent's life: keep-alive */
     ks_crypto crypto;
     ks_flash_emu flash;
     ks_store store;
@@ -176,6 +191,9 @@ typedef struct ctl_agent {
 
 /* Opens (or creates) the flash file and mounts or formats the store. */
 int ctl_open(ctl_agent *a, const ctl_opts *o, int create);
+/* The same on an erased flash in RAM only (no file, no identity file of its
+ * own unless o->identity_path is set): keysup-sim's controllers. */
+int ctl_open_mem(ctl_agent *a, const ctl_opts *o);
 void ctl_close(ctl_agent *a);
 /* Starts the auth engine once the controller is enrolled. */
 int ctl_start_engine(ctl_agent *a);

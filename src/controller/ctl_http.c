@@ -104,13 +104,20 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     char url[1024];
     ks_httpc_buf b;
     int rc = -1;
-    sup_url(a, url, sizeof url, path);
-    /* Answers above CTL_HTTP_MAX abort the transfer. */
-    CURL *c = ks_httpc_open(method, url, &b, CTL_HTTP_MAX, NULL);
-    if (!c) {
+    /* One handle for the agent's life: curl keeps its connection open
+     * between requests (HTTP keep-alive, one TLS handshake per connection
+     * instead of per request: a fleet is otherwise bounded by handshakes).
+     * reset drops the options of the last request, not the connection. */
+    CURL *c = a->curl;
+    if (c)
+        curl_easy_reset(c);
+    else if (!(c = a->curl = curl_easy_init())) {
         curl_slist_free_all(hdrs);
         return -1;
     }
+    sup_url(a, url, sizeof url, path);
+    /* Answers above CTL_HTTP_MAX abort the transfer. */
+    ks_httpc_setup(c, method, url, &b, CTL_HTTP_MAX, NULL);
     /* Deadlines from the heartbeat (ctl_request_deadline): a hung
      * supervisor costs one missed heartbeat, not 30 s. A snapshot may be
      * large, so it is only held to "no byte for a deadline". */
@@ -133,7 +140,7 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
      * check reads and writes the agent, so it stays under the lock. */
     ctl_tls_prepare(a, c);
     ctl_unlock(a);
-    CURLcode cc = curl_easy_perform(c);
+    CURLcode cc = a->io ? (CURLcode)a->io(a->io_ctx, c) : curl_easy_perform(c);
     ctl_lock(a);
     ctl_tls_done(a, c, cc);
     if (cc == CURLE_OK) {
@@ -151,8 +158,15 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
         b.p = NULL;
     }
     ks_httpc_buf_free(&b);
+    /* the handle still points at these until the next reset: clear them */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
     curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    if (cc != CURLE_OK) {
+        /* a failed transfer may leave a half-open connection: start afresh */
+        curl_easy_cleanup(c);
+        a->curl = NULL;
+    }
     return rc;
 }
 

@@ -100,6 +100,8 @@ int ctl_identity_save(ctl_agent *a)
     char tmp[1100], dir[1024];
     const ks_trust *t = ks_store_trust(&a->store);
     int fd, err = KS_E_IO;
+    if (a->o.identity_path && !a->o.identity_path[0])
+        return KS_OK; /* "": a unit in RAM only (keysup-sim), no file to keep */
     memset(b, 0, sizeof b);
     memcpy(b, ID_MAGIC, 4);
     ks_st16(b + 4, ID_VERSION);

@@ -64,7 +64,14 @@ void ctl_tls_prepare(ctl_agent *a, CURL *c)
 {
     char pins[2 * KS_TLS_PIN_TEXT + 2] = "";
     if (!is_https(a))
-        return; /* ks_httpc_open already asks for TLS 1.2 at least */
+        return; /* ks_httpc_setup already asks for TLS 1.2 at least */
+#if LIBCURL_VERSION_NUM >= 0x075000
+    /* A kept connection (ctl_http.c) was checked against the pin at its
+     * handshake only: hand it back every 4 heartbeats, so a certificate
+     * changed under it is seen (KSE-720) within that, at one handshake per
+     * 4 heartbeats instead of one per request. */
+    curl_easy_setopt(c, CURLOPT_MAXLIFETIME_CONN, 4L * (long)(a->o.heartbeat ? a->o.heartbeat : 5u));
+#endif
     if (!(a->set.tls_pins & 3))
         return; /* no pin: curl's default CA and host name checks apply */
     for (int i = 0; i < 2; i++) {
@@ -77,8 +84,12 @@ void ctl_tls_prepare(ctl_agent *a, CURL *c)
         strcat(pins, one);
     }
     ks_httpc_tls(c, NULL, pins); /* the pins alone vouch for the supervisor */
-    if (a->set.tls_pins & 2)
+    if (a->set.tls_pins & 2) {
         curl_easy_setopt(c, CURLOPT_CERTINFO, 1L); /* to see which pin the server matched */
+        /* only a handshake shows the certificate: no kept connection while
+         * a new pin is announced (a few heartbeats around a rotation) */
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+    }
 }
 
 /* 1 when the server's leaf certificate has pin `want`. */

@@ -35,6 +35,15 @@ CURL *ks_httpc_open(const char *method, const char *url, ks_httpc_buf *b, size_t
     b->max = max;
     if (!c)
         return NULL;
+    ks_httpc_setup(c, method, url, b, max, errbuf);
+    return c;
+}
+
+void ks_httpc_setup(CURL *c, const char *method, const char *url, ks_httpc_buf *b, size_t max,
+                    char *errbuf)
+{
+    memset(b, 0, sizeof *b);
+    b->max = max;
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
@@ -45,7 +54,6 @@ CURL *ks_httpc_open(const char *method, const char *url, ks_httpc_buf *b, size_t
         errbuf[0] = '\0';
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     }
-    return c;
 }
 
 void ks_httpc_json_body(CURL *c, const char *body, struct curl_slist **hdrs)

@@ -30,6 +30,10 @@ typedef struct ks_httpc_buf {
  */
 CURL *ks_httpc_open(const char *method, const char *url, ks_httpc_buf *b, size_t max,
                     char *errbuf);
+/* The same on a handle the caller keeps (curl_easy_reset first): a kept
+ * handle keeps its connection between requests (HTTP keep-alive). */
+void ks_httpc_setup(CURL *c, const char *method, const char *url, ks_httpc_buf *b, size_t max,
+                    char *errbuf);
 /* A JSON body (NUL-terminated text), and its Content-Type added to *hdrs. */
 void ks_httpc_json_body(CURL *c, const char *body, struct curl_slist **hdrs);
 /*

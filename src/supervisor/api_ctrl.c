@@ -16,6 +16,7 @@
 #include "sup_api.h"
 #include "ks_cred.h"
 #include "sup_http_tls.h"
+#include "sup_soft.h"
 
 #define CTRL_COLS "id, name, site, model, scope, min_key_format, device_pk, enrolled_at," \
                   " firmware_version, protocol_version, last_seen, last_sync, applied_version," \
@@ -161,6 +162,9 @@ static void ctrl_list(sup_req *rq, sup_resp *rs)
     json_t *items, *o;
     int64_t total = 0;
     int rc;
+    /* an operator reads what the controllers last reported: the pending
+     * batch of heartbeat soft state is written first (sup_soft.h) */
+    sup_soft_flush(rq->s);
     size_t i;
 
     p[0] = sup_dbv_int((int64_t)limit);
@@ -184,6 +188,7 @@ static void ctrl_show(sup_req *rq, sup_resp *rs)
     int64_t id = ((const ctrl_in *)rq->in)->id;
     sup_dbv p;
     json_t *r, *health = NULL, *cmds = NULL;
+    sup_soft_flush(rq->s); /* as in ctrl_list */
     p = sup_dbv_int(id);
     pthread_mutex_lock(&rq->s->lock);
     r = api_row(rq->s, "SELECT " CTRL_COLS ", last_health FROM controllers WHERE id = ?", &p, 1);

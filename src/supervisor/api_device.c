@@ -21,6 +21,7 @@
 #include "sup_api.h"
 #include "sup_cluster.h"
 #include "sup_restore.h"
+#include "sup_soft.h"
 
 /* ----- enrolment ----- */
 
@@ -309,7 +310,9 @@ static void dev_time(sup_req *rq, sup_resp *rs)
         return;
     }
     ks_hex(hex, out, sizeof out);
-    sup_audit(rq->s, 1, rq->actor, "device.time_sync", rq->actor, "ok", NULL, NULL);
+    /* the lock was released above: sup_audit takes it (keysup-sim's drift
+     * fault found two time syncs writing the database at once) */
+    sup_audit(rq->s, 0, rq->actor, "device.time_sync", rq->actor, "ok", NULL, NULL);
     api_json(rs, 200, json_pack("{s:s,s:I}", "token", hex, "time", (json_int_t)t.time));
 }
 
@@ -344,28 +347,40 @@ static int hb_tx(sup_req *rq, sup_resp *rs, void *ctx)
         ks_unhex(root, KS_HASH_SIZE, json_string_value(json_object_get(r, "applied_root"))) == 0)
         has_root = 1;
     {
-        sup_dbv p[9] = {
-            sup_dbv_int((int64_t)now),
-            (has_av && has_root && av == pv && memcmp(root, proot, KS_HASH_SIZE) == 0)
-                ? sup_dbv_int((int64_t)now) : sup_dbv_null(),
-            has_av ? sup_dbv_int((int64_t)av) : sup_dbv_null(),
-            has_root ? sup_dbv_blob(root, KS_HASH_SIZE) : sup_dbv_null(),
-            json_is_integer(t) && json_integer_value(t) > 0 && json_integer_value(t) < ((json_int_t)1 << 40)
-                ? sup_dbv_int(json_integer_value(t) - (int64_t)now) : sup_dbv_null(), /* sane times only */
-            json_is_string(fw) ? sup_dbv_text(json_string_value(fw)) : sup_dbv_null(),
-            json_is_integer(pr) ? sup_dbv_int(json_integer_value(pr)) : sup_dbv_null(),
-            sup_dbv_int(json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0)),
-            sup_dbv_text(h->text)};
-        sup_dbv all[10];
-        memcpy(all, p, sizeof p);
-        all[9] = id;
+        /* Soft state: held in memory, written in batches (sup_soft.h). */
+        sup_soft_row sr;
+        memset(&sr, 0, sizeof sr);
+        sr.id = rq->ctrl_id;
+        sr.last_seen = (int64_t)now;
         /* last_sync only moves when the controller holds what is published. */
-        rc = sup_db_exec(s->db, "UPDATE controllers SET last_seen = ?,"
-                               " last_sync = COALESCE(?, last_sync), applied_version = ?,"
-                               " applied_root = ?, clock_offset = ?,"
-                               " firmware_version = COALESCE(?, firmware_version),"
-                               " protocol_version = COALESCE(?, protocol_version), lockout = ?,"
-                               " last_health = ? WHERE id = ?", all, 10, NULL, NULL);
+        if (has_av && has_root && av == pv && memcmp(root, proot, KS_HASH_SIZE) == 0)
+            sr.last_sync = (int64_t)now;
+        sr.has_av = has_av;
+        sr.applied_version = (int64_t)av;
+        sr.has_root = has_root;
+        if (has_root)
+            memcpy(sr.applied_root, root, KS_HASH_SIZE);
+        if (json_is_integer(t) && json_integer_value(t) > 0 &&
+            json_integer_value(t) < ((json_int_t)1 << 40)) { /* sane times only */
+            sr.has_offset = 1;
+            sr.clock_offset = json_integer_value(t) - (int64_t)now;
+        }
+        sr.firmware = json_is_string(fw) ? (char *)json_string_value(fw) : NULL;
+        sr.has_protocol = json_is_integer(pr);
+        sr.protocol = json_integer_value(pr);
+        sr.lockout = json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0);
+        sr.health = h->text;
+        rc = sup_soft_put(s, &sr) == 0 ? KS_DB_OK : sup_soft_write(s, &sr);
+        /* The protocol decides what this supervisor serves (proto_refused):
+         * a change is written now, in this transaction, not with the batch.
+         * An unchanged one writes nothing, so the commit stays a read. */
+        if (rc == KS_DB_OK && json_is_integer(pr)) {
+            sup_dbv q[3] = {sup_dbv_int(json_integer_value(pr)), id,
+                            sup_dbv_int(json_integer_value(pr))};
+            rc = sup_db_exec(s->db, "UPDATE controllers SET protocol_version = ? WHERE id = ?"
+                                    " AND (protocol_version IS NULL OR protocol_version <> ?)",
+                             q, 3, NULL, NULL);
+        }
     }
     if (rc)
         return rc;

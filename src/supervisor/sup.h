@@ -169,6 +169,7 @@ struct sup_ctx {
     uint32_t history;            /* snapshot history id; atomic (sup_restore.c) */
     uint64_t version_floor;      /* versions never at or below; atomic (sup_restore.c) */
     struct sup_cluster *cluster; /* several keysupd on PostgreSQL (sup_cluster.h); NULL: one */
+    struct sup_soft *soft;       /* heartbeat soft state, batched (sup_soft.h) */
 };
 
 /* Paths inside a data directory. */

@@ -162,6 +162,9 @@ json_t *sup_diag_report(sup_ctx *s, int64_t ctrl_id, int *status);
 /* Loads the controller row and last report; lock held. 1 when no such
  * controller. The caller owns facts->report (json_decref). */
 int sup_diag_load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f);
+/* The same without the stored report (a heartbeat brings its own): no
+ * JSON parse of the last one under the lock. */
+int sup_diag_load_meta(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f);
 /* Fills f->ref from the report: fresh = count - prev count (prev may be
  * NULL: then refusals whose last time is within `window_ms` count). */
 void sup_diag_refusals(sup_diag_facts *f, json_t *prev, int64_t window_ms);

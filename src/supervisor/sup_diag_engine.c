@@ -25,6 +25,7 @@
 #include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_licence.h"
+#include "sup_hbq.h"
 
 /* Policy refusals of one code in the last policy_window (issue 16): one
  * refused void is the policy working, five in ten minutes are worth a look.
@@ -57,6 +58,9 @@ struct sup_diag_engine {
     int running, stop;
     ctrl_mem *mem;
     size_t nmem, capmem;
+    uint32_t *ix;             /* open addressing over mem by id: index + 1, 0 empty */
+    sup_hbq *q;               /* heartbeats waiting to be judged (sup_hbq.h) */
+    size_t icap;              /* 2 * capmem: a fleet of 10,000 looks up in O(1) */
     int64_t started_ms;       /* silence before this is the supervisor's, not the link's */
 };
 
@@ -109,19 +113,37 @@ void sup_diag_cfg_init(sup_diag_cfg *c, const sup_ctx *s)
         c->policy_threshold = 1;
 }
 
+static size_t mem_hash(int64_t id, size_t icap)
+{
+    return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 20) & (icap - 1);
+}
+
 static ctrl_mem *mem_get(sup_diag_engine *e, int64_t id)
 {
-    for (size_t i = 0; i < e->nmem; i++)
-        if (e->mem[i].id == id)
-            return &e->mem[i];
+    size_t h;
     if (e->nmem == e->capmem) {
         size_t nc = e->capmem ? e->capmem * 2 : 16;
         ctrl_mem *n = realloc(e->mem, nc * sizeof *n);
+        uint32_t *ix;
         if (!n)
             return NULL;
         e->mem = n;
+        if (!(ix = calloc(2 * nc, sizeof *ix)))
+            return NULL;
+        free(e->ix);
+        e->ix = ix;
+        e->icap = 2 * nc;
         e->capmem = nc;
+        for (size_t i = 0; i < e->nmem; i++) {
+            for (h = mem_hash(e->mem[i].id, e->icap); e->ix[h]; h = (h + 1) & (e->icap - 1))
+                ;
+            e->ix[h] = (uint32_t)(i + 1);
+        }
     }
+    for (h = mem_hash(id, e->icap); e->ix[h]; h = (h + 1) & (e->icap - 1))
+        if (e->mem[e->ix[h] - 1].id == id)
+            return &e->mem[e->ix[h] - 1];
+    e->ix[h] = (uint32_t)(e->nmem + 1);
     memset(&e->mem[e->nmem], 0, sizeof e->mem[0]);
     e->mem[e->nmem].id = id;
     return &e->mem[e->nmem++];
@@ -213,36 +235,36 @@ static void track_instance(ctrl_mem *m, json_t *report, int64_t now)
     snprintf(m->inst[0], sizeof m->inst[0], "%s", inst);
 }
 
-static void evaluate(sup_ctx *s, sup_diag_engine *e, sup_diag_facts *f)
+static void commit(sup_ctx *s, int64_t ctrl_id)
 {
-    sup_findings fs;
-    sup_diag_walk(&e->cfg, f, &fs);
-    if (sup_db_begin(s->db) != KS_DB_OK)
-        return;
-    /* A statement that failed (logged by sup_incident.c): roll the whole
-     * report back; the next heartbeat evaluates it again. */
-    if (sup_incident_apply(s, &e->cfg, f, &fs) != KS_DB_OK) {
-        sup_db_rollback(s->db);
-        return;
-    }
     if (sup_db_commit(s->db) != KS_DB_OK) {
         sup_log(KS_LOG_ERROR, "diagnosis.commit", "controller=%lld error=\"%s\"",
-               (long long)f->ctrl_id, sup_db_errmsg(s->db));
+               (long long)ctrl_id, sup_db_errmsg(s->db));
         sup_db_rollback(s->db);
     }
 }
 
-static void on_heartbeat(void *ctx, sup_ctx *s, int64_t ctrl_id, json_t *report)
+/* Judges f inside the caller's transaction. */
+static void judge(sup_ctx *s, sup_diag_engine *e, sup_diag_facts *f)
 {
-    sup_diag_engine *e = ctx;
+    sup_findings fs;
+    sup_diag_walk(&e->cfg, f, &fs);
+    /* A failed statement is logged by sup_incident.c with its step; the
+     * batch's commit (commit()) rolls back what the engine refuses, and the
+     * next heartbeat judges the controller again. */
+    (void)sup_incident_apply(s, &e->cfg, f, &fs);
+}
+
+
+/* Judges one heartbeat's report at `now`; e->m and s->lock held, inside
+ * the caller's transaction. */
+static void hb_judge(sup_ctx *s, sup_diag_engine *e, int64_t ctrl_id, json_t *report, int64_t now)
+{
     sup_diag_facts f;
     ctrl_mem *m;
-    int64_t now = sup_diag_now_ms();
     json_t *av;
 
-    pthread_mutex_lock(&e->m);
-    pthread_mutex_lock(&s->lock);
-    if (sup_diag_load(s, ctrl_id, &f) != 0)
+    if (sup_diag_load_meta(s, ctrl_id, &f) != 0)
         goto out;
     json_decref(f.report);
     f.report = json_incref(report);
@@ -287,7 +309,7 @@ static void on_heartbeat(void *ctx, sup_ctx *s, int64_t ctrl_id, json_t *report)
     sup_diag_refusals(&f, m ? m->prev : NULL, 2 * (int64_t)e->cfg.interval_ms);
     if (m)
         policy_window(e, m, &f, now, 1);
-    evaluate(s, e, &f);
+    judge(s, e, &f);
     if (m) {
         json_decref(m->prev);
         m->prev = json_incref(report);
@@ -295,9 +317,44 @@ static void on_heartbeat(void *ctx, sup_ctx *s, int64_t ctrl_id, json_t *report)
         m->last_ms = now;
     }
 out:
+    json_decref(f.report);
+}
+
+/* Heartbeats judged per transaction; the locks are released between
+ * batches (as in the sweep) so on-demand diagnosis and acks get in. */
+#define HB_BATCH 64
+
+static void hb_batch(void *ctx, sup_hbq_item *it, size_t n)
+{
+    sup_ctx *s = ctx;
+    sup_diag_engine *e = s->hooks.ctx;
+    for (size_t i = 0; i < n; i += HB_BATCH) {
+        pthread_mutex_lock(&e->m);
+        pthread_mutex_lock(&s->lock);
+        int tx = sup_db_begin(s->db) == KS_DB_OK;
+        for (size_t k = i; tx && k < n && k < i + HB_BATCH; k++)
+            hb_judge(s, e, it[k].ctrl_id, it[k].report, it[k].at_ms);
+        if (tx)
+            commit(s, it[i].ctrl_id);
+        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&e->m);
+    }
+}
+
+static void on_heartbeat(void *ctx, sup_ctx *s, int64_t ctrl_id, json_t *report)
+{
+    sup_diag_engine *e = ctx;
+    int64_t now = sup_diag_now_ms();
+    if (e->q && sup_hbq_push(e->q, ctrl_id, report, now) == 0)
+        return; /* judged by the worker, many per transaction */
+    pthread_mutex_lock(&e->m);
+    pthread_mutex_lock(&s->lock);
+    if (sup_db_begin(s->db) == KS_DB_OK) {
+        hb_judge(s, e, ctrl_id, report, now);
+        commit(s, ctrl_id);
+    }
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&e->m);
-    json_decref(f.report);
 }
 
 static void on_ack(void *ctx, sup_ctx *s, int64_t ctrl_id, int64_t command_id, const char *result)
@@ -310,12 +367,20 @@ static void on_ack(void *ctx, sup_ctx *s, int64_t ctrl_id, int64_t command_id, c
     pthread_mutex_unlock(&e->m);
 }
 
+/* Controllers judged per transaction in a sweep; the locks are released
+ * between batches so heartbeats go on. One commit (one fsync) per
+ * controller held the database lock for seconds when thousands went silent
+ * at once (issue 13: keysup-sim at 10,000 controllers). */
+#define SWEEP_BATCH 64
+
 /* One sweep: every enrolled controller, on its last report, with no new
  * refusals (those only come with heartbeats). */
 static void sweep(sup_ctx *s, sup_diag_engine *e)
 {
     json_t *ids, *r;
     size_t i;
+    int64_t now = sup_diag_now_ms(), last = 0;
+    int in_tx = 0, n = 0;
     pthread_mutex_lock(&e->m);
     pthread_mutex_lock(&s->lock);
     ids = sup_db_rows_json(s->db, "SELECT id FROM controllers WHERE device_pk IS NOT NULL AND"
@@ -323,13 +388,38 @@ static void sweep(sup_ctx *s, sup_diag_engine *e)
     json_array_foreach(ids, i, r) {
         sup_diag_facts f;
         int64_t id = json_integer_value(json_object_get(r, "id"));
+        ctrl_mem *m = mem_get(e, id);
+        /* Heard from within the KSE-100 limit (missed intervals): its own
+         * heartbeats judge it, with the time then. The sweep is for the
+         * silent ones; judging every controller every half interval held
+         * the lock for seconds at 10,000 controllers (issue 13). */
+        if (m && m->last_ms && now - m->last_ms < (int64_t)m->interval_ms * e->cfg.missed)
+            continue;
         if (sup_diag_load(s, id, &f) != 0)
             continue;
-        facts_from_mem(e, &f, mem_get(e, id));
+        facts_from_mem(e, &f, m);
         sup_diag_refusals(&f, f.report, 0); /* counts equal: nothing fresh */
-        evaluate(s, e, &f);
+        if (!in_tx)
+            in_tx = sup_db_begin(s->db) == KS_DB_OK;
+        if (in_tx)
+            judge(s, e, &f);
         json_decref(f.report);
+        last = id;
+        if (in_tx && ++n % SWEEP_BATCH == 0) {
+            commit(s, id);
+            in_tx = 0;
+            pthread_mutex_unlock(&s->lock);
+            pthread_mutex_unlock(&e->m);
+            /* a mutex is not fair: without a pause the sweep takes it
+             * straight back and the heartbeats waiting for it starve */
+            struct timespec pause = {0, 2000000L};
+            nanosleep(&pause, NULL);
+            pthread_mutex_lock(&e->m);
+            pthread_mutex_lock(&s->lock);
+        }
     }
+    if (in_tx)
+        commit(s, last);
     json_decref(ids);
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&e->m);
@@ -382,6 +472,7 @@ int sup_diag_start(sup_ctx *s)
     s->hooks.on_heartbeat = on_heartbeat;
     if (pthread_create(&e->sweeper, NULL, sweeper, s) == 0)
         e->running = 1;
+    e->q = sup_hbq_start(hb_batch, s); /* NULL: heartbeats are judged inline */
     sup_log(KS_LOG_INFO, "diagnosis.start", "interval_ms=%u missed=%u clock_tolerance=%u quiet=%u"
            " escalate_window=%u max_repairs=%u", e->cfg.interval_ms, e->cfg.missed,
            e->cfg.clock_tolerance, e->cfg.quiet, e->cfg.escalate_window, e->cfg.max_repairs);
@@ -393,6 +484,8 @@ void sup_diag_stop(sup_ctx *s)
     sup_diag_engine *e = engine_of(s);
     if (!e)
         return;
+    sup_hbq_stop(e->q); /* judges what is queued first */
+    e->q = NULL;
     pthread_mutex_lock(&e->m);
     e->stop = 1;
     pthread_cond_broadcast(&e->cv);
@@ -405,6 +498,7 @@ void sup_diag_stop(sup_ctx *s)
     for (size_t i = 0; i < e->nmem; i++)
         json_decref(e->mem[i].prev);
     free(e->mem);
+    free(e->ix);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->m);
     free(e);

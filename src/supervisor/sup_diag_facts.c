@@ -12,6 +12,7 @@
 #include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_restore.h"
+#include "sup_soft.h"
 
 int64_t sup_diag_now_ms(void)
 {
@@ -20,12 +21,26 @@ int64_t sup_diag_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f, int want_report);
+
 int sup_diag_load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f)
+{
+    return load(s, ctrl_id, f, 1);
+}
+
+int sup_diag_load_meta(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f)
+{
+    return load(s, ctrl_id, f, 0);
+}
+
+static int load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f, int want_report)
 {
     sup_dbv p = sup_dbv_int(ctrl_id);
     uint8_t root[KS_HASH_SIZE];
-    json_t *row = api_row(s, "SELECT name, device_pk, scope, last_seen, last_health"
-                             " FROM controllers WHERE id = ?", &p, 1);
+    json_t *row = api_row(s, want_report ? "SELECT name, device_pk, scope, last_seen, last_health"
+                                           " FROM controllers WHERE id = ?"
+                                         : "SELECT name, device_pk, scope, last_seen"
+                                           " FROM controllers WHERE id = ?", &p, 1);
     const char *h;
     memset(f, 0, sizeof *f);
     f->ctrl_id = ctrl_id;
@@ -39,8 +54,18 @@ int sup_diag_load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f)
     f->last_seen_ms = json_integer_value(json_object_get(row, "last_seen")) * 1000;
     f->report_ms = f->last_seen_ms;
     h = json_string_value(json_object_get(row, "last_health"));
+    int64_t seen = 0;
+    char *soft = NULL;
+    if (!want_report)
+        h = NULL;
+    else if (sup_soft_peek(s, ctrl_id, &seen, &soft)) {
+        /* a heartbeat not yet written (sup_soft.h) is the newer state */
+        f->last_seen_ms = f->report_ms = seen * 1000;
+        h = soft;
+    }
     if (h)
         f->report = json_loads(h, 0, NULL);
+    free(soft);
     f->published_version = sup_pub_version(s, f->scope, root);
     ks_hex(f->published_root, root, KS_HASH_SIZE);
     f->history = sup_restore_history(s);

@@ -20,6 +20,7 @@
 #include "ks_keyfile.h"
 #include "ks_sodium.h"
 #include "sup_db_pg.h"
+#include "sup_soft.h"
 #include "sup_restore.h"
 #include "sup.h"
 #include "sup_console.h"
@@ -289,6 +290,7 @@ int sup_open(sup_ctx *s, const char *data_dir, const char *cfg_path, const char 
 void sup_close(sup_ctx *s)
 {
     sup_webhook_stop(s); /* before the database: it may still log */
+    sup_soft_stop(s);    /* the last batch of heartbeat soft state */
     sup_db_close(s->db);
     s->db = NULL;
     sup_nonces_free(s->nonces);

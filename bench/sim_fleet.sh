@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Fleet bench (issue 13): keysupd against keysup-sim at 100 / 1,000 / 10,000
+# simulated controllers (10 scopes). For each fleet size: keysupd's CPU and
+# RSS over a steady window, heartbeats/s with p50/p99 beside the Ed25519
+# verify bound (one core's verify rate x cores, measured by keysup-sim in the
+# same run), and the time from a revocation's commit to the last controller
+# refusing the key (p50/p99/max).
+#
+# usage: bench/sim_fleet.sh [SIZES...]      (default: 100 1000 10000)
+#   HB=1 (heartbeat seconds)  WINDOW=10 (steady seconds measured)
+#   CONNS=1024 (the sim's kept-alive connections)  ENROLL=300 (enrolments/s)
+#   BIN=build-bench/bin (a Release build: bench/run.sh makes one)  KEEP=1 keeps the logs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-build-bench/bin}
+HB=${HB:-1}
+WINDOW=${WINDOW:-10}
+SIZES=("$@")
+[ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000 10000)
+for b in keysupd keysup keysup-sim; do
+    [ -x "$BIN/$b" ] || { echo "no $BIN/$b: build a Release tree first (bench/run.sh)"; exit 1; }
+done
+W=$(mktemp -d /tmp/ks-sim-fleet.XXXXXX)
+SUP=
+SIM=
+cleanup() {
+    [ -n "$SIM" ] && kill -TERM "$SIM" 2>/dev/null || true
+    [ -n "$SUP" ] && kill -TERM "$SUP" 2>/dev/null || true
+    wait 2>/dev/null || true
+    [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
+}
+trap cleanup EXIT
+j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+now_ms() { date +%s%3N; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+wait_for() { # SECONDS CMD...
+    local limit=$1 t0; shift; t0=$(now_ms)
+    until "$@" 2>/dev/null; do
+        [ $(( $(now_ms) - t0 )) -lt $((limit * 1000)) ] || return 1
+        sleep 0.5
+    done
+}
+HZ=$(getconf CLK_TCK)
+
+printf "%-8s %-9s %-9s %-10s %-9s %-9s %-11s %-6s %-9s %-9s %-9s %-9s\n" controllers "sup_cpu" \
+    "sup_rss" "hb/s" "p50_ms" "p99_ms" "verify_bnd" ratio "rev_p50" "rev_p99" "rev_max" "sim_rss"
+for n in "${SIZES[@]}"; do
+    d="$W/n$n"
+    mkdir -p "$d"
+    "$BIN/keysup" init --data "$d/sup" --no-passphrase --token-out "$d/admin.tok" >/dev/null
+    # the whole fleet is one address here: lift the per-address limits
+    sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
+        -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 100000/' \
+        -e "s/^threads = .*/threads = ${SUP_THREADS:-4}/" "$d/sup/keysupd.conf"
+    "$BIN/keysupd" --data "$d/sup" --listen 127.0.0.1:0 --port-file "$d/port" >"$d/keysupd.log" 2>&1 &
+    SUP=$!
+    wait_for 10 test -s "$d/port"
+    export KEYSUP_SERVER="http://127.0.0.1:$(cat "$d/port")" KEYSUP_TOKEN_FILE="$d/admin.tok"
+    "$BIN/keysup" key keygen --out "$d/k.key" --no-passphrase >/dev/null
+    "$BIN/keysup" --json key enrol --public-key "$d/k.key" --privilege OPERATOR --scope 0 >"$d/k.json"
+    kid=$(j "$d/k.json" 'd["key_id"]')
+    "$BIN/keysup-sim" --supervisor "$KEYSUP_SERVER" --admin-token "$d/admin.tok" --controllers "$n" \
+        --scopes 10 --heartbeat "$HB" --threads 2 --connections "${CONNS:-1024}" --enroll-rate "${ENROLL:-300}" \
+        --watch-key "$kid" --status "$d/status.json" --json >"$d/summary.json" 2>"$d/sim.log" &
+    SIM=$!
+    # every controller that enrolled (a few may give up after 5 refused tries: counted)
+    all_in_step() { j "$d/status.json" 'd["enrolled"] + d["failed"] == '"$n"' and d["in_step"] == d["enrolled"] > 0' | grep -q True; }
+    wait_for $((60 + n / 50)) all_in_step || { echo "n=$n: the fleet did not converge"; tail -3 "$d/sim.log"; exit 1; }
+    sleep 2
+    c0=$(ticks "$SUP"); s0=$(ticks "$SIM"); h0=$(j "$d/status.json" 'd["heartbeats"]'); t0=$(now_ms)
+    sleep "$WINDOW"
+    c1=$(ticks "$SUP"); s1=$(ticks "$SIM"); h1=$(j "$d/status.json" 'd["heartbeats"]'); t1=$(now_ms)
+    rss=$(rss_kb "$SUP" VmRSS)
+    # revocation: timed from just before the command (its commit is inside it)
+    r0=$(now_ms)
+    "$BIN/keysup" key revoke "$kid" >/dev/null
+    all_refused() { j "$d/status.json" 'd["watch"]["refused"] >= d["enrolled"]' | grep -q True; }
+    wait_for 120 all_refused || echo "n=$n: not every controller refused the key in 120 s"
+    hwm=$(rss_kb "$SUP" VmHWM)
+    kill -TERM "$SIM"; wait "$SIM" || true; SIM=
+    kill -TERM "$SUP"; wait "$SUP" || true; SUP=
+    python3 - "$d/summary.json" "$n" "$c0" "$c1" "$h0" "$h1" "$t0" "$t1" "$rss" "$hwm" "$r0" "$HZ" "$s0" "$s1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+n, c0, c1, h0, h1, t0, t1, rss, hwm, r0, hz, s0, s1 = map(int, sys.argv[2:])
+sec = (t1 - t0) / 1000
+cpu = (c1 - c0) / hz / sec
+hbs = (h1 - h0) / sec
+bound = s["verify_bound_per_s"]
+w = s["watch"]
+print(f"{n:<8} {cpu:<9.2f} {rss // 1024:<6}MiB {hbs:<10.0f} {s['latency_ms']['p50']:<9.1f} "
+      f"{s['latency_ms']['p99']:<9.1f} {bound:<11.0f} {hbs / bound:<6.3f} {w['p50_ms'] - r0:<9} "
+      f"{w['p99_ms'] - r0:<9} {w['last_ms'] - r0:<9} {s['rss_kb'] // 1024}MiB")
+print(f"#   n={n}: keysupd peak RSS {hwm // 1024} MiB; keysup-sim used {(s1 - s0) / hz / sec:.2f} cores; "
+      f"{s['heartbeats']} heartbeats, "
+      f"{s['heartbeat_errors']} failed; verify {s['verify_per_s_core']:.0f}/s/core x {s['cores']} cores; "
+      f"revocation refused by {w['refused']}/{n}; {s['failed']} never enrolled")
+PY
+done

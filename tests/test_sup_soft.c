@@ -1,0 +1,178 @@
+/*
+ * test_sup_soft.c - heartbeat soft state (sup_soft.c, issue 13): held in
+ * memory until a batch is written; several heartbeats of one controller
+ * fold into one row (newest wins; last_sync, firmware and protocol only
+ * move when a report carries them, as the single UPDATE did); the
+ * diagnosis sees the pending row; sup_close writes what is left.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "sup.h"
+#include "sup_soft.h"
+#include "sup_util.h"
+
+static sup_ctx S;
+static char dir[64];
+
+static int64_t add_ctrl(const char *name)
+{
+    sup_dbv p = sup_dbv_text(name);
+    pthread_mutex_lock(&S.lock);
+    assert_int_equal(sup_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format,"
+                                       " created_at) VALUES (?, 1, 1, 0)", &p, 1, NULL, NULL), 0);
+    int64_t id = sup_db_last_id(S.db);
+    pthread_mutex_unlock(&S.lock);
+    return id;
+}
+
+static int64_t col(int64_t id, const char *c)
+{
+    char sql[128];
+    int64_t v = -1;
+    sup_dbv p = sup_dbv_int(id);
+    snprintf(sql, sizeof sql, "SELECT COALESCE(%s, -1) FROM controllers WHERE id = ?", c);
+    pthread_mutex_lock(&S.lock);
+    assert_int_equal(sup_db_int(S.db, sql, &p, 1, &v), 0);
+    pthread_mutex_unlock(&S.lock);
+    return v;
+}
+
+static int64_t fw_is(int64_t id, const char *fw)
+{
+    int64_t v = 0;
+    sup_dbv p[2] = {sup_dbv_int(id), sup_dbv_text(fw)};
+    pthread_mutex_lock(&S.lock);
+    assert_int_equal(sup_db_int(S.db, "SELECT COUNT(*) FROM controllers WHERE id = ? AND"
+                                      " firmware_version = ?", p, 2, &v), 0);
+    pthread_mutex_unlock(&S.lock);
+    return v;
+}
+
+static void test_fold_and_flush(void **state)
+{
+    (void)state;
+    int64_t a = add_ctrl("a"), b = add_ctrl("b"), seen = 0;
+    char *h = NULL;
+    sup_soft_row r;
+
+    memset(&r, 0, sizeof r);
+    r.id = a;
+    r.last_seen = 100;
+    r.last_sync = 100; /* in step at 100 */
+    r.has_av = 1;
+    r.applied_version = 7;
+    r.firmware = "fw/1";
+    r.has_protocol = 1;
+    r.protocol = 1;
+    r.health = "{\"n\":1}";
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    /* the next report: behind, no firmware or protocol named */
+    memset(&r, 0, sizeof r);
+    r.id = a;
+    r.last_seen = 105;
+    r.has_av = 1;
+    r.applied_version = 6;
+    r.lockout = 1;
+    r.health = "{\"n\":2}";
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    memset(&r, 0, sizeof r);
+    r.id = b;
+    r.last_seen = 101;
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+
+    /* pending: the diagnosis sees the newest report (unless the flusher
+     * wrote the batch meanwhile: then the database has it) */
+    if (sup_soft_peek(&S, a, &seen, &h)) {
+        assert_int_equal(seen, 105);
+        assert_string_equal(h, "{\"n\":2}");
+        free(h);
+    } else {
+        assert_int_equal(col(a, "last_seen"), 105);
+    }
+
+    sup_soft_flush(&S);
+    assert_int_equal(sup_soft_peek(&S, a, &seen, &h), 0);
+    assert_null(h);
+    assert_int_equal(col(a, "last_seen"), 105);
+    assert_int_equal(col(a, "last_sync"), 100);        /* kept from the first report */
+    assert_int_equal(col(a, "applied_version"), 6);    /* newest */
+    assert_int_equal(col(a, "protocol_version"), 1);   /* kept */
+    assert_int_equal(col(a, "lockout"), 1);
+    assert_int_equal(fw_is(a, "fw/1"), 1);             /* kept */
+    assert_int_equal(col(b, "last_seen"), 101);
+
+    /* a row written by the flusher on its own, within a few batches */
+    memset(&r, 0, sizeof r);
+    r.id = b;
+    r.last_seen = 200;
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    for (int i = 0; i < 50 && col(b, "last_seen") != 200; i++) {
+        struct timespec ts = {0, 50000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(col(b, "last_seen"), 200);
+
+    /* many controllers in one batch (the index grows past its first size) */
+    int64_t first = 0;
+    for (int i = 0; i < 1000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "m%d", i);
+        int64_t id = add_ctrl(name);
+        if (!first)
+            first = id;
+        memset(&r, 0, sizeof r);
+        r.id = id;
+        r.last_seen = 300 + i;
+        assert_int_equal(sup_soft_put(&S, &r), 0);
+    }
+    sup_soft_flush(&S);
+    assert_int_equal(col(first, "last_seen"), 300);
+    assert_int_equal(col(first + 999, "last_seen"), 1299);
+
+    /* what is pending at close is written by sup_close */
+    memset(&r, 0, sizeof r);
+    r.id = a;
+    r.last_seen = 999;
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    {
+        char err[256];
+        sup_pub_stop(&S);
+        sup_close(&S);
+        memset(&S, 0, sizeof S);
+        assert_int_equal(sup_open(&S, dir, NULL, NULL, 0, err, sizeof err), KS_OK);
+        assert_int_equal(sup_pub_start(&S), KS_OK);
+    }
+    assert_int_equal(col(a, "last_seen"), 999);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/ks_test_soft_XXXXXX");
+    if (sup_fixture_open(&S, dir) != 0)
+        return -1;
+    return sup_pub_start(&S) == KS_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return sup_fixture_close(&S, dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fold_and_flush, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
