@@ -25,13 +25,21 @@ static void fix_row(json_t *r)
                                                (uint64_t)json_integer_value(f)));
 }
 
-static json_t *lic_json(sup_ctx *s, int64_t id)
+/* Licence id's row as stored (features as bits), NULL when there is none. */
+static json_t *lic_row(sup_ctx *s, int64_t id)
 {
     sup_dbv p[2] = {sup_dbv_int((int64_t)sup_now()), sup_dbv_int(id)};
     json_t *r;
     pthread_mutex_lock(&s->lock);
     r = api_row(s, "SELECT " LIC_COLS " FROM licences WHERE id = ?2", p, 2);
     pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* ... as the API shows it. */
+static json_t *lic_json(sup_ctx *s, int64_t id)
+{
+    json_t *r = lic_row(s, id);
     if (r)
         fix_row(r);
     return r;
@@ -123,43 +131,45 @@ static void lic_show(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, r);
 }
 
-/* state of licence id, "" when there is none */
-static void lic_state(sup_ctx *s, int64_t id, char out[16], int64_t *ctrl, int64_t *features)
+/* Licence id, when it is active or expired (the states revoke and
+ * reactivate act on): 0 with its controller and feature bits, else -1 with
+ * a 404 or 409 in rs (409 naming its state, and then what to do: hint). */
+static int lic_live(sup_req *rq, sup_resp *rs, int64_t id, int64_t *ctrl, int64_t *features,
+                    const char *hint)
 {
-    sup_dbv p[2] = {sup_dbv_int((int64_t)sup_now()), sup_dbv_int(id)};
-    json_t *r;
-    pthread_mutex_lock(&s->lock);
-    r = api_row(s, "SELECT " LIC_COLS " FROM licences WHERE id = ?2", p, 2);
-    pthread_mutex_unlock(&s->lock);
-    snprintf(out, 16, "%s", r ? json_string_value(json_object_get(r, "state")) : "");
-    if (r) {
+    json_t *r = lic_row(rq->s, id);
+    const char *st = json_string_value(json_object_get(r, "state"));
+    int rc = -1;
+    if (!r)
+        api_error(rs, 404, "NOT_FOUND", "no licence %lld", (long long)id);
+    else if (!st || (strcmp(st, "active") != 0 && strcmp(st, "expired") != 0))
+        api_error(rs, 409, "CONFLICT", "licence %lld is %s%s", (long long)id, st ? st : "?", hint);
+    else
+        rc = 0;
+    if (rc == 0) {
         *ctrl = json_integer_value(json_object_get(r, "controller_id"));
         *features = json_integer_value(json_object_get(r, "features"));
     }
     json_decref(r);
+    return rc;
 }
 
 static void lic_revoke(sup_req *rq, sup_resp *rs)
 {
     int64_t id = ((const lic_in *)rq->in)->id, ctrl = 0, feat = 0;
-    char st[16];
-    lic_state(rq->s, id, st, &ctrl, &feat);
-    if (!st[0]) {
-        api_error(rs, 404, "NOT_FOUND", "no licence %lld", (long long)id);
+    sup_dbv p = sup_dbv_int(id);
+    int rc;
+    if (lic_live(rq, rs, id, &ctrl, &feat, ""))
         return;
-    }
-    if (strcmp(st, "active") != 0 && strcmp(st, "expired") != 0) {
-        api_error(rs, 409, "CONFLICT", "licence %lld is %s", (long long)id, st);
-        return;
-    }
     pthread_mutex_lock(&rq->s->lock);
-    {
-        sup_dbv p = sup_dbv_int(id);
-        sup_licence_resolve_warning(rq->s, id, "the licence was revoked");
-        sup_db_exec(rq->s->db, "UPDATE licences SET state = 'revoked' WHERE id = ?", &p, 1, NULL,
-                    NULL);
-    }
+    sup_licence_resolve_warning(rq->s, id, "the licence was revoked");
+    rc = sup_db_exec(rq->s->db, "UPDATE licences SET state = 'revoked' WHERE id = ?", &p, 1, NULL,
+                     NULL);
     pthread_mutex_unlock(&rq->s->lock);
+    if (rc != KS_DB_OK) {
+        api_db_error(rq, rs, rc);
+        return;
+    }
     {
         char target[32];
         snprintf(target, sizeof target, "licence:%lld", (long long)id);
@@ -174,19 +184,11 @@ static void lic_reactivate(sup_req *rq, sup_resp *rs)
 {
     const lic_in *in = rq->in;
     int64_t ctrl = 0, feat = 0, nid = 0;
-    char st[16], err[256], nm[120];
+    char err[256], nm[120];
     int rc;
-    lic_state(rq->s, in->id, st, &ctrl, &feat);
-    if (!st[0]) {
-        api_error(rs, 404, "NOT_FOUND", "no licence %lld", (long long)in->id);
-        return;
-    }
-    if (strcmp(st, "active") != 0 && strcmp(st, "expired") != 0) {
-        api_error(rs, 409, "CONFLICT", "licence %lld is %s: reactivate the licence that "
-                  "replaced it, or issue a new one", (long long)in->id, st);
-        return;
-    }
-    if (future(in, rs))
+    if (lic_live(rq, rs, in->id, &ctrl, &feat, ": reactivate the licence that replaced it, or"
+                 " issue a new one") ||
+        future(in, rs))
         return;
     snprintf(nm, sizeof nm, "%s", in->name ? in->name : "reactivated");
     rc = sup_licence_issue(rq->s, ctrl, nm,
