@@ -5,7 +5,8 @@
 #   2. every documented route answers (no 404 "no such endpoint", no 405);
 #   3. every documented required body field is enforced: the documented
 #      examples of the other required fields, this one left out, give
-#      400 "field 'NAME' ...".
+#      400 "field 'NAME' ...";
+#   4. no JSON route is left undeclared (only the console's static files).
 # Needs: KS_BIN, KS_TESTS (sup_devreq), KS_SRC (the source tree), KS_WORK; curl, jq.
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=e2e/lib.sh
@@ -53,7 +54,18 @@ call POST /v1/device/enroll public "{\"token\":\"$PTOK\",\"public_key\":\"$DPK\"
 jq -r '.paths | to_entries[] | .key as $p | .value | to_entries[]
        | [.key, $p, .value["x-keysup-auth"]] | @tsv' "$W/openapi.json" >"$W/ops.tsv"
 nops=$(wc -l <"$W/ops.tsv")
-[ "$nops" -ge 39 ] || fail "only $nops operations documented"
+[ "$nops" -ge 62 ] || fail "only $nops operations documented"
+# Every JSON route is declared: the console's, operators', decisions',
+# key-file and licence routes are in the description (and walked below), and
+# the one schema-less table left is the console's static files (docs/api.md).
+for p in /v1/session /v1/fleet /v1/operators "/v1/operators/{operator}/password" \
+    "/v1/controllers/{controller}/decisions" /v1/keyfile /v1/licences \
+    "/v1/licences/{licence}/reactivate" /v1/device/licence; do
+    jq -e --arg p "$p" '.paths[$p]' "$W/openapi.json" >/dev/null || fail "$p is not documented"
+done
+undeclared=$(grep -l 'const sup_route sup_routes_' "$KS_SRC"/src/supervisor/*.c | grep -v '/api_console.c$' || true)
+[ -z "$undeclared" ] && [ "$(grep -c 'const sup_route sup_routes_' "$KS_SRC/src/supervisor/api_console.c")" = 1 ] ||
+    fail "schema-less route tables besides the console's static files: $undeclared"
 
 # The device routes first: the walk rotates the supervisor key at the end.
 awk -F'\t' '$3 == "device"' <"$W/ops.tsv" >"$W/order.tsv"
@@ -86,21 +98,44 @@ while IFS=$'\t' read -r m p auth; do
 done <"$W/order.tsv"
 [ "$answered" = "$nops" ] || fail "walked $answered of $nops operations"
 ok "all $answered documented operations answer"
-[ "$enforced" -ge 15 ] || fail "only $enforced required fields checked"
+[ "$enforced" -ge 24 ] || fail "only $enforced required fields checked"
 ok "$enforced documented required fields are enforced"
 
+# expect METHOD PATH AUTH BODY STATUS MESSAGE WHAT: the answer is STATUS with
+# exactly MESSAGE (a trailing * allows more); BODY "" sends none.
+expect() {
+    if [ -n "$4" ]; then call "$1" "$2" "$3" "$4"; else call "$1" "$2" "$3"; fi
+    # shellcheck disable=SC2053 # $6 is a pattern on purpose (a trailing *)
+    [ "$ST" = "$5" ] && [[ "$MSG" == $6 ]] || fail "$7: expected $5 '$6', got $ST $MSG"
+}
+
 # A declared bound and enum are enforced with the field named, before the handler.
-call GET "/v1/keys?limit=1001" auditor
-[ "$ST" = 400 ] && [[ "$MSG" == "query parameter 'limit' must be an integer in [1, 1000]" ]] ||
-    fail "limit bound: $ST $MSG"
-call POST /v1/tokens admin '{"name":"x","role":"king"}'
-[ "$ST" = 400 ] && [[ "$MSG" == "field 'role' must be auditor, operator or admin" ]] ||
-    fail "role enum: $ST $MSG"
-call POST /v1/keys admin '{"generate":true,"form_factor":"card"}'
-[ "$ST" = 400 ] && [[ "$MSG" == "field 'form_factor' must be software, usb, nfc, physical or pkcs11" ]] ||
-    fail "form enum: $ST $MSG"
-call GET /v1/keys/zz auditor
-[ "$ST" = 404 ] && [[ "$MSG" == "no key 'zz' (a key id is 32 hex digits)" ]] || fail "key path: $ST $MSG"
+expect GET "/v1/keys?limit=1001" auditor "" 400 \
+    "query parameter 'limit' must be an integer in \[1, 1000\]" "limit bound"
+expect POST /v1/tokens admin '{"name":"x","role":"king"}' 400 \
+    "field 'role' must be auditor, operator or admin" "role enum"
+expect POST /v1/keys admin '{"generate":true,"form_factor":"card"}' 400 \
+    "field 'form_factor' must be software, usb, nfc, physical or pkcs11" "form enum"
+expect GET /v1/keys/zz auditor "" 404 "no key 'zz' (a key id is 32 hex digits)" "key path"
 ok "bounds, enums and path ids are reported with their names"
+
+# The console's, operators', licences' and fleet routes (declared since the
+# console and licence branches): length bounds, sets, enums, KSE codes, an
+# optional body.
+expect GET "/v1/fleet?state=asleep" auditor "" 400 \
+    "query parameter 'state' must be ok, degraded, problem or offline" "fleet state enum"
+expect GET "/v1/fleet?code=KSE-999" auditor "" 400 \
+    "query parameter 'code': 'KSE-999' is not a KSE code*" "fleet code"
+expect GET "/v1/controllers/1/decisions?limit=0" auditor "" 400 \
+    "query parameter 'limit' must be an integer in \[1, 1000\]" "decisions limit"
+expect POST /v1/operators admin '{"name":"x","role":"auditor","password":"short"}' 400 \
+    "field 'password' must be a string of 10 to 256 bytes" "operator password length"
+expect POST /v1/keyfile operator "{\"secret_seed\":\"$(printf '0%.0s' {1..64})\",\"passphrase\":\"short\"}" \
+    400 "field 'passphrase' must be a string of 10 to 256 bytes" "keyfile passphrase length"
+expect POST /v1/licences admin '{"controller_id":1,"features":["base","flying"]}' 400 \
+    "field 'features': element 1 is neither a known name nor a bit number in \[0, 63\]" \
+    "licence features"
+expect POST /v1/licences/999/reactivate admin "" 404 "no licence 999" "reactivate without a body"
+ok "console, operator, licence and fleet inputs are checked before their handlers"
 sup_stop
 echo "PASS api_schema: $steps checks"

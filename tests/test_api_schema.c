@@ -2,7 +2,9 @@
  * test_api_schema.c - the request decoder of declared routes (api_schema.c,
  * api_field.c; docs/api.md "Declaring a route"): defaults, "was it given",
  * the first bad input reported with its name, path ids as 404, and the
- * older getters giving the same messages. Query parameters need a
+ * older getters giving the same messages, length bounds, sets of named
+ * bits, an optional body, and the wiping of a secret field's request
+ * (SUP_SECRET). Query parameters need a
  * libmicrohttpd connection: tests/api_schema.sh covers them on a daemon.
  */
 #include <stdarg.h>
@@ -156,6 +158,99 @@ static void test_path_errors(void **state)
     api_decode_free(&rq);
 }
 
+/* A password-like field (length bounds, secret), a set of named bits, and
+ * a body that may be left out. */
+typedef struct s_in {
+    const char *pw;
+    uint64_t feat;
+} s_in;
+
+static const char *const s_names[] = {"a", "b", "c"};
+static const char *s_name(int bit) { return bit >= 0 && bit < 3 ? s_names[bit] : NULL; }
+static int s_parse(const char *n)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(n, s_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static const sup_field s_fields[] = {
+    SUP_STR_LEN("pw", SUP_SECRET, 4, 8, s_in, pw, "a secret"),
+    SUP_SET("feat", 0, s_name, s_parse, 0, 7, s_in, feat, "bits"),
+    SUP_END,
+};
+static const sup_schema s_schema = {sizeof(s_in), SUP_BODY_OPTIONAL, s_fields};
+static const sup_field plain_fields[] = {
+    SUP_STR_LEN("pw", 0, 4, 8, s_in, pw, "not a secret"),
+    SUP_END,
+};
+static const sup_schema plain_schema = {sizeof(s_in), SUP_BODY_FIELDS, plain_fields};
+
+/* decode with s_schema, from a writable copy: its secret is wiped in place. */
+static int sdec(const char *lit, sup_req *rq, char *m)
+{
+    static char buf[128];
+    if (!lit)
+        return decode(&s_schema, NULL, NULL, NULL, NULL, rq, m, 256);
+    snprintf(buf, sizeof buf, "%s", lit);
+    return decode(&s_schema, buf, NULL, NULL, NULL, rq, m, 256);
+}
+
+static void test_lengths_sets_optional_body(void **state)
+{
+    sup_req rq;
+    char m[256];
+    (void)state;
+    assert_int_equal(sdec(NULL, &rq, m), 0);
+    assert_false(api_has(&rq, "pw") || api_has(&rq, "feat"));
+    api_decode_free(&rq);
+    assert_int_equal(sdec("{\"pw\":\"abc\"}", &rq, m), 400);
+    assert_string_equal(m, "field 'pw' must be a string of 4 to 8 bytes");
+    assert_int_equal(sdec("{\"feat\":[]}", &rq, m), 400);
+    assert_string_equal(m, "field 'feat' must be a non-empty array of names (a, b or c) or bit"
+                           " numbers in [0, 7]");
+    assert_int_equal(sdec("{\"feat\":[\"a\",8]}", &rq, m), 400);
+    assert_string_equal(m, "field 'feat': element 1 is neither a known name nor a bit number in"
+                           " [0, 7]");
+    assert_int_equal(sdec("{\"feat\":[\"d\"]}", &rq, m), 400);
+    assert_int_equal(sdec("{\"pw\":\"abcd\",\"feat\":[\"b\",7]}", &rq, m), 0);
+    assert_string_equal(((const s_in *)rq.in)->pw, "abcd");
+    assert_int_equal(((const s_in *)rq.in)->feat, (1u << 1) | (1u << 7));
+    api_decode_free(&rq);
+}
+
+/* 1 when the n bytes at p are all zero. */
+static int zero(const char *p, size_t n)
+{
+    while (n--)
+        if (*p++)
+            return 0;
+    return 1;
+}
+
+static void test_secret_body_wiped(void **state)
+{
+    char body[64], m[256];
+    sup_req rq;
+    (void)state;
+    /* valid: wiped when the request ends */
+    snprintf(body, sizeof body, "{\"pw\":\"hunter22\"}");
+    assert_int_equal(decode(&s_schema, body, NULL, NULL, NULL, &rq, m, sizeof m), 0);
+    assert_false(zero(body, strlen("{\"pw\":\"hunter22\"}")));
+    api_decode_free(&rq);
+    assert_true(zero(body, strlen("{\"pw\":\"hunter22\"}")));
+    /* refused (too long): wiped all the same */
+    snprintf(body, sizeof body, "{\"pw\":\"hunter22-too-long\"}");
+    assert_int_equal(decode(&s_schema, body, NULL, NULL, NULL, &rq, m, sizeof m), 400);
+    assert_true(zero(body, strlen("{\"pw\":\"hunter22-too-long\"}")));
+    /* a schema without a secret field leaves the body alone */
+    snprintf(body, sizeof body, "{\"pw\":\"hunter22\"}");
+    assert_int_equal(decode(&plain_schema, body, NULL, NULL, NULL, &rq, m, sizeof m), 0);
+    api_decode_free(&rq);
+    assert_string_equal(body, "{\"pw\":\"hunter22\"}");
+}
+
 /* Handlers that read their own input get the same checks and messages. */
 static void test_getters(void **state)
 {
@@ -187,6 +282,8 @@ int main(void)
         cmocka_unit_test(test_body_errors_name_the_field),
         cmocka_unit_test(test_path_errors),
         cmocka_unit_test(test_getters),
+        cmocka_unit_test(test_lengths_sets_optional_body),
+        cmocka_unit_test(test_secret_body_wiped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,7 @@
  *   GET /v1/session         who is signed in here, and the CSRF token
  *   POST /v1/session        sign in {name, password}: the session cookie
  *   DELETE /v1/session      sign out
- *   GET /v1/fleet           every controller with its state and KSE code
+ * (GET /v1/fleet, the console's fleet page, is api_fleet.c.)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <microhttpd.h>
@@ -18,6 +18,7 @@
 #include "ks_kse.h"
 #include "sup_api.h"
 #include "sup_console.h"
+#include "sup_diag.h"
 
 #define WEB_FILE_MAX (1024u * 1024u)
 
@@ -123,66 +124,58 @@ static void session_show(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, o);
 }
 
+typedef struct signin_in {
+    const char *name, *password;
+} signin_in;
+
 static void session_create(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs);
-    const char *name = NULL, *pw = NULL;
+    const signin_in *in = rq->in;
     const char *addr = rq->client ? rq->client->text : "";
-    char cookie[80], csrf[65], detail[96];
+    char cookie[80], csrf[65], detail[96], actor[80], kse[12];
     sup_signin si;
     int rc;
 
-    if (!b)
-        return;
-    if (api_str(rs, b, "name", 1, 63, &name) < 0 ||
-        api_str(rs, b, "password", 1, KS_OPERATOR_PW_MAX, &pw) < 0)
-        goto cleanup;
-    rc = sup_operator_signin(rq->s, name, pw, &si);
+    rc = sup_operator_signin(rq->s, in->name, in->password, &si);
     if (rc == KS_E_OPERATOR_LOCKED || (rc == KS_E_BAD_CREDENTIALS && si.locked)) {
         snprintf(detail, sizeof detail, "locked for %llu s after %u failures from %s",
                  (unsigned long long)si.retry_after, si.failures, addr);
-        sup_audit(rq->s, 0, "anonymous", "console.signin", name, "denied", "KSE-740", detail);
+        SUP_KSE_TEXT(kse, OPERATOR_LOCKED);
+        sup_audit(rq->s, 0, "anonymous", "console.signin", in->name, "denied", kse, detail);
         rs->retry_after = (uint32_t)si.retry_after;
-        api_error(rs, 403, "KSE-740", "operator '%s' is locked after too many failed sign-ins;"
-                  " try again in %llu s or ask an admin (keysup operator unlock)", name,
+        api_error(rs, 403, kse, "operator '%s' is locked after too many failed sign-ins;"
+                  " try again in %llu s or ask an admin (keysup operator unlock)", in->name,
                   (unsigned long long)si.retry_after);
-        goto cleanup;
+        return;
     }
     if (rc == KS_E_BAD_CREDENTIALS) {
         snprintf(detail, sizeof detail, "failure %u from %s", si.failures, addr);
-        sup_audit(rq->s, 0, "anonymous", "console.signin", name, "denied", "KSE-743", detail);
-        api_error(rs, 401, "KSE-743", "wrong operator name or password");
-        goto cleanup;
+        SUP_KSE_TEXT(kse, BAD_CREDENTIALS);
+        sup_audit(rq->s, 0, "anonymous", "console.signin", in->name, "denied", kse, detail);
+        api_error(rs, 401, kse, "wrong operator name or password");
+        return;
     }
     if (rc != KS_OK) {
         api_error(rs, 500, "INTERNAL", "sign-in failed (database)");
-        goto cleanup;
+        return;
     }
     pthread_mutex_lock(&rq->s->lock);
     rc = sup_session_create(rq->s, si.operator_id, addr, cookie, csrf);
     pthread_mutex_unlock(&rq->s->lock);
     if (rc != KS_OK) {
         api_error(rs, 500, "INTERNAL", "cannot store the session");
-        goto cleanup;
+        return;
     }
     snprintf(detail, sizeof detail, "from %s", addr);
-    {
-        char actor[80];
-        snprintf(actor, sizeof actor, "operator:%s", si.name);
-        sup_audit(rq->s, 0, actor, "console.signin", si.name, "ok", NULL, detail);
-    }
+    snprintf(actor, sizeof actor, "operator:%s", si.name);
+    sup_audit(rq->s, 0, actor, "console.signin", si.name, "ok", NULL, detail);
     rs->set_cookie = sup_session_cookie(rq->s, cookie);
     api_json(rs, 200, json_pack("{s:b,s:s,s:s,s:s}", "signed_in", 1, "operator", si.name, "role",
                                 sup_role_name(si.role), "csrf", csrf));
     sodium_memzero(cookie, sizeof cookie);
     sodium_memzero(csrf, sizeof csrf);
-cleanup:
-    /* The password's copies: jansson's string and the request body. */
-    if (pw)
-        sodium_memzero((char *)pw, strlen(pw));
-    if (rq->body)
-        sodium_memzero((char *)rq->body, rq->body_len);
-    json_decref(b);
+    /* The password's copies (the body, jansson's string) are wiped by the
+     * dispatcher: the field is SUP_SECRET. */
 }
 
 static void session_delete(sup_req *rq, sup_resp *rs)
@@ -193,12 +186,28 @@ static void session_delete(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, json_pack("{s:b}", "signed_in", 0));
 }
 
-const sup_route sup_routes_console[] = {
+/* The static files: not JSON API routes, so outside docs/openapi.json
+ * (docs/api.md); the name is checked by safe_name, the answer is a file. */
+const sup_route sup_routes_web[] = {
     {"GET", "/", KS_AUTH_PUBLIC, web_index},
     {"GET", "/ui/*", KS_AUTH_PUBLIC, web_file},
-    {"GET", "/v1/session", KS_AUTH_PUBLIC, session_show},
-    {"POST", "/v1/session", KS_AUTH_PUBLIC, session_create},
-    {"DELETE", "/v1/session", KS_ROLE_AUDITOR, session_delete},
-    {"GET", "/v1/fleet", KS_ROLE_AUDITOR, sup_api_fleet},
     {NULL, NULL, 0, NULL},
+};
+
+static const sup_field signin_fields[] = {
+    SUP_STR("name", SUP_REQUIRED, 63, signin_in, name, "the operator's name"),
+    SUP_STR("password", SUP_REQUIRED | SUP_SECRET, KS_OPERATOR_PW_MAX, signin_in, password,
+            "the operator's password"),
+    SUP_END,
+};
+static const sup_schema signin_schema = {sizeof(signin_in), SUP_BODY_FIELDS, signin_fields};
+
+const sup_api_route sup_routes_console[] = {
+    {"GET", "/v1/session", KS_AUTH_PUBLIC, session_show, &sup_no_input,
+     "who is signed in with this cookie, and the CSRF token"},
+    {"POST", "/v1/session", KS_AUTH_PUBLIC, session_create, &signin_schema,
+     "sign in to the console: sets the session cookie"},
+    {"DELETE", "/v1/session", KS_ROLE_AUDITOR, session_delete, &sup_no_input,
+     "sign out: ends the session, clears the cookie"},
+    {.method = NULL},
 };

@@ -31,23 +31,26 @@ static void name_key(sup_ctx *s, json_t *o, json_t *rec)
     json_decref(row);
 }
 
+typedef struct decisions_in {
+    int64_t id;
+    uint64_t limit;
+} decisions_in;
+
 static void decisions(sup_req *rq, sup_resp *rs)
 {
-    int64_t id, one;
-    uint64_t limit = 50;
+    const decisions_in *in = rq->in;
+    int64_t one;
     sup_dbv p[2];
     json_t *items, *o;
     size_t i;
     int rc;
 
-    if (api_arg_id(rq, rs, 0, "controller", &id) || api_qu64(rq, rs, "limit", 1, 1000, &limit) < 0)
-        return;
-    p[0] = sup_dbv_int(id);
-    p[1] = sup_dbv_int((int64_t)limit);
+    p[0] = sup_dbv_int(in->id);
+    p[1] = sup_dbv_int((int64_t)in->limit);
     pthread_mutex_lock(&rq->s->lock);
     if (sup_db_int(rq->s->db, "SELECT 1 FROM controllers WHERE id = ?", p, 1, &one) != KS_DB_OK) {
         pthread_mutex_unlock(&rq->s->lock);
-        api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)id);
+        api_error(rs, 404, "NOT_FOUND", "no controller %lld", (long long)in->id);
         return;
     }
     items = sup_db_rows_json(rq->s->db, "SELECT seq, ts, received_at, record FROM device_audit"
@@ -66,7 +69,15 @@ static void decisions(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-const sup_route sup_routes_decisions[] = {
-    {"GET", "/v1/controllers/*/decisions", KS_ROLE_AUDITOR, decisions},
-    {NULL, NULL, 0, NULL},
+static const sup_field decisions_fields[] = {
+    SUP_P_ID("controller", decisions_in, id),
+    SUP_Q_INT("limit", 1, 1000, 50, decisions_in, limit, "how many, newest first"),
+    SUP_END,
+};
+static const sup_schema decisions_schema = {sizeof(decisions_in), SUP_BODY_NONE, decisions_fields};
+
+const sup_api_route sup_routes_decisions[] = {
+    {"GET", "/v1/controllers/*/decisions", KS_ROLE_AUDITOR, decisions, &decisions_schema,
+     "a controller's newest decisions and refusals, with holder and label"},
+    {.method = NULL},
 };

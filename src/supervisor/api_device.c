@@ -20,6 +20,7 @@
 
 #include "sup_api.h"
 #include "sup_cluster.h"
+#include "sup_diag.h"
 #include "sup_restore.h"
 #include "sup_soft.h"
 
@@ -181,6 +182,7 @@ static int proto_refused(sup_req *rq, sup_resp *rs)
     sup_ctx *s = rq->s;
     sup_dbv id = sup_dbv_int(rq->ctrl_id);
     int64_t pv = 0;
+    char kse[12];
     int rc;
     pthread_mutex_lock(&s->lock);
     rc = sup_db_int(s->db, "SELECT protocol_version FROM controllers WHERE id = ?"
@@ -189,7 +191,7 @@ static int proto_refused(sup_req *rq, sup_resp *rs)
     if (rc != KS_DB_OK || (pv >= s->cfg.protocol_min && pv <= s->cfg.protocol_max))
         return 0;
     if (rs)
-        api_error(rs, 409, "KSE-401", "the controller speaks device protocol %lld; this supervisor"
+        api_error(rs, 409, SUP_KSE_TEXT(kse, FIRMWARE_INCOMPATIBLE), "the controller speaks device protocol %lld; this supervisor"
                   " supports %u to %u: no database is sent until its firmware is updated",
                   (long long)pv, s->cfg.protocol_min, s->cfg.protocol_max);
     return 1;
@@ -209,6 +211,7 @@ static const sup_schema delta_schema = {sizeof(dev_in), SUP_BODY_NONE, delta_fie
 static void dev_delta(sup_req *rq, sup_resp *rs)
 {
     uint64_t since = ((const dev_in *)rq->in)->since, v = 0;
+    char kse[12];
     int rc;
     if (proto_refused(rq, rs))
         return;
@@ -220,7 +223,7 @@ static void dev_delta(sup_req *rq, sup_resp *rs)
         return;
     }
     if (rc == KS_E_ROLLBACK) {
-        api_error(rs, 409, "KSE-300", "version %llu is newer than the published %llu: the"
+        api_error(rs, 409, SUP_KSE_TEXT(kse, DESYNC), "version %llu is newer than the published %llu: the"
                   " controller's database differs from the supervisor's; download the snapshot",
                   (unsigned long long)since, (unsigned long long)v);
         return;

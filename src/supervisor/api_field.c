@@ -57,10 +57,15 @@ int api_enum_value(const sup_field *f, const char *s)
 
 static int check_str(sup_resp *rs, const sup_field *f, json_t *v, const char **out)
 {
-    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > f->hi ||
+    size_t min = f->lo > 1 ? (size_t)f->lo : 1;
+    if (!json_is_string(v) || json_string_length(v) < min || json_string_length(v) > f->hi ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        api_error(rs, 400, "BAD_REQUEST", "field '%s' must be a non-empty string of at most %llu"
-                  " bytes", f->name, (unsigned long long)f->hi);
+        if (min > 1)
+            api_error(rs, 400, "BAD_REQUEST", "field '%s' must be a string of %zu to %llu bytes",
+                      f->name, min, (unsigned long long)f->hi);
+        else
+            api_error(rs, 400, "BAD_REQUEST", "field '%s' must be a non-empty string of at most"
+                      " %llu bytes", f->name, (unsigned long long)f->hi);
         return -1;
     }
     *out = json_string_value(v);
@@ -125,6 +130,36 @@ static int check_privs(sup_resp *rs, const sup_field *f, json_t *v, uint64_t *ou
     return 0;
 }
 
+/* A set of named bits: names through f->parse, or bit numbers in [lo, hi]. */
+static int check_set(sup_resp *rs, const sup_field *f, json_t *v, uint64_t *out)
+{
+    char names[256];
+    json_t *e;
+    size_t i;
+    uint64_t bits = 0;
+    if (!json_is_array(v) || json_array_size(v) == 0) {
+        api_enum_list(f, names, sizeof names);
+        api_error(rs, 400, "BAD_REQUEST", "field '%s' must be a non-empty array of names (%s) or"
+                  " bit numbers in [%llu, %llu]", f->name, names, (unsigned long long)f->lo,
+                  (unsigned long long)f->hi);
+        return -1;
+    }
+    json_array_foreach(v, i, e) {
+        json_int_t b = json_is_string(e)    ? f->parse(json_string_value(e))
+                       : json_is_integer(e) ? json_integer_value(e)
+                                            : -1;
+        if (b < 0 || (uint64_t)b < f->lo || (uint64_t)b > f->hi || b > 63) {
+            api_error(rs, 400, "BAD_REQUEST", "field '%s': element %zu is neither a known name nor"
+                      " a bit number in [%llu, %llu]", f->name, i, (unsigned long long)f->lo,
+                      (unsigned long long)f->hi);
+            return -1;
+        }
+        bits |= 1ull << b;
+    }
+    *out = bits;
+    return 0;
+}
+
 /* The kinds whose check is one JSON type test. */
 static int check_shape(sup_resp *rs, const sup_field *f, json_t *v, void *dst)
 {
@@ -182,6 +217,8 @@ int api_field(sup_resp *rs, json_t *o, const sup_field *f, void *dst)
         return check_hex(rs, f, v, dst);
     case SUP_T_PRIVS:
         return check_privs(rs, f, v, dst);
+    case SUP_T_SET:
+        return check_set(rs, f, v, dst);
     default:
         return check_shape(rs, f, v, dst);
     }

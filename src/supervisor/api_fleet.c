@@ -118,47 +118,49 @@ static void classify(sup_ctx *s, json_t *r, int64_t worst, int64_t n, uint64_t n
     json_object_set_new(r, "lockout", json_boolean(json_integer_value(json_object_get(r, "lockout"))));
 }
 
-static int keep(json_t *r, int64_t id, const char *site, const char *state, const char *code)
+/* The states a controller is in, as the query names them (1..4; 0 = no filter). */
+static const char *state_name(int v)
+{
+    static const char *const names[] = {NULL, "ok", "degraded", "problem", "offline"};
+    return v >= 0 && v <= 4 ? names[v] : NULL;
+}
+
+typedef struct fleet_in {
+    uint64_t id;
+    const char *site;
+    int state;
+    const ks_kse *code;
+} fleet_in;
+
+static int keep(json_t *r, const fleet_in *in)
 {
     const char *v;
-    if (id && json_integer_value(json_object_get(r, "id")) != id)
+    if (in->id && json_integer_value(json_object_get(r, "id")) != (json_int_t)in->id)
         return 0;
-    if (site && (!(v = json_string_value(json_object_get(r, "site"))) || strcmp(v, site) != 0))
+    if (in->site &&
+        (!(v = json_string_value(json_object_get(r, "site"))) || strcmp(v, in->site) != 0))
         return 0;
-    if (state && strcmp(json_string_value(json_object_get(r, "state")), state) != 0)
+    if (in->state && strcmp(json_string_value(json_object_get(r, "state")),
+                            state_name(in->state)) != 0)
         return 0;
-    if (code) {
-        const ks_kse *want = ks_kse_lookup(code);
+    if (in->code) {
         v = json_string_value(json_object_get(r, "code"));
-        if (!v || !want || ks_kse_lookup(v) != want)
+        if (!v || ks_kse_lookup(v) != in->code)
             return 0;
     }
     return 1;
 }
 
-void sup_api_fleet(sup_req *rq, sup_resp *rs)
+static void fleet(sup_req *rq, sup_resp *rs)
 {
     sup_ctx *s = rq->s;
-    const char *site = api_query(rq, "site"), *state = api_query(rq, "state");
-    const char *code = api_query(rq, "code");
+    const fleet_in *in = rq->in;
     inc_list inc = {NULL, 0, 0, 0};
     json_t *rows, *out = NULL;
     uint64_t now = sup_now(), ver = UINT64_MAX;
     uint32_t scope = UINT32_MAX;
-    uint64_t id = 0;
     int rc;
 
-    if (api_qu64(rq, rs, "id", 1, INT64_MAX, &id) < 0)
-        return;
-    if (state && strcmp(state, "ok") && strcmp(state, "degraded") && strcmp(state, "problem") &&
-        strcmp(state, "offline")) {
-        api_error(rs, 400, "BAD_REQUEST", "query 'state': one of ok, degraded, problem, offline");
-        return;
-    }
-    if (code && !ks_kse_lookup(code)) {
-        api_error(rs, 400, "BAD_REQUEST", "query 'code': no such KSE code '%s'", code);
-        return;
-    }
     pthread_mutex_lock(&s->lock);
     rows = sup_db_rows_json(s->db, "SELECT id, name, site, model, scope, firmware_version,"
                                    " protocol_version, last_seen, last_sync, applied_version,"
@@ -201,7 +203,7 @@ void sup_api_fleet(sup_req *rq, sup_resp *rs)
                  json_integer_value(json_object_get(r, "_n")), now, &scope, &ver);
         json_object_del(r, "_worst");
         json_object_del(r, "_n");
-        if (keep(r, (int64_t)id, site, state, code))
+        if (keep(r, in))
             json_array_append(out, r);
     }
     free(inc.v);
@@ -216,3 +218,18 @@ void sup_api_fleet(sup_req *rq, sup_resp *rs)
                                 "server_at", (json_int_t)now, "heartbeat_interval_ms",
                                 (json_int_t)s->cfg.heartbeat_interval * 1000));
 }
+
+static const sup_field fleet_fields[] = {
+    SUP_Q_INT("id", 1, INT64_MAX, 0, fleet_in, id, "only this controller"),
+    SUP_Q_STR("site", fleet_in, site, "only the controllers of this site (exact)"),
+    SUP_Q_ENUM("state", state_name, 1, 4, fleet_in, state, "only the controllers in this state"),
+    SUP_Q_KSE("code", fleet_in, code, "only the controllers whose worst open incident has this code"),
+    SUP_END,
+};
+static const sup_schema fleet_schema = {sizeof(fleet_in), SUP_BODY_NONE, fleet_fields};
+
+const sup_api_route sup_routes_fleet[] = {
+    {"GET", "/v1/fleet", KS_ROLE_AUDITOR, fleet, &fleet_schema,
+     "every controller at a glance: state, worst open incident's KSE code"},
+    {.method = NULL},
+};

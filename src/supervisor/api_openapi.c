@@ -24,14 +24,20 @@ static json_t *field_schema(const sup_field *f)
     case SUP_T_STR:
         json_object_set_new(o, "type", json_string("string"));
         if (f->hi && f->in != SUP_IN_PATH)
-            json_object_set_new(o, "minLength", json_integer(1));
+            json_object_set_new(o, "minLength", json_integer(f->lo > 1 ? (json_int_t)f->lo : 1));
         if (f->hi)
             json_object_set_new(o, "maxLength", json_integer((json_int_t)f->hi));
         if (f->chars_doc) {
             snprintf(pat, sizeof pat, "^%s+$", f->chars_doc);
             json_object_set_new(o, "pattern", json_string(pat));
         }
-        ex = json_string("x");
+        { /* "x", or as many x as the minimum length asks */
+            char x[65];
+            size_t n = f->lo > 1 ? (f->lo < 64 ? (size_t)f->lo : 64) : 1;
+            memset(x, 'x', n);
+            x[n] = '\0';
+            ex = json_string(x);
+        }
         break;
     case SUP_T_INT:
     case SUP_T_ID:
@@ -89,6 +95,23 @@ static json_t *field_schema(const sup_field *f)
             json_object_set_new(o, "default", json_string(f->ename((int)f->def)));
         ex = json_incref(json_array_get(names, 0));
         break;
+    case SUP_T_SET: {
+        /* The names are not an enum: parse may read more than ename lists
+         * (a licence's "bitN"); the field's doc says which. */
+        char list[256], desc[300];
+        api_enum_list(f, list, sizeof list);
+        snprintf(desc, sizeof desc, "a name (%s, or as the field says)", list);
+        json_object_set_new(o, "type", json_string("array"));
+        json_object_set_new(o, "minItems", json_integer(1));
+        for (uint64_t v = f->lo; !ex && v <= f->hi; v++)
+            if (f->ename((int)v))
+                ex = json_pack("[s]", f->ename((int)v));
+        json_object_set_new(o, "items",
+                            json_pack("{s:[{s:s,s:s},{s:s,s:I,s:I}]}", "oneOf", "type", "string",
+                                      "description", desc, "type", "integer", "minimum",
+                                      (json_int_t)f->lo, "maximum", (json_int_t)f->hi));
+        break;
+    }
     case SUP_T_OBJECT:
         json_object_set_new(o, "type", json_string("object"));
         ex = json_object();
@@ -106,6 +129,8 @@ static json_t *field_schema(const sup_field *f)
     default:
         break;
     }
+    if (f->flags & SUP_SECRET) /* never echoed back; the request is wiped */
+        json_object_set_new(o, "writeOnly", json_true());
     if (f->doc)
         json_object_set_new(o, "description", json_string(f->doc));
     if (ex)
@@ -132,8 +157,8 @@ static json_t *body_schema(const sup_schema *sc)
         json_decref(req);
     if (sc->body == SUP_BODY_ANY)
         json_object_set_new(o, "additionalProperties", json_true());
-    return json_pack("{s:b,s:{s:{s:o}}}", "required", 1, "content", "application/json",
-                     "schema", o);
+    return json_pack("{s:b,s:{s:{s:o}}}", "required", sc->body != SUP_BODY_OPTIONAL, "content",
+                     "application/json", "schema", o);
 }
 
 static const char *auth_name(int auth)

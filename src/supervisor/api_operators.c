@@ -8,6 +8,8 @@
  *   DELETE /v1/operators/{id}           remove (its sessions end)
  *   POST   /v1/operators/{id}/unlock    clear failures and the lock
  *   POST   /v1/operators/{id}/password  {password}: new password, sessions end
+ * The password fields are SUP_SECRET: the dispatcher wipes the body, its
+ * strings and the decoded input, whether or not they are valid.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <sodium.h>
@@ -19,52 +21,28 @@
 #define OP_COLS "id, name, role, created_at, failures, last_signin," \
                 " CASE WHEN locked_until > strftime('%s','now') THEN locked_until END AS locked_until"
 
-/* The password field, checked for length; NULL after a 400. */
-static const char *password_of(sup_resp *rs, json_t *b)
-{
-    const char *pw = NULL;
-    if (api_str(rs, b, "password", 1, KS_OPERATOR_PW_MAX, &pw) < 0)
-        return NULL;
-    if (strlen(pw) < KS_OPERATOR_PW_MIN) {
-        api_error(rs, 400, "BAD_REQUEST", "field 'password': at least %d characters",
-                  KS_OPERATOR_PW_MIN);
-        return NULL;
-    }
-    return pw;
-}
+typedef struct op_in {
+    int64_t id;
+    const char *name, *password;
+    int role;
+} op_in;
 
-static void wipe_body(sup_req *rq, const char *pw)
-{
-    if (pw)
-        sodium_memzero((char *)pw, strlen(pw));
-    if (rq->body)
-        sodium_memzero((char *)rq->body, rq->body_len);
-}
+static const char *role_name(int v) { return sup_role_name(v); }
 
 static void op_create(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs), *row = NULL;
-    const char *name = NULL, *role = NULL, *pw = NULL;
+    const op_in *in = rq->in;
+    json_t *row = NULL;
     char hash[128];
     sup_dbv p[4];
     int rc;
 
-    if (!b)
-        return;
-    if (api_str(rs, b, "name", 1, 63, &name) < 0 || api_str(rs, b, "role", 1, 16, &role) < 0)
-        goto cleanup;
-    if (sup_role_from_name(role) == KS_ROLE_NONE) {
-        api_error(rs, 400, "BAD_REQUEST", "field 'role': admin, operator or auditor");
-        goto cleanup;
-    }
-    if (!(pw = password_of(rs, b)))
-        goto cleanup;
-    if (sup_operator_hash(pw, hash) != KS_OK) {
+    if (sup_operator_hash(in->password, hash) != KS_OK) {
         api_error(rs, 500, "INTERNAL", "cannot hash the password (out of memory?)");
         goto cleanup;
     }
-    p[0] = sup_dbv_text(name);
-    p[1] = sup_dbv_text(role);
+    p[0] = sup_dbv_text(in->name);
+    p[1] = sup_dbv_text(sup_role_name(in->role));
     p[2] = sup_dbv_text(hash);
     p[3] = sup_dbv_int((int64_t)sup_now());
     pthread_mutex_lock(&rq->s->lock);
@@ -73,19 +51,18 @@ static void op_create(sup_req *rq, sup_resp *rs)
     if (rc == KS_DB_OK) {
         p[0] = sup_dbv_int(sup_db_last_id(rq->s->db));
         row = api_row(rq->s, "SELECT " OP_COLS " FROM operators WHERE id = ?", p, 1);
-        sup_audit(rq->s, 1, rq->actor, "operator.add", name, "ok", NULL, role);
+        sup_audit(rq->s, 1, rq->actor, "operator.add", in->name, "ok", NULL,
+                  sup_role_name(in->role));
     }
     pthread_mutex_unlock(&rq->s->lock);
     if (rc == KS_DB_CONSTRAINT)
-        api_error(rs, 409, "CONFLICT", "field 'name': an operator named '%s' exists", name);
+        api_error(rs, 409, "CONFLICT", "field 'name': an operator named '%s' exists", in->name);
     else if (rc || !row)
         api_db_error(rq, rs, rc ? rc : KS_DB_ERR);
     else
         api_json(rs, 201, row);
 cleanup:
     sodium_memzero(hash, sizeof hash);
-    wipe_body(rq, pw);
-    json_decref(b);
 }
 
 static void op_list(sup_req *rq, sup_resp *rs)
@@ -93,18 +70,17 @@ static void op_list(sup_req *rq, sup_resp *rs)
     api_rows(rq, rs, "SELECT " OP_COLS " FROM operators ORDER BY id", NULL, 0);
 }
 
-/* Runs one statement on operator args[0] and answers its row, or 404. */
+/* Runs one statement on the operator of the path and answers its row, or 404. */
 static void op_change(sup_req *rq, sup_resp *rs, const char *sql, const sup_dbv *extra,
                       const char *action)
 {
-    int64_t id;
+    const op_in *in = rq->in;
+    int64_t id = in->id;
     sup_dbv p[2];
     json_t *row = NULL;
     char target[48];
     int rc, n = 0;
 
-    if (api_arg_id(rq, rs, 0, "operator", &id))
-        return;
     if (extra)
         p[n++] = *extra;
     p[n++] = sup_dbv_int(id);
@@ -146,33 +122,54 @@ static void op_unlock(sup_req *rq, sup_resp *rs)
 
 static void op_password(sup_req *rq, sup_resp *rs)
 {
-    json_t *b = api_body(rq, rs);
-    const char *pw = NULL;
+    const op_in *in = rq->in;
     char hash[128];
     sup_dbv h;
 
-    if (!b)
-        return;
-    if (!(pw = password_of(rs, b)))
-        goto cleanup;
-    if (sup_operator_hash(pw, hash) != KS_OK) {
+    if (sup_operator_hash(in->password, hash) != KS_OK) {
         api_error(rs, 500, "INTERNAL", "cannot hash the password (out of memory?)");
-        goto cleanup;
+        return;
     }
     h = sup_dbv_text(hash);
     op_change(rq, rs, "UPDATE operators SET pw_hash = ?, failures = 0, first_failure = NULL,"
                       " locked_until = NULL WHERE id = ?", &h, "operator.password");
     sodium_memzero(hash, sizeof hash);
-cleanup:
-    wipe_body(rq, pw);
-    json_decref(b);
 }
 
-const sup_route sup_routes_operators[] = {
-    {"POST", "/v1/operators", KS_ROLE_ADMIN, op_create},
-    {"GET", "/v1/operators", KS_ROLE_ADMIN, op_list},
-    {"DELETE", "/v1/operators/*", KS_ROLE_ADMIN, op_delete},
-    {"POST", "/v1/operators/*/unlock", KS_ROLE_ADMIN, op_unlock},
-    {"POST", "/v1/operators/*/password", KS_ROLE_ADMIN, op_password},
-    {NULL, NULL, 0, NULL},
+#define OP_PASSWORD(F)                                                                    \
+    SUP_STR_LEN("password", F, KS_OPERATOR_PW_MIN, KS_OPERATOR_PW_MAX, op_in, password, \
+                "the operator's password (stored only as its Argon2id string)")
+
+static const sup_field create_fields[] = {
+    SUP_STR("name", SUP_REQUIRED, 63, op_in, name, "the name the operator signs in with"),
+    SUP_ENUM("role", SUP_REQUIRED, role_name, KS_ROLE_AUDITOR, KS_ROLE_ADMIN, 0, op_in, role,
+             "what the operator may do, as a token of that role"),
+    OP_PASSWORD(SUP_REQUIRED | SUP_SECRET),
+    SUP_END,
+};
+static const sup_field id_fields[] = {
+    SUP_P_ID("operator", op_in, id),
+    SUP_END,
+};
+static const sup_field password_fields[] = {
+    SUP_P_ID("operator", op_in, id),
+    OP_PASSWORD(SUP_REQUIRED | SUP_SECRET),
+    SUP_END,
+};
+static const sup_schema create_schema = {sizeof(op_in), SUP_BODY_FIELDS, create_fields};
+static const sup_schema id_schema = {sizeof(op_in), SUP_BODY_NONE, id_fields};
+static const sup_schema password_schema = {sizeof(op_in), SUP_BODY_FIELDS, password_fields};
+
+const sup_api_route sup_routes_operators[] = {
+    {"POST", "/v1/operators", KS_ROLE_ADMIN, op_create, &create_schema,
+     "add a console operator"},
+    {"GET", "/v1/operators", KS_ROLE_ADMIN, op_list, &sup_no_input,
+     "list the operators (no hashes) with their lock state"},
+    {"DELETE", "/v1/operators/*", KS_ROLE_ADMIN, op_delete, &id_schema,
+     "remove an operator (its sessions end)"},
+    {"POST", "/v1/operators/*/unlock", KS_ROLE_ADMIN, op_unlock, &id_schema,
+     "clear an operator's failed sign-ins and lock"},
+    {"POST", "/v1/operators/*/password", KS_ROLE_ADMIN, op_password, &password_schema,
+     "set an operator's password (its sessions end)"},
+    {.method = NULL},
 };

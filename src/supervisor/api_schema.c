@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,8 @@ int api_decode(sup_req *rq, sup_resp *rs, const sup_schema *schema)
     }
     if (schema->body == SUP_BODY_NONE)
         return 0;
+    if (schema->body == SUP_BODY_OPTIONAL && (!rq->body || rq->body_len == 0))
+        return 0; /* no body: every body field absent, with its default */
     rq->json = api_body(rq, rs);
     if (!rq->json)
         return -1;
@@ -186,8 +189,35 @@ int api_decode(sup_req *rq, sup_resp *rs, const sup_schema *schema)
     return 0;
 }
 
+/* A secret route's request, wiped: the raw body, jansson's copies of the
+ * body's strings (top-level members: where declared fields live) and the
+ * decoded input (a HEX field holds the bytes themselves). */
+static void wipe_secret(sup_req *rq)
+{
+    const char *k;
+    json_t *v;
+    if (rq->body)
+        sodium_memzero((char *)rq->body, rq->body_len);
+    json_object_foreach(rq->json, k, v) {
+        if (json_is_string(v))
+            sodium_memzero((char *)json_string_value(v), json_string_length(v));
+    }
+    if (rq->in)
+        sodium_memzero((void *)rq->in, rq->schema->size ? rq->schema->size : 1);
+}
+
+static int has_secret(const sup_schema *sc)
+{
+    for (size_t i = 0; sc && sc->fields && sc->fields[i].name; i++)
+        if (sc->fields[i].flags & SUP_SECRET)
+            return 1;
+    return 0;
+}
+
 void api_decode_free(sup_req *rq)
 {
+    if (has_secret(rq->schema))
+        wipe_secret(rq);
     free((void *)rq->in);
     json_decref(rq->json);
     rq->in = NULL;

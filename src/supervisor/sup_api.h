@@ -121,13 +121,19 @@ void api_decode_free(sup_req *rq);
 int api_has(const sup_req *rq, const char *name);
 /* The route table as OpenAPI 3 (api_openapi.c); NULL on allocation failure. */
 json_t *sup_openapi(void);
-/* Schema-less route tables (sup_route), searched after the declared ones. */
-extern const sup_route sup_routes_console[]; /* api_console.c: the console, sessions, fleet */
-extern const sup_route sup_routes_operators[]; /* api_operators.c */
-extern const sup_route sup_routes_decisions[]; /* api_decisions.c */
-extern const sup_route sup_routes_keyfile[];   /* api_keyfile.c */
-extern const sup_route sup_routes_licences[];  /* api_licences.c */
-extern const sup_route sup_routes_keys_batch[]; /* api_keys_batch.c */
+extern const sup_api_route sup_routes_console[];   /* api_console.c: sessions */
+extern const sup_api_route sup_routes_fleet[];     /* api_fleet.c */
+extern const sup_api_route sup_routes_operators[]; /* api_operators.c */
+extern const sup_api_route sup_routes_decisions[]; /* api_decisions.c */
+extern const sup_api_route sup_routes_keyfile[];   /* api_keyfile.c */
+extern const sup_api_route sup_routes_licences[];  /* api_licences.c */
+/* The console's static files (api_console.c): not JSON API routes, so a
+ * schema-less sup_route table (sup_http.c), outside docs/openapi.json. */
+extern const sup_route sup_routes_web[];
+/* Bulk import and export (api_keys_batch.c): the body is a CSV or JSON-lines
+ * file, not a JSON object, so these stay schema-less and parse it themselves
+ * (sup_import_parse.c), every bad row named. */
+extern const sup_route sup_routes_keys_batch[];
 extern const sup_route sup_routes_sites[];      /* api_sites.c */
 /* GET /v1/device/snapshot after its checks: shared image, Range/ETag, the
  * download limit (api_snapshot.c). */

@@ -28,6 +28,7 @@
 
 #include "sup_cluster.h"
 #include "sup_db_pg.h"
+#include "sup_diag.h"
 
 #define CLUSTER_LEASE_KEY 0x6b737570 /* "ksup": the publish lease */
 #define CLUSTER_TRY_MS 250
@@ -82,7 +83,8 @@ static int try_lease(PGconn *c)
 static void lose(struct sup_cluster *k, const char *why)
 {
     if (atomic_exchange(&k->leader, 0))
-        sup_log(KS_LOG_WARN, "cluster.lease_lost", "code=KSE-760 reason=\"%s\"", why);
+        sup_log(KS_LOG_WARN, "cluster.lease_lost", "code=KSE-%03d reason=\"%s\"",
+                SUP_KSE(DATABASE_UNREACHABLE), why);
 }
 
 static void *cluster_main(void *arg)

@@ -67,8 +67,6 @@ int sup_session_create(sup_ctx *s, int64_t operator_id, const char *address, cha
 int sup_session_csrf(sup_req *rq, char csrf[65], uint64_t *expires_at);
 /* Ends the session of rq's cookie (sign-out); no cookie: nothing. */
 void sup_session_end(sup_req *rq);
-/* GET /v1/fleet (api_fleet.c). */
-void sup_api_fleet(sup_req *rq, sup_resp *rs);
 /* Set-Cookie value (malloc'd) for cookie; NULL cookie clears it. */
 char *sup_session_cookie(const sup_ctx *s, const char *cookie);
 

@@ -29,6 +29,7 @@
 
 #include "sup_db.h"
 #include "sup_db_pg.h"
+#include "sup_diag.h"
 
 #define PG_MAXCOL 48
 #define PG_MAXPARAM 64
@@ -452,8 +453,9 @@ sup_db *sup_db_open_pg(const char *url, char *err, size_t errlen)
     if (PQstatus(p->c) != CONNECTION_OK) {
         if (err) {
             /* The URL may hold a password: never echo it. */
-            snprintf(err, errlen, "KSE-760 DATABASE_UNREACHABLE: PostgreSQL: cannot connect: %s"
-                     " (`keysup error show KSE-760`)", PQerrorMessage(p->c));
+            snprintf(err, errlen, "KSE-%03d DATABASE_UNREACHABLE: PostgreSQL: cannot connect: %s"
+                     " (`keysup error show KSE-%03d`)", SUP_KSE(DATABASE_UNREACHABLE),
+                     PQerrorMessage(p->c), SUP_KSE(DATABASE_UNREACHABLE));
             err[strcspn(err, "\n")] = '\0';
         }
         goto fail;

@@ -30,6 +30,9 @@
  * enum keeps one spelling of every code (test_kse checks the enum, the name
  * table and the catalogue agree). */
 #define SUP_KSE(sym) (-(KS_E_##sym))
+/* The code's text, "KSE-740", into the char array buf (an error code, an
+ * audit column); the value is buf. */
+#define SUP_KSE_TEXT(buf, sym) (snprintf((buf), sizeof(buf), "KSE-%03d", SUP_KSE(sym)), (buf))
 
 /* ----- policy ----- */
 

@@ -160,7 +160,7 @@ static void wear(const sup_diag_facts *fa, const sup_diag_cfg *cfg, sup_findings
     if (!json_is_number(life) || json_number_value(life) < 0 ||
         json_number_value(life) >= (double)cfg->wear_days)
         return;
-    add(o, 310, fa->report_ms,
+    add(o, SUP_KSE(FLASH_WEAR), fa->report_ms,
         "the controller's flash is projected to reach its rated %lld erase cycles in %.0f days "
         "(most-erased sector %lld erases, %.1f deltas a day, write amplification %.1f)",
         (long long)jint(w, "endurance", 0), json_number_value(life),

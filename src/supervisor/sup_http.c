@@ -61,10 +61,10 @@ typedef struct conn_state {
 #define KS_DEAD_NONCE_MAX_BODY (64u * 1024u)
 
 /* Tables of routes without a schema (sup_route), searched after the
- * declared ones of api_routes.c; NULL entries are skipped. */
+ * declared ones of api_routes.c; NULL entries are skipped. Only the
+ * console's static files: every JSON route is declared. */
 static const sup_route *const tables[] = {
-    sup_routes_console, sup_routes_operators, sup_routes_decisions, sup_routes_keyfile,
-    sup_routes_licences, sup_routes_keys_batch, sup_routes_sites,
+    sup_routes_web, sup_routes_keys_batch, sup_routes_sites,
     NULL,
 };
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sup_diag.h"
 #include "sup_licence.h"
 
 const char sup_licence_schema[] =
@@ -24,6 +25,11 @@ const char sup_licence_schema[] =
     "CREATE INDEX licences_ctrl ON licences(controller_id, state);";
 
 static const char *const feat_names[] = {"base", "firmware", "calibration", "two_man"};
+
+const char *sup_licence_feature_name(int bit)
+{
+    return bit >= 0 && bit < 4 ? feat_names[bit] : NULL;
+}
 
 int sup_licence_feature_bit(const char *name)
 {
@@ -212,12 +218,13 @@ void sup_licence_sweep(sup_ctx *s)
         json_decref(f);
         {
             sup_dbv q[6] = {sup_dbv_int(d.v[i].ctrl), sup_dbv_text(title), sup_dbv_int(now_ms),
-                            sup_dbv_text(ev), sup_dbv_int(d.v[i].id), sup_dbv_null()};
+                            sup_dbv_text(ev), sup_dbv_int(SUP_KSE(LICENCE_EXPIRING)),
+                            sup_dbv_null()};
             if (sup_db_exec(s->db, "INSERT INTO incidents(controller_id, code, symbol, state,"
                                    " title, first_evidence_ms, detected_ms, updated_ms, evidence,"
-                                   " symptoms, repair, repairs) VALUES (?1, 801,"
+                                   " symptoms, repair, repairs) VALUES (?1, ?5,"
                                    " 'LICENCE_EXPIRING', 'open', ?2, ?3, ?3, ?3, ?4, '{}',"
-                                   " 'none', 0)", q, 4, NULL, NULL) != KS_DB_OK)
+                                   " 'none', 0)", q, 5, NULL, NULL) != KS_DB_OK)
                 continue;
             q[5] = sup_dbv_int(sup_db_last_id(s->db));
             q[0] = q[5];

@@ -13,6 +13,8 @@ extern const char sup_licence_schema[];
 /* Feature names <-> bits (the engine's enum ks_feature); "bit12" for the
  * integrators' bits 8..63. Returns -1 for an unknown name. */
 int sup_licence_feature_bit(const char *name);
+/* The name of a named feature bit (0..3), NULL for the others. */
+const char *sup_licence_feature_name(int bit);
 json_t *sup_licence_feature_names(uint64_t features);
 
 /*

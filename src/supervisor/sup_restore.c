@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "sup_restore.h"
+#include "sup_diag.h"
 
 typedef struct last_row {
     int64_t history, floor;
@@ -81,7 +82,7 @@ int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, 
      * records went back (we published past its version before it could
      * report). */
     int broken = proof && has_hist && hist == cur;
-    char detail[200], target[48];
+    char detail[200], target[48], kse[12];
 
     if (!ahead && !forked && !broken)
         return 0;
@@ -108,7 +109,8 @@ int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, 
              "new history %08x, versions continue above %llu", (unsigned long long)av,
              forked ? " with another root" : broken ? " and a revocation we lost" : "", (unsigned long long)pv, nh,
              (unsigned long long)floor);
-    sup_audit(s, 1, "keysupd", "supervisor.restore_detected", target, "ok", "KSE-304", detail);
+    sup_audit(s, 1, "keysupd", "supervisor.restore_detected", target, "ok",
+              SUP_KSE_TEXT(kse, SUPERVISOR_RESTORED), detail);
     sup_log(KS_LOG_WARN, "supervisor.restore_detected", "controller=%lld %s", (long long)ctrl_id,
            detail);
     return 1;

@@ -21,8 +21,9 @@
 
 /* What a field holds, and the C type at its offset. */
 enum sup_ftype {
-    SUP_T_STR = 1, /* const char *: a non-empty string of at most hi bytes (query: hi 0 =
-                    * any string, as given; path: only bytes of `chars`) */
+    SUP_T_STR = 1, /* const char *: a non-empty string of at most hi bytes, at least lo when
+                    * lo > 1 (query: hi 0 = any string, as given; path: only bytes of
+                    * `chars`) */
     SUP_T_INT,     /* uint64_t in [lo, hi] */
     SUP_T_BOOL,    /* int, 0 or 1 */
     SUP_T_HEX,     /* uint8_t[hi]: exactly 2*hi hex digits */
@@ -33,21 +34,29 @@ enum sup_ftype {
     SUP_T_ARRAY,   /* json_t * (borrowed): a JSON array of at most hi elements */
     SUP_T_ID,      /* int64_t > 0: a row id (path: 404 "no NAME 'x'" otherwise) */
     SUP_T_KSE,     /* const ks_kse *: a KSE code "KSE-NNN" of the catalogue */
+    SUP_T_SET,     /* uint64_t bits: body, a non-empty array of names (parse(name) is the
+                    * bit, -1 unknown; ename(bit) the documented ones) or bit numbers in
+                    * [lo, hi] (<= 63) */
 };
 
 /* Where a field comes from. Path fields are the route pattern's `*`s, in order. */
 enum sup_fin { SUP_IN_BODY = 0, SUP_IN_QUERY, SUP_IN_PATH };
 
 #define SUP_REQUIRED 1u
+/* The field is a secret (a password, a seed): when a schema has one, the raw
+ * body, the body's strings and the decoded input are wiped as the request
+ * ends, valid or refused (api_decode_free). */
+#define SUP_SECRET 2u
 
 typedef struct sup_field {
     const char *name;
     unsigned char type;     /* enum sup_ftype */
     unsigned char in;       /* enum sup_fin */
-    unsigned char flags;    /* SUP_REQUIRED */
+    unsigned char flags;    /* SUP_REQUIRED, SUP_SECRET */
     uint64_t lo, hi;        /* see enum sup_ftype */
     uint64_t def;           /* INT, BOOL, ENUM: the value when absent */
-    const char *(*ename)(int v); /* ENUM: the name of each value in [lo, hi] */
+    const char *(*ename)(int v); /* ENUM: the name of each value in [lo, hi]; SET: of a bit */
+    int (*parse)(const char *name); /* SET: the bit a name stands for, -1 when none */
     const char *chars;      /* STR in the path: the bytes allowed */
     const char *chars_doc;  /* ... as people read them, "[a-z0-9_-]" */
     size_t off;             /* offsetof(the route's input struct, member) */
@@ -59,6 +68,7 @@ enum sup_body {
     SUP_BODY_NONE = 0,  /* not read (ignored when sent) */
     SUP_BODY_FIELDS,    /* a JSON object; the declared body fields are decoded */
     SUP_BODY_ANY,       /* a JSON object of any members: the handler reads rq->json */
+    SUP_BODY_OPTIONAL,  /* as FIELDS, or no body at all (every body field then absent) */
 };
 
 typedef struct sup_schema {
@@ -80,6 +90,9 @@ extern const sup_schema sup_no_input;
 #define SUP_STR(N, F, MAX, ST, M, D) {SUP_FIELD(N, SUP_T_STR, SUP_IN_BODY, F, ST, M, D), .hi = (MAX)}
 #define SUP_INT(N, F, LO, HI, DEF, ST, M, D) \
     {SUP_FIELD(N, SUP_T_INT, SUP_IN_BODY, F, ST, M, D), .lo = (LO), .hi = (HI), .def = (DEF)}
+/* a string of MIN to MAX bytes (a password: refused before the handler when short) */
+#define SUP_STR_LEN(N, F, MIN, MAX, ST, M, D) \
+    {SUP_FIELD(N, SUP_T_STR, SUP_IN_BODY, F, ST, M, D), .lo = (MIN), .hi = (MAX)}
 #define SUP_BOOL(N, F, ST, M, D) {SUP_FIELD(N, SUP_T_BOOL, SUP_IN_BODY, F, ST, M, D)}
 #define SUP_HEX(N, F, BYTES, ST, M, D) \
     {SUP_FIELD(N, SUP_T_HEX, SUP_IN_BODY, F, ST, M, D), .hi = (BYTES)}
@@ -90,6 +103,10 @@ extern const sup_schema sup_no_input;
 #define SUP_OBJECT(N, F, ST, M, D) {SUP_FIELD(N, SUP_T_OBJECT, SUP_IN_BODY, F, ST, M, D)}
 #define SUP_ARRAY(N, F, MAX, ST, M, D) \
     {SUP_FIELD(N, SUP_T_ARRAY, SUP_IN_BODY, F, ST, M, D), .hi = (MAX)}
+/* a set of named bits [LO, HI]: NAMEFN(bit) documents, PARSEFN(name) reads */
+#define SUP_SET(N, F, NAMEFN, PARSEFN, LO, HI, ST, M, D)                                   \
+    {SUP_FIELD(N, SUP_T_SET, SUP_IN_BODY, F, ST, M, D), .ename = (NAMEFN), .parse = (PARSEFN), \
+     .lo = (LO), .hi = (HI)}
 /* query */
 #define SUP_Q_STR(N, ST, M, D) {SUP_FIELD(N, SUP_T_STR, SUP_IN_QUERY, 0, ST, M, D)}
 #define SUP_Q_INT(N, LO, HI, DEF, ST, M, D) \

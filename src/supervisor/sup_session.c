@@ -25,6 +25,7 @@
 
 #include "sup_api.h"
 #include "sup_console.h"
+#include "sup_diag.h"
 
 #define COOKIE_NAME "ks_session"
 
@@ -118,6 +119,7 @@ int sup_session_auth(sup_req *rq, sup_resp *rs, int need, const char *action)
     sess_row r;
     sup_dbv p[2];
     int64_t now = (int64_t)sup_now();
+    char kse[12];
 
     memset(&r, 0, sizeof r);
     if (c) {
@@ -139,9 +141,10 @@ int sup_session_auth(sup_req *rq, sup_resp *rs, int need, const char *action)
     }
     if (!r.found) {
         atomic_fetch_add(&s->metrics.auth_failures, 1);
-        api_refusal(rq, 0, "console.session_denied", action, "KSE-741",
+        SUP_KSE_TEXT(kse, CONSOLE_SESSION_EXPIRED);
+        api_refusal(rq, 0, "console.session_denied", action, kse,
                     "unknown, expired or signed-out console session");
-        api_error(rs, 401, "KSE-741", "the console session has expired or was signed out;"
+        api_error(rs, 401, kse, "the console session has expired or was signed out;"
                   " sign in again");
         rs->set_cookie = sup_session_cookie(s, NULL);
         return -1;
@@ -153,9 +156,10 @@ int sup_session_auth(sup_req *rq, sup_resp *rs, int need, const char *action)
     if (state_changing(rq->method) &&
         (!tok || strlen(tok) != 64 || sodium_memcmp(tok, r.csrf, 64) != 0)) {
         atomic_fetch_add(&s->metrics.auth_failures, 1);
-        sup_audit(s, 0, rq->actor, "console.csrf_rejected", action, "denied", "KSE-742",
+        SUP_KSE_TEXT(kse, CSRF_REJECTED);
+        sup_audit(s, 0, rq->actor, "console.csrf_rejected", action, "denied", kse,
                   tok ? "wrong X-Keysup-CSRF token" : "no X-Keysup-CSRF token");
-        api_error(rs, 403, "KSE-742", "a state change made with a console session needs the"
+        api_error(rs, 403, kse, "a state change made with a console session needs the"
                   " session's X-Keysup-CSRF token");
         return -1;
     }
