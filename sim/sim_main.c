@@ -236,7 +236,8 @@ static int make_fleet(sim *s)
         /* a small store: two areas of ~1,500 keys, a short audit ring */
         ctl_opts o = {.flash_sectors = s->o.flash_sectors, .supervisor = s->o.url,
                       .heartbeat = s->o.heartbeat, .protocol = CTL_PROTOCOL,
-                      .identity_path = "", .meta_sectors = 4, .audit_sectors = 8,
+                      .identity_path = "", .fault_hooks = 1, /* the sim injects faults */
+                      .meta_sectors = 4, .audit_sectors = 8,
                       .overlay_sectors = 4, .counters = 32};
         int err = ctl_open_mem(&c->a, &o);
         if (err) {

@@ -7,11 +7,59 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "ks_fileio.h"
 #include "ks_hex.h"
 #include "ks_passphrase.h"
 #include "ks_test_util.h"
+
+/* An output path that names a device or a FIFO (/dev/null, /dev/stdout)
+ * is written in place: the atomic rename would replace the node itself. */
+static void test_write_special(void **state)
+{
+    (void)state;
+    struct stat st;
+    char dir[] = "/tmp/ks-hostutil.XXXXXX", fifo[64], reg[64], got[8] = {0};
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(ks_file_write_atomic("/dev/null", "abc", 3, 0644, 1), KS_OK);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    FILE *r = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(ks_file_write_atomic(fifo, "xyz", 3, 0600, 1) == KS_OK ? 0 : 1);
+    r = fopen(fifo, "r");
+    assert_non_null(r);
+    assert_int_equal(fread(got, 1, sizeof got, r), 3);
+    fclose(r);
+    assert_memory_equal(got, "xyz", 3);
+    int wst = 0;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+    assert_int_equal(stat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    /* without replace an existing node is refused, not opened */
+    assert_int_not_equal(ks_file_write_atomic(fifo, "q", 1, 0600, 0), KS_OK);
+    /* a regular file is still replaced atomically */
+    snprintf(reg, sizeof reg, "%s/reg", dir);
+    assert_int_equal(ks_file_write_atomic(reg, "one", 3, 0600, 1), KS_OK);
+    assert_int_equal(ks_file_write_atomic(reg, "two", 3, 0600, 1), KS_OK);
+    r = fopen(reg, "r");
+    assert_non_null(r);
+    assert_int_equal(fread(got, 1, sizeof got, r), 3);
+    fclose(r);
+    assert_memory_equal(got, "two", 3);
+    unlink(reg);
+    unlink(fifo);
+    rmdir(dir);
+}
 
 static void test_hex(void **state)
 {
@@ -98,6 +146,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_write_special),
         cmocka_unit_test(test_passphrase),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

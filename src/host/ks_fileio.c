@@ -119,12 +119,36 @@ static void sync_parent(const char *path)
     }
 }
 
+/*
+ * An existing target that is not a regular file (/dev/stdout, /dev/null, a
+ * FIFO) is written in place: renaming a temporary file over it would
+ * replace the device node itself, for every other process on the machine.
+ * There is nothing to make atomic about a stream.
+ */
+static int write_special(const char *path, const void *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return KS_E_IO;
+    int rc = write_all(fd, buf, len) == 0 ? KS_OK : KS_E_IO;
+    int e = errno;
+    if (close(fd) != 0 && rc == KS_OK)
+        rc = KS_E_IO;
+    else
+        errno = e;
+    return rc;
+}
+
 int ks_file_write_atomic(const char *path, const void *buf, size_t len,
                          unsigned mode, int replace)
 {
     int ret = KS_E_IO, fd = -1, saved = 0;
     size_t plen = strlen(path);
     char *tmp = NULL;
+    struct stat st;
+
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+        return replace ? write_special(path, buf, len) : (errno = EEXIST, KS_E_IO);
 
     tmp = malloc(plen + sizeof ".tmp.XXXXXX");
     if (!tmp)

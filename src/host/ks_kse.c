@@ -5,6 +5,9 @@
  *
  * Steps name exact commands. CTRL stands for a controller id, KEY for a key
  * id, as printed by `keysup controller list` and `keysup key list`.
+ *
+ * Size: this file is the catalogue, a table of data (one entry per KSE code);
+ * it stays one table so that the docs, the CLI and test_kse read one source.
  */
 #include "ks_kse.h"
 

@@ -12,6 +12,10 @@
  *   POST /v1/device/audit         audit records, idempotent by sequence
  *   POST /v1/device/time          a signed time token for the engine's nonce
  * Everything but enroll and nonce is signed with the device key (sup_http.c).
+ *
+ * Size: over 500 lines because the device protocol's routes share the
+ * signed-request context and the answer signing; the snapshot serving is
+ * already in api_snapshot.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>

@@ -4,18 +4,21 @@
  * controllers and their KSE-100 incidents under it.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <string.h>
-
 #include "sup_api.h"
+#include "sup_schema.h"
 #include "sup_site_fold.h"
+
+typedef struct sites_in {
+    uint64_t open;
+} sites_in;
 
 static void site_incidents(sup_req *rq, sup_resp *rs)
 {
-    const char *open = api_query(rq, "open");
+    const sites_in *in = rq->in;
     json_t *items;
     int rc;
     pthread_mutex_lock(&rq->s->lock);
-    items = sup_site_incidents_json(rq->s, open && strcmp(open, "0") != 0, &rc);
+    items = sup_site_incidents_json(rq->s, in->open != 0, &rc);
     pthread_mutex_unlock(&rq->s->lock);
     if (!items) {
         api_db_error(rq, rs, rc ? rc : KS_DB_ERR);
@@ -24,7 +27,14 @@ static void site_incidents(sup_req *rq, sup_resp *rs)
     api_json(rs, 200, json_pack("{s:o}", "items", items));
 }
 
-const sup_route sup_routes_sites[] = {
-    {"GET", "/v1/site-incidents", KS_ROLE_AUDITOR, site_incidents},
-    {NULL, NULL, 0, NULL},
+static const sup_field sites_fields[] = {
+    SUP_Q_INT("open", 0, 1, 0, sites_in, open, "1: only the site incidents still open"),
+    SUP_END,
+};
+static const sup_schema sites_schema = {sizeof(sites_in), SUP_BODY_NONE, sites_fields};
+
+const sup_api_route sup_routes_sites[] = {
+    {"GET", "/v1/site-incidents", KS_ROLE_AUDITOR, site_incidents, &sites_schema,
+     "incident storms folded per site (KSE-120), the controllers under each"},
+    {.method = NULL},
 };

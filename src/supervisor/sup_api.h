@@ -127,6 +127,7 @@ extern const sup_api_route sup_routes_operators[]; /* api_operators.c */
 extern const sup_api_route sup_routes_decisions[]; /* api_decisions.c */
 extern const sup_api_route sup_routes_keyfile[];   /* api_keyfile.c */
 extern const sup_api_route sup_routes_licences[];  /* api_licences.c */
+extern const sup_api_route sup_routes_sites[];     /* api_sites.c */
 /* The console's static files (api_console.c): not JSON API routes, so a
  * schema-less sup_route table (sup_http.c), outside docs/openapi.json. */
 extern const sup_route sup_routes_web[];
@@ -134,7 +135,6 @@ extern const sup_route sup_routes_web[];
  * file, not a JSON object, so these stay schema-less and parse it themselves
  * (sup_import_parse.c), every bad row named. */
 extern const sup_route sup_routes_keys_batch[];
-extern const sup_route sup_routes_sites[];      /* api_sites.c */
 /* GET /v1/device/snapshot after its checks: shared image, Range/ETag, the
  * download limit (api_snapshot.c). */
 void api_snapshot_serve(sup_req *rq, sup_resp *rs);

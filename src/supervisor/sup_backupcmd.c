@@ -16,9 +16,9 @@
 
 #include "keysup/ks_base.h"
 #include "sup_backup.h"
+#include "sup_cmdout.h"
 #include "sup_initcmd.h"
 
-enum { BK_OK = 0, BK_REFUSED = 1, BK_USAGE = 2, BK_IO = 3 };
 
 static const char backup_usage[] =
     "usage: keysupd backup --data DIR --out BACKUP_DIR [--json]\n\n"
@@ -36,36 +36,12 @@ static const char restore_usage[] =
     "registry goes back to the time of the backup: see the steps printed.\n"
     "`keysup restore` is the same command (it runs this one).\n";
 
-static int json_out;
-
-static int fail(int exit_code, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(int exit_code, const char *code, const char *fmt, ...)
-{
-    char msg[1200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (json_out) {
-        json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-        if (o)
-            json_dumpf(o, stdout, JSON_INDENT(2));
-        putchar('\n');
-        fflush(stdout);
-        json_decref(o);
-    } else {
-        fprintf(stderr, "keysupd: %s: %s\n", code, msg);
-    }
-    return exit_code;
-}
 
 static void emit(json_t *o)
 {
     const char *key;
     json_t *v;
-    if (json_out) {
+    if (sup_cmd_json) {
         json_dumpf(o, stdout, JSON_INDENT(2));
         putchar('\n');
     } else {
@@ -90,26 +66,26 @@ static void emit(json_t *o)
 static int parse(int argc, char **argv, const char *second, const char *usage,
                  const char **data, const char **dir)
 {
-    json_out = 0;
+    sup_cmd_json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             return -1;
         }
         if (strcmp(argv[i], "--json") == 0) {
-            json_out = 1;
+            sup_cmd_json = 1;
             continue;
         }
         const char **dst = strcmp(argv[i], "--data") == 0 ? data
                            : strcmp(argv[i], second) == 0 ? dir : NULL;
         if (!dst)
-            return fail(BK_USAGE, "USAGE", "unknown option '%s' (see --help)", argv[i]);
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "unknown option '%s' (see --help)", argv[i]);
         if (i + 1 >= argc)
-            return fail(BK_USAGE, "USAGE", "%s needs a value", argv[i]);
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "%s needs a value", argv[i]);
         *dst = argv[++i];
     }
     if (!*data || !*dir)
-        return fail(BK_USAGE, "USAGE", "--data DIR and %s BACKUP_DIR are required", second);
+        return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "--data DIR and %s BACKUP_DIR are required", second);
     return 0;
 }
 
@@ -120,10 +96,10 @@ int sup_backup_main(int argc, char **argv)
     char err[1024];
     int ret = parse(argc, argv, "--out", backup_usage, &data, &out);
     if (ret)
-        return ret < 0 ? BK_OK : ret;
+        return ret < 0 ? SUP_CMD_OK : ret;
     ret = sup_backup(data, out, &info, err, sizeof err);
     if (ret)
-        return fail(ret == KS_E_IO ? BK_IO : BK_REFUSED, ret == KS_E_IO ? "IO" : "REFUSED",
+        return sup_cmd_fail(ret == KS_E_IO ? SUP_CMD_IO : SUP_CMD_REFUSED, ret == KS_E_IO ? "IO" : "REFUSED",
                     "keysupd backup: %s", err);
     json_t *o = json_object();
     json_object_set_new(o, "backup", json_string(out));
@@ -136,7 +112,7 @@ int sup_backup_main(int argc, char **argv)
                                                "apart"));
     emit(o);
     json_decref(o);
-    return BK_OK;
+    return SUP_CMD_OK;
 }
 
 int sup_restore_main(int argc, char **argv)
@@ -146,10 +122,10 @@ int sup_restore_main(int argc, char **argv)
     char err[1024];
     int ret = parse(argc, argv, "--from", restore_usage, &data, &from);
     if (ret)
-        return ret < 0 ? BK_OK : ret;
+        return ret < 0 ? SUP_CMD_OK : ret;
     ret = sup_restore_backup(data, from, &info, err, sizeof err);
     if (ret)
-        return fail(ret == KS_E_IO ? BK_IO : BK_REFUSED, ret == KS_E_IO ? "IO" : "REFUSED",
+        return sup_cmd_fail(ret == KS_E_IO ? SUP_CMD_IO : SUP_CMD_REFUSED, ret == KS_E_IO ? "IO" : "REFUSED",
                     "keysupd restore: %s", err);
     json_t *o = json_object(), *steps = json_array();
     json_object_set_new(o, "restored", json_string(data));
@@ -174,5 +150,5 @@ int sup_restore_main(int argc, char **argv)
     json_object_set_new(o, "next_steps", steps);
     emit(o);
     json_decref(o);
-    return BK_OK;
+    return SUP_CMD_OK;
 }

@@ -77,6 +77,8 @@ sup_db *sup_db_open_sqlite(const char *path, const sup_db_opts *o, char *err, si
 /* The sqlite3 * of an SQLite handle, NULL for another backend: for bulk
  * paths that keep one prepared statement for a million rows (sup_import_db.c). */
 void *sup_db_sqlite_handle(sup_db *db);
+/* An SQLite result code as a KS_DB_* code (the bulk import steps SQLite itself). */
+int sup_db_sqlite_rc(int sqlite_rc);
 
 /* Convenience wrappers over the vtable. */
 static inline int sup_db_exec(sup_db *db, const char *sql, const sup_dbv *p, int n,

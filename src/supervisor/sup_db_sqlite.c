@@ -29,7 +29,7 @@ sup_dbv sup_dbv_text(const char *s)
     return v;
 }
 
-static int sq_rc(int rc)
+int sup_db_sqlite_rc(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_OK:
@@ -57,7 +57,7 @@ static int sq_exec(sup_db *db, const char *sql, const sup_dbv *params, int npara
 
     rc = sqlite3_prepare_v2(s->h, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
-        return sq_rc(rc) ? sq_rc(rc) : KS_DB_ERR;
+        return sup_db_sqlite_rc(rc) ? sup_db_sqlite_rc(rc) : KS_DB_ERR;
     for (int i = 0; i < nparams; i++) {
         const sup_dbv *v = &params[i];
         switch (v->type) {
@@ -108,7 +108,7 @@ static int sq_exec(sup_db *db, const char *sql, const sup_dbv *params, int npara
         if (fn(ctx, n, cols, names))
             goto cleanup;  /* the caller has what it wanted */
     }
-    ret = sq_rc(rc);
+    ret = sup_db_sqlite_rc(rc);
 cleanup:
     sqlite3_finalize(st);
     return ret;
@@ -117,7 +117,7 @@ cleanup:
 static int sq_simple(sup_db *db, const char *sql)
 {
     sq_db *s = (sq_db *)db;
-    return sq_rc(sqlite3_exec(s->h, sql, NULL, NULL, NULL));
+    return sup_db_sqlite_rc(sqlite3_exec(s->h, sql, NULL, NULL, NULL));
 }
 
 static int sq_begin(sup_db *db)

@@ -15,6 +15,11 @@
  * Locking: the engine's own mutex serialises evaluations (heartbeats arrive
  * on several HTTP threads); inside it, s->lock guards the database, and one
  * evaluation is one transaction.
+ *
+ * Size: over 500 lines because the per-controller memory, the heartbeat
+ * queue's judging and the sweep share one lock discipline (e->m, then
+ * s->lock) that is easier to check in one file; the rules are in
+ * sup_diag_rules.c, the facts in sup_diag_facts.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>

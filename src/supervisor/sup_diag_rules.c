@@ -7,6 +7,9 @@
  * damaged store makes the database wrong, a wrong database or clock makes
  * keys look unknown or expired. So the first root cause in the walk that
  * explains a refusal owns it.
+ *
+ * Size: over 500 lines because the walk is one ordered list of areas; the
+ * order is the rule (see above), so it stays in one file.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>

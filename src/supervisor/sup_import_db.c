@@ -13,22 +13,6 @@
 #include "ks_hex.h"
 #include "sup_import.h"
 
-static int rc_of(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return KS_DB_OK;
-    case SQLITE_CONSTRAINT:
-        return KS_DB_CONSTRAINT;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return KS_DB_BUSY;
-    default:
-        return KS_DB_ERR;
-    }
-}
 
 static int same_text(sqlite3_stmt *st, int col, const char *want)
 {
@@ -109,16 +93,16 @@ int sup_import_commit(sup_ctx *s, sup_import *im, uint64_t now)
     if (!h)
         return KS_DB_ERR;
     old_cache = sup_import_cache(h, -IMPORT_CACHE_KIB);
-    rc = rc_of(sqlite3_prepare_v2(h, "INSERT INTO keys(key_id, public_key, holder_id, label,"
+    rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "INSERT INTO keys(key_id, public_key, holder_id, label,"
                                      " privileges, valid_from, valid_until, state, scope,"
                                      " form_factor, key_format, created_at, updated_at)"
                                      " VALUES (?,?,?,?,?,?,?,0,?,1,1,?,?) ON CONFLICT DO NOTHING",
                                   -1, &ins, NULL));
     if (!rc)
-        rc = rc_of(sqlite3_prepare_v2(h, "SELECT holder_id, label, privileges, scope, valid_from,"
+        rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "SELECT holder_id, label, privileges, scope, valid_from,"
                                          " valid_until FROM keys WHERE key_id = ?", -1, &sel, NULL));
     if (!rc)
-        rc = rc_of(sqlite3_prepare_v2(h, "SELECT 1 FROM holders WHERE id = ?", -1, &hol, NULL));
+        rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "SELECT 1 FROM holders WHERE id = ?", -1, &hol, NULL));
     scopes = im->n ? malloc(im->n * sizeof *scopes) : NULL;
     if (im->n && !scopes && !rc)
         rc = KS_DB_ERR;
@@ -152,7 +136,7 @@ int sup_import_commit(sup_ctx *s, sup_import *im, uint64_t now)
         sqlite3_bind_int64(ins, 8, r->scope);
         sqlite3_bind_int64(ins, 9, (int64_t)now);
         sqlite3_bind_int64(ins, 10, (int64_t)now);
-        rc = rc_of(sqlite3_step(ins));
+        rc = sup_db_sqlite_rc(sqlite3_step(ins));
         if (rc)
             break;
         if (sqlite3_changes(h) == 1) {
@@ -265,7 +249,7 @@ int sup_export_keys(sup_ctx *s, int jsonl, char **out, size_t *len)
     *len = 0;
     if (!h)
         return KS_DB_ERR;
-    rc = rc_of(sqlite3_prepare_v2(h, "SELECT public_key, holder_id, label, privileges, scope,"
+    rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "SELECT public_key, holder_id, label, privileges, scope,"
                                      " valid_from, valid_until FROM keys ORDER BY id", -1, &st,
                                   NULL));
     if (rc)
@@ -315,7 +299,7 @@ int sup_export_keys(sup_ctx *s, int jsonl, char **out, size_t *len)
         puts_(&b, line);
     }
     if (!b.oom && step != SQLITE_DONE && step != SQLITE_ROW)
-        rc = rc_of(step) ? rc_of(step) : KS_DB_ERR;
+        rc = sup_db_sqlite_rc(step) ? sup_db_sqlite_rc(step) : KS_DB_ERR;
     sqlite3_finalize(st);
     if (b.oom) {
         free(b.p);

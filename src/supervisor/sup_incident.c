@@ -19,6 +19,9 @@
  *              or an operator closes it.
  *   escalate   a fault software repaired comes back within the window:
  *              the repair does not hold, the hardware is at fault (KSE-900).
+ *
+ * Size: over 500 lines because open/update/resolve/escalate are one
+ * lifecycle whose transitions must be read together.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>

@@ -25,11 +25,11 @@
 #include "ks_sodium.h"
 #include "ks_tlspin.h"
 #include "sup.h"
+#include "sup_cmdout.h"
 #include "sup_initcmd.h"
 #include "sup_tls.h"
 #include "sup_tlsgen.h"
 
-enum { INIT_OK = 0, INIT_REFUSED = 1, INIT_USAGE = 2, INIT_IO = 3, INIT_INTERNAL = 4 };
 
 #define INIT_SANS_MAX 8
 
@@ -59,34 +59,6 @@ typedef struct init_args {
     int nsans, nopass, tls, json;
 } init_args;
 
-static int json_out;
-
-static int fail(int exit_code, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* The CLI's error shape: {"error":{code,message}} on stdout with --json,
- * else one line on stderr (the code shown for a refusal). */
-static int fail(int exit_code, const char *code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (json_out) {
-        json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-        if (o)
-            json_dumpf(o, stdout, JSON_INDENT(2));
-        putchar('\n');
-        fflush(stdout);
-        json_decref(o);
-    } else if (exit_code == INIT_REFUSED) {
-        fprintf(stderr, "keysupd: %s: %s\n", code, msg);
-    } else {
-        fprintf(stderr, "keysupd: error: %s\n", msg);
-    }
-    return exit_code;
-}
 
 static const char **value_slot(init_args *a, const char *opt)
 {
@@ -117,7 +89,7 @@ static int parse(int argc, char **argv, init_args *a)
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--json") == 0)
-            a->json = json_out = 1;
+            a->json = sup_cmd_json = 1;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], **slot;
         if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
@@ -131,21 +103,21 @@ static int parse(int argc, char **argv, init_args *a)
             continue;
         }
         if (o[0] != '-' || o[1] == '\0')
-            return fail(INIT_USAGE, "USAGE", "keysupd init: unexpected argument '%s' (see --help)", o);
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: unexpected argument '%s' (see --help)", o);
         slot = value_slot(a, o);
         if (!slot && strcmp(o, "--san") != 0)
-            return fail(INIT_USAGE, "USAGE", "keysupd init: unknown option '%s' (see --help)", o);
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: unknown option '%s' (see --help)", o);
         if (i + 1 >= argc)
-            return fail(INIT_USAGE, "USAGE", "keysupd init: option %s needs a value", o);
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: option %s needs a value", o);
         if (slot) {
             if (*slot)
-                return fail(INIT_USAGE, "USAGE", "keysupd init: option %s given twice", o);
+                return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: option %s given twice", o);
             *slot = argv[++i];
             continue;
         }
         do {
             if (a->nsans >= INIT_SANS_MAX)
-                return fail(INIT_USAGE, "USAGE", "keysupd init: at most %d values for --san",
+                return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: at most %d values for --san",
                             INIT_SANS_MAX);
             a->sans[a->nsans++] = argv[++i];
         } while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0);
@@ -160,33 +132,33 @@ static int check(init_args *a, int *fast, unsigned *days)
     char err[512];
     uint64_t d = 825;
     if (!a->data)
-        return fail(INIT_USAGE, "USAGE", "keysupd init: --data DIR is required");
+        return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: --data DIR is required");
     if (a->kdf && strcmp(a->kdf, "interactive") != 0 && strcmp(a->kdf, "moderate") != 0)
-        return fail(INIT_USAGE, "USAGE", "keysupd init: --kdf must be interactive or moderate");
+        return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: --kdf must be interactive or moderate");
     *fast = a->kdf && strcmp(a->kdf, "interactive") == 0;
     if (!a->tls_cert != !a->tls_key)
-        return fail(INIT_USAGE, "USAGE", "keysupd init: --tls-cert and --tls-key go together");
+        return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: --tls-cert and --tls-key go together");
     if (a->tls_cert && a->nsans)
-        return fail(INIT_USAGE, "USAGE", "keysupd init: --san makes a certificate; --tls-cert "
+        return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: --san makes a certificate; --tls-cert "
                     "brings one: use one or the other");
     if (a->tls_type && strcmp(a->tls_type, "ecdsa") != 0 && strcmp(a->tls_type, "ed25519") != 0)
-        return fail(INIT_USAGE, "USAGE", "keysupd init: --tls-key-type must be ecdsa or ed25519");
+        return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: --tls-key-type must be ecdsa or ed25519");
     if (a->tls_days) {
         char *end = NULL;
         errno = 0;
         d = strtoull(a->tls_days, &end, 10);
         if (!*a->tls_days || *a->tls_days == '-' || *end || errno || d < 1 || d > 3650)
-            return fail(INIT_USAGE, "USAGE", "keysupd init: --tls-days must be 1..3650");
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: --tls-days must be 1..3650");
     }
     *days = (unsigned)d;
     a->tls |= a->nsans > 0 || a->tls_cert != NULL;
     for (int i = 0; i < a->nsans; i++)
         if (sup_tlsgen_san_check(a->sans[i], err, sizeof err))
-            return fail(INIT_USAGE, "USAGE", "keysupd init: %s", err);
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: %s", err);
     if (a->tls_cert) {
         sup_tls *t = NULL;
         if (sup_tls_open(&t, a->tls_cert, a->tls_key, err, sizeof err))
-            return fail(INIT_REFUSED, "TLS", "keysupd init: %s", err);
+            return sup_cmd_fail(SUP_CMD_REFUSED, "TLS", "keysupd init: %s", err);
         sup_tls_free(t);
     }
     return 0;
@@ -226,7 +198,7 @@ static void emit(json_t *o)
     const char *key;
     json_t *v;
     int width = 0;
-    if (json_out) {
+    if (sup_cmd_json) {
         json_dumpf(o, stdout, JSON_INDENT(2));
         putchar('\n');
     } else {
@@ -250,31 +222,31 @@ int sup_init_main(int argc, char **argv)
     ks_crypto crypto;
     json_t *o = NULL;
 
-    json_out = 0;
+    sup_cmd_json = 0;
     if ((ret = parse(argc, argv, &a)) != 0)
-        return ret < 0 ? INIT_OK : ret;
+        return ret < 0 ? SUP_CMD_OK : ret;
     if ((ret = check(&a, &fast, &days)) != 0)
         return ret;
     if (sodium_init() < 0 || ks_sodium_crypto(&crypto) != KS_OK)
-        return fail(INIT_INTERNAL, "CRYPTO", "libsodium failed to initialise");
+        return sup_cmd_fail(SUP_CMD_INTERNAL, "CRYPTO", "libsodium failed to initialise");
     if (!a.nopass) {
         switch (ks_passphrase_read(a.passfile, &pass, &passlen, err, sizeof err)) {
         case KS_OK: break;
-        case KS_E_IO: return fail(INIT_IO, "IO", "%s", err);
-        case KS_E_FORMAT: return fail(INIT_REFUSED, "FORMAT", "%s", err);
-        case KS_E_INVAL: return fail(INIT_USAGE, "USAGE", "%s", err);
-        case KS_E_PASSPHRASE: return fail(INIT_USAGE, "PASSPHRASE", "%s", err);
-        default: return fail(INIT_INTERNAL, "INTERNAL", "%s", err);
+        case KS_E_IO: return sup_cmd_fail(SUP_CMD_IO, "IO", "%s", err);
+        case KS_E_FORMAT: return sup_cmd_fail(SUP_CMD_REFUSED, "FORMAT", "%s", err);
+        case KS_E_INVAL: return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "%s", err);
+        case KS_E_PASSPHRASE: return sup_cmd_fail(SUP_CMD_USAGE, "PASSPHRASE", "%s", err);
+        default: return sup_cmd_fail(SUP_CMD_INTERNAL, "INTERNAL", "%s", err);
         }
         if (!pass)
-            return fail(INIT_USAGE, "USAGE", "keysupd init: the signing key needs a passphrase:"
+            return sup_cmd_fail(SUP_CMD_USAGE, "USAGE", "keysupd init: the signing key needs a passphrase:"
                         " --passphrase-file FILE or KEYSUP_PASSPHRASE (or --no-passphrase"
                         " for a test setup)");
     }
     ret = sup_init_db(a.data, a.db, pass, passlen, fast, token, pk, err, sizeof err);
     ks_passphrase_free(pass, passlen); /* the key is sealed: the passphrase is not needed */
     if (ret)
-        return fail(ret == KS_E_IO ? INIT_IO : INIT_REFUSED, ret == KS_E_IO ? "IO" : "REFUSED",
+        return sup_cmd_fail(ret == KS_E_IO ? SUP_CMD_IO : SUP_CMD_REFUSED, ret == KS_E_IO ? "IO" : "REFUSED",
                     "keysupd init: %s", err);
     /* Only I/O is left to fail in TLS here; the token must still be shown. */
     if (a.tls && setup_tls(&a, days, pin, err, sizeof err))
@@ -289,7 +261,7 @@ int sup_init_main(int argc, char **argv)
         sodium_memzero(line, sizeof line);
         if (werr != KS_OK) {
             sodium_memzero(token, sizeof token);
-            return fail(INIT_IO, "IO", "cannot write %s: %s", a.tokout, strerror(e));
+            return sup_cmd_fail(SUP_CMD_IO, "IO", "cannot write %s: %s", a.tokout, strerror(e));
         }
     }
     o = json_object();
@@ -318,5 +290,5 @@ int sup_init_main(int argc, char **argv)
     sodium_memzero(token, sizeof token);
     emit(o);
     json_decref(o);
-    return tls_failed ? INIT_IO : INIT_OK;
+    return tls_failed ? SUP_CMD_IO : SUP_CMD_OK;
 }

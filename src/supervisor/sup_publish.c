@@ -27,6 +27,11 @@
  *     rebuilding the old image when a full rebuild lies in between.
  *   - Images are refcounted in memory so serving never copies under a lock
  *     and a publish never waits for slow readers.
+ *
+ * Size: over 500 lines because the publish contract below (one version, one
+ * image, the cache in step with key_changes) is held by the incremental and
+ * the full path together and reads best beside them; the next split is the
+ * incremental builder into a file of its own.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>

@@ -15,6 +15,10 @@ sup_init
 # nonce limit, as bench_supervisor does (a real fleet has many addresses).
 sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
     "$W/sup/keysupd.conf"
+# This test counts each fault's incidents per controller: the 10 offline ones
+# would fold into one site incident (KSE-120), which site_fold_e2e tests.
+sed -i -e 's/^site_fold = .*/site_fold = 0/' "$W/sup/keysupd.conf"
+grep -q '^site_fold = 0' "$W/sup/keysupd.conf" || fail "keysupd.conf has no site_fold line"
 sup_start
 keygen holder
 keygen gone
