@@ -61,8 +61,11 @@ for c in front-door pos-1 scale-1; do
     tok=$("$B/keysup" --json controller add "$c" --scope "${SCOPE[$c]}" --site demo |
           python3 -c 'import json,sys; print(json.load(sys.stdin)["provisioning_token"])')
     "$B/keysup-controller" enroll --flash "$D/$c.img" --supervisor "$KEYSUP_SERVER" --token "$tok"
+    # A demo fleet: the agents accept the test-only fault hooks, so the
+    # "Try:" lines below can break one and watch the diagnosis (a real
+    # agent refuses them; docs/controller.md).
     "$B/keysup-controller" run --flash "$D/$c.img" --socket "$D/$c.sock" \
-        --supervisor "$KEYSUP_SERVER" --heartbeat 2 >"$D/$c.log" 2>&1 &
+        --supervisor "$KEYSUP_SERVER" --heartbeat 2 --enable-fault-hooks >"$D/$c.log" 2>&1 &
     PIDS+=($!)
 done
 
