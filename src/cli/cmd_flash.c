@@ -217,22 +217,29 @@ static json_t *commit_json(const ks_store_commit *c)
     return o;
 }
 
+/* open_image, then a mounted store: CLI_OK with im open, else the error
+ * (a damaged store reported as damage_err does) with im closed. */
+static int open_mounted(cli_ctx *cx, int argc, char **argv, const char *usage, flash_img *im)
+{
+    int ret = open_image(cx, argc, argv, usage, im);
+    if (ret == CLI_OK && !im->st.mounted) {
+        ks_diag d = im->d;
+        ret = im->mount_err == KS_E_STORE_CORRUPT
+                  ? damage_err(cx, im, im->mount_err, &d)
+                  : cli_core_err(cx, im->mount_err, &d, "no keysup store in this image");
+    }
+    if (ret != CLI_OK)
+        close_image(im);
+    return ret;
+}
+
 static int flash_inspect(cli_ctx *cx, int argc, char **argv)
 {
     flash_img im;
     ks_store_info in;
-    int ret = open_image(cx, argc, argv, flash_usage_inspect, &im);
-    if (ret != CLI_OK) {
-        close_image(&im);
+    int ret = open_mounted(cx, argc, argv, flash_usage_inspect, &im);
+    if (ret != CLI_OK)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    }
-    if (!im.st.mounted) {
-        ks_diag d = im.d;
-        ret = im.mount_err == KS_E_STORE_CORRUPT ? damage_err(cx, &im, im.mount_err, &d)
-              : cli_core_err(cx, im.mount_err, &d, "no keysup store in this image");
-        close_image(&im);
-        return ret;
-    }
     ks_store_get_info(&im.st, &in);
     json_t *o = json_object();
     json_t *lay = json_object();
@@ -337,18 +344,9 @@ static int flash_check(cli_ctx *cx, int argc, char **argv)
 {
     flash_img im;
     ks_diag d = {0, 0, NULL};
-    int ret = open_image(cx, argc, argv, flash_usage_check, &im);
-    if (ret != CLI_OK) {
-        close_image(&im);
+    int ret = open_mounted(cx, argc, argv, flash_usage_check, &im);
+    if (ret != CLI_OK)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    }
-    if (!im.st.mounted) {
-        d = im.d;
-        ret = im.mount_err == KS_E_STORE_CORRUPT ? damage_err(cx, &im, im.mount_err, &d)
-              : cli_core_err(cx, im.mount_err, &d, "no keysup store in this image");
-        close_image(&im);
-        return ret;
-    }
     int err = ks_store_check(&im.st, &d);
     if (err == KS_E_STORE_CORRUPT) {
         ret = damage_err(cx, &im, err, &d);
@@ -393,18 +391,9 @@ static int flash_wear(cli_ctx *cx, int argc, char **argv)
 {
     flash_img im;
     ks_wear_report w;
-    int ret = open_image(cx, argc, argv, flash_usage_wear, &im);
-    if (ret != CLI_OK) {
-        close_image(&im);
+    int ret = open_mounted(cx, argc, argv, flash_usage_wear, &im);
+    if (ret != CLI_OK)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    }
-    if (!im.st.mounted) {
-        ks_diag d = im.d;
-        ret = im.mount_err == KS_E_STORE_CORRUPT ? damage_err(cx, &im, im.mount_err, &d)
-              : cli_core_err(cx, im.mount_err, &d, "no keysup store in this image");
-        close_image(&im);
-        return ret;
-    }
     /* Mounting may have counted nothing: the counts are what the image holds. */
     ks_wear_report_get(&im.st, im.endurance, &w);
     json_t *o = json_object();
