@@ -10,26 +10,8 @@
 
 #include <jansson.h>
 
+#include "ks_httpc.h"
 #include "sim.h"
-
-typedef struct body {
-    char *p;
-    size_t n;
-} body;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    body *b = ud;
-    size_t n = size * nmemb;
-    char *q = realloc(b->p, b->n + n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, ptr, n);
-    b->n += n;
-    q[b->n] = '\0';
-    b->p = q;
-    return n;
-}
 
 static int read_line(FILE *f, char *out, size_t cap)
 {
@@ -82,35 +64,33 @@ static int add_all(sim *s)
     if (!(c = curl_easy_init()))
         goto cleanup;
     for (unsigned i = 0; i < s->o.controllers; i++) {
-        body b = {NULL, 0};
+        ks_httpc_buf b;
         long status = 0;
         snprintf(name, sizeof name, "%s-%u", s->o.prefix, i);
         json_t *req = json_pack("{s:s,s:I}", "name", name, "scope",
                                 (json_int_t)(1 + i % s->o.scopes));
         char *text = json_dumps(req, JSON_COMPACT);
         json_decref(req);
-        curl_easy_reset(c);
-        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_reset(c); /* one handle: the connection is kept */
+        ks_httpc_setup(c, "POST", url, &b, 1u << 20, NULL);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
         CURLcode cc = curl_easy_perform(c);
         free(text);
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        json_t *ans = cc == CURLE_OK && b.p ? json_loads(b.p, 0, NULL) : NULL;
+        status = ks_httpc_status(c);
+        json_t *ans = cc == CURLE_OK && b.p ? json_loadb((const char *)b.p, b.n, 0, NULL) : NULL;
         const char *t = json_string_value(json_object_get(ans, "provisioning_token"));
         if (status != 201 || !t || strlen(t) >= sizeof s->ctl[i]->token) {
             fprintf(s->err, "keysup-sim: adding controller %s failed (HTTP %ld, %s): %s\n", name,
-                    status, curl_easy_strerror(cc), b.p ? b.p : "");
+                    status, curl_easy_strerror(cc), b.p ? (const char *)b.p : "");
             json_decref(ans);
-            free(b.p);
+            ks_httpc_buf_free(&b);
             goto cleanup;
         }
         snprintf(s->ctl[i]->token, sizeof s->ctl[i]->token, "%s", t);
         json_decref(ans);
-        free(b.p);
+        ks_httpc_buf_free(&b);
     }
     rc = 0;
 cleanup:

@@ -7,39 +7,24 @@
 #define _POSIX_C_SOURCE 200809L
 #include <curl/curl.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_cmds.h"
 #include "cli_http.h"
+#include "ks_httpc.h"
 
 /* The largest file read: the supervisor's import_max_body default. */
 #define IMPORT_MAX ((size_t)512 << 20)
 
-typedef struct rbuf {
-    char *p;
-    size_t n;
-} rbuf;
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    rbuf *b = ud;
-    size_t add = size * nmemb;
-    char *np = realloc(b->p, b->n + add + 1);
-    if (!np)
-        return 0;
-    b->p = np;
-    memcpy(b->p + b->n, ptr, add);
-    b->n += add;
-    b->p[b->n] = '\0';
-    return add;
-}
-
-/* One request with a raw body; the answer in *out (malloc'd). An exit code
- * for transport failures; the HTTP status in *code. */
+/* One request with a raw body; the answer in *out (ks_httpc_buf_free it;
+ * no size cap: an export is as large as the registry). An exit code for
+ * transport failures; the HTTP status in *code. */
 static int raw(cli_ctx *cx, const cli_remote *r, const char *method, const char *path,
-               const uint8_t *body, size_t blen, const char *ctype, rbuf *out, long *code)
+               const uint8_t *body, size_t blen, const char *ctype, ks_httpc_buf *out,
+               long *code)
 {
     const char *server = r->server ? r->server : getenv("KEYSUP_SERVER");
     char tok[256], auth[300], url[2048], ct[96], ebuf[CURL_ERROR_SIZE] = "";
@@ -56,7 +41,7 @@ static int raw(cli_ctx *cx, const cli_remote *r, const char *method, const char 
     snprintf(url, sizeof url, "%s%s", server, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     sodium_memzero(tok, sizeof tok);
-    c = curl_easy_init();
+    c = ks_httpc_open(method, url, out, SIZE_MAX, ebuf);
     if (!c) {
         sodium_memzero(auth, sizeof auth);
         return cli_err(cx, CLI_INTERNAL, "INTERNAL", "libcurl failed to initialise");
@@ -65,16 +50,11 @@ static int raw(cli_ctx *cx, const cli_remote *r, const char *method, const char 
     snprintf(ct, sizeof ct, "Content-Type: %s", ctype ? ctype : "text/plain");
     hdr = curl_slist_append(hdr, ct);
     hdr = curl_slist_append(hdr, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
     /* A million keys take a while to commit: no overall deadline, only
      * "no progress for two minutes". */
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 120L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
     cli_tls_setopt(c);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
@@ -87,7 +67,7 @@ static int raw(cli_ctx *cx, const cli_remote *r, const char *method, const char 
         int tls = cli_tls_explain(why, sizeof why, server, (int)cc, ebuf);
         ret = cli_err(cx, CLI_IO, tls ? "TLS" : "CONNECT", "%s: %s", cx->cmd, why);
     } else {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, code);
+        *code = ks_httpc_status(c);
     }
     curl_slist_free_all(hdr);
     curl_easy_cleanup(c);
@@ -96,9 +76,9 @@ static int raw(cli_ctx *cx, const cli_remote *r, const char *method, const char 
 
 /* A non-2xx answer: the server's message, and for a refused file every
  * row it names ("FILE:LINE: reason"). */
-static int refused(cli_ctx *cx, const char *file, const rbuf *b, long code)
+static int refused(cli_ctx *cx, const char *file, const ks_httpc_buf *b, long code)
 {
-    json_t *e = b->n ? json_loadb(b->p, b->n, 0, NULL) : NULL;
+    json_t *e = b->n ? json_loadb((const char *)b->p, b->n, 0, NULL) : NULL;
     json_t *err = json_object_get(e, "error"), *rows = json_object_get(err, "rows"), *row;
     const char *ecode = json_string_value(json_object_get(err, "code"));
     const char *msg = json_string_value(json_object_get(err, "message"));
@@ -142,7 +122,7 @@ int key_import(cli_ctx *cx, int argc, char **argv)
     };
     uint8_t *file = NULL;
     size_t len = 0;
-    rbuf b = {NULL, 0};
+    ks_httpc_buf b = {NULL, 0, 0, 0};
     long code = 0;
 
     ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, import_usage);
@@ -165,7 +145,7 @@ int key_import(cli_ctx *cx, int argc, char **argv)
         goto cleanup;
     }
     {
-        json_t *o = json_loadb(b.p ? b.p : "", b.n, 0, NULL);
+        json_t *o = json_loadb(b.p ? (const char *)b.p : "", b.n, 0, NULL);
         if (!o) {
             ret = cli_err(cx, CLI_INTERNAL, "INTERNAL", "%s: the answer is not JSON", cx->cmd);
             goto cleanup;
@@ -173,7 +153,7 @@ int key_import(cli_ctx *cx, int argc, char **argv)
         ret = cli_emit(cx, o);
     }
 cleanup:
-    free(b.p);
+    ks_httpc_buf_free(&b);
     return ret;
 }
 
@@ -192,7 +172,7 @@ int key_export(cli_ctx *cx, int argc, char **argv)
         {"--format", CLI_VALUE, &fmt}, {"-o", CLI_VALUE, &outf}, {"--force", CLI_FLAG, &force},
         {NULL, CLI_FLAG, NULL},
     };
-    rbuf b = {NULL, 0};
+    ks_httpc_buf b = {NULL, 0, 0, 0};
     long code = 0;
 
     ret = cli_parse(cx, argc, argv, opts, pos, 0, 0, &npos, export_usage);
@@ -210,10 +190,10 @@ int key_export(cli_ctx *cx, int argc, char **argv)
         goto cleanup;
     }
     if (outf)
-        ret = cli_write(cx, outf, b.p ? b.p : "", b.n, 0600, force);
+        ret = cli_write(cx, outf, b.p ? (const char *)b.p : "", b.n, 0600, force);
     else if (b.n && fwrite(b.p, 1, b.n, stdout) != b.n)
         ret = cli_io_err(cx, "stdout", "write the export");
 cleanup:
-    free(b.p);
+    ks_httpc_buf_free(&b);
     return ret;
 }
