@@ -17,10 +17,19 @@ done
 
 # ctl_run_ft NAME: the agent under libfaketime, its offset read from NAME.ft
 # at every clock read (the RTC, not the monotonic tick, is moved).
+# allocator_release_to_os_interval_ms=-1: with release-to-OS on, ASan's
+# allocator reads clock_gettime when it maps a size class for the first time.
+# If that first mapping happens inside libfaketime's own lazy dlsym (which
+# mallocs), libfaketime's clock_gettime re-enters the allocator that holds its
+# lock, and the agent hangs before main ("Unexpected recursive calls to
+# clock_gettime()"). Whether it does depends on the binary's layout, so it
+# failed for some clone paths only. Without release-to-OS the allocator never
+# reads the clock.
 ctl_run_ft() {
     local name=$1
     rm -f "$W/$name.sock"
-    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0" LD_PRELOAD="$FT_LIB" \
+    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1" \
+        LD_PRELOAD="$FT_LIB" \
         FAKETIME_TIMESTAMP_FILE="$W/$name.ft" FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
         "$B/keysup-controller" run --flash "$W/$name.img" --socket "$W/$name.sock" \
         --supervisor "$KEYSUP_SERVER" --heartbeat 1 >>"$W/$name.log" 2>&1 &
