@@ -405,18 +405,6 @@ static void resp_free(sup_resp *rs)
         rs->shared_free(rs->shared);
 }
 
-void api_refusal(sup_req *rq, int locked, const char *action, const char *target,
-                 const char *code, const char *detail)
-{
-    static const sup_client none = {{0}, 1, "unknown"};
-    if (!rq->s->guard) { /* no HTTP guard (unit tests): one row each, as before */
-        sup_audit(rq->s, locked, "anonymous", action, target, "denied", code, detail);
-        return;
-    }
-    sup_guard_refusal(rq->s->guard, locked, rq->client ? rq->client : &none, action, target,
-                     code, detail);
-}
-
 /* 1 when r (method, pattern) is rq's route: its arguments go to st. */
 static int route_is(conn_state *st, const sup_req *rq, const char *method, const char *pattern,
                     int *path_found)
