@@ -26,8 +26,7 @@
 
 static sup_ctx S;
 static char base_url[64], auth_hdr[128];
-static uint8_t dev_sk[64];
-static int64_t ctrl_id;
+static bench_dev dev = {base_url, NULL, {0}, 0};
 static double run_seconds = 2;
 
 typedef struct worker {
@@ -35,39 +34,6 @@ typedef struct worker {
     int heartbeat; /* 1: signed heartbeats; 0: enrolments */
     long ok, errors;
 } worker;
-
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    size_t add = s * n;
-    char *b = ud;
-    if (b) {
-        size_t have = strlen(b), take = add < 255 - have ? add : 255 - have;
-        memcpy(b + have, p, take);
-        b[have + take] = 0;
-    }
-    return add;
-}
-
-static int one_heartbeat(CURL *c, const char *body)
-{
-    char resp[256] = "", url[128];
-    const char *path = "/v1/device/heartbeat";
-    long code = 0;
-    struct curl_slist *hl =
-        bench_device_headers(c, base_url, &S.crypto, dev_sk, ctrl_id, "POST", path, body, resp);
-    if (!hl)
-        return -1;
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hl);
-    return code == 200 ? 0 : -1;
-}
 
 static int one_enrol(CURL *c)
 {
@@ -91,14 +57,11 @@ static int one_enrol(CURL *c)
 static void *work(void *arg)
 {
     worker *w = arg;
-    CURL *c = curl_easy_init();
     char body[256];
-    double end = bench_now() + run_seconds;
-    snprintf(body, sizeof body, "{\"time\":%lld,\"applied_version\":1,\"lockout\":false}",
-             (long long)time(NULL));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    while (bench_now() < end) {
-        if ((w->heartbeat ? one_heartbeat(c, body) : one_enrol(c)) == 0)
+    double end;
+    CURL *c = bench_loop_open(body, run_seconds, &end);
+    while (c && bench_now() < end) {
+        if ((w->heartbeat ? bench_heartbeat(c, &dev, body, 0) : one_enrol(c)) == 0)
             w->ok++;
         else
             w->errors++;
@@ -151,24 +114,14 @@ static double raw_inserts(void)
 static int run_one(const char *url, int threads)
 {
     char dir[] = "/tmp/ks_bench_pg_XXXXXX", tok[80], err[512];
-    uint8_t pk[32], dpk[32];
     double raw, en, hb;
     long e1, e2;
 
-    if (!mkdtemp(dir))
-        return 1;
-    memset(&S, 0, sizeof S);
-    if (sup_init_db(dir, url, NULL, 0, 1, tok, pk, err, sizeof err) ||
-        sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
+    if (bench_sup_open(&S, dir, url, threads, tok, err, sizeof err)) {
         fprintf(stderr, "bench_pg: %s\n", err);
         return 1;
     }
     sup_log_set_level(KS_LOG_WARN);
-    snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
-    S.cfg.threads = (uint32_t)threads;
-    /* Every client is 127.0.0.1: lift the per-address limits. */
-    S.cfg.nonce_rate = S.cfg.nonce_burst = 1000000;
-    S.cfg.enroll_per_minute = 1000000;
     raw = raw_inserts();
     if (sup_cluster_start(&S, err, sizeof err) || sup_pub_start(&S) ||
         sup_http_start(&S, err, sizeof err)) {
@@ -177,15 +130,7 @@ static int run_one(const char *url, int threads)
     }
     snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", S.port);
     snprintf(auth_hdr, sizeof auth_hdr, "Authorization: Bearer %s", tok);
-    crypto_sign_keypair(dpk, dev_sk);
-    {
-        sup_dbv p = sup_dbv_blob(dpk, 32);
-        pthread_mutex_lock(&S.lock);
-        sup_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
-                         " created_at) VALUES ('bench', 1, 1, ?, 0)", &p, 1, NULL, NULL);
-        ctrl_id = sup_db_last_id(S.db);
-        pthread_mutex_unlock(&S.lock);
-    }
+    bench_sup_controller(&S, &dev);
     en = load(0, threads, &e1);
     hb = load(1, threads, &e2);
     printf("%-10s raw inserts %7.0f /s | enrolments %7.0f /s (%.2f of raw, errors %ld) |"
@@ -197,12 +142,7 @@ static int run_one(const char *url, int threads)
     sup_cluster_free(&S);
     sup_close(&S);
     sodium_memzero(tok, sizeof tok);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench_pg: cannot remove %s\n", dir);
-    }
+    bench_sup_remove("bench_pg", dir);
     return 0;
 }
 

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -29,82 +28,29 @@
 
 static sup_ctx S;
 static char base_url[64];
-static uint8_t dev_sk[64];
-static int64_t ctrl_id;
+static bench_dev dev = {base_url, NULL, {0}, 0};
 static double run_seconds = 3;
 
 typedef struct worker {
     pthread_t th;
-    int heartbeat;   /* 1: signed heartbeats; 0: GET /v1/ping */
+    int heartbeat;   /* 1: signed heartbeats (answer signed); 0: GET /v1/ping */
     double *lat;
     size_t n, cap;
     long errors;
 } worker;
 
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    size_t add = s * n;
-    char *b = ud;
-    if (b) {
-        size_t have = strlen(b), take = add < 255 - have ? add : 255 - have;
-        memcpy(b + have, p, take);
-        b[have + take] = 0;
-    }
-    return add;
-}
-
-/* Counts answers that carry the supervisor's signature (docs/formats.md):
- * the rate below is of signed answers, not of bare ones. */
-static size_t on_header(char *p, size_t s, size_t n, void *ud)
-{
-    int *signed_answer = ud;
-    if (s * n > 26 && strncasecmp(p, "X-Keysup-Answer-Signature:", 26) == 0)
-        *signed_answer = 1;
-    return s * n;
-}
-
-static int one_heartbeat(CURL *c, const char *body)
-{
-    int signed_answer = 0;
-    char resp[256] = "", url[128];
-    const char *path = "/v1/device/heartbeat";
-    long code = 0;
-    struct curl_slist *hl =
-        bench_device_headers(c, base_url, &S.crypto, dev_sk, ctrl_id, "POST", path, body, resp);
-
-    if (!hl)
-        return -1;
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    resp[0] = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &signed_answer);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, NULL);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, NULL);
-    curl_slist_free_all(hl);
-    return code == 200 && signed_answer ? 0 : -1;
-}
-
 static void *work(void *arg)
 {
     worker *w = arg;
-    CURL *c = curl_easy_init();
     char url[128], body[256];
-    double end = bench_now() + run_seconds;
+    double end;
+    CURL *c = bench_loop_open(body, run_seconds, &end);
     snprintf(url, sizeof url, "%s/v1/ping", base_url);
-    snprintf(body, sizeof body, "{\"time\":%lld,\"applied_version\":1,\"lockout\":false}",
-             (long long)time(NULL));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    while (bench_now() < end) {
+    while (c && bench_now() < end) {
         double t0 = bench_now();
         int ok;
         if (w->heartbeat) {
-            ok = one_heartbeat(c, body) == 0;
+            ok = bench_heartbeat(c, &dev, body, 1) == 0;
         } else {
             long code = 0;
             curl_easy_setopt(c, CURLOPT_URL, url);
@@ -277,7 +223,6 @@ int main(int argc, char **argv)
     uint32_t nkeys = argc > 1 ? (uint32_t)atoi(argv[1]) : 1000000;
     int threads = argc > 3 ? atoi(argv[3]) : 4;
     char dir[] = "/tmp/ks_bench_sup_XXXXXX", tok[80], err[256];
-    uint8_t pk[32], dpk[32];
     double hb, hb50, hb99, st, st50, st99, t0, t1;
     long e1, e2;
     uint64_t v0, v1;
@@ -285,37 +230,25 @@ int main(int argc, char **argv)
 
     if (argc > 2)
         run_seconds = atof(argv[2]);
-    if (sodium_init() < 0 || !mkdtemp(dir))
+    if (sodium_init() < 0 || threads < 1)
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
-        sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
+    if (bench_sup_open(&S, dir, NULL, threads, tok, err, sizeof err)) {
         fprintf(stderr, "bench_supervisor: %s\n", err);
         return 1;
     }
     sup_log_set_level(getenv("KS_BENCH_LOG") ? KS_LOG_INFO : KS_LOG_WARN);
-    snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
-    S.cfg.threads = (uint32_t)threads;
-    /* Every client thread is 127.0.0.1: lift the per-address nonce limit
-     * the benchmark would otherwise measure instead of the server. */
-    S.cfg.nonce_rate = S.cfg.nonce_burst = 1000000;
     if (sup_pub_start(&S) || sup_http_start(&S, err, sizeof err)) {
         fprintf(stderr, "bench_supervisor: %s\n", err);
         return 1;
     }
     snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", S.port);
-    crypto_sign_keypair(dpk, dev_sk);
-    {
-        sup_dbv p = sup_dbv_blob(dpk, 32);
-        pthread_mutex_lock(&S.lock);
-        sup_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
-                         " created_at) VALUES ('bench', 1, 1, ?, 0)", &p, 1, NULL, NULL);
-        ctrl_id = sup_db_last_id(S.db);
-        sup_pub_mark(&S, 1);
-        pthread_mutex_unlock(&S.lock);
-        sup_pub_kick(&S);
-        wait_version(1, 0);
-    }
+    bench_sup_controller(&S, &dev);
+    pthread_mutex_lock(&S.lock);
+    sup_pub_mark(&S, 1);
+    pthread_mutex_unlock(&S.lock);
+    sup_pub_kick(&S);
+    wait_version(1, 0);
 
     printf("keysupd on loopback, %d client threads, %d server threads, %.0f s each, sync=%s\n",
            threads, threads, run_seconds, S.cfg.sync_full ? "full" : "normal");
@@ -443,12 +376,8 @@ int main(int argc, char **argv)
     sup_http_stop(&S);
     sup_pub_stop(&S);
     sup_close(&S);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench_supervisor: could not remove %s\n", dir);
-    }
+    sodium_memzero(tok, sizeof tok);
+    bench_sup_remove("bench_supervisor", dir);
     curl_global_cleanup();
     return 0;
 }

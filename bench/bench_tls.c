@@ -35,8 +35,7 @@
 
 static sup_ctx S;
 static char base_url[64], cacert[PATH_MAX + 32];
-static uint8_t dev_sk[64];
-static int64_t ctrl_id;
+static bench_dev dev = {base_url, NULL, {0}, 0};
 static double run_seconds = 3;
 
 typedef struct worker {
@@ -45,53 +44,16 @@ typedef struct worker {
     long n, errors;
 } worker;
 
-static size_t sink(char *p, size_t s, size_t n, void *ud)
-{
-    size_t add = s * n;
-    char *b = ud;
-    if (b) {
-        size_t have = strlen(b), take = add < 255 - have ? add : 255 - have;
-        memcpy(b + have, p, take);
-        b[have + take] = 0;
-    }
-    return add;
-}
-
-/* One heartbeat as a controller sends it (docs/api.md, device signature). */
-static int one_heartbeat(CURL *c, const char *body)
-{
-    char resp[256] = "", url[128];
-    const char *path = "/v1/device/heartbeat";
-    long code = 0;
-    struct curl_slist *hl =
-        bench_device_headers(c, base_url, &S.crypto, dev_sk, ctrl_id, "POST", path, body, resp);
-
-    if (!hl)
-        return -1;
-    snprintf(url, sizeof url, "%s%s", base_url, path);
-    resp[0] = 0;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hl);
-    return code == 200 ? 0 : -1;
-}
-
 static void *work(void *arg)
 {
     worker *w = arg;
-    CURL *c = curl_easy_init();
     char body[256];
-    double end = bench_now() + run_seconds;
-    snprintf(body, sizeof body, "{\"time\":%lld,\"applied_version\":1,\"lockout\":false}",
-             (long long)time(NULL));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
-    while (bench_now() < end) {
-        if (one_heartbeat(c, body) == 0)
+    double end;
+    CURL *c = bench_loop_open(body, run_seconds, &end);
+    if (c)
+        curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
+    while (c && bench_now() < end) {
+        if (bench_heartbeat(c, &dev, body, 0) == 0)
             w->n++;
         else
             w->errors++;
@@ -214,7 +176,6 @@ int main(int argc, char **argv)
 {
     int threads = argc > 2 ? atoi(argv[2]) : 2, rounds = argc > 3 ? atoi(argv[3]) : 3;
     char dir[] = "/tmp/ks_bench_tls_XXXXXX", tok[80], err[512], cp[PATH_MAX], kp[PATH_MAX];
-    uint8_t pk[32], dpk[32];
     double plain[9], tls[9], hs[9], raw[9];
     long e = 0;
     unsigned rport;
@@ -222,39 +183,29 @@ int main(int argc, char **argv)
 
     if (argc > 1)
         run_seconds = atof(argv[1]);
-    if (threads < 1 || threads > 16 || rounds < 1 || rounds > 9 || sodium_init() < 0 ||
-        !mkdtemp(dir))
+    if (threads < 1 || threads > 16 || rounds < 1 || rounds > 9 || sodium_init() < 0)
         return 1;
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (bench_sup_open(&S, dir, NULL, threads, tok, err, sizeof err)) {
+        fprintf(stderr, "bench_tls: %s\n", err);
+        return 1;
+    }
+    /* The certificate is read when serve() starts HTTPS, not by sup_open. */
     snprintf(cp, sizeof cp, "%s/%s", dir, SUP_TLS_CERT_NAME);
     snprintf(kp, sizeof kp, "%s/%s", dir, SUP_TLS_KEY_NAME);
     snprintf(cacert, sizeof cacert, "%s", cp);
-    if (sup_init(dir, NULL, 0, 1, tok, pk, err, sizeof err) ||
-        sup_tlsgen_selfsigned(cp, kp, NULL, 0, 0, 30, err, sizeof err) ||
-        sup_open(&S, dir, NULL, NULL, 0, err, sizeof err)) {
+    if (sup_tlsgen_selfsigned(cp, kp, NULL, 0, 0, 30, err, sizeof err)) {
         fprintf(stderr, "bench_tls: %s\n", err);
         return 1;
     }
     sup_log_set_level(KS_LOG_ERROR);
-    snprintf(S.cfg.listen, sizeof S.cfg.listen, "127.0.0.1:0");
-    S.cfg.threads = (uint32_t)threads;
     S.cfg.sync_full = 0; /* the figure is the link, not the disk */
-    /* Every client thread is 127.0.0.1: lift the per-address nonce limit
-     * (docs/supervisor.md, "Limits"), which would otherwise be what this
-     * measures. */
-    S.cfg.nonce_rate = S.cfg.nonce_burst = 1000000;
     if (sup_pub_start(&S))
         return 1;
-    crypto_sign_keypair(dpk, dev_sk);
-    {
-        sup_dbv p = sup_dbv_blob(dpk, 32);
-        pthread_mutex_lock(&S.lock);
-        sup_db_exec(S.db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, NULL);
-        sup_db_exec(S.db, "INSERT INTO controllers(name, scope, min_key_format, device_pk,"
-                         " created_at) VALUES ('bench', 1, 1, ?, 0)", &p, 1, NULL, NULL);
-        ctrl_id = sup_db_last_id(S.db);
-        pthread_mutex_unlock(&S.lock);
-    }
+    pthread_mutex_lock(&S.lock);
+    sup_db_exec(S.db, "PRAGMA synchronous=NORMAL", NULL, 0, NULL, NULL);
+    pthread_mutex_unlock(&S.lock);
+    bench_sup_controller(&S, &dev);
     printf("keysupd on loopback, %d client threads, %d server threads, %d rounds of %.0f s,"
            " ECDSA P-256 certificate\n", threads, threads, rounds, run_seconds);
     for (int r = 0; r < rounds; r++) {
@@ -306,5 +257,7 @@ int main(int argc, char **argv)
     }
     sup_pub_stop(&S);
     sup_close(&S);
+    sodium_memzero(tok, sizeof tok);
+    bench_sup_remove("bench_tls", dir);
     return 0;
 }

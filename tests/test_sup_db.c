@@ -1,7 +1,8 @@
 /*
  * test_sup_db.c - the supervisor storage interface on SQLite: migrations are
  * idempotent and versioned, constraint errors map to KS_DB_CONSTRAINT, a
- * rolled-back transaction leaves nothing, and rows come back typed.
+ * rolled-back transaction leaves nothing, rows come back typed, and at
+ * most one repair of a kind is pending per controller (migration 7).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -164,6 +165,45 @@ static void pg_dialect(void **state)
     assert_false(sup_db_is_pg_url(NULL));
 }
 
+/*
+ * Two keysupd on one PostgreSQL database may both diagnose a controller: the
+ * database itself keeps one pending diagnosis repair per controller and
+ * command, and the insert sup_diag_repair.c makes is a no-op for the second.
+ * Operators' commands and repairs already run are not constrained.
+ */
+static void one_pending_repair(void **state)
+{
+    sup_db *db = *state;
+    const char *plain = "INSERT INTO commands(controller_id, command, args, state, created_by,"
+                        " created_at) VALUES (1, 'initialize', '{}', 'pending', ?, 0)";
+    const char *idem = "INSERT INTO commands(controller_id, command, args, state, created_by,"
+                       " created_at) VALUES (1, 'initialize', '{}', 'pending',"
+                       " 'keysupd:diagnosis', 0) ON CONFLICT (controller_id, command) WHERE"
+                       " state = 'pending' AND created_by = 'keysupd:diagnosis' DO NOTHING";
+    sup_dbv diag = sup_dbv_text("keysupd:diagnosis"), op = sup_dbv_text("token:admin");
+    int64_t n = -1;
+
+    assert_int_equal(sup_db_migrate(db, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_exec(db, "INSERT INTO controllers(name, scope, min_key_format,"
+                                     " created_at) VALUES ('c1', 1, 1, 0)", NULL, 0, NULL, NULL),
+                     KS_DB_OK);
+    assert_int_equal(sup_db_exec(db, plain, &diag, 1, NULL, NULL), KS_DB_OK);
+    /* the second instance's copy: refused outright, or a no-op */
+    assert_int_equal(sup_db_exec(db, plain, &diag, 1, NULL, NULL), KS_DB_CONSTRAINT);
+    assert_int_equal(sup_db_exec(db, idem, NULL, 0, NULL, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_changes(db), 0);
+    /* an operator may still queue the same command */
+    assert_int_equal(sup_db_exec(db, plain, &op, 1, NULL, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_int(db, "SELECT COUNT(*) FROM commands WHERE state = 'pending'",
+                                NULL, 0, &n), KS_DB_OK);
+    assert_int_equal(n, 2);
+    /* once run, the next repair of that kind can be queued */
+    assert_int_equal(sup_db_exec(db, "UPDATE commands SET state = 'done' WHERE created_by ="
+                                     " 'keysupd:diagnosis'", NULL, 0, NULL, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_exec(db, idem, NULL, 0, NULL, NULL), KS_DB_OK);
+    assert_int_equal(sup_db_changes(db), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +211,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(migrate_twice, setup, teardown),
         cmocka_unit_test_setup_teardown(constraint_and_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(typed_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(one_pending_repair, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

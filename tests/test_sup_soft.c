@@ -3,7 +3,9 @@
  * memory until a batch is written; several heartbeats of one controller
  * fold into one row (newest wins; last_sync, firmware and protocol only
  * move when a report carries them, as the single UPDATE did); the
- * diagnosis sees the pending row; sup_close writes what is left.
+ * diagnosis sees the pending row; sup_close writes what is left; the
+ * console's GET /v1/fleet writes the pending batch before it reads, as
+ * controller list/show do.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <sodium.h>
 
 #include "sup.h"
+#include "sup_api.h"
 #include "sup_soft.h"
 #include "sup_util.h"
 
@@ -154,6 +157,71 @@ static void test_fold_and_flush(void **state)
     assert_int_equal(col(a, "last_seen"), 999);
 }
 
+/* The route's handler, called as the dispatcher would after decoding an
+ * empty query (every filter unset). */
+static json_t *call_route(const char *method, const char *pattern)
+{
+    const sup_api_route *rt = NULL;
+    sup_req rq;
+    sup_resp rs;
+    void *in;
+    for (size_t t = 0; !rt && t < sup_api_ntables; t++)
+        for (const sup_api_route *r = sup_api_tables[t]; r->method; r++)
+            if (strcmp(r->method, method) == 0 && strcmp(r->pattern, pattern) == 0)
+                rt = r;
+    assert_non_null(rt);
+    assert_non_null(rt->schema);
+    in = calloc(1, rt->schema->size);
+    assert_non_null(in);
+    memset(&rq, 0, sizeof rq);
+    memset(&rs, 0, sizeof rs);
+    rq.s = &S;
+    rq.method = method;
+    rq.in = in;
+    rq.schema = rt->schema;
+    rq.role = KS_ROLE_ADMIN;
+    rt->fn(&rq, &rs);
+    free(in);
+    assert_int_equal(rs.status, 200);
+    return rs.json;
+}
+
+/* applied_version of controller id in a list answer's items. */
+static int64_t listed_av(json_t *ans, int64_t id)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(ans, "items"), i, r)
+        if (json_integer_value(json_object_get(r, "id")) == id)
+            return json_integer_value(json_object_get(r, "applied_version"));
+    return -1;
+}
+
+/*
+ * A heartbeat's state is read back at once by the console's fleet view
+ * (as by `controller list|show`), not a batch later. Each round puts a new applied version and reads it within
+ * microseconds, far inside the 200 ms batch: without the readers' flush
+ * every round would have to land just after the flusher's own write.
+ */
+static void test_readers_flush(void **state)
+{
+    (void)state;
+    int64_t a = add_ctrl("reader");
+    for (int round = 1; round <= 5; round++) {
+        sup_soft_row r;
+        json_t *ans;
+        memset(&r, 0, sizeof r);
+        r.id = a;
+        r.last_seen = 1000 + round;
+        r.has_av = 1;
+        r.applied_version = 10 * round;
+        assert_int_equal(sup_soft_put(&S, &r), 0);
+        ans = call_route("GET", "/v1/fleet");
+        assert_int_equal(listed_av(ans, a), 10 * round);
+        json_decref(ans);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -173,6 +241,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fold_and_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_flush, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

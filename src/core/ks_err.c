@@ -65,6 +65,7 @@ static const struct err_entry err_table[] = {
     {KS_E_TLS_PIN_MISMATCH, "TLS_PIN_MISMATCH", "supervisor TLS certificate does not match the pin"},
     {KS_E_IDENTITY_CLONED, "IDENTITY_CLONED", "two units run under one controller identity"},
     {KS_E_DATABASE_UNREACHABLE, "DATABASE_UNREACHABLE", "the supervisor cannot reach its PostgreSQL database"},
+    {KS_E_SIGNING_KEY_NOT_FOLLOWED, "SIGNING_KEY_NOT_FOLLOWED", "another keysupd rotated the signing key and this one cannot take it"},
     {KS_E_OPERATOR_LOCKED, "OPERATOR_LOCKED", "console operator locked out after failed sign-ins"},
     {KS_E_CONSOLE_SESSION_EXPIRED, "CONSOLE_SESSION_EXPIRED", "console session expired or signed out"},
     {KS_E_CSRF_REJECTED, "CSRF_REJECTED", "console request without its CSRF token"},

@@ -575,6 +575,26 @@ static const ks_kse table[] = {
       "If only this host cannot reach it, fix the network path; controllers and the CLI given "
       "several supervisor URLs use another keysupd meanwhile.",
       NULL}},
+    {761, "SIGNING_KEY_NOT_FOLLOWED", KS_SEV_ERROR, KS_AREA_COMMUNICATION,
+     "Another keysupd rotated the signing key and this one cannot take it",
+     "Several keysupd share one PostgreSQL database and one of them rotated the supervisor "
+     "signing key. The others take the new key from the database, wrapped under the previous "
+     "key, and seal it into their own data directory; this instance could not: its data "
+     "directory is not writable, the wrapped key is missing (the rotation was made by an older "
+     "keysupd), it does not hold the previous key, or the new key's token cannot be opened "
+     "here. Until it has the key it answers controllers with signatures they no longer trust "
+     "and does not publish.",
+     "keysupd looks for a newer signing key at every publisher round (once a second and at "
+     "each published version) and at start; a key it cannot take is logged "
+     "(`signing_key.not_followed`) with this code, and keysupd refuses to start without it.",
+     0, NULL,
+     {"Read the log line: it names the key's sequence number, its file or token and the reason.",
+      "Copy that key file (supervisor-N.key) from the data directory of the instance that "
+      "rotated into this one's, mode 0600; it is sealed with the same passphrase.",
+      "For a token key, make the token and its PIN (signing_key_pin_file) reachable from this "
+      "host.",
+      "Restart this keysupd; `keysup supervisor show` against it must name the new seq.",
+      NULL}},
     {800, "LICENSE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
      "Feature licence missing, expired or bound elsewhere",
      "The controller has no valid licence for the feature: missing, past its expiry, or issued "

@@ -189,9 +189,9 @@ static void session_delete(sup_req *rq, sup_resp *rs)
 /* The static files: not JSON API routes, so outside docs/openapi.json
  * (docs/api.md); the name is checked by safe_name, the answer is a file. */
 const sup_route sup_routes_web[] = {
-    {"GET", "/", KS_AUTH_PUBLIC, web_index},
-    {"GET", "/ui/*", KS_AUTH_PUBLIC, web_file},
-    {NULL, NULL, 0, NULL},
+    {"GET", "/", KS_AUTH_PUBLIC, web_index, SUP_BODY_NONE},
+    {"GET", "/ui/*", KS_AUTH_PUBLIC, web_file, SUP_BODY_NONE},
+    {NULL, NULL, 0, NULL, 0},
 };
 
 static const sup_field signin_fields[] = {

@@ -19,6 +19,7 @@
 
 #include "ks_kse.h"
 #include "sup_console.h"
+#include "sup_soft.h"
 
 typedef struct open_inc {
     int64_t ctrl, code, n;
@@ -161,6 +162,10 @@ static void fleet(sup_req *rq, sup_resp *rs)
     uint32_t scope = UINT32_MAX;
     int rc;
 
+    /* The page shows what the controllers last reported: the pending batch
+     * of heartbeat soft state is written first, as for `controller list`
+     * (sup_soft.h); else a row may lag by one batch. */
+    sup_soft_flush(s);
     pthread_mutex_lock(&s->lock);
     rows = sup_db_rows_json(s->db, "SELECT id, name, site, model, scope, firmware_version,"
                                    " protocol_version, last_seen, last_sync, applied_version,"

@@ -10,8 +10,8 @@
  *   GET  /v1/keys:export[?format=csv|jsonl]   every key in the import
  *        format (text), so export | import round-trips.
  *
- * The batch body may be larger than max_body: import_max_body bounds it
- * (sup_http.c asks api_batch_max_body before reading it).
+ * The batch body may be larger than max_body: its route is declared with
+ * a SUP_BODY_FILE body, which the dispatcher bounds by import_max_body.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -126,13 +126,7 @@ static void keys_export(sup_req *rq, sup_resp *rs)
 }
 
 const sup_route sup_routes_keys_batch[] = {
-    {"POST", "/v1/keys:batch", KS_ROLE_OPERATOR, keys_batch},
-    {"GET", "/v1/keys:export", KS_ROLE_AUDITOR, keys_export},
-    {NULL, NULL, 0, NULL},
+    {"POST", "/v1/keys:batch", KS_ROLE_OPERATOR, keys_batch, SUP_BODY_FILE},
+    {"GET", "/v1/keys:export", KS_ROLE_AUDITOR, keys_export, SUP_BODY_NONE},
+    {NULL, NULL, 0, NULL, 0},
 };
-
-size_t api_batch_max_body(const sup_ctx *s, const sup_api_route *r)
-{
-    /* by handler: a schema-less route reaches the dispatcher as a copy */
-    return r->fn == sup_routes_keys_batch[0].fn ? s->cfg.import_max_body : 0;
-}

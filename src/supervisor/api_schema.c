@@ -169,7 +169,7 @@ int api_decode(sup_req *rq, sup_resp *rs, const sup_schema *schema)
         if (rc == 0)
             rq->has |= 1ull << i;
     }
-    if (schema->body == SUP_BODY_NONE)
+    if (schema->body == SUP_BODY_NONE || schema->body == SUP_BODY_FILE)
         return 0;
     if (schema->body == SUP_BODY_OPTIONAL && (!rq->body || rq->body_len == 0))
         return 0; /* no body: every body field absent, with its default */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sup_api.h"
+#include "sup_guard.h"
 
 void api_json(sup_resp *rs, int status, json_t *o)
 {
@@ -190,4 +191,20 @@ json_t *api_row(sup_ctx *s, const char *sql, const sup_dbv *p, int n)
         r = json_incref(json_array_get(a, 0));
     json_decref(a);
     return r;
+}
+
+/* A refused request, counted per client by the guard (sup_guard.c). Here,
+ * beside the other response helpers, and not in the dispatcher: the
+ * console's session checks (sup_session.c) refuse too, and the dispatcher
+ * calls them. */
+void api_refusal(sup_req *rq, int locked, const char *action, const char *target,
+                 const char *code, const char *detail)
+{
+    static const sup_client none = {{0}, 1, "unknown"};
+    if (!rq->s->guard) { /* no HTTP guard (unit tests): one row each, as before */
+        sup_audit(rq->s, locked, "anonymous", action, target, "denied", code, detail);
+        return;
+    }
+    sup_guard_refusal(rq->s->guard, locked, rq->client ? rq->client : &none, action, target,
+                     code, detail);
 }

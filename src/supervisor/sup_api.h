@@ -86,6 +86,7 @@ typedef struct sup_route {
     const char *pattern;    /* "/v1/keys/ * /grant" without spaces; `*` = one segment */
     int auth;
     sup_api_fn fn;
+    unsigned char body;     /* enum sup_body: what the body is, which sets its limit */
 } sup_route;
 
 /* A declared route: its input is decoded and validated against schema
@@ -138,8 +139,6 @@ extern const sup_route sup_routes_keys_batch[];
 /* GET /v1/device/snapshot after its checks: shared image, Range/ETag, the
  * download limit (api_snapshot.c). */
 void api_snapshot_serve(sup_req *rq, sup_resp *rs);
-/* The body limit of route r when it is not max_body (the import file); 0 else. */
-size_t api_batch_max_body(const sup_ctx *s, const sup_api_route *r);
 
 /* ----- console sessions (sup_session.c) ----- */
 

@@ -37,31 +37,6 @@ static const char restore_usage[] =
     "`keysup restore` is the same command (it runs this one).\n";
 
 
-static void emit(json_t *o)
-{
-    const char *key;
-    json_t *v;
-    if (sup_cmd_json) {
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        putchar('\n');
-    } else {
-        json_object_foreach(o, key, v) {
-            if (json_is_array(v)) {
-                size_t i;
-                json_t *e;
-                printf("%s:\n", key);
-                json_array_foreach(v, i, e)
-                    printf("  %s\n", json_string_value(e));
-            } else if (json_is_integer(v)) {
-                printf("%s: %lld\n", key, (long long)json_integer_value(v));
-            } else {
-                printf("%s: %s\n", key, json_string_value(v));
-            }
-        }
-    }
-    fflush(stdout);
-}
-
 /* --data DIR and --out/--from DIR (second), --json, --help. -1: help shown. */
 static int parse(int argc, char **argv, const char *second, const char *usage,
                  const char **data, const char **dir)
@@ -110,7 +85,7 @@ int sup_backup_main(int argc, char **argv)
     json_object_set_new(o, "note", json_string("the signing keys in it are sealed with their "
                                                "passphrase; store the backup and the passphrase "
                                                "apart"));
-    emit(o);
+    sup_cmd_emit(o);
     json_decref(o);
     return SUP_CMD_OK;
 }
@@ -148,7 +123,7 @@ int sup_restore_main(int argc, char **argv)
         "4. Then `keysup controller command ID initialize` for each controller named: it takes"
         " the supervisor's database and converges."));
     json_object_set_new(o, "next_steps", steps);
-    emit(o);
+    sup_cmd_emit(o);
     json_decref(o);
     return SUP_CMD_OK;
 }

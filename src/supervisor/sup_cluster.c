@@ -29,6 +29,7 @@
 #include "sup_cluster.h"
 #include "sup_db_pg.h"
 #include "sup_diag.h"
+#include "sup_keyfollow.h"
 
 #define CLUSTER_LEASE_KEY 0x6b737570 /* "ksup": the publish lease */
 #define CLUSTER_TRY_MS 250
@@ -163,6 +164,8 @@ static int setup_db(sup_ctx *s, uint8_t secret[32])
     if (!rc)
         rc = sup_db_exec(s->db, "CREATE TABLE IF NOT EXISTS cluster_secret(id INTEGER PRIMARY KEY,"
                                 " secret BYTEA NOT NULL)", NULL, 0, NULL, NULL);
+    if (!rc)
+        rc = sup_db_exec(s->db, SUP_KEYWRAP_TABLE_SQL, NULL, 0, NULL, NULL);
     if (!rc)
         rc = sup_db_exec(s->db, "INSERT INTO cluster_secret(id, secret) SELECT 1, ? WHERE NOT"
                                 " EXISTS (SELECT 1 FROM cluster_secret)", &p, 1, NULL, NULL);

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int sup_cmd_json;
 
@@ -29,4 +30,35 @@ int sup_cmd_fail(int exit_code, const char *code, const char *fmt, ...)
         fprintf(stderr, "keysupd: error: %s\n", msg);
     }
     return exit_code;
+}
+
+void sup_cmd_emit(json_t *o)
+{
+    const char *key;
+    json_t *v;
+    int width = 0;
+    if (sup_cmd_json) {
+        json_dumpf(o, stdout, JSON_INDENT(2));
+        putchar('\n');
+        fflush(stdout);
+        return;
+    }
+    json_object_foreach(o, key, v)
+        if (!json_is_array(v) && (int)strlen(key) > width)
+            width = (int)strlen(key);
+    json_object_foreach(o, key, v) {
+        int pad = width - (int)strlen(key) + 1;
+        if (json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            printf("%s:\n", key);
+            json_array_foreach(v, i, e)
+                printf("  %s\n", json_string_value(e));
+        } else if (json_is_integer(v)) {
+            printf("%s:%*s%lld\n", key, pad, "", (long long)json_integer_value(v));
+        } else {
+            printf("%s:%*s%s\n", key, pad, "", json_string_value(v));
+        }
+    }
+    fflush(stdout);
 }

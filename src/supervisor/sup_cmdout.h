@@ -20,4 +20,12 @@ extern int sup_cmd_json;
 int sup_cmd_fail(int exit_code, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Prints a command's answer: the object as JSON with --json, else one
+ * "key: value" line per member, values aligned after the longest key;
+ * integers as numbers, an array of strings as indented lines under its key.
+ */
+struct json_t;
+void sup_cmd_emit(struct json_t *o);
+
 #endif

@@ -5,6 +5,11 @@
  * "keysupd:diagnosis" instead of an operator token, so it travels the same
  * path (heartbeat answer, acknowledgement) and shows in
  * `keysup controller show` like any other. Every queued repair is audited.
+ *
+ * At most one repair of a kind is pending per controller, also when several
+ * keysupd share a PostgreSQL database and each diagnoses the same
+ * controller: a partial unique index (sup_repair_schema) makes the insert
+ * idempotent (ON CONFLICT DO NOTHING), whatever the order of the checks.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -14,6 +19,15 @@
 #include "sup_diag.h"
 
 #define DIAG_ACTOR "keysupd:diagnosis"
+
+/* Migration 7. Copies left pending by two instances before it are dropped
+ * (the oldest stays: a controller runs it at its next heartbeat). */
+const char sup_repair_schema[] =
+    "DELETE FROM commands WHERE created_by = '" DIAG_ACTOR "' AND state = 'pending' AND id NOT IN"
+    " (SELECT MIN(id) FROM commands WHERE created_by = '" DIAG_ACTOR "' AND state = 'pending'"
+    " GROUP BY controller_id, command);"
+    "CREATE UNIQUE INDEX commands_one_repair ON commands(controller_id, command)"
+    " WHERE state = 'pending' AND created_by = '" DIAG_ACTOR "';";
 
 const char *sup_diag_repair_command(int code)
 {
@@ -54,7 +68,21 @@ int64_t sup_diag_queue(sup_ctx *s, int64_t ctrl_id, const char *cmd, int code, i
         sup_dbv p[3] = {sup_dbv_int(ctrl_id), sup_dbv_text(cmd), sup_dbv_int((int64_t)sup_now())};
         rc = sup_db_exec(s->db, "INSERT INTO commands(controller_id, command, args, state,"
                                " created_by, created_at) VALUES (?, ?, '{}', 'pending', '"
-                               DIAG_ACTOR "', ?)", p, 3, NULL, NULL);
+                               DIAG_ACTOR "', ?) ON CONFLICT (controller_id, command) WHERE"
+                               " state = 'pending' AND created_by = '" DIAG_ACTOR "' DO NOTHING",
+                         p, 3, NULL, NULL);
+    }
+    /* Nothing inserted: another instance queued it between the check above
+     * and the insert (only possible outside one write transaction). */
+    if (!rc && sup_db_changes(s->db) == 0) {
+        rc = sup_db_int(s->db, "SELECT id FROM commands WHERE controller_id = ? AND command = ?"
+                              " AND state = 'pending' ORDER BY id LIMIT 1", q, 2, &id);
+        if (rc == KS_DB_OK) {
+            snprintf(detail, sizeof detail, "incident %lld: %s already queued (command %lld)",
+                     (long long)incident, cmd, (long long)id);
+            sup_audit(s, 1, DIAG_ACTOR, "diagnosis.repair", target, "ok", kse, detail);
+            return id;
+        }
     }
     if (rc) {
         sup_audit(s, 1, DIAG_ACTOR, "diagnosis.repair", target, "failed", kse,

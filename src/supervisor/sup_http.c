@@ -49,6 +49,8 @@ typedef struct conn_state {
     int answered;           /* a response was queued before the body */
     uint64_t t0;
     size_t max_body;
+    const char *limit_name; /* what sets max_body, for the 413 */
+    unsigned char body_kind; /* the route's enum sup_body: sets max_body */
     sup_api_route found;    /* the route (a schema-less one with schema NULL) */
     const sup_api_route *route;
     const char *args[KS_API_MAXARGS];
@@ -403,18 +405,6 @@ static void resp_free(sup_resp *rs)
         rs->shared_free(rs->shared);
 }
 
-void api_refusal(sup_req *rq, int locked, const char *action, const char *target,
-                 const char *code, const char *detail)
-{
-    static const sup_client none = {{0}, 1, "unknown"};
-    if (!rq->s->guard) { /* no HTTP guard (unit tests): one row each, as before */
-        sup_audit(rq->s, locked, "anonymous", action, target, "denied", code, detail);
-        return;
-    }
-    sup_guard_refusal(rq->s->guard, locked, rq->client ? rq->client : &none, action, target,
-                     code, detail);
-}
-
 /* 1 when r (method, pattern) is rq's route: its arguments go to st. */
 static int route_is(conn_state *st, const sup_req *rq, const char *method, const char *pattern,
                     int *path_found)
@@ -438,6 +428,7 @@ static int find_route(conn_state *st, sup_req *rq, sup_resp *rs)
         for (const sup_api_route *r = sup_api_tables[t]; r->method; r++)
             if (route_is(st, rq, r->method, r->pattern, &path_found)) {
                 st->route = r;
+                st->body_kind = r->schema ? r->schema->body : SUP_BODY_ANY;
                 return 1;
             }
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -445,6 +436,7 @@ static int find_route(conn_state *st, sup_req *rq, sup_resp *rs)
             if (route_is(st, rq, r->method, r->pattern, &path_found)) {
                 st->found = (sup_api_route){r->method, r->pattern, r->auth, r->fn, NULL, NULL};
                 st->route = &st->found;
+                st->body_kind = r->body;
                 return 1;
             }
     if (path_found)
@@ -452,6 +444,22 @@ static int find_route(conn_state *st, sup_req *rq, sup_resp *rs)
     else
         api_error(rs, 404, "NOT_FOUND", "no such endpoint: %s %s", rq->method, rq->url);
     return 0;
+}
+
+/* The body limit of the route found, by what its body is, and the setting
+ * that sets it: every route's, so no handler is special-cased here. */
+static void route_max_body(const sup_ctx *s, conn_state *st)
+{
+    st->max_body = s->cfg.max_body;
+    st->limit_name = "max_body";
+    if (st->body_kind == SUP_BODY_FILE) {
+        st->max_body = s->cfg.import_max_body;
+        st->limit_name = "import_max_body";
+    }
+    if (st->route->auth == KS_AUTH_PUBLIC && st->max_body > KS_PUBLIC_MAX_BODY) {
+        st->max_body = KS_PUBLIC_MAX_BODY;
+        st->limit_name = "anonymous requests";
+    }
 }
 
 /* Rate limits of anonymous routes; 0 to go on, else a 429 in rs. */
@@ -526,6 +534,7 @@ static int first_call(sup_ctx *s, struct MHD_Connection *c, conn_state *st, cons
 
     st->started = 1;
     st->max_body = s->cfg.max_body;
+    st->limit_name = "max_body";
     sup_guard_conn_phase(s->guard, sock_ctx(c), 1);
     rq_init(&rq, s, c, st, method, url);
     if (st->bad[0]) {
@@ -547,16 +556,12 @@ static int first_call(sup_ctx *s, struct MHD_Connection *c, conn_state *st, cons
         }
         st->inflight = 1;
     }
-    if (st->route->auth == KS_AUTH_PUBLIC && st->max_body > KS_PUBLIC_MAX_BODY)
-        st->max_body = KS_PUBLIC_MAX_BODY;
-    if (api_batch_max_body(s, st->route))
-        st->max_body = api_batch_max_body(s, st->route);
+    route_max_body(s, st);
     if (cl && strtoull(cl, NULL, 10) > st->max_body) {
         /* Refuse before reading: the client learns at once. */
         st->too_big = 1;
         api_error(rs, 413, "BAD_REQUEST", "request body larger than %zu bytes (%s)",
-                  st->max_body, st->max_body == s->cfg.max_body ? "max_body"
-                                                                : "anonymous requests");
+                  st->max_body, st->limit_name);
         sup_log(KS_LOG_WARN, "http.too_large", "method=%s url=%s length=%s", method, url, cl);
         return 1;
     }
@@ -567,8 +572,10 @@ static int first_call(sup_ctx *s, struct MHD_Connection *c, conn_state *st, cons
             return 1;
         /* A used or unknown nonce: the signature still decides whether this
          * is a replay (audited as such), but only over a small body. */
-        if (r == 1 && st->max_body > KS_DEAD_NONCE_MAX_BODY)
+        if (r == 1 && st->max_body > KS_DEAD_NONCE_MAX_BODY) {
             st->max_body = KS_DEAD_NONCE_MAX_BODY;
+            st->limit_name = "device request without a live nonce";
+        }
         if (r == 1 && cl && strtoull(cl, NULL, 10) > st->max_body) {
             dev_fail(&rq, rs, "controller:?", "nonce unknown, expired or already used", 0);
             return 1;
@@ -640,8 +647,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     if (st->too_big) {
         api_error(&rs, 413, "BAD_REQUEST", "request body larger than %zu bytes (%s)",
-                  st->max_body, st->max_body == s->cfg.max_body ? "max_body"
-                                                                : "anonymous requests");
+                  st->max_body, st->limit_name);
         sup_log(KS_LOG_WARN, "http.too_large", "method=%s url=%s", method, url);
     } else {
         rq_init(&rq, s, c, st, method, url);
@@ -650,7 +656,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 goto send; /* revoked while the body arrived */
             /* A bulk import's handler may run for minutes: body_timeout
              * bounds its upload, not its transaction. */
-            if (api_batch_max_body(s, st->route))
+            if (st->body_kind == SUP_BODY_FILE)
                 sup_guard_conn_phase(s->guard, sock_ctx(c), 2);
             /* A declared route's input is decoded and checked here, so
              * the handler holds only its business rule. */

@@ -192,25 +192,6 @@ static void set_hex(json_t *o, const char *key, const uint8_t *p, size_t n)
     json_object_set_new(o, key, json_string(hex));
 }
 
-/* The answer: JSON, or aligned `field: value` lines (all values are strings). */
-static void emit(json_t *o)
-{
-    const char *key;
-    json_t *v;
-    int width = 0;
-    if (sup_cmd_json) {
-        json_dumpf(o, stdout, JSON_INDENT(2));
-        putchar('\n');
-    } else {
-        json_object_foreach(o, key, v)
-            if ((int)strlen(key) > width)
-                width = (int)strlen(key);
-        json_object_foreach(o, key, v)
-            printf("%s:%*s%s\n", key, width - (int)strlen(key) + 1, "", json_string_value(v));
-    }
-    fflush(stdout);
-}
-
 int sup_init_main(int argc, char **argv)
 {
     init_args a;
@@ -288,7 +269,7 @@ int sup_init_main(int argc, char **argv)
                          "keysupd.conf; the admin token is shown only now, store it"
                        : "the admin token is shown only now; store it (--token-file)"));
     sodium_memzero(token, sizeof token);
-    emit(o);
+    sup_cmd_emit(o);
     json_decref(o);
     return tls_failed ? SUP_CMD_IO : SUP_CMD_OK;
 }

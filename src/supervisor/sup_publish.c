@@ -41,6 +41,7 @@
 #include <sodium.h>
 
 #include "sup_cluster.h"
+#include "sup_keyfollow.h"
 #include "sup_pubstore.h"
 #include "sup_restore.h"
 
@@ -493,7 +494,9 @@ int sup_pub_run_once(sup_ctx *s)
     if (s->cluster) {
         /* Serve what another instance published; publish only with the lease. */
         sup_pub_refresh(s);
-        if (!sup_cluster_leader(s)) {
+        /* A key rotated on another instance: answer and sign with it, or,
+         * when it cannot be taken (KSE-761, logged), do not publish. */
+        if (sup_keyfollow(s) != KS_OK || !sup_cluster_leader(s)) {
             pthread_mutex_unlock(&p->run);
             return 0;
         }
@@ -504,6 +507,10 @@ int sup_pub_run_once(sup_ctx *s)
                           " ORDER BY scope", NULL, 0, dirty_cb, &d))
         rc = KS_E_IO;
     pthread_mutex_unlock(&s->lock);
+    /* A rotation commits its key and its dirty marks together: marks read
+     * here come with a key the follow now sees, never signed with the old. */
+    if (s->cluster && d.n && sup_keyfollow(s) != KS_OK)
+        rc = KS_E_SIGNING_KEY_NOT_FOLLOWED;
     for (size_t i = 0; !rc && i < d.n; i++) {
         rc = publish_scope(s, d.scope[i], d.version[i], d.dirty[i]);
         if (!rc)

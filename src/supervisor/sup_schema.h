@@ -69,6 +69,8 @@ enum sup_body {
     SUP_BODY_FIELDS,    /* a JSON object; the declared body fields are decoded */
     SUP_BODY_ANY,       /* a JSON object of any members: the handler reads rq->json */
     SUP_BODY_OPTIONAL,  /* as FIELDS, or no body at all (every body field then absent) */
+    SUP_BODY_FILE,      /* a file the handler parses itself (the bulk import): not
+                         * decoded, bounded by import_max_body instead of max_body */
 };
 
 typedef struct sup_schema {

@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "ks_keyfile.h"
 #include "ks_p11.h"
 #include "sup.h"
+#include "sup_db_pg.h"
+#include "sup_keyfollow.h"
 #include "sup_signer.h"
 
 typedef struct key_row {
@@ -39,19 +42,52 @@ static int key_row_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *
     return 1;
 }
 
+/* The newest key this instance can load. On PostgreSQL another instance
+ * may have rotated while this one was down: its newer key files are not
+ * here yet, so the newest one that is is loaded and sup_keyfollow takes
+ * the rest from the database. */
+typedef struct local_row {
+    const sup_ctx *s;
+    key_row k;
+    int64_t newest;
+} local_row;
+
+static int local_row_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    local_row *l = ctx;
+    key_row r;
+    char path[PATH_MAX * 2];
+    memset(&r, 0, sizeof r);
+    key_row_cb(&r, ncol, c, names);
+    if (!r.found)
+        return 1;
+    if (!l->newest)
+        l->newest = r.seq;
+    sup_path(l->s, r.file, path, sizeof path);
+    if (!sup_db_is_pg(l->s->db) || ks_p11_is_uri(r.file) || access(path, F_OK) == 0) {
+        l->k = r;
+        return 1;
+    }
+    return 0;
+}
+
 int sup_sigkey_load(sup_ctx *s, char *err, size_t errlen)
 {
+    local_row l;
     key_row k;
     char path[PATH_MAX * 2];
     uint8_t pk[KS_PUBKEY_SIZE];
     ks_diag d = {0, 0, NULL};
     int rc;
 
-    memset(&k, 0, sizeof k);
+    memset(&l, 0, sizeof l);
+    l.s = s;
     rc = sup_db_exec(s->db, "SELECT seq, key_file, public_key FROM supervisor_keys"
-                           " ORDER BY seq DESC LIMIT 1", NULL, 0, key_row_cb, &k);
+                           " ORDER BY seq DESC", NULL, 0, local_row_cb, &l);
+    k = l.k;
     if (rc || !k.found) {
-        snprintf(err, errlen, "no supervisor key in the database (run `keysupd init`)");
+        snprintf(err, errlen, rc || !l.newest ? "no supervisor key in the database (run `keysupd "
+                 "init`)" : "no supervisor key file of the database is in this data directory");
         return KS_E_NOTFOUND;
     }
     /* Installed before any thread runs: the sign op never changes later. */
@@ -82,6 +118,12 @@ check:
     }
     memcpy(s->pk, pk, KS_PUBKEY_SIZE);
     s->key_seq = k.seq;
+    if (k.seq < l.newest && (sup_keyfollow(s) != KS_OK || s->key_seq < l.newest)) {
+        snprintf(err, errlen, "KSE-761: supervisor key %lld was rotated in by another keysupd and"
+                 " cannot be taken here (see the log); copy its key file from that instance's"
+                 " data directory", (long long)l.newest);
+        return KS_E_SIGNING_KEY_NOT_FOLLOWED;
+    }
     return KS_OK;
 }
 
@@ -162,6 +204,10 @@ sign:
         if (!rc)
             rc = sup_db_exec(s->db, "INSERT INTO supervisor_keys(seq, public_key, key_file,"
                                    " created_at, rotation) VALUES (?,?,?,?,?)", p, 5, NULL, NULL);
+        /* The other keysupd on the database take it from there (a token
+         * key they open themselves). */
+        if (!rc && !uri)
+            rc = sup_keyfollow_store(s, k.seq + 1, npk, seed);
         if (!rc)
             rc = sup_pub_mark(s, KS_SCOPE_ALL);
         if (!rc)

@@ -26,6 +26,14 @@ present "$W/alice.key" c1 access || fail "alice refused before the backup: $(cat
 [ "$(stat -c %a "$W/bak")" = 700 ] || fail "backup directory not 0700"
 "$B/keysup" backup --data "$W/sup" --out "$W/bak" >/dev/null 2>&1 && fail "backup over an existing directory"
 ok "online backup: $(j "$W/backup.json" 'd["database"]'), $(j "$W/backup.json" 'd["files"]') files"
+# the human form (sup_cmd_emit): "key: value" lines, the values aligned
+# after the longest key, integers as numbers
+"$B/keysup" backup --data "$W/sup" --out "$W/bak2" >"$W/backup.txt" || fail "backup: $(cat "$W/backup.txt")"
+grep -Eq '^files: +[0-9]+$' "$W/backup.txt" || fail "backup's files line: $(cat "$W/backup.txt")"
+[ "$(awk -F: '/^[a-z_]+: /{ match(substr($0, length($1) + 2), /[^ ]/); print length($1) + RSTART }' \
+    "$W/backup.txt" | sort -u | wc -l)" = 1 ] || fail "backup's values not aligned: $(cat "$W/backup.txt")"
+rm -rf "$W/bak2"
+ok "human backup output aligned"
 
 # ----- changes after the backup
 api key revoke "$A" >/dev/null
