@@ -6,3 +6,6 @@ foreach(t attack_version attack_console attack_drip)
   set_tests_properties(${t}_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
     ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t}")
 endforeach()
+# The console's audit CSV export defuses spreadsheet formulas (node only).
+add_test(NAME attack_csv_cell COMMAND node ${CMAKE_SOURCE_DIR}/tests/web/csv_cell.test.mjs)
+set_tests_properties(attack_csv_cell PROPERTIES TIMEOUT 30)
