@@ -114,6 +114,20 @@ int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, 
         unproved(s, ctrl_id, av, pv, hdr_hex != NULL);
         return 0;
     }
+    /* A lost revocation is the controller's word: the header proves the
+     * version it holds, not what our records lack. When it holds exactly
+     * what we publish (version and root), nothing can be lost and the claim
+     * is false. Any unit of the scope can fetch a current header, so a
+     * stolen unit claimed this on every heartbeat, each claim a new history
+     * and a full republish to the whole fleet; now it needs a header older
+     * than the current one, that is one real publish per claim. */
+    if (broken && !ahead && !forked && av == pv && root &&
+        memcmp(root, proot, KS_HASH_SIZE) == 0) {
+        sup_log(KS_LOG_WARN, "supervisor.restore_claim_false",
+                "controller=%lld version=%llu: a lost revocation while it holds exactly what is"
+                " published; ignored", (long long)ctrl_id, (unsigned long long)av);
+        return 0;
+    }
     do
         nh = randombytes_random();
     while (nh == 0 || nh == cur || (has_hist && nh == hist));

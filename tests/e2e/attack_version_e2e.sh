@@ -70,4 +70,48 @@ d=json.load(open(sys.argv[1])); items=d["items"] if isinstance(d,dict) else d
 print(sum(1 for r in items if r.get("code")=="KSE-711" and r.get("target")==sys.argv[2]))' "$W/refused.json" "controller:$RID")
 [ "$n" = 1 ] || fail "want one KSE-711 audit row for the rogue (once a minute), got $n"
 ok "the refused claims are audited once as KSE-711, naming the rogue"
+# ----- a real header plus a made-up lost revocation (the report's
+# `restore`): any unit of the scope can download the current header. Each
+# such claim drew a new history and republished every scope in full, which
+# sent every controller a new image: one stolen unit, one fleet-wide full
+# download per heartbeat. Holding exactly what is published, nothing can be
+# lost: the claim is refused. An older header needs a real publish first.
+fetch_header() {
+    "$T/sup_devreq" req "$URL" "$RSEED" "$RID" GET /v1/device/snapshot --out "$W/rogue.snap" \
+        | head -1 | grep -qx 200 || fail "rogue snapshot download"
+}
+claim_lost() {
+    python3 - "$W/rogue.snap" >"$W/rogue.claim" <<'PY'
+import json, struct, sys
+h = open(sys.argv[1], "rb").read()[:160]
+v, = struct.unpack_from("<Q", h, 8)
+hist, = struct.unpack_from("<I", h, 60)
+print(json.dumps({"applied_version": v, "applied_root": h[64:96].hex(), "applied_history": hist,
+                  "applied_header": h.hex(),
+                  "restore": {"code": "KSE-304", "lost_count": 1, "offered_history": hist,
+                              "offered_version": v, "keys": []}}))
+PY
+    [ "$(hb "$(cat "$W/rogue.claim")")" = 200 ] || fail "rogue heartbeat refused outright"
+}
+restores() {
+    api audit list --action supervisor.restore_detected >"$W/restores.json" || fail "audit list"
+    python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); items=d["items"] if isinstance(d,dict) else d
+print(len(items))' "$W/restores.json"
+}
+for i in 1 2 3 4; do fetch_header; claim_lost; sleep 0.3; done
+n=$(restores)
+[ "$n" = 0 ] || fail "$n restore detections (new histories, full republishes) from one unit in 2 s"
+ok "four lost-revocation claims with the current header: no restore detected"
+# A header one publish old still counts once (the controller's word): one
+# new history per real publish, not per heartbeat.
+fetch_header
+keygen carol
+api key enrol --public-key "$W/carol.key" --privilege VOID --scope 1 >/dev/null
+wait_until 10 "door in step after carol" in_step door
+for i in 1 2 3; do claim_lost; sleep 0.3; done
+n=$(restores)
+[ "$n" = 1 ] || fail "$n restore detections from one stale header, want 1"
+wait_until 10 "door in step after the claims" in_step door
+ok "three claims with a header one publish old: one restore detected, door in step"
 echo "attack_version_e2e: all $steps steps passed"
