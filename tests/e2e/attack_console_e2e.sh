@@ -65,4 +65,13 @@ api operator list >"$W/ops.json"
 st=$(signin tech2 right-password-123 x.json -H "Origin: $U")
 [ "$st" = 200 ] || fail "same-origin sign-in: $st $(cat "$W/x.json")"
 ok "sign-in refused as text/plain (415), from another Origin or cross-site (403 KSE-742), accepted from the console's own origin"
+# ----- API answers echo client text (an error names the key asked for, an
+# export holds labels): none may be sniffed as HTML by a browser.
+curl -s -D "$W/h.txt" -o "$W/b.json" "$U/v1/keys/%3Cscript%3Ealert(1)%3C%2Fscript%3E" \
+    -H "Authorization: Bearer $(cat "$W/admin.tok")" || fail "GET key"
+grep -qi '^content-type: application/json' "$W/h.txt" || fail "error answer type: $(cat "$W/h.txt")"
+grep -qi '^x-content-type-options: nosniff' "$W/h.txt" || fail "no nosniff on an API answer: $(cat "$W/h.txt")"
+curl -s -D "$W/h2.txt" -o /dev/null "$U/v1/keys:export" -H "Authorization: Bearer $(cat "$W/admin.tok")"
+grep -qi '^x-content-type-options: nosniff' "$W/h2.txt" || fail "no nosniff on the CSV export"
+ok "API answers, JSON and CSV, carry X-Content-Type-Options: nosniff"
 echo "attack_console_e2e: all $steps steps passed"
