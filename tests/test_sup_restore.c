@@ -3,7 +3,9 @@
  * row 9): a controller reporting a version this supervisor never published
  * (or the same version with another root) makes it draw a new history id and
  * continue above that version; nothing else does; both survive a restart,
- * and the next snapshot carries the history in its signed header.
+ * and the next snapshot carries the history in its signed header. A claim
+ * counts only with a header this supervisor signed for it (applied_header):
+ * none, or one signed by another key, moves nothing (KSE-711).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -40,14 +42,51 @@ static void enrol(uint32_t scope)
     assert_true(sup_pub_run_once(&S) >= 0);
 }
 
+/* The hex of a header for scope 1 at version av with root and history,
+ * signed by sk (the supervisor's own when NULL), made from the published
+ * one: the proof a controller sends. */
+static void signed_header(uint64_t av, const uint8_t *root, uint32_t hist, const uint8_t *sk,
+                          char out[2 * KS_SNAP_HEADER_SIZE + 1])
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    uint64_t v;
+    ks_snap_header h;
+    uint8_t raw[KS_SNAP_HEADER_SIZE];
+    assert_int_equal(sup_pub_snapshot(&S, 1, &buf, &len, &v), KS_OK);
+    assert_int_equal(ks_snap_header_decode(&h, buf, NULL), KS_OK);
+    free(buf);
+    h.version = av;
+    memcpy(h.root, root, KS_HASH_SIZE);
+    h.history = hist;
+    ks_snap_header_encode(&h, raw);
+    assert_int_equal(ks_snap_header_sign(&S.crypto, raw, sk ? sk : S.sk), KS_OK);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* hdr: 1 the supervisor's signed header, 0 none, -1 one signed by another key */
+static int check_h(uint64_t av, const uint8_t *root, int has_hist, uint32_t hist, int proof,
+                   int hdr)
+{
+    uint8_t proot[KS_HASH_SIZE], pk[32], sk[64];
+    char hex[2 * KS_SNAP_HEADER_SIZE + 1];
+    uint64_t pv = sup_pub_version(&S, 1, proot);
+    if (hdr && root) {
+        crypto_sign_keypair(pk, sk);
+        signed_header(av, root, hist, hdr < 0 ? sk : NULL, hex);
+    }
+    pthread_mutex_lock(&S.lock);
+    int rc = sup_restore_check(&S, 1, 1, av, root, has_hist, hist, pv, proot, proof,
+                               hdr && root ? hex : NULL);
+    pthread_mutex_unlock(&S.lock);
+    sodium_memzero(sk, sizeof sk);
+    return rc;
+}
+
 static int check_p(uint64_t av, const uint8_t *root, int has_hist, uint32_t hist, int proof)
 {
-    uint8_t proot[KS_HASH_SIZE];
-    uint64_t pv = sup_pub_version(&S, 1, proot);
-    pthread_mutex_lock(&S.lock);
-    int rc = sup_restore_check(&S, 1, 1, av, root, has_hist, hist, pv, proot, proof);
-    pthread_mutex_unlock(&S.lock);
-    return rc;
+    return check_h(av, root, has_hist, hist, proof, 1);
 }
 
 static int check(uint64_t av, const uint8_t *root, int has_hist, uint32_t hist)
@@ -95,8 +134,15 @@ static void test_restore_detection(void **state)
     assert_int_equal(check(v, NULL, 0, 0), 0);
     assert_int_equal(sup_restore_history(&S), 0);
 
-    /* A controller holds v + 3, which we never published: restored. */
+    /* A controller claims v + 3 without our signature on it: nothing. */
     randombytes_buf(other, sizeof other);
+    assert_int_equal(check_h(v + 3, other, 1, 0, 0, 0), 0);
+    assert_int_equal(check_h(v + 3, other, 1, 0, 0, -1), 0);
+    assert_int_equal(check_h(UINT64_MAX, other, 1, 0, 0, -1), 0);
+    assert_int_equal(sup_restore_history(&S), 0);
+    assert_int_equal(sup_restore_floor(&S), 0);
+
+    /* A controller holds v + 3, which we signed and no longer know: restored. */
     assert_int_equal(check(v + 3, other, 1, 0), 1);
     uint32_t h1 = sup_restore_history(&S);
     assert_true(h1 != 0);
@@ -133,6 +179,10 @@ static void test_restore_detection(void **state)
     assert_int_equal(check(pv, other, 1, h1), 0);
     assert_int_equal(sup_restore_history(&S), h2);
 
+    /* A lost revocation from a controller holding exactly what we publish
+     * is false: nothing can be lost. */
+    assert_int_equal(check_p(pv, root, 1, h2, 1), 0);
+    assert_int_equal(sup_restore_history(&S), h2);
     /* A controller behind us, on our history, that refused our database
      * because it would undo a revocation: proof enough. */
     assert_int_equal(check_p(pv - 1, other, 1, h2, 0), 0);

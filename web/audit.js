@@ -14,8 +14,9 @@ function query(f, offset, limit) {
 
 function csvCell(v) {
   const s = v === null || v === undefined ? '' : String(v);
-  // Quotes always; a leading = + - @ is defused so a spreadsheet never runs it.
-  return `"${(/^[=+\-@]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
+  // Quotes always; a leading = + - @ (or a tab or CR, which spreadsheets
+  // skip before a formula) is defused so a spreadsheet never runs it.
+  return `"${(/^[=+\-@\t\r]/.test(s) ? `'${s}` : s).replace(/"/g, '""')}"`;
 }
 
 export async function render(main) {

@@ -74,6 +74,7 @@ enum ks_err {
     KS_E_ROLLBACK = -701,
     KS_E_SNAPSHOT_EXPIRED = -702,
     KS_E_ANSWER_NOT_AUTHENTIC = -710,
+    KS_E_VERSION_CLAIM_UNPROVED = -711, /* supervisor only: a controller claims an unsigned version */
     KS_E_TLS_PIN_MISMATCH = -720,
     KS_E_IDENTITY_CLONED = -730,
     KS_E_DATABASE_UNREACHABLE = -760,

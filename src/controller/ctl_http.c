@@ -120,13 +120,19 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     ks_httpc_setup(c, method, url, &b, CTL_HTTP_MAX, NULL);
     /* Deadlines from the heartbeat (ctl_request_deadline): a hung
      * supervisor costs one missed heartbeat, not 30 s. A snapshot may be
-     * large, so it is only held to "no byte for a deadline". */
+     * large: it gets ten deadlines, and "no byte for a deadline". Not
+     * unbounded: the download runs inside the heartbeat, and a link
+     * throttled to a byte a second (tests/e2e/attack_drip_e2e.sh) held the
+     * agent without heartbeats for as long as the throttling lasted. What
+     * came is kept and resumed with Range on the next heartbeat. */
     long dl = (long)ctl_request_deadline(a);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, dl * 500L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, dl);
     if (strncmp(path, "/v1/device/snapshot", 19) != 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * 1000L);
+    else
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * CTL_SNAPSHOT_DEADLINES * 1000L);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, a);

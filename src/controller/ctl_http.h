@@ -10,6 +10,8 @@
 
 /* Largest answer accepted (a full snapshot of the area's capacity fits). */
 #define CTL_HTTP_MAX (256u << 20)
+/* One snapshot attempt is bounded by this many request deadlines (ctl_http.c). */
+#define CTL_SNAPSHOT_DEADLINES 10L
 
 typedef struct ctl_http_resp {
     int status;

@@ -201,6 +201,13 @@ json_t *ctl_status_json(ctl_agent *a)
     json_object_set_new(o, "applied_version", h ? json_integer((json_int_t)h->version) : json_null());
     if (h) {
         set_hex(o, "applied_root", h->root, KS_HASH_SIZE);
+        /* The signed header itself: the supervisor acts on a version we
+         * claim (restore detection) only with its own signature on it. */
+        uint8_t raw[KS_SNAP_HEADER_SIZE];
+        char hex[2 * KS_SNAP_HEADER_SIZE + 1]; /* too long for set_hex */
+        ks_snap_header_encode(h, raw);
+        ks_hex(hex, raw, sizeof raw);
+        json_object_set_new(o, "applied_header", json_string(hex));
         json_object_set_new(o, "record_count", json_integer(h->record_count));
         json_object_set_new(o, "expires_at", json_integer((json_int_t)h->expires_at));
     }

@@ -62,6 +62,7 @@ static const struct err_entry err_table[] = {
     {KS_E_ROLLBACK, "ROLLBACK", "snapshot is older than the one applied"},
     {KS_E_SNAPSHOT_EXPIRED, "SNAPSHOT_EXPIRED", "snapshot is past its expiry time"},
     {KS_E_ANSWER_NOT_AUTHENTIC, "ANSWER_NOT_AUTHENTIC", "supervisor answer not authentic"},
+    {KS_E_VERSION_CLAIM_UNPROVED, "VERSION_CLAIM_UNPROVED", "controller claims a version it cannot prove"},
     {KS_E_TLS_PIN_MISMATCH, "TLS_PIN_MISMATCH", "supervisor TLS certificate does not match the pin"},
     {KS_E_IDENTITY_CLONED, "IDENTITY_CLONED", "two units run under one controller identity"},
     {KS_E_DATABASE_UNREACHABLE, "DATABASE_UNREACHABLE", "the supervisor cannot reach its PostgreSQL database"},

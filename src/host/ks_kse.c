@@ -451,6 +451,27 @@ static const ks_kse table[] = {
       "Once the link is clean the refusals stop and the incident closes by itself; confirm with "
       "`keysup diagnose CTRL`.",
       NULL}},
+    {711, "VERSION_CLAIM_UNPROVED", KS_SEV_CRITICAL, KS_AREA_TRUST,
+     "Controller claims a snapshot version it cannot prove",
+     "A controller's heartbeat says it holds a snapshot version or root this supervisor has not "
+     "published for it (newer than the published one, or the same number with other contents), "
+     "but the signed snapshot header it sent with the claim (applied_header) is missing or was "
+     "not signed by any key of this supervisor for that version, root and scope. Such a claim "
+     "would otherwise be taken as proof that the supervisor was restored from an older backup "
+     "and would move its version numbers; it is ignored and the supervisor keeps publishing as "
+     "before. The controller's own flash is damaged or written by something else, it runs "
+     "firmware that predates applied_header, or its device key is in someone else's hands.",
+     "The supervisor checks the header against every key in its key history before it acts on "
+     "the claim, and writes one audit row a minute (action supervisor.version_claim_refused) "
+     "naming the controller.",
+     0, NULL,
+     {"Find the controller: `keysup audit list --action supervisor.version_claim_refused`.",
+      "Check its firmware is current (older firmware sends no applied_header) and run "
+      "`keysup flash check` on its image; re-initialize it if the store is damaged.",
+      "If neither explains it, treat the controller's device key as stolen: `keysup controller "
+      "remove CTRL`, inspect the unit, and enrol it again with a new key.",
+      "Confirm: no new supervisor.version_claim_refused rows for it.",
+      NULL}},
     {720, "TLS_PIN_MISMATCH", KS_SEV_CRITICAL, KS_AREA_TRUST,
      "Supervisor's TLS certificate does not match the controller's pin",
      "The server at the supervisor address presented a TLS public key the controller has not "

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "ks_kse.h"
@@ -128,6 +129,44 @@ typedef struct signin_in {
     const char *name, *password;
 } signin_in;
 
+/*
+ * Login CSRF: another site's page can post a sign-in (a text/plain form
+ * whose field name and value spell JSON) and the browser stores the cookie
+ * of the answer, so the victim works in the attacker's account. The
+ * console's own fetch sends application/json, which no form can, and a
+ * same-origin Origin; other sites' requests say cross-site. Refused before
+ * the name is looked at, so a forged page cannot lock accounts either.
+ * 0 when the request may sign in, else the answer is set.
+ */
+static int signin_forged(sup_req *rq, sup_resp *rs)
+{
+    const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Type");
+    const char *origin = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Host");
+    const char *site = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    const char *why = NULL;
+    char kse[12];
+
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0 || (ct[16] && ct[16] != ';')) {
+        api_error(rs, 415, "BAD_REQUEST", "sign-in takes Content-Type: application/json");
+        return -1;
+    }
+    if (site && strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0)
+        why = "Sec-Fetch-Site is not same-origin";
+    if (!why && origin) {
+        const char *o = strncmp(origin, "https://", 8) == 0 ? origin + 8
+                        : strncmp(origin, "http://", 7) == 0 ? origin + 7 : NULL;
+        if (!o || !host || strcasecmp(o, host) != 0)
+            why = "Origin is not this supervisor";
+    }
+    if (!why)
+        return 0;
+    sup_audit(rq->s, 0, "anonymous", "console.signin", "session", "denied",
+              SUP_KSE_TEXT(kse, CSRF_REJECTED), why);
+    api_error(rs, 403, kse, "sign-in from another site's page refused (%s)", why);
+    return -1;
+}
+
 static void session_create(sup_req *rq, sup_resp *rs)
 {
     const signin_in *in = rq->in;
@@ -136,6 +175,8 @@ static void session_create(sup_req *rq, sup_resp *rs)
     sup_signin si;
     int rc;
 
+    if (signin_forged(rq, rs) != 0)
+        return;
     rc = sup_operator_signin(rq->s, in->name, in->password, &si);
     if (rc == KS_E_OPERATOR_LOCKED || (rc == KS_E_BAD_CREDENTIALS && si.locked)) {
         snprintf(detail, sizeof detail, "locked for %llu s after %u failures from %s",

@@ -398,7 +398,7 @@ static int hb_tx(sup_req *rq, sup_resp *rs, void *ctx)
                         json_integer_value(jh);
         rc = sup_restore_check(s, rq->ctrl_id, rq->ctrl_scope, av, has_root ? root : NULL,
                               json_is_integer(jh), (uint32_t)json_integer_value(jh), pv, proot,
-                              proof);
+                              proof, json_string_value(json_object_get(r, "applied_header")));
         if (rc < 0)
             return rc;
         h->restored = rc;

@@ -28,9 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "sup_backup.h"
 #include "sup_db_pg.h"
 #include "sup_guard.h"
+#include "sup_pgurl.h"
 
 #define PGDUMP_NAME "keysup.pgdump"
 #define MANIFEST_NAME "backup.json"
@@ -167,8 +170,10 @@ cleanup:
     return rc;
 }
 
-/* Runs KEYSUP_PG_BIN/tool (or tool from PATH) with args; 0 when it exited 0. */
-static int run_pg_tool(const char *tool, char *const args[], char *err, size_t errlen)
+/* Runs KEYSUP_PG_BIN/tool (or tool from PATH) with args; 0 when it exited 0.
+ * password (may be "") goes in the tool's PGPASSWORD, never in args. */
+static int run_pg_tool(const char *tool, char *const args[], const char *password, char *err,
+                       size_t errlen)
 {
     const char *dir = getenv("KEYSUP_PG_BIN");
     char path[PATH_MAX];
@@ -187,6 +192,9 @@ static int run_pg_tool(const char *tool, char *const args[], char *err, size_t e
         return KS_E_IO;
     }
     if (pid == 0) {
+        /* the child of a one-threaded command: setenv is safe here */
+        if (password[0] && setenv("PGPASSWORD", password, 1) != 0)
+            _exit(127);
         execvp(path, argv);
         fprintf(stderr, "keysup: cannot run %s: %s (install postgresql-client, or set "
                 "KEYSUP_PG_BIN)\n", path, strerror(errno));
@@ -244,10 +252,16 @@ int sup_backup(const char *data_dir, const char *out_dir, sup_backup_info *info,
     if (rc)
         return rc;
     if (cfg.database[0]) {
-        char *args[] = {"--format=custom", "--no-owner", "-f", dst, "-d", cfg.database, NULL};
+        char url[sizeof cfg.database], pw[256];
+        char *args[] = {"--format=custom", "--no-owner", "-f", dst, "-d", url, NULL};
         snprintf(dst, sizeof dst, "%s/%s", out_dir, PGDUMP_NAME);
         info->postgresql = 1;
-        rc = run_pg_tool("pg_dump", args, err, errlen);
+        if (sup_pgurl_split(cfg.database, url, sizeof url, pw, sizeof pw) != 0) {
+            snprintf(err, errlen, "keysupd.conf: database is not a postgresql:// URL");
+            return KS_E_INVAL;
+        }
+        rc = run_pg_tool("pg_dump", args, pw, err, errlen);
+        sodium_memzero(pw, sizeof pw);
     } else {
         snprintf(path, sizeof path, "%s/%s", data_dir, KS_SUP_DB_NAME);
         snprintf(dst, sizeof dst, "%s/%s", out_dir, KS_SUP_DB_NAME);
@@ -322,11 +336,18 @@ int sup_restore_backup(const char *data_dir, const char *from, sup_backup_info *
     if (rc)
         goto cleanup;
     if (cfg.database[0]) {
+        char url[sizeof cfg.database], pw[256];
         char *args[] = {"--clean", "--if-exists", "--no-owner", "--single-transaction", "-d",
-                        cfg.database, path, NULL};
+                        url, path, NULL};
         snprintf(path, sizeof path, "%s/%s", from, PGDUMP_NAME);
         info->postgresql = 1;
-        rc = run_pg_tool("pg_restore", args, err, errlen);
+        if (sup_pgurl_split(cfg.database, url, sizeof url, pw, sizeof pw) != 0) {
+            snprintf(err, errlen, "keysupd.conf: database is not a postgresql:// URL");
+            rc = KS_E_INVAL;
+            goto cleanup;
+        }
+        rc = run_pg_tool("pg_restore", args, pw, err, errlen);
+        sodium_memzero(pw, sizeof pw);
     } else {
         static const char *const side[] = {"-wal", "-shm", "-journal"};
         snprintf(path, sizeof path, "%s/%s", from, KS_SUP_DB_NAME);

@@ -356,6 +356,8 @@ static enum MHD_Result send_resp(sup_ctx *s, struct MHD_Connection *c, sup_resp 
         MHD_add_response_header(r, "Set-Cookie", rs->set_cookie);
     if (rs->page)
         sup_console_headers(r);
+    else /* answers echo what a client sent (names, labels): never as HTML */
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     if (rq && rq->sign_answer && !rs->self_signed) {
         char kh[2 * KS_PUBKEY_SIZE + 1], sh[2 * KS_SIG_SIZE + 1];
         if (api_answer_sign(s, rq, rs->status, bp, bl, kh, sh) == 0) {

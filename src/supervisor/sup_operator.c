@@ -131,22 +131,53 @@ static void dummy_init(void)
     sodium_memzero(pw, sizeof pw);
 }
 
+/* Counts one failure on operator id within the pam_faillock-style window
+ * (failures within fail_interval of the first of them; an older series
+ * starts again) and locks at console_deny. One statement reads and writes
+ * the count, so concurrent attempts each count (SET expressions all see the
+ * old row). Lock held. */
+static int count_failure(sup_ctx *s, int64_t id, uint64_t now)
+{
+    sup_dbv u[5] = {sup_dbv_int((int64_t)now), sup_dbv_int(s->cfg.console.fail_interval),
+                    sup_dbv_int((int64_t)now + s->cfg.console.unlock_time),
+                    sup_dbv_int(s->cfg.console.deny), sup_dbv_int(id)};
+    int rc = sup_db_exec(s->db, "UPDATE operators SET"
+                                " failures = CASE WHEN first_failure IS NULL"
+                                "   OR ?1 - first_failure > ?2 THEN 1 ELSE failures + 1 END,"
+                                " first_failure = CASE WHEN first_failure IS NULL"
+                                "   OR ?1 - first_failure > ?2 THEN ?1 ELSE first_failure END"
+                                " WHERE id = ?5", u, 5, NULL, NULL);
+    if (!rc)
+        rc = sup_db_exec(s->db, "UPDATE operators SET locked_until = ?3 WHERE id = ?5"
+                                " AND failures >= ?4", u, 5, NULL, NULL);
+    return rc;
+}
+
 int sup_operator_signin(sup_ctx *s, const char *name, const char *password, sup_signin *out)
 {
-    op_row o;
-    sup_dbv p[4];
+    op_row o, n;
+    sup_dbv p[2];
     uint64_t now = sup_now();
     int good, rc;
 
     memset(&o, 0, sizeof o);
+    memset(&n, 0, sizeof n);
     memset(out, 0, sizeof *out);
     p[0] = sup_dbv_text(name);
     pthread_mutex_lock(&s->lock);
     rc = sup_db_exec(s->db, "SELECT id, name, role, pw_hash, failures, first_failure,"
                             " locked_until FROM operators WHERE name = ?", p, 1, op_cb, &o);
+    if (rc == KS_DB_OK && o.found && !(o.locked_until > 0 && (uint64_t)o.locked_until > now))
+        /* The attempt counts as a failure before its password is checked:
+         * the check takes a while without the lock, and guesses sent in
+         * parallel must meet the lock their predecessors are about to set,
+         * not the account as it was (a right password clears it below). */
+        rc = count_failure(s, o.id, now);
     pthread_mutex_unlock(&s->lock);
-    if (rc != KS_DB_OK)
+    if (rc != KS_DB_OK) {
+        sodium_memzero(o.hash, sizeof o.hash);
         return KS_E_IO;
+    }
     if (o.found && o.locked_until > 0 && (uint64_t)o.locked_until > now) {
         out->locked = 1;
         out->retry_after = (uint64_t)o.locked_until - now;
@@ -178,34 +209,15 @@ int sup_operator_signin(sup_ctx *s, const char *name, const char *password, sup_
                                 " locked_until = NULL, last_signin = ? WHERE id = ?", p, 2,
                          NULL, NULL);
     } else {
-        /* Failures count within the interval from the first of them (as
-         * pam_faillock's fail_interval); an older series starts again. One
-         * statement reads and writes the count, so concurrent wrong guesses
-         * each count (SET expressions all see the old row). */
-        sup_dbv u[5] = {sup_dbv_int((int64_t)now), sup_dbv_int(s->cfg.console.fail_interval),
-                        sup_dbv_int((int64_t)now + s->cfg.console.unlock_time),
-                        sup_dbv_int(s->cfg.console.deny), sup_dbv_int(o.id)};
-        rc = sup_db_exec(s->db, "UPDATE operators SET"
-                                " failures = CASE WHEN first_failure IS NULL"
-                                "   OR ?1 - first_failure > ?2 THEN 1 ELSE failures + 1 END,"
-                                " first_failure = CASE WHEN first_failure IS NULL"
-                                "   OR ?1 - first_failure > ?2 THEN ?1 ELSE first_failure END"
-                                " WHERE id = ?5", u, 5, NULL, NULL);
-        if (!rc)
-            rc = sup_db_exec(s->db, "UPDATE operators SET locked_until = ?3 WHERE id = ?5"
-                                    " AND failures >= ?4", u, 5, NULL, NULL);
-        if (!rc) {
-            op_row n;
-            memset(&n, 0, sizeof n);
-            p[0] = sup_dbv_text(name);
-            rc = sup_db_exec(s->db, "SELECT id, name, role, pw_hash, failures, first_failure,"
-                                    " locked_until FROM operators WHERE name = ?", p, 1, op_cb, &n);
-            sodium_memzero(n.hash, sizeof n.hash);
-            out->failures = (uint32_t)n.failures;
-            if (n.locked_until > 0 && (uint64_t)n.locked_until > now) {
-                out->locked = 1;
-                out->retry_after = (uint64_t)n.locked_until - now;
-            }
+        /* Already counted: report the count and the lock as they stand. */
+        p[0] = sup_dbv_text(name);
+        rc = sup_db_exec(s->db, "SELECT id, name, role, pw_hash, failures, first_failure,"
+                                " locked_until FROM operators WHERE name = ?", p, 1, op_cb, &n);
+        sodium_memzero(n.hash, sizeof n.hash);
+        out->failures = (uint32_t)n.failures;
+        if (n.locked_until > 0 && (uint64_t)n.locked_until > now) {
+            out->locked = 1;
+            out->retry_after = (uint64_t)n.locked_until - now;
         }
     }
     pthread_mutex_unlock(&s->lock);

@@ -58,9 +58,31 @@ uint64_t sup_restore_floor(const sup_ctx *s)
     return __atomic_load_n(&s->version_floor, __ATOMIC_ACQUIRE);
 }
 
+/* An unproved claim: one audit row a minute at most (a rogue unit sends
+ * one a heartbeat), a log line each time. */
+static void unproved(sup_ctx *s, int64_t ctrl_id, uint64_t av, uint64_t pv, int had_header)
+{
+    static uint64_t last_audit; /* seconds; under s->lock like every caller */
+    uint64_t now = sup_now();
+    char detail[160], target[48], kse[12];
+
+    snprintf(target, sizeof target, "controller:%lld", (long long)ctrl_id);
+    snprintf(detail, sizeof detail, "claims version %llu (published %llu) %s; ignored",
+             (unsigned long long)av, (unsigned long long)pv,
+             had_header ? "with a header this supervisor did not sign for it"
+                        : "without the signed header (applied_header)");
+    sup_log(KS_LOG_WARN, "supervisor.version_claim_refused", "controller=%lld %s",
+            (long long)ctrl_id, detail);
+    if (last_audit && now < last_audit + 60)
+        return;
+    last_audit = now;
+    sup_audit(s, 1, "keysupd", "supervisor.version_claim_refused", target, "denied",
+              SUP_KSE_TEXT(kse, VERSION_CLAIM_UNPROVED), detail);
+}
+
 int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, const uint8_t *root,
                      int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE],
-                     int proof)
+                     int proof, const char *hdr_hex)
 {
     uint32_t cur = sup_restore_history(s), nh;
     uint64_t floor = sup_restore_floor(s);
@@ -86,6 +108,26 @@ int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, 
 
     if (!ahead && !forked && !broken)
         return 0;
+    /* Only a header we signed makes the claim evidence (sup_vclaim.c). The
+     * check costs a signature, and runs only when a claim would count. */
+    if (!sup_vclaim_check(s, hdr_hex, scope, av, root, has_hist, hist)) {
+        unproved(s, ctrl_id, av, pv, hdr_hex != NULL);
+        return 0;
+    }
+    /* A lost revocation is the controller's word: the header proves the
+     * version it holds, not what our records lack. When it holds exactly
+     * what we publish (version and root), nothing can be lost and the claim
+     * is false. Any unit of the scope can fetch a current header, so a
+     * stolen unit claimed this on every heartbeat, each claim a new history
+     * and a full republish to the whole fleet; now it needs a header older
+     * than the current one, that is one real publish per claim. */
+    if (broken && !ahead && !forked && av == pv && root &&
+        memcmp(root, proot, KS_HASH_SIZE) == 0) {
+        sup_log(KS_LOG_WARN, "supervisor.restore_claim_false",
+                "controller=%lld version=%llu: a lost revocation while it holds exactly what is"
+                " published; ignored", (long long)ctrl_id, (unsigned long long)av);
+        return 0;
+    }
     do
         nh = randombytes_random();
     while (nh == 0 || nh == cur || (has_hist && nh == hist));

@@ -30,13 +30,25 @@ uint64_t sup_restore_floor(const sup_ctx *s);
  * av/root/hist: what the controller holds (has_hist 0: it did not say);
  * pv/proot: what this supervisor published for its scope; proof: the
  * controller refused our database of its own history because it would undo
- * a revocation (its report's `restore`). Returns 1 when a
+ * a revocation (its report's `restore`); hdr_hex: the signed header it holds
+ * (applied_header), without which the claim moves nothing (audited once a
+ * minute as KSE-711). Returns 1 when a
  * restore was detected and recorded (the caller kicks the publisher), 0 when
  * not, <0 on a database error.
  */
 int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, const uint8_t *root,
                      int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE],
-                     int proof);
+                     int proof, const char *hdr_hex);
+
+/*
+ * 1 when hdr_hex (the heartbeat's applied_header: 160 bytes in hex) is a
+ * snapshot header signed by one of this supervisor's keys (supervisor_keys)
+ * for scope, version av, root and (when has_hist) history hist; 0 otherwise.
+ * Lock held. sup_restore_check acts on no version claim without it
+ * (sup_vclaim.c says why).
+ */
+int sup_vclaim_check(sup_ctx *s, const char *hdr_hex, uint32_t scope, uint64_t av,
+                     const uint8_t *root, int has_hist, uint32_t hist);
 
 /* KSE-304 incident: one `keysup key revoke ID` step per key id the evidence
  * names ("Re-revoke: ID ID..."), put before the catalogue's steps. */
