@@ -45,6 +45,8 @@ int cli_load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n);
 
 /* Applies the TLS verification settings above to a curl handle. */
 void cli_tls_setopt(void *curl);
+/* Length of the server URL sv[0..len) without a trailing "/" or "/v1". */
+int cli_server_len(const char *sv, int len);
 /* A clear message for a failed transfer: TLS verification failures name
  * the host and the reason (then 1 is returned, else 0). */
 int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, const char *errbuf);

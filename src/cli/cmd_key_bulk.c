@@ -38,7 +38,8 @@ static int raw(cli_ctx *cx, const cli_remote *r, const char *method, const char 
     ret = cli_load_token(cx, r, tok, sizeof tok);
     if (ret)
         return ret;
-    snprintf(url, sizeof url, "%s%s", server, path);
+    snprintf(url, sizeof url, "%.*s%s",
+             cli_server_len(server, (int)strcspn(server, ",")), server, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     sodium_memzero(tok, sizeof tok);
     c = ks_httpc_open(method, url, out, SIZE_MAX, ebuf);

@@ -128,6 +128,29 @@ for v in enrol revoke-privilege set-validity provision resolve; do
     grep -q "$v" "$W/out" || fail "keysup --help does not list $v"
 done
 ok "keysup --help lists every verb"
+# Every verb a noun's help lists is named in keysup --help too (the top
+# summary is written by hand and went stale once: import, wear, tls pin).
+"$B/keysup" --help >"$W/top"
+for noun in $(awk '/^nouns:/ { s = 1; next } s && /^  [a-z]/ { print $1 }' "$W/top"); do
+    "$B/keysup" "$noun" --help >"$W/noun" || fail "keysup $noun --help"
+    for v in $(awk '/^verbs:/ { s = 1; next } s && /^  [a-z]/ { print $1 }' "$W/noun"); do
+        grep -Eq "(^|[ (,])$v([,) ]|$)" "$W/top" || fail "keysup --help does not name '$noun $v'"
+    done
+done
+ok "keysup --help names every verb each noun's help lists"
+rc 0 "keysup help (the word)" "$B/keysup" help
+grep -q '^nouns:' "$W/out" || fail "keysup help is not the usage"
+rc 0 "keysup help key enrol" "$B/keysup" help key enrol
+grep -q '^usage: keysup key enrol' "$W/out" || fail "keysup help key enrol: $(head -3 "$W/out")"
+rc 0 "keysup error KSE-301 (show without the verb)" "$B/keysup" error KSE-301
+grep -q '^What to do:' "$W/out" || fail "keysup error KSE-301 does not explain the code"
+rc 2 "keysup error KSE-999" "$B/keysup" error KSE-999
+rc 0 "--server with the API's /v1 suffix" "$B/keysup" --server "$KEYSUP_SERVER/v1/" controller list
+echo nonsense >"$W/bad.tok"
+rc 1 "a token keysupd does not know" "$B/keysup" controller list --token-file "$W/bad.tok"
+grep -q 'next step:.*token' "$W/err" || fail "401 without a next step: $(cat "$W/err")"
+rc 3 "https:// to a plain HTTP keysupd" "$B/keysup" --server "${KEYSUP_SERVER/http:/https:}" controller list
+grep -q 'use http://' "$W/err" || fail "https to plain HTTP: $(cat "$W/err")"
 
 rc 0 "flash check without geometry options" "$B/keysup" --json flash check "$W/c1.img"
 [ "$(j "$W/out" 'd["status"]')" = ok ] || fail "flash check"
@@ -148,4 +171,12 @@ rc 1 "ctl --json fault bogus" "$C" ctl --socket "$W/c1.sock" --json fault bogus
 [ "$(j "$W/out" 'd["error"]["code"]')" = BAD_REQUEST ] || fail "--json refusal"
 rc 0 "ctl fault skew_clock -5 (a negative value is a value)" "$C" ctl --socket "$W/c1.sock" fault skew_clock -5
 rc 0 "ctl fault skew_clock 0" "$C" ctl --socket "$W/c1.sock" fault skew_clock 0
+rc 0 "ctl help for people" "$C" ctl --socket "$W/c1.sock" help
+grep -q '^  status ' "$W/out" && ! grep -q '^{' "$W/out" || fail "ctl help: $(head -5 "$W/out")"
+rc 2 "ctl bogus" "$C" ctl --socket "$W/c1.sock" bogus
+grep -q "unknown verb.*'bogus'" "$W/err" || fail "ctl bogus: $(head -2 "$W/err")"
+rc 2 "ctl without --socket" "$C" ctl status
+grep -q -- "--socket PATH is required" "$W/err" || fail "ctl without --socket: $(head -2 "$W/err")"
+rc 2 "run without --socket" "$C" run --flash "$W/x.img"
+grep -q -- "run needs --flash FILE and --socket PATH" "$W/err" || fail "run: $(head -2 "$W/err")"
 echo "cli_conventions: all $steps steps passed"
