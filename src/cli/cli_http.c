@@ -48,11 +48,17 @@ int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, cons
         cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_CONNECT_ERROR ||
         cc == CURLE_SSL_CERTPROBLEM) {
         /* "wrong version number": the answer was not TLS at all, the usual
-         * https:// typed for a keysupd that serves plain HTTP. */
+         * https:// typed for a keysupd that serves plain HTTP. A handshake
+         * cut short (keysupd drops what it cannot parse) may be the same
+         * mistake or a broken TLS server: both hints then. */
         if (strstr(why, "wrong version number") || strstr(why, "packet length too long"))
-            snprintf(out, n, "TLS handshake with %s failed: %s (the server does not speak TLS: "
+            snprintf(out, n, "TLS verification of %s failed: %s (the server does not speak TLS: "
                      "if keysupd runs without a certificate, use http:// in --server / "
                      "KEYSUP_SERVER)", server, why);
+        else if (cc == CURLE_SSL_CONNECT_ERROR)
+            snprintf(out, n, "TLS verification of %s failed: %s (if keysupd runs without a "
+                     "certificate, use http:// in --server / KEYSUP_SERVER; else check "
+                     "--cacert / KEYSUP_CACERT or --server-pin / KEYSUP_PIN_SHA256)", server, why);
         else
             snprintf(out, n, "TLS verification of %s failed: %s (check --cacert / KEYSUP_CACERT "
                      "or --server-pin / KEYSUP_PIN_SHA256 and the host name in --server)",

@@ -198,3 +198,14 @@ cleanup:
     ks_httpc_buf_free(&b);
     return ret;
 }
+
+/* A GET whose answer is a file, not JSON (keysup snapshot fetch): the body in
+ * *out on 200, else the server's refusal printed and its exit code. */
+int cli_get_file(cli_ctx *cx, const cli_remote *r, const char *path, ks_httpc_buf *out)
+{
+    long code = 0;
+    int ret = raw(cx, r, "GET", path, NULL, 0, NULL, out, &code);
+    if (!ret && code != 200)
+        ret = refused(cx, NULL, out, code);
+    return ret;
+}

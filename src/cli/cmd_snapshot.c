@@ -517,6 +517,7 @@ static const cli_verb verbs[] = {
     {"build", "build and sign a snapshot from a JSON key list", snap_build},
     {"inspect", "show a snapshot's header and check its structure", snap_inspect},
     {"verify", "verify a snapshot against trusted supervisor keys", snap_verify},
+    {"fetch", "download a scope's published snapshot (auditor token) to verify it", snap_fetch},
 };
 
 int cmd_snapshot(cli_ctx *cx, int argc, char **argv)

@@ -22,7 +22,7 @@ static const cli_noun nouns[] = {
     {"backup", "back up a supervisor: config, sealed keys, registry (online)", cmd_backup},
     {"restore", "restore a supervisor backup (keysupd stopped); prints the next steps", cmd_restore},
     {"key", "key files (keygen, show, rotate, present) and keys at the supervisor (enrol, list, get, grant, revoke-privilege, suspend, resume, revoke, set-validity, import, export)", cmd_key},
-    {"snapshot", "signed credential snapshots: build, inspect, verify", cmd_snapshot},
+    {"snapshot", "signed credential snapshots: build, inspect, verify, fetch (a published one)", cmd_snapshot},
     {"delta", "snapshot deltas: make, apply", cmd_delta},
     {"flash", "controller flash images: inspect, check, wear", cmd_flash},
     {"error", "the Key Supervisor Error catalogue: list, show, docs (`keysup error KSE-301` shows one)", cmd_error},

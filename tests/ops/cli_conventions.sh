@@ -151,6 +151,12 @@ rc 1 "a token keysupd does not know" "$B/keysup" controller list --token-file "$
 grep -q 'next step:.*token' "$W/err" || fail "401 without a next step: $(cat "$W/err")"
 rc 3 "https:// to a plain HTTP keysupd" "$B/keysup" --server "${KEYSUP_SERVER/http:/https:}" controller list
 grep -q 'use http://' "$W/err" || fail "https to plain HTTP: $(cat "$W/err")"
+rc 0 "snapshot fetch of a published scope" "$B/keysup" snapshot fetch --scope 2 --out "$W/s2.snap"
+rc 0 "the fetched snapshot verifies" "$B/keysup" snapshot verify "$W/s2.snap" \
+    --trust "$("$B/keysup" --json supervisor show | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])')"
+rc 1 "snapshot fetch of a scope with nothing published" "$B/keysup" snapshot fetch --scope 9 --out "$W/s9.snap"
+grep -q 'nothing published for scope 9' "$W/err" && [ ! -e "$W/s9.snap" ] || fail "scope 9: $(cat "$W/err")"
+rc 3 "snapshot fetch never overwrites without --force" "$B/keysup" snapshot fetch --scope 2 --out "$W/s2.snap"
 
 rc 0 "flash check without geometry options" "$B/keysup" --json flash check "$W/c1.img"
 [ "$(j "$W/out" 'd["status"]')" = ok ] || fail "flash check"
