@@ -123,6 +123,24 @@ rc 0 "error list --json" "$B/keysup" --json error list
     || fail "error list shape"
 rc 0 "error docs --json" "$B/keysup" error docs --json
 [ "$(j "$W/out" '"steps" in d["items"][0]')" = True ] || fail "error docs --json is not the catalogue"
+# Every command a catalogue step tells the technician to type exists:
+# `keysup NOUN [VERB]` is a noun and one of its verbs, and a
+# `keysup-controller ctl` line names its --socket (steps once said
+# `keysup audit --action ...` and `ctl code NNNNNNNN`).
+"$B/keysup" error docs >"$W/errors.md"
+grep -o '`keysup [^`]*`' "$W/errors.md" | tr -d '`' | sort -u >"$W/steps"
+[ -s "$W/steps" ] || fail "no keysup commands in the catalogue's steps"
+while read -r _ noun verb _; do
+    "$B/keysup" "$noun" --help >"$W/noun" 2>&1 || fail "a catalogue step names 'keysup $noun'"
+    if grep -q '^verbs:' "$W/noun"; then
+        awk '/^verbs:/ { s = 1; next } s && /^  [a-z]/ { print $1 }' "$W/noun" | grep -qx -- "$verb" \
+            || fail "a catalogue step names 'keysup $noun $verb', which is no verb"
+    fi
+done <"$W/steps"
+if grep -o '`keysup-controller ctl [^`]*`' "$W/errors.md" | grep -v -- '--socket'; then
+    fail "a catalogue step runs keysup-controller ctl without --socket"
+fi
+ok "every keysup command the catalogue's steps name exists ($(wc -l <"$W/steps") commands)"
 rc 0 "keysup --help" "$B/keysup" --help
 for v in enrol revoke-privilege set-validity provision resolve; do
     grep -q "$v" "$W/out" || fail "keysup --help does not list $v"
