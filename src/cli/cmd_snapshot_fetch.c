@@ -45,8 +45,8 @@ int snap_fetch(cli_ctx *cx, int argc, char **argv)
     if (!scope_s || !outf)
         return cli_err(cx, CLI_USAGE, "USAGE", "%s: --scope N and --out FILE are required",
                        cx->cmd);
-    if (cli_parse_u64(scope_s, &scope) || scope == 0 || scope > UINT32_MAX)
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --scope must be 1 or more, got '%s'",
+    if (cli_parse_u64(scope_s, &scope) || scope > UINT32_MAX)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --scope must be a scope number, got '%s'",
                        cx->cmd, scope_s);
     snprintf(path, sizeof path, "/v1/snapshots/%llu", (unsigned long long)scope);
     ret = cli_get_file(cx, &r, path, &b);

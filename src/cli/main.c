@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     /* `keysup help [NOUN [VERB]]` is `keysup [NOUN [VERB]] --help`: people type
      * it first, and an "unknown noun 'help'" teaches them nothing. */
     if (strcmp(argv[i], "help") == 0) {
-        if (i + 1 >= argc) {
+        if (i + 1 >= argc || argv[i + 1][0] == '-') {
             usage(stdout);
             return CLI_OK;
         }

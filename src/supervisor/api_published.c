@@ -15,7 +15,7 @@ typedef struct pub_in {
 } pub_in;
 
 static const sup_field pub_fields[] = {
-    SUP_P_INT("scope", pub_in, scope, "the scope whose published snapshot is wanted (1 or more)"),
+    SUP_P_INT("scope", pub_in, scope, "the scope whose published snapshot is wanted"),
     SUP_END};
 static const sup_schema pub_schema = {sizeof(pub_in), SUP_BODY_NONE, pub_fields};
 
@@ -24,11 +24,8 @@ static void published_snapshot(sup_req *rq, sup_resp *rs)
     uint64_t scope = ((const pub_in *)rq->in)->scope;
     sup_pimg *im;
 
-    /* Scope 0 holds the keys every scope includes; it has no image of its
-     * own (each scope's image carries them). */
-    if (scope == 0 || scope > UINT32_MAX) {
-        api_error(rs, 400, "BAD_REQUEST", "field 'scope' must be 1 or more (scope 0 keys are in "
-                  "every scope's snapshot)");
+    if (scope > UINT32_MAX) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'scope' must be at most %u", UINT32_MAX);
         return;
     }
     /* An unknown scope is a 404 here, not the device route's "retry shortly"
