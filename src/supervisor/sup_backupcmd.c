@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "keysup/ks_base.h"
 #include "sup_backup.h"
@@ -52,6 +53,17 @@ static void emit(json_t *o)
                 printf("%s:\n", key);
                 json_array_foreach(v, i, e)
                     printf("  %s\n", json_string_value(e));
+            } else if (json_is_integer(v) && strlen(key) > 3 &&
+                       strcmp(key + strlen(key) - 3, "_at") == 0) {
+                /* A time, for people: local ISO time with its offset, as the
+                 * keysup CLI prints them (--json keeps unix seconds). */
+                time_t t = (time_t)json_integer_value(v);
+                struct tm tm;
+                char when[40] = "?", z[8];
+                if (localtime_r(&t, &tm) && strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm) &&
+                    strftime(z, sizeof z, "%z", &tm) == 5)
+                    snprintf(when + strlen(when), sizeof when - strlen(when), "%.3s:%.2s", z, z + 3);
+                printf("%s: %s\n", key, when);
             } else if (json_is_integer(v)) {
                 printf("%s: %lld\n", key, (long long)json_integer_value(v));
             } else {
@@ -107,6 +119,13 @@ int sup_backup_main(int argc, char **argv)
                                                                    : "sqlite (online backup)"));
     json_object_set_new(o, "files", json_integer(info.files));
     json_object_set_new(o, "created_at", json_integer((json_int_t)info.created_at));
+    if (sup_cmd_json) { /* docs/cli.md: NAME_utc beside unix seconds */
+        char utc[32];
+        time_t t = (time_t)info.created_at;
+        struct tm tm;
+        if (gmtime_r(&t, &tm) && strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", &tm))
+            json_object_set_new(o, "created_at_utc", json_string(utc));
+    }
     json_object_set_new(o, "note", json_string("the signing keys in it are sealed with their "
                                                "passphrase; store the backup and the passphrase "
                                                "apart"));
