@@ -118,6 +118,9 @@ rc 2 "key present of an encrypted key without its passphrase" \
 [ "$(j "$W/out" 'd["error"]["code"]')" = PASSPHRASE ] || fail "missing passphrase code: $(cat "$W/out")"
 ok "a missing passphrase is PASSPHRASE"
 
+rc 0 "controller audit for people" "$B/keysup" controller audit 1
+grep -Eq '^seq +ts +action +result +key_id +reader$' "$W/out" && ! grep -q '{' "$W/out" \
+    || fail "controller audit is not a table of the records' fields: $(head -3 "$W/out")"
 rc 0 "error list --json" "$B/keysup" --json error list
 [ "$(j "$W/out" 'd["total"] == len(d["items"]) and d["items"][0]["code"].startswith("KSE-")')" = True ] \
     || fail "error list shape"
