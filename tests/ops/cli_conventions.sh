@@ -204,6 +204,10 @@ rc 2 "ctl bogus" "$C" ctl --socket "$W/c1.sock" bogus
 grep -q "unknown verb.*'bogus'" "$W/err" || fail "ctl bogus: $(head -2 "$W/err")"
 rc 2 "ctl without --socket" "$C" ctl status
 grep -q -- "--socket PATH is required" "$W/err" || fail "ctl without --socket: $(head -2 "$W/err")"
+rc 1 "enroll with keysupd not there" "$C" enroll --flash "$W/x2.img" --supervisor http://127.0.0.1:1 --token ksp_x
+grep -q "cannot reach the supervisor at http://127.0.0.1:1" "$W/err" || fail "enroll, no keysupd: $(cat "$W/err")"
+rc 1 "enroll with the API's /v1 URL reaches keysupd" "$C" enroll --flash "$W/x3.img" --supervisor "$KEYSUP_SERVER/v1" --token ksp_x
+grep -q "HTTP 401" "$W/err" || fail "enroll at .../v1: $(cat "$W/err")"
 rc 2 "run without --socket" "$C" run --flash "$W/x.img"
 grep -q -- "run needs --flash FILE and --socket PATH" "$W/err" || fail "run: $(head -2 "$W/err")"
 echo "cli_conventions: all $steps steps passed"
