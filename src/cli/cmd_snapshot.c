@@ -489,6 +489,12 @@ static int snap_verify(cli_ctx *cx, int argc, char **argv)
     if (ret)
         return ret;
     memset(&h, 0, sizeof h);
+    if (cli_snap_other_kind(buf, len)) {
+        ret = cli_err(cx, CLI_REFUSED, "FORMAT", "%s is not a snapshot: it is %s", pos[0],
+                      cli_snap_other_kind(buf, len));
+        free(buf);
+        return ret;
+    }
     ret = ks_snapshot_verify(&cx->crypto, buf, len, &p, &h, &d);
     if (ret == KS_E_ROLLBACK)
         ret = cli_core_err(cx, ret, &d, "snapshot %s: version %llu is below the applied version %llu",

@@ -69,6 +69,8 @@ count=$(find "$W/blocks" -name '*.sh' | wc -l)
 [ "$count" -ge 3 ] || fail "only $count marked blocks in README.md and docs/*.md (want 3 or more)"
 ok "$count marked sh blocks found in README.md and docs/*.md"
 
+pid=""
+trap '[ -z "$pid" ] || kill -TERM -- -"$pid" 2>/dev/null || true' EXIT
 for blk in "$W"/blocks/*.sh; do
     name=$(basename "$blk" .sh)
     dir="$W/run-$name"
