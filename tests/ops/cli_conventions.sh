@@ -78,6 +78,9 @@ rc 3 "an unreadable token file is exit 3" "$B/keysup" controller list --token-fi
 grep -q "cannot read the token file" "$W/err" || fail "token file message: $(cat "$W/err")"
 rc 0 "--server before the noun" env -u KEYSUP_SERVER "$B/keysup" --server "$KEYSUP_SERVER" controller list
 rc 2 "controller add without --scope" "$B/keysup" controller add c9
+rc 2 "an unknown option shows the verb's synopsis" "$B/keysup" controller list --bogus
+grep -q "unknown option '--bogus'" "$W/err" && grep -q '^usage: keysup controller list' "$W/err" \
+    || fail "unknown option without the synopsis: $(cat "$W/err")"
 keygen k1
 rc 0 "key enrol --public-key FILE" "$B/keysup" --json key enrol --public-key "$W/k1.key" --scope 2
 [ "$(j "$W/out" 'd["form_factor"]')" = software ] || fail "a key file enrols as $(j "$W/out" 'd["form_factor"]')"
