@@ -128,8 +128,10 @@ int main(int argc, char **argv)
             usage(stdout);
             return CLI_OK;
         } else {
-            return cli_err(&cx, CLI_USAGE, "USAGE", "unknown option '%s' (see keysup --help)",
-                           argv[i]);
+            cli_err(&cx, CLI_USAGE, "USAGE", "unknown option '%s' before the noun", argv[i]);
+            if (!cx.json)
+                usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (i >= argc) {
