@@ -133,6 +133,7 @@ Try:  export KEYSUP_SERVER=$KEYSUP_SERVER KEYSUP_TOKEN_FILE=$D/admin.token
       $B/keysup-controller ctl --socket $D/pos-1.sock status
       $B/keysup-controller ctl --socket $D/pos-1.sock fault corrupt_sector
       $B/keysup incidents
+      $B/keysup error KSE-301
       $B/keysup audit list
 Ctrl-C stops the supervisor and the fleet.
 EOF

@@ -18,6 +18,7 @@ install(FILES ${KS_DOCS} README.md DESTINATION share/doc/keysup)
 install(FILES packaging/keysupd.conf.example DESTINATION share/doc/keysup/examples
         RENAME keysupd.conf)
 install(PROGRAMS docs/examples/by-hand.sh DESTINATION share/doc/keysup/examples)
+install(FILES docs/examples/integrate.c DESTINATION share/doc/keysup/examples)
 install(FILES packaging/prometheus/keysup-rules.yml DESTINATION share/keysup/prometheus)
 install(DIRECTORY web/ DESTINATION share/keysup/web FILES_MATCHING PATTERN "*.html"
         PATTERN "*.css" PATTERN "*.js" PATTERN "*.svg")

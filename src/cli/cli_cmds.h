@@ -61,5 +61,6 @@ int key_revoke(cli_ctx *cx, int argc, char **argv);
 int key_set_validity(cli_ctx *cx, int argc, char **argv);
 int key_import(cli_ctx *cx, int argc, char **argv);   /* cmd_key_bulk.c */
 int key_export(cli_ctx *cx, int argc, char **argv);
+int snap_fetch(cli_ctx *cx, int argc, char **argv);   /* cmd_snapshot_fetch.c */
 
 #endif

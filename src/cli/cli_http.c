@@ -25,6 +25,21 @@ void cli_tls_setopt(void *curl)
                  cli_tls_pin ? cli_tls_pin : getenv("KEYSUP_PIN_SHA256"));
 }
 
+int cli_server_len(const char *sv, int len)
+{
+    /* The URL people copy is the API's, ".../v1" (run.sh prints it), or ends
+     * in a slash: both name the same keysupd, so both are taken as its base
+     * rather than asking for /v1/v1/... and reporting "no such endpoint". */
+    for (;;) {
+        if (len > 0 && sv[len - 1] == '/')
+            len--;
+        else if (len >= 3 && strncmp(sv + len - 3, "/v1", 3) == 0)
+            len -= 3;
+        else
+            return len;
+    }
+}
+
 int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, const char *errbuf)
 {
     CURLcode cc = (CURLcode)curl_code;
@@ -32,8 +47,22 @@ int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, cons
     if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||
         cc == CURLE_SSL_PINNEDPUBKEYNOTMATCH || cc == CURLE_SSL_CONNECT_ERROR ||
         cc == CURLE_SSL_CERTPROBLEM) {
-        snprintf(out, n, "TLS verification of %s failed: %s (check --cacert / KEYSUP_CACERT or "
-                 "--server-pin / KEYSUP_PIN_SHA256 and the host name in --server)", server, why);
+        /* "wrong version number": the answer was not TLS at all, the usual
+         * https:// typed for a keysupd that serves plain HTTP. A handshake
+         * cut short (keysupd drops what it cannot parse) may be the same
+         * mistake or a broken TLS server: both hints then. */
+        if (strstr(why, "wrong version number") || strstr(why, "packet length too long"))
+            snprintf(out, n, "TLS verification of %s failed: %s (the server does not speak TLS: "
+                     "if keysupd runs without a certificate, use http:// in --server / "
+                     "KEYSUP_SERVER)", server, why);
+        else if (cc == CURLE_SSL_CONNECT_ERROR)
+            snprintf(out, n, "TLS verification of %s failed: %s (if keysupd runs without a "
+                     "certificate, use http:// in --server / KEYSUP_SERVER; else check "
+                     "--cacert / KEYSUP_CACERT or --server-pin / KEYSUP_PIN_SHA256)", server, why);
+        else
+            snprintf(out, n, "TLS verification of %s failed: %s (check --cacert / KEYSUP_CACERT "
+                     "or --server-pin / KEYSUP_PIN_SHA256 and the host name in --server)",
+                     server, why);
         return 1;
     }
     snprintf(out, n, "cannot reach keysupd at %s: %s (is it running? --server / KEYSUP_SERVER)",
@@ -101,7 +130,7 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
      * A request that reached one is never repeated (it may have been applied). */
     for (const char *sv = server;;) {
         const char *e = strchr(sv, ',');
-        int len = (int)(e ? (size_t)(e - sv) : strlen(sv));
+        int len = cli_server_len(sv, (int)(e ? (size_t)(e - sv) : strlen(sv)));
         snprintf(url, sizeof url, "%.*s%s", len, sv, path);
         curl_easy_setopt(c, CURLOPT_URL, url);
         cc = curl_easy_perform(c);
@@ -132,8 +161,19 @@ int cli_api(cli_ctx *cx, const cli_remote *r, const char *method, const char *pa
         json_t *err = json_object_get(e, "error");
         const char *ecode = json_string_value(json_object_get(err, "code"));
         const char *msg = json_string_value(json_object_get(err, "message"));
+        /* A refused token is the one mistake every new user makes: say
+         * which file was sent and where a good one comes from. */
+        const char *hint = "";
+        if (code == 401)
+            hint = "\n  next step: check --token-file / KEYSUP_TOKEN_FILE names a token of this"
+                   " keysupd (`keysupd init --token-out` wrote the first; an admin makes more"
+                   " with `keysup token create`)";
+        else if (code == 403)
+            hint = "\n  next step: this token's role may not do that; an admin token can"
+                   " (`keysup token list` shows the roles)";
         ret = cli_err(cx, code >= 500 ? CLI_INTERNAL : CLI_REFUSED, ecode ? ecode : "HTTP",
-                      "%s: %s (HTTP %ld)", cx->cmd, msg ? msg : "request failed", code);
+                      "%s: %s (HTTP %ld)%s", cx->cmd, msg ? msg : "request failed", code,
+                      cx->json ? "" : hint);
         json_decref(e);
     }
 cleanup:
@@ -195,12 +235,13 @@ int cli_table(cli_ctx *cx, json_t *answer, const char *items_key, const char *co
                 w[k] = strlen(c);
         }
     }
+    /* The last column is not padded: no trailing blanks for diff or grep. */
     for (size_t k = 0; k < ncol; k++)
-        printf("%-*s%s", (int)w[k], cols[k], k + 1 < ncol ? "  " : "\n");
+        printf("%-*s%s", k + 1 < ncol ? (int)w[k] : 0, cols[k], k + 1 < ncol ? "  " : "\n");
     json_array_foreach(items, i, row) {
         for (size_t k = 0; k < ncol; k++) {
             cell(c, sizeof c, json_object_get(row, cols[k]));
-            printf("%-*s%s", (int)w[k], c, k + 1 < ncol ? "  " : "\n");
+            printf("%-*s%s", k + 1 < ncol ? (int)w[k] : 0, c, k + 1 < ncol ? "  " : "\n");
         }
     }
     if (json_is_integer(json_object_get(answer, "total")))

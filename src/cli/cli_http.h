@@ -45,6 +45,13 @@ int cli_load_token(cli_ctx *cx, const cli_remote *r, char *tok, size_t n);
 
 /* Applies the TLS verification settings above to a curl handle. */
 void cli_tls_setopt(void *curl);
+/* GET path whose answer is a file (cmd_key_bulk.c): the body in *out (a
+ * struct ks_httpc_buf, ks_httpc.h) on 200, else the refusal printed and its
+ * exit code. */
+struct ks_httpc_buf;
+int cli_get_file(cli_ctx *cx, const cli_remote *r, const char *path, struct ks_httpc_buf *out);
+/* Length of the server URL sv[0..len) without a trailing "/" or "/v1". */
+int cli_server_len(const char *sv, int len);
 /* A clear message for a failed transfer: TLS verification failures name
  * the host and the reason (then 1 is returned, else 0). */
 int cli_tls_explain(char *out, size_t n, const char *server, int curl_code, const char *errbuf);

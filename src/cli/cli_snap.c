@@ -7,15 +7,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *cli_snap_other_kind(const uint8_t *b, size_t n)
+{
+    static const struct {
+        const char *magic, *what;
+    } kinds[] = {
+        {KS_DELTA_MAGIC, "a delta (`keysup delta apply BASE DELTA --out NEW --trust KEY`)"},
+        {"KSKF", "a key file (`keysup key show FILE`)"},
+        {KS_RESPONSE_MAGIC, "a key's response to a challenge"},
+        {KS_LICENCE_MAGIC, "a feature licence (`keysup licence show ID`)"},
+        {KS_TIME_TOKEN_MAGIC, "a time token"},
+    };
+    size_t i = 0;
+    if (n >= 4 && memcmp(b, KS_SNAP_MAGIC, 4) == 0)
+        return NULL;
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (n >= 4 && memcmp(b, kinds[k].magic, 4) == 0)
+            return kinds[k].what;
+    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n'))
+        i++;
+    if (i < n && (b[i] == '[' || b[i] == '{'))
+        return "JSON, perhaps a key list (`keysup snapshot build --keys FILE ...` makes a "
+               "snapshot of it)";
+    return NULL;
+}
+
 int cli_snap_load(cli_ctx *cx, const char *path, cli_snap *s)
 {
     ks_diag d = {0, 0, NULL};
+    const char *other;
     int ret;
 
     memset(s, 0, sizeof *s);
     ret = cli_read(cx, path, CLI_SNAP_READ_MAX, &s->buf, &s->len);
     if (ret)
         return ret;
+    if ((other = cli_snap_other_kind(s->buf, s->len)) != NULL)
+        return cli_err(cx, CLI_REFUSED, "FORMAT", "%s is not a snapshot: it is %s", path, other);
     if (s->len < KS_SNAP_HEADER_SIZE)
         return cli_err(cx, CLI_REFUSED, "FORMAT",
                        "snapshot %s: %zu bytes is shorter than a snapshot header (%d)", path,

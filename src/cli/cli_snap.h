@@ -19,6 +19,10 @@ typedef struct cli_snap {
     uint32_t count;
 } cli_snap;
 
+/* What a file that is not a snapshot is instead, with the command for it
+ * (the usual mix-up: another of keysup's files, or the JSON key list a
+ * snapshot is built from); NULL for a snapshot or something unknown. */
+const char *cli_snap_other_kind(const uint8_t *b, size_t n);
 /* Reads path; the header must decode and the size match its record count. */
 int cli_snap_load(cli_ctx *cx, const char *path, cli_snap *s);
 /* Every record well-formed and key ids strictly increasing. */

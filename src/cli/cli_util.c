@@ -45,6 +45,17 @@ static int list_add(cli_ctx *cx, cli_list *l, const char *name, const char *v)
     return CLI_OK;
 }
 
+/* After a usage mistake's error: the verb's synopsis (its "usage:" lines, up
+ * to the first blank line), so the right spelling is on screen; --json gets
+ * the error object only. Returns ret. */
+static int with_synopsis(cli_ctx *cx, const char *usage, int ret)
+{
+    const char *end = usage ? strstr(usage, "\n\n") : NULL;
+    if (!cx->json && usage)
+        fprintf(stderr, "%.*s\n", end ? (int)(end - usage) : (int)strlen(usage), usage);
+    return ret;
+}
+
 int cli_parse(cli_ctx *cx, int argc, char **argv, const cli_opt *opts, const char **pos,
               int min_pos, int max_pos, int *npos, const char *usage)
 {
@@ -67,8 +78,8 @@ int cli_parse(cli_ctx *cx, int argc, char **argv, const cli_opt *opts, const cha
         }
         if (only_pos || a[0] != '-' || a[1] == '\0') {
             if (np >= max_pos)
-                return cli_err(cx, CLI_USAGE, "USAGE", "%s: unexpected argument '%s' (see --help)",
-                               cx->cmd, a);
+                return with_synopsis(cx, usage, cli_err(cx, CLI_USAGE, "USAGE",
+                                     "%s: unexpected argument '%s' (see --help)", cx->cmd, a));
             pos[np++] = a;
             continue;
         }
@@ -78,8 +89,8 @@ int cli_parse(cli_ctx *cx, int argc, char **argv, const cli_opt *opts, const cha
             continue;
         o = find_opt(opts, a);
         if (!o)
-            return cli_err(cx, CLI_USAGE, "USAGE", "%s: unknown option '%s' (see --help)",
-                           cx->cmd, a);
+            return with_synopsis(cx, usage, cli_err(cx, CLI_USAGE, "USAGE",
+                                 "%s: unknown option '%s' (see --help)", cx->cmd, a));
         if (o->kind == CLI_FLAG) {
             *(int *)o->dst = 1;
             continue;
@@ -109,7 +120,8 @@ int cli_parse(cli_ctx *cx, int argc, char **argv, const cli_opt *opts, const cha
         }
     }
     if (np < min_pos)
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: missing argument (see --help)", cx->cmd);
+        return with_synopsis(cx, usage, cli_err(cx, CLI_USAGE, "USAGE",
+                             "%s: missing argument (see --help)", cx->cmd));
     *npos = np;
     return CLI_OK;
 }

@@ -16,9 +16,10 @@ static const char usage[] =
     "usage: keysup diagnose CTRL [--json]\n\n"
     "Runs the Key Supervisor Error checks on controller CTRL now: communication,\n"
     "store integrity, supervisor trust, sync state, clock, protocol version, lockout,\n"
-    "profile, key, hardware. Each finding shows its evidence, whether it is the root\n"
-    "cause or a symptom of one, what keysup repairs by itself, and the numbered steps\n"
-    "for the rest. Exit code 0 whether or not problems were found (see `verdict`).\n"
+    "profile, key, hardware, licence. Each finding shows its evidence, whether it is\n"
+    "the root cause or a symptom of one, what keysup repairs by itself, and the\n"
+    "numbered steps for the rest (`keysup error KSE-NNN` explains a code). Exit code\n"
+    "0 whether or not problems were found (see `verdict`).\n"
     CLI_REMOTE_USAGE;
 
 static void print_wrapped(const char *indent, const char *label, const char *text)

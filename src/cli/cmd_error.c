@@ -57,17 +57,23 @@ static int error_list(cli_ctx *cx, int argc, char **argv)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
     if (cx->json)
         return cli_emit(cx, catalogue_json(0));
-    printf("%-8s  %-22s  %-8s  %-4s  %s\n", "CODE", "SYMBOL", "SEVERITY", "AUTO", "TITLE");
+    /* The symbol column is as wide as the longest symbol, so no row shifts. */
+    int sw = 6;
+    for (size_t i = 0; i < ks_kse_count(); i++)
+        if ((int)strlen(ks_kse_at(i)->symbol) > sw)
+            sw = (int)strlen(ks_kse_at(i)->symbol);
+    printf("%-8s  %-*s  %-8s  %-4s  %s\n", "CODE", sw, "SYMBOL", "SEVERITY", "AUTO", "TITLE");
     for (size_t i = 0; i < ks_kse_count(); i++) {
         const ks_kse *e = ks_kse_at(i);
-        printf("KSE-%-4d  %-22s  %-8s  %-4s  %s\n", e->code, e->symbol,
+        printf("KSE-%-4d  %-*s  %-8s  %-4s  %s\n", e->code, sw, e->symbol,
                ks_severity_name(e->severity), e->auto_repair ? "yes" : "no", e->title);
     }
     return CLI_OK;
 }
 
 static const char show_usage[] =
-    "usage: keysup error show CODE [--json]\n\n"
+    "usage: keysup error show CODE [--json]\n"
+    "       keysup error CODE [--json]\n\n"
     "Explains one code (\"KSE-301\", \"301\" or \"STORE_CORRUPT\"): what happened, how\n"
     "keysup detects it, what it repairs by itself, and the numbered next steps.\n";
 
@@ -122,5 +128,12 @@ static const cli_verb verbs[] = {
 
 int cmd_error(cli_ctx *cx, int argc, char **argv)
 {
+    /* `keysup error KSE-301` (or 301, or STORE_CORRUPT) is `keysup error show
+     * KSE-301`: the code is what the technician has in hand, and no verb is
+     * spelled like a catalogue entry. */
+    if (argc > 0 && argv[0][0] != '-' && ks_kse_lookup(argv[0])) {
+        cx->cmd = "keysup error show";
+        return error_show(cx, argc, argv);
+    }
     return cli_run_verb(cx, "error", verbs, sizeof verbs / sizeof verbs[0], argc, argv);
 }

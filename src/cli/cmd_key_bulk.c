@@ -38,7 +38,8 @@ static int raw(cli_ctx *cx, const cli_remote *r, const char *method, const char 
     ret = cli_load_token(cx, r, tok, sizeof tok);
     if (ret)
         return ret;
-    snprintf(url, sizeof url, "%s%s", server, path);
+    snprintf(url, sizeof url, "%.*s%s",
+             cli_server_len(server, (int)strcspn(server, ",")), server, path);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     sodium_memzero(tok, sizeof tok);
     c = ks_httpc_open(method, url, out, SIZE_MAX, ebuf);
@@ -195,5 +196,16 @@ int key_export(cli_ctx *cx, int argc, char **argv)
         ret = cli_io_err(cx, "stdout", "write the export");
 cleanup:
     ks_httpc_buf_free(&b);
+    return ret;
+}
+
+/* A GET whose answer is a file, not JSON (keysup snapshot fetch): the body in
+ * *out on 200, else the server's refusal printed and its exit code. */
+int cli_get_file(cli_ctx *cx, const cli_remote *r, const char *path, ks_httpc_buf *out)
+{
+    long code = 0;
+    int ret = raw(cx, r, "GET", path, NULL, 0, NULL, out, &code);
+    if (!ret && code != 200)
+        ret = refused(cx, NULL, out, code);
     return ret;
 }

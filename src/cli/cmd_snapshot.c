@@ -489,6 +489,12 @@ static int snap_verify(cli_ctx *cx, int argc, char **argv)
     if (ret)
         return ret;
     memset(&h, 0, sizeof h);
+    if (cli_snap_other_kind(buf, len)) {
+        ret = cli_err(cx, CLI_REFUSED, "FORMAT", "%s is not a snapshot: it is %s", pos[0],
+                      cli_snap_other_kind(buf, len));
+        free(buf);
+        return ret;
+    }
     ret = ks_snapshot_verify(&cx->crypto, buf, len, &p, &h, &d);
     if (ret == KS_E_ROLLBACK)
         ret = cli_core_err(cx, ret, &d, "snapshot %s: version %llu is below the applied version %llu",
@@ -517,6 +523,7 @@ static const cli_verb verbs[] = {
     {"build", "build and sign a snapshot from a JSON key list", snap_build},
     {"inspect", "show a snapshot's header and check its structure", snap_inspect},
     {"verify", "verify a snapshot against trusted supervisor keys", snap_verify},
+    {"fetch", "download a scope's published snapshot (auditor token) to verify it", snap_fetch},
 };
 
 int cmd_snapshot(cli_ctx *cx, int argc, char **argv)

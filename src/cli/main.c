@@ -21,11 +21,11 @@ static const cli_noun nouns[] = {
     {"init", "create a supervisor data directory (keysupd)", cmd_init},
     {"backup", "back up a supervisor: config, sealed keys, registry (online)", cmd_backup},
     {"restore", "restore a supervisor backup (keysupd stopped); prints the next steps", cmd_restore},
-    {"key", "key files (keygen, show, rotate, present) and keys at the supervisor (enrol, list, get, grant, revoke-privilege, suspend, resume, revoke, set-validity)", cmd_key},
-    {"snapshot", "signed credential snapshots: build, inspect, verify", cmd_snapshot},
+    {"key", "key files (keygen, show, rotate, present) and keys at the supervisor (enrol, list, get, grant, revoke-privilege, suspend, resume, revoke, set-validity, import, export)", cmd_key},
+    {"snapshot", "signed credential snapshots: build, inspect, verify, fetch (a published one)", cmd_snapshot},
     {"delta", "snapshot deltas: make, apply", cmd_delta},
-    {"flash", "controller flash images: inspect, check", cmd_flash},
-    {"error", "the Key Supervisor Error catalogue: list, show, docs", cmd_error},
+    {"flash", "controller flash images: inspect, check, wear", cmd_flash},
+    {"error", "the Key Supervisor Error catalogue: list, show, docs (`keysup error KSE-301` shows one)", cmd_error},
     {"controller", "controllers at the supervisor: add, list, show, provision, command, audit", cmd_controller},
     {"holder", "key holders at the supervisor: create, list, show", cmd_holder},
     {"policy", "privileged-action policies: list, show, set", cmd_policy},
@@ -33,7 +33,7 @@ static const cli_noun nouns[] = {
     {"token", "admin, operator and auditor API tokens: create, list, revoke", cmd_token},
     {"operator", "web console operators: add, list, remove, unlock, passwd", cmd_operator},
     {"supervisor", "the supervisor signing key: show, rotate", cmd_supervisor},
-    {"tls", "keysupd's TLS key pin: show, stage a new certificate", cmd_tls},
+    {"tls", "keysupd's TLS key pin: pin (of a certificate or server), stage a new certificate", cmd_tls},
     {"diagnose", "diagnose a controller: root cause, evidence, numbered steps", cmd_diagnose},
     {"incidents", "list incidents with MTTD/MTTR (--open, --controller ID)", cmd_incidents},
     {"incident", "incidents: list, show, resolve, stats", cmd_incident},
@@ -99,6 +99,8 @@ int cli_run_verb(cli_ctx *cx, const char *noun, const cli_verb *verbs, size_t n,
 
 int main(int argc, char **argv)
 {
+    static char help_flag[] = "--help";
+    char *hv[3] = {NULL, NULL, NULL}; /* argv of `keysup help NOUN [VERB]` */
     cli_ctx cx;
     int i = 1;
 
@@ -126,13 +128,29 @@ int main(int argc, char **argv)
             usage(stdout);
             return CLI_OK;
         } else {
-            return cli_err(&cx, CLI_USAGE, "USAGE", "unknown option '%s' (see keysup --help)",
-                           argv[i]);
+            cli_err(&cx, CLI_USAGE, "USAGE", "unknown option '%s' before the noun", argv[i]);
+            if (!cx.json)
+                usage(stderr);
+            return CLI_USAGE;
         }
     }
     if (i >= argc) {
         usage(stderr);
         return CLI_USAGE;
+    }
+    /* `keysup help [NOUN [VERB]]` is `keysup [NOUN [VERB]] --help`: people type
+     * it first, and an "unknown noun 'help'" teaches them nothing. */
+    if (strcmp(argv[i], "help") == 0) {
+        if (i + 1 >= argc || argv[i + 1][0] == '-') {
+            usage(stdout);
+            return CLI_OK;
+        }
+        hv[0] = argv[i + 1];
+        hv[1] = i + 2 < argc ? argv[i + 2] : help_flag;
+        hv[2] = i + 2 < argc ? help_flag : NULL;
+        argv = hv;
+        argc = hv[2] ? 3 : 2;
+        i = 0;
     }
     if (ks_sodium_crypto(&cx.crypto) != KS_OK)
         return cli_err(&cx, CLI_INTERNAL, "CRYPTO", "libsodium failed to initialise");

@@ -95,7 +95,18 @@ static void sup_url(const ctl_agent *a, char *url, size_t n, const char *path)
     for (size_t i = a->sup_index % sup_count(a); i > 0; i--)
         p = strchr(p, ',') + 1;
     e = strchr(p, ',');
-    snprintf(url, n, "%.*s%s", (int)(e ? (size_t)(e - p) : strlen(p)), p, path);
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    /* The API's URL (".../v1", or a trailing "/") names the same keysupd as
+     * its base: taken as the base, not sent as /v1/v1/... (a 404). */
+    for (;;) {
+        if (len > 0 && p[len - 1] == '/')
+            len--;
+        else if (len >= 3 && strncmp(p + len - 3, "/v1", 3) == 0)
+            len -= 3;
+        else
+            break;
+    }
+    snprintf(url, n, "%.*s%s", (int)len, p, path);
 }
 
 static int perform(ctl_agent *a, const char *method, const char *path, const char *body,

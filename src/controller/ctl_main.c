@@ -221,7 +221,7 @@ static void print_status(json_t *o)
                json_is_true(json_object_get(rc, "code_entered"))
                    ? "code entered; checked at the next heartbeat"
                    : "compare this fingerprint with the one the operator reads out, then "
-                     "type the one-time code: keysup-controller ctl code NNNNNNNN");
+                     "type the one-time code: keysup-controller ctl --socket PATH code NNNNNNNN");
     }
     {
         json_t *t = json_object_get(o, "tls");
@@ -252,6 +252,31 @@ static void print_status(json_t *o)
         printf("%s%s %s x%lld", i ? ", " : "", str_or(e, "code", "?"), str_or(e, "symbol", ""),
                (long long)json_integer_value(json_object_get(e, "count")));
     printf("\n");
+}
+
+/* `ctl help` for a person: the operations the socket serves and, on an agent
+ * run with --enable-fault-hooks, the fault kinds (--json: the answer as is). */
+static void print_help(json_t *o)
+{
+    size_t i;
+    json_t *e;
+    printf("operations of this controller's socket (the keysup-controller ctl verbs and\n"
+           "`keysup key present` use them; `ctl send JSON` sends one as is):\n");
+    json_array_foreach(json_object_get(o, "ops"), i, e) {
+        char name[96];
+        snprintf(name, sizeof name, "%s %s", str_or(e, "op", "?"), str_or(e, "args", ""));
+        /* A long argument list gets its own line, the text under it. */
+        printf("  %-24s%s %s%s\n", name, strlen(name) > 24 ? "\n                          " : "",
+               str_or(e, "help", ""),
+               json_is_true(json_object_get(e, "needs_enrolment")) ? " (enrolled units)" : "");
+    }
+    if (!json_is_true(json_object_get(o, "fault_hooks"))) {
+        printf("fault hooks: off (the agent runs without --enable-fault-hooks)\n");
+        return;
+    }
+    printf("fault kinds (ctl fault KIND [VALUE]; test agents only):\n");
+    json_array_foreach(json_object_get(o, "fault_kinds"), i, e)
+        printf("  %-14s %s\n", str_or(e, "kind", "?"), str_or(e, "value", ""));
 }
 
 static int send_line(const char *path, const char *line, int human_status, int as_json)
@@ -298,6 +323,8 @@ static int send_line(const char *path, const char *line, int human_status, int a
         const char *msg = json_is_object(err) ? str_or(err, "message", "")
                                               : str_or(o, "message", "");
         fprintf(stderr, "keysup-controller: %s%s%s\n", code, *msg ? ": " : "", msg);
+    } else if (human_status && !rc && json_is_array(json_object_get(o, "ops"))) {
+        print_help(o);
     } else if (human_status && !rc) {
         print_status(o);
     } else if (!as_json && !rc && json_is_true(json_object_get(o, "ok")) &&
@@ -315,6 +342,9 @@ static int send_line(const char *path, const char *line, int human_status, int a
 static int cmd_ctl(int argc, char **argv, const args *a)
 {
     if (!a->socket || a->rest >= argc) {
+        fprintf(stderr, "keysup-controller: ctl: %s\n",
+                !a->socket ? "--socket PATH is required (the path given to `run --socket`)"
+                           : "missing verb (status, help, seal, txn-done, code, fault, send)");
         fputs(usage, stderr);
         return 2;
     }
@@ -340,6 +370,10 @@ static int cmd_ctl(int argc, char **argv, const args *a)
     else if (strcmp(verb, "send") == 0 && v1)
         return send_line(a->socket, v1, 0, 1);
     else {
+        fprintf(stderr, "keysup-controller: ctl: %s '%s'\n",
+                v1 || !(strcmp(verb, "seal") == 0 || strcmp(verb, "fault") == 0 ||
+                        strcmp(verb, "code") == 0 || strcmp(verb, "send") == 0)
+                    ? "unknown verb or value in" : "missing value for", verb);
         fputs(usage, stderr);
         return 2;
     }
@@ -349,7 +383,9 @@ static int cmd_ctl(int argc, char **argv, const args *a)
         fprintf(stderr, "keysup-controller: %s: bad arguments\n", verb);
         return 2;
     }
-    int rc = send_line(a->socket, line, strcmp(verb, "status") == 0 && !a->json, a->json);
+    int rc = send_line(a->socket, line,
+                       (strcmp(verb, "status") == 0 || strcmp(verb, "help") == 0) && !a->json,
+                       a->json);
     free(line);
     return rc;
 }
@@ -383,6 +419,9 @@ int main(int argc, char **argv)
     int enroll = strcmp(argv[1], "enroll") == 0;
     if ((!enroll && strcmp(argv[1], "run") != 0) || !a.flash || (enroll && (!a.supervisor || !a.token)) ||
         (!enroll && !a.socket)) {
+        fprintf(stderr, "keysup-controller: %s needs %s\n", argv[1],
+                enroll ? "--flash FILE, --supervisor URL and --token TOKEN"
+                       : "--flash FILE and --socket PATH");
         fputs(usage, stderr);
         return 2;
     }

@@ -63,8 +63,13 @@ int ctl_enroll(ctl_agent *a, const char *url, const char *token)
     json_decref(req);
     if (!ans || status != 200) {
         const char *msg = ans ? json_string_value(json_object_get(json_object_get(ans, "error"), "message")) : NULL;
-        fprintf(stderr, "keysup-controller: enrolment refused (HTTP %d): %s\n", status,
-                msg ? msg : "supervisor unreachable");
+        if (status == 0) /* no answer at all: say where it looked, not "refused" */
+            fprintf(stderr, "keysup-controller: cannot reach the supervisor at %s: is keysupd "
+                            "running and listening there? (--supervisor; URL/healthz answers "
+                            "when it is)\n", url);
+        else
+            fprintf(stderr, "keysup-controller: enrolment refused (HTTP %d): %s\n", status,
+                    msg ? msg : "no reason given");
         goto cleanup;
     }
     ks_trust t;

@@ -102,8 +102,8 @@ static const ks_kse table[] = {
      "The record's state is not active.",
      0, NULL,
      {"Confirm with `keysup key get KEY` who revoked it and when (`keysup audit list --action key.revoke`).",
-      "If it was suspended by mistake, an operator can reactivate it; a revoked key must be "
-      "re-enrolled as a new key.",
+      "If it was suspended by mistake, an operator resumes it (`keysup key resume KEY`); a "
+      "revoked key must be re-enrolled as a new key (`keysup key enrol`).",
       NULL}},
     {204, "KEY_EXPIRED", KS_SEV_WARNING, KS_AREA_KEY,
      "Key outside its validity window",
@@ -261,7 +261,7 @@ static const ks_kse table[] = {
      {"Restore the controller's link to the supervisor: the full download then repairs it "
       "(`keysup diagnose CTRL` shows KSE-100 if the link is down).",
       "Confirm the repair: `keysup diagnose CTRL` shows no open KSE-303, or at the terminal "
-      "`keysup-controller ctl status` shows `fell_back: false`.",
+      "`keysup-controller ctl --socket PATH --json status` shows `\"fell_back\": false`.",
       "If it repeats, inspect an image of the flash: `keysup flash check FILE`.",
       NULL}},
     {304, "SUPERVISOR_RESTORED", KS_SEV_CRITICAL, KS_AREA_SYNC,
@@ -410,7 +410,8 @@ static const ks_kse table[] = {
      0, NULL,
      {"Confirm the supervisor key was rotated on purpose: `keysup audit list --action supervisor.rotate`.",
       "Replace Supervisor Credential: `keysup controller command CTRL replace_credential`, then "
-      "type the one-time code it prints at the controller (`keysup-controller ctl code NNNNNNNN`).",
+      "type the one-time code it prints at the controller "
+      "(`keysup-controller ctl --socket PATH code NNNNNNNN`).",
       NULL}},
     {701, "ROLLBACK", KS_SEV_CRITICAL, KS_AREA_TRUST,
      "Snapshot older than the one applied",
@@ -483,7 +484,7 @@ static const ks_kse table[] = {
      "is compared with the one or two pins stored in flash at enrolment or by a tls_pin command.",
      0, NULL,
      {"Compare the pin the supervisor serves (`keysup tls pin --server URL`) with the one the "
-      "controller expects (`keysup-controller ctl status` shows `tls pin`).",
+      "controller expects (`keysup-controller ctl --socket PATH status` shows `tls pin`).",
       "If they differ and nobody replaced the certificate, treat it as an attack: find the device "
       "answering on the supervisor's address before anything else.",
       "If the certificate was replaced on purpose, put the old pair back in keysupd.conf, "
@@ -518,7 +519,7 @@ static const ks_kse table[] = {
      "console_deny failures the account is locked for console_unlock_time seconds (the audit "
      "shows each failure with the client's address).",
      0, NULL,
-     {"Check the audit (`keysup audit --action console.signin`) for the addresses behind the "
+     {"Check the audit (`keysup audit list --action console.signin`) for the addresses behind the "
       "failures: one person mistyping, or a guessing attack.",
       "Wait console_unlock_time seconds, or have an admin unlock it at once: `keysup operator "
       "unlock NAME` (and set a new password with `keysup operator passwd NAME` if it was "

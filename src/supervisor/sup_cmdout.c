@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 int sup_cmd_json;
 
@@ -54,6 +55,17 @@ void sup_cmd_emit(json_t *o)
             printf("%s:\n", key);
             json_array_foreach(v, i, e)
                 printf("  %s\n", json_string_value(e));
+        } else if (json_is_integer(v) && strlen(key) > 3 &&
+                   strcmp(key + strlen(key) - 3, "_at") == 0) {
+            /* A time, for people: local ISO time with its offset, as the
+             * keysup CLI prints them (--json keeps unix seconds). */
+            time_t t = (time_t)json_integer_value(v);
+            struct tm tm;
+            char when[40] = "?", z[8];
+            if (localtime_r(&t, &tm) && strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm) &&
+                strftime(z, sizeof z, "%z", &tm) == 5)
+                snprintf(when + strlen(when), sizeof when - strlen(when), "%.3s:%.2s", z, z + 3);
+            printf("%s:%*s%s\n", key, pad, "", when);
         } else if (json_is_integer(v)) {
             printf("%s:%*s%lld\n", key, pad, "", (long long)json_integer_value(v));
         } else {

@@ -78,6 +78,9 @@ rc 3 "an unreadable token file is exit 3" "$B/keysup" controller list --token-fi
 grep -q "cannot read the token file" "$W/err" || fail "token file message: $(cat "$W/err")"
 rc 0 "--server before the noun" env -u KEYSUP_SERVER "$B/keysup" --server "$KEYSUP_SERVER" controller list
 rc 2 "controller add without --scope" "$B/keysup" controller add c9
+rc 2 "an unknown option shows the verb's synopsis" "$B/keysup" controller list --bogus
+grep -q "unknown option '--bogus'" "$W/err" && grep -q '^usage: keysup controller list' "$W/err" \
+    || fail "unknown option without the synopsis: $(cat "$W/err")"
 keygen k1
 rc 0 "key enrol --public-key FILE" "$B/keysup" --json key enrol --public-key "$W/k1.key" --scope 2
 [ "$(j "$W/out" 'd["form_factor"]')" = software ] || fail "a key file enrols as $(j "$W/out" 'd["form_factor"]')"
@@ -118,16 +121,68 @@ rc 2 "key present of an encrypted key without its passphrase" \
 [ "$(j "$W/out" 'd["error"]["code"]')" = PASSPHRASE ] || fail "missing passphrase code: $(cat "$W/out")"
 ok "a missing passphrase is PASSPHRASE"
 
+rc 0 "controller audit for people" "$B/keysup" controller audit 1
+grep -Eq '^seq +ts +action +result +key_id +reader$' "$W/out" && ! grep -q '{' "$W/out" \
+    || fail "controller audit is not a table of the records' fields: $(head -3 "$W/out")"
+rc 1 "snapshot verify of a key file" "$B/keysup" snapshot verify "$W/k1.key" --trust "$W/k1.key"
+grep -q "is not a snapshot: it is a key file" "$W/err" || fail "a key file as a snapshot: $(cat "$W/err")"
 rc 0 "error list --json" "$B/keysup" --json error list
 [ "$(j "$W/out" 'd["total"] == len(d["items"]) and d["items"][0]["code"].startswith("KSE-")')" = True ] \
     || fail "error list shape"
 rc 0 "error docs --json" "$B/keysup" error docs --json
 [ "$(j "$W/out" '"steps" in d["items"][0]')" = True ] || fail "error docs --json is not the catalogue"
+# Every command a catalogue step tells the technician to type exists:
+# `keysup NOUN [VERB]` is a noun and one of its verbs, and a
+# `keysup-controller ctl` line names its --socket (steps once said
+# `keysup audit --action ...` and `ctl code NNNNNNNN`).
+"$B/keysup" error docs >"$W/errors.md"
+grep -o '`keysup [^`]*`' "$W/errors.md" | tr -d '`' | sort -u >"$W/steps"
+[ -s "$W/steps" ] || fail "no keysup commands in the catalogue's steps"
+while read -r _ noun verb _; do
+    "$B/keysup" "$noun" --help >"$W/noun" 2>&1 || fail "a catalogue step names 'keysup $noun'"
+    if grep -q '^verbs:' "$W/noun"; then
+        awk '/^verbs:/ { s = 1; next } s && /^  [a-z]/ { print $1 }' "$W/noun" | grep -qx -- "$verb" \
+            || fail "a catalogue step names 'keysup $noun $verb', which is no verb"
+    fi
+done <"$W/steps"
+if grep -o '`keysup-controller ctl [^`]*`' "$W/errors.md" | grep -v -- '--socket'; then
+    fail "a catalogue step runs keysup-controller ctl without --socket"
+fi
+ok "every keysup command the catalogue's steps name exists ($(wc -l <"$W/steps") commands)"
 rc 0 "keysup --help" "$B/keysup" --help
 for v in enrol revoke-privilege set-validity provision resolve; do
     grep -q "$v" "$W/out" || fail "keysup --help does not list $v"
 done
 ok "keysup --help lists every verb"
+# Every verb a noun's help lists is named in keysup --help too (the top
+# summary is written by hand and went stale once: import, wear, tls pin).
+"$B/keysup" --help >"$W/top"
+for noun in $(awk '/^nouns:/ { s = 1; next } s && /^  [a-z]/ { print $1 }' "$W/top"); do
+    "$B/keysup" "$noun" --help >"$W/noun" || fail "keysup $noun --help"
+    for v in $(awk '/^verbs:/ { s = 1; next } s && /^  [a-z]/ { print $1 }' "$W/noun"); do
+        grep -Eq "(^|[ (,])$v([,) ]|$)" "$W/top" || fail "keysup --help does not name '$noun $v'"
+    done
+done
+ok "keysup --help names every verb each noun's help lists"
+rc 0 "keysup help (the word)" "$B/keysup" help
+grep -q '^nouns:' "$W/out" || fail "keysup help is not the usage"
+rc 0 "keysup help key enrol" "$B/keysup" help key enrol
+grep -q '^usage: keysup key enrol' "$W/out" || fail "keysup help key enrol: $(head -3 "$W/out")"
+rc 0 "keysup error KSE-301 (show without the verb)" "$B/keysup" error KSE-301
+grep -q '^What to do:' "$W/out" || fail "keysup error KSE-301 does not explain the code"
+rc 2 "keysup error KSE-999" "$B/keysup" error KSE-999
+rc 0 "--server with the API's /v1 suffix" "$B/keysup" --server "$KEYSUP_SERVER/v1/" controller list
+echo nonsense >"$W/bad.tok"
+rc 1 "a token keysupd does not know" "$B/keysup" controller list --token-file "$W/bad.tok"
+grep -q 'next step:.*token' "$W/err" || fail "401 without a next step: $(cat "$W/err")"
+rc 3 "https:// to a plain HTTP keysupd" "$B/keysup" --server "${KEYSUP_SERVER/http:/https:}" controller list
+grep -q 'use http://' "$W/err" || fail "https to plain HTTP: $(cat "$W/err")"
+rc 0 "snapshot fetch of a published scope" "$B/keysup" snapshot fetch --scope 2 --out "$W/s2.snap"
+rc 0 "the fetched snapshot verifies" "$B/keysup" snapshot verify "$W/s2.snap" \
+    --trust "$("$B/keysup" --json supervisor show | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])')"
+rc 1 "snapshot fetch of a scope with nothing published" "$B/keysup" snapshot fetch --scope 9 --out "$W/s9.snap"
+grep -q 'nothing published for scope 9' "$W/err" && [ ! -e "$W/s9.snap" ] || fail "scope 9: $(cat "$W/err")"
+rc 3 "snapshot fetch never overwrites without --force" "$B/keysup" snapshot fetch --scope 2 --out "$W/s2.snap"
 
 rc 0 "flash check without geometry options" "$B/keysup" --json flash check "$W/c1.img"
 [ "$(j "$W/out" 'd["status"]')" = ok ] || fail "flash check"
@@ -148,4 +203,16 @@ rc 1 "ctl --json fault bogus" "$C" ctl --socket "$W/c1.sock" --json fault bogus
 [ "$(j "$W/out" 'd["error"]["code"]')" = BAD_REQUEST ] || fail "--json refusal"
 rc 0 "ctl fault skew_clock -5 (a negative value is a value)" "$C" ctl --socket "$W/c1.sock" fault skew_clock -5
 rc 0 "ctl fault skew_clock 0" "$C" ctl --socket "$W/c1.sock" fault skew_clock 0
+rc 0 "ctl help for people" "$C" ctl --socket "$W/c1.sock" help
+grep -q '^  status ' "$W/out" && ! grep -q '^{' "$W/out" || fail "ctl help: $(head -5 "$W/out")"
+rc 2 "ctl bogus" "$C" ctl --socket "$W/c1.sock" bogus
+grep -q "unknown verb.*'bogus'" "$W/err" || fail "ctl bogus: $(head -2 "$W/err")"
+rc 2 "ctl without --socket" "$C" ctl status
+grep -q -- "--socket PATH is required" "$W/err" || fail "ctl without --socket: $(head -2 "$W/err")"
+rc 1 "enroll with keysupd not there" "$C" enroll --flash "$W/x2.img" --supervisor http://127.0.0.1:1 --token ksp_x
+grep -q "cannot reach the supervisor at http://127.0.0.1:1" "$W/err" || fail "enroll, no keysupd: $(cat "$W/err")"
+rc 1 "enroll with the API's /v1 URL reaches keysupd" "$C" enroll --flash "$W/x3.img" --supervisor "$KEYSUP_SERVER/v1" --token ksp_x
+grep -q "HTTP 401" "$W/err" || fail "enroll at .../v1: $(cat "$W/err")"
+rc 2 "run without --socket" "$C" run --flash "$W/x.img"
+grep -q -- "run needs --flash FILE and --socket PATH" "$W/err" || fail "run: $(head -2 "$W/err")"
 echo "cli_conventions: all $steps steps passed"
