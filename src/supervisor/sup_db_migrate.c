@@ -21,6 +21,8 @@ extern const char sup_publish_schema[];
 extern const char sup_console_schema[];
 /* sup_licence.c: feature licences. */
 extern const char sup_licence_schema[];
+/* sup_clone.c: key uses across controllers (clone detection, KSE-214). */
+extern const char sup_clone_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -103,6 +105,8 @@ static const char *const migrations[] = {
     sup_console_schema,
     /* 6: feature licences the supervisor issues (docs/licences.md). */
     sup_licence_schema,
+    /* 7: key uses across controllers for clone detection (docs/diagnosis.md). */
+    sup_clone_schema,
 };
 
 typedef struct int_ctx {
