@@ -217,13 +217,14 @@ static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, con
             return rc;
         sup_incident_action(s, id, CLONE_ACTOR, "evidence", 0, ev);
     } else {
-        sup_dbv p[6] = {sup_dbv_int(late->ctrl), sup_dbv_int(SUP_KSE(KEY_CLONED)),
-                        sup_dbv_text(k ? k->title : "?"), sup_dbv_int(now), sup_dbv_text(key),
-                        sup_dbv_text(ev)};
+        /* Plain `?` only: the PostgreSQL backend numbers them in order. */
+        sup_dbv p[8] = {sup_dbv_int(late->ctrl), sup_dbv_int(SUP_KSE(KEY_CLONED)),
+                        sup_dbv_text(k ? k->title : "?"), sup_dbv_int(now), sup_dbv_int(now),
+                        sup_dbv_int(now), sup_dbv_text(key), sup_dbv_text(ev)};
         if ((rc = db(s, "open", "INSERT INTO incidents(controller_id, code, symbol, state, title,"
                      " first_evidence_ms, detected_ms, updated_ms, key_id, evidence, symptoms,"
-                     " repair, repairs) VALUES (?1, ?2, 'KEY_CLONED', 'open', ?3, ?4, ?4, ?4, ?5,"
-                     " ?6, '{}', 'steps', 0)", p, 6, NULL, NULL)) != KS_DB_OK)
+                     " repair, repairs) VALUES (?, ?, 'KEY_CLONED', 'open', ?, ?, ?, ?, ?, ?,"
+                     " '{}', 'steps', 0)", p, 8, NULL, NULL)) != KS_DB_OK)
             return rc;
         id = sup_db_last_id(s->db);
         sup_incident_action(s, id, CLONE_ACTOR, "opened", 0, ev);
@@ -292,9 +293,9 @@ int sup_clone_observe(sup_ctx *s, int64_t ctrl, int64_t seq, json_t *rec, int *k
                         sup_dbv_int(u.counter), sup_dbv_int(u.time + margin),
                         sup_dbv_int(u.counter)};
         if ((rc = db(s, "compare", "SELECT controller_id, counter, ts, trusted FROM key_uses"
-                     " WHERE key_id = ?1 AND controller_id <> ?2 AND (counter = ?3 OR"
-                     " (?4 = 1 AND trusted = 1 AND ((ts < ?5 AND counter > ?6) OR"
-                     " (ts > ?7 AND counter < ?8)))) ORDER BY ts LIMIT 1",
+                     " WHERE key_id = ? AND controller_id <> ? AND (counter = ? OR"
+                     " (? = 1 AND trusted = 1 AND ((ts < ? AND counter > ?) OR"
+                     " (ts > ? AND counter < ?)))) ORDER BY ts LIMIT 1",
                      p, 8, hit_cb, &h)) != KS_DB_OK)
             return rc;
     }
