@@ -217,9 +217,13 @@ static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, con
             return rc;
         sup_incident_action(s, id, CLONE_ACTOR, "evidence", 0, ev);
     } else {
+        /* First evidence: the later use, when the clone showed itself (the
+         * device's whole seconds; never in the future). MTTD is then the
+         * upload's delay: an offline controller's clone is found late. */
+        int64_t first = late->time > 0 && late->time <= now / 1000 ? late->time * 1000 : now;
         /* Plain `?` only: the PostgreSQL backend numbers them in order. */
         sup_dbv p[8] = {sup_dbv_int(late->ctrl), sup_dbv_int(SUP_KSE(KEY_CLONED)),
-                        sup_dbv_text(k ? k->title : "?"), sup_dbv_int(now), sup_dbv_int(now),
+                        sup_dbv_text(k ? k->title : "?"), sup_dbv_int(first), sup_dbv_int(now),
                         sup_dbv_int(now), sup_dbv_text(key), sup_dbv_text(ev)};
         if ((rc = db(s, "open", "INSERT INTO incidents(controller_id, code, symbol, state, title,"
                      " first_evidence_ms, detected_ms, updated_ms, key_id, evidence, symptoms,"
@@ -248,16 +252,20 @@ static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, con
     return KS_DB_OK;
 }
 
-/* 1 unless the controller has an open clock incident. */
-static int clock_ok(sup_ctx *s, int64_t ctrl)
+/* 1 unless the supervisor doubts the controller's clock: an open clock
+ * incident, or the offset its last heartbeat showed beyond the tolerance
+ * (which a drifting clock shows before the diagnosis opens KSE-600). */
+static int clock_ok(sup_ctx *s, int64_t ctrl, int64_t tol)
 {
-    int64_t n = 0;
+    int64_t n = 0, off = 0;
     sup_dbv p[3] = {sup_dbv_int(ctrl), sup_dbv_int(SUP_KSE(CLOCK_SKEW)),
                     sup_dbv_int(SUP_KSE(RTC_FAILURE))};
     if (sup_db_int(s->db, "SELECT COUNT(*) FROM incidents WHERE controller_id = ? AND state ="
-                   " 'open' AND code IN (?, ?)", p, 3, &n) != KS_DB_OK)
+                   " 'open' AND code IN (?, ?)", p, 3, &n) != KS_DB_OK ||
+        sup_db_int(s->db, "SELECT COALESCE(clock_offset, 0) FROM controllers WHERE id = ?", p, 1,
+                   &off) != KS_DB_OK)
         return 0;
-    return n == 0;
+    return n == 0 && off <= tol && -off <= tol;
 }
 
 int sup_clone_observe(sup_ctx *s, int64_t ctrl, int64_t seq, json_t *rec, int *kick)
@@ -302,8 +310,10 @@ int sup_clone_observe(sup_ctx *s, int64_t ctrl, int64_t seq, json_t *rec, int *k
     if (!h.found || !sup_clone_contradicts(&u, &h.other, (uint32_t)margin))
         return KS_DB_OK;
     /* Ordered by time: not while the supervisor itself finds either clock
-     * off (an open KSE-600/601), whatever the controller believed. */
-    if (u.counter != h.other.counter && (!clock_ok(s, ctrl) || !clock_ok(s, h.other.ctrl))) {
+     * off (KSE-600/601 open, or its last offset beyond the tolerance),
+     * whatever the controller believed. */
+    if (u.counter != h.other.counter &&
+        (!clock_ok(s, ctrl, margin / 2) || !clock_ok(s, h.other.ctrl, margin / 2))) {
         sup_log(KS_LOG_WARN, "clone.unordered", "key=%s controllers=%lld,%lld: a clock is in "
                 "doubt (KSE-600/601 open), the counters are not compared by time", key,
                 (long long)ctrl, (long long)h.other.ctrl);
