@@ -8,6 +8,7 @@
  * "fault"), the same hooks the e2e tests use on a real agent.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,22 @@ static void fault_op(sim_ctl *c, const char *kind, json_t *value)
                                     value ? value : json_null())));
 }
 
+/* The next use counter: like a key file's (cli_present.c), the time in
+ * microseconds, but kept strictly above the last one this process signed,
+ * over all worker threads. A real key never signs one counter twice; two
+ * simulated controllers presenting in the same millisecond must not either,
+ * or the supervisor rightly reports a clone (KSE-214, one counter at two
+ * controllers). */
+static uint64_t next_counter(void)
+{
+    static _Atomic uint64_t last;
+    uint64_t now = sim_wall_ms() * 1000u, prev = atomic_load(&last), next;
+    do
+        next = now > prev ? now : prev + 1;
+    while (!atomic_compare_exchange_weak(&last, &prev, next));
+    return next;
+}
+
 /* Presents key k at reader `reader`; bad: the answer is spoiled (a wrong
  * signature by a known key, as an attacker replaying would send). 1 granted. */
 static int present(sim_ctl *c, unsigned k, const char *reader, int bad)
@@ -54,9 +71,7 @@ static int present(sim_ctl *c, unsigned k, const char *reader, int bad)
     if (!chh || sodium_hex2bin(ch, sizeof ch, chh, strlen(chh), NULL, &got, NULL) ||
         got != sizeof ch)
         goto cleanup;
-    /* a key file's use counter is the time in microseconds (cli_present.c) */
-    if (ks_response_make(&c->a.crypto, ch, sim_wall_ms() * 1000u + (c->presented % 1000u),
-                         key->pk, key->sk, resp) != KS_OK)
+    if (ks_response_make(&c->a.crypto, ch, next_counter(), key->pk, key->sk, resp) != KS_OK)
         goto cleanup;
     if (bad)
         resp[sizeof resp - 1] ^= 0x55;

@@ -155,6 +155,58 @@ static void test_token_crypto_answers_challenge(void **state)
     ks_p11_close(t);
 }
 
+static int pin_1234(void *ctx, char *pin, size_t cap, size_t *len)
+{
+    int *calls = ctx;
+    (*calls)++;
+    if (cap < 4)
+        return -1;
+    memcpy(pin, "1234", 4);
+    *len = 4;
+    return 0;
+}
+
+/* The kept session: signatures reuse it; a token pulled out (the module
+ * drops its sessions) fails that one signature with KSE-212, and the next
+ * one opens a new session, logs in through the PIN source, and signs with
+ * the same key. */
+static void test_session_kept_and_recovered(void **state)
+{
+    uint8_t pk[32], sig[64], zero[64] = {0}, msg[80];
+    CK_SESSION_HANDLE first;
+    int calls = 0;
+    ks_p11 *t;
+    (void)state;
+    t = open_key("gen");
+    assert_int_equal(ks_p11_find_key(t, pk), KS_OK);
+    first = t->sess;
+    randombytes_buf(msg, sizeof msg);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ks_p11_sign(t, sig, msg, sizeof msg), KS_OK);
+        assert_int_equal(t->sess, first);
+    }
+    assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, pk), 0);
+
+    /* removal: the module closes the session under our feet */
+    assert_int_equal(t->m->C_CloseSession(t->sess), CKR_OK);
+    memset(sig, 0xAB, sizeof sig);
+    assert_int_equal(ks_p11_sign(t, sig, msg, sizeof msg), KS_E_TOKEN_REMOVED);
+    assert_memory_equal(sig, zero, 64);
+    assert_int_equal(t->have_sess, 0);
+    /* back, but nothing can give the PIN: still KSE-212, and it says why */
+    assert_int_equal(ks_p11_sign(t, sig, msg, sizeof msg), KS_E_TOKEN_REMOVED);
+    assert_non_null(strstr(ks_p11_detail(t), "PIN"));
+    /* with a PIN source: a new session, the same key */
+    ks_p11_set_pin_source(t, pin_1234, &calls);
+    assert_int_equal(ks_p11_sign(t, sig, msg, sizeof msg), KS_OK);
+    assert_int_equal(calls, 1);
+    assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, pk), 0);
+    /* and kept again: no further login */
+    assert_int_equal(ks_p11_sign(t, sig, msg, sizeof msg), KS_OK);
+    assert_int_equal(calls, 1);
+    ks_p11_close(t);
+}
+
 static void test_errors(void **state)
 {
     char uri[512];
@@ -195,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_keygen_verifies_with_libsodium),
         cmocka_unit_test(test_same_seed_same_signature),
         cmocka_unit_test(test_token_crypto_answers_challenge),
+        cmocka_unit_test(test_session_kept_and_recovered),
         cmocka_unit_test(test_errors),
     };
     if (sodium_init() < 0)

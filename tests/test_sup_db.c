@@ -138,6 +138,14 @@ static void typed_rows(void **state)
     assert_int_equal(sup_db_exec(db, "SELECT ? AS b, ? AS t", p, 2, blob_row, &ok), KS_DB_OK);
     assert_true(ok);
     assert_int_equal(sup_db_exec(db, "SELEC nonsense", NULL, 0, NULL, NULL), KS_DB_ERR);
+    /* numbered placeholders (?N, one value used twice) mean the same on
+     * both backends: PostgreSQL's $N, not a renumbered $1N */
+    {
+        sup_dbv q[2] = {sup_dbv_int(20), sup_dbv_int(1)};
+        int64_t v = 0;
+        assert_int_equal(sup_db_int(db, "SELECT ?1 + ?1 + ?2", q, 2, &v), KS_DB_OK);
+        assert_int_equal(v, 41);
+    }
 }
 
 /* The PostgreSQL spelling of the portable DDL (no server needed). */

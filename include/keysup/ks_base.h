@@ -54,6 +54,7 @@ enum ks_err {
     KS_E_TOKEN_KEY_TYPE = -211,
     KS_E_TOKEN_REMOVED = -212,
     KS_E_TOKEN_MODULE = -213,
+    KS_E_KEY_CLONED = -214,  /* supervisor only: counters contradict across controllers */
     KS_E_DESYNC = -300,
     KS_E_STORE_CORRUPT = -301,
     KS_E_MEMORY_LOST = -302,

@@ -379,12 +379,15 @@ static json_t *audit_json(ctl_agent *a, uint64_t seq, const uint8_t p[KS_AUDIT_P
     ks_hex(ph, r.prev, sizeof r.prev);
     ks_hex(hh, h, sizeof h);
     snprintf(code, sizeof code, "KSE-%d", ks_err_kse(r.err));
-    return json_pack("{s:I,s:I,s:i,s:s,s:s?,s:s,s:s,s:I,s:I,s:s,s:s,s:b}", "seq", (json_int_t)seq,
+    /* clock: the engine's KS_CLOCK_* flags, so the supervisor can tell a
+     * trusted time from a guess when it orders decisions across controllers
+     * (clone detection, docs/diagnosis.md). */
+    return json_pack("{s:I,s:I,s:i,s:s,s:s?,s:s,s:s,s:I,s:I,s:s,s:s,s:b,s:i}", "seq", (json_int_t)seq,
                      "time", (json_int_t)r.time, "event", r.event, "action",
                      def ? def->name : "none", "code", r.err && ks_err_kse(r.err) ? code : NULL,
                      "key_id", kid, "reader", rd, "detail", (json_int_t)r.detail, "index",
                      (json_int_t)r.index, "prev", ph, "hash", hh, "granted",
-                     r.event == KS_EV_DECISION && r.err == 0);
+                     r.event == KS_EV_DECISION && r.err == 0, "clock", (int)r.clock);
 }
 
 static void upload_audit(ctl_agent *a)

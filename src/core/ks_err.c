@@ -42,6 +42,7 @@ static const struct err_entry err_table[] = {
     {KS_E_TOKEN_KEY_TYPE, "TOKEN_KEY_TYPE", "the token's key is not an Ed25519 signing key"},
     {KS_E_TOKEN_REMOVED, "TOKEN_REMOVED", "the token was removed during the operation"},
     {KS_E_TOKEN_MODULE, "TOKEN_MODULE", "the PKCS#11 module cannot be loaded or failed"},
+    {KS_E_KEY_CLONED, "KEY_CLONED", "key's counters contradict the order it was seen at two controllers"},
     {KS_E_DESYNC, "DESYNC", "controller database differs from the published one"},
     {KS_E_STORE_CORRUPT, "STORE_CORRUPT", "flash record or sector fails its CRC"},
     {KS_E_MEMORY_LOST, "MEMORY_LOST", "volatile state was lost"},

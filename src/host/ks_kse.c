@@ -215,6 +215,25 @@ static const ks_kse table[] = {
       "For a smart-card reader, check pcscd runs: `systemctl status pcscd`.",
       "Check the module's own configuration (for SoftHSM2, the file in SOFTHSM2_CONF).",
       NULL}},
+    {214, "KEY_CLONED", KS_SEV_CRITICAL, KS_AREA_KEY,
+     "Key seen at two controllers out of counter order",
+     "Two controllers each verified the key's signature, and the use counters it signed "
+     "contradict the order in which they were presented: at one controller a counter at or "
+     "below one it had already signed earlier elsewhere. A genuine key's counter only grows, "
+     "so two physical keys hold this key's secret: it was cloned (the field's rule: never clone "
+     "the key). Each controller alone saw nothing wrong, because each saw its own counters grow.",
+     "The supervisor compares the counters of granted decisions that controllers upload in their "
+     "signed audit records: the same counter at two controllers, or a counter at or below one "
+     "presented earlier at another controller by more than twice the clock tolerance.",
+     0, NULL,
+     {"Suspend the key now if the supervisor has not (clone_policy = suspend does it): "
+      "`keysup key suspend KEY`.",
+      "Find both keys: the incident names the two controllers and counters; "
+      "`keysup controller audit CTRL` at each shows when and at which reader they were used.",
+      "Re-issue: enrol a new key for the genuine holder (`keysup key enrol`), then revoke the "
+      "old one for good (`keysup key revoke KEY`). Never clone a key to give a second person "
+      "access: enrol a key of their own.",
+      NULL}},
     {300, "DESYNC", KS_SEV_ERROR, KS_AREA_SYNC,
      "Controller's database differs from the published one",
      "The controller reports a Merkle root that is not the one the supervisor published for its "

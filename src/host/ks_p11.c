@@ -141,7 +141,7 @@ static int load_modules(ks_p11 *t)
     return KS_OK;
 }
 
-static int find_token(ks_p11 *t)
+int ks__p11_find_token(ks_p11 *t)
 {
     const char *name = p11_kit_uri_get_module_name(t->uri);
     int rc = KS_E_TOKEN_ABSENT, named = 0;
@@ -203,7 +203,6 @@ int ks_p11_uri_check(const char *uri, char *msg, size_t msglen)
 int ks_p11_open(const char *uri, ks_p11 **out)
 {
     ks_p11 *t = calloc(1, sizeof *t);
-    CK_RV rv;
     int rc;
 
     *out = t;
@@ -218,9 +217,15 @@ int ks_p11_open(const char *uri, ks_p11 **out)
     rc = load_modules(t);
     if (rc)
         return rc;
-    rc = find_token(t);
+    rc = ks__p11_find_token(t);
     if (rc)
         return rc;
+    return ks__p11_open_session(t);
+}
+
+int ks__p11_open_session(ks_p11 *t)
+{
+    CK_RV rv;
     rv = t->m->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &t->sess);
     if (rv == CKR_TOKEN_WRITE_PROTECTED)
         rv = t->m->C_OpenSession(t->slot, CKF_SERIAL_SESSION, NULL, NULL, &t->sess);

@@ -66,8 +66,25 @@ int ks_p11_public_key(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE]);
  */
 int ks_p11_keygen(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE]);
 
-/* Signs msg with the selected key (CKM_EDDSA, pure Ed25519). */
+/*
+ * Signs msg with the selected key (CKM_EDDSA, pure Ed25519) on the session
+ * and key handle kept since open: no per-signature C_OpenSession, C_Login or
+ * C_FindObjects. When the token is pulled out the signature fails with
+ * KS_E_TOKEN_REMOVED (nothing signed, sig zeroed) and the dead session is
+ * dropped; the next call opens a new one once the token is seated again
+ * (KS_E_TOKEN_ABSENT until then), logs in through the PIN source and checks
+ * that the key found is the same public key (KS_E_TOKEN_KEY_MISSING if not).
+ */
 int ks_p11_sign(ks_p11 *t, uint8_t sig[KS_SIG_SIZE], const uint8_t *msg, size_t len);
+/*
+ * Where a re-open after removal gets the PIN: fn writes at most cap bytes
+ * into pin and their count into *len, and returns 0 (or not 0: no PIN). The
+ * PIN is wiped after the login; the handle never keeps it. Without a
+ * source, a token that needs a login stays KS_E_TOKEN_REMOVED until the
+ * owner opens a new handle.
+ */
+typedef int (*ks_p11_pin_fn)(void *ctx, char *pin, size_t cap, size_t *len);
+void ks_p11_set_pin_source(ks_p11 *t, ks_p11_pin_fn fn, void *ctx);
 
 /*
  * A ks_crypto whose sign goes to the token: hash and verify are

@@ -130,6 +130,7 @@ int ks_p11_find_key(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE])
                            "object is %s", t->label, n ? "ambiguous" : "missing");
     if ((rc = read_pub(t, h[0], pk)) != KS_OK)
         return rc;
+    memcpy(t->pk, pk, sizeof t->pk);
     t->have_key = 1;
     return KS_OK;
 }
@@ -203,6 +204,7 @@ int ks_p11_keygen(ks_p11 *t, uint8_t pk[KS_PUBKEY_SIZE])
     if ((rc = read_pub(t, hpub, pk)) != KS_OK)
         return rc;
     t->priv = hpriv;
+    memcpy(t->pk, pk, sizeof t->pk);
     t->have_key = 1;
     return KS_OK;
 }
@@ -217,6 +219,10 @@ int ks_p11_sign(ks_p11 *t, uint8_t sig[KS_SIG_SIZE], const uint8_t *msg, size_t 
     if (!t->have_key)
         return KS_E_INVAL;
     pthread_mutex_lock(&t->lock);
+    /* Steady state: the kept session and key handle, two calls per
+     * signature. Only after a removal does this open and log in again. */
+    if ((rc = ks__p11_ensure_session(t)) != KS_OK)
+        goto out;
     rv = t->m->C_SignInit(t->sess, &mech, t->priv);
     if (rv == CKR_OK)
         rv = t->m->C_Sign(t->sess, (CK_BYTE_PTR)msg, (CK_ULONG)len, sig, &siglen);
@@ -226,6 +232,8 @@ int ks_p11_sign(ks_p11 *t, uint8_t sig[KS_SIG_SIZE], const uint8_t *msg, size_t 
     else if (siglen != KS_SIG_SIZE)
         rc = ks_p11_fail(t, KS_E_TOKEN_KEY_TYPE, "token '%s': a %lu-byte signature, not "
                          "Ed25519's 64", t->label, (unsigned long)siglen);
+    ks__p11_after_fail(t, rc);
+out:
     pthread_mutex_unlock(&t->lock);
     if (rc)
         memset(sig, 0, KS_SIG_SIZE);

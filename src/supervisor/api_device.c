@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "sup_api.h"
+#include "sup_clone.h"
 #include "sup_cluster.h"
 #include "sup_diag.h"
 #include "sup_restore.h"
@@ -513,6 +514,7 @@ static void dev_ack(sup_req *rq, sup_resp *rs)
 typedef struct upload {
     json_t *recs;
     int64_t accepted, duplicates, max_seq;
+    int kick; /* a key was suspended as a clone: publish after the commit */
 } upload;
 
 static int upload_tx(sup_req *rq, sup_resp *rs, void *ctx)
@@ -536,9 +538,11 @@ static int upload_tx(sup_req *rq, sup_resp *rs, void *ctx)
         free(text);
         if (rc)
             return rc;
-        if (sup_db_changes(rq->s->db) > 0)
+        if (sup_db_changes(rq->s->db) > 0) {
             u->accepted++;
-        else
+            if ((rc = sup_clone_observe(rq->s, rq->ctrl_id, seq, r, &u->kick)) != KS_DB_OK)
+                return rc;
+        } else
             u->duplicates++;
         if (seq > u->max_seq)
             u->max_seq = seq;
@@ -556,7 +560,7 @@ static const sup_schema audit_schema = {sizeof(dev_in), SUP_BODY_FIELDS, audit_f
 static void dev_audit(sup_req *rq, sup_resp *rs)
 {
     json_t *r;
-    upload u = {((const dev_in *)rq->in)->records, 0, 0, 0};
+    upload u = {((const dev_in *)rq->in)->records, 0, 0, 0, 0};
     size_t i;
     json_array_foreach(u.recs, i, r) {
         json_t *seq = json_object_get(r, "seq");
@@ -567,6 +571,8 @@ static void dev_audit(sup_req *rq, sup_resp *rs)
         }
     }
     if (api_tx(rq, rs, upload_tx, &u) == 0) {
+        if (u.kick)
+            sup_pub_kick(rq->s);
         sup_log(KS_LOG_INFO, "device.audit_upload", "controller=%lld accepted=%lld duplicates=%lld",
                (long long)rq->ctrl_id, (long long)u.accepted, (long long)u.duplicates);
         api_json(rs, 200, json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)u.accepted,

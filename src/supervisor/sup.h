@@ -85,6 +85,7 @@ typedef struct sup_config {
     uint32_t retry_after;        /* seconds a shed request is told to wait (base) */
     uint32_t site_fold;          /* controllers of one site offline together that
                                   * fold into one site incident (KSE-120); 0 = never */
+    int clone_policy;            /* KSE-214: SUP_CLONE_ALERT or _SUSPEND (sup_clone.h) */
 } sup_config;
 
 /* keysupd.conf's value rules, shared with the other .conf files in DATA:

@@ -11,6 +11,7 @@
 
 #include "sup.h"
 #include "sup_console.h"
+#include "sup_clone.h"
 
 void sup_config_defaults(sup_config *c)
 {
@@ -53,6 +54,7 @@ void sup_config_defaults(sup_config *c)
     c->max_inflight = 1024;
     c->retry_after = 2;
     c->site_fold = 3;
+    c->clone_policy = SUP_CLONE_SUSPEND; /* why: docs/diagnosis.md, clone detection */
 }
 
 char *sup_config_trim(char *s)
@@ -136,6 +138,8 @@ static int set_key(sup_config *c, const char *k, const char *v)
             }
         return -1;
     }
+    if (strcmp(k, "clone_policy") == 0)
+        return sup_clone_policy_parse(v, &c->clone_policy);
     if (strcmp(k, "sync") == 0) {
         if (strcmp(v, "full") == 0) c->sync_full = 1;
         else if (strcmp(v, "normal") == 0) c->sync_full = 0;
@@ -282,6 +286,10 @@ int sup_config_write(const sup_config *c, const char *path)
             lv[c->log_level & 3], c->diag_missed, c->clock_tolerance, c->diag_quiet,
             c->diag_recent, c->diag_behind, c->escalate_window, c->max_repairs,
             c->policy_threshold, c->policy_window, c->protocol_min, c->protocol_max);
+    fprintf(f,
+            "# A key seen at two controllers in an order its counter contradicts\n"
+            "# (KSE-214): alert opens the incident; suspend also suspends the key.\n"
+            "clone_policy = %s\n", sup_clone_policy_name(c->clone_policy));
     fprintf(f,
             "\n"
             "# Limits against a hostile network (docs/supervisor.md, \"Limits\").\n"

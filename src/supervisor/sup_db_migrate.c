@@ -23,6 +23,8 @@ extern const char sup_console_schema[];
 extern const char sup_licence_schema[];
 /* sup_diag_repair.c: one pending repair per controller and command. */
 extern const char sup_repair_schema[];
+/* sup_clone.c: key uses across controllers (clone detection, KSE-214). */
+extern const char sup_clone_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -107,6 +109,8 @@ static const char *const migrations[] = {
     sup_licence_schema,
     /* 7: one pending repair per controller and command (docs/diagnosis.md). */
     sup_repair_schema,
+    /* 8: key uses across controllers for clone detection (docs/diagnosis.md). */
+    sup_clone_schema,
 };
 
 typedef struct int_ctx {

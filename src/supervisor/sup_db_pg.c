@@ -1,8 +1,9 @@
 /*
  * sup_db_pg.c - the PostgreSQL backend of sup_db.h, through libpq.
  *
- * Callers write the portable dialect with `?` placeholders; this backend
- * rewrites them to $1..$n (outside string literals) and sends the values
+ * Callers write the portable dialect with `?` placeholders (or SQLite's
+ * numbered `?N`, kept as `$N`); this backend rewrites them to $1..$n
+ * (outside string literals) and sends the values
  * out of line: integers as int8 text, text as untyped text (PostgreSQL
  * infers the column's type), blobs as binary bytea. Results come back in
  * text format and are converted by column type: integer, numeric and bool
@@ -80,6 +81,12 @@ static int rewrite(const char *sql, char *out)
         } else if (*sql == '\'' || *sql == '"') {
             q = *sql;
             *out++ = *sql;
+        } else if (*sql == '?' && sql[1] >= '0' && sql[1] <= '9') {
+            /* SQLite's numbered ?N is PostgreSQL's $N (a value used twice) */
+            *out++ = '$';
+            while (sql[1] >= '0' && sql[1] <= '9')
+                *out++ = *++sql;
+            n++;
         } else if (*sql == '?') {
             out += sprintf(out, "$%d", ++n);
         } else {

@@ -411,6 +411,8 @@ static int gone(sup_ctx *s, const sup_diag_cfg *cfg, const sup_diag_facts *f, op
         return 0; /* replaced hardware is confirmed by a person */
     if (code == SUP_KSE(LICENCE_EXPIRING))
         return 0; /* a licence warning ends when the licence is reactivated (sup_licence.c) */
+    if (code == SUP_KSE(KEY_CLONED))
+        return 0; /* a clone is closed by a person who found both keys (sup_clone.c) */
     if (code == SUP_KSE(DESYNC) || code == SUP_KSE(STORE_CORRUPT) || code == SUP_KSE(SYNC_STALE) ||
         code == SUP_KSE(SNAPSHOT_EXPIRED)) {
         if (!in_step(f))

@@ -107,6 +107,22 @@ static int read_pin(sup_ctx *s, char pin[PIN_MAX + 1], size_t *len, char *err, s
     return KS_OK;
 }
 
+/* A token pulled out and seated again needs a new login (ks_p11_session.c):
+ * the PIN is read again from where it came from, not kept in memory. */
+static int pin_again(void *ctx, char *pin, size_t cap, size_t *len)
+{
+    char buf[PIN_MAX + 1], err[256];
+    size_t n = 0;
+    int rc = read_pin(ctx, buf, &n, err, sizeof err);
+    if (rc == KS_OK && n <= cap)
+        memcpy(pin, buf, n);
+    else
+        sup_log(KS_LOG_ERROR, "signing_key.pin", "detail=\"%s\"", rc ? err : "PIN too long");
+    *len = n;
+    sodium_memzero(buf, sizeof buf);
+    return rc == KS_OK && n <= cap ? 0 : -1;
+}
+
 int sup_signer_token(sup_ctx *s, const char *uri, uint8_t pk[KS_PUBKEY_SIZE],
                      uint8_t sk[KS_SECKEY_SIZE], char *err, size_t errlen)
 {
@@ -144,6 +160,7 @@ int sup_signer_token(sup_ctx *s, const char *uri, uint8_t pk[KS_PUBKEY_SIZE],
         snprintf(err, errlen, "more than %d token keys in one run: restart keysupd",
                  SIGNER_TOKENS);
     } else {
+        ks_p11_set_pin_source(t, pin_again, s);
         s->signer->tok[s->signer->n].t = t;
         memcpy(s->signer->tok[s->signer->n].pk, pk, KS_PUBKEY_SIZE);
         s->signer->n++;
