@@ -311,4 +311,26 @@ static inline void at_licence(at_fix *f, uint32_t n, const uint8_t ctrl[16], uin
     assert_int_equal(ks_licence_make(&f->c, &l, sk, out), 0);
 }
 
+/* A version 2 licence (serial), bound to key number `bound` (0: unbound)
+ * for `window` seconds. */
+static inline void at_licence2(at_fix *f, uint32_t n, const uint8_t ctrl[16], uint64_t features,
+                               uint64_t expires, uint64_t serial, uint32_t bound,
+                               uint32_t window, uint8_t out[KS_LICENCE_SIZE_V2])
+{
+    ks_licence l;
+    uint8_t pk[32], sk[64];
+    kt_keypair(n, pk, sk);
+    memset(&l, 0, sizeof l);
+    memcpy(l.controller_id, ctrl, 16);
+    l.features = features;
+    l.issued_at = AT_T0 - 10;
+    l.expires_at = expires;
+    l.serial = serial;
+    if (bound) {
+        at_key_id(f, bound, l.bound_key);
+        l.bound_window = window;
+    }
+    assert_int_equal(ks_licence_make_v2(&f->c, &l, sk, out), 0);
+}
+
 #endif
