@@ -93,6 +93,8 @@ enum ks_feature {
     KS_FEAT_CALIBRATION = 1u << 2,
     KS_FEAT_TWO_MAN = 1u << 3
 };
+/* "base", "firmware", "calibration", "two_man" for bits 0..3; NULL else. */
+const char *ks_feature_name(unsigned bit);
 
 typedef struct ks_licence {
     uint8_t version;                    /* 1 or 2 (filled by decode and make) */

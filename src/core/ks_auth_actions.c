@@ -81,3 +81,10 @@ int ks_action_needs_supervisor(const ks_action_def *a)
 {
     return (a->privileges & KS_PRIV_SUPERVISOR) != 0;
 }
+
+static const char *const feature_names[] = {"base", "firmware", "calibration", "two_man"};
+
+const char *ks_feature_name(unsigned bit)
+{
+    return bit < sizeof feature_names / sizeof feature_names[0] ? feature_names[bit] : NULL;
+}

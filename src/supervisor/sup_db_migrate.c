@@ -21,6 +21,7 @@ extern const char sup_publish_schema[];
 extern const char sup_console_schema[];
 /* sup_licence.c: feature licences. */
 extern const char sup_licence_schema[];
+extern const char sup_licence_policy_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -103,6 +104,8 @@ static const char *const migrations[] = {
     sup_console_schema,
     /* 6: feature licences the supervisor issues (docs/licences.md). */
     sup_licence_schema,
+    /* 7: licence enforcement, the rollout rule (docs/licences.md). */
+    sup_licence_policy_schema,
 };
 
 typedef struct int_ctx {

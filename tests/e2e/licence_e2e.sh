@@ -28,13 +28,15 @@ python3 - "$W/l1.json" "$W/sup.json" "$W" <<'PY' || fail "licence bytes"
 import json, sys, binascii
 l = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2])); w = sys.argv[3]
 b = binascii.unhexlify(l["licence"])
-assert len(b) == 128, len(b)
+assert len(b) == 160 and b[4] == 2, (len(b), b[4])  # version 2 (docs/formats.md)
 feat = int.from_bytes(b[24:32], "little")
 assert feat == (1 << 1) | (1 << 2), hex(feat)
 assert int.from_bytes(b[40:48], "little") == l["valid_until"]
 assert b[48:64].hex() == s["key_id"], (b[48:64].hex(), s["key_id"])
-open(w + "/lic.msg", "wb").write(b"KEYSUP-LICENCE01" + b[:64])
-open(w + "/lic.sig", "wb").write(b[64:128])
+assert int.from_bytes(b[64:72], "little") == l["id"], "serial = the licence id"
+assert b[72:96] == bytes(24), "unbound: window, reserved and key are zero"
+open(w + "/lic.msg", "wb").write(b"KEYSUP-LICENCE01" + b[:96])
+open(w + "/lic.sig", "wb").write(b[96:160])
 open(w + "/ctrl16", "w").write(b[8:24].hex())
 der = bytes.fromhex("302a300506032b6570032100") + bytes.fromhex(s["public_key"])
 import base64
