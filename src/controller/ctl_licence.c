@@ -43,7 +43,8 @@ static struct {
     uint8_t bytes[KS_LICENCE_MAX];
     size_t len;            /* KS_LICENCE_SIZE (v1) or KS_LICENCE_SIZE_V2 */
     int have;
-} lic = {0, 0, KS_E_NOTFOUND, NULL, {0}, 0, 0};
+    int policy_unsaved;    /* the policy in force could not be written: retried */
+} lic = {0, 0, KS_E_NOTFOUND, NULL, {0}, 0, 0, 0};
 
 static int licence_len(size_t n)
 {
@@ -142,16 +143,20 @@ static void fetch_policy(ctl_agent *a)
         fprintf(stderr, "keysup-controller: the licence policy answer is out of range\n");
         goto cleanup;
     }
-    if ((uint8_t)en == a->set.lic_enforce && (uint32_t)gr == a->set.lic_grace)
+    if ((uint8_t)en == a->set.lic_enforce && (uint32_t)gr == a->set.lic_grace &&
+        !lic.policy_unsaved)
         goto cleanup;
+    /* In force at once; on flash for the next start (offline included). */
     a->set.lic_enforce = (uint8_t)en;
     a->set.lic_grace = (uint32_t)gr;
     ks_auth_licence_policy(&a->auth, a->set.lic_enforce, a->set.lic_grace);
-    if ((err = ctl_settings_save(a)) != KS_OK)
-        fprintf(stderr, "keysup-controller: cannot keep the licence policy: %s\n",
-                ks_strerror(err));
-    fprintf(stderr, "keysup-controller: licence.policy enforce=%u grace=%u\n",
-            (unsigned)a->set.lic_enforce, (unsigned)a->set.lic_grace);
+    lic.policy_unsaved = (err = ctl_settings_save(a)) != KS_OK;
+    if (lic.policy_unsaved)
+        fprintf(stderr, "keysup-controller: cannot keep the licence policy (retried at the next "
+                        "fetch): %s\n", ks_strerror(err));
+    else
+        fprintf(stderr, "keysup-controller: licence.policy enforce=%u grace=%u\n",
+                (unsigned)a->set.lic_enforce, (unsigned)a->set.lic_grace);
 cleanup:
     json_decref(ans);
 }

@@ -127,6 +127,16 @@ static int future(const lic_in *in, sup_resp *rs)
     return 0;
 }
 
+/* A window without a key to present would be silently dropped: say so. */
+static int window_alone(sup_req *rq, sup_resp *rs, const uint8_t *bk)
+{
+    if (bk || !api_has(rq, "bound_window"))
+        return 0;
+    api_error(rs, 400, "BAD_REQUEST", "field 'bound_window' needs 'bound_key' (the licence is "
+              "not bound to a key)");
+    return -1;
+}
+
 static void lic_issue(sup_req *rq, sup_resp *rs)
 {
     const lic_in *in = rq->in;
@@ -135,7 +145,8 @@ static void lic_issue(sup_req *rq, sup_resp *rs)
     uint8_t key[KS_KEYID_SIZE];
     const uint8_t *bk;
     int rc;
-    if (future(in, rs) || bound_key(rq, rs, in->bound_key, key, &bk))
+    if (future(in, rs) || bound_key(rq, rs, in->bound_key, key, &bk) ||
+        window_alone(rq, rs, bk))
         return;
     rc = sup_licence_issue(rq->s, (int64_t)in->ctrl, in->name ? in->name : "licence",
                            in->features, in->until, (uint32_t)in->warn, 0, bk,
@@ -262,6 +273,8 @@ static void lic_reactivate(sup_req *rq, sup_resp *rs)
         memcpy(key, old.bound_key, KS_KEYID_SIZE);
         bk = key;
     }
+    if (window_alone(rq, rs, bk))
+        return;
     window = api_has(rq, "bound_window") || !ks_licence_bound(&old) ? (uint32_t)in->window
                                                                      : old.bound_window;
     snprintf(nm, sizeof nm, "%s", in->name ? in->name : "reactivated");

@@ -170,6 +170,12 @@ api licence issue --controller "$C1" --feature calibration --bound-key "$DONGLE"
     --bound-window 3 --valid-until $((now + 90 * 86400)) --name "imaging unit" >"$W/lb.json" \
     || fail "issue bound: $(cat "$W/lb.json")"
 LB=$(j "$W/lb.json" 'd["id"]')
+api licence issue --controller "$C1" --feature calibration --bound-key "$(printf 'ab%.0s' $(seq 16))" \
+    >"$W/bad.json" 2>&1 && fail "bound to a key nobody enrolled"
+grep -q CONFLICT "$W/bad.json" || fail "unknown dongle: $(cat "$W/bad.json")"
+api licence issue --controller "$C1" --feature calibration --bound-window 5 >"$W/bad.json" 2>&1 \
+    && fail "a window without a key"
+grep -q "needs 'bound_key'" "$W/bad.json" || fail "window alone: $(cat "$W/bad.json")"
 [ "$(j "$W/lb.json" 'd["bound_key"]')" = "$DONGLE" ] || fail "binding: $(cat "$W/lb.json")"
 wait_until 15 "c1 holds licence $LB" lic_eq id "$LB"
 cal && fail "granted with the dongle absent"
