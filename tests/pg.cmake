@@ -20,3 +20,7 @@ set_tests_properties(backup_e2e_pg PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
 add_test(NAME test_sup_db_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/pg_unit.sh)
 set_tests_properties(test_sup_db_pg PROPERTIES TIMEOUT 120
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/test-sup-db-pg")
+# Licences and their enforcement on PostgreSQL (numbered SQL parameters).
+add_test(NAME licence_e2e_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/licence_e2e.sh)
+set_tests_properties(licence_e2e_pg PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-licence-pg")
