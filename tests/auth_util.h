@@ -297,18 +297,43 @@ static inline void at_token(at_fix *f, uint32_t n, const uint8_t ctrl[16], uint6
     assert_int_equal(ks_time_token_make(&f->c, &tok, sk, out), 0);
 }
 
+/* The licence fields both versions share, signed by key n (sk out). */
+static inline void at_licence_fill(uint32_t n, const uint8_t ctrl[16], uint64_t features,
+                                   uint64_t expires, ks_licence *l, uint8_t sk[64])
+{
+    uint8_t pk[32];
+    kt_keypair(n, pk, sk);
+    memset(l, 0, sizeof *l);
+    memcpy(l->controller_id, ctrl, 16);
+    l->features = features;
+    l->issued_at = AT_T0 - 10;
+    l->expires_at = expires;
+}
+
 static inline void at_licence(at_fix *f, uint32_t n, const uint8_t ctrl[16], uint64_t features,
                               uint64_t expires, uint8_t out[KS_LICENCE_SIZE])
 {
     ks_licence l;
-    uint8_t pk[32], sk[64];
-    kt_keypair(n, pk, sk);
-    memset(&l, 0, sizeof l);
-    memcpy(l.controller_id, ctrl, 16);
-    l.features = features;
-    l.issued_at = AT_T0 - 10;
-    l.expires_at = expires;
+    uint8_t sk[64];
+    at_licence_fill(n, ctrl, features, expires, &l, sk);
     assert_int_equal(ks_licence_make(&f->c, &l, sk, out), 0);
+}
+
+/* A version 2 licence (serial), bound to key number `bound` (0: unbound)
+ * for `window` seconds. */
+static inline void at_licence2(at_fix *f, uint32_t n, const uint8_t ctrl[16], uint64_t features,
+                               uint64_t expires, uint64_t serial, uint32_t bound,
+                               uint32_t window, uint8_t out[KS_LICENCE_SIZE_V2])
+{
+    ks_licence l;
+    uint8_t sk[64];
+    at_licence_fill(n, ctrl, features, expires, &l, sk);
+    l.serial = serial;
+    if (bound) {
+        at_key_id(f, bound, l.bound_key);
+        l.bound_window = window;
+    }
+    assert_int_equal(ks_licence_make_v2(&f->c, &l, sk, out), 0);
 }
 
 #endif

@@ -25,7 +25,7 @@ add_test(NAME pkcs11_sup_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/pkcs11_s
 set_tests_properties(pkcs11_sup_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-pkcs11-sup")
 add_test(NAME licence_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/licence_e2e.sh)
-set_tests_properties(licence_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+set_tests_properties(licence_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-licence")
 # The control socket's operations table and the fault-hook switch (issue 15).
 add_test(NAME ctl_ops_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/ctl_ops_e2e.sh)

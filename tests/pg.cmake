@@ -25,3 +25,7 @@ set_tests_properties(test_sup_db_pg PROPERTIES TIMEOUT 120
 add_test(NAME pg_rotate_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/pg_rotate_e2e.sh)
 set_tests_properties(pg_rotate_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-pg-rotate")
+# Licences and their enforcement on PostgreSQL (numbered SQL parameters).
+add_test(NAME licence_e2e_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/licence_e2e.sh)
+set_tests_properties(licence_e2e_pg PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-licence-pg")

@@ -269,11 +269,15 @@ static void test_licence(void **state)
     F.deny = 1000;
     at_restart(&F);
 
-    /* firmware update needs the FIRMWARE feature: no licence */
+    /* not enforced (the default, the rollout rule): granted without one */
+    assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP1, 0, NULL), KS_AUTH_SECOND);
+    assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP2, 0, NULL), KS_OK);
+    /* enforced: firmware update needs the FIRMWARE feature; no licence */
+    ks_auth_licence_policy(&F.a, KS_FEAT_FIRMWARE, 0);
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP1, 0, NULL), KS_AUTH_SECOND);
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP2, 0, &res),
                      KS_E_LICENSE_INVALID);
-    assert_string_equal(res.what, "auth.licence");
+    assert_string_equal(res.what, "licence.none");
     assert_int_equal(ks_auth_set_licence(&F.a, NULL, 0, &d), KS_E_LICENSE_INVALID);
     assert_string_equal(d.what, "licence.missing");
 

@@ -137,6 +137,14 @@ static void typed_rows(void **state)
     int ok = 0;
     assert_int_equal(sup_db_exec(db, "SELECT ? AS b, ? AS t", p, 2, blob_row, &ok), KS_DB_OK);
     assert_true(ok);
+    /* numbered parameters, used twice and out of order, on both backends */
+    {
+        sup_dbv q[2] = {sup_dbv_text("x"), sup_dbv_blob(b, 3)};
+        ok = 0;
+        assert_int_equal(sup_db_exec(db, "SELECT ?2 AS b, ?1 AS t WHERE ?1 = 'x' AND ?1 <> 'y'",
+                                     q, 2, blob_row, &ok), KS_DB_OK);
+        assert_true(ok);
+    }
     assert_int_equal(sup_db_exec(db, "SELEC nonsense", NULL, 0, NULL, NULL), KS_DB_ERR);
     /* numbered placeholders (?N, one value used twice) mean the same on
      * both backends: PostgreSQL's $N, not a renumbered $1N */

@@ -81,7 +81,10 @@ int ks_time_token_decode(ks_time_token *t, const uint8_t *in, size_t len, ks_dia
 
 #define KS_LICENCE_MAGIC "KSLC"
 #define KS_LICENCE_VERSION 1
-#define KS_LICENCE_SIZE 128
+#define KS_LICENCE_SIZE 128        /* version 1 */
+#define KS_LICENCE_VERSION_BOUND 2 /* version 2: a serial, optionally bound to a key */
+#define KS_LICENCE_SIZE_V2 160
+#define KS_LICENCE_MAX 160
 
 /* Feature bits of a licence. Bits 8..63 are free for integrators. */
 enum ks_feature {
@@ -90,19 +93,34 @@ enum ks_feature {
     KS_FEAT_CALIBRATION = 1u << 2,
     KS_FEAT_TWO_MAN = 1u << 3
 };
+/* "base", "firmware", "calibration", "two_man" for bits 0..3; NULL else. */
+const char *ks_feature_name(unsigned bit);
 
 typedef struct ks_licence {
+    uint8_t version;                    /* 1 or 2 (filled by decode and make) */
     uint8_t controller_id[KS_CTRL_ID_SIZE];
     uint64_t features;
     uint64_t issued_at;
     uint64_t expires_at;                /* unix seconds, exclusive; 0 = never */
     uint8_t signer_id[KS_KEYID_SIZE];
     uint8_t signature[KS_SIG_SIZE];
+    /* version 2 only (zero in version 1) */
+    uint64_t serial;                    /* the supervisor's licence id */
+    uint32_t bound_window;              /* seconds a presentation of bound_key counts; 0 unbound */
+    uint8_t bound_key[KS_KEYID_SIZE];   /* key id of the dongle/token; zero when unbound */
 } ks_licence;
 
+/* Version 1, 128 bytes (no serial, never bound). */
 int ks_licence_make(const ks_crypto *c, ks_licence *l, const uint8_t sk[KS_SECKEY_SIZE],
                     uint8_t out[KS_LICENCE_SIZE]);
+/* Version 2, 160 bytes: serial, bound_key and bound_window as given (both
+ * zero: unbound; a bound key needs a window of at least 1 s). */
+int ks_licence_make_v2(const ks_crypto *c, ks_licence *l, const uint8_t sk[KS_SECKEY_SIZE],
+                       uint8_t out[KS_LICENCE_SIZE_V2]);
+/* Either version, told apart by its length and version byte. */
 int ks_licence_decode(ks_licence *l, const uint8_t *in, size_t len, ks_diag *d);
+/* 1 when l is bound to a key (version 2 with a non-zero bound_key). */
+int ks_licence_bound(const ks_licence *l);
 
 /* ----- the privileged-action catalogue ----- */
 
@@ -321,6 +339,19 @@ typedef struct ks_auth {
     /* licence (verified copy) */
     int has_licence;
     ks_licence licence;
+    /* licence enforcement (ks_auth_licence_policy): feature bits whose
+     * actions need the licence, and seconds of grace after its expiry */
+    uint64_t lic_enforce;
+    uint32_t lic_grace;
+    /* the bound key's last authentic presentation (RAM only: a power cut
+     * means the dongle is presented again) */
+    int lic_seen;
+    uint8_t lic_seen_key[KS_KEYID_SIZE];
+    uint64_t lic_seen_at;        /* monotonic seconds when hal.mono exists, else trusted time */
+    /* the last licence refusal of an action, for the health report */
+    const char *lic_refused_what;
+    uint64_t lic_refused_feature;
+    uint64_t lic_refused_at;
 
     /* audit chain */
     uint64_t audit_index;
@@ -472,6 +503,25 @@ int ks_auth_time_hint(ks_auth *a, uint64_t ref);
 int ks_auth_set_licence(ks_auth *a, const uint8_t *lic, size_t len, ks_diag *d);
 /* KS_OK when the kept licence covers every bit of feature now; else KSE-800. */
 int ks_auth_licence_check(ks_auth *a, uint64_t feature);
+/*
+ * The same with the reason (docs/licences.md "Enforcement"): *what (may be
+ * NULL) gets "licence.none" (no licence kept), "licence.feature" (it lacks
+ * a bit), "licence.expired" (past expires_at plus the grace),
+ * "licence.dongle" (bound to a key not presented within its window) or
+ * "licence.clock" (it expires, and the engine's clock cannot be trusted:
+ * the clock's own code, KSE-600/601, is returned so the fix names it).
+ */
+int ks_auth_licence_gate(ks_auth *a, uint64_t feature, const char **what);
+/*
+ * The rollout rule: an action's licence feature is checked only for the
+ * bits in enforce (from the supervisor's signed settings; 0, the default,
+ * checks none, so a fleet without licences keeps working). grace: seconds
+ * after expires_at a licence still counts.
+ */
+void ks_auth_licence_policy(ks_auth *a, uint64_t enforce, uint32_t grace);
+/* Records an authentic presentation of key_id (signature and counter
+ * good): counts for a licence bound to that key. Called by the decision. */
+void ks_auth_licence_seen(ks_auth *a, const uint8_t key_id[KS_KEYID_SIZE]);
 
 /* Chain hash of the newest audit record (for the health report). */
 void ks_auth_audit_head(const ks_auth *a, uint8_t out[KS_HASH_SIZE], uint64_t *index);

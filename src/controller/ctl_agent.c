@@ -195,6 +195,8 @@ int ctl_start_engine(ctl_agent *a)
     memset(a->pending, 0, sizeof a->pending);
     int err = ks_auth_init(&a->auth, &cfg);
     a->auth_ready = err == KS_OK;
+    if (a->auth_ready) /* what the supervisor enforced last, kept on flash */
+        ks_auth_licence_policy(&a->auth, a->set.lic_enforce, a->set.lic_grace);
     return err;
 }
 

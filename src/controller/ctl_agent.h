@@ -61,6 +61,10 @@ typedef struct ctl_settings {
      * next; bit i of tls_pins says pin i is set. Settings version 2. */
     uint8_t tls_pins;
     uint8_t tls_pin[2][32];
+    /* Licence enforcement from the supervisor's signed answer (ctl_licence.c,
+     * ks_auth_licence_policy). Settings version 3. */
+    uint8_t lic_enforce;         /* feature bits 0..7 whose actions need the licence */
+    uint32_t lic_grace;          /* seconds after expiry a licence still counts */
 } ctl_settings;
 
 #define CTL_SETTINGS_SIZE 144

@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #define SET_MAGIC "KSCS"
-#define SET_VERSION 2
+#define SET_VERSION 3
 
 /*
  * Settings blob layout (144 bytes, little-endian):
@@ -20,8 +20,12 @@
  *  the identity file existed; ctl_identity.c)
  *  72 tls_pins u8 (bit 0: current, bit 1: next; other bits zero)
  *  73 reserved[7] (zero)  80 tls_pin current[32]  112 tls_pin next[32]
+ * Version 3 (licence enforcement, docs/licences.md) is version 2 with
+ *  73 lic_enforce u8 (feature bits 0..7 enforced)  74 reserved[2] (zero)
+ *  76 lic_grace u32 (seconds after a licence's expiry it still counts)
  * Version 1 (written before TLS) is the first 72 bytes; it reads as a
- * controller without pins and is written back as version 2.
+ * controller without pins. Versions 1 and 2 read as nothing enforced, and
+ * every version is written back as version 3.
  */
 void ctl_settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
 {
@@ -37,6 +41,8 @@ void ctl_settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
     ks_st64(out + 56, s->last_sync);
     ks_st64(out + 64, s->unit_tag);
     out[72] = s->tls_pins & 3;
+    out[73] = s->lic_enforce;
+    ks_st32(out + 76, s->lic_grace);
     memcpy(out + 80, s->tls_pin[0], 32);
     memcpy(out + 112, s->tls_pin[1], 32);
 }
@@ -48,10 +54,13 @@ int ctl_settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
     if (len < CTL_SETTINGS_SIZE_V1 || memcmp(in, SET_MAGIC, 4) != 0)
         return KS_E_FORMAT;
     v = ks_ld16(in + 4);
-    if (!((v == 1 && len == CTL_SETTINGS_SIZE_V1) || (v == 2 && len == CTL_SETTINGS_SIZE)))
+    if (!((v == 1 && len == CTL_SETTINGS_SIZE_V1) ||
+          ((v == 2 || v == 3) && len == CTL_SETTINGS_SIZE)))
         return KS_E_FORMAT;
     if (v == 2 && ((in[72] & ~3u) != 0 || memcmp(in + 73, zero, sizeof zero) != 0))
         return KS_E_FORMAT; /* reserved bits and bytes are zero */
+    if (v == 3 && ((in[72] & ~3u) != 0 || in[74] != 0 || in[75] != 0))
+        return KS_E_FORMAT;
     s->min_key_format = in[6];
     s->degraded = in[7];
     s->controller_id = ks_ld64(in + 8);
@@ -62,7 +71,9 @@ int ctl_settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
     s->unit_tag = ks_ld64(in + 64);
     s->tls_pins = 0;
     memset(s->tls_pin, 0, sizeof s->tls_pin);
-    if (v == 2) {
+    s->lic_enforce = v == 3 ? in[73] : 0;
+    s->lic_grace = v == 3 ? ks_ld32(in + 76) : 0;
+    if (v >= 2) {
         s->tls_pins = in[72];
         memcpy(s->tls_pin[0], in + 80, 32);
         memcpy(s->tls_pin[1], in + 112, 32);

@@ -7,6 +7,12 @@
  * supervisor key, the signature, expiry). A licence the engine refuses is a
  * KSE-800 refusal in the health report, with the check that failed.
  *
+ * The enforcement policy (which features the engine checks, and the grace
+ * after expiry) comes from /v1/device/licence-policy, a signed answer, and
+ * is kept in the store's settings (version 3), so it holds offline and
+ * across power cuts; until the supervisor first answers, nothing is
+ * enforced (the rollout rule, docs/licences.md).
+ *
  * State: one agent per process, so the licence state lives here; every
  * entry point runs under the agent lock (ctl_lock), as the heartbeat and
  * the control socket do.
@@ -23,8 +29,10 @@
 #include "ctl_answer.h"
 #include "ctl_licence.h"
 #include "ks_fileio.h"
+#include "ks_hex.h"
 
 #define LICENCE_PATH "/v1/device/licence"
+#define POLICY_PATH "/v1/device/licence-policy"
 #define CTL_LICENCE_EVERY 5 /* seconds between fetches: a reactivation arrives within this */
 
 static struct {
@@ -32,9 +40,16 @@ static struct {
     uint64_t last_fetch;   /* monotonic-ish: unix seconds */
     int err;               /* KS_OK, KS_E_LICENSE_INVALID, or KS_E_NOTFOUND (none) */
     const char *what;      /* the engine's check that failed */
-    uint8_t bytes[KS_LICENCE_SIZE];
+    uint8_t bytes[KS_LICENCE_MAX];
+    size_t len;            /* KS_LICENCE_SIZE (v1) or KS_LICENCE_SIZE_V2 */
     int have;
-} lic = {0, 0, KS_E_NOTFOUND, NULL, {0}, 0};
+    int policy_unsaved;    /* the policy in force could not be written: retried */
+} lic = {0, 0, KS_E_NOTFOUND, NULL, {0}, 0, 0, 0};
+
+static int licence_len(size_t n)
+{
+    return n == KS_LICENCE_SIZE || n == KS_LICENCE_SIZE_V2;
+}
 
 static void path_of(const ctl_agent *a, char *out, size_t n)
 {
@@ -48,9 +63,10 @@ static void apply(ctl_agent *a, const uint8_t *b, size_t len)
     int err = ks_auth_set_licence(&a->auth, b, len, &d);
     lic.err = err;
     lic.what = err ? (d.what ? d.what : "licence") : NULL;
-    lic.have = len == KS_LICENCE_SIZE;
+    lic.have = licence_len(len);
+    lic.len = lic.have ? len : 0;
     if (lic.have)
-        memcpy(lic.bytes, b, KS_LICENCE_SIZE);
+        memcpy(lic.bytes, b, len);
     if (err) {
         ctl_note_refusal(a, err, (uint64_t)time(NULL));
         fprintf(stderr, "keysup-controller: KSE-800 LICENSE_INVALID: the licence is refused "
@@ -99,8 +115,7 @@ static void fetch(ctl_agent *a)
         if (lic.have) /* revoked at the supervisor */
             drop(a);
     } else if (r.status == 200 && ctl_answer_check(a, "GET", LICENCE_PATH, &r, NULL) == KS_OK &&
-               !(lic.have && r.len == KS_LICENCE_SIZE &&
-                 memcmp(r.body, lic.bytes, KS_LICENCE_SIZE) == 0)) {
+               !(lic.have && r.len == lic.len && memcmp(r.body, lic.bytes, lic.len) == 0)) {
         apply(a, r.body, r.len);
         path_of(a, p, sizeof p);
         /* Kept only when the engine took it: a refused licence must not
@@ -113,6 +128,39 @@ static void fetch(ctl_agent *a)
     ctl_http_free(&r);
 }
 
+/* The enforcement policy: applied to the engine and kept in the settings
+ * only from an authentic answer, and written only when it changed. */
+static void fetch_policy(ctl_agent *a)
+{
+    int status = 0, err = 0;
+    json_t *ans = ctl_answer_json(a, "GET", POLICY_PATH, NULL, &status, &err);
+    json_int_t en, gr;
+    if (!ans || status != 200 || err)
+        goto cleanup; /* offline, or an older supervisor: keep what we hold */
+    en = json_integer_value(json_object_get(ans, "enforce"));
+    gr = json_integer_value(json_object_get(ans, "grace"));
+    if (en < 0 || en > 255 || gr < 0 || gr > UINT32_MAX) {
+        fprintf(stderr, "keysup-controller: the licence policy answer is out of range\n");
+        goto cleanup;
+    }
+    if ((uint8_t)en == a->set.lic_enforce && (uint32_t)gr == a->set.lic_grace &&
+        !lic.policy_unsaved)
+        goto cleanup;
+    /* In force at once; on flash for the next start (offline included). */
+    a->set.lic_enforce = (uint8_t)en;
+    a->set.lic_grace = (uint32_t)gr;
+    ks_auth_licence_policy(&a->auth, a->set.lic_enforce, a->set.lic_grace);
+    lic.policy_unsaved = (err = ctl_settings_save(a)) != KS_OK;
+    if (lic.policy_unsaved)
+        fprintf(stderr, "keysup-controller: cannot keep the licence policy (retried at the next "
+                        "fetch): %s\n", ks_strerror(err));
+    else
+        fprintf(stderr, "keysup-controller: licence.policy enforce=%u grace=%u\n",
+                (unsigned)a->set.lic_enforce, (unsigned)a->set.lic_grace);
+cleanup:
+    json_decref(ans);
+}
+
 void ctl_licence_tick(ctl_agent *a)
 {
     uint64_t now = (uint64_t)time(NULL);
@@ -123,25 +171,74 @@ void ctl_licence_tick(ctl_agent *a)
     if (now - lic.last_fetch < CTL_LICENCE_EVERY)
         return;
     lic.last_fetch = now;
+    fetch_policy(a);
     fetch(a);
+}
+
+static json_t *feature_list(uint64_t bits)
+{
+    json_t *o = json_array();
+    char b[12];
+    for (unsigned i = 0; i < 64; i++) {
+        if (!((bits >> i) & 1u))
+            continue;
+        if (ks_feature_name(i)) {
+            json_array_append_new(o, json_string(ks_feature_name(i)));
+        } else {
+            snprintf(b, sizeof b, "bit%u", i);
+            json_array_append_new(o, json_string(b));
+        }
+    }
+    return o;
+}
+
+/* What the diagnosis needs to name the licence, the feature and the fix:
+ * the policy, the binding and the last action the licence refused. */
+static void enforcement_json(ctl_agent *a, json_t *o, const ks_licence *l)
+{
+    const ks_auth *e = &a->auth;
+    char hex[2 * KS_KEYID_SIZE + 1];
+    json_object_set_new(o, "enforce", feature_list(a->set.lic_enforce));
+    json_object_set_new(o, "grace", json_integer(a->set.lic_grace));
+    if (l && ks_licence_bound(l)) {
+        ks_hex(hex, l->bound_key, KS_KEYID_SIZE);
+        json_object_set_new(o, "bound_key", json_string(hex));
+        json_object_set_new(o, "bound_window", json_integer(l->bound_window));
+        json_object_set_new(o, "dongle_seen", json_boolean(e->lic_seen));
+    }
+    if (e->lic_refused_what)
+        json_object_set_new(o, "last_refusal",
+                            json_pack("{s:s,s:o,s:I}", "check", e->lic_refused_what, "features",
+                                      feature_list(e->lic_refused_feature), "at",
+                                      (json_int_t)e->lic_refused_at));
 }
 
 json_t *ctl_licence_json(ctl_agent *a)
 {
     ks_licence l;
     json_t *o;
-    (void)a;
-    if (!lic.have)
-        return json_pack("{s:s}", "state", "none");
+    int ok;
+    if (!lic.have) {
+        o = json_pack("{s:s}", "state", "none");
+        if (a->auth_ready)
+            enforcement_json(a, o, NULL);
+        return o;
+    }
     o = json_pack("{s:s}", "state", lic.err ? "refused" : "valid");
     if (lic.err) {
         json_object_set_new(o, "code", json_string("KSE-800"));
         json_object_set_new(o, "check", json_string(lic.what));
     }
-    if (ks_licence_decode(&l, lic.bytes, KS_LICENCE_SIZE, NULL) == KS_OK) {
+    ok = ks_licence_decode(&l, lic.bytes, lic.len, NULL) == KS_OK;
+    if (ok) {
+        json_object_set_new(o, "version", json_integer(l.version));
+        if (l.serial) /* the supervisor's licence id (version 2) */
+            json_object_set_new(o, "id", json_integer((json_int_t)l.serial));
         json_object_set_new(o, "features", json_integer((json_int_t)l.features));
         json_object_set_new(o, "issued_at", json_integer((json_int_t)l.issued_at));
         json_object_set_new(o, "expires_at", json_integer((json_int_t)l.expires_at));
     }
+    if (a->auth_ready)
+        enforcement_json(a, o, ok ? &l : NULL);
     return o;
 }

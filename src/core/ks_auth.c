@@ -1,7 +1,7 @@
 /*
  * ks_auth.c - the engine's entry points: start-up, the challenge, the
  * decision on a key's response, the gates every grant passes (licence,
- * seal switch, pending transaction), and the licence itself.
+ * seal switch, pending transaction). The licence is ks_auth_licence.c.
  *
  * The decision order is a contract (docs/auth.md, and the KSE diagnosis
  * relies on it): cheap refusals that need no key first (malformed answer,
@@ -59,8 +59,12 @@ int ks_auth_init(ks_auth *a, const ks_auth_cfg *cfg)
 int ks__auth_gates(ks_auth *a, const ks_action_def *def, const char **what)
 {
     int err;
-    if (def->feature && (err = ks_auth_licence_check(a, def->feature)) != 0) {
-        *what = "auth.licence";
+    /* The rollout rule: only the enforced bits of the action's feature. */
+    uint64_t need = def->feature & a->lic_enforce;
+    if (need && (err = ks_auth_licence_gate(a, need, what)) != 0) {
+        a->lic_refused_what = *what;
+        a->lic_refused_feature = need;
+        (void)ks_auth_time_read(a, &a->lic_refused_at);
         return err;
     }
     /* A seal switch that cannot be read counts as ON. */
@@ -347,6 +351,9 @@ int ks_auth_respond(ks_auth *a, const uint8_t reader[KS_READER_ID_SIZE], const u
         seen = rec->counter_floor;
     if (r.use_counter <= seen)
         return refuse(&dc, KS_E_CLONE_SUSPECTED, "auth.use_counter");
+    /* Authentic and fresh: a dongle a licence is bound to is present,
+     * whatever this key may or may not do. */
+    ks_auth_licence_seen(a, r.key_id);
 
     if ((rec->privileges & def->privileges) != def->privileges)
         return refuse(&dc, KS_E_NOT_SUPERVISOR, "auth.privileges");
@@ -416,52 +423,4 @@ int ks_auth_respond(ks_auth *a, const uint8_t reader[KS_READER_ID_SIZE], const u
         return res->err = err;
     }
     return res->err = KS_OK;
-}
-
-/* ----- licence ----- */
-
-int ks_auth_set_licence(ks_auth *a, const uint8_t *lic, size_t len, ks_diag *d)
-{
-    const uint8_t *pk;
-    ks_licence l;
-    uint64_t now;
-
-    a->has_licence = 0;
-    if (!lic || len == 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 0, "licence.missing");
-    if (ks_licence_decode(&l, lic, len, d) != 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, d ? d->offset : 0, d ? d->what : "licence");
-    if (memcmp(l.controller_id, a->cfg.controller_id, KS_CTRL_ID_SIZE) != 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 8, "licence.controller");
-    pk = ks_trust_find(ks_store_trust(a->cfg.store), l.signer_id);
-    if (!pk)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 48, "licence.signer");
-    if (ks_verify_labelled(a->cfg.crypto, lic + 64, KS_LABEL_LICENCE, lic, KS_AUTH_SIGNED_SIZE,
-                           pk) != 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 64, "licence.signature");
-    (void)ks_auth_now(a, &now);
-    if (l.expires_at && now >= l.expires_at)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 40, "licence.expired");
-    a->licence = l;
-    a->has_licence = 1;
-    return KS_OK;
-}
-
-int ks_auth_licence_check(ks_auth *a, uint64_t feature)
-{
-    uint64_t now;
-    int err;
-
-    if (!a->has_licence)
-        return KS_E_LICENSE_INVALID;
-    if ((a->licence.features & feature) != feature)
-        return KS_E_LICENSE_INVALID;
-    if (a->licence.expires_at) {
-        /* Expiry needs a clock we believe. */
-        if ((err = ks_auth_now(a, &now)) != 0)
-            return err;
-        if (now >= a->licence.expires_at)
-            return KS_E_LICENSE_INVALID;
-    }
-    return KS_OK;
 }

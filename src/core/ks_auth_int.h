@@ -16,8 +16,10 @@
 #define KS_LABEL_CHALLENGE "KEYSUP-CHALLENG1"
 #define KS_LABEL_AUDIT "KEYSUP-AUDITREC1"
 
-/* Every signed wire structure signs its first 64 bytes. */
+/* Every signed wire structure signs its first 64 bytes... */
 #define KS_AUTH_SIGNED_SIZE 64
+/* ...except a version 2 licence, which signs its first 96. */
+#define KS_LICENCE_V2_SIGNED 96
 
 /* Challenges reserved per write of the persisted challenge counter. */
 #define KS_AUTH_CHAL_BLOCK 256u

@@ -151,24 +151,73 @@ int ks_licence_make(const ks_crypto *c, ks_licence *l, const uint8_t sk[KS_SECKE
     ks_st64(out + 40, l->expires_at);
     if ((err = sign_with_id(c, out, KS_LABEL_LICENCE, sk)) != 0)
         return err;
+    l->version = KS_LICENCE_VERSION;
     memcpy(l->signer_id, out + 48, KS_KEYID_SIZE);
     memcpy(l->signature, out + 64, KS_SIG_SIZE);
     return KS_OK;
 }
 
+/* Version 2 (docs/formats.md): v1's first 64 bytes, then serial, the bound
+ * key and its window, and the signature over bytes 0..96. */
+int ks_licence_make_v2(const ks_crypto *c, ks_licence *l, const uint8_t sk[KS_SECKEY_SIZE],
+                       uint8_t out[KS_LICENCE_SIZE_V2])
+{
+    int err;
+    if (ks__is_zero(l->bound_key, KS_KEYID_SIZE) != (l->bound_window == 0))
+        return KS_E_INVAL; /* a key needs a window, a window needs a key */
+    memset(out, 0, KS_LICENCE_SIZE_V2);
+    put_head(out, KS_LICENCE_MAGIC, KS_LICENCE_VERSION_BOUND);
+    memcpy(out + 8, l->controller_id, KS_CTRL_ID_SIZE);
+    ks_st64(out + 24, l->features);
+    ks_st64(out + 32, l->issued_at);
+    ks_st64(out + 40, l->expires_at);
+    ks_key_id(c, out + 48, sk + 32);
+    ks_st64(out + 64, l->serial);
+    ks_st32(out + 72, l->bound_window);
+    memcpy(out + 80, l->bound_key, KS_KEYID_SIZE);
+    if ((err = ks_sign_labelled(c, out + KS_LICENCE_V2_SIGNED, KS_LABEL_LICENCE, out,
+                                KS_LICENCE_V2_SIGNED, sk)) != 0)
+        return err;
+    l->version = KS_LICENCE_VERSION_BOUND;
+    memcpy(l->signer_id, out + 48, KS_KEYID_SIZE);
+    memcpy(l->signature, out + KS_LICENCE_V2_SIGNED, KS_SIG_SIZE);
+    return KS_OK;
+}
+
 int ks_licence_decode(ks_licence *l, const uint8_t *in, size_t len, ks_diag *d)
 {
-    int err = check_head(in, len, KS_LICENCE_SIZE, KS_LICENCE_MAGIC, KS_LICENCE_VERSION,
-                         licence_names, d);
+    int v2 = in && len == KS_LICENCE_SIZE_V2 && len > 4 && in[4] == KS_LICENCE_VERSION_BOUND;
+    int err = v2 ? check_head(in, len, KS_LICENCE_SIZE_V2, KS_LICENCE_MAGIC,
+                              KS_LICENCE_VERSION_BOUND, licence_names, d)
+                 : check_head(in, len, KS_LICENCE_SIZE, KS_LICENCE_MAGIC, KS_LICENCE_VERSION,
+                              licence_names, d);
     if (err)
         return err;
+    memset(l, 0, sizeof *l);
+    l->version = in[4];
     memcpy(l->controller_id, in + 8, KS_CTRL_ID_SIZE);
     l->features = ks_ld64(in + 24);
     l->issued_at = ks_ld64(in + 32);
     l->expires_at = ks_ld64(in + 40);
     memcpy(l->signer_id, in + 48, KS_KEYID_SIZE);
-    memcpy(l->signature, in + 64, KS_SIG_SIZE);
+    if (v2) {
+        l->serial = ks_ld64(in + 64);
+        l->bound_window = ks_ld32(in + 72);
+        memcpy(l->bound_key, in + 80, KS_KEYID_SIZE);
+        memcpy(l->signature, in + KS_LICENCE_V2_SIGNED, KS_SIG_SIZE);
+        if (ks_ld32(in + 76) != 0)
+            return ks_fail(d, KS_E_FORMAT, 76, "licence.reserved");
+        if (ks__is_zero(l->bound_key, KS_KEYID_SIZE) != (l->bound_window == 0))
+            return ks_fail(d, KS_E_FORMAT, 72, "licence.bound_window");
+    } else {
+        memcpy(l->signature, in + 64, KS_SIG_SIZE);
+    }
     if (l->expires_at && l->expires_at <= l->issued_at)
         return ks_fail(d, KS_E_FORMAT, 40, "licence.expires_at");
     return KS_OK;
+}
+
+int ks_licence_bound(const ks_licence *l)
+{
+    return l->version == KS_LICENCE_VERSION_BOUND && !ks__is_zero(l->bound_key, KS_KEYID_SIZE);
 }

@@ -638,15 +638,19 @@ static const ks_kse table[] = {
       NULL}},
     {800, "LICENSE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
      "Feature licence missing, expired or bound elsewhere",
-     "The controller has no valid licence for the feature: missing, past its expiry, or issued "
-     "for another controller.",
-     "The licence signature, controller id and expiry are checked before the feature runs.",
+     "The controller has no valid licence for an enforced feature: none, one without the "
+     "feature, one past its expiry (and grace), one bound to a dongle not presented within its "
+     "window, or one issued for another controller or forged.",
+     "For the features the supervisor enforces, every decision checks the licence's signature, "
+     "controller id, expiry on trusted time and dongle presence; the controller reports the "
+     "licence id, the feature and the reason.",
      0, NULL,
-     {"Find the controller's licences and the features they unlock: `keysup licence list "
-      "--controller CTRL`.",
-      "An expired licence, or one bound to a lost dongle: `keysup licence reactivate N "
-      "--valid-until DATE` (a new licence replaces it).",
+     {"Read the diagnosis: it names the licence, the refused feature and the fix (`keysup "
+      "diagnose CTRL`); `keysup licence list --controller CTRL` lists the licences.",
       "No licence for the feature: `keysup licence issue --controller CTRL --feature NAME`.",
+      "Expired, lacking the feature, or bound to a lost dongle: `keysup licence reactivate N "
+      "--valid-until DATE [--feature NAME...] [--bound-key NEWKEY]` (a new licence replaces it).",
+      "Bound to a dongle that is not seated: seat it and present it at the controller's reader.",
       NULL}},
     {801, "LICENCE_EXPIRING", KS_SEV_WARNING, KS_AREA_LICENCE,
      "Feature licence expires soon",

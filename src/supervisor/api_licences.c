@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ks_hex.h"
 #include "sup_api.h"
 #include "sup_licence.h"
 
@@ -16,13 +17,28 @@
                  " THEN 'expired' ELSE state END AS state, replaces, replaced_by," \
                  " warn_incident, licence"
 
-/* Feature bits as names, the signed bytes as hex (already, from the row). */
+/* Feature bits as names, the signed bytes as hex (already, from the row),
+ * and what the bytes say beyond the row: format version, binding. */
 static void fix_row(json_t *r)
 {
     json_t *f = json_object_get(r, "features");
+    const char *hex = json_string_value(json_object_get(r, "licence"));
+    uint8_t b[KS_LICENCE_MAX];
+    size_t n = 0;
+    ks_licence l;
     if (json_is_integer(f))
         json_object_set_new(r, "features", sup_licence_feature_names(
                                                (uint64_t)json_integer_value(f)));
+    if (hex && ks_unhex_upto(b, sizeof b, hex, &n) == 0 &&
+        ks_licence_decode(&l, b, n, NULL) == KS_OK) {
+        char kh[2 * KS_KEYID_SIZE + 1];
+        json_object_set_new(r, "format_version", json_integer(l.version));
+        if (ks_licence_bound(&l)) {
+            ks_hex(kh, l.bound_key, KS_KEYID_SIZE);
+            json_object_set_new(r, "bound_key", json_string(kh));
+            json_object_set_new(r, "bound_window", json_integer(l.bound_window));
+        }
+    }
 }
 
 /* Licence id's row as stored (features as bits), NULL when there is none. */
@@ -63,9 +79,43 @@ static void issue_answer(sup_req *rq, sup_resp *rs, int rc, int64_t id, const ch
 
 typedef struct lic_in {
     int64_t id;
-    uint64_t ctrl, until, warn, features, limit, offset;
+    uint64_t ctrl, until, warn, features, limit, offset, window;
     const char *name;
+    const char *bound_key;
 } lic_in;
+
+/* bound_key: a key id (32 hex) or a public key (64 hex, a token's) of a key
+ * the supervisor knows, so that controllers can verify its presentation.
+ * "" or "none" in a reactivation: unbound. 0 with *key set (or NULL when
+ * unbound), -1 with the 400/409 in rs. */
+static int bound_key(sup_req *rq, sup_resp *rs, const char *in, uint8_t key[KS_KEYID_SIZE],
+                     const uint8_t **out)
+{
+    uint8_t pk[KS_PUBKEY_SIZE];
+    int64_t found = 0;
+    sup_dbv p;
+    *out = NULL;
+    if (!in || !*in || strcmp(in, "none") == 0)
+        return 0;
+    if (strlen(in) == 2 * KS_PUBKEY_SIZE && ks_unhex(pk, sizeof pk, in) == 0) {
+        ks_key_id(&rq->s->crypto, key, pk);
+    } else if (strlen(in) != 2 * KS_KEYID_SIZE || ks_unhex(key, KS_KEYID_SIZE, in) != 0) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'bound_key' must be a key id (32 hex digits) "
+                  "or a public key (64 hex digits)");
+        return -1;
+    }
+    p = sup_dbv_blob(key, KS_KEYID_SIZE);
+    pthread_mutex_lock(&rq->s->lock);
+    (void)sup_db_int(rq->s->db, "SELECT COUNT(*) FROM keys WHERE key_id = ?", &p, 1, &found);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!found) {
+        api_error(rs, 409, "CONFLICT", "key %s is not enrolled: enrol the dongle first "
+                  "(`keysup key enrol`), so controllers can check its presentation", in);
+        return -1;
+    }
+    *out = key;
+    return 0;
+}
 
 /* valid_until, when given, is ahead: a licence born expired helps nobody. */
 static int future(const lic_in *in, sup_resp *rs)
@@ -77,16 +127,30 @@ static int future(const lic_in *in, sup_resp *rs)
     return 0;
 }
 
+/* A window without a key to present would be silently dropped: say so. */
+static int window_alone(sup_req *rq, sup_resp *rs, const uint8_t *bk)
+{
+    if (bk || !api_has(rq, "bound_window"))
+        return 0;
+    api_error(rs, 400, "BAD_REQUEST", "field 'bound_window' needs 'bound_key' (the licence is "
+              "not bound to a key)");
+    return -1;
+}
+
 static void lic_issue(sup_req *rq, sup_resp *rs)
 {
     const lic_in *in = rq->in;
     int64_t id = 0;
     char err[256];
+    uint8_t key[KS_KEYID_SIZE];
+    const uint8_t *bk;
     int rc;
-    if (future(in, rs))
+    if (future(in, rs) || bound_key(rq, rs, in->bound_key, key, &bk) ||
+        window_alone(rq, rs, bk))
         return;
     rc = sup_licence_issue(rq->s, (int64_t)in->ctrl, in->name ? in->name : "licence",
-                           in->features, in->until, (uint32_t)in->warn, 0, &id, err, sizeof err);
+                           in->features, in->until, (uint32_t)in->warn, 0, bk,
+                           bk ? (uint32_t)in->window : 0, &id, err, sizeof err);
     issue_answer(rq, rs, rc, id, err, "licence.issue");
 }
 
@@ -135,7 +199,7 @@ static void lic_show(sup_req *rq, sup_resp *rs)
  * reactivate act on): 0 with its controller and feature bits, else -1 with
  * a 404 or 409 in rs (409 naming its state, and then what to do: hint). */
 static int lic_live(sup_req *rq, sup_resp *rs, int64_t id, int64_t *ctrl, int64_t *features,
-                    const char *hint)
+                    const char *hint, ks_licence *old)
 {
     json_t *r = lic_row(rq->s, id);
     const char *st = json_string_value(json_object_get(r, "state"));
@@ -147,8 +211,14 @@ static int lic_live(sup_req *rq, sup_resp *rs, int64_t id, int64_t *ctrl, int64_
     else
         rc = 0;
     if (rc == 0) {
+        const char *hex = json_string_value(json_object_get(r, "licence"));
+        uint8_t b[KS_LICENCE_MAX];
+        size_t n = 0;
         *ctrl = json_integer_value(json_object_get(r, "controller_id"));
         *features = json_integer_value(json_object_get(r, "features"));
+        memset(old, 0, sizeof *old);
+        if (hex && ks_unhex_upto(b, sizeof b, hex, &n) == 0)
+            (void)ks_licence_decode(old, b, n, NULL);
     }
     json_decref(r);
     return rc;
@@ -158,8 +228,9 @@ static void lic_revoke(sup_req *rq, sup_resp *rs)
 {
     int64_t id = ((const lic_in *)rq->in)->id, ctrl = 0, feat = 0;
     sup_dbv p = sup_dbv_int(id);
+    ks_licence old;
     int rc;
-    if (lic_live(rq, rs, id, &ctrl, &feat, ""))
+    if (lic_live(rq, rs, id, &ctrl, &feat, "", &old))
         return;
     pthread_mutex_lock(&rq->s->lock);
     sup_licence_resolve_warning(rq->s, id, "the licence was revoked");
@@ -179,35 +250,54 @@ static void lic_revoke(sup_req *rq, sup_resp *rs)
 }
 
 /* A new licence replaces one that expired, is expiring or was lost with
- * its dongle: same controller and features unless the body says otherwise. */
+ * its dongle: same controller, features and binding unless the body says
+ * otherwise (bound_key: another dongle, or "none"). */
 static void lic_reactivate(sup_req *rq, sup_resp *rs)
 {
     const lic_in *in = rq->in;
     int64_t ctrl = 0, feat = 0, nid = 0;
     char err[256], nm[120];
+    uint8_t key[KS_KEYID_SIZE];
+    const uint8_t *bk = NULL;
+    uint32_t window;
+    ks_licence old;
     int rc;
     if (lic_live(rq, rs, in->id, &ctrl, &feat, ": reactivate the licence that replaced it, or"
-                 " issue a new one") ||
+                 " issue a new one", &old) ||
         future(in, rs))
         return;
+    if (api_has(rq, "bound_key")) {
+        if (bound_key(rq, rs, in->bound_key, key, &bk))
+            return;
+    } else if (ks_licence_bound(&old)) {
+        memcpy(key, old.bound_key, KS_KEYID_SIZE);
+        bk = key;
+    }
+    if (window_alone(rq, rs, bk))
+        return;
+    window = api_has(rq, "bound_window") || !ks_licence_bound(&old) ? (uint32_t)in->window
+                                                                     : old.bound_window;
     snprintf(nm, sizeof nm, "%s", in->name ? in->name : "reactivated");
     rc = sup_licence_issue(rq->s, ctrl, nm,
                            api_has(rq, "features") ? in->features : (uint64_t)feat, in->until,
-                           (uint32_t)in->warn, in->id, &nid, err, sizeof err);
+                           (uint32_t)in->warn, in->id, bk, bk ? window : 0, &nid, err,
+                           sizeof err);
     issue_answer(rq, rs, rc, nid, err, "licence.reactivate");
 }
 
-/* The controller's active licence, as the 128 signed bytes (docs/formats.md). */
+/* The controller's active licence, as its signed bytes: 128 (version 1)
+ * or 160 (version 2), docs/formats.md. */
 static int blob_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
 {
     sup_resp *rs = ctx;
     (void)names;
-    if (ncol < 1 || c[0].type != KS_DBV_BLOB || c[0].n != KS_LICENCE_SIZE)
+    if (ncol < 1 || c[0].type != KS_DBV_BLOB ||
+        (c[0].n != KS_LICENCE_SIZE && c[0].n != KS_LICENCE_SIZE_V2))
         return 1;
-    rs->bin = malloc(KS_LICENCE_SIZE);
+    rs->bin = malloc(c[0].n);
     if (rs->bin) {
-        memcpy(rs->bin, c[0].p, KS_LICENCE_SIZE);
-        rs->bin_len = KS_LICENCE_SIZE;
+        memcpy(rs->bin, c[0].p, c[0].n);
+        rs->bin_len = c[0].n;
     }
     return 1;
 }
@@ -234,6 +324,12 @@ static const char *feature_name(int bit) { return sup_licence_feature_name(bit);
 #define LIC_WARN                                                                       \
     SUP_INT("warn_days", 0, 0, 3650, 30, lic_in, warn,                                 \
             "days before expiry the supervisor opens KSE-801 LICENCE_EXPIRING")
+#define LIC_BOUND                                                                      \
+    SUP_STR("bound_key", 0, 64, lic_in, bound_key,                                     \
+            "the dongle's key id (32 hex) or public key (64 hex): the licence counts only " \
+            "while that key was presented within bound_window; \"none\": unbound"),         \
+    SUP_INT("bound_window", 0, 1, 30 * 86400, 300, lic_in, window,                     \
+            "seconds a presentation of the bound key counts (default 300)")
 #define LIC_FEATURES(F)                                                                \
     SUP_SET("features", F, feature_name, sup_licence_feature_bit, 0, 63, lic_in, features, \
             "feature names (base, firmware, calibration, two_man, bitN) or bit numbers")
@@ -245,6 +341,7 @@ static const sup_field issue_fields[] = {
     LIC_UNTIL,
     LIC_WARN,
     LIC_FEATURES(SUP_REQUIRED),
+    LIC_BOUND,
     SUP_END,
 };
 static const sup_field list_fields[] = {
@@ -263,6 +360,7 @@ static const sup_field reactivate_fields[] = {
     LIC_WARN,
     SUP_STR("name", 0, 100, lic_in, name, "the new licence's name (default 'reactivated')"),
     LIC_FEATURES(0),
+    LIC_BOUND,
     SUP_END,
 };
 static const sup_schema issue_schema = {sizeof(lic_in), SUP_BODY_FIELDS, issue_fields};
@@ -282,6 +380,6 @@ const sup_api_route sup_routes_licences[] = {
     {"POST", "/v1/licences/*/reactivate", KS_ROLE_ADMIN, lic_reactivate, &reactivate_schema,
      "issue a licence that replaces an active or expired one (body optional)"},
     {"GET", "/v1/device/licence", KS_AUTH_DEVICE, dev_licence, &sup_no_input,
-     "the controller's active licence, 128 signed bytes (application/octet-stream)"},
+     "the controller's active licence, 128 or 160 signed bytes (application/octet-stream)"},
     {.method = NULL},
 };

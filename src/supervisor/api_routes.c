@@ -10,5 +10,6 @@ const sup_api_route *const sup_api_tables[] = {
     sup_routes_diag, sup_routes_console, sup_routes_fleet, sup_routes_operators,
     sup_routes_decisions, sup_routes_keyfile, sup_routes_licences, sup_routes_sites,
     sup_routes_published,
+    sup_routes_licence_policy,
 };
 const size_t sup_api_ntables = sizeof sup_api_tables / sizeof sup_api_tables[0];

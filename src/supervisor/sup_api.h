@@ -128,6 +128,7 @@ extern const sup_api_route sup_routes_operators[]; /* api_operators.c */
 extern const sup_api_route sup_routes_decisions[]; /* api_decisions.c */
 extern const sup_api_route sup_routes_keyfile[];   /* api_keyfile.c */
 extern const sup_api_route sup_routes_licences[];  /* api_licences.c */
+extern const sup_api_route sup_routes_licence_policy[]; /* api_licence_policy.c */
 extern const sup_api_route sup_routes_sites[];     /* api_sites.c */
 extern const sup_api_route sup_routes_published[]; /* api_published.c */
 /* The console's static files (api_console.c): not JSON API routes, so a

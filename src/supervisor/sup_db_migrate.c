@@ -25,6 +25,8 @@ extern const char sup_licence_schema[];
 extern const char sup_repair_schema[];
 /* sup_clone.c: key uses across controllers (clone detection, KSE-214). */
 extern const char sup_clone_schema[];
+/* api_licence_policy.c: licence enforcement per feature. */
+extern const char sup_licence_policy_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -111,6 +113,8 @@ static const char *const migrations[] = {
     sup_repair_schema,
     /* 8: key uses across controllers for clone detection (docs/diagnosis.md). */
     sup_clone_schema,
+    /* 9: licence enforcement, the rollout rule (docs/licences.md). */
+    sup_licence_policy_schema,
 };
 
 typedef struct int_ctx {

@@ -67,8 +67,10 @@ static void pg_seterr(pg_db *p, const PGresult *r)
     p->err[strcspn(p->err, "\n")] = '\0';
 }
 
-/* `?` -> $n outside '...' literals and "..." identifiers. out has room for
- * strlen(sql) * 4 + 32. Returns the number of placeholders. */
+/* `?` -> $n outside '...' literals and "..." identifiers, and `?NNN` (a
+ * numbered parameter, which SQLite also takes) -> $NNN; a bare `?` after
+ * it is one more than the largest number so far, as in SQLite. out has
+ * room for strlen(sql) * 4 + 32. Returns the number of parameters. */
 static int rewrite(const char *sql, char *out)
 {
     int n = 0;
@@ -82,11 +84,12 @@ static int rewrite(const char *sql, char *out)
             q = *sql;
             *out++ = *sql;
         } else if (*sql == '?' && sql[1] >= '0' && sql[1] <= '9') {
-            /* SQLite's numbered ?N is PostgreSQL's $N (a value used twice) */
-            *out++ = '$';
-            while (sql[1] >= '0' && sql[1] <= '9')
-                *out++ = *++sql;
-            n++;
+            int k = 0;
+            while (sql[1] >= '0' && sql[1] <= '9' && k < 100000)
+                k = k * 10 + (*++sql - '0');
+            out += sprintf(out, "$%d", k);
+            if (k > n)
+                n = k;
         } else if (*sql == '?') {
             out += sprintf(out, "$%d", ++n);
         } else {

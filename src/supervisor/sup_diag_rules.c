@@ -20,6 +20,7 @@
 #include <keysup/ks_auth.h>
 
 #include "sup_diag.h"
+#include "sup_licence.h"
 
 /* Sync-type and store-type roots make keys look unknown. */
 static const int db_roots[] = {
@@ -463,6 +464,9 @@ static void refusals(const sup_diag_facts *fa, sup_findings *o, int lo, int hi)
             f->refusal = 1;
             f->count = r->fresh;
             f->last_ms = r->last_ms;
+            if (r->code == SUP_KSE(LICENSE_INVALID)) /* licence, feature and fix */
+                sup_diag_licence_note(fa->report, fa->ctrl_id, f->evidence,
+                                      sizeof f->evidence);
         }
     }
 }

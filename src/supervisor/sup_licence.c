@@ -24,19 +24,18 @@ const char sup_licence_schema[] =
     " warn_incident INTEGER, licence BLOB NOT NULL);"
     "CREATE INDEX licences_ctrl ON licences(controller_id, state);";
 
-static const char *const feat_names[] = {"base", "firmware", "calibration", "two_man"};
-
+/* The names are the engine's (ks_feature_name). */
 const char *sup_licence_feature_name(int bit)
 {
-    return bit >= 0 && bit < 4 ? feat_names[bit] : NULL;
+    return bit >= 0 ? ks_feature_name((unsigned)bit) : NULL;
 }
 
 int sup_licence_feature_bit(const char *name)
 {
     char *end;
     long b;
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, feat_names[i]) == 0)
+    for (int i = 0; ks_feature_name((unsigned)i); i++)
+        if (strcmp(name, ks_feature_name((unsigned)i)) == 0)
             return i;
     if (strncmp(name, "bit", 3) != 0)
         return -1;
@@ -51,8 +50,8 @@ json_t *sup_licence_feature_names(uint64_t features)
     for (int b = 0; b < 64; b++) {
         if (!((features >> b) & 1u))
             continue;
-        if (b < 4) {
-            json_array_append_new(a, json_string(feat_names[b]));
+        if (ks_feature_name((unsigned)b)) {
+            json_array_append_new(a, json_string(ks_feature_name((unsigned)b)));
         } else {
             snprintf(buf, sizeof buf, "bit%d", b);
             json_array_append_new(a, json_string(buf));
@@ -87,21 +86,26 @@ void sup_licence_resolve_warning(sup_ctx *s, int64_t id, const char *why)
 }
 
 int sup_licence_issue(sup_ctx *s, int64_t ctrl_id, const char *name, uint64_t features,
-                      uint64_t valid_until, uint32_t warn_days, int64_t replaces, int64_t *id,
+                      uint64_t valid_until, uint32_t warn_days, int64_t replaces,
+                      const uint8_t *bound_key, uint32_t bound_window, int64_t *id,
                       char *err, size_t errlen)
 {
-    uint8_t sk[KS_SECKEY_SIZE], out[KS_LICENCE_SIZE];
+    uint8_t sk[KS_SECKEY_SIZE], out[KS_LICENCE_SIZE_V2];
     ks_licence l;
     pk_row r;
     sup_dbv q = sup_dbv_int(ctrl_id);
-    int rc, in_tx = 0;
+    int rc, in_tx = 0, step = 0;
 
     memset(&r, 0, sizeof r);
     memset(&l, 0, sizeof l);
+    /* One transaction under the lock: the row is inserted first because
+     * its id is the licence's serial, which the signed bytes carry so that
+     * a controller's report names the licence (version 2, docs/formats.md).
+     * The signature is made inside; a token takes milliseconds, and
+     * issuing is a rare operator action. */
     pthread_mutex_lock(&s->lock);
     rc = sup_db_exec(s->db, "SELECT device_pk FROM controllers WHERE id = ?", &q, 1, pk_cb, &r);
     memcpy(sk, s->sk, sizeof sk);
-    pthread_mutex_unlock(&s->lock);
     if (rc || !r.found) {
         snprintf(err, errlen, "no controller %lld", (long long)ctrl_id);
         rc = KS_E_NOTFOUND;
@@ -119,47 +123,55 @@ int sup_licence_issue(sup_ctx *s, int64_t ctrl_id, const char *name, uint64_t fe
     l.features = features;
     l.issued_at = sup_now();
     l.expires_at = valid_until;
-    /* Signed outside the lock: a token may take milliseconds. */
-    rc = ks_licence_make(&s->crypto, &l, sk, out);
-    if (rc) {
-        snprintf(err, errlen, "signing the licence: %s", ks_strerror(rc));
-        rc = KS_E_CRYPTO;
-        goto cleanup;
+    if (bound_key) {
+        memcpy(l.bound_key, bound_key, KS_KEYID_SIZE);
+        l.bound_window = bound_window;
     }
-    pthread_mutex_lock(&s->lock);
     {
-        sup_dbv p[8] = {sup_dbv_text(name), sup_dbv_int(ctrl_id), sup_dbv_int((int64_t)features),
+        sup_dbv p[7] = {sup_dbv_text(name), sup_dbv_int(ctrl_id), sup_dbv_int((int64_t)features),
                         sup_dbv_int((int64_t)l.issued_at), sup_dbv_int((int64_t)valid_until),
-                        sup_dbv_int(warn_days), replaces ? sup_dbv_int(replaces) : sup_dbv_null(),
-                        sup_dbv_blob(out, sizeof out)};
+                        sup_dbv_int(warn_days), replaces ? sup_dbv_int(replaces) : sup_dbv_null()};
         rc = sup_db_begin(s->db);
         in_tx = rc == 0;
         if (!rc)
             rc = sup_db_exec(s->db, "INSERT INTO licences(name, controller_id, features, issued_at,"
                                     " valid_until, warn_days, state, replaces, licence)"
-                                    " VALUES (?,?,?,?,?,?,'active',?,?)", p, 8, NULL, NULL);
-        if (!rc) {
-            *id = sup_db_last_id(s->db);
-            if (replaces) {
-                char why[96];
-                sup_dbv u[2] = {sup_dbv_int(*id), sup_dbv_int(replaces)};
-                snprintf(why, sizeof why, "reactivated: licence %lld replaces it", (long long)*id);
-                sup_licence_resolve_warning(s, replaces, why);
-                rc = sup_db_exec(s->db, "UPDATE licences SET state = 'replaced', replaced_by = ?"
-                                        " WHERE id = ?", u, 2, NULL, NULL);
-            }
-        }
-        if (!rc)
-            rc = sup_db_commit(s->db);
-        if (rc) {
+                                    " VALUES (?,?,?,?,?,?,'active',?,'')", p, 7, NULL, NULL);
+    }
+    if (!rc) {
+        *id = sup_db_last_id(s->db);
+        l.serial = (uint64_t)*id;
+        step = 1;
+        rc = ks_licence_make_v2(&s->crypto, &l, sk, out);
+    }
+    if (!rc) {
+        sup_dbv u[2] = {sup_dbv_blob(out, sizeof out), sup_dbv_int(*id)};
+        step = 2;
+        rc = sup_db_exec(s->db, "UPDATE licences SET licence = ? WHERE id = ?", u, 2, NULL, NULL);
+    }
+    if (!rc && replaces) {
+        char why[96];
+        sup_dbv u[2] = {sup_dbv_int(*id), sup_dbv_int(replaces)};
+        snprintf(why, sizeof why, "reactivated: licence %lld replaces it", (long long)*id);
+        sup_licence_resolve_warning(s, replaces, why);
+        rc = sup_db_exec(s->db, "UPDATE licences SET state = 'replaced', replaced_by = ?"
+                                " WHERE id = ?", u, 2, NULL, NULL);
+    }
+    if (!rc)
+        rc = sup_db_commit(s->db);
+    if (rc) {
+        if (step == 1) {
+            snprintf(err, errlen, "signing the licence: %s", ks_strerror(rc));
+            rc = KS_E_CRYPTO;
+        } else {
             snprintf(err, errlen, "database: %s", sup_db_errmsg(s->db));
-            if (in_tx)
-                sup_db_rollback(s->db);
             rc = KS_E_IO;
         }
+        if (in_tx)
+            sup_db_rollback(s->db);
     }
-    pthread_mutex_unlock(&s->lock);
 cleanup:
+    pthread_mutex_unlock(&s->lock);
     ks_wipe(sk, sizeof sk);
     return rc;
 }

@@ -1,0 +1,184 @@
+/*
+ * api_licence_policy.c - licence enforcement, the rollout rule
+ * (docs/licences.md "Enforcement"): which licence features the engine on a
+ * controller checks at all, and the grace after a licence's expiry.
+ *
+ * A row per controller, and a fleet row (controller 0) that every
+ * controller without its own row follows; no row at all means nothing is
+ * enforced, which is where every fleet starts, so controllers that never
+ * had a licence keep working until an operator turns a feature on for a
+ * controller, then for the fleet. The controller fetches its effective
+ * policy as a signed answer (/v1/device/licence-policy) and keeps it in
+ * its store's settings, so it holds offline and across power cuts.
+ *
+ *   GET /v1/licence-enforcement       the rows (auditor)
+ *   PUT /v1/licence-enforcement       set one row (admin)
+ *   GET /v1/device/licence-policy     a controller's effective policy
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <string.h>
+
+#include "sup_api.h"
+#include "sup_licence.h"
+#include "sup_schema.h"
+
+const char sup_licence_policy_schema[] =
+    "CREATE TABLE licence_enforcement(controller_id INTEGER PRIMARY KEY,"
+    " features INTEGER NOT NULL, grace INTEGER NOT NULL, updated_at INTEGER NOT NULL);";
+
+/* Only features bits 0..7 can be enforced: the controller keeps one byte
+ * (settings version 3), and the engine's actions use bits 0..3. */
+#define ENFORCE_BITS 0xFFu
+
+typedef struct pol_row {
+    int64_t ctrl, features, grace;
+    int found;
+} pol_row;
+
+static int pol_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    pol_row *r = ctx;
+    (void)names;
+    if (ncol < 3)
+        return 1;
+    r->ctrl = c[0].i;
+    r->features = c[1].i;
+    r->grace = c[2].i;
+    r->found = 1;
+    return 1; /* the first row: the controller's own before the fleet's */
+}
+
+void sup_licence_policy_get(sup_ctx *s, int64_t ctrl_id, uint64_t *enforce, uint32_t *grace)
+{
+    pol_row r;
+    sup_dbv p = sup_dbv_int(ctrl_id);
+    memset(&r, 0, sizeof r);
+    sup_db_exec(s->db, "SELECT controller_id, features, grace FROM licence_enforcement"
+                       " WHERE controller_id = ?1 OR controller_id = 0"
+                       " ORDER BY controller_id DESC", &p, 1, pol_cb, &r);
+    *enforce = r.found ? (uint64_t)r.features & ENFORCE_BITS : 0;
+    *grace = r.found ? (uint32_t)r.grace : 0;
+}
+
+typedef struct pol_in {
+    uint64_t ctrl, features, grace, limit, offset;
+} pol_in;
+
+static void pol_list(sup_req *rq, sup_resp *rs)
+{
+    const pol_in *in = rq->in;
+    sup_dbv p[2] = {sup_dbv_int((int64_t)in->limit), sup_dbv_int((int64_t)in->offset)};
+    int64_t total = 0;
+    json_t *rows, *r;
+    size_t i;
+    pthread_mutex_lock(&rq->s->lock);
+    rows = sup_db_rows_json(rq->s->db, "SELECT controller_id, features, grace, updated_at FROM"
+                                       " licence_enforcement ORDER BY controller_id"
+                                       " LIMIT ?1 OFFSET ?2", p, 2, NULL);
+    sup_db_int(rq->s->db, "SELECT COUNT(*) FROM licence_enforcement", NULL, 0, &total);
+    pthread_mutex_unlock(&rq->s->lock);
+    if (!rows) {
+        api_error(rs, 500, "INTERNAL", "database");
+        return;
+    }
+    json_array_foreach(rows, i, r) {
+        json_int_t f = json_integer_value(json_object_get(r, "features"));
+        json_object_set_new(r, "features", sup_licence_feature_names((uint64_t)f));
+        json_object_set_new(r, "scope", json_string(json_integer_value(json_object_get(
+                                                        r, "controller_id")) ? "controller"
+                                                                             : "fleet"));
+    }
+    api_json(rs, 200, json_pack("{s:o,s:I,s:I,s:I}", "items", rows, "total", (json_int_t)total,
+                                "limit", (json_int_t)in->limit, "offset",
+                                (json_int_t)in->offset));
+}
+
+static void pol_set(sup_req *rq, sup_resp *rs)
+{
+    const pol_in *in = rq->in;
+    int64_t found = 0;
+    char target[48], detail[96];
+    int rc;
+    if (in->features & ~(uint64_t)ENFORCE_BITS) {
+        api_error(rs, 400, "BAD_REQUEST", "field 'features': only bits 0..7 (base, firmware, "
+                  "calibration, two_man, bit4..bit7) can be enforced");
+        return;
+    }
+    pthread_mutex_lock(&rq->s->lock);
+    if (in->ctrl) {
+        sup_dbv q = sup_dbv_int((int64_t)in->ctrl);
+        (void)sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE id = ?", &q, 1,
+                         &found);
+    }
+    if (in->ctrl && !found) {
+        pthread_mutex_unlock(&rq->s->lock);
+        api_error(rs, 404, "NOT_FOUND", "no controller %llu", (unsigned long long)in->ctrl);
+        return;
+    }
+    {
+        sup_dbv p[4] = {sup_dbv_int((int64_t)in->ctrl), sup_dbv_int((int64_t)in->features),
+                        sup_dbv_int((int64_t)in->grace), sup_dbv_int((int64_t)sup_now())};
+        rc = sup_db_exec(rq->s->db, "INSERT INTO licence_enforcement(controller_id, features,"
+                                    " grace, updated_at) VALUES (?,?,?,?) ON CONFLICT"
+                                    "(controller_id) DO UPDATE SET features = excluded.features,"
+                                    " grace = excluded.grace, updated_at = excluded.updated_at",
+                         p, 4, NULL, NULL);
+    }
+    pthread_mutex_unlock(&rq->s->lock);
+    if (rc != KS_DB_OK) {
+        api_db_error(rq, rs, rc);
+        return;
+    }
+    if (in->ctrl)
+        snprintf(target, sizeof target, "controller:%llu", (unsigned long long)in->ctrl);
+    else
+        snprintf(target, sizeof target, "fleet");
+    snprintf(detail, sizeof detail, "features=%llu grace=%llu",
+             (unsigned long long)in->features, (unsigned long long)in->grace);
+    sup_audit(rq->s, 0, rq->actor, "licence.enforce", target, "ok", NULL, detail);
+    api_json(rs, 200, json_pack("{s:I,s:s,s:o,s:I}", "controller_id", (json_int_t)in->ctrl,
+                                "scope", in->ctrl ? "controller" : "fleet", "features",
+                                sup_licence_feature_names(in->features), "grace",
+                                (json_int_t)in->grace));
+}
+
+static void dev_policy(sup_req *rq, sup_resp *rs)
+{
+    uint64_t enforce;
+    uint32_t grace;
+    pthread_mutex_lock(&rq->s->lock);
+    sup_licence_policy_get(rq->s, rq->ctrl_id, &enforce, &grace);
+    pthread_mutex_unlock(&rq->s->lock);
+    api_json(rs, 200, json_pack("{s:I,s:I}", "enforce", (json_int_t)enforce, "grace",
+                                (json_int_t)grace));
+}
+
+static const char *feature_name(int bit) { return sup_licence_feature_name(bit); }
+
+static const sup_field set_fields[] = {
+    SUP_INT("controller_id", 0, 0, INT64_MAX, 0, pol_in, ctrl,
+            "the controller this row is for; 0 or absent: the fleet default"),
+    SUP_SET("features", SUP_REQUIRED, feature_name, sup_licence_feature_bit, 0, 7, pol_in,
+            features, "features whose actions need a licence (base, firmware, calibration, "
+            "two_man, bit4..bit7); empty: none"),
+    SUP_INT("grace", 0, 0, 90 * 86400, 0, pol_in, grace,
+            "seconds after a licence's expiry that it still counts (default 0)"),
+    SUP_END,
+};
+static const sup_field list_fields[] = {
+    SUP_Q_PAGE(pol_in, limit, offset),
+    SUP_END,
+};
+static const sup_schema set_schema = {sizeof(pol_in), SUP_BODY_FIELDS, set_fields};
+static const sup_schema list_schema = {sizeof(pol_in), SUP_BODY_NONE, list_fields};
+
+const sup_api_route sup_routes_licence_policy[] = {
+    {"GET", "/v1/licence-enforcement", KS_ROLE_AUDITOR, pol_list, &list_schema,
+     "licence enforcement rows: per controller, and the fleet default (controller 0)"},
+    {"PUT", "/v1/licence-enforcement", KS_ROLE_ADMIN, pol_set, &set_schema,
+     "set which licence features a controller (or the fleet) enforces, and the grace"},
+    {"GET", "/v1/device/licence-policy", KS_AUTH_DEVICE, dev_policy, &sup_no_input,
+     "the controller's effective licence enforcement: {enforce (feature bits), grace (s)}"},
+    {.method = NULL},
+};
