@@ -1,6 +1,7 @@
 /*
  * sup_cmdout.c - see sup_cmdout.h.
  */
+#define _POSIX_C_SOURCE 200809L /* localtime_r */
 #include "sup_cmdout.h"
 
 #include <jansson.h>
