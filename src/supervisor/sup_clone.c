@@ -174,14 +174,19 @@ static int suspend_key(sup_ctx *s, const char *key, const char *why, int *rc)
     return 1;
 }
 
-static int64_t open_incident_id(sup_ctx *s, const char *key)
+/* The key's open KSE-214 incident into *id (0: none). KS_DB_OK or an error. */
+static int open_incident_id(sup_ctx *s, const char *key, int64_t *id)
 {
-    int64_t id = 0;
     sup_dbv p[2] = {sup_dbv_int(SUP_KSE(KEY_CLONED)), sup_dbv_text(key)};
-    if (sup_db_int(s->db, "SELECT id FROM incidents WHERE code = ? AND key_id = ? AND"
-                   " state = 'open' ORDER BY id LIMIT 1", p, 2, &id) != KS_DB_OK)
-        return 0;
-    return id;
+    int rc = sup_db_int(s->db, "SELECT id FROM incidents WHERE code = ? AND key_id = ? AND"
+                        " state = 'open' ORDER BY id LIMIT 1", p, 2, id);
+    if (rc == 1) { /* no row */
+        *id = 0;
+        return KS_DB_OK;
+    }
+    if (rc != KS_DB_OK)
+        sup_log(KS_LOG_ERROR, "clone.db", "step=find error=\"%s\"", sup_db_errmsg(s->db));
+    return rc;
 }
 
 static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, const sup_key_use *o,
@@ -193,7 +198,7 @@ static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, con
     const sup_key_use *early = o->time <= u->time ? o : u, *late = early == o ? u : o;
     const ks_kse *k = ks_kse_find(SUP_KSE(KEY_CLONED));
     char ne[64], nl[64], ev[700], target[48];
-    int64_t now = sup_diag_now_ms(), id;
+    int64_t now = sup_diag_now_ms(), id = 0;
     int rc = KS_DB_OK;
 
     if (u->counter == o->counter)
@@ -209,13 +214,14 @@ static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, con
              early->counter == late->counter ? "the same counter signed twice"
                                              : "the counter went back across controllers",
              key);
-    id = open_incident_id(s, key);
+    if ((rc = open_incident_id(s, key, &id)) != KS_DB_OK)
+        return rc;
     if (id) {
         sup_dbv p[3] = {sup_dbv_int(now), sup_dbv_text(ev), sup_dbv_int(id)};
         if ((rc = db(s, "evidence", "UPDATE incidents SET updated_ms = ?, evidence = ? WHERE"
-                     " id = ?", p, 3, NULL, NULL)) != KS_DB_OK)
+                     " id = ?", p, 3, NULL, NULL)) != KS_DB_OK ||
+            (rc = sup_incident_action(s, id, CLONE_ACTOR, "evidence", 0, ev)) != KS_DB_OK)
             return rc;
-        sup_incident_action(s, id, CLONE_ACTOR, "evidence", 0, ev);
     } else {
         /* First evidence: the later use, when the clone showed itself (the
          * device's whole seconds; never in the future). MTTD is then the
@@ -231,7 +237,8 @@ static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, con
                      " '{}', 'steps', 0)", p, 8, NULL, NULL)) != KS_DB_OK)
             return rc;
         id = sup_db_last_id(s->db);
-        sup_incident_action(s, id, CLONE_ACTOR, "opened", 0, ev);
+        if ((rc = sup_incident_action(s, id, CLONE_ACTOR, "opened", 0, ev)) != KS_DB_OK)
+            return rc;
         snprintf(target, sizeof target, "controller:%lld", (long long)late->ctrl);
         sup_audit(s, 1, CLONE_ACTOR, "incident.open", target, "ok", "KSE-214", ev);
         sup_webhook_incident(s, "incident.open", id, late->ctrl, SUP_KSE(KEY_CLONED));
@@ -242,9 +249,9 @@ static int raise_incident(sup_ctx *s, const char *key, const sup_key_use *u, con
     if (s->cfg.clone_policy == SUP_CLONE_SUSPEND) {
         if (suspend_key(s, key, ev, &rc)) {
             *kick = 1;
-            sup_incident_action(s, id, CLONE_ACTOR, "key suspended", 0,
-                                "clone_policy = suspend: the suspension is published to every "
-                                "controller of the key's scope");
+            rc = sup_incident_action(s, id, CLONE_ACTOR, "key suspended", 0,
+                                     "clone_policy = suspend: the suspension is published to "
+                                     "every controller of the key's scope");
         }
         if (rc != KS_DB_OK)
             return rc;
