@@ -171,6 +171,7 @@ grep -q '^usage: keysup key enrol' "$W/out" || fail "keysup help key enrol: $(he
 rc 0 "keysup error KSE-301 (show without the verb)" "$B/keysup" error KSE-301
 grep -q '^What to do:' "$W/out" || fail "keysup error KSE-301 does not explain the code"
 rc 2 "keysup error KSE-999" "$B/keysup" error KSE-999
+grep -q "'KSE-999' is not a Key Supervisor Error code" "$W/err" || fail "error KSE-999: $(cat "$W/err")"
 rc 0 "--server with the API's /v1 suffix" "$B/keysup" --server "$KEYSUP_SERVER/v1/" controller list
 echo nonsense >"$W/bad.tok"
 rc 1 "a token keysupd does not know" "$B/keysup" controller list --token-file "$W/bad.tok"
