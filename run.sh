@@ -9,18 +9,24 @@
 #   KEYSUP_PORT=8750 (default; a free port is picked when it is taken)
 set -euo pipefail
 cd "$(dirname "$0")"
-source scripts/deps.sh
-ks_deps build
+# KEYSUP_DEMO_BIN=DIR runs the demo on those binaries, installing and
+# building nothing, and KEYSUP_DEMO_DIR=DIR keeps its data there: the test
+# run_sh_try runs this script so, on the test build, and types every "Try:"
+# line it prints.
+if [ -z "${KEYSUP_DEMO_BIN:-}" ]; then
+    source scripts/deps.sh
+    ks_deps build
 
-# What a user installs: an optimised Release build, no sanitizers and no
-# fuzzer instrumentation, in its own directory (./test.sh owns build/).
-cmake -S . -B build-release -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Release \
-      -DKS_SANITIZE=OFF -DKS_WERROR=ON -DKS_FUZZ=OFF -DKS_BENCH=OFF >build-release-configure.log 2>&1 \
-    || { cat build-release-configure.log; exit 1; }
-cmake --build build-release -j"$(nproc)" --target keysup keysupd keysup-controller >/dev/null
+    # What a user installs: an optimised Release build, no sanitizers and no
+    # fuzzer instrumentation, in its own directory (./test.sh owns build/).
+    cmake -S . -B build-release -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Release \
+          -DKS_SANITIZE=OFF -DKS_WERROR=ON -DKS_FUZZ=OFF -DKS_BENCH=OFF >build-release-configure.log 2>&1 \
+        || { cat build-release-configure.log; exit 1; }
+    cmake --build build-release -j"$(nproc)" --target keysup keysupd keysup-controller >/dev/null
+fi
 
-B=$PWD/build-release/bin
-D=$PWD/demo
+B=${KEYSUP_DEMO_BIN:-$PWD/build-release/bin}
+D=${KEYSUP_DEMO_DIR:-$PWD/demo}
 PIDS=()
 stop() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -137,8 +143,17 @@ Try:  export KEYSUP_SERVER=$KEYSUP_SERVER KEYSUP_TOKEN_FILE=$D/admin.token
       $B/keysup audit list
 Ctrl-C stops the supervisor and the fleet.
 EOF
+# The sleep runs in the background and the script waits for it: a TERM (kill
+# PID) is then handled at once, where a foreground sleep would hold it back
+# until the sleep ended (Ctrl-C reached the sleep too, so only it worked).
 if [ -n "${KEYSUP_DEMO_SECONDS:-}" ]; then
-    sleep "$KEYSUP_DEMO_SECONDS"
+    sleep "$KEYSUP_DEMO_SECONDS" &
+    PIDS+=($!)
+    wait $!
 else
-    while :; do sleep 3600; done
+    while :; do
+        sleep 3600 &
+        PIDS+=($!)
+        wait $!
+    done
 fi

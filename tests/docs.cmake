@@ -12,3 +12,9 @@ set_target_properties(example_integrate PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CM
 add_test(NAME integrate_example COMMAND example_integrate)
 # It exits non-zero unless maria is granted and eve refused with KSE-202.
 set_tests_properties(integrate_example PROPERTIES TIMEOUT 30)
+
+# ./run.sh on the test build: the demo as the README describes it, and every
+# "Try:" line it prints, typed as printed.
+add_test(NAME run_sh_try COMMAND bash ${CMAKE_SOURCE_DIR}/tests/ops/run_sh_try.sh)
+set_tests_properties(run_sh_try PROPERTIES TIMEOUT 240
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/ops-run-sh")

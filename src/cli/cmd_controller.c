@@ -1,5 +1,5 @@
 /*
- * cmd_controller.c - `keysup controller add|list|show|provision|command|audit`
+ * cmd_controller.c - `keysup controller add|list|show|provision|command|audit|decisions`
  * through the keysupd API.
  */
 #include <stdio.h>
@@ -101,6 +101,23 @@ static int ctrl_provision(cli_ctx *cx, int argc, char **argv)
                              NULL);
 }
 
+/* For people, each uploaded record's own fields beside the row's, not one
+ * JSON cell: what was asked, what came of it, by which key, where. */
+static void flatten_records(json_t *out)
+{
+    json_t *it;
+    size_t i;
+    json_array_foreach(json_object_get(out, "items"), i, it) {
+        json_t *rec = json_object_get(it, "record");
+        const char *code = json_string_value(json_object_get(rec, "code"));
+        json_object_set(it, "action", json_object_get(rec, "action"));
+        json_object_set_new(it, "result", json_string(json_is_true(json_object_get(rec, "granted"))
+                                                          ? "granted" : code ? code : "-"));
+        json_object_set(it, "key_id", json_object_get(rec, "key_id"));
+        json_object_set(it, "reader", json_object_get(rec, "reader"));
+    }
+}
+
 static const char audit_usage[] =
     "usage: keysup controller audit ID [--since-seq N] [--limit N]\n\n"
     "The decisions and events controller ID uploaded from its audit ring, oldest\n"
@@ -117,9 +134,8 @@ static int ctrl_audit(cli_ctx *cx, int argc, char **argv)
     cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--since-seq", CLI_VALUE, &since},
                       {"--limit", CLI_VALUE, &limit}, {NULL, CLI_FLAG, NULL}};
     char path[256], q[128] = "";
-    json_t *out, *it;
+    json_t *out;
     uint64_t id, v;
-    size_t i;
 
     ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, audit_usage);
     if (ret)
@@ -138,17 +154,41 @@ static int ctrl_audit(cli_ctx *cx, int argc, char **argv)
     ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
     if (ret || cx->json)
         return ret ? ret : cli_emit(cx, out);
-    /* For people, the record's own fields beside the row's, not one JSON
-     * cell: what was asked, what came of it, by which key, where. */
-    json_array_foreach(json_object_get(out, "items"), i, it) {
-        json_t *rec = json_object_get(it, "record");
-        const char *code = json_string_value(json_object_get(rec, "code"));
-        json_object_set(it, "action", json_object_get(rec, "action"));
-        json_object_set_new(it, "result", json_string(json_is_true(json_object_get(rec, "granted"))
-                                                          ? "granted" : code ? code : "-"));
-        json_object_set(it, "key_id", json_object_get(rec, "key_id"));
-        json_object_set(it, "reader", json_object_get(rec, "reader"));
-    }
+    flatten_records(out);
+    return cli_table(cx, out, "items", cols);
+}
+
+static const char decisions_usage[] =
+    "usage: keysup controller decisions ID [--limit N]\n\n"
+    "The newest decisions and refusals controller ID uploaded (default 50, at most\n"
+    "1000), newest first, each with the holder and label of its key as enrolled\n"
+    "here (as the console's Hardware Management page shows them).\n" CLI_REMOTE_USAGE;
+
+static int ctrl_decisions(cli_ctx *cx, int argc, char **argv)
+{
+    static const char *const cols[] = {"seq",    "ts",    "action", "result",
+                                       "holder", "label", "key_id", NULL};
+    cli_remote r = {NULL, NULL};
+    const char *pos[1], *limit = NULL;
+    int npos = 0, ret;
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--limit", CLI_VALUE, &limit}, {NULL, CLI_FLAG, NULL}};
+    char path[160], q[64] = "";
+    json_t *out;
+    uint64_t id;
+
+    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, decisions_usage);
+    if (ret)
+        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
+    if (cli_parse_u64(pos[0], &id) || id == 0)
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: ID must be a positive number, got '%s'",
+                       cx->cmd, pos[0]);
+    if (limit)
+        cli_query_add(q, sizeof q, "limit", limit);
+    snprintf(path, sizeof path, "/v1/controllers/%llu/decisions%s", (unsigned long long)id, q);
+    ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
+    if (ret || cx->json)
+        return ret ? ret : cli_emit(cx, out);
+    flatten_records(out);
     return cli_table(cx, out, "items", cols);
 }
 
@@ -203,6 +243,7 @@ static const cli_verb verbs[] = {
     {"provision", "issue a new provisioning token (re-enrol)", ctrl_provision},
     {"command", "queue a remediation command", ctrl_command},
     {"audit", "audit records uploaded by a controller", ctrl_audit},
+    {"decisions", "newest decisions and refusals, with holder and label", ctrl_decisions},
 };
 
 int cmd_controller(cli_ctx *cx, int argc, char **argv)

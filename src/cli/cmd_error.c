@@ -131,7 +131,10 @@ int cmd_error(cli_ctx *cx, int argc, char **argv)
     /* `keysup error KSE-301` (or 301, or STORE_CORRUPT) is `keysup error show
      * KSE-301`: the code is what the technician has in hand, and no verb is
      * spelled like a catalogue entry. */
-    if (argc > 0 && argv[0][0] != '-' && ks_kse_lookup(argv[0])) {
+    if (argc > 0 && argv[0][0] != '-' &&
+        (ks_kse_lookup(argv[0]) || strncmp(argv[0], "KSE-", 4) == 0 ||
+         strspn(argv[0], "0123456789") == strlen(argv[0]))) {
+        /* A code that is not in the catalogue is told so, not "unknown verb". */
         cx->cmd = "keysup error show";
         return error_show(cx, argc, argv);
     }

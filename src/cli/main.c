@@ -26,7 +26,7 @@ static const cli_noun nouns[] = {
     {"delta", "snapshot deltas: make, apply", cmd_delta},
     {"flash", "controller flash images: inspect, check, wear", cmd_flash},
     {"error", "the Key Supervisor Error catalogue: list, show, docs (`keysup error KSE-301` shows one)", cmd_error},
-    {"controller", "controllers at the supervisor: add, list, show, provision, command, audit", cmd_controller},
+    {"controller", "controllers at the supervisor: add, list, show, provision, command, audit, decisions", cmd_controller},
     {"holder", "key holders at the supervisor: create, list, show", cmd_holder},
     {"policy", "privileged-action policies: list, show, set", cmd_policy},
     {"audit", "the supervisor's audit log: list", cmd_audit},

@@ -124,6 +124,9 @@ ok "a missing passphrase is PASSPHRASE"
 rc 0 "controller audit for people" "$B/keysup" controller audit 1
 grep -Eq '^seq +ts +action +result +key_id +reader$' "$W/out" && ! grep -q '{' "$W/out" \
     || fail "controller audit is not a table of the records' fields: $(head -3 "$W/out")"
+rc 0 "controller decisions for people" "$B/keysup" controller decisions 1 --limit 5
+grep -Eq '^seq +ts +action +result +holder +label +key_id$' "$W/out" \
+    || fail "controller decisions: $(head -3 "$W/out")"
 rc 1 "snapshot verify of a key file" "$B/keysup" snapshot verify "$W/k1.key" --trust "$W/k1.key"
 grep -q "is not a snapshot: it is a key file" "$W/err" || fail "a key file as a snapshot: $(cat "$W/err")"
 rc 0 "error list --json" "$B/keysup" --json error list
@@ -171,6 +174,7 @@ grep -q '^usage: keysup key enrol' "$W/out" || fail "keysup help key enrol: $(he
 rc 0 "keysup error KSE-301 (show without the verb)" "$B/keysup" error KSE-301
 grep -q '^What to do:' "$W/out" || fail "keysup error KSE-301 does not explain the code"
 rc 2 "keysup error KSE-999" "$B/keysup" error KSE-999
+grep -q "'KSE-999' is not a Key Supervisor Error code" "$W/err" || fail "error KSE-999: $(cat "$W/err")"
 rc 0 "--server with the API's /v1 suffix" "$B/keysup" --server "$KEYSUP_SERVER/v1/" controller list
 echo nonsense >"$W/bad.tok"
 rc 1 "a token keysupd does not know" "$B/keysup" controller list --token-file "$W/bad.tok"
