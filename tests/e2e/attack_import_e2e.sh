@@ -41,6 +41,10 @@ ok "export of 4 keys (1 revoked, 1 suspended, 1 with 53 privileges); importing i
 
 for fmt in csv jsonl; do
     # a new supervisor, the file imported into it, a controller of scope 1
+    if [ -n "${CTL_PID[door]:-}" ]; then # the last round's agent: gone before its files
+        kill "${CTL_PID[door]}" 2>/dev/null || true
+        wait "${CTL_PID[door]}" 2>/dev/null || true
+    fi
     sup_stop
     rm -rf "$W/sup" "$W"/door.* "$W/port" "$W/admin.tok"
     unset SUP_PORT
@@ -48,7 +52,6 @@ for fmt in csv jsonl; do
     sup_start
     api key import "$W/keys.$fmt" >"$W/imp.json" || fail "import $fmt: $(cat "$W/imp.json")"
     ctl_add door 1
-    [ -n "${CTL_PID[door]:-}" ] && kill "${CTL_PID[door]}" 2>/dev/null || true
     ctl_run door
     wait_until 15 "door in step" in_step door
     present "$W/carol.key" door access || fail "$fmt: carol (active) refused: $(cat "$W/present.err")"
