@@ -9,3 +9,6 @@ endforeach()
 # The console's audit CSV export defuses spreadsheet formulas (node only).
 add_test(NAME attack_csv_cell COMMAND node ${CMAKE_SOURCE_DIR}/tests/web/csv_cell.test.mjs)
 set_tests_properties(attack_csv_cell PROPERTIES TIMEOUT 30)
+# The URL given to pg_dump/pg_restore without its password (attack_pgargv_e2e).
+ks_add_unit(test_sup_pgurl ${CMAKE_SOURCE_DIR}/tests/test_sup_pgurl.c)
+target_link_libraries(test_sup_pgurl PRIVATE keysup_sup)
