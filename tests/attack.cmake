@@ -1,7 +1,7 @@
 # Outside-in attacks with real processes (tests/e2e/attack_*.sh): what a
 # stolen controller, a site-LAN attacker or a careless importer can do, each
 # test failing on the defect it was written for.
-foreach(t attack_version attack_console attack_drip attack_pgargv)
+foreach(t attack_version attack_console attack_drip attack_pgargv attack_import)
   add_test(NAME ${t}_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/${t}_e2e.sh)
   set_tests_properties(${t}_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
     ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t}")
@@ -9,3 +9,6 @@ endforeach()
 # The console's audit CSV export defuses spreadsheet formulas (node only).
 add_test(NAME attack_csv_cell COMMAND node ${CMAKE_SOURCE_DIR}/tests/web/csv_cell.test.mjs)
 set_tests_properties(attack_csv_cell PROPERTIES TIMEOUT 30)
+# The URL given to pg_dump/pg_restore without its password (attack_pgargv_e2e).
+ks_add_unit(test_sup_pgurl ${CMAKE_SOURCE_DIR}/tests/test_sup_pgurl.c)
+target_link_libraries(test_sup_pgurl PRIVATE keysup_sup)

@@ -104,8 +104,9 @@ static int refused(cli_ctx *cx, const char *file, const ks_httpc_buf *b, long co
 static const char import_usage[] =
     "usage: keysup key import FILE [--dry-run]\n\n"
     "Imports keys from a CSV file (a header line naming the columns public_key,\n"
-    "holder_id, label, privileges, scope, valid_from, valid_until) or a JSON-lines\n"
-    "file (one object per line with those fields). All rows are checked first: any\n"
+    "holder_id, label, privileges, scope, valid_from, valid_until, state) or a\n"
+    "JSON-lines file (one object per line with those fields); state is active\n"
+    "(the default), suspended or revoked. All rows are checked first: any\n"
     "bad row is printed as FILE:LINE: reason and nothing is imported. Keys already\n"
     "enrolled with the same attributes are left alone, so a re-run is a no-op.\n"
     "--dry-run checks the whole file against the registry and imports nothing.\n"

@@ -12,7 +12,9 @@
  * empty), label, privileges (names separated by '|' or ' '; in JSON an
  * array or such a string), scope, valid_from, valid_until (unix seconds;
  * valid_from defaults to 0 so a re-import compares equal, valid_until 0 =
- * never). Blank lines and lines starting with '#' are skipped.
+ * never), state (active, suspended or revoked; active when absent: the
+ * export writes it, so that moving keys to another supervisor keeps every
+ * revocation). Blank lines and lines starting with '#' are skipped.
  *
  * The whole file is parsed and validated before the database is touched;
  * every bad row is reported with its line number and reason, and then
@@ -33,6 +35,8 @@ typedef struct sup_imp_row {
     uint64_t privileges;
     uint32_t scope;
     uint64_t valid_from, valid_until;
+    uint8_t state;              /* KS_STATE_*; active when the file says none */
+    uint8_t has_state;
 } sup_imp_row;
 
 typedef struct sup_imp_err {
@@ -91,7 +95,7 @@ int sup_import_cache(void *handle, int64_t kib);
 
 /* One exported key in the import format: a CSV line (after the header
  * SUP_EXPORT_CSV_HEADER) or a JSON line, appended to out. */
-#define SUP_EXPORT_CSV_HEADER "public_key,holder_id,label,privileges,scope,valid_from,valid_until\n"
+#define SUP_EXPORT_CSV_HEADER "public_key,holder_id,label,privileges,scope,valid_from,valid_until,state\n"
 
 /*
  * The whole registry's keys in format (0 CSV, 1 JSON lines), malloc'd, NUL

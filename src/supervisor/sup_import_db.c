@@ -39,6 +39,11 @@ static void conflict(sup_import *im, sqlite3_stmt *sel, const sup_imp_row *r)
         what = "valid_from";
     else if ((uint64_t)sqlite3_column_int64(sel, 5) != r->valid_until)
         what = "valid_until";
+    /* A state in the file stricter than the stored one is a change (made with
+     * the key verbs); a laxer one is not applied: the registry's suspension
+     * or revocation stands, and an old export re-run stays a no-op. */
+    else if (r->has_state && r->state > sqlite3_column_int64(sel, 6))
+        what = "state";
     if (what)
         sup_import_fail(im, r->line, "key already enrolled with a different %s (change it with"
                         " the key verbs, not by import)", what);
@@ -96,11 +101,11 @@ int sup_import_commit(sup_ctx *s, sup_import *im, uint64_t now)
     rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "INSERT INTO keys(key_id, public_key, holder_id, label,"
                                      " privileges, valid_from, valid_until, state, scope,"
                                      " form_factor, key_format, created_at, updated_at)"
-                                     " VALUES (?,?,?,?,?,?,?,0,?,1,1,?,?) ON CONFLICT DO NOTHING",
+                                     " VALUES (?,?,?,?,?,?,?,?,?,1,1,?,?) ON CONFLICT DO NOTHING",
                                   -1, &ins, NULL));
     if (!rc)
         rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "SELECT holder_id, label, privileges, scope, valid_from,"
-                                         " valid_until FROM keys WHERE key_id = ?", -1, &sel, NULL));
+                                         " valid_until, state FROM keys WHERE key_id = ?", -1, &sel, NULL));
     if (!rc)
         rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "SELECT 1 FROM holders WHERE id = ?", -1, &hol, NULL));
     scopes = im->n ? malloc(im->n * sizeof *scopes) : NULL;
@@ -133,9 +138,10 @@ int sup_import_commit(sup_ctx *s, sup_import *im, uint64_t now)
         sqlite3_bind_int64(ins, 5, (int64_t)r->privileges);
         sqlite3_bind_int64(ins, 6, (int64_t)r->valid_from);
         sqlite3_bind_int64(ins, 7, (int64_t)r->valid_until);
-        sqlite3_bind_int64(ins, 8, r->scope);
-        sqlite3_bind_int64(ins, 9, (int64_t)now);
+        sqlite3_bind_int64(ins, 8, r->state);
+        sqlite3_bind_int64(ins, 9, r->scope);
         sqlite3_bind_int64(ins, 10, (int64_t)now);
+        sqlite3_bind_int64(ins, 11, (int64_t)now);
         rc = sup_db_sqlite_rc(sqlite3_step(ins));
         if (rc)
             break;
@@ -250,7 +256,7 @@ int sup_export_keys(sup_ctx *s, int jsonl, char **out, size_t *len)
     if (!h)
         return KS_DB_ERR;
     rc = sup_db_sqlite_rc(sqlite3_prepare_v2(h, "SELECT public_key, holder_id, label, privileges, scope,"
-                                     " valid_from, valid_until FROM keys ORDER BY id", -1, &st,
+                                     " valid_from, valid_until, state FROM keys ORDER BY id", -1, &st,
                                   NULL));
     if (rc)
         return rc;
@@ -266,13 +272,17 @@ int sup_export_keys(sup_ctx *s, int jsonl, char **out, size_t *len)
             continue;
         ks_hex(pk, sqlite3_column_blob(st, 0), KS_PUBKEY_SIZE);
         privs_text(pv, sizeof pv, (uint64_t)sqlite3_column_int64(st, 3));
+        int64_t state = sqlite3_column_int64(st, 7);
+        const char *sn = state == KS_STATE_REVOKED ? "revoked"
+                         : state == KS_STATE_SUSPENDED ? "suspended" : "active";
         if (jsonl) {
-            json_t *o = json_pack("{s:s,s:o,s:o,s:s,s:I,s:I,s:I}", "public_key", pk, "holder_id",
-                                  holder ? json_integer(holder) : json_null(), "label",
-                                  label ? json_string(label) : json_null(), "privileges", pv,
-                                  "scope", (json_int_t)sqlite3_column_int64(st, 4), "valid_from",
+            json_t *o = json_pack("{s:s,s:o,s:o,s:s,s:I,s:I,s:I,s:s}", "public_key", pk,
+                                  "holder_id", holder ? json_integer(holder) : json_null(),
+                                  "label", label ? json_string(label) : json_null(),
+                                  "privileges", pv, "scope",
+                                  (json_int_t)sqlite3_column_int64(st, 4), "valid_from",
                                   (json_int_t)sqlite3_column_int64(st, 5), "valid_until",
-                                  (json_int_t)sqlite3_column_int64(st, 6));
+                                  (json_int_t)sqlite3_column_int64(st, 6), "state", sn);
             char *t = o ? json_dumps(o, JSON_COMPACT) : NULL;
             json_decref(o);
             if (!t) {
@@ -293,9 +303,10 @@ int sup_export_keys(sup_ctx *s, int jsonl, char **out, size_t *len)
         put(&b, ",", 1);
         if (label)
             csv_field(&b, label);
-        snprintf(line, sizeof line, ",%s,%lld,%lld,%lld\n", pv,
-                 (long long)sqlite3_column_int64(st, 4), (long long)sqlite3_column_int64(st, 5),
-                 (long long)sqlite3_column_int64(st, 6));
+        put(&b, ",", 1);
+        puts_(&b, pv); /* can be longer than line: 64 names */
+        snprintf(line, sizeof line, ",%lld,%lld,%lld,%s\n", (long long)sqlite3_column_int64(st, 4),
+                 (long long)sqlite3_column_int64(st, 5), (long long)sqlite3_column_int64(st, 6), sn);
         puts_(&b, line);
     }
     if (!b.oom && step != SQLITE_DONE && step != SQLITE_ROW)

@@ -12,9 +12,19 @@
 #include "ks_hex.h"
 #include "sup_import.h"
 
-enum { F_PK, F_HOLDER, F_LABEL, F_PRIVS, F_SCOPE, F_FROM, F_UNTIL, F_N };
+enum { F_PK, F_HOLDER, F_LABEL, F_PRIVS, F_SCOPE, F_FROM, F_UNTIL, F_STATE, F_N };
 static const char *const fnames[F_N] = {"public_key", "holder_id", "label", "privileges",
-                                        "scope", "valid_from", "valid_until"};
+                                        "scope", "valid_from", "valid_until", "state"};
+
+/* A key state by name (the export writes these), or -1. */
+static int state_of(const char *s, size_t n)
+{
+    static const char *const names[] = {"active", "suspended", "revoked"};
+    for (int i = 0; i < 3; i++)
+        if (n == strlen(names[i]) && memcmp(s, names[i], n) == 0)
+            return i == 0 ? KS_STATE_ACTIVE : i == 1 ? KS_STATE_SUSPENDED : KS_STATE_REVOKED;
+    return -1;
+}
 
 #define MAX_LABEL 200
 #define MAX_COLS 16
@@ -174,6 +184,16 @@ static int row_add(const ks_crypto *cr, sup_import *im, uint32_t line, const cha
         sup_import_fail(im, line, "valid_until must be unix seconds (0 = never)");
     if (r.valid_until && r.valid_until <= r.valid_from)
         sup_import_fail(im, line, "valid_until must be after valid_from (or 0)");
+    if (f[F_STATE] && fl[F_STATE]) {
+        int st = state_of(f[F_STATE], fl[F_STATE]);
+        if (st < 0)
+            sup_import_fail(im, line, "state must be active, suspended or revoked, not '%.*s'",
+                            (int)(fl[F_STATE] > 20 ? 20 : fl[F_STATE]), f[F_STATE]);
+        else {
+            r.state = (uint8_t)st;
+            r.has_state = 1;
+        }
+    }
     if (f[F_LABEL] && fl[F_LABEL] > MAX_LABEL)
         sup_import_fail(im, line, "label longer than %d bytes", MAX_LABEL);
     else if (f[F_LABEL] && memchr(f[F_LABEL], 0, fl[F_LABEL]))
@@ -258,7 +278,7 @@ static int csv_header(sup_import *im, const char *const *f, const size_t *fl, in
             map[i] = F_HOLDER;
         if (map[i] < 0) {
             sup_import_fail(im, 1, "unknown column '%.*s' (columns: public_key, holder_id, label,"
-                            " privileges, scope, valid_from, valid_until)",
+                            " privileges, scope, valid_from, valid_until, state)",
                             (int)(fl[i] > 40 ? 40 : fl[i]), f[i]);
             return -1;
         }

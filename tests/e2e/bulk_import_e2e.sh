@@ -99,7 +99,7 @@ w = sys.argv[1]
 lines = open(f"{w}/out.csv").read().splitlines()
 i = next(i for i, l in enumerate(lines) if ",door " in l)
 lines[i] = lines[i].replace(",door ", ",gate ")
-lines.append(f"{os.urandom(32).hex()},,new key,OPERATOR,1,0,0")
+lines.append(f"{os.urandom(32).hex()},,new key,OPERATOR,1,0,0,active")
 open(f"{w}/changed.csv", "w").write("\n".join(lines) + "\n")
 open(f"{w}/changed.line", "w").write(str(i + 1))
 PY
