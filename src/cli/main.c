@@ -37,7 +37,7 @@ static const cli_noun nouns[] = {
     {"diagnose", "diagnose a controller: root cause, evidence, numbered steps", cmd_diagnose},
     {"incidents", "list incidents with MTTD/MTTR (--open, --controller ID)", cmd_incidents},
     {"incident", "incidents: list, show, resolve, stats", cmd_incident},
-    {"licence", "feature licences: issue, list, show, revoke, reactivate", cmd_licence},
+    {"licence", "feature licences: issue, list, show, revoke, reactivate, enforce, enforcement", cmd_licence},
 };
 
 static void usage(FILE *f)

@@ -489,7 +489,9 @@ static const ks_kse table[] = {
       "Check its firmware is current (older firmware sends no applied_header) and run "
       "`keysup flash check` on its image; re-initialize it if the store is damaged.",
       "If neither explains it, treat the controller's device key as stolen: `keysup controller "
-      "remove CTRL`, inspect the unit, and enrol it again with a new key.",
+      "provision CTRL` drops that key at once (nothing signed with it is accepted any more) and "
+      "prints a new token; inspect the unit, then enrol it again with the token "
+      "(`keysup-controller enroll ...`).",
       "Confirm: no new supervisor.version_claim_refused rows for it.",
       NULL}},
     {720, "TLS_PIN_MISMATCH", KS_SEV_CRITICAL, KS_AREA_TRUST,
@@ -526,8 +528,9 @@ static const ks_kse table[] = {
       "this one (the incident's evidence shows the two instance ids; the network's DHCP or ARP "
       "tables show which hosts talk to the supervisor).",
       "Power the second unit off and wipe its flash image and identity file (`*.img`, `*.img.id`).",
-      "The device key has left this unit: re-provision the real one (`keysup controller add NAME "
-      "--scope N`, `keysup-controller enroll ...`) and remove the old entry with its leaked key.",
+      "The device key has left this unit: `keysup controller provision CTRL` drops the leaked "
+      "key at once and prints a new token; enrol the real unit again with it "
+      "(`keysup-controller enroll ...`).",
       NULL}},
     {740, "OPERATOR_LOCKED", KS_SEV_WARNING, KS_AREA_LOCKOUT,
      "Console operator locked out after failed sign-ins",
