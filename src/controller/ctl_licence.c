@@ -242,3 +242,11 @@ json_t *ctl_licence_json(ctl_agent *a)
         enforcement_json(a, o, ok ? &l : NULL);
     return o;
 }
+
+void ctl_licence_explain(ctl_agent *a, json_t *o)
+{
+    ks_licence l;
+    json_object_set_new(o, "licence_features", feature_list(a->auth.lic_refused_feature));
+    if (lic.have && ks_licence_decode(&l, lic.bytes, lic.len, NULL) == KS_OK && l.serial)
+        json_object_set_new(o, "licence_id", json_integer((json_int_t)l.serial));
+}
