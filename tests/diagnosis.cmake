@@ -7,3 +7,6 @@ set_tests_properties(diagnosis_e2e PROPERTIES TIMEOUT 300 RUN_SERIAL TRUE
 # The walk itself, as a pure function of constructed facts.
 ks_add_unit(test_diag_rules ${CMAKE_SOURCE_DIR}/tests/test_diag_rules.c)
 target_link_libraries(test_diag_rules PRIVATE keysup_sup)
+# What a KSE-800 finding says: licence, feature and fix (docs/licences.md).
+ks_add_unit(test_diag_licence ${CMAKE_SOURCE_DIR}/tests/test_diag_licence.c)
+target_link_libraries(test_diag_licence PRIVATE keysup_sup)

@@ -170,7 +170,7 @@ static void test_settings_v1(void **state)
     assert_int_equal(a.set.scope, 7);
     assert_int_equal(a.set.min_key_format, 2);
     assert_int_equal(a.set.tls_pins, 0);
-    /* pins from a provisioning token, saved as version 2 */
+    /* pins from a provisioning token, saved (as version 3) */
     {
         char bare[128], tok[200];
         snprintf(tok, sizeof tok, "ksp_%064d.%064d.%s", 1, 0,
@@ -185,16 +185,31 @@ static void test_settings_v1(void **state)
         assert_int_equal(a.set.tls_pins, 1);
         a.set.tls_pin[0][5] = 9;
     }
+    a.set.lic_enforce = KS_FEAT_CALIBRATION; /* version 3: licence enforcement */
+    a.set.lic_grace = 77;
     assert_int_equal(ctl_settings_save(&a), KS_OK);
     memset(&a.set, 0, sizeof a.set);
     assert_int_equal(ctl_settings_load(&a), KS_OK);
     assert_int_equal(a.set.controller_id, 42);
     assert_int_equal(a.set.tls_pins, 1);
     assert_int_equal(a.set.tls_pin[0][5], 9);
+    assert_int_equal(a.set.lic_enforce, KS_FEAT_CALIBRATION);
+    assert_int_equal(a.set.lic_grace, 77);
     {
         uint8_t blob[KS_SETTINGS_MAX];
         assert_int_equal(ks_store_settings_get(&a.store, blob, sizeof blob), CTL_SETTINGS_SIZE);
-        assert_int_equal(blob[4], 2);
+        assert_int_equal(blob[4], 3);
+        /* version 2 (before licence enforcement) reads as nothing enforced;
+         * its reserved bytes must be zero */
+        blob[4] = 2;
+        assert_int_equal(ks_store_settings_set(&a.store, blob, CTL_SETTINGS_SIZE), KS_OK);
+        assert_int_equal(ctl_settings_load(&a), KS_E_FORMAT);
+        memset(blob + 73, 0, 7);
+        assert_int_equal(ks_store_settings_set(&a.store, blob, CTL_SETTINGS_SIZE), KS_OK);
+        assert_int_equal(ctl_settings_load(&a), KS_OK);
+        assert_int_equal(a.set.lic_enforce, 0);
+        assert_int_equal(a.set.lic_grace, 0);
+        assert_int_equal(a.set.tls_pin[0][5], 9);
         /* a version 2 blob of the wrong size is refused */
         assert_int_equal(ks_store_settings_set(&a.store, blob, CTL_SETTINGS_SIZE_V1), KS_OK);
         assert_int_equal(ctl_settings_load(&a), KS_E_FORMAT);

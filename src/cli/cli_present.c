@@ -123,6 +123,17 @@ static int ctl_error(cli_ctx *cx, json_t *ans)
                 fprintf(stderr, " %s", json_string_value(p) ? json_string_value(p) : "?");
             fputc('\n', stderr);
         }
+        if (json_array_size(json_object_get(ans, "licence_features")) > 0) {
+            size_t i;
+            json_t *p;
+            json_int_t lid = json_integer_value(json_object_get(ans, "licence_id"));
+            fprintf(stderr, "  licence feature needed:");
+            json_array_foreach(json_object_get(ans, "licence_features"), i, p)
+                fprintf(stderr, " %s", json_string_value(p) ? json_string_value(p) : "?");
+            if (lid > 0)
+                fprintf(stderr, " (licence %lld)", (long long)lid);
+            fputc('\n', stderr);
+        }
         if (kse)
             fprintf(stderr, "  next step: `keysup error show %s`\n", code);
     }

@@ -44,7 +44,10 @@ static struct {
     size_t len;            /* KS_LICENCE_SIZE (v1) or KS_LICENCE_SIZE_V2 */
     int have;
     int policy_unsaved;    /* the policy in force could not be written: retried */
-} lic = {0, 0, KS_E_NOTFOUND, NULL, {0}, 0, 0, 0};
+    uint8_t bad[KS_LICENCE_MAX]; /* an update refused while a good licence holds */
+    size_t bad_len;
+    const char *bad_what;
+} lic = {.err = KS_E_NOTFOUND};
 
 static int licence_len(size_t n)
 {
@@ -56,23 +59,35 @@ static void path_of(const ctl_agent *a, char *out, size_t n)
     snprintf(out, n, "%s.licence", a->o.flash_path);
 }
 
-/* Hands bytes to the engine and records the outcome. */
+/* Hands bytes to the engine and records the outcome. A good licence in
+ * force is not lost to a refused one (the engine forgets its licence on any
+ * failure): it is handed back, and the refused update is reported beside
+ * it and not tried again until the supervisor serves other bytes. */
 static void apply(ctl_agent *a, const uint8_t *b, size_t len)
 {
     ks_diag d = {0, 0, NULL};
     int err = ks_auth_set_licence(&a->auth, b, len, &d);
+    const char *what = err ? (d.what ? d.what : "licence") : NULL;
+    if (err) {
+        ctl_note_refusal(a, err, (uint64_t)time(NULL));
+        fprintf(stderr, "keysup-controller: KSE-800 LICENSE_INVALID: the licence is refused "
+                        "(%s); `keysup licence list --controller %llu`\n", what,
+                (unsigned long long)a->set.controller_id);
+    }
+    lic.bad_len = 0;
+    if (err && lic.have && lic.err == KS_OK &&
+        ks_auth_set_licence(&a->auth, lic.bytes, lic.len, NULL) == KS_OK) {
+        lic.bad_what = what;
+        lic.bad_len = licence_len(len) ? len : 0;
+        memcpy(lic.bad, b, lic.bad_len);
+        return; /* the licence in force stays in force */
+    }
     lic.err = err;
-    lic.what = err ? (d.what ? d.what : "licence") : NULL;
+    lic.what = what;
     lic.have = licence_len(len);
     lic.len = lic.have ? len : 0;
     if (lic.have)
         memcpy(lic.bytes, b, len);
-    if (err) {
-        ctl_note_refusal(a, err, (uint64_t)time(NULL));
-        fprintf(stderr, "keysup-controller: KSE-800 LICENSE_INVALID: the licence is refused "
-                        "(%s); `keysup licence list --controller %llu`\n", lic.what,
-                (unsigned long long)a->set.controller_id);
-    }
 }
 
 static void load(ctl_agent *a)
@@ -103,6 +118,7 @@ static void drop(ctl_agent *a)
     lic.err = KS_E_NOTFOUND;
     lic.what = NULL;
     lic.have = 0;
+    lic.bad_len = 0;
 }
 
 static void fetch(ctl_agent *a)
@@ -115,12 +131,13 @@ static void fetch(ctl_agent *a)
         if (lic.have) /* revoked at the supervisor */
             drop(a);
     } else if (r.status == 200 && ctl_answer_check(a, "GET", LICENCE_PATH, &r, NULL) == KS_OK &&
-               !(lic.have && r.len == lic.len && memcmp(r.body, lic.bytes, lic.len) == 0)) {
+               !(lic.have && r.len == lic.len && memcmp(r.body, lic.bytes, lic.len) == 0) &&
+               !(lic.bad_len && r.len == lic.bad_len && memcmp(r.body, lic.bad, r.len) == 0)) {
         apply(a, r.body, r.len);
         path_of(a, p, sizeof p);
         /* Kept only when the engine took it: a refused licence must not
          * replace a good one on flash. */
-        if (lic.err == KS_OK &&
+        if (lic.err == KS_OK && lic.len == r.len && memcmp(lic.bytes, r.body, r.len) == 0 &&
             ks_file_write_atomic(p, r.body, r.len, 0600, 1) != KS_OK)
             fprintf(stderr, "keysup-controller: %s: cannot keep the licence: %s\n", p,
                     strerror(errno));
@@ -238,7 +255,17 @@ json_t *ctl_licence_json(ctl_agent *a)
         json_object_set_new(o, "issued_at", json_integer((json_int_t)l.issued_at));
         json_object_set_new(o, "expires_at", json_integer((json_int_t)l.expires_at));
     }
+    if (lic.bad_len) /* a newer licence was refused; this one stays in force */
+        json_object_set_new(o, "refused_update", json_string(lic.bad_what));
     if (a->auth_ready)
         enforcement_json(a, o, ok ? &l : NULL);
     return o;
+}
+
+void ctl_licence_explain(ctl_agent *a, json_t *o)
+{
+    ks_licence l;
+    json_object_set_new(o, "licence_features", feature_list(a->auth.lic_refused_feature));
+    if (lic.have && ks_licence_decode(&l, lic.bytes, lic.len, NULL) == KS_OK && l.serial)
+        json_object_set_new(o, "licence_id", json_integer((json_int_t)l.serial));
 }

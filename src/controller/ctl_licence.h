@@ -17,4 +17,9 @@ void ctl_licence_tick(ctl_agent *a);
  * "issued_at", "expires_at"} for the status and the health report. */
 json_t *ctl_licence_json(ctl_agent *a);
 
+/* A decision just refused with KSE-800: adds "licence_features" (the
+ * enforced features it needed) and "licence_id" (the licence held, when it
+ * carries one) to the answer o, so the terminal names what to ask for. */
+void ctl_licence_explain(ctl_agent *a, json_t *o);
+
 #endif

@@ -61,6 +61,13 @@ void sup_diag_licence_note(const json_t *report, int64_t ctrl, char *ev, size_t 
                        "issue a new one");
         return;
     }
+    if (json_string_value(json_object_get(lic, "refused_update"))) {
+        snprintf(ev + n, cap - n, "; a new licence from the supervisor was refused (%s) and "
+                 "licence %s stays in force; fix: revoke the new one and issue it again (a key "
+                 "rotation the controller has not followed: check `keysup diagnose %lld`)",
+                 json_string_value(json_object_get(lic, "refused_update")), L, (long long)ctrl);
+        return;
+    }
     if (!check)
         return;
     names(json_object_get(last, "features"), 0, feat, sizeof feat);

@@ -158,6 +158,8 @@ api licence enforce --controller "$C1" --feature calibration >"$W/enf.json" \
 wait_until 15 "c1 enforces calibration" lic_eq enforce "['calibration']"
 cal && fail "calibration granted while enforced without a licence"
 grep -q "KSE-800" "$W/present.err" || fail "want KSE-800: $(cat "$W/present.err")"
+grep -q "licence feature needed: calibration" "$W/present.err" \
+    || fail "the terminal does not name the feature: $(cat "$W/present.err")"
 [ "$(lic '["last_refusal"]["check"]')" = licence.none ] || fail "check: $(cat "$W/c1.status.json")"
 [ "$(lic '["last_refusal"]["features"]')" = "['calibration']" ] || fail "feature not named"
 present "$W/boss.key" c1 void reader-v || fail "void (not enforced) refused: $(cat "$W/present.err")"
@@ -180,6 +182,8 @@ grep -q "needs 'bound_key'" "$W/bad.json" || fail "window alone: $(cat "$W/bad.j
 wait_until 15 "c1 holds licence $LB" lic_eq id "$LB"
 cal && fail "granted with the dongle absent"
 grep -q "KSE-800" "$W/present.err" || fail "dongle absent: $(cat "$W/present.err")"
+grep -q "licence.dongle" "$W/present.err" && grep -q "calibration (licence $LB)" "$W/present.err" \
+    || fail "the terminal does not name check, feature and licence: $(cat "$W/present.err")"
 [ "$(lic '["last_refusal"]["check"]')" = licence.dongle ] || fail "check: $(cat "$W/c1.status.json")"
 wait_until 15 "diagnosis names the licence and the dongle" diag_has "seat dongle $DONGLE"
 grep -q "licence $LB " "$W/diag.json" || fail "the diagnosis does not name licence $LB"
