@@ -198,7 +198,9 @@ typedef struct ks_store_commit {
  * compaction) and in a WEAR record before every install or fold COMMIT;
  * a power cut loses at most the erases since then (an undercount).
  */
-#define KS_WEAR_REGIONS 7  /* meta 0, meta 1, audit, overlay half 0, 1, area 0, 1 */
+/* meta 0, meta 1, audit, overlay half 0, 1, area (layout 2: page map) 0, 1,
+ * and the page pool (layout 2; its first/last are bounds, see ks_store_wear.c) */
+#define KS_WEAR_REGIONS 8
 #define KS_WEAR_DEFAULT_ENDURANCE 10000u
 typedef struct ks_store_wear {
     uint32_t erases[KS_WEAR_REGIONS];  /* sector erases in the region */
@@ -486,6 +488,14 @@ void ks_store_get_info(ks_store *st, ks_store_info *out);
 
 /* Sectors in wear region r (0 for a region the geometry does not have). */
 uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r);
+
+/*
+ * Device address of record i of commit c's base (st->cur, st->last[a]):
+ * layout 1, the area's start + 128 i; layout 2, through the page map. For
+ * tools and tests that point at a record on flash. KS_E_NOTFOUND past the
+ * end, KS_E_STORE_CORRUPT when the map entry does not check.
+ */
+int ks_store_record_addr(ks_store *st, const ks_store_commit *c, uint32_t i, uint32_t *addr);
 
 /* Records one snapshot area can hold with this geometry. */
 uint32_t ks_store_area_capacity(const ks_store *st);

@@ -174,7 +174,8 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
     policy_of(st, &p, now);
     if ((err = ks_delta_check(st->cfg.crypto, &dl, &st->hdr, &p, d)) != 0)
         return err;
-    if (dl.target.record_count > ks_store_area_capacity(st))
+    if (dl.target.record_count >
+        (st->paged ? st->pool_sectors * st->page_k : ks_store_area_capacity(st)))
         return ks_fail(d, KS_E_NOSPC, 0, "snapshot larger than a store area");
     if (st->cur.ovl_gen && !st->ovl_ok)
         return ks_fail(d, ks__damage(st, ks__ovl_addr(st, st->cur.ovl_half), "overlay.entry",

@@ -116,6 +116,19 @@ int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d)
     return KS_OK;
 }
 
+int ks_store_record_addr(ks_store *st, const ks_store_commit *c, uint32_t i, uint32_t *addr)
+{
+    ks_areasrc a;
+    if (!c->valid || i >= c->count)
+        return KS_E_NOTFOUND;
+    if (!st->paged) {
+        *addr = ks__area_addr(st, c->area) + i * KS_RECORD_SIZE;
+        return KS_OK;
+    }
+    ks__pagesrc(st, c, &a);
+    return ks__page_rec_addr(st, &a, i, addr);
+}
+
 /* ----- writing ----- */
 
 /* ks__area_writer (ks_store_int.h) */

@@ -16,7 +16,7 @@ static int wear_save(ks_store *st)
     ks_rec r;
     memset(&r, 0, sizeof r);
     r.type = KS_MT_WEAR;
-    r.len = KS_WEAR_SIZE;
+    r.len = st->paged ? KS_WEAR_SIZE : KS_WEAR_SIZE1; /* layout 1 keeps its 124 bytes */
     ks__wear_encode(st, r.payload);
     return ks__meta_append(st, &r);
 }

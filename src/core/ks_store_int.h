@@ -37,8 +37,10 @@ enum ks_meta_type {
 #define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
 #define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
 #define KS_END_SIZE 16
-#define KS_WEAR_SIZE 124                       /* wear counts (ks_store_wear.c) */
+#define KS_WEAR_SIZE1 124  /* wear counts of a layout 1 store (seven regions) */
+#define KS_WEAR_SIZE 140   /* since layout 2: the page pool's counts and cursor appended */
 #define KS_END_WEAR_SIZE (KS_END_SIZE + KS_WEAR_SIZE) /* END carrying them */
+#define KS_END_WEAR_SIZE1 (KS_END_SIZE + KS_WEAR_SIZE1)
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
 #define KS_COMMIT_PAGED_SIZE (KS_COMMIT_OVL_SIZE + 4) /* COMMIT of a paged store */
@@ -162,6 +164,7 @@ int ks__map_get(ks_store *st, const ks_store_src *a, uint32_t p, ks_page *pg);
 void ks__pagesrc(ks_store *st, const ks_store_commit *c, ks_store_src *a);
 /* Record i of a paged snapshot, CRC-checked. */
 int ks__page_rec(ks_store *st, ks_store_src *a, uint32_t i, uint8_t out[KS_RECORD_SIZE]);
+int ks__page_rec_addr(ks_store *st, ks_store_src *a, uint32_t i, uint32_t *addr);
 int ks__page_scan(ks_store *st, const ks_store_commit *c, ks_diag *d);
 void ks__page_index_build(ks_store *st);
 int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
@@ -188,6 +191,7 @@ typedef struct ks__pager {
     uint32_t opi, j, range_start;
     uint8_t next_first[KS_KEYID_SIZE];
     uint32_t pend;  /* dirty records waiting in cfg.buf */
+    uint32_t fill;  /* records a page gets when the queue overflows */
 } ks__pager;
 int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32_t count,
                  const ks_store_commit *old);
@@ -272,7 +276,9 @@ void ks__wear_erase(ks_store *st, uint32_t sector);
 /* A commit applied change_bytes of change from a snapshot created then. */
 void ks__wear_commit(ks_store *st, uint64_t change_bytes, uint64_t created_at);
 void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE]);
-void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE]);
+void ks__wear_decode(ks_store *st, const uint8_t *in, uint32_t len);
+/* The page allocator's cursor wrapped round the pool: a new lap. */
+void ks__wear_lap(ks_store *st);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);

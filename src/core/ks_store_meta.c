@@ -151,13 +151,13 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry");
         return KS_OK;
     case KS_MT_END:
-        if (r->len == KS_END_WEAR_SIZE)
-            ks__wear_decode(st, p + KS_END_SIZE);
+        if (r->len == KS_END_WEAR_SIZE || r->len == KS_END_WEAR_SIZE1)
+            ks__wear_decode(st, p + KS_END_SIZE, r->len - KS_END_SIZE);
         return KS_OK;
     case KS_MT_WEAR:
-        if (r->len != KS_WEAR_SIZE)
+        if (r->len != KS_WEAR_SIZE && r->len != KS_WEAR_SIZE1)
             return ks_fail(d, KS_E_FORMAT, 0, "store.wear");
-        ks__wear_decode(st, p);
+        ks__wear_decode(st, p, r->len);
         return KS_OK;
     case KS_MT_COMMIT: {
         ks_store_commit c;
@@ -328,7 +328,7 @@ int ks__meta_compact(ks_store *st)
     memset(r.payload, 0, KS_END_SIZE);
     r.type = KS_MT_END;
     r.flags = KS_RF_COMPACT;
-    r.len = KS_END_WEAR_SIZE;
+    r.len = st->paged ? KS_END_WEAR_SIZE : KS_END_WEAR_SIZE1;
     ks_st64(r.payload, epoch);
     ks_st32(r.payload + 8, head);
     /* The wear counts ride in END: no slot of their own, and they include

@@ -116,7 +116,8 @@ static int scan_block(ks_store *st, unsigned b, block_scan *bs)
             bs->max_seq = r.seq;
         if ((r.type == KS_MT_SUPER && (r.len == KS_SUPER_SIZE || r.len == KS_SUPER_OVL_SIZE ||
                                        r.len == KS_SUPER_GEOM_SIZE)) ||
-            (r.type == KS_MT_END && (r.len == KS_END_SIZE || r.len == KS_END_WEAR_SIZE))) {
+            (r.type == KS_MT_END && (r.len == KS_END_SIZE || r.len == KS_END_WEAR_SIZE ||
+                                     r.len == KS_END_WEAR_SIZE1))) {
             bs->epoch = ks_ld64(r.payload + (r.type == KS_MT_SUPER ? 8 : 0));
             bs->has_epoch = 1;
         }

@@ -68,9 +68,11 @@ uint32_t ks__page_addr(const ks_store *st, uint32_t sector)
 
 uint32_t ks__page_capacity(const ks_store *st)
 {
-    /* An install writes full pages while the applied snapshot keeps its
-     * own: half the pool each. */
-    return st->pool_sectors / 2 * st->page_k;
+    /* An install writes full pages into the sectors the applied snapshot
+     * does not use (it keeps answering until the COMMIT). A fold needs
+     * only the pages it touches: ks_store_apply_delta bounds it by the
+     * whole pool, and the writer reports KS_E_NOSPC if the pool runs out. */
+    return (st->pool_sectors - st->pool_used) * st->page_k;
 }
 
 /* ----- the map ----- */
@@ -145,6 +147,17 @@ static int page_of(ks_store *st, ks_store_src *a, uint32_t i)
     a->pg_n = pg.n;
     a->pg_addr = pg.addr;
     a->pg_seed = pg.seed;
+    return KS_OK;
+}
+
+int ks__page_rec_addr(ks_store *st, ks_store_src *a, uint32_t i, uint32_t *addr)
+{
+    int err;
+    if (i >= a->base_count)
+        return KS_E_NOTFOUND;
+    if ((err = page_of(st, a, i)) != 0)
+        return err;
+    *addr = a->pg_addr + (i - a->pg_start) * KS_RECORD_SIZE;
     return KS_OK;
 }
 

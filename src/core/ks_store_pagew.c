@@ -86,6 +86,8 @@ static int alloc(ks_store *st, uint32_t *out)
 {
     for (uint32_t t = 0; t < st->pool_sectors; t++) {
         uint32_t s = (st->pool_next + t) % st->pool_sectors;
+        if (s == 0 && (t > 0 || st->wear.erases[7] > 0))
+            ks__wear_lap(st); /* the cursor passes the pool's start */
         if (!ks__pool_used(st, s)) {
             ks__pool_mark(st, s);
             st->pool_next = (s + 1) % st->pool_sectors;
@@ -132,13 +134,14 @@ static int write_page(ks__pager *w, uint32_t m)
     return KS_OK;
 }
 
-/* Queues a record for a new page; a full queue writes a page first (whole
- * for an install, half for a fold so that later inserts find room). */
+/* Queues a record for a new page; a full queue writes a page of `fill`
+ * records first (K for an install; a fold leaves an eighth free, when the
+ * pool can spare it, so that the next inserts there do not split it). */
 static int emit(ks__pager *w, const uint8_t rec[KS_RECORD_SIZE])
 {
     uint32_t k = w->st->page_k;
     int err;
-    if (w->pend == k && (err = write_page(w, w->has_old ? (k + 1) / 2 : k)) != 0)
+    if (w->pend == k && (err = write_page(w, w->fill)) != 0)
         return err;
     memcpy(w->st->cfg.buf + w->pend * KS_RECORD_SIZE, rec, KS_RECORD_SIZE);
     w->pend++;
@@ -180,16 +183,24 @@ static int make_dirty(ks__pager *w)
     return KS_OK;
 }
 
+/* A touched range stays queued: consecutive touched pages are packed
+ * together (a fold that touches every page repacks the whole snapshot
+ * densely instead of splitting each page). An untouched page ends the run,
+ * unless the queue and it fit one page: then it joins the run, so the small
+ * page a run leaves behind is merged instead of piling up fold after fold. */
 static int end_range(ks__pager *w)
 {
     int err;
-    if (!w->dirty && w->j == w->op.n)
+    if (!w->dirty && w->j == w->op.n && w->pend && w->pend + w->op.n <= w->st->page_k)
+        return make_dirty(w);
+    if (!w->dirty && w->j == w->op.n) {
+        while (w->pend)
+            if ((err = write_page(w, w->pend)) != 0)
+                return err;
         return map_put(w, w->op.sector, w->op.n, w->op.gen); /* untouched: kept */
+    }
     if (!w->dirty && (err = make_dirty(w)) != 0)
         return err;
-    while (w->pend)
-        if ((err = write_page(w, w->pend)) != 0)
-            return err;
     return KS_OK;
 }
 
@@ -209,7 +220,10 @@ int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32
     }
     w->gen32 = (uint32_t)gen;
     w->seed = seed32(w->gen32);
+    w->fill = st->page_k;
     if (old && old->valid && old->pages) {
+        if (st->pool_sectors - st->pool_used >= old->pages)
+            w->fill = st->page_k - st->page_k / 8;
         ks__pagesrc(st, old, &w->old);
         w->has_old = 1;
         return load_old(w);
