@@ -122,7 +122,9 @@ int main(void)
     cfg.overlay_sectors = 2 * OVL_HALF;
     cfg.overlay = ovl;
     cfg.overlay_cap = OVL_CAP;
-    cfg.index_cap = KS_STORE_INDEX_CAP(n + CHANGES, 32);
+    /* the RAM index: one key id per 4 KiB page (layout 2 pages hold 27-31
+     * records after folds; layout 1 gets the same RAM) */
+    cfg.index_cap = KS_STORE_INDEX_CAP(n + 60 * 300 + CHANGES, 24);
     cfg.index = malloc((size_t)cfg.index_cap * KS_KEYID_SIZE);
     if (!layout1)
         cfg.sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(sectors), 1);

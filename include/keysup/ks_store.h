@@ -43,6 +43,10 @@ uint32_t ks_crc32c(uint32_t crc, const void *data, size_t len);
 /* Layout 2: paged snapshot (docs/store.md, "Paged snapshots"): written by
  * ks_store_format when cfg.sector_map is given; layout 1 images still mount. */
 #define KS_STORE_LAYOUT_PAGED 2
+/* Layout 2: pool sectors that failed an erase or a program and are never
+ * used again (listed in every map after its pages). One more failure is
+ * an ordinary write error (KS_E_IO), the state unchanged. */
+#define KS_STORE_RETIRED_MAX 32
 /* Opaque audit record payload (the auth engine's hash-chained entry). */
 #define KS_AUDIT_PAYLOAD 104
 /* Largest settings blob. */
@@ -185,6 +189,7 @@ typedef struct ks_store_commit {
     uint8_t ovl_half;                   /* overlay half, 0 or 1 */
     uint8_t paged;                      /* a paged base (layout 2) */
     uint32_t pages;                     /* paged base: pages in its map */
+    uint32_t retired;                   /* paged base: retired sectors listed after them */
     uint8_t header[KS_SNAP_HEADER_SIZE];
 } ks_store_commit;
 
@@ -245,6 +250,7 @@ typedef struct ks_store {
     uint32_t pool_first, pool_sectors;     /* page sectors */
     uint32_t page_k, page_crc;             /* records per page, CRC table offset */
     uint32_t pool_used, pool_next;         /* sectors cur uses; next-fit cursor */
+    uint32_t retired[KS_STORE_RETIRED_MAX], retired_n;       /* pool sectors that failed: never used again */
 
     /* metadata log */
     uint8_t meta_block;            /* active block, 0 or 1 */

@@ -12,7 +12,9 @@
  *   ks_store_commit.c   the COMMIT that changes the applied state, root check
  *   ks_store_ovl_write.c  appending a delta to the overlay
  *   ks_store_ovl.c      the overlay's RAM table, merged view, mount replay
+ *   ks_store_pagew.c    layout 2: writing pages, keeping the untouched ones
  *   ks_store_area.c     snapshot areas: writer, CRC-checked reads, proven search
+ *   ks_store_page.c     layout 2: page map, reads, scan, index, proven search
  *   ks_store_meta.c, ks_store_deny.c   metadata log and changed-keys list
  *   ks_store_io.c       raw flash, slots
  * docs/store.md describes the design and every byte on flash.
@@ -40,7 +42,8 @@ static void policy_of(const ks_store *st, ks_policy *p, uint64_t now)
 }
 
 static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
-                  uint32_t count, uint32_t pages, int full, const ks_delta *dl)
+                  uint32_t count, uint32_t pages, uint32_t retired, int full,
+                  const ks_delta *dl)
 {
     ks_store_commit c;
     memset(&c, 0, sizeof c);
@@ -49,6 +52,7 @@ static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[K
     c.count = count;
     c.paged = st->paged ? 1 : 0;
     c.pages = pages;
+    c.retired = retired;
     memcpy(c.header, hdr, KS_SNAP_HEADER_SIZE);
     return ks__commit(st, &c, full, dl);
 }
@@ -80,7 +84,7 @@ int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
     uint8_t rec[KS_RECORD_SIZE];
     unsigned area;
     uint64_t gen;
-    uint32_t pages = 0;
+    uint32_t pages = 0, retired = 0;
     int err;
 
     if (!st->mounted)
@@ -118,11 +122,11 @@ int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
             goto fail;
         }
     }
-    if ((err = st->paged ? ks__pg_end(&pw, &pages, d) : ks__aw_end(&w, d)) != 0)
+    if ((err = st->paged ? ks__pg_end(&pw, &pages, &retired, d) : ks__aw_end(&w, d)) != 0)
         goto fail;
     if ((err = verify_root(st, area, gen, h.record_count, pages, &h, d)) != 0)
         goto fail;
-    if ((err = commit(st, area, gen, hdr, h.record_count, pages, 1, NULL)) != 0) {
+    if ((err = commit(st, area, gen, hdr, h.record_count, pages, retired, 1, NULL)) != 0) {
         ks_fail(d, err, 0, "writing the commit record");
         goto fail;
     }
@@ -158,7 +162,7 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
     ks__area_writer w;
     ks__pager pw;
     ks_merge_it it;
-    uint32_t pages = 0;
+    uint32_t pages = 0, retired = 0;
     const uint8_t *recs;
     int64_t run;
     unsigned area;
@@ -226,12 +230,12 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
         err = ks_fail(d, (int)run, st->damage.offset, "base record fails its CRC");
         goto fail;
     }
-    if ((err = st->paged ? ks__pg_end(&pw, &pages, d) : ks__aw_end(&w, d)) != 0)
+    if ((err = st->paged ? ks__pg_end(&pw, &pages, &retired, d) : ks__aw_end(&w, d)) != 0)
         goto fail;
     if (!tree_moved &&
         (err = verify_root(st, area, gen, dl.target.record_count, pages, &dl.target, d)) != 0)
         goto fail;
-    if ((err = commit(st, area, gen, dl.target_raw, dl.target.record_count, pages, 0, &dl)) !=
+    if ((err = commit(st, area, gen, dl.target_raw, dl.target.record_count, pages, retired, 0, &dl)) !=
         0) {
         ks_fail(d, err, 0, "writing the commit record");
         goto fail;

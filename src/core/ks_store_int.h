@@ -43,7 +43,7 @@ enum ks_meta_type {
 #define KS_END_WEAR_SIZE1 (KS_END_SIZE + KS_WEAR_SIZE1)
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
-#define KS_COMMIT_PAGED_SIZE (KS_COMMIT_OVL_SIZE + 4) /* COMMIT of a paged store */
+#define KS_COMMIT_PAGED_SIZE (KS_COMMIT_OVL_SIZE + 8) /* COMMIT of a paged store */
 #define KS_TRUST_SIZE (16 + KS_TRUST_MAX * (KS_PUBKEY_SIZE + KS_KEYID_SIZE))
 #define KS_COUNTER_ENC 48
 #define KS_COUNTERS_PER_REC 4
@@ -197,7 +197,7 @@ int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32
                  const ks_store_commit *old);
 int ks__pg_push(ks__pager *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d);
 /* Ends the last page and the map, syncs; *pages gets the map's length. */
-int ks__pg_end(ks__pager *w, uint32_t *pages, ks_diag *d);
+int ks__pg_end(ks__pager *w, uint32_t *pages, uint32_t *retired, ks_diag *d);
 
 /* ----- committing (ks_store_commit.c) ----- */
 /* Appends the COMMIT for c and makes it the applied state. Before it, the

@@ -22,8 +22,10 @@ void ks__commit_encode(const ks_store_commit *c, ks_rec *r)
      * that never use one keep their exact layout; a paged store (layout 2)
      * always writes 200 (overlay fields zero when none, then the pages). */
     r->len = c->paged ? KS_COMMIT_PAGED_SIZE : c->ovl_gen ? KS_COMMIT_OVL_SIZE : KS_COMMIT_SIZE;
-    if (c->paged)
+    if (c->paged) {
         ks_st32(r->payload + KS_COMMIT_OVL_SIZE, c->pages);
+        ks_st32(r->payload + KS_COMMIT_OVL_SIZE + 4, c->retired);
+    }
     r->payload[0] = c->area;
     ks_st32(r->payload + 4, c->count);
     ks_st64(r->payload + 8, c->gen);
@@ -169,6 +171,9 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         if (r->len == KS_COMMIT_PAGED_SIZE) {
             c.paged = 1;
             c.pages = ks_ld32(p + KS_COMMIT_OVL_SIZE);
+            c.retired = ks_ld32(p + KS_COMMIT_OVL_SIZE + 4);
+            if (c.retired > KS_STORE_RETIRED_MAX)
+                return ks_fail(d, KS_E_FORMAT, 0, "store.commit.retired");
         }
         if (r->len == KS_COMMIT_OVL_SIZE ||
             (r->len == KS_COMMIT_PAGED_SIZE && ks_ld64(p + KS_COMMIT_SIZE))) {

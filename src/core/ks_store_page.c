@@ -102,7 +102,7 @@ int ks__map_get(ks_store *st, const ks_store_src *a, uint32_t p, ks_page *pg)
     pg->start = ks_ld32(e + 4);
     pg->n = ks_ld32(e + 8);
     pg->gen = ks_ld32(e + 12);
-    if (ks_ld32(e + 16) != ks_crc32c(a->map_seed, e, 16) || pg->sector >= st->pool_sectors ||
+    if (ks_ld32(e + 16) != ks__crc(st, a->map_seed, e, 16) || pg->sector >= st->pool_sectors ||
         pg->n == 0 || pg->n > st->page_k)
         return ks__damage(st, at, "map.entry", KS_STORE_F_NEED_FULL);
     pg->addr = ks__page_addr(st, pg->sector);
@@ -116,7 +116,8 @@ void ks__pagesrc(ks_store *st, const ks_store_commit *c, ks_store_src *a)
     a->st = st;
     a->base = st->area_first[c->area] * st->cfg.flash->sector_size;
     a->pages = c->pages;
-    a->map_seed = seed_of(c->gen);
+    /* the applied commit's seed is kept (st->cur_seed): lookups skip it */
+    a->map_seed = c == &st->cur ? st->cur_seed : seed_of(c->gen);
     a->base_count = c->count;
 }
 
@@ -199,8 +200,8 @@ int ks__page_scan(ks_store *st, const ks_store_commit *c, ks_diag *d)
     int err;
 
     ks__pagesrc(st, c, &a);
-    if (c->pages > st->pool_sectors || c->pages * KS_MAP_ENT > st->area_sectors *
-                                                                st->cfg.flash->sector_size)
+    if (c->pages > st->pool_sectors ||
+        (c->pages + c->retired) * KS_MAP_ENT > st->area_sectors * st->cfg.flash->sector_size)
         return ks_fail(d, ks__damage(st, a.base, "area.commit", KS_STORE_F_NEED_FULL), a.base,
                        "area.commit");
     for (uint32_t p = 0; p < c->pages; p++) {
@@ -253,6 +254,8 @@ int ks__pool_rebuild(ks_store *st)
 
     memset(st->cfg.sector_map, 0, KS_STORE_SECTOR_MAP_BYTES(st->pool_sectors));
     st->pool_used = 0;
+    for (uint32_t i = 0; i < st->retired_n; i++)
+        ks__pool_mark(st, st->retired[i]);
     if (!st->cur.valid)
         return KS_OK;
     ks__pagesrc(st, &st->cur, &a);
@@ -269,10 +272,46 @@ int ks__pool_rebuild(ks_store *st)
         ks__pool_mark(st, pg.sector);
         st->pool_used++;
     }
+    /* The retired sectors the map lists after its pages join the ones
+     * retired since (in RAM until the next COMMIT writes them). */
+    for (uint32_t i = 0; i < st->cur.retired; i++) {
+        uint8_t e[KS_MAP_ENT];
+        uint32_t at = a.base + (a.pages + i) * KS_MAP_ENT, s, k;
+        if ((err = ks__read(st, at, e, KS_MAP_ENT)) != 0)
+            return err;
+        s = ks_ld32(e);
+        if (ks_ld32(e + 16) != ks__crc(st, a.map_seed, e, 16) || s >= st->pool_sectors ||
+            ks_ld32(e + 8) != 0)
+            return ks__damage(st, at, "map.retired", KS_STORE_F_NEED_FULL);
+        for (k = 0; k < st->retired_n && st->retired[k] != s; k++)
+            ;
+        if (k == st->retired_n && st->retired_n < KS_STORE_RETIRED_MAX)
+            st->retired[st->retired_n++] = s;
+    }
+    for (uint32_t i = 0; i < st->retired_n; i++)
+        ks__pool_mark(st, st->retired[i]);
     return KS_OK;
 }
 
 /* ----- RAM index and lookup ----- */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define KS_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define KS_PREFETCH(p) ((void)(p))
+#endif
+
+/* Asks for the key ids the first three levels of a search over [lo, hi)
+ * of a page may probe, so their cache misses overlap (as layout 1 does). */
+static void prefetch_levels(const uint8_t *recs, uint32_t lo, uint32_t hi, int depth)
+{
+    while (depth-- > 0 && lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        KS_PREFETCH(recs + (size_t)mid * KS_RECORD_SIZE);
+        prefetch_levels(recs, lo, mid, depth);
+        lo = mid + 1;
+    }
+}
 
 /* First key id of page p (through the map). */
 static int first_key(ks_store *st, ks_store_src *a, uint32_t p, uint8_t k[KS_KEYID_SIZE],
@@ -358,12 +397,23 @@ int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
         }
         /* the last page in [plo, phi) whose first key is <= key_id */
         uint32_t p = UINT32_MAX;
+        ks_page best = {0, 0, 0, 0, 0, 0};
+        if (indexed && plo < phi) {
+            /* The index says page plo starts at or before key_id: taken
+             * without reading its first key (if the index is wrong, the
+             * proof's order check fails and the search runs again without
+             * it), so a group of one page costs one map entry. */
+            if ((err = ks__map_get(st, &a, plo, &best)) != 0)
+                return err;
+            p = plo++;
+        }
         while (plo < phi) {
             uint32_t m = plo + (phi - plo) / 2;
             if ((err = first_key(st, &a, m, k, &pg)) != 0)
                 return err;
             if (memcmp(k, key_id, KS_KEYID_SIZE) <= 0) {
                 p = m;
+                best = pg;
                 plo = m + 1;
             } else {
                 phi = m;
@@ -372,11 +422,19 @@ int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
         if (p == UINT32_MAX) {
             pos = 0; /* before the first page (or the group's) */
         } else {
-            if ((err = ks__map_get(st, &a, p, &pg)) != 0)
-                return err;
+            pg = best;
+            if (st->cfg.flash->map) {
+                KS_PREFETCH(st->cfg.flash->map + pg.addr + st->page_crc);
+                prefetch_levels(st->cfg.flash->map + pg.addr, 0, pg.n, 3);
+            }
+            /* the proof below reads this page through a's cache, not the map */
+            a.pg = p;
+            a.pg_start = pg.start;
+            a.pg_n = pg.n;
+            a.pg_addr = pg.addr;
+            a.pg_seed = pg.seed;
             lo = 0;
             hi = pg.n;
-            pos = pg.start + pg.n;
             while (lo < hi) {
                 uint32_t mid = lo + (hi - lo) / 2;
                 const uint8_t *kp = k;

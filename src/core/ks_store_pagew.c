@@ -64,7 +64,7 @@ static int map_put(ks__pager *w, uint32_t sector, uint32_t n, uint32_t gen)
     ks_page pg;
     int err;
 
-    if (w->pages >= w->st->pool_sectors)
+    if (w->pages >= w->st->pool_sectors + KS_STORE_RETIRED_MAX)
         return KS_E_NOSPC;
     pg.sector = sector;
     pg.start = w->n_out;
@@ -98,18 +98,17 @@ static int alloc(ks_store *st, uint32_t *out)
     return KS_E_NOSPC;
 }
 
-/* Writes the first m waiting records as one page in a free sector. */
-static int write_page(ks__pager *w, uint32_t m)
+/* Erases sector s and programs the first m waiting records into it (each
+ * prog read back: KS_E_IO on a mismatch). */
+static int put_page(ks__pager *w, uint32_t s, uint32_t m)
 {
     ks_store *st = w->st;
     const ks_flash *f = st->cfg.flash;
     uint8_t *buf = st->cfg.buf, tail[256];
-    uint32_t pu = f->prog_size, s, addr, whole = m * KS_RECORD_SIZE / pu * pu;
+    uint32_t pu = f->prog_size, addr, whole = m * KS_RECORD_SIZE / pu * pu;
     uint32_t rest = m * KS_RECORD_SIZE - whole, clen = ks__align(m * 4, pu);
     int err;
 
-    if ((err = alloc(st, &s)) != 0)
-        return err;
     addr = ks__page_addr(st, s);
     if ((err = ks__erase(st, st->pool_first + s)) != 0)
         return err;
@@ -125,11 +124,34 @@ static int write_page(ks__pager *w, uint32_t m)
         ks_st32(buf + st->page_crc + j * 4, ks__crc(st, w->seed, buf + j * KS_RECORD_SIZE,
                                                     KS_RECORD_SIZE));
     memset(buf + st->page_crc + m * 4, f->erase_value, clen - m * 4);
-    if ((err = ks__prog(st, addr + st->page_crc, buf + st->page_crc, clen)) != 0)
-        return err;
+    return ks__prog(st, addr + st->page_crc, buf + st->page_crc, clen);
+}
+
+/*
+ * Writes the first m waiting records as one page in a free sector. A
+ * sector that fails its erase, a prog or a read-back is retired (never
+ * taken again; the next map lists it) and the page goes to the next free
+ * one, while the retired list has room; then the failure is the write's.
+ */
+static int write_page(ks__pager *w, uint32_t m)
+{
+    ks_store *st = w->st;
+    uint32_t s;
+    int err;
+
+    for (;;) {
+        if ((err = alloc(st, &s)) != 0)
+            return err;
+        if ((err = put_page(w, s, m)) == KS_OK)
+            break;
+        if (err != KS_E_IO || st->retired_n >= KS_STORE_RETIRED_MAX)
+            return err;
+        st->retired[st->retired_n++] = s; /* its bit stays set: never free again */
+        st->wear.retired++;
+    }
     if ((err = map_put(w, s, m, w->gen32)) != 0)
         return err;
-    memmove(buf, buf + m * KS_RECORD_SIZE, (w->pend - m) * KS_RECORD_SIZE);
+    memmove(st->cfg.buf, st->cfg.buf + m * KS_RECORD_SIZE, (w->pend - m) * KS_RECORD_SIZE);
     w->pend -= m;
     return KS_OK;
 }
@@ -266,8 +288,9 @@ int ks__pg_push(ks__pager *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d)
     return emit(w, rec);
 }
 
-int ks__pg_end(ks__pager *w, uint32_t *pages, ks_diag *d)
+int ks__pg_end(ks__pager *w, uint32_t *pages, uint32_t *retired, ks_diag *d)
 {
+    ks_page pg;
     int err;
 
     if (w->n != w->count)
@@ -285,8 +308,21 @@ int ks__pg_end(ks__pager *w, uint32_t *pages, ks_diag *d)
     while (w->pend)
         if ((err = write_page(w, w->pend)) != 0)
             return err;
+    *pages = w->pages;
+    /* after the pages, the retired sectors (n = 0): the map carries them */
+    for (uint32_t i = 0; i < w->st->retired_n; i++) {
+        uint32_t room = w->st->cfg.buf_size - w->st->cfg.flash->sector_size;
+        pg.sector = w->st->retired[i];
+        pg.start = w->n_out;
+        pg.n = pg.gen = 0;
+        ks__map_encode(w->st->cfg.buf + w->st->cfg.flash->sector_size + w->map_fill, &pg,
+                       w->map_seed);
+        w->map_fill += KS_MAP_ENT;
+        if (w->map_fill + KS_MAP_ENT > room && (err = map_flush(w, 0)) != 0)
+            return err;
+    }
+    *retired = w->st->retired_n;
     if ((err = map_flush(w, 1)) != 0)
         return err;
-    *pages = w->pages;
     return ks__sync(w->st);
 }
