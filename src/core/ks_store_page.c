@@ -130,6 +130,15 @@ static int page_of(ks_store *st, ks_store_src *a, uint32_t i)
 
     if (a->pg_n && i >= a->pg_start && i - a->pg_start < a->pg_n)
         return KS_OK;
+    /* reading in order (merge, Merkle root, tree): the next page */
+    if (a->pg_n && i == a->pg_start + a->pg_n && a->pg + 1 < a->pages) {
+        if ((err = ks__map_get(st, a, a->pg + 1, &pg)) != 0)
+            return err;
+        if (pg.start == i) {
+            lo = a->pg + 1;
+            goto found;
+        }
+    }
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
         if ((err = ks__map_get(st, a, mid, &pg)) != 0)
@@ -141,6 +150,7 @@ static int page_of(ks_store *st, ks_store_src *a, uint32_t i)
     }
     if ((err = ks__map_get(st, a, lo, &pg)) != 0)
         return err;
+found:
     if (i < pg.start || i - pg.start >= pg.n)
         return ks__damage(st, a->base + lo * KS_MAP_ENT, "map.entry", KS_STORE_F_NEED_FULL);
     a->pg = lo;

@@ -131,7 +131,9 @@ static int put_page(ks__pager *w, uint32_t s, uint32_t m)
  * Writes the first m waiting records as one page in a free sector. A
  * sector that fails its erase, a prog or a read-back is retired (never
  * taken again; the next map lists it) and the page goes to the next free
- * one, while the retired list has room; then the failure is the write's.
+ * one, while the retired list has room, twice per page at most (a device
+ * that fails everything, or lost power, must not retire the pool); then
+ * the failure is the write's, KS_E_IO.
  */
 static int write_page(ks__pager *w, uint32_t m)
 {
@@ -139,12 +141,12 @@ static int write_page(ks__pager *w, uint32_t m)
     uint32_t s;
     int err;
 
-    for (;;) {
+    for (int tries = 0;; tries++) {
         if ((err = alloc(st, &s)) != 0)
-            return err;
+            return tries ? KS_E_IO : err;
         if ((err = put_page(w, s, m)) == KS_OK)
             break;
-        if (err != KS_E_IO || st->retired_n >= KS_STORE_RETIRED_MAX)
+        if (err != KS_E_IO || tries == 2 || st->retired_n >= KS_STORE_RETIRED_MAX)
             return err;
         st->retired[st->retired_n++] = s; /* its bit stays set: never free again */
         st->wear.retired++;
