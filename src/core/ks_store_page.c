@@ -389,9 +389,19 @@ int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
     for (;;) {
         uint32_t plo = 0, phi = pages, pos, lo, hi;
         if (indexed) {
-            uint32_t ga = 0, gb = st->idx_n;
+            uint32_t ga = 0, gb = st->idx_n, pf = 0;
             while (ga < gb) {
                 uint32_t m = ga + (gb - ga) / 2;
+                /* The page's map entry is the next miss: ask for the few
+                 * candidates' entries while the last index steps run. */
+                if (!pf && gb - ga <= 8 && st->cfg.flash->map && !st->idx_shift) {
+                    const uint8_t *me = st->cfg.flash->map + a.base +
+                                        (ga ? ga - 1 : 0) * KS_MAP_ENT;
+                    KS_PREFETCH(me);
+                    KS_PREFETCH(me + 64);
+                    KS_PREFETCH(me + 128);
+                    pf = 1;
+                }
                 if (memcmp(st->cfg.index[m], key_id, KS_KEYID_SIZE) <= 0)
                     ga = m + 1;
                 else
