@@ -121,7 +121,8 @@ static void mount_probed(const ks_store_geom *g, ks_flash_emu *emu, const ks_cry
 {
     static ks_counter counters[64];
     static ks_ovl_ent overlay[64];
-    static uint8_t buf[1024];
+    static uint8_t buf[2048];
+    static uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(32768)];
     ks_flash_emu e2;
     ks_store st;
     ks_store_cfg cfg;
@@ -144,6 +145,8 @@ static void mount_probed(const ks_store_geom *g, ks_flash_emu *emu, const ks_cry
     cfg.overlay_sectors = g->overlay_sectors;
     cfg.overlay = overlay;
     cfg.overlay_cap = 64;
+    if (g->sector_count <= 32768)
+        cfg.sector_map = smap; /* a paged (layout 2) image needs it */
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (st.mounted && (rc == KS_OK || rc == KS_E_STORE_CORRUPT))
         exercise(&st, &cfg);
@@ -159,7 +162,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ks_store_cfg cfg;
     ks_counter counters[4];
     ks_ovl_ent overlay[16];
-    uint8_t buf[1024];
+    uint8_t buf[2048];
+    uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(SECTORS)];
 
     if (!init) {
         if (ks_sodium_crypto(&c) != 0)
@@ -193,6 +197,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.overlay = overlay;
         cfg.overlay_cap = 16;
     }
+    /* with a sector map, layout 2 images mount too (and layout 1 ones stay
+     * layout 1): the image's SUPER decides */
+    if (size > 0 && (data[0] & 2))
+        cfg.sector_map = smap;
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (rc == KS_OK && prc != KS_OK)
         abort(); /* a clean store that does not name its geometry */

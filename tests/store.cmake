@@ -14,3 +14,10 @@ ks_add_unit(test_store_wear ${CMAKE_SOURCE_DIR}/tests/test_store_wear.c)
 # The store's files call one way only: no import circle (issue 15 item 2).
 add_test(NAME store_layers COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/store_layers.py
          ${CMAKE_SOURCE_DIR}/src/core)
+# Layout 1 (two contiguous snapshot areas: every image written before issue
+# 18's paged snapshots) keeps working: the same tests on it.
+foreach(t test_store test_store_fallback test_store_wear)
+  add_test(NAME ${t}_layout1 COMMAND ${t})
+  set_tests_properties(${t}_layout1 PROPERTIES ENVIRONMENT
+                       "KS_STORE_TEST_LAYOUT=1;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
+endforeach()

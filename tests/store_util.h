@@ -19,10 +19,10 @@
 #define ST_PROG 16u
 #define ST_META 4u
 #define ST_AUDIT 2u
-#define ST_AREA 5u
+#define ST_AREA 8u  /* layout 2: two 1-sector maps and a pool of 14 pages */
 #define ST_SECTORS (2 * ST_META + ST_AUDIT + 2 * ST_AREA)
 #define ST_COUNTERS 8u
-#define ST_BUF 1024u
+#define ST_BUF 2048u  /* a page (1 KiB) plus the map's staging (layout 2) */
 
 #define ST_NREC 24u   /* records in v1 */
 #define ST_MAXREC 40u
@@ -37,6 +37,7 @@ typedef struct st_fix {
     ks_store_cfg cfg;
     ks_counter counters[ST_COUNTERS];
     uint8_t buf[ST_BUF];
+    uint8_t sector_map[KS_STORE_SECTOR_MAP_BYTES(64)];
     uint8_t index[ST_INDEX][KS_KEYID_SIZE];
     ks_trust trust;
     uint8_t pk[32], sk[64];
@@ -73,6 +74,35 @@ static inline void st_cfg(st_fix *f)
     f->cfg.buf_size = ST_BUF;
     f->cfg.index = f->index;
     f->cfg.index_cap = ST_INDEX;
+    /* Paged snapshots (layout 2) unless KS_STORE_TEST_LAYOUT=1 asks for the
+     * two contiguous areas of layout 1 (older images). */
+    const char *lay = getenv("KS_STORE_TEST_LAYOUT");
+    if (!lay || strcmp(lay, "1") != 0)
+        f->cfg.sector_map = f->sector_map;
+}
+
+/* Device address of record i of commit c (either layout). */
+static inline uint32_t st_rec_addr(st_fix *f, const ks_store_commit *c, uint32_t i)
+{
+    uint32_t addr = 0;
+    assert_int_equal(ks_store_record_addr(&f->st, c, i, &addr), 0);
+    return addr;
+}
+
+/* The k-th sector the next install or fold writes (layout 1: of the spare
+ * area; layout 2: the k-th free pool sector from the allocation cursor). */
+static inline uint32_t st_spare_sector(st_fix *f, uint32_t k)
+{
+    const ks_store *st = &f->st;
+    if (!st->paged)
+        return st->area_first[st->cur.valid ? st->cur.area ^ 1u : 0u] + k;
+    for (uint32_t t = 0; t < st->pool_sectors; t++) {
+        uint32_t s = (st->pool_next + t) % st->pool_sectors;
+        if (!((f->sector_map[s >> 3] >> (s & 7)) & 1) && k-- == 0)
+            return st->pool_first + s;
+    }
+    fail_msg("no free pool sector");
+    return 0;
 }
 
 static inline void st_snap(st_fix *f, uint8_t *out, uint64_t version, uint32_t first,

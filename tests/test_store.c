@@ -263,7 +263,7 @@ static void test_check_reports_place(void **state)
     st_base(&F);
     assert_int_equal(st_install(&F, F.snap2, F.n2), 0);
     /* damage record 7 of the applied area */
-    addr = F.st.area_first[F.st.cur.area] * ST_SECTOR + 7 * KS_RECORD_SIZE;
+    addr = st_rec_addr(&F, &F.st.cur, 7);
     ks_flash_emu_flip(&F.emu, (uint64_t)(addr + 40) * 8 + 3);
     assert_int_equal(ks_store_check(&F.st, &d), KS_E_STORE_CORRUPT);
     assert_int_equal(d.offset, addr);
@@ -289,10 +289,11 @@ static void test_lookup_detects_runtime_damage(void **state)
     uint8_t rec[KS_RECORD_SIZE];
     uint32_t base;
     st_base(&F);
-    base = F.st.area_first[F.st.cur.area] * ST_SECTOR;
     /* damage every key id after mount: each lookup is right or KSE-301 */
-    for (uint32_t i = 0; i < F.n1; i++)
-        ks_flash_emu_flip(&F.emu, (uint64_t)(base + i * KS_RECORD_SIZE + (i % 16)) * 8 + (i % 8));
+    for (uint32_t i = 0; i < F.n1; i++) {
+        base = st_rec_addr(&F, &F.st.cur, i);
+        ks_flash_emu_flip(&F.emu, (uint64_t)(base + (i % 16)) * 8 + (i % 8));
+    }
     for (uint32_t i = 0; i < F.nprobe; i++) {
         int rc = ks_store_lookup(&F.st, F.probe[i], rec);
         assert_true(rc == KS_E_STORE_CORRUPT);
@@ -301,6 +302,39 @@ static void test_lookup_detects_runtime_damage(void **state)
 
 /* The RAM index is a hint: stale, scribbled or absent, answers stay exact
  * and nothing is reported as damage. */
+/* An image of either layout mounts as the layout its SUPER names, whatever
+ * the configuration offers: a layout 1 image (written before paged
+ * snapshots, or without a sector map) mounted by a build that gives the
+ * sector map stays layout 1 and keeps taking deltas; a layout 2 image is
+ * refused, with a clear format error, by a configuration without one. */
+static void test_layouts(void **state)
+{
+    (void)state;
+    uint8_t *map = F.cfg.sector_map;
+    F.cfg.sector_map = NULL;
+    st_base(&F);
+    assert_false(F.st.paged);
+    F.cfg.sector_map = F.sector_map;
+    assert_int_equal(st_mount(&F), 0);
+    assert_false(F.st.paged);
+    expect_answers(F.snap1, F.n1);
+    assert_int_equal(ks_store_apply_delta(&F.st, F.delta, F.delta_len, 0, NULL, NULL), 0);
+    assert_int_equal(st_mount(&F), 0);
+    expect_answers(F.snap2, F.n2);
+    /* layout 2 */
+    st_base(&F);
+    assert_true(F.st.paged);
+    F.cfg.sector_map = NULL;
+    ks_diag d = {0, 0, NULL};
+    assert_int_equal(ks_store_mount(&F.st, &F.cfg, &d), KS_E_FORMAT);
+    assert_non_null(strstr(d.what, "sector_map"));
+    F.cfg.sector_map = map;
+    if (map) {
+        assert_int_equal(st_mount(&F), 0);
+        expect_answers(F.snap1, F.n1);
+    }
+}
+
 static void test_index(void **state)
 {
     (void)state;
@@ -388,20 +422,60 @@ static void test_crc_engine(void **state)
     expect_answers(F.snap2, F.n2);
 }
 
+/* Layout 2: a pool sector that fails its erase, a prog or a read-back is
+ * retired and the page written elsewhere; the retired list survives
+ * remounts (every map carries it) and keeps the sector out of use. When
+ * the list is full, the failure is the write's (KS_E_IO, state unchanged). */
+static void test_retire(void **state)
+{
+    (void)state;
+    uint32_t loud, silent;
+    st_base(&F);
+    if (!F.st.paged)
+        skip();
+    loud = st_spare_sector(&F, 1);
+    ks_flash_emu_wear(&F.emu, loud, KS_EMU_WORN_LOUD);
+    assert_int_equal(st_install(&F, F.snap2, F.n2), 0);
+    expect_answers(F.snap2, F.n2);
+    assert_int_equal(F.st.retired_n, 1);
+    assert_int_equal(F.st.wear.retired, 1);
+    silent = st_spare_sector(&F, 0);
+    ks_flash_emu_wear(&F.emu, silent, KS_EMU_WORN_SILENT);
+    assert_int_equal(st_install(&F, F.snap2, F.n2), 0); /* the same version: a repair */
+    assert_int_equal(F.st.retired_n, 2);
+    assert_int_equal(st_mount(&F), 0);
+    expect_answers(F.snap2, F.n2);
+    assert_int_equal(F.st.retired_n, 2);
+    assert_int_equal(F.st.wear.retired, 2);
+    /* neither sector is named by the map or taken again */
+    for (int i = 0; i < 6; i++) {
+        assert_int_equal(st_install(&F, F.snap2, F.n2), 0);
+        for (uint32_t r = 0; r < ks_store_header(&F.st)->record_count; r++) {
+            uint32_t s = st_rec_addr(&F, &F.st.cur, r) / ST_SECTOR;
+            assert_true(s != loud && s != silent);
+        }
+    }
+    assert_int_equal(F.st.retired_n, 2);
+    assert_int_equal(F.emu.violations, 0);
+}
+
 static void test_worn_area(void **state)
 {
     (void)state;
     uint8_t before[32], after[32];
     st_base(&F);
+    if (F.st.paged) /* a worn sector is retired instead: test_retire */
+        F.st.retired_n = KS_STORE_RETIRED_MAX;
     st_digest(&F, before);
-    /* the spare area's second sector fails loudly, then silently */
-    unsigned spare = F.st.cur.area ^ 1u;
-    ks_flash_emu_wear(&F.emu, F.st.area_first[spare] + 1, KS_EMU_WORN_LOUD);
+    /* the second sector the write takes fails loudly, then silently (layout
+     * 2 moves its allocation cursor on: each write gets its own) */
+    ks_flash_emu_wear(&F.emu, st_spare_sector(&F, 1), KS_EMU_WORN_LOUD);
     assert_int_equal(st_install(&F, F.snap2, F.n2), KS_E_IO);
     st_digest(&F, after);
     assert_memory_equal(before, after, 32);
-    ks_flash_emu_wear(&F.emu, F.st.area_first[spare] + 1, KS_EMU_WORN_SILENT);
+    ks_flash_emu_wear(&F.emu, st_spare_sector(&F, 1), KS_EMU_WORN_SILENT);
     assert_int_equal(st_install(&F, F.snap2, F.n2), KS_E_IO);
+    ks_flash_emu_wear(&F.emu, st_spare_sector(&F, 0), KS_EMU_WORN_SILENT);
     assert_int_equal(ks_store_apply_delta(&F.st, F.delta, F.delta_len, 0, NULL, NULL), KS_E_IO);
     assert_int_equal(st_mount(&F), 0);
     st_digest(&F, after);
@@ -442,7 +516,7 @@ static void test_worn_meta(void **state)
 static void test_full_device(void **state)
 {
     (void)state;
-    static uint8_t big[KS_SNAP_HEADER_SIZE + 64 * KS_RECORD_SIZE];
+    static uint8_t big[KS_SNAP_HEADER_SIZE + 128 * KS_RECORD_SIZE];
     uint8_t before[32], after[32];
     ks_store_cfg cfg;
     ks_store st2;
@@ -450,7 +524,7 @@ static void test_full_device(void **state)
     st_base(&F);
     st_digest(&F, before);
     uint32_t cap = ks_store_area_capacity(&F.st);
-    assert_true(cap < 64);
+    assert_true(cap < 128);
     st_snap(&F, big, 3, 100, cap + 1, -1);
     assert_int_equal(st_install(&F, big, cap + 1), KS_E_NOSPC);
     st_digest(&F, after);
@@ -513,6 +587,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_worn_meta, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_device, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_layouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

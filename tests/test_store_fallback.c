@@ -35,7 +35,7 @@ static int delta(const uint8_t *dl, size_t len)
 /* Flips one byte in the middle of area a's first record. */
 static void damage_area(unsigned a)
 {
-    F.emu.mem[F.st.area_first[a] * ST_SECTOR + 40] ^= 0x5A;
+    F.emu.mem[st_rec_addr(&F, &F.st.last[a], 0) + 40] ^= 0x5A;
 }
 
 /* Address of the last slot of the active metadata block holding type t

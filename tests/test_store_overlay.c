@@ -170,7 +170,7 @@ static void test_epochs(void **state)
     assert_int_equal(st_mount(&F), 0);
     same_as(F.snap3, F.n3);
     /* damage the applied base: the store falls back to area a + half 0, v2 */
-    ks_flash_emu_flip(&F.emu, (uint64_t)F.st.area_first[a ^ 1u] * ST_SECTOR * 8 + 77);
+    ks_flash_emu_flip(&F.emu, (uint64_t)st_rec_addr(&F, &F.st.last[a ^ 1u], 0) * 8 + 77);
     assert_int_equal(st_mount(&F), KS_E_STORE_CORRUPT);
     assert_true(F.st.flags & KS_STORE_F_FELL_BACK);
     assert_int_equal(F.st.cur.area, a);

@@ -79,6 +79,8 @@ static void counts_exact(const ks_store *st)
             first = st->area_first[0];
         else if (r == 6)
             first = st->area_first[1];
+        else if (r == 7)
+            first = st->pool_first;
         for (uint32_t s = first; s < first + n; s++) {
             sum += C.erases[s];
             if (C.erases[s] > mx)
@@ -89,6 +91,12 @@ static void counts_exact(const ks_store *st)
         if (!n)
             continue;
         assert_int_equal(w->erases[r], sum);
+        if (r == 7) { /* the page pool (layout 2): bounds, by the allocator's laps */
+            assert_true(w->first[r] >= mx);
+            assert_true(w->last[r] <= mn);
+            first += n;
+            continue;
+        }
         assert_int_equal(w->first[r], mx);      /* front to back: the first is the most */
         assert_int_equal(w->last[r], mn);       /* and the last the least */
         if (r != 2) { /* the audit ring goes round from its head */
@@ -253,8 +261,13 @@ static void test_counts_exact_and_persisted(void **state)
         mn = C.erases[s] < mn ? C.erases[s] : mn;
         sum += C.erases[s];
     }
-    assert_int_equal(w.erase_max, mx);
-    assert_int_equal(w.erase_min, mn);
+    if (F.st.paged) { /* the pool's counts are bounds (ks_store_wear.c) */
+        assert_true(w.erase_max >= mx);
+        assert_true(w.erase_min <= mn);
+    } else {
+        assert_int_equal(w.erase_max, mx);
+        assert_int_equal(w.erase_min, mn);
+    }
     assert_true(w.erase_mean > (double)sum / w.sectors - 1e-9 &&
                 w.erase_mean < (double)sum / w.sectors + 1e-9);
     assert_true(w.write_amp > 1.0);

@@ -40,6 +40,13 @@ uint32_t ks_crc32c(uint32_t crc, const void *data, size_t len);
 /* ----- sizes ----- */
 
 #define KS_STORE_LAYOUT_VERSION 1
+/* Layout 2: paged snapshot (docs/store.md, "Paged snapshots"): written by
+ * ks_store_format when cfg.sector_map is given; layout 1 images still mount. */
+#define KS_STORE_LAYOUT_PAGED 2
+/* Layout 2: pool sectors that failed an erase or a program and are never
+ * used again (listed in every map after its pages). One more failure is
+ * an ordinary write error (KS_E_IO), the state unchanged. */
+#define KS_STORE_RETIRED_MAX 32
 /* Opaque audit record payload (the auth engine's hash-chained entry). */
 #define KS_AUDIT_PAYLOAD 104
 /* Largest settings blob. */
@@ -134,7 +141,17 @@ typedef struct ks_store_cfg {
     uint32_t overlay_sectors;
     ks_ovl_ent *overlay;
     uint32_t overlay_cap;
+    /*
+     * Paged snapshots (layout 2, docs/store.md "Paged snapshots"): caller-
+     * owned RAM of KS_STORE_SECTOR_MAP_BYTES(sector_count) bytes, one bit
+     * per sector, in which the store keeps which page sectors the applied
+     * snapshot uses. ks_store_format writes layout 2 when it is given (and
+     * buf_size >= sector_size + 512); a layout 2 image mounts only with it.
+     * A fold then rewrites only the pages the change touches.
+     */
+    uint8_t *sector_map;
 } ks_store_cfg;
+#define KS_STORE_SECTOR_MAP_BYTES(sector_count) (((sector_count) + 7u) / 8u)
 
 /* Index entries for count records with one entry per stride records (a
  * power of two; 32 = one entry per 4 KiB of records). 16 bytes each. */
@@ -170,6 +187,9 @@ typedef struct ks_store_commit {
     uint32_t ovl_end;                   /* committed bytes of the overlay half */
     uint32_t ovl_last;                  /* offset of the newest overlay segment */
     uint8_t ovl_half;                   /* overlay half, 0 or 1 */
+    uint8_t paged;                      /* a paged base (layout 2) */
+    uint32_t pages;                     /* paged base: pages in its map */
+    uint32_t retired;                   /* paged base: retired sectors listed after them */
     uint8_t header[KS_SNAP_HEADER_SIZE];
 } ks_store_commit;
 
@@ -183,7 +203,9 @@ typedef struct ks_store_commit {
  * compaction) and in a WEAR record before every install or fold COMMIT;
  * a power cut loses at most the erases since then (an undercount).
  */
-#define KS_WEAR_REGIONS 7  /* meta 0, meta 1, audit, overlay half 0, 1, area 0, 1 */
+/* meta 0, meta 1, audit, overlay half 0, 1, area (layout 2: page map) 0, 1,
+ * and the page pool (layout 2; its first/last are bounds, see ks_store_wear.c) */
+#define KS_WEAR_REGIONS 8
 #define KS_WEAR_DEFAULT_ENDURANCE 10000u
 typedef struct ks_store_wear {
     uint32_t erases[KS_WEAR_REGIONS];  /* sector erases in the region */
@@ -204,6 +226,9 @@ typedef struct ks_store_src {
     struct ks_store *st;
     uint32_t base, crc_base, seed;
     uint32_t base_count;   /* merged sources: records of the base area */
+    /* paged base (pages != 0): its map, and the page last read */
+    uint32_t pages, map_seed;
+    uint32_t pg, pg_start, pg_n, pg_addr, pg_seed;
 } ks_store_src;
 
 /*
@@ -220,6 +245,12 @@ typedef struct ks_store {
     uint32_t meta_slot_size, meta_slots;   /* slots per metadata block */
     uint32_t audit_slot_size, audit_slots; /* slots per audit sector */
     uint32_t audit_first, area_first[2], area_sectors;
+    /* paged layout (2): area_first/area_sectors are the two page maps */
+    int paged;
+    uint32_t pool_first, pool_sectors;     /* page sectors */
+    uint32_t page_k, page_crc;             /* records per page, CRC table offset */
+    uint32_t pool_used, pool_next;         /* sectors cur uses; next-fit cursor */
+    uint32_t retired[KS_STORE_RETIRED_MAX], retired_n;       /* pool sectors that failed: never used again */
 
     /* metadata log */
     uint8_t meta_block;            /* active block, 0 or 1 */
@@ -463,6 +494,14 @@ void ks_store_get_info(ks_store *st, ks_store_info *out);
 
 /* Sectors in wear region r (0 for a region the geometry does not have). */
 uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r);
+
+/*
+ * Device address of record i of commit c's base (st->cur, st->last[a]):
+ * layout 1, the area's start + 128 i; layout 2, through the page map. For
+ * tools and tests that point at a record on flash. KS_E_NOTFOUND past the
+ * end, KS_E_STORE_CORRUPT when the map entry does not check.
+ */
+int ks_store_record_addr(ks_store *st, const ks_store_commit *c, uint32_t i, uint32_t *addr);
 
 /* Records one snapshot area can hold with this geometry. */
 uint32_t ks_store_area_capacity(const ks_store *st);

@@ -65,6 +65,7 @@ typedef struct flash_img {
     ks_counter *counters;
     ks_ovl_ent *overlay;
     uint8_t *buf;
+    uint8_t *sector_map; /* for a paged (layout 2) image; layout 1 ignores it */
     uint32_t nrecords;
     int mount_err;
     uint32_t endurance; /* --endurance (0: the default) */
@@ -147,7 +148,8 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
         return cli_io_err(cx, pos[0], "reading");
     im->counters = calloc(cap ? cap : 1, sizeof *im->counters);
     im->buf = malloc(64 * 1024);
-    if (!im->counters || !im->buf)
+    im->sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(im->emu.flash.sector_count), 1);
+    if (!im->counters || !im->buf || !im->sector_map)
         return cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
     im->cfg.flash = &im->emu.flash;
     im->cfg.crypto = &cx->crypto;
@@ -157,6 +159,7 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->cfg.counter_cap = cap;
     im->cfg.buf = im->buf;
     im->cfg.buf_size = 64 * 1024;
+    im->cfg.sector_map = im->sector_map; /* the image's SUPER says which layout */
     if (ovl) {
         /* Room for every entry one overlay half can hold (144 bytes each), so
          * whatever the device committed replays. */
@@ -182,6 +185,7 @@ static void close_image(flash_img *im)
     free(im->counters);
     free(im->overlay);
     free(im->buf);
+    free(im->sector_map);
 }
 
 static int damage_err(cli_ctx *cx, flash_img *im, int err, const ks_diag *d)

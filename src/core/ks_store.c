@@ -12,7 +12,9 @@
  *   ks_store_commit.c   the COMMIT that changes the applied state, root check
  *   ks_store_ovl_write.c  appending a delta to the overlay
  *   ks_store_ovl.c      the overlay's RAM table, merged view, mount replay
+ *   ks_store_pagew.c    layout 2: writing pages, keeping the untouched ones
  *   ks_store_area.c     snapshot areas: writer, CRC-checked reads, proven search
+ *   ks_store_page.c     layout 2: page map, reads, scan, index, proven search
  *   ks_store_meta.c, ks_store_deny.c   metadata log and changed-keys list
  *   ks_store_io.c       raw flash, slots
  * docs/store.md describes the design and every byte on flash.
@@ -40,19 +42,23 @@ static void policy_of(const ks_store *st, ks_policy *p, uint64_t now)
 }
 
 static int commit(ks_store *st, unsigned area, uint64_t gen, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
-                  uint32_t count, int full, const ks_delta *dl)
+                  uint32_t count, uint32_t pages, uint32_t retired, int full,
+                  const ks_delta *dl)
 {
     ks_store_commit c;
     memset(&c, 0, sizeof c);
     c.area = (uint8_t)area;
     c.gen = gen;
     c.count = count;
+    c.paged = st->paged ? 1 : 0;
+    c.pages = pages;
+    c.retired = retired;
     memcpy(c.header, hdr, KS_SNAP_HEADER_SIZE);
     return ks__commit(st, &c, full, dl);
 }
 
 static int verify_root(ks_store *st, unsigned area, uint64_t gen, uint32_t count,
-                       const ks_snap_header *h, ks_diag *d)
+                       uint32_t pages, const ks_snap_header *h, ks_diag *d)
 {
     ks_store_commit c;
     ks_areasrc a;
@@ -62,6 +68,8 @@ static int verify_root(ks_store *st, unsigned area, uint64_t gen, uint32_t count
     c.area = (uint8_t)area;
     c.gen = gen;
     c.count = count;
+    c.paged = st->paged ? 1 : 0;
+    c.pages = pages;
     ks__areasrc(st, &c, &a, &src);
     return ks__verify_root(st, &src, h, d);
 }
@@ -72,9 +80,11 @@ int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
     ks_snap_header h;
     ks_policy p;
     ks__area_writer w;
+    ks__pager pw;
     uint8_t rec[KS_RECORD_SIZE];
     unsigned area;
     uint64_t gen;
+    uint32_t pages = 0, retired = 0;
     int err;
 
     if (!st->mounted)
@@ -91,29 +101,48 @@ int ks_store_install(ks_store *st, const uint8_t hdr[KS_SNAP_HEADER_SIZE],
 
     area = target_area(st);
     gen = ++st->seq;
-    if ((err = ks__aw_begin(&w, st, area, gen, h.record_count)) != 0)
+    if (st->paged) {
+        /* every page new, in sectors the applied snapshot does not use */
+        if ((err = ks__pg_begin(&pw, st, area, gen, h.record_count, NULL)) != 0)
+            goto fail;
+    } else if ((err = ks__aw_begin(&w, st, area, gen, h.record_count)) != 0) {
         return ks_fail(d, err, 0, "erasing the spare area");
+    }
     for (uint32_t i = 0; i < records->count; i++) {
-        if ((err = ks_recsrc_get(records, i, rec)) != 0)
-            return ks_fail(d, err, i, "reading the snapshot records");
+        if ((err = ks_recsrc_get(records, i, rec)) != 0) {
+            ks_fail(d, err, i, "reading the snapshot records");
+            goto fail;
+        }
         ks_record r;
         if ((err = ks_record_decode(&r, rec, d)) != 0)
-            return err;
-        if ((err = ks__aw_push(&w, rec, d)) != 0)
-            return err < 0 && d && !d->err ? ks_fail(d, err, i, "writing the spare area") : err;
+            goto fail;
+        if ((err = st->paged ? ks__pg_push(&pw, rec, d) : ks__aw_push(&w, rec, d)) != 0) {
+            if (err < 0 && d && !d->err)
+                ks_fail(d, err, i, "writing the spare area");
+            goto fail;
+        }
     }
-    if ((err = ks__aw_end(&w, d)) != 0)
-        return d && !d->err ? ks_fail(d, err, 0, "writing the spare area") : err;
-    if ((err = verify_root(st, area, gen, h.record_count, &h, d)) != 0)
-        return err;
-    if ((err = commit(st, area, gen, hdr, h.record_count, 1, NULL)) != 0)
-        return ks_fail(d, err, 0, "writing the commit record");
+    if ((err = st->paged ? ks__pg_end(&pw, &pages, &retired, d) : ks__aw_end(&w, d)) != 0)
+        goto fail;
+    if ((err = verify_root(st, area, gen, h.record_count, pages, &h, d)) != 0)
+        goto fail;
+    if ((err = commit(st, area, gen, hdr, h.record_count, pages, retired, 1, NULL)) != 0) {
+        ks_fail(d, err, 0, "writing the commit record");
+        goto fail;
+    }
     /* A full install is the repair: damage in the metadata log (lost
      * counters, a dead superseded slot) is cleared with it, or the next
      * check would find it again and ask for another download. A failure
      * here leaves the flag set; the install itself stands. */
     (void)ks__meta_repair(st);
     return KS_OK;
+
+fail:
+    if (d && !d->err)
+        ks_fail(d, err, 0, "writing the spare area");
+    if (st->paged) /* sectors taken for pages that never committed are free again */
+        (void)ks__pool_rebuild(st);
+    return err;
 }
 
 static int rebuild_tree(ks_store *st, ks_tree *t)
@@ -131,7 +160,9 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
     ks_areasrc a;
     ks_recsrc base;
     ks__area_writer w;
+    ks__pager pw;
     ks_merge_it it;
+    uint32_t pages = 0, retired = 0;
     const uint8_t *recs;
     int64_t run;
     unsigned area;
@@ -147,7 +178,8 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
     policy_of(st, &p, now);
     if ((err = ks_delta_check(st->cfg.crypto, &dl, &st->hdr, &p, d)) != 0)
         return err;
-    if (dl.target.record_count > ks_store_area_capacity(st))
+    if (dl.target.record_count >
+        (st->paged ? st->pool_sectors * st->page_k : ks_store_area_capacity(st)))
         return ks_fail(d, KS_E_NOSPC, 0, "snapshot larger than a store area");
     if (st->cur.ovl_gen && !st->ovl_ok)
         return ks_fail(d, ks__damage(st, ks__ovl_addr(st, st->cur.ovl_half), "overlay.entry",
@@ -176,7 +208,10 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
 
     area = target_area(st);
     gen = ++st->seq;
-    if ((err = ks__aw_begin(&w, st, area, gen, dl.target.record_count)) != 0) {
+    /* Paged: the old pages are walked beside the merge and only the pages
+     * the change touches are written (ks_store_pagew.c). */
+    if ((err = st->paged ? ks__pg_begin(&pw, st, area, gen, dl.target.record_count, &st->cur)
+                         : ks__aw_begin(&w, st, area, gen, dl.target.record_count)) != 0) {
         ks_fail(d, err, 0, "erasing the spare area");
         goto fail;
     }
@@ -184,7 +219,8 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
     ks_merge_begin(&it, &base, &dl);
     while ((run = ks_merge_next(&it, &recs)) > 0)
         for (int64_t i = 0; i < run; i++)
-            if ((err = ks__aw_push(&w, recs + (size_t)i * KS_RECORD_SIZE, d)) != 0)
+            if ((err = st->paged ? ks__pg_push(&pw, recs + (size_t)i * KS_RECORD_SIZE, d)
+                                 : ks__aw_push(&w, recs + (size_t)i * KS_RECORD_SIZE, d)) != 0)
                 goto fail;
     if (run == KS_E_BASE) {
         err = ks_fail(d, KS_E_BASE, 0, "delta removes a key the base does not hold");
@@ -194,12 +230,13 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
         err = ks_fail(d, (int)run, st->damage.offset, "base record fails its CRC");
         goto fail;
     }
-    if ((err = ks__aw_end(&w, d)) != 0)
+    if ((err = st->paged ? ks__pg_end(&pw, &pages, &retired, d) : ks__aw_end(&w, d)) != 0)
         goto fail;
     if (!tree_moved &&
-        (err = verify_root(st, area, gen, dl.target.record_count, &dl.target, d)) != 0)
+        (err = verify_root(st, area, gen, dl.target.record_count, pages, &dl.target, d)) != 0)
         goto fail;
-    if ((err = commit(st, area, gen, dl.target_raw, dl.target.record_count, 0, &dl)) != 0) {
+    if ((err = commit(st, area, gen, dl.target_raw, dl.target.record_count, pages, retired, 0, &dl)) !=
+        0) {
         ks_fail(d, err, 0, "writing the commit record");
         goto fail;
     }
@@ -208,6 +245,8 @@ int ks_store_apply_delta(ks_store *st, const uint8_t *delta, size_t len, uint64_
 fail:
     if (d && !d->err)
         ks_fail(d, err, 0, "applying the delta");
+    if (st->paged)
+        (void)ks__pool_rebuild(st);
     if (tree_moved)
         (void)rebuild_tree(st, tree);
     return err;

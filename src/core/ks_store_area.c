@@ -21,6 +21,8 @@ uint32_t ks__crc_base(uint32_t count)
 
 uint32_t ks_store_area_capacity(const ks_store *st)
 {
+    if (st->paged)
+        return ks__page_capacity(st);
     uint32_t bytes = st->area_sectors * st->cfg.flash->sector_size;
     if (bytes < 512)
         return 0;
@@ -40,6 +42,8 @@ int ks__area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE])
 {
     ks_areasrc *a = ctx;
     uint8_t c[4];
+    if (a->pages || a->st->paged)
+        return ks__page_rec(a->st, a, i, out);
     int err = ks__read(a->st, a->base + i * KS_RECORD_SIZE, out, KS_RECORD_SIZE);
     if (!err)
         err = ks__read(a->st, a->base + a->crc_base + i * 4, c, 4);
@@ -53,6 +57,15 @@ int ks__area_read(void *ctx, uint32_t i, uint8_t out[KS_RECORD_SIZE])
 
 void ks__areasrc(ks_store *st, const ks_store_commit *c, ks_areasrc *a, ks_recsrc *src)
 {
+    if (st->paged) {
+        ks__pagesrc(st, c, a);
+        src->ctx = a;
+        src->count = c->count;
+        src->read = ks__area_read;
+        src->mem = NULL;
+        return;
+    }
+    memset(a, 0, sizeof *a);
     a->st = st;
     a->base = ks__area_addr(st, c->area);
     a->crc_base = ks__crc_base(c->count);
@@ -73,6 +86,8 @@ int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d)
     uint8_t prev[KS_KEYID_SIZE];
     int err;
 
+    if (st->paged)
+        return ks__page_scan(st, c, d);
     if (c->count > ks_store_area_capacity(st))
         return ks_fail(d, ks__damage(st, base, "area.count", KS_STORE_F_NEED_FULL), base,
                        "area.count");
@@ -99,6 +114,19 @@ int ks__area_scan(ks_store *st, const ks_store_commit *c, ks_diag *d)
         }
     }
     return KS_OK;
+}
+
+int ks_store_record_addr(ks_store *st, const ks_store_commit *c, uint32_t i, uint32_t *addr)
+{
+    ks_areasrc a;
+    if (!c->valid || i >= c->count)
+        return KS_E_NOTFOUND;
+    if (!st->paged) {
+        *addr = ks__area_addr(st, c->area) + i * KS_RECORD_SIZE;
+        return KS_OK;
+    }
+    ks__pagesrc(st, c, &a);
+    return ks__page_rec_addr(st, &a, i, addr);
 }
 
 /* ----- writing ----- */
@@ -238,6 +266,10 @@ void ks__index_build(ks_store *st)
     uint32_t base, crc_base, count = st->cur.count, shift = 0;
     uint8_t rec[KS_RECORD_SIZE], cb[4];
 
+    if (st->paged) {
+        ks__page_index_build(st);
+        return;
+    }
     st->idx_n = 0;
     if (!st->cfg.index || !st->cfg.index_cap || !st->cur.valid || !count)
         return;
@@ -307,6 +339,8 @@ int ks__base_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
     *at = 0;
     if (!st->cur.valid)
         return KS_E_NOTFOUND;
+    if (st->paged)
+        return ks__page_find(st, key_id, rec, at);
     count = st->cur.count;
     base = ks__area_addr(st, st->cur.area);
     crc_base = ks__crc_base(count);

@@ -16,7 +16,7 @@ static int wear_save(ks_store *st)
     ks_rec r;
     memset(&r, 0, sizeof r);
     r.type = KS_MT_WEAR;
-    r.len = KS_WEAR_SIZE;
+    r.len = st->paged ? KS_WEAR_SIZE : KS_WEAR_SIZE1; /* layout 1 keeps its 124 bytes */
     ks__wear_encode(st, r.payload);
     return ks__meta_append(st, &r);
 }
@@ -56,6 +56,7 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_del
     if ((err = ks__meta_append(st, &r)) != 0)
         return err;
     c.seq = r.seq;
+    int new_base = !st->cur.valid || st->cur.gen != c.gen;
     st->last[c.area] = c;
     st->cur = c;
     st->cur_seed = ks__gen_seed(c.gen);
@@ -72,6 +73,10 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_del
     }
     if (full)
         st->flags &= ~(unsigned)KS_STORE_F_NEED_FULL;
+    /* Paged: the sectors the new base uses (a fold's replaced pages are
+     * free from now on; the fallback shares the rest). */
+    if (st->paged && new_base)
+        (void)ks__pool_rebuild(st);
     return KS_OK;
 }
 

@@ -37,10 +37,13 @@ enum ks_meta_type {
 #define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
 #define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
 #define KS_END_SIZE 16
-#define KS_WEAR_SIZE 124                       /* wear counts (ks_store_wear.c) */
+#define KS_WEAR_SIZE1 124  /* wear counts of a layout 1 store (seven regions) */
+#define KS_WEAR_SIZE 140   /* since layout 2: the page pool's counts and cursor appended */
 #define KS_END_WEAR_SIZE (KS_END_SIZE + KS_WEAR_SIZE) /* END carrying them */
+#define KS_END_WEAR_SIZE1 (KS_END_SIZE + KS_WEAR_SIZE1)
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
+#define KS_COMMIT_PAGED_SIZE (KS_COMMIT_OVL_SIZE + 8) /* COMMIT of a paged store */
 #define KS_TRUST_SIZE (16 + KS_TRUST_MAX * (KS_PUBKEY_SIZE + KS_KEYID_SIZE))
 #define KS_COUNTER_ENC 48
 #define KS_COUNTERS_PER_REC 4
@@ -143,6 +146,59 @@ int ks__aw_begin(ks__area_writer *w, ks_store *st, unsigned area, uint64_t gen, 
 int ks__aw_push(ks__area_writer *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d);
 int ks__aw_end(ks__area_writer *w, ks_diag *d);
 
+/* ----- paged snapshots, layout 2 (ks_store_page.c, ks_store_pagew.c) ----- */
+/* Map entry: u32 pool sector, u32 first record index, u32 records, u32 page
+ * generation, u32 CRC-32C of bytes 0..15 seeded with the commit's generation. */
+#define KS_MAP_ENT 20
+typedef struct ks_page {
+    uint32_t sector, start, n, gen;  /* as on flash */
+    uint32_t addr, seed;             /* device address, CRC seed of gen */
+} ks_page;
+/* With st->paged: K, the page CRC offset, the maps and the pool. */
+int ks__page_layout(ks_store *st);
+uint32_t ks__page_addr(const ks_store *st, uint32_t sector);
+uint32_t ks__page_capacity(const ks_store *st);
+void ks__map_encode(uint8_t e[KS_MAP_ENT], const ks_page *pg, uint32_t map_seed);
+/* Reads and checks map entry p (KS_E_STORE_CORRUPT with the place). */
+int ks__map_get(ks_store *st, const ks_store_src *a, uint32_t p, ks_page *pg);
+void ks__pagesrc(ks_store *st, const ks_store_commit *c, ks_store_src *a);
+/* Record i of a paged snapshot, CRC-checked. */
+int ks__page_rec(ks_store *st, ks_store_src *a, uint32_t i, uint8_t out[KS_RECORD_SIZE]);
+int ks__page_rec_addr(ks_store *st, ks_store_src *a, uint32_t i, uint32_t *addr);
+int ks__page_scan(ks_store *st, const ks_store_commit *c, ks_diag *d);
+void ks__page_index_build(ks_store *st);
+int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
+                  uint8_t rec[KS_RECORD_SIZE], uint32_t *at);
+/* cfg.sector_map: bit per pool sector, set when st->cur uses it. */
+int ks__pool_used(const ks_store *st, uint32_t s);
+void ks__pool_mark(ks_store *st, uint32_t s);
+int ks__pool_rebuild(ks_store *st);
+/*
+ * Writes a paged snapshot (ks_store_pagew.c): records pushed in key order
+ * become pages in free pool sectors and entries of the map in the given
+ * area. With old (a fold), a page of old whose records come through
+ * unchanged keeps its sector (no write); only touched pages are written.
+ */
+typedef struct ks__pager {
+    ks_store *st;
+    uint32_t count, n, n_out, pages, map_base, map_fill, map_done, map_erased;
+    uint32_t map_seed, gen32, seed;
+    uint8_t prev[KS_KEYID_SIZE];
+    /* old pages (fold) */
+    int has_old, dirty, next_ok;
+    ks_store_src old;
+    ks_page op;
+    uint32_t opi, j, range_start;
+    uint8_t next_first[KS_KEYID_SIZE];
+    uint32_t pend;  /* dirty records waiting in cfg.buf */
+    uint32_t fill;  /* records a page gets when the queue overflows */
+} ks__pager;
+int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32_t count,
+                 const ks_store_commit *old);
+int ks__pg_push(ks__pager *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d);
+/* Ends the last page and the map, syncs; *pages gets the map's length. */
+int ks__pg_end(ks__pager *w, uint32_t *pages, uint32_t *retired, ks_diag *d);
+
 /* ----- committing (ks_store_commit.c) ----- */
 /* Appends the COMMIT for c and makes it the applied state. Before it, the
  * changed-keys list gets dl's key ids (a delta), or "every key" (full). */
@@ -220,7 +276,9 @@ void ks__wear_erase(ks_store *st, uint32_t sector);
 /* A commit applied change_bytes of change from a snapshot created then. */
 void ks__wear_commit(ks_store *st, uint64_t change_bytes, uint64_t created_at);
 void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE]);
-void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE]);
+void ks__wear_decode(ks_store *st, const uint8_t *in, uint32_t len);
+/* The page allocator's cursor wrapped round the pool: a new lap. */
+void ks__wear_lap(ks_store *st);
 
 /* ----- audit (ks_store_audit.c) ----- */
 int ks__audit_scan(ks_store *st, ks_diag *d);

@@ -16,11 +16,16 @@
 
 void ks__commit_encode(const ks_store_commit *c, ks_rec *r)
 {
-    memset(r->payload, 0, KS_COMMIT_OVL_SIZE);
+    memset(r->payload, 0, KS_COMMIT_PAGED_SIZE);
     r->type = KS_MT_COMMIT;
     /* Without an overlay the record is the original 176 bytes, so stores
-     * that never use one keep their exact layout. */
-    r->len = c->ovl_gen ? KS_COMMIT_OVL_SIZE : KS_COMMIT_SIZE;
+     * that never use one keep their exact layout; a paged store (layout 2)
+     * always writes 200 (overlay fields zero when none, then the pages). */
+    r->len = c->paged ? KS_COMMIT_PAGED_SIZE : c->ovl_gen ? KS_COMMIT_OVL_SIZE : KS_COMMIT_SIZE;
+    if (c->paged) {
+        ks_st32(r->payload + KS_COMMIT_OVL_SIZE, c->pages);
+        ks_st32(r->payload + KS_COMMIT_OVL_SIZE + 4, c->retired);
+    }
     r->payload[0] = c->area;
     ks_st32(r->payload + 4, c->count);
     ks_st64(r->payload + 8, c->gen);
@@ -82,7 +87,7 @@ static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
     ks_st32(r->payload + 32, st->cfg.overlay_sectors);
     ks_st32(r->payload + 36, st->cfg.counter_cap);
     memcpy(r->payload, "KSST", 4);
-    ks_st32(r->payload + 4, KS_STORE_LAYOUT_VERSION);
+    ks_st32(r->payload + 4, st->paged ? KS_STORE_LAYOUT_PAGED : KS_STORE_LAYOUT_VERSION);
     ks_st64(r->payload + 8, epoch);
     ks_st32(r->payload + 16, f->sector_size);
     ks_st32(r->payload + 20, f->sector_count);
@@ -132,8 +137,15 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE &&
              r->len != KS_SUPER_GEOM_SIZE) ||
             memcmp(p, "KSST", 4) != 0 ||
-            ks_ld32(p + 4) != KS_STORE_LAYOUT_VERSION)
+            (ks_ld32(p + 4) != KS_STORE_LAYOUT_VERSION && ks_ld32(p + 4) != KS_STORE_LAYOUT_PAGED))
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.version");
+        /* The image says which layout it has: a layout 1 image mounts as
+         * before; layout 2 needs the sector map (and a page of buffer). */
+        st->paged = ks_ld32(p + 4) == KS_STORE_LAYOUT_PAGED;
+        if (ks__page_layout(st) != KS_OK)
+            return ks_fail(d, KS_E_FORMAT, 0,
+                           "store.super.version: a paged store (layout 2) needs cfg.sector_map "
+                           "and buf_size >= sector_size + 512");
         if (ks_ld32(p + 16) != f->sector_size || ks_ld32(p + 20) != f->sector_count ||
             ks_ld16(p + 24) != f->prog_size || p[26] != f->erase_value ||
             p[27] != st->cfg.meta_sectors || ks_ld32(p + 28) != st->cfg.audit_sectors ||
@@ -141,20 +153,30 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry");
         return KS_OK;
     case KS_MT_END:
-        if (r->len == KS_END_WEAR_SIZE)
-            ks__wear_decode(st, p + KS_END_SIZE);
+        if (r->len == KS_END_WEAR_SIZE || r->len == KS_END_WEAR_SIZE1)
+            ks__wear_decode(st, p + KS_END_SIZE, r->len - KS_END_SIZE);
         return KS_OK;
     case KS_MT_WEAR:
-        if (r->len != KS_WEAR_SIZE)
+        if (r->len != KS_WEAR_SIZE && r->len != KS_WEAR_SIZE1)
             return ks_fail(d, KS_E_FORMAT, 0, "store.wear");
-        ks__wear_decode(st, p);
+        ks__wear_decode(st, p, r->len);
         return KS_OK;
     case KS_MT_COMMIT: {
         ks_store_commit c;
-        if ((r->len != KS_COMMIT_SIZE && r->len != KS_COMMIT_OVL_SIZE) || p[0] > 1)
+        if ((r->len != KS_COMMIT_SIZE && r->len != KS_COMMIT_OVL_SIZE &&
+             r->len != KS_COMMIT_PAGED_SIZE) ||
+            p[0] > 1 || (r->len == KS_COMMIT_PAGED_SIZE) != (st->paged != 0))
             return ks_fail(d, KS_E_FORMAT, 0, "store.commit");
         memset(&c, 0, sizeof c);
-        if (r->len == KS_COMMIT_OVL_SIZE) {
+        if (r->len == KS_COMMIT_PAGED_SIZE) {
+            c.paged = 1;
+            c.pages = ks_ld32(p + KS_COMMIT_OVL_SIZE);
+            c.retired = ks_ld32(p + KS_COMMIT_OVL_SIZE + 4);
+            if (c.retired > KS_STORE_RETIRED_MAX)
+                return ks_fail(d, KS_E_FORMAT, 0, "store.commit.retired");
+        }
+        if (r->len == KS_COMMIT_OVL_SIZE ||
+            (r->len == KS_COMMIT_PAGED_SIZE && ks_ld64(p + KS_COMMIT_SIZE))) {
             c.ovl_gen = ks_ld64(p + KS_COMMIT_SIZE);
             c.ovl_end = ks_ld32(p + KS_COMMIT_SIZE + 8);
             c.ovl_last = ks_ld32(p + KS_COMMIT_SIZE + 12);
@@ -311,7 +333,7 @@ int ks__meta_compact(ks_store *st)
     memset(r.payload, 0, KS_END_SIZE);
     r.type = KS_MT_END;
     r.flags = KS_RF_COMPACT;
-    r.len = KS_END_WEAR_SIZE;
+    r.len = st->paged ? KS_END_WEAR_SIZE : KS_END_WEAR_SIZE1;
     ks_st64(r.payload, epoch);
     ks_st32(r.payload + 8, head);
     /* The wear counts ride in END: no slot of their own, and they include

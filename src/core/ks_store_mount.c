@@ -57,8 +57,13 @@ static int layout(ks_store *st, const ks_store_cfg *cfg)
     st->area_first[0] = st->ovl_first + st->cfg.overlay_sectors;
     if (f->sector_count < st->area_first[0] + 2)
         return KS_E_NOSPC;
-    st->area_sectors = (f->sector_count - st->area_first[0]) / 2;
-    st->area_first[1] = st->area_first[0] + st->area_sectors;
+    /* Layout 2 (paged) when the caller gives the sector map and a buffer
+     * for a page; the image's SUPER has the last word at mount. */
+    st->paged = cfg->sector_map && cfg->buf_size >= f->sector_size + 512;
+    if (ks__page_layout(st) != KS_OK) {
+        st->paged = 0;
+        (void)ks__page_layout(st);
+    }
     if (ks__compact_slots(st) + 1 > st->meta_slots)
         return KS_E_NOSPC;
     (void)ks__deny_slots(st, st->meta_slots - ks__compact_slots(st) - 1);
@@ -111,7 +116,8 @@ static int scan_block(ks_store *st, unsigned b, block_scan *bs)
             bs->max_seq = r.seq;
         if ((r.type == KS_MT_SUPER && (r.len == KS_SUPER_SIZE || r.len == KS_SUPER_OVL_SIZE ||
                                        r.len == KS_SUPER_GEOM_SIZE)) ||
-            (r.type == KS_MT_END && (r.len == KS_END_SIZE || r.len == KS_END_WEAR_SIZE))) {
+            (r.type == KS_MT_END && (r.len == KS_END_SIZE || r.len == KS_END_WEAR_SIZE ||
+                                     r.len == KS_END_WEAR_SIZE1))) {
             bs->epoch = ks_ld64(r.payload + (r.type == KS_MT_SUPER ? 8 : 0));
             bs->has_epoch = 1;
         }
@@ -126,10 +132,11 @@ static int commit_ok(ks_store *st, const ks_store_commit *c, ks_diag *d)
 {
     ks_snap_header h;
     uint32_t at = ks__area_addr(st, c->area);
+    uint32_t cap = st->paged ? st->pool_sectors * st->page_k : ks_store_area_capacity(st);
 
     if (ks_snap_header_decode(&h, c->header, NULL) != 0 ||
-        (!c->ovl_gen && h.record_count != c->count) ||
-        c->count > ks_store_area_capacity(st))
+        (!c->ovl_gen && h.record_count != c->count) || c->count > cap ||
+        (st->paged && c->pages > st->pool_sectors))
         return ks_fail(d, ks__damage(st, at, "area.commit", KS_STORE_F_NEED_FULL), at,
                        "area.commit");
     if (st->cfg.mount_flags & KS_MOUNT_NO_SCAN)
@@ -228,6 +235,10 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
     }
     if (!st->cur.valid)
         st->flags |= KS_STORE_F_NEED_FULL;
+    /* Which page sectors the applied snapshot uses (damage there is
+     * recorded; a full install then repairs it). */
+    if (st->paged)
+        (void)ks__pool_rebuild(st);
     /* A record lost after the applied commit may have been a newer commit
      * or the keys it changed: every key may have changed above the applied
      * version (docs/store.md, "Fallback policy"). */

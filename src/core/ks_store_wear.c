@@ -33,6 +33,8 @@ uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r)
     case 5:
     case 6:
         return st->area_sectors;
+    case 7:
+        return st->pool_sectors;
     default:
         return 0;
     }
@@ -51,6 +53,8 @@ static uint32_t region_first(const ks_store *st, unsigned r)
         return st->ovl_first;
     case 4:
         return st->ovl_first + st->ovl_half_sectors;
+    case 7:
+        return st->pool_first;
     default:
         return st->area_first[r - 5];
     }
@@ -63,6 +67,16 @@ void ks__wear_erase(ks_store *st, uint32_t sector)
         if (!n || sector < f || sector - f >= n)
             continue;
         st->wear.erases[r]++;
+        if (r == 7) {
+            /* The page pool (layout 2) is taken next-fit round it: a lap
+             * erases a sector at most once, so laps bound its most-erased
+             * sector from above; a page that never moves keeps its sector,
+             * so nothing bounds the least from below but 0. */
+            if (!st->wear.first[r])
+                st->wear.first[r] = 1;
+            st->wear.last[r] = 0;
+            return;
+        }
         if (r == 2) {
             /* The audit ring is erased in turn, from wherever its head is:
              * no sector leads, the counts differ by at most one. */
@@ -78,6 +92,11 @@ void ks__wear_erase(ks_store *st, uint32_t sector)
     }
 }
 
+void ks__wear_lap(ks_store *st)
+{
+    st->wear.first[7]++;
+}
+
 void ks__wear_commit(ks_store *st, uint64_t change_bytes, uint64_t created_at)
 {
     st->wear.change_bytes += change_bytes;
@@ -91,11 +110,15 @@ void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE])
 {
     const ks_store_wear *w = &st->wear;
     memset(out, 0, KS_WEAR_SIZE);
-    for (unsigned r = 0; r < KS_WEAR_REGIONS; r++) {
+    for (unsigned r = 0; r < 7; r++) {
         ks_st32(out + r * 12, w->erases[r]);
         ks_st32(out + r * 12 + 4, w->first[r]);
         ks_st32(out + r * 12 + 8, w->last[r]);
     }
+    ks_st32(out + 124, w->erases[7]);
+    ks_st32(out + 128, w->first[7]);
+    ks_st32(out + 132, w->last[7]);
+    ks_st32(out + 136, st->pool_next);
     ks_st64(out + 84, w->prog_bytes);
     ks_st64(out + 92, w->change_bytes);
     ks_st32(out + 100, w->commits);
@@ -104,10 +127,18 @@ void ks__wear_encode(const ks_store *st, uint8_t out[KS_WEAR_SIZE])
     ks_st64(out + 116, w->last_time);
 }
 
-void ks__wear_decode(ks_store *st, const uint8_t in[KS_WEAR_SIZE])
+void ks__wear_decode(ks_store *st, const uint8_t *in, uint32_t len)
 {
     ks_store_wear *w = &st->wear;
-    for (unsigned r = 0; r < KS_WEAR_REGIONS; r++) {
+    if (len >= KS_WEAR_SIZE) {
+        w->erases[7] = ks_ld32(in + 124);
+        w->first[7] = ks_ld32(in + 128);
+        w->last[7] = ks_ld32(in + 132);
+        st->pool_next = ks_ld32(in + 136);
+        if (st->pool_next >= st->pool_sectors)
+            st->pool_next = 0;
+    }
+    for (unsigned r = 0; r < 7; r++) {
         w->erases[r] = ks_ld32(in + r * 12);
         w->first[r] = ks_ld32(in + r * 12 + 4);
         w->last[r] = ks_ld32(in + r * 12 + 8);

@@ -1,0 +1,302 @@
+/*
+ * bench_store_fold.c - issue 18: what a stream of deltas costs the flash
+ * over a fill cycle, folds included, on a paged store (layout 2) beside the
+ * same device run as layout 1. KS_BENCH_N credentials (default 1,000,000),
+ * KS_BENCH_DELTAS 1,000-change deltas one after another (default 60: 20
+ * overlay cycles of two appends and a fold), each proven with the tree
+ * cache. Prints amortized bytes programmed per byte of change, erases per
+ * delta, erase spread per sector (a counting flash wrapper sees every
+ * erase), lookup ratio against an in-memory binary search, delta time, and
+ * the projected life on 10,000-cycle flash at 10 and 1,440 deltas a day.
+ * KS_BENCH_LAYOUT=1 runs the same sequence on layout 1 (full-area folds).
+ */
+#include "bench_store_util.h"
+
+#include "ks_flash_file.h"
+
+#define SECTOR 4096u
+#define PROG 16u
+#define OVL_HALF 72u
+#define OVL_CAP 2048u
+#define LOOKUPS 1000000u
+
+/* Counts every erase per sector and every byte programmed. */
+typedef struct counting {
+    ks_flash_emu *emu;
+    uint32_t *erases;
+    uint64_t erase_total, prog_bytes;
+} counting;
+
+static int c_read(void *ctx, uint32_t s, uint32_t o, void *b, uint32_t l)
+{
+    counting *c = ctx;
+    return c->emu->flash.read(c->emu->flash.ctx, s, o, b, l);
+}
+static int c_prog(void *ctx, uint32_t s, uint32_t o, const void *b, uint32_t l)
+{
+    counting *c = ctx;
+    c->prog_bytes += l;
+    return c->emu->flash.prog(c->emu->flash.ctx, s, o, b, l);
+}
+static int c_erase(void *ctx, uint32_t s)
+{
+    counting *c = ctx;
+    c->erases[s]++;
+    c->erase_total++;
+    return c->emu->flash.erase(c->emu->flash.ctx, s);
+}
+static int c_sync(void *ctx)
+{
+    counting *c = ctx;
+    return c->emu->flash.sync(c->emu->flash.ctx);
+}
+
+static uint32_t mem_find(const uint8_t *recs, uint32_t n, const uint8_t *key)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(recs + (size_t)mid * KS_RECORD_SIZE, key, KS_KEYID_SIZE);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return UINT32_MAX;
+}
+
+int main(void)
+{
+    ks_crypto c;
+    ks_flash_emu emu;
+    ks_flash f;
+    counting cnt;
+    ks_store st;
+    ks_store_cfg cfg;
+    static ks_counter counters[64];
+    static uint8_t buf[64 * 1024];
+    static ks_ovl_ent ovl[OVL_CAP];
+    uint8_t pk[32], sk[64], rec[KS_RECORD_SIZE];
+    ks_trust trust;
+    ks_snap_header h;
+    ks_recsrc src;
+    uint32_t n = 1000000, deltas = 60;
+    int layout1 = getenv("KS_BENCH_LAYOUT") && strcmp(getenv("KS_BENCH_LAYOUT"), "1") == 0;
+    double t0, t1;
+
+    if (getenv("KS_BENCH_N"))
+        n = (uint32_t)strtoul(getenv("KS_BENCH_N"), NULL, 10);
+    if (getenv("KS_BENCH_DELTAS"))
+        deltas = (uint32_t)strtoul(getenv("KS_BENCH_DELTAS"), NULL, 10);
+    if (ks_sodium_crypto(&c) != 0)
+        return 1;
+    ks_sodium_keypair(pk, sk);
+    ks_trust_init(&trust);
+    ks_trust_add(&trust, &c, pk);
+
+    /* the same device as bench_store: two layout 1 areas for n + changes */
+    uint32_t area = ((n + 2 * CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
+    uint32_t sectors = 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
+    if (ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0)
+        return 1;
+    memset(&cnt, 0, sizeof cnt);
+    cnt.emu = &emu;
+    cnt.erases = calloc(sectors, sizeof *cnt.erases);
+    f = emu.flash;
+    f.ctx = &cnt;
+    f.read = c_read;
+    f.prog = c_prog;
+    f.erase = c_erase;
+    f.sync = c_sync;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flash = &f;
+    cfg.crypto = &c;
+    cfg.meta_sectors = 2;
+    cfg.audit_sectors = 4;
+    cfg.counters = counters;
+    cfg.counter_cap = 64;
+    cfg.buf = buf;
+    cfg.buf_size = sizeof buf;
+    cfg.overlay_sectors = 2 * OVL_HALF;
+    cfg.overlay = ovl;
+    cfg.overlay_cap = OVL_CAP;
+    /* the RAM index: one key id per 4 KiB page (layout 2 pages hold 27-31
+     * records after folds; layout 1 gets the same RAM) */
+    cfg.index_cap = KS_STORE_INDEX_CAP(n + 60 * 300 + CHANGES, 24);
+    cfg.index = malloc((size_t)cfg.index_cap * KS_KEYID_SIZE);
+    if (!layout1)
+        cfg.sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(sectors), 1);
+    if (ks_store_format(&st, &cfg, &trust) != 0)
+        return 1;
+    printf("store fold bench: %u credentials, layout %d, %u x %u B sectors (%s), overlay of "
+           "%u entries, %u deltas of 1,000 changes\n",
+           n, st.paged ? 2 : 1, sectors, SECTOR,
+           st.paged ? "two page maps and a page pool" : "two areas", OVL_CAP, deltas);
+    if (st.paged)
+        printf("  pages: %u records each, pool of %u sectors, maps of %u sectors\n", st.page_k,
+               st.pool_sectors, st.area_sectors);
+
+    uint8_t *recs = bench_records(&c, n);
+    size_t snap_len = KS_SNAP_HEADER_SIZE + (size_t)n * KS_RECORD_SIZE;
+    uint8_t *snap = malloc(snap_len);
+    memset(&h, 0, sizeof h);
+    h.version = 1;
+    h.created_at = 1700000000;
+    if (ks_snapshot_write(&c, &h, recs, n, sk, snap, snap_len) != 0)
+        return 1;
+    ks_recsrc_mem(&src, snap + KS_SNAP_HEADER_SIZE, n);
+    t0 = bench_now();
+    if (ks_store_install(&st, snap, &src, 0, NULL) != 0)
+        return 1;
+    t1 = bench_now();
+    printf("install: %.2f s, %.1f MB programmed, %llu erases\n", t1 - t0, cnt.prog_bytes / 1e6,
+           (unsigned long long)cnt.erase_total);
+    t0 = bench_now();
+    int rc = ks_store_mount(&st, &cfg, NULL);
+    t1 = bench_now();
+    printf("mount: %.1f ms (full scan), rc %d\n", (t1 - t0) * 1e3, rc);
+
+    ks_snap_header h1;
+    ks_tree tree;
+    ks_snap_header_decode(&h1, snap, NULL);
+    uint8_t(*nodes)[32] = malloc(ks_tree_nodes(h1.bucket_bits) * 32);
+    ks_store_records(&st, &src);
+    if (ks_tree_build(&tree, &c, &src, h1.bucket_bits, nodes, ks_tree_nodes(h1.bucket_bits)))
+        return 1;
+
+    /* the stream of deltas, measured from after the install */
+    uint64_t base_prog = cnt.prog_bytes, base_erase = cnt.erase_total, change = 0;
+    uint32_t *after_install = malloc(sectors * sizeof *after_install);
+    memcpy(after_install, cnt.erases, sectors * sizeof *after_install);
+    double t_app = 0, t_fold = 0;
+    uint32_t n_app = 0, n_fold = 0;
+    uint64_t fold_prog = 0, fold_erase = 0;
+    bench_ver v = {recs, n, snap, NULL, 0, 0};
+    for (uint32_t i = 0; i < deltas; i++) {
+        bench_ver nv;
+        ks_delta dl;
+        if (bench_next(&c, sk, &v, i + 2, n + 300u * i, &nv) != 0)
+            return 1;
+        ks_delta_parse(&dl, nv.delta, nv.delta_len, NULL);
+        change += (uint64_t)dl.n_upserts * KS_RECORD_SIZE + (uint64_t)dl.n_removals * KS_KEYID_SIZE;
+        uint64_t p0 = cnt.prog_bytes, e0 = cnt.erase_total;
+        t0 = bench_now();
+        rc = ks_store_apply_delta(&st, nv.delta, nv.delta_len, 0, &tree, NULL);
+        t1 = bench_now();
+        if (rc != 0) {
+            printf("delta %u failed: %d\n", i, rc);
+            return 1;
+        }
+        if (st.cur.ovl_gen) {
+            t_app += t1 - t0;
+            n_app++;
+        } else {
+            t_fold += t1 - t0;
+            n_fold++;
+            fold_prog += cnt.prog_bytes - p0;
+            fold_erase += cnt.erase_total - e0;
+        }
+        if (i > 0)
+            bench_ver_free(&v);
+        v = nv;
+    }
+    uint64_t prog = cnt.prog_bytes - base_prog, er = cnt.erase_total - base_erase;
+    printf("deltas: %u appends (%.1f ms each), %u folds (%.1f ms each, %.2f MB and %.0f erases "
+           "each)\n", n_app, n_app ? t_app / n_app * 1e3 : 0, n_fold,
+           n_fold ? t_fold / n_fold * 1e3 : 0, n_fold ? fold_prog / 1e6 / n_fold : 0,
+           n_fold ? (double)fold_erase / n_fold : 0);
+    printf("amortized over %u deltas: %.1f bytes programmed per byte of change (goal <= 40, "
+           "layout 1: 467), %.0f erases per delta (goal <= 1,200, layout 1: 10,766)\n",
+           deltas, (double)prog / (double)change, (double)er / deltas);
+
+    /* erase spread: the whole device, and the snapshot region alone */
+    uint32_t first = 2 * 2 + 4 + 2 * OVL_HALF, mx = 0, mxs = 0, mn = UINT32_MAX;
+    uint64_t sum = 0, sum_delta = 0;
+    for (uint32_t s = 0; s < sectors; s++) {
+        sum += cnt.erases[s];
+        if (cnt.erases[s] > mx)
+            mx = cnt.erases[s], mxs = s;
+        if (cnt.erases[s] < mn)
+            mn = cnt.erases[s];
+        sum_delta += cnt.erases[s] - after_install[s];
+    }
+    double mean = (double)sum / sectors;
+    printf("erases per sector (install + deltas), whole device: min %u mean %.2f max %u "
+           "(sector %u, %s) max/mean %.1f\n", mn, mean, mx, mxs,
+           mxs < 4 ? "metadata" : mxs < first ? "audit/overlay"
+           : (st.paged && mxs < st.pool_first) ? "page map" : "snapshot",
+           mean > 0 ? mx / mean : 0);
+    {
+        uint32_t rmx = 0;
+        uint64_t rsum = 0;
+        uint32_t lo = st.paged ? st.pool_first : first, hi = st.paged ? st.pool_first + st.pool_sectors
+                                                                     : sectors;
+        for (uint32_t s = lo; s < hi; s++) {
+            rsum += cnt.erases[s];
+            if (cnt.erases[s] > rmx)
+                rmx = cnt.erases[s];
+        }
+        double rmean = (double)rsum / (hi - lo);
+        printf("  %s: mean %.2f max %u (max/mean %.2f)\n", st.paged ? "page pool" : "areas",
+               rmean, rmx, rmean > 0 ? rmx / rmean : 0);
+    }
+    /* Life: the most-erased sector reaches 10,000 erases at the rate the
+     * deltas wore it here (erases per delta on it). */
+    {
+        uint32_t dmx = 0;
+        for (uint32_t s = 0; s < sectors; s++)
+            if (cnt.erases[s] - after_install[s] > dmx)
+                dmx = cnt.erases[s] - after_install[s];
+        double per_delta = (double)dmx / deltas;
+        double life = per_delta > 0 ? 10000.0 / per_delta : 0;
+        double spread = (double)sum_delta / sectors / deltas;
+        printf("projected life on 10,000-cycle flash: most-erased sector %.3f erases per delta "
+               "-> %.0f deltas = %.1f years at 10/day, %.1f days at 1,440/day; with perfect "
+               "levelling (%.4f erases per sector per delta) %.1f years at 1,440/day\n",
+               per_delta, life, life / 10 / 365.25, life / 1440,
+               spread, spread > 0 ? 10000.0 / spread / 1440 / 365.25 : 0);
+    }
+
+    /* lookups: the store (mapped, RAM index) against the in-memory search */
+    {
+        uint8_t *keys = malloc((size_t)LOOKUPS * KS_KEYID_SIZE);
+        uint64_t rs = 7;
+        volatile unsigned long sink = 0;
+        for (uint32_t i = 0; i < LOOKUPS; i++) {
+            rs = rs * 6364136223846793005ull + 1442695040888963407ull;
+            memcpy(keys + (size_t)i * KS_KEYID_SIZE, v.recs + (size_t)((rs >> 33) % v.n) * KS_RECORD_SIZE,
+                   KS_KEYID_SIZE);
+        }
+        f.map = emu.mem;
+        /* every record of the final version, answered exactly */
+        uint32_t wrong = 0;
+        for (uint32_t i = 0; i < v.n; i++)
+            wrong += ks_store_lookup(&st, v.recs + (size_t)i * KS_RECORD_SIZE, rec) != 0 ||
+                     memcmp(rec, v.recs + (size_t)i * KS_RECORD_SIZE, KS_RECORD_SIZE) != 0;
+        printf("every record of version %u looked up: %u wrong\n", deltas + 1, wrong);
+        double rm[3], rst[3];
+        uint32_t hits = 0;
+        for (int r = 0; r < 3; r++) {
+            t0 = bench_now();
+            for (uint32_t i = 0; i < LOOKUPS; i++)
+                sink += mem_find(v.recs, v.n, keys + (size_t)i * KS_KEYID_SIZE);
+            t1 = bench_now();
+            rm[r] = LOOKUPS / (t1 - t0);
+            hits = 0;
+            t0 = bench_now();
+            for (uint32_t i = 0; i < LOOKUPS; i++)
+                hits += ks_store_lookup(&st, keys + (size_t)i * KS_KEYID_SIZE, rec) == 0;
+            t1 = bench_now();
+            rst[r] = LOOKUPS / (t1 - t0);
+        }
+        double sm = bench_median(rm, 3), ss = bench_median(rst, 3);
+        printf("lookups (mapped, RAM index, overlay %u entries): store %.2f M/s, in-memory "
+               "%.2f M/s, ratio %.2f (median of 3; %u of %u hit) [%lu]\n",
+               st.cur.ovl_gen ? st.ovl_n : 0, ss / 1e6, sm / 1e6, ss / sm, hits, LOOKUPS,
+               sink % 7);
+        free(keys);
+    }
+    return 0;
+}
