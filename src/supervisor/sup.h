@@ -170,6 +170,8 @@ struct sup_ctx {
     uint64_t version_floor;      /* versions never at or below; atomic (sup_restore.c) */
     struct sup_cluster *cluster; /* several keysupd on PostgreSQL (sup_cluster.h); NULL: one */
     struct sup_soft *soft;       /* heartbeat soft state, batched (sup_soft.h) */
+    struct sup_devcache *devcache; /* device keys outside the lock (sup_devcache.h) */
+    struct sup_keyview *keyview; /* the answer signer's key copy (sup_keyview.h) */
 };
 
 /* Paths inside a data directory. */

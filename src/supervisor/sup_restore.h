@@ -37,6 +37,10 @@ uint64_t sup_restore_floor(const sup_ctx *s);
 int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, const uint8_t *root,
                      int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE],
                      int proof);
+/* The same evidence judged without the database: 0 when sup_restore_check
+ * would certainly find nothing (the heartbeat's fast path, api_hbfast.c). */
+int sup_restore_suspect(const sup_ctx *s, uint64_t av, const uint8_t *root, int has_hist,
+                        uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE], int proof);
 
 /* KSE-304 incident: one `keysup key revoke ID` step per key id the evidence
  * names ("Re-revoke: ID ID..."), put before the catalogue's steps. */

@@ -17,6 +17,7 @@
 #include "ks_p11.h"
 #include "sup.h"
 #include "sup_signer.h"
+#include "sup_keyview.h"
 
 typedef struct key_row {
     int64_t seq;
@@ -82,6 +83,7 @@ check:
     }
     memcpy(s->pk, pk, KS_PUBKEY_SIZE);
     s->key_seq = k.seq;
+    sup_keyview_set(s);
     return KS_OK;
 }
 
@@ -176,6 +178,7 @@ sign:
     memcpy(s->sk, nsk, KS_SECKEY_SIZE);
     memcpy(s->pk, npk, KS_PUBKEY_SIZE);
     s->key_seq = k.seq + 1;
+    sup_keyview_set(s); /* answers are signed by the new key from now */
     if (new_seq)
         *new_seq = s->key_seq;
     rc = KS_OK;
