@@ -391,7 +391,7 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     h.report = rq->json; /* the report as sent: api_hb_read reads what it knows */
     h.text = json_dumps(h.report, JSON_COMPACT);
     api_hb_read(rq, h.report, h.text, &h.in);
-    if (!api_hb_fast(rq, &h.in) && api_tx(rq, rs, hb_tx, &h) != 0)
+    if (!api_hb_fast(rq, &h.in, &h.cmds) && api_tx(rq, rs, hb_tx, &h) != 0)
         goto cleanup;
     atomic_fetch_add(&rq->s->metrics.heartbeats, 1);
     if (h.restored)

@@ -23,11 +23,13 @@ typedef struct api_hb {
 void api_hb_read(sup_req *rq, json_t *r, char *text, api_hb *h);
 
 /*
- * 1 when the heartbeat was taken without the database: the controller's
- * cached row (sup_devcache.h) says no command is pending and its protocol
- * is unchanged, the report is no restore evidence, and the soft state went
- * to the batch. 0: take the full path (a transaction under s->lock).
+ * 1 when the heartbeat was taken without a transaction: its protocol is
+ * unchanged (sup_devcache.h), the report is no restore evidence, and the
+ * soft state went to the batch. *cmds gets the pending commands: none,
+ * without reading the database, when the cache knows there are none (the
+ * steady state); else read under s->lock, without BEGIN/COMMIT. 0: take the
+ * full path (a transaction under s->lock); *cmds is NULL then.
  */
-int api_hb_fast(sup_req *rq, const api_hb *h);
+int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds);
 
 #endif

@@ -65,19 +65,48 @@ void api_hb_read(sup_req *rq, json_t *r, char *text, api_hb *h)
     sr->health = text;
 }
 
-int api_hb_fast(sup_req *rq, const api_hb *h)
+/* The pending commands, read without a transaction (a read needs none): on
+ * PostgreSQL the heartbeat then commits nothing but its nonce. */
+static int read_commands(sup_ctx *s, int64_t id, json_t **cmds)
+{
+    sup_dbv p = sup_dbv_int(id);
+    uint64_t gen;
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    gen = sup_devcache_gen(s, id); /* before the query: see hb_tx */
+    *cmds = sup_db_rows_json(s->db, "SELECT id, command, args FROM commands WHERE"
+                                    " controller_id = ? AND state = 'pending' ORDER BY id",
+                             &p, 1, &rc);
+    pthread_mutex_unlock(&s->lock);
+    if (!*cmds)
+        return -1;
+    if (json_array_size(*cmds) == 0)
+        sup_devcache_no_commands(s, id, gen);
+    return 0;
+}
+
+int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds)
 {
     sup_ctx *s = rq->s;
     sup_devinfo di;
 
-    if (!s->devcache || s->cluster)
-        return 0; /* no cache here: every heartbeat reads the database */
-    if (sup_devcache_get(s, rq->ctrl_id, &di) != 1 || !di.no_commands)
-        return 0; /* commands may be pending: the full path reads them */
+    *cmds = NULL;
+    /* Cached, or read from the database in a cluster (sup_devcache.h). */
+    if (sup_devcache_get(s, rq->ctrl_id, &di) != 1)
+        return 0;
     if (h->sr.has_protocol && (!di.has_proto || di.proto != h->sr.protocol))
         return 0; /* a new protocol is written at once (proto_refused reads it) */
     if (h->has_av && sup_restore_suspect(s, h->av, h->has_root ? h->root : NULL, h->has_hist,
                                          h->hist, h->pv, h->proot, h->proof))
         return 0; /* possible restore evidence: judged in a transaction */
-    return sup_soft_put(s, &h->sr) == 0;
+    if (!di.no_commands && read_commands(s, rq->ctrl_id, cmds) != 0)
+        return 0;
+    if (sup_soft_put(s, &h->sr) != 0) {
+        json_decref(*cmds); /* out of memory: the full path writes the row itself */
+        *cmds = NULL;
+        return 0;
+    }
+    if (!*cmds)
+        *cmds = json_array();
+    return 1;
 }

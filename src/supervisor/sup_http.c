@@ -746,7 +746,7 @@ static size_t http_options(sup_ctx *s, struct MHD_OptionItem *o, size_t cap,
         }                                                                              \
     } while (0)
     OPT(MHD_OPTION_SOCK_ADDR, 0, addr);
-    OPT(MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, NULL);
+    OPT(MHD_OPTION_THREAD_POOL_SIZE, sup_config_threads(&s->cfg), NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, s);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, s);
     OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, s);
