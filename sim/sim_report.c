@@ -184,6 +184,7 @@ static json_t *summary_json(sim *s)
         json_object_set_new(o, "comm_lost", json_integer((json_int_t)lost));
     }
     json_object_set_new(o, "verify_per_s_core", json_real(s->verify_per_s));
+    json_object_set_new(o, "verify_per_cpu_s", json_real(s->verify_per_cpu_s));
     json_object_set_new(o, "cores", json_integer(s->cores));
     json_object_set_new(o, "verify_bound_per_s", json_real(s->verify_per_s * s->cores));
     if (s->watch)

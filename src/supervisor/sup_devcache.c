@@ -37,6 +37,14 @@ static uint64_t mono_s(void)
     return (uint64_t)ts.tv_sec;
 }
 
+/* An entry's life: between TTL/2 and TTL, spread by id, so a fleet that
+ * enrolled together does not expire together (a burst of database reads,
+ * each waiting on s->lock behind the soft-state flush's fsync). */
+static uint64_t ttl_of(int64_t id)
+{
+    return SUP_DEVCACHE_TTL / 2u + (uint64_t)id % (SUP_DEVCACHE_TTL / 2u + 1u);
+}
+
 static size_t slot_of(int64_t id) { return (size_t)((uint64_t)id % SUP_DEVCACHE_SLOTS); }
 static shard *shard_of(struct sup_devcache *c, size_t i) { return &c->shards[i % SHARDS]; }
 
@@ -118,7 +126,7 @@ int sup_devcache_get(sup_ctx *s, int64_t id, sup_devinfo *out)
         return read_db(s, id, out);
     sh = shard_of(c, i);
     pthread_mutex_lock(&sh->mu);
-    if (c->slots[i].id == id && now - c->slots[i].filled < SUP_DEVCACHE_TTL) {
+    if (c->slots[i].id == id && now - c->slots[i].filled < ttl_of(id)) {
         *out = c->slots[i].info;
         pthread_mutex_unlock(&sh->mu);
         atomic_fetch_add(&c->hits, 1);

@@ -18,8 +18,9 @@
  * the commit that made it stale: a re-provisioned (revoked) device key is
  * refused by the next request.
  *
- * Entries also expire after SUP_DEVCACHE_TTL seconds: a backstop for a
- * writer added later that forgets to call forget, not the mechanism.
+ * Entries also expire after at most SUP_DEVCACHE_TTL seconds (spread by
+ * id): a backstop for a writer added later that forgets to call forget,
+ * not the mechanism.
  * With several keysupd on one PostgreSQL (sup_cluster.h) another instance
  * can revoke a device behind this one's back: the cache is not used there.
  *
