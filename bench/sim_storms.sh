@@ -14,7 +14,9 @@
 #
 # usage: bench/sim_storms.sh [SIZES...]     (default: 100 1000 10000)
 #   HB=2 (heartbeat s)  AT=10 (s after the fleet enrolled)  OFF=20 (offline s)
-#   STORMS="powercut reinit"  BIN=build-bench/bin  KEEP=1 keeps the logs
+#   KEYS=300 (keys valid everywhere, imported first: every image holds them; the
+#   simulated flash is 48 sectors, so a few hundred keys fit a 10,000 fleet in RAM)
+#   STORMS="powercut reinit"  SIM_THREADS=2  BIN=build-bench/bin  KEEP=1 keeps the logs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build-bench/bin}
@@ -49,6 +51,7 @@ wait_for() { # SECONDS CMD...
     done
 }
 
+echo "# ${KEYS:-300} keys in every scope's image ($(( (${KEYS:-300} + 1) * 128 / 1024 )) KiB of records); heartbeat ${HB} s"
 printf "%-9s %-8s %-10s %-10s %-10s %-8s %-10s %-10s %s\n" storm controllers converge_s \
     snapshots deltas shed rss_before rss_peak load
 for storm in $STORMS; do
@@ -64,10 +67,17 @@ for storm in $STORMS; do
         wait_for 10 test -s "$d/port"
         export KEYSUP_SERVER="http://127.0.0.1:$(cat "$d/port")" KEYSUP_TOKEN_FILE="$d/admin.tok"
         "$BIN/keysup" key keygen --out "$d/k.key" --no-passphrase >/dev/null
+        "$BIN/keysup" key keygen --out "$d/k0.key" --no-passphrase >/dev/null
+        # records in every store from the start (the corrupt fault flips a bit in one)
+        "$BIN/keysup" --json key enrol --public-key "$d/k0.key" --privilege OPERATOR --scope 0 >/dev/null
+        python3 -c 'import os, sys
+print("public_key,label,privileges,scope")
+for i in range(int(sys.argv[1])): print(f"{os.urandom(32).hex()},k{i},OPERATOR,0")' "${KEYS:-300}" >"$d/keys.csv"
+        "$BIN/keysup" key import "$d/keys.csv" >/dev/null
         fault=offline
         [ "$storm" = reinit ] && fault=corrupt
         "$BIN/keysup-sim" --supervisor "$KEYSUP_SERVER" --admin-token "$d/admin.tok" --controllers "$n" \
-            --scopes 10 --heartbeat "$HB" --threads 2 --connections "${CONNS:-1024}" \
+            --scopes 10 --heartbeat "$HB" --threads "${SIM_THREADS:-2}" --connections "${CONNS:-1024}" \
             --enroll-rate "${ENROLL:-300}" --fault "$fault=1" --fault-at "$AT" --offline-for "$OFF" \
             --status "$d/status.json" --json >"$d/summary.json" 2>"$d/sim.log" &
         SIM=$!
