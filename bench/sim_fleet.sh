@@ -10,9 +10,17 @@
 #   HB=1 (heartbeat seconds)  WINDOW=10 (steady seconds measured)
 #   CONNS=1024 (the sim's kept-alive connections)  ENROLL=300 (enrolments/s)
 #   BIN=build-bench/bin (a Release build: bench/run.sh makes one)  KEEP=1 keeps the logs
+#   SIM_THREADS=2 (keysup-sim's worker threads: more get the load generator
+#   more of a machine shared with other jobs)
+#   SUP_THREADS=N (keysupd's threads; default 0: its own choice, 4 per core in 16..64)
+#   SUPD=path (another keysupd binary, e.g. an older build, against the same sim)
+# Each row is followed by the load average before and after it: on a shared
+# machine the figures are only comparable with their ratio to the verify
+# bound measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-build-bench/bin}
+SUPD=${SUPD:-$BIN/keysupd}
 HB=${HB:-1}
 WINDOW=${WINDOW:-10}
 SIZES=("$@")
@@ -52,8 +60,10 @@ for n in "${SIZES[@]}"; do
     # the whole fleet is one address here: lift the per-address limits
     sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
         -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 100000/' \
-        -e "s/^threads = .*/threads = ${SUP_THREADS:-4}/" "$d/sup/keysupd.conf"
-    "$BIN/keysupd" --data "$d/sup" --listen 127.0.0.1:0 --port-file "$d/port" >"$d/keysupd.log" 2>&1 &
+        -e "s/^threads = .*/threads = ${SUP_THREADS:-0}/" "$d/sup/keysupd.conf"
+    grep -q "^threads = ${SUP_THREADS:-0}\$" "$d/sup/keysupd.conf" || echo "threads = ${SUP_THREADS:-0}" >>"$d/sup/keysupd.conf"
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    "$SUPD" --data "$d/sup" --listen 127.0.0.1:0 --port-file "$d/port" >"$d/keysupd.log" 2>&1 &
     SUP=$!
     wait_for 10 test -s "$d/port"
     export KEYSUP_SERVER="http://127.0.0.1:$(cat "$d/port")" KEYSUP_TOKEN_FILE="$d/admin.tok"
@@ -61,7 +71,7 @@ for n in "${SIZES[@]}"; do
     "$BIN/keysup" --json key enrol --public-key "$d/k.key" --privilege OPERATOR --scope 0 >"$d/k.json"
     kid=$(j "$d/k.json" 'd["key_id"]')
     "$BIN/keysup-sim" --supervisor "$KEYSUP_SERVER" --admin-token "$d/admin.tok" --controllers "$n" \
-        --scopes 10 --heartbeat "$HB" --threads 2 --connections "${CONNS:-1024}" --enroll-rate "${ENROLL:-300}" \
+        --scopes 10 --heartbeat "$HB" --threads "${SIM_THREADS:-2}" --connections "${CONNS:-1024}" --enroll-rate "${ENROLL:-300}" \
         --watch-key "$kid" --status "$d/status.json" --json >"$d/summary.json" 2>"$d/sim.log" &
     SIM=$!
     # every controller that enrolled (a few may give up after 5 refused tries: counted)
@@ -80,6 +90,7 @@ for n in "${SIZES[@]}"; do
     hwm=$(rss_kb "$SUP" VmHWM)
     kill -TERM "$SIM"; wait "$SIM" || true; SIM=
     kill -TERM "$SUP"; wait "$SUP" || true; SUP=
+    echo "#   n=$n: load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
     python3 - "$d/summary.json" "$n" "$c0" "$c1" "$h0" "$h1" "$t0" "$t1" "$rss" "$hwm" "$r0" "$HZ" "$s0" "$s1" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -94,7 +105,16 @@ print(f"{n:<8} {cpu:<9.2f} {rss // 1024:<6}MiB {hbs:<10.0f} {s['latency_ms']['p5
       f"{w['p99_ms'] - r0:<9} {w['last_ms'] - r0:<9} {s['rss_kb'] // 1024}MiB")
 print(f"#   n={n}: keysupd peak RSS {hwm // 1024} MiB; keysup-sim used {(s1 - s0) / hz / sec:.2f} cores; "
       f"{s['heartbeats']} heartbeats, "
-      f"{s['heartbeat_errors']} failed; verify {s['verify_per_s_core']:.0f}/s/core x {s['cores']} cores; "
+      f"{s['heartbeat_errors']} failed ({s.get('heartbeats_shed', 0)} shed, "
+      f"{s.get('comm_lost', 0)} controllers with KSE-100); verify {s['verify_per_s_core']:.0f}/s/core x {s['cores']} cores; "
       f"revocation refused by {w['refused']}/{n}; {s['failed']} never enrolled")
+# What keysupd could take with the cores to itself: heartbeats per second of
+# its CPU against verifies per second of CPU (the offered load, n / HB, caps
+# hb/s above; this does not depend on it, nor on the share of the machine
+# the other jobs left us, which the wall-clock verify rate does).
+per_core = hbs / cpu if cpu > 0 else 0
+vcpu = s.get("verify_per_cpu_s") or s["verify_per_s_core"]
+print(f"#   n={n}: capacity {per_core:.0f} heartbeats per keysupd CPU-second against "
+      f"{vcpu:.0f} verifies per CPU-second: {per_core / vcpu:.2f}")
 PY
 done

@@ -126,6 +126,7 @@ typedef struct sim {
     unsigned enrolled, failed;   /* atomics */
     int stop;                    /* atomic: finish and return */
     double verify_per_s;         /* Ed25519 verifies/s on one core, this run */
+    double verify_per_cpu_s;     /* the same per second of CPU it got (sim_main.c) */
     unsigned cores;
 } sim;
 

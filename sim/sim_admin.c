@@ -71,11 +71,15 @@ static int add_all(sim *s)
                                 (json_int_t)(1 + i % s->o.scopes));
         char *text = json_dumps(req, JSON_COMPACT);
         json_decref(req);
-        curl_easy_reset(c); /* one handle: the connection is kept */
+        curl_easy_reset(c);
         ks_httpc_setup(c, "POST", url, &b, 1u << 20, NULL);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+        /* A new connection each: libcurl re-sends a request whose reused
+         * connection dies, and a re-sent add that keysupd had committed is
+         * refused (409, the name exists), which ended a loaded 10,000 run. */
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
         CURLcode cc = curl_easy_perform(c);
         free(text);
         status = ks_httpc_status(c);

@@ -172,7 +172,19 @@ static json_t *summary_json(sim *s)
                   (json_int_t)t.presented, "granted", (json_int_t)t.granted, "faults", faults,
                   "rss_kb", (json_int_t)rss_kb());
     json_object_set_new(o, "fault_controllers", fids);
+    {
+        /* Shed heartbeats (503 KSE-121) are a busy supervisor, not a lost
+         * link: counted apart, and no controller may show KSE-100 for them. */
+        uint64_t shed = 0, lost = 0;
+        for (unsigned i = 0; i < s->o.controllers; i++) {
+            shed += __atomic_load_n(&s->ctl[i]->a.shed_heartbeats, __ATOMIC_RELAXED);
+            lost += __atomic_load_n(&s->ctl[i]->a.comm_lost, __ATOMIC_RELAXED) != 0;
+        }
+        json_object_set_new(o, "heartbeats_shed", json_integer((json_int_t)shed));
+        json_object_set_new(o, "comm_lost", json_integer((json_int_t)lost));
+    }
     json_object_set_new(o, "verify_per_s_core", json_real(s->verify_per_s));
+    json_object_set_new(o, "verify_per_cpu_s", json_real(s->verify_per_cpu_s));
     json_object_set_new(o, "cores", json_integer(s->cores));
     json_object_set_new(o, "verify_bound_per_s", json_real(s->verify_per_s * s->cores));
     if (s->watch)

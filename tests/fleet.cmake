@@ -13,3 +13,9 @@ target_link_libraries(test_import_parse PRIVATE keysup_sup)
 add_test(NAME resume_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/resume_e2e.sh)
 set_tests_properties(resume_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-resume")
+# The heartbeat outside the database lock: device-cache invalidation
+# (commands, protocol, revocation under load) and shed heartbeats that are
+# not a lost link.
+add_test(NAME devcache_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/devcache_e2e.sh)
+set_tests_properties(devcache_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-devcache")

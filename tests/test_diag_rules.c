@@ -111,6 +111,37 @@ static void test_missed_heartbeats_comm_lost(void **state)
     json_decref(r);
 }
 
+/* Silent while this supervisor shed device requests: KSE-121 evidence, no
+ * incident, not KSE-100; silent one window after the shedding: KSE-100. */
+static void test_silent_while_shedding_is_busy_not_lost(void **state)
+{
+    (void)state;
+    sup_diag_cfg c = cfg();
+    sup_diag_facts f;
+    sup_findings o;
+    json_t *r = healthy();
+    facts(&f, r);
+    f.last_seen_ms = NOW - 3500;
+    f.shed_ms = NOW - 1000; /* shed since we last heard from it, within the window */
+    sup_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 100));
+    const sup_finding *x = get(&o, 121);
+    assert_non_null(x);
+    assert_false(x->root);
+    assert_true(x->evidence_only);
+    assert_int_equal(o.comm_lost, 0);
+    f.shed_ms = NOW - 3400; /* the shedding stopped more than a window ago */
+    f.last_seen_ms = NOW - 7000;
+    sup_diag_walk(&c, &f, &o);
+    assert_null(get(&o, 121));
+    assert_non_null(get(&o, 100));
+    f.shed_ms = NOW - 5000; /* shed before it went silent: not the cause */
+    f.last_seen_ms = NOW - 3500;
+    sup_diag_walk(&c, &f, &o);
+    assert_non_null(get(&o, 100));
+    json_decref(r);
+}
+
 static void test_desync_makes_key_unknown_a_symptom(void **state)
 {
     (void)state;
@@ -483,6 +514,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_healthy_has_no_findings),
         cmocka_unit_test(test_missed_heartbeats_comm_lost),
+        cmocka_unit_test(test_silent_while_shedding_is_busy_not_lost),
         cmocka_unit_test(test_desync_makes_key_unknown_a_symptom),
         cmocka_unit_test(test_controller_ahead_is_not_auto_repaired),
         cmocka_unit_test(test_order_store_before_sync_before_clock),

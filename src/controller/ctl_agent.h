@@ -184,6 +184,10 @@ typedef struct ctl_agent {
     /* storms (ctl_resume.c): no download before busy_until_ms after a 503,
      * and a snapshot cut short kept for a Range resume */
     uint64_t busy_until_ms;
+    /* The last answer was keysupd shedding load (503/429 with Retry-After,
+     * KSE-121): set by every ctl_http; shed heartbeats counted since start. */
+    uint32_t shed_retry_after;   /* 0: the last answer was not a shed */
+    uint64_t shed_heartbeats;
     uint8_t *part;
     size_t part_len;
     char part_etag[64];
@@ -293,6 +297,9 @@ int ctl_busy(ctl_agent *a);
 /* A 503 answer r: waits its Retry-After plus random jitter up to as long
  * again before the next download. */
 void ctl_busy_note(ctl_agent *a, const struct ctl_http_resp *r);
+/* A heartbeat keysupd shed (a->shed_retry_after set): the supervisor
+ * answered, so the link is up; counted and logged, never KSE-100. */
+void ctl_shed_heartbeat(ctl_agent *a);
 /* GET /v1/device/snapshot, resuming a cut one with Range/If-Range. 0 with
  * the whole image in r (status 200), the answer's status otherwise (503:
  * backed off), or -1 when the supervisor could not be reached. */

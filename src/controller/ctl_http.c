@@ -199,6 +199,7 @@ int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *
     struct curl_slist *h = NULL;
     uint8_t nonce_used[32] = {0};
     memset(out, 0, sizeof *out);
+    a->shed_retry_after = 0;
     if (a->link_down)
         return -1; /* fault hook: the link is cut */
     if (sign) {
@@ -212,6 +213,7 @@ int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *
             /* shed (KSE-121): the caller sees the status and Retry-After */
             out->status = nr.status;
             out->retry_after = nr.retry_after ? nr.retry_after : 1;
+            a->shed_retry_after = nr.retry_after; /* 0 without the header: not keysupd's */
             ctl_http_free(&nr);
             return 0;
         }
@@ -253,6 +255,8 @@ int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *
         h = curl_slist_append(h, *extra);
     if (perform(a, method, path, body, h, keep_partial, out) != 0)
         return -1;
+    if (out->status == 503 || out->status == 429)
+        a->shed_retry_after = out->retry_after; /* keysupd always sends Retry-After */
     if (sign) {
         out->signed_req = 1;
         memcpy(out->nonce, nonce_used, sizeof out->nonce);

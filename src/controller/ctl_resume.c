@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -35,6 +36,26 @@ void ctl_busy_note(ctl_agent *a, const ctl_http_resp *r)
     a->busy_until_ms = ctl_mono_ms() + (uint64_t)base * 1000u + jitter;
     fprintf(stderr, "keysup-controller: sync.busy HTTP %d retry_after=%u jitter_ms=%u\n",
             r->status, base, jitter);
+}
+
+/*
+ * A shed heartbeat is an answer: keysupd is there and told us when to come
+ * back. Counting it as a lost link would raise KSE-100 on a whole fleet in
+ * every storm, and the supervisor's diagnosis would then chase 10,000 link
+ * faults that are its own load. So the link watch counts from here, the
+ * shed is logged and counted (the health report's "supervisor_busy"), and
+ * the heartbeat keeps its rhythm: the next one may well be admitted.
+ */
+void ctl_shed_heartbeat(ctl_agent *a)
+{
+    a->shed_heartbeats++;
+    a->last_contact = (uint64_t)time(NULL);
+    a->last_contact_ms = ctl_mono_ms();
+    if (a->comm_lost)
+        fprintf(stderr, "keysup-controller: link to the supervisor restored (it is busy)\n");
+    a->comm_lost = 0;
+    fprintf(stderr, "keysup-controller: sync.busy heartbeat shed, retry_after=%u (%llu shed)\n",
+            a->shed_retry_after, (unsigned long long)a->shed_heartbeats);
 }
 
 void ctl_resume_drop(ctl_agent *a)

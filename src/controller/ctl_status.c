@@ -214,6 +214,8 @@ json_t *ctl_status_json(ctl_agent *a)
     ctl_restore_report(a, o); /* applied_history; KSE-304 evidence */
     json_object_set_new(o, "last_sync", json_integer((json_int_t)a->set.last_sync));
     json_object_set_new(o, "last_contact", json_integer((json_int_t)a->last_contact));
+    /* heartbeats keysupd shed (KSE-121): busy, not a lost link (ctl_resume.c) */
+    json_object_set_new(o, "supervisor_busy", json_integer((json_int_t)a->shed_heartbeats));
     int clock_ok = 0;
     uint64_t now = ctl_now(a, &clock_ok);
     json_t *conds = json_array();

@@ -475,6 +475,11 @@ int ctl_heartbeat(ctl_agent *a)
     fault_powercut_check(a);
     if (aerr)
         return aerr; /* not authentic: refused and counted, nothing acted on */
+    if ((status == 503 || status == 429) && a->shed_retry_after) {
+        json_decref(ans);
+        ctl_shed_heartbeat(a); /* busy, not lost: no KSE-100 */
+        return KS_E_SUPERVISOR_BUSY;
+    }
     if (!ans || status != 200) {
         json_decref(ans);
         /* KSE-100 counts from the last answer, on the monotonic clock, at

@@ -11,6 +11,7 @@
 #include <keysup/ks_answer.h>
 
 #include "sup_api.h"
+#include "sup_keyview.h"
 
 int api_answer_sign(sup_ctx *s, const sup_req *rq, int status, const uint8_t *body, size_t len,
                     char key_hex[2 * KS_PUBKEY_SIZE + 1], char sig_hex[2 * KS_SIG_SIZE + 1])
@@ -25,12 +26,10 @@ int api_answer_sign(sup_ctx *s, const sup_req *rq, int status, const uint8_t *bo
     memcpy(a.nonce, rq->nonce, KS_ANSWER_NONCE_SIZE);
     a.status = (uint16_t)status;
     ks_answer_bind(&s->crypto, &a, rq->method, rq->url, body, len);
-    /* A copy of the key, so a rotation cannot swap it mid-signature and
-     * the lock is not held while signing. */
-    pthread_mutex_lock(&s->lock);
-    memcpy(sk, s->sk, sizeof sk);
-    memcpy(pk, s->pk, sizeof pk);
-    pthread_mutex_unlock(&s->lock);
+    /* A copy of the key, so a rotation cannot swap it mid-signature; from
+     * the key view, not under s->lock, which a heartbeat must not wait on
+     * (sup_keyview.h). */
+    sup_keyview_get(s, sk, pk);
     rc = ks_answer_sign(&s->crypto, &a, sk, sig);
     ks_wipe(sk, sizeof sk);
     if (rc) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sodium.h>
 
+#include "sup_devcache.h"
 #include "sup_api.h"
 #include "ks_cred.h"
 #include "sup_http_tls.h"
@@ -239,6 +240,9 @@ static int reprov_tx(sup_req *rq, sup_resp *rs, void *ctx)
     /* A re-provisioned controller enrols again with a new device key. */
     rc = sup_db_exec(rq->s->db, "UPDATE controllers SET device_pk = NULL WHERE id = ?", &p, 1,
                     NULL, NULL);
+    /* Before the commit, under the lock: the old device key is refused by
+     * the next request, never served from the cache (sup_devcache.h). */
+    sup_devcache_forget(rq->s, r->id);
     if (!rc)
         rc = provision(rq->s, r->id, r->tok, &r->expires);
     if (rc)
@@ -381,6 +385,7 @@ static int cmd_tx(sup_req *rq, sup_resp *rs, void *ctx)
     free(args);
     if (rc)
         return rc;
+    sup_devcache_forget(s, c->ctrl); /* its next heartbeat reads the commands */
     c->id = sup_db_last_id(s->db);
     snprintf(target, sizeof target, "controller:%lld", (long long)c->ctrl);
     sup_audit(s, 1, rq->actor, "controller.command", target, "ok", NULL, c->command);

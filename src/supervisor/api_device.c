@@ -22,9 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_hb.h"
 #include "sup_api.h"
 #include "sup_clone.h"
 #include "sup_cluster.h"
+#include "sup_devcache.h"
 #include "sup_diag.h"
 #include "sup_restore.h"
 #include "sup_soft.h"
@@ -106,6 +108,7 @@ static int enroll_tx(sup_req *rq, sup_resp *rs, void *ctx)
     }
     if (rc)
         return rc;
+    sup_devcache_forget(s, pr.id); /* a re-enrolment's new key, not the old one */
     if (sup_sigkey_chain(s, &chain, &clen) != KS_OK)
         return KS_DB_ERR;
     snprintf(target, sizeof target, "controller:%lld", (long long)pr.id);
@@ -185,15 +188,14 @@ static void dev_nonce(sup_req *rq, sup_resp *rs)
 static int proto_refused(sup_req *rq, sup_resp *rs)
 {
     sup_ctx *s = rq->s;
-    sup_dbv id = sup_dbv_int(rq->ctrl_id);
-    int64_t pv = 0;
+    sup_devinfo di;
+    int64_t pv;
     char kse[12];
-    int rc;
-    pthread_mutex_lock(&s->lock);
-    rc = sup_db_int(s->db, "SELECT protocol_version FROM controllers WHERE id = ?"
-                          " AND protocol_version IS NOT NULL", &id, 1, &pv);
-    pthread_mutex_unlock(&s->lock);
-    if (rc != KS_DB_OK || (pv >= s->cfg.protocol_min && pv <= s->cfg.protocol_max))
+    /* From the device cache (a protocol change forgets it: hb_tx). */
+    if (sup_devcache_get(s, rq->ctrl_id, &di) != 1 || !di.has_proto)
+        return 0;
+    pv = di.proto;
+    if (pv >= s->cfg.protocol_min && pv <= s->cfg.protocol_max)
         return 0;
     if (rs)
         api_error(rs, 409, SUP_KSE_TEXT(kse, FIRMWARE_INCOMPATIBLE), "the controller speaks device protocol %lld; this supervisor"
@@ -329,98 +331,68 @@ static void dev_time(sup_req *rq, sup_resp *rs)
 typedef struct hb {
     json_t *report;
     char *text;
+    api_hb in;   /* the report, read once (api_hbfast.c) */
     json_t *cmds;
     int restored; /* this report proved a restored supervisor: kick the publisher */
 } hb;
 
+/* The full path: the steady heartbeat takes api_hb_fast instead. */
 static int hb_tx(sup_req *rq, sup_resp *rs, void *ctx)
 {
     hb *h = ctx;
     sup_ctx *s = rq->s;
-    json_t *r = h->report;
-    uint64_t now = sup_now(), av = 0;
-    uint8_t root[KS_HASH_SIZE], proot[KS_HASH_SIZE];
-    int has_root = 0, has_av = 0, rc;
-    uint64_t pv = sup_pub_version(s, rq->ctrl_scope, proot);
-    json_t *t = json_object_get(r, "time"), *fw = json_object_get(r, "firmware_version");
-    json_t *pr = json_object_get(r, "protocol_version"), *lo = json_object_get(r, "lockout");
+    const api_hb *in = &h->in;
     sup_dbv id = sup_dbv_int(rq->ctrl_id);
+    uint64_t gen;
+    int rc;
 
     (void)rs;
-    if (json_is_integer(json_object_get(r, "applied_version"))) {
-        av = (uint64_t)json_integer_value(json_object_get(r, "applied_version"));
-        has_av = 1;
-    }
-    if (json_is_string(json_object_get(r, "applied_root")) &&
-        ks_unhex(root, KS_HASH_SIZE, json_string_value(json_object_get(r, "applied_root"))) == 0)
-        has_root = 1;
-    {
-        /* Soft state: held in memory, written in batches (sup_soft.h). */
-        sup_soft_row sr;
-        memset(&sr, 0, sizeof sr);
-        sr.id = rq->ctrl_id;
-        sr.last_seen = (int64_t)now;
-        /* last_sync only moves when the controller holds what is published. */
-        if (has_av && has_root && av == pv && memcmp(root, proot, KS_HASH_SIZE) == 0)
-            sr.last_sync = (int64_t)now;
-        sr.has_av = has_av;
-        sr.applied_version = (int64_t)av;
-        sr.has_root = has_root;
-        if (has_root)
-            memcpy(sr.applied_root, root, KS_HASH_SIZE);
-        if (json_is_integer(t) && json_integer_value(t) > 0 &&
-            json_integer_value(t) < ((json_int_t)1 << 40)) { /* sane times only */
-            sr.has_offset = 1;
-            sr.clock_offset = json_integer_value(t) - (int64_t)now;
-        }
-        sr.firmware = json_is_string(fw) ? (char *)json_string_value(fw) : NULL;
-        sr.has_protocol = json_is_integer(pr);
-        sr.protocol = json_integer_value(pr);
-        sr.lockout = json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0);
-        sr.health = h->text;
-        rc = sup_soft_put(s, &sr) == 0 ? KS_DB_OK : sup_soft_write(s, &sr);
-        /* The protocol decides what this supervisor serves (proto_refused):
-         * a change is written now, in this transaction, not with the batch.
-         * An unchanged one writes nothing, so the commit stays a read. */
-        if (rc == KS_DB_OK && json_is_integer(pr)) {
-            sup_dbv q[3] = {sup_dbv_int(json_integer_value(pr)), id,
-                            sup_dbv_int(json_integer_value(pr))};
-            rc = sup_db_exec(s->db, "UPDATE controllers SET protocol_version = ? WHERE id = ?"
-                                    " AND (protocol_version IS NULL OR protocol_version <> ?)",
-                             q, 3, NULL, NULL);
-        }
+    rc = sup_soft_put(s, &in->sr) == 0 ? KS_DB_OK : sup_soft_write(s, &in->sr);
+    /* The protocol decides what this supervisor serves (proto_refused):
+     * a change is written now, in this transaction, not with the batch.
+     * An unchanged one writes nothing, so the commit stays a read. */
+    if (rc == KS_DB_OK && in->sr.has_protocol) {
+        sup_dbv q[3] = {sup_dbv_int(in->sr.protocol), id, sup_dbv_int(in->sr.protocol)};
+        rc = sup_db_exec(s->db, "UPDATE controllers SET protocol_version = ? WHERE id = ?"
+                                " AND (protocol_version IS NULL OR protocol_version <> ?)",
+                         q, 3, NULL, NULL);
+        if (rc == KS_DB_OK && sup_db_changes(s->db) > 0)
+            sup_devcache_forget(s, rq->ctrl_id);
     }
     if (rc)
         return rc;
-    if (has_av) {
-        json_t *jh = json_object_get(r, "applied_history"), *rsv = json_object_get(r, "restore");
-        int proof = json_integer_value(json_object_get(rsv, "lost_count")) > 0 &&
-                    json_integer_value(json_object_get(rsv, "offered_history")) ==
-                        json_integer_value(jh);
-        rc = sup_restore_check(s, rq->ctrl_id, rq->ctrl_scope, av, has_root ? root : NULL,
-                              json_is_integer(jh), (uint32_t)json_integer_value(jh), pv, proot,
-                              proof, json_string_value(json_object_get(r, "applied_header")));
+    if (in->has_av) {
+        rc = sup_restore_check(s, rq->ctrl_id, rq->ctrl_scope, in->av,
+                               in->has_root ? in->root : NULL, in->has_hist, in->hist, in->pv,
+                               in->proot, in->proof, in->header);
         if (rc < 0)
             return rc;
         h->restored = rc;
     }
+    /* Read under the lock, before the query: a command queued after it
+     * bumps the generation, so "none pending" is not cached over it. */
+    gen = sup_devcache_gen(s, rq->ctrl_id);
     h->cmds = sup_db_rows_json(s->db, "SELECT id, command, args FROM commands WHERE"
                               " controller_id = ? AND state = 'pending' ORDER BY id", &id, 1, &rc);
+    if (h->cmds && json_array_size(h->cmds) == 0)
+        sup_devcache_no_commands(s, rq->ctrl_id, gen);
     return rc;
 }
 
 static void dev_heartbeat(sup_req *rq, sup_resp *rs)
 {
-    hb h = {NULL, NULL, NULL, 0};
+    hb h;
     uint8_t root[KS_HASH_SIZE];
     char rh[2 * KS_HASH_SIZE + 1];
     uint64_t v;
     size_t i;
     json_t *c;
 
-    h.report = rq->json; /* the report as sent: hb_tx reads what it knows */
+    memset(&h, 0, sizeof h);
+    h.report = rq->json; /* the report as sent: api_hb_read reads what it knows */
     h.text = json_dumps(h.report, JSON_COMPACT);
-    if (api_tx(rq, rs, hb_tx, &h) != 0)
+    api_hb_read(rq, h.report, h.text, &h.in);
+    if (!api_hb_fast(rq, &h.in, &h.cmds) && api_tx(rq, rs, hb_tx, &h) != 0)
         goto cleanup;
     atomic_fetch_add(&rq->s->metrics.heartbeats, 1);
     if (h.restored)

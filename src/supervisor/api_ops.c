@@ -10,6 +10,7 @@
 
 #include "sup_api.h"
 #include "sup_diag.h"
+#include "sup_devcache.h"
 #include "sup_shed.h"
 
 static void healthz(sup_req *rq, sup_resp *rs)
@@ -136,6 +137,16 @@ static void metrics(sup_req *rq, sup_resp *rs)
                    "# HELP keysup_snapshot_downloads_active Snapshot answers being sent.\n"
                    "# TYPE keysup_snapshot_downloads_active gauge\nkeysup_snapshot_downloads_active %llu\n",
                (unsigned long long)shed, (unsigned long long)in, (unsigned long long)dl);
+    }
+    {
+        uint64_t hit, miss;
+        sup_devcache_stats(rq->s, &hit, &miss);
+        append(&o, "# HELP keysup_devcache_hits_total Device requests authenticated from the device"
+                   " cache.\n# TYPE keysup_devcache_hits_total counter\nkeysup_devcache_hits_total"
+                   " %llu\n# HELP keysup_devcache_misses_total Device lookups that read the"
+                   " database.\n# TYPE keysup_devcache_misses_total counter\n"
+                   "keysup_devcache_misses_total %llu\n",
+               (unsigned long long)hit, (unsigned long long)miss);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

@@ -207,8 +207,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "keysupd: %s\n", err);
         goto cleanup;
     }
-    sup_log(KS_LOG_INFO, "daemon.start", "listen=%s port=%u data=%s key_seq=%lld", s.cfg.listen,
-           s.port, s.data_dir, (long long)s.key_seq);
+    sup_log(KS_LOG_INFO, "daemon.start", "listen=%s port=%u data=%s key_seq=%lld threads=%u",
+           s.cfg.listen, s.port, s.data_dir, (long long)s.key_seq, sup_config_threads(&s.cfg));
     if (portfile) {
         char tmp[PATH_MAX + 8];
         FILE *f;

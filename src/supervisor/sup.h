@@ -32,7 +32,7 @@ typedef struct sup_config {
     char listen[128];            /* host:port */
     char key_file[PATH_MAX];     /* active signing key file (relative to data dir) */
     uint32_t max_body;           /* request body limit in bytes (413 above) */
-    uint32_t threads;            /* HTTP worker threads */
+    uint32_t threads;            /* HTTP worker threads; 0: sup_config_threads */
     uint64_t snapshot_ttl;       /* seconds from created_at to expires_at */
     uint32_t snapshot_retain;    /* published versions kept per scope for deltas */
     uint32_t heartbeat_interval; /* seconds, told to controllers */
@@ -93,6 +93,8 @@ typedef struct sup_config {
 char *sup_config_trim(char *s);
 int sup_config_uint(const char *v, uint64_t lo, uint64_t hi, uint64_t *out);
 void sup_config_defaults(sup_config *c);
+/* The HTTP worker threads to run: cfg threads, or for 0 a count from the cores. */
+uint32_t sup_config_threads(const sup_config *c);
 /* Reads `key = value` lines; unknown keys and bad values are errors
  * (message in err naming the line). Missing file: err set, KS_E_IO. */
 int sup_config_load(sup_config *c, const char *path, char *err, size_t errlen);
@@ -171,6 +173,8 @@ struct sup_ctx {
     uint64_t version_floor;      /* versions never at or below; atomic (sup_restore.c) */
     struct sup_cluster *cluster; /* several keysupd on PostgreSQL (sup_cluster.h); NULL: one */
     struct sup_soft *soft;       /* heartbeat soft state, batched (sup_soft.h) */
+    struct sup_devcache *devcache; /* device keys outside the lock (sup_devcache.h) */
+    struct sup_keyview *keyview; /* the answer signer's key copy (sup_keyview.h) */
 };
 
 /* Paths inside a data directory. */

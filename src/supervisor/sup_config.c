@@ -8,10 +8,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sup.h"
 #include "sup_console.h"
 #include "sup_clone.h"
+
+/*
+ * threads = 0 (the default): 4 per core, at least 16, at most 64. A worker
+ * thread serves many connections, and one that waits (a database write, a
+ * slow client) holds them all: 4 threads gave 1,000 controllers a p50 of
+ * 1.4 s where 16 gave 15 ms (docs/BENCHMARKS.md). Heartbeats themselves are
+ * CPU-bound (a verify and a signature each), so more than a few per core
+ * only costs stacks.
+ */
+uint32_t sup_config_threads(const sup_config *c)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t t;
+    if (c->threads)
+        return c->threads;
+    t = n > 0 ? (uint32_t)n * 4u : 16u;
+    return t < 16u ? 16u : t > 64u ? 64u : t;
+}
 
 void sup_config_defaults(sup_config *c)
 {
@@ -19,7 +38,7 @@ void sup_config_defaults(sup_config *c)
     snprintf(c->listen, sizeof c->listen, "127.0.0.1:8750");
     snprintf(c->key_file, sizeof c->key_file, "%s", KS_SUP_KEY_NAME);
     c->max_body = 1024 * 1024;
-    c->threads = 4;
+    c->threads = 0; /* auto: sup_config_threads */
     c->snapshot_ttl = 7 * 86400;
     c->snapshot_retain = 8;
     c->heartbeat_interval = 5;
@@ -153,7 +172,7 @@ static int set_key(sup_config *c, const char *k, const char *v)
         return 0;                                                \
     }
     NUM("max_body", 1024, 1u << 30, max_body)
-    NUM("threads", 1, 256, threads)
+    NUM("threads", 0, 256, threads)
     NUM("snapshot_ttl", 60, 10ull * 365 * 86400, snapshot_ttl)
     NUM("snapshot_retain", 1, 1000, snapshot_retain)
     NUM("heartbeat_interval", 1, 3600, heartbeat_interval)
@@ -241,7 +260,7 @@ int sup_config_write(const sup_config *c, const char *path)
             "key_file = %s\n"
             "# Largest request body accepted, in bytes (413 above).\n"
             "max_body = %u\n"
-            "# HTTP worker threads.\n"
+            "# HTTP worker threads; 0: 4 per core, at least 16, at most 64.\n"
             "threads = %u\n"
             "# Seconds a published snapshot stays valid (expires_at = created_at + ttl).\n"
             "snapshot_ttl = %llu\n"

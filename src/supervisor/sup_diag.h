@@ -78,6 +78,7 @@ typedef struct sup_diag_facts {
     uint32_t scope;
     int64_t now_ms;
     int64_t last_seen_ms;       /* 0: never */
+    int64_t shed_ms;            /* this supervisor last shed a request (503 KSE-121; 0: never) */
     uint32_t interval_ms;       /* this controller's heartbeat interval as observed */
     uint64_t published_version;
     char published_root[2 * KS_HASH_SIZE + 1];

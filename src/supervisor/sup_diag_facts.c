@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sup_shed.h"
 #include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_restore.h"
@@ -45,6 +46,7 @@ static int load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f, int want_report)
     memset(f, 0, sizeof *f);
     f->ctrl_id = ctrl_id;
     f->now_ms = sup_diag_now_ms();
+    f->shed_ms = (int64_t)sup_shed_last() * 1000;
     if (!row)
         return 1;
     if (json_is_string(json_object_get(row, "name")))

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sup_devcache.h"
 #include "sup_diag.h"
 
 #define DIAG_ACTOR "keysupd:diagnosis"
@@ -90,6 +91,7 @@ int64_t sup_diag_queue(sup_ctx *s, int64_t ctrl_id, const char *cmd, int code, i
         return rc < 0 ? rc : -1;
     }
     id = sup_db_last_id(s->db);
+    sup_devcache_forget(s, ctrl_id); /* its next heartbeat reads the commands */
     snprintf(detail, sizeof detail, "incident %lld: queued %s (command %lld)", (long long)incident,
              cmd, (long long)id);
     sup_audit(s, 1, DIAG_ACTOR, "diagnosis.repair", target, "ok", kse, detail);

@@ -142,6 +142,25 @@ static void communication(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup
 {
     uint32_t iv = fa->interval_ms ? fa->interval_ms : cfg->interval_ms;
     int64_t limit = (int64_t)cfg->missed * iv;
+    /* Shedding within the window: its heartbeats may be our own 503s, which
+     * the controller does not count as a lost link either (ctl_resume.c).
+     * Shown, no incident: a storm must not page once per controller. A
+     * controller still silent one window after the shedding stopped is
+     * KSE-100 as ever. */
+    if (fa->last_seen_ms && fa->now_ms - fa->last_seen_ms > limit && fa->shed_ms &&
+        fa->now_ms - fa->shed_ms <= limit && fa->shed_ms >= fa->last_seen_ms) {
+        sup_finding *f = add(o, SUP_KSE(SUPERVISOR_BUSY), fa->last_seen_ms + iv,
+                             "no heartbeat since %.1f s ago, but this supervisor shed device "
+                             "requests (503 KSE-121) %.1f s ago: the controller is being told "
+                             "to wait, not lost",
+                             (double)(fa->now_ms - fa->last_seen_ms) / 1000.0,
+                             (double)(fa->now_ms - fa->shed_ms) / 1000.0);
+        if (f) {
+            f->root = 0;
+            f->evidence_only = 1;
+        }
+        return;
+    }
     if (fa->last_seen_ms && fa->now_ms - fa->last_seen_ms > limit) {
         add(o, SUP_KSE(COMM_LOST), fa->last_seen_ms + iv,
             "no heartbeat since %.1f s ago (%u missed; the limit is %u): the controller is "

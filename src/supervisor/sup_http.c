@@ -35,6 +35,7 @@
 
 #include "sup_api.h"
 #include "sup_cluster.h"
+#include "sup_devcache.h"
 #include "sup_shape.h"
 #include "sup_shed.h"
 #include "sup_http_tls.h"
@@ -171,18 +172,6 @@ typedef struct dev_row {
     int found;
 } dev_row;
 
-static int dev_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
-{
-    dev_row *d = ctx;
-    (void)names;
-    if (ncol >= 2 && c[0].type == KS_DBV_BLOB && c[0].n == KS_PUBKEY_SIZE) {
-        memcpy(d->pk, c[0].p, KS_PUBKEY_SIZE);
-        d->scope = (uint32_t)c[1].i;
-        d->found = 1;
-    }
-    return 1;
-}
-
 static int dev_fail(sup_req *rq, sup_resp *rs, const char *target, const char *why, int replay)
 {
     atomic_fetch_add(&rq->s->metrics.auth_failures, 1);
@@ -223,11 +212,14 @@ static int auth_device(sup_req *rq, sup_resp *rs, int final)
     if (*end || id <= 0 || ks_unhex(nonce, 32, hn) || ks_unhex(sig, KS_SIG_SIZE, hs))
         return dev_fail(rq, rs, who, "malformed authentication headers", 0);
     {
-        sup_dbv p = sup_dbv_int(id);
-        pthread_mutex_lock(&s->lock);
-        sup_db_exec(s->db, "SELECT device_pk, scope FROM controllers WHERE id = ?"
-                          " AND device_pk IS NOT NULL", &p, 1, dev_cb, &d);
-        pthread_mutex_unlock(&s->lock);
+        /* From the cache, not under the database lock (sup_devcache.h):
+         * a revocation forgets the entry before it commits. */
+        sup_devinfo di;
+        if (sup_devcache_get(s, id, &di) == 1) {
+            memcpy(d.pk, di.pk, KS_PUBKEY_SIZE);
+            d.scope = di.scope;
+            d.found = 1;
+        }
     }
     if (!d.found)
         return dev_fail(rq, rs, who, "unknown or not enrolled controller", 0);
@@ -762,7 +754,7 @@ static size_t http_options(sup_ctx *s, struct MHD_OptionItem *o, size_t cap,
         }                                                                              \
     } while (0)
     OPT(MHD_OPTION_SOCK_ADDR, 0, addr);
-    OPT(MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads, NULL);
+    OPT(MHD_OPTION_THREAD_POOL_SIZE, sup_config_threads(&s->cfg), NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, s);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, s);
     OPT(MHD_OPTION_URI_LOG_CALLBACK, on_uri, s);

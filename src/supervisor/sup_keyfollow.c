@@ -26,6 +26,7 @@
 #include "sup_db_pg.h"
 #include "sup_diag.h"
 #include "sup_keyfollow.h"
+#include "sup_keyview.h"
 #include "sup_signer.h"
 
 #define WRAP_LABEL "keysup-key-wrap-v1"
@@ -229,6 +230,7 @@ int sup_keyfollow(sup_ctx *s)
             memcpy(s->sk, sk, KS_SECKEY_SIZE);
             memcpy(s->pk, k.pk, KS_PUBKEY_SIZE);
             s->key_seq = k.seq;
+            sup_keyview_set(s); /* answers are signed by the followed key from now */
         }
         pthread_mutex_unlock(&s->lock);
         sup_log(KS_LOG_INFO, "signing_key.followed", "seq=%lld key=\"%s\"", (long long)k.seq,

@@ -25,6 +25,8 @@
 #include "sup.h"
 #include "sup_console.h"
 #include "sup_signer.h"
+#include "sup_devcache.h"
+#include "sup_keyview.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
 {
@@ -274,6 +276,10 @@ int sup_open(sup_ctx *s, const char *data_dir, const char *cfg_path, const char 
         s->pass[passlen] = '\0';
         s->passlen = passlen;
     }
+    if (sup_keyview_new(s) != KS_OK || sup_devcache_new(s) != KS_OK) {
+        snprintf(err, errlen, "out of memory");
+        return KS_E_NOSPC;
+    }
     rc = sup_sigkey_load(s, err, errlen);
     if (!rc)
         rc = sup_sigkey_adopt(s, err, errlen); /* signing_key = pkcs11:... */
@@ -301,6 +307,8 @@ void sup_close(sup_ctx *s)
         s->pass = NULL;
     }
     sodium_memzero(s->sk, sizeof s->sk);
+    sup_keyview_free(s);
+    sup_devcache_free(s);
     sup_signer_free(s);
     pthread_mutex_destroy(&s->lock);
 }

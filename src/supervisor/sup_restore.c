@@ -80,6 +80,19 @@ static void unproved(sup_ctx *s, int64_t ctrl_id, uint64_t av, uint64_t pv, int 
               SUP_KSE_TEXT(kse, VERSION_CLAIM_UNPROVED), detail);
 }
 
+int sup_restore_suspect(const sup_ctx *s, uint64_t av, const uint8_t *root, int has_hist,
+                        uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE], int proof)
+{
+    uint32_t cur = sup_restore_history(s);
+    uint64_t floor = sup_restore_floor(s);
+    /* the three cases of sup_restore_check, explained there */
+    int ahead = av > pv && av > floor;
+    int forked = av == pv && av > floor && root && memcmp(root, proot, KS_HASH_SIZE) != 0 &&
+                 (!has_hist || hist == cur);
+    int broken = proof && has_hist && hist == cur;
+    return ahead || forked || broken;
+}
+
 int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, const uint8_t *root,
                      int has_hist, uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE],
                      int proof, const char *hdr_hex)
@@ -88,6 +101,8 @@ int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, 
     uint64_t floor = sup_restore_floor(s);
     int64_t stored = 0;
     sup_dbv q = sup_dbv_int(scope);
+    if (!sup_restore_suspect(s, av, root, has_hist, hist, pv, proot, proof))
+        return 0; /* the usual heartbeat: no database read */
     /* The stored version, not only the one in memory: a scope whose chain
      * failed to load at startup (pv 0) is not a restore. */
     if (sup_db_int(s->db, "SELECT version FROM scopes WHERE scope = ?", &q, 1, &stored) < 0)

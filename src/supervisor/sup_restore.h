@@ -50,6 +50,11 @@ int sup_restore_check(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t av, 
 int sup_vclaim_check(sup_ctx *s, const char *hdr_hex, uint32_t scope, uint64_t av,
                      const uint8_t *root, int has_hist, uint32_t hist);
 
+/* The same evidence judged without the database: 0 when sup_restore_check
+ * would certainly find nothing (the heartbeat's fast path, api_hbfast.c). */
+int sup_restore_suspect(const sup_ctx *s, uint64_t av, const uint8_t *root, int has_hist,
+                        uint32_t hist, uint64_t pv, const uint8_t proot[KS_HASH_SIZE], int proof);
+
 /* KSE-304 incident: one `keysup key revoke ID` step per key id the evidence
  * names ("Re-revoke: ID ID..."), put before the catalogue's steps. */
 void sup_restore_steps(json_t *steps, const char *evidence);

@@ -7,6 +7,7 @@
 
 static atomic_ullong inflight, downloads, shed;
 static atomic_ullong win_sec, win_count; /* refusals in the current second */
+static atomic_ullong last_shed;          /* unix seconds of the last refusal */
 
 /* The pause grows with the demand refused in the last second, so a storm of
  * N clients spreads over about N/limit pauses rather than all returning
@@ -19,6 +20,7 @@ static uint32_t pause_for(const sup_ctx *s, uint64_t limit)
         atomic_store(&win_count, 0);
     recent = atomic_fetch_add(&win_count, 1) + 1;
     atomic_fetch_add(&shed, 1);
+    atomic_store(&last_shed, now);
     r = base * (1 + (limit ? recent / limit : 0));
     return (uint32_t)(r > 60 ? 60 : r);
 }
@@ -58,4 +60,9 @@ void sup_shed_stats(uint64_t *in, uint64_t *dl, uint64_t *sh)
     *in = atomic_load(&inflight);
     *dl = atomic_load(&downloads);
     *sh = atomic_load(&shed);
+}
+
+uint64_t sup_shed_last(void)
+{
+    return atomic_load(&last_shed);
 }

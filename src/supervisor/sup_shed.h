@@ -26,5 +26,8 @@ void sup_shed_download_done(sup_ctx *s);
 /* Counters for /metrics and the tests: in flight now, downloads now, and
  * requests shed since start. */
 void sup_shed_stats(uint64_t *inflight, uint64_t *downloads, uint64_t *shed);
+/* Unix seconds of the last request shed (0: none): the diagnosis does not
+ * call a controller lost while its heartbeats may be our own 503s. */
+uint64_t sup_shed_last(void);
 
 #endif

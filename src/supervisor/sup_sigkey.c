@@ -20,6 +20,7 @@
 #include "sup_db_pg.h"
 #include "sup_keyfollow.h"
 #include "sup_signer.h"
+#include "sup_keyview.h"
 
 typedef struct key_row {
     int64_t seq;
@@ -124,6 +125,7 @@ check:
                  " data directory", (long long)l.newest);
         return KS_E_SIGNING_KEY_NOT_FOLLOWED;
     }
+    sup_keyview_set(s);
     return KS_OK;
 }
 
@@ -222,6 +224,7 @@ sign:
     memcpy(s->sk, nsk, KS_SECKEY_SIZE);
     memcpy(s->pk, npk, KS_PUBKEY_SIZE);
     s->key_seq = k.seq + 1;
+    sup_keyview_set(s); /* answers are signed by the new key from now */
     if (new_seq)
         *new_seq = s->key_seq;
     rc = KS_OK;

@@ -1,0 +1,36 @@
+/*
+ * api_hb.h - a heartbeat report read once, and the heartbeat's path that
+ * needs no database (issue 13, docs/supervisor.md "What a heartbeat makes
+ * durable"). api_device.c keeps the route and the full path.
+ */
+#ifndef KEYSUP_API_HB_H
+#define KEYSUP_API_HB_H
+
+#include "sup_api.h"
+#include "sup_soft.h"
+
+typedef struct api_hb {
+    sup_soft_row sr;                 /* the soft state (strings borrowed from the report) */
+    uint64_t av, pv;                 /* applied (reported) and published versions */
+    int has_av, has_root;
+    uint8_t root[KS_HASH_SIZE], proot[KS_HASH_SIZE];
+    int has_hist, proof;             /* restore evidence (sup_restore.h) */
+    uint32_t hist;
+    const char *header;              /* applied_header (hex), borrowed; sup_vclaim.c */
+} api_hb;
+
+/* Reads report r (its text for the health column) of the authenticated
+ * controller of rq. */
+void api_hb_read(sup_req *rq, json_t *r, char *text, api_hb *h);
+
+/*
+ * 1 when the heartbeat was taken without a transaction: its protocol is
+ * unchanged (sup_devcache.h), the report is no restore evidence, and the
+ * soft state went to the batch. *cmds gets the pending commands: none,
+ * without reading the database, when the cache knows there are none (the
+ * steady state); else read under s->lock, without BEGIN/COMMIT. 0: take the
+ * full path (a transaction under s->lock); *cmds is NULL then.
+ */
+int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds);
+
+#endif

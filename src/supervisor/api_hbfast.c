@@ -1,0 +1,113 @@
+/*
+ * api_hbfast.c - reading a heartbeat report, and the heartbeat that needs
+ * no database (api_hb.h).
+ *
+ * Why: at 1,000+ controllers every heartbeat took s->lock for a transaction
+ * that, for a controller in a steady state, wrote nothing and read two
+ * things that had not changed (its pending commands, its protocol). The
+ * workers queued on that lock behind the soft-state flush and each other,
+ * and keysupd sat at 0.1 cores. What the transaction read is now known
+ * from the device cache, which every change to it invalidates before its
+ * commit (sup_devcache.h), so the steady heartbeat is a signature check, a
+ * batch entry and a signed answer. On PostgreSQL that is no commit at all
+ * besides the shared nonce's.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <string.h>
+
+#include "api_hb.h"
+#include "sup_devcache.h"
+#include "sup_restore.h"
+
+void api_hb_read(sup_req *rq, json_t *r, char *text, api_hb *h)
+{
+    uint64_t now = sup_now();
+    json_t *t = json_object_get(r, "time"), *fw = json_object_get(r, "firmware_version");
+    json_t *pr = json_object_get(r, "protocol_version"), *lo = json_object_get(r, "lockout");
+    json_t *jh = json_object_get(r, "applied_history"), *rsv = json_object_get(r, "restore");
+    sup_soft_row *sr = &h->sr;
+
+    memset(h, 0, sizeof *h);
+    h->pv = sup_pub_version(rq->s, rq->ctrl_scope, h->proot);
+    if (json_is_integer(json_object_get(r, "applied_version"))) {
+        h->av = (uint64_t)json_integer_value(json_object_get(r, "applied_version"));
+        h->has_av = 1;
+    }
+    if (json_is_string(json_object_get(r, "applied_root")) &&
+        ks_unhex(h->root, KS_HASH_SIZE, json_string_value(json_object_get(r, "applied_root"))) == 0)
+        h->has_root = 1;
+    h->has_hist = json_is_integer(jh);
+    h->header = json_string_value(json_object_get(r, "applied_header"));
+    h->hist = (uint32_t)json_integer_value(jh);
+    h->proof = json_integer_value(json_object_get(rsv, "lost_count")) > 0 &&
+               json_integer_value(json_object_get(rsv, "offered_history")) ==
+                   json_integer_value(jh);
+
+    /* Soft state: held in memory, written in batches (sup_soft.h). */
+    sr->id = rq->ctrl_id;
+    sr->last_seen = (int64_t)now;
+    /* last_sync only moves when the controller holds what is published. */
+    if (h->has_av && h->has_root && h->av == h->pv && memcmp(h->root, h->proot, KS_HASH_SIZE) == 0)
+        sr->last_sync = (int64_t)now;
+    sr->has_av = h->has_av;
+    sr->applied_version = (int64_t)h->av;
+    sr->has_root = h->has_root;
+    if (h->has_root)
+        memcpy(sr->applied_root, h->root, KS_HASH_SIZE);
+    if (json_is_integer(t) && json_integer_value(t) > 0 &&
+        json_integer_value(t) < ((json_int_t)1 << 40)) { /* sane times only */
+        sr->has_offset = 1;
+        sr->clock_offset = json_integer_value(t) - (int64_t)now;
+    }
+    sr->firmware = json_is_string(fw) ? (char *)json_string_value(fw) : NULL;
+    sr->has_protocol = json_is_integer(pr);
+    sr->protocol = json_integer_value(pr);
+    sr->lockout = json_is_true(lo) || (json_is_integer(lo) && json_integer_value(lo) != 0);
+    sr->health = text;
+}
+
+/* The pending commands, read without a transaction (a read needs none): on
+ * PostgreSQL the heartbeat then commits nothing but its nonce. */
+static int read_commands(sup_ctx *s, int64_t id, json_t **cmds)
+{
+    sup_dbv p = sup_dbv_int(id);
+    uint64_t gen;
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    gen = sup_devcache_gen(s, id); /* before the query: see hb_tx */
+    *cmds = sup_db_rows_json(s->db, "SELECT id, command, args FROM commands WHERE"
+                                    " controller_id = ? AND state = 'pending' ORDER BY id",
+                             &p, 1, &rc);
+    pthread_mutex_unlock(&s->lock);
+    if (!*cmds)
+        return -1;
+    if (json_array_size(*cmds) == 0)
+        sup_devcache_no_commands(s, id, gen);
+    return 0;
+}
+
+int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds)
+{
+    sup_ctx *s = rq->s;
+    sup_devinfo di;
+
+    *cmds = NULL;
+    /* Cached, or read from the database in a cluster (sup_devcache.h). */
+    if (sup_devcache_get(s, rq->ctrl_id, &di) != 1)
+        return 0;
+    if (h->sr.has_protocol && (!di.has_proto || di.proto != h->sr.protocol))
+        return 0; /* a new protocol is written at once (proto_refused reads it) */
+    if (h->has_av && sup_restore_suspect(s, h->av, h->has_root ? h->root : NULL, h->has_hist,
+                                         h->hist, h->pv, h->proot, h->proof))
+        return 0; /* possible restore evidence: judged in a transaction */
+    if (!di.no_commands && read_commands(s, rq->ctrl_id, cmds) != 0)
+        return 0;
+    if (sup_soft_put(s, &h->sr) != 0) {
+        json_decref(*cmds); /* out of memory: the full path writes the row itself */
+        *cmds = NULL;
+        return 0;
+    }
+    if (!*cmds)
+        *cmds = json_array();
+    return 1;
+}
