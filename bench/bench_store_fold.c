@@ -51,22 +51,6 @@ static int c_sync(void *ctx)
     return c->emu->flash.sync(c->emu->flash.ctx);
 }
 
-static uint32_t mem_find(const uint8_t *recs, uint32_t n, const uint8_t *key)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(recs + (size_t)mid * KS_RECORD_SIZE, key, KS_KEYID_SIZE);
-        if (c == 0)
-            return mid;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return UINT32_MAX;
-}
-
 int main(void)
 {
     ks_crypto c;

@@ -10,6 +10,24 @@
 
 #define CHANGES 1000u
 
+/* The in-memory binary search a store lookup is compared with: the index
+ * of key in n sorted records, UINT32_MAX when absent. */
+static inline uint32_t mem_find(const uint8_t *recs, uint32_t n, const uint8_t *key)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(recs + (size_t)mid * KS_RECORD_SIZE, key, KS_KEYID_SIZE);
+        if (c == 0)
+            return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return UINT32_MAX;
+}
+
 /* One version of the database: its records, signed snapshot, and the
  * delta from the version before it. */
 typedef struct bench_ver {

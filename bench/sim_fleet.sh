@@ -19,36 +19,13 @@
 # bound measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-build-bench/bin}
+source bench/sim_lib.sh
 SUPD=${SUPD:-$BIN/keysupd}
 HB=${HB:-1}
 WINDOW=${WINDOW:-10}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000 10000)
-for b in keysupd keysup keysup-sim; do
-    [ -x "$BIN/$b" ] || { echo "no $BIN/$b: build a Release tree first (bench/run.sh)"; exit 1; }
-done
-W=$(mktemp -d /tmp/ks-sim-fleet.XXXXXX)
-SUP=
-SIM=
-cleanup() {
-    [ -n "$SIM" ] && kill -TERM "$SIM" 2>/dev/null || true
-    [ -n "$SUP" ] && kill -TERM "$SUP" 2>/dev/null || true
-    wait 2>/dev/null || true
-    [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
-}
-trap cleanup EXIT
-j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
-now_ms() { date +%s%3N; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-wait_for() { # SECONDS CMD...
-    local limit=$1 t0; shift; t0=$(now_ms)
-    until "$@" 2>/dev/null; do
-        [ $(( $(now_ms) - t0 )) -lt $((limit * 1000)) ] || return 1
-        sleep 0.5
-    done
-}
+sim_bench_init sim-fleet
 HZ=$(getconf CLK_TCK)
 
 printf "%-8s %-9s %-9s %-10s %-9s %-9s %-11s %-6s %-9s %-9s %-9s %-9s\n" controllers "sup_cpu" \

@@ -19,37 +19,14 @@
 #   STORMS="powercut reinit"  SIM_THREADS=2  BIN=build-bench/bin  KEEP=1 keeps the logs
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-build-bench/bin}
+source bench/sim_lib.sh
 HB=${HB:-2}
 AT=${AT:-10}
 OFF=${OFF:-20}
 STORMS=${STORMS:-powercut reinit}
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000 10000)
-for b in keysupd keysup keysup-sim; do
-    [ -x "$BIN/$b" ] || { echo "no $BIN/$b: build a Release tree first (bench/run.sh)"; exit 1; }
-done
-W=$(mktemp -d /tmp/ks-sim-storms.XXXXXX)
-SUP=
-SIM=
-cleanup() {
-    [ -n "$SIM" ] && kill -TERM "$SIM" 2>/dev/null || true
-    [ -n "$SUP" ] && kill -TERM "$SUP" 2>/dev/null || true
-    wait 2>/dev/null || true
-    [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"
-}
-trap cleanup EXIT
-j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
-now_ms() { date +%s%3N; }
-rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-metric() { curl -s "$KEYSUP_SERVER/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
-wait_for() { # SECONDS CMD...
-    local limit=$1 t0; shift; t0=$(now_ms)
-    until "$@" 2>/dev/null; do
-        [ $(( $(now_ms) - t0 )) -lt $((limit * 1000)) ] || return 1
-        sleep 0.2
-    done
-}
+sim_bench_init sim-storms
 
 echo "# ${KEYS:-300} keys in every scope's image ($(( (${KEYS:-300} + 1) * 128 / 1024 )) KiB of records); heartbeat ${HB} s"
 printf "%-9s %-8s %-10s %-10s %-10s %-8s %-10s %-10s %s\n" storm controllers converge_s \
