@@ -65,9 +65,14 @@ for n in "${SIZES[@]}"; do
     all_refused() { j "$d/status.json" 'd["watch"]["refused"] >= d["enrolled"]' | grep -q True; }
     wait_for 120 all_refused || echo "n=$n: not every controller refused the key in 120 s"
     hwm=$(rss_kb "$SUP" VmHWM)
+    # the diagnosis queue (sup_hbq.h; a keysupd without these metrics prints "-")
+    qmet=$(curl -s "$KEYSUP_SERVER/metrics" | awk '$1 == "keysup_diag_queue_peak" {p = $2}
+        $1 == "keysup_diag_queue_superseded_total" {s = $2}
+        END {print (p == "" ? "-" : p) " entries at peak, " (s == "" ? "-" : s) " reports superseded"}')
     kill -TERM "$SIM"; wait "$SIM" || true; SIM=
     kill -TERM "$SUP"; wait "$SUP" || true; SUP=
     echo "#   n=$n: load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
+    echo "#   n=$n: diagnosis queue $qmet"
     python3 - "$d/summary.json" "$n" "$c0" "$c1" "$h0" "$h1" "$t0" "$t1" "$rss" "$hwm" "$r0" "$HZ" "$s0" "$s1" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -10,3 +10,7 @@ target_link_libraries(test_diag_rules PRIVATE keysup_sup)
 # What a KSE-800 finding says: licence, feature and fix (docs/licences.md).
 ks_add_unit(test_diag_licence ${CMAKE_SOURCE_DIR}/tests/test_diag_licence.c)
 target_link_libraries(test_diag_licence PRIVATE keysup_sup)
+# The diagnosis queue: one entry per controller and agent instance, the
+# newest report judged (issue 13: memory O(controllers), not O(heartbeats)).
+ks_add_unit(test_sup_hbq ${CMAKE_SOURCE_DIR}/tests/test_sup_hbq.c)
+target_link_libraries(test_sup_hbq PRIVATE keysup_sup)

@@ -11,6 +11,7 @@
 #include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_devcache.h"
+#include "sup_hbq.h"
 #include "sup_shed.h"
 
 static void healthz(sup_req *rq, sup_resp *rs)
@@ -147,6 +148,21 @@ static void metrics(sup_req *rq, sup_resp *rs)
                    " database.\n# TYPE keysup_devcache_misses_total counter\n"
                    "keysup_devcache_misses_total %llu\n",
                (unsigned long long)hit, (unsigned long long)miss);
+    }
+    {
+        sup_hbq_stats q;
+        sup_diag_queue_stats(rq->s, &q);
+        append(&o, "# HELP keysup_diag_queue_depth Heartbeat reports waiting for the diagnosis"
+                   " (one per controller and agent instance).\n"
+                   "# TYPE keysup_diag_queue_depth gauge\nkeysup_diag_queue_depth %llu\n"
+                   "# HELP keysup_diag_queue_peak The largest diagnosis queue depth seen.\n"
+                   "# TYPE keysup_diag_queue_peak gauge\nkeysup_diag_queue_peak %llu\n"
+                   "# HELP keysup_diag_queue_superseded_total Heartbeat reports replaced by the"
+                   " same controller's newer one before they were judged.\n"
+                   "# TYPE keysup_diag_queue_superseded_total counter\n"
+                   "keysup_diag_queue_superseded_total %llu\n",
+               (unsigned long long)q.depth, (unsigned long long)q.peak,
+               (unsigned long long)q.superseded);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

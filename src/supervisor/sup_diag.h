@@ -152,6 +152,10 @@ int sup_diag_start(sup_ctx *s);
 void sup_diag_stop(sup_ctx *s);
 /* The running engine's policy (NULL before start). */
 const sup_diag_cfg *sup_diag_config(sup_ctx *s);
+/* The heartbeat queue's depth and superseded count (sup_hbq.h), for
+ * /metrics; zeros when heartbeats are judged inline. */
+struct sup_hbq_stats;
+void sup_diag_queue_stats(sup_ctx *s, struct sup_hbq_stats *out);
 
 /*
  * An on-demand diagnosis of one controller as JSON: every area in order

@@ -261,9 +261,11 @@ static void judge(sup_ctx *s, sup_diag_engine *e, sup_diag_facts *f)
 }
 
 
-/* Judges one heartbeat's report at `now`; e->m and s->lock held, inside
- * the caller's transaction. */
-static void hb_judge(sup_ctx *s, sup_diag_engine *e, int64_t ctrl_id, json_t *report, int64_t now)
+/* Judges one heartbeat's report at `now`, standing for `reports`
+ * heartbeats (the queue merges a controller's waiting reports, sup_hbq.h);
+ * e->m and s->lock held, inside the caller's transaction. */
+static void hb_judge(sup_ctx *s, sup_diag_engine *e, int64_t ctrl_id, json_t *report, int64_t now,
+                     uint32_t reports)
 {
     sup_diag_facts f;
     ctrl_mem *m;
@@ -287,7 +289,8 @@ static void hb_judge(sup_ctx *s, sup_diag_engine *e, int64_t ctrl_id, json_t *re
         if (!m->interval_ms)
             m->interval_ms = declared ? declared : e->cfg.interval_ms;
         if (m->last_ms) {
-            int64_t gap = now - m->last_ms;
+            /* merged reports: the mean gap since the last judged one */
+            int64_t gap = (now - m->last_ms) / (reports ? reports : 1);
             if (gap >= 100 && gap <= 10 * (int64_t)e->cfg.interval_ms)
                 m->interval_ms = (uint32_t)((3 * (int64_t)m->interval_ms + gap) / 4);
         }
@@ -338,7 +341,7 @@ static void hb_batch(void *ctx, sup_hbq_item *it, size_t n)
         pthread_mutex_lock(&s->lock);
         int tx = sup_db_begin(s->db) == KS_DB_OK;
         for (size_t k = i; tx && k < n && k < i + HB_BATCH; k++)
-            hb_judge(s, e, it[k].ctrl_id, it[k].report, it[k].at_ms);
+            hb_judge(s, e, it[k].ctrl_id, it[k].report, it[k].at_ms, it[k].reports);
         if (tx)
             commit(s, it[i].ctrl_id);
         pthread_mutex_unlock(&s->lock);
@@ -355,11 +358,17 @@ static void on_heartbeat(void *ctx, sup_ctx *s, int64_t ctrl_id, json_t *report)
     pthread_mutex_lock(&e->m);
     pthread_mutex_lock(&s->lock);
     if (sup_db_begin(s->db) == KS_DB_OK) {
-        hb_judge(s, e, ctrl_id, report, now);
+        hb_judge(s, e, ctrl_id, report, now, 1);
         commit(s, ctrl_id);
     }
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&e->m);
+}
+
+void sup_diag_queue_stats(sup_ctx *s, sup_hbq_stats *out)
+{
+    sup_diag_engine *e = engine_of(s);
+    sup_hbq_get_stats(e ? e->q : NULL, out);
 }
 
 static void on_ack(void *ctx, sup_ctx *s, int64_t ctrl_id, int64_t command_id, const char *result)

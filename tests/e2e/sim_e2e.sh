@@ -86,6 +86,18 @@ PY
 wait_until 30 "each fault's code in the diagnosis on exactly its controllers" diag_ok
 ok "diagnosis: KSE-301, KSE-600, KSE-100, KSE-401, KSE-500 each on exactly the $PER controllers faulted"
 
+# The diagnosis queue holds one report per controller and agent instance
+# (sup_hbq.h), however many heartbeats wait: never more than the fleet, plus
+# one for each agent restart while its old report waited.
+curl -s "$KEYSUP_SERVER/metrics" >"$W/metrics.txt"
+qm() { awk -v k="$1" '$1 == k {print $2}' "$W/metrics.txt"; }
+PEAK=$(qm keysup_diag_queue_peak)
+SUPERSEDED=$(qm keysup_diag_queue_superseded_total)
+[ -n "$PEAK" ] && [ -n "$SUPERSEDED" ] && [ -n "$(qm keysup_diag_queue_depth)" ] \
+    || fail "/metrics has no keysup_diag_queue_{depth,peak,superseded_total}"
+[ "$PEAK" -le $((2 * N)) ] || fail "the diagnosis queue peaked at $PEAK entries for $N controllers"
+ok "diagnosis queue: peak $PEAK entries for $N controllers, $SUPERSEDED reports superseded"
+
 kill -TERM "$SIM_PID"
 wait "$SIM_PID" || fail "keysup-sim exited $?: $(tail -5 "$W/sim.log")"
 [ "$(j "$W/summary.json" 'd["failed"]')" = 0 ] || fail "controllers failed to enrol"
