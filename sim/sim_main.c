@@ -247,7 +247,8 @@ static int make_fleet(sim *s)
         c->heap_pos = -1;
         c->w = &s->w[i % t];
         c->w->ctl[c->w->n++] = c;
-        /* a small store: two areas of ~1,500 keys, a short audit ring */
+        /* a small store (layout 2, as the agent formats it: at 48 sectors a
+         * pool of 26 pages of 31 keys), a short audit ring */
         ctl_opts o = {.flash_sectors = s->o.flash_sectors, .supervisor = s->o.url,
                       .heartbeat = s->o.heartbeat, .protocol = CTL_PROTOCOL,
                       .identity_path = "", .fault_hooks = 1, /* the sim injects faults */

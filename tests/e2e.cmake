@@ -31,3 +31,7 @@ set_tests_properties(licence_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
 add_test(NAME ctl_ops_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/ctl_ops_e2e.sh)
 set_tests_properties(ctl_ops_e2e PROPERTIES TIMEOUT 60
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-ctl-ops")
+# Issue 18: a new agent formats layout 2; a layout 1 image keeps working.
+add_test(NAME ctl_layout_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/ctl_layout_e2e.sh)
+set_tests_properties(ctl_layout_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_WORK=${CMAKE_BINARY_DIR}/e2e-ctl-layout")

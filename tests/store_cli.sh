@@ -22,6 +22,10 @@ grep -q 'sector 8 offset 128' "$tmp/out"
 "$bin" --json flash wear "$img" $geo > "$tmp/wear"
 grep -q '"life_deltas": -1' "$tmp/wear"
 grep -q '"endurance": 10000' "$tmp/wear"
+# the human form prints the real numbers (it once printed "?" for them)
+"$bin" flash wear "$img" $geo | grep -q '^life_deltas: *-1$'
+# the layout the image's SUPER names (this seed predates layout 2)
+"$bin" flash inspect "$img" $geo | grep -q '^  version: *1$'
 "$bin" --json flash wear "$img" $geo --endurance 5000 | grep -q '"endurance": 5000'
 set +e
 "$bin" flash wear "$img" $geo --endurance x >/dev/null 2>&1; rc=$?

@@ -160,6 +160,67 @@ static void test_full_install_fallback(void **state)
     st_free(&F);
 }
 
+/*
+ * Layout 2: a fold rewrites only the pages its change touches, so a page it
+ * left alone belongs to the applied state and to the fallback. Damage there
+ * leaves nothing good to fall back to: the mount reports KSE-301, applies
+ * no snapshot and asks for a full download (as both areas damaged would in
+ * layout 1), and the full install repairs. Layout 1: the two areas share
+ * no sector, so the test only checks that.
+ */
+static void test_shared_page_damage(void **state)
+{
+    (void)state;
+    static uint8_t snapx[KS_SNAP_HEADER_SIZE + ST_MAXREC * KS_RECORD_SIZE];
+    static uint8_t dlx[KS_DELTA_PREFIX + 2 * ST_MAXREC * KS_RECORD_SIZE];
+    ks_recsrc a, b;
+    ks_snap_header h2;
+    size_t dlx_len = 0;
+    st_fixture(&F);
+    st_base(&F);
+    assert_int_equal(delta(F.delta, F.delta_len), 0);
+    /* v2 plus key 30: a one-record change, so the fold rewrites one page */
+    st_snap(&F, snapx, 3, 4, F.n2 + 1, 10);
+    ks_recsrc_mem(&a, F.snap2 + KS_SNAP_HEADER_SIZE, F.n2);
+    ks_recsrc_mem(&b, snapx + KS_SNAP_HEADER_SIZE, F.n2 + 1);
+    assert_int_equal(ks_snap_header_decode(&h2, F.snap2, NULL), 0);
+    assert_int_equal(ks_delta_write(&a, &h2, &b, snapx, dlx, sizeof dlx, &dlx_len), 0);
+    assert_int_equal(delta(dlx, dlx_len), 0);
+    const ks_store_commit *cur = &F.st.cur, *old = &F.st.last[cur->area ^ 1u];
+    assert_true(old->valid);
+    uint32_t shared = UINT32_MAX;
+    for (uint32_t i = 0; i < cur->count && shared == UINT32_MAX; i++)
+        for (uint32_t k = 0; k < old->count; k++)
+            if (st_rec_addr(&F, cur, i) / ST_SECTOR == st_rec_addr(&F, old, k) / ST_SECTOR) {
+                shared = st_rec_addr(&F, cur, i);
+                break;
+            }
+    if (!F.st.paged) {
+        assert_int_equal(shared, UINT32_MAX);
+        st_free(&F);
+        return;
+    }
+    assert_int_not_equal(shared, UINT32_MAX); /* the fold left a page of v2 untouched */
+    F.emu.mem[shared + 40] ^= 0x5A;
+    assert_int_equal(st_mount(&F), KS_E_STORE_CORRUPT);
+    assert_false(F.st.cur.valid);
+    assert_null(ks_store_header(&F.st));
+    assert_true(F.st.flags & KS_STORE_F_NEED_FULL);
+    assert_true(F.st.flags & KS_STORE_F_DAMAGED);
+    for (uint32_t k = 0; k < 34; k++) {
+        uint8_t id[KS_KEYID_SIZE], rec[KS_RECORD_SIZE];
+        key_of(k, id);
+        assert_int_not_equal(ks_store_lookup(&F.st, id, rec), KS_OK);
+    }
+    /* the full download repairs: every key answered, nothing refused */
+    assert_int_equal(st_install(&F, snapx, F.n2 + 1), 0);
+    assert_int_equal(st_mount(&F), KS_OK);
+    assert_int_equal(F.st.hdr.version, 3);
+    for (uint32_t k = 0; k < 34; k++)
+        assert_int_equal(check_key(k), KS_OK);
+    st_free(&F);
+}
+
 /* A lost COMMIT slot hides a newer state: the store runs on the previous
  * commit of that area without knowing it fell back; every key is refused
  * because what the lost slot held is unknown. */
@@ -249,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_fold_fallback),
         cmocka_unit_test(test_overlay_fallback),
         cmocka_unit_test(test_full_install_fallback),
+        cmocka_unit_test(test_shared_page_damage),
         cmocka_unit_test(test_lost_commit),
         cmocka_unit_test(test_superseded_slot_repair),
     };

@@ -182,6 +182,9 @@ static void print_scalar(const json_t *v)
     case JSON_INTEGER:
         printf("%lld", (long long)json_integer_value(v));
         break;
+    case JSON_REAL: /* json_dumps refuses a bare scalar: it printed "?" */
+        printf("%.6g", json_real_value(v));
+        break;
     case JSON_TRUE:
         fputs("yes", stdout);
         break;

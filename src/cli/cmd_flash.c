@@ -247,6 +247,14 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     ks_store_get_info(&im.st, &in);
     json_t *o = json_object();
     json_t *lay = json_object();
+    /* 1: two contiguous snapshot areas; 2: paged (a map per area, a shared
+     * pool of page sectors, docs/store.md): the SUPER says which */
+    cli_set_u64(lay, "version", im.st.paged ? KS_STORE_LAYOUT_PAGED : KS_STORE_LAYOUT_VERSION);
+    if (im.st.paged) {
+        cli_set_u64(lay, "pool_sectors", im.st.pool_sectors);
+        cli_set_u64(lay, "pool_used", im.st.pool_used);
+        cli_set_u64(lay, "retired_sectors", im.st.retired_n);
+    }
     cli_set_u64(lay, "sector_size", im.emu.flash.sector_size);
     cli_set_u64(lay, "sector_count", im.emu.flash.sector_count);
     cli_set_u64(lay, "prog_size", im.emu.flash.prog_size);

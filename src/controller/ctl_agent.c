@@ -129,6 +129,14 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
     a->scfg.overlay_sectors = a->o.overlay_sectors;
     a->scfg.overlay = a->overlay;
     a->scfg.overlay_cap = CTL_OVERLAY;
+    /* Layout 2 (docs/store.md "Paged snapshots"): a fold rewrites only the
+     * pages a change touches. The map is also what a layout 2 image needs
+     * to mount; a layout 1 image (an older agent's) ignores it: its SUPER
+     * decides. Kept for the agent's life: remounts reuse it. */
+    if (!a->sector_map &&
+        !(a->sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(a->o.flash_sectors), 1)))
+        return KS_E_NOSPC; /* no RAM for the map: as a too small buffer */
+    a->scfg.sector_map = a->sector_map;
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);
@@ -145,7 +153,7 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
         err = KS_E_NOTFOUND; /* formatted below */
     }
     if (err == KS_E_NOTFOUND || (create && err != KS_OK && !a->store.mounted)) {
-        err = ks_store_format(&a->store, &a->scfg, NULL);
+        err = ctl_store_format(a, NULL);
         if (err)
             return err;
     } else if (err == KS_E_STORE_CORRUPT && a->store.mounted) {
@@ -164,6 +172,15 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
     return KS_OK;
 }
 
+int ctl_store_format(ctl_agent *a, const ks_trust *trust)
+{
+    ks_store_cfg cfg = a->scfg;
+    const char *lay = getenv("KS_STORE_TEST_LAYOUT");
+    if (lay && strcmp(lay, "1") == 0)
+        cfg.sector_map = NULL; /* no map: ks_store_format writes layout 1 */
+    return ks_store_format(&a->store, &cfg, trust);
+}
+
 void ctl_close(ctl_agent *a)
 {
     if (a->curl)
@@ -172,6 +189,8 @@ void ctl_close(ctl_agent *a)
     sodium_memzero(a->device_sk, sizeof a->device_sk);
     sodium_memzero(&a->set, sizeof a->set);
     ks_flash_emu_close(&a->flash);
+    free(a->sector_map);
+    a->sector_map = NULL;
     free(a->part); /* a cut download kept for a resume (ctl_resume.c) */
     a->part = NULL;
     a->part_len = 0;

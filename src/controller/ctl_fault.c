@@ -61,18 +61,29 @@ static json_t *f_power_cut(ctl_agent *a, json_t *req, json_t *v)
 }
 
 /* Flips one bit inside the first applied record (its public key), as a
- * surge on that sector would. */
+ * surge on that sector would. The store finds the record's address: in
+ * layout 2 it sits in whichever pool sector its page was written to, and
+ * that page may be shared with the fallback state (a fold rewrites only the
+ * pages a change touches), so the damage can hit both states: the store
+ * then has nothing good to fall back to and answers nothing until the full
+ * download it asks for (docs/controller.md). */
 static json_t *f_corrupt_sector(ctl_agent *a, json_t *req, json_t *v)
 {
     (void)v;
-    const ks_store *st = &a->store;
+    ks_store *st = &a->store;
+    uint32_t addr = 0;
     uint64_t byte;
-    if (st->cur.valid && st->cur.count > 0)
-        byte = (uint64_t)st->area_first[st->cur.area] * CTL_SECTOR_SIZE + 40;
-    else if (st->ovl_n > 0) /* every key arrived by delta: hit the overlay */
+    if (st->cur.valid && st->cur.count > 0) {
+        int err = ks_store_record_addr(st, &st->cur, 0, &addr);
+        if (err)
+            return ctl_fail("CONFLICT", "corrupt_sector: record 0 has no address: %s",
+                            ks_err_name(err));
+        byte = (uint64_t)addr + 40;
+    } else if (st->ovl_n > 0) { /* every key arrived by delta: hit the overlay */
         byte = (uint64_t)st->cfg.overlay[0].addr + 40;
-    else
+    } else {
         return ctl_fail("CONFLICT", "corrupt_sector: no records are applied");
+    }
     uint32_t sector = (uint32_t)(byte / CTL_SECTOR_SIZE);
     ks_flash_emu_flip(&a->flash, byte * 8 + 3);
     json_object_set_new(req, "sector", json_integer(sector));

@@ -192,7 +192,7 @@ int ctl_identity_medium_resized(ctl_agent *a, const char *path, uint64_t have, u
  * unit's identity (from the file) back; the next heartbeat downloads. */
 static int restore(ctl_agent *a, const ident *id, const char *why, uint32_t at)
 {
-    int err = ks_store_format(&a->store, &a->scfg, &id->trust);
+    int err = ctl_store_format(a, &id->trust);
     if (err) {
         fprintf(stderr, "keysup-controller: cannot format the store: %s\n", ks_strerror(err));
         return err;
