@@ -76,3 +76,24 @@ pg_stop() {
 
 # pg_sql SQL: one statement against the test database, unaligned output
 pg_sql() { "$PG_BIN/psql" -X -q -A -t "$PG_URL" -c "$1"; }
+
+# Several keysupd on the one PostgreSQL (after sup_init): pg_second_instance
+# copies $W/sup to $W/sup2 (same config and sealed key, no lock file);
+# inst_start N DIR runs keysupd N on a free port, the same one again after
+# an inst_stop N (SPID/SPORT hold them).
+declare -gA SPID SPORT
+pg_second_instance() {
+    cp -a "$W/sup" "$W/sup2"
+    rm -f "$W/sup2/keysupd.lock"
+}
+inst_start() {
+    local n=$1 dir=$2
+    rm -f "$W/port$n"
+    "$B/keysupd" --data "$dir" --listen 127.0.0.1:${SPORT[$n]:-0} --port-file "$W/port$n" \
+        >>"$W/keysupd$n.log" 2>&1 &
+    SPID[$n]=$!
+    PIDS+=("${SPID[$n]}")
+    wait_until 10 "keysupd $n listening" test -s "$W/port$n"
+    SPORT[$n]=$(cat "$W/port$n")
+}
+inst_stop() { kill -TERM "${SPID[$1]}" 2>/dev/null || true; wait "${SPID[$1]}" 2>/dev/null || true; }

@@ -10,22 +10,7 @@ source "$(dirname "$0")/pg_lib.sh"
 
 KS_DB=postgresql
 sup_init                           # starts the private PostgreSQL server
-cp -a "$W/sup" "$W/sup2"           # the second instance: same config and sealed key
-rm -f "$W/sup2/keysupd.lock"
-declare -A SPID SPORT
-
-# inst_start N DIR: keysupd N on a free port (kept across restarts)
-inst_start() {
-    local n=$1 dir=$2
-    rm -f "$W/port$n"
-    "$B/keysupd" --data "$dir" --listen 127.0.0.1:${SPORT[$n]:-0} --port-file "$W/port$n" \
-        >>"$W/keysupd$n.log" 2>&1 &
-    SPID[$n]=$!
-    PIDS+=("${SPID[$n]}")
-    wait_until 10 "keysupd $n listening" test -s "$W/port$n"
-    SPORT[$n]=$(cat "$W/port$n")
-}
-inst_stop() { kill -TERM "${SPID[$1]}" 2>/dev/null || true; wait "${SPID[$1]}" 2>/dev/null || true; }
+pg_second_instance                 # $W/sup2: same config and sealed key
 # key_of N: "SEQ PUBLIC_KEY" instance N signs with
 key_of() {
     KEYSUP_SERVER="http://127.0.0.1:${SPORT[$1]}" api supervisor show >"$W/show$1.json" 2>/dev/null || return 1
