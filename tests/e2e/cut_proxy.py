@@ -9,20 +9,18 @@ carries a Range header, is logged to LOG_FILE ("cut N of M", "range ...").
 
   usage: cut_proxy.py UPSTREAM_URL PORT_FILE LOG_FILE CUTS
 """
-import http.client
 import http.server
-import os
 import socket
-import socketserver
 import sys
 import threading
-import urllib.parse
 
-UP = urllib.parse.urlparse(sys.argv[1])
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from link_proxy import forward, send_head, serve  # noqa: E402
+
+UPSTREAM = sys.argv[1]
 PORT_FILE, LOG_FILE, CUTS = sys.argv[2], sys.argv[3], int(sys.argv[4])
 lock = threading.Lock()
 left = {"cuts": CUTS}
-HOP = {"connection", "keep-alive", "transfer-encoding", "host"}
 
 
 def log(line):
@@ -32,13 +30,7 @@ def log(line):
 
 class H(http.server.BaseHTTPRequestHandler):
     def fwd(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(n) if n else None
-        up = http.client.HTTPConnection(UP.hostname, UP.port, timeout=60)
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        up.request(self.command, self.path, body=body, headers=hdrs)
-        r = up.getresponse()
-        data = r.read()
+        up, r, data = forward(self, UPSTREAM)
         cut = False
         if self.path == "/v1/device/snapshot":
             if "Range" in self.headers:
@@ -49,11 +41,7 @@ class H(http.server.BaseHTTPRequestHandler):
                     cut = left["cuts"] > 0
                     if cut:
                         left["cuts"] -= 1
-        self.send_response(r.status)
-        for k, v in r.getheaders():
-            if k.lower() not in HOP:
-                self.send_header(k, v)
-        self.end_headers()
+        send_head(self, r)
         if cut:
             half = len(data) // 2
             self.wfile.write(data[:half])
@@ -71,12 +59,4 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
-srv = S(("127.0.0.1", 0), H)
-with open(PORT_FILE + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(PORT_FILE + ".tmp", PORT_FILE)
-srv.serve_forever()
+serve(H, PORT_FILE)

@@ -9,19 +9,18 @@ gone the rest of the body is sent at once.
 
   usage: drip_proxy.py UPSTREAM_URL PORT_FILE LOG_FILE DRIP_FILE
 """
-import http.client
 import http.server
 import os
-import socketserver
 import sys
 import threading
 import time
-import urllib.parse
 
-UP = urllib.parse.urlparse(sys.argv[1])
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from link_proxy import forward, send_head, serve  # noqa: E402
+
+UPSTREAM = sys.argv[1]
 PORT_FILE, LOG_FILE, DRIP_FILE = sys.argv[2], sys.argv[3], sys.argv[4]
 lock = threading.Lock()
-HOP = {"connection", "keep-alive", "transfer-encoding", "host"}
 
 
 def log(line):
@@ -33,20 +32,9 @@ class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def fwd(self):
-        n = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(n) if n else None
         log("%s %s" % (self.command, self.path))
-        up = http.client.HTTPConnection(UP.hostname, UP.port, timeout=60)
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
-        up.request(self.command, self.path, body=body, headers=hdrs)
-        r = up.getresponse()
-        data = r.read()
-        self.send_response(r.status)
-        for k, v in r.getheaders():
-            if k.lower() not in HOP:
-                self.send_header(k, v)
-        self.send_header("Connection", "close")
-        self.end_headers()
+        up, r, data = forward(self, UPSTREAM)
+        send_head(self, r, [("Connection", "close")])
         self.close_connection = True
         i = 0
         try:
@@ -68,12 +56,4 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
-srv = S(("127.0.0.1", 0), H)
-with open(PORT_FILE + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(PORT_FILE + ".tmp", PORT_FILE)
-srv.serve_forever()
+serve(H, PORT_FILE)
