@@ -20,7 +20,6 @@
 #include "sup_db.h"
 #include "ks_hex.h"
 #include "sup_metrics.h"
-#include "sup_webhook.h"
 
 #ifndef PATH_MAX
 #define PATH_MAX 4096

@@ -35,10 +35,13 @@
 #define CLUSTER_TRY_MS 250
 #define CLUSTER_PRUNE_S 10
 
+typedef void (*wake_fn)(sup_ctx *s);
+
 struct sup_cluster {
     sup_ctx *s;
     pthread_t th;
     atomic_int stop, leader;
+    _Atomic(wake_fn) wake; /* the publisher's wake-up, registered by it */
     uint8_t secret[32];
     PGconn *c;
 };
@@ -49,6 +52,12 @@ static int leader_of(sup_ctx *s)
 }
 
 int sup_cluster_leader(sup_ctx *s) { return leader_of(s); }
+
+void sup_cluster_on_wake(sup_ctx *s, void (*wake)(sup_ctx *s))
+{
+    if (s->cluster)
+        atomic_store(&s->cluster->wake, wake);
+}
 
 void sup_cluster_notify(sup_ctx *s, const char *what)
 {
@@ -126,8 +135,11 @@ static void *cluster_main(void *arg)
             kick = 1; /* dirty: the leader publishes; published: followers reload */
             PQfreemem(n);
         }
-        if (kick)
-            sup_pub_kick(s);
+        if (kick) {
+            wake_fn wake = atomic_load(&k->wake);
+            if (wake)
+                wake(s);
+        }
         if (atomic_load(&k->leader) && sup_now() >= last_prune + CLUSTER_PRUNE_S) {
             char sql[96];
             last_prune = sup_now();
@@ -215,6 +227,7 @@ int sup_cluster_start(sup_ctx *s, char *err, size_t errlen)
      * its first round; otherwise the thread keeps trying. */
     atomic_init(&k->leader, try_lease(k->c));
     atomic_init(&k->stop, 0);
+    atomic_init(&k->wake, NULL);
     s->cluster = k;
     if (pthread_create(&k->th, NULL, cluster_main, k) != 0) {
         s->cluster = NULL;

@@ -21,13 +21,18 @@
 /* Starts the lease/listen thread when the database is PostgreSQL (a no-op
  * returning KS_OK otherwise). err gets the reason on failure. */
 int sup_cluster_start(sup_ctx *s, char *err, size_t errlen);
-/* Ends the thread and the lease (no more publisher kicks); call before
+/* Ends the thread and the lease (no more publisher wake-ups); call before
  * sup_pub_stop. sup_cluster_free, after it, releases the rest. */
 void sup_cluster_stop(sup_ctx *s);
 void sup_cluster_free(sup_ctx *s);
 /* 1 when this instance may publish: it holds the lease, or there is no
  * cluster (SQLite, tests, the benchmark). */
 int sup_cluster_leader(sup_ctx *s);
+/* The hook the thread calls to wake the publisher: on a NOTIFY from any
+ * instance and when this one takes the lease. The publisher registers it
+ * (sup_pub_start; NULL at sup_pub_stop), so the dependency runs one way,
+ * publisher -> cluster. No-op without a cluster. */
+void sup_cluster_on_wake(sup_ctx *s, void (*wake)(sup_ctx *s));
 /* Queues a NOTIFY on the main connection: "dirty" inside a change's
  * transaction (delivered at its commit), "published" after a publish.
  * Lock held. No-op without a cluster. */

@@ -76,30 +76,8 @@ void sup_config_defaults(sup_config *c)
     c->clone_policy = SUP_CLONE_SUSPEND; /* why: docs/diagnosis.md, clone detection */
 }
 
-char *sup_config_trim(char *s)
-{
-    char *e;
-    while (*s == ' ' || *s == '\t')
-        s++;
-    e = s + strlen(s);
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-        *--e = '\0';
-    return s;
-}
-
-int sup_config_uint(const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    unsigned long long x;
-    if (!*v || *v == '-')
-        return -1;
-    errno = 0;
-    x = strtoull(v, &end, 10);
-    if (errno || *end || x < lo || x > hi)
-        return -1;
-    *out = x;
-    return 0;
-}
+/* sup_config_trim and sup_config_uint, the value rules every .conf file
+ * shares, are in sup_confval.c. */
 
 static int set_key(sup_config *c, const char *k, const char *v)
 {

@@ -30,6 +30,7 @@
 
 #include "sup_api.h"
 #include "sup_diag.h"
+#include "sup_webhook.h"
 #include "sup_restore.h"
 #include "sup_site_fold.h"
 

@@ -23,6 +23,7 @@
 #include "sup_soft.h"
 #include "sup_restore.h"
 #include "sup.h"
+#include "sup_webhook.h"
 #include "sup_console.h"
 #include "sup_signer.h"
 #include "sup_devcache.h"

@@ -138,22 +138,7 @@ void sup_pub_stats(sup_ctx *s, uint64_t *incremental, uint64_t *full)
     *full = atomic_load(&s->pub->n_full);
 }
 
-/* ----- marking ----- */
-
-int sup_pub_mark(sup_ctx *s, uint32_t scope)
-{
-    sup_dbv p[2] = {sup_dbv_int(scope), sup_dbv_int(scope)};
-    int rc;
-    sup_cluster_notify(s, "dirty"); /* at the commit, wakes the publishing instance */
-    if (scope == KS_SCOPE_ALL)
-        return sup_db_exec(s->db, "UPDATE scopes SET dirty = dirty + 1", NULL, 0, NULL, NULL);
-    rc = sup_db_exec(s->db, "INSERT INTO scopes(scope, dirty) SELECT ?, 0 WHERE NOT EXISTS"
-                           " (SELECT 1 FROM scopes WHERE scope = ?)", p, 2, NULL, NULL);
-    if (rc)
-        return rc;
-    return sup_db_exec(s->db, "UPDATE scopes SET dirty = dirty + 1 WHERE scope = ?", p, 1, NULL,
-                      NULL);
-}
+/* ----- waking (sup_pub_mark, which every change calls, is in sup_pubmark.c) ----- */
 
 void sup_pub_kick(sup_ctx *s)
 {
@@ -718,6 +703,7 @@ int sup_pub_start(sup_ctx *s)
     if (pthread_create(&p->th, NULL, pub_main, s) != 0)
         return KS_E_IO;
     p->started = 1;
+    sup_cluster_on_wake(s, sup_pub_kick); /* another instance's change or publish */
     return KS_OK;
 }
 
@@ -726,6 +712,7 @@ void sup_pub_stop(sup_ctx *s)
     sup_publisher *p = s->pub;
     if (!p)
         return;
+    sup_cluster_on_wake(s, NULL);
     if (p->started) {
         pthread_mutex_lock(&p->m);
         p->stop = 1;

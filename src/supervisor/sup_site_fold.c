@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sup_site_fold.h"
+#include "sup_webhook.h"
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS site_incidents(id INTEGER PRIMARY KEY, site TEXT NOT NULL,"
