@@ -1,7 +1,8 @@
 /*
  * ks_auth.c - the engine's entry points: start-up, the challenge, the
- * decision on a key's response, the gates every grant passes (licence,
- * seal switch, pending transaction). The licence is ks_auth_licence.c.
+ * decision on a key's response, the pending transaction. The gates every
+ * grant passes (licence, seal switch, pending transaction) are
+ * ks_auth_gates.c; the licence is ks_auth_licence.c.
  *
  * The decision order is a contract (docs/auth.md, and the KSE diagnosis
  * relies on it): cheap refusals that need no key first (malformed answer,
@@ -51,48 +52,6 @@ int ks_auth_init(ks_auth *a, const ks_auth_cfg *cfg)
     if ((err = ks__auth_audit_load(a)) != 0)
         return err;
     a->ready = 1;
-    return KS_OK;
-}
-
-/* ----- gates and effects shared with sessions ----- */
-
-int ks__auth_gates(ks_auth *a, const ks_action_def *def, const char **what)
-{
-    int err;
-    /* The rollout rule: only the enforced bits of the action's feature. */
-    uint64_t need = def->feature & a->lic_enforce;
-    if (need && (err = ks_auth_licence_gate(a, need, what)) != 0) {
-        a->lic_refused_what = *what;
-        a->lic_refused_feature = need;
-        (void)ks_auth_time_read(a, &a->lic_refused_at);
-        return err;
-    }
-    /* A seal switch that cannot be read counts as ON. */
-    if ((def->flags & KS_ACT_F_SEALED) && a->cfg.hal.seal && a->cfg.hal.seal(a->cfg.hal.ctx)) {
-        *what = "auth.seal";
-        return KS_E_SEAL_ENGAGED;
-    }
-    if (a->pending_action && !(def->flags & KS_ACT_F_WHILE_PENDING)) {
-        *what = "auth.pending";
-        return KS_E_PENDING_TRANSACTION;
-    }
-    return KS_OK;
-}
-
-int ks__auth_grant_effects(ks_auth *a, const ks_action_def *def, uint64_t now)
-{
-    if (def->flags & KS_ACT_F_TRANSACTION) {
-        /* Durable before the grant: a power cut during the transaction
-         * leaves it pending, which is the point. */
-        a->pending_action = def->id;
-        a->pending_since = now;
-        return ks__auth_state_save(a);
-    }
-    if (def->id == KS_ACT_CLEAR_PENDING && a->pending_action) {
-        a->pending_action = 0;
-        a->pending_since = 0;
-        return ks__auth_state_save(a);
-    }
     return KS_OK;
 }
 

@@ -54,9 +54,15 @@ int ks__auth_state_load(ks_auth *a);
 int ks__auth_clock_save(ks_auth *a);
 int ks__auth_time_load(ks_auth *a);
 
-/* ks_auth_lockout.c */
+/* ks_auth_rows.c: room in the counter table */
+/* 1 when the row holds a live lock at now. */
+int ks__auth_row_locked(const ks_counter *c, uint64_t now);
+/* The eviction victim (copied out), or 0 when every row is live. */
+int ks__auth_pick_victim(ks_auth *a, uint64_t now, ks_counter *out);
 /* Puts a row, evicting the least recently used quiet row when the table is full. */
 int ks__auth_put_evict(ks_auth *a, const ks_counter *c, uint64_t now);
+
+/* ks_auth_lockout.c */
 /* KS_E_LOCKOUT when (kind, id) is locked at now. */
 int ks__auth_locked(ks_auth *a, uint8_t kind, const uint8_t id[KS_KEYID_SIZE], uint64_t now);
 /* Counts a failure; KS_E_LOCKOUT when the table is full of live rows (fail closed). */
@@ -74,7 +80,7 @@ int ks__auth_session_open(ks_auth *a, const ks_record *r, const uint8_t reader[K
 ks_auth_session *ks__auth_session_find(ks_auth *a, uint32_t handle);
 void ks__auth_session_sweep(ks_auth *a, uint64_t now);
 
-/* ks_auth.c */
+/* ks_auth_gates.c */
 /* The gates after authentication: licence, seal, pending transaction. */
 int ks__auth_gates(ks_auth *a, const ks_action_def *def, const char **what);
 /* Effects of a grant: pending transaction set or cleared. */

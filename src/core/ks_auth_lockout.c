@@ -3,7 +3,8 @@
  * the use-counter high-water marks, and the engine's own state row, all in
  * the store's persisted counter table (durable when a call returns, so a
  * power cut neither resets a lockout nor lets a use counter go back). The
- * engine's own rows (STATE, CLOCK) belong to ks_auth_state.c.
+ * engine's own rows (STATE, CLOCK) belong to ks_auth_state.c; which row
+ * makes room when the table is full is ks_auth_rows.c.
  *
  * Policy, after pam_faillock: `deny` failures within `fail_interval`
  * seconds lock the key or reader; a success clears the count. Each lock
@@ -25,68 +26,7 @@
  */
 #include <string.h>
 
-#include <keysup/ks_assert.h>
-
 #include "ks_auth_int.h"
-
-static int row_locked(const ks_counter *c, uint64_t now)
-{
-    return c->locked_until == UINT64_MAX || (c->locked_until && now < c->locked_until);
-}
-
-static int row_quiet(const ks_auth *a, const ks_counter *c, uint64_t now)
-{
-    if (c->kind != KS_COUNTER_KEY && c->kind != KS_COUNTER_READER)
-        return 0;
-    if (row_locked(c, now))
-        return 0;
-    if (c->fails && now >= c->window_start && now - c->window_start < a->cfg.fail_interval)
-        return 0;
-    return 1;
-}
-
-/* The eviction victim (copied out), or 0 when every row is live. */
-static int pick_victim(ks_auth *a, uint64_t now, ks_counter *out)
-{
-    ks_store *st = a->cfg.store;
-    uint32_t n = ks_store_counter_count(st), best_rank = 0;
-    int found = 0;
-
-    for (uint32_t i = 0; i < n; i++) {
-        const ks_counter *c = ks_store_counter_at(st, i);
-        uint32_t rank;
-        if (!row_quiet(a, c, now))
-            continue;
-        /* Quiet readers carry nothing; keys carry a use counter; rows with
-         * a back-off history carry the next lock's length. */
-        rank = (c->kind == KS_COUNTER_KEY ? 2u : 0u) + (c->lock_level ? 1u : 0u);
-        if (!found || rank < best_rank ||
-            (rank == best_rank && c->window_start < out->window_start)) {
-            *out = *c;
-            best_rank = rank;
-            found = 1;
-        }
-    }
-    return found;
-}
-
-int ks__auth_put_evict(ks_auth *a, const ks_counter *c, uint64_t now)
-{
-    ks_store *st = a->cfg.store;
-    ks_counter victim;
-    int err = ks_store_counter_put(st, c);
-
-    if (err != KS_E_NOSPC)
-        return err;
-    if (!pick_victim(a, now, &victim))
-        return KS_E_NOSPC;
-    /* docs/auth.md: the engine's own rows are never evicted (row_quiet). */
-    if (KS_NEVER(victim.kind != KS_COUNTER_KEY && victim.kind != KS_COUNTER_READER))
-        return KS_E_NOSPC;
-    if ((err = ks_store_counter_del(st, victim.kind, victim.id)) != 0)
-        return err;
-    return ks_store_counter_put(st, c);
-}
 
 static void row_new(ks_counter *c, uint8_t kind, const uint8_t id[KS_KEYID_SIZE])
 {
@@ -105,14 +45,14 @@ int ks__auth_locked(ks_auth *a, uint8_t kind, const uint8_t id[KS_KEYID_SIZE], u
     int err = ks_store_counter_get(st, kind, id, &c);
 
     if (err == KS_OK)
-        return row_locked(&c, now) ? KS_E_LOCKOUT : KS_OK;
+        return ks__auth_row_locked(&c, now) ? KS_E_LOCKOUT : KS_OK;
     if (err != KS_E_NOTFOUND)
         return err;
     if (kind != KS_COUNTER_READER)
         return KS_OK;
     /* Fail closed: a reader whose failures could not be recorded. */
     ks_store_get_info(st, &info);
-    if (info.counter_count >= info.counter_cap && !pick_victim(a, now, &victim))
+    if (info.counter_count >= info.counter_cap && !ks__auth_pick_victim(a, now, &victim))
         return KS_E_LOCKOUT;
     return KS_OK;
 }
