@@ -195,6 +195,37 @@ static void test_restore_detection(void **state)
     assert_int_equal(sup_restore_history(&S), h3);
 }
 
+static int64_t claim_audits(void)
+{
+    int64_t n = -1;
+    pthread_mutex_lock(&S.lock);
+    assert_int_equal(sup_db_int(S.db, "SELECT COUNT(*) FROM audit WHERE action ="
+                                      " 'supervisor.version_claim_refused'", NULL, 0, &n), 0);
+    pthread_mutex_unlock(&S.lock);
+    return n;
+}
+
+/* Unproved claims (KSE-711) are audited once a minute per supervisor, not
+ * per process: a context opened afresh audits its first one. */
+static void test_unproved_audit_clock(void **state)
+{
+    uint8_t root[KS_HASH_SIZE], other[KS_HASH_SIZE];
+    uint64_t v;
+    (void)state;
+    enrol(1);
+    v = sup_pub_version(&S, 1, root);
+    randombytes_buf(other, sizeof other);
+    assert_int_equal(claim_audits(), 0);
+    assert_int_equal(check_h(v + 3, other, 1, 0, 0, 0), 0);
+    assert_int_equal(claim_audits(), 1);
+    assert_int_equal(check_h(v + 4, other, 1, 0, 0, -1), 0);
+    assert_int_equal(claim_audits(), 1); /* within the minute */
+    reopen();
+    assert_int_equal(check_h(v + 3, other, 1, 0, 0, 0), 0);
+    assert_int_equal(claim_audits(), 2);
+    assert_int_equal(sup_restore_floor(&S), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -214,6 +245,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restore_detection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unproved_audit_clock, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

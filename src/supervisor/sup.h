@@ -170,6 +170,7 @@ struct sup_ctx {
     struct sup_tls *tls;          /* certificate in use when serving HTTPS (sup_tls.h) */
     uint32_t history;            /* snapshot history id; atomic (sup_restore.c) */
     uint64_t version_floor;      /* versions never at or below; atomic (sup_restore.c) */
+    uint64_t claim_audit_at;     /* last KSE-711 audit row, seconds; 0 at sup_open; lock */
     struct sup_cluster *cluster; /* several keysupd on PostgreSQL (sup_cluster.h); NULL: one */
     struct sup_soft *soft;       /* heartbeat soft state, batched (sup_soft.h) */
     struct sup_devcache *devcache; /* device keys outside the lock (sup_devcache.h) */

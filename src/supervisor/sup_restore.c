@@ -58,11 +58,11 @@ uint64_t sup_restore_floor(const sup_ctx *s)
     return __atomic_load_n(&s->version_floor, __ATOMIC_ACQUIRE);
 }
 
-/* An unproved claim: one audit row a minute at most (a rogue unit sends
- * one a heartbeat), a log line each time. */
+/* An unproved claim: one audit row a minute at most per supervisor
+ * (a rogue unit sends one a heartbeat; the clock is s->claim_audit_at,
+ * under the lock like every caller), a log line each time. */
 static void unproved(sup_ctx *s, int64_t ctrl_id, uint64_t av, uint64_t pv, int had_header)
 {
-    static uint64_t last_audit; /* seconds; under s->lock like every caller */
     uint64_t now = sup_now();
     char detail[160], target[48], kse[12];
 
@@ -73,9 +73,9 @@ static void unproved(sup_ctx *s, int64_t ctrl_id, uint64_t av, uint64_t pv, int 
                         : "without the signed header (applied_header)");
     sup_log(KS_LOG_WARN, "supervisor.version_claim_refused", "controller=%lld %s",
             (long long)ctrl_id, detail);
-    if (last_audit && now < last_audit + 60)
+    if (s->claim_audit_at && now < s->claim_audit_at + 60)
         return;
-    last_audit = now;
+    s->claim_audit_at = now;
     sup_audit(s, 1, "keysupd", "supervisor.version_claim_refused", target, "denied",
               SUP_KSE_TEXT(kse, VERSION_CLAIM_UNPROVED), detail);
 }
