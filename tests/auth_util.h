@@ -236,6 +236,36 @@ static inline void at_teardown(at_fix *f)
     ks_flash_emu_close(&f->emu);
 }
 
+/* cmocka fixtures over the at_fix a test's initial state points at
+ * (AT_TEST(test, setup, &F) below):
+ * a fresh engine; the same with refusals that never add up to a lockout
+ * (deny 1000, for the tests of the decision order, whose refusals would
+ * otherwise lock the reader); and the teardown. */
+static inline int at_cm_setup(void **state)
+{
+    at_setup(*state);
+    return 0;
+}
+
+static inline int at_cm_setup_nolock(void **state)
+{
+    at_fix *f = *state;
+    at_setup(f);
+    f->deny = 1000;
+    at_restart(f);
+    return 0;
+}
+
+static inline int at_cm_teardown(void **state)
+{
+    at_teardown(*state);
+    return 0;
+}
+
+/* One test on fixture fix (an at_fix *), set up by setup, torn down. */
+#define AT_TEST(test, setup, fix) \
+    cmocka_unit_test_prestate_setup_teardown(test, setup, at_cm_teardown, fix)
+
 /* Key n answers challenge ch with counter ctr. */
 static inline void at_answer(at_fix *f, uint32_t n, const uint8_t ch[32], uint64_t ctr,
                              uint8_t resp[KS_RESPONSE_SIZE])

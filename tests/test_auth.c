@@ -14,23 +14,6 @@
 
 static at_fix F;
 
-static int setup(void **state)
-{
-    (void)state;
-    at_setup(&F);
-    /* Lockout has its own tests; here refusals must not pile up into one. */
-    F.deny = 1000;
-    at_restart(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    at_teardown(&F);
-    return 0;
-}
-
 /* Presents key n and checks the code, the check named and the audit record. */
 static void expect(const uint8_t reader[16], uint16_t action, uint32_t n, int want,
                    const char *what)
@@ -487,19 +470,19 @@ static void test_init_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_catalogue, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_granted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refusals_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_signature_and_binding, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_use_counter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_supervisor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pending_transaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_supervisors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cli_present, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_init_refusals, setup, teardown),
+        AT_TEST(test_catalogue, at_cm_setup_nolock, &F),
+        AT_TEST(test_granted, at_cm_setup_nolock, &F),
+        AT_TEST(test_refusals_in_order, at_cm_setup_nolock, &F),
+        AT_TEST(test_unreadable, at_cm_setup_nolock, &F),
+        AT_TEST(test_signature_and_binding, at_cm_setup_nolock, &F),
+        AT_TEST(test_use_counter, at_cm_setup_nolock, &F),
+        AT_TEST(test_no_supervisor, at_cm_setup_nolock, &F),
+        AT_TEST(test_seal, at_cm_setup_nolock, &F),
+        AT_TEST(test_pending_transaction, at_cm_setup_nolock, &F),
+        AT_TEST(test_sessions, at_cm_setup_nolock, &F),
+        AT_TEST(test_two_supervisors, at_cm_setup_nolock, &F),
+        AT_TEST(test_cli_present, at_cm_setup_nolock, &F),
+        AT_TEST(test_init_refusals, at_cm_setup_nolock, &F),
     };
     return cmocka_run_group_tests_name("auth", tests, NULL, NULL);
 }

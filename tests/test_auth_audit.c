@@ -8,22 +8,6 @@
 
 static at_fix F;
 
-static int setup(void **state)
-{
-    (void)state;
-    at_setup(&F);
-    F.deny = 1000;
-    at_restart(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    at_teardown(&F);
-    return 0;
-}
-
 #define CAP 64
 static uint8_t recs[CAP * KS_AUDIT_PAYLOAD];
 
@@ -163,11 +147,11 @@ static void test_chain_across_power_cut(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_removal_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tail_cut_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_alteration_detected, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_chain_across_power_cut, setup, teardown),
+        AT_TEST(test_chain_verifies, at_cm_setup_nolock, &F),
+        AT_TEST(test_removal_detected, at_cm_setup_nolock, &F),
+        AT_TEST(test_tail_cut_detected, at_cm_setup_nolock, &F),
+        AT_TEST(test_alteration_detected, at_cm_setup_nolock, &F),
+        AT_TEST(test_chain_across_power_cut, at_cm_setup_nolock, &F),
     };
     return cmocka_run_group_tests_name("auth_audit", tests, NULL, NULL);
 }

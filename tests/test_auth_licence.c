@@ -9,21 +9,14 @@
 
 static at_fix F;
 
+/* A fresh engine on the monotonic tick (a bound licence's window). */
 static int setup(void **state)
 {
-    (void)state;
-    memset(&F, 0, sizeof F);
-    at_setup(&F);
-    F.use_mono = 1;
-    F.mono = 1000;
-    at_restart(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    at_teardown(&F);
+    at_fix *f = *state;
+    at_setup(f);
+    f->use_mono = 1;
+    f->mono = 1000;
+    at_restart(f);
     return 0;
 }
 
@@ -224,10 +217,10 @@ static void test_dongle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_rollout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expiry_grace_clock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_v2_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dongle, setup, teardown),
+        AT_TEST(test_rollout, setup, &F),
+        AT_TEST(test_expiry_grace_clock, setup, &F),
+        AT_TEST(test_v2_format, setup, &F),
+        AT_TEST(test_dongle, setup, &F),
     };
     return cmocka_run_group_tests_name("auth_licence", tests, NULL, NULL);
 }

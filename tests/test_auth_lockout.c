@@ -7,20 +7,6 @@
 
 static at_fix F;
 
-static int setup(void **state)
-{
-    (void)state;
-    at_setup(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    at_teardown(&F);
-    return 0;
-}
-
 static void fail_unknown(const uint8_t reader[16], int want)
 {
     assert_int_equal(at_present(&F, reader, KS_ACT_VOID, K_UNKNOWN, 0, NULL), want);
@@ -244,12 +230,12 @@ static void test_table_full(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reader_lockout_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_window_and_success, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_lockout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_power_cut_and_admin_unlock, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_power_cut_sweep, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
+        AT_TEST(test_reader_lockout_backoff, at_cm_setup, &F),
+        AT_TEST(test_window_and_success, at_cm_setup, &F),
+        AT_TEST(test_key_lockout, at_cm_setup, &F),
+        AT_TEST(test_power_cut_and_admin_unlock, at_cm_setup, &F),
+        AT_TEST(test_power_cut_sweep, at_cm_setup, &F),
+        AT_TEST(test_table_full, at_cm_setup, &F),
     };
     return cmocka_run_group_tests_name("auth_lockout", tests, NULL, NULL);
 }

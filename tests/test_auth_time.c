@@ -6,20 +6,6 @@
 
 static at_fix F;
 
-static int setup(void **state)
-{
-    (void)state;
-    at_setup(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    at_teardown(&F);
-    return 0;
-}
-
 static int apply(uint32_t signer, const uint8_t ctrl[16], uint64_t t, const uint8_t *nonce)
 {
     uint8_t tok[KS_TIME_TOKEN_SIZE];
@@ -321,15 +307,15 @@ static void test_licence(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_token_corrects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rtc_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rtc_back_without_token, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rtc_stopped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jump_after_boot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_small_step_after_boot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_skew, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_licence, setup, teardown),
+        AT_TEST(test_token_corrects, at_cm_setup, &F),
+        AT_TEST(test_token_refusals, at_cm_setup, &F),
+        AT_TEST(test_rtc_failures, at_cm_setup, &F),
+        AT_TEST(test_rtc_back_without_token, at_cm_setup, &F),
+        AT_TEST(test_rtc_stopped, at_cm_setup, &F),
+        AT_TEST(test_jump_after_boot, at_cm_setup, &F),
+        AT_TEST(test_small_step_after_boot, at_cm_setup, &F),
+        AT_TEST(test_skew, at_cm_setup, &F),
+        AT_TEST(test_licence, at_cm_setup, &F),
     };
     return cmocka_run_group_tests_name("auth_time", tests, NULL, NULL);
 }

@@ -108,13 +108,7 @@ static uint32_t published_history(uint64_t *version)
 
 static void reopen(void)
 {
-    char err[256];
-    sup_pub_stop(&S);
-    sup_close(&S);
-    memset(&S, 0, sizeof S);
-    assert_int_equal(sup_open(&S, dir, NULL, NULL, 0, err, sizeof err), KS_OK);
-    sup_log_set_level(KS_LOG_ERROR);
-    assert_int_equal(sup_pub_start(&S), KS_OK);
+    assert_int_equal(sup_fixture_reopen(&S, dir), 0);
 }
 
 static void test_restore_detection(void **state)
@@ -229,10 +223,7 @@ static void test_unproved_audit_clock(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/ks_test_restore_XXXXXX");
-    if (sup_fixture_open(&S, dir) != 0)
-        return -1;
-    return sup_pub_start(&S) == KS_OK ? 0 : -1;
+    return sup_fixture_start(&S, dir, sizeof dir, "restore");
 }
 
 static int teardown(void **state)

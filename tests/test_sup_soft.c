@@ -146,14 +146,7 @@ static void test_fold_and_flush(void **state)
     r.id = a;
     r.last_seen = 999;
     assert_int_equal(sup_soft_put(&S, &r), 0);
-    {
-        char err[256];
-        sup_pub_stop(&S);
-        sup_close(&S);
-        memset(&S, 0, sizeof S);
-        assert_int_equal(sup_open(&S, dir, NULL, NULL, 0, err, sizeof err), KS_OK);
-        assert_int_equal(sup_pub_start(&S), KS_OK);
-    }
+    assert_int_equal(sup_fixture_reopen(&S, dir), 0);
     assert_int_equal(col(a, "last_seen"), 999);
 }
 
@@ -225,10 +218,7 @@ static void test_readers_flush(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/ks_test_soft_XXXXXX");
-    if (sup_fixture_open(&S, dir) != 0)
-        return -1;
-    return sup_pub_start(&S) == KS_OK ? 0 : -1;
+    return sup_fixture_start(&S, dir, sizeof dir, "soft");
 }
 
 static int teardown(void **state)
