@@ -125,37 +125,57 @@ static const char audit_usage[] =
     "key id and reader. --json gives each record in full (event, use counter,\n"
     "chain index and hashes; docs/auth.md, \"Audit record\").\n" CLI_REMOTE_USAGE;
 
-static int ctrl_audit(cli_ctx *cx, int argc, char **argv)
+/* What `controller audit` and `controller decisions` share: the ID, the
+ * options checked here before anything is sent (--limit by cli_parse, as
+ * for every list verb; --since-seq, where the verb has it, by the same
+ * rule), the query, the call, and the records as rows for people. */
+typedef struct rec_verb {
+    const char *usage;
+    const char *route;              /* after /v1/controllers/ID/ */
+    const char *const *cols;
+    int since;                      /* takes --since-seq */
+} rec_verb;
+
+static int ctrl_records(cli_ctx *cx, int argc, char **argv, const rec_verb *v)
 {
-    static const char *const cols[] = {"seq", "ts", "action", "result", "key_id", "reader", NULL};
     cli_remote r = {NULL, NULL};
     const char *pos[1], *since = NULL, *limit = NULL;
     int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--since-seq", CLI_VALUE, &since},
-                      {"--limit", CLI_VALUE, &limit}, {NULL, CLI_FLAG, NULL}};
+    /* A NULL name ends the list: without since, --since-seq is unknown. */
+    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--limit", CLI_VALUE, &limit},
+                      {v->since ? "--since-seq" : NULL, CLI_VALUE, &since},
+                      {NULL, CLI_FLAG, NULL}};
     char path[256], q[128] = "";
     json_t *out;
-    uint64_t id, v;
+    uint64_t id, n;
 
-    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, audit_usage);
+    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, v->usage);
     if (ret)
         return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
     if (cli_parse_u64(pos[0], &id) || id == 0)
         return cli_err(cx, CLI_USAGE, "USAGE", "%s: ID must be a positive number, got '%s'",
                        cx->cmd, pos[0]);
-    if ((since && cli_parse_u64(since, &v)) || (limit && cli_parse_u64(limit, &v)))
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --since-seq and --limit must be numbers",
-                       cx->cmd);
+    if (since && cli_parse_u64(since, &n))
+        return cli_err(cx, CLI_USAGE, "USAGE", "%s: --since-seq must be a number, got '%s'",
+                       cx->cmd, since);
     if (since)
         cli_query_add(q, sizeof q, "since_seq", since);
     if (limit)
         cli_query_add(q, sizeof q, "limit", limit);
-    snprintf(path, sizeof path, "/v1/controllers/%llu/audit%s", (unsigned long long)id, q);
+    snprintf(path, sizeof path, "/v1/controllers/%llu/%s%s", (unsigned long long)id, v->route,
+             q);
     ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
     if (ret || cx->json)
         return ret ? ret : cli_emit(cx, out);
     flatten_records(out);
-    return cli_table(cx, out, "items", cols);
+    return cli_table(cx, out, "items", v->cols);
+}
+
+static int ctrl_audit(cli_ctx *cx, int argc, char **argv)
+{
+    static const char *const cols[] = {"seq", "ts", "action", "result", "key_id", "reader", NULL};
+    static const rec_verb v = {audit_usage, "audit", cols, 1};
+    return ctrl_records(cx, argc, argv, &v);
 }
 
 static const char decisions_usage[] =
@@ -168,28 +188,8 @@ static int ctrl_decisions(cli_ctx *cx, int argc, char **argv)
 {
     static const char *const cols[] = {"seq",    "ts",    "action", "result",
                                        "holder", "label", "key_id", NULL};
-    cli_remote r = {NULL, NULL};
-    const char *pos[1], *limit = NULL;
-    int npos = 0, ret;
-    cli_opt opts[] = {CLI_REMOTE_OPTS(&r), {"--limit", CLI_VALUE, &limit}, {NULL, CLI_FLAG, NULL}};
-    char path[160], q[64] = "";
-    json_t *out;
-    uint64_t id;
-
-    ret = cli_parse(cx, argc, argv, opts, pos, 1, 1, &npos, decisions_usage);
-    if (ret)
-        return ret == CLI_HELP_SHOWN ? CLI_OK : ret;
-    if (cli_parse_u64(pos[0], &id) || id == 0)
-        return cli_err(cx, CLI_USAGE, "USAGE", "%s: ID must be a positive number, got '%s'",
-                       cx->cmd, pos[0]);
-    if (limit)
-        cli_query_add(q, sizeof q, "limit", limit);
-    snprintf(path, sizeof path, "/v1/controllers/%llu/decisions%s", (unsigned long long)id, q);
-    ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
-    if (ret || cx->json)
-        return ret ? ret : cli_emit(cx, out);
-    flatten_records(out);
-    return cli_table(cx, out, "items", cols);
+    static const rec_verb v = {decisions_usage, "decisions", cols, 0};
+    return ctrl_records(cx, argc, argv, &v);
 }
 
 static const char cmd_usage[] =

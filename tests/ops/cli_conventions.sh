@@ -127,6 +127,22 @@ grep -Eq '^seq +ts +action +result +key_id +reader$' "$W/out" && ! grep -q '{' "
 rc 0 "controller decisions for people" "$B/keysup" controller decisions 1 --limit 5
 grep -Eq '^seq +ts +action +result +holder +label +key_id$' "$W/out" \
     || fail "controller decisions: $(head -3 "$W/out")"
+# audit and decisions check what they are given the same way, before
+# anything is sent (one helper, ctrl_records): the ID, --limit, --since-seq.
+for verb in audit decisions; do
+    rc 2 "controller $verb --limit abc" "$B/keysup" controller "$verb" 1 --limit abc
+    grep -q -- "keysup controller $verb: --limit must be a number, got 'abc'" "$W/err" \
+        || fail "controller $verb --limit abc: $(cat "$W/err")"
+    rc 2 "controller $verb of ID 0" "$B/keysup" controller "$verb" 0
+    grep -q -- "keysup controller $verb: ID must be a positive number, got '0'" "$W/err" \
+        || fail "controller $verb 0: $(cat "$W/err")"
+done
+rc 2 "controller audit --since-seq x" "$B/keysup" controller audit 1 --since-seq x
+grep -q -- "keysup controller audit: --since-seq must be a number, got 'x'" "$W/err" \
+    || fail "controller audit --since-seq x: $(cat "$W/err")"
+rc 2 "controller decisions has no --since-seq" "$B/keysup" controller decisions 1 --since-seq 1
+grep -q "unknown option '--since-seq'" "$W/err" || fail "decisions --since-seq: $(cat "$W/err")"
+ok "controller audit and decisions: the same checks before anything is sent"
 rc 1 "snapshot verify of a key file" "$B/keysup" snapshot verify "$W/k1.key" --trust "$W/k1.key"
 grep -q "is not a snapshot: it is a key file" "$W/err" || fail "a key file as a snapshot: $(cat "$W/err")"
 rc 0 "error list --json" "$B/keysup" --json error list
