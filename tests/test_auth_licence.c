@@ -40,7 +40,7 @@ static void test_rollout(void **state)
     assert_int_equal(present(KS_ACT_ACCESS, K_OP, NULL), KS_OK);
     /* calibration enforced: refused, naming why; the rest still runs */
     ks_auth_licence_policy(&F.a, KS_FEAT_CALIBRATION, 0);
-    assert_int_equal(present(KS_ACT_CAL_C03, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C03, K_SUP1, &what), KS_E_LICENCE_INVALID);
     assert_string_equal(what, "licence.none");
     assert_string_equal(F.a.lic_refused_what, "licence.none");
     assert_int_equal(F.a.lic_refused_feature, KS_FEAT_CALIBRATION);
@@ -49,16 +49,16 @@ static void test_rollout(void **state)
     /* a licence without the feature */
     at_licence(&F, 9000, CTRL, KS_FEAT_BASE | KS_FEAT_FIRMWARE, 0, lic);
     assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
-    assert_int_equal(present(KS_ACT_CAL_C03, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C03, K_SUP1, &what), KS_E_LICENCE_INVALID);
     assert_string_equal(what, "licence.feature");
     /* BASE enforced: every action but the two recovery ones needs it */
     at_licence(&F, 9000, CTRL, KS_FEAT_CALIBRATION, 0, lic);
     assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
     assert_int_equal(present(KS_ACT_CAL_C03, K_SUP1, NULL), KS_OK);
     ks_auth_licence_policy(&F.a, KS_FEAT_BASE | KS_FEAT_CALIBRATION, 0);
-    assert_int_equal(present(KS_ACT_CAL_C03, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C03, K_SUP1, &what), KS_E_LICENCE_INVALID);
     assert_string_equal(what, "licence.feature");
-    assert_int_equal(present(KS_ACT_ACCESS, K_OP, NULL), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_ACCESS, K_OP, NULL), KS_E_LICENCE_INVALID);
     assert_int_equal(present(KS_ACT_CLEAR_PENDING, K_SUP1, NULL), KS_OK);
     assert_int_equal(present(KS_ACT_UNLOCK, K_SUP1, NULL), KS_OK);
     /* the policy turned off again: back to the old behaviour */
@@ -81,9 +81,9 @@ static void test_expiry_grace_clock(void **state)
     /* a licence inside its grace is still accepted when (re)loaded */
     assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
     F.rtc = AT_T0 + 150;
-    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENCE_INVALID);
     assert_string_equal(what, "licence.expired");
-    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENCE_INVALID);
     assert_string_equal(d.what, "licence.expired");
 
     /* an RTC that cannot be read: an expiring licence is not honoured and
@@ -171,18 +171,18 @@ static void test_dongle(void **state)
     ks_auth_licence_policy(&F.a, KS_FEAT_CALIBRATION, 0);
     at_licence2(&F, 9000, CTRL, KS_FEAT_CALIBRATION, 0, 5, K_OP, 60, lic);
     assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
-    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENCE_INVALID);
     assert_string_equal(what, "licence.dongle");
     /* another key's presentation does not count */
     assert_int_equal(present(KS_ACT_ACCESS, K_SUP2, NULL), KS_OK);
-    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENCE_INVALID);
     /* the dongle answers (here for an action it may not do: still present) */
     assert_int_equal(present(KS_ACT_VOID, K_OP, NULL), KS_E_NOT_SUPERVISOR);
     assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, NULL), KS_OK);
     tick(60);
     assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, NULL), KS_OK);
     tick(1);
-    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENCE_INVALID);
     assert_string_equal(what, "licence.dongle");
     assert_int_equal(present(KS_ACT_ACCESS, K_OP, NULL), KS_OK);
     tick(30);
@@ -197,19 +197,19 @@ static void test_dongle(void **state)
         assert_int_equal(ks_auth_respond(&F.a, RA, resp, sizeof resp, 0, NULL),
                          KS_E_SIGNATURE_INVALID);
     }
-    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENCE_INVALID);
     /* presence is RAM only: after a power cut the dongle is presented again */
     assert_int_equal(present(KS_ACT_ACCESS, K_OP, NULL), KS_OK);
     at_reboot(&F);
     ks_auth_licence_policy(&F.a, KS_FEAT_CALIBRATION, 0);
     assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
-    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, &what), KS_E_LICENCE_INVALID);
     assert_string_equal(what, "licence.dongle");
     /* a new licence bound to another dongle does not inherit the presence */
     assert_int_equal(present(KS_ACT_ACCESS, K_OP, NULL), KS_OK);
     at_licence2(&F, 9000, CTRL, KS_FEAT_CALIBRATION, 0, 6, K_SUP2, 60, lic);
     assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
-    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, NULL), KS_E_LICENSE_INVALID);
+    assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, NULL), KS_E_LICENCE_INVALID);
     assert_int_equal(present(KS_ACT_ACCESS, K_SUP2, NULL), KS_OK);
     assert_int_equal(present(KS_ACT_CAL_C01, K_SUP1, NULL), KS_OK);
 }

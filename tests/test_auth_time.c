@@ -262,34 +262,34 @@ static void test_licence(void **state)
     ks_auth_licence_policy(&F.a, KS_FEAT_FIRMWARE, 0);
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP1, 0, NULL), KS_AUTH_SECOND);
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP2, 0, &res),
-                     KS_E_LICENSE_INVALID);
+                     KS_E_LICENCE_INVALID);
     assert_string_equal(res.what, "licence.none");
-    assert_int_equal(ks_auth_set_licence(&F.a, NULL, 0, &d), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_set_licence(&F.a, NULL, 0, &d), KS_E_LICENCE_INVALID);
     assert_string_equal(d.what, "licence.missing");
 
     /* bound to another controller */
     at_licence(&F, 9000, (const uint8_t *)"controller-0002", KS_FEAT_FIRMWARE, 0, lic);
-    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENCE_INVALID);
     assert_string_equal(d.what, "licence.controller");
     /* signed by someone the controller does not trust */
     at_licence(&F, 4242, CTRL, KS_FEAT_FIRMWARE, 0, lic);
-    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENCE_INVALID);
     assert_string_equal(d.what, "licence.signer");
     /* altered */
     at_licence(&F, 9000, CTRL, KS_FEAT_FIRMWARE, 0, lic);
     lic[24] |= 0x80;
-    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENCE_INVALID);
     assert_string_equal(d.what, "licence.signature");
     /* malformed */
-    assert_int_equal(ks_auth_set_licence(&F.a, lic, 100, &d), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_set_licence(&F.a, lic, 100, &d), KS_E_LICENCE_INVALID);
     /* expired */
     at_licence(&F, 9000, CTRL, KS_FEAT_FIRMWARE, AT_T0 - 1, lic);
-    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, &d), KS_E_LICENCE_INVALID);
     assert_string_equal(d.what, "licence.expired");
     /* without the feature */
     at_licence(&F, 9000, CTRL, KS_FEAT_BASE, 0, lic);
     assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
-    assert_int_equal(ks_auth_licence_check(&F.a, KS_FEAT_FIRMWARE), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_licence_check(&F.a, KS_FEAT_FIRMWARE), KS_E_LICENCE_INVALID);
     assert_int_equal(ks_auth_licence_check(&F.a, KS_FEAT_BASE), 0);
 
     /* good until it expires */
@@ -298,10 +298,10 @@ static void test_licence(void **state)
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP1, 0, NULL), KS_AUTH_SECOND);
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP2, 0, NULL), 0);
     F.rtc = AT_T0 + 3600;
-    assert_int_equal(ks_auth_licence_check(&F.a, KS_FEAT_FIRMWARE), KS_E_LICENSE_INVALID);
+    assert_int_equal(ks_auth_licence_check(&F.a, KS_FEAT_FIRMWARE), KS_E_LICENCE_INVALID);
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP1, 0, NULL), KS_AUTH_SECOND);
     assert_int_equal(at_present(&F, RA, KS_ACT_FIRMWARE, K_SUP2, 0, NULL),
-                     KS_E_LICENSE_INVALID);
+                     KS_E_LICENCE_INVALID);
 }
 
 int main(void)

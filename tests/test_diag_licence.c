@@ -20,7 +20,7 @@ static const char *note(const char *lic_json, char *ev, size_t cap)
     json_t *lic = json_loads(lic_json, 0, &jerr), *rep;
     assert_non_null(lic);
     rep = json_pack("{s:o}", "licence", lic);
-    snprintf(ev, cap, "1 refusal(s) with LICENSE_INVALID since the last report");
+    snprintf(ev, cap, "1 refusal(s) with LICENCE_INVALID since the last report");
     sup_diag_licence_note(rep, 3, ev, cap);
     json_decref(rep);
     return ev;
@@ -66,7 +66,7 @@ static void test_reasons(void **state)
 
     /* nothing to say: the evidence is left as it was */
     note("{\"state\":\"none\"}", ev, sizeof ev);
-    assert_string_equal(ev, "1 refusal(s) with LICENSE_INVALID since the last report");
+    assert_string_equal(ev, "1 refusal(s) with LICENCE_INVALID since the last report");
 }
 
 static void test_bounded(void **state)

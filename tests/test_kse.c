@@ -26,7 +26,7 @@ static const int core_codes[] = {
     KS_E_IDENTITY_CLONED, KS_E_IMPORT_INVALID, KS_E_IMPORT_CONFLICT,
     KS_E_DATABASE_UNREACHABLE, KS_E_SIGNING_KEY_NOT_FOLLOWED,
     KS_E_OPERATOR_LOCKED, KS_E_CONSOLE_SESSION_EXPIRED, KS_E_CSRF_REJECTED, KS_E_BAD_CREDENTIALS,
-    KS_E_LICENSE_INVALID, KS_E_LICENCE_EXPIRING, KS_E_HARDWARE_FAULT,
+    KS_E_LICENCE_INVALID, KS_E_LICENCE_EXPIRING, KS_E_HARDWARE_FAULT,
 };
 
 static void test_complete_and_consistent(void **state)
@@ -65,6 +65,10 @@ static void test_lookup(void **state)
     assert_int_equal(ks_kse_lookup("kse-700")->code, 700);
     assert_int_equal(ks_kse_lookup("505")->code, 505);
     assert_int_equal(ks_kse_lookup("clock_skew")->code, 600);
+    /* KSE-800 is LICENCE_INVALID; its earlier spelling still finds it */
+    assert_string_equal(ks_kse_lookup("LICENCE_INVALID")->symbol, "LICENCE_INVALID");
+    assert_int_equal(ks_kse_lookup("license_invalid")->code, 800);
+    assert_int_equal(KS_E_LICENSE_INVALID, KS_E_LICENCE_INVALID);
     assert_null(ks_kse_lookup("KSE-999"));
     assert_null(ks_kse_lookup("301x"));
     assert_null(ks_kse_lookup("NOPE"));

@@ -86,10 +86,14 @@ enum ks_err {
     KS_E_BAD_CREDENTIALS = -743,
     KS_E_IMPORT_INVALID = -750,    /* supervisor only: a key file has bad rows */
     KS_E_IMPORT_CONFLICT = -751,   /* supervisor only: a file's key is enrolled otherwise */
-    KS_E_LICENSE_INVALID = -800,
+    KS_E_LICENCE_INVALID = -800,
     KS_E_LICENCE_EXPIRING = -801, /* supervisor: a licence is inside its warning window */
     KS_E_HARDWARE_FAULT = -900
 };
+/* KSE-800's name before the licence names were spelled one way ("licence",
+ * the noun, as everywhere else): kept so that code written against it still
+ * builds. New code uses KS_E_LICENCE_INVALID. */
+#define KS_E_LICENSE_INVALID KS_E_LICENCE_INVALID
 
 /* Short stable name of an error ("FORMAT", "SUPERVISOR_UNTRUSTED", ...). */
 const char *ks_err_name(int err);

@@ -38,7 +38,7 @@
 static struct {
     int loaded;            /* the file was read once */
     uint64_t last_fetch;   /* monotonic-ish: unix seconds */
-    int err;               /* KS_OK, KS_E_LICENSE_INVALID, or KS_E_NOTFOUND (none) */
+    int err;               /* KS_OK, KS_E_LICENCE_INVALID, or KS_E_NOTFOUND (none) */
     const char *what;      /* the engine's check that failed */
     uint8_t bytes[KS_LICENCE_MAX];
     size_t len;            /* KS_LICENCE_SIZE (v1) or KS_LICENCE_SIZE_V2 */
@@ -70,7 +70,7 @@ static void apply(ctl_agent *a, const uint8_t *b, size_t len)
     const char *what = err ? (d.what ? d.what : "licence") : NULL;
     if (err) {
         ctl_note_refusal(a, err, (uint64_t)time(NULL));
-        fprintf(stderr, "keysup-controller: KSE-800 LICENSE_INVALID: the licence is refused "
+        fprintf(stderr, "keysup-controller: KSE-800 LICENCE_INVALID: the licence is refused "
                         "(%s); `keysup licence list --controller %llu`\n", what,
                 (unsigned long long)a->set.controller_id);
     }

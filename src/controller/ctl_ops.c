@@ -156,7 +156,7 @@ static json_t *result_json(ctl_agent *a, int rc, const ks_auth_result *res)
             }
             json_object_set_new(o, "missing_privileges", m);
         }
-        if (rc == KS_E_LICENSE_INVALID)
+        if (rc == KS_E_LICENCE_INVALID)
             ctl_licence_explain(a, o); /* the feature to ask for, the licence held */
         ctl_note_refusal(a, rc, res->time ? res->time : now_of(a));
     }

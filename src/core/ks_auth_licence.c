@@ -27,22 +27,22 @@ int ks_auth_set_licence(ks_auth *a, const uint8_t *lic, size_t len, ks_diag *d)
 
     a->has_licence = 0;
     if (!lic || len == 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 0, "licence.missing");
+        return ks_fail(d, KS_E_LICENCE_INVALID, 0, "licence.missing");
     if (ks_licence_decode(&l, lic, len, d) != 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, d ? d->offset : 0, d ? d->what : "licence");
+        return ks_fail(d, KS_E_LICENCE_INVALID, d ? d->offset : 0, d ? d->what : "licence");
     if (memcmp(l.controller_id, a->cfg.controller_id, KS_CTRL_ID_SIZE) != 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 8, "licence.controller");
+        return ks_fail(d, KS_E_LICENCE_INVALID, 8, "licence.controller");
     pk = ks_trust_find(ks_store_trust(a->cfg.store), l.signer_id);
     if (!pk)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 48, "licence.signer");
+        return ks_fail(d, KS_E_LICENCE_INVALID, 48, "licence.signer");
     signed_len = l.version == KS_LICENCE_VERSION_BOUND ? KS_LICENCE_V2_SIGNED
                                                        : KS_AUTH_SIGNED_SIZE;
     if (ks_verify_labelled(a->cfg.crypto, lic + signed_len, KS_LABEL_LICENCE, lic, signed_len,
                            pk) != 0)
-        return ks_fail(d, KS_E_LICENSE_INVALID, (uint32_t)signed_len, "licence.signature");
+        return ks_fail(d, KS_E_LICENCE_INVALID, (uint32_t)signed_len, "licence.signature");
     (void)ks_auth_now(a, &now);
     if (l.expires_at && now >= l.expires_at + a->lic_grace)
-        return ks_fail(d, KS_E_LICENSE_INVALID, 40, "licence.expired");
+        return ks_fail(d, KS_E_LICENCE_INVALID, 40, "licence.expired");
     /* A presentation of another key does not carry over to a new binding. */
     if (!ks_licence_bound(&l) || memcmp(l.bound_key, a->lic_seen_key, KS_KEYID_SIZE) != 0)
         a->lic_seen = 0;
@@ -91,19 +91,19 @@ int ks_auth_licence_gate(ks_auth *a, uint64_t feature, const char **what)
     int err;
 
     if (!a->has_licence)
-        return gate_fail(what, "licence.none", KS_E_LICENSE_INVALID);
+        return gate_fail(what, "licence.none", KS_E_LICENCE_INVALID);
     if ((l->features & feature) != feature)
-        return gate_fail(what, "licence.feature", KS_E_LICENSE_INVALID);
+        return gate_fail(what, "licence.feature", KS_E_LICENCE_INVALID);
     if (l->expires_at) {
         if ((err = ks_auth_now(a, &now)) != 0)
             return gate_fail(what, "licence.clock", err);
         if (now >= l->expires_at + a->lic_grace)
-            return gate_fail(what, "licence.expired", KS_E_LICENSE_INVALID);
+            return gate_fail(what, "licence.expired", KS_E_LICENCE_INVALID);
     }
     if (ks_licence_bound(l)) {
         if (!a->lic_seen || presence_clock(a, &now) != KS_OK || now < a->lic_seen_at ||
             now - a->lic_seen_at > l->bound_window)
-            return gate_fail(what, "licence.dongle", KS_E_LICENSE_INVALID);
+            return gate_fail(what, "licence.dongle", KS_E_LICENCE_INVALID);
     }
     if (what)
         *what = NULL;

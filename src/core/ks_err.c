@@ -74,7 +74,7 @@ static const struct err_entry err_table[] = {
     {KS_E_BAD_CREDENTIALS, "BAD_CREDENTIALS", "wrong operator name or password"},
     {KS_E_IMPORT_INVALID, "IMPORT_INVALID", "a key import file has bad rows"},
     {KS_E_IMPORT_CONFLICT, "IMPORT_CONFLICT", "an imported key is enrolled with other attributes"},
-    {KS_E_LICENSE_INVALID, "LICENSE_INVALID", "feature licence missing, expired or bound elsewhere"},
+    {KS_E_LICENCE_INVALID, "LICENCE_INVALID", "feature licence missing, expired or bound elsewhere"},
     {KS_E_LICENCE_EXPIRING, "LICENCE_EXPIRING", "a feature licence expires soon"},
     {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
 };

@@ -639,7 +639,7 @@ static const ks_kse table[] = {
       "host.",
       "Restart this keysupd; `keysup supervisor show` against it must name the new seq.",
       NULL}},
-    {800, "LICENSE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
+    {800, "LICENCE_INVALID", KS_SEV_ERROR, KS_AREA_LICENCE,
      "Feature licence missing, expired or bound elsewhere",
      "The controller has no valid licence for an enforced feature: none, one without the "
      "feature, one past its expiry (and grace), one bound to a dongle not presented within its "
@@ -691,6 +691,14 @@ const ks_kse *ks_kse_find(int code)
     return NULL;
 }
 
+/* Earlier spellings of a symbol, still accepted by ks_kse_lookup. */
+static const struct {
+    const char *symbol;
+    int code;
+} old_names[] = {
+    {"LICENSE_INVALID", 800}, /* before the licence names were spelled one way */
+};
+
 static int ieq(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++)
@@ -715,6 +723,10 @@ const ks_kse *ks_kse_lookup(const char *text)
     for (size_t i = 0; i < TABLE_LEN; i++)
         if (ieq(table[i].symbol, text))
             return &table[i];
+    /* Names a code had before: people and scripts may still type them. */
+    for (size_t i = 0; i < sizeof old_names / sizeof old_names[0]; i++)
+        if (ieq(old_names[i].symbol, text))
+            return ks_kse_find(old_names[i].code);
     return NULL;
 }
 

@@ -56,7 +56,9 @@ size_t ks_kse_count(void);
 const ks_kse *ks_kse_at(size_t i);
 /* Entry for a code (301) or NULL. */
 const ks_kse *ks_kse_find(int code);
-/* Entry for "KSE-301", "301" or "STORE_CORRUPT" (case-insensitive), or NULL. */
+/* Entry for "KSE-301", "301" or "STORE_CORRUPT" (case-insensitive), or NULL.
+ * A symbol's earlier spelling (LICENSE_INVALID for LICENCE_INVALID) still
+ * finds its entry. */
 const ks_kse *ks_kse_lookup(const char *text);
 const char *ks_severity_name(enum ks_severity s);
 const char *ks_area_name(enum ks_kse_area a);

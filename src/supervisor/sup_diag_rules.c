@@ -40,7 +40,7 @@ int sup_diag_is_refusal_code(int code)
      * found in the report; these are only ever seen as refused decisions. */
     return (code >= 200 && code < 300) || code == SUP_KSE(PROTOCOL_MISMATCH) ||
            (code >= 501 && code <= 505) || code == SUP_KSE(ANSWER_NOT_AUTHENTIC) ||
-           code == SUP_KSE(LICENSE_INVALID); /* ANSWER_NOT_AUTHENTIC: a supervisor answer refused */
+           code == SUP_KSE(LICENCE_INVALID); /* ANSWER_NOT_AUTHENTIC: a supervisor answer refused */
 }
 
 /* The policy working: the decision was right and the holder was told why. */
@@ -483,7 +483,7 @@ static void refusals(const sup_diag_facts *fa, sup_findings *o, int lo, int hi)
             f->refusal = 1;
             f->count = r->fresh;
             f->last_ms = r->last_ms;
-            if (r->code == SUP_KSE(LICENSE_INVALID)) /* licence, feature and fix */
+            if (r->code == SUP_KSE(LICENCE_INVALID)) /* licence, feature and fix */
                 sup_diag_licence_note(fa->report, fa->ctrl_id, f->evidence,
                                       sizeof f->evidence);
         }
