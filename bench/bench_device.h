@@ -163,6 +163,43 @@ static inline CURL *bench_loop_open(char body[256], double seconds, double *end)
     return c;
 }
 
+/* One load-generating thread: what it sends (mode, the benchmark's own
+ * meaning) and what came of it. */
+typedef struct bench_worker {
+    pthread_t th;
+    int mode;
+    long ok, errors;
+} bench_worker;
+
+/*
+ * Runs fn on `threads` workers, each handed its bench_worker with mode set,
+ * and waits for them all: the requests that succeeded per second over the
+ * whole run, with the failures added to *errors. -1 when a thread cannot
+ * be started (the ones that were are joined first).
+ */
+static inline double bench_load(void *(*fn)(void *), int mode, int threads, long *errors)
+{
+    bench_worker *w = calloc(threads > 0 ? (size_t)threads : 1, sizeof *w);
+    long n = 0;
+    int started = 0;
+    double t0 = bench_now(), rate;
+    if (!w)
+        return -1;
+    for (; started < threads; started++) {
+        w[started].mode = mode;
+        if (pthread_create(&w[started].th, NULL, fn, &w[started]) != 0)
+            break;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(w[i].th, NULL);
+        n += w[i].ok;
+        *errors += w[i].errors;
+    }
+    rate = started == threads ? (double)n / (bench_now() - t0) : -1;
+    free(w);
+    return rate;
+}
+
 /*
  * A fresh data directory (dir: a mkdtemp template, rewritten) on SQLite or,
  * with db_url, PostgreSQL, opened into S, listening on 127.0.0.1:0 with

@@ -29,12 +29,6 @@ static char base_url[64], auth_hdr[128];
 static bench_dev dev = {base_url, NULL, {0}, 0};
 static double run_seconds = 2;
 
-typedef struct worker {
-    pthread_t th;
-    int heartbeat; /* 1: signed heartbeats; 0: enrolments */
-    long ok, errors;
-} worker;
-
 static int one_enrol(CURL *c)
 {
     char url[128];
@@ -56,37 +50,18 @@ static int one_enrol(CURL *c)
 
 static void *work(void *arg)
 {
-    worker *w = arg;
+    bench_worker *w = arg; /* mode 1: signed heartbeats; 0: enrolments */
     char body[256];
     double end;
     CURL *c = bench_loop_open(body, run_seconds, &end);
     while (c && bench_now() < end) {
-        if ((w->heartbeat ? bench_heartbeat(c, &dev, body, 0) : one_enrol(c)) == 0)
+        if ((w->mode ? bench_heartbeat(c, &dev, body, 0) : one_enrol(c)) == 0)
             w->ok++;
         else
             w->errors++;
     }
     curl_easy_cleanup(c);
     return NULL;
-}
-
-static double load(int heartbeat, int threads, long *errors)
-{
-    worker w[64];
-    long n = 0;
-    double t0 = bench_now();
-    memset(w, 0, sizeof w);
-    for (int i = 0; i < threads; i++) {
-        w[i].heartbeat = heartbeat;
-        pthread_create(&w[i].th, NULL, work, &w[i]);
-    }
-    *errors = 0;
-    for (int i = 0; i < threads; i++) {
-        pthread_join(w[i].th, NULL);
-        n += w[i].ok;
-        *errors += w[i].errors;
-    }
-    return (double)n / (bench_now() - t0);
 }
 
 /* One connection, one durable transaction per row, for run_seconds. */
@@ -131,8 +106,13 @@ static int run_one(const char *url, int threads)
     snprintf(base_url, sizeof base_url, "http://127.0.0.1:%u", S.port);
     snprintf(auth_hdr, sizeof auth_hdr, "Authorization: Bearer %s", tok);
     bench_sup_controller(&S, &dev);
-    en = load(0, threads, &e1);
-    hb = load(1, threads, &e2);
+    e1 = e2 = 0;
+    en = bench_load(work, 0, threads, &e1);
+    hb = bench_load(work, 1, threads, &e2);
+    if (en < 0 || hb < 0) {
+        fprintf(stderr, "bench_pg: cannot start the client threads\n");
+        return 1;
+    }
     printf("%-10s raw inserts %7.0f /s | enrolments %7.0f /s (%.2f of raw, errors %ld) |"
            " heartbeats %7.0f /s (%.2f of raw, errors %ld)\n",
            url ? "postgresql" : "sqlite", raw, en, en / raw, e1, hb, hb / raw, e2);

@@ -38,15 +38,9 @@ static char base_url[64], cacert[PATH_MAX + 32];
 static bench_dev dev = {base_url, NULL, {0}, 0};
 static double run_seconds = 3;
 
-typedef struct worker {
-    pthread_t th;
-    int mode;        /* 0: signed heartbeats, keep-alive */
-    long n, errors;
-} worker;
-
 static void *work(void *arg)
 {
-    worker *w = arg;
+    bench_worker *w = arg; /* mode 0: signed heartbeats, keep-alive */
     char body[256];
     double end;
     CURL *c = bench_loop_open(body, run_seconds, &end);
@@ -54,30 +48,12 @@ static void *work(void *arg)
         curl_easy_setopt(c, CURLOPT_CAINFO, cacert);
     while (c && bench_now() < end) {
         if (bench_heartbeat(c, &dev, body, 0) == 0)
-            w->n++;
+            w->ok++;
         else
             w->errors++;
     }
     curl_easy_cleanup(c);
     return NULL;
-}
-
-static double load(int mode, int threads, long *errors)
-{
-    worker w[16];
-    long n = 0;
-    double t0 = bench_now();
-    memset(w, 0, sizeof w);
-    for (int i = 0; i < threads; i++) {
-        w[i].mode = mode;
-        pthread_create(&w[i].th, NULL, work, &w[i]);
-    }
-    for (int i = 0; i < threads; i++) {
-        pthread_join(w[i].th, NULL);
-        n += w[i].n;
-        *errors += w[i].errors;
-    }
-    return (double)n / (bench_now() - t0);
 }
 
 /* (Re)starts the daemon plain or with the certificate; sets base_url. */
@@ -211,10 +187,14 @@ int main(int argc, char **argv)
     for (int r = 0; r < rounds; r++) {
         if (serve(0, dir))
             return 1;
-        plain[r] = load(0, threads, &e);
+        plain[r] = bench_load(work, 0, threads, &e);
         if (serve(1, dir))
             return 1;
-        tls[r] = load(0, threads, &e);
+        tls[r] = bench_load(work, 0, threads, &e);
+        if (plain[r] < 0 || tls[r] < 0) {
+            fprintf(stderr, "bench_tls: cannot start the client threads\n");
+            return 1;
+        }
     }
     rport = free_port();
     rpid = raw_server(rport, cp, kp);
