@@ -10,30 +10,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static fx_world w;
+    const fx_world *w = fx_world_get();
     static uint8_t nodes[2 << 4][32];
-    static int ready;
-    if (!ready) {
-        if (fx_init(&w))
-            abort();
-        ready = 1;
-    }
     ks_recsrc base;
-    ks_recsrc_mem(&base, w.base_img + KS_SNAP_HEADER_SIZE, w.base.record_count);
+    ks_recsrc_mem(&base, w->base_img + KS_SNAP_HEADER_SIZE, w->base.record_count);
     ks_tree t;
-    if (ks_tree_build(&t, &w.c, &base, w.base.bucket_bits, nodes, sizeof nodes / sizeof nodes[0]))
+    if (ks_tree_build(&t, &w->c, &base, w->base.bucket_bits, nodes, sizeof nodes / sizeof nodes[0]))
         abort();
 
     ks_delta dl;
     ks_diag d = {0};
-    ks_policy p = {&w.trust, w.base.version, 1, FX_NOW};
+    ks_policy p = {&w->trust, w->base.version, 1, FX_NOW};
     int err = ks_delta_parse(&dl, data, size, &d);
     if (!err)
-        err = ks_delta_check(&w.c, &dl, &w.base, &p, &d);
+        err = ks_delta_check(&w->c, &dl, &w->base, &p, &d);
     if (!err)
-        err = ks_delta_update_tree(&t, &w.c, &base, &dl, &d);
+        err = ks_delta_update_tree(&t, &w->c, &base, &dl, &d);
     if (err) {
-        if (memcmp(ks_tree_root(&t), w.base.root, 32) != 0)
+        if (memcmp(ks_tree_root(&t), w->base.root, 32) != 0)
             abort(); /* a refused delta moved the tree */
         return 0;
     }

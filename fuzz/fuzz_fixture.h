@@ -78,4 +78,18 @@ static int fx_init(fx_world *w)
                              sizeof w->base_img);
 }
 
+/* The one world of this fuzzer process, made on the first input (libFuzzer
+ * has no setup hook every target shares); aborts when it cannot be made. */
+static inline const fx_world *fx_world_get(void)
+{
+    static fx_world w;
+    static int ready;
+    if (!ready) {
+        if (fx_init(&w))
+            abort();
+        ready = 1;
+    }
+    return &w;
+}
+
 #endif

@@ -8,17 +8,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static fx_world w;
-    static int ready;
-    if (!ready) {
-        if (fx_init(&w))
-            abort();
-        ready = 1;
-    }
-    ks_trust t = w.trust;
+    const fx_world *w = fx_world_get();
+    ks_trust t = w->trust;
     ks_diag d = {0};
-    int err = ks_trust_follow(&t, &w.c, data, size, &d);
-    if (err && memcmp(&t, &w.trust, sizeof t) != 0)
+    int err = ks_trust_follow(&t, &w->c, data, size, &d);
+    if (err && memcmp(&t, &w->trust, sizeof t) != 0)
         abort();
     if (!err && t.count == 0)
         abort();

@@ -9,17 +9,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static fx_world w;
-    static int ready;
-    if (!ready) {
-        if (fx_init(&w))
-            abort();
-        ready = 1;
-    }
-    ks_policy p = {&w.trust, 0, 0, FX_NOW};
+    const fx_world *w = fx_world_get();
+    ks_policy p = {&w->trust, 0, 0, FX_NOW};
     ks_snap_header h;
     ks_diag d = {0};
-    int err = ks_snapshot_verify(&w.c, data, size, &p, &h, &d);
+    int err = ks_snapshot_verify(&w->c, data, size, &p, &h, &d);
     if (err == KS_OK && h.record_count != (size - KS_SNAP_HEADER_SIZE) / KS_RECORD_SIZE)
         abort(); /* accepted with a count that does not match the bytes */
     if (err != KS_OK && d.what == NULL)
