@@ -164,6 +164,11 @@ void sup_diag_queue_stats(sup_ctx *s, struct sup_hbq_stats *out);
  * cfg.recent seconds count. NULL with *status 404 for an unknown id.
  */
 json_t *sup_diag_report(sup_ctx *s, int64_t ctrl_id, int *status);
+/* The answer itself (sup_diag_report.c), from the controller's facts and
+ * the walk's findings (history it drops, and policy refusals an open
+ * incident tracks become root causes: fs is edited). Lock held. */
+json_t *sup_diag_report_json(sup_ctx *s, int64_t ctrl_id, const sup_diag_facts *f,
+                             sup_findings *fs);
 
 /* ----- facts (sup_diag_facts.c) ----- */
 
