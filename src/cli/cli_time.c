@@ -9,7 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli_util.h"
+#include "cli_time.h"
+#include "cli_values.h"
 
 /* A field holding unix seconds: NAME_at, or one of the older names. */
 static int is_time_key(const char *k)

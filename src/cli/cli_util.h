@@ -15,6 +15,8 @@
 #include <stdarg.h>
 
 #include "ks_hex.h"
+#include "cli_time.h"
+#include "cli_values.h"
 
 enum cli_exit {
     CLI_OK = 0,
@@ -104,26 +106,11 @@ int cli_core_err(cli_ctx *cx, int err, const ks_diag *d, const char *fmt, ...)
 /* An OS error on path (errno): code "IO", exit 3. */
 int cli_io_err(cli_ctx *cx, const char *path, const char *doing);
 
-/* ----- values ----- */
+/* ----- values (cli_values.h) and times in output (cli_time.h) ----- */
 
-/* Strict decimal u64 (no sign, no spaces, no overflow). */
-int cli_parse_u64(const char *s, uint64_t *v);
-/* Unix seconds, "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ". */
-int cli_parse_time(const char *s, uint64_t *v);
-/* "30d", "12h", "45m", "90s", "2w" -> seconds. */
-int cli_parse_duration(const char *s, uint64_t *v);
-/* ISO 8601 UTC of v into out (at least 32 bytes). */
-void cli_fmt_time(char *out, size_t n, uint64_t v);
-/* Local ISO 8601 time with its UTC offset, for people (cli_time.c). */
-void cli_fmt_local(char *out, size_t n, uint64_t v);
-/* The output rule for times (cli_time.c): with json, NAME_utc beside each
- * time field NAME (unix seconds); without, NAME becomes local ISO time. */
-void cli_people_times(json_t *o, int json);
 /* The one --json shape (cli_shape.c): lists with items/total/limit/offset,
  * KSE codes as "KSE-NNN", epoch-millisecond times also as NAME_at seconds. */
 void cli_json_shape(json_t *o);
-/* Current unix time. */
-uint64_t cli_now(void);
 
 /* ----- files ----- */
 
