@@ -157,6 +157,16 @@ static void print_incident(json_t *o)
     }
 }
 
+/* One incident as an answer came back: --json as it is, else for people. */
+static int emit_incident(cli_ctx *cx, json_t *out)
+{
+    if (cx->json)
+        return cli_emit(cx, out);
+    print_incident(out);
+    json_decref(out);
+    return CLI_OK;
+}
+
 static int inc_show(cli_ctx *cx, int argc, char **argv)
 {
     cli_remote r = {NULL, NULL};
@@ -176,13 +186,7 @@ static int inc_show(cli_ctx *cx, int argc, char **argv)
         return ret;
     snprintf(path, sizeof path, "/v1/incidents/%llu", (unsigned long long)id);
     ret = cli_api(cx, &r, "GET", path, NULL, &out, NULL);
-    if (ret)
-        return ret;
-    if (cx->json)
-        return cli_emit(cx, out);
-    print_incident(out);
-    json_decref(out);
-    return CLI_OK;
+    return ret ? ret : emit_incident(cx, out);
 }
 
 static int inc_resolve(cli_ctx *cx, int argc, char **argv)
@@ -208,13 +212,7 @@ static int inc_resolve(cli_ctx *cx, int argc, char **argv)
         cli_set_str(b, "note", note);
     ret = cli_api(cx, &r, "POST", path, b, &out, NULL);
     json_decref(b);
-    if (ret)
-        return ret;
-    if (cx->json)
-        return cli_emit(cx, out);
-    print_incident(out);
-    json_decref(out);
-    return CLI_OK;
+    return ret ? ret : emit_incident(cx, out);
 }
 
 static int inc_stats(cli_ctx *cx, int argc, char **argv)
