@@ -55,7 +55,8 @@ typedef struct sup_diag_cfg {
 /* KSE-310: warn while the flash has under a year of projected life left. */
 #define SUP_DIAG_WEAR_DAYS 365u
 
-/* Defaults, then KEYSUP_DIAG_* environment overrides (docs/diagnosis.md). */
+/* s's configured policy, then KEYSUP_DIAG_* environment overrides
+ * (docs/diagnosis.md). s is required. */
 void sup_diag_cfg_init(sup_diag_cfg *c, const sup_ctx *s);
 
 /* ----- facts ----- */

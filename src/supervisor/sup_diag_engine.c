@@ -94,24 +94,21 @@ static uint32_t env_u32(const char *name, uint32_t dflt)
 
 void sup_diag_cfg_init(sup_diag_cfg *c, const sup_ctx *s)
 {
-    c->interval_ms = (s && s->cfg.heartbeat_interval ? s->cfg.heartbeat_interval : 5) * 1000u;
-    /* The config file sets the policy; KEYSUP_DIAG_* override it (tests). */
-    sup_config d;
-    if (s)
-        d = s->cfg;
-    else
-        sup_config_defaults(&d);
-    c->missed = env_u32("KEYSUP_DIAG_MISSED", d.diag_missed);
-    c->clock_tolerance = env_u32("KEYSUP_DIAG_CLOCK_TOLERANCE", d.clock_tolerance);
-    c->quiet = env_u32("KEYSUP_DIAG_QUIET", d.diag_quiet);
-    c->recent = env_u32("KEYSUP_DIAG_RECENT", d.diag_recent);
-    c->behind = env_u32("KEYSUP_DIAG_BEHIND", d.diag_behind);
-    c->escalate_window = env_u32("KEYSUP_DIAG_ESCALATE_WINDOW", d.escalate_window);
-    c->max_repairs = env_u32("KEYSUP_DIAG_MAX_REPAIRS", d.max_repairs);
-    c->policy_threshold = env_u32("KEYSUP_DIAG_POLICY_THRESHOLD", d.policy_threshold);
-    c->policy_window = env_u32("KEYSUP_DIAG_POLICY_WINDOW", d.policy_window);
-    c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", d.protocol_min);
-    c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", d.protocol_max);
+    /* The config file sets the policy (its defaults where it says nothing:
+     * sup_open); KEYSUP_DIAG_* override it (tests). */
+    const sup_config *d = &s->cfg;
+    c->interval_ms = (d->heartbeat_interval ? d->heartbeat_interval : 5) * 1000u;
+    c->missed = env_u32("KEYSUP_DIAG_MISSED", d->diag_missed);
+    c->clock_tolerance = env_u32("KEYSUP_DIAG_CLOCK_TOLERANCE", d->clock_tolerance);
+    c->quiet = env_u32("KEYSUP_DIAG_QUIET", d->diag_quiet);
+    c->recent = env_u32("KEYSUP_DIAG_RECENT", d->diag_recent);
+    c->behind = env_u32("KEYSUP_DIAG_BEHIND", d->diag_behind);
+    c->escalate_window = env_u32("KEYSUP_DIAG_ESCALATE_WINDOW", d->escalate_window);
+    c->max_repairs = env_u32("KEYSUP_DIAG_MAX_REPAIRS", d->max_repairs);
+    c->policy_threshold = env_u32("KEYSUP_DIAG_POLICY_THRESHOLD", d->policy_threshold);
+    c->policy_window = env_u32("KEYSUP_DIAG_POLICY_WINDOW", d->policy_window);
+    c->proto_min = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MIN", d->protocol_min);
+    c->proto_max = (int)env_u32("KEYSUP_DIAG_PROTOCOL_MAX", d->protocol_max);
     c->wear_days = env_u32("KEYSUP_DIAG_WEAR_DAYS", SUP_DIAG_WEAR_DAYS);
     if (!c->missed)
         c->missed = 1;
