@@ -451,12 +451,12 @@ static void test_flash_retired_warns(void **state)
         if (i == 1) {
             assert_non_null(strstr(g->evidence, "3 flash sector(s)"));
             assert_non_null(strstr(g->evidence, "retire 29 more"));
-            assert_non_null(strstr(g->evidence, "4000 days, around 2037-12-28"));
+            assert_non_null(strstr(g->evidence, "4000 days at 10.0 deltas a day, around 2037-12-28"));
             assert_string_equal(g->kse->symbol, "FLASH_RETIRED");
             assert_non_null(g->kse->steps[1]);
         }
         if (i == 2)
-            assert_non_null(strstr(g->evidence, "not projected yet"));
+            assert_non_null(strstr(g->evidence, "not known yet"));
         json_decref(r);
     }
 }

@@ -204,7 +204,7 @@ static void retired(const sup_diag_facts *fa, sup_findings *o)
     json_t *w = json_object_get(json_object_get(fa->report, "store"), "wear");
     json_int_t n = jint(w, "retired_sectors", 0), max = jint(w, "retired_max", 0);
     double life = json_number_value(json_object_get(w, "life_days"));
-    char when[64] = "not projected yet (less than a day of deltas observed)";
+    char when[96] = "not known yet (less than a day of deltas observed)";
     if (n <= 0)
         return;
     if (json_is_number(json_object_get(w, "life_days")) && life >= 0) {
@@ -213,13 +213,13 @@ static void retired(const sup_diag_facts *fa, sup_findings *o)
         char d[16] = "?";
         if (gmtime_r(&t, &tm))
             strftime(d, sizeof d, "%Y-%m-%d", &tm);
-        snprintf(when, sizeof when, "%.0f days, around %s", life, d);
+        snprintf(when, sizeof when, "%.0f days at %.1f deltas a day, around %s", life,
+                 json_number_value(json_object_get(w, "deltas_per_day")), d);
     }
     add(o, SUP_KSE(FLASH_RETIRED), fa->report_ms,
         "%lld flash sector(s) failed and were retired; the store can retire %lld more; "
-        "projected life at %.1f deltas a day: %s (most-erased sector %lld of %lld rated erases)",
-        (long long)n, (long long)(max > n ? max - n : 0),
-        json_number_value(json_object_get(w, "deltas_per_day")), when,
+        "projected life: %s (most-erased sector %lld of %lld rated erases)",
+        (long long)n, (long long)(max > n ? max - n : 0), when,
         (long long)jint(w, "erase_max", 0), (long long)jint(w, "endurance", 0));
 }
 
