@@ -216,11 +216,15 @@ static void retired(const sup_diag_facts *fa, sup_findings *o)
         snprintf(when, sizeof when, "%.0f days at %.1f deltas a day, around %s", life,
                  json_number_value(json_object_get(w, "deltas_per_day")), d);
     }
+    char spare[64] = "an agent that does not report its spare";
+    if (max > 0)
+        snprintf(spare, sizeof spare, "the store can retire %lld more",
+                 (long long)(max > n ? max - n : 0));
     add(o, SUP_KSE(FLASH_RETIRED), fa->report_ms,
-        "%lld flash sector(s) failed and were retired; the store can retire %lld more; "
-        "projected life: %s (most-erased sector %lld of %lld rated erases)",
-        (long long)n, (long long)(max > n ? max - n : 0), when,
-        (long long)jint(w, "erase_max", 0), (long long)jint(w, "endurance", 0));
+        "%lld flash sector(s) failed and were retired; %s; projected life: %s (most-erased "
+        "sector %lld of %lld rated erases)",
+        (long long)n, spare, when, (long long)jint(w, "erase_max", 0),
+        (long long)jint(w, "endurance", 0));
 }
 
 static void store(const sup_diag_facts *fa, sup_findings *o)
