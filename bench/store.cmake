@@ -6,3 +6,7 @@ target_link_libraries(bench_store PRIVATE keysup_host)
 add_executable(bench_store_fold ${CMAKE_SOURCE_DIR}/bench/bench_store_fold.c)
 target_include_directories(bench_store_fold PRIVATE ${CMAKE_SOURCE_DIR}/bench)
 target_link_libraries(bench_store_fold PRIVATE keysup_host)
+# Issue 18's long mode: years of deltas at 1M keys on a flash that wears out.
+add_executable(bench_store_life ${CMAKE_SOURCE_DIR}/bench/bench_store_life.c)
+target_include_directories(bench_store_life PRIVATE ${CMAKE_SOURCE_DIR}/bench)
+target_link_libraries(bench_store_life PRIVATE keysup_host)

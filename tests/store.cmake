@@ -11,6 +11,9 @@ add_test(NAME store_cli COMMAND sh ${CMAKE_SOURCE_DIR}/tests/store_cli.sh $<TARG
          ${CMAKE_SOURCE_DIR}/fuzz/corpus/fuzz_flash_image/store_full)
 # Wear accounting (issue 18): exact per-region erase counts, persisted, never over-counted.
 ks_add_unit(test_store_wear ${CMAKE_SOURCE_DIR}/tests/test_store_wear.c)
+# Accelerated life (issue 18): a flash that wears out under thousands of
+# deltas and power cuts; retirement, spread, amplification, end of life.
+ks_add_unit(test_store_life ${CMAKE_SOURCE_DIR}/tests/test_store_life.c)
 # The store's files call one way only: no import circle (issue 15 item 2).
 add_test(NAME store_layers COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/store_layers.py
          ${CMAKE_SOURCE_DIR}/src/core)

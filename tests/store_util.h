@@ -324,4 +324,82 @@ static inline int st_mount(st_fix *f)
     return ks_store_mount(&f->st, &f->cfg, NULL);
 }
 
+/*
+ * A flash that wears out, for the accelerated-life tests: a ks_flash over
+ * the emulator that counts every sector's erases and, at the erase that
+ * reaches the sector's life (life[s], set by the test: the rated endurance
+ * or, for sectors picked to die early, less), wears it out the way real
+ * flash does (ks_flash_emu_wear): loudly (its erases and progs fail) or
+ * silently (progs return 0 but keep a wrong bit; only a read-back sees it).
+ * An erase issued while the power is cut is not counted.
+ */
+typedef struct st_wearflash {
+    ks_flash flash;   /* give &wf->flash to the store */
+    ks_flash_emu *emu;
+    uint32_t *erases; /* per sector */
+    uint32_t *life;   /* per sector: the erase count at which it wears out */
+    uint8_t *how;     /* per sector: KS_EMU_WORN_LOUD or KS_EMU_WORN_SILENT */
+    uint64_t prog_bytes;
+} st_wearflash;
+
+static inline int st_wf_read(void *ctx, uint32_t s, uint32_t off, void *buf, uint32_t len)
+{
+    st_wearflash *w = ctx;
+    return w->emu->flash.read(w->emu->flash.ctx, s, off, buf, len);
+}
+
+static inline int st_wf_prog(void *ctx, uint32_t s, uint32_t off, const void *buf, uint32_t len)
+{
+    st_wearflash *w = ctx;
+    if (w->emu->powered)
+        w->prog_bytes += len;
+    return w->emu->flash.prog(w->emu->flash.ctx, s, off, buf, len);
+}
+
+static inline int st_wf_erase(void *ctx, uint32_t s)
+{
+    st_wearflash *w = ctx;
+    if (s < w->emu->flash.sector_count && w->emu->powered &&
+        ++w->erases[s] >= w->life[s] && !w->emu->worn[s])
+        ks_flash_emu_wear(w->emu, s, w->how[s]);
+    return w->emu->flash.erase(w->emu->flash.ctx, s);
+}
+
+static inline int st_wf_sync(void *ctx)
+{
+    st_wearflash *w = ctx;
+    return w->emu->flash.sync(w->emu->flash.ctx);
+}
+
+/* Wraps emu; every sector lives `endurance` erases until the test says otherwise. */
+static inline void st_wf_init(st_wearflash *w, ks_flash_emu *emu, uint32_t endurance)
+{
+    uint32_t n = emu->flash.sector_count;
+    memset(w, 0, sizeof *w);
+    w->emu = emu;
+    w->erases = calloc(n, sizeof *w->erases);
+    w->life = calloc(n, sizeof *w->life);
+    w->how = calloc(n, 1);
+    assert_true(w->erases && w->life && w->how);
+    for (uint32_t s = 0; s < n; s++) {
+        w->life[s] = endurance;
+        w->how[s] = KS_EMU_WORN_LOUD;
+    }
+    w->flash = emu->flash;
+    w->flash.ctx = w;
+    w->flash.read = st_wf_read;
+    w->flash.prog = st_wf_prog;
+    w->flash.erase = st_wf_erase;
+    w->flash.sync = st_wf_sync;
+    w->flash.endurance = endurance;
+}
+
+static inline void st_wf_free(st_wearflash *w)
+{
+    free(w->erases);
+    free(w->life);
+    free(w->how);
+    memset(w, 0, sizeof *w);
+}
+
 #endif

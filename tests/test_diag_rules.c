@@ -421,6 +421,46 @@ static void test_flash_wear_warns_before_failure(void **state)
     }
 }
 
+/* KSE-311: warned from the first retired sector, with the spare left and
+ * the projected date (the report is at NOW, 2027-01-15); not while none is
+ * retired; whatever the wear threshold (a long life still warns: sectors
+ * are failing). */
+static void test_flash_retired_warns(void **state)
+{
+    (void)state;
+    sup_diag_cfg c = cfg();
+    c.wear_days = 365;
+    const int retired[] = {0, 3, 1};
+    const double lives[] = {120.0, 4000.0, -1.0};
+    for (int i = 0; i < 3; i++) {
+        json_t *r = healthy();
+        json_object_set_new(json_object_get(r, "store"), "wear",
+                            json_pack("{s:i,s:i,s:i,s:i,s:f,s:f}", "endurance", 10000,
+                                      "erase_max", 900, "retired_sectors", retired[i],
+                                      "retired_max", 32, "deltas_per_day", 10.0, "life_days",
+                                      lives[i]));
+        sup_diag_facts f;
+        sup_findings o;
+        facts(&f, r);
+        sup_diag_walk(&c, &f, &o);
+        const sup_finding *g = NULL;
+        for (int k = 0; k < o.n; k++)
+            if (o.f[k].code == 311)
+                g = &o.f[k];
+        assert_int_equal(g != NULL, retired[i] > 0);
+        if (i == 1) {
+            assert_non_null(strstr(g->evidence, "3 flash sector(s)"));
+            assert_non_null(strstr(g->evidence, "retire 29 more"));
+            assert_non_null(strstr(g->evidence, "4000 days at 10.0 deltas a day, around 2037-12-28"));
+            assert_string_equal(g->kse->symbol, "FLASH_RETIRED");
+            assert_non_null(g->kse->steps[1]);
+        }
+        if (i == 2)
+            assert_non_null(strstr(g->evidence, "not known yet"));
+        json_decref(r);
+    }
+}
+
 static void test_explains_table(void **state)
 {
     (void)state;
@@ -525,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_policy_refusals_are_evidence_below_threshold),
         cmocka_unit_test(test_explains_table),
         cmocka_unit_test(test_flash_wear_warns_before_failure),
+        cmocka_unit_test(test_flash_retired_warns),
         cmocka_unit_test(test_lockout_evidence_after_lock),
         cmocka_unit_test(test_expired_by_bad_clock_names_clock),
         cmocka_unit_test(test_identity_cloned_and_medium),

@@ -61,6 +61,7 @@ enum ks_err {
     KS_E_STALE_DENIED = -303, /* key changed since the (older) database in use: refused */
     KS_E_SUPERVISOR_RESTORED = -304, /* supervisor's records went back: not adopted */
     KS_E_FLASH_WEAR = -310,   /* flash projected to reach its rated erase cycles soon */
+    KS_E_FLASH_RETIRED = -311, /* flash sectors failed and were retired: spare being used */
     KS_E_PROTOCOL_MISMATCH = -400,
     KS_E_FIRMWARE_INCOMPATIBLE = -401,
     KS_E_LOCKOUT = -500,

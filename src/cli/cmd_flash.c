@@ -19,7 +19,7 @@
 
 typedef struct flash_opts {
     const char *sector, *prog, *meta, *audit, *counters, *erase, *records, *overlay;
-    const char *endurance;
+    const char *endurance, *rate;
 } flash_opts;
 
 static const char *flash_usage_inspect =
@@ -69,6 +69,7 @@ typedef struct flash_img {
     uint32_t nrecords;
     int mount_err;
     uint32_t endurance; /* --endurance (0: the default) */
+    uint32_t rate;      /* --rate: deltas a day to project at (0: none given) */
     ks_diag d;
 } flash_img;
 
@@ -100,7 +101,7 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
         {"--meta-sectors", CLI_VALUE, &o.meta},  {"--audit-sectors", CLI_VALUE, &o.audit},
         {"--counters", CLI_VALUE, &o.counters},  {"--erase-value", CLI_VALUE, &o.erase},
         {"--records", CLI_VALUE, &o.records},    {"--overlay-sectors", CLI_VALUE, &o.overlay},
-        {"--endurance", CLI_VALUE, &o.endurance},
+        {"--endurance", CLI_VALUE, &o.endurance}, {"--rate", CLI_VALUE, &o.rate},
         {NULL, CLI_FLAG, NULL},
     };
 
@@ -137,7 +138,8 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
         (ret = num(cx, o.records, 0, 1u << 20, "--records", &im->nrecords)) ||
         (ret = num(cx, o.overlay, have_g ? g.overlay_sectors : 0, 1u << 16, "--overlay-sectors",
                    &ovl)) ||
-        (ret = num(cx, o.endurance, 0, 100000000u, "--endurance", &im->endurance)))
+        (ret = num(cx, o.endurance, 0, 100000000u, "--endurance", &im->endurance)) ||
+        (ret = num(cx, o.rate, 0, 100000000u, "--rate", &im->rate)))
         return ret;
     int err = ks_flash_emu_load(&im->emu, pos[0], ss, pu, (uint8_t)ev);
     if (err == KS_E_INVAL)
@@ -385,13 +387,14 @@ static int flash_check(cli_ctx *cx, int argc, char **argv)
 }
 
 static const char *flash_usage_wear =
-    "usage: keysup flash wear FILE [--endurance N] [options]\n"
+    "usage: keysup flash wear FILE [--endurance N] [--rate N] [options]\n"
     "  States the wear of a controller's flash image: sector erase counts\n"
     "  (min/mean/max), retired sectors, write amplification (bytes programmed\n"
     "  per byte of change), and the projected life: further deltas until the\n"
     "  most-erased sector reaches its rated cycles, and days at the observed\n"
     "  rate and at 10 and 1,440 deltas a day.\n"
     "  --endurance N      rated erase cycles per sector (default 10000)\n"
+    "  --rate N           also project the life at N deltas a day\n"
     "other options: as for `keysup flash inspect`\n";
 
 static void set_real(json_t *o, const char *k, double v)
@@ -423,6 +426,10 @@ static int flash_wear(cli_ctx *cx, int argc, char **argv)
     set_real(o, "life_days_observed", w.life_days);
     set_real(o, "life_days_10_per_day", ks_wear_life_days(&w, 10));
     set_real(o, "life_days_1440_per_day", ks_wear_life_days(&w, 1440));
+    if (im.rate) {
+        cli_set_u64(o, "rate_per_day", im.rate);
+        set_real(o, "life_days_at_rate", ks_wear_life_days(&w, im.rate));
+    }
     ret = cli_emit(cx, o);
     close_image(&im);
     return ret;

@@ -90,6 +90,33 @@ static json_t *f_corrupt_sector(ctl_agent *a, json_t *req, json_t *v)
     return NULL;
 }
 
+/* Wears out the next N free pool sectors (layout 2) the store will write a
+ * page to, loudly: their erases and programs fail, as worn flash does. The
+ * next install or fold meets them and retires them (the health report's
+ * retired_sectors, KSE-311). In RAM only, like the other faults: the image
+ * file keeps no worn state. */
+static json_t *f_wear_pool(ctl_agent *a, json_t *req, json_t *v)
+{
+    ks_store *st = &a->store;
+    json_int_t n = json_integer_value(v);
+    if (!st->paged)
+        return ctl_fail("CONFLICT", "wear_pool: the store is layout 1 (no pool)");
+    if (!json_is_integer(v) || n < 1 || n > KS_STORE_RETIRED_MAX)
+        return ctl_fail("BAD_REQUEST", "value: wear_pool needs 1..%d sectors",
+                        KS_STORE_RETIRED_MAX);
+    json_t *arr = json_array();
+    for (uint32_t t = 0; t < st->pool_sectors && n > 0; t++) {
+        uint32_t s = (st->pool_next + t) % st->pool_sectors;
+        if ((st->cfg.sector_map[s >> 3] >> (s & 7)) & 1)
+            continue; /* applied (or already retired) */
+        ks_flash_emu_wear(&a->flash, st->pool_first + s, KS_EMU_WORN_LOUD);
+        json_array_append_new(arr, json_integer(st->pool_first + s));
+        n--;
+    }
+    json_object_set_new(req, "sectors", arr);
+    return NULL;
+}
+
 /* Diagnosis tests (issue 7): a maximum offline age of seconds, not a day,
  * so KSE-110 can be reached in a test. Kept in RAM only. */
 static json_t *f_max_offline(ctl_agent *a, json_t *req, json_t *v)
@@ -109,6 +136,8 @@ static const fault_kind kinds[] = {
     {"protocol", "the protocol version reported", f_protocol},
     {"power_cut", "the write (counted from now) that loses power", f_power_cut},
     {"max_offline", "seconds without a sync before KSE-110 (RAM only)", f_max_offline},
+    {"wear_pool", "free pool sectors (layout 2) to wear out: the next writes retire them",
+     f_wear_pool},
 };
 
 json_t *ctl_fault_kinds_json(void)
@@ -125,7 +154,7 @@ static json_t *op_fault(ctl_agent *a, json_t *req)
     const char *kind = json_string_value(json_object_get(req, "kind"));
     if (!kind)
         return ctl_fail("BAD_REQUEST", "kind: one of corrupt_sector, skew_clock, rtc_reset, "
-                                       "drop_link, protocol, power_cut");
+                                       "drop_link, protocol, power_cut, max_offline, wear_pool");
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
         if (strcmp(kinds[i].name, kind) == 0) {
             json_t *err = kinds[i].fn(a, req, json_object_get(req, "value"));

@@ -51,7 +51,8 @@ static const char usage[] =
     "ctl      talks to a running controller. Faults (tests and simulator; only\n"
     "         when the agent runs with --enable-fault-hooks, never in production):\n"
     "         corrupt_sector | skew_clock SECONDS | rtc_reset true|false |\n"
-    "         drop_link true|false | protocol N | power_cut WRITES | max_offline SECONDS\n"
+    "         drop_link true|false | protocol N | power_cut WRITES | max_offline SECONDS |\n"
+    "         wear_pool SECTORS\n"
     "See docs/controller.md.\n";
 
 typedef struct args {

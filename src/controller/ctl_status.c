@@ -44,6 +44,10 @@ static json_t *wear_json(ctl_agent *a)
     json_object_set_new(o, "erase_mean", json_real(w.erase_mean));
     json_object_set_new(o, "erase_max", json_integer(w.erase_max));
     json_object_set_new(o, "retired_sectors", json_integer(w.retired));
+    /* how many sectors the store can still retire (layout 1 retires none):
+     * the supervisor warns on the first (KSE-311), before this runs out */
+    json_object_set_new(o, "retired_max",
+                        json_integer(a->store.paged ? KS_STORE_RETIRED_MAX : 0));
     json_object_set_new(o, "write_amplification", json_real(w.write_amp));
     json_object_set_new(o, "commits", json_integer(w.commits));
     json_object_set_new(o, "endurance", json_integer(w.endurance));

@@ -49,6 +49,7 @@ static const struct err_entry err_table[] = {
     {KS_E_STALE_DENIED, "STALE_DENIED", "key changed since the older database in use"},
     {KS_E_SUPERVISOR_RESTORED, "SUPERVISOR_RESTORED", "supervisor database from another history"},
     {KS_E_FLASH_WEAR, "FLASH_WEAR", "flash projected to wear out soon"},
+    {KS_E_FLASH_RETIRED, "FLASH_RETIRED", "flash sectors failed and were retired"},
     {KS_E_PROTOCOL_MISMATCH, "PROTOCOL_MISMATCH", "key format older than the controller's minimum"},
     {KS_E_FIRMWARE_INCOMPATIBLE, "FIRMWARE_INCOMPATIBLE", "controller protocol version not supported"},
     {KS_E_LOCKOUT, "LOCKOUT", "too many failed supervisor attempts"},

@@ -322,6 +322,28 @@ static const ks_kse table[] = {
       "Plan the controller's replacement (or a flash part with a higher rated endurance) before "
       "the projected date; replace it at once if KSE-301 starts to repeat.",
       NULL}},
+    {311, "FLASH_RETIRED", KS_SEV_WARNING, KS_AREA_STORE,
+     "Controller flash sectors failed and were retired",
+     "Sectors of the controller's flash have started to fail: an erase or a program did not "
+     "take, or read back wrong. The store moved the data to another sector and retired the "
+     "failed one (it is never used again), so nothing was lost and every answer is still "
+     "right. But flash that has begun to fail keeps failing, and the store can retire only a "
+     "fixed number of sectors (32). Once that spare is used up, or the failures reach the "
+     "sectors it cannot move (its page maps, the delta overlay, the metadata), writes fail and "
+     "the store reports KSE-301, then KSE-900.",
+     "The store counts the sectors it retires and each health report carries the count, the "
+     "spare left, the erase counts and the projected life at the observed delta rate; the "
+     "supervisor warns on the first retired sector, before the damage outruns the spare.",
+     0, NULL,
+     {"Read the figures: `keysup controller show CTRL` and `keysup diagnose CTRL` (retired "
+      "sectors, spare left, projected life), or offline `keysup flash wear FILE --rate N` on "
+      "an image of the flash.",
+      "Plan the controller's replacement (or its flash module's) before the projected date the "
+      "evidence gives, and sooner if the retired count grows from one report to the next: each "
+      "retirement uses up one sector of the spare.",
+      "Replace it at once when the spare left reaches a few sectors, or when KSE-301 or "
+      "KSE-900 follows; until then the controller keeps deciding correctly.",
+      NULL}},
     {400, "PROTOCOL_MISMATCH", KS_SEV_ERROR, KS_AREA_PROTOCOL,
      "Key format older than the controller accepts",
      "The key was enrolled with a key-format version below the controller's minimum, which is "

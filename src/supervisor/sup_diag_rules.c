@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <keysup/ks_auth.h>
 
@@ -190,6 +191,40 @@ static void wear(const sup_diag_facts *fa, const sup_diag_cfg *cfg, sup_findings
         (long long)jint(w, "erase_max", 0),
         json_number_value(json_object_get(w, "deltas_per_day")),
         json_number_value(json_object_get(w, "write_amplification")));
+}
+
+/*
+ * KSE-311: sectors have failed and been retired. Nothing is wrong yet, but
+ * flash that has begun to fail keeps failing and the store's spare is
+ * finite (retired_max); warned on the first, with the date the projection
+ * gives, so the replacement is planned before the spare runs out.
+ */
+static void retired(const sup_diag_facts *fa, sup_findings *o)
+{
+    json_t *w = json_object_get(json_object_get(fa->report, "store"), "wear");
+    json_int_t n = jint(w, "retired_sectors", 0), max = jint(w, "retired_max", 0);
+    double life = json_number_value(json_object_get(w, "life_days"));
+    char when[96] = "not known yet (less than a day of deltas observed)";
+    if (n <= 0)
+        return;
+    if (json_is_number(json_object_get(w, "life_days")) && life >= 0) {
+        time_t t = (time_t)(fa->report_ms / 1000 + (int64_t)(life < 1e6 ? life : 1e6) * 86400);
+        struct tm tm;
+        char d[16] = "?";
+        if (gmtime_r(&t, &tm))
+            strftime(d, sizeof d, "%Y-%m-%d", &tm);
+        snprintf(when, sizeof when, "%.0f days at %.1f deltas a day, around %s", life,
+                 json_number_value(json_object_get(w, "deltas_per_day")), d);
+    }
+    char spare[64] = "an agent that does not report its spare";
+    if (max > 0)
+        snprintf(spare, sizeof spare, "the store can retire %lld more",
+                 (long long)(max > n ? max - n : 0));
+    add(o, SUP_KSE(FLASH_RETIRED), fa->report_ms,
+        "%lld flash sector(s) failed and were retired; %s; projected life: %s (most-erased "
+        "sector %lld of %lld rated erases)",
+        (long long)n, spare, when, (long long)jint(w, "erase_max", 0),
+        (long long)jint(w, "endurance", 0));
 }
 
 static void store(const sup_diag_facts *fa, sup_findings *o)
@@ -553,6 +588,7 @@ void sup_diag_walk(const sup_diag_cfg *cfg, const sup_diag_facts *fa, sup_findin
         return;
     store(fa, o);
     wear(fa, cfg, o);
+    retired(fa, o);
     hardware(fa, o);
     identity(cfg, fa, o);
     trust(fa, o);

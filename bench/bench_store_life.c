@@ -1,0 +1,410 @@
+/*
+ * bench_store_life.c - issue 18's long mode: a paged store (layout 2,
+ * overlay on) of 1,000,000 keys living through years of change on a flash
+ * that wears out. Each simulated day brings 10 deltas of 1,000 changes
+ * (400 updates, 300 removals, 300 insertions: 10,000 changes a day); every
+ * sector is rated for 10,000 erases, and a seeded PRNG picks pool sectors
+ * that die early (between 50 and 2,000 erases), loudly or silently. Every
+ * KS_BENCH_REPORT days (100) it prints the erase spread (pool and device,
+ * as counted by the flash and as the store reports it), the write
+ * amplification, the retired sectors and the projected life; at the end
+ * every record is looked up against the generator's copy and the Merkle
+ * root is proven from flash (ks_store_check).
+ *
+ * The deltas are made the way a supervisor with a tree cache makes them:
+ * the changed buckets are rehashed and the header signed over the cached
+ * tree (O(change) hashing), so the run is bounded by the store and one
+ * O(n) merge per delta, not by re-hashing a million records.
+ *
+ * KS_BENCH_DAYS (default 36: 360 deltas; KEYSUP_LONG=1: 3,650 = ten years),
+ * KS_BENCH_N (1,000,000), KS_BENCH_ENDURANCE (10,000). A store that refuses
+ * a delta (the failures outran its spare) ends the run, and says when.
+ */
+#include "bench_store_util.h"
+
+#include "ks_wear.h"
+
+#define SECTOR 4096u
+#define PROG 16u
+#define OVL_HALF 72u
+#define OVL_CAP 2048u
+#define PER_DAY 10u
+#define N_UPD 400u
+#define N_RM 300u
+#define N_ADD 300u
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+/* The flash: counts every sector's erases; a sector wears out (loudly or
+ * silently, ks_flash_emu_wear) at the erase that reaches its life. */
+typedef struct life_flash {
+    ks_flash_emu *emu;
+    uint32_t *erases, *life;
+    uint8_t *how;
+    uint64_t erase_total, prog_bytes;
+} life_flash;
+
+static int l_read(void *ctx, uint32_t s, uint32_t o, void *b, uint32_t l)
+{
+    life_flash *w = ctx;
+    return w->emu->flash.read(w->emu->flash.ctx, s, o, b, l);
+}
+static int l_prog(void *ctx, uint32_t s, uint32_t o, const void *b, uint32_t l)
+{
+    life_flash *w = ctx;
+    w->prog_bytes += l;
+    return w->emu->flash.prog(w->emu->flash.ctx, s, o, b, l);
+}
+static int l_erase(void *ctx, uint32_t s)
+{
+    life_flash *w = ctx;
+    w->erase_total++;
+    if (s < w->emu->flash.sector_count && ++w->erases[s] >= w->life[s] && !w->emu->worn[s])
+        ks_flash_emu_wear(w->emu, s, w->how[s]);
+    return w->emu->flash.erase(w->emu->flash.ctx, s);
+}
+static int l_sync(void *ctx)
+{
+    life_flash *w = ctx;
+    return w->emu->flash.sync(w->emu->flash.ctx);
+}
+
+/* First index in recs[0..n) whose key id falls in bucket b or later. */
+static uint32_t bucket_start(const uint8_t *recs, uint32_t n, uint32_t b, unsigned bits)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (ks_bucket_of(recs + (size_t)mid * KS_RECORD_SIZE, bits) < b)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* RFC 6962 MTH of bucket b's records (ks_merkle.h), into the cached tree. */
+static void rehash_bucket(const ks_crypto *c, ks_tree *t, const uint8_t *recs, uint32_t n,
+                          uint32_t b)
+{
+    uint32_t lo = bucket_start(recs, n, b, t->bits), hi = bucket_start(recs, n, b + 1, t->bits);
+    ks_mth m;
+    uint8_t leaf[32], h[32];
+    ks_mth_init(&m);
+    for (uint32_t i = lo; i < hi; i++) {
+        ks_merkle_leaf(c, leaf, recs + (size_t)i * KS_RECORD_SIZE);
+        ks_mth_push(&m, c, leaf);
+    }
+    ks_mth_final(&m, c, h);
+    ks_tree_set_bucket(t, c, b, h);
+}
+
+typedef struct gen {
+    const ks_crypto *c;
+    const uint8_t *sk;
+    uint8_t *recs, *tmp; /* the current version's sorted records; the next one's */
+    uint32_t n;
+    uint8_t *op;         /* per record of recs: 0 keep, 1 update, 2 remove */
+    ks_tree tree;
+    uint8_t hdr[KS_SNAP_HEADER_SIZE];
+    uint64_t holder;
+    uint8_t *delta;
+    size_t delta_cap, delta_len;
+} gen;
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The next version (into g->tmp and a new header) and the delta to it. */
+static int gen_next(gen *g, uint64_t version, uint64_t created_at)
+{
+    static uint8_t add[N_ADD][KS_RECORD_SIZE];
+    static uint32_t idx[N_UPD + N_RM], bk[N_UPD + N_RM + N_ADD];
+    uint32_t nb = 0, w = 0, a = 0;
+    for (uint32_t i = 0; i < N_UPD + N_RM; i++) { /* distinct: the count stays n */
+        do
+            idx[i] = rnd() % g->n;
+        while (g->op[idx[i]]);
+        g->op[idx[i]] = i < N_UPD ? 1 : 2;
+    }
+    for (uint32_t i = 0; i < N_ADD; i++)
+        bench_record(g->c, g->holder++, add[i]);
+    qsort(add, N_ADD, KS_RECORD_SIZE, bench_cmp_rec);
+    for (uint32_t i = 0; i < N_UPD + N_RM; i++)
+        bk[nb++] = ks_bucket_of(g->recs + (size_t)idx[i] * KS_RECORD_SIZE, g->tree.bits);
+    for (uint32_t i = 0; i < N_ADD; i++)
+        bk[nb++] = ks_bucket_of(add[i], g->tree.bits);
+    /* merge: survivors (updated in passing) and the insertions, in key order */
+    for (uint32_t i = 0; i < g->n; i++) {
+        const uint8_t *r = g->recs + (size_t)i * KS_RECORD_SIZE;
+        while (a < N_ADD && memcmp(add[a], r, KS_KEYID_SIZE) < 0)
+            memcpy(g->tmp + (size_t)w++ * KS_RECORD_SIZE, add[a++], KS_RECORD_SIZE);
+        if (g->op[i] == 2)
+            continue;
+        uint8_t *o = g->tmp + (size_t)w++ * KS_RECORD_SIZE;
+        memcpy(o, r, KS_RECORD_SIZE);
+        if (g->op[i] == 1) {
+            ks_record rec;
+            if (ks_record_decode(&rec, o, NULL) != 0)
+                return 1;
+            rec.privileges ^= KS_PRIV_REFUND;
+            ks_record_encode(&rec, o);
+        }
+    }
+    while (a < N_ADD)
+        memcpy(g->tmp + (size_t)w++ * KS_RECORD_SIZE, add[a++], KS_RECORD_SIZE);
+    for (uint32_t i = 0; i < N_UPD + N_RM; i++)
+        g->op[idx[i]] = 0;
+    qsort(bk, nb, sizeof bk[0], cmp_u32);
+    for (uint32_t i = 0; i < nb; i++)
+        if (!i || bk[i] != bk[i - 1])
+            rehash_bucket(g->c, &g->tree, g->tmp, w, bk[i]);
+
+    ks_snap_header old, h;
+    uint8_t hdr[KS_SNAP_HEADER_SIZE];
+    if (ks_snap_header_decode(&old, g->hdr, NULL) != 0)
+        return 1;
+    memset(&h, 0, sizeof h);
+    h.version = version;
+    h.created_at = created_at;
+    h.format = KS_SNAP_FORMAT;
+    h.bucket_bits = (uint8_t)g->tree.bits;
+    h.record_count = w;
+    memcpy(h.root, ks_tree_root(&g->tree), KS_HASH_SIZE);
+    ks_snap_header_encode(&h, hdr);
+    if (ks_snap_header_sign(g->c, hdr, g->sk) != 0)
+        return 1;
+    ks_recsrc sa, sb;
+    ks_recsrc_mem(&sa, g->recs, g->n);
+    ks_recsrc_mem(&sb, g->tmp, w);
+    if (ks_delta_write(&sa, &old, &sb, hdr, NULL, 0, &g->delta_len) != 0 ||
+        g->delta_len > g->delta_cap ||
+        ks_delta_write(&sa, &old, &sb, hdr, g->delta, g->delta_cap, &g->delta_len) != 0)
+        return 1;
+    uint8_t *t = g->recs;
+    g->recs = g->tmp;
+    g->tmp = t;
+    g->n = w;
+    memcpy(g->hdr, hdr, sizeof hdr);
+    return 0;
+}
+
+typedef struct spread {
+    uint32_t pool_max, dev_max, pool_worn;
+    double pool_mean, dev_mean;
+} spread;
+
+static void measure(const life_flash *w, const ks_store *st, uint32_t sectors, spread *o)
+{
+    uint64_t ps = 0, ds = 0;
+    memset(o, 0, sizeof *o);
+    for (uint32_t s = 0; s < sectors; s++) {
+        ds += w->erases[s];
+        o->dev_max = w->erases[s] > o->dev_max ? w->erases[s] : o->dev_max;
+        if (s >= st->pool_first && s < st->pool_first + st->pool_sectors) {
+            ps += w->erases[s];
+            o->pool_max = w->erases[s] > o->pool_max ? w->erases[s] : o->pool_max;
+            o->pool_worn += w->emu->worn[s] != 0;
+        }
+    }
+    o->pool_mean = (double)ps / st->pool_sectors;
+    o->dev_mean = (double)ds / sectors;
+}
+
+int main(void)
+{
+    ks_crypto c;
+    ks_flash_emu emu;
+    ks_flash f;
+    life_flash lf;
+    ks_store st;
+    ks_store_cfg cfg;
+    static ks_counter counters[64];
+    static uint8_t buf[64 * 1024];
+    static ks_ovl_ent ovl[OVL_CAP];
+    uint8_t pk[32], sk[64];
+    ks_trust trust;
+    uint32_t n = 1000000, days = getenv("KEYSUP_LONG") ? 3650 : 36, endurance = 10000;
+    uint32_t report = 100;
+
+    if (getenv("KS_BENCH_N"))
+        n = (uint32_t)strtoul(getenv("KS_BENCH_N"), NULL, 10);
+    if (getenv("KS_BENCH_DAYS"))
+        days = (uint32_t)strtoul(getenv("KS_BENCH_DAYS"), NULL, 10);
+    if (getenv("KS_BENCH_ENDURANCE"))
+        endurance = (uint32_t)strtoul(getenv("KS_BENCH_ENDURANCE"), NULL, 10);
+    if (getenv("KS_BENCH_REPORT"))
+        report = (uint32_t)strtoul(getenv("KS_BENCH_REPORT"), NULL, 10);
+    if (n < 1000 || !endurance || !report || ks_sodium_crypto(&c) != 0)
+        return 1;
+    ks_sodium_keypair(pk, sk);
+    ks_trust_init(&trust);
+    ks_trust_add(&trust, &c, pk);
+
+    /* the device of bench_store_fold: room for two layout 1 areas */
+    uint32_t area = ((n + 2 * CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
+    uint32_t sectors = 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
+    if (ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0)
+        return 1;
+    memset(&lf, 0, sizeof lf);
+    lf.emu = &emu;
+    lf.erases = calloc(sectors, sizeof *lf.erases);
+    lf.life = malloc(sectors * sizeof *lf.life);
+    lf.how = calloc(sectors, 1);
+    if (!lf.erases || !lf.life || !lf.how)
+        return 1;
+    for (uint32_t s = 0; s < sectors; s++)
+        lf.life[s] = endurance;
+    f = emu.flash;
+    f.ctx = &lf;
+    f.read = l_read;
+    f.prog = l_prog;
+    f.erase = l_erase;
+    f.sync = l_sync;
+    f.endurance = endurance;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flash = &f;
+    cfg.crypto = &c;
+    cfg.meta_sectors = 2;
+    cfg.audit_sectors = 4;
+    cfg.counters = counters;
+    cfg.counter_cap = 64;
+    cfg.buf = buf;
+    cfg.buf_size = sizeof buf;
+    cfg.overlay_sectors = 2 * OVL_HALF;
+    cfg.overlay = ovl;
+    cfg.overlay_cap = OVL_CAP;
+    cfg.index_cap = KS_STORE_INDEX_CAP(n + CHANGES, 24);
+    cfg.index = malloc((size_t)cfg.index_cap * KS_KEYID_SIZE);
+    cfg.sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(sectors), 1);
+    if (ks_store_format(&st, &cfg, &trust) != 0 || !st.paged)
+        return 1;
+    /* early deaths: 1 pool sector in 4,000, after 50..2,000 erases */
+    uint32_t early = 0;
+    for (uint32_t s = 0; s < st.pool_sectors; s++)
+        if (rnd() % 4000 == 0) {
+            lf.life[st.pool_first + s] = 50 + rnd() % 1950;
+            lf.how[st.pool_first + s] = rnd() % 2 ? KS_EMU_WORN_LOUD : KS_EMU_WORN_SILENT;
+            early++;
+        }
+    printf("store life bench: %u keys, %u days of %u deltas of 1,000 changes, %u x %u B "
+           "sectors (pool %u), endurance %u, %u pool sectors die early\n",
+           n, days, PER_DAY, sectors, SECTOR, st.pool_sectors, endurance, early);
+
+    gen g;
+    memset(&g, 0, sizeof g);
+    g.c = &c;
+    g.sk = sk;
+    g.n = n;
+    /* both buffers alternate as the current and the next version */
+    g.recs = malloc(((size_t)n + N_ADD) * KS_RECORD_SIZE);
+    g.tmp = malloc(((size_t)n + N_ADD) * KS_RECORD_SIZE);
+    uint8_t *first = bench_records(&c, n);
+    if (!g.recs || !first)
+        return 1;
+    memcpy(g.recs, first, (size_t)n * KS_RECORD_SIZE);
+    free(first);
+    g.op = calloc(n + N_ADD, 1);
+    g.holder = n;
+    g.delta_cap = ks_delta_size(N_UPD + N_ADD, N_RM);
+    g.delta = malloc(g.delta_cap);
+    size_t snap_len = KS_SNAP_HEADER_SIZE + (size_t)n * KS_RECORD_SIZE;
+    uint8_t *snap = malloc(snap_len);
+    ks_snap_header h;
+    memset(&h, 0, sizeof h);
+    h.version = 1;
+    h.created_at = 1700000000;
+    if (!g.tmp || !g.op || !g.delta || !snap ||
+        ks_snapshot_write(&c, &h, g.recs, n, sk, snap, snap_len) != 0)
+        return 1;
+    memcpy(g.hdr, snap, KS_SNAP_HEADER_SIZE);
+    ks_recsrc src;
+    ks_recsrc_mem(&src, g.recs, n);
+    size_t nodes = ks_tree_nodes(h.bucket_bits);
+    uint8_t(*gnodes)[32] = malloc(nodes * 32), (*snodes)[32] = malloc(nodes * 32);
+    if (!gnodes || !snodes || ks_tree_build(&g.tree, &c, &src, h.bucket_bits, gnodes, nodes) ||
+        memcmp(ks_tree_root(&g.tree), h.root, 32) != 0)
+        return 1;
+    ks_recsrc_mem(&src, snap + KS_SNAP_HEADER_SIZE, n);
+    double t0 = bench_now();
+    if (ks_store_install(&st, snap, &src, 0, NULL) != 0)
+        return 1;
+    free(snap);
+    ks_tree stree;
+    ks_store_records(&st, &src);
+    if (ks_tree_build(&stree, &c, &src, h.bucket_bits, snodes, nodes) != 0)
+        return 1;
+    printf("install and tree: %.1f s\n", bench_now() - t0);
+
+    uint64_t version = 1, change = 0, base_prog = lf.prog_bytes;
+    uint32_t folds = 0, day = 0, refused = 0;
+    t0 = bench_now();
+    for (day = 1; day <= days && !refused; day++) {
+        for (uint32_t k = 0; k < PER_DAY; k++) {
+            uint32_t nold = g.n;
+            version++;
+            if (gen_next(&g, version, 1700000000ull + day * 86400ull + k * 8640ull) != 0) {
+                printf("generator failed at version %llu\n", (unsigned long long)version);
+                return 1;
+            }
+            int rc = ks_store_apply_delta(&st, g.delta, g.delta_len, 0, &stree, NULL);
+            if (rc != 0) {
+                printf("day %u: the store refused delta %llu: %s (KSE-%03d); its failures "
+                       "outran its spare\n", day, (unsigned long long)version, ks_err_name(rc),
+                       ks_err_kse(rc));
+                refused = 1;
+                uint8_t *t = g.recs; /* the store holds the version before */
+                g.recs = g.tmp;
+                g.tmp = t;
+                g.n = nold;
+                break;
+            }
+            change += (uint64_t)(N_UPD + N_ADD) * KS_RECORD_SIZE + (uint64_t)N_RM * KS_KEYID_SIZE;
+            folds += st.cur.ovl_gen == 0;
+        }
+        if (day % report == 0 || day == days || refused) {
+            ks_wear_report r;
+            spread sp;
+            ks_wear_report_get(&st, 0, &r);
+            measure(&lf, &st, sectors, &sp);
+            printf("day %u (%.1f y, %.0f s): %llu deltas, %u folds; pool erases max %u mean "
+                   "%.1f (%.2f); device max %u mean %.2f (%.1f), reported max %u mean %.2f; "
+                   "write amp %.1f; retired %u (pool sectors worn %u); life left %.1f years "
+                   "at 10 a day\n",
+                   day, day / 365.25, bench_now() - t0, (unsigned long long)(version - 1),
+                   folds, sp.pool_max, sp.pool_mean, sp.pool_max / sp.pool_mean, sp.dev_max,
+                   sp.dev_mean, sp.dev_max / sp.dev_mean, r.erase_max, r.erase_mean,
+                   (double)(lf.prog_bytes - base_prog) / (double)change, r.retired,
+                   sp.pool_worn, r.life_commits / PER_DAY / 365.25);
+            fflush(stdout);
+        }
+    }
+
+    /* every record answered exactly, and the root proven from flash */
+    uint8_t rec[KS_RECORD_SIZE];
+    uint32_t wrong = 0, refusedl = 0;
+    for (uint32_t i = 0; i < g.n; i++) {
+        int rc = ks_store_lookup(&st, g.recs + (size_t)i * KS_RECORD_SIZE, rec);
+        if (rc == KS_E_STORE_CORRUPT || rc == KS_E_IO)
+            refusedl++;
+        else
+            wrong += rc != 0 || memcmp(rec, g.recs + (size_t)i * KS_RECORD_SIZE,
+                                       KS_RECORD_SIZE) != 0;
+    }
+    ks_diag d = {0, 0, NULL};
+    int crc = refused ? 0 : ks_store_check(&st, &d);
+    printf("after %llu deltas: %u of %u lookups wrong, %u refused; root %s\n",
+           (unsigned long long)(version - 1), wrong, g.n, refusedl,
+           refused ? "not checked (the store refused)" : crc == 0 ? "proven" : ks_err_name(crc));
+    return wrong || (!refused && crc);
+}
