@@ -386,7 +386,7 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     char rh[2 * KS_HASH_SIZE + 1];
     uint64_t v;
     size_t i;
-    json_t *c;
+    json_t *c, *ans;
 
     memset(&h, 0, sizeof h);
     h.report = rq->json; /* the report as sent: api_hb_read reads what it knows */
@@ -405,12 +405,12 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     if (proto_refused(rq, NULL))
         v = 0; /* nothing to sync to: see proto_refused */
     ks_hex(rh, root, KS_HASH_SIZE);
-    api_json(rs, 200, json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id",
-                                (json_int_t)rq->ctrl_id, "scope", (json_int_t)rq->ctrl_scope,
-                                "version", (json_int_t)v, "root", rh, "server_time",
-                                (json_int_t)sup_now(), "heartbeat_interval",
-                                (int)rq->s->cfg.heartbeat_interval, "commands",
-                                h.cmds ? h.cmds : json_array()));
+    ans = json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id", (json_int_t)rq->ctrl_id,
+                    "scope", (json_int_t)rq->ctrl_scope, "version", (json_int_t)v, "root", rh,
+                    "server_time", (json_int_t)sup_now(), "heartbeat_interval",
+                    (int)rq->s->cfg.heartbeat_interval, "commands", h.cmds ? h.cmds : json_array());
+    api_hb_next_nonce(rq, ans);
+    api_json(rs, 200, ans);
     if (rq->s->hooks.on_heartbeat)
         rq->s->hooks.on_heartbeat(rq->s->hooks.ctx, rq->s, rq->ctrl_id, h.report);
 cleanup:

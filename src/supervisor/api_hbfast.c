@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api_hb.h"
+#include "sup_cluster.h"
 #include "sup_devcache.h"
 #include "sup_restore.h"
 
@@ -110,4 +111,18 @@ int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds)
     if (!*cmds)
         *cmds = json_array();
     return 1;
+}
+
+void api_hb_next_nonce(sup_req *rq, json_t *ans)
+{
+    uint8_t n[32];
+    char h[65];
+    /* Bound to this controller and counted against its address like a
+     * fetched one. Each heartbeat spends one nonce and is handed at most
+     * one, so the table holds no more than the fetched nonces allowed. */
+    if (!ans || sup_nonce_issue_dev(rq->s, rq->client ? rq->client->tag : 0, rq->ctrl_id, n) != 0)
+        return; /* no room: the controller fetches one, as before */
+    ks_hex(h, n, sizeof n);
+    json_object_set_new(ans, "next_nonce", json_string(h));
+    json_object_set_new(ans, "nonce_ttl", json_integer((json_int_t)rq->s->cfg.nonce_ttl));
 }
