@@ -42,4 +42,10 @@ int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds);
  */
 void api_hb_next_nonce(sup_req *rq, json_t *ans);
 
+/* The answer of a heartbeat with no pending command (the steady state):
+ * the same fields as the general one (api_device.c) with the next nonce,
+ * printed into rs->text. -1 (rs untouched): answer with jansson. */
+#define API_HB_ANSWER_MAX 512
+int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_hex);
+
 #endif
