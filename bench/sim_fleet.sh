@@ -14,6 +14,8 @@
 #   more of a machine shared with other jobs)
 #   SUP_THREADS=N (keysupd's threads; default 0: its own choice, 4 per core in 16..64)
 #   SUPD=path (another keysupd binary, e.g. an older build, against the same sim)
+#   SIM_ARGS="..." (more keysup-sim options, e.g. --fetch-nonce: a nonce fetched
+#   before every heartbeat, as agents before the answer carried the next one)
 # Each row is followed by the load average before and after it: on a shared
 # machine the figures are only comparable with their ratio to the verify
 # bound measured in the same run.
@@ -49,7 +51,7 @@ for n in "${SIZES[@]}"; do
     kid=$(j "$d/k.json" 'd["key_id"]')
     "$BIN/keysup-sim" --supervisor "$KEYSUP_SERVER" --admin-token "$d/admin.tok" --controllers "$n" \
         --scopes 10 --heartbeat "$HB" --threads "${SIM_THREADS:-2}" --connections "${CONNS:-1024}" --enroll-rate "${ENROLL:-300}" \
-        --watch-key "$kid" --status "$d/status.json" --json >"$d/summary.json" 2>"$d/sim.log" &
+        --watch-key "$kid" --status "$d/status.json" ${SIM_ARGS:-} --json >"$d/summary.json" 2>"$d/sim.log" &
     SIM=$!
     # every controller that enrolled (a few may give up after 5 refused tries: counted)
     all_in_step() { j "$d/status.json" 'd["enrolled"] + d["failed"] == '"$n"' and d["in_step"] == d["enrolled"] > 0' | grep -q True; }

@@ -57,6 +57,7 @@ typedef struct sim_opts {
     const char *status_path;      /* progress JSON, rewritten every second */
     const char *log_path;         /* the agents' own log lines (default /dev/null) */
     unsigned flash_sectors;
+    int fetch_nonce;              /* --fetch-nonce: ignore the heartbeat answer's next nonce */
     sim_key keys[SIM_KEYS_MAX];
     unsigned nkeys;
 } sim_opts;

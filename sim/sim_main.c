@@ -34,7 +34,7 @@ static void usage(FILE *f)
         "                  [--fault-at S] [--offline-for S] [--drift S] [--duration S]\n"
         "                  [--watch-key KEYID] [--status FILE] [--log FILE]\n"
         "                  [--enroll-rate N] [--connections N] [--prefix NAME]\n"
-        "                  [--flash-sectors N] [--json]\n\n"
+        "                  [--flash-sectors N] [--fetch-nonce] [--json]\n\n"
         "Runs N simulated controllers in this process against keysupd at URL. Each has\n"
         "its own store on an emulated flash in RAM and the agent's own sync steps;\n"
         "they enrol with real provisioning tokens (read from --tokens, one a line, or\n"
@@ -51,6 +51,8 @@ static void usage(FILE *f)
         "  --log FILE          the agents' own log lines (default: discarded)\n"
         "  --connections N     kept-alive connections to keysupd at most (default 64;\n"
         "                      keysupd's max_connections_per_ip must allow them)\n"
+        "  --fetch-nonce       fetch a nonce before every heartbeat, as agents did before\n"
+        "                      the answer carried the next one (two requests, not one)\n"
         "Progress goes to stderr once a second; the summary to stdout (--json: JSON).\n");
 }
 
@@ -94,6 +96,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         {"drift", 1, NULL, 'D'},      {"duration", 1, NULL, 'd'},   {"watch-key", 1, NULL, 'w'},
         {"status", 1, NULL, 'S'},     {"log", 1, NULL, 'l'},        {"enroll-rate", 1, NULL, 'e'},
         {"prefix", 1, NULL, 'p'},     {"connections", 1, NULL, 'c'},     {"flash-sectors", 1, NULL, 'x'}, {"json", 0, NULL, 'j'},
+        {"fetch-nonce", 0, NULL, 'N'},
         {"help", 0, NULL, 'h'},       {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -118,6 +121,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         case 'l': o->log_path = optarg; break;
         case 'p': o->prefix = optarg; break;
         case 'j': o->json = 1; break;
+        case 'N': o->fetch_nonce = 1; break;
         case 'f':
             if (parse_fault(o, optarg)) {
                 fprintf(stderr, "keysup-sim: --fault KIND=SHARE, KIND one of corrupt, drift, "
@@ -262,6 +266,7 @@ static int make_fleet(sim *s)
         }
         c->a.io = sim_io;
         c->a.io_ctx = c;
+        c->a.fetch_nonce = s->o.fetch_nonce;
     }
     assign_faults(s);
     return 0;

@@ -19,3 +19,12 @@ set_tests_properties(resume_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
 add_test(NAME devcache_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/devcache_e2e.sh)
 set_tests_properties(devcache_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-devcache")
+# One request per heartbeat: the answer's next nonce, bound to its
+# controller, single use, refused after a restart without a replay.
+add_test(NAME hbnonce_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/hbnonce_e2e.sh)
+set_tests_properties(hbnonce_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-hbnonce")
+# The same on PostgreSQL (cluster nonces: a MAC with the controller's id).
+add_test(NAME hbnonce_e2e_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/hbnonce_e2e.sh)
+set_tests_properties(hbnonce_e2e_pg PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-hbnonce-pg")

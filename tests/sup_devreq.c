@@ -4,9 +4,10 @@
  *
  *   sup_devreq keygen                                  -> "SEEDHEX PKHEX"
  *   sup_devreq req URL SEEDHEX CTRL METHOD PATH [BODY] [--out F] [--replay] [--bad-sig]
- *                  [-H 'Name: value']... [--headers F] [--limit-rate BYTES]
+ *                  [-H 'Name: value']... [--headers F] [--limit-rate BYTES] [--nonce HEX]
  *                  (extra request headers; the answer's headers written to F;
- *                  read the answer at most BYTES per second)
+ *                  read the answer at most BYTES per second; --nonce: sign over
+ *                  HEX, e.g. a heartbeat answer's next_nonce, instead of fetching one)
  *       prints the status (and with --replay the replay's status) on line 1,
  *       then the body (unless --out F stores it)
  *   sup_devreq verify SNAPFILE PKHEX                   -> "version count root"
@@ -82,6 +83,7 @@ static int do_req(int argc, char **argv)
 {
     const char *url = argv[2], *seedhex = argv[3], *ctrl = argv[4], *method = argv[5];
     const char *nonce_url = NULL, *replay_url = NULL; /* other keysupd on one database */
+    const char *given = NULL; /* --nonce */
     const char *path = argv[6], *body = NULL, *outf = NULL, *extra[8], *hdrf = NULL;
     int nextra = 0;
     int replay = 0, badsig = 0;
@@ -98,6 +100,7 @@ static int do_req(int argc, char **argv)
         else if (strcmp(argv[i], "--nonce-from") == 0 && i + 1 < argc) nonce_url = argv[++i];
         else if (strcmp(argv[i], "--replay-to") == 0 && i + 1 < argc) replay = 1, replay_url = argv[++i];
         else if (strcmp(argv[i], "--bad-sig") == 0) badsig = 1;
+        else if (strcmp(argv[i], "--nonce") == 0 && i + 1 < argc) given = argv[++i];
         else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc && nextra < 8) extra[nextra++] = argv[++i];
         else if (strcmp(argv[i], "--headers") == 0 && i + 1 < argc) hdrf = argv[++i];
         else if (strcmp(argv[i], "--limit-rate") == 0 && i + 1 < argc) limit_rate = atol(argv[++i]);
@@ -108,9 +111,13 @@ static int do_req(int argc, char **argv)
         return 2;
     crypto_sign_seed_keypair(pk, sk, seed);
     snprintf(full, sizeof full, "%s/v1/device/nonce", nonce_url ? nonce_url : url);
-    if (http("GET", full, NULL, NULL, &b) != 200 || !b.p)
+    if (given) {
+        if (strlen(given) != 64 || ks_unhex(nonce, 32, given))
+            return 2;
+        memcpy(nh, given, 65);
+    } else if (http("GET", full, NULL, NULL, &b) != 200 || !b.p) {
         return 3;
-    {
+    } else {
         char *p = strstr((char *)b.p, "\"nonce\":\"");
         if (!p || strlen(p + 9) < 64)
             return 3;

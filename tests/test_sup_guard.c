@@ -109,6 +109,39 @@ static void nonce_owners(void **state)
     sup_nonces_free(n);
 }
 
+/* A heartbeat answer's next nonce (issue 13): only its controller may spend
+ * it, another's try neither succeeds nor spends it, it works once, and a
+ * nonce this table never issued (another process's) is told apart. */
+static void nonce_bound(void **state)
+{
+    sup_nonces *n = sup_nonces_new(60, 1024), *other = sup_nonces_new(60, 1024);
+    uint8_t a[32], any[32], old[32];
+    (void)state;
+    assert_non_null(n);
+    assert_non_null(other);
+    assert_int_equal(sup_nonces_issue_dev(n, 1, 7, a, 1000), 0);
+    assert_int_equal(sup_nonces_live_dev(n, a, 1001, 8), 0);
+    assert_int_equal(sup_nonces_consume_dev(n, a, 1001, 8), 0); /* B: refused */
+    assert_int_equal(sup_nonces_consume(n, a, 1001), 0);        /* nobody: refused */
+    assert_int_equal(sup_nonces_live_dev(n, a, 1001, 7), 1);    /* still A's */
+    assert_int_equal(sup_nonces_consume_dev(n, a, 1001, 7), 1);
+    assert_int_equal(sup_nonces_consume_dev(n, a, 1001, 7), 0); /* once */
+    /* a fetched nonce (no controller) is anyone's, once */
+    assert_int_equal(sup_nonces_issue_for(n, 1, any, 1000), 0);
+    assert_int_equal(sup_nonces_consume_dev(n, any, 1001, 8), 1);
+    assert_int_equal(sup_nonces_consume_dev(n, any, 1001, 7), 0);
+    /* expiry as before */
+    assert_int_equal(sup_nonces_issue_dev(n, 1, 7, a, 1000), 0);
+    assert_int_equal(sup_nonces_consume_dev(n, a, 1060, 7), 0);
+    /* issued here: not foreign; from another process (a restart): foreign */
+    assert_int_equal(sup_nonces_foreign(n, any), 0);
+    assert_int_equal(sup_nonces_issue_dev(other, 1, 7, old, 1000), 0);
+    assert_int_equal(sup_nonces_foreign(n, old), 1);
+    assert_int_equal(sup_nonces_consume_dev(n, old, 1001, 7), 0);
+    sup_nonces_free(n);
+    sup_nonces_free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +149,7 @@ int main(void)
         cmocka_unit_test(truncation),
         cmocka_unit_test(targets),
         cmocka_unit_test(nonce_owners),
+        cmocka_unit_test(nonce_bound),
     };
     if (sodium_init() < 0)
         return 1;

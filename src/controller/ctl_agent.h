@@ -193,6 +193,17 @@ typedef struct ctl_agent {
     size_t part_len;
     char part_etag[64];
 
+    /* One request per heartbeat (issue 13): the nonce the last heartbeat's
+     * answer handed out, for the next heartbeat (ctl_http.c). Single use;
+     * only for the supervisor (sup_index) that issued it, until next_nonce_ms
+     * (monotonic). fetch_nonce: never use one, fetch a nonce every time as
+     * agents before it did (keysup-sim --fetch-nonce). */
+    int has_next_nonce, fetch_nonce;
+    uint8_t next_nonce[32];
+    size_t next_nonce_sup;
+    uint64_t next_nonce_ms;
+    uint64_t nonce_fallbacks;    /* carried nonces refused: fetched and sent again */
+
     int stop;
 } ctl_agent;
 

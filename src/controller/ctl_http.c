@@ -193,68 +193,131 @@ static int http_one(ctl_agent *a, const char *method, const char *path, const ch
     return ctl_http_ex(a, method, path, body, sign, NULL, 0, out);
 }
 
+#define HB_PATH "/v1/device/heartbeat"
+
+/* The nonce of a signed request. A heartbeat takes the one the last
+ * heartbeat's answer carried when it is from this supervisor and not near
+ * its expiry (*carried = 1; spent here whatever comes back); else one is
+ * fetched. 0: nonce set; 1: keysupd shed the fetch (out has the status and
+ * Retry-After); -1: unreachable or a bad answer. */
+static int take_nonce(ctl_agent *a, const char *path, int may_carry, uint8_t nonce[32],
+                      int *carried, ctl_http_resp *out)
+{
+    ctl_http_resp nr;
+    const char *nh;
+    int hb = strcmp(path, HB_PATH) == 0, have = hb && a->has_next_nonce;
+    *carried = 0;
+    if (hb)
+        a->has_next_nonce = 0; /* single use: tried once at most */
+    if (have && may_carry && !a->fetch_nonce && a->next_nonce_sup == a->sup_index &&
+        ctl_mono_ms() < a->next_nonce_ms) {
+        memcpy(nonce, a->next_nonce, 32);
+        sodium_memzero(a->next_nonce, sizeof a->next_nonce);
+        *carried = 1;
+        return 0;
+    }
+    if (perform(a, "GET", "/v1/device/nonce", NULL, NULL, 0, &nr) != 0)
+        return -1;
+    if (nr.status == 503 || nr.status == 429) {
+        /* shed (KSE-121): the caller sees the status and Retry-After */
+        out->status = nr.status;
+        out->retry_after = nr.retry_after ? nr.retry_after : 1;
+        a->shed_retry_after = nr.retry_after; /* 0 without the header: not keysupd's */
+        ctl_http_free(&nr);
+        return 1;
+    }
+    json_t *nj = nr.status == 200 ? json_loadb((const char *)nr.body, nr.len, 0, NULL) : NULL;
+    nh = nj ? json_string_value(json_object_get(nj, "nonce")) : NULL;
+    int bad = ks_unhex(nonce, 32, nh) != 0;
+    json_decref(nj);
+    ctl_http_free(&nr);
+    return bad ? -1 : 0;
+}
+
+/* The three device-authentication headers over nonce (docs/api.md). */
+static int sign_headers(ctl_agent *a, const char *method, const char *path, const char *body,
+                        const uint8_t nonce[32], struct curl_slist **h)
+{
+    uint8_t bh[KS_HASH_SIZE], sig[KS_SIG_SIZE];
+    char line[256], nhex[65], shex[129];
+    ks_iov iov = {body ? body : "", body ? strlen(body) : 0};
+    a->crypto.hash(a->crypto.ctx, bh, &iov, 1);
+    size_t ml = 17 + 32 + strlen(method) + 1 + strlen(path) + 1 + KS_HASH_SIZE;
+    uint8_t *msg = malloc(ml), *p = msg;
+    if (!msg)
+        return -1;
+    memcpy(p, "keysup-device-v1", 17);
+    p += 17;
+    memcpy(p, nonce, 32);
+    p += 32;
+    memcpy(p, method, strlen(method) + 1);
+    p += strlen(method) + 1;
+    memcpy(p, path, strlen(path) + 1);
+    p += strlen(path) + 1;
+    memcpy(p, bh, KS_HASH_SIZE);
+    crypto_sign_detached(sig, NULL, msg, ml, a->device_sk);
+    free(msg);
+    ks_hex(nhex, nonce, 32);
+    ks_hex(shex, sig, sizeof sig);
+    snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
+    *h = curl_slist_append(*h, line);
+    snprintf(line, sizeof line, "X-Keysup-Nonce: %s", nhex);
+    *h = curl_slist_append(*h, line);
+    snprintf(line, sizeof line, "X-Keysup-Signature: %s", shex);
+    *h = curl_slist_append(*h, line);
+    return 0;
+}
+
+void ctl_http_keep_nonce(ctl_agent *a, json_t *ans)
+{
+    json_t *ttl = json_object_get(ans, "nonce_ttl");
+    a->has_next_nonce = 0;
+    if (a->fetch_nonce || !json_is_integer(ttl) || json_integer_value(ttl) <= 0 ||
+        ks_unhex(a->next_nonce, 32, json_string_value(json_object_get(ans, "next_nonce"))) != 0)
+        return; /* an older keysupd: the next heartbeat fetches its nonce */
+    /* Three quarters of its life: a heartbeat sent near the end would be
+     * refused on arrival and cost a second round trip. */
+    a->next_nonce_ms = ctl_mono_ms() + (uint64_t)json_integer_value(ttl) * 750u;
+    a->next_nonce_sup = a->sup_index;
+    a->has_next_nonce = 1;
+}
+
 int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
                 const char *const *extra, int keep_partial, ctl_http_resp *out)
 {
-    struct curl_slist *h = NULL;
     uint8_t nonce_used[32] = {0};
+    int carried = 0, may_carry = 1;
     memset(out, 0, sizeof *out);
     a->shed_retry_after = 0;
     if (a->link_down)
         return -1; /* fault hook: the link is cut */
-    if (sign) {
-        ctl_http_resp nr;
-        uint8_t nonce[32], bh[KS_HASH_SIZE], sig[KS_SIG_SIZE];
-        char line[256], nhex[65], shex[129];
-        const char *nh = NULL;
-        if (perform(a, "GET", "/v1/device/nonce", NULL, NULL, 0, &nr) != 0)
-            return -1;
-        if (nr.status == 503 || nr.status == 429) {
-            /* shed (KSE-121): the caller sees the status and Retry-After */
-            out->status = nr.status;
-            out->retry_after = nr.retry_after ? nr.retry_after : 1;
-            a->shed_retry_after = nr.retry_after; /* 0 without the header: not keysupd's */
-            ctl_http_free(&nr);
-            return 0;
+again:
+    {
+        struct curl_slist *h = NULL;
+        if (sign) {
+            int r = take_nonce(a, path, may_carry, nonce_used, &carried, out);
+            if (r != 0)
+                return r > 0 ? 0 : -1;
+            if (sign_headers(a, method, path, body, nonce_used, &h) != 0) {
+                curl_slist_free_all(h);
+                return -1;
+            }
         }
-        json_t *nj = nr.status == 200 ? json_loadb((const char *)nr.body, nr.len, 0, NULL) : NULL;
-        nh = nj ? json_string_value(json_object_get(nj, "nonce")) : NULL;
-        int bad = ks_unhex(nonce, sizeof nonce, nh) != 0;
-        json_decref(nj);
-        ctl_http_free(&nr);
-        if (bad)
+        for (const char *const *x = extra; x && *x; x++)
+            h = curl_slist_append(h, *x);
+        if (perform(a, method, path, body, h, keep_partial, out) != 0)
             return -1;
-        ks_iov iov = {body ? body : "", body ? strlen(body) : 0};
-        a->crypto.hash(a->crypto.ctx, bh, &iov, 1);
-        size_t ml = 17 + 32 + strlen(method) + 1 + strlen(path) + 1 + KS_HASH_SIZE;
-        uint8_t *msg = malloc(ml), *p = msg;
-        if (!msg)
-            return -1;
-        memcpy(p, "keysup-device-v1", 17);
-        p += 17;
-        memcpy(p, nonce, 32);
-        p += 32;
-        memcpy(p, method, strlen(method) + 1);
-        p += strlen(method) + 1;
-        memcpy(p, path, strlen(path) + 1);
-        p += strlen(path) + 1;
-        memcpy(p, bh, KS_HASH_SIZE);
-        crypto_sign_detached(sig, NULL, msg, ml, a->device_sk);
-        free(msg);
-        memcpy(nonce_used, nonce, sizeof nonce_used);
-        ks_hex(nhex, nonce, sizeof nonce);
-        ks_hex(shex, sig, sizeof sig);
-        snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
-        h = curl_slist_append(h, line);
-        snprintf(line, sizeof line, "X-Keysup-Nonce: %s", nhex);
-        h = curl_slist_append(h, line);
-        snprintf(line, sizeof line, "X-Keysup-Signature: %s", shex);
-        h = curl_slist_append(h, line);
     }
-    for (; extra && *extra; extra++)
-        h = curl_slist_append(h, *extra);
-    if (perform(a, method, path, body, h, keep_partial, out) != 0)
-        return -1;
+    if (carried && out->status == 401) {
+        /* The carried nonce was refused: keysupd restarted (its nonces are
+         * in memory), it expired on the way, or another instance answers.
+         * Once more with a fetched one, as a heartbeat always did before. */
+        ctl_http_free(out);
+        memset(out, 0, sizeof *out);
+        a->nonce_fallbacks++;
+        may_carry = 0;
+        goto again;
+    }
     if (out->status == 503 || out->status == 429)
         a->shed_retry_after = out->retry_after; /* keysupd always sends Retry-After */
     if (sign) {

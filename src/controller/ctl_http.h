@@ -46,6 +46,12 @@ void ctl_http_free(ctl_http_resp *r);
  * out (cut = 1; free it with ctl_http_free). */
 int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
                 const char *const *extra, int keep_partial, ctl_http_resp *out);
+/* Keeps the next nonce a verified heartbeat answer carries ("next_nonce",
+ * "nonce_ttl"; issue 13) for the next heartbeat, which is then one request
+ * instead of two. Without them (an older keysupd) the next heartbeat
+ * fetches its nonce. A carried nonce that is refused (401) is replaced by a
+ * fetched one and the request sent once more. */
+void ctl_http_keep_nonce(ctl_agent *a, json_t *ans);
 /* The same with JSON in and out; NULL when unreachable or not JSON. */
 json_t *ctl_http_json(ctl_agent *a, const char *method, const char *path, json_t *body, int sign,
                       int *status);

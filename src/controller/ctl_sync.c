@@ -492,6 +492,7 @@ int ctl_heartbeat(ctl_agent *a)
     a->comm_lost = 0;
     a->last_contact = (uint64_t)time(NULL);
     a->last_contact_ms = ctl_mono_ms();
+    ctl_http_keep_nonce(a, ans); /* the next heartbeat's nonce, when keysupd sent one */
 
     uint64_t published = (uint64_t)json_integer_value(json_object_get(ans, "version"));
     const char *rh = json_string_value(json_object_get(ans, "root"));

@@ -386,11 +386,13 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     char rh[2 * KS_HASH_SIZE + 1];
     uint64_t v;
     size_t i;
-    json_t *c;
+    json_t *c, *ans;
 
     memset(&h, 0, sizeof h);
     h.report = rq->json; /* the report as sent: api_hb_read reads what it knows */
-    h.text = json_dumps(h.report, JSON_COMPACT);
+    /* The health column keeps the report as sent: the body, which the
+     * schema step parsed into h.report, not a second serialisation of it. */
+    h.text = h.report ? (char *)rq->body : NULL;
     api_hb_read(rq, h.report, h.text, &h.in);
     if (!api_hb_fast(rq, &h.in, &h.cmds) && api_tx(rq, rs, hb_tx, &h) != 0)
         goto cleanup;
@@ -405,17 +407,19 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     if (proto_refused(rq, NULL))
         v = 0; /* nothing to sync to: see proto_refused */
     ks_hex(rh, root, KS_HASH_SIZE);
-    api_json(rs, 200, json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id",
-                                (json_int_t)rq->ctrl_id, "scope", (json_int_t)rq->ctrl_scope,
-                                "version", (json_int_t)v, "root", rh, "server_time",
-                                (json_int_t)sup_now(), "heartbeat_interval",
-                                (int)rq->s->cfg.heartbeat_interval, "commands",
-                                h.cmds ? h.cmds : json_array()));
+    if (json_array_size(h.cmds) == 0 && api_hb_answer(rq, rs, v, rh) == 0)
+        goto hooks;
+    ans = json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id", (json_int_t)rq->ctrl_id,
+                    "scope", (json_int_t)rq->ctrl_scope, "version", (json_int_t)v, "root", rh,
+                    "server_time", (json_int_t)sup_now(), "heartbeat_interval",
+                    (int)rq->s->cfg.heartbeat_interval, "commands", h.cmds ? h.cmds : json_array());
+    api_hb_next_nonce(rq, ans);
+    api_json(rs, 200, ans);
+hooks:
     if (rq->s->hooks.on_heartbeat)
         rq->s->hooks.on_heartbeat(rq->s->hooks.ctx, rq->s, rq->ctrl_id, h.report);
 cleanup:
     json_decref(h.cmds);
-    free(h.text);
 }
 
 /* ----- command acknowledgements ----- */
@@ -569,7 +573,7 @@ const sup_api_route sup_routes_device[] = {
     {"GET", "/v1/device/rotation", KS_AUTH_DEVICE, dev_rotation, &sup_no_input,
      "the supervisor key rotation chain"},
     {"POST", "/v1/device/heartbeat", KS_AUTH_DEVICE, dev_heartbeat, &heartbeat_schema,
-     "health report; answers the version and pending commands"},
+     "health report; answers the version, pending commands and the next nonce"},
     {"POST", "/v1/device/commands/*/ack", KS_AUTH_DEVICE, dev_ack, &ack_schema,
      "acknowledge a command"},
     {"POST", "/v1/device/audit", KS_AUTH_DEVICE, dev_audit, &audit_schema,

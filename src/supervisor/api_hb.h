@@ -33,4 +33,19 @@ void api_hb_read(sup_req *rq, json_t *r, char *text, api_hb *h);
  */
 int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds);
 
+/*
+ * Adds "next_nonce" (hex) and "nonce_ttl" to the heartbeat's answer ans: a
+ * nonce for this controller's next signed request, single use and bound to
+ * it (sup_cluster.h, sup_nonce_issue_dev), so the next heartbeat is one
+ * request instead of two (issue 13). The answer's signature covers it.
+ * Nothing is added when the nonce table has no room.
+ */
+void api_hb_next_nonce(sup_req *rq, json_t *ans);
+
+/* The answer of a heartbeat with no pending command (the steady state):
+ * the same fields as the general one (api_device.c) with the next nonce,
+ * printed into rs->text. -1 (rs untouched): answer with jansson. */
+#define API_HB_ANSWER_MAX 512
+int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_hex);
+
 #endif

@@ -271,6 +271,17 @@ int sup_nonces_put_for(sup_nonces *n, uint32_t owner, const uint8_t nonce[32], u
 /* 1 when nonce is issued and unexpired (not consumed): checked before a
  * signed request's body is read. */
 int sup_nonces_live(sup_nonces *n, const uint8_t nonce[32], uint64_t now);
+/* Nonces bound to one controller (dev > 0), handed out in a heartbeat's
+ * answer: only dev may spend them; the _dev checks take the requesting
+ * controller (0: none). foreign: 1 when nonce was not issued by this process
+ * (a restart came between), so its refusal is no replay. sup_nonce.c. */
+int sup_nonces_issue_dev(sup_nonces *n, uint32_t owner, int64_t dev, uint8_t out[32],
+                         uint64_t now);
+int sup_nonces_put_dev(sup_nonces *n, uint32_t owner, int64_t dev, const uint8_t nonce[32],
+                       uint64_t now);
+int sup_nonces_live_dev(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int64_t dev);
+int sup_nonces_consume_dev(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int64_t dev);
+int sup_nonces_foreign(const sup_nonces *n, const uint8_t nonce[32]);
 
 /* ----- HTTP ----- */
 

@@ -269,56 +269,83 @@ void sup_cluster_free(sup_ctx *s)
 
 /* ----- nonces ----- */
 
-static void nonce_mac(const struct sup_cluster *k, const uint8_t n[16], uint8_t mac[16])
+/* dev > 0: the nonce is bound to that controller (a heartbeat answer's
+ * next nonce): its id is under the MAC, so no other controller's request
+ * verifies it on any instance. */
+static void nonce_mac(const struct sup_cluster *k, const uint8_t n[16], int64_t dev, uint8_t mac[16])
 {
-    crypto_generichash(mac, 16, n, 16, k->secret, sizeof k->secret);
+    uint8_t in[24];
+    memcpy(in, n, 16);
+    for (int i = 0; i < 8; i++)
+        in[16 + i] = (uint8_t)((uint64_t)dev >> (8 * i));
+    crypto_generichash(mac, 16, in, dev > 0 ? 24 : 16, k->secret, sizeof k->secret);
 }
 
-/* 1 when the nonce is ours (any instance's) and unexpired. */
-static int nonce_valid(const struct sup_cluster *k, const uint8_t n[32], uint64_t now)
+/* 1 when the nonce is ours (any instance's), unexpired, and dev (the
+ * requesting controller; 0: unknown) may spend it. */
+static int nonce_valid(const struct sup_cluster *k, const uint8_t n[32], uint64_t now, int64_t dev)
 {
     uint8_t mac[16];
     uint32_t exp = (uint32_t)n[12] | (uint32_t)n[13] << 8 | (uint32_t)n[14] << 16 |
                    (uint32_t)n[15] << 24;
-    nonce_mac(k, n, mac);
-    return sodium_memcmp(mac, n + 16, 16) == 0 && exp > now;
+    if (exp <= now)
+        return 0;
+    nonce_mac(k, n, 0, mac);
+    if (sodium_memcmp(mac, n + 16, 16) == 0)
+        return 1;
+    if (dev <= 0)
+        return 0;
+    nonce_mac(k, n, dev, mac);
+    return sodium_memcmp(mac, n + 16, 16) == 0;
 }
 
 int sup_nonce_issue(sup_ctx *s, uint32_t owner, uint8_t out[32])
+{
+    return sup_nonce_issue_dev(s, owner, 0, out);
+}
+
+int sup_nonce_issue_dev(sup_ctx *s, uint32_t owner, int64_t dev, uint8_t out[32])
 {
     struct sup_cluster *k = s->cluster;
     uint64_t now = sup_now();
     uint32_t exp;
     if (!k)
-        return sup_nonces_issue_for(s->nonces, owner, out, now);
+        return sup_nonces_issue_dev(s->nonces, owner, dev, out, now);
     exp = (uint32_t)(now + s->cfg.nonce_ttl);
     randombytes_buf(out, 12);
     out[12] = (uint8_t)exp;
     out[13] = (uint8_t)(exp >> 8);
     out[14] = (uint8_t)(exp >> 16);
     out[15] = (uint8_t)(exp >> 24);
-    nonce_mac(k, out, out + 16);
+    nonce_mac(k, out, dev, out + 16);
     /* The local table still bounds what one client may hold. */
-    return sup_nonces_put_for(s->nonces, owner, out, now);
+    return sup_nonces_put_dev(s->nonces, owner, dev, out, now);
 }
 
-int sup_nonce_live(sup_ctx *s, const uint8_t nonce[32])
+int sup_nonce_live(sup_ctx *s, const uint8_t nonce[32], int64_t dev)
 {
     if (!s->cluster)
-        return sup_nonces_live(s->nonces, nonce, sup_now());
-    return nonce_valid(s->cluster, nonce, sup_now());
+        return sup_nonces_live_dev(s->nonces, nonce, sup_now(), dev);
+    return nonce_valid(s->cluster, nonce, sup_now(), dev);
 }
 
-int sup_nonce_consume(sup_ctx *s, const uint8_t nonce[32])
+int sup_nonce_foreign(sup_ctx *s, const uint8_t nonce[32])
+{
+    /* A cluster's nonces outlive a restart (the MAC key is shared): an
+     * unknown one there is a replay or a forgery, as before. */
+    return !s->cluster && sup_nonces_foreign(s->nonces, nonce);
+}
+
+int sup_nonce_consume(sup_ctx *s, const uint8_t nonce[32], int64_t dev)
 {
     struct sup_cluster *k = s->cluster;
     uint64_t now = sup_now();
     int rc;
     if (!k)
-        return sup_nonces_consume(s->nonces, nonce, now);
-    (void)sup_nonces_consume(s->nonces, nonce, now); /* frees the local slot */
-    if (!nonce_valid(k, nonce, now))
-        return 0;
+        return sup_nonces_consume_dev(s->nonces, nonce, now, dev);
+    if (!nonce_valid(k, nonce, now, dev))
+        return 0; /* checked first: another controller does not free A's slot */
+    (void)sup_nonces_consume_dev(s->nonces, nonce, now, dev); /* frees the local slot */
     {
         uint32_t exp = (uint32_t)nonce[12] | (uint32_t)nonce[13] << 8 |
                        (uint32_t)nonce[14] << 16 | (uint32_t)nonce[15] << 24;

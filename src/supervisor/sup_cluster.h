@@ -39,10 +39,16 @@ void sup_cluster_on_wake(sup_ctx *s, void (*wake)(sup_ctx *s));
 void sup_cluster_notify(sup_ctx *s, const char *what);
 
 /* Device nonces through the cluster when there is one, else the local
- * table (sup_nonce.c) as before. issue: -1 when the client has no room. */
+ * table (sup_nonce.c) as before. issue: -1 when the client has no room.
+ * issue_dev: bound to controller dev (a heartbeat answer's next nonce);
+ * live and consume take the requesting controller, and refuse (without
+ * spending) a nonce bound to another. foreign: 1 when the nonce cannot be
+ * this process's (issued before a restart): its refusal is no replay. */
 int sup_nonce_issue(sup_ctx *s, uint32_t owner, uint8_t out[32]);
-int sup_nonce_live(sup_ctx *s, const uint8_t nonce[32]);
-int sup_nonce_consume(sup_ctx *s, const uint8_t nonce[32]);
+int sup_nonce_issue_dev(sup_ctx *s, uint32_t owner, int64_t dev, uint8_t out[32]);
+int sup_nonce_live(sup_ctx *s, const uint8_t nonce[32], int64_t dev);
+int sup_nonce_consume(sup_ctx *s, const uint8_t nonce[32], int64_t dev);
+int sup_nonce_foreign(sup_ctx *s, const uint8_t nonce[32]);
 
 /* The publisher (sup_publish.c): reload every scope whose stored version
  * differs from the one served. Publisher thread (or before it starts). */

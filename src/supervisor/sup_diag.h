@@ -182,6 +182,21 @@ int sup_diag_load_meta(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f);
 /* Fills f->ref from the report: fresh = count - prev count (prev may be
  * NULL: then refusals whose last time is within `window_ms` count). */
 void sup_diag_refusals(sup_diag_facts *f, json_t *prev, int64_t window_ms);
+/* What of a previous report the refusal differences need: the count of each
+ * refusal code (its first entry), so the engine keeps this per controller
+ * and not the whole report (issue 13: some 15 KB of jansson tree each). */
+typedef struct sup_diag_prev {
+    size_t n;
+    struct sup_diag_prev_ent {
+        int code;
+        int64_t count; /* >= 0 */
+    } *e;              /* malloc'd; NULL when n is 0 */
+} sup_diag_prev;
+/* Fills p from report (p->e malloc'd); -1 out of memory (p empty). */
+int sup_diag_prev_from(sup_diag_prev *p, json_t *report);
+void sup_diag_prev_free(sup_diag_prev *p);
+/* sup_diag_refusals with the previous report kept as p (NULL: none). */
+void sup_diag_refusals_prev(sup_diag_facts *f, const sup_diag_prev *p, int64_t window_ms);
 /* Key id (hex) of the controller's latest uploaded refusal with code, or
  * "" when none is uploaded yet. Lock held. */
 void sup_diag_refusal_key(sup_ctx *s, int64_t ctrl_id, int code, char out[33]);

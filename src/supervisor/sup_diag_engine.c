@@ -5,8 +5,8 @@
  * can report (a controller that stopped sending them: KSE-100) and closes
  * refusal incidents that went quiet.
  *
- * The engine remembers, per controller, the previous report (refusal
- * counts in a report are cumulative; what is new is the difference), when
+ * The engine remembers, per controller, the previous report's refusal
+ * counts (cumulative in a report; what is new is the difference), when
  * the controller fell behind the published version, and the heartbeat
  * interval as observed (controllers may be configured apart from the
  * supervisor's default). This memory is rebuilt from the next reports
@@ -46,7 +46,8 @@ typedef struct pol_hist {
 
 typedef struct ctrl_mem {
     int64_t id;
-    json_t *prev;             /* previous report */
+    sup_diag_prev prev;       /* the previous report's refusal counts */
+    int has_prev;
     int64_t prev_ms;
     int64_t behind_since_ms;
     int64_t last_ms;          /* last heartbeat, precise */
@@ -312,13 +313,15 @@ static void hb_judge(sup_ctx *s, sup_diag_engine *e, int64_t ctrl_id, json_t *re
     f.now_ms = now;
     f.last_seen_ms = now;
     f.report_ms = now;
-    sup_diag_refusals(&f, m ? m->prev : NULL, 2 * (int64_t)e->cfg.interval_ms);
+    sup_diag_refusals_prev(&f, m && m->has_prev ? &m->prev : NULL, 2 * (int64_t)e->cfg.interval_ms);
     if (m)
         policy_window(e, m, &f, now, 1);
     judge(s, e, &f);
     if (m) {
-        json_decref(m->prev);
-        m->prev = json_incref(report);
+        /* Only the refusal counts are kept, not the report: the tree is
+         * freed once judged (the queue and the soft batch hold no more). */
+        sup_diag_prev_free(&m->prev);
+        m->has_prev = sup_diag_prev_from(&m->prev, report) == 0;
         m->prev_ms = now;
         m->last_ms = now;
     }
@@ -508,7 +511,7 @@ void sup_diag_stop(sup_ctx *s)
     s->hooks.on_command_ack = NULL;
     s->hooks.ctx = NULL;
     for (size_t i = 0; i < e->nmem; i++)
-        json_decref(e->mem[i].prev);
+        sup_diag_prev_free(&e->mem[i].prev);
     free(e->mem);
     free(e->ix);
     pthread_cond_destroy(&e->cv);

@@ -80,15 +80,45 @@ static int kse_num(const char *s)
     return s && strncmp(s, "KSE-", 4) == 0 ? atoi(s + 4) : 0;
 }
 
-static int64_t prev_count(json_t *prev, int code)
+static int64_t prev_count(const sup_diag_prev *p, int code)
 {
-    json_t *e;
-    size_t i;
-    json_array_foreach(json_object_get(prev, "refusals"), i, e)
-        if (kse_num(json_string_value(json_object_get(e, "code"))) == code)
-            return json_integer_value(json_object_get(e, "count")) > 0
-                       ? (int64_t)json_integer_value(json_object_get(e, "count")) : 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->e[i].code == code)
+            return p->e[i].count;
     return 0;
+}
+
+int sup_diag_prev_from(sup_diag_prev *p, json_t *report)
+{
+    json_t *refs = json_object_get(report, "refusals"), *e;
+    size_t i, cap = json_array_size(refs);
+    p->n = 0;
+    p->e = cap ? malloc(cap * sizeof *p->e) : NULL;
+    if (cap && !p->e)
+        return -1;
+    json_array_foreach(refs, i, e) {
+        int code = kse_num(json_string_value(json_object_get(e, "code")));
+        json_int_t c = json_integer_value(json_object_get(e, "count"));
+        size_t k;
+        if (!code)
+            continue;
+        /* the first entry of a code decides (as a lookup in the report did);
+         * a first entry with count 0 is kept so a later one cannot override */
+        for (k = 0; k < p->n && p->e[k].code != code; k++)
+            ;
+        if (k < p->n)
+            continue;
+        p->e[p->n].code = code;
+        p->e[p->n++].count = c > 0 ? (int64_t)c : 0;
+    }
+    return 0;
+}
+
+void sup_diag_prev_free(sup_diag_prev *p)
+{
+    free(p->e);
+    p->e = NULL;
+    p->n = 0;
 }
 
 /* A device's unix time in seconds as milliseconds; 0 (unknown) for anything
@@ -100,6 +130,17 @@ static int64_t device_ms(json_t *v)
 }
 
 void sup_diag_refusals(sup_diag_facts *f, json_t *prev, int64_t window_ms)
+{
+    sup_diag_prev p = {0, NULL};
+    if (prev && sup_diag_prev_from(&p, prev) != 0) {
+        f->nref = 0; /* out of memory: nothing judged from this report */
+        return;
+    }
+    sup_diag_refusals_prev(f, prev ? &p : NULL, window_ms);
+    sup_diag_prev_free(&p);
+}
+
+void sup_diag_refusals_prev(sup_diag_facts *f, const sup_diag_prev *prev, int64_t window_ms)
 {
     json_t *e;
     size_t i;

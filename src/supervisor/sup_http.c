@@ -224,7 +224,7 @@ static int auth_device(sup_req *rq, sup_resp *rs, int final)
     if (!d.found)
         return dev_fail(rq, rs, who, "unknown or not enrolled controller", 0);
     if (!final) /* 1: a dead nonce, judged (replay or not) once the body is in */
-        return sup_nonce_live(s, nonce) ? 0 : 1;
+        return sup_nonce_live(s, nonce, id) ? 0 : 1;
     /* The signature first: a forged request must not burn a real nonce. */
     {
         ks_iov iov = {rq->body ? rq->body : "", rq->body_len};
@@ -247,8 +247,13 @@ static int auth_device(sup_req *rq, sup_resp *rs, int final)
     free(msg);
     if (!ok)
         return dev_fail(rq, rs, who, "signature does not verify with the device key", 0);
-    if (!sup_nonce_consume(s, nonce))
+    if (!sup_nonce_consume(s, nonce, id)) {
+        /* A nonce from before a restart (a heartbeat answer's, kept by the
+         * controller) is refused like any dead one, but is no replay. */
+        if (sup_nonce_foreign(s, nonce))
+            return dev_fail(rq, rs, who, "nonce issued before a keysupd restart", 0);
         return dev_fail(rq, rs, who, "nonce unknown, expired or already used (replay)", 1);
+    }
     rq->ctrl_id = id;
     rq->ctrl_scope = d.scope;
     /* The answer is signed, bound to this controller and this nonce. */

@@ -9,6 +9,13 @@
  * can at worst make honest devices retry, and can never make a used nonce
  * valid again. Nonces are memory-only: a restart
  * simply makes outstanding ones unusable.
+ *
+ * A nonce handed out in a heartbeat's answer (issue 13: one request per
+ * heartbeat) is also bound to the controller it was issued to: only that
+ * controller may spend it (sup_nonces_consume_dev). Every nonce ends in this
+ * process's boot tag, so a nonce from before a restart is told apart from a
+ * replay (sup_nonces_foreign): a fleet whose answers carried nonces is not
+ * audited as 10,000 replays when keysupd restarts.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -18,16 +25,20 @@
 
 #include "sup.h"
 
+#define NONCE_TAG 8
+
 typedef struct slot {
     uint8_t nonce[32];
     uint64_t expires; /* 0 = empty */
     uint32_t owner;   /* who asked (a client address tag); 0 = anyone */
+    int64_t dev;      /* the only controller that may spend it; 0 = any */
 } slot;
 
 struct sup_nonces {
     pthread_mutex_t m;
     uint32_t ttl, cap; /* cap is a power of two */
     slot *t;
+    uint8_t boot[NONCE_TAG]; /* the last bytes of every nonce this process issues */
 };
 
 #define PROBE 16
@@ -44,6 +55,7 @@ sup_nonces *sup_nonces_new(uint32_t ttl, uint32_t cap)
     }
     n->ttl = ttl;
     n->cap = cap;
+    randombytes_buf(n->boot, sizeof n->boot);
     pthread_mutex_init(&n->m, NULL);
     return n;
 }
@@ -77,11 +89,30 @@ void sup_nonces_issue(sup_nonces *n, const ks_crypto *c, uint8_t out[32], uint64
  */
 int sup_nonces_issue_for(sup_nonces *n, uint32_t owner, uint8_t out[32], uint64_t now)
 {
-    randombytes_buf(out, 32);
-    return sup_nonces_put_for(n, owner, out, now);
+    return sup_nonces_issue_dev(n, owner, 0, out, now);
+}
+
+int sup_nonces_issue_dev(sup_nonces *n, uint32_t owner, int64_t dev, uint8_t out[32],
+                         uint64_t now)
+{
+    /* The home slot comes from the first bytes (home()): those stay random. */
+    randombytes_buf(out, 32 - NONCE_TAG);
+    memcpy(out + 32 - NONCE_TAG, n->boot, NONCE_TAG);
+    return sup_nonces_put_dev(n, owner, dev, out, now);
+}
+
+int sup_nonces_foreign(const sup_nonces *n, const uint8_t nonce[32])
+{
+    return sodium_memcmp(nonce + 32 - NONCE_TAG, n->boot, NONCE_TAG) != 0;
 }
 
 int sup_nonces_put_for(sup_nonces *n, uint32_t owner, const uint8_t out[32], uint64_t now)
+{
+    return sup_nonces_put_dev(n, owner, 0, out, now);
+}
+
+int sup_nonces_put_dev(sup_nonces *n, uint32_t owner, int64_t dev, const uint8_t out[32],
+                       uint64_t now)
 {
     uint32_t h, best = UINT32_MAX;
     pthread_mutex_lock(&n->m);
@@ -104,13 +135,16 @@ int sup_nonces_put_for(sup_nonces *n, uint32_t owner, const uint8_t out[32], uin
     memcpy(n->t[best].nonce, out, 32);
     n->t[best].expires = now + n->ttl;
     n->t[best].owner = owner;
+    n->t[best].dev = dev;
     pthread_mutex_unlock(&n->m);
     return 0;
 }
 
-/* 1 when nonce is in the table and unexpired at now; consume: it is also
- * spent (a used nonce is gone, whatever the answer). */
-static int lookup(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int consume)
+/* 1 when nonce is in the table, unexpired at now and dev may spend it;
+ * consume: it is also spent (a used nonce is gone, whatever the answer).
+ * A nonce bound to another controller is neither accepted nor spent: a
+ * controller that learnt it (it is in A's answer) cannot take it from A. */
+static int lookup(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int64_t dev, int consume)
 {
     uint32_t h = home(n, nonce);
     int ok = 0;
@@ -118,6 +152,8 @@ static int lookup(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int cons
     for (uint32_t i = 0; i < PROBE; i++) {
         slot *s = &n->t[(h + i) & (n->cap - 1)];
         if (s->expires && sodium_memcmp(s->nonce, nonce, 32) == 0) {
+            if (s->dev && s->dev != dev)
+                break;
             ok = s->expires > now;
             if (consume)
                 s->expires = 0;
@@ -130,10 +166,20 @@ static int lookup(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int cons
 
 int sup_nonces_live(sup_nonces *n, const uint8_t nonce[32], uint64_t now)
 {
-    return lookup(n, nonce, now, 0);
+    return lookup(n, nonce, now, 0, 0);
 }
 
 int sup_nonces_consume(sup_nonces *n, const uint8_t nonce[32], uint64_t now)
 {
-    return lookup(n, nonce, now, 1);
+    return lookup(n, nonce, now, 0, 1);
+}
+
+int sup_nonces_live_dev(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int64_t dev)
+{
+    return lookup(n, nonce, now, dev, 0);
+}
+
+int sup_nonces_consume_dev(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int64_t dev)
+{
+    return lookup(n, nonce, now, dev, 1);
 }
