@@ -230,6 +230,6 @@ void sim_ctl_body(sim_ctl *c)
         uint64_t wake = next;
         if (key_gap && next_key < wake)
             wake = next_key;
-        sim_sleep_until(c, wake);
+        sim_watch_until(c, wake, watch_check); /* the push path, or a sleep */
     }
 }
