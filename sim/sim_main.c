@@ -384,6 +384,11 @@ int main(int argc, char **argv)
             break;
     }
     __atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
+    /* A held watch (--push) ends within a second of its agent's stop flag
+     * (ctl_http.c's progress callback), not at the end of its wait. */
+    for (unsigned i = 0; i < s.o.controllers; i++)
+        if (s.ctl[i])
+            __atomic_store_n(&s.ctl[i]->a.stop, 1, __ATOMIC_RELAXED);
     for (unsigned k = 0; k < started; k++)
         pthread_join(s.w[k].th, NULL);
     sim_status_file(&s);

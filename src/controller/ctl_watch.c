@@ -33,8 +33,10 @@ int ctl_watch(ctl_agent *a, uint32_t wait_s)
     int status = 0, aerr = 0, have_root;
     json_t *ans;
 
-    if (!a->set.controller_id || !h)
-        return KS_E_INVAL; /* nothing applied yet: the heartbeat brings the first */
+    /* With nothing applied it names version 0: keysupd answers at once and
+     * the first database arrives now, not at the first heartbeat. */
+    if (!a->set.controller_id)
+        return KS_E_INVAL;
     snprintf(path, sizeof path, "/v1/device/watch/%llu/%u", (unsigned long long)from,
              wait_s ? wait_s : 1u);
     a->hold_s = wait_s;
@@ -53,7 +55,11 @@ int ctl_watch(ctl_agent *a, uint32_t wait_s)
     published = (uint64_t)json_integer_value(json_object_get(ans, "version"));
     have_root = ks_unhex(root, sizeof root, json_string_value(json_object_get(ans, "root"))) == 0;
     int changed = json_is_true(json_object_get(ans, "changed")) && published > from;
+    const char *why = json_string_value(json_object_get(ans, "reason"));
+    int stopping = !changed && why && strcmp(why, "shutdown") == 0;
     json_decref(ans);
+    if (stopping) /* keysupd is stopping: watching again at once would spin */
+        return KS_E_COMM_LOST;
     if (!changed)
         return 0;
     a->watch_wakes++;
