@@ -43,9 +43,17 @@ run_sim() {
 run_sim fleet $HB "$GONE1" $N
 wait_until 60 "the fleet enrolled and in step" sh -c \
     "[ \"\$(python3 -c 'import json; print(json.load(open(\"$W/fleet.status.json\"))[\"in_step\"])' 2>/dev/null)\" = $N ]"
-held() { [ "$(metric keysup_watch_held)" = "$N" ]; }
-wait_until 20 "$N watches held" held
-ok "$N controllers (heartbeat ${HB} s) in step, each holding a watch"
+# and one real agent, keysup-controller run --watch, with the same heartbeat
+ctl_add door 1
+"$B/keysup-controller" run --flash "$W/door.img" --socket "$W/door.sock" \
+    --supervisor "$KEYSUP_SERVER" --heartbeat $HB --watch >>"$W/door.log" 2>&1 &
+PIDS+=("$!")
+wait_until 10 "door control socket" test -S "$W/door.sock"
+wait_until 10 "door in step (its first database through the watch)" in_step door
+present "$W/gone1.key" door access || fail "gone1 refused at door before the revocation: $(cat "$W/present.err")"
+held() { [ "$(metric keysup_watch_held)" = "$((N + 1))" ]; }
+wait_until 20 "$((N + 1)) watches held" held
+ok "$N simulated controllers and one agent (heartbeat ${HB} s) in step, each holding a watch"
 
 # ----- a revocation is pushed
 revoke_pushed() { # KEYID STATUSKEY: revokes, then waits for every controller to refuse it
@@ -60,9 +68,11 @@ revoke_pushed() { # KEYID STATUSKEY: revokes, then waits for every controller to
     LAST_MS=$((t1 - t0))
 }
 revoke_pushed "$GONE1"
+door_refuses() { ! present "$W/gone1.key" door access && grep -q 'KSE-203' "$W/present.err" "$W/present.out"; }
+wait_until 3 "the agent refuses the revoked key (KSE-203)" door_refuses
 [ "$(st fleet 'd["push_wakes"]')" -ge $N ] || fail "push_wakes $(st fleet 'd["push_wakes"]') < $N"
 [ "$(st fleet 'd["comm_lost"]')" = 0 ] || fail "controllers lost the link"
-ok "revocation refused by all $N controllers within $LAST_MS ms (heartbeat ${HB} s), woken by their watch"
+ok "revocation refused by all $N simulated controllers within $LAST_MS ms and by the agent (heartbeat ${HB} s), woken by their watch"
 
 # ----- a watch without a valid device signature is refused
 code=$(curl -s -o "$W/forged.out" -w '%{http_code}' "$KEYSUP_SERVER/v1/device/watch/0/5")
@@ -74,8 +84,8 @@ code=$(curl -s -o "$W/forged.out" -w '%{http_code}' -H "X-Keysup-Controller: $ID
     -H "X-Keysup-Nonce: $NONCE" -H "X-Keysup-Signature: $SIG" "$KEYSUP_SERVER/v1/device/watch/0/5")
 [ "$code" = 401 ] || fail "a forged watch got $code: $(cat "$W/forged.out")"
 grep -q 'signature does not verify' "$W/forged.out" || fail "forged watch: $(cat "$W/forged.out")"
-wait_until 10 "the $N genuine watches held" held
-[ "$(metric keysup_watch_peak)" = "$N" ] || fail "a refused watch was held: peak $(metric keysup_watch_peak)"
+wait_until 10 "the genuine watches held" held
+[ "$(metric keysup_watch_peak)" = "$((N + 1))" ] || fail "a refused watch was held: peak $(metric keysup_watch_peak)"
 ok "an unsigned and a forged watch are refused (401); the $N genuine ones stay held"
 
 # ----- keysupd restart: the watches come back, the next revocation is pushed
@@ -86,27 +96,23 @@ stop_ms=$(( $(now_ms) - t0 ))
 grep -q 'event=daemon.stop\|daemon.stop' "$W/keysupd.log" || true
 sup_start
 wait_until 20 "$N watches held again after the restart" held
-# The sim notes the refusal time of one key (GONE1): for this one every
-# controller must hold each scope's new published version within the bound.
-published_all() {
-    for sc in 0 1; do
-        id=$(st fleet "d['scopes'][$sc]['controller_id']")
-        api controller show "$id" >"$W/show.$sc.json" || return 1
-        [ "$(j "$W/show.$sc.json" 'd["published_version"]')" = "$(st fleet "d['scopes'][$sc]['version']")" ] || return 1
-        [ "$(st fleet "d['scopes'][$sc]['in_step']")" = "$(st fleet "d['scopes'][$sc]['controllers']")" ] || return 1
-    done
-    [ "$(st fleet 'd["in_step"]')" = $N ]
-}
-v0=$(st fleet "d['scopes'][0]['version']")
+# The sim notes the refusal time of one key (GONE1) only: for GONE2 the
+# test reads the versions keysupd publishes for the two scopes, then waits
+# for every simulated controller to hold them (the status file is
+# rewritten every second: about a second of resolution).
+pub_of() { api controller show "$(st fleet "d['scopes'][$1]['controller_id']")" >"$W/show.$1.json" && j "$W/show.$1.json" 'd["published_version"]'; }
+p0=$(pub_of 0); p1=$(pub_of 1)
 t0=$(now_ms)
 api key revoke "$GONE2" >/dev/null
-moved() { [ "$(st fleet "d['scopes'][0]['version']")" != "$v0" ] && published_all; }
-wait_until 30 "every controller holds the new published version" moved
+published_moved() { [ "$(pub_of 0)" != "$p0" ] && [ "$(pub_of 1)" != "$p1" ]; }
+wait_until 10 "keysupd publishes the revocation in both scopes" published_moved
+p0=$(pub_of 0); p1=$(pub_of 1)
+fleet_has() { j "$W/fleet.status.json" "d['in_step'] == $N and d['scopes'][0]['version'] == $p0 and d['scopes'][1]['version'] == $p1" | grep -q True; }
+wait_until 30 "every controller holds the new published version" fleet_has
 LAST_MS=$(( $(now_ms) - t0 ))
-# Polled through the status file (rewritten every second) and two CLI
-# calls per round: 10 s of slack. Without the push path the last of 40
-# controllers at random phases of a 60 s heartbeat is ~60 s away.
-[ $LAST_MS -le 10000 ] || fail "the fleet took $LAST_MS ms to take the second revocation: not pushed"
+# Without the push path the last of 40 controllers at random phases of a
+# 60 s heartbeat is ~60 s away; 2 s of slack for the status file.
+[ $LAST_MS -le $((PUSH_BOUND_MS + 2000)) ] || fail "the fleet took $LAST_MS ms to take the second revocation: not pushed"
 [ "$(st fleet 'd["comm_lost"]')" = 0 ] || fail "a restart counted as link loss"
 ok "keysupd stopped in $stop_ms ms with $N watches held; after its restart all $N came back, and the next revocation reached them in $LAST_MS ms"
 kill -TERM "$SIM_PID"
