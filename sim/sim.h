@@ -114,6 +114,11 @@ typedef struct sim_worker {
     sim_ctl *cur;
     pthread_mutex_t mu;          /* guards st (read by the progress thread) */
     sim_stats st;
+    /* curl's sockets on epoll (sim_loop.c): a held watch per controller
+     * makes thousands of transfers, and curl_multi_perform/poll walk them all */
+    int epfd;
+    int curl_timer;              /* curl asked for a timeout at curl_due */
+    uint64_t curl_due;
 } sim_worker;
 
 typedef struct sim {
