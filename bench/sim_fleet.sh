@@ -17,7 +17,8 @@
 #   PUSH=1 (the push path: every controller holds a watch between heartbeats,
 #   keysup-sim --push; use a long heartbeat, e.g. HB=60, so the revocation
 #   figures show the watch, not the heartbeat; each row then also prints the
-#   watches keysupd held and its open descriptors)
+#   watches keysupd held and its open descriptors; WATCH_HOLD=HB by default:
+#   one watch per heartbeat interval, the least churn)
 # Each row is followed by the load average before and after it: on a shared
 # machine the figures are only comparable with their ratio to the verify
 # bound measured in the same run.
@@ -47,7 +48,8 @@ for n in "${SIZES[@]}"; do
         -e "s/^threads = .*/threads = ${SUP_THREADS:-0}/" "$d/sup/keysupd.conf"
     # the push path holds a connection per controller besides the shared ones
     [ "$PUSH" = 1 ] && sed -i -e "s/^max_connections = .*/max_connections = $((n + ${CONNS:-1024} + 1024))/" \
-        -e "s/^watch_max = .*/watch_max = $((n + 1024))/" "$d/sup/keysupd.conf"
+        -e "s/^watch_max = .*/watch_max = $((n + 1024))/" \
+        -e "s/^watch_hold = .*/watch_hold = ${WATCH_HOLD:-$HB}/" "$d/sup/keysupd.conf"
     grep -q "^threads = ${SUP_THREADS:-0}\$" "$d/sup/keysupd.conf" || echo "threads = ${SUP_THREADS:-0}" >>"$d/sup/keysupd.conf"
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     "$SUPD" --data "$d/sup" --listen 127.0.0.1:0 --port-file "$d/port" >"$d/keysupd.log" 2>&1 &
@@ -85,6 +87,9 @@ for n in "${SIZES[@]}"; do
     kill -TERM "$SUP"; wait "$SUP" || true; SUP=
     echo "#   n=$n: load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
     echo "#   n=$n: diagnosis queue $qmet"
+    [ "$PUSH" = 1 ] && echo "#   n=$n: push path: $(awk '/event=watch.wake/ {for (i = 1; i <= NF; i++) {
+        if ($i ~ /^woken=/) {sub("woken=", "", $i); w += $i} if ($i ~ /^ms=/) {sub("ms=", "", $i); if ($i + 0 > m) m = $i + 0}}}
+        END {printf "%d watches woken by the publishes (%.1f ms at most to resume one scope'"'"'s)", w, m}' "$d/keysupd.log")"
     [ "$PUSH" = 1 ] && echo "#   n=$n: push path: ${held:--} watches held, keysupd had $fds descriptors open, $(j "$d/summary.json" 'd.get("push_wakes", "-")') syncs woken by a watch, $(j "$d/summary.json" 'd.get("push_refused", "-")') watches refused"
     python3 - "$d/summary.json" "$n" "$c0" "$c1" "$h0" "$h1" "$t0" "$t1" "$rss" "$hwm" "$r0" "$HZ" "$s0" "$s1" <<'PY'
 import json, sys

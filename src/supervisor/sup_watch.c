@@ -115,10 +115,10 @@ static void resume_all(struct MHD_Connection **c, size_t n)
 /* Wakes, batch by batch, every held waiter that `pick` selects. */
 typedef int (*pick_fn)(const sup_watcher *x, const void *arg, int *reason);
 
-static void wake(sup_watch *w, pick_fn pick, const void *arg)
+static size_t wake(sup_watch *w, pick_fn pick, const void *arg)
 {
     struct MHD_Connection *c[W_BATCH];
-    size_t n;
+    size_t n, total = 0;
     do {
         n = 0;
         pthread_mutex_lock(&w->m);
@@ -130,7 +130,9 @@ static void wake(sup_watch *w, pick_fn pick, const void *arg)
         }
         pthread_mutex_unlock(&w->m);
         resume_all(c, n);
+        total += n;
     } while (n == W_BATCH);
+    return total;
 }
 
 typedef struct pub_arg {
@@ -327,8 +329,16 @@ int sup_watch_hold(sup_req *rq, uint64_t from, uint32_t wait_s, sup_watcher **ou
 void sup_watch_published(sup_ctx *s, uint32_t scope, uint64_t version)
 {
     pub_arg a = {scope, version};
-    if (s->watch)
-        wake(s->watch, pick_published, &a);
+    uint64_t t0 = sup_now_usec();
+    size_t n;
+    if (!s->watch)
+        return;
+    n = wake(s->watch, pick_published, &a);
+    /* How long the wake-up itself took, beside the publish's own line:
+     * the fan-out's share on keysupd (docs/BENCHMARKS.md, "Push path"). */
+    if (n)
+        sup_log(KS_LOG_INFO, "watch.wake", "scope=%u version=%llu woken=%zu ms=%.1f", scope,
+                (unsigned long long)version, n, (double)(sup_now_usec() - t0) / 1000.0);
 }
 
 void sup_watch_answer(sup_ctx *s, sup_watcher *x, sup_req *rq, sup_resp *rs)
