@@ -54,10 +54,15 @@ static void dev_watch(sup_req *rq, sup_resp *rs)
         uint8_t root[KS_HASH_SIZE];
         char rh[2 * KS_HASH_SIZE + 1];
         uint64_t pv = sup_pub_version(rq->s, rq->ctrl_scope, root);
+        json_t *o;
         ks_hex(rh, root, KS_HASH_SIZE);
-        api_json(rs, 200, json_pack("{s:I,s:s,s:b,s:s}", "version", (json_int_t)pv, "root", rh,
-                                    "changed", pv > in->version, "reason",
-                                    pv > in->version ? "published" : "shutdown"));
+        o = json_pack("{s:I,s:s,s:b,s:s}", "version", (json_int_t)pv, "root", rh, "changed",
+                      pv > in->version, "reason", pv > in->version ? "published" : "shutdown");
+        if (!o) {
+            api_error(rs, 500, "INTERNAL", "out of memory");
+            return;
+        }
+        api_json(rs, 200, o);
         rs->version = pv;
     }
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sup_guard.h"
 #include "sup_watch.h"
 
 enum { W_HELD = 1, W_WOKEN = 2 };
@@ -190,8 +191,16 @@ static void *timer_main(void *p)
 
 int sup_watch_start(sup_ctx *s)
 {
-    sup_watch *w = calloc(1, sizeof *w);
+    sup_watch *w;
     size_t n = 1024;
+    /* Each held watch is an open socket: say so when the descriptors (raised
+     * to the hard limit already, sup_raise_nofile) cannot hold watch_max. */
+    uint64_t nofile = sup_raise_nofile();
+    if (s->cfg.watch_max && nofile < (uint64_t)s->cfg.watch_max + 256u)
+        sup_log(KS_LOG_WARN, "watch.limit", "watch_max=%u but the open-file limit is %llu: "
+                "fewer watches fit (raise LimitNOFILE, or lower watch_max)",
+                s->cfg.watch_max, (unsigned long long)nofile);
+    w = calloc(1, sizeof *w);
     if (!w)
         return KS_E_NOSPC;
     while (n < s->cfg.watch_max && n < ((size_t)1 << 20))
