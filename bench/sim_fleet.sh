@@ -16,6 +16,11 @@
 #   SUPD=path (another keysupd binary, e.g. an older build, against the same sim)
 #   SIM_ARGS="..." (more keysup-sim options, e.g. --fetch-nonce: a nonce fetched
 #   before every heartbeat, as agents before the answer carried the next one)
+#   PUSH=1 (the push path: every controller holds a watch between heartbeats,
+#   keysup-sim --push; use a long heartbeat, e.g. HB=60, so the revocation
+#   figures show the watch, not the heartbeat; each row then also prints the
+#   watches keysupd held and its open descriptors; WATCH_HOLD=HB by default:
+#   one watch per heartbeat interval, the least churn)
 # Each row is followed by the load average before and after it: on a shared
 # machine the figures are only comparable with their ratio to the verify
 # bound measured in the same run.
@@ -25,6 +30,9 @@ source bench/sim_lib.sh
 SUPD=${SUPD:-$BIN/keysupd}
 HB=${HB:-1}
 WINDOW=${WINDOW:-10}
+PUSH=${PUSH:-0}
+PUSH_ARGS=()
+[ "$PUSH" = 1 ] && PUSH_ARGS=(--push)
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(100 1000 10000)
 sim_bench_init sim-fleet
@@ -40,6 +48,10 @@ for n in "${SIZES[@]}"; do
     sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
         -e 's/^max_connections_per_ip = .*/max_connections_per_ip = 100000/' \
         -e "s/^threads = .*/threads = ${SUP_THREADS:-0}/" "$d/sup/keysupd.conf"
+    # the push path holds a connection per controller besides the shared ones
+    [ "$PUSH" = 1 ] && sed -i -e "s/^max_connections = .*/max_connections = $((n + ${CONNS:-1024} + 1024))/" \
+        -e "s/^watch_max = .*/watch_max = $((n + 1024))/" \
+        -e "s/^watch_hold = .*/watch_hold = ${WATCH_HOLD:-$HB}/" "$d/sup/keysupd.conf"
     grep -q "^threads = ${SUP_THREADS:-0}\$" "$d/sup/keysupd.conf" || echo "threads = ${SUP_THREADS:-0}" >>"$d/sup/keysupd.conf"
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     "$SUPD" --data "$d/sup" --listen 127.0.0.1:0 --port-file "$d/port" >"$d/keysupd.log" 2>&1 &
@@ -51,7 +63,7 @@ for n in "${SIZES[@]}"; do
     kid=$(j "$d/k.json" 'd["key_id"]')
     "$BIN/keysup-sim" --supervisor "$KEYSUP_SERVER" --admin-token "$d/admin.tok" --controllers "$n" \
         --scopes 10 --heartbeat "$HB" --threads "${SIM_THREADS:-2}" --connections "${CONNS:-1024}" --enroll-rate "${ENROLL:-300}" \
-        --watch-key "$kid" --status "$d/status.json" ${SIM_ARGS:-} --json >"$d/summary.json" 2>"$d/sim.log" &
+        "${PUSH_ARGS[@]}" --watch-key "$kid" --status "$d/status.json" ${SIM_ARGS:-} --json >"$d/summary.json" 2>"$d/sim.log" &
     SIM=$!
     # every controller that enrolled (a few may give up after 5 refused tries: counted)
     all_in_step() { j "$d/status.json" 'd["enrolled"] + d["failed"] == '"$n"' and d["in_step"] == d["enrolled"] > 0' | grep -q True; }
@@ -61,6 +73,8 @@ for n in "${SIZES[@]}"; do
     sleep "$WINDOW"
     c1=$(ticks "$SUP"); s1=$(ticks "$SIM"); h1=$(j "$d/status.json" 'd["heartbeats"]'); t1=$(now_ms)
     rss=$(rss_kb "$SUP" VmRSS)
+    fds=$(ls "/proc/$SUP/fd" | wc -l)
+    held=$(metric keysup_watch_held)
     # revocation: timed from just before the command (its commit is inside it)
     r0=$(now_ms)
     "$BIN/keysup" key revoke "$kid" >/dev/null
@@ -75,6 +89,10 @@ for n in "${SIZES[@]}"; do
     kill -TERM "$SUP"; wait "$SUP" || true; SUP=
     echo "#   n=$n: load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
     echo "#   n=$n: diagnosis queue $qmet"
+    [ "$PUSH" = 1 ] && echo "#   n=$n: push path: $(awk '/event=watch.wake/ {for (i = 1; i <= NF; i++) {
+        if ($i ~ /^woken=/) {sub("woken=", "", $i); w += $i} if ($i ~ /^ms=/) {sub("ms=", "", $i); if ($i + 0 > m) m = $i + 0}}}
+        END {printf "%d watches woken by the publishes (%.1f ms at most to resume one scope'"'"'s)", w, m}' "$d/keysupd.log")"
+    [ "$PUSH" = 1 ] && echo "#   n=$n: push path: ${held:--} watches held, keysupd had $fds descriptors open, $(j "$d/summary.json" 'd.get("push_wakes", "-")') syncs woken by a watch, $(j "$d/summary.json" 'd.get("push_refused", "-")') watches refused"
     python3 - "$d/summary.json" "$n" "$c0" "$c1" "$h0" "$h1" "$t0" "$t1" "$rss" "$hwm" "$r0" "$HZ" "$s0" "$s1" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -54,6 +54,7 @@ typedef struct sim_opts {
     double duration;              /* seconds after the fleet is enrolled; 0: until a signal */
     int json;
     const char *watch_hex;        /* --watch-key: note when each controller refuses it */
+    int push;                     /* --push: hold a watch between heartbeats (sim_watch.c) */
     const char *status_path;      /* progress JSON, rewritten every second */
     const char *log_path;         /* the agents' own log lines (default /dev/null) */
     unsigned flash_sectors;
@@ -86,6 +87,7 @@ typedef struct sim_ctl {
     int enrolled, failed;
     uint64_t hb_ok, hb_err, presented, granted;
     uint64_t watch_ms;           /* unix ms it first refused the watched key; 0: not yet */
+    uint64_t push_refused;       /* watches refused (503): back to the heartbeat alone */
     uint64_t ver;                /* applied version and root after its last heartbeat */
     uint8_t root[KS_HASH_SIZE];  /* (copied under w->mu for the progress thread) */
 } sim_ctl;
@@ -113,6 +115,11 @@ typedef struct sim_worker {
     sim_ctl *cur;
     pthread_mutex_t mu;          /* guards st (read by the progress thread) */
     sim_stats st;
+    /* curl's sockets on epoll (sim_loop.c): a held watch per controller
+     * makes thousands of transfers, and curl_multi_perform/poll walk them all */
+    int epfd;
+    int curl_timer;              /* curl asked for a timeout at curl_due */
+    uint64_t curl_due;
 } sim_worker;
 
 typedef struct sim {
@@ -156,6 +163,11 @@ void *sim_worker_main(void *p);
 /* ----- sim_ctl.c: one simulated controller's life ----- */
 void sim_ctl_body(sim_ctl *c);
 const char *sim_fault_name(int f);
+
+/* ----- sim_watch.c: the push path (--push) ----- */
+/* Holds watches until mono ms `until` (sleeps without --push); after(c)
+ * runs when one brought a new version. */
+void sim_watch_until(sim_ctl *c, uint64_t until, void (*after)(sim_ctl *c));
 
 /* ----- sim_admin.c: provisioning tokens ----- */
 /* Fills each controller's token: from --tokens, or by adding them with the

@@ -158,6 +158,19 @@ static void record(sim_ctl *c, int err, uint64_t us)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* After a sync brought by a watch (sim_watch.c): what a heartbeat notes. */
+static void after_push(sim_ctl *c)
+{
+    const ks_snap_header *h;
+    pthread_mutex_lock(&c->w->mu);
+    h = ks_store_header(&c->a.store);
+    c->ver = h ? h->version : 0;
+    if (h)
+        memcpy(c->root, h->root, sizeof c->root);
+    pthread_mutex_unlock(&c->w->mu);
+    watch_check(c);
+}
+
 static uint64_t mono_us(void)
 {
     struct timespec ts;
@@ -230,6 +243,6 @@ void sim_ctl_body(sim_ctl *c)
         uint64_t wake = next;
         if (key_gap && next_key < wake)
             wake = next_key;
-        sim_sleep_until(c, wake);
+        sim_watch_until(c, wake, after_push); /* the push path, or a sleep */
     }
 }

@@ -3,6 +3,13 @@
  * sleeping controllers and a ready list of controllers whose request
  * completed. Nothing blocks but curl_multi_poll.
  *
+ * curl is driven by its socket interface (curl_multi_socket_action) on an
+ * epoll set: with --push every controller holds a watch, thousands of
+ * transfers per worker, and curl_multi_perform and curl_multi_poll walk
+ * every one of them on each turn of the loop, so a turn cost milliseconds
+ * and 10,000 controllers fell seconds behind. Now a turn costs what is
+ * ready.
+ *
  * Connections: every controller keeps its own easy handle (as the agent
  * does, ctl_http.c), and the multi handle keeps the open connections in
  * its cache; a request takes an idle one to the supervisor or opens one.
@@ -10,9 +17,12 @@
  * keep-alive, where 10,000 real units would hold 10,000 (docs/sim.md).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -120,6 +130,68 @@ static void reap(sim_worker *w)
     }
 }
 
+/* ----- curl's sockets and timer on epoll ----- */
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    sim_worker *w = userp;
+    struct epoll_event ev;
+    (void)e;
+    (void)socketp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT/EBADF: already gone */
+        return 0;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.data.fd = fd;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT &&
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+        return -1; /* curl fails the transfer */
+    return 0;
+}
+
+static int on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+    sim_worker *w = userp;
+    (void)m;
+    w->curl_timer = timeout_ms >= 0;
+    w->curl_due = sim_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    return 0;
+}
+
+/* Runs curl for what epoll reported (or its timer) and collects results. */
+static void drive(sim_worker *w, long wait)
+{
+    struct epoll_event ev[256];
+    int running = 0, n;
+    if (w->curl_timer && sim_mono_ms() >= w->curl_due) {
+        w->curl_timer = 0;
+        curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        reap(w);
+        if (w->ready_n > 0)
+            wait = 0;
+    }
+    if (w->curl_timer) {
+        uint64_t now = sim_mono_ms();
+        long t = w->curl_due <= now ? 0 : (long)(w->curl_due - now);
+        if (t < wait)
+            wait = t;
+    }
+    n = epoll_wait(w->epfd, ev, 256, (int)wait);
+    for (int i = 0; i < n; i++) {
+        int f = 0;
+        if (ev[i].events & EPOLLIN)
+            f |= CURL_CSELECT_IN;
+        if (ev[i].events & EPOLLOUT)
+            f |= CURL_CSELECT_OUT;
+        if (ev[i].events & (EPOLLERR | EPOLLHUP))
+            f |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(w->multi, ev[i].data.fd, f, &running);
+    }
+    reap(w);
+}
+
 static void fiber_entry(void);
 
 /* The worker's current fiber (each thread runs its own). */
@@ -139,6 +211,17 @@ void *sim_worker_main(void *p)
     sim_worker *w = p;
     sim *s = w->sim;
     tl_worker = w;
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0) {
+        for (unsigned i = 0; i < w->n; i++)
+            w->ctl[i]->failed = 1;
+        __atomic_add_fetch(&s->failed, w->n, __ATOMIC_RELAXED);
+        return NULL;
+    }
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
     for (unsigned i = 0; i < w->n; i++) {
         sim_ctl *c = w->ctl[i];
         if (sim_fiber_init(c, 256u << 10, fiber_entry) != 0) {
@@ -160,11 +243,6 @@ void *sim_worker_main(void *p)
             sim_ctl *c = heap_pop(w);
             sim_fiber_resume(w, c);
         }
-        int running = 0;
-        curl_multi_perform(w->multi, &running);
-        reap(w);
-        if (w->ready_n > 0)
-            continue;
         long wait = 100;
         if (w->heap_n > 0) {
             uint64_t due = w->heap[0]->wake_ms;
@@ -173,8 +251,11 @@ void *sim_worker_main(void *p)
         }
         if (sim_stopping(s) && w->heap_n > 0)
             wait = 0;
-        if (wait > 0)
-            curl_multi_poll(w->multi, NULL, 0, (int)wait, NULL);
+        if (w->ready_n > 0)
+            wait = 0;
+        drive(w, wait);
     }
+    close(w->epfd);
+    w->epfd = -1;
     return NULL;
 }

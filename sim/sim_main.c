@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +35,8 @@ static void usage(FILE *f)
         "                  [--fault-at S] [--offline-for S] [--drift S] [--duration S]\n"
         "                  [--watch-key KEYID] [--status FILE] [--log FILE]\n"
         "                  [--enroll-rate N] [--connections N] [--prefix NAME]\n"
-        "                  [--flash-sectors N] [--fetch-nonce] [--json]\n\n"
+        "                  [--flash-sectors N] [--fetch-nonce] [--push]\n"
+        "                  [--json]\n\n"
         "Runs N simulated controllers in this process against keysupd at URL. Each has\n"
         "its own store on an emulated flash in RAM and the agent's own sync steps;\n"
         "they enrol with real provisioning tokens (read from --tokens, one a line, or\n"
@@ -53,6 +55,8 @@ static void usage(FILE *f)
         "                      keysupd's max_connections_per_ip must allow them)\n"
         "  --fetch-nonce       fetch a nonce before every heartbeat, as agents did before\n"
         "                      the answer carried the next one (two requests, not one)\n"
+        "  --push              hold a watch between heartbeats (the push path); each\n"
+        "                      controller then holds one connection more\n"
         "Progress goes to stderr once a second; the summary to stdout (--json: JSON).\n");
 }
 
@@ -97,6 +101,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         {"status", 1, NULL, 'S'},     {"log", 1, NULL, 'l'},        {"enroll-rate", 1, NULL, 'e'},
         {"prefix", 1, NULL, 'p'},     {"connections", 1, NULL, 'c'},     {"flash-sectors", 1, NULL, 'x'}, {"json", 0, NULL, 'j'},
         {"fetch-nonce", 0, NULL, 'N'},
+        {"push", 0, NULL, 'P'},
         {"help", 0, NULL, 'h'},       {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -122,6 +127,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         case 'p': o->prefix = optarg; break;
         case 'j': o->json = 1; break;
         case 'N': o->fetch_nonce = 1; break;
+        case 'P': o->push = 1; break;
         case 'f':
             if (parse_fault(o, optarg)) {
                 fprintf(stderr, "keysup-sim: --fault KIND=SHARE, KIND one of corrupt, drift, "
@@ -240,6 +246,8 @@ static int make_fleet(sim *s)
          * limits connections per address (max_connections_per_ip) and the
          * whole fleet comes from one here; more requests wait in curl. */
         long conns = (long)(s->o.connections / t ? s->o.connections / t : 1);
+        if (s->o.push) /* a held watch each, besides the shared ones */
+            conns += (long)(n / t + 1);
         curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, conns);
         curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
     }
@@ -330,6 +338,16 @@ int main(int argc, char **argv)
         perror("keysup-sim: redirecting the agents' output");
         return 1;
     }
+    {
+        /* Every controller may hold a connection (--push): descriptors
+         * up to the hard limit, as keysupd takes them (sup_raise_nofile). */
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                fprintf(s.err, "keysup-sim: cannot raise the descriptor limit\n");
+        }
+    }
     if (make_fleet(&s) || sim_tokens(&s))
         goto cleanup;
     struct sigaction sa;
@@ -372,6 +390,11 @@ int main(int argc, char **argv)
             break;
     }
     __atomic_store_n(&s.stop, 1, __ATOMIC_RELAXED);
+    /* A held watch (--push) ends within a second of its agent's stop flag
+     * (ctl_http.c's progress callback), not at the end of its wait. */
+    for (unsigned i = 0; i < s.o.controllers; i++)
+        if (s.ctl[i])
+            __atomic_store_n(&s.ctl[i]->a.stop, 1, __ATOMIC_RELAXED);
     for (unsigned k = 0; k < started; k++)
         pthread_join(s.w[k].th, NULL);
     sim_status_file(&s);

@@ -175,8 +175,10 @@ static json_t *summary_json(sim *s)
     {
         /* Shed heartbeats (503 KSE-121) are a busy supervisor, not a lost
          * link: counted apart, and no controller may show KSE-100 for them. */
-        uint64_t shed = 0, lost = 0, fb = 0;
+        uint64_t shed = 0, lost = 0, fb = 0, wakes = 0, refused = 0;
         for (unsigned i = 0; i < s->o.controllers; i++) {
+            wakes += __atomic_load_n(&s->ctl[i]->a.watch_wakes, __ATOMIC_RELAXED);
+            refused += __atomic_load_n(&s->ctl[i]->push_refused, __ATOMIC_RELAXED);
             shed += __atomic_load_n(&s->ctl[i]->a.shed_heartbeats, __ATOMIC_RELAXED);
             /* carried nonces refused (a restart, an expiry): fetched again */
             fb += __atomic_load_n(&s->ctl[i]->a.nonce_fallbacks, __ATOMIC_RELAXED);
@@ -185,6 +187,8 @@ static json_t *summary_json(sim *s)
         json_object_set_new(o, "heartbeats_shed", json_integer((json_int_t)shed));
         json_object_set_new(o, "comm_lost", json_integer((json_int_t)lost));
         json_object_set_new(o, "nonce_fallbacks", json_integer((json_int_t)fb));
+        json_object_set_new(o, "push_wakes", json_integer((json_int_t)wakes));
+        json_object_set_new(o, "push_refused", json_integer((json_int_t)refused));
     }
     json_object_set_new(o, "verify_per_s_core", json_real(s->verify_per_s));
     json_object_set_new(o, "verify_per_cpu_s", json_real(s->verify_per_cpu_s));

@@ -93,6 +93,7 @@ typedef struct ctl_opts {
     /* Store geometry; 0: the CTL_* defaults. keysup-sim makes them small so
      * 10,000 stores fit in RAM (sim/sim_ctl.c). */
     uint32_t meta_sectors, audit_sectors, overlay_sectors, counters;
+    int watch;                   /* --watch: hold a watch between heartbeats (ctl_watch.c) */
 } ctl_opts;
 
 /*
@@ -203,6 +204,11 @@ typedef struct ctl_agent {
     size_t next_nonce_sup;
     uint64_t next_nonce_ms;
     uint64_t nonce_fallbacks;    /* carried nonces refused: fetched and sent again */
+    /* the push path (ctl_watch.c): the wait of the watch in flight (its
+     * request deadline, ctl_http.c), and no watch before this mono ms */
+    uint32_t hold_s;
+    uint64_t watch_after_ms;
+    uint64_t watch_wakes;        /* watches answered "changed" */
 
     int stop;
 } ctl_agent;
@@ -326,5 +332,19 @@ void ctl_resume_drop(ctl_agent *a);
 int ctl_enroll(ctl_agent *a, const char *url, const char *token);
 /* One heartbeat: report, run commands, fetch and apply updates, upload audit. */
 int ctl_heartbeat(ctl_agent *a);
+/* Brings the store to `published` (root may be NULL) the way a heartbeat's
+ * answer does: a delta, or a full download when one is needed. */
+void ctl_sync_to(ctl_agent *a, uint64_t published, const uint8_t *root);
+/*
+ * ctl_watch.c, the push path: one signed watch held at most wait_s seconds.
+ * 1: the scope published a newer version and the store was synced to it;
+ * 0: nothing new; KS_E_SUPERVISOR_BUSY: refused (503), keep to the
+ * heartbeat; KS_E_COMM_LOST: no answer; an answer error when not authentic.
+ * A failed watch is never link loss (no KSE-100): the heartbeat judges that.
+ */
+int ctl_watch(ctl_agent *a, uint32_t wait_s);
+/* Holds watches until mono ms `until` (or a->stop); without a->o.watch, or
+ * after a refusal, sleeps instead. Called without a->mu held. */
+void ctl_watch_until(ctl_agent *a, uint64_t until);
 
 #endif

@@ -140,7 +140,10 @@ static int perform(ctl_agent *a, const char *method, const char *path, const cha
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, dl * 500L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, dl);
-    if (strncmp(path, "/v1/device/snapshot", 19) != 0)
+    if (a->hold_s && strncmp(path, "/v1/device/watch/", 17) == 0) { /* held (ctl_watch.c) */
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, dl + (long)a->hold_s);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (dl + (long)a->hold_s) * 1000L);
+    } else if (strncmp(path, "/v1/device/snapshot", 19) != 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * 1000L);
     else
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dl * CTL_SNAPSHOT_DEADLINES * 1000L);

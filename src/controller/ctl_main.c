@@ -31,7 +31,7 @@ static void on_signal(int sig)
 static const char usage[] =
     "usage: keysup-controller run    --flash FILE --socket PATH [--supervisor URL]\n"
     "                                [--heartbeat SECONDS] [--sectors N] [--protocol N]\n"
-    "                                [--identity FILE] [--enable-fault-hooks]\n"
+    "                                [--identity FILE] [--enable-fault-hooks] [--watch]\n"
     "       keysup-controller enroll --flash FILE --supervisor URL --token TOKEN [--sectors N]\n"
     "                                [--identity FILE]\n"
     "       keysup-controller ctl    --socket PATH [--json] status|help\n"
@@ -42,7 +42,8 @@ static const char usage[] =
     "       keysup-controller ctl    --socket PATH send JSON\n\n"
     "run      runs the controller: the store on the flash file, the auth engine, the\n"
     "         control socket (the reader and terminal), and, with --supervisor, the\n"
-    "         heartbeat and sync with keysupd.\n"
+    "         heartbeat and sync with keysupd. --watch also holds a watch between\n"
+    "         heartbeats, so a revocation arrives within a round trip (the push path).\n"
     "enroll   creates the device key, enrols with a one-time provisioning token,\n"
     "         pins the supervisor's key and stores all of it in flash and in the\n"
     "         unit's identity file (--identity, default FILE.id, mode 0600), which\n"
@@ -61,6 +62,7 @@ typedef struct args {
     int protocol;
     int json;
     int fault_hooks;
+    int watch;
     int rest;
 } args;
 
@@ -99,7 +101,7 @@ static int parse(int argc, char **argv, args *a)
         {"heartbeat", required_argument, NULL, 'b'},  {"sectors", required_argument, NULL, 'n'},
         {"protocol", required_argument, NULL, 'p'},   {"json", no_argument, NULL, 'j'},
         {"identity", required_argument, NULL, 'i'},  {"help", no_argument, NULL, 'h'},
-        {"enable-fault-hooks", no_argument, NULL, 'F'},
+        {"enable-fault-hooks", no_argument, NULL, 'F'}, {"watch", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     unsigned long x;
@@ -128,6 +130,7 @@ static int parse(int argc, char **argv, args *a)
             break;
         case 'j': a->json = 1; break;
         case 'F': a->fault_hooks = 1; break;
+        case 'W': a->watch = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         case ':':
             fprintf(stderr, "keysup-controller: %s needs a value\n", argv[optind - 1]);
@@ -427,7 +430,7 @@ int main(int argc, char **argv)
         return 2;
     }
     ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol, a.identity,
-                  a.fault_hooks, 0, 0, 0, 0};
+                  a.fault_hooks, 0, 0, 0, 0, a.watch};
     int err = ctl_open(&agent, &o, enroll);
     if (err) {
         fprintf(stderr, "keysup-controller: cannot open the store on %s: %s (%s)\n", a.flash,

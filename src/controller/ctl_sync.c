@@ -257,6 +257,11 @@ static void sync_db(ctl_agent *a, uint64_t published, const uint8_t root[KS_HASH
         synced(a, h->version != before);
 }
 
+void ctl_sync_to(ctl_agent *a, uint64_t published, const uint8_t *root)
+{
+    sync_db(a, published, root, 0); /* the push path (ctl_watch.c) */
+}
+
 /* ----- remediation commands ----- */
 
 static void ack(ctl_agent *a, json_int_t id, int ok, const char *msg)

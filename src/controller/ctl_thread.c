@@ -89,10 +89,7 @@ static void *sync_main(void *p)
                 next = end + hb / 4;
             continue;
         }
-        uint64_t wait = next - now > 100u ? 100u : next - now;
-        struct timespec ts = {0, (long)wait * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !stopping(a))
-            ;
+        ctl_watch_until(a, next); /* the push path, or a sleep (ctl_watch.c) */
     }
     return NULL;
 }

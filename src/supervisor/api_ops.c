@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sup_watch.h"
 #include "sup_api.h"
 #include "sup_diag.h"
 #include "sup_devcache.h"
@@ -163,6 +164,25 @@ static void metrics(sup_req *rq, sup_resp *rs)
                    "keysup_diag_queue_superseded_total %llu\n",
                (unsigned long long)q.depth, (unsigned long long)q.peak,
                (unsigned long long)q.superseded);
+    }
+    {
+        sup_watch_stats ws;
+        sup_watch_stats_get(rq->s, &ws);
+        append(&o, "# HELP keysup_watch_held Watches held now (the push path).\n"
+                   "# TYPE keysup_watch_held gauge\nkeysup_watch_held %llu\n"
+                   "# HELP keysup_watch_peak The most watches held at once.\n"
+                   "# TYPE keysup_watch_peak gauge\nkeysup_watch_peak %llu\n"
+                   "# HELP keysup_watch_answered_total Held watches answered, by reason.\n"
+                   "# TYPE keysup_watch_answered_total counter\n"
+                   "keysup_watch_answered_total{reason=\"published\"} %llu\n"
+                   "keysup_watch_answered_total{reason=\"timeout\"} %llu\n"
+                   "keysup_watch_answered_total{reason=\"replaced\"} %llu\n"
+                   "# HELP keysup_watch_refused_total Watches refused over watch_max (503).\n"
+                   "# TYPE keysup_watch_refused_total counter\nkeysup_watch_refused_total %llu\n",
+               (unsigned long long)ws.held, (unsigned long long)ws.peak,
+               (unsigned long long)(ws.woken - ws.timeouts - ws.replaced),
+               (unsigned long long)ws.timeouts, (unsigned long long)ws.replaced,
+               (unsigned long long)ws.refused);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

@@ -11,5 +11,6 @@ const sup_api_route *const sup_api_tables[] = {
     sup_routes_decisions, sup_routes_keyfile, sup_routes_licences, sup_routes_sites,
     sup_routes_published,
     sup_routes_licence_policy,
+    sup_routes_watch,
 };
 const size_t sup_api_ntables = sizeof sup_api_tables / sizeof sup_api_tables[0];

@@ -85,6 +85,8 @@ typedef struct sup_config {
     uint32_t site_fold;          /* controllers of one site offline together that
                                   * fold into one site incident (KSE-120); 0 = never */
     int clone_policy;            /* KSE-214: SUP_CLONE_ALERT or _SUSPEND (sup_clone.h) */
+    uint32_t watch_max;          /* watches held at once (503 KSE-121 above; sup_watch.h) */
+    uint32_t watch_hold;         /* seconds a watch is held at most */
 } sup_config;
 
 /* keysupd.conf's value rules, shared with the other .conf files in DATA:
@@ -175,6 +177,7 @@ struct sup_ctx {
     struct sup_soft *soft;       /* heartbeat soft state, batched (sup_soft.h) */
     struct sup_devcache *devcache; /* device keys outside the lock (sup_devcache.h) */
     struct sup_keyview *keyview; /* the answer signer's key copy (sup_keyview.h) */
+    struct sup_watch *watch;     /* held watches, the push path (sup_watch.h) */
 };
 
 /* Paths inside a data directory. */

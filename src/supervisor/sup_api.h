@@ -76,6 +76,7 @@ typedef struct sup_resp {
     char content_range[80];     /* Content-Range header when set (206, 416) */
     int accept_ranges;          /* Accept-Ranges: bytes */
     int download_slot;          /* holds a download slot until sent (sup_shed.h) */
+    struct sup_watcher *held;   /* a watch parked, answered once woken (sup_watch.h) */
 } sup_resp;
 
 typedef void (*sup_api_fn)(sup_req *rq, sup_resp *rs);
@@ -131,6 +132,7 @@ extern const sup_api_route sup_routes_licences[];  /* api_licences.c */
 extern const sup_api_route sup_routes_licence_policy[]; /* api_licence_policy.c */
 extern const sup_api_route sup_routes_sites[];     /* api_sites.c */
 extern const sup_api_route sup_routes_published[]; /* api_published.c */
+extern const sup_api_route sup_routes_watch[];     /* api_watch.c: the push path */
 /* The console's static files (api_console.c): not JSON API routes, so a
  * schema-less sup_route table (sup_http.c), outside docs/openapi.json. */
 extern const sup_route sup_routes_web[];

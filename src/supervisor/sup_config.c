@@ -57,7 +57,7 @@ void sup_config_defaults(sup_config *c)
     c->policy_window = 600;
     c->protocol_min = 1;
     c->protocol_max = 1;
-    c->max_connections = 4096;
+    c->max_connections = 16384; /* room for watch_max held watches */
     c->max_conn_per_ip = 128;
     c->header_timeout = 10;
     c->body_timeout = 60;
@@ -73,6 +73,8 @@ void sup_config_defaults(sup_config *c)
     c->max_inflight = 1024;
     c->retry_after = 2;
     c->site_fold = 3;
+    c->watch_max = 12288;
+    c->watch_hold = 30;
     c->clone_policy = SUP_CLONE_SUSPEND; /* why: docs/diagnosis.md, clone detection */
 }
 
@@ -182,6 +184,8 @@ static int set_key(sup_config *c, const char *k, const char *v)
     NUM("max_inflight", 1, 1000000, max_inflight)
     NUM("retry_after", 1, 3600, retry_after)
     NUM("site_fold", 0, 1000000, site_fold)
+    NUM("watch_max", 0, 1000000, watch_max)
+    NUM("watch_hold", 1, 3600, watch_hold)
 #undef NUM
     return sup_console_config_key(c, k, v); /* -2 when not one of them either */
 }
@@ -335,7 +339,12 @@ int sup_config_write(const sup_config *c, const char *path)
             "max_downloads = %u\nmax_inflight = %u\nretry_after = %u\n"
             "# This many controllers of one site offline together fold into one site\n"
             "# incident (KSE-120 SITE_UNREACHABLE); 0 = never fold.\n"
-            "site_fold = %u\n",
-            c->import_max_body, c->max_downloads, c->max_inflight, c->retry_after, c->site_fold);
+            "site_fold = %u\n"
+            "# The push path (docs/supervisor.md): watches held at once (each holds a\n"
+            "# connection: keep max_connections above it; 0 = no watches), and the\n"
+            "# seconds one is held before it is answered \"nothing new\".\n"
+            "watch_max = %u\nwatch_hold = %u\n",
+            c->import_max_body, c->max_downloads, c->max_inflight, c->retry_after, c->site_fold,
+            c->watch_max, c->watch_hold);
     return fclose(f) == 0 ? KS_OK : KS_E_IO;
 }

@@ -40,6 +40,7 @@
 #include "sup_shed.h"
 #include "sup_http_tls.h"
 #include "sup_tls.h"
+#include "sup_watch.h"
 
 /* Per request (libmicrohttpd's con_cls), made by the URI callback. */
 typedef struct conn_state {
@@ -60,6 +61,7 @@ typedef struct conn_state {
     char target[512];       /* the raw target, escaped (logs, audit) */
     sup_client client;
     int inflight, download;  /* hold a shedding slot (sup_shed.h) until completed */
+    sup_watcher *watch;      /* a held watch, suspended until woken (sup_watch.h) */
 } conn_state;
 
 /* Public routes take small bodies: nobody unauthenticated gets to make
@@ -616,6 +618,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                rs.status);
         return ret;
     }
+    if (st->watch) { /* a held watch, resumed: its answer (sup_watch.h) */
+        rq_init(&rq, s, c, st, method, url);
+        sup_watch_answer(s, st->watch, &rq, &rs);
+        st->watch = NULL;
+        goto send;
+    }
     if (*upload_size) {
         /* A body that outlives body_timeout is cut here too, not only by
          * the guard thread. */
@@ -662,6 +670,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (!st->route->schema || api_decode(&rq, &rs, st->route->schema) == 0)
                 st->route->fn(&rq, &rs);
             api_decode_free(&rq);
+            if (rs.held) { /* parked: neither a shedding slot nor a deadline while held */
+                st->watch = rs.held;
+                if (st->inflight)
+                    sup_shed_leave(s);
+                st->inflight = 0;
+                sup_guard_conn_phase(s->guard, sock_ctx(c), 2);
+                return MHD_YES;
+            }
             st->download = rs.download_slot;
             if (!rs.status)
                 api_error(&rs, 500, "INTERNAL", "handler produced no response");
@@ -696,6 +712,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         sup_shed_leave(s);
     if (st->download)
         sup_shed_download_done(s);
+    if (st->watch)
+        sup_watch_drop(s, st->watch);
     atomic_fetch_add(&s->metrics.request_usec_total, sup_now_usec() - st->t0);
     sup_hist_observe(&s->metrics.request_seconds, sup_now_usec() - st->t0);
     free(st->body);
@@ -804,13 +822,23 @@ int sup_http_start(sup_ctx *s, char *err, size_t errlen)
     http_options(s, opts, sizeof opts / sizeof opts[0], (struct sockaddr *)&l.addr);
     /* epoll (or poll) in every pool thread: thousands of idle sockets cost
      * neither threads nor select()'s FD_SETSIZE. */
+    if (sup_watch_start(s) != KS_OK) {
+        snprintf(err, errlen, "cannot start the watch registry");
+        sup_guard_free(s->guard);
+        s->guard = NULL;
+        return KS_E_IO;
+    }
+    /* Suspend/resume: held watches park without a thread (sup_watch.h). */
     d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | tls_flags |
+                             MHD_ALLOW_SUSPEND_RESUME |
                              (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES
                                   ? MHD_USE_EPOLL : MHD_USE_POLL),
                          0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
                          MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!d) {
         snprintf(err, errlen, "cannot listen on %s (in use?)", s->cfg.listen);
+        sup_watch_shutdown(s);
+        sup_watch_free(s);
         sup_guard_free(s->guard);
         s->guard = NULL;
         return KS_E_IO;
@@ -823,9 +851,11 @@ int sup_http_start(sup_ctx *s, char *err, size_t errlen)
 
 void sup_http_stop(sup_ctx *s)
 {
+    sup_watch_shutdown(s); /* the daemon refuses to stop with suspended connections */
     if (s->http)
         MHD_stop_daemon(s->http);
     s->http = NULL;
+    sup_watch_free(s);
     sup_guard_free(s->guard); /* after the daemon: no callback can reach it */
     s->guard = NULL;
     sup_tls_free(s->tls); /* after the daemon: handshakes may hold its pairs */

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "sup_watch.h"
 #include "sup_cluster.h"
 #include "sup_keyfollow.h"
 #include "sup_pubstore.h"
@@ -419,6 +420,7 @@ static int publish_scope(sup_ctx *s, uint32_t scope, uint64_t prev, int64_t dirt
         }
     }
     pthread_mutex_unlock(&p->m);
+    sup_watch_published(s, scope, b.h.version); /* the push path (sup_watch.h) */
     t1 = sup_now_usec();
     atomic_fetch_add(&s->metrics.publishes, 1);
     atomic_fetch_add(&s->metrics.publish_usec_total, t1 - t0);
@@ -636,6 +638,7 @@ static int load_scope(sup_ctx *s, uint32_t scope, uint64_t version)
     ps->created_at = h.created_at;
     memcpy(ps->root, h.root, KS_HASH_SIZE);
     pthread_mutex_unlock(&p->m);
+    sup_watch_published(s, scope, h.version); /* another instance's publish: the push path */
     return KS_OK;
 }
 
