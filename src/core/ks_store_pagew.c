@@ -84,6 +84,8 @@ static int map_put(ks__pager *w, uint32_t sector, uint32_t n, uint32_t gen)
 
 static int alloc(ks_store *st, uint32_t *out)
 {
+    if (st->counted) /* layout 3: least-erased first (ks_store_pagec.c) */
+        return ks__cnt_alloc(st, out);
     for (uint32_t t = 0; t < st->pool_sectors; t++) {
         uint32_t s = (st->pool_next + t) % st->pool_sectors;
         if (s == 0 && (t > 0 || st->wear.erases[7] > 0))
@@ -324,6 +326,16 @@ int ks__pg_end(ks__pager *w, uint32_t *pages, uint32_t *retired, ks_diag *d)
             return err;
     }
     *retired = w->st->retired_n;
+    /* Layout 3: then every pool sector's erase count, this write's erases
+     * included, committed with the map (ks_store_pagec.c). */
+    for (uint32_t b = 0; w->st->counted && b * KS_CNT_PER < w->st->pool_sectors; b++) {
+        uint32_t room = w->st->cfg.buf_size - w->st->cfg.flash->sector_size;
+        if (w->map_fill + KS_CNT_BLOCK > room && (err = map_flush(w, 0)) != 0)
+            return err;
+        ks__cnt_encode(w->st, b, w->map_seed,
+                       w->st->cfg.buf + w->st->cfg.flash->sector_size + w->map_fill);
+        w->map_fill += KS_CNT_BLOCK;
+    }
     if ((err = map_flush(w, 1)) != 0)
         return err;
     return ks__sync(w->st);
