@@ -208,6 +208,7 @@ typedef struct ks__pager {
     uint8_t next_first[KS_KEYID_SIZE];
     uint32_t pend;  /* dirty records waiting in cfg.buf */
     uint32_t fill;  /* records a page gets when the queue overflows */
+    uint32_t moves; /* layout 3: cold untouched pages this fold may still move */
 } ks__pager;
 int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32_t count,
                  const ks_store_commit *old);
