@@ -8,7 +8,9 @@
  * delta, erase spread per sector (a counting flash wrapper sees every
  * erase), lookup ratio against an in-memory binary search, delta time, and
  * the projected life on 10,000-cycle flash at 10 and 1,440 deltas a day.
- * KS_BENCH_LAYOUT=1 runs the same sequence on layout 1 (full-area folds).
+ * KS_BENCH_LAYOUT=1 runs the same sequence on layout 1 (full-area folds),
+ * KS_BENCH_LAYOUT=2 on layout 2 (paged, no per-sector erase counts: next-fit
+ * allocation); the default is layout 3 (least-erased-first).
  */
 #include "bench_store_util.h"
 
@@ -68,6 +70,7 @@ int main(void)
     ks_recsrc src;
     uint32_t n = 1000000, deltas = 60;
     int layout1 = getenv("KS_BENCH_LAYOUT") && strcmp(getenv("KS_BENCH_LAYOUT"), "1") == 0;
+    int layout2 = getenv("KS_BENCH_LAYOUT") && strcmp(getenv("KS_BENCH_LAYOUT"), "2") == 0;
     double t0, t1;
 
     if (getenv("KS_BENCH_N"))
@@ -112,11 +115,13 @@ int main(void)
     cfg.index = malloc((size_t)cfg.index_cap * KS_KEYID_SIZE);
     if (!layout1)
         cfg.sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(sectors), 1);
+    if (!layout1 && !layout2) /* layout 3: per-sector erase counts */
+        cfg.erase_counts = calloc(KS_STORE_ERASE_COUNTS_LEN(sectors), sizeof *cfg.erase_counts);
     if (ks_store_format(&st, &cfg, &trust) != 0)
         return 1;
     printf("store fold bench: %u credentials, layout %d, %u x %u B sectors (%s), overlay of "
            "%u entries, %u deltas of 1,000 changes\n",
-           n, st.paged ? 2 : 1, sectors, SECTOR,
+           n, st.counted ? 3 : st.paged ? 2 : 1, sectors, SECTOR,
            st.paged ? "two page maps and a page pool" : "two areas", OVL_CAP, deltas);
     if (st.paged)
         printf("  pages: %u records each, pool of %u sectors, maps of %u sectors\n", st.page_k,

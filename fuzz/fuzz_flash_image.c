@@ -123,6 +123,7 @@ static void mount_probed(const ks_store_geom *g, ks_flash_emu *emu, const ks_cry
     static ks_ovl_ent overlay[64];
     static uint8_t buf[2048];
     static uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(32768)];
+    static uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(32768)];
     ks_flash_emu e2;
     ks_store st;
     ks_store_cfg cfg;
@@ -145,8 +146,10 @@ static void mount_probed(const ks_store_geom *g, ks_flash_emu *emu, const ks_cry
     cfg.overlay_sectors = g->overlay_sectors;
     cfg.overlay = overlay;
     cfg.overlay_cap = 64;
-    if (g->sector_count <= 32768)
+    if (g->sector_count <= 32768) {
         cfg.sector_map = smap; /* a paged (layout 2) image needs it */
+        cfg.erase_counts = counts; /* layout 3 too */
+    }
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (st.mounted && (rc == KS_OK || rc == KS_E_STORE_CORRUPT))
         exercise(&st, &cfg);
@@ -164,6 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ks_ovl_ent overlay[16];
     uint8_t buf[2048];
     uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(SECTORS)];
+    uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(SECTORS)];
 
     if (!init) {
         if (ks_sodium_crypto(&c) != 0)
@@ -201,6 +205,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * layout 1): the image's SUPER decides */
     if (size > 0 && (data[0] & 2))
         cfg.sector_map = smap;
+    /* with erase counts too, layout 3 images mount (layouts 1 and 2 stay) */
+    if (cfg.sector_map)
+        cfg.erase_counts = counts;
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (rc == KS_OK && prc != KS_OK)
         abort(); /* a clean store that does not name its geometry */

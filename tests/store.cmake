@@ -23,4 +23,9 @@ foreach(t test_store test_store_fallback test_store_wear)
   add_test(NAME ${t}_layout1 COMMAND ${t})
   set_tests_properties(${t}_layout1 PROPERTIES ENVIRONMENT
                        "KS_STORE_TEST_LAYOUT=1;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
+  # Layout 2 (paged, without per-sector erase counts: images written before
+  # layout 3) keeps working too.
+  add_test(NAME ${t}_layout2 COMMAND ${t})
+  set_tests_properties(${t}_layout2 PROPERTIES ENVIRONMENT
+                       "KS_STORE_TEST_LAYOUT=2;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
 endforeach()

@@ -38,6 +38,7 @@ typedef struct st_fix {
     ks_counter counters[ST_COUNTERS];
     uint8_t buf[ST_BUF];
     uint8_t sector_map[KS_STORE_SECTOR_MAP_BYTES(64)];
+    uint32_t erase_counts[64];
     uint8_t index[ST_INDEX][KS_KEYID_SIZE];
     ks_trust trust;
     uint8_t pk[32], sk[64];
@@ -74,11 +75,14 @@ static inline void st_cfg(st_fix *f)
     f->cfg.buf_size = ST_BUF;
     f->cfg.index = f->index;
     f->cfg.index_cap = ST_INDEX;
-    /* Paged snapshots (layout 2) unless KS_STORE_TEST_LAYOUT=1 asks for the
-     * two contiguous areas of layout 1 (older images). */
+    /* Paged snapshots with per-sector erase counts (layout 3) unless
+     * KS_STORE_TEST_LAYOUT asks for 2 (no counts) or 1 (the two contiguous
+     * areas of older images). */
     const char *lay = getenv("KS_STORE_TEST_LAYOUT");
     if (!lay || strcmp(lay, "1") != 0)
         f->cfg.sector_map = f->sector_map;
+    if (!lay || (strcmp(lay, "1") != 0 && strcmp(lay, "2") != 0))
+        f->cfg.erase_counts = f->erase_counts;
 }
 
 /* Device address of record i of commit c (either layout). */
@@ -96,6 +100,32 @@ static inline uint32_t st_spare_sector(st_fix *f, uint32_t k)
     const ks_store *st = &f->st;
     if (!st->paged)
         return st->area_first[st->cur.valid ? st->cur.area ^ 1u : 0u] + k;
+    if (st->counted) { /* layout 3: the allocator's own walk (ks_store_pagec.c) */
+        uint8_t used[sizeof f->sector_map];
+        uint32_t next = st->pool_next, thr = st->pool_thr, p = st->pool_sectors;
+        memcpy(used, f->sector_map, sizeof used);
+        for (;;) {
+            uint32_t lo = UINT32_MAX, t, s = 0;
+            for (t = 0; t < p; t++) {
+                s = (next + t) % p;
+                if ((used[s >> 3] >> (s & 7)) & 1)
+                    continue;
+                if (st->cfg.erase_counts[s] <= thr)
+                    break;
+                lo = st->cfg.erase_counts[s] < lo ? st->cfg.erase_counts[s] : lo;
+            }
+            if (t == p) {
+                if (lo == UINT32_MAX)
+                    fail_msg("no free pool sector");
+                thr = lo;
+                continue;
+            }
+            if (k-- == 0)
+                return st->pool_first + s;
+            used[s >> 3] |= (uint8_t)(1u << (s & 7));
+            next = (s + 1) % p;
+        }
+    }
     for (uint32_t t = 0; t < st->pool_sectors; t++) {
         uint32_t s = (st->pool_next + t) % st->pool_sectors;
         if (!((f->sector_map[s >> 3] >> (s & 7)) & 1) && k-- == 0)

@@ -302,11 +302,12 @@ static void test_lookup_detects_runtime_damage(void **state)
 
 /* The RAM index is a hint: stale, scribbled or absent, answers stay exact
  * and nothing is reported as damage. */
-/* An image of either layout mounts as the layout its SUPER names, whatever
+/* An image of any layout mounts as the layout its SUPER names, whatever
  * the configuration offers: a layout 1 image (written before paged
  * snapshots, or without a sector map) mounted by a build that gives the
  * sector map stays layout 1 and keeps taking deltas; a layout 2 image is
- * refused, with a clear format error, by a configuration without one. */
+ * refused, with a clear format error, by a configuration without one; the
+ * same for layout 2 and 3 and the erase counts. */
 static void test_layouts(void **state)
 {
     (void)state;
@@ -333,6 +334,27 @@ static void test_layouts(void **state)
         assert_int_equal(st_mount(&F), 0);
         expect_answers(F.snap1, F.n1);
     }
+    /* layout 2 under a configuration that offers erase counts stays layout
+     * 2 (no counts) and keeps taking deltas; layout 3 needs the counts */
+    uint32_t *cnt = F.cfg.erase_counts;
+    if (!map)
+        return;
+    F.cfg.erase_counts = NULL;
+    st_base(&F);
+    assert_true(F.st.paged && !F.st.counted);
+    F.cfg.erase_counts = F.erase_counts;
+    assert_int_equal(st_mount(&F), 0);
+    assert_true(F.st.paged && !F.st.counted);
+    assert_int_equal(ks_store_apply_delta(&F.st, F.delta, F.delta_len, 0, NULL, NULL), 0);
+    assert_int_equal(st_mount(&F), 0);
+    assert_false(F.st.counted);
+    expect_answers(F.snap2, F.n2);
+    st_base(&F);
+    assert_true(F.st.counted);
+    F.cfg.erase_counts = NULL;
+    assert_int_equal(ks_store_mount(&F.st, &F.cfg, &d), KS_E_FORMAT);
+    assert_non_null(strstr(d.what, "erase_counts"));
+    F.cfg.erase_counts = cnt;
 }
 
 static void test_index(void **state)

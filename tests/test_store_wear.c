@@ -91,6 +91,14 @@ static void counts_exact(const ks_store *st)
         if (!n)
             continue;
         assert_int_equal(w->erases[r], sum);
+        if (r == 7 && st->counted) { /* layout 3: every pool sector's own count */
+            for (uint32_t s = 0; s < n; s++)
+                assert_int_equal(st->cfg.erase_counts[s], C.erases[first + s]);
+            assert_int_equal(w->first[r], mx);
+            assert_true(w->last[r] <= mn); /* the least: as of the last record */
+            first += n;
+            continue;
+        }
         if (r == 7) { /* the page pool (layout 2): bounds, by the allocator's laps */
             assert_true(w->first[r] >= mx);
             assert_true(w->last[r] <= mn);
@@ -261,7 +269,10 @@ static void test_counts_exact_and_persisted(void **state)
         mn = C.erases[s] < mn ? C.erases[s] : mn;
         sum += C.erases[s];
     }
-    if (F.st.paged) { /* the pool's counts are bounds (ks_store_wear.c) */
+    if (F.st.counted) { /* layout 3: the pool's own counts; its least as of WEAR */
+        assert_int_equal(w.erase_max, mx);
+        assert_true(w.erase_min <= mn);
+    } else if (F.st.paged) { /* the pool's counts are bounds (ks_store_wear.c) */
         assert_true(w.erase_max >= mx);
         assert_true(w.erase_min <= mn);
     } else {
@@ -328,6 +339,12 @@ static void test_power_cut_never_overcounts(void **state)
         for (uint32_t s = 0; s < ST_SECTORS + ST_OVL; s++)
             seen += C.erases[s];
         assert_true(total <= seen);
+        /* Layout 3: each pool sector's count as mounted is its true count,
+         * or one less (erased by the fold the cut stopped before COMMIT). */
+        for (uint32_t s = 0; F.st.counted && s < F.st.pool_sectors; s++) {
+            uint32_t got = F.cfg.erase_counts[s], want = C.erases[F.st.pool_first + s];
+            assert_true(got <= want && want <= got + 1);
+        }
         answers(F.st.hdr.version == 2 ? &b : &a);
         st_free(&F);
         if (!cut) {
@@ -335,6 +352,118 @@ static void test_power_cut_never_overcounts(void **state)
             break;
         }
     }
+}
+
+/*
+ * Least-erased first (layout 3): free pool sectors with high counts are
+ * passed over while less-erased free ones remain, and the counts as set
+ * survive a fold's map and a remount.
+ */
+static void test_least_erased_first(void **state)
+{
+    (void)state;
+    static db cur, next;
+    st_fixture(&F);
+    if (!F.cfg.erase_counts) {
+        st_free(&F);
+        skip(); /* layouts 1 and 2 keep no per-sector counts */
+    }
+    use_counting_flash();
+    assert_int_equal(ks_store_format(&F.st, &F.cfg, &F.trust), 0);
+    memset(&cur, 0, sizeof cur);
+    cur.have = 0xFF; /* keys 0..7: two pages of 7 */
+    cur.version = 1;
+    db_build(&cur);
+    assert_int_equal(st_install(&F, cur.snap, cur.n), 0);
+    /* Every free sector but two looks worn (as if a long life had passed). */
+    uint32_t cool[2], nc = 0;
+    for (uint32_t s = 0; s < F.st.pool_sectors; s++) {
+        if ((F.sector_map[s >> 3] >> (s & 7)) & 1)
+            continue;
+        if (nc < 2)
+            cool[nc++] = s;
+        else
+            F.cfg.erase_counts[s] = 1000;
+    }
+    assert_int_equal(nc, 2);
+    uint32_t before[ST_SECTORS + ST_OVL];
+    memcpy(before, C.erases, sizeof C.erases);
+    next = cur;
+    next.revoked = 0xFF; /* touches both pages: two new ones */
+    next.version = 2;
+    db_build(&next);
+    apply(&cur, &next);
+    for (uint32_t s = 0; s < F.st.pool_sectors; s++) {
+        uint32_t d = C.erases[F.st.pool_first + s] - before[F.st.pool_first + s];
+        assert_int_equal(d, s == cool[0] || s == cool[1] ? 1u : 0u);
+    }
+    /* The next fold takes the two pages the last one freed (count 1) before
+     * any sector counted 1000; the counts came back from the map. */
+    assert_int_equal(st_mount(&F), 0);
+    assert_int_equal(F.cfg.erase_counts[cool[0]], C.erases[F.st.pool_first + cool[0]]);
+    for (uint32_t s = 0; s < F.st.pool_sectors; s++)
+        if (s != cool[0] && s != cool[1] && F.cfg.erase_counts[s] != 1000)
+            assert_int_equal(F.cfg.erase_counts[s], C.erases[F.st.pool_first + s]);
+    memcpy(before, C.erases, sizeof C.erases);
+    cur = next;
+    next.revoked = 0;
+    next.version = 3;
+    db_build(&next);
+    apply(&cur, &next);
+    for (uint32_t s = 0; s < F.st.pool_sectors; s++)
+        if (F.cfg.erase_counts[s] >= 1000)
+            assert_int_equal(C.erases[F.st.pool_first + s], before[F.st.pool_first + s]);
+    assert_int_equal(F.st.wear.first[7], 1000);
+    answers(&next);
+    assert_int_equal(F.emu.violations, 0);
+    st_free(&F);
+}
+
+/*
+ * Static levelling (layout 3): pages no fold touches sit on sectors erased
+ * far less than the free ones; a fold moves them (bounded per fold), so
+ * their cold sectors go back to the allocator.
+ */
+static void test_static_levelling(void **state)
+{
+    (void)state;
+    static db cur, next;
+    st_fixture(&F);
+    if (!F.cfg.erase_counts) {
+        st_free(&F);
+        skip(); /* layouts 1 and 2 keep no per-sector counts */
+    }
+    use_counting_flash();
+    assert_int_equal(ks_store_format(&F.st, &F.cfg, &F.trust), 0);
+    memset(&cur, 0, sizeof cur);
+    cur.have = 0xFFFFFFF; /* keys 0..27: four full pages */
+    cur.version = 1;
+    db_build(&cur);
+    assert_int_equal(st_install(&F, cur.snap, cur.n), 0);
+    assert_int_equal(F.st.cur.pages, 4);
+    /* A long life on the free sectors (as if many folds had passed there). */
+    for (uint32_t s = 0; s < F.st.pool_sectors; s++)
+        if (!((F.sector_map[s >> 3] >> (s & 7)) & 1))
+            F.cfg.erase_counts[s] = 10;
+    /* One key changes per fold; the remount finds the free level (10). */
+    for (unsigned v = 2; v <= 3; v++) {
+        next = cur;
+        next.revoked ^= 1ull << v;
+        next.version = v;
+        db_build(&next);
+        apply(&cur, &next);
+        cur = next;
+        assert_int_equal(st_mount(&F), 0);
+    }
+    /* No page is left on a sector only the install erased: two one-key
+     * folds leave at least two of the four pages untouched, and those were
+     * moved (the second fold saw the pool's most-erased count, 11). */
+    for (uint32_t s = 0; s < F.st.pool_sectors; s++)
+        if ((F.sector_map[s >> 3] >> (s & 7)) & 1)
+            assert_true(F.cfg.erase_counts[s] >= 2);
+    answers(&cur);
+    assert_int_equal(F.emu.violations, 0);
+    st_free(&F);
 }
 
 /*
@@ -472,6 +601,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_exact_and_persisted),
         cmocka_unit_test(test_power_cut_never_overcounts),
+        cmocka_unit_test(test_least_erased_first),
+        cmocka_unit_test(test_static_levelling),
         cmocka_unit_test(test_accelerated_life),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,11 @@ uint32_t ks_crc32c(uint32_t crc, const void *data, size_t len);
 /* Layout 2: paged snapshot (docs/store.md, "Paged snapshots"): written by
  * ks_store_format when cfg.sector_map is given; layout 1 images still mount. */
 #define KS_STORE_LAYOUT_PAGED 2
+/* Layout 3: layout 2 whose page maps also carry every pool sector's erase
+ * count (docs/store.md, "Per-sector erase counts"): written by
+ * ks_store_format when cfg.erase_counts is given too; pool sectors are
+ * then taken least-erased first. */
+#define KS_STORE_LAYOUT_COUNTED 3
 /* Layout 2: pool sectors that failed an erase or a program and are never
  * used again (listed in every map after its pages). One more failure is
  * an ordinary write error (KS_E_IO), the state unchanged. */
@@ -150,8 +155,17 @@ typedef struct ks_store_cfg {
      * A fold then rewrites only the pages the change touches.
      */
     uint8_t *sector_map;
+    /*
+     * Per-sector erase counts (layout 3, with sector_map): caller-owned RAM
+     * of KS_STORE_ERASE_COUNTS_LEN(sector_count) u32, in which the store
+     * keeps each pool sector's erase count (loaded at mount from the map,
+     * written with every map). ks_store_format writes layout 3 when both
+     * are given; a layout 3 image mounts only with it.
+     */
+    uint32_t *erase_counts;
 } ks_store_cfg;
 #define KS_STORE_SECTOR_MAP_BYTES(sector_count) (((sector_count) + 7u) / 8u)
+#define KS_STORE_ERASE_COUNTS_LEN(sector_count) (sector_count)
 
 /* Index entries for count records with one entry per stride records (a
  * power of two; 32 = one entry per 4 KiB of records). 16 bytes each. */
@@ -250,6 +264,8 @@ typedef struct ks_store {
     uint32_t pool_first, pool_sectors;     /* page sectors */
     uint32_t page_k, page_crc;             /* records per page, CRC table offset */
     uint32_t pool_used, pool_next;         /* sectors cur uses; next-fit cursor */
+    int counted;                           /* layout 3: cfg.erase_counts per pool sector */
+    uint32_t pool_thr;                     /* layout 3: take free sectors erased <= this */
     uint32_t retired[KS_STORE_RETIRED_MAX], retired_n;       /* pool sectors that failed: never used again */
 
     /* metadata log */

@@ -66,6 +66,7 @@ typedef struct flash_img {
     ks_ovl_ent *overlay;
     uint8_t *buf;
     uint8_t *sector_map; /* for a paged (layout 2) image; layout 1 ignores it */
+    uint32_t *erase_counts; /* for layout 3 (per-sector erase counts); 1 and 2 ignore it */
     uint32_t nrecords;
     int mount_err;
     uint32_t endurance; /* --endurance (0: the default) */
@@ -151,7 +152,9 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->counters = calloc(cap ? cap : 1, sizeof *im->counters);
     im->buf = malloc(64 * 1024);
     im->sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(im->emu.flash.sector_count), 1);
-    if (!im->counters || !im->buf || !im->sector_map)
+    im->erase_counts = calloc(KS_STORE_ERASE_COUNTS_LEN(im->emu.flash.sector_count),
+                              sizeof *im->erase_counts);
+    if (!im->counters || !im->buf || !im->sector_map || !im->erase_counts)
         return cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
     im->cfg.flash = &im->emu.flash;
     im->cfg.crypto = &cx->crypto;
@@ -162,6 +165,7 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->cfg.buf = im->buf;
     im->cfg.buf_size = 64 * 1024;
     im->cfg.sector_map = im->sector_map; /* the image's SUPER says which layout */
+    im->cfg.erase_counts = im->erase_counts;
     if (ovl) {
         /* Room for every entry one overlay half can hold (144 bytes each), so
          * whatever the device committed replays. */
@@ -188,6 +192,7 @@ static void close_image(flash_img *im)
     free(im->overlay);
     free(im->buf);
     free(im->sector_map);
+    free(im->erase_counts);
 }
 
 static int damage_err(cli_ctx *cx, flash_img *im, int err, const ks_diag *d)
@@ -250,8 +255,11 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     json_t *o = json_object();
     json_t *lay = json_object();
     /* 1: two contiguous snapshot areas; 2: paged (a map per area, a shared
-     * pool of page sectors, docs/store.md): the SUPER says which */
-    cli_set_u64(lay, "version", im.st.paged ? KS_STORE_LAYOUT_PAGED : KS_STORE_LAYOUT_VERSION);
+     * pool of page sectors, docs/store.md); 3: paged with per-sector erase
+     * counts: the SUPER says which */
+    cli_set_u64(lay, "version", im.st.counted ? KS_STORE_LAYOUT_COUNTED
+                                : im.st.paged ? KS_STORE_LAYOUT_PAGED
+                                              : KS_STORE_LAYOUT_VERSION);
     if (im.st.paged) {
         cli_set_u64(lay, "pool_sectors", im.st.pool_sectors);
         cli_set_u64(lay, "pool_used", im.st.pool_used);

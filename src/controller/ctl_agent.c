@@ -137,6 +137,13 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
         !(a->sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(a->o.flash_sectors), 1)))
         return KS_E_NOSPC; /* no RAM for the map: as a too small buffer */
     a->scfg.sector_map = a->sector_map;
+    /* Layout 3: each pool sector's erase count (4 bytes a sector), for
+     * least-erased-first allocation; layout 1 and 2 images ignore it. */
+    if (!a->erase_counts &&
+        !(a->erase_counts = calloc(KS_STORE_ERASE_COUNTS_LEN(a->o.flash_sectors),
+                                   sizeof *a->erase_counts)))
+        return KS_E_NOSPC;
+    a->scfg.erase_counts = a->erase_counts;
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);
@@ -178,6 +185,8 @@ int ctl_store_format(ctl_agent *a, const ks_trust *trust)
     const char *lay = getenv("KS_STORE_TEST_LAYOUT");
     if (lay && strcmp(lay, "1") == 0)
         cfg.sector_map = NULL; /* no map: ks_store_format writes layout 1 */
+    if (lay && strcmp(lay, "2") == 0)
+        cfg.erase_counts = NULL; /* no counts: layout 2 */
     return ks_store_format(&a->store, &cfg, trust);
 }
 
@@ -191,6 +200,8 @@ void ctl_close(ctl_agent *a)
     ks_flash_emu_close(&a->flash);
     free(a->sector_map);
     a->sector_map = NULL;
+    free(a->erase_counts);
+    a->erase_counts = NULL;
     free(a->part); /* a cut download kept for a resume (ctl_resume.c) */
     a->part = NULL;
     a->part_len = 0;

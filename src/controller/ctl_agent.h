@@ -118,6 +118,7 @@ typedef struct ctl_agent {
     uint8_t buf[CTL_BUF];
     uint8_t index[CTL_INDEX][KS_KEYID_SIZE]; /* RAM index of key ids for lookups */
     ks_ovl_ent overlay[CTL_OVERLAY];         /* small deltas land here, not in a new area */
+    uint32_t *erase_counts; /* layout 3's per-sector erase counts (heap: 4 bytes a sector) */
     uint8_t *sector_map;  /* layout 2's page bitmap, one bit per sector (heap: up to 128 KiB) */
     ks_auth auth;
     int auth_ready;
@@ -221,8 +222,9 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create);
  * own unless o->identity_path is set): keysup-sim's controllers. */
 int ctl_open_mem(ctl_agent *a, const ctl_opts *o);
 void ctl_close(ctl_agent *a);
-/* Formats the store (layout 2, paged; KS_STORE_TEST_LAYOUT=1: layout 1, as
- * older agents wrote, for the tests that prove old images keep working). */
+/* Formats the store (layout 3, paged with per-sector erase counts;
+ * KS_STORE_TEST_LAYOUT=1 or 2: layout 1 or 2, as older agents wrote, for the
+ * tests that prove old images keep working). */
 int ctl_store_format(ctl_agent *a, const ks_trust *trust);
 /* Starts the auth engine once the controller is enrolled. */
 int ctl_start_engine(ctl_agent *a);

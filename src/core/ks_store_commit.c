@@ -17,6 +17,8 @@ static int wear_save(ks_store *st)
     memset(&r, 0, sizeof r);
     r.type = KS_MT_WEAR;
     r.len = st->paged ? KS_WEAR_SIZE : KS_WEAR_SIZE1; /* layout 1 keeps its 124 bytes */
+    if (st->counted) /* layout 3: the pool's exact most and least erased */
+        ks__cnt_minmax(st);
     ks__wear_encode(st, r.payload);
     return ks__meta_append(st, &r);
 }

@@ -150,6 +150,11 @@ int ks__aw_end(ks__area_writer *w, ks_diag *d);
 /* Map entry: u32 pool sector, u32 first record index, u32 records, u32 page
  * generation, u32 CRC-32C of bytes 0..15 seeded with the commit's generation. */
 #define KS_MAP_ENT 20
+/* Layout 3: after the map's entries, the erase counts of every pool sector
+ * in blocks of 15 u32 and a u32 CRC-32C of the 60 bytes seeded with the
+ * commit's generation (ks_store_pagec.c). */
+#define KS_CNT_BLOCK 64
+#define KS_CNT_PER 15
 typedef struct ks_page {
     uint32_t sector, start, n, gen;  /* as on flash */
     uint32_t addr, seed;             /* device address, CRC seed of gen */
@@ -173,6 +178,17 @@ int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
 int ks__pool_used(const ks_store *st, uint32_t s);
 void ks__pool_mark(ks_store *st, uint32_t s);
 int ks__pool_rebuild(ks_store *st);
+/* Layout 3 (ks_store_pagec.c): bytes of the count table for p pool sectors;
+ * one block of it; loading it at mount; the next free sector, least-erased
+ * first. */
+static inline uint32_t ks__cnt_bytes(uint32_t p)
+{
+    return (p + KS_CNT_PER - 1) / KS_CNT_PER * KS_CNT_BLOCK;
+}
+void ks__cnt_encode(const ks_store *st, uint32_t b, uint32_t map_seed, uint8_t out[KS_CNT_BLOCK]);
+void ks__cnt_load(ks_store *st);
+void ks__cnt_minmax(ks_store *st);
+int ks__cnt_alloc(ks_store *st, uint32_t *out);
 /*
  * Writes a paged snapshot (ks_store_pagew.c): records pushed in key order
  * become pages in free pool sectors and entries of the map in the given
@@ -192,6 +208,7 @@ typedef struct ks__pager {
     uint8_t next_first[KS_KEYID_SIZE];
     uint32_t pend;  /* dirty records waiting in cfg.buf */
     uint32_t fill;  /* records a page gets when the queue overflows */
+    uint32_t moves; /* layout 3: cold untouched pages this fold may still move */
 } ks__pager;
 int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32_t count,
                  const ks_store_commit *old);

@@ -87,7 +87,9 @@ static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
     ks_st32(r->payload + 32, st->cfg.overlay_sectors);
     ks_st32(r->payload + 36, st->cfg.counter_cap);
     memcpy(r->payload, "KSST", 4);
-    ks_st32(r->payload + 4, st->paged ? KS_STORE_LAYOUT_PAGED : KS_STORE_LAYOUT_VERSION);
+    ks_st32(r->payload + 4, st->counted ? KS_STORE_LAYOUT_COUNTED
+                            : st->paged ? KS_STORE_LAYOUT_PAGED
+                                        : KS_STORE_LAYOUT_VERSION);
     ks_st64(r->payload + 8, epoch);
     ks_st32(r->payload + 16, f->sector_size);
     ks_st32(r->payload + 20, f->sector_count);
@@ -137,15 +139,20 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE &&
              r->len != KS_SUPER_GEOM_SIZE) ||
             memcmp(p, "KSST", 4) != 0 ||
-            (ks_ld32(p + 4) != KS_STORE_LAYOUT_VERSION && ks_ld32(p + 4) != KS_STORE_LAYOUT_PAGED))
+            ks_ld32(p + 4) < KS_STORE_LAYOUT_VERSION || ks_ld32(p + 4) > KS_STORE_LAYOUT_COUNTED)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.version");
         /* The image says which layout it has: a layout 1 image mounts as
-         * before; layout 2 needs the sector map (and a page of buffer). */
-        st->paged = ks_ld32(p + 4) == KS_STORE_LAYOUT_PAGED;
+         * before; layout 2 needs the sector map (and a page of buffer),
+         * layout 3 the erase counts too. */
+        st->paged = ks_ld32(p + 4) >= KS_STORE_LAYOUT_PAGED;
+        st->counted = ks_ld32(p + 4) == KS_STORE_LAYOUT_COUNTED;
         if (ks__page_layout(st) != KS_OK)
             return ks_fail(d, KS_E_FORMAT, 0,
-                           "store.super.version: a paged store (layout 2) needs cfg.sector_map "
-                           "and buf_size >= sector_size + 512");
+                           st->counted ? "store.super.version: a paged store with erase counts "
+                                         "(layout 3) needs cfg.sector_map, cfg.erase_counts "
+                                         "and buf_size >= sector_size + 512"
+                                       : "store.super.version: a paged store (layout 2) needs "
+                                         "cfg.sector_map and buf_size >= sector_size + 512");
         if (ks_ld32(p + 16) != f->sector_size || ks_ld32(p + 20) != f->sector_count ||
             ks_ld16(p + 24) != f->prog_size || p[26] != f->erase_value ||
             p[27] != st->cfg.meta_sectors || ks_ld32(p + 28) != st->cfg.audit_sectors ||
@@ -334,6 +341,8 @@ int ks__meta_compact(ks_store *st)
     r.type = KS_MT_END;
     r.flags = KS_RF_COMPACT;
     r.len = st->paged ? KS_END_WEAR_SIZE : KS_END_WEAR_SIZE1;
+    if (st->counted)
+        ks__cnt_minmax(st);
     ks_st64(r.payload, epoch);
     ks_st32(r.payload + 8, head);
     /* The wear counts ride in END: no slot of their own, and they include

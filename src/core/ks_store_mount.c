@@ -60,8 +60,9 @@ static int layout(ks_store *st, const ks_store_cfg *cfg)
     /* Layout 2 (paged) when the caller gives the sector map and a buffer
      * for a page; the image's SUPER has the last word at mount. */
     st->paged = cfg->sector_map && cfg->buf_size >= f->sector_size + 512;
+    st->counted = st->paged && cfg->erase_counts; /* layout 3 */
     if (ks__page_layout(st) != KS_OK) {
-        st->paged = 0;
+        st->paged = st->counted = 0;
         (void)ks__page_layout(st);
     }
     if (ks__compact_slots(st) + 1 > st->meta_slots)
@@ -78,6 +79,8 @@ int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust
     for (uint32_t s = 0; s < st->area_first[0]; s++)
         if ((err = ks__erase(st, s)) != 0)
             return err;
+    if (st->counted) /* nothing in the pool counted yet */
+        memset(cfg->erase_counts, 0, (size_t)st->pool_sectors * sizeof *cfg->erase_counts);
     if (trust)
         st->trust = *trust;
     else
@@ -239,6 +242,10 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
      * recorded; a full install then repairs it). */
     if (st->paged)
         (void)ks__pool_rebuild(st);
+    if (st->counted) { /* each pool sector's erases, from the newest map */
+        ks__cnt_load(st);
+        ks__cnt_minmax(st);
+    }
     /* A record lost after the applied commit may have been a newer commit
      * or the keys it changed: every key may have changed above the applied
      * version (docs/store.md, "Fallback policy"). */

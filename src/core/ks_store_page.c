@@ -32,7 +32,7 @@ int ks__page_layout(ks_store *st)
 {
     const ks_flash *f = st->cfg.flash;
     uint32_t ss = f->sector_size, pu = f->prog_size, first = st->area_first[0];
-    uint32_t rest = f->sector_count - first, k = ss / (KS_RECORD_SIZE + 4), p, m;
+    uint32_t rest = f->sector_count - first, k = ss / (KS_RECORD_SIZE + 4), p, m = 0;
 
     if (!st->paged) { /* layout 1: two snapshot areas */
         st->area_sectors = rest / 2;
@@ -42,11 +42,12 @@ int ks__page_layout(ks_store *st)
     }
     while (k > 0 && ks__align(k * KS_RECORD_SIZE, pu) + ks__align(k * 4, pu) > ss)
         k--;
-    if (!k || !st->cfg.sector_map || st->cfg.buf_size < ss + 512)
+    if (!k || !st->cfg.sector_map || st->cfg.buf_size < ss + 512 ||
+        (st->counted && !st->cfg.erase_counts))
         return KS_E_INVAL;
     /* The pool as large as two maps naming all of it leave room for. */
     for (p = rest; p > 0; p--) {
-        m = (p * KS_MAP_ENT + ss - 1) / ss;
+        m = (p * KS_MAP_ENT + (st->counted ? ks__cnt_bytes(p) : 0) + ss - 1) / ss;
         if (2 * m + p <= rest)
             break;
     }
@@ -54,7 +55,7 @@ int ks__page_layout(ks_store *st)
         return KS_E_NOSPC;
     st->page_k = k;
     st->page_crc = ks__align(k * KS_RECORD_SIZE, pu);
-    st->area_sectors = (p * KS_MAP_ENT + ss - 1) / ss;
+    st->area_sectors = m;
     st->area_first[1] = first + st->area_sectors;
     st->pool_first = first + 2 * st->area_sectors;
     st->pool_sectors = p;

@@ -84,6 +84,8 @@ static int map_put(ks__pager *w, uint32_t sector, uint32_t n, uint32_t gen)
 
 static int alloc(ks_store *st, uint32_t *out)
 {
+    if (st->counted) /* layout 3: least-erased first (ks_store_pagec.c) */
+        return ks__cnt_alloc(st, out);
     for (uint32_t t = 0; t < st->pool_sectors; t++) {
         uint32_t s = (st->pool_next + t) % st->pool_sectors;
         if (s == 0 && (t > 0 || st->wear.erases[7] > 0))
@@ -207,6 +209,27 @@ static int make_dirty(ks__pager *w)
     return KS_OK;
 }
 
+/*
+ * Static levelling (layout 3): an untouched page whose sector has been
+ * erased fewer than half as often as the pool's most-erased sector, less
+ * KS_STATIC_GAP, is rewritten as if touched, so its cold sector returns to
+ * the free pool, where least-erased-first allocation takes it next. At
+ * most pages/128 + 4 such moves per fold (ks__pg_begin), so a fold's extra
+ * work stays a bounded share of the map it writes anyway, and every page a
+ * fold walks past (a fold walks them all) is kept within that factor of
+ * the most-erased sector.
+ */
+#define KS_STATIC_GAP 2u
+static int cold(ks__pager *w)
+{
+    const ks_store *st = w->st;
+    if (!st->counted || !w->moves ||
+        st->cfg.erase_counts[w->op.sector] + KS_STATIC_GAP >= st->wear.first[7] / 2)
+        return 0;
+    w->moves--;
+    return 1;
+}
+
 /* A touched range stays queued: consecutive touched pages are packed
  * together (a fold that touches every page repacks the whole snapshot
  * densely instead of splitting each page). An untouched page ends the run,
@@ -217,7 +240,7 @@ static int end_range(ks__pager *w)
     int err;
     if (!w->dirty && w->j == w->op.n && w->pend && w->pend + w->op.n <= w->st->page_k)
         return make_dirty(w);
-    if (!w->dirty && w->j == w->op.n) {
+    if (!w->dirty && w->j == w->op.n && !cold(w)) {
         while (w->pend)
             if ((err = write_page(w, w->pend)) != 0)
                 return err;
@@ -246,8 +269,11 @@ int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32
     w->seed = seed32(w->gen32);
     w->fill = st->page_k;
     if (old && old->valid && old->pages) {
-        if (st->pool_sectors - st->pool_used >= old->pages)
+        /* room to spare: pages left 1/8 free, and cold pages moved */
+        if (st->pool_sectors - st->pool_used >= old->pages) {
             w->fill = st->page_k - st->page_k / 8;
+            w->moves = old->pages / 128 + 4;
+        }
         ks__pagesrc(st, old, &w->old);
         w->has_old = 1;
         return load_old(w);
@@ -324,6 +350,16 @@ int ks__pg_end(ks__pager *w, uint32_t *pages, uint32_t *retired, ks_diag *d)
             return err;
     }
     *retired = w->st->retired_n;
+    /* Layout 3: then every pool sector's erase count, this write's erases
+     * included, committed with the map (ks_store_pagec.c). */
+    for (uint32_t b = 0; w->st->counted && b * KS_CNT_PER < w->st->pool_sectors; b++) {
+        uint32_t room = w->st->cfg.buf_size - w->st->cfg.flash->sector_size;
+        if (w->map_fill + KS_CNT_BLOCK > room && (err = map_flush(w, 0)) != 0)
+            return err;
+        ks__cnt_encode(w->st, b, w->map_seed,
+                       w->st->cfg.buf + w->st->cfg.flash->sector_size + w->map_fill);
+        w->map_fill += KS_CNT_BLOCK;
+    }
     if ((err = map_flush(w, 1)) != 0)
         return err;
     return ks__sync(w->st);

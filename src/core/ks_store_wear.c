@@ -67,6 +67,12 @@ void ks__wear_erase(ks_store *st, uint32_t sector)
         if (!n || sector < f || sector - f >= n)
             continue;
         st->wear.erases[r]++;
+        if (r == 7 && st->counted) { /* layout 3: each sector's own count */
+            uint32_t n7 = ++st->cfg.erase_counts[sector - f];
+            if (n7 > st->wear.first[r])
+                st->wear.first[r] = n7;
+            return;
+        }
         if (r == 7) {
             /* The page pool (layout 2) is taken next-fit round it: a lap
              * erases a sector at most once, so laps bound its most-erased
