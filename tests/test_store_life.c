@@ -1,5 +1,5 @@
 /*
- * test_store_life.c - accelerated life of a paged store (layout 2, overlay
+ * test_store_life.c - accelerated life of a paged store (layout 3, overlay
  * on) on a flash that wears out (st_wearflash, tests/store_util.h).
  *
  * Phase 1, life within the spare: every sector has a finite endurance and a
@@ -27,7 +27,8 @@
 #include "store_util.h"
 
 /* Geometry: 1 KiB sectors (7 records a page), 256 key slots of which 96..224
- * are present, a pool of 96 pages (the database takes 20..35 of them). */
+ * are present, a pool of 94 pages (the database takes 20..35 of them; the
+ * maps hold the pool's erase counts too, layout 3). */
 #define LK 256u
 #define L_OVL 6u
 #define L_OVL_CAP 24u
@@ -49,6 +50,7 @@
 static st_fix F;
 static st_wearflash W;
 static uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(L_SECTORS)];
+static uint32_t lcounts[L_SECTORS]; /* layout 3: one erase count per sector */
 static uint8_t lindex[L_INDEX][KS_KEYID_SIZE];
 static ks_ovl_ent lovl[L_OVL_CAP];
 
@@ -214,6 +216,7 @@ static void setup_store(uint32_t endurance)
     st_wf_init(&W, &F.emu, endurance);
     F.cfg.flash = &W.flash;
     F.cfg.sector_map = smap;
+    F.cfg.erase_counts = lcounts;
     F.cfg.index = lindex;
     F.cfg.index_cap = L_INDEX;
     F.cfg.overlay_sectors = L_OVL;
@@ -222,7 +225,9 @@ static void setup_store(uint32_t endurance)
     keys_init();
     assert_int_equal(ks_store_format(&F.st, &F.cfg, &F.trust), 0);
     assert_true(F.st.paged);
-    assert_int_equal(F.st.pool_sectors, 96);
+    /* layout 3: the maps also hold the pool's erase-count table */
+    assert_true(F.st.counted);
+    assert_int_equal(F.st.pool_sectors, 94);
     /* Pool sectors picked to die early (1 in 10): between a tenth and half
      * of the endurance, half of them silently. */
     for (uint32_t s = 0; s < F.st.pool_sectors; s++)
