@@ -17,6 +17,8 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include <keysup/ks_answer.h>
+
 /* Keeps the X-Keysup-Answer-* headers of the answer (ctl_answer.c). */
 static void take_header(const char *line, size_t n, const char *name, char *out, size_t cap)
 {
@@ -241,7 +243,16 @@ int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *
         memcpy(p, bh, KS_HASH_SIZE);
         crypto_sign_detached(sig, NULL, msg, ml, a->device_sk);
         free(msg);
-        memcpy(nonce_used, nonce, sizeof nonce_used);
+        /* The answer must bind a challenge of our own too: the nonce came
+         * unsigned, and a nonce of an old request would let someone on the
+         * path replay that request's answer (ks_answer_challenge). */
+        uint8_t chal[KS_ANSWER_CHALLENGE_SIZE];
+        char chex[2 * KS_ANSWER_CHALLENGE_SIZE + 1];
+        randombytes_buf(chal, sizeof chal);
+        ks_answer_challenge(&a->crypto, nonce_used, nonce, chal);
+        ks_hex(chex, chal, sizeof chal);
+        snprintf(line, sizeof line, "X-Keysup-Challenge: %s", chex);
+        h = curl_slist_append(h, line);
         ks_hex(nhex, nonce, sizeof nonce);
         ks_hex(shex, sig, sizeof sig);
         snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
