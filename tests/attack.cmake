@@ -16,3 +16,5 @@ target_link_libraries(test_sup_pgurl PRIVATE keysup_sup)
 # Console sessions on the monotonic clock; unknown names locked like real ones.
 ks_add_unit(test_sup_conmem ${CMAKE_SOURCE_DIR}/tests/test_sup_conmem.c)
 target_link_libraries(test_sup_conmem PRIVATE keysup_sup)
+# A layout-2 page map written by something else, CRCs that check.
+ks_add_unit(test_store_pagemap ${CMAKE_SOURCE_DIR}/tests/test_store_pagemap.c)
