@@ -18,3 +18,5 @@ ks_add_unit(test_sup_conmem ${CMAKE_SOURCE_DIR}/tests/test_sup_conmem.c)
 target_link_libraries(test_sup_conmem PRIVATE keysup_sup)
 # A layout-2 page map written by something else, CRCs that check.
 ks_add_unit(test_store_pagemap ${CMAKE_SOURCE_DIR}/tests/test_store_pagemap.c)
+# A sector zeroed by a surge, each in turn, under layout 2.
+ks_add_unit(test_store_zeroed ${CMAKE_SOURCE_DIR}/tests/test_store_zeroed.c)
