@@ -2,7 +2,7 @@
 # stolen controller, a site-LAN attacker or a careless importer can do, each
 # test failing on the defect it was written for.
 foreach(t attack_version attack_console attack_drip attack_pgargv attack_import
-    attack_replay attack_audit attack_clone)
+    attack_replay attack_audit attack_clone attack_hang)
   add_test(NAME ${t}_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/${t}_e2e.sh)
   set_tests_properties(${t}_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
     ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t}")
