@@ -28,6 +28,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <keysup/ks_auth.h>
@@ -135,19 +136,14 @@ int sup_achain_check(const ks_crypto *c, json_t *recs, sup_achain_rec *out, char
     return 0;
 }
 
-typedef struct last_row {
-    int found;
-    char text[1024];
-} last_row;
-
+/* The newest stored record's text (malloc'd), whatever its length. */
 static int last_cb(void *ctx, int ncol, const sup_dbv *col, const char *const *names)
 {
-    last_row *l = ctx;
+    char **text = ctx;
     (void)names;
-    if (ncol >= 1 && col[0].type == KS_DBV_TEXT && col[0].n < sizeof l->text) {
-        memcpy(l->text, col[0].p, col[0].n);
-        l->text[col[0].n] = '\0';
-        l->found = 1;
+    if (ncol >= 1 && col[0].type == KS_DBV_TEXT && (*text = malloc(col[0].n + 1)) != NULL) {
+        memcpy(*text, col[0].p, col[0].n);
+        (*text)[col[0].n] = '\0';
     }
     return 1;
 }
@@ -155,19 +151,21 @@ static int last_cb(void *ctx, int ncol, const sup_dbv *col, const char *const *n
 int sup_achain_prev(sup_ctx *s, int64_t ctrl, int64_t seq, sup_achain_rec *prev)
 {
     sup_dbv p[2] = {sup_dbv_int(ctrl), sup_dbv_int(seq)};
-    last_row l;
+    char *text = NULL;
     json_t *o;
     const char *h;
     int rc;
 
-    memset(&l, 0, sizeof l);
     rc = sup_db_exec(s->db, "SELECT record FROM device_audit WHERE controller_id = ? AND seq < ?"
-                            " ORDER BY seq DESC LIMIT 1", p, 2, last_cb, &l);
-    if (rc)
+                            " ORDER BY seq DESC LIMIT 1", p, 2, last_cb, &text);
+    if (rc) {
+        free(text);
         return rc;
-    if (!l.found)
+    }
+    if (!text)
         return 1;
-    o = json_loads(l.text, 0, NULL);
+    o = json_loads(text, 0, NULL);
+    free(text);
     h = json_string_value(json_object_get(o, "hash"));
     memset(prev, 0, sizeof *prev);
     prev->index = (uint64_t)json_integer_value(json_object_get(o, "index"));
