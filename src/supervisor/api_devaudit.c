@@ -45,7 +45,7 @@ static int upload_tx(sup_req *rq, sup_resp *rs, void *ctx)
     u->link = rc0 == 0 ? sup_achain_link(&prev, &u->chain[0]) : SUP_ACHAIN_NEXT;
     if (u->link == SUP_ACHAIN_BROKEN) {
         char kse[12];
-        SUP_KSE_TEXT(kse, PROTOCOL_MISMATCH);
+        SUP_KSE_TEXT(kse, VERSION_CLAIM_UNPROVED);
         api_error(rs, 409, kse, "records[0] (seq %lld, index %llu) does not continue the audit chain"
                   " stored for this controller (index %llu): hash chain broken; nothing stored",
                   (long long)json_integer_value(json_object_get(json_array_get(u->recs, 0), "seq")),
@@ -111,7 +111,7 @@ void api_dev_audit(sup_req *rq, sup_resp *rs)
         api_error(rs, 500, "INTERNAL", "out of memory");
         return;
     }
-    SUP_KSE_TEXT(kse, PROTOCOL_MISMATCH);
+    SUP_KSE_TEXT(kse, VERSION_CLAIM_UNPROVED);
     if (sup_achain_check(&rq->s->crypto, u.recs, u.chain, why, sizeof why) != 0) {
         sup_audit(rq->s, 0, rq->actor, "device.audit_refused", "device_audit", "denied", kse, why);
         api_error(rs, 400, kse, "%s; nothing stored", why);

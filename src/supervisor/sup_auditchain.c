@@ -10,7 +10,7 @@
  * chain hash, and requires each record to continue the one before: within
  * the upload, and across uploads from the newest record stored for that
  * controller. A dropped, reordered, inserted or rewritten record is refused
- * with the record's seq (KSE-400); nothing of that upload is stored, and no
+ * with the record's seq (KSE-711); nothing of that upload is stored, and no
  * key use from it reaches clone detection.
  *
  * Two legitimate breaks are accepted and said: a chain start (index 1, zero

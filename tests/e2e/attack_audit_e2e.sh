@@ -7,7 +7,7 @@
 # carries its raw bytes; keysupd recomputes each chain hash, requires every
 # member to match the raw bytes and each record to continue the one before,
 # within the upload and from what is stored, and refuses the upload
-# otherwise (KSE-400), storing nothing of it.
+# otherwise (KSE-711), storing nothing of it.
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/lib.sh"
 T="${KS_TESTS:?KS_TESTS must point to build/tests (sup_devreq)}"
@@ -34,11 +34,11 @@ recs "$W/chain" 1 3 >"$W/u1.json"
 ok "an honest chain of 3 records is stored"
 
 cp "$W/chain" "$W/chain.at3"
-try() { # NAME FILE: the upload must be refused with KSE-400 and nothing stored
+try() { # NAME FILE: the upload must be refused with KSE-711 and nothing stored
     local st
     st=$(up "$2")
     [ "$st" = 400 ] || [ "$st" = 409 ] || fail "$1 accepted ($st): $(cat "$2.out")"
-    grep -q "KSE-400" "$2.out" || fail "$1: no KSE-400: $(cat "$2.out")"
+    grep -q "KSE-711" "$2.out" || fail "$1: no KSE-711: $(cat "$2.out")"
     [ "$(stored)" = 3 ] || fail "$1: something was stored"
 }
 recs "$W/chain" 4 5 --drop 1 >"$W/drop.json"; cp "$W/chain.at3" "$W/chain"
@@ -62,7 +62,7 @@ try "a record without its raw bytes" "$W/noraw.json"
 python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["hash"]="ab"*32; json.dump(s,open(sys.argv[1],"w"))' "$W/chain"
 recs "$W/chain" 4 2 >"$W/fork.json"; cp "$W/chain.at3" "$W/chain"
 try "an upload that does not continue the stored chain" "$W/fork.json"
-ok "dropped, swapped, rewritten, member-changed, raw-less and forked uploads: refused with KSE-400, nothing stored"
+ok "dropped, swapped, rewritten, member-changed, raw-less and forked uploads: refused with KSE-711, nothing stored"
 
 api audit list --action device.audit_refused >"$W/refused.json" || fail "audit list"
 [ "$(j "$W/refused.json" 'len(d["items"])')" -ge 6 ] || fail "refusals not audited: $(cat "$W/refused.json")"
