@@ -135,7 +135,7 @@ static int make_ctl_blobs(fx_world *w, const char *dir)
  * room for a changed-keys list, which the fuzzer mounts as the image's
  * SUPER names it (ks_store_probe). */
 static void flash_cfg(fx_world *w, ks_flash_emu *e, ks_store_cfg *cfg, ks_counter *counters,
-                      uint8_t *buf, ks_ovl_ent *ovl, uint32_t meta)
+                      uint8_t *buf, ks_ovl_ent *ovl, uint32_t meta, uint8_t *smap)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->flash = &e->flash;
@@ -145,7 +145,8 @@ static void flash_cfg(fx_world *w, ks_flash_emu *e, ks_store_cfg *cfg, ks_counte
     cfg->counters = counters;
     cfg->counter_cap = 4;
     cfg->buf = buf;
-    cfg->buf_size = 1024;
+    cfg->buf_size = smap ? 2048 : 1024;
+    cfg->sector_map = smap; /* layout 2 (paged) when given */
     if (ovl) {
         cfg->overlay_sectors = 2;
         cfg->overlay = ovl;
@@ -168,8 +169,10 @@ static int flash_snap(fx_world *w, uint32_t n0, uint32_t count, uint64_t v, int 
     return ks_snapshot_write(&w->c, &h, img + KS_SNAP_HEADER_SIZE, count, w->sk, img, cap);
 }
 
-static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, const char *tag)
+static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, int paged,
+                      const char *tag)
 {
+    static uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(16)];
     char name[64];
     static uint8_t s1[KS_SNAP_HEADER_SIZE + 16 * KS_RECORD_SIZE],
         s2[KS_SNAP_HEADER_SIZE + 16 * KS_RECORD_SIZE], dl[KS_DELTA_PREFIX + 32 * KS_RECORD_SIZE];
@@ -178,7 +181,7 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
     ks_store_cfg cfg;
     ks_counter counters[4];
     ks_ovl_ent ovl[16];
-    uint8_t buf[1024];
+    uint8_t buf[2048];
     ks_snap_header h1;
     ks_recsrc a, b;
     size_t len;
@@ -187,7 +190,7 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
 
     if (ks_flash_emu_init(&e, 1024, 16, 16, 0xFF))
         return -1;
-    flash_cfg(w, &e, &cfg, counters, buf, overlay ? ovl : NULL, meta);
+    flash_cfg(w, &e, &cfg, counters, buf, overlay ? ovl : NULL, meta, paged ? smap : NULL);
     if ((err = ks_store_format(&st, &cfg, &w->trust)) != 0)
         goto done;
     step = "install v10";
@@ -219,9 +222,11 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
     if (overlay)
         e.mem[(st.ovl_first + st.ovl_half_sectors * (st.cur.ovl_half & 1)) * 1024 + 40] ^= 0x40;
     else
-        e.mem[st.area_first[st.cur.area] * 1024 + 50] ^= 0x40;
+        e.mem[st.area_first[st.cur.area] * 1024 + (paged ? 30 : 50)] ^= 0x40; /* a record; a map entry */
     step = "the damaged image's mount";
-    if (ks_store_mount(&st, &cfg, NULL) != KS_E_STORE_CORRUPT ||
+    ks_diag md = {0};
+    int mrc = ks_store_mount(&st, &cfg, &md);
+    if (mrc != KS_E_STORE_CORRUPT ||
         (!overlay && !(st.flags & KS_STORE_F_FELL_BACK)))
         goto done;
     snprintf(name, sizeof name, "deny_%s_damaged", tag);
@@ -255,9 +260,8 @@ static int make_flash3(fx_world *w, const char *dir)
 
     if (ks_flash_emu_init(&e, 1024, 16, 16, 0xFF))
         return -1;
-    flash_cfg(w, &e, &cfg, counters, buf, ovl, 3);
+    flash_cfg(w, &e, &cfg, counters, buf, ovl, 3, smap);
     cfg.buf_size = sizeof buf;
-    cfg.sector_map = smap;
     cfg.erase_counts = counts;
     ks_recsrc_mem(&a, s1 + KS_SNAP_HEADER_SIZE, 12);
     ks_recsrc_mem(&b, s2 + KS_SNAP_HEADER_SIZE, 14);
@@ -317,8 +321,9 @@ int main(int argc, char **argv)
         make_answer(&w, dir, "rotation.bin", 0x07, "GET", "/v1/device/rotation", "", 200) ||
         make_answer(&w, dir, "audit404.bin", 0x2b, "POST", "/v1/device/audit", "{}", 404))
         return 1;
-    if (make_ctl_blobs(&w, dir) || make_flash(&w, dir, 1, 3, "overlay") ||
-        make_flash(&w, dir, 0, 4, "list") || make_flash3(&w, dir))
+    if (make_ctl_blobs(&w, dir) || make_flash(&w, dir, 1, 3, 0, "overlay") ||
+        make_flash(&w, dir, 0, 4, 0, "list") || make_flash(&w, dir, 0, 4, 1, "paged") ||
+        make_flash3(&w, dir))
         return 1;
     printf("fuzz seeds written to %s\n", dir);
     return 0;

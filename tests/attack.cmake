@@ -1,7 +1,8 @@
 # Outside-in attacks with real processes (tests/e2e/attack_*.sh): what a
 # stolen controller, a site-LAN attacker or a careless importer can do, each
 # test failing on the defect it was written for.
-foreach(t attack_version attack_console attack_drip attack_pgargv attack_import)
+foreach(t attack_version attack_console attack_drip attack_pgargv attack_import
+    attack_replay attack_audit attack_clone attack_hang)
   add_test(NAME ${t}_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/${t}_e2e.sh)
   set_tests_properties(${t}_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
     ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t}")
@@ -12,3 +13,10 @@ set_tests_properties(attack_csv_cell PROPERTIES TIMEOUT 30)
 # The URL given to pg_dump/pg_restore without its password (attack_pgargv_e2e).
 ks_add_unit(test_sup_pgurl ${CMAKE_SOURCE_DIR}/tests/test_sup_pgurl.c)
 target_link_libraries(test_sup_pgurl PRIVATE keysup_sup)
+# Console sessions on the monotonic clock; unknown names locked like real ones.
+ks_add_unit(test_sup_conmem ${CMAKE_SOURCE_DIR}/tests/test_sup_conmem.c)
+target_link_libraries(test_sup_conmem PRIVATE keysup_sup)
+# A layout-2 page map written by something else, CRCs that check.
+ks_add_unit(test_store_pagemap ${CMAKE_SOURCE_DIR}/tests/test_store_pagemap.c)
+# A sector zeroed by a surge, each in turn, under layout 2.
+ks_add_unit(test_store_zeroed ${CMAKE_SOURCE_DIR}/tests/test_store_zeroed.c)

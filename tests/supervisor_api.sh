@@ -253,9 +253,12 @@ check "auditors never see the code tag" "0 1" "$(grep -c code_tag <<<"$BODY") $(
 api GET "/v1/controllers/$CID" "$AUD"; check "nor in controller show" 0 "$(grep -c code_tag <<<"$BODY")"
 
 # ----- audit upload, idempotent -----
-R='{"records":[{"seq":1,"time":1,"event":"auth","code":"KSE-203"},{"seq":2,"time":2,"event":"auth"}]}'
+# Records as the controller sends them: with their raw bytes and chain hash,
+# which keysupd re-checks (tests/e2e/audit_recs.py, attack_audit_e2e).
+python3 "$(dirname "$0")/e2e/audit_recs.py" "$W/chain.json" 1 3 >"$W/recs.json"
+R=$(jq -c '{records: .records[0:2]}' "$W/recs.json")
 out=$(dev "$DSEED" "$CID" POST /v1/device/audit "$R"); check "audit upload" "2 0" "$(tail -1 <<<"$out" | jq -r '"\(.accepted) \(.duplicates)"')"
-R='{"records":[{"seq":2,"time":2,"event":"auth"},{"seq":3,"time":3,"event":"auth"}]}'
+R=$(jq -c '{records: .records[1:3]}' "$W/recs.json")
 out=$(dev "$DSEED" "$CID" POST /v1/device/audit "$R"); check "audit duplicates" "1 1 3" "$(tail -1 <<<"$out" | jq -r '"\(.accepted) \(.duplicates) \(.acked_through)"')"
 out=$(dev "$DSEED" "$CID" POST /v1/device/audit '{"records":[{"time":1}]}'); check "audit needs seq" 400 "$(head -1 <<<"$out")"
 api GET "/v1/controllers/$CID/audit" "$AUD"; check "audit stored once" 3 "$(jq '.items|length' <<<"$BODY")"

@@ -132,6 +132,29 @@ static void test_binding(void **state)
     assert_int_equal(ks_answer_verify_key(&C, &a, sig, PK[0]), KS_OK);
 }
 
+/* The controller's challenge (X-Keysup-Challenge): an answer signed for
+ * one challenge does not verify for another, nor for the plain nonce that
+ * an attacker on the path could hand the controller again (field2). */
+static void test_challenge(void **state)
+{
+    (void)state;
+    ks_answer a, b;
+    uint8_t sig[64], ch1[KS_ANSWER_CHALLENGE_SIZE], ch2[KS_ANSWER_CHALLENGE_SIZE];
+    memset(ch1, 1, sizeof ch1);
+    memset(ch2, 1, sizeof ch2);
+    ch2[31] ^= 1;
+    sample(&a);
+    b = a;
+    ks_answer_challenge(&C, a.nonce, b.nonce, ch1);
+    assert_memory_not_equal(a.nonce, b.nonce, KS_ANSWER_NONCE_SIZE);
+    assert_int_equal(ks_answer_sign(&C, &a, SK[0], sig), KS_OK);
+    assert_int_equal(ks_answer_verify_key(&C, &a, sig, PK[0]), KS_OK);
+    assert_int_equal(ks_answer_verify_key(&C, &b, sig, PK[0]), KS_E_ANSWER_NOT_AUTHENTIC);
+    ks_answer c = b;
+    ks_answer_challenge(&C, c.nonce, b.nonce, ch2);
+    assert_int_equal(ks_answer_verify_key(&C, &c, sig, PK[0]), KS_E_ANSWER_NOT_AUTHENTIC);
+}
+
 static void test_code_tag(void **state)
 {
     (void)state;
@@ -184,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_binding),
+        cmocka_unit_test(test_challenge),
         cmocka_unit_test(test_code_tag),
         cmocka_unit_test(test_fingerprint),
     };

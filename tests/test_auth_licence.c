@@ -100,6 +100,44 @@ static void test_expiry_grace_clock(void **state)
     assert_int_equal(ks_auth_licence_gate(&F.a, KS_FEAT_CALIBRATION, &what), KS_OK);
 }
 
+/* Field attack: the RTC set back while a licence's grace runs (a flat
+ * battery, or someone who wants the feature back). The engine's trusted
+ * time must not follow it back into the grace by more than the clock
+ * tolerance (300 s): beyond it the clock is not believed (KSE-601), and
+ * within it the highest time seen bounds the gain to the tolerance. */
+static void tick(uint64_t s);
+static void test_rtc_back_in_grace(void **state)
+{
+    (void)state;
+    const char *what;
+    uint8_t lic[KS_LICENCE_SIZE];
+
+    ks_auth_licence_policy(&F.a, KS_FEAT_CALIBRATION, 1000);
+    at_licence(&F, 9000, CTRL, KS_FEAT_CALIBRATION, AT_T0 + 100, lic);
+    assert_int_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), 0);
+    tick(600); /* expired 500 s ago, inside the 1,000 s grace */
+    assert_int_equal(ks_auth_licence_gate(&F.a, KS_FEAT_CALIBRATION, NULL), KS_OK);
+    tick(600); /* 100 s past the grace */
+    assert_int_equal(ks_auth_licence_gate(&F.a, KS_FEAT_CALIBRATION, &what), KS_E_LICENSE_INVALID);
+    /* Within the tolerance (200 s back, to 99 s before the grace's end) the
+     * clock is believed: the known bound, at most clock_tolerance once,
+     * since set-backs add up against the highest time seen. */
+    F.rtc -= 200;
+    tick(1);
+    assert_int_equal(ks_auth_licence_gate(&F.a, KS_FEAT_CALIBRATION, NULL), KS_OK);
+    tick(100);
+    assert_int_equal(ks_auth_licence_gate(&F.a, KS_FEAT_CALIBRATION, NULL), KS_E_LICENSE_INVALID);
+    /* the RTC set back 400 s more, into the grace: beyond the tolerance
+     * from the highest time seen, not believed */
+    F.rtc -= 400;
+    tick(1);
+    assert_int_equal(ks_auth_licence_gate(&F.a, KS_FEAT_CALIBRATION, &what), KS_E_RTC_FAILURE);
+    assert_int_not_equal(present(KS_ACT_CAL_C01, K_SUP1, NULL), KS_OK);
+    /* nor by a reload (a restart reading the licence file again) */
+    assert_int_not_equal(ks_auth_set_licence(&F.a, lic, sizeof lic, NULL), KS_OK);
+    assert_int_not_equal(ks_auth_licence_gate(&F.a, KS_FEAT_CALIBRATION, NULL), KS_OK);
+}
+
 static void test_v2_format(void **state)
 {
     (void)state;
@@ -219,6 +257,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         AT_TEST(test_rollout, setup, &F),
         AT_TEST(test_expiry_grace_clock, setup, &F),
+        AT_TEST(test_rtc_back_in_grace, setup, &F),
         AT_TEST(test_v2_format, setup, &F),
         AT_TEST(test_dongle, setup, &F),
     };

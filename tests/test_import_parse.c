@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "ks_sodium.h"
+#include "sup_csvcell.h"
 #include "sup_import.h"
 
 static ks_crypto C;
@@ -122,12 +123,39 @@ static void test_empty_and_no_header(void **state)
     sup_import_free(&im);
 }
 
+/* The export's formula escape (sup_csvcell.h) comes off on import: one
+ * apostrophe before = + - @ (after any others), nothing else touched. */
+static void test_csv_formula_escape(void **state)
+{
+    const char *t = "public_key,label\n" PK1 ",'=HYPERLINK(\"x\")\n" PK2 ",''+1\n";
+    const char *u = "public_key,label\n" PK1 ",'abc\n" PK2 ",=raw\n";
+    sup_import im;
+    (void)state;
+    assert_int_equal(sup_import_parse(&C, t, strlen(t), &im), KS_OK);
+    assert_int_equal(im.n, 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(sup_import_label(&im, &im.rows[i]),
+                            im.rows[i].line == 2 ? "=HYPERLINK(\"x\")" : "'+1");
+    sup_import_free(&im);
+    assert_int_equal(sup_import_parse(&C, u, strlen(u), &im), KS_OK);
+    assert_int_equal(im.n, 2);
+    for (size_t i = 0; i < 2; i++)
+        assert_string_equal(sup_import_label(&im, &im.rows[i]),
+                            im.rows[i].line == 2 ? "'abc" : "=raw");
+    sup_import_free(&im);
+    assert_true(sup_csv_needs_quote("=x", 2) && sup_csv_needs_quote("''@x", 4) &&
+                sup_csv_needs_quote("\tx", 2) && sup_csv_needs_quote("-1", 2));
+    assert_false(sup_csv_needs_quote("'x", 2) || sup_csv_needs_quote("x=", 2) ||
+                 sup_csv_needs_quote("", 0) || sup_csv_needs_quote("'", 1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_csv_good),
         cmocka_unit_test(test_csv_bad),
         cmocka_unit_test(test_jsonl),
+        cmocka_unit_test(test_csv_formula_escape),
         cmocka_unit_test(test_empty_and_no_header),
     };
     ks_sodium_crypto(&C);

@@ -9,7 +9,10 @@
  * Signed bytes (122, after the 16-byte label "KEYSUP-ANSWER-V1"):
  *    0 controller_id u64 LE     the supervisor's id of the controller
  *    8 device_key_id [16]       key id of the controller's device key
- *   24 nonce [32]               X-Keysup-Nonce of the request
+ *   24 nonce [32]               X-Keysup-Nonce of the request, or, when the
+ *                               request carried X-Keysup-Challenge (32 random
+ *                               bytes of the controller's own, hex),
+ *                               ks_answer_challenge(nonce, challenge)
  *   56 status u16 LE            HTTP status of the answer
  *   58 request_hash [32]        BLAKE2b-256(METHOD 0x00 PATH)
  *   90 body_hash [32]           BLAKE2b-256(answer body bytes)
@@ -35,6 +38,19 @@ typedef struct ks_answer {
     uint8_t request_hash[KS_HASH_SIZE];
     uint8_t body_hash[KS_HASH_SIZE];
 } ks_answer;
+
+#define KS_ANSWER_CHALLENGE_SIZE 32
+/*
+ * The nonce field of an answer to a request with a controller challenge:
+ * BLAKE2b-256("KEYSUP-ANSWER-CH" || nonce || challenge). Why: the server
+ * nonce reaches the controller unsigned (GET /v1/device/nonce), so someone
+ * on the path can hand it the nonce of an old request and replay that
+ * request's answer; the challenge is fresh randomness the controller picked
+ * itself, so an old answer never binds it.
+ */
+void ks_answer_challenge(const ks_crypto *c, uint8_t out[KS_ANSWER_NONCE_SIZE],
+                         const uint8_t nonce[KS_ANSWER_NONCE_SIZE],
+                         const uint8_t challenge[KS_ANSWER_CHALLENGE_SIZE]);
 
 /* Fills request_hash and body_hash from the request line and the body. */
 void ks_answer_bind(const ks_crypto *c, ks_answer *a, const char *method, const char *path,

@@ -17,6 +17,8 @@
 #include <curl/curl.h>
 #include <sodium.h>
 
+#include <keysup/ks_answer.h>
+
 /* Keeps the X-Keysup-Answer-* headers of the answer (ctl_answer.c). */
 static void take_header(const char *line, size_t n, const char *name, char *out, size_t cap)
 {
@@ -288,7 +290,7 @@ void ctl_http_keep_nonce(ctl_agent *a, json_t *ans)
 int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
                 const char *const *extra, int keep_partial, ctl_http_resp *out)
 {
-    uint8_t nonce_used[32] = {0};
+    uint8_t nonce[32], nonce_used[32] = {0};
     int carried = 0, may_carry = 1;
     memset(out, 0, sizeof *out);
     a->shed_retry_after = 0;
@@ -298,13 +300,25 @@ again:
     {
         struct curl_slist *h = NULL;
         if (sign) {
-            int r = take_nonce(a, path, may_carry, nonce_used, &carried, out);
+            int r = take_nonce(a, path, may_carry, nonce, &carried, out);
             if (r != 0)
                 return r > 0 ? 0 : -1;
-            if (sign_headers(a, method, path, body, nonce_used, &h) != 0) {
+            if (sign_headers(a, method, path, body, nonce, &h) != 0) {
                 curl_slist_free_all(h);
                 return -1;
             }
+            /* The answer must bind a challenge of our own too: a fetched
+             * nonce comes unsigned, and a nonce of an old request would let
+             * someone on the path replay that request's answer
+             * (ks_answer_challenge). The answer is checked against
+             * nonce_used, not the nonce. */
+            uint8_t chal[KS_ANSWER_CHALLENGE_SIZE];
+            char line[2 * KS_ANSWER_CHALLENGE_SIZE + 32], chex[2 * KS_ANSWER_CHALLENGE_SIZE + 1];
+            randombytes_buf(chal, sizeof chal);
+            ks_answer_challenge(&a->crypto, nonce_used, nonce, chal);
+            ks_hex(chex, chal, sizeof chal);
+            snprintf(line, sizeof line, "X-Keysup-Challenge: %s", chex);
+            h = curl_slist_append(h, line);
         }
         for (const char *const *x = extra; x && *x; x++)
             h = curl_slist_append(h, *x);

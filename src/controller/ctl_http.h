@@ -18,7 +18,8 @@ typedef struct ctl_http_resp {
     uint8_t *body;   /* NUL-terminated; owned, free with ctl_http_free */
     size_t len;
     /* What a signed answer is checked against (ctl_answer.c): the nonce the
-     * request carried and the X-Keysup-Answer-* headers ("" when absent). */
+     * request carried mixed with its challenge (ks_answer_challenge), and
+     * the X-Keysup-Answer-* headers ("" when absent). */
     int signed_req;
     uint8_t nonce[32];
     char answer_key[65];

@@ -387,12 +387,16 @@ static json_t *audit_json(ctl_agent *a, uint64_t seq, const uint8_t p[KS_AUDIT_P
     /* clock: the engine's KS_CLOCK_* flags, so the supervisor can tell a
      * trusted time from a guess when it orders decisions across controllers
      * (clone detection, docs/diagnosis.md). */
-    return json_pack("{s:I,s:I,s:i,s:s,s:s?,s:s,s:s,s:I,s:I,s:s,s:s,s:b,s:i}", "seq", (json_int_t)seq,
+    /* raw: the bytes the chain hash is over, so keysupd re-checks the chain
+     * and every member against them on upload (sup_auditchain.c). */
+    char raw[2 * KS_AUDIT_PAYLOAD + 1];
+    ks_hex(raw, p, KS_AUDIT_PAYLOAD);
+    return json_pack("{s:I,s:I,s:i,s:s,s:s?,s:s,s:s,s:I,s:I,s:s,s:s,s:b,s:i,s:s}", "seq", (json_int_t)seq,
                      "time", (json_int_t)r.time, "event", r.event, "action",
                      def ? def->name : "none", "code", r.err && ks_err_kse(r.err) ? code : NULL,
                      "key_id", kid, "reader", rd, "detail", (json_int_t)r.detail, "index",
                      (json_int_t)r.index, "prev", ph, "hash", hh, "granted",
-                     r.event == KS_EV_DECISION && r.err == 0, "clock", (int)r.clock);
+                     r.event == KS_EV_DECISION && r.err == 0, "clock", (int)r.clock, "raw", raw);
 }
 
 static void upload_audit(ctl_agent *a)

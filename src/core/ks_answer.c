@@ -27,6 +27,16 @@ void ks_answer_bind(const ks_crypto *c, ks_answer *a, const char *method, const 
     c->hash(c->ctx, a->body_hash, &b, 1);
 }
 
+void ks_answer_challenge(const ks_crypto *c, uint8_t out[KS_ANSWER_NONCE_SIZE],
+                         const uint8_t nonce[KS_ANSWER_NONCE_SIZE],
+                         const uint8_t challenge[KS_ANSWER_CHALLENGE_SIZE])
+{
+    ks_iov iov[3] = {{"KEYSUP-ANSWER-CH", 16},
+                     {nonce, KS_ANSWER_NONCE_SIZE},
+                     {challenge, KS_ANSWER_CHALLENGE_SIZE}};
+    c->hash(c->ctx, out, iov, 3);
+}
+
 void ks_answer_encode(const ks_answer *a, uint8_t out[KS_ANSWER_SIGNED_SIZE])
 {
     ks_st64(out, a->controller_id);

@@ -502,7 +502,9 @@ static const ks_kse table[] = {
      "would otherwise be taken as proof that the supervisor was restored from an older backup "
      "and would move its version numbers; it is ignored and the supervisor keeps publishing as "
      "before. The controller's own flash is damaged or written by something else, it runs "
-     "firmware that predates applied_header, or its device key is in someone else's hands.",
+     "firmware that predates applied_header, or its device key is in someone else's hands. "
+     "An audit upload whose records do not match their raw bytes or do not continue the "
+     "controller's hash chain is refused under this code too (device.audit_refused).",
      "The supervisor checks the header against every key in its key history before it acts on "
      "the claim, and writes one audit row a minute (action supervisor.version_claim_refused) "
      "naming the controller.",

@@ -6,6 +6,7 @@
  * rotation chain or a time token, nor replay an answer to another request.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <microhttpd.h>
 #include <string.h>
 
 #include <keysup/ks_answer.h>
@@ -24,6 +25,17 @@ int api_answer_sign(sup_ctx *s, const sup_req *rq, int status, const uint8_t *bo
     a.controller_id = (uint64_t)rq->ctrl_id;
     memcpy(a.device_key_id, rq->device_key_id, KS_KEYID_SIZE);
     memcpy(a.nonce, rq->nonce, KS_ANSWER_NONCE_SIZE);
+    {
+        /* The controller's own challenge, when it sent one: bound so that
+         * an answer recorded for an older request with the same nonce never
+         * verifies (ks_answer_challenge). A malformed one is ignored: the
+         * controller that sent it then refuses the answer, as it should. */
+        const char *ch = rq->conn ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                                "X-Keysup-Challenge") : NULL;
+        uint8_t c[KS_ANSWER_CHALLENGE_SIZE];
+        if (ch && ks_unhex(c, sizeof c, ch) == 0)
+            ks_answer_challenge(&s->crypto, a.nonce, rq->nonce, c);
+    }
     a.status = (uint16_t)status;
     ks_answer_bind(&s->crypto, &a, rq->method, rq->url, body, len);
     /* A copy of the key, so a rotation cannot swap it mid-signature; from

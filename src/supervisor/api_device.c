@@ -9,7 +9,7 @@
  *   GET  /v1/device/rotation      the supervisor key rotation chain (binary)
  *   POST /v1/device/heartbeat     health report -> version + pending commands
  *   POST /v1/device/commands/{id}/ack
- *   POST /v1/device/audit         audit records, idempotent by sequence
+ *   POST /v1/device/audit         audit records (api_devaudit.c)
  *   POST /v1/device/time          a signed time token for the engine's nonce
  * Everything but enroll and nonce is signed with the device key (sup_http.c).
  *
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_devaudit.h"
 #include "api_hb.h"
 #include "sup_api.h"
 #include "sup_clone.h"
@@ -41,7 +42,6 @@ typedef struct dev_in {
     uint8_t nonce[KS_NONCE_SIZE];
     uint64_t proto, since;
     int64_t id;
-    json_t *records;
 } dev_in;
 
 typedef struct enrol_dev {
@@ -483,80 +483,6 @@ static void dev_ack(sup_req *rq, sup_resp *rs)
     }
 }
 
-/* ----- audit upload ----- */
-
-#define AUDIT_MAX 1000
-
-typedef struct upload {
-    json_t *recs;
-    int64_t accepted, duplicates, max_seq;
-    int kick; /* a key was suspended as a clone: publish after the commit */
-} upload;
-
-static int upload_tx(sup_req *rq, sup_resp *rs, void *ctx)
-{
-    upload *u = ctx;
-    size_t i;
-    json_t *r;
-    (void)rs;
-    json_array_foreach(u->recs, i, r) {
-        int64_t seq = json_integer_value(json_object_get(r, "seq"));
-        json_t *ts = json_object_get(r, "time");
-        char *text = json_dumps(r, JSON_COMPACT);
-        sup_dbv p[7] = {sup_dbv_int(rq->ctrl_id), sup_dbv_int(seq),
-                       json_is_integer(ts) ? sup_dbv_int(json_integer_value(ts)) : sup_dbv_null(),
-                       sup_dbv_int((int64_t)sup_now()), sup_dbv_text(text), sup_dbv_int(rq->ctrl_id),
-                       sup_dbv_int(seq)};
-        int rc = sup_db_exec(rq->s->db, "INSERT INTO device_audit(controller_id, seq, ts,"
-                                       " received_at, record) SELECT ?,?,?,?,? WHERE NOT EXISTS"
-                                       " (SELECT 1 FROM device_audit WHERE controller_id = ?"
-                                       " AND seq = ?)", p, 7, NULL, NULL);
-        free(text);
-        if (rc)
-            return rc;
-        if (sup_db_changes(rq->s->db) > 0) {
-            u->accepted++;
-            if ((rc = sup_clone_observe(rq->s, rq->ctrl_id, seq, r, &u->kick)) != KS_DB_OK)
-                return rc;
-        } else
-            u->duplicates++;
-        if (seq > u->max_seq)
-            u->max_seq = seq;
-    }
-    return KS_DB_OK;
-}
-
-static const sup_field audit_fields[] = {
-    SUP_ARRAY("records", SUP_REQUIRED, AUDIT_MAX, dev_in, records,
-              "audit records, each an object with a non-negative integer seq"),
-    SUP_END,
-};
-static const sup_schema audit_schema = {sizeof(dev_in), SUP_BODY_FIELDS, audit_fields};
-
-static void dev_audit(sup_req *rq, sup_resp *rs)
-{
-    json_t *r;
-    upload u = {((const dev_in *)rq->in)->records, 0, 0, 0, 0};
-    size_t i;
-    json_array_foreach(u.recs, i, r) {
-        json_t *seq = json_object_get(r, "seq");
-        if (!json_is_object(r) || !json_is_integer(seq) || json_integer_value(seq) < 0) {
-            api_error(rs, 400, "BAD_REQUEST", "field 'records[%zu].seq' must be a non-negative"
-                      " integer", i);
-            return;
-        }
-    }
-    if (api_tx(rq, rs, upload_tx, &u) == 0) {
-        if (u.kick)
-            sup_pub_kick(rq->s);
-        sup_log(KS_LOG_INFO, "device.audit_upload", "controller=%lld accepted=%lld duplicates=%lld",
-               (long long)rq->ctrl_id, (long long)u.accepted, (long long)u.duplicates);
-        api_json(rs, 200, json_pack("{s:I,s:I,s:I}", "accepted", (json_int_t)u.accepted,
-                                    "duplicates", (json_int_t)u.duplicates, "acked_through",
-                                    (json_int_t)u.max_seq));
-    }
-}
-
 /* The health report is open-ended (docs/api.md, the heartbeat row): hb_tx reads
  * the members it knows and stores the report as sent. */
 static const sup_schema heartbeat_schema = {0, SUP_BODY_ANY, NULL};
@@ -576,7 +502,7 @@ const sup_api_route sup_routes_device[] = {
      "health report; answers the version, pending commands and the next nonce"},
     {"POST", "/v1/device/commands/*/ack", KS_AUTH_DEVICE, dev_ack, &ack_schema,
      "acknowledge a command"},
-    {"POST", "/v1/device/audit", KS_AUTH_DEVICE, dev_audit, &audit_schema,
+    {"POST", "/v1/device/audit", KS_AUTH_DEVICE, api_dev_audit, &api_dev_audit_schema,
      "upload device audit records"},
     {"POST", "/v1/device/time", KS_AUTH_DEVICE, dev_time, &time_schema,
      "a supervisor-signed time token for a nonce"},

@@ -137,6 +137,7 @@ typedef struct sup_metrics {
 typedef struct sup_publisher sup_publisher;
 typedef struct sup_nonces sup_nonces;
 typedef struct sup_ctx sup_ctx;
+typedef struct sup_conmem sup_conmem;
 
 /*
  * Hooks later parts (the diagnosis engine) attach to. Called without the
@@ -157,6 +158,7 @@ struct sup_ctx {
     sup_db *db;
     uint8_t sk[KS_SECKEY_SIZE];  /* active supervisor signing key (a token's: sup_signer.h) */
     struct sup_signer *signer;   /* tokens holding signing keys (sup_signer.c) */
+    struct sup_conmem *conmem;   /* console sessions' monotonic times, unknown names' failures */
     uint8_t pk[KS_PUBKEY_SIZE];
     int64_t key_seq;
     char *pass;                  /* key file passphrase, kept to seal rotated keys */

@@ -285,6 +285,26 @@ int sup_clone_observe(sup_ctx *s, int64_t ctrl, int64_t seq, json_t *rec, int *k
 
     if (!sup_clone_use_from_record(rec, ctrl, key, &u))
         return KS_DB_OK;
+    /* Only a key this controller holds can have been granted there: its
+     * scope, or every scope (0). A use of any other key is no decision of
+     * that controller but a claim, and a compromised controller of one site
+     * could otherwise get any site's keys suspended (field2). */
+    {
+        uint8_t raw[KS_KEYID_SIZE];
+        int64_t n = 0;
+        ks_unhex(raw, sizeof raw, key);
+        sup_dbv p[2] = {sup_dbv_int(ctrl), sup_dbv_blob(raw, sizeof raw)};
+        if ((rc = sup_db_int(s->db, "SELECT COUNT(*) FROM keys k, controllers c WHERE c.id = ?"
+                             " AND k.key_id = ? AND (k.scope = 0 OR k.scope = c.scope)", p, 2,
+                             &n)) != KS_DB_OK)
+            return rc;
+        if (n == 0) {
+            sup_log(KS_LOG_WARN, "clone.use_out_of_scope", "controller=%lld seq=%lld key=%s"
+                    " detail=\"a granted use of a key outside the controller's scope is not"
+                    " compared\"", (long long)ctrl, (long long)seq, key);
+            return KS_DB_OK;
+        }
+    }
     /* The diagnosis' tolerance (KEYSUP_DIAG_CLOCK_TOLERANCE overrides the
      * file), so KSE-600 and this rule agree on what a good clock is. */
     {

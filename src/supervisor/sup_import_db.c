@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sup_csvcell.h"
 #include "ks_hex.h"
 #include "sup_import.h"
 
@@ -227,14 +228,20 @@ static void privs_text(char *out, size_t cap, uint64_t bits)
 }
 
 /* A CSV field: quoted when it holds a comma or a quote; line breaks (which
- * the line-based reader cannot take) become spaces. */
+ * the line-based reader cannot take) become spaces; a formula start gets an
+ * apostrophe (sup_csvcell.h), which the import takes off again. */
 static void csv_field(obuf *b, const char *t)
 {
+    int q = sup_csv_needs_quote(t, strlen(t));
     if (!strpbrk(t, ",\"\r\n")) {
+        if (q)
+            put(b, "'", 1);
         puts_(b, t);
         return;
     }
     put(b, "\"", 1);
+    if (q) /* inside the quotes: the cell's text starts with it */
+        put(b, "'", 1);
     for (; *t; t++) {
         char c = *t == '\r' || *t == '\n' ? ' ' : *t;
         if (c == '"')

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sup_csvcell.h"
 #include "ks_hex.h"
 #include "sup_import.h"
 
@@ -323,6 +324,11 @@ static int csv_line(const ks_crypto *cr, sup_import *im, uint32_t line, const ch
     for (int i = 0; i < n; i++) {
         v[map[i]] = f[i];
         vl[map[i]] = fl[i];
+    }
+    /* The export's formula escape comes off (sup_csvcell.h). */
+    if (v[F_LABEL] && sup_csv_quoted(v[F_LABEL], vl[F_LABEL])) {
+        v[F_LABEL]++;
+        vl[F_LABEL]--;
     }
     return row_add(cr, im, line, v, vl);
 }

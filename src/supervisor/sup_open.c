@@ -28,6 +28,7 @@
 #include "sup_signer.h"
 #include "sup_devcache.h"
 #include "sup_keyview.h"
+#include "sup_conmem.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
 {
@@ -311,5 +312,6 @@ void sup_close(sup_ctx *s)
     sup_keyview_free(s);
     sup_devcache_free(s);
     sup_signer_free(s);
+    sup_conmem_free(s);
     pthread_mutex_destroy(&s->lock);
 }

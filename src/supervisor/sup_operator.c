@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sup_console.h"
+#include "sup_conmem.h"
 
 const char sup_console_schema[] =
     "CREATE TABLE operators(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
@@ -173,6 +174,16 @@ int sup_operator_signin(sup_ctx *s, const char *name, const char *password, sup_
          * parallel must meet the lock their predecessors are about to set,
          * not the account as it was (a right password clears it below). */
         rc = count_failure(s, o.id, now);
+    if (rc == KS_DB_OK && !o.found) {
+        /* A name that is no operator is counted and locked by the same
+         * rule, so the answers do not tell which names exist (sup_conmem.c). */
+        if (sup_conmem_ghost_locked(s, name, now, out)) {
+            pthread_mutex_unlock(&s->lock);
+            snprintf(out->name, sizeof out->name, "%s", name);
+            return KS_E_OPERATOR_LOCKED;
+        }
+        sup_conmem_ghost_fail(s, name, now, out);
+    }
     pthread_mutex_unlock(&s->lock);
     if (rc != KS_DB_OK) {
         sodium_memzero(o.hash, sizeof o.hash);

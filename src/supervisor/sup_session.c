@@ -8,7 +8,11 @@
  * signs nobody in. The cookie is HttpOnly (page scripts cannot read it),
  * SameSite=Strict (other sites' pages do not send it) and Secure under TLS.
  * A session ends when idle longer than console_idle, older than
- * console_session_max, signed out, or its operator removed.
+ * console_session_max, signed out, or its operator removed. The two limits
+ * are judged on the monotonic clock (sup_conmem.c); the wall-clock columns
+ * are for display, for the housekeeping purge at each sign-in (a wall clock
+ * stepped forward can only end sessions early there, never extend them)
+ * and for a session this process has not seen before.
  *
  * CSRF: POST, PUT, PATCH and DELETE with a session cookie must carry the
  * session's token in X-Keysup-CSRF (the console reads it from GET
@@ -24,6 +28,7 @@
 #include <string.h>
 
 #include "sup_api.h"
+#include "sup_conmem.h"
 #include "sup_console.h"
 #include "sup_diag.h"
 
@@ -65,6 +70,8 @@ int sup_session_create(sup_ctx *s, int64_t operator_id, const char *address, cha
     }
     rc = sup_db_exec(s->db, "INSERT INTO console_sessions(hash, operator_id, csrf, created_at,"
                             " last_used, address) VALUES (?,?,?,?,?,?)", p, 6, NULL, NULL);
+    if (rc == KS_DB_OK) /* its monotonic start is now */
+        (void)sup_conmem_session(s, h, now, now, now, sup_conmem_mono());
     return rc == KS_DB_OK ? KS_OK : KS_E_IO;
 }
 
@@ -103,7 +110,7 @@ static int sess_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *nam
     return 1;
 }
 
-static void lookup(sup_req *rq, sess_row *r, int64_t *created);
+static void lookup(sup_req *rq, sess_row *r, int64_t *created, uint8_t h[KS_HASH_SIZE]);
 
 static int state_changing(const char *method)
 {
@@ -119,14 +126,16 @@ int sup_session_auth(sup_req *rq, sup_resp *rs, int need, const char *action)
     sess_row r;
     sup_dbv p[2];
     int64_t now = (int64_t)sup_now();
+    uint8_t h[KS_HASH_SIZE];
     char kse[12];
 
     memset(&r, 0, sizeof r);
     if (c) {
         pthread_mutex_lock(&s->lock);
-        lookup(rq, &r, NULL);
-        if (r.found && (now - r.last_used > (int64_t)s->cfg.console.idle ||
-                        now - r.created_at >= (int64_t)s->cfg.console.session_max)) {
+        lookup(rq, &r, NULL, h);
+        /* Expiry on the monotonic clock (sup_conmem.c): a wall clock set
+         * back must not keep a session alive; the columns are for display. */
+        if (r.found && sup_conmem_session(s, h, r.created_at, r.last_used, now, sup_conmem_mono())) {
             p[0] = sup_dbv_int(r.id);
             sup_db_exec(s->db, "DELETE FROM console_sessions WHERE id = ?", p, 1, NULL, NULL);
             r.found = 0;
@@ -176,16 +185,18 @@ int sup_session_auth(sup_req *rq, sup_resp *rs, int need, const char *action)
 }
 
 /* The session row of rq's cookie (r->found 0 when none). Lock held. */
-static void lookup(sup_req *rq, sess_row *r, int64_t *created)
+static void lookup(sup_req *rq, sess_row *r, int64_t *created, uint8_t h[KS_HASH_SIZE])
 {
     const char *c = MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, COOKIE_NAME);
-    uint8_t h[KS_HASH_SIZE];
+    uint8_t hb[KS_HASH_SIZE];
     sup_dbv p;
+    if (!h)
+        h = hb;
     memset(r, 0, sizeof *r);
     if (!c || strlen(c) != 68 || strncmp(c, "kss_", 4) != 0)
         return;
     sup_token_hash(&rq->s->crypto, c, h);
-    p = sup_dbv_blob(h, sizeof h);
+    p = sup_dbv_blob(h, KS_HASH_SIZE);
     sup_db_exec(rq->s->db, "SELECT s.id, s.csrf, s.created_at, s.last_used, o.name, o.role"
                            " FROM console_sessions s JOIN operators o ON o.id = s.operator_id"
                            " WHERE s.hash = ?", &p, 1, sess_cb, r);
@@ -197,13 +208,17 @@ int sup_session_csrf(sup_req *rq, char csrf[65], uint64_t *expires_at)
 {
     sess_row r;
     int64_t created = 0;
+    uint8_t h[KS_HASH_SIZE];
+    uint64_t mono_end;
     pthread_mutex_lock(&rq->s->lock);
-    lookup(rq, &r, &created);
+    lookup(rq, &r, &created, h);
+    mono_end = r.found ? sup_conmem_session_expires(rq->s, h, sup_now(), sup_conmem_mono()) : 0;
     pthread_mutex_unlock(&rq->s->lock);
     if (!r.found)
         return -1;
     memcpy(csrf, r.csrf, 65);
-    *expires_at = (uint64_t)created + rq->s->cfg.console.session_max;
+    /* For display: the end the monotonic clock keeps, in wall-clock time. */
+    *expires_at = mono_end ? mono_end : (uint64_t)created + rq->s->cfg.console.session_max;
     sodium_memzero(r.csrf, sizeof r.csrf);
     return 0;
 }
@@ -211,9 +226,11 @@ int sup_session_csrf(sup_req *rq, char csrf[65], uint64_t *expires_at)
 void sup_session_end(sup_req *rq)
 {
     sess_row r;
+    uint8_t h[KS_HASH_SIZE];
     pthread_mutex_lock(&rq->s->lock);
-    lookup(rq, &r, NULL);
+    lookup(rq, &r, NULL, h);
     if (r.found) {
+        sup_conmem_session_end(rq->s, h);
         sup_dbv p = sup_dbv_int(r.id);
         sup_db_exec(rq->s->db, "DELETE FROM console_sessions WHERE id = ?", &p, 1, NULL, NULL);
     }

@@ -74,4 +74,22 @@ grep -qi '^x-content-type-options: nosniff' "$W/h.txt" || fail "no nosniff on an
 curl -s -D "$W/h2.txt" -o /dev/null "$U/v1/keys:export" -H "Authorization: Bearer $(cat "$W/admin.tok")"
 grep -qi '^x-content-type-options: nosniff' "$W/h2.txt" || fail "no nosniff on the CSV export"
 ok "API answers, JSON and CSV, carry X-Content-Type-Options: nosniff"
+# ----- user enumeration through the lock: a real name was locked after
+# console_deny failures (403 KSE-740, Retry-After), an unknown one never was,
+# so three wrong passwords told which names exist. Both now answer alike.
+api operator add tech3 --role operator --password-file "$W/op.pw" >/dev/null || fail "operator add tech3"
+answers() { # NAME: the status, code, message (name blanked) and Retry-After of 3 wrong sign-ins
+    local i
+    for i in 1 2 3; do
+        curl -s -D "$W/e.h" -o "$W/e.json" -w '%{http_code} ' -H 'Content-Type: application/json' \
+            -d "{\"name\":\"$1\",\"password\":\"wrong-$i\"}" "$U/v1/session"
+        j "$W/e.json" 'd["error"]["code"] + " " + d["error"]["message"]' | sed "s/$1/NAME/g; s/[0-9]\+ s /N s /"
+        grep -qi '^retry-after:' "$W/e.h" && echo "retry-after" || echo "-"
+    done
+}
+answers tech3 >"$W/known.txt"
+answers nobody-here >"$W/unknown.txt"
+grep -q "KSE-740" "$W/known.txt" || fail "the real name was never locked: $(cat "$W/known.txt")"
+diff "$W/known.txt" "$W/unknown.txt" >"$W/enum.diff" || fail "a real and an unknown name answer differently: $(cat "$W/enum.diff")"
+ok "three wrong sign-ins: a real name and an unknown one get the same answers (lock included)"
 echo "attack_console_e2e: all $steps steps passed"

