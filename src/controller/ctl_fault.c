@@ -90,7 +90,7 @@ static json_t *f_corrupt_sector(ctl_agent *a, json_t *req, json_t *v)
     return NULL;
 }
 
-/* Wears out the next N free pool sectors (layout 2) the store will write a
+/* Wears out the next N free pool sectors (layout 2 or 3) the store will write a
  * page to, loudly: their erases and programs fail, as worn flash does. The
  * next install or fold meets them and retires them (the health report's
  * retired_sectors, KSE-311). In RAM only, like the other faults: the image
@@ -136,7 +136,7 @@ static const fault_kind kinds[] = {
     {"protocol", "the protocol version reported", f_protocol},
     {"power_cut", "the write (counted from now) that loses power", f_power_cut},
     {"max_offline", "seconds without a sync before KSE-110 (RAM only)", f_max_offline},
-    {"wear_pool", "free pool sectors (layout 2) to wear out: the next writes retire them",
+    {"wear_pool", "free pool sectors (layout 2 or 3) to wear out: the next writes retire them",
      f_wear_pool},
 };
 

@@ -48,7 +48,7 @@ agent test --enable-fault-hooks
 sock test --json help >"$W/help2.json" || fail "ctl help (hooks)"
 [ "$(j "$W/help2.json" '"fault" in [o["op"] for o in d["ops"]] and d["fault_hooks"]')" = True ] \
     || fail "help with hooks: $(cat "$W/help2.json")"
-[ "$(j "$W/help2.json" 'len(d["fault_kinds"])')" = 7 ] || fail "fault kinds: $(cat "$W/help2.json")"
+[ "$(j "$W/help2.json" 'len(d["fault_kinds"])')" = 8 ] || fail "fault kinds: $(cat "$W/help2.json")"
 sock test fault skew_clock 5 >/dev/null || fail "fault skew_clock with hooks"
 sock test fault bogus >"$W/out" 2>"$W/err" && fail "unknown fault accepted"
 grep -q "unknown fault 'bogus'" "$W/err" || fail "unknown fault: $(cat "$W/err")"
