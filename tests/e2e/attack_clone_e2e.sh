@@ -18,10 +18,8 @@ sup_start
 URL="$KEYSUP_SERVER"
 ctl_add door 1
 ctl_run door
-keygen victim
-api key enrol --public-key "$W/victim.key" --privilege SUPERVISOR --privilege VOID --scope 1 \
-    >"$W/victim.json" || fail "enrol victim"
-KID=$(j "$W/victim.json" 'd["key_id"]')
+sv_key victim
+KID=$SV_KID
 wait_until 20 "door in step" in_step door
 "$B/keysup" --json key present "$W/victim.key" --controller "$W/door.sock" --action void \
     --counter 500 >"$W/present.out" 2>"$W/present.err" || fail "victim at door: $(cat "$W/present.err")"

@@ -16,10 +16,8 @@ ctl_add ca 1
 ctl_add cb 1
 ctl_run ca
 ctl_run cb
-keygen cloned
-api key enrol --public-key "$W/cloned.key" --privilege SUPERVISOR --privilege VOID --scope 1 \
-    >"$W/cloned.json" || fail "enrol"
-KID=$(j "$W/cloned.json" 'd["key_id"]')
+sv_key cloned
+KID=$SV_KID
 wait_until 20 "ca in step" in_step ca
 wait_until 20 "cb in step" in_step cb
 

@@ -21,12 +21,7 @@ ctl_run cb
 CA=${CTL_ID[ca]}
 CB=${CTL_ID[cb]}
 
-enrol() {  # enrol NAME: a supervisor key for void in scope 1; sets KID[NAME]
-    keygen "$1"
-    api key enrol --public-key "$W/$1.key" --privilege SUPERVISOR --privilege VOID --scope 1 \
-        >"$W/$1.json" || fail "enrol $1"
-    KID[$1]=$(j "$W/$1.json" 'd["key_id"]')
-}
+enrol() { sv_key "$1"; KID[$1]=$SV_KID; }  # enrol NAME: sv_key; sets KID[NAME]
 declare -A KID
 # present_at KEY CTRL COUNTER: exit 0 when granted; the decision in present.out
 uploaded() {  # uploaded CTRL: its audit ring is empty of unsent records

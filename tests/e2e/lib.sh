@@ -144,6 +144,16 @@ present_at() {
         --counter "$3" >"$W/present.out" 2>"$W/present.err"
 }
 
+# sv_key NAME: a software key NAME.key enrolled with SUPERVISOR and VOID in
+# scope 1 (NAME.json); sets SV_KID to its key id (a variable, not output,
+# so that a failure's message is not swallowed by a command substitution)
+sv_key() {
+    keygen "$1"
+    api key enrol --public-key "$W/$1.key" --privilege SUPERVISOR --privilege VOID --scope 1 \
+        >"$W/$1.json" || fail "enrol $1"
+    SV_KID=$(j "$W/$1.json" 'd["key_id"]')
+}
+
 # key_is KID STATE: the key's state in the registry is STATE
 key_is() {
     [ "$(api key get "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = "$2" ]
