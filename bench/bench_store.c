@@ -12,15 +12,8 @@
 #include "ks_wear.h"
 #include "bench_store_util.h"
 
-#define SECTOR 4096u
-#define PROG 16u
 #define LOOKUPS 1000000u
 #define INDEX_STRIDE 32u
-/* Overlay: halves of 72 sectors = 2,048 entries of 144 B, table of 2,048
- * entries (36 B each, 72 KiB of RAM): two 1,000-change deltas fit, the
- * third folds. */
-#define OVL_HALF 72u
-#define OVL_CAP 2048u
 
 int main(void)
 {
@@ -28,8 +21,6 @@ int main(void)
     ks_flash_emu emu;
     ks_store st;
     ks_store_cfg cfg;
-    static ks_counter counters[64];
-    static uint8_t buf[64 * 1024];
     uint8_t pk[32], sk[64], rec[KS_RECORD_SIZE];
     ks_trust trust;
     ks_snap_header h;
@@ -47,33 +38,19 @@ int main(void)
     ks_trust_add(&trust, &c, pk);
 
     /* device: metadata 2x2 sectors, audit 4, the overlay (two halves of
-     * OVL_HALF sectors), two areas for n + changes records */
-    uint32_t area = ((n + 2 * CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
-    uint32_t sectors = 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
+     * OVL_HALF sectors), two areas for n + changes records; layout 1 */
+    uint32_t sectors = bench_store_sectors(n);
     if (ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0)
         return 1;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.flash = &emu.flash;
-    cfg.crypto = &c;
-    cfg.meta_sectors = 2;
-    cfg.audit_sectors = 4;
-    cfg.counters = counters;
-    cfg.counter_cap = 64;
-    cfg.buf = buf;
-    cfg.buf_size = sizeof buf;
-    static ks_ovl_ent ovl[OVL_CAP];
-    cfg.overlay_sectors = 2 * OVL_HALF;
-    cfg.overlay = ovl;
-    cfg.overlay_cap = OVL_CAP;
     /* the optional RAM index: one key id per 4 KiB of records (32 records) */
     uint32_t stride = getenv("KS_BENCH_STRIDE") ? (uint32_t)strtoul(getenv("KS_BENCH_STRIDE"), NULL, 10) : INDEX_STRIDE;
-    cfg.index_cap = KS_STORE_INDEX_CAP(n + CHANGES, stride);
-    cfg.index = malloc((size_t)cfg.index_cap * KS_KEYID_SIZE);
+    if (bench_store_cfg(&cfg, &emu.flash, &c, KS_STORE_INDEX_CAP(n + CHANGES, stride), 1) != 0)
+        return 1;
     if (ks_store_format(&st, &cfg, &trust) != 0)
         return 1;
 
     printf("store bench: %u credentials, emulated flash %u x %u B sectors, prog unit %u B, "
-           "work buffer %zu B\n", n, sectors, SECTOR, PROG, sizeof buf);
+           "work buffer %u B\n", n, sectors, SECTOR, PROG, cfg.buf_size);
     uint8_t *recs = bench_records(&c, n);
     size_t snap_len = KS_SNAP_HEADER_SIZE + (size_t)n * KS_RECORD_SIZE;
     uint8_t *snap = malloc(snap_len);

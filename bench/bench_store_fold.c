@@ -16,61 +16,21 @@
 
 #include "ks_flash_file.h"
 
-#define SECTOR 4096u
-#define PROG 16u
-#define OVL_HALF 72u
-#define OVL_CAP 2048u
 #define LOOKUPS 1000000u
-
-/* Counts every erase per sector and every byte programmed. */
-typedef struct counting {
-    ks_flash_emu *emu;
-    uint32_t *erases;
-    uint64_t erase_total, prog_bytes;
-} counting;
-
-static int c_read(void *ctx, uint32_t s, uint32_t o, void *b, uint32_t l)
-{
-    counting *c = ctx;
-    return c->emu->flash.read(c->emu->flash.ctx, s, o, b, l);
-}
-static int c_prog(void *ctx, uint32_t s, uint32_t o, const void *b, uint32_t l)
-{
-    counting *c = ctx;
-    c->prog_bytes += l;
-    return c->emu->flash.prog(c->emu->flash.ctx, s, o, b, l);
-}
-static int c_erase(void *ctx, uint32_t s)
-{
-    counting *c = ctx;
-    c->erases[s]++;
-    c->erase_total++;
-    return c->emu->flash.erase(c->emu->flash.ctx, s);
-}
-static int c_sync(void *ctx)
-{
-    counting *c = ctx;
-    return c->emu->flash.sync(c->emu->flash.ctx);
-}
 
 int main(void)
 {
     ks_crypto c;
     ks_flash_emu emu;
     ks_flash f;
-    counting cnt;
+    bench_cflash cnt;
     ks_store st;
     ks_store_cfg cfg;
-    static ks_counter counters[64];
-    static uint8_t buf[64 * 1024];
-    static ks_ovl_ent ovl[OVL_CAP];
     uint8_t pk[32], sk[64], rec[KS_RECORD_SIZE];
     ks_trust trust;
     ks_snap_header h;
     ks_recsrc src;
     uint32_t n = 1000000, deltas = 60;
-    int layout1 = getenv("KS_BENCH_LAYOUT") && strcmp(getenv("KS_BENCH_LAYOUT"), "1") == 0;
-    int layout2 = getenv("KS_BENCH_LAYOUT") && strcmp(getenv("KS_BENCH_LAYOUT"), "2") == 0;
     double t0, t1;
 
     if (getenv("KS_BENCH_N"))
@@ -84,39 +44,16 @@ int main(void)
     ks_trust_add(&trust, &c, pk);
 
     /* the same device as bench_store: two layout 1 areas for n + changes */
-    uint32_t area = ((n + 2 * CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
-    uint32_t sectors = 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
-    if (ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0)
+    uint32_t sectors = bench_store_sectors(n);
+    if (ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0 ||
+        bench_cflash_init(&cnt, &f, &emu) != 0)
         return 1;
-    memset(&cnt, 0, sizeof cnt);
-    cnt.emu = &emu;
-    cnt.erases = calloc(sectors, sizeof *cnt.erases);
-    f = emu.flash;
-    f.ctx = &cnt;
-    f.read = c_read;
-    f.prog = c_prog;
-    f.erase = c_erase;
-    f.sync = c_sync;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.flash = &f;
-    cfg.crypto = &c;
-    cfg.meta_sectors = 2;
-    cfg.audit_sectors = 4;
-    cfg.counters = counters;
-    cfg.counter_cap = 64;
-    cfg.buf = buf;
-    cfg.buf_size = sizeof buf;
-    cfg.overlay_sectors = 2 * OVL_HALF;
-    cfg.overlay = ovl;
-    cfg.overlay_cap = OVL_CAP;
     /* the RAM index: one key id per 4 KiB page (layout 2 pages hold 27-31
-     * records after folds; layout 1 gets the same RAM) */
-    cfg.index_cap = KS_STORE_INDEX_CAP(n + 60 * 300 + CHANGES, 24);
-    cfg.index = malloc((size_t)cfg.index_cap * KS_KEYID_SIZE);
-    if (!layout1)
-        cfg.sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(sectors), 1);
-    if (!layout1 && !layout2) /* layout 3: per-sector erase counts */
-        cfg.erase_counts = calloc(KS_STORE_ERASE_COUNTS_LEN(sectors), sizeof *cfg.erase_counts);
+     * records after folds; layout 1 gets the same RAM); KS_BENCH_LAYOUT
+     * picks the layout (bench_store_layout) */
+    if (bench_store_cfg(&cfg, &f, &c, KS_STORE_INDEX_CAP(n + 60 * 300 + CHANGES, 24),
+                        bench_store_layout()) != 0)
+        return 1;
     if (ks_store_format(&st, &cfg, &trust) != 0)
         return 1;
     printf("store fold bench: %u credentials, layout %d, %u x %u B sectors (%s), overlay of "

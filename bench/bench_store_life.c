@@ -1,6 +1,6 @@
 /*
- * bench_store_life.c - issue 18's long mode: a paged store (layout 2,
- * overlay on) of 1,000,000 keys living through years of change on a flash
+ * bench_store_life.c - issue 18's long mode: a paged store (layout 3,
+ * least-erased-first allocation, overlay on; KS_BENCH_LAYOUT=2 for layout 2) of 1,000,000 keys living through years of change on a flash
  * that wears out. Each simulated day brings 10 deltas of 1,000 changes
  * (400 updates, 300 removals, 300 insertions: 10,000 changes a day); every
  * sector is rated for 10,000 erases, and a seeded PRNG picks pool sectors
@@ -24,10 +24,6 @@
 
 #include "ks_wear.h"
 
-#define SECTOR 4096u
-#define PROG 16u
-#define OVL_HALF 72u
-#define OVL_CAP 2048u
 #define PER_DAY 10u
 #define N_UPD 400u
 #define N_RM 300u
@@ -40,40 +36,6 @@ static uint32_t rnd(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return (uint32_t)(rng >> 11);
-}
-
-/* The flash: counts every sector's erases; a sector wears out (loudly or
- * silently, ks_flash_emu_wear) at the erase that reaches its life. */
-typedef struct life_flash {
-    ks_flash_emu *emu;
-    uint32_t *erases, *life;
-    uint8_t *how;
-    uint64_t erase_total, prog_bytes;
-} life_flash;
-
-static int l_read(void *ctx, uint32_t s, uint32_t o, void *b, uint32_t l)
-{
-    life_flash *w = ctx;
-    return w->emu->flash.read(w->emu->flash.ctx, s, o, b, l);
-}
-static int l_prog(void *ctx, uint32_t s, uint32_t o, const void *b, uint32_t l)
-{
-    life_flash *w = ctx;
-    w->prog_bytes += l;
-    return w->emu->flash.prog(w->emu->flash.ctx, s, o, b, l);
-}
-static int l_erase(void *ctx, uint32_t s)
-{
-    life_flash *w = ctx;
-    w->erase_total++;
-    if (s < w->emu->flash.sector_count && ++w->erases[s] >= w->life[s] && !w->emu->worn[s])
-        ks_flash_emu_wear(w->emu, s, w->how[s]);
-    return w->emu->flash.erase(w->emu->flash.ctx, s);
-}
-static int l_sync(void *ctx)
-{
-    life_flash *w = ctx;
-    return w->emu->flash.sync(w->emu->flash.ctx);
 }
 
 /* First index in recs[0..n) whose key id falls in bucket b or later. */
@@ -204,7 +166,7 @@ typedef struct spread {
     double pool_mean, dev_mean;
 } spread;
 
-static void measure(const life_flash *w, const ks_store *st, uint32_t sectors, spread *o)
+static void measure(const bench_cflash *w, const ks_store *st, uint32_t sectors, spread *o)
 {
     uint64_t ps = 0, ds = 0;
     memset(o, 0, sizeof *o);
@@ -226,16 +188,14 @@ int main(void)
     ks_crypto c;
     ks_flash_emu emu;
     ks_flash f;
-    life_flash lf;
+    bench_cflash lf;
     ks_store st;
     ks_store_cfg cfg;
-    static ks_counter counters[64];
-    static uint8_t buf[64 * 1024];
-    static ks_ovl_ent ovl[OVL_CAP];
     uint8_t pk[32], sk[64];
     ks_trust trust;
     uint32_t n = 1000000, days = getenv("KEYSUP_LONG") ? 3650 : 36, endurance = 10000;
     uint32_t report = 100;
+    int layout = bench_store_layout();
 
     if (getenv("KS_BENCH_N"))
         n = (uint32_t)strtoul(getenv("KS_BENCH_N"), NULL, 10);
@@ -251,42 +211,21 @@ int main(void)
     ks_trust_init(&trust);
     ks_trust_add(&trust, &c, pk);
 
-    /* the device of bench_store_fold: room for two layout 1 areas */
-    uint32_t area = ((n + 2 * CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
-    uint32_t sectors = 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
-    if (ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0)
+    /* the device of bench_store_fold: room for two layout 1 areas; layout
+     * 3 unless KS_BENCH_LAYOUT=2 (the run needs a paged store) */
+    uint32_t sectors = bench_store_sectors(n);
+    if (layout < 2 || ks_flash_emu_init(&emu, SECTOR, sectors, PROG, 0xFF) != 0 ||
+        bench_cflash_init(&lf, &f, &emu) != 0)
         return 1;
-    memset(&lf, 0, sizeof lf);
-    lf.emu = &emu;
-    lf.erases = calloc(sectors, sizeof *lf.erases);
     lf.life = malloc(sectors * sizeof *lf.life);
     lf.how = calloc(sectors, 1);
-    if (!lf.erases || !lf.life || !lf.how)
+    if (!lf.life || !lf.how)
         return 1;
     for (uint32_t s = 0; s < sectors; s++)
         lf.life[s] = endurance;
-    f = emu.flash;
-    f.ctx = &lf;
-    f.read = l_read;
-    f.prog = l_prog;
-    f.erase = l_erase;
-    f.sync = l_sync;
     f.endurance = endurance;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.flash = &f;
-    cfg.crypto = &c;
-    cfg.meta_sectors = 2;
-    cfg.audit_sectors = 4;
-    cfg.counters = counters;
-    cfg.counter_cap = 64;
-    cfg.buf = buf;
-    cfg.buf_size = sizeof buf;
-    cfg.overlay_sectors = 2 * OVL_HALF;
-    cfg.overlay = ovl;
-    cfg.overlay_cap = OVL_CAP;
-    cfg.index_cap = KS_STORE_INDEX_CAP(n + CHANGES, 24);
-    cfg.index = malloc((size_t)cfg.index_cap * KS_KEYID_SIZE);
-    cfg.sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(sectors), 1);
+    if (bench_store_cfg(&cfg, &f, &c, KS_STORE_INDEX_CAP(n + CHANGES, 24), layout) != 0)
+        return 1;
     if (ks_store_format(&st, &cfg, &trust) != 0 || !st.paged)
         return 1;
     /* early deaths: 1 pool sector in 4,000, after 50..2,000 erases */
@@ -297,9 +236,10 @@ int main(void)
             lf.how[st.pool_first + s] = rnd() % 2 ? KS_EMU_WORN_LOUD : KS_EMU_WORN_SILENT;
             early++;
         }
-    printf("store life bench: %u keys, %u days of %u deltas of 1,000 changes, %u x %u B "
-           "sectors (pool %u), endurance %u, %u pool sectors die early\n",
-           n, days, PER_DAY, sectors, SECTOR, st.pool_sectors, endurance, early);
+    printf("store life bench: %u keys, layout %d, %u days of %u deltas of 1,000 changes, "
+           "%u x %u B sectors (pool %u), endurance %u, %u pool sectors die early\n",
+           n, st.counted ? 3 : 2, days, PER_DAY, sectors, SECTOR, st.pool_sectors, endurance,
+           early);
 
     gen g;
     memset(&g, 0, sizeof g);

@@ -10,6 +10,128 @@
 
 #define CHANGES 1000u
 
+#define SECTOR 4096u
+#define PROG 16u
+/* Overlay: halves of 72 sectors = 2,048 entries of 144 B, table of 2,048
+ * entries (36 B each, 72 KiB of RAM): two 1,000-change deltas fit, the
+ * third folds. */
+#define OVL_HALF 72u
+#define OVL_CAP 2048u
+
+/* Sectors of the bench device for n records: metadata 2x2, audit 4, the
+ * overlay (two halves of OVL_HALF), two layout 1 areas for n + changes
+ * records (a paged layout gets the same device, so the runs compare). */
+static inline uint32_t bench_store_sectors(uint32_t n)
+{
+    uint32_t area = ((n + 2 * CHANGES) * (KS_RECORD_SIZE + 4) + 512 + SECTOR - 1) / SECTOR + 1;
+    return 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
+}
+
+/* The layout KS_BENCH_LAYOUT asks for: 1, 2, or (default) 3. */
+static inline int bench_store_layout(void)
+{
+    const char *e = getenv("KS_BENCH_LAYOUT");
+    return e && strcmp(e, "1") == 0 ? 1 : e && strcmp(e, "2") == 0 ? 2 : 3;
+}
+
+/*
+ * A flash over emu that counts every sector's erases and every byte
+ * programmed. With life (and how) set, a sector wears out
+ * (ks_flash_emu_wear, loudly or silently as how says) at the erase that
+ * reaches its life.
+ */
+typedef struct bench_cflash {
+    ks_flash_emu *emu;
+    uint32_t *erases, *life;
+    uint8_t *how;
+    uint64_t erase_total, prog_bytes;
+} bench_cflash;
+
+static inline int bench_cf_read(void *ctx, uint32_t s, uint32_t o, void *b, uint32_t l)
+{
+    bench_cflash *w = ctx;
+    return w->emu->flash.read(w->emu->flash.ctx, s, o, b, l);
+}
+static inline int bench_cf_prog(void *ctx, uint32_t s, uint32_t o, const void *b, uint32_t l)
+{
+    bench_cflash *w = ctx;
+    w->prog_bytes += l;
+    return w->emu->flash.prog(w->emu->flash.ctx, s, o, b, l);
+}
+static inline int bench_cf_erase(void *ctx, uint32_t s)
+{
+    bench_cflash *w = ctx;
+    w->erase_total++;
+    if (s < w->emu->flash.sector_count) {
+        w->erases[s]++;
+        if (w->life && w->erases[s] >= w->life[s] && !w->emu->worn[s])
+            ks_flash_emu_wear(w->emu, s, w->how[s]);
+    }
+    return w->emu->flash.erase(w->emu->flash.ctx, s);
+}
+static inline int bench_cf_sync(void *ctx)
+{
+    bench_cflash *w = ctx;
+    return w->emu->flash.sync(w->emu->flash.ctx);
+}
+
+/* Wraps emu (already made) into w and the flash f the store is given: 0,
+ * or -1 when the counters cannot be allocated. */
+static inline int bench_cflash_init(bench_cflash *w, ks_flash *f, ks_flash_emu *emu)
+{
+    memset(w, 0, sizeof *w);
+    w->emu = emu;
+    w->erases = calloc(emu->flash.sector_count, sizeof *w->erases);
+    if (!w->erases)
+        return -1;
+    *f = emu->flash;
+    f->ctx = w;
+    f->read = bench_cf_read;
+    f->prog = bench_cf_prog;
+    f->erase = bench_cf_erase;
+    f->sync = bench_cf_sync;
+    return 0;
+}
+
+/*
+ * The store configuration of the benches on flash f: 2 metadata and 4
+ * audit sectors, the overlay, a 64 KiB work buffer, an index of index_cap
+ * key ids, and layout 1, 2 (sector map) or 3 (sector map and erase
+ * counts). The tables are static: one store per bench process. 0, or -1
+ * when an allocation fails.
+ */
+static inline int bench_store_cfg(ks_store_cfg *cfg, ks_flash *f, const ks_crypto *c,
+                                  uint32_t index_cap, int layout)
+{
+    static ks_counter counters[64];
+    static uint8_t buf[64 * 1024];
+    static ks_ovl_ent ovl[OVL_CAP];
+    uint32_t sectors = f->sector_count;
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->flash = f;
+    cfg->crypto = c;
+    cfg->meta_sectors = 2;
+    cfg->audit_sectors = 4;
+    cfg->counters = counters;
+    cfg->counter_cap = 64;
+    cfg->buf = buf;
+    cfg->buf_size = sizeof buf;
+    cfg->overlay_sectors = 2 * OVL_HALF;
+    cfg->overlay = ovl;
+    cfg->overlay_cap = OVL_CAP;
+    cfg->index_cap = index_cap;
+    cfg->index = malloc((size_t)index_cap * KS_KEYID_SIZE);
+    if (!cfg->index)
+        return -1;
+    if (layout >= 2 && !(cfg->sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(sectors), 1)))
+        return -1;
+    if (layout >= 3 && !(cfg->erase_counts = calloc(KS_STORE_ERASE_COUNTS_LEN(sectors),
+                                                    sizeof *cfg->erase_counts)))
+        return -1;
+    return 0;
+}
+
 /* The in-memory binary search a store lookup is compared with: the index
  * of key in n sorted records, UINT32_MAX when absent. */
 static inline uint32_t mem_find(const uint8_t *recs, uint32_t n, const uint8_t *key)

@@ -169,10 +169,16 @@ static int flash_snap(fx_world *w, uint32_t n0, uint32_t count, uint64_t v, int 
     return ks_snapshot_write(&w->c, &h, img + KS_SNAP_HEADER_SIZE, count, w->sk, img, cap);
 }
 
-static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, int paged,
+/* A store image in the fuzzer's geometry, of layout 1, 2 (paged) or 3
+ * (paged, per-sector erase counts): v10 installed, the delta to v11
+ * applied (to the overlay when overlay is set); saved as is
+ * (deny_TAG_newest) and with the newest state damaged (deny_TAG_damaged). */
+static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, int layout,
                       const char *tag)
 {
     static uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(16)];
+    static uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(16)];
+    int paged = layout >= 2;
     char name[64];
     static uint8_t s1[KS_SNAP_HEADER_SIZE + 16 * KS_RECORD_SIZE],
         s2[KS_SNAP_HEADER_SIZE + 16 * KS_RECORD_SIZE], dl[KS_DELTA_PREFIX + 32 * KS_RECORD_SIZE];
@@ -191,7 +197,14 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
     if (ks_flash_emu_init(&e, 1024, 16, 16, 0xFF))
         return -1;
     flash_cfg(w, &e, &cfg, counters, buf, overlay ? ovl : NULL, meta, paged ? smap : NULL);
+    if (layout == 3) {
+        memset(counts, 0, sizeof counts);
+        cfg.erase_counts = counts;
+    }
     if ((err = ks_store_format(&st, &cfg, &w->trust)) != 0)
+        goto done;
+    err = KS_E_FORMAT;
+    if ((layout == 3) != (st.counted != 0) || paged != (st.paged != 0))
         goto done;
     step = "install v10";
     if ((err = flash_snap(w, 0, 12, 10, 0, s1, sizeof s1)) != 0 ||
@@ -240,48 +253,6 @@ done:
     return err;
 }
 
-/* A layout 3 image (paged, per-sector erase counts) in the fuzzer's own
- * geometry: v10 installed as pages, v11 appended to the overlay. */
-static int make_flash3(fx_world *w, const char *dir)
-{
-    static uint8_t s1[KS_SNAP_HEADER_SIZE + 16 * KS_RECORD_SIZE],
-        s2[KS_SNAP_HEADER_SIZE + 16 * KS_RECORD_SIZE], dl[KS_DELTA_PREFIX + 32 * KS_RECORD_SIZE];
-    ks_flash_emu e;
-    ks_store st;
-    ks_store_cfg cfg;
-    ks_counter counters[4];
-    ks_ovl_ent ovl[16];
-    static uint8_t buf[2048], smap[KS_STORE_SECTOR_MAP_BYTES(16)];
-    static uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(16)];
-    ks_snap_header h1;
-    ks_recsrc a, b;
-    size_t len;
-    int err;
-
-    if (ks_flash_emu_init(&e, 1024, 16, 16, 0xFF))
-        return -1;
-    flash_cfg(w, &e, &cfg, counters, buf, ovl, 3, smap);
-    cfg.buf_size = sizeof buf;
-    cfg.erase_counts = counts;
-    ks_recsrc_mem(&a, s1 + KS_SNAP_HEADER_SIZE, 12);
-    ks_recsrc_mem(&b, s2 + KS_SNAP_HEADER_SIZE, 14);
-    if ((err = ks_store_format(&st, &cfg, &w->trust)) != 0 ||
-        (err = flash_snap(w, 0, 12, 10, 0, s1, sizeof s1)) != 0 ||
-        (err = ks_snap_header_decode(&h1, s1, NULL)) != 0 ||
-        (err = ks_store_install(&st, s1, &a, FX_NOW, NULL)) != 0 ||
-        (err = flash_snap(w, 0, 14, 11, 1, s2, sizeof s2)) != 0 ||
-        (err = ks_delta_write(&a, &h1, &b, s2, dl, sizeof dl, &len)) != 0 ||
-        (err = ks_store_apply_delta(&st, dl, len, FX_NOW, NULL, NULL)) != 0)
-        goto done;
-    err = st.counted ? put(dir, "fuzz_flash_image", "layout3_overlay", e.mem, e.size)
-                     : KS_E_FORMAT;
-done:
-    if (err)
-        fprintf(stderr, "make_seeds: flash image (layout 3): %s\n", ks_strerror(err));
-    ks_flash_emu_close(&e);
-    return err;
-}
-
 int main(int argc, char **argv)
 {
     fx_world w;
@@ -321,9 +292,9 @@ int main(int argc, char **argv)
         make_answer(&w, dir, "rotation.bin", 0x07, "GET", "/v1/device/rotation", "", 200) ||
         make_answer(&w, dir, "audit404.bin", 0x2b, "POST", "/v1/device/audit", "{}", 404))
         return 1;
-    if (make_ctl_blobs(&w, dir) || make_flash(&w, dir, 1, 3, 0, "overlay") ||
-        make_flash(&w, dir, 0, 4, 0, "list") || make_flash(&w, dir, 0, 4, 1, "paged") ||
-        make_flash3(&w, dir))
+    if (make_ctl_blobs(&w, dir) || make_flash(&w, dir, 1, 3, 1, "overlay") ||
+        make_flash(&w, dir, 0, 4, 1, "list") || make_flash(&w, dir, 0, 4, 2, "paged") ||
+        make_flash(&w, dir, 1, 3, 3, "layout3"))
         return 1;
     printf("fuzz seeds written to %s\n", dir);
     return 0;

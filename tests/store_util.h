@@ -242,6 +242,26 @@ static inline void st_free(st_fix *f)
     ks_flash_emu_close(&f->emu);
 }
 
+/*
+ * For a test file whose tests each run on a fresh fixture: declares the
+ * fixture F and the cmocka hooks `setup` (st_fixture) and `teardown`
+ * (st_free) that its cmocka_unit_test_setup_teardown entries name.
+ */
+#define ST_FIXTURE_HOOKS(F)                                                                      \
+    static st_fix F;                                                                             \
+    static int setup(void **state)                                                               \
+    {                                                                                            \
+        (void)state;                                                                             \
+        st_fixture(&F);                                                                          \
+        return 0;                                                                                \
+    }                                                                                            \
+    static int teardown(void **state)                                                            \
+    {                                                                                            \
+        (void)state;                                                                             \
+        st_free(&F);                                                                             \
+        return 0;                                                                                \
+    }
+
 static inline int st_install(st_fix *f, const uint8_t *snap, uint32_t n)
 {
     ks_recsrc s;

@@ -5,21 +5,7 @@
  */
 #include "store_util.h"
 
-static st_fix F;
-
-static int setup(void **state)
-{
-    (void)state;
-    st_fixture(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    st_free(&F);
-    return 0;
-}
+ST_FIXTURE_HOOKS(F)
 
 /* Every probe answers as the snapshot in memory says. */
 static void expect_answers(const uint8_t *snap, uint32_t n)

@@ -10,21 +10,7 @@
  */
 #include "store_util.h"
 
-static st_fix F;
-
-static int setup(void **state)
-{
-    (void)state;
-    st_fixture(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    st_free(&F);
-    return 0;
-}
+ST_FIXTURE_HOOKS(F)
 
 /* CRC seed of a map entry or page: that of ks_store_page.c. */
 static uint32_t seed_of(uint64_t gen)

@@ -9,21 +9,7 @@
  */
 #include "store_util.h"
 
-static st_fix F;
-
-static int setup(void **state)
-{
-    (void)state;
-    st_fixture(&F);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    st_free(&F);
-    return 0;
-}
+ST_FIXTURE_HOOKS(F)
 
 static void sweep(int with_overlay)
 {

@@ -15,14 +15,8 @@ T="${KS_TESTS:?KS_TESTS must point to build/tests (sup_devreq)}"
 sup_init
 sup_start
 URL="$KEYSUP_SERVER"
-api controller add rogue --scope 1 >"$W/rogue.add.json" || fail "controller add rogue"
-RID=$(j "$W/rogue.add.json" 'd["id"]')
-RTOK=$(j "$W/rogue.add.json" 'd["provisioning_token"]')
-read -r RSEED RPK < <("$T/sup_devreq" keygen)
-curl -s -o "$W/rogue.enrol.json" -w '%{http_code}' -X POST "$URL/v1/device/enroll" \
-    -H 'Content-Type: application/json' -d "{\"token\":\"$RTOK\",\"public_key\":\"$RPK\"}" \
-    >"$W/rogue.enrol.st"
-[ "$(cat "$W/rogue.enrol.st")" = 200 ] || fail "rogue enrol: $(cat "$W/rogue.enrol.json")"
+rogue rogue 1
+RID=$ROGUE_ID RSEED=$ROGUE_SEED
 
 up() { "$T/sup_devreq" req "$URL" "$RSEED" "$RID" POST /v1/device/audit "$(cat "$1")" >"$1.out"; head -1 "$1.out"; }
 recs() { python3 "$HERE/audit_recs.py" "$@"; }

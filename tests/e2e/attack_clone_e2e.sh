@@ -18,25 +18,18 @@ sup_start
 URL="$KEYSUP_SERVER"
 ctl_add door 1
 ctl_run door
-keygen victim
-api key enrol --public-key "$W/victim.key" --privilege SUPERVISOR --privilege VOID --scope 1 \
-    >"$W/victim.json" || fail "enrol victim"
-KID=$(j "$W/victim.json" 'd["key_id"]')
+sv_key victim
+KID=$SV_KID
 wait_until 20 "door in step" in_step door
 "$B/keysup" --json key present "$W/victim.key" --controller "$W/door.sock" --action void \
     --counter 500 >"$W/present.out" 2>"$W/present.err" || fail "victim at door: $(cat "$W/present.err")"
 wait_until 15 "door uploads" sh -c "[ \"\$(\"$B/keysup-controller\" ctl --socket \"$W/door.sock\" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"store\"][\"audit_pending\"])')\" = 0 ]"
 ok "the victim's key used at door with counter 500, uploaded"
 
-rogue() { # NAME SCOPE: a registered controller whose device key the attacker holds
-    api controller add "$1" --scope "$2" >"$W/$1.add.json" || fail "controller add $1"
-    RID[$1]=$(j "$W/$1.add.json" 'd["id"]')
-    read -r RSEED[$1] rpk < <("$T/sup_devreq" keygen)
-    curl -s -o "$W/$1.enrol.json" -w '%{http_code}' -X POST "$URL/v1/device/enroll" \
-        -H 'Content-Type: application/json' \
-        -d "{\"token\":\"$(j "$W/$1.add.json" 'd["provisioning_token"]')\",\"public_key\":\"$rpk\"}" \
-        >"$W/$1.enrol.st"
-    [ "$(cat "$W/$1.enrol.st")" = 200 ] || fail "$1 enrol: $(cat "$W/$1.enrol.json")"
+rogue_at() { # NAME SCOPE: a registered controller whose device key the attacker holds
+    rogue "$1" "$2"
+    RID[$1]=$ROGUE_ID
+    RSEED[$1]=$ROGUE_SEED
 }
 declare -A RID RSEED
 forge() { # NAME: uploads a consistent chain with a use of the victim's key, counter 500
@@ -52,7 +45,7 @@ clone_open() {
 }
 state() { api key get "$KID" >"$W/key.json" && j "$W/key.json" 'd["state"]'; }
 
-rogue far 2
+rogue_at far 2
 forge far
 sleep 1
 clone_open && fail "a scope-2 controller's made-up use opened a clone incident on a scope-1 key"
@@ -61,7 +54,7 @@ grep -q "clone.use_out_of_scope" "$W/keysupd.log" || fail "the out-of-scope use 
 ok "a controller of another scope cannot get the key suspended: its claimed use is not compared"
 
 # The residual: a controller of the key's own scope, with a consistent chain.
-rogue near 1
+rogue_at near 1
 forge near
 wait_until 10 "the residual: a same-scope claim suspends" clone_open
 [ "$(state)" = suspended ] || fail "expected the documented residual (suspended), got $(state)"

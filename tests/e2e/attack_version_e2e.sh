@@ -24,14 +24,8 @@ V0=$(j "$W/door.show.json" 'd["published_version"]')
 
 # The rogue unit: a registered controller of the same scope whose device
 # key the attacker holds.
-api controller add rogue --scope 1 >"$W/rogue.add.json" || fail "controller add rogue"
-RID=$(j "$W/rogue.add.json" 'd["id"]')
-RTOK=$(j "$W/rogue.add.json" 'd["provisioning_token"]')
-read -r RSEED RPK < <("$T/sup_devreq" keygen)
-curl -s -o "$W/rogue.enrol.json" -w '%{http_code}' -X POST "$URL/v1/device/enroll" \
-    -H 'Content-Type: application/json' -d "{\"token\":\"$RTOK\",\"public_key\":\"$RPK\"}" \
-    >"$W/rogue.enrol.st"
-[ "$(cat "$W/rogue.enrol.st")" = 200 ] || fail "rogue enrol: $(cat "$W/rogue.enrol.json")"
+rogue rogue 1
+RID=$ROGUE_ID RSEED=$ROGUE_SEED
 
 hb() { "$T/sup_devreq" req "$URL" "$RSEED" "$RID" POST /v1/device/heartbeat "$1" | head -1; }
 ROOT=$(j "$W/door.show.json" 'd["published_root"]')

@@ -16,55 +16,48 @@ T="${KS_TESTS:?KS_TESTS must point to build/tests}"
 
 sup_init
 sup_start
-dev() { "$T/sup_devreq" req "$KEYSUP_SERVER" "$@"; }
-metric() { curl -s "$KEYSUP_SERVER/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
-enrol() { # TOKEN PKHEX -> controller id
-    curl -s -X POST "$KEYSUP_SERVER/v1/device/enroll" -H 'Content-Type: application/json' \
-        -d "{\"token\":\"$1\",\"public_key\":\"$2\",\"protocol_version\":1}" >"$W/enrol.json"
-    j "$W/enrol.json" 'd["controller_id"]'
-}
 HB='{"protocol_version":1}'
 
 api controller add door --scope 1 >"$W/door.json" || fail "controller add"
 read -r SEED PK < <("$T/sup_devreq" keygen)
-CID=$(enrol "$(j "$W/door.json" 'd["provisioning_token"]')" "$PK")
+CID=$(dev_enrol "$(j "$W/door.json" 'd["provisioning_token"]')" "$PK")
 
 # ----- 1. the cache serves the steady heartbeat
-h0=$(metric keysup_devcache_hits_total)
+h0=$(sup_metric keysup_devcache_hits_total)
 for i in 1 2 3 4 5; do
-    [ "$(dev "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)" = 200 ] || fail "heartbeat $i"
+    [ "$(devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)" = 200 ] || fail "heartbeat $i"
 done
-h1=$(metric keysup_devcache_hits_total)
+h1=$(sup_metric keysup_devcache_hits_total)
 [ -n "$h0" ] && [ "$h1" -ge $((h0 + 5)) ] || fail "device cache hits $h0 -> $h1 over 5 heartbeats"
 ok "the steady heartbeat is served from the device cache ($h0 -> $h1 hits)"
 
 # ----- 2. a command reaches the next heartbeat
 api controller command "$CID" time_sync >"$W/cmd.json" || fail "command: $(cat "$W/cmd.json")"
-dev "$SEED" "$CID" POST /v1/device/heartbeat "$HB" >"$W/hb.out"
+devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" >"$W/hb.out"
 [ "$(head -1 "$W/hb.out")" = 200 ] || fail "heartbeat after the command: $(cat "$W/hb.out")"
 tail -n +2 "$W/hb.out" | grep -q '"time_sync"' || fail "the next heartbeat lacks the command: $(cat "$W/hb.out")"
 ok "a queued command reaches the very next heartbeat"
 
 # ----- 3. a protocol change is seen by the next request
-dev "$SEED" "$CID" POST /v1/device/heartbeat '{"protocol_version":99}' >/dev/null
-out=$(dev "$SEED" "$CID" GET /v1/device/snapshot --out "$W/snap")
+devreq "$SEED" "$CID" POST /v1/device/heartbeat '{"protocol_version":99}' >/dev/null
+out=$(devreq "$SEED" "$CID" GET /v1/device/snapshot --out "$W/snap")
 [ "$(head -1 <<<"$out")" = 409 ] && grep -q "KSE-401" "$W/snap" || fail "protocol 99, snapshot: $out $(cat "$W/snap")"
-dev "$SEED" "$CID" POST /v1/device/heartbeat "$HB" >/dev/null
-out=$(dev "$SEED" "$CID" GET /v1/device/snapshot --out "$W/snap")
+devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" >/dev/null
+out=$(devreq "$SEED" "$CID" GET /v1/device/snapshot --out "$W/snap")
 [ "$(head -1 <<<"$out")" = 200 ] || fail "protocol 1 again, snapshot: $out"
 ok "a protocol change reaches the next request (409 KSE-401, then 200)"
 
 # ----- 4. revocation: the first request after it is refused
 for round in $(seq 1 10); do
-    dev "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1 | grep -q 200 || fail "round $round: warm"
+    devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1 | grep -q 200 || fail "round $round: warm"
     api controller provision "$CID" >"$W/prov.json" || fail "provision: $(cat "$W/prov.json")"
-    st=$(dev "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)
+    st=$(devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)
     [ "$st" = 401 ] || fail "round $round: the revoked device key got $st"
     read -r NSEED NPK < <("$T/sup_devreq" keygen)
-    [ "$(enrol "$(j "$W/prov.json" 'd["provisioning_token"]')" "$NPK")" = "$CID" ] || fail "re-enrol"
-    st=$(dev "$NSEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)
+    [ "$(dev_enrol "$(j "$W/prov.json" 'd["provisioning_token"]')" "$NPK")" = "$CID" ] || fail "re-enrol"
+    st=$(devreq "$NSEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)
     [ "$st" = 200 ] || fail "round $round: the re-enrolled key got $st"
-    st=$(dev "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)
+    st=$(devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)
     [ "$st" = 401 ] || fail "round $round: the old key after re-enrolment got $st"
     SEED=$NSEED
 done
@@ -73,7 +66,7 @@ ok "10 revocations: the old device key refused by the first request after each, 
 hammer() { # N: requests with the current key until the stop file, "start_ms status" lines
     while [ ! -e "$W/stop" ]; do
         t=$(now_ms)
-        echo "$t $(dev "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)"
+        echo "$t $(devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)"
     done >"$W/hammer.$1"
 }
 rm -f "$W/stop"
@@ -117,7 +110,7 @@ kill -0 "$HOLD" 2>/dev/null || fail "the slow request ended early: the slot was 
 status c1 'd' >/dev/null || fail "c1 status"
 busy=$(j "$W/c1.status.json" 'd["supervisor_busy"]')
 conds=$(j "$W/c1.status.json" 'd["conditions"]')
-[ "$busy" -gt 0 ] || fail "c1 counted no shed heartbeat (supervisor_busy $busy); shed $(metric keysup_shed_total)"
+[ "$busy" -gt 0 ] || fail "c1 counted no shed heartbeat (supervisor_busy $busy); shed $(sup_metric keysup_shed_total)"
 case "$conds" in *KSE-100*) fail "c1 raised KSE-100 for shed heartbeats: $conds" ;; esac
 grep -q "KSE-100 COMM_LOST" "$W/c1.log" && fail "c1 logged KSE-100 for shed heartbeats"
 api diagnose "$C1" >"$W/diag.json" || fail "diagnose: $(cat "$W/diag.json")"

@@ -22,24 +22,17 @@ sup_init
 sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
     "$W/sup/keysupd.conf"
 sup_start
-dev() { "$T/sup_devreq" req "$KEYSUP_SERVER" "$@"; }
-metric() { curl -s "$KEYSUP_SERVER/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
-enrol() { # TOKEN PKHEX -> controller id
-    curl -s -X POST "$KEYSUP_SERVER/v1/device/enroll" -H 'Content-Type: application/json' \
-        -d "{\"token\":\"$1\",\"public_key\":\"$2\",\"protocol_version\":1}" >"$W/enrol.json"
-    j "$W/enrol.json" 'd["controller_id"]'
-}
 HB='{"protocol_version":1}'
 # hb NAME SEED CID [--nonce N]: a heartbeat; status on line 1 of NAME.out, the answer after
-hb() { local f=$1; shift; dev "$2" "$3" POST /v1/device/heartbeat "$HB" "${@:4}" >"$W/$f.out"; head -1 "$W/$f.out"; }
+hb() { local f=$1; shift; devreq "$2" "$3" POST /v1/device/heartbeat "$HB" "${@:4}" >"$W/$f.out"; head -1 "$W/$f.out"; }
 next_of() { tail -n +2 "$W/$1.out" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("next_nonce", ""))'; }
 
 api controller add door-a --scope 1 >"$W/a.json" || fail "controller add a"
 api controller add door-b --scope 1 >"$W/b.json" || fail "controller add b"
 read -r SA PA < <("$T/sup_devreq" keygen)
 read -r SB PB < <("$T/sup_devreq" keygen)
-A=$(enrol "$(j "$W/a.json" 'd["provisioning_token"]')" "$PA")
-B_=$(enrol "$(j "$W/b.json" 'd["provisioning_token"]')" "$PB")
+A=$(dev_enrol "$(j "$W/a.json" 'd["provisioning_token"]')" "$PA")
+B_=$(dev_enrol "$(j "$W/b.json" 'd["provisioning_token"]')" "$PB")
 
 # ----- 1. bound to its controller
 [ "$(hb a0 x "$SA" "$A")" = 200 ] || fail "A's first heartbeat: $(cat "$W/a0.out")"
@@ -51,20 +44,20 @@ tail -n +2 "$W/a0.out" | grep -q '"nonce_ttl":60' || fail "no nonce_ttl: $(cat "
 ok "a heartbeat answer's nonce is refused from another controller, and still A's after that"
 
 # ----- 2. single use
-r0=$(metric keysup_device_replays_total)
+r0=$(sup_metric keysup_device_replays_total)
 [ "$(hb a2 x "$SA" "$A" --nonce "$N1")" = 401 ] || fail "the spent nonce was accepted again"
-r1=$(metric keysup_device_replays_total)
+r1=$(sup_metric keysup_device_replays_total)
 [ "$r1" -gt "$r0" ] || fail "the reused nonce was not counted as a replay ($r0 -> $r1)"
 ok "the carried nonce is single use (a second use is a replay: $r0 -> $r1)"
 
 # ----- 3. a chain: one request per heartbeat
 N=$(next_of a1)
-q0=$(metric keysup_http_requests_total)
+q0=$(sup_metric keysup_http_requests_total)
 for i in $(seq 1 10); do
     [ "$(hb c$i x "$SA" "$A" --nonce "$N")" = 200 ] || fail "chain heartbeat $i: $(cat "$W/c$i.out")"
     N=$(next_of c$i)
 done
-q1=$(metric keysup_http_requests_total)
+q1=$(sup_metric keysup_http_requests_total)
 # q1 - q0: the 10 heartbeats and the first metrics request
 [ $((q1 - q0)) -le 11 ] || fail "10 chained heartbeats took $((q1 - q0)) requests"
 ok "10 chained heartbeats, each on the last answer's nonce: $((q1 - q0 - 1)) requests besides /metrics"
@@ -81,7 +74,7 @@ if [ "${KS_DB:-sqlite}" = postgresql ]; then
     ok "PostgreSQL: the carried nonce outlives the restart, bound to A and single use"
 else
     [ "$(hb r1 x "$SA" "$A" --nonce "$N")" = 401 ] || fail "a nonce from before the restart was accepted"
-    [ "$(metric keysup_device_replays_total)" = 0 ] || fail "the restart's stale nonce counted as a replay"
+    [ "$(sup_metric keysup_device_replays_total)" = 0 ] || fail "the restart's stale nonce counted as a replay"
     grep -q "before a keysupd restart" "$W/r1.out" || fail "the refusal does not say why: $(cat "$W/r1.out")"
     [ "$(hb r2 x "$SA" "$A")" = 200 ] || fail "a fetched nonce after the restart: $(cat "$W/r2.out")"
     ok "after a restart the carried nonce is refused (no replay counted) and a fetched one works"
@@ -91,7 +84,7 @@ fi
 ctl_add door 1
 ctl_run door
 wait_until 20 "the agent in step" in_step door
-hbs() { metric keysup_heartbeats_total; }
+hbs() { sup_metric keysup_heartbeats_total; }
 h0=$(hbs)
 wait_until 20 "5 agent heartbeats" sh -c "[ \$(curl -s $KEYSUP_SERVER/metrics | awk '\$1 == \"keysup_heartbeats_total\" {print \$2}') -ge $((h0 + 5)) ]"
 dh=$(( $(hbs) - h0 ))
@@ -101,7 +94,7 @@ h2=$(hbs)
 wait_until 20 "the agent heartbeating after the restart" sh -c "[ \$(curl -s $KEYSUP_SERVER/metrics | awk '\$1 == \"keysup_heartbeats_total\" {print \$2}') -ge $((h2 + 3)) ]"
 [ "$(status door 'd.get("comm_lost")')" != True ] || fail "the agent reports a lost link after the restart"
 if [ "${KS_DB:-sqlite}" != postgresql ]; then
-    [ "$(metric keysup_device_replays_total)" = 0 ] || fail "the agent's stale nonce counted as a replay"
+    [ "$(sup_metric keysup_device_replays_total)" = 0 ] || fail "the agent's stale nonce counted as a replay"
 fi
 ok "a real agent keeps heartbeating across a keysupd restart ($dh heartbeats before; no lost link)"
 kill -TERM "${CTL_PID[door]}"; wait "${CTL_PID[door]}" 2>/dev/null || true
@@ -117,9 +110,9 @@ sim_rate() {
     wait_until 30 "the sim fleet enrolled and in step" sh -c \
         "python3 -c 'import json,sys; d=json.load(open(\"$W/sim.status\")); sys.exit(not (d[\"enrolled\"] == 20 and d[\"in_step\"] == 20))'"
     sleep 1
-    h0=$(hbs); q0=$(metric keysup_http_requests_total)
+    h0=$(hbs); q0=$(sup_metric keysup_http_requests_total)
     sleep 6
-    h1=$(hbs); q1=$(metric keysup_http_requests_total)
+    h1=$(hbs); q1=$(sup_metric keysup_http_requests_total)
     kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
     [ $((h1 - h0)) -ge 60 ] || fail "the sim $* sent $((h1 - h0)) heartbeats in 6 s (20 controllers, 1 s)"
     python3 -c "print(f'{($q1 - $q0 - 1) / ($h1 - $h0):.2f}')"

@@ -136,3 +136,66 @@ present() {
 
 # keygen NAME: a software key file NAME.key (no passphrase: tests only)
 keygen() { "$B/keysup" key keygen --out "$W/$1.key" --no-passphrase >/dev/null; }
+
+# present_at KEY CTRL COUNTER: presents KEY.key at CTRL for void with that
+# counter (the clone tests choose the counters); 0 when granted
+present_at() {
+    "$B/keysup" --json key present "$W/$1.key" --controller "$W/$2.sock" --action void \
+        --counter "$3" >"$W/present.out" 2>"$W/present.err"
+}
+
+# sv_key NAME: a software key NAME.key enrolled with SUPERVISOR and VOID in
+# scope 1 (NAME.json); sets SV_KID to its key id (a variable, not output,
+# so that a failure's message is not swallowed by a command substitution)
+sv_key() {
+    keygen "$1"
+    api key enrol --public-key "$W/$1.key" --privilege SUPERVISOR --privilege VOID --scope 1 \
+        >"$W/$1.json" || fail "enrol $1"
+    SV_KID=$(j "$W/$1.json" 'd["key_id"]')
+}
+
+# key_is KID STATE: the key's state in the registry is STATE
+key_is() {
+    [ "$(api key get "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = "$2" ]
+}
+
+# refused_at KEY COUNTER CTRL...: waits until each controller is in step
+# (has the key's suspension), then each refuses KEY at COUNTER with KSE-203
+refused_at() {
+    local key=$1 counter=$2 c
+    shift 2
+    for c in "$@"; do wait_until 30 "$c has the suspension" in_step "$c"; done
+    for c in "$@"; do
+        present_at "$key" "$c" "$counter" && fail "the suspended $key granted at $c: $(cat "$W/present.out")"
+        grep -q "KSE-203" "$W/present.out" "$W/present.err" ||
+            fail "refusal of $key at $c: $(cat "$W/present.out" "$W/present.err")"
+    done
+}
+
+# ----- a device, spoken for by the test (tests/sup_devreq, in KS_TESTS) -----
+
+# devreq SEED CID METHOD PATH [BODY] [sup_devreq options]: a signed device request
+devreq() { "${KS_TESTS:?KS_TESTS must point to build/tests}/sup_devreq" req "$KEYSUP_SERVER" "$@"; }
+
+# sup_metric NAME: the value of one metric on keysupd's /metrics
+sup_metric() { curl -s "$KEYSUP_SERVER/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+
+# dev_enrol TOKEN PKHEX: enrols a device key with a provisioning token; the controller id
+dev_enrol() {
+    curl -s -X POST "$KEYSUP_SERVER/v1/device/enroll" -H 'Content-Type: application/json' \
+        -d "{\"token\":\"$1\",\"public_key\":\"$2\",\"protocol_version\":1}" >"$W/enrol.json"
+    j "$W/enrol.json" 'd["controller_id"]'
+}
+
+# rogue NAME SCOPE: a registered controller whose device key the attacker
+# holds (made by sup_devreq); sets ROGUE_ID and ROGUE_SEED
+rogue() {
+    local pk st
+    api controller add "$1" --scope "$2" >"$W/$1.add.json" || fail "controller add $1"
+    ROGUE_ID=$(j "$W/$1.add.json" 'd["id"]')
+    read -r ROGUE_SEED pk < <("${KS_TESTS:?KS_TESTS must point to build/tests}/sup_devreq" keygen)
+    st=$(curl -s -o "$W/$1.enrol.json" -w '%{http_code}' -X POST "$KEYSUP_SERVER/v1/device/enroll" \
+        -H 'Content-Type: application/json' \
+        -d "{\"token\":\"$(j "$W/$1.add.json" 'd["provisioning_token"]')\",\"public_key\":\"$pk\"}")
+    [ "$st" = 200 ] || fail "$1 enrol: $(cat "$W/$1.enrol.json")"
+}
