@@ -354,6 +354,19 @@ static void test_power_cut_never_overcounts(void **state)
     }
 }
 
+/* A fresh layout 3 store on the counting flash; the test is skipped under
+ * KS_STORE_TEST_LAYOUT=1 or 2, which keep no per-sector counts. */
+static void counted_store(void)
+{
+    st_fixture(&F);
+    if (!F.cfg.erase_counts) {
+        st_free(&F);
+        skip();
+    }
+    use_counting_flash();
+    assert_int_equal(ks_store_format(&F.st, &F.cfg, &F.trust), 0);
+}
+
 /*
  * Least-erased first (layout 3): free pool sectors with high counts are
  * passed over while less-erased free ones remain, and the counts as set
@@ -363,13 +376,7 @@ static void test_least_erased_first(void **state)
 {
     (void)state;
     static db cur, next;
-    st_fixture(&F);
-    if (!F.cfg.erase_counts) {
-        st_free(&F);
-        skip(); /* layouts 1 and 2 keep no per-sector counts */
-    }
-    use_counting_flash();
-    assert_int_equal(ks_store_format(&F.st, &F.cfg, &F.trust), 0);
+    counted_store();
     memset(&cur, 0, sizeof cur);
     cur.have = 0xFF; /* keys 0..7: two pages of 7 */
     cur.version = 1;
@@ -428,13 +435,7 @@ static void test_static_levelling(void **state)
 {
     (void)state;
     static db cur, next;
-    st_fixture(&F);
-    if (!F.cfg.erase_counts) {
-        st_free(&F);
-        skip(); /* layouts 1 and 2 keep no per-sector counts */
-    }
-    use_counting_flash();
-    assert_int_equal(ks_store_format(&F.st, &F.cfg, &F.trust), 0);
+    counted_store();
     memset(&cur, 0, sizeof cur);
     cur.have = 0xFFFFFFF; /* keys 0..27: four full pages */
     cur.version = 1;
