@@ -23,7 +23,7 @@
 #include <sodium.h>
 
 #include "cli_pkcs11.h"
-#include "cli_present.h"
+#include "cli_exchange.h"
 #include "ks_p11.h"
 
 #define PIN_MAX 256

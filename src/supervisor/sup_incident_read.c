@@ -80,35 +80,49 @@ json_t *sup_incident_stats(sup_ctx *s)
     return rows;
 }
 
+/*
+ * One metric family (HELP, TYPE, one line per code) from the per-code rows,
+ * the value read from column col. Returns the new length; a line that would
+ * not fit is left out rather than written past cap (cap is sized for the
+ * catalogue's symbols, so this only guards).
+ */
+static size_t incident_family(char *out, size_t len, size_t cap, json_t *rows, const char *name,
+                              const char *help, const char *type, const char *col)
+{
+    size_t i;
+    json_t *r;
+    int n = snprintf(out + len, cap - len, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    if (n < 0 || (size_t)n >= cap - len)
+        return len;
+    len += (size_t)n;
+    json_array_foreach(rows, i, r) {
+        const char *sym = json_string_value(json_object_get(r, "symbol"));
+        n = snprintf(out + len, cap - len, "%s{code=\"KSE-%lld\",symbol=\"%s\"} %lld\n", name,
+                     (long long)json_integer_value(json_object_get(r, "code")), sym ? sym : "",
+                     (long long)json_integer_value(json_object_get(r, col)));
+        if (n < 0 || (size_t)n >= cap - len)
+            break;
+        len += (size_t)n;
+    }
+    return len;
+}
+
 char *sup_incident_metrics(sup_ctx *s)
 {
     json_t *rows = sup_db_rows_json(s->db,
         "SELECT code, symbol, SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END) AS open,"
-        " COUNT(*) AS total FROM incidents GROUP BY code, symbol ORDER BY code", NULL, 0, NULL), *r;
-    size_t i, len = 0, cap = 256 + 200 * json_array_size(rows);
+        " COUNT(*) AS total FROM incidents GROUP BY code, symbol ORDER BY code", NULL, 0, NULL);
+    size_t len = 0, cap = 256 + 200 * json_array_size(rows);
     char *out = malloc(cap);
     if (!out) {
         json_decref(rows);
         return NULL;
     }
-    len += (size_t)snprintf(out + len, cap - len,
-                            "# HELP keysup_incidents_open Open diagnosis incidents by KSE code.\n"
-                            "# TYPE keysup_incidents_open gauge\n");
-    json_array_foreach(rows, i, r)
-        len += (size_t)snprintf(out + len, cap - len,
-                                "keysup_incidents_open{code=\"KSE-%lld\",symbol=\"%s\"} %lld\n",
-                                (long long)json_integer_value(json_object_get(r, "code")),
-                                json_string_value(json_object_get(r, "symbol")),
-                                (long long)json_integer_value(json_object_get(r, "open")));
-    len += (size_t)snprintf(out + len, cap - len,
-                            "# HELP keysup_incidents_total Diagnosis incidents opened by KSE code.\n"
-                            "# TYPE keysup_incidents_total counter\n");
-    json_array_foreach(rows, i, r)
-        len += (size_t)snprintf(out + len, cap - len,
-                                "keysup_incidents_total{code=\"KSE-%lld\",symbol=\"%s\"} %lld\n",
-                                (long long)json_integer_value(json_object_get(r, "code")),
-                                json_string_value(json_object_get(r, "symbol")),
-                                (long long)json_integer_value(json_object_get(r, "total")));
+    out[0] = 0;
+    len = incident_family(out, len, cap, rows, "keysup_incidents_open",
+                          "Open diagnosis incidents by KSE code.", "gauge", "open");
+    incident_family(out, len, cap, rows, "keysup_incidents_total",
+                    "Diagnosis incidents opened by KSE code.", "counter", "total");
     json_decref(rows);
     return out;
 }
