@@ -211,6 +211,8 @@ typedef struct ctl_agent {
     uint64_t watch_after_ms;
     uint64_t watch_wakes;        /* watches answered "changed" */
     uint64_t watch_carried;      /* of those, answered with the delta itself */
+    int watch_fetch;             /* never ask for the delta in the answer (keysup-sim
+                                  * --watch-fetch: the path before it, to compare) */
     /* CPU (this thread's, ns) of the push path's steps that do not wait on
      * the network: checking a signed watch answer, and a delta's verify and
      * apply (docs/BENCHMARKS.md, fifth session of issue 13) */

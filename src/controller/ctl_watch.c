@@ -73,7 +73,7 @@ int ctl_watch(ctl_agent *a, uint32_t wait_s)
     snprintf(path, sizeof path, "/v1/device/watch/%llu/%u", (unsigned long long)from,
              wait_s ? wait_s : 1u);
     a->hold_s = wait_s;
-    rc = ctl_http_ex(a, "GET", path, NULL, 1, want, 0, &r);
+    rc = ctl_http_ex(a, "GET", path, NULL, 1, a->watch_fetch ? NULL : want, 0, &r);
     a->hold_s = 0;
     if (rc != 0)
         return KS_E_COMM_LOST;
