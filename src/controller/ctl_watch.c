@@ -37,6 +37,19 @@ uint64_t ctl_thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* After a wake the next watch waits 0.25-2 s. A publish wakes a whole
+ * scope at once, and each woken controller's next watch is a nonce and a
+ * signed request for keysupd to verify: at once, 10,000 of them compete with
+ * the answers keysupd is still writing to the rest of the fleet. Nothing is
+ * missed meanwhile: the next watch names the version now held, and keysupd
+ * answers it at once when a newer one was published in between. */
+static int rearm_later(ctl_agent *a, int r)
+{
+    if (r == 1)
+        a->watch_after_ms = ctl_mono_ms() + 250u + randombytes_uniform(1750);
+    return r;
+}
+
 /* The answer is the publisher's delta itself (sup_watch_delta.c): applied
  * with exactly a fetched delta's checks. Refused (tampered, not from our
  * version, a key we do not trust): noted like a refused fetched delta, then
@@ -90,7 +103,7 @@ int ctl_watch(ctl_agent *a, uint32_t wait_s)
     if (from && !r.answer_sig[0] && r.len >= 4 && memcmp(r.body, KS_DELTA_MAGIC, 4) == 0) {
         rc = carried_delta(a, &r, from);
         ctl_http_free(&r);
-        return rc;
+        return rearm_later(a, rc);
     }
     {
         uint64_t t0 = ctl_thread_cpu_ns();
@@ -119,7 +132,7 @@ int ctl_watch(ctl_agent *a, uint32_t wait_s)
     h = ks_store_header(&a->store);
     /* Not in step after all (a refused delta, a restore, a busy keysupd):
      * the heartbeat deals with it; watching again at once would spin. */
-    return h && h->version >= published ? 1 : KS_E_BASE;
+    return rearm_later(a, h && h->version >= published ? 1 : KS_E_BASE);
 }
 
 void ctl_watch_until(ctl_agent *a, uint64_t until)
