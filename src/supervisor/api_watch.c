@@ -53,7 +53,8 @@ static void dev_watch(sup_req *rq, sup_resp *rs)
         return;
     }
     /* Already newer: the delta at once when it is the cached one (sup_watch_delta.c). */
-    if (sup_watch_wants_delta(rq) && sup_watch_delta_answer(rq->s, rq->ctrl_scope, in->version, rs))
+    if (sup_watch_wants_delta(rq) &&
+        sup_watch_delta_answer(rq->s, rq->ctrl_id, rq->ctrl_scope, in->version, rs))
         return;
     {
         uint8_t root[KS_HASH_SIZE];

@@ -361,7 +361,7 @@ void sup_watch_answer(sup_ctx *s, sup_watcher *x, sup_req *rq, sup_resp *rs)
     json_t *o;
 
     int carried = pv > x->from && x->want_delta &&
-                  sup_watch_delta_answer(s, x->scope, x->from, rs);
+                  sup_watch_delta_answer(s, x->ctrl_id, x->scope, x->from, rs);
 
     pthread_mutex_lock(&w->m);
     if (x->state == W_HELD) /* not woken: cannot happen, kept safe */

@@ -56,7 +56,11 @@ int sup_watch_wants_delta(const sup_req *rq);
 /* The publisher's cached delta from `from` to the scope's current version
  * as the (unsigned, publisher-signed) answer: 1 when rs holds it, 0 when
  * there is none for `from` (then the signed JSON answer). */
-int sup_watch_delta_answer(sup_ctx *s, uint32_t scope, uint64_t from, sup_resp *rs);
+int sup_watch_delta_answer(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t from,
+                           sup_resp *rs);
+/* api_device.c: 1 unless the controller's last reported device protocol is
+ * outside protocol_min..max (then no database is sent: KSE-401). */
+int sup_dev_proto_ok(sup_ctx *s, int64_t ctrl_id);
 /* The connection of w ended without an answer: unlinks and frees it. */
 void sup_watch_drop(sup_ctx *s, sup_watcher *w);
 void sup_watch_stats_get(sup_ctx *s, sup_watch_stats *st);

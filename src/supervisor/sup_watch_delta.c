@@ -36,11 +36,17 @@ int sup_watch_wants_delta(const sup_req *rq)
     return v && strcmp(v, "delta") == 0;
 }
 
-int sup_watch_delta_answer(sup_ctx *s, uint32_t scope, uint64_t from, sup_resp *rs)
+int sup_watch_delta_answer(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t from,
+                           sup_resp *rs)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
     uint64_t v = 0;
+    /* The same rule as GET /v1/device/delta: no database for a controller
+     * whose protocol this keysupd does not speak; it gets the signed
+     * "changed" answer, and its fetch gets the KSE-401 refusal. */
+    if (!sup_dev_proto_ok(s, ctrl_id))
+        return 0;
     if (sup_pub_delta_cached(s, scope, from, W_DELTA_MAX, &buf, &len, &v) != KS_OK)
         return 0;
     rs->bin = buf;

@@ -7,7 +7,9 @@
 # back to fetching the delta, and still refuse the revoked key within a few
 # seconds on a 60 s heartbeat (without the fallback it would wait for the
 # heartbeat, so the bound fails). Then with the attacker gone the next
-# revocation arrives in the answer and is applied.
+# revocation arrives in the answer and is applied. Last, a controller that
+# reports a device protocol keysupd does not speak gets no database (KSE-401)
+# through the watch either: no delta in its answer.
 source "$(dirname "$0")/lib.sh"
 SRC="$(cd "$(dirname "$0")/../.." && pwd)"
 
@@ -27,7 +29,7 @@ PIDS+=($!)
 wait_until 10 "proxy listening" test -s "$W/proxy.port"
 PROXY="http://127.0.0.1:$(cat "$W/proxy.port")"
 
-for k in gone1 gone2; do
+for k in gone1 gone2 gone3; do
     keygen $k
     api key enrol --public-key "$W/$k.key" --privilege OPERATOR --scope 1 >"$W/$k.json"
 done
@@ -77,3 +79,31 @@ revoke_pushed gone2
 [ "$(grep -c 'sync.delta_refused' "$W/door.log")" = "$n0" ] || fail "a genuine carried delta was refused: $(tail -3 "$W/door.log")"
 wait_until 5 "door in step" in_step door
 ok "a genuine delta in the watch's answer is applied: gone2 refused in $LAST_MS ms"
+
+# ----- an unsupported device protocol: no database through the watch either
+ctl_add old 1
+"$B/keysup-controller" run --flash "$W/old.img" --socket "$W/old.sock" --supervisor "$KEYSUP_SERVER" \
+    --heartbeat $HB >>"$W/old.log" 2>&1 &
+OLD=$!
+PIDS+=($OLD)
+wait_until 10 "old control socket" test -S "$W/old.sock"
+wait_until 15 "old in step" in_step old
+present "$W/gone3.key" old access || fail "gone3 refused at old before the revocation: $(cat "$W/present.err")"
+kill -TERM $OLD; wait $OLD || true
+rm -f "$W/old.sock"
+# the same unit now reports protocol 99, which keysupd does not speak (its first heartbeat, at start) and watches
+"$B/keysup-controller" run --flash "$W/old.img" --socket "$W/old.sock" --supervisor "$KEYSUP_SERVER" \
+    --heartbeat $HB --watch --protocol 99 >>"$W/old.log" 2>&1 &
+PIDS+=($!)
+wait_until 10 "old control socket" test -S "$W/old.sock"
+proto0() { api controller show "${CTL_ID[old]}" >"$W/old.show.json" && [ "$(j "$W/old.show.json" 'd.get("protocol_version")')" = 99 ]; }
+wait_until 10 "keysupd knows old speaks protocol 99" proto0
+held2() { [ "$(sup_metric keysup_watch_held)" = 2 ]; }
+wait_until 10 "both watches held" held2
+d0=$(sup_metric keysup_watch_delta_total)
+revoke_pushed gone3
+sleep 1
+[ "$(sup_metric keysup_watch_delta_total)" = $((d0 + 1)) ] \
+    || fail "delta answers went from $d0 to $(sup_metric keysup_watch_delta_total): one for the door only"
+present "$W/gone3.key" old access || fail "old took a database with protocol 99: $(cat "$W/present.err")"
+ok "a controller on an unsupported protocol gets the signed answer, no delta (KSE-401 on its fetch): it keeps its old database; the door took gone3's revocation in $LAST_MS ms"
