@@ -276,7 +276,12 @@ int ctl_sync_delta_bytes(ctl_agent *a, const uint8_t *buf, size_t len)
 {
     const ks_snap_header *h = ks_store_header(&a->store);
     uint64_t before = h ? h->version : 0;
-    int err = delta_bytes(a, buf, len);
+    int err;
+    /* A store that needs a full download takes no delta: not a refusal,
+     * the caller's fallback (ctl_sync_to) downloads. */
+    if (!h || need_full(a))
+        return KS_E_BASE;
+    err = delta_bytes(a, buf, len);
     if (!err) {
         h = ks_store_header(&a->store);
         a->last_sync_err = KS_OK;

@@ -376,18 +376,19 @@ void sup_watch_answer(sup_ctx *s, sup_watcher *x, sup_req *rq, sup_resp *rs)
         w->st.last_pub_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     }
     pthread_mutex_unlock(&w->m);
-    if (carried) { /* the publisher's signed delta: not signed again */
-        free(x);
-        return;
-    }
     /* The answer is signed like any device answer: bound to this request's
-     * nonce and device key (api_answer.c). */
+     * nonce and device key (api_answer.c); a carried delta is not
+     * (rs->self_signed: the publisher signed it). */
     rq->sign_answer = 1;
     rq->ctrl_id = x->ctrl_id;
     rq->ctrl_scope = x->scope;
     memcpy(rq->nonce, x->nonce, sizeof rq->nonce);
     memcpy(rq->device_key_id, x->kid, sizeof rq->device_key_id);
     snprintf(rq->actor, sizeof rq->actor, "controller:%lld", (long long)x->ctrl_id);
+    if (carried) {
+        free(x);
+        return;
+    }
     ks_hex(rh, root, KS_HASH_SIZE);
     o = json_pack("{s:I,s:s,s:b,s:s}", "version", (json_int_t)pv, "root", rh, "changed",
                   pv > x->from, "reason", reason_names[x->reason & 3]);
