@@ -20,7 +20,13 @@
 #   keysup-sim --push; use a long heartbeat, e.g. HB=60, so the revocation
 #   figures show the watch, not the heartbeat; each row then also prints the
 #   watches keysupd held and its open descriptors; WATCH_HOLD=HB by default:
-#   one watch per heartbeat interval, the least churn)
+#   one watch per heartbeat interval, the least churn); with PUSH=1 the
+#   revocation burst is measured on its own: keysupd's and the sim's CPU
+#   from the revoke to the last refusal (beside what the steady rate would
+#   have used), when keysupd answered the last woken watch, and the sim's
+#   CPU per step (answer checks, delta verify and apply, the rest).
+#   SIM_ARGS=--watch-fetch: the controllers fetch the delta after the
+#   watch's answer instead of taking it from the answer (the path before)
 # Each row is followed by the load average before and after it: on a shared
 # machine the figures are only comparable with their ratio to the verify
 # bound measured in the same run.
@@ -76,10 +82,20 @@ for n in "${SIZES[@]}"; do
     fds=$(ls "/proc/$SUP/fd" | wc -l)
     held=$(metric keysup_watch_held)
     # revocation: timed from just before the command (its commit is inside it)
+    cp "$d/status.json" "$d/before.json"
+    b0=$(ticks "$SUP"); bs0=$(ticks "$SIM")
     r0=$(now_ms)
     "$BIN/keysup" key revoke "$kid" >/dev/null
+    rv=$(now_ms)
     all_refused() { j "$d/status.json" 'd["watch"]["refused"] >= d["enrolled"]' | grep -q True; }
     wait_for 120 all_refused || echo "n=$n: not every controller refused the key in 120 s"
+    # the burst: CPU from just before the revoke to the status file showing
+    # the last refusal (that file is rewritten every second: the window runs
+    # up to ~1.2 s past the last refusal, at the steady rate measured above)
+    b1=$(ticks "$SUP"); bs1=$(ticks "$SIM"); rb=$(now_ms)
+    cp "$d/status.json" "$d/after.json"
+    lastpub=$(metric keysup_watch_last_published_ms)
+    carried=$(metric keysup_watch_delta_total)
     hwm=$(rss_kb "$SUP" VmHWM)
     # the diagnosis queue (sup_hbq.h; a keysupd without these metrics prints "-")
     qmet=$(curl -s "$KEYSUP_SERVER/metrics" | awk '$1 == "keysup_diag_queue_peak" {p = $2}
@@ -93,6 +109,40 @@ for n in "${SIZES[@]}"; do
         if ($i ~ /^woken=/) {sub("woken=", "", $i); w += $i} if ($i ~ /^ms=/) {sub("ms=", "", $i); if ($i + 0 > m) m = $i + 0}}}
         END {printf "%d watches woken by the publishes (%.1f ms at most to resume one scope'"'"'s)", w, m}' "$d/keysupd.log")"
     [ "$PUSH" = 1 ] && echo "#   n=$n: push path: ${held:--} watches held, keysupd had $fds descriptors open, $(j "$d/summary.json" 'd.get("push_wakes", "-")') syncs woken by a watch, $(j "$d/summary.json" 'd.get("push_refused", "-")') watches refused"
+    [ "$PUSH" = 1 ] && python3 - "$d/before.json" "$d/after.json" "$n" "$HZ" "$r0" "$rv" "$rb" "$b0" "$b1" \
+        "$bs0" "$bs1" "$c0" "$c1" "$s0" "$s1" "$t0" "$t1" "${lastpub:-0}" "${carried:-0}" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+n, hz, r0, rv, rb, b0, b1, bs0, bs1, c0, c1, s0, s1, t0, t1, lastpub, carried = map(int, sys.argv[3:])
+w = b["watch"]
+sec = (rb - r0) / 1000
+steady = (t1 - t0) / 1000
+sup_cpu, sim_cpu = (b1 - b0) / hz, (bs1 - bs0) / hz
+# what the steady window's rate would have used in the same seconds
+sup_bg, sim_bg = (c1 - c0) / hz / steady * sec, (s1 - s0) / hz / steady * sec
+woken = b["push_wakes"] - a["push_wakes"]
+carr = b.get("push_carried", 0) - a.get("push_carried", 0)
+ca, cb = a.get("cpu_ns", {}), b.get("cpu_ns", {})
+d = {k: cb.get(k, 0) - ca.get(k, 0) for k in ("answer_check", "answers", "delta_apply", "deltas")}
+vcpu = b.get("verify_per_cpu_s") or b["verify_per_s_core"]
+ver_s = d["deltas"] / vcpu  # one Ed25519 verify per delta: the publisher's header
+app_s = d["delta_apply"] / 1e9
+ans_s = d["answer_check"] / 1e9
+rest = sim_cpu - sim_bg - app_s - ans_s
+per = lambda x, k: f"{x / k * 1e6:.0f} us" if k else "-"
+print(f"#   n={n}: burst (revoke to the last refusal seen, {sec:.2f} s): the revoke command returned after "
+      f"{rv - r0} ms; keysupd answered the last woken watch {lastpub - r0 if lastpub else '-'} ms after it, "
+      f"the last controller refused the key {w['last_ms'] - r0} ms after it")
+print(f"#   n={n}: burst CPU: keysupd {sup_cpu:.2f} s ({sup_cpu / sec:.2f} cores; {sup_bg:.2f} s at the steady rate), "
+      f"{per(sup_cpu - sup_bg, woken)} per woken controller; keysup-sim {sim_cpu:.2f} s ({sim_cpu / sec:.2f} cores; "
+      f"{sim_bg:.2f} s at the steady rate), {per(sim_cpu - sim_bg, woken)} per woken controller")
+print(f"#   n={n}: burst, the sim per step: {woken} woken, {carr} took the delta from the answer, "
+      f"{woken - carr} fetched it; answer checks {d['answers']} x {per(ans_s, d['answers'])} = {ans_s:.2f} s; "
+      f"deltas {d['deltas']} x {per(app_s, d['deltas'])} = {app_s:.2f} s (of which the verify, "
+      f"{per(1, vcpu)} each: {ver_s:.2f} s; the store's apply {app_s - ver_s:.2f} s); "
+      f"the rest (curl, the loop, the kernel, request signatures, nonces) {rest:.2f} s; "
+      f"keysupd's carried-delta answers so far {carried}")
+PY
     python3 - "$d/summary.json" "$n" "$c0" "$c1" "$h0" "$h1" "$t0" "$t1" "$rss" "$hwm" "$r0" "$HZ" "$s0" "$s1" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

@@ -59,6 +59,7 @@ typedef struct sim_opts {
     const char *log_path;         /* the agents' own log lines (default /dev/null) */
     unsigned flash_sectors;
     int fetch_nonce;              /* --fetch-nonce: ignore the heartbeat answer's next nonce */
+    int watch_fetch;              /* --watch-fetch: no delta in the watch's answer */
     sim_key keys[SIM_KEYS_MAX];
     unsigned nkeys;
 } sim_opts;

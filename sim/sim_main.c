@@ -57,6 +57,8 @@ static void usage(FILE *f)
         "                      the answer carried the next one (two requests, not one)\n"
         "  --push              hold a watch between heartbeats (the push path); each\n"
         "                      controller then holds one connection more\n"
+        "  --watch-fetch       with --push: fetch the delta after a watch's answer instead\n"
+        "                      of taking it from the answer (the path before, to compare)\n"
         "Progress goes to stderr once a second; the summary to stdout (--json: JSON).\n");
 }
 
@@ -101,7 +103,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         {"status", 1, NULL, 'S'},     {"log", 1, NULL, 'l'},        {"enroll-rate", 1, NULL, 'e'},
         {"prefix", 1, NULL, 'p'},     {"connections", 1, NULL, 'c'},     {"flash-sectors", 1, NULL, 'x'}, {"json", 0, NULL, 'j'},
         {"fetch-nonce", 0, NULL, 'N'},
-        {"push", 0, NULL, 'P'},
+        {"push", 0, NULL, 'P'},       {"watch-fetch", 0, NULL, 'W'},
         {"help", 0, NULL, 'h'},       {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -127,6 +129,7 @@ static int parse(sim_opts *o, int argc, char **argv)
         case 'p': o->prefix = optarg; break;
         case 'j': o->json = 1; break;
         case 'N': o->fetch_nonce = 1; break;
+        case 'W': o->watch_fetch = 1; break;
         case 'P': o->push = 1; break;
         case 'f':
             if (parse_fault(o, optarg)) {
@@ -275,6 +278,7 @@ static int make_fleet(sim *s)
         c->a.io = sim_io;
         c->a.io_ctx = c;
         c->a.fetch_nonce = s->o.fetch_nonce;
+        c->a.watch_fetch = s->o.watch_fetch;
     }
     assign_faults(s);
     return 0;

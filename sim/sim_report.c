@@ -175,10 +175,16 @@ static json_t *summary_json(sim *s)
     {
         /* Shed heartbeats (503 KSE-121) are a busy supervisor, not a lost
          * link: counted apart, and no controller may show KSE-100 for them. */
-        uint64_t shed = 0, lost = 0, fb = 0, wakes = 0, refused = 0;
+        uint64_t shed = 0, lost = 0, fb = 0, wakes = 0, refused = 0, carried = 0;
+        uint64_t ans_ns = 0, app_ns = 0, n_ans = 0, n_app = 0;
         for (unsigned i = 0; i < s->o.controllers; i++) {
             wakes += __atomic_load_n(&s->ctl[i]->a.watch_wakes, __ATOMIC_RELAXED);
             refused += __atomic_load_n(&s->ctl[i]->push_refused, __ATOMIC_RELAXED);
+            carried += __atomic_load_n(&s->ctl[i]->a.watch_carried, __ATOMIC_RELAXED);
+            ans_ns += __atomic_load_n(&s->ctl[i]->a.cpu_answer_ns, __ATOMIC_RELAXED);
+            app_ns += __atomic_load_n(&s->ctl[i]->a.cpu_apply_ns, __ATOMIC_RELAXED);
+            n_ans += __atomic_load_n(&s->ctl[i]->a.n_answer, __ATOMIC_RELAXED);
+            n_app += __atomic_load_n(&s->ctl[i]->a.n_apply, __ATOMIC_RELAXED);
             shed += __atomic_load_n(&s->ctl[i]->a.shed_heartbeats, __ATOMIC_RELAXED);
             /* carried nonces refused (a restart, an expiry): fetched again */
             fb += __atomic_load_n(&s->ctl[i]->a.nonce_fallbacks, __ATOMIC_RELAXED);
@@ -189,6 +195,13 @@ static json_t *summary_json(sim *s)
         json_object_set_new(o, "nonce_fallbacks", json_integer((json_int_t)fb));
         json_object_set_new(o, "push_wakes", json_integer((json_int_t)wakes));
         json_object_set_new(o, "push_refused", json_integer((json_int_t)refused));
+        /* the push path's own CPU (ctl_watch.c): watch answers checked, deltas
+         * verified and applied; the bench takes differences across a burst */
+        json_object_set_new(o, "push_carried", json_integer((json_int_t)carried));
+        json_object_set_new(o, "cpu_ns", json_pack("{s:I,s:I,s:I,s:I}", "answer_check",
+                                                   (json_int_t)ans_ns, "answers", (json_int_t)n_ans,
+                                                   "delta_apply", (json_int_t)app_ns, "deltas",
+                                                   (json_int_t)n_app));
     }
     json_object_set_new(o, "verify_per_s_core", json_real(s->verify_per_s));
     json_object_set_new(o, "verify_per_cpu_s", json_real(s->verify_per_cpu_s));

@@ -210,6 +210,13 @@ typedef struct ctl_agent {
     uint32_t hold_s;
     uint64_t watch_after_ms;
     uint64_t watch_wakes;        /* watches answered "changed" */
+    uint64_t watch_carried;      /* of those, answered with the delta itself */
+    int watch_fetch;             /* never ask for the delta in the answer (keysup-sim
+                                  * --watch-fetch: the path before it, to compare) */
+    /* CPU (this thread's, ns) of the push path's steps that do not wait on
+     * the network: checking a signed watch answer, and a delta's verify and
+     * apply (docs/BENCHMARKS.md, fifth session of issue 13) */
+    uint64_t cpu_answer_ns, cpu_apply_ns, n_answer, n_apply;
 
     int stop;
 } ctl_agent;
@@ -337,6 +344,12 @@ int ctl_heartbeat(ctl_agent *a);
 /* Brings the store to `published` (root may be NULL) the way a heartbeat's
  * answer does: a delta, or a full download when one is needed. */
 void ctl_sync_to(ctl_agent *a, uint64_t published, const uint8_t *root);
+/* Applies a delta that arrived in a watch's answer exactly as a fetched one
+ * (the publisher's signature and chain; a rotation followed; a refusal
+ * noted for the health report). KS_OK or the store's refusal. */
+int ctl_sync_delta_bytes(ctl_agent *a, const uint8_t *buf, size_t len);
+/* This thread's CPU time in ns (the push path's step costs above). */
+uint64_t ctl_thread_cpu_ns(void);
 /*
  * ctl_watch.c, the push path: one signed watch held at most wait_s seconds.
  * 1: the scope published a newer version and the store was synced to it;

@@ -172,11 +172,27 @@ static int full_download(ctl_agent *a, int force)
     return err;
 }
 
+/* A delta fetched or carried by a watch's answer (ctl_watch.c): the same checks. */
+static int delta_bytes(ctl_agent *a, const uint8_t *buf, size_t len)
+{
+    ks_diag d = {0};
+    uint64_t t0 = ctl_thread_cpu_ns();
+    int err = ks_store_apply_delta(&a->store, buf, len, ctl_now(a, NULL), NULL, &d);
+    if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
+        err = ks_store_apply_delta(&a->store, buf, len, ctl_now(a, NULL), NULL, &d);
+    else
+        a->cpu_apply_ns += ctl_thread_cpu_ns() - t0, a->n_apply++; /* no fetch in between */
+    if (err) {
+        logf_("sync.delta_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
+        ctl_note_refusal(a, err, (uint64_t)time(NULL));
+    }
+    return err;
+}
+
 static int apply_delta(ctl_agent *a, uint64_t from)
 {
     char path[64];
     ctl_http_resp r;
-    ks_diag d = {0};
     int err;
     snprintf(path, sizeof path, "/v1/device/delta/%llu", (unsigned long long)from);
     if (ctl_busy(a))
@@ -196,14 +212,8 @@ static int apply_delta(ctl_agent *a, uint64_t from)
         ctl_http_free(&r);
         return KS_E_BASE; /* not retained, or we are off the supervisor's line: full download */
     }
-    err = ks_store_apply_delta(&a->store, r.body, r.len, ctl_now(a, NULL), NULL, &d);
-    if (err == KS_E_SUPERVISOR_UNTRUSTED && follow_rotation(a) == KS_OK)
-        err = ks_store_apply_delta(&a->store, r.body, r.len, ctl_now(a, NULL), NULL, &d);
+    err = delta_bytes(a, r.body, r.len);
     ctl_http_free(&r);
-    if (err) {
-        logf_("sync.delta_refused", "%s %s", ks_err_name(err), d.what ? d.what : "");
-        ctl_note_refusal(a, err, (uint64_t)time(NULL));
-    }
     return err;
 }
 
@@ -260,6 +270,26 @@ static void sync_db(ctl_agent *a, uint64_t published, const uint8_t root[KS_HASH
 void ctl_sync_to(ctl_agent *a, uint64_t published, const uint8_t *root)
 {
     sync_db(a, published, root, 0); /* the push path (ctl_watch.c) */
+}
+
+int ctl_sync_delta_bytes(ctl_agent *a, const uint8_t *buf, size_t len)
+{
+    const ks_snap_header *h = ks_store_header(&a->store);
+    uint64_t before = h ? h->version : 0;
+    int err;
+    /* A store that needs a full download takes no delta: not a refusal,
+     * the caller's fallback (ctl_sync_to) downloads. */
+    if (!h || need_full(a))
+        return KS_E_BASE;
+    err = delta_bytes(a, buf, len);
+    if (!err) {
+        h = ks_store_header(&a->store);
+        a->last_sync_err = KS_OK;
+        synced(a, h && h->version != before);
+    } else {
+        a->last_sync_err = err;
+    }
+    return err;
 }
 
 /* ----- remediation commands ----- */

@@ -204,6 +204,12 @@ static int proto_refused(sup_req *rq, sup_resp *rs)
     return 1;
 }
 
+int sup_dev_proto_ok(sup_ctx *s, int64_t ctrl_id)
+{
+    sup_req rq = {.s = s, .ctrl_id = ctrl_id};
+    return !proto_refused(&rq, NULL);
+}
+
 static void dev_snapshot(sup_req *rq, sup_resp *rs)
 {
     if (proto_refused(rq, rs))

@@ -178,11 +178,16 @@ static void metrics(sup_req *rq, sup_resp *rs)
                    "keysup_watch_answered_total{reason=\"timeout\"} %llu\n"
                    "keysup_watch_answered_total{reason=\"replaced\"} %llu\n"
                    "# HELP keysup_watch_refused_total Watches refused over watch_max (503).\n"
-                   "# TYPE keysup_watch_refused_total counter\nkeysup_watch_refused_total %llu\n",
+                   "# TYPE keysup_watch_refused_total counter\nkeysup_watch_refused_total %llu\n"
+                   "# HELP keysup_watch_delta_total Watch answers that carried the delta.\n"
+                   "# TYPE keysup_watch_delta_total counter\nkeysup_watch_delta_total %llu\n"
+                   "# HELP keysup_watch_last_published_ms Unix ms of the last answer to a publish.\n"
+                   "# TYPE keysup_watch_last_published_ms gauge\nkeysup_watch_last_published_ms %llu\n",
                (unsigned long long)ws.held, (unsigned long long)ws.peak,
                (unsigned long long)(ws.woken - ws.timeouts - ws.replaced),
                (unsigned long long)ws.timeouts, (unsigned long long)ws.replaced,
-               (unsigned long long)ws.refused);
+               (unsigned long long)ws.refused, (unsigned long long)ws.carried,
+               (unsigned long long)ws.last_pub_ms);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

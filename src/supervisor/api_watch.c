@@ -9,9 +9,11 @@
  * watch_hold) seconds passed, or until keysupd stops. Over watch_max held
  * watches: 503 KSE-121 with Retry-After, and the controller keeps to its
  * heartbeat. The answer, signed: {"version", "root", "changed", "reason"};
- * on "changed" the controller fetches the delta the usual way (the
- * publisher made it already: sup_publish.c's d_img, the same bytes for
- * every controller of the scope).
+ * on "changed" the controller fetches the delta the usual way. A controller
+ * that sends X-Keysup-Watch: delta gets instead, when the publisher cached
+ * the delta from its version (sup_publish.c's d_img, the same bytes for
+ * every controller of the scope), that delta as the answer: binary, signed
+ * by the publisher and not again per request (sup_watch_delta.c).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -50,6 +52,10 @@ static void dev_watch(sup_req *rq, sup_resp *rs)
         api_error(rs, 500, "INTERNAL", "out of memory");
         return;
     }
+    /* Already newer: the delta at once when it is the cached one (sup_watch_delta.c). */
+    if (sup_watch_wants_delta(rq) &&
+        sup_watch_delta_answer(rq->s, rq->ctrl_id, rq->ctrl_scope, in->version, rs))
+        return;
     {
         uint8_t root[KS_HASH_SIZE];
         char rh[2 * KS_HASH_SIZE + 1];

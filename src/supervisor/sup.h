@@ -249,6 +249,11 @@ int sup_pub_snapshot(sup_ctx *s, uint32_t scope, uint8_t **buf, size_t *len, uin
  * when since is not retained (full download needed). */
 int sup_pub_delta(sup_ctx *s, uint32_t scope, uint64_t since, uint8_t **buf, size_t *len,
                  uint64_t *version);
+/* The delta the publisher cached for `since` -> current (the one every
+ * controller of the scope at `since` is sent), copied when it is at most
+ * `max` bytes; KS_E_NOTFOUND when none is cached for since (nothing built). */
+int sup_pub_delta_cached(sup_ctx *s, uint32_t scope, uint64_t since, size_t max, uint8_t **buf,
+                         size_t *len, uint64_t *version);
 
 /* ----- signing key ----- */
 

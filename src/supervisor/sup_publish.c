@@ -853,6 +853,33 @@ static int delta_by_steps(sup_ctx *s, uint32_t scope, uint64_t since, const sup_
     return rc;
 }
 
+int sup_pub_delta_cached(sup_ctx *s, uint32_t scope, uint64_t since, size_t max, uint8_t **buf,
+                         size_t *len, uint64_t *version)
+{
+    sup_publisher *p = s->pub;
+    sup_pimg *d = NULL;
+    *buf = NULL;
+    *len = 0;
+    pthread_mutex_lock(&p->m);
+    {
+        pub_scope *ps = scope_get(p, scope, 0);
+        if (ps && ps->cur && ps->d_img && ps->d_since == since && since &&
+            ps->d_img->version == ps->cur->version && ps->d_img->len <= max)
+            d = sup_pimg_ref(ps->d_img);
+    }
+    pthread_mutex_unlock(&p->m);
+    if (!d)
+        return KS_E_NOTFOUND;
+    *buf = malloc(d->len);
+    if (*buf) {
+        memcpy(*buf, d->data, d->len);
+        *len = d->len;
+        *version = d->version;
+    }
+    sup_pimg_unref(d);
+    return *buf ? KS_OK : KS_E_NOSPC;
+}
+
 int sup_pub_delta(sup_ctx *s, uint32_t scope, uint64_t since, uint8_t **buf, size_t *len,
                  uint64_t *version)
 {

@@ -40,6 +40,7 @@ struct sup_watcher {
     int64_t ctrl_id;
     uint32_t scope;
     int state, reason;
+    int want_delta;             /* X-Keysup-Watch: delta (sup_watch_delta.c) */
     uint64_t from, deadline_ms;
     uint8_t nonce[32];
     uint8_t kid[KS_KEYID_SIZE];
@@ -311,6 +312,7 @@ int sup_watch_hold(sup_req *rq, uint64_t from, uint32_t wait_s, sup_watcher **ou
     x->ctrl_id = rq->ctrl_id;
     x->scope = rq->ctrl_scope;
     x->from = from;
+    x->want_delta = sup_watch_wants_delta(rq);
     x->deadline_ms = mono_ms() + (uint64_t)hold * 1000u;
     x->state = W_HELD;
     memcpy(x->nonce, rq->nonce, sizeof x->nonce);
@@ -358,20 +360,35 @@ void sup_watch_answer(sup_ctx *s, sup_watcher *x, sup_req *rq, sup_resp *rs)
     uint64_t pv = sup_pub_version(s, x->scope, root);
     json_t *o;
 
+    int carried = pv > x->from && x->want_delta &&
+                  sup_watch_delta_answer(s, x->ctrl_id, x->scope, x->from, rs);
+
     pthread_mutex_lock(&w->m);
     if (x->state == W_HELD) /* not woken: cannot happen, kept safe */
         unlink_held(w, x);
     else
         w->pending--;
+    if (carried)
+        w->st.carried++;
+    if (x->reason == R_PUBLISHED) { /* wall clock: the bench compares it with the revoke's */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        w->st.last_pub_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    }
     pthread_mutex_unlock(&w->m);
     /* The answer is signed like any device answer: bound to this request's
-     * nonce and device key (api_answer.c). */
+     * nonce and device key (api_answer.c); a carried delta is not
+     * (rs->self_signed: the publisher signed it). */
     rq->sign_answer = 1;
     rq->ctrl_id = x->ctrl_id;
     rq->ctrl_scope = x->scope;
     memcpy(rq->nonce, x->nonce, sizeof rq->nonce);
     memcpy(rq->device_key_id, x->kid, sizeof rq->device_key_id);
     snprintf(rq->actor, sizeof rq->actor, "controller:%lld", (long long)x->ctrl_id);
+    if (carried) {
+        free(x);
+        return;
+    }
     ks_hex(rh, root, KS_HASH_SIZE);
     o = json_pack("{s:I,s:s,s:b,s:s}", "version", (json_int_t)pv, "root", rh, "changed",
                   pv > x->from, "reason", reason_names[x->reason & 3]);

@@ -22,6 +22,8 @@ typedef struct sup_watcher sup_watcher;
 
 typedef struct sup_watch_stats {
     uint64_t held, peak, woken, timeouts, replaced, refused;
+    uint64_t carried;      /* answers that carried the delta */
+    uint64_t last_pub_ms;  /* unix ms of the latest answer to a publish */
 } sup_watch_stats;
 
 /* The registry and its timer thread (s->watch). KS_OK or KS_E_NOMEM/IO. */
@@ -48,6 +50,17 @@ void sup_watch_published(sup_ctx *s, uint32_t scope, uint64_t version);
 /* The answer of a woken waiter into rs, with what rq needs to sign it (the
  * request's nonce, controller and device key); frees w. */
 void sup_watch_answer(sup_ctx *s, sup_watcher *w, sup_req *rq, sup_resp *rs);
+/* sup_watch_delta.c: 1 when the request asks for the delta in the answer
+ * (X-Keysup-Watch: delta). */
+int sup_watch_wants_delta(const sup_req *rq);
+/* The publisher's cached delta from `from` to the scope's current version
+ * as the (unsigned, publisher-signed) answer: 1 when rs holds it, 0 when
+ * there is none for `from` (then the signed JSON answer). */
+int sup_watch_delta_answer(sup_ctx *s, int64_t ctrl_id, uint32_t scope, uint64_t from,
+                           sup_resp *rs);
+/* api_device.c: 1 unless the controller's last reported device protocol is
+ * outside protocol_min..max (then no database is sent: KSE-401). */
+int sup_dev_proto_ok(sup_ctx *s, int64_t ctrl_id);
 /* The connection of w ended without an answer: unlinks and frees it. */
 void sup_watch_drop(sup_ctx *s, sup_watcher *w);
 void sup_watch_stats_get(sup_ctx *s, sup_watch_stats *st);

@@ -124,6 +124,17 @@ def bend(m, method, path, status, headers, body, req_headers):
         b = bytearray(body)
         b[-1] ^= 0x01  # the last byte of the new key's signature
         return status, headers, bytes(b), True
+    if m == "watch_delta" and path.startswith("/v1/device/watch/") and body[:4] == b"KSDL":
+        # the publisher's delta carried in a watch's answer (unsigned per
+        # request): the attacker turns the first upserted record's state
+        # (revoked, 2) back to active (0); a well-formed record, so only the
+        # Merkle root under the publisher's signed header can catch it
+        b = bytearray(body)
+        if int.from_bytes(b[48:52], "little") > 0 and len(b) >= 216 + 128:
+            b[216 + 99] = 0
+        else:
+            b[-1] ^= 0x01
+        return status, headers, bytes(b), True
     if m == "time" and path == "/v1/device/time" and status == 200:
         d = json.loads(body)
         d["token"] = flip_hex(d["token"], 40)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The push path (issue 13): keysup-sim controllers with a 60 s heartbeat
 # hold a watch (--push, the agent's own ctl_watch). A revocation must reach
-# every one of them within a few seconds: without the push path the last
+# every one of them within a few seconds, the publisher's delta carried in
+# the watch's answer (sup_watch_delta.c): without the push path the last
 # would wait for its next heartbeat, up to 60 s, so the bound below fails.
 # Then: a watch without a valid device signature is refused; after a
 # keysupd restart the controllers hold watches again and the next
@@ -72,6 +73,11 @@ door_refuses() { ! present "$W/gone1.key" door access && grep -q 'KSE-203' "$W/p
 wait_until 3 "the agent refuses the revoked key (KSE-203)" door_refuses
 [ "$(st fleet 'd["push_wakes"]')" -ge $N ] || fail "push_wakes $(st fleet 'd["push_wakes"]') < $N"
 [ "$(st fleet 'd["comm_lost"]')" = 0 ] || fail "controllers lost the link"
+# the answers carried the publisher's delta (sup_watch_delta.c): no fetch
+# after the wake. Not all N: a controller holds no watch in the 2 s before
+# its heartbeat (ctl_watch_until), and takes the revocation from that.
+[ "$(st fleet 'd["push_carried"]')" -ge $((N * 9 / 10)) ] || fail "push_carried $(st fleet 'd["push_carried"]') < $((N * 9 / 10)): the delta was fetched, not carried"
+[ "$(metric keysup_watch_delta_total)" -ge $((N * 9 / 10)) ] || fail "keysup_watch_delta_total $(metric keysup_watch_delta_total) < $((N * 9 / 10))"
 ok "revocation refused by all $N simulated controllers within $LAST_MS ms and by the agent (heartbeat ${HB} s), woken by their watch"
 
 # ----- a watch without a valid device signature is refused
