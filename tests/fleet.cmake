@@ -33,3 +33,6 @@ set_tests_properties(hbnonce_e2e_pg PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
 # keys, MACs, counters, expiry, replacement, a restart, a bounded table.
 ks_add_unit(test_sup_hbsess ${CMAKE_SOURCE_DIR}/tests/test_sup_hbsess.c)
 target_link_libraries(test_sup_hbsess PRIVATE keysup_sup)
+add_test(NAME hbsess_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/hbsess_e2e.sh)
+set_tests_properties(hbsess_e2e PROPERTIES TIMEOUT 150 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-hbsess")

@@ -155,6 +155,8 @@ int sup_hbsess_peek(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
     pthread_mutex_lock(&t->mu);
     ent *e = match(t, id, key_id, sid, now);
     rc = !e ? SUP_HBS_UNKNOWN : counter <= e->counter ? SUP_HBS_REPLAY : SUP_HBS_OK;
+    if (rc == SUP_HBS_UNKNOWN)
+        t->st.unknown++; /* answered now: check() never sees it */
     pthread_mutex_unlock(&t->mu);
     return rc;
 }

@@ -58,7 +58,7 @@ int sup_hbsess_open(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
                     uint8_t sid[KS_HBS_SID]);
 
 /* Before the body: SUP_HBS_OK when the session is live and counter is above
- * the last one taken; UNKNOWN or REPLAY otherwise. Changes nothing. */
+ * the last one taken; UNKNOWN (counted) or REPLAY otherwise. Takes nothing. */
 int sup_hbsess_peek(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
                     const uint8_t sid[KS_HBS_SID], uint64_t counter, uint64_t now);
 
