@@ -39,14 +39,20 @@ static void open_session(sup_hbsess *t, int64_t id, const uint8_t *key_id, uint6
     assert_memory_equal(c->sid, sid, 16); /* the answer's id is the one the keys give */
 }
 
+static int send_hb_el(sup_hbsess *t, int64_t id, const uint8_t *key_id, const client *c,
+                      uint64_t counter, uint64_t elapsed_ms, uint64_t now)
+{
+    uint8_t mac[32];
+    ks_hbs_req_mac(mac, c->c2s, c->sid, (uint64_t)id, counter, elapsed_ms, "POST", HB,
+                   (const uint8_t *)BODY, strlen(BODY));
+    return sup_hbsess_check(t, id, key_id, c->sid, counter, elapsed_ms, now, "POST", HB,
+                            (const uint8_t *)BODY, strlen(BODY), mac);
+}
+
 static int send_hb(sup_hbsess *t, int64_t id, const uint8_t *key_id, const client *c,
                    uint64_t counter, uint64_t now)
 {
-    uint8_t mac[32];
-    ks_hbs_req_mac(mac, c->c2s, c->sid, (uint64_t)id, counter, "POST", HB, (const uint8_t *)BODY,
-                   strlen(BODY));
-    return sup_hbsess_check(t, id, key_id, c->sid, counter, now, "POST", HB, (const uint8_t *)BODY,
-                            strlen(BODY), mac);
+    return send_hb_el(t, id, key_id, c, counter, 0, now);
 }
 
 static void test_keys_agree_and_counter(void **st)
@@ -82,27 +88,27 @@ static void test_forged(void **st)
     uint8_t mac[32];
     open_session(t, 7, KEY_A, 1000, &c);
     /* a MAC over another body, under another key, with a flipped bit */
-    ks_hbs_req_mac(mac, c.c2s, c.sid, 7, 1, "POST", HB, (const uint8_t *)"{}", 2);
-    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 1, 1000, "POST", HB,
+    ks_hbs_req_mac(mac, c.c2s, c.sid, 7, 1, 0, "POST", HB, (const uint8_t *)"{}", 2);
+    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 1, 0, 1000, "POST", HB,
                                       (const uint8_t *)BODY, strlen(BODY), mac), SUP_HBS_BADMAC);
-    ks_hbs_req_mac(mac, c.s2c, c.sid, 7, 1, "POST", HB, (const uint8_t *)BODY, strlen(BODY));
-    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 1, 1000, "POST", HB,
+    ks_hbs_req_mac(mac, c.s2c, c.sid, 7, 1, 0, "POST", HB, (const uint8_t *)BODY, strlen(BODY));
+    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 1, 0, 1000, "POST", HB,
                                       (const uint8_t *)BODY, strlen(BODY), mac), SUP_HBS_BADMAC);
-    ks_hbs_req_mac(mac, c.c2s, c.sid, 7, 1, "POST", HB, (const uint8_t *)BODY, strlen(BODY));
+    ks_hbs_req_mac(mac, c.c2s, c.sid, 7, 1, 0, "POST", HB, (const uint8_t *)BODY, strlen(BODY));
     mac[5] ^= 1;
-    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 1, 1000, "POST", HB,
+    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 1, 0, 1000, "POST", HB,
                                       (const uint8_t *)BODY, strlen(BODY), mac), SUP_HBS_BADMAC);
     /* the MAC binds the counter: counter 1's MAC sent as counter 2 */
     mac[5] ^= 1;
-    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 2, 1000, "POST", HB,
+    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 2, 0, 1000, "POST", HB,
                                       (const uint8_t *)BODY, strlen(BODY), mac), SUP_HBS_BADMAC);
     /* a forged MAC does not burn the counter: the real request still goes */
     assert_int_equal(send_hb(t, 7, KEY_A, &c, 1, 1000), SUP_HBS_OK);
     /* another controller's session sent under controller 7's id */
     open_session(t, 8, KEY_B, 1000, &other);
     assert_int_equal(send_hb(t, 7, KEY_A, &other, 2, 1000), SUP_HBS_UNKNOWN); /* not 7's sid */
-    ks_hbs_req_mac(mac, other.c2s, c.sid, 7, 2, "POST", HB, (const uint8_t *)BODY, strlen(BODY));
-    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 2, 1000, "POST", HB,
+    ks_hbs_req_mac(mac, other.c2s, c.sid, 7, 2, 0, "POST", HB, (const uint8_t *)BODY, strlen(BODY));
+    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 2, 0, 1000, "POST", HB,
                                       (const uint8_t *)BODY, strlen(BODY), mac), SUP_HBS_BADMAC);
     /* a MAC is bound to its controller id: 7's request claimed by 8 */
     assert_int_equal(send_hb(t, 8, KEY_B, &c, 2, 1000), SUP_HBS_UNKNOWN);
@@ -117,7 +123,7 @@ static void test_key_expiry_replace_restart(void **st)
     open_session(t, 7, KEY_A, 1000, &c);
     /* a re-provisioned device key (another key id) never inherits it */
     assert_int_equal(send_hb(t, 7, KEY_B, &c, 1, 1001), SUP_HBS_UNKNOWN);
-    assert_int_equal(send_hb(t, 7, KEY_A, &c, 1, 1099), SUP_HBS_OK);
+    assert_int_equal(send_hb_el(t, 7, KEY_A, &c, 1, 99000, 1099), SUP_HBS_OK);
     /* expired at 1000 + 100 */
     assert_int_equal(sup_hbsess_peek(t, 7, KEY_A, c.sid, 2, 1100), SUP_HBS_UNKNOWN);
     assert_int_equal(send_hb(t, 7, KEY_A, &c, 2, 1100), SUP_HBS_UNKNOWN);
@@ -168,11 +174,38 @@ static void test_answer_mac(void **st)
     ks_hbs_ans_mac(want, c.c2s, c.sid, 7, 4, chal, 200, "POST", HB, ans, sizeof ans - 1);
     assert_false(ks_hbs_mac_eq(mac, want));
     /* a request MAC is never an answer MAC (labels differ) */
-    ks_hbs_req_mac(want, c.s2c, c.sid, 7, 4, "POST", HB, ans, sizeof ans - 1);
+    ks_hbs_req_mac(want, c.s2c, c.sid, 7, 4, 0, "POST", HB, ans, sizeof ans - 1);
     assert_false(ks_hbs_mac_eq(mac, want));
     /* no session: no MAC */
     assert_int_equal(sup_hbsess_answer(t, 9, c.sid, 4, chal, 200, "POST", HB, ans,
                                        sizeof ans - 1, mac), -1);
+    sup_hbsess_free(t);
+}
+
+/* No nonce bounds a MAC'd request's age: the controller's elapsed time
+ * since its last answer does (a request held on the way is old news). */
+static void test_stale(void **st)
+{
+    (void)st;
+    sup_hbsess *t = sup_hbsess_new(64, 3600);
+    client c;
+    uint8_t mac[32];
+    open_session(t, 7, KEY_A, 1000, &c);
+    assert_int_equal(send_hb_el(t, 7, KEY_A, &c, 1, 30000, 1030), SUP_HBS_OK);
+    /* sent 1 s after that answer, arriving 170 s later */
+    assert_int_equal(send_hb_el(t, 7, KEY_A, &c, 2, 1000, 1200), SUP_HBS_STALE);
+    assert_int_equal(send_hb_el(t, 7, KEY_A, &c, 2, 1000, 1200), SUP_HBS_REPLAY); /* taken */
+    /* a controller that really waited 171 s */
+    assert_int_equal(send_hb_el(t, 7, KEY_A, &c, 3, 171000, 1201), SUP_HBS_OK);
+    /* within the lag is fine */
+    assert_int_equal(send_hb_el(t, 7, KEY_A, &c, 4, 0, 1201 + SUP_HBSESS_LAG), SUP_HBS_OK);
+    /* the MAC binds elapsed: a lie about it does not verify */
+    ks_hbs_req_mac(mac, c.c2s, c.sid, 7, 5, 1000, "POST", HB, (const uint8_t *)BODY, strlen(BODY));
+    assert_int_equal(sup_hbsess_check(t, 7, KEY_A, c.sid, 5, 500000, 1400, "POST", HB,
+                                      (const uint8_t *)BODY, strlen(BODY), mac), SUP_HBS_BADMAC);
+    sup_hbsess_stats s;
+    sup_hbsess_stats_get(t, &s);
+    assert_int_equal(s.stale, 1);
     sup_hbsess_free(t);
 }
 
@@ -208,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_forged),
         cmocka_unit_test(test_key_expiry_replace_restart),
         cmocka_unit_test(test_answer_mac),
+        cmocka_unit_test(test_stale),
         cmocka_unit_test(test_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -214,6 +214,7 @@ typedef struct ctl_agent {
         uint8_t sid[16], c2s[32], s2c[32];
         uint64_t counter;        /* of the last MAC'd request */
         uint64_t until_ms;       /* monotonic: re-open after this */
+        uint64_t answer_ms;      /* monotonic: the last answer taken (or the opening) */
         size_t sup;              /* the supervisor (sup_index) holding it */
         uint32_t skip;           /* heartbeats without an offer (keysupd took none) */
         uint64_t opened, used, fallbacks; /* counters (keysup-sim's summary) */

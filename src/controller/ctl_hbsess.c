@@ -88,6 +88,7 @@ void ctl_hbsess_accept(ctl_agent *a, json_t *ans)
     /* Three quarters of its life, like a carried nonce: a heartbeat sent
      * near the end would be refused and cost a second round trip. */
     s->until_ms = ctl_mono_ms() + (uint64_t)json_integer_value(ttl) * 750u;
+    s->answer_ms = ctl_mono_ms();
     s->opened++;
 wipe:
     sodium_memzero(s->esk, sizeof s->esk);
@@ -101,8 +102,9 @@ int ctl_hbsess_headers(ctl_agent *a, const char *method, const char *path, const
     uint8_t mac[KS_HBS_MAC];
     char line[160], hex[2 * KS_HBS_MAC + 1];
     struct curl_slist *n;
+    uint64_t now = ctl_mono_ms(), elapsed = now > s->answer_ms ? now - s->answer_ms : 0;
     *counter = ++s->counter; /* never reused, whatever comes back */
-    ks_hbs_req_mac(mac, s->c2s, s->sid, a->set.controller_id, *counter, method, path,
+    ks_hbs_req_mac(mac, s->c2s, s->sid, a->set.controller_id, *counter, elapsed, method, path,
                    (const uint8_t *)(body ? body : ""), body ? strlen(body) : 0);
     randombytes_buf(chal, 32);
     snprintf(line, sizeof line, "X-Keysup-Controller: %llu",
@@ -117,6 +119,10 @@ int ctl_hbsess_headers(ctl_agent *a, const char *method, const char *path, const
         return -1;
     *h = n;
     snprintf(line, sizeof line, "X-Keysup-Counter: %llu", (unsigned long long)*counter);
+    if (!(n = curl_slist_append(*h, line)))
+        return -1;
+    *h = n;
+    snprintf(line, sizeof line, "X-Keysup-Elapsed: %llu", (unsigned long long)elapsed);
     if (!(n = curl_slist_append(*h, line)))
         return -1;
     *h = n;
@@ -148,5 +154,7 @@ int ctl_hbsess_check(ctl_agent *a, const char *method, const char *path, const c
     ok = ks_hbs_mac_eq(want, got);
     if (!ok)
         ctl_hbsess_drop(a);
+    else
+        s->answer_ms = ctl_mono_ms();
     return ok ? 0 : -1;
 }

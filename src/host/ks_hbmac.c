@@ -71,10 +71,14 @@ static void mac_tail(crypto_generichash_state *st, uint8_t mac[KS_HBS_MAC], cons
 
 void ks_hbs_req_mac(uint8_t mac[KS_HBS_MAC], const uint8_t c2s[KS_HBS_KEY],
                     const uint8_t sid[KS_HBS_SID], uint64_t controller_id, uint64_t counter,
-                    const char *method, const char *path, const uint8_t *body, size_t len)
+                    uint64_t elapsed_ms, const char *method, const char *path, const uint8_t *body,
+                    size_t len)
 {
     crypto_generichash_state st;
+    uint8_t e[8];
     mac_head(&st, c2s, "keysup-hbreq-v1", sid, controller_id, counter);
+    le64(e, elapsed_ms);
+    crypto_generichash_update(&st, e, sizeof e);
     mac_tail(&st, mac, method, path, body, len);
 }
 

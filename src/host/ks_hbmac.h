@@ -11,7 +11,9 @@
  *
  * Request MAC, BLAKE2b-256 keyed with c2s, over
  *   "keysup-hbreq-v1" 0x00 | sid(16) | controller_id u64 LE | counter u64 LE
- *   | METHOD 0x00 | PATH 0x00 | body
+ *   | elapsed_ms u64 LE | METHOD 0x00 | PATH 0x00 | body
+ * (elapsed_ms: the controller's monotonic time since the session's last
+ * answer it took; keysupd bounds how long a request can be held on the way)
  * Answer MAC, BLAKE2b-256 keyed with s2c, over
  *   "keysup-hbans-v1" 0x00 | sid(16) | controller_id u64 LE | counter u64 LE
  *   | challenge(32) | status u16 LE | METHOD 0x00 | PATH 0x00 | body
@@ -41,7 +43,7 @@ int ks_hbs_server_keys(uint8_t c2s[KS_HBS_KEY], uint8_t s2c[KS_HBS_KEY], uint8_t
 
 void ks_hbs_req_mac(uint8_t mac[KS_HBS_MAC], const uint8_t c2s[KS_HBS_KEY],
                     const uint8_t sid[KS_HBS_SID], uint64_t controller_id, uint64_t counter,
-                    const char *method, const char *path, const uint8_t *body, size_t len);
+                    uint64_t elapsed_ms, const char *method, const char *path, const uint8_t *body, size_t len);
 void ks_hbs_ans_mac(uint8_t mac[KS_HBS_MAC], const uint8_t s2c[KS_HBS_KEY],
                     const uint8_t sid[KS_HBS_SID], uint64_t controller_id, uint64_t counter,
                     const uint8_t challenge[KS_HBS_CHAL], uint16_t status, const char *method,

@@ -72,22 +72,23 @@ int api_hbsess_auth(sup_req *rq, sup_resp *rs, int final)
     sup_ctx *s = rq->s;
     const char *cid = hdr(rq, "X-Keysup-Controller"), *hx = hdr(rq, "X-Keysup-Session");
     const char *hc = hdr(rq, "X-Keysup-Counter"), *hm = hdr(rq, "X-Keysup-Mac");
-    const char *hch = hdr(rq, "X-Keysup-Challenge");
+    const char *hch = hdr(rq, "X-Keysup-Challenge"), *hel = hdr(rq, "X-Keysup-Elapsed");
     uint8_t sid[KS_HBS_SID], mac[KS_HBS_MAC], chal[KS_HBS_CHAL], key_id[KS_KEYID_SIZE];
-    uint64_t counter, now = sup_now();
+    uint64_t counter, elapsed = 0, now = sup_now();
     sup_devinfo di;
     char who[48], *end;
     long long id;
     int r;
 
-    if (!cid || !hx || !hc || !hm || !hch)
+    if (!cid || !hx || !hc || !hm || !hch || !hel)
         return fail(rq, rs, "controller:?", "X-Keysup-Controller, X-Keysup-Session, "
-                    "X-Keysup-Counter, X-Keysup-Mac and X-Keysup-Challenge are required with a "
-                    "session", 0);
+                    "X-Keysup-Counter, X-Keysup-Elapsed, X-Keysup-Mac and X-Keysup-Challenge are "
+                    "required with a session", 0);
     id = strtoll(cid, &end, 10);
     snprintf(who, sizeof who, "controller:%.20s", cid);
     if (*end || id <= 0 || ks_unhex(sid, sizeof sid, hx) || parse_counter(hc, &counter) ||
-        ks_unhex(mac, sizeof mac, hm) || ks_unhex(chal, sizeof chal, hch))
+        ks_unhex(mac, sizeof mac, hm) || ks_unhex(chal, sizeof chal, hch) ||
+        (strcmp(hel, "0") != 0 && parse_counter(hel, &elapsed)))
         return fail(rq, rs, who, "malformed session headers", 0);
     if (strcmp(rq->method, "POST") != 0 || strcmp(rq->url, HB_URL) != 0)
         return fail(rq, rs, who, "a heartbeat session authenticates heartbeats only; sign this "
@@ -102,10 +103,16 @@ int api_hbsess_auth(sup_req *rq, sup_resp *rs, int final)
         r = sup_hbsess_peek(s->hbsess, id, key_id, sid, counter, now);
         return r == SUP_HBS_UNKNOWN ? unknown(rs) : r == SUP_HBS_REPLAY ? 1 : 0;
     }
-    r = sup_hbsess_check(s->hbsess, id, key_id, sid, counter, now, rq->method, rq->url,
+    r = sup_hbsess_check(s->hbsess, id, key_id, sid, counter, elapsed, now, rq->method, rq->url,
                          (const uint8_t *)(rq->body ? rq->body : ""), rq->body_len, mac);
     if (r == SUP_HBS_UNKNOWN)
         return unknown(rs);
+    if (r == SUP_HBS_STALE) {
+        /* genuine but old news: the controller sends it again, signed */
+        api_error(rs, 401, "KSE-122", "the heartbeat was held on the way longer than %u s: send "
+                  "it signed", SUP_HBSESS_LAG);
+        return -1;
+    }
     if (r == SUP_HBS_BADMAC)
         return fail(rq, rs, who, "the session MAC does not verify", 0);
     if (r == SUP_HBS_REPLAY)

@@ -6,6 +6,7 @@
  *   X-Keysup-Controller: <id>
  *   X-Keysup-Session: <32 hex>   the session id
  *   X-Keysup-Counter: <decimal>  strictly above the last one keysupd took
+ *   X-Keysup-Elapsed: <decimal>  ms since the session's last answer it took
  *   X-Keysup-Mac: <64 hex>       ks_hbs_req_mac under the session's c2s key
  *   X-Keysup-Challenge: <64 hex> required; bound into the answer's MAC
  * and gets X-Keysup-Answer-Mac (ks_hbs_ans_mac under s2c) instead of the

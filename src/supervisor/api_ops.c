@@ -203,10 +203,14 @@ static void metrics(sup_req *rq, sup_resp *rs)
                    " verify.\n# TYPE keysup_hbsess_bad_mac_total counter\n"
                    "keysup_hbsess_bad_mac_total %llu\n"
                    "# HELP keysup_hbsess_full_total Sessions not opened for want of room.\n"
-                   "# TYPE keysup_hbsess_full_total counter\nkeysup_hbsess_full_total %llu\n",
+                   "# TYPE keysup_hbsess_full_total counter\nkeysup_hbsess_full_total %llu\n"
+                   "# HELP keysup_hbsess_stale_total MAC'd heartbeats held on the way longer"
+                   " than the lag (401 KSE-122: sent again signed).\n"
+                   "# TYPE keysup_hbsess_stale_total counter\nkeysup_hbsess_stale_total %llu\n",
                (unsigned long long)hs.live, (unsigned long long)hs.opened,
                (unsigned long long)hs.mac_ok, (unsigned long long)hs.unknown,
-               (unsigned long long)hs.bad_mac, (unsigned long long)hs.full);
+               (unsigned long long)hs.bad_mac, (unsigned long long)hs.full,
+               (unsigned long long)hs.stale);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

@@ -23,6 +23,7 @@ typedef struct ent {
     uint8_t c2s[KS_HBS_KEY], s2c[KS_HBS_KEY];
     uint64_t counter; /* the last one taken */
     uint64_t expires;
+    uint64_t last_ok; /* when the last request was taken (or the session opened) */
 } ent;
 
 struct sup_hbsess {
@@ -126,6 +127,7 @@ int sup_hbsess_open(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
     memcpy(slot->s2c, s2c, KS_HBS_KEY);
     slot->counter = 0;
     slot->expires = now + t->ttl;
+    slot->last_ok = now;
     t->st.live++;
     t->st.opened++;
     pthread_mutex_unlock(&t->mu);
@@ -162,7 +164,8 @@ int sup_hbsess_peek(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
 }
 
 int sup_hbsess_check(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
-                     const uint8_t sid[KS_HBS_SID], uint64_t counter, uint64_t now,
+                     const uint8_t sid[KS_HBS_SID], uint64_t counter, uint64_t elapsed_ms,
+                     uint64_t now,
                      const char *method, const char *path, const uint8_t *body, size_t len,
                      const uint8_t mac[KS_HBS_MAC])
 {
@@ -179,7 +182,7 @@ int sup_hbsess_check(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
     }
     memcpy(key, e->c2s, sizeof key);
     pthread_mutex_unlock(&t->mu);
-    ks_hbs_req_mac(want, key, sid, (uint64_t)id, counter, method, path, body, len);
+    ks_hbs_req_mac(want, key, sid, (uint64_t)id, counter, elapsed_ms, method, path, body, len);
     sodium_memzero(key, sizeof key);
     rc = ks_hbs_mac_eq(want, mac) ? SUP_HBS_OK : SUP_HBS_BADMAC;
     pthread_mutex_lock(&t->mu);
@@ -191,8 +194,16 @@ int sup_hbsess_check(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
             rc = SUP_HBS_UNKNOWN;
         else if (counter <= e->counter)
             rc = SUP_HBS_REPLAY;
-        else
+        else {
             e->counter = counter;
+            /* No nonce bounds its age: the controller's own elapsed time
+             * since the last answer does. Held longer than that plus the
+             * lag: someone kept it back (its report is old news). */
+            if (now > e->last_ok + elapsed_ms / 1000u + SUP_HBSESS_LAG)
+                rc = SUP_HBS_STALE;
+            else
+                e->last_ok = now;
+        }
     }
     if (rc == SUP_HBS_OK)
         t->st.mac_ok++;
@@ -200,6 +211,8 @@ int sup_hbsess_check(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
         t->st.bad_mac++;
     else if (rc == SUP_HBS_REPLAY)
         t->st.replays++;
+    else if (rc == SUP_HBS_STALE)
+        t->st.stale++;
     else
         t->st.unknown++;
     pthread_mutex_unlock(&t->mu);

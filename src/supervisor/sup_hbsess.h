@@ -26,12 +26,15 @@
 #include "ks_hbmac.h"
 
 #define SUP_HBSESS_TTL 3600u       /* seconds a session lives */
-#define SUP_HBSESS_SLOTS 32768u    /* table size (power of two), 128 bytes each */
+#define SUP_HBSESS_SLOTS 32768u    /* table size (power of two), 136 bytes each */
+/* The longest a MAC'd heartbeat may have been held on the way, seconds: as
+ * long as a signed request's nonce lives (nonce_ttl's default). */
+#define SUP_HBSESS_LAG 60u
 
 typedef struct sup_hbsess sup_hbsess;
 
 typedef struct sup_hbsess_stats {
-    uint64_t opened, mac_ok, unknown, bad_mac, replays, full;
+    uint64_t opened, mac_ok, unknown, bad_mac, replays, full, stale;
     uint64_t live; /* slots held (an expired session until its slot is reused) */
 } sup_hbsess_stats;
 
@@ -40,6 +43,7 @@ enum {
     SUP_HBS_UNKNOWN = 1, /* no such session: expired, replaced, restarted, other key */
     SUP_HBS_BADMAC = 2,  /* forged or altered */
     SUP_HBS_REPLAY = 3,  /* counter not above the last one taken */
+    SUP_HBS_STALE = 4,   /* genuine, but held on the way longer than SUP_HBSESS_LAG */
 };
 
 /* slots: a power of two; ttl in seconds. NULL when out of memory. */
@@ -63,9 +67,13 @@ int sup_hbsess_peek(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
                     const uint8_t sid[KS_HBS_SID], uint64_t counter, uint64_t now);
 
 /* With the body: checks mac (ks_hbs_req_mac) and takes counter (strictly
- * above the last one taken, checked again after the MAC). */
+ * above the last one taken, checked again after the MAC). elapsed_ms is the
+ * controller's time since the last answer it took: a request that arrives
+ * more than SUP_HBSESS_LAG seconds later than that says (now minus the last
+ * request taken, or the opening) is STALE, its counter taken all the same. */
 int sup_hbsess_check(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
-                     const uint8_t sid[KS_HBS_SID], uint64_t counter, uint64_t now,
+                     const uint8_t sid[KS_HBS_SID], uint64_t counter, uint64_t elapsed_ms,
+                     uint64_t now,
                      const char *method, const char *path, const uint8_t *body, size_t len,
                      const uint8_t mac[KS_HBS_MAC]);
 

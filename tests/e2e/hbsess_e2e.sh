@@ -42,7 +42,7 @@ rnd() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 sess_req() {
     curl -s -o "$W/sess.out" -w '%{http_code}' -X "$1" "$KEYSUP_SERVER$2" \
         -H "X-Keysup-Controller: ${CTL_ID[door]}" -H "X-Keysup-Session: $(rnd 16)" \
-        -H "X-Keysup-Counter: 1" -H "X-Keysup-Mac: $(rnd 32)" -H "X-Keysup-Challenge: $(rnd 32)" \
+        -H "X-Keysup-Counter: 1" -H "X-Keysup-Elapsed: 1000" -H "X-Keysup-Mac: $(rnd 32)" -H "X-Keysup-Challenge: $(rnd 32)" \
         -H 'Content-Type: application/json' ${3:+--data "$3"}
 }
 [ "$(sess_req POST /v1/device/heartbeat '{"protocol_version":1}')" = 401 ] || fail "a made-up session: $(cat "$W/sess.out")"
