@@ -139,7 +139,7 @@ cleanup:
     return rc;
 }
 
-/* The session id of id when sid and key_id match it, mu held. */
+/* id's live session when sid (and key_id, unless NULL) match it, mu held. */
 static ent *match(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
                   const uint8_t sid[KS_HBS_SID], uint64_t now)
 {

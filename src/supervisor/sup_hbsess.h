@@ -26,7 +26,7 @@
 #include "ks_hbmac.h"
 
 #define SUP_HBSESS_TTL 3600u       /* seconds a session lives */
-#define SUP_HBSESS_SLOTS 32768u    /* table size (power of two), 136 bytes each */
+#define SUP_HBSESS_SLOTS 32768u    /* table size (power of two), 128 bytes each */
 /* The longest a MAC'd heartbeat may have been held on the way, seconds: as
  * long as a signed request's nonce lives (nonce_ttl's default). */
 #define SUP_HBSESS_LAG 60u
