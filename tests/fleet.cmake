@@ -28,3 +28,16 @@ set_tests_properties(hbnonce_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
 add_test(NAME hbnonce_e2e_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/hbnonce_e2e.sh)
 set_tests_properties(hbnonce_e2e_pg PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
   ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-hbnonce-pg")
+
+# The heartbeat session (issue 13; docs/protocol.md "Heartbeat session"):
+# keys, MACs, counters, expiry, replacement, a restart, a bounded table.
+ks_add_unit(test_sup_hbsess ${CMAKE_SOURCE_DIR}/tests/test_sup_hbsess.c)
+target_link_libraries(test_sup_hbsess PRIVATE keysup_sup)
+add_test(NAME hbsess_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/hbsess_e2e.sh)
+set_tests_properties(hbsess_e2e PROPERTIES TIMEOUT 150 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-hbsess")
+# The same on PostgreSQL (a private server, pg_lib.sh): sessions stay per
+# keysupd instance, the device lookup reads the database.
+add_test(NAME hbsess_e2e_pg COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/hbsess_e2e.sh)
+set_tests_properties(hbsess_e2e_pg PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_DB=postgresql;KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-hbsess-pg")

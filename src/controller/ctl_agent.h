@@ -205,6 +205,20 @@ typedef struct ctl_agent {
     size_t next_nonce_sup;
     uint64_t next_nonce_ms;
     uint64_t nonce_fallbacks;    /* carried nonces refused: fetched and sent again */
+    /* The heartbeat session (ctl_hbsess.c; docs/protocol.md): keys agreed
+     * in one signed heartbeat, then steady heartbeats MAC'd with a counter.
+     * Not with fetch_nonce (an older agent's behaviour). */
+    struct ctl_hbsess {
+        int live, pending;       /* keys usable / an offer awaits its answer */
+        uint8_t esk[32], epk[32]; /* the offer's ephemeral key pair */
+        uint8_t sid[16], c2s[32], s2c[32];
+        uint64_t counter;        /* of the last MAC'd request */
+        uint64_t until_ms;       /* monotonic: re-open after this */
+        uint64_t answer_ms;      /* monotonic: the last answer taken (or the opening) */
+        size_t sup;              /* the supervisor (sup_index) holding it */
+        uint32_t skip;           /* heartbeats without an offer (keysupd took none) */
+        uint64_t opened, used, fallbacks; /* counters (keysup-sim's summary) */
+    } hbs;
     /* the push path (ctl_watch.c): the wait of the watch in flight (its
      * request deadline, ctl_http.c), and no watch before this mono ms */
     uint32_t hold_s;

@@ -12,6 +12,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_answer.h"
+#include "ctl_hbsess.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,12 @@ int ctl_answer_check(ctl_agent *a, const char *method, const char *path, const c
 
     if (!r->signed_req)
         return refuse(a, KS_E_ANSWER_NOT_AUTHENTIC, method, path, "the request carried no nonce");
+    if (r->mac_req) /* a heartbeat of the session: its answer is MAC'd (ctl_hbsess.c) */
+        return ctl_hbsess_check(a, method, path, r) == 0
+                   ? KS_OK
+                   : refuse(a, KS_E_ANSWER_NOT_AUTHENTIC, method, path,
+                            "the session MAC does not verify (changed, replayed or meant for "
+                            "another request); the next heartbeat is signed");
     memset(&an, 0, sizeof an);
     an.controller_id = a->set.controller_id;
     memcpy(an.device_key_id, a->ctrl_id16, KS_KEYID_SIZE);

@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_http.h"
+#include "ctl_hbsess.h"
 #include "ctl_tls.h"
 #include "ks_hex.h"
 #include "ks_httpc.h"
@@ -47,7 +48,9 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         /* a new response (after a 1xx or a redirect): only its own headers count */
         out->answer_key[0] = '\0';
         out->answer_sig[0] = '\0';
+        out->answer_mac[0] = '\0';
     }
+    take_header(ptr, n, "X-Keysup-Answer-Mac:", out->answer_mac, sizeof out->answer_mac);
     take_header(ptr, n, "X-Keysup-Answer-Key:", out->answer_key, sizeof out->answer_key);
     take_header(ptr, n, "X-Keysup-Answer-Signature:", out->answer_sig, sizeof out->answer_sig);
     take_header(ptr, n, "ETag:", out->etag, sizeof out->etag);
@@ -291,7 +294,8 @@ int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *
                 const char *const *extra, int keep_partial, ctl_http_resp *out)
 {
     uint8_t nonce[32], nonce_used[32] = {0};
-    int carried = 0, may_carry = 1;
+    int carried = 0, may_carry = 1, mac = 0, may_mac = 1;
+    uint64_t counter = 0;
     memset(out, 0, sizeof *out);
     a->shed_retry_after = 0;
     if (a->link_down)
@@ -299,7 +303,14 @@ int ctl_http_ex(ctl_agent *a, const char *method, const char *path, const char *
 again:
     {
         struct curl_slist *h = NULL;
-        if (sign) {
+        /* The steady heartbeat: MAC'd in its session, no nonce at all. */
+        mac = sign && may_mac && strcmp(path, HB_PATH) == 0 && ctl_hbsess_usable(a);
+        if (mac) {
+            if (ctl_hbsess_headers(a, method, path, body, &h, nonce_used, &counter) != 0) {
+                curl_slist_free_all(h);
+                return -1;
+            }
+        } else if (sign) {
             int r = take_nonce(a, path, may_carry, nonce, &carried, out);
             if (r != 0)
                 return r > 0 ? 0 : -1;
@@ -325,6 +336,17 @@ again:
         if (perform(a, method, path, body, h, keep_partial, out) != 0)
             return -1;
     }
+    if (mac && out->status == 401) {
+        /* keysupd does not hold the session (restarted, expired, another
+         * instance: KSE-122), or refused it: signed once more, as before.
+         * The next heartbeat's report offers a new session. */
+        ctl_http_free(out);
+        memset(out, 0, sizeof *out);
+        ctl_hbsess_drop(a);
+        a->hbs.fallbacks++;
+        may_mac = 0;
+        goto again;
+    }
     if (carried && out->status == 401) {
         /* The carried nonce was refused: keysupd restarted (its nonces are
          * in memory), it expired on the way, or another instance answers.
@@ -340,6 +362,8 @@ again:
     if (sign) {
         out->signed_req = 1;
         memcpy(out->nonce, nonce_used, sizeof out->nonce);
+        out->mac_req = mac;
+        out->hbs_counter = counter;
     }
     return 0;
 }

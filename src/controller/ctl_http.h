@@ -24,6 +24,11 @@ typedef struct ctl_http_resp {
     uint8_t nonce[32];
     char answer_key[65];
     char answer_sig[129];
+    /* a heartbeat MAC'd in its session (ctl_hbsess.c): nonce holds the
+     * challenge, hbs_counter the counter, answer_mac X-Keysup-Answer-Mac */
+    int mac_req;
+    uint64_t hbs_counter;
+    char answer_mac[65];
     /* storms (issue 13): a 503's Retry-After seconds; the snapshot's ETag and
      * a 206's Content-Range start; cut = 1 when the transfer broke after
      * these bytes arrived (only with ctl_http_ex's keep_partial) */

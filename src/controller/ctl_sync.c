@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "ctl_answer.h"
+#include "ctl_hbsess.h"
 #include "ctl_http.h"
 #include "ctl_tls.h"
 #include "ks_hex.h"
@@ -508,9 +509,11 @@ int ctl_heartbeat(ctl_agent *a)
     json_object_set_new(report, "instance", json_string(inst));
     json_object_set_new(report, "lockout",
                         json_boolean(json_array_size(json_object_get(report, "lockouts")) > 0));
+    ctl_hbsess_offer(a, report); /* when no session is open (ctl_hbsess.h) */
     int aerr = 0;
     json_t *ans = ctl_answer_json(a, "POST", "/v1/device/heartbeat", report, &status, &aerr);
     json_decref(report);
+    ctl_hbsess_accept(a, status == 200 ? ans : NULL); /* ans is verified or NULL */
     fault_powercut_check(a);
     if (aerr)
         return aerr; /* not authentic: refused and counted, nothing acted on */

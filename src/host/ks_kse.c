@@ -65,6 +65,20 @@ static const ks_kse table[] = {
       "If it lasts, raise max_downloads / max_inflight in keysupd.conf (watch memory and CPU), or "
       "spread the fleet's restarts.",
       NULL}},
+    {122, "HB_SESSION_UNKNOWN", KS_SEV_INFO, KS_AREA_COMMUNICATION,
+     "The supervisor does not hold the controller's heartbeat session",
+     "A steady heartbeat is authenticated by a session MAC instead of a signature "
+     "(docs/protocol.md, \"Heartbeat session\"). Sessions live in keysupd's memory only: after a "
+     "keysupd restart, after the session's hour, on another keysupd of a PostgreSQL cluster, or "
+     "when the table was full, the session is not known there and the heartbeat is answered 401.",
+     "The controller sends the same heartbeat again signed with its device key, as agents without "
+     "sessions always do, and its next heartbeat opens a new session. This is not a replay and "
+     "not a lost link; keysupd counts it in keysup_hbsess_unknown_total.",
+     0, NULL,
+     {"Nothing: expected once per controller after every keysupd restart.",
+      "If keysup_hbsess_unknown_total climbs steadily without restarts, check that a load "
+      "balancer keeps each controller on one keysupd, and keysup_hbsess_full_total.",
+      NULL}},
     {200, "KEY_ABSENT", KS_SEV_INFO, KS_AREA_KEY,
      "No key presented",
      "The action needs a key and none was presented, or it is not seated in the reader.",

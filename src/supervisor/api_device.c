@@ -393,8 +393,10 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     uint64_t v;
     size_t i;
     json_t *c, *ans;
+    api_hbsess_offer offer;
 
     memset(&h, 0, sizeof h);
+    memset(&offer, 0, sizeof offer);
     h.report = rq->json; /* the report as sent: api_hb_read reads what it knows */
     /* The health column keeps the report as sent: the body, which the
      * schema step parsed into h.report, not a second serialisation of it. */
@@ -413,13 +415,15 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     if (proto_refused(rq, NULL))
         v = 0; /* nothing to sync to: see proto_refused */
     ks_hex(rh, root, KS_HASH_SIZE);
-    if (json_array_size(h.cmds) == 0 && api_hb_answer(rq, rs, v, rh) == 0)
+    api_hbsess_take_offer(rq, h.report, &offer); /* a signed report may open a session */
+    if (json_array_size(h.cmds) == 0 && api_hb_answer(rq, rs, v, rh, &offer) == 0)
         goto hooks;
     ans = json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id", (json_int_t)rq->ctrl_id,
                     "scope", (json_int_t)rq->ctrl_scope, "version", (json_int_t)v, "root", rh,
                     "server_time", (json_int_t)sup_now(), "heartbeat_interval",
                     (int)rq->s->cfg.heartbeat_interval, "commands", h.cmds ? h.cmds : json_array());
     api_hb_next_nonce(rq, ans);
+    api_hb_offer_json(ans, &offer);
     api_json(rs, 200, ans);
 hooks:
     if (rq->s->hooks.on_heartbeat)

@@ -8,6 +8,7 @@
 
 #include "sup_api.h"
 #include "sup_soft.h"
+#include "api_hbsess.h"
 
 typedef struct api_hb {
     sup_soft_row sr;                 /* the soft state (strings borrowed from the report) */
@@ -43,9 +44,13 @@ int api_hb_fast(sup_req *rq, const api_hb *h, json_t **cmds);
 void api_hb_next_nonce(sup_req *rq, json_t *ans);
 
 /* The answer of a heartbeat with no pending command (the steady state):
- * the same fields as the general one (api_device.c) with the next nonce,
+ * the same fields as the general one (api_device.c) with the next nonce
+ * (none for a session's heartbeat) and an opened session o (may be NULL),
  * printed into rs->text. -1 (rs untouched): answer with jansson. */
-#define API_HB_ANSWER_MAX 512
-int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_hex);
+#define API_HB_ANSWER_MAX 768
+int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_hex,
+                  const api_hbsess_offer *o);
+/* Adds "hb_session" (id, pk, ttl) of an opened session o to ans. */
+void api_hb_offer_json(json_t *ans, const api_hbsess_offer *o);
 
 #endif

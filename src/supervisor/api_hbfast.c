@@ -121,41 +121,60 @@ void api_hb_next_nonce(sup_req *rq, json_t *ans)
     char h[65];
     /* Bound to this controller and counted against its address like a
      * fetched one. Each heartbeat spends one nonce and is handed at most
-     * one, so the table holds no more than the fetched nonces allowed. */
-    if (!ans || sup_nonce_issue_dev(rq->s, rq->client ? rq->client->tag : 0, rq->ctrl_id, n) != 0)
+     * one, so the table holds no more than the fetched nonces allowed. A
+     * heartbeat of a session spends none and needs none. */
+    if (!ans || rq->mac_answer ||
+        sup_nonce_issue_dev(rq->s, rq->client ? rq->client->tag : 0, rq->ctrl_id, n) != 0)
         return; /* no room: the controller fetches one, as before */
     ks_hex(h, n, sizeof n);
     json_object_set_new(ans, "next_nonce", json_string(h));
     json_object_set_new(ans, "nonce_ttl", json_integer((json_int_t)rq->s->cfg.nonce_ttl));
 }
 
-int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_hex)
+void api_hb_offer_json(json_t *ans, const api_hbsess_offer *o)
+{
+    if (ans && o && o->ok)
+        json_object_set_new(ans, "hb_session", json_pack("{s:s,s:s,s:i}", "id", o->id, "pk", o->pk,
+                                                         "ttl", (int)o->ttl));
+}
+
+int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_hex,
+                  const api_hbsess_offer *o)
 {
     uint8_t n[32];
-    char nh[65], *b;
-    int len;
+    char nh[65], extra[256], *b;
+    int len, el = 0;
     /* The steady answer is a fixed shape: printed straight into its buffer,
      * not built as a jansson object and dumped (issue 13: malloc and
      * jansson were 40 % of keysupd's CPU at 1,000 controllers). */
-    if (sup_nonce_issue_dev(rq->s, rq->client ? rq->client->tag : 0, rq->ctrl_id, n) != 0)
-        return -1; /* no nonce to hand out: the general path answers without one */
-    ks_hex(nh, n, sizeof n);
+    extra[0] = '\0';
+    if (!rq->mac_answer) { /* a session's heartbeat needs no nonce */
+        if (sup_nonce_issue_dev(rq->s, rq->client ? rq->client->tag : 0, rq->ctrl_id, n) != 0)
+            return -1; /* no nonce to hand out: the general path answers without one */
+        ks_hex(nh, n, sizeof n);
+        el = snprintf(extra, sizeof extra, ",\"next_nonce\":\"%s\",\"nonce_ttl\":%d", nh,
+                      (int)rq->s->cfg.nonce_ttl);
+    }
+    if (o && o->ok && el >= 0 && (size_t)el < sizeof extra)
+        el += snprintf(extra + el, sizeof extra - (size_t)el,
+                       ",\"hb_session\":{\"id\":\"%s\",\"pk\":\"%s\",\"ttl\":%u}", o->id, o->pk,
+                       o->ttl);
+    if (el < 0 || (size_t)el >= sizeof extra)
+        return -1;
     b = malloc(API_HB_ANSWER_MAX);
     if (!b)
         return -1;
     len = snprintf(b, API_HB_ANSWER_MAX,
                    "{\"controller_id\":%lld,\"scope\":%lld,\"version\":%lld,\"root\":\"%s\","
-                   "\"server_time\":%lld,\"heartbeat_interval\":%d,\"commands\":[],"
-                   "\"next_nonce\":\"%s\",\"nonce_ttl\":%d}\n",
+                   "\"server_time\":%lld,\"heartbeat_interval\":%d,\"commands\":[]%s}\n",
                    (long long)rq->ctrl_id, (long long)rq->ctrl_scope, (long long)version, root_hex,
-                   (long long)sup_now(), (int)rq->s->cfg.heartbeat_interval, nh,
-                   (int)rq->s->cfg.nonce_ttl);
+                   (long long)sup_now(), (int)rq->s->cfg.heartbeat_interval, extra);
     if (len < 0 || len >= API_HB_ANSWER_MAX) {
         free(b);
         return -1;
     }
     rs->status = 200;
-    rs->text = b; /* signed as sent (sup_http.c) */
+    rs->text = b; /* signed (or MAC'd) as sent (sup_http.c) */
     rs->ctype = "application/json";
     return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sup_hbsess.h"
 #include "sup_watch.h"
 #include "sup_api.h"
 #include "sup_diag.h"
@@ -188,6 +189,33 @@ static void metrics(sup_req *rq, sup_resp *rs)
                (unsigned long long)ws.timeouts, (unsigned long long)ws.replaced,
                (unsigned long long)ws.refused, (unsigned long long)ws.carried,
                (unsigned long long)ws.last_pub_ms);
+    }
+    {
+        sup_hbsess_stats hs;
+        sup_hbsess_stats_get(rq->s->hbsess, &hs);
+        append(&o, "# HELP keysup_hbsess_live Heartbeat sessions held now.\n"
+                   "# TYPE keysup_hbsess_live gauge\nkeysup_hbsess_live %llu\n"
+                   "# HELP keysup_hbsess_opened_total Heartbeat sessions opened by a signed"
+                   " heartbeat.\n# TYPE keysup_hbsess_opened_total counter\n"
+                   "keysup_hbsess_opened_total %llu\n"
+                   "# HELP keysup_hbsess_heartbeats_total Heartbeats authenticated by their"
+                   " session MAC.\n# TYPE keysup_hbsess_heartbeats_total counter\n"
+                   "keysup_hbsess_heartbeats_total %llu\n"
+                   "# HELP keysup_hbsess_unknown_total MAC'd heartbeats of a session not held"
+                   " here (401 KSE-122: the agent re-opens).\n"
+                   "# TYPE keysup_hbsess_unknown_total counter\nkeysup_hbsess_unknown_total %llu\n"
+                   "# HELP keysup_hbsess_bad_mac_total MAC'd heartbeats whose MAC did not"
+                   " verify.\n# TYPE keysup_hbsess_bad_mac_total counter\n"
+                   "keysup_hbsess_bad_mac_total %llu\n"
+                   "# HELP keysup_hbsess_full_total Sessions not opened for want of room.\n"
+                   "# TYPE keysup_hbsess_full_total counter\nkeysup_hbsess_full_total %llu\n"
+                   "# HELP keysup_hbsess_stale_total MAC'd heartbeats held on the way longer"
+                   " than the lag (401 KSE-122: sent again signed).\n"
+                   "# TYPE keysup_hbsess_stale_total counter\nkeysup_hbsess_stale_total %llu\n",
+               (unsigned long long)hs.live, (unsigned long long)hs.opened,
+               (unsigned long long)hs.mac_ok, (unsigned long long)hs.unknown,
+               (unsigned long long)hs.bad_mac, (unsigned long long)hs.full,
+               (unsigned long long)hs.stale);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

@@ -180,6 +180,7 @@ struct sup_ctx {
     struct sup_devcache *devcache; /* device keys outside the lock (sup_devcache.h) */
     struct sup_keyview *keyview; /* the answer signer's key copy (sup_keyview.h) */
     struct sup_watch *watch;     /* held watches, the push path (sup_watch.h) */
+    struct sup_hbsess *hbsess;   /* heartbeat sessions (sup_hbsess.h) */
 };
 
 /* Paths inside a data directory. */

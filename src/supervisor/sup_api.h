@@ -42,6 +42,10 @@ typedef struct sup_req {
     int sign_answer;
     uint8_t nonce[32];
     uint8_t device_key_id[KS_KEYID_SIZE];
+    /* or by its heartbeat session (api_hbsess.c): the answer gets a MAC */
+    int mac_answer;
+    uint8_t hbs_sid[16];
+    uint64_t hbs_counter;
     /* set by the dispatcher from the route's schema (sup_schema.h) */
     const void *in;         /* the route's input struct, decoded and validated */
     uint64_t has;           /* bit i: schema field i was given */

@@ -34,6 +34,7 @@
 #include <sodium.h>
 
 #include "sup_api.h"
+#include "api_hbsess.h"
 #include "sup_cluster.h"
 #include "sup_devcache.h"
 #include "sup_shape.h"
@@ -206,6 +207,8 @@ static int auth_device(sup_req *rq, sup_resp *rs, int final)
     size_t ml, pl = strlen(rq->url), mlen = strlen(rq->method);
     int ok;
 
+    if (api_hbsess_is(rq)) /* a steady heartbeat: its session MAC (api_hbsess.h) */
+        return api_hbsess_auth(rq, rs, final);
     if (!cid || !hn || !hs)
         return dev_fail(rq, rs, "controller:?", "X-Keysup-Controller, X-Keysup-Nonce and "
                         "X-Keysup-Signature headers are required", 0);
@@ -363,6 +366,8 @@ static enum MHD_Result send_resp(sup_ctx *s, struct MHD_Connection *c, sup_resp 
             MHD_add_response_header(r, "X-Keysup-Answer-Key", kh);
             MHD_add_response_header(r, "X-Keysup-Answer-Signature", sh);
         }
+    } else if (rq && rq->mac_answer) {
+        api_hbsess_answer_header(s, rq, r, rs->status, bp, bl);
     }
     if (rs->version) {
         char v[32];

@@ -29,6 +29,7 @@
 #include "sup_devcache.h"
 #include "sup_keyview.h"
 #include "sup_conmem.h"
+#include "sup_hbsess.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
 {
@@ -278,7 +279,8 @@ int sup_open(sup_ctx *s, const char *data_dir, const char *cfg_path, const char 
         s->pass[passlen] = '\0';
         s->passlen = passlen;
     }
-    if (sup_keyview_new(s) != KS_OK || sup_devcache_new(s) != KS_OK) {
+    s->hbsess = sup_hbsess_new(SUP_HBSESS_SLOTS, SUP_HBSESS_TTL);
+    if (sup_keyview_new(s) != KS_OK || sup_devcache_new(s) != KS_OK || !s->hbsess) {
         snprintf(err, errlen, "out of memory");
         return KS_E_NOSPC;
     }
@@ -311,6 +313,8 @@ void sup_close(sup_ctx *s)
     sodium_memzero(s->sk, sizeof s->sk);
     sup_keyview_free(s);
     sup_devcache_free(s);
+    sup_hbsess_free(s->hbsess); /* wipes the session keys */
+    s->hbsess = NULL;
     sup_signer_free(s);
     sup_conmem_free(s);
     pthread_mutex_destroy(&s->lock);
