@@ -12,13 +12,3 @@ ks_add_unit(test_tls ${CMAKE_SOURCE_DIR}/tests/test_tls.c
             ${CMAKE_SOURCE_DIR}/src/controller/ctl_codec.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_rollback.c)
 target_include_directories(test_tls PRIVATE ${CMAKE_SOURCE_DIR}/src/controller)
 target_link_libraries(test_tls PRIVATE keysup_sup PkgConfig::CURL)
-
-# Rollback guards on the controller (docs/security.md "Rollback"): settings
-# version 4, the policy sequence (KSE-802), the licence file kept offline
-# (KSE-803), older settings written over newer ones.
-ks_add_unit(test_ctl_rollback ${CMAKE_SOURCE_DIR}/tests/test_ctl_rollback.c
-            ${CMAKE_SOURCE_DIR}/src/controller/ctl_agent.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_hal.c
-            ${CMAKE_SOURCE_DIR}/src/controller/ctl_tls.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_identity.c
-            ${CMAKE_SOURCE_DIR}/src/controller/ctl_codec.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_rollback.c)
-target_include_directories(test_ctl_rollback PRIVATE ${CMAKE_SOURCE_DIR}/src/controller)
-target_link_libraries(test_ctl_rollback PRIVATE keysup_sup PkgConfig::CURL)

@@ -703,8 +703,8 @@ static const ks_kse table[] = {
      0, NULL,
      {"Read the controller's status (`keysup-controller ctl status`): `licence.policy_refused` "
       "names the sequence served and the one held.",
-      "If the supervisor was restored from a backup: list the rows (`keysup licence enforcement "
-      "list`), check them against what was in force, and set each again (`keysup licence "
+      "If the supervisor was restored from a backup: list the rows (`keysup licence "
+      "enforcement`), check them against what was in force, and set each again (`keysup licence "
       "enforce ...`): a change gets a sequence past every number used before, so the "
       "controllers take it.",
       "If nothing was restored, treat it as an attack on the supervisor link and check what "
