@@ -119,6 +119,12 @@ static int seen_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *nam
     return 0;
 }
 
+/* A controller's report is its own word: one whose device key was stolen
+ * could name 2^63-1 and leave no number for later changes. A genuine
+ * sequence is a time this supervisor (or the one restored over) set, so a
+ * claim more than this far ahead of the clock is not followed. */
+#define SEQ_AHEAD_MAX (7 * 86400)
+
 /* The next sequence: past the clock, every row, and every controller. */
 static int64_t next_seq(sup_ctx *s)
 {
@@ -128,10 +134,13 @@ static int64_t next_seq(sup_ctx *s)
     (void)sup_db_exec(s->db, "SELECT last_health FROM controllers WHERE last_health IS NOT NULL",
                       NULL, 0, seen_cb, &seen);
     next = now;
-    if (rows >= next)
+    if (rows >= next && rows < INT64_MAX)
         next = rows + 1;
-    if (seen >= next)
+    if (seen >= next && seen < now + SEQ_AHEAD_MAX)
         next = seen + 1;
+    else if (seen >= now + SEQ_AHEAD_MAX)
+        sup_log(KS_LOG_WARN, "licence.policy_seq_claim_refused", "seen=%lld now=%lld",
+                (long long)seen, (long long)now);
     return next;
 }
 
