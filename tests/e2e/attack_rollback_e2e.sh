@@ -41,7 +41,9 @@ sleep 2 # several fetches: it must not give in
 [ "$(lic '["enforce"]')" = "['calibration']" ] || fail "policy rolled back: $(cat "$W/c1.status.json")"
 status c1 'd["refusals"]' | grep -q "KSE-802" || fail "KSE-802 not reported: $(cat "$W/c1.status.json")"
 grep -q "KSE-802 LICENCE_POLICY_OLD" "$W/c1.log" || fail "no KSE-802 in the log"
-ok "supervisor restored from a backup: c1 refuses policy 0 < $seq1 (KSE-802) and keeps enforcing"
+diag_has() { api diagnose "$C1" >"$W/diag.json" 2>&1 && grep -q -- "$1" "$W/diag.json"; }
+wait_until 20 "the diagnosis names KSE-802" diag_has "KSE-802"
+ok "supervisor restored from a backup: c1 refuses policy 0 < $seq1 (KSE-802), keeps enforcing; keysup diagnose names it"
 
 # The operator sets the policy again: the supervisor's sequence moves past
 # what c1 reports in its health, so c1 takes it.
@@ -72,6 +74,7 @@ status c1 'd["refusals"]' | grep -q "KSE-803" || fail "KSE-803 not reported"
 ok "offline, a revoked licence file put back: refused at start (KSE-803, licence.taken_away)"
 
 sup_start
+wait_until 20 "the diagnosis names KSE-803" diag_has "KSE-803"
 api licence issue --controller "$C1" --feature calibration >"$W/l2.json" || fail "issue 2"
 L2=$(j "$W/l2.json" 'd["id"]')
 wait_until 15 "c1 takes licence $L2" lic_eq id "$L2"
