@@ -47,6 +47,8 @@ ok "supervisor restored from a backup: c1 refuses policy 0 < $seq1 (KSE-802), ke
 
 # The operator sets the policy again: the supervisor's sequence moves past
 # what c1 reports in its health, so c1 takes it.
+reported() { api controller show "$C1" >"$W/show.json" && [ "$(j "$W/show.json" 'd["last_health"]["licence"]["policy_seq"]')" = "$seq1" ]; }
+wait_until 15 "keysupd holds c1's reported policy_seq" reported
 api licence enforce --controller "$C1" --feature calibration --feature firmware >"$W/enf2.json" \
     || fail "enforce again: $(cat "$W/enf2.json")"
 wait_until 15 "c1 takes the policy set again" lic_eq enforce "['firmware', 'calibration']"
@@ -91,4 +93,18 @@ rm -f "$W/c1.sock"
 ctl_run c1
 wait_until 10 "c1 refuses the older file" lic_eq check licence.not_held
 ok "licence $L2 taken from the supervisor, kept across a power cut; the older file put back over it is refused (licence.not_held)"
+
+# ----- 3. a controller's report cannot exhaust the sequence: one whose
+# device key was stolen claims policy_seq 2^63-1 in its health
+kill -KILL "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
+sup_stop
+sqlite3 "$W/sup/keysup.db" "UPDATE controllers SET last_health = '{\"licence\": {\"policy_seq\": 9223372036854775807}}' WHERE id = $C1" \
+    || fail "sqlite3"
+sup_start
+api licence enforce --feature firmware >/dev/null || fail "enforce fleet"
+api licence enforcement >"$W/rows.json" || fail "enforcement"
+max=$(j "$W/rows.json" 'max(i["updated_at"] for i in d["items"])')
+[ "$max" -lt $(( $(date +%s) + 86400 )) ] || fail "the sequence followed the claim: $max"
+grep -q "licence.policy_seq_claim_refused" "$W/keysupd.log" || fail "the refused claim is not logged"
+ok "a health report claiming policy_seq 2^63-1 is not followed (sequence $max; logged)"
 echo "attack_rollback_e2e: $steps steps passed"
