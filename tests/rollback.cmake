@@ -12,8 +12,9 @@ target_include_directories(test_ctl_rollback PRIVATE ${CMAKE_SOURCE_DIR}/src/con
 target_link_libraries(test_ctl_rollback PRIVATE keysup_sup PkgConfig::CURL)
 
 # A supervisor restored from an older backup, a revoked licence file put
-# back on an offline controller (real processes).
-foreach(t attack_rollback)
+# back on an offline controller; keysupd hanging while a watch is held
+# (real processes).
+foreach(t attack_rollback attack_hangwatch)
   add_test(NAME ${t}_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/${t}_e2e.sh)
   set_tests_properties(${t}_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
     ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-${t}")
