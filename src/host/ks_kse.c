@@ -701,7 +701,8 @@ static const ks_kse table[] = {
      "policy in force stays; older settings keep every feature enforced until the supervisor "
      "answers.",
      0, NULL,
-     {"Read the controller's status (`keysup-controller ctl status`): `licence.policy_refused` "
+     {"Read the controller's status (`keysup-controller ctl --socket PATH --json status`): "
+      "`licence.policy_refused` "
       "names the sequence served and the one held.",
       "If the supervisor was restored from a backup: list the rows (`keysup licence "
       "enforcement`), check them against what was in force, and set each again (`keysup licence "
