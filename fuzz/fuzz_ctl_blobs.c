@@ -33,11 +33,14 @@ static void settings(const uint8_t *b, size_t n)
     int err = ctl_settings_decode(&s, b, (uint32_t)(n > 0xffffffffu ? 0xffffffffu : n));
     if (err == KS_OK) {
         ctl_settings_encode(&s, out);
-        /* Version 3 comes back byte for byte; versions 1 (72 bytes) and 2
-         * come back as version 3 with the same bytes but the version. */
-        if (n == CTL_SETTINGS_SIZE && b[4] == 3 ? memcmp(out, b, n) != 0
-            : (n != CTL_SETTINGS_SIZE_V1 && n != CTL_SETTINGS_SIZE) || memcmp(out, b, 4) != 0 ||
-                  memcmp(out + 6, b + 6, n - 6) != 0)
+        /* Version 4 comes back byte for byte; versions 1 (72 bytes), 2 and
+         * 3 (144) come back as version 4 with the same bytes but the
+         * version, and zero after them. */
+        static const uint8_t zero[CTL_SETTINGS_SIZE];
+        if (n == CTL_SETTINGS_SIZE && b[4] == 4 ? memcmp(out, b, n) != 0
+            : (n != CTL_SETTINGS_SIZE_V1 && n != CTL_SETTINGS_SIZE_V2) ||
+                  memcmp(out, b, 4) != 0 || memcmp(out + 6, b + 6, n - 6) != 0 ||
+                  memcmp(out + n, zero, CTL_SETTINGS_SIZE - n) != 0)
             abort();
     } else if (err != KS_E_FORMAT || memcmp(&s, &before, sizeof s) != 0) {
         abort();

@@ -102,6 +102,13 @@ static int make_ctl_blobs(fx_world *w, const char *dir)
     memset(b + 1 + 80, 0x55, 32);
     if (put(dir, "fuzz_ctl_blobs", "settings_v2.bin", b, 1 + 144))
         return -1;
+    ks_st16(b + 5, 4);               /* version 4: the rollback guards */
+    b[1 + 73] = 4;                   /* calibration enforced */
+    ks_st64(b + 1 + 144, 1796000000); /* the policy's sequence */
+    b[1 + 152] = 1;                  /* this licence file only: */
+    memset(b + 1 + 160, 0x66, 16);   /* its hash */
+    if (put(dir, "fuzz_ctl_blobs", "settings_v4.bin", b, 1 + 176))
+        return -1;
     memset(b, 0, sizeof b);
     b[0] = 1;
     uint8_t *f = b + 1;

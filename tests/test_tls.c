@@ -198,14 +198,15 @@ static void test_settings_v1(void **state)
     {
         uint8_t blob[KS_SETTINGS_MAX];
         assert_int_equal(ks_store_settings_get(&a.store, blob, sizeof blob), CTL_SETTINGS_SIZE);
-        assert_int_equal(blob[4], 3);
-        /* version 2 (before licence enforcement) reads as nothing enforced;
-         * its reserved bytes must be zero */
+        assert_int_equal(blob[4], 4);
+        /* version 2 (before licence enforcement, 144 bytes) reads as nothing
+         * enforced; its reserved bytes must be zero. (Whether it may be read
+         * on this unit at all is the identity file's: test_ctl_rollback.) */
         blob[4] = 2;
-        assert_int_equal(ks_store_settings_set(&a.store, blob, CTL_SETTINGS_SIZE), KS_OK);
+        assert_int_equal(ks_store_settings_set(&a.store, blob, CTL_SETTINGS_SIZE_V2), KS_OK);
         assert_int_equal(ctl_settings_load(&a), KS_E_FORMAT);
         memset(blob + 73, 0, 7);
-        assert_int_equal(ks_store_settings_set(&a.store, blob, CTL_SETTINGS_SIZE), KS_OK);
+        assert_int_equal(ks_store_settings_set(&a.store, blob, CTL_SETTINGS_SIZE_V2), KS_OK);
         assert_int_equal(ctl_settings_load(&a), KS_OK);
         assert_int_equal(a.set.lic_enforce, 0);
         assert_int_equal(a.set.lic_grace, 0);

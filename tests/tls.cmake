@@ -9,6 +9,6 @@ set_tests_properties(tls_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
 ks_add_unit(test_tls ${CMAKE_SOURCE_DIR}/tests/test_tls.c
             ${CMAKE_SOURCE_DIR}/src/controller/ctl_agent.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_hal.c
             ${CMAKE_SOURCE_DIR}/src/controller/ctl_tls.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_identity.c
-            ${CMAKE_SOURCE_DIR}/src/controller/ctl_codec.c)
+            ${CMAKE_SOURCE_DIR}/src/controller/ctl_codec.c ${CMAKE_SOURCE_DIR}/src/controller/ctl_rollback.c)
 target_include_directories(test_tls PRIVATE ${CMAKE_SOURCE_DIR}/src/controller)
 target_link_libraries(test_tls PRIVATE keysup_sup PkgConfig::CURL)

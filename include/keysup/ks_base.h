@@ -90,6 +90,8 @@ enum ks_err {
     KS_E_IMPORT_CONFLICT = -751,   /* supervisor only: a file's key is enrolled otherwise */
     KS_E_LICENCE_INVALID = -800,
     KS_E_LICENCE_EXPIRING = -801, /* supervisor: a licence is inside its warning window */
+    KS_E_LICENCE_POLICY_OLD = -802, /* controller: a licence policy older than the one applied */
+    KS_E_LICENCE_REPLACED = -803, /* controller: a licence file it no longer holds, put back */
     KS_E_HARDWARE_FAULT = -900
 };
 /* KSE-800's name before the licence names were spelled one way ("licence",

@@ -26,6 +26,10 @@ int ctl_settings_save(ctl_agent *a)
     ctl_settings_encode(&a->set, blob);
     int err = ks_store_settings_set(&a->store, blob, sizeof blob);
     sodium_memzero(blob, sizeof blob);
+    if (err == KS_OK) {
+        a->set_written = 1; /* the identity file may now say so (ctl_rollback.c) */
+        a->set.version = CTL_SETTINGS_VERSION;
+    }
     return err;
 }
 

@@ -65,9 +65,23 @@ typedef struct ctl_settings {
      * ks_auth_licence_policy). Settings version 3. */
     uint8_t lic_enforce;         /* feature bits 0..7 whose actions need the licence */
     uint32_t lic_grace;          /* seconds after expiry a licence still counts */
+    /* Rollback guards (ctl_rollback.c, docs/security.md). Settings version 4. */
+    uint64_t lic_seq;            /* the policy answer's sequence last applied */
+    uint8_t lic_held;            /* enum ctl_lic_held: which licence file may be loaded */
+    uint8_t lic_hash[16];        /* CTL_LIC_HELD_HASH: BLAKE2b of the licence taken last */
+    uint8_t version;             /* the version the blob was read as (not written) */
 } ctl_settings;
 
-#define CTL_SETTINGS_SIZE 144
+/* Which licence file a controller accepts at start, offline. */
+enum ctl_lic_held {
+    CTL_LIC_HELD_ANY = 0,  /* upgraded from settings < 4: whatever the engine accepts */
+    CTL_LIC_HELD_HASH = 1, /* only the licence whose hash is lic_hash */
+    CTL_LIC_HELD_NONE = 2  /* the supervisor took it away: no file until it serves one */
+};
+
+#define CTL_SETTINGS_VERSION 4
+#define CTL_SETTINGS_SIZE 176
+#define CTL_SETTINGS_SIZE_V2 144
 #define CTL_SETTINGS_SIZE_V1 72
 
 /* KSE conditions the agent tracks to report (recent refusals by code). */
@@ -156,6 +170,9 @@ typedef struct ctl_agent {
     uint8_t unit_secret[32];
     const char *identity_state;  /* "ok", "created", "restored", "foreign_store_refused", "lost" */
     char identity_note[256];     /* what happened at start, for status and the report */
+    uint8_t set_floor;           /* the oldest settings version this unit may read (the
+                                  * identity file's byte 20; ctl_rollback.c) */
+    uint8_t set_written;         /* this process has written settings version 4 */
     uint64_t instance;           /* random per process start: two agents under one id show */
 
     /* medium scrub (ctl_scrub.c) */

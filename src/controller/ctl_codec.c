@@ -10,10 +10,10 @@
 #include <sodium.h>
 
 #define SET_MAGIC "KSCS"
-#define SET_VERSION 3
+#define SET_VERSION CTL_SETTINGS_VERSION
 
 /*
- * Settings blob layout (144 bytes, little-endian):
+ * Settings blob layout (version 4: 176 bytes, little-endian):
  *   0 magic "KSCS"  4 version u16  6 min_key_format u8  7 degraded u8
  *   8 controller_id u64  16 scope u32  20 max_offline u32
  *  24 device_seed[32]  56 last_sync u64  64 unit_tag u64 (0: written before
@@ -23,9 +23,16 @@
  * Version 3 (licence enforcement, docs/licences.md) is version 2 with
  *  73 lic_enforce u8 (feature bits 0..7 enforced)  74 reserved[2] (zero)
  *  76 lic_grace u32 (seconds after a licence's expiry it still counts)
+ * Version 4 (rollback guards, docs/security.md) is version 3 (144 bytes) and
+ * 144 lic_seq u64 (the licence policy's sequence last applied)
+ * 152 lic_held u8 (enum ctl_lic_held)  153 reserved[7] (zero)
+ * 160 lic_hash[16] (BLAKE2b-128 of the licence file taken last; zero unless
+ *     lic_held is 1)
  * Version 1 (written before TLS) is the first 72 bytes; it reads as a
- * controller without pins. Versions 1 and 2 read as nothing enforced, and
- * every version is written back as version 3.
+ * controller without pins. Versions 1 and 2 read as nothing enforced,
+ * versions 1 to 3 as no sequence and any licence, and every version is
+ * written back as version 4. Whether an older version may be read at all is
+ * the identity file's to say (ctl_rollback.c).
  */
 void ctl_settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
 {
@@ -45,6 +52,10 @@ void ctl_settings_encode(const ctl_settings *s, uint8_t out[CTL_SETTINGS_SIZE])
     ks_st32(out + 76, s->lic_grace);
     memcpy(out + 80, s->tls_pin[0], 32);
     memcpy(out + 112, s->tls_pin[1], 32);
+    ks_st64(out + 144, s->lic_seq);
+    out[152] = s->lic_held;
+    if (s->lic_held == CTL_LIC_HELD_HASH)
+        memcpy(out + 160, s->lic_hash, 16);
 }
 
 int ctl_settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
@@ -55,12 +66,20 @@ int ctl_settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
         return KS_E_FORMAT;
     v = ks_ld16(in + 4);
     if (!((v == 1 && len == CTL_SETTINGS_SIZE_V1) ||
-          ((v == 2 || v == 3) && len == CTL_SETTINGS_SIZE)))
+          ((v == 2 || v == 3) && len == CTL_SETTINGS_SIZE_V2) ||
+          (v == 4 && len == CTL_SETTINGS_SIZE)))
         return KS_E_FORMAT;
     if (v == 2 && ((in[72] & ~3u) != 0 || memcmp(in + 73, zero, sizeof zero) != 0))
         return KS_E_FORMAT; /* reserved bits and bytes are zero */
-    if (v == 3 && ((in[72] & ~3u) != 0 || in[74] != 0 || in[75] != 0))
+    if (v >= 3 && ((in[72] & ~3u) != 0 || in[74] != 0 || in[75] != 0))
         return KS_E_FORMAT;
+    if (v == 4 && (in[152] > CTL_LIC_HELD_NONE || memcmp(in + 153, zero, sizeof zero) != 0))
+        return KS_E_FORMAT;
+    if (v == 4 && in[152] != CTL_LIC_HELD_HASH) {
+        static const uint8_t zero16[16];
+        if (memcmp(in + 160, zero16, 16) != 0)
+            return KS_E_FORMAT; /* a hash only beside "this licence" */
+    }
     s->min_key_format = in[6];
     s->degraded = in[7];
     s->controller_id = ks_ld64(in + 8);
@@ -71,8 +90,14 @@ int ctl_settings_decode(ctl_settings *s, const uint8_t *in, uint32_t len)
     s->unit_tag = ks_ld64(in + 64);
     s->tls_pins = 0;
     memset(s->tls_pin, 0, sizeof s->tls_pin);
-    s->lic_enforce = v == 3 ? in[73] : 0;
-    s->lic_grace = v == 3 ? ks_ld32(in + 76) : 0;
+    s->lic_enforce = v >= 3 ? in[73] : 0;
+    s->lic_grace = v >= 3 ? ks_ld32(in + 76) : 0;
+    s->lic_seq = v == 4 ? ks_ld64(in + 144) : 0;
+    s->lic_held = v == 4 ? in[152] : CTL_LIC_HELD_ANY;
+    memset(s->lic_hash, 0, sizeof s->lic_hash);
+    if (v == 4)
+        memcpy(s->lic_hash, in + 160, 16);
+    s->version = (uint8_t)v;
     if (v >= 2) {
         s->tls_pins = in[72];
         memcpy(s->tls_pin[0], in + 80, 32);
@@ -113,6 +138,7 @@ int ctl_identity_decode(const ks_crypto *c, const uint8_t *b, size_t n, ctl_iden
         if (ks_trust_add(&out->trust, c, b + 96 + 32 * i) != KS_OK)
             return KS_E_FORMAT;
     out->trust.rotation_seq = ks_ld64(b + 88);
+    out->set_floor = b[20]; /* 0 in files written before rollback guards */
     if (v == 2) {
         out->tls_pins = b[224];
         memcpy(out->tls_pin[0], b + 232, 32);

@@ -30,6 +30,7 @@ typedef struct ctl_ident {
     ks_trust trust;
     uint8_t tls_pins;            /* bit i: tls_pin[i] set (as in the settings) */
     uint8_t tls_pin[2][32];      /* the supervisor's TLS pins: current, next */
+    uint8_t set_floor;           /* byte 20: the oldest settings version the unit may read */
 } ctl_ident;
 
 /* KS_OK and out filled when b[0..n) is an identity file (version 1 or 2)

@@ -27,7 +27,9 @@
  *
  * File layout (version 2, 328 bytes, little-endian):
  *   0 "KSID"  4 version u16  6 trust count u16  8 controller_id u64
- *  16 scope u32  20 reserved u32  24 device_seed[32]  56 unit_secret[32]
+ *  16 scope u32  20 settings floor u8 (the oldest settings version the
+ *  store may hold: ctl_rollback.c; 0 before it existed)  21 reserved[3]
+ *  24 device_seed[32]  56 unit_secret[32]
  *  88 rotation_seq u64  96 trust keys 4 x 32
  * 224 tls_pins u8 (bit 0: current, bit 1: next)  225 reserved[7] (zero)
  * 232 TLS pin current[32]  264 TLS pin next[32]
@@ -50,6 +52,7 @@
 
 #include "ctl_agent.h"
 #include "ctl_codec.h"
+#include "ctl_rollback.h"
 
 #define ID_MAGIC CTL_ID_MAGIC
 #define ID_VERSION CTL_ID_VERSION
@@ -108,6 +111,7 @@ int ctl_identity_save(ctl_agent *a)
     ks_st16(b + 6, (uint16_t)(t ? t->count : 0));
     ks_st64(b + 8, a->set.controller_id);
     ks_st32(b + 16, a->set.scope);
+    b[20] = a->set_written ? CTL_SETTINGS_VERSION : a->set_floor;
     memcpy(b + 24, a->set.device_seed, 32);
     memcpy(b + 56, a->unit_secret, 32);
     if (t) {
@@ -233,13 +237,16 @@ int ctl_identity_bind(ctl_agent *a, int mount_err, const ks_diag *damage)
         uint64_t tag = tag_of(a, id.secret);
         int same = have && a->set.controller_id == id.controller_id &&
                    sodium_memcmp(a->set.device_seed, id.seed, 32) == 0;
+        a->set_floor = id.set_floor;
         if (same && a->set.unit_tag == tag) {
             memcpy(a->unit_secret, id.secret, 32);
+            err = ctl_rollback_bind(a, id.set_floor);
         } else if (same && a->set.unit_tag == 0) {
             /* written before the tag existed: this unit's own store */
             memcpy(a->unit_secret, id.secret, 32);
             a->set.unit_tag = tag;
-            err = ctl_settings_save(a);
+            if ((err = ctl_settings_save(a)) == KS_OK)
+                err = ctl_rollback_bind(a, id.set_floor);
         } else if (have) {
             snprintf(a->identity_note, sizeof a->identity_note,
                      "the store on %s carried controller %llu%s: refused (an image copied from "

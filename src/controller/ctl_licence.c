@@ -28,6 +28,7 @@
 #include "ctl_agent.h"
 #include "ctl_answer.h"
 #include "ctl_licence.h"
+#include "ctl_rollback.h"
 #include "ks_fileio.h"
 #include "ks_hex.h"
 
@@ -47,7 +48,18 @@ static struct {
     uint8_t bad[KS_LICENCE_MAX]; /* an update refused while a good licence holds */
     size_t bad_len;
     const char *bad_what;
+    uint64_t pol_refused_seq;  /* a policy answer refused with KSE-802 (0: none) */
+    int pol_refused;
 } lic = {.err = KS_E_NOTFOUND};
+
+/* Settings changed by the licence path: kept now, as the policy is. */
+static void keep(ctl_agent *a)
+{
+    int err = ctl_settings_save(a);
+    if (err)
+        fprintf(stderr, "keysup-controller: cannot keep the licence state: %s\n",
+                ks_strerror(err));
+}
 
 static int licence_len(size_t n)
 {
@@ -104,6 +116,24 @@ static void load(ctl_agent *a)
         return;
     }
     apply(a, buf, len);
+    if (lic.err == KS_OK) {
+        const char *why;
+        int err = ctl_licence_file_ok(a, buf, len, &why);
+        if (err) { /* the engine took it; the rollback guard does not */
+            (void)ks_auth_set_licence(&a->auth, NULL, 0, NULL);
+            ctl_note_refusal(a, err, (uint64_t)time(NULL));
+            fprintf(stderr, "keysup-controller: KSE-803 LICENCE_REPLACED: %s is not the licence "
+                            "this controller last took from its supervisor (%s); not loaded "
+                            "until the supervisor answers\n", p, why);
+            lic.err = err;
+            lic.what = why;
+        } else if (a->set.lic_held == CTL_LIC_HELD_ANY) {
+            /* upgraded from older settings: bind the file held now */
+            a->set.lic_held = CTL_LIC_HELD_HASH;
+            ctl_licence_hash(a, buf, len, a->set.lic_hash);
+            keep(a);
+        }
+    }
     free(buf);
 }
 
@@ -115,6 +145,11 @@ static void drop(ctl_agent *a)
         fprintf(stderr, "keysup-controller: %s: cannot remove the licence: %s\n", p,
                 strerror(errno));
     (void)ks_auth_set_licence(&a->auth, NULL, 0, NULL); /* forgets it */
+    if (a->set.lic_held != CTL_LIC_HELD_NONE) { /* a copy put back offline is refused */
+        a->set.lic_held = CTL_LIC_HELD_NONE;
+        memset(a->set.lic_hash, 0, sizeof a->set.lic_hash);
+        keep(a);
+    }
     lic.err = KS_E_NOTFOUND;
     lic.what = NULL;
     lic.have = 0;
@@ -128,19 +163,27 @@ static void fetch(ctl_agent *a)
     if (ctl_http(a, "GET", LICENCE_PATH, NULL, 1, &r) != 0)
         return; /* offline: keep what we hold */
     if (r.status == 404 && ctl_answer_check(a, "GET", LICENCE_PATH, &r, NULL) == KS_OK) {
-        if (lic.have) /* revoked at the supervisor */
+        if (lic.have || a->set.lic_held == CTL_LIC_HELD_HASH) /* revoked at the supervisor */
             drop(a);
     } else if (r.status == 200 && ctl_answer_check(a, "GET", LICENCE_PATH, &r, NULL) == KS_OK &&
-               !(lic.have && r.len == lic.len && memcmp(r.body, lic.bytes, lic.len) == 0) &&
+               !(lic.have && lic.err != KS_E_LICENCE_REPLACED && r.len == lic.len &&
+                 memcmp(r.body, lic.bytes, lic.len) == 0) &&
                !(lic.bad_len && r.len == lic.bad_len && memcmp(r.body, lic.bad, r.len) == 0)) {
         apply(a, r.body, r.len);
         path_of(a, p, sizeof p);
         /* Kept only when the engine took it: a refused licence must not
          * replace a good one on flash. */
-        if (lic.err == KS_OK && lic.len == r.len && memcmp(lic.bytes, r.body, r.len) == 0 &&
-            ks_file_write_atomic(p, r.body, r.len, 0600, 1) != KS_OK)
-            fprintf(stderr, "keysup-controller: %s: cannot keep the licence: %s\n", p,
-                    strerror(errno));
+        if (lic.err == KS_OK && lic.len == r.len && memcmp(lic.bytes, r.body, r.len) == 0) {
+            if (ks_file_write_atomic(p, r.body, r.len, 0600, 1) != KS_OK)
+                fprintf(stderr, "keysup-controller: %s: cannot keep the licence: %s\n", p,
+                        strerror(errno));
+            /* The file first, then its hash: a cut between them leaves the
+             * new file refused at start (KSE-803) until the next fetch,
+             * never an old file accepted. */
+            a->set.lic_held = CTL_LIC_HELD_HASH;
+            ctl_licence_hash(a, r.body, r.len, a->set.lic_hash);
+            keep(a);
+        }
     }
     ctl_http_free(&r);
 }
@@ -151,19 +194,35 @@ static void fetch_policy(ctl_agent *a)
 {
     int status = 0, err = 0;
     json_t *ans = ctl_answer_json(a, "GET", POLICY_PATH, NULL, &status, &err);
-    json_int_t en, gr;
+    json_int_t en, gr, sq;
+    int take;
     if (!ans || status != 200 || err)
         goto cleanup; /* offline, or an older supervisor: keep what we hold */
     en = json_integer_value(json_object_get(ans, "enforce"));
     gr = json_integer_value(json_object_get(ans, "grace"));
-    if (en < 0 || en > 255 || gr < 0 || gr > UINT32_MAX) {
+    sq = json_integer_value(json_object_get(ans, "seq")); /* 0: an older supervisor */
+    if (en < 0 || en > 255 || gr < 0 || gr > UINT32_MAX || sq < 0) {
         fprintf(stderr, "keysup-controller: the licence policy answer is out of range\n");
         goto cleanup;
     }
-    if ((uint8_t)en == a->set.lic_enforce && (uint32_t)gr == a->set.lic_grace &&
-        !lic.policy_unsaved)
+    take = ctl_policy_take(&a->set, (uint64_t)sq, (uint8_t)en, (uint32_t)gr);
+    if (take < 0) { /* never back to an older policy: the one in force stays */
+        if (!lic.pol_refused || lic.pol_refused_seq != (uint64_t)sq) {
+            ctl_note_refusal(a, take, (uint64_t)time(NULL));
+            fprintf(stderr, "keysup-controller: KSE-802 LICENCE_POLICY_OLD: the supervisor "
+                            "serves licence policy %lld, this controller applied %llu; kept "
+                            "(restored from a backup? set the policy again there)\n",
+                    (long long)sq, (unsigned long long)a->set.lic_seq);
+        }
+        lic.pol_refused = 1;
+        lic.pol_refused_seq = (uint64_t)sq;
+        goto cleanup;
+    }
+    lic.pol_refused = 0;
+    if (take == 1 && !lic.policy_unsaved)
         goto cleanup;
     /* In force at once; on flash for the next start (offline included). */
+    a->set.lic_seq = (uint64_t)sq;
     a->set.lic_enforce = (uint8_t)en;
     a->set.lic_grace = (uint32_t)gr;
     ks_auth_licence_policy(&a->auth, a->set.lic_enforce, a->set.lic_grace);
@@ -172,8 +231,9 @@ static void fetch_policy(ctl_agent *a)
         fprintf(stderr, "keysup-controller: cannot keep the licence policy (retried at the next "
                         "fetch): %s\n", ks_strerror(err));
     else
-        fprintf(stderr, "keysup-controller: licence.policy enforce=%u grace=%u\n",
-                (unsigned)a->set.lic_enforce, (unsigned)a->set.lic_grace);
+        fprintf(stderr, "keysup-controller: licence.policy enforce=%u grace=%u seq=%llu\n",
+                (unsigned)a->set.lic_enforce, (unsigned)a->set.lic_grace,
+                (unsigned long long)a->set.lic_seq);
 cleanup:
     json_decref(ans);
 }
@@ -183,8 +243,11 @@ void ctl_licence_tick(ctl_agent *a)
     uint64_t now = (uint64_t)time(NULL);
     if (!a->auth_ready || !a->set.controller_id)
         return;
-    if (!lic.loaded)
+    if (!lic.loaded) {
+        if (a->identity_state && strcmp(a->identity_state, "settings_rolled_back") == 0)
+            ctl_note_refusal(a, KS_E_LICENCE_POLICY_OLD, now);
         load(a);
+    }
     if (now - lic.last_fetch < CTL_LICENCE_EVERY)
         return;
     lic.last_fetch = now;
@@ -217,6 +280,12 @@ static void enforcement_json(ctl_agent *a, json_t *o, const ks_licence *l)
     char hex[2 * KS_KEYID_SIZE + 1];
     json_object_set_new(o, "enforce", feature_list(a->set.lic_enforce));
     json_object_set_new(o, "grace", json_integer(a->set.lic_grace));
+    json_object_set_new(o, "policy_seq", json_integer((json_int_t)a->set.lic_seq));
+    if (lic.pol_refused)
+        json_object_set_new(o, "policy_refused",
+                            json_pack("{s:s,s:I,s:I}", "code", "KSE-802", "served",
+                                      (json_int_t)lic.pol_refused_seq, "held",
+                                      (json_int_t)a->set.lic_seq));
     if (l && ks_licence_bound(l)) {
         ks_hex(hex, l->bound_key, KS_KEYID_SIZE);
         json_object_set_new(o, "bound_key", json_string(hex));
@@ -243,7 +312,8 @@ json_t *ctl_licence_json(ctl_agent *a)
     }
     o = json_pack("{s:s}", "state", lic.err ? "refused" : "valid");
     if (lic.err) {
-        json_object_set_new(o, "code", json_string("KSE-800"));
+        json_object_set_new(o, "code", json_string(lic.err == KS_E_LICENCE_REPLACED ? "KSE-803"
+                                                                                  : "KSE-800"));
         json_object_set_new(o, "check", json_string(lic.what));
     }
     ok = ks_licence_decode(&l, lic.bytes, lic.len, NULL) == KS_OK;

@@ -78,6 +78,8 @@ static const struct err_entry err_table[] = {
     {KS_E_IMPORT_CONFLICT, "IMPORT_CONFLICT", "an imported key is enrolled with other attributes"},
     {KS_E_LICENCE_INVALID, "LICENCE_INVALID", "feature licence missing, expired or bound elsewhere"},
     {KS_E_LICENCE_EXPIRING, "LICENCE_EXPIRING", "a feature licence expires soon"},
+    {KS_E_LICENCE_POLICY_OLD, "LICENCE_POLICY_OLD", "licence policy older than the one applied"},
+    {KS_E_LICENCE_REPLACED, "LICENCE_REPLACED", "licence file revoked or replaced, put back"},
     {KS_E_HARDWARE_FAULT, "HARDWARE_FAULT", "hardware keeps failing after repairs"},
 };
 

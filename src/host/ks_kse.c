@@ -704,6 +704,39 @@ static const ks_kse table[] = {
       "N --valid-until DATE` (a new licence replaces it; the incident closes).",
       "If the licence is no longer wanted, revoke it: `keysup licence revoke N`.",
       NULL}},
+    {802, "LICENCE_POLICY_OLD", KS_SEV_ERROR, KS_AREA_LICENCE,
+     "Licence policy older than the one the controller applied",
+     "The supervisor served a licence-enforcement policy whose sequence is lower than the one the "
+     "controller applied, or the same sequence with other content: the supervisor was restored "
+     "from an older backup, or someone replays an old answer. Or the controller's settings were "
+     "found older than its identity file says they can be (written over from an old image).",
+     "Every policy answer carries a sequence (the time of the change, past every earlier one); "
+     "the controller keeps the one it applied in its settings and refuses to go back. The "
+     "policy in force stays; older settings keep every feature enforced until the supervisor "
+     "answers.",
+     0, NULL,
+     {"Read the controller's status (`keysup-controller ctl --socket PATH --json status`): "
+      "`licence.policy_refused` "
+      "names the sequence served and the one held.",
+      "If the supervisor was restored from a backup: list the rows (`keysup licence "
+      "enforcement`), check them against what was in force, and set each again (`keysup licence "
+      "enforce ...`): a change gets a sequence past every number used before, so the "
+      "controllers take it.",
+      "If nothing was restored, treat it as an attack on the supervisor link and check what "
+      "answers at the supervisor's address.",
+      NULL}},
+    {803, "LICENCE_REPLACED", KS_SEV_ERROR, KS_AREA_LICENCE,
+     "Licence file revoked or replaced, put back on the controller",
+     "At start the controller found a licence file that is not the one it last took from the "
+     "supervisor: one the supervisor revoked, or an older one replaced since, copied back onto "
+     "its flash.",
+     "The controller keeps the hash of the licence it last took (or that it has none) in its "
+     "settings and loads no other file offline; the supervisor's next answer decides.",
+     0, NULL,
+     {"Let the controller reach its supervisor: it takes the licence the supervisor serves.",
+      "If it holds none, issue one (`keysup licence issue --controller CTRL --feature NAME`).",
+      "Find out who wrote the controller's flash: this needs access to the unit.",
+      NULL}},
     {900, "HARDWARE_FAULT", KS_SEV_CRITICAL, KS_AREA_HARDWARE,
      "Hardware keeps failing after repairs",
      "A repair that should have fixed the fault did not last: the same flash sector corrupted "

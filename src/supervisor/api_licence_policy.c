@@ -11,6 +11,13 @@
  * policy as a signed answer (/v1/device/licence-policy) and keeps it in
  * its store's settings, so it holds offline and across power cuts.
  *
+ * Sequence (docs/security.md "Rollback"): the answer carries "seq", the
+ * newest updated_at of the rows it was made from. A change sets updated_at
+ * past now, past every row's and past every policy_seq a controller reported
+ * in its health, so a number is never used for other content, even after
+ * this database was restored from an older backup; a controller refuses a
+ * lower seq (KSE-802).
+ *
  *   GET /v1/licence-enforcement       the rows (auditor)
  *   PUT /v1/licence-enforcement       set one row (admin)
  *   GET /v1/device/licence-policy     a controller's effective policy
@@ -18,6 +25,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "sup_api.h"
 #include "sup_licence.h"
@@ -94,6 +103,47 @@ static void pol_list(sup_req *rq, sup_resp *rs)
                                 (json_int_t)in->offset));
 }
 
+/* The highest licence.policy_seq any controller reported in its health. */
+static int seen_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    int64_t *max = ctx;
+    json_t *h, *q;
+    (void)names;
+    if (ncol < 1 || c[0].type == KS_DBV_NULL || !c[0].p)
+        return 0;
+    h = json_loadb(c[0].p, c[0].n, 0, NULL);
+    q = json_object_get(json_object_get(h, "licence"), "policy_seq");
+    if (json_is_integer(q) && json_integer_value(q) > *max)
+        *max = json_integer_value(q);
+    json_decref(h);
+    return 0;
+}
+
+/* A controller's report is its own word: one whose device key was stolen
+ * could name 2^63-1 and leave no number for later changes. A genuine
+ * sequence is a time this supervisor (or the one restored over) set, so a
+ * claim more than this far ahead of the clock is not followed. */
+#define SEQ_AHEAD_MAX (7 * 86400)
+
+/* The next sequence: past the clock, every row, and every controller. */
+static int64_t next_seq(sup_ctx *s)
+{
+    int64_t rows = 0, seen = 0, now = (int64_t)sup_now(), next;
+    (void)sup_db_int(s->db, "SELECT COALESCE(MAX(updated_at), 0) FROM licence_enforcement", NULL,
+                     0, &rows);
+    (void)sup_db_exec(s->db, "SELECT last_health FROM controllers WHERE last_health IS NOT NULL",
+                      NULL, 0, seen_cb, &seen);
+    next = now;
+    if (rows >= next && rows < INT64_MAX)
+        next = rows + 1;
+    if (seen >= next && seen < now + SEQ_AHEAD_MAX)
+        next = seen + 1;
+    else if (seen >= now + SEQ_AHEAD_MAX)
+        sup_log(KS_LOG_WARN, "licence.policy_seq_claim_refused", "seen=%lld now=%lld",
+                (long long)seen, (long long)now);
+    return next;
+}
+
 static void pol_set(sup_req *rq, sup_resp *rs)
 {
     const pol_in *in = rq->in;
@@ -118,7 +168,7 @@ static void pol_set(sup_req *rq, sup_resp *rs)
     }
     {
         sup_dbv p[4] = {sup_dbv_int((int64_t)in->ctrl), sup_dbv_int((int64_t)in->features),
-                        sup_dbv_int((int64_t)in->grace), sup_dbv_int((int64_t)sup_now())};
+                        sup_dbv_int((int64_t)in->grace), sup_dbv_int(next_seq(rq->s))};
         rc = sup_db_exec(rq->s->db, "INSERT INTO licence_enforcement(controller_id, features,"
                                     " grace, updated_at) VALUES (?,?,?,?) ON CONFLICT"
                                     "(controller_id) DO UPDATE SET features = excluded.features,"
@@ -147,11 +197,15 @@ static void dev_policy(sup_req *rq, sup_resp *rs)
 {
     uint64_t enforce;
     uint32_t grace;
+    int64_t seq = 0;
+    sup_dbv p = sup_dbv_int(rq->ctrl_id);
     pthread_mutex_lock(&rq->s->lock);
     sup_licence_policy_get(rq->s, rq->ctrl_id, &enforce, &grace);
+    (void)sup_db_int(rq->s->db, "SELECT COALESCE(MAX(updated_at), 0) FROM licence_enforcement"
+                                " WHERE controller_id = ?1 OR controller_id = 0", &p, 1, &seq);
     pthread_mutex_unlock(&rq->s->lock);
-    api_json(rs, 200, json_pack("{s:I,s:I}", "enforce", (json_int_t)enforce, "grace",
-                                (json_int_t)grace));
+    api_json(rs, 200, json_pack("{s:I,s:I,s:I}", "enforce", (json_int_t)enforce, "grace",
+                                (json_int_t)grace, "seq", (json_int_t)seq));
 }
 
 static const char *feature_name(int bit) { return sup_licence_feature_name(bit); }
@@ -179,6 +233,6 @@ const sup_api_route sup_routes_licence_policy[] = {
     {"PUT", "/v1/licence-enforcement", KS_ROLE_ADMIN, pol_set, &set_schema,
      "set which licence features a controller (or the fleet) enforces, and the grace"},
     {"GET", "/v1/device/licence-policy", KS_AUTH_DEVICE, dev_policy, &sup_no_input,
-     "the controller's effective licence enforcement: {enforce (feature bits), grace (s)}"},
+     "the controller's effective licence enforcement: {enforce (feature bits), grace (s), seq}"},
     {.method = NULL},
 };

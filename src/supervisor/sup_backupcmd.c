@@ -122,6 +122,10 @@ int sup_restore_main(int argc, char **argv)
     json_array_append_new(steps, json_string(
         "4. Then `keysup controller command ID initialize` for each controller named: it takes"
         " the supervisor's database and converges."));
+    json_array_append_new(steps, json_string(
+        "5. Licence enforcement changed after the backup is refused by the controllers that"
+        " applied it (KSE-802): check `keysup licence enforcement` and set each row again with"
+        " `keysup licence enforce`; the new sequence is past what they hold."));
     json_object_set_new(o, "next_steps", steps);
     sup_cmd_emit(o);
     json_decref(o);

@@ -41,7 +41,8 @@ int sup_diag_is_refusal_code(int code)
      * found in the report; these are only ever seen as refused decisions. */
     return (code >= 200 && code < 300) || code == SUP_KSE(PROTOCOL_MISMATCH) ||
            (code >= 501 && code <= 505) || code == SUP_KSE(ANSWER_NOT_AUTHENTIC) ||
-           code == SUP_KSE(LICENCE_INVALID); /* ANSWER_NOT_AUTHENTIC: a supervisor answer refused */
+           code == SUP_KSE(LICENCE_INVALID) || /* ANSWER_NOT_AUTHENTIC: a supervisor answer refused */
+           code == SUP_KSE(LICENCE_POLICY_OLD) || code == SUP_KSE(LICENCE_REPLACED); /* rollback */
 }
 
 /* The policy working: the decision was right and the holder was told why. */
