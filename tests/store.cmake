@@ -32,6 +32,15 @@ foreach(t test_store test_store_fallback test_store_wear)
   set_tests_properties(${t}_layout2 PROPERTIES ENVIRONMENT
                        "KS_STORE_TEST_LAYOUT=2;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
 endforeach()
+# Layout 4 (the whole device levelled: the overlay and the page maps taken
+# from the pool through a root sector per commit) runs the store's tests, the
+# power-cut and every-bit flip sweeps and the accelerated life included.
+foreach(t test_store test_store_fallback test_store_wear test_store_overlay test_store_pagemap
+          test_store_powerloss test_store_bitflip test_store_life)
+  add_test(NAME ${t}_layout4 COMMAND ${t})
+  set_tests_properties(${t}_layout4 PROPERTIES TIMEOUT 900 ENVIRONMENT
+                       "KS_STORE_TEST_LAYOUT=4;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
+endforeach()
 # The power-cut and bit-flip sweeps take the layout as a parameter too, so
 # every layout's write paths are swept, not only the default's. The bit-flip
 # runs on the older layouts flip one bit in eight (each byte once) to stay

@@ -29,12 +29,13 @@ uint32_t ks__root_seed(uint64_t gen, uint64_t ovl_gen)
     return ks_crc32c(0, g, sizeof g);
 }
 
-int ks__root_encode(uint8_t *out, uint32_t cap, const ks_root_info *ri, const uint32_t *sec,
-                    uint32_t seed)
+int ks__root_encode(uint8_t *out, uint32_t cap, const ks_root_info *ri, const uint32_t *map_sec,
+                    const uint32_t *ovl_sec, uint32_t seed)
 {
     uint32_t n, len, i;
 
-    if (!out || !ri || (!sec && ri->map_n + ri->ovl_n) || ri->map_n > cap || ri->ovl_n > cap)
+    if (!out || !ri || (!map_sec && ri->map_n) || (!ovl_sec && ri->ovl_n) || ri->map_n > cap ||
+        ri->ovl_n > cap)
         return KS_E_INVAL;
     n = ri->map_n + ri->ovl_n;
     len = ks__root_bytes(n);
@@ -45,9 +46,10 @@ int ks__root_encode(uint8_t *out, uint32_t cap, const ks_root_info *ri, const ui
     ks_st32(out + 8, ri->ovl_n);
     ks_st32(out + 12, ri->ovl_end);
     for (i = 0; i < n; i++) {
-        if (sec[i] == KS_ROOT_NONE)
+        uint32_t s = i < ri->map_n ? map_sec[i] : ovl_sec[i - ri->map_n];
+        if (s == KS_ROOT_NONE)
             return KS_E_INVAL;
-        ks_st32(out + KS_ROOT_HDR + 4 * i, sec[i]);
+        ks_st32(out + KS_ROOT_HDR + 4 * i, s);
     }
     ks_st32(out + len - 4, ks_crc32c(seed, out, len - 4));
     return (int)len;
@@ -55,11 +57,11 @@ int ks__root_encode(uint8_t *out, uint32_t cap, const ks_root_info *ri, const ui
 
 int ks__root_decode(const uint8_t *in, uint32_t len, uint32_t seed, uint32_t pool,
                     uint32_t map_max, uint32_t ovl_max, uint32_t want_end, ks_root_info *ri,
-                    uint32_t *sec)
+                    uint32_t *map_out, uint32_t *ovl_out)
 {
     uint32_t m, o, n, i, j;
 
-    if (!in || !ri || !sec || len < ks__root_bytes(0))
+    if (!in || !ri || !map_out || !ovl_out || len < ks__root_bytes(0))
         return KS_E_STORE_CORRUPT;
     m = ks_ld32(in + 4);
     o = ks_ld32(in + 8);
@@ -73,15 +75,24 @@ int ks__root_decode(const uint8_t *in, uint32_t len, uint32_t seed, uint32_t poo
         return KS_E_STORE_CORRUPT;
     if (ks_ld32(in + 12) != want_end || (o == 0) != (want_end == 0))
         return KS_E_STORE_CORRUPT;
+    /* Everything is checked before anything is handed out, so a refused
+     * root leaves the caller's bindings as they were. */
     for (i = 0; i < n; i++) {
-        sec[i] = ks_ld32(in + KS_ROOT_HDR + 4 * i);
-        if (sec[i] >= pool)
+        uint32_t s = ks_ld32(in + KS_ROOT_HDR + 4 * i);
+        if (s >= pool)
             return KS_E_STORE_CORRUPT;
         /* A sector bound twice would let two virtual sectors alias; the
          * lists are a few hundred sectors at most, read twice per mount. */
         for (j = 0; j < i; j++)
-            if (sec[j] == sec[i])
+            if (ks_ld32(in + KS_ROOT_HDR + 4 * j) == s)
                 return KS_E_STORE_CORRUPT;
+    }
+    for (i = 0; i < n; i++) {
+        uint32_t s = ks_ld32(in + KS_ROOT_HDR + 4 * i);
+        if (i < m)
+            map_out[i] = s;
+        else
+            ovl_out[i - m] = s;
     }
     ri->map_n = m;
     ri->ovl_n = o;

@@ -2,10 +2,9 @@
  * ks_store_root.h - layout 4's root sector (docs/store.md, "Layout 4:
  * the whole device levelled (specified, not built yet)").
  *
- * NOT WIRED: nothing in the store calls these yet. They are the codec of
- * the on-flash root and the translation of the hot window's virtual
- * sectors, written and tested first so the store's write and mount paths
- * can be moved onto them in one step. Layouts 1-3 never use them.
+ * The codec of the on-flash root and the translation of the hot window's
+ * virtual sectors; ks_store_io.c translates through ks__root_phys and
+ * ks_store_rootw.c writes and binds roots. Layouts 1-3 never use them.
  */
 #ifndef KEYSUP_KS_STORE_ROOT_H
 #define KEYSUP_KS_STORE_ROOT_H
@@ -36,20 +35,21 @@ static inline uint32_t ks__root_bytes(uint32_t n)
  * the header) are what tell one append's root from the previous one's. */
 uint32_t ks__root_seed(uint64_t gen, uint64_t ovl_gen);
 
-/* Encodes a root into out (cap bytes): sec holds map_n + ovl_n pool
- * sectors, the map's first. KS_E_INVAL when it does not fit cap or a
- * sector is KS_ROOT_NONE. Returns the bytes written (> 0) otherwise. */
-int ks__root_encode(uint8_t *out, uint32_t cap, const ks_root_info *ri, const uint32_t *sec,
-                    uint32_t seed);
+/* Encodes a root into out (cap bytes): map_sec holds the map's map_n pool
+ * sectors, ovl_sec the overlay's ovl_n. KS_E_INVAL when it does not fit
+ * cap or a sector is KS_ROOT_NONE. Returns the bytes written (> 0). */
+int ks__root_encode(uint8_t *out, uint32_t cap, const ks_root_info *ri, const uint32_t *map_sec,
+                    const uint32_t *ovl_sec, uint32_t seed);
 
 /* Decodes and checks a root read from flash (len bytes, the sector's
  * size): magic, counts within map_max / ovl_max, the CRC under seed, every
  * sector < pool, no sector listed twice, and ovl_end equal to want_end.
- * sec (room for map_max + ovl_max) gets the list. KS_E_STORE_CORRUPT on
- * any failure, with nothing trusted. */
+ * Only then map_out (room for map_max) gets the map's sectors and ovl_out
+ * (room for ovl_max) the overlay's. KS_E_STORE_CORRUPT on any failure,
+ * with nothing written. */
 int ks__root_decode(const uint8_t *in, uint32_t len, uint32_t seed, uint32_t pool,
                     uint32_t map_max, uint32_t ovl_max, uint32_t want_end, ks_root_info *ri,
-                    uint32_t *sec);
+                    uint32_t *map_out, uint32_t *ovl_out);
 
 /* The hot window's virtual sector v (0-based: overlay half 0, half 1, map
  * 0, map 1, as in the fixed layouts) bound to a device sector through vmap
