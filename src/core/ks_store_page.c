@@ -145,17 +145,36 @@ void ks__map_encode(uint8_t e[KS_MAP_ENT], const ks_page *pg, uint32_t map_seed)
     ks_st32(e + 16, ks_crc32c(map_seed, e, 16));
 }
 
+/*
+ * Where map byte `at` can be read in place (flash.map), or NULL: read()
+ * then. Layout 4's map sectors are pool sectors wherever the root binds
+ * them, so the address is translated, and an entry that straddles two of
+ * them (not adjacent on the device) goes through read(), which splits.
+ */
+static const uint8_t *map_in_place(const ks_store *st, uint32_t at)
+{
+    const ks_flash *f = st->cfg.flash;
+    uint32_t ss = f->sector_size, off = at & (ss - 1), v, s;
+
+    if (!f->map || !st->levelled)
+        return f->map ? f->map + at : NULL;
+    v = at / ss - st->virt_first;
+    if (off + KS_MAP_ENT > ss || v >= st->virt_n || (s = st->cfg.vmap[v]) >= st->pool_sectors)
+        return NULL;
+    return f->map + (st->pool_first + s) * ss + off;
+}
+
 int ks__map_get(ks_store *st, const ks_store_src *a, uint32_t p, ks_page *pg)
 {
+    const uint8_t *in;
     uint8_t e[KS_MAP_ENT];
     uint32_t at = a->base + p * KS_MAP_ENT;
     int err;
 
     if (p >= a->pages)
         return KS_E_INVAL;
-    /* Layout 4's map sectors are scattered over the pool: read() translates. */
-    if (st->cfg.flash->map && !st->levelled)
-        memcpy(e, st->cfg.flash->map + at, KS_MAP_ENT);
+    if ((in = map_in_place(st, at)) != NULL)
+        memcpy(e, in, KS_MAP_ENT);
     else if ((err = ks__read(st, at, e, KS_MAP_ENT)) != 0)
         return err;
     pg->sector = ks_ld32(e);
