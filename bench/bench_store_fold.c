@@ -10,7 +10,8 @@
  * the projected life on 10,000-cycle flash at 10 and 1,440 deltas a day.
  * KS_BENCH_LAYOUT=1 runs the same sequence on layout 1 (full-area folds),
  * KS_BENCH_LAYOUT=2 on layout 2 (paged, no per-sector erase counts: next-fit
- * allocation); the default is layout 3 (least-erased-first).
+ * allocation), KS_BENCH_LAYOUT=4 on layout 4 (the overlay and maps taken from
+ * the pool too); the default is layout 3 (least-erased-first).
  */
 #include "bench_store_util.h"
 
@@ -58,7 +59,7 @@ int main(void)
         return 1;
     printf("store fold bench: %u credentials, layout %d, %u x %u B sectors (%s), overlay of "
            "%u entries, %u deltas of 1,000 changes\n",
-           n, st.counted ? 3 : st.paged ? 2 : 1, sectors, SECTOR,
+           n, st.levelled ? 4 : st.counted ? 3 : st.paged ? 2 : 1, sectors, SECTOR,
            st.paged ? "two page maps and a page pool" : "two areas", OVL_CAP, deltas);
     if (st.paged)
         printf("  pages: %u records each, pool of %u sectors, maps of %u sectors\n", st.page_k,

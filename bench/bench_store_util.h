@@ -27,11 +27,14 @@ static inline uint32_t bench_store_sectors(uint32_t n)
     return 2 * 2 + 4 + 2 * OVL_HALF + 2 * area;
 }
 
-/* The layout KS_BENCH_LAYOUT asks for: 1, 2, or (default) 3. */
+/* The layout KS_BENCH_LAYOUT asks for: 1, 2, 4, or (default) 3. */
 static inline int bench_store_layout(void)
 {
     const char *e = getenv("KS_BENCH_LAYOUT");
-    return e && strcmp(e, "1") == 0 ? 1 : e && strcmp(e, "2") == 0 ? 2 : 3;
+    return e && strcmp(e, "1") == 0   ? 1
+           : e && strcmp(e, "2") == 0 ? 2
+           : e && strcmp(e, "4") == 0 ? 4
+                                      : 3;
 }
 
 /*
@@ -128,6 +131,10 @@ static inline int bench_store_cfg(ks_store_cfg *cfg, ks_flash *f, const ks_crypt
         return -1;
     if (layout >= 3 && !(cfg->erase_counts = calloc(KS_STORE_ERASE_COUNTS_LEN(sectors),
                                                     sizeof *cfg->erase_counts)))
+        return -1;
+    /* layout 4: the overlay's and the maps' sectors bound to pool sectors */
+    cfg->vmap_cap = KS_STORE_VMAP_LEN(sectors, f->sector_size, cfg->overlay_sectors);
+    if (layout >= 4 && !(cfg->vmap = calloc(cfg->vmap_cap, sizeof *cfg->vmap)))
         return -1;
     return 0;
 }

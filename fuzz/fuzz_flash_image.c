@@ -124,6 +124,7 @@ static void mount_probed(const ks_store_geom *g, ks_flash_emu *emu, const ks_cry
     static uint8_t buf[2048];
     static uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(32768)];
     static uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(32768)];
+    static uint32_t vmap[4096]; /* layout 4's bindings */
     ks_flash_emu e2;
     ks_store st;
     ks_store_cfg cfg;
@@ -149,6 +150,8 @@ static void mount_probed(const ks_store_geom *g, ks_flash_emu *emu, const ks_cry
     if (g->sector_count <= 32768) {
         cfg.sector_map = smap; /* a paged (layout 2) image needs it */
         cfg.erase_counts = counts; /* layout 3 too */
+        cfg.vmap = vmap;           /* and layout 4 */
+        cfg.vmap_cap = sizeof vmap / sizeof vmap[0];
     }
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (st.mounted && (rc == KS_OK || rc == KS_E_STORE_CORRUPT))
@@ -168,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t buf[2048];
     uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(SECTORS)];
     uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(SECTORS)];
+    uint32_t vmap[KS_STORE_VMAP_LEN(SECTORS, SECTOR, 2)]; /* layout 4 */
 
     if (!init) {
         if (ks_sodium_crypto(&c) != 0)
@@ -208,6 +212,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* with erase counts too, layout 3 images mount (layouts 1 and 2 stay) */
     if (cfg.sector_map)
         cfg.erase_counts = counts;
+    /* with bindings too, layout 4 images mount (layouts 1-3 stay) */
+    if (cfg.sector_map) {
+        cfg.vmap = vmap;
+        cfg.vmap_cap = sizeof vmap / sizeof vmap[0];
+    }
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (rc == KS_OK && prc != KS_OK)
         abort(); /* a clean store that does not name its geometry */

@@ -185,6 +185,7 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
 {
     static uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(16)];
     static uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(16)];
+    static uint32_t vmap[KS_STORE_VMAP_LEN(16, 1024, 2)];
     int paged = layout >= 2;
     char name[64];
     static uint8_t s1[KS_SNAP_HEADER_SIZE + 16 * KS_RECORD_SIZE],
@@ -204,14 +205,19 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
     if (ks_flash_emu_init(&e, 1024, 16, 16, 0xFF))
         return -1;
     flash_cfg(w, &e, &cfg, counters, buf, overlay ? ovl : NULL, meta, paged ? smap : NULL);
-    if (layout == 3) {
+    if (layout >= 3) {
         memset(counts, 0, sizeof counts);
         cfg.erase_counts = counts;
+    }
+    if (layout == 4) { /* the overlay and maps bound to pool sectors */
+        cfg.vmap = vmap;
+        cfg.vmap_cap = sizeof vmap / sizeof vmap[0];
     }
     if ((err = ks_store_format(&st, &cfg, &w->trust)) != 0)
         goto done;
     err = KS_E_FORMAT;
-    if ((layout == 3) != (st.counted != 0) || paged != (st.paged != 0))
+    if ((layout >= 3) != (st.counted != 0) || paged != (st.paged != 0) ||
+        (layout == 4) != (st.levelled != 0))
         goto done;
     step = "install v10";
     if ((err = flash_snap(w, 0, 12, 10, 0, s1, sizeof s1)) != 0 ||
@@ -239,10 +245,18 @@ static int make_flash(fx_world *w, const char *dir, int overlay, uint32_t meta, 
         goto done;
     /* the overlay (or the newest area) damaged: the store falls back to
      * v10 (the list variant: refusing exactly the three changed keys) */
+    /* (layout 4: the overlay and maps are wherever the commit's root binds them) */
+    uint32_t at = 0;
     if (overlay)
-        e.mem[(st.ovl_first + st.ovl_half_sectors * (st.cur.ovl_half & 1)) * 1024 + 40] ^= 0x40;
-    else
-        e.mem[st.area_first[st.cur.area] * 1024 + (paged ? 30 : 50)] ^= 0x40; /* a record; a map entry */
+        err = ks_store_device_addr(
+            &st, (st.ovl_first + st.ovl_half_sectors * (st.cur.ovl_half & 1)) * 1024 + 40, &at);
+    else /* a record; a map entry */
+        err = ks_store_device_addr(&st, st.area_first[st.cur.area] * 1024 + (paged ? 30 : 50),
+                                   &at);
+    if (err)
+        goto done;
+    err = KS_E_FORMAT;
+    e.mem[at] ^= 0x40;
     step = "the damaged image's mount";
     ks_diag md = {0};
     int mrc = ks_store_mount(&st, &cfg, &md);
@@ -301,7 +315,7 @@ int main(int argc, char **argv)
         return 1;
     if (make_ctl_blobs(&w, dir) || make_flash(&w, dir, 1, 3, 1, "overlay") ||
         make_flash(&w, dir, 0, 4, 1, "list") || make_flash(&w, dir, 0, 4, 2, "paged") ||
-        make_flash(&w, dir, 1, 3, 3, "layout3"))
+        make_flash(&w, dir, 1, 3, 3, "layout3") || make_flash(&w, dir, 1, 3, 4, "layout4"))
         return 1;
     printf("fuzz seeds written to %s\n", dir);
     return 0;

@@ -14,6 +14,9 @@ ks_add_unit(test_store_wear ${CMAKE_SOURCE_DIR}/tests/test_store_wear.c)
 # Accelerated life (issue 18): a flash that wears out under thousands of
 # deltas and power cuts; retirement, spread, amplification, end of life.
 ks_add_unit(test_store_life ${CMAKE_SOURCE_DIR}/tests/test_store_life.c)
+# Layout 4's root sector (issue 18, device-wide levelling; codec only, not
+# wired into the store yet): exact round trip, every damaged root refused.
+ks_add_unit(test_store_root ${CMAKE_SOURCE_DIR}/tests/test_store_root.c)
 # The store's files call one way only: no import circle (issue 15 item 2).
 add_test(NAME store_layers COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/store_layers.py
          ${CMAKE_SOURCE_DIR}/src/core)
@@ -28,4 +31,24 @@ foreach(t test_store test_store_fallback test_store_wear)
   add_test(NAME ${t}_layout2 COMMAND ${t})
   set_tests_properties(${t}_layout2 PROPERTIES ENVIRONMENT
                        "KS_STORE_TEST_LAYOUT=2;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
+endforeach()
+# Layout 4 (the whole device levelled: the overlay and the page maps taken
+# from the pool through a root sector per commit) runs the store's tests, the
+# power-cut and every-bit flip sweeps and the accelerated life included.
+foreach(t test_store test_store_fallback test_store_wear test_store_overlay test_store_pagemap
+          test_store_powerloss test_store_bitflip test_store_life)
+  add_test(NAME ${t}_layout4 COMMAND ${t})
+  set_tests_properties(${t}_layout4 PROPERTIES TIMEOUT 900 ENVIRONMENT
+                       "KS_STORE_TEST_LAYOUT=4;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
+endforeach()
+# The power-cut and bit-flip sweeps take the layout as a parameter too, so
+# every layout's write paths are swept, not only the default's. The bit-flip
+# runs on the older layouts flip one bit in eight (each byte once) to stay
+# bounded; KEYSUP_LONG=1 makes them flip every bit.
+foreach(l 1 2)
+  foreach(t test_store_powerloss test_store_bitflip)
+    add_test(NAME ${t}_layout${l} COMMAND ${t})
+    set_tests_properties(${t}_layout${l} PROPERTIES TIMEOUT 600 ENVIRONMENT
+                         "KS_STORE_TEST_LAYOUT=${l};KS_STORE_BITFLIP_STEP=8;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
+  endforeach()
 endforeach()

@@ -39,6 +39,7 @@ typedef struct st_fix {
     uint8_t buf[ST_BUF];
     uint8_t sector_map[KS_STORE_SECTOR_MAP_BYTES(64)];
     uint32_t erase_counts[64];
+    uint32_t vmap[64];   /* layout 4: virtual sector bindings */
     uint8_t index[ST_INDEX][KS_KEYID_SIZE];
     ks_trust trust;
     uint8_t pk[32], sk[64];
@@ -83,6 +84,25 @@ static inline void st_cfg(st_fix *f)
         f->cfg.sector_map = f->sector_map;
     if (!lay || (strcmp(lay, "1") != 0 && strcmp(lay, "2") != 0))
         f->cfg.erase_counts = f->erase_counts;
+    /* KS_STORE_TEST_LAYOUT=4: the whole device levelled (overlay and maps
+     * bound to pool sectors through cfg.vmap). */
+    if (lay && strcmp(lay, "4") == 0) {
+        f->cfg.vmap = f->vmap;
+        f->cfg.vmap_cap = 64;
+    }
+}
+
+/* The device address behind a store address: layout 4's overlay and maps
+ * are virtual sectors bound to pool sectors (cfg.vmap); others are as is. */
+static inline uint32_t st_dev(const st_fix *f, uint32_t addr)
+{
+    const ks_store *st = &f->st;
+    uint32_t s = addr / ST_SECTOR;
+    if (!st->levelled || s < st->virt_first)
+        return addr;
+    assert_true(s - st->virt_first < st->virt_n);
+    assert_true(st->cfg.vmap[s - st->virt_first] < st->pool_sectors);
+    return (st->pool_first + st->cfg.vmap[s - st->virt_first]) * ST_SECTOR + addr % ST_SECTOR;
 }
 
 /* Device address of record i of commit c (either layout). */

@@ -341,6 +341,28 @@ static void test_layouts(void **state)
     assert_int_equal(ks_store_mount(&F.st, &F.cfg, &d), KS_E_FORMAT);
     assert_non_null(strstr(d.what, "erase_counts"));
     F.cfg.erase_counts = cnt;
+    /* layout 3 under a configuration that offers layout 4's bindings stays
+     * layout 3 and keeps taking deltas; layout 4 needs the bindings */
+    if (!cnt)
+        return;
+    uint32_t *vm = F.cfg.vmap;
+    F.cfg.vmap = NULL;
+    st_base(&F);
+    assert_true(F.st.counted && !F.st.levelled);
+    F.cfg.vmap = F.vmap;
+    F.cfg.vmap_cap = sizeof F.vmap / sizeof F.vmap[0];
+    assert_int_equal(st_mount(&F), 0);
+    assert_true(F.st.counted && !F.st.levelled);
+    assert_int_equal(ks_store_apply_delta(&F.st, F.delta, F.delta_len, 0, NULL, NULL), 0);
+    assert_int_equal(st_mount(&F), 0);
+    assert_false(F.st.levelled);
+    expect_answers(F.snap2, F.n2);
+    st_base(&F);
+    assert_true(F.st.levelled);
+    F.cfg.vmap = NULL;
+    assert_int_equal(ks_store_mount(&F.st, &F.cfg, &d), KS_E_FORMAT);
+    assert_non_null(strstr(d.what, "vmap"));
+    F.cfg.vmap = vm;
 }
 
 static void test_index(void **state)

@@ -122,7 +122,8 @@ static void test_overlay_fallback(void **state)
     assert_int_equal(F.st.cur.ovl_gen, 0);
     assert_int_equal(delta(F.delta23, F.delta23_len), 0);
     assert_true(F.st.cur.ovl_gen != 0);
-    uint32_t ovl = (F.st.ovl_first + F.st.cur.ovl_half * F.st.ovl_half_sectors) * ST_SECTOR;
+    uint32_t ovl =
+        st_dev(&F, (F.st.ovl_first + F.st.cur.ovl_half * F.st.ovl_half_sectors) * ST_SECTOR);
     /* four bytes written into the overlay, as the field did */
     for (int i = 0; i < 4; i++)
         F.emu.mem[ovl + 20 + i] ^= 0xFF;

@@ -27,7 +27,7 @@ typedef struct ent {
 static uint8_t *ent_at(uint32_t p)
 {
     const ks_store *st = &F.st;
-    return F.emu.mem + (size_t)st->area_first[st->cur.area] * ST_SECTOR + (size_t)p * 20u;
+    return F.emu.mem + st_dev(&F, st->area_first[st->cur.area] * ST_SECTOR + p * 20u);
 }
 
 static ent get(uint32_t p)

@@ -90,7 +90,8 @@ static void counts_exact(const ks_store *st)
         }
         if (!n)
             continue;
-        assert_int_equal(w->erases[r], sum);
+        if (w->erases[r] != sum)
+            fail_msg("region %u: the store counts %u erases, the flash %u", r, w->erases[r], sum);
         if (r == 7 && st->counted) { /* layout 3: every pool sector's own count */
             for (uint32_t s = 0; s < n; s++)
                 assert_int_equal(st->cfg.erase_counts[s], C.erases[first + s]);
@@ -229,9 +230,19 @@ static void test_counts_exact_and_persisted(void **state)
             /* A remount gives back the counts as of the last record: never
              * more than the flash saw, and the flash's own count is kept. */
             ks_store_wear before = F.st.wear;
+            static uint32_t counts[64];
+            memcpy(counts, F.erase_counts, sizeof counts);
             assert_int_equal(st_mount(&F), 0);
             for (unsigned r = 0; r < KS_WEAR_REGIONS; r++)
                 assert_true(F.st.wear.erases[r] <= before.erases[r]);
+            /* Layout 4: the erases of overlay and root sectors since the
+             * last fold reach flash with the next fold's map; a remount
+             * before it under-reports them, never over-reports. */
+            if (F.st.levelled) {
+                for (uint32_t s = 0; s < F.st.pool_sectors; s++)
+                    assert_true(F.erase_counts[s] <= counts[s]);
+                memcpy(F.erase_counts, counts, sizeof counts);
+            }
             assert_true(F.st.wear.prog_bytes <= before.prog_bytes);
             F.st.wear = before; /* carry on comparing with the device's counts */
             answers(&cur);
@@ -359,7 +370,10 @@ static void test_power_cut_never_overcounts(void **state)
 static void counted_store(void)
 {
     st_fixture(&F);
-    if (!F.cfg.erase_counts) {
+    /* Layout 4 takes its maps and roots from the same allocator, so these
+     * exact sector-by-sector scenarios are layout 3's; test_store_life
+     * bounds layout 4's levelling. */
+    if (!F.cfg.erase_counts || F.cfg.vmap) {
         st_free(&F);
         skip();
     }

@@ -48,6 +48,10 @@ uint32_t ks_crc32c(uint32_t crc, const void *data, size_t len);
  * ks_store_format when cfg.erase_counts is given too; pool sectors are
  * then taken least-erased first. */
 #define KS_STORE_LAYOUT_COUNTED 3
+/* Layout 4: layout 3 with the overlay halves and the page maps taken from
+ * the pool too, through a root sector per commit (docs/store.md, "Layout
+ * 4"): written by ks_store_format when cfg.vmap is given too. */
+#define KS_STORE_LAYOUT_LEVELLED 4
 /* Layout 2: pool sectors that failed an erase or a program and are never
  * used again (listed in every map after its pages). One more failure is
  * an ordinary write error (KS_E_IO), the state unchanged. */
@@ -163,8 +167,21 @@ typedef struct ks_store_cfg {
      * are given; a layout 3 image mounts only with it.
      */
     uint32_t *erase_counts;
+    /*
+     * Layout 4 (with sector_map and erase_counts): caller-owned RAM of
+     * vmap_cap u32 in which the store binds the overlay's and the page
+     * maps' virtual sectors to pool sectors. KS_STORE_VMAP_LEN gives enough;
+     * ks_store_format writes layout 4 when it is given, and a layout 4 image
+     * mounts only with it.
+     */
+    uint32_t *vmap;
+    uint32_t vmap_cap;
 } ks_store_cfg;
 #define KS_STORE_SECTOR_MAP_BYTES(sector_count) (((sector_count) + 7u) / 8u)
+/* The overlay's sectors and two maps of 20 bytes a pool sector plus the
+ * erase-count table (64 bytes per 15 sectors, below 25 bytes a sector). */
+#define KS_STORE_VMAP_LEN(sector_count, sector_size, overlay_sectors) \
+    ((overlay_sectors) + 2u * ((25u * (sector_count) + 64u) / (sector_size) + 2u))
 #define KS_STORE_ERASE_COUNTS_LEN(sector_count) (sector_count)
 
 /* Index entries for count records with one entry per stride records (a
@@ -204,6 +221,8 @@ typedef struct ks_store_commit {
     uint8_t paged;                      /* a paged base (layout 2) */
     uint32_t pages;                     /* paged base: pages in its map */
     uint32_t retired;                   /* paged base: retired sectors listed after them */
+    uint8_t rooted;                     /* layout 4: its map and overlay named by a root */
+    uint32_t root;                      /* layout 4: pool sector of the root */
     uint8_t header[KS_SNAP_HEADER_SIZE];
 } ks_store_commit;
 
@@ -265,6 +284,8 @@ typedef struct ks_store {
     uint32_t page_k, page_crc;             /* records per page, CRC table offset */
     uint32_t pool_used, pool_next;         /* sectors cur uses; next-fit cursor */
     int counted;                           /* layout 3: cfg.erase_counts per pool sector */
+    int levelled;                          /* layout 4: overlay and maps bound through cfg.vmap */
+    uint32_t virt_first, virt_n;           /* layout 4: first virtual sector, how many */
     uint32_t pool_thr;                     /* layout 3: take free sectors erased <= this */
     uint32_t retired[KS_STORE_RETIRED_MAX], retired_n;       /* pool sectors that failed: never used again */
 
@@ -510,6 +531,10 @@ void ks_store_get_info(ks_store *st, ks_store_info *out);
 
 /* Sectors in wear region r (0 for a region the geometry does not have). */
 uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r);
+/* The device byte behind a store address (layout 4's overlay and maps are
+ * virtual sectors bound to pool sectors; other layouts: the same address).
+ * KS_E_STORE_CORRUPT when the address is in an unbound virtual sector. */
+int ks_store_device_addr(const ks_store *st, uint32_t addr, uint32_t *dev);
 
 /*
  * Device address of record i of commit c's base (st->cur, st->last[a]):

@@ -67,6 +67,7 @@ typedef struct flash_img {
     uint8_t *buf;
     uint8_t *sector_map; /* for a paged (layout 2) image; layout 1 ignores it */
     uint32_t *erase_counts; /* for layout 3 (per-sector erase counts); 1 and 2 ignore it */
+    uint32_t *vmap;         /* for layout 4 (overlay and map bindings); 1-3 ignore it */
     uint32_t nrecords;
     int mount_err;
     uint32_t endurance; /* --endurance (0: the default) */
@@ -154,7 +155,9 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->sector_map = calloc(KS_STORE_SECTOR_MAP_BYTES(im->emu.flash.sector_count), 1);
     im->erase_counts = calloc(KS_STORE_ERASE_COUNTS_LEN(im->emu.flash.sector_count),
                               sizeof *im->erase_counts);
-    if (!im->counters || !im->buf || !im->sector_map || !im->erase_counts)
+    uint32_t vn = KS_STORE_VMAP_LEN(im->emu.flash.sector_count, ss, ovl);
+    im->vmap = calloc(vn, sizeof *im->vmap);
+    if (!im->counters || !im->buf || !im->sector_map || !im->erase_counts || !im->vmap)
         return cli_err(cx, CLI_INTERNAL, "INTERNAL", "out of memory");
     im->cfg.flash = &im->emu.flash;
     im->cfg.crypto = &cx->crypto;
@@ -166,6 +169,8 @@ static int open_image(cli_ctx *cx, int argc, char **argv, const char *usage, fla
     im->cfg.buf_size = 64 * 1024;
     im->cfg.sector_map = im->sector_map; /* the image's SUPER says which layout */
     im->cfg.erase_counts = im->erase_counts;
+    im->cfg.vmap = im->vmap;
+    im->cfg.vmap_cap = vn;
     if (ovl) {
         /* Room for every entry one overlay half can hold (144 bytes each), so
          * whatever the device committed replays. */
@@ -193,6 +198,7 @@ static void close_image(flash_img *im)
     free(im->buf);
     free(im->sector_map);
     free(im->erase_counts);
+    free(im->vmap);
 }
 
 static int damage_err(cli_ctx *cx, flash_img *im, int err, const ks_diag *d)
@@ -204,10 +210,11 @@ static int damage_err(cli_ctx *cx, flash_img *im, int err, const ks_diag *d)
                         d->offset / ss, d->offset % ss, d->offset, d->what ? d->what : "?");
 }
 
-static json_t *commit_json(const ks_store_commit *c)
+static json_t *commit_json(const ks_store *st, const ks_store_commit *c)
 {
     json_t *o = json_object();
     ks_snap_header h;
+    uint32_t dev;
     cli_set_u64(o, "area", c->area);
     cli_set_u64(o, "generation", c->gen);
     cli_set_u64(o, "sequence", c->seq);
@@ -216,6 +223,11 @@ static json_t *commit_json(const ks_store_commit *c)
         cli_set_u64(o, "overlay_half", c->ovl_half);
         cli_set_u64(o, "overlay_generation", c->ovl_gen);
         cli_set_u64(o, "overlay_bytes", c->ovl_end);
+        /* the device byte where the half starts (layout 4: wherever the
+         * commit's root binds it) */
+        if (ks_store_device_addr(st, (st->ovl_first + c->ovl_half * st->ovl_half_sectors) *
+                                         st->cfg.flash->sector_size, &dev) == KS_OK)
+            cli_set_u64(o, "overlay_offset", dev);
     }
     if (ks_snap_header_decode(&h, c->header, NULL) == 0) {
         cli_set_u64(o, "version", h.version);
@@ -257,7 +269,8 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     /* 1: two contiguous snapshot areas; 2: paged (a map per area, a shared
      * pool of page sectors, docs/store.md); 3: paged with per-sector erase
      * counts: the SUPER says which */
-    cli_set_u64(lay, "version", im.st.counted ? KS_STORE_LAYOUT_COUNTED
+    cli_set_u64(lay, "version", im.st.levelled ? KS_STORE_LAYOUT_LEVELLED
+                                : im.st.counted ? KS_STORE_LAYOUT_COUNTED
                                 : im.st.paged ? KS_STORE_LAYOUT_PAGED
                                               : KS_STORE_LAYOUT_VERSION);
     if (im.st.paged) {
@@ -301,14 +314,14 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     cli_set_u64(o, "last_sequence", in.seq);
     cli_set_u64(o, "highest_version", in.highest_version);
     if (in.has_snapshot)
-        json_object_set_new(o, "applied", commit_json(&in.cur));
+        json_object_set_new(o, "applied", commit_json(&im.st, &in.cur));
     else
         cli_set_str(o, "applied", "none");
     for (int i = 0; i < 2; i++) {
         char k[16];
         snprintf(k, sizeof k, "area%d_commit", i);
         if (in.last[i].valid)
-            json_object_set_new(o, k, commit_json(&in.last[i]));
+            json_object_set_new(o, k, commit_json(&im.st, &in.last[i]));
     }
     json_t *tr = json_array();
     const ks_trust *t = ks_store_trust(&im.st);

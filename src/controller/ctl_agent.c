@@ -148,6 +148,13 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
                                    sizeof *a->erase_counts)))
         return KS_E_NOSPC;
     a->scfg.erase_counts = a->erase_counts;
+    /* Layout 4: the overlay's and the maps' sectors bound to pool sectors
+     * (docs/store.md "Layout 4"); a layout 1-3 image ignores it. */
+    uint32_t vn = KS_STORE_VMAP_LEN(a->o.flash_sectors, CTL_SECTOR_SIZE, a->scfg.overlay_sectors);
+    if (!a->vmap && !(a->vmap = calloc(vn, sizeof *a->vmap)))
+        return KS_E_NOSPC;
+    a->scfg.vmap = a->vmap;
+    a->scfg.vmap_cap = vn;
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);
@@ -191,6 +198,8 @@ int ctl_store_format(ctl_agent *a, const ks_trust *trust)
         cfg.sector_map = NULL; /* no map: ks_store_format writes layout 1 */
     if (lay && strcmp(lay, "2") == 0)
         cfg.erase_counts = NULL; /* no counts: layout 2 */
+    if (lay && strcmp(lay, "3") <= 0)
+        cfg.vmap = NULL; /* no bindings: layout 3 (or older) */
     return ks_store_format(&a->store, &cfg, trust);
 }
 
@@ -206,6 +215,8 @@ void ctl_close(ctl_agent *a)
     a->sector_map = NULL;
     free(a->erase_counts);
     a->erase_counts = NULL;
+    free(a->vmap);
+    a->vmap = NULL;
     free(a->part); /* a cut download kept for a resume (ctl_resume.c) */
     a->part = NULL;
     a->part_len = 0;

@@ -133,6 +133,7 @@ typedef struct ctl_agent {
     uint8_t index[CTL_INDEX][KS_KEYID_SIZE]; /* RAM index of key ids for lookups */
     ks_ovl_ent overlay[CTL_OVERLAY];         /* small deltas land here, not in a new area */
     uint32_t *erase_counts; /* layout 3's per-sector erase counts (heap: 4 bytes a sector) */
+    uint32_t *vmap;         /* layout 4's overlay and map sector bindings (heap) */
     uint8_t *sector_map;  /* layout 2's page bitmap, one bit per sector (heap: up to 128 KiB) */
     ks_auth auth;
     int auth_ready;

@@ -80,7 +80,8 @@ static json_t *store_json(ctl_agent *a)
     json_object_set_new(o, "stale_denied", json_integer(info.stale_denied));
     /* the store's layout (1: two areas, older images; 2: paged; 3: paged
      * with per-sector erase counts) */
-    json_object_set_new(o, "layout", json_integer(a->store.counted ? KS_STORE_LAYOUT_COUNTED
+    json_object_set_new(o, "layout", json_integer(a->store.levelled ? KS_STORE_LAYOUT_LEVELLED
+                                                  : a->store.counted ? KS_STORE_LAYOUT_COUNTED
                                                   : a->store.paged ? KS_STORE_LAYOUT_PAGED
                                                                    : KS_STORE_LAYOUT_VERSION));
     json_object_set_new(o, "capacity", json_integer(info.area_capacity));

@@ -40,6 +40,10 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_del
                                  (uint64_t)dl->n_removals * KS_KEYID_SIZE
                            : (uint64_t)c.count * KS_RECORD_SIZE,
                         h.created_at);
+    /* Layout 4: the root naming this state's map and overlay sectors goes
+     * on flash (read back, synced) before anything names it. */
+    if (st->levelled && c.paged && (err = ks__root_write(st, &c)) != 0)
+        return err;
     if (!c.ovl_gen && (err = wear_save(st)) != 0)
         return err;
     /* The changes go on flash before the COMMIT that applies them, so a
@@ -59,6 +63,12 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_del
         return err;
     c.seq = r.seq;
     int new_base = !st->cur.valid || st->cur.gen != c.gen;
+    /* Layout 4: an append's COMMIT supersedes the previous root of this
+     * area; its sector is free now (a new base refills the bitmap below). */
+    if (st->levelled && !new_base && st->cur.rooted && st->cur.root != c.root &&
+        !(st->last[c.area ^ 1u].valid && st->last[c.area ^ 1u].rooted &&
+          st->last[c.area ^ 1u].root == st->cur.root))
+        st->cfg.sector_map[st->cur.root >> 3] &= (uint8_t)~(1u << (st->cur.root & 7));
     st->last[c.area] = c;
     st->cur = c;
     st->cur_seed = ks__gen_seed(c.gen);

@@ -28,7 +28,7 @@ static int super_at(const ks_flash *f, uint32_t addr, ks_store_geom *g)
         ks_ld32(b + 20) != ks_crc32c(0, b, 20) ||
         (len != KS_SUPER_SIZE && len != KS_SUPER_OVL_SIZE && len != KS_SUPER_GEOM_SIZE) ||
         ks_ld32(b + 16) != ks_crc32c(0, p, len) || memcmp(p, "KSST", 4) != 0 ||
-        ks_ld32(p + 4) < KS_STORE_LAYOUT_VERSION || ks_ld32(p + 4) > KS_STORE_LAYOUT_COUNTED)
+        ks_ld32(p + 4) < KS_STORE_LAYOUT_VERSION || ks_ld32(p + 4) > KS_STORE_LAYOUT_LEVELLED)
         return 0;
     memset(g, 0, sizeof *g);
     g->sector_size = ks_ld32(p + 16);

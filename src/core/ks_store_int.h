@@ -44,6 +44,7 @@ enum ks_meta_type {
 #define KS_COMMIT_SIZE (16 + KS_SNAP_HEADER_SIZE)
 #define KS_COMMIT_OVL_SIZE (KS_COMMIT_SIZE + 20) /* COMMIT naming an overlay */
 #define KS_COMMIT_PAGED_SIZE (KS_COMMIT_OVL_SIZE + 8) /* COMMIT of a paged store */
+#define KS_COMMIT_ROOT_SIZE (KS_COMMIT_PAGED_SIZE + 4) /* layout 4: + the root's sector */
 #define KS_TRUST_SIZE (16 + KS_TRUST_MAX * (KS_PUBKEY_SIZE + KS_KEYID_SIZE))
 #define KS_COUNTER_ENC 48
 #define KS_COUNTERS_PER_REC 4
@@ -161,6 +162,7 @@ typedef struct ks_page {
 } ks_page;
 /* With st->paged: K, the page CRC offset, the maps and the pool. */
 int ks__page_layout(ks_store *st);
+int ks__page_layout4(ks_store *st, uint32_t k);
 uint32_t ks__page_addr(const ks_store *st, uint32_t sector);
 uint32_t ks__page_capacity(const ks_store *st);
 void ks__map_encode(uint8_t e[KS_MAP_ENT], const ks_page *pg, uint32_t map_seed);
@@ -178,6 +180,14 @@ int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
 int ks__pool_used(const ks_store *st, uint32_t s);
 void ks__pool_mark(ks_store *st, uint32_t s);
 int ks__pool_rebuild(ks_store *st);
+/* Layout 4, before a fold or install: the same without the fallback's
+ * pages (a fold may take them, as in layout 3). */
+int ks__pool_rebuild_fold(ks_store *st);
+/* Layout 4 (ks_store_page.c): the virtual sectors of c's map and overlay;
+ * marking c's root, map and overlay sectors used. */
+void ks__root_extent(const ks_store *st, const ks_store_commit *c, uint32_t *mv, uint32_t *m,
+                     uint32_t *ov, uint32_t *o);
+void ks__root_mark(ks_store *st, const ks_store_commit *c);
 /* Layout 3 (ks_store_pagec.c): bytes of the count table for p pool sectors;
  * one block of it; loading it at mount; the next free sector, least-erased
  * first. */
@@ -215,6 +225,19 @@ int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32
 int ks__pg_push(ks__pager *w, const uint8_t rec[KS_RECORD_SIZE], ks_diag *d);
 /* Ends the last page and the map, syncs; *pages gets the map's length. */
 int ks__pg_end(ks__pager *w, uint32_t *pages, uint32_t *retired, ks_diag *d);
+
+/* ----- layout 4 (ks_store_rootw.c; the root's codec: ks_store_root.h) ----- */
+/* Erases a sector the store addresses; a virtual one (overlay, map) is
+ * first bound to a fresh pool sector, least-erased first. */
+int ks__virt_erase(ks_store *st, uint32_t sector);
+/* Programs like ks__prog; in a virtual sector a failed prog or read-back
+ * moves the sector (its bytes so far copied, the old one retired). */
+int ks__virt_prog(ks_store *st, uint32_t addr, const void *buf, uint32_t len);
+/* Writes c's root (fresh sector, read back, synced) and names it in c. */
+int ks__root_write(ks_store *st, ks_store_commit *c);
+/* Reads c's root and binds c's map (and overlay) sectors; on failure binds
+ * nothing of c's map, and with report records the damage (KSE-301). */
+int ks__root_bind(ks_store *st, const ks_store_commit *c, int report);
 
 /* ----- committing (ks_store_commit.c) ----- */
 /* Appends the COMMIT for c and makes it the applied state. Before it, the

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ks_store_int.h"
+#include "ks_store_root.h"
 
 static uint32_t sector_shift(const ks_store *st)
 {
@@ -32,6 +33,30 @@ static ks_store *wear_of(const ks_store *st)
     return (ks_store *)(uintptr_t)st;
 }
 
+/* The device sector behind a sector the store addresses. Layout 4's
+ * overlay and maps are virtual sectors past the device's end, bound to
+ * pool sectors in cfg.vmap (ks_store_rootw.c); an unbound one is damage
+ * (KSE-301), never a read of some other sector. */
+static int dev_sector(const ks_store *st, uint32_t sector, uint32_t *dev)
+{
+    if (!st->levelled || sector < st->virt_first) {
+        *dev = sector;
+        return KS_OK;
+    }
+    return ks__root_phys(st->cfg.vmap, st->virt_n, st->pool_first, st->pool_sectors,
+                         sector - st->virt_first, dev);
+}
+
+int ks_store_device_addr(const ks_store *st, uint32_t addr, uint32_t *dev)
+{
+    uint32_t sh = sector_shift(st), sec;
+    int err = dev_sector(st, addr >> sh, &sec);
+    if (err)
+        return err;
+    *dev = (sec << sh) | (addr & (st->cfg.flash->sector_size - 1));
+    return KS_OK;
+}
+
 int ks__read(const ks_store *st, uint32_t addr, void *buf, uint32_t len)
 {
     const ks_flash *f = st->cfg.flash;
@@ -42,7 +67,11 @@ int ks__read(const ks_store *st, uint32_t addr, void *buf, uint32_t len)
         uint32_t off = addr & mask, n = f->sector_size - off;
         if (n > len)
             n = len;
-        int err = f->read(f->ctx, addr >> sh, off, p, n);
+        uint32_t sec;
+        int err = dev_sector(st, addr >> sh, &sec);
+        if (err)
+            return err;
+        err = f->read(f->ctx, sec, off, p, n);
         if (err)
             return err < 0 ? err : KS_E_IO;
         addr += n;
@@ -63,14 +92,18 @@ int ks__prog(const ks_store *st, uint32_t addr, const void *buf, uint32_t len)
         uint32_t off = addr & mask, n = f->sector_size - off;
         if (n > len)
             n = len;
-        int err = f->prog(f->ctx, addr >> sh, off, p, n);
+        uint32_t sec;
+        int err = dev_sector(st, addr >> sh, &sec);
+        if (err)
+            return err;
+        err = f->prog(f->ctx, sec, off, p, n);
         wear_of(st)->wear.prog_bytes += n;
         if (err)
             return err < 0 ? err : KS_E_IO;
         /* Read back: a worn cell can accept a prog and keep the old bit. */
         for (uint32_t i = 0; i < n; i += sizeof back) {
             uint32_t m = n - i < sizeof back ? n - i : (uint32_t)sizeof back;
-            err = f->read(f->ctx, addr >> sh, off + i, back, m);
+            err = f->read(f->ctx, sec, off + i, back, m);
             if (err)
                 return err < 0 ? err : KS_E_IO;
             if (memcmp(back, p + i, m) != 0)
@@ -86,9 +119,12 @@ int ks__prog(const ks_store *st, uint32_t addr, const void *buf, uint32_t len)
 int ks__erase(const ks_store *st, uint32_t sector)
 {
     const ks_flash *f = st->cfg.flash;
+    int err = dev_sector(st, sector, &sector);
+    if (err)
+        return err;
     /* Counted before the call: a failed erase wore the sector too. */
     ks__wear_erase(wear_of(st), sector);
-    int err = f->erase(f->ctx, sector);
+    err = f->erase(f->ctx, sector);
     return err ? (err < 0 ? err : KS_E_IO) : KS_OK;
 }
 

@@ -16,7 +16,7 @@
 
 void ks__commit_encode(const ks_store_commit *c, ks_rec *r)
 {
-    memset(r->payload, 0, KS_COMMIT_PAGED_SIZE);
+    memset(r->payload, 0, KS_COMMIT_ROOT_SIZE);
     r->type = KS_MT_COMMIT;
     /* Without an overlay the record is the original 176 bytes, so stores
      * that never use one keep their exact layout; a paged store (layout 2)
@@ -25,6 +25,10 @@ void ks__commit_encode(const ks_store_commit *c, ks_rec *r)
     if (c->paged) {
         ks_st32(r->payload + KS_COMMIT_OVL_SIZE, c->pages);
         ks_st32(r->payload + KS_COMMIT_OVL_SIZE + 4, c->retired);
+    }
+    if (c->rooted) { /* layout 4: the root naming its map and overlay sectors */
+        r->len = KS_COMMIT_ROOT_SIZE;
+        ks_st32(r->payload + KS_COMMIT_PAGED_SIZE, c->root);
     }
     r->payload[0] = c->area;
     ks_st32(r->payload + 4, c->count);
@@ -87,7 +91,8 @@ static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
     ks_st32(r->payload + 32, st->cfg.overlay_sectors);
     ks_st32(r->payload + 36, st->cfg.counter_cap);
     memcpy(r->payload, "KSST", 4);
-    ks_st32(r->payload + 4, st->counted ? KS_STORE_LAYOUT_COUNTED
+    ks_st32(r->payload + 4, st->levelled ? KS_STORE_LAYOUT_LEVELLED
+                            : st->counted ? KS_STORE_LAYOUT_COUNTED
                             : st->paged ? KS_STORE_LAYOUT_PAGED
                                         : KS_STORE_LAYOUT_VERSION);
     ks_st64(r->payload + 8, epoch);
@@ -139,16 +144,20 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE &&
              r->len != KS_SUPER_GEOM_SIZE) ||
             memcmp(p, "KSST", 4) != 0 ||
-            ks_ld32(p + 4) < KS_STORE_LAYOUT_VERSION || ks_ld32(p + 4) > KS_STORE_LAYOUT_COUNTED)
+            ks_ld32(p + 4) < KS_STORE_LAYOUT_VERSION || ks_ld32(p + 4) > KS_STORE_LAYOUT_LEVELLED)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.version");
         /* The image says which layout it has: a layout 1 image mounts as
          * before; layout 2 needs the sector map (and a page of buffer),
          * layout 3 the erase counts too. */
         st->paged = ks_ld32(p + 4) >= KS_STORE_LAYOUT_PAGED;
-        st->counted = ks_ld32(p + 4) == KS_STORE_LAYOUT_COUNTED;
+        st->counted = ks_ld32(p + 4) >= KS_STORE_LAYOUT_COUNTED;
+        st->levelled = ks_ld32(p + 4) == KS_STORE_LAYOUT_LEVELLED;
         if (ks__page_layout(st) != KS_OK)
             return ks_fail(d, KS_E_FORMAT, 0,
-                           st->counted ? "store.super.version: a paged store with erase counts "
+                           st->levelled ? "store.super.version: a levelled store (layout 4) needs "
+                                          "cfg.sector_map, cfg.erase_counts, cfg.vmap and "
+                                          "buf_size >= sector_size + 512"
+            : st->counted ? "store.super.version: a paged store with erase counts "
                                          "(layout 3) needs cfg.sector_map, cfg.erase_counts "
                                          "and buf_size >= sector_size + 512"
                                        : "store.super.version: a paged store (layout 2) needs "
@@ -170,12 +179,19 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         return KS_OK;
     case KS_MT_COMMIT: {
         ks_store_commit c;
+        uint16_t paged_len = st->levelled ? KS_COMMIT_ROOT_SIZE : KS_COMMIT_PAGED_SIZE;
         if ((r->len != KS_COMMIT_SIZE && r->len != KS_COMMIT_OVL_SIZE &&
-             r->len != KS_COMMIT_PAGED_SIZE) ||
-            p[0] > 1 || (r->len == KS_COMMIT_PAGED_SIZE) != (st->paged != 0))
+             r->len != paged_len) ||
+            p[0] > 1 || (r->len == paged_len) != (st->paged != 0))
             return ks_fail(d, KS_E_FORMAT, 0, "store.commit");
         memset(&c, 0, sizeof c);
-        if (r->len == KS_COMMIT_PAGED_SIZE) {
+        if (r->len == KS_COMMIT_ROOT_SIZE) {
+            c.rooted = 1;
+            c.root = ks_ld32(p + KS_COMMIT_PAGED_SIZE);
+            if (c.root >= st->pool_sectors)
+                return ks_fail(d, KS_E_FORMAT, 0, "store.commit.root");
+        }
+        if (r->len == paged_len) {
             c.paged = 1;
             c.pages = ks_ld32(p + KS_COMMIT_OVL_SIZE);
             c.retired = ks_ld32(p + KS_COMMIT_OVL_SIZE + 4);
@@ -183,7 +199,7 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
                 return ks_fail(d, KS_E_FORMAT, 0, "store.commit.retired");
         }
         if (r->len == KS_COMMIT_OVL_SIZE ||
-            (r->len == KS_COMMIT_PAGED_SIZE && ks_ld64(p + KS_COMMIT_SIZE))) {
+            (r->len == paged_len && ks_ld64(p + KS_COMMIT_SIZE))) {
             c.ovl_gen = ks_ld64(p + KS_COMMIT_SIZE);
             c.ovl_end = ks_ld32(p + KS_COMMIT_SIZE + 8);
             c.ovl_last = ks_ld32(p + KS_COMMIT_SIZE + 12);

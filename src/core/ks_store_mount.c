@@ -61,7 +61,13 @@ static int layout(ks_store *st, const ks_store_cfg *cfg)
      * for a page; the image's SUPER has the last word at mount. */
     st->paged = cfg->sector_map && cfg->buf_size >= f->sector_size + 512;
     st->counted = st->paged && cfg->erase_counts; /* layout 3 */
-    if (ks__page_layout(st) != KS_OK) {
+    st->levelled = st->counted && cfg->vmap;      /* layout 4 */
+    int lerr = ks__page_layout(st);
+    if (lerr != KS_OK && st->levelled) {
+        st->levelled = 0; /* a geometry layout 4 cannot hold: layout 3 */
+        lerr = ks__page_layout(st);
+    }
+    if (lerr != KS_OK) {
         st->paged = st->counted = 0;
         (void)ks__page_layout(st);
     }
@@ -76,7 +82,9 @@ int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust
     int err = layout(st, cfg);
     if (err)
         return err;
-    for (uint32_t s = 0; s < st->area_first[0]; s++)
+    /* The fixed regions (layout 4: metadata and audit ring only; its
+     * overlay and maps are pool sectors, erased when taken). */
+    for (uint32_t s = 0; s < (st->levelled ? st->pool_first : st->area_first[0]); s++)
         if ((err = ks__erase(st, s)) != 0)
             return err;
     if (st->counted) /* nothing in the pool counted yet */
@@ -218,10 +226,18 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
                 st->highest_version = h.version;
         }
     int first = st->last[1].valid && (!st->last[0].valid || st->last[1].seq > st->last[0].seq);
+    int bound[2] = {0, 0};
     for (int k = 0; k < 2; k++) {
         const ks_store_commit *c = &st->last[k == 0 ? first : !first];
         if (!c->valid)
             continue;
+        /* Layout 4: the commit's root binds its map and overlay sectors;
+         * a root that does not check is damage to that commit. */
+        if (st->levelled) {
+            bound[k == 0 ? first : !first] = 1;
+            if (ks__root_bind(st, c, 1) != KS_OK)
+                continue;
+        }
         if (commit_ok(st, c, NULL) == KS_OK) {
             use_commit(st, c);
             /* The overlay, if any, is part of the state: damage there
@@ -238,6 +254,11 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
     }
     if (!st->cur.valid)
         st->flags |= KS_STORE_F_NEED_FULL;
+    /* Layout 4: the fallback's sectors too, quietly (its damage is found
+     * when it is needed, as in the fixed layouts), so nothing takes them. */
+    for (int i = 0; i < 2 && st->levelled; i++)
+        if (st->last[i].valid && !bound[i])
+            (void)ks__root_bind(st, &st->last[i], 0);
     /* Which page sectors the applied snapshot uses (damage there is
      * recorded; a full install then repairs it). */
     if (st->paged)

@@ -30,7 +30,7 @@ static int sw_flush(seg_writer *w, int last)
         len = ks__align(w->fill, f->prog_size);
         memset(w->st->cfg.buf + w->fill, f->erase_value, len - w->fill);
     }
-    err = ks__prog(w->st, w->addr, w->st->cfg.buf, len);
+    err = ks__virt_prog(w->st, w->addr, w->st->cfg.buf, len);
     w->addr += len;
     w->fill = 0;
     return err;
@@ -138,7 +138,7 @@ int ks__ovl_append(ks_store *st, const ks_delta *dl, int tree_done, ks_diag *d)
         }
         st->ovl_seed = ks__gen_seed(c.ovl_gen);
         for (uint32_t s = first; s < end; s += ss)
-            if ((err = ks__erase(st, hbase / ss + s / ss)) != 0)
+            if ((err = ks__virt_erase(st, hbase / ss + s / ss)) != 0)
                 return ks_fail(d, err, hbase + s, "erasing the overlay");
         /* Never program these bytes again in this epoch, whatever happens. */
         if (!fresh)

@@ -31,9 +31,16 @@ static uint32_t seed_of(uint64_t gen)
 int ks__page_layout(ks_store *st)
 {
     const ks_flash *f = st->cfg.flash;
-    uint32_t ss = f->sector_size, pu = f->prog_size, first = st->area_first[0];
-    uint32_t rest = f->sector_count - first, k = ss / (KS_RECORD_SIZE + 4), p, m = 0;
+    uint32_t ss = f->sector_size, pu = f->prog_size, first, rest;
+    uint32_t k = ss / (KS_RECORD_SIZE + 4), p, m = 0;
 
+    /* The fixed regions after the audit ring (layouts 1-3: the overlay,
+     * then the areas or maps); layout 4 moves them to virtual sectors. */
+    st->ovl_first = st->audit_first + st->cfg.audit_sectors;
+    st->area_first[0] = st->ovl_first + st->cfg.overlay_sectors;
+    st->virt_first = st->virt_n = 0;
+    first = st->area_first[0];
+    rest = f->sector_count - first;
     if (!st->paged) { /* layout 1: two snapshot areas */
         st->area_sectors = rest / 2;
         st->area_first[1] = first + st->area_sectors;
@@ -53,12 +60,49 @@ int ks__page_layout(ks_store *st)
     }
     if (p < 2)
         return KS_E_NOSPC;
+    if (st->levelled)
+        return ks__page_layout4(st, k);
     st->page_k = k;
     st->page_crc = ks__align(k * KS_RECORD_SIZE, pu);
     st->area_sectors = m;
     st->area_first[1] = first + st->area_sectors;
     st->pool_first = first + 2 * st->area_sectors;
     st->pool_sectors = p;
+    return KS_OK;
+}
+
+/*
+ * Layout 4: every sector after the audit ring is pool; the overlay halves
+ * and the two maps keep the fixed layouts' arithmetic as virtual sectors
+ * from sector_count on, bound to pool sectors through cfg.vmap
+ * (ks_store_io.c). Refused (the caller may try layout 3) when the root
+ * cannot list a map and a half in one sector, cfg.vmap is too small, or
+ * the virtual window passes 32-bit addresses.
+ */
+int ks__page_layout4(ks_store *st, uint32_t k)
+{
+    const ks_flash *f = st->cfg.flash;
+    uint32_t ss = f->sector_size, pu = f->prog_size, v = st->cfg.overlay_sectors;
+    uint32_t first = st->audit_first + st->cfg.audit_sectors, p = f->sector_count - first, g;
+
+    if (!st->cfg.vmap || p < 4)
+        return KS_E_INVAL;
+    g = (p * KS_MAP_ENT + ks__cnt_bytes(p) + ss - 1) / ss;
+    if (g + v / 2 > (ss - 20) / 4 || v + 2 * g > st->cfg.vmap_cap ||
+        ((uint64_t)f->sector_count + v + 2 * g) * ss > 0xFFFFFFFFu)
+        return KS_E_INVAL;
+    st->page_k = k;
+    st->page_crc = ks__align(k * KS_RECORD_SIZE, pu);
+    st->virt_first = f->sector_count;
+    st->virt_n = v + 2 * g;
+    st->ovl_first = st->virt_first;
+    st->area_first[0] = st->virt_first + v;
+    st->area_sectors = g;
+    st->area_first[1] = st->area_first[0] + g;
+    st->pool_first = first;
+    st->pool_sectors = p;
+    for (uint32_t i = 0; i < st->virt_n; i++)
+        st->cfg.vmap[i] = UINT32_MAX; /* KS_ROOT_NONE: nothing bound */
     return KS_OK;
 }
 
@@ -73,7 +117,21 @@ uint32_t ks__page_capacity(const ks_store *st)
      * does not use (it keeps answering until the COMMIT). A fold needs
      * only the pages it touches: ks_store_apply_delta bounds it by the
      * whole pool, and the writer reports KS_E_NOSPC if the pool runs out. */
-    return (st->pool_sectors - st->pool_used) * st->page_k;
+    uint32_t free = st->pool_sectors - st->pool_used;
+    if (st->levelled) {
+        /* Layout 4: the roots, maps and overlays of both states stay, and
+         * the install needs a map (at most a map area's sectors) and a root. */
+        uint32_t hold = st->area_sectors + 1;
+        for (int i = 0; i < 2; i++) {
+            uint32_t mv, m, ov, o;
+            if (!st->last[i].valid || !st->last[i].rooted)
+                continue;
+            ks__root_extent(st, &st->last[i], &mv, &m, &ov, &o);
+            hold += 1 + m + o;
+        }
+        free = free > hold ? free - hold : 0;
+    }
+    return free * st->page_k;
 }
 
 /* ----- the map ----- */
@@ -87,16 +145,36 @@ void ks__map_encode(uint8_t e[KS_MAP_ENT], const ks_page *pg, uint32_t map_seed)
     ks_st32(e + 16, ks_crc32c(map_seed, e, 16));
 }
 
+/*
+ * Where map byte `at` can be read in place (flash.map), or NULL: read()
+ * then. Layout 4's map sectors are pool sectors wherever the root binds
+ * them, so the address is translated, and an entry that straddles two of
+ * them (not adjacent on the device) goes through read(), which splits.
+ */
+static const uint8_t *map_in_place(const ks_store *st, uint32_t at)
+{
+    const ks_flash *f = st->cfg.flash;
+    uint32_t ss = f->sector_size, off = at & (ss - 1), v, s;
+
+    if (!f->map || !st->levelled)
+        return f->map ? f->map + at : NULL;
+    v = at / ss - st->virt_first;
+    if (off + KS_MAP_ENT > ss || v >= st->virt_n || (s = st->cfg.vmap[v]) >= st->pool_sectors)
+        return NULL;
+    return f->map + (st->pool_first + s) * ss + off;
+}
+
 int ks__map_get(ks_store *st, const ks_store_src *a, uint32_t p, ks_page *pg)
 {
+    const uint8_t *in;
     uint8_t e[KS_MAP_ENT];
     uint32_t at = a->base + p * KS_MAP_ENT;
     int err;
 
     if (p >= a->pages)
         return KS_E_INVAL;
-    if (st->cfg.flash->map)
-        memcpy(e, st->cfg.flash->map + at, KS_MAP_ENT);
+    if ((in = map_in_place(st, at)) != NULL)
+        memcpy(e, in, KS_MAP_ENT);
     else if ((err = ks__read(st, at, e, KS_MAP_ENT)) != 0)
         return err;
     pg->sector = ks_ld32(e);
@@ -257,7 +335,32 @@ void ks__pool_mark(ks_store *st, uint32_t s)
     st->cfg.sector_map[s >> 3] |= (uint8_t)(1u << (s & 7));
 }
 
-int ks__pool_rebuild(ks_store *st)
+/*
+ * Layout 4: the fallback's pages stay used between folds, so an overlay
+ * epoch (which now takes pool sectors) never takes one and the fallback
+ * stays readable, as the fixed layouts kept it. Quiet: the fallback's map
+ * is not the applied state's business, and where it stops reading whole
+ * (a fold that did not commit rebound its sectors) the rest is free.
+ */
+static void mark_pages_quietly(ks_store *st, const ks_store_commit *c)
+{
+    ks_store_src a;
+    uint8_t e[KS_MAP_ENT];
+
+    if (!c->valid || !c->paged || !c->rooted)
+        return;
+    ks__pagesrc(st, c, &a);
+    for (uint32_t p = 0; p < a.pages; p++) {
+        uint32_t s;
+        if (ks__read(st, a.base + p * KS_MAP_ENT, e, KS_MAP_ENT) != KS_OK ||
+            ks_ld32(e + 16) != ks__crc(st, a.map_seed, e, 16))
+            return;
+        if ((s = ks_ld32(e)) < st->pool_sectors)
+            ks__pool_mark(st, s);
+    }
+}
+
+static int rebuild(ks_store *st, int fb_pages)
 {
     ks_store_src a;
     ks_page pg;
@@ -301,7 +404,53 @@ int ks__pool_rebuild(ks_store *st)
     }
     for (uint32_t i = 0; i < st->retired_n; i++)
         ks__pool_mark(st, st->retired[i]);
+    if (st->levelled) {
+        ks__root_mark(st, &st->last[0]);
+        ks__root_mark(st, &st->last[1]);
+        if (fb_pages)
+            mark_pages_quietly(st, &st->last[st->cur.area ^ 1u]);
+    }
     return KS_OK;
+}
+
+/* Layout 4: the virtual sectors of c's map and overlay (first index into
+ * cfg.vmap and how many), as its pages, retired list and overlay end
+ * imply. */
+void ks__root_extent(const ks_store *st, const ks_store_commit *c, uint32_t *mv, uint32_t *m,
+                     uint32_t *ov, uint32_t *o)
+{
+    uint32_t ss = st->cfg.flash->sector_size;
+    uint32_t bytes = (c->pages + c->retired) * KS_MAP_ENT + ks__cnt_bytes(st->pool_sectors);
+    *mv = st->area_first[c->area] - st->virt_first;
+    *m = (bytes + ss - 1) / ss;
+    *ov = st->ovl_first + c->ovl_half * st->ovl_half_sectors - st->virt_first;
+    *o = c->ovl_gen ? (c->ovl_end + ss - 1) / ss : 0;
+}
+
+void ks__root_mark(ks_store *st, const ks_store_commit *c)
+{
+    uint32_t mv, m, ov, o;
+
+    if (!c->valid || !c->rooted || c->root >= st->pool_sectors)
+        return;
+    ks__root_extent(st, c, &mv, &m, &ov, &o);
+    ks__pool_mark(st, c->root);
+    for (uint32_t i = 0; i < m && i < st->area_sectors; i++)
+        if (st->cfg.vmap[mv + i] < st->pool_sectors)
+            ks__pool_mark(st, st->cfg.vmap[mv + i]);
+    for (uint32_t i = 0; i < o && i < st->ovl_half_sectors; i++)
+        if (st->cfg.vmap[ov + i] < st->pool_sectors)
+            ks__pool_mark(st, st->cfg.vmap[ov + i]);
+}
+
+int ks__pool_rebuild(ks_store *st)
+{
+    return rebuild(st, 1);
+}
+
+int ks__pool_rebuild_fold(ks_store *st)
+{
+    return rebuild(st, 0);
 }
 
 /* ----- RAM index and lookup ----- */
@@ -395,7 +544,7 @@ int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
                 uint32_t m = ga + (gb - ga) / 2;
                 /* The page's map entry is the next miss: ask for the few
                  * candidates' entries while the last index steps run. */
-                if (!pf && gb - ga <= 8 && st->cfg.flash->map && !st->idx_shift) {
+                if (!pf && gb - ga <= 8 && st->cfg.flash->map && !st->idx_shift && !st->levelled) {
                     const uint8_t *me = st->cfg.flash->map + a.base +
                                         (ga ? ga - 1 : 0) * KS_MAP_ENT;
                     KS_PREFETCH(me);

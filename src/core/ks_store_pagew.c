@@ -45,11 +45,11 @@ static int map_flush(ks__pager *w, int last)
     memset(mb + w->map_fill, f->erase_value, len > w->map_fill ? len - w->map_fill : 0);
     /* The map area's sectors are erased as the map enters them. */
     while (w->map_erased * f->sector_size < w->map_done + len) {
-        if ((err = ks__erase(st, w->map_base / f->sector_size + w->map_erased)) != 0)
+        if ((err = ks__virt_erase(st, w->map_base / f->sector_size + w->map_erased)) != 0)
             return err;
         w->map_erased++;
     }
-    if ((err = ks__prog(st, w->map_base + w->map_done, mb, len)) != 0)
+    if ((err = ks__virt_prog(st, w->map_base + w->map_done, mb, len)) != 0)
         return err;
     w->map_done += len;
     if (len < w->map_fill)
@@ -259,6 +259,11 @@ int ks__pg_begin(ks__pager *w, ks_store *st, unsigned area, uint64_t gen, uint32
     memset(w, 0, sizeof *w);
     w->st = st;
     w->count = count;
+    /* Layout 4: the fallback's pages were kept used through the epoch;
+     * a fold or install may take them, as in layout 3 (its root, map and
+     * overlay stay used). */
+    if (st->levelled)
+        (void)ks__pool_rebuild_fold(st);
     w->map_base = ks__area_addr(st, area);
     {
         uint8_t g[8];

@@ -28,11 +28,11 @@ uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r)
     case 2:
         return st->cfg.audit_sectors;
     case 3:
-    case 4:
-        return st->ovl_half_sectors;
+    case 4: /* layout 4: the overlay and maps are virtual, their sectors in the pool */
+        return st->levelled ? 0 : st->ovl_half_sectors;
     case 5:
     case 6:
-        return st->area_sectors;
+        return st->levelled ? 0 : st->area_sectors;
     case 7:
         return st->pool_sectors;
     default:

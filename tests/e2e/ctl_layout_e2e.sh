@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The controller's store layouts (issue 18): a new agent formats layout 3
+# The controller's store layouts (issue 18): a new agent formats layout 4
 # (paged: a fold rewrites only the pages a change touches; per-sector erase
-# counts in the maps); images older agents formatted (layout 1 and layout 2,
-# made here with KS_STORE_TEST_LAYOUT=1 and =2) keep mounting, deciding and
+# counts in the maps; the overlay and maps taken from the pool too); images
+# older agents formatted (layouts 1, 2 and 3, made here with
+# KS_STORE_TEST_LAYOUT=1, =2 and =3) keep mounting, deciding and
 # applying deltas under the new agent, and keep their layout. On both, a flipped bit in an applied record is KSE-301, repaired
 # by a full download, back in step by root.
 source "$(dirname "$0")/lib.sh"
@@ -18,22 +19,25 @@ img_layout() {
     j "$W/$1.inspect.json" 'd["layout"]["version"]'
 }
 
-# ----- older agents' images (layout 1, layout 2) beside a new one (layout 3)
+# ----- older agents' images (layouts 1, 2, 3) beside a new one (layout 4)
 KS_STORE_TEST_LAYOUT=1 ctl_add old 1
 KS_STORE_TEST_LAYOUT=2 ctl_add mid 1
+KS_STORE_TEST_LAYOUT=3 ctl_add prev 1
 ctl_add new 1
 api key enrol --public-key "$W/k1.key" --privilege OPERATOR --scope 1 >/dev/null
 KS_STORE_TEST_LAYOUT=1 ctl_run old
 KS_STORE_TEST_LAYOUT=2 ctl_run mid
+KS_STORE_TEST_LAYOUT=3 ctl_run prev
 ctl_run new
-for c in old mid new; do wait_until 10 "$c in step" in_step $c; done
+for c in old mid prev new; do wait_until 10 "$c in step" in_step $c; done
 [ "$(layout old)" = 1 ] || fail "old agent's store is layout $(layout old), want 1"
 [ "$(layout mid)" = 2 ] || fail "mid agent's store is layout $(layout mid), want 2"
-[ "$(layout new)" = 3 ] || fail "new agent's store is layout $(layout new), want 3"
-ok "a new agent formats layout 3; KS_STORE_TEST_LAYOUT=1 and =2 format layouts 1 and 2 (older agents' images)"
+[ "$(layout prev)" = 3 ] || fail "prev agent's store is layout $(layout prev), want 3"
+[ "$(layout new)" = 4 ] || fail "new agent's store is layout $(layout new), want 4"
+ok "a new agent formats layout 4; KS_STORE_TEST_LAYOUT=1, =2 and =3 format layouts 1-3 (older agents' images)"
 
-# ----- the layout 1 and 2 images under an agent that formats layout 3
-for c in old mid; do
+# ----- the layout 1-3 images under an agent that formats layout 4
+for c in old mid prev; do
     kill -TERM "${CTL_PID[$c]}"
     wait "${CTL_PID[$c]}" 2>/dev/null || true
     ctl_run $c
@@ -42,22 +46,24 @@ for c in old mid; do
 done
 [ "$(layout old)" = 1 ] || fail "the layout 1 image became layout $(layout old)"
 [ "$(layout mid)" = 2 ] || fail "the layout 2 image became layout $(layout mid)"
+[ "$(layout prev)" = 3 ] || fail "the layout 3 image became layout $(layout prev)"
 for k in k2 k3; do
     api key enrol --public-key "$W/$k.key" --privilege OPERATOR --scope 1 >/dev/null
-    for c in old mid new; do wait_until 10 "$c applies $k" in_step $c; done
+    for c in old mid prev new; do wait_until 10 "$c applies $k" in_step $c; done
 done
 [ "$(layout old)" = 1 ] || fail "a delta turned the layout 1 image into layout $(layout old)"
 [ "$(layout mid)" = 2 ] || fail "a delta turned the layout 2 image into layout $(layout mid)"
-for c in old mid new; do
+[ "$(layout prev)" = 3 ] || fail "a delta turned the layout 3 image into layout $(layout prev)"
+for c in old mid prev new; do
     present "$W/k3.key" $c access || fail "k3 at $c: $(cat "$W/present.err")"
     [ "$(status $c 'd["record_count"]')" = 3 ] || fail "$c should hold k1..k3"
 done
-ok "layout 1 and 2 images mount under the new agent, decide and apply deltas, and keep their layout"
+ok "layout 1, 2 and 3 images mount under the new agent, decide and apply deltas, and keep their layout"
 
 # ----- the health report carries the paged store's wear: the pool and retired sectors
 [ "$(status new 'd["store"]["wear"]["retired_sectors"]')" = 0 ] || fail "new: retired_sectors"
 [ "$(status new 'd["store"]["wear"]["erase_max"] >= 1')" = True ] || fail "new: no erase counted"
-ok "the health report states the layout 3 store's wear (erase counts, retired sectors)"
+ok "the health report states the layout 4 store's wear (erase counts, retired sectors)"
 
 # ----- damage in an applied record: KSE-301, full download, back in step, on both layouts
 for c in old new; do
@@ -70,18 +76,19 @@ for c in old new; do
         present "$W/$k.key" $c access || fail "$k at $c after the repair: $(cat "$W/present.err")"
     done
 done
-[ "$(layout old)" = 1 ] && [ "$(layout new)" = 3 ] || fail "a repair changed a layout"
-ok "a flipped bit in an applied record: KSE-301, full download, in step, on layout 1 and layout 3"
+[ "$(layout old)" = 1 ] && [ "$(layout new)" = 4 ] || fail "a repair changed a layout"
+ok "a flipped bit in an applied record: KSE-301, full download, in step, on layout 1 and layout 4"
 
 # ----- the images say the same offline (keysup flash inspect, geometry from the SUPER)
-for c in old mid new; do
+for c in old mid prev new; do
     kill -TERM "${CTL_PID[$c]}"
     wait "${CTL_PID[$c]}" 2>/dev/null || true
 done
 [ "$(img_layout old)" = 1 ] || fail "old.img: layout $(img_layout old)"
 [ "$(img_layout mid)" = 2 ] || fail "mid.img: layout $(img_layout mid)"
-[ "$(img_layout new)" = 3 ] || fail "new.img: layout $(img_layout new)"
+[ "$(img_layout prev)" = 3 ] || fail "prev.img: layout $(img_layout prev)"
+[ "$(img_layout new)" = 4 ] || fail "new.img: layout $(img_layout new)"
 [ "$(j "$W/new.inspect.json" 'd["layout"]["pool_used"] > 0')" = True ] || fail "new.img uses no pool sector"
-ok "keysup flash inspect: old.img layout 1, mid.img layout 2, new.img layout 3 with its pool"
+ok "keysup flash inspect: old.img layout 1, mid.img layout 2, prev.img layout 3, new.img layout 4 with its pool"
 
 echo "$steps passed, 0 failed"

@@ -63,13 +63,13 @@ ok "wear: the health report and keysup flash wear IMAGE give erase counts and pr
 
 # ----- row 1: 4 bytes of the applied overlay overwritten, supervisor down
 sup_stop
-half=$(j "$W/inspect0.json" 'd["applied"]["overlay_half"]')
-python3 - "$W/c1.img" "$half" <<'PY' || fail "damaging the image"
+ovl=$(j "$W/inspect0.json" 'd["applied"]["overlay_offset"]')
+python3 - "$W/c1.img" "$ovl" <<'PY' || fail "damaging the image"
 import sys
-# layout: 2 x 24 metadata sectors, 64 audit sectors, then the overlay's two
-# halves of 8 sectors; 4096-byte sectors. Overwrite 4 bytes of the first
-# entry of the applied overlay half, as a stray write would.
-off = (2 * 24 + 64 + int(sys.argv[2]) * 8) * 4096 + 40
+# The applied overlay half's first sector, where the image puts it
+# (keysup flash inspect: in layout 4 a pool sector the commit's root
+# names). Overwrite 4 bytes of its first entry, as a stray write would.
+off = int(sys.argv[2]) + 40
 with open(sys.argv[1], "r+b") as f:
     f.seek(off)
     b = f.read(4)
