@@ -472,4 +472,21 @@ static inline void st_wf_free(st_wearflash *w)
     memset(w, 0, sizeof *w);
 }
 
+/*
+ * The bit-flip sweeps' stride. KS_STORE_BITFLIP_STEP=s (ctest's runs on the
+ * layouts a new controller does not format) flips one bit in every s; bit k
+ * of the sweep is st_flip_bit(k, s), rotating through the bit positions so
+ * every byte is still hit when s is 8. KEYSUP_LONG=1 flips every bit.
+ */
+static inline uint64_t st_flip_step(void)
+{
+    const char *e = getenv("KS_STORE_BITFLIP_STEP");
+    return e && !getenv("KEYSUP_LONG") && atoi(e) > 1 ? (uint64_t)atoi(e) : 1;
+}
+
+static inline uint64_t st_flip_bit(uint64_t k, uint64_t step)
+{
+    return k * step + k % step;
+}
+
 #endif

@@ -52,15 +52,9 @@ static void test_every_bit(void **state)
     for (uint32_t i = 0; i < nrows; i++)
         rows[i] = *ks_store_counter_at(&F.st, i);
 
-    /* KS_STORE_BITFLIP_STEP=s (the ctest runs on the older layouts) flips
-     * one bit in every s, rotating through the bit positions so every byte
-     * of the image is still hit when s is 8; KEYSUP_LONG=1 flips every bit. */
-    uint64_t bits = (uint64_t)F.emu.size * 8, step = 1;
-    const char *st_env = getenv("KS_STORE_BITFLIP_STEP");
-    if (st_env && !getenv("KEYSUP_LONG") && atoi(st_env) > 1)
-        step = (uint64_t)atoi(st_env);
+    uint64_t bits = (uint64_t)F.emu.size * 8, step = st_flip_step();
     for (uint64_t k = 0; k < bits / step; k++) {
-        uint64_t b = k * step + k % step;
+        uint64_t b = st_flip_bit(k, step);
         ks_flash_emu_flip(&F.emu, b);
         int rc = st_mount(&F);
         if (rc == KS_OK) {

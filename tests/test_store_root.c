@@ -1,6 +1,6 @@
 /*
  * test_store_root.c - layout 4's root sector codec and virtual-sector
- * translation (src/core/ks_store_root.c; not wired into the store yet,
+ * translation (src/core/ks_store_root.c; the store-level tests run as *_layout4,
  * docs/store.md "Layout 4"). A root must come back exactly as written, and
  * every root that is not exactly what its COMMIT sealed must be refused:
  * another generation or overlay generation, another overlay end, any
