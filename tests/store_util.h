@@ -77,9 +77,13 @@ static inline void st_cfg(st_fix *f)
     f->cfg.buf_size = ST_BUF;
     f->cfg.index = f->index;
     f->cfg.index_cap = ST_INDEX;
-    /* the page fence index (paged layouts only; layout 1 ignores it) */
-    f->cfg.page_index = f->page_index;
-    f->cfg.page_index_cap = 256;
+    /* the page fence index (paged layouts only; layout 1 ignores it);
+     * KS_STORE_TEST_PIDX=0 leaves it out */
+    const char *px = getenv("KS_STORE_TEST_PIDX");
+    if (!px || strcmp(px, "0") != 0) {
+        f->cfg.page_index = f->page_index;
+        f->cfg.page_index_cap = 256;
+    }
     /* Paged snapshots with per-sector erase counts (layout 3) unless
      * KS_STORE_TEST_LAYOUT asks for 2 (no counts) or 1 (the two contiguous
      * areas of older images). */

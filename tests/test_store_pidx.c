@@ -163,11 +163,12 @@ static void test_page_flips(void **state)
 static void spoil(uint64_t *ix, uint32_t cap, uint32_t n, uint32_t w, unsigned how)
 {
     uint64_t *loc = ix + cap;
+    unsigned bit = how / 6 * 13 % 64; /* 16 bits spread over the word */
     switch (how % 6) {
-    case 0: ix[w % n] ^= 1ull << (how % 64); break;                 /* a fence bit */
+    case 0: ix[w % n] ^= 1ull << bit; break;                        /* a fence bit */
     case 1: ix[w % n] = 0; break;                                  /* a fence too low */
-    case 2: loc[2 * (w % n)] ^= 1ull << (how % 64); break;          /* sector or start */
-    case 3: loc[2 * (w % n) + 1] ^= 1ull << (how % 64); break;      /* seed or count */
+    case 2: loc[2 * (w % n)] ^= 1ull << bit; break;                 /* sector or start */
+    case 3: loc[2 * (w % n) + 1] ^= 1ull << bit; break;             /* seed or count */
     case 4: { /* two locations swapped */
         uint32_t a = w % n, b = (w + 1 + how) % n;
         uint64_t t0 = loc[2 * a], t1 = loc[2 * a + 1];
@@ -198,7 +199,7 @@ static void test_ram_faults(void **state)
     uint32_t n = F.st.pidx_n, cap = F.cfg.page_index_cap;
     for (int pass = 0; pass < 2; pass++) {
         F.emu.flash.map = pass ? NULL : F.emu.mem;
-        for (unsigned how = 0; how < 6 * 64; how++) {
+        for (unsigned how = 0; how < 6 * 16; how++) {
             for (uint32_t w = 0; w < n; w++) {
                 memcpy(F.page_index, good, sizeof good);
                 spoil(F.page_index, cap, n, w, how);

@@ -41,7 +41,13 @@
 #define KS_PREFETCH(p) ((void)(p))
 #endif
 
-static inline uint64_t be64(const uint8_t *p)
+#if defined(__GNUC__) || defined(__clang__)
+#define KS_INLINE inline __attribute__((always_inline))
+#else
+#define KS_INLINE inline
+#endif
+
+static KS_INLINE uint64_t be64(const uint8_t *p)
 {
     uint64_t v = 0;
     for (int i = 0; i < 8; i++)
@@ -50,7 +56,7 @@ static inline uint64_t be64(const uint8_t *p)
 }
 
 /* memcmp order of two key ids, as two integer compares */
-static inline int cmp_id(const uint8_t *a, const uint8_t *b)
+static KS_INLINE int cmp_id(const uint8_t *a, const uint8_t *b)
 {
     uint64_t x = be64(a), y = be64(b);
     if (x != y)
@@ -169,14 +175,16 @@ int ks__pidx_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
         return KS__PIDX_UNSURE;
     addr = ks__page_addr(st, sector);
     if (map) {
-        /* The whole page's key ids (one line each, K <= 31 for 4 KiB) and
-         * the CRC entry of the middle, asked for at once: the search's five
-         * dependent probes then wait for about one memory latency instead
-         * of five. The first probe's line goes first. */
-        KS_PREFETCH(map + addr + (cnt / 2) * KS_RECORD_SIZE);
-        KS_PREFETCH(map + addr + st->page_crc + (cnt / 2) * 4);
-        for (uint32_t j = 0; j < cnt; j++)
-            KS_PREFETCH(map + addr + j * KS_RECORD_SIZE);
+        /* The whole page (its records, 64-byte lines, and its CRC table)
+         * asked for at once: the search's five dependent probes, the hit's
+         * second line and its CRC then wait for about one memory latency
+         * instead of seven. The first probe's line goes first. */
+        const uint8_t *pg = map + addr;
+        KS_PREFETCH(pg + (cnt / 2) * KS_RECORD_SIZE);
+        for (uint32_t o = 0; o < cnt * KS_RECORD_SIZE; o += 64)
+            KS_PREFETCH(pg + o);
+        for (uint32_t o = 0; o < cnt * 4; o += 64)
+            KS_PREFETCH(pg + st->page_crc + o);
     }
     lo = 0;
     hi = cnt;
