@@ -209,9 +209,6 @@ int main(void)
             wrong += ks_store_lookup(&st, v.recs + (size_t)i * KS_RECORD_SIZE, rec) != 0 ||
                      memcmp(rec, v.recs + (size_t)i * KS_RECORD_SIZE, KS_RECORD_SIZE) != 0;
         printf("every record of version %u looked up: %u wrong\n", deltas + 1, wrong);
-        { extern int ks__pidx_find(ks_store *, const uint8_t *, uint8_t *); uint32_t un = 0;
-          for (uint32_t i = 0; i < v.n; i++) un += ks__pidx_find(&st, v.recs + (size_t)i * KS_RECORD_SIZE, rec) == 2;
-          printf("DEBUG unsure %u of %u\n", un, v.n); }
         /* Alternating rounds: the in-memory search, the store with the page
          * fence index (no map entry per lookup), the store through the map
          * (its RAM index of one key id per page; st.pidx_n = 0 switches the
