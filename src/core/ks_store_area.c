@@ -267,9 +267,9 @@ void ks__index_build(ks_store *st)
     uint8_t rec[KS_RECORD_SIZE], cb[4];
 
     if (st->paged) {
-        /* The page fence index (ks_store_pidx.c) fills cfg.index too when
-         * that has room for every page; otherwise the strided one is built. */
-        if (!ks__pidx_build(st) || (st->cfg.index && !(st->idx_n && st->idx_gen == st->cur.gen)))
+        /* The page fence index (ks_store_pidx.c) fills cfg.index in the
+         * same pass; without it (or when it cannot be built) as before. */
+        if (!ks__pidx_build(st))
             ks__page_index_build(st);
         return;
     }
