@@ -170,8 +170,9 @@ typedef struct ks_store_cfg {
      * first key id and where the page is (from the map, at mount and after
      * every commit of a new base). A lookup then reads no map entry: one
      * page search, proven on flash as always; any doubt (a CRC, the order,
-     * a gap at a page's edge) falls back to the map path. Used instead of
-     * cfg.index when the applied snapshot's pages fit page_index_cap.
+     * a gap at a page's edge) falls back to the map path. Built (filling
+     * cfg.index in the same pass) when the applied snapshot's pages fit
+     * page_index_cap; otherwise lookups go through the map as before.
      */
     uint64_t *page_index;
     uint32_t page_index_cap;

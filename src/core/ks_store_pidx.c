@@ -22,9 +22,13 @@
  * KS__PIDX_UNSURE and ks_store_lookup asks the map path (ks__base_find),
  * which decides exactly as without the index, damage reports included.
  * Only ks_store_lookup uses it: the overlay's positions (base_pos) come
- * from the map, never from RAM. A stale or corrupted index
- * can therefore cost time, never a wrong answer: a record checks only under
- * the seed of the generation that wrote it, in the page that holds it.
+ * from the map, never from RAM. Whatever the index holds, an answer rests
+ * on a sector the applied map uses (cfg.sector_map) whose records check
+ * under the seed given: such a sector holds an applied page, and its
+ * records check only under that page's own generation, so a hit is a
+ * record of the applied snapshot and a gap between two of its consecutive
+ * records is a gap of the snapshot. A stale or spoilt index costs time
+ * (the map path), never a wrong answer.
  *
  * The same pass fills cfg.index (as ks__page_index_build would), so the map
  * path the lookups fall back to keeps its index and a fold or mount reads
