@@ -10,7 +10,10 @@
  * the projected life on 10,000-cycle flash at 10 and 1,440 deltas a day.
  * KS_BENCH_LAYOUT=1 runs the same sequence on layout 1 (full-area folds),
  * KS_BENCH_LAYOUT=2 on layout 2 (paged, no per-sector erase counts: next-fit
- * allocation); the default is layout 3 (least-erased-first).
+ * allocation); the default is layout 3 (least-erased-first). Lookups run
+ * with the page fence index (cfg.page_index) and through the map in the
+ * same alternating rounds as the in-memory search; KS_BENCH_PIDX=0 formats
+ * and mounts without the fence index.
  */
 #include "bench_store_util.h"
 
