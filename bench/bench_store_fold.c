@@ -11,7 +11,10 @@
  * KS_BENCH_LAYOUT=1 runs the same sequence on layout 1 (full-area folds),
  * KS_BENCH_LAYOUT=2 on layout 2 (paged, no per-sector erase counts: next-fit
  * allocation), KS_BENCH_LAYOUT=4 on layout 4 (the overlay and maps taken from
- * the pool too); the default is layout 3 (least-erased-first).
+ * the pool too); the default is layout 3 (least-erased-first). Lookups run
+ * with the page fence index (cfg.page_index) and through the map in the
+ * same alternating rounds as the in-memory search; KS_BENCH_PIDX=0 formats
+ * and mounts without the fence index.
  */
 #include "bench_store_util.h"
 
@@ -55,6 +58,13 @@ int main(void)
     if (bench_store_cfg(&cfg, &f, &c, KS_STORE_INDEX_CAP(n + 60 * 300 + CHANGES, 24),
                         bench_store_layout()) != 0)
         return 1;
+    /* the page fence index (layouts 2 and 3): room for every sector of the
+     * device, so it never runs short; KS_BENCH_PIDX=0 leaves it out */
+    if (!getenv("KS_BENCH_PIDX") || atoi(getenv("KS_BENCH_PIDX"))) {
+        cfg.page_index_cap = sectors;
+        if (!(cfg.page_index = malloc(KS_STORE_PAGE_INDEX_LEN(sectors) * sizeof(uint64_t))))
+            return 1;
+    }
     if (ks_store_format(&st, &cfg, &trust) != 0)
         return 1;
     printf("store fold bench: %u credentials, layout %d, %u x %u B sectors (%s), overlay of "
@@ -203,9 +213,13 @@ int main(void)
             wrong += ks_store_lookup(&st, v.recs + (size_t)i * KS_RECORD_SIZE, rec) != 0 ||
                      memcmp(rec, v.recs + (size_t)i * KS_RECORD_SIZE, KS_RECORD_SIZE) != 0;
         printf("every record of version %u looked up: %u wrong\n", deltas + 1, wrong);
-        double rm[3], rst[3];
-        uint32_t hits = 0;
-        for (int r = 0; r < 3; r++) {
+        /* Alternating rounds: the in-memory search, the store with the page
+         * fence index (no map entry per lookup), the store through the map
+         * (its RAM index of one key id per page; st.pidx_n = 0 switches the
+         * fence index off for that round only). Median of 5 each. */
+        double rm[5], rst[5], rmap[5];
+        uint32_t hits = 0, pidx_n = st.pidx_n;
+        for (int r = 0; r < 5; r++) {
             t0 = bench_now();
             for (uint32_t i = 0; i < LOOKUPS; i++)
                 sink += mem_find(v.recs, v.n, keys + (size_t)i * KS_KEYID_SIZE);
@@ -217,12 +231,48 @@ int main(void)
                 hits += ks_store_lookup(&st, keys + (size_t)i * KS_KEYID_SIZE, rec) == 0;
             t1 = bench_now();
             rst[r] = LOOKUPS / (t1 - t0);
+            st.pidx_n = 0;
+            t0 = bench_now();
+            for (uint32_t i = 0; i < LOOKUPS; i++)
+                sink += ks_store_lookup(&st, keys + (size_t)i * KS_KEYID_SIZE, rec) == 0;
+            t1 = bench_now();
+            st.pidx_n = pidx_n;
+            rmap[r] = LOOKUPS / (t1 - t0);
         }
-        double sm = bench_median(rm, 3), ss = bench_median(rst, 3);
-        printf("lookups (mapped, RAM index, overlay %u entries): store %.2f M/s, in-memory "
-               "%.2f M/s, ratio %.2f (median of 3; %u of %u hit) [%lu]\n",
-               st.cur.ovl_gen ? st.ovl_n : 0, ss / 1e6, sm / 1e6, ss / sm, hits, LOOKUPS,
-               sink % 7);
+        double sm = bench_median(rm, 5), ss = bench_median(rst, 5), sp = bench_median(rmap, 5);
+        printf("lookups (mapped, overlay %u entries, median of 5 alternating rounds): in-memory "
+               "%.2f M/s; store with the page fence index (%u pages, %.2f bytes per key) %.2f M/s, "
+               "ratio %.2f; through the map (RAM index, one key id per page) %.2f M/s, ratio "
+               "%.2f (%u of %u hit) [%lu]\n",
+               st.cur.ovl_gen ? st.ovl_n : 0, sm / 1e6, pidx_n,
+               pidx_n ? 24.0 * pidx_n / st.cur.count : 0, ss / 1e6, ss / sm, sp / 1e6,
+               sp / sm, hits, LOOKUPS, sink % 7);
+        /* mount (full scan) with no RAM index, with cfg.index alone, and with
+         * the page fence index (which fills cfg.index in the same pass),
+         * alternating, best of 3 each */
+        double mt[3] = {1e9, 1e9, 1e9};
+        for (int r = 0; r < 9; r++) {
+            int w = r % 3;
+            ks_store_cfg c2 = cfg;
+            if (w < 2) {
+                c2.page_index = NULL;
+                c2.page_index_cap = 0;
+            }
+            if (w == 0) {
+                c2.index = NULL;
+                c2.index_cap = 0;
+            }
+            t0 = bench_now();
+            rc = ks_store_mount(&st, &c2, NULL);
+            t1 = bench_now();
+            if ((t1 - t0) * 1e3 < mt[w])
+                mt[w] = (t1 - t0) * 1e3;
+            if (rc != 0)
+                return 1;
+        }
+        printf("mount (full scan; best of 3, alternating): %.1f ms with no RAM index, %.1f ms "
+               "with cfg.index, %.1f ms with the page fence index (%u pages)\n", mt[0], mt[1],
+               mt[2], st.pidx_n);
         free(keys);
     }
     return 0;

@@ -60,6 +60,22 @@ static int fallback(const ks_store *st, const uint8_t key[KS_KEYID_SIZE])
     return rc;
 }
 
+/* A lookup; with the page fence index in use, the map path must give the
+ * same answer (code, and the record on a hit). */
+static void lookup2(ks_store *st, const uint8_t key[KS_KEYID_SIZE], uint8_t rec[KS_RECORD_SIZE])
+{
+    uint8_t r2[KS_RECORD_SIZE];
+    uint32_t n = st->pidx_n;
+    int rc = ks_store_lookup(st, key, rec);
+    if (!n)
+        return;
+    st->pidx_n = 0;
+    int rc2 = ks_store_lookup(st, key, r2);
+    st->pidx_n = n;
+    if (rc != rc2 || (rc == KS_OK && memcmp(rec, r2, KS_RECORD_SIZE) != 0))
+        abort();
+}
+
 /* Lookups with their fallback decisions, writes, a remount: what a
  * mounted store (of either geometry) must survive. */
 static void exercise(ks_store *st, const ks_store_cfg *cfg)
@@ -74,17 +90,18 @@ static void exercise(ks_store *st, const ks_store_cfg *cfg)
     int had_cur = st->cur.valid;
     uint64_t version = st->hdr.version;
     memset(keys[nk], 0, KS_KEYID_SIZE);
-    (void)ks_store_lookup(st, keys[nk], rec);
+    lookup2(st, keys[nk], rec);
     denied[nk] = fallback(st, keys[nk]) == KS_E_STALE_DENIED;
     nk++;
     memset(keys[nk], 0xFF, KS_KEYID_SIZE);
-    (void)ks_store_lookup(st, keys[nk], rec);
+    lookup2(st, keys[nk], rec);
     denied[nk] = fallback(st, keys[nk]) == KS_E_STALE_DENIED;
     nk++;
     ks_store_records(st, &src);
     for (uint32_t i = 0; i < src.count && i < 8; i++) {
         (void)ks_recsrc_get(&src, i, rec);
-        (void)ks_store_lookup(st, rec, rec);
+        memcpy(keys[nk], rec, KS_KEYID_SIZE);
+        lookup2(st, keys[nk], rec);
         memcpy(keys[nk], rec, KS_KEYID_SIZE);
         denied[nk] = fallback(st, keys[nk]) == KS_E_STALE_DENIED;
         nk++;
@@ -172,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t smap[KS_STORE_SECTOR_MAP_BYTES(SECTORS)];
     uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(SECTORS)];
     uint32_t vmap[KS_STORE_VMAP_LEN(SECTORS, SECTOR, 2)]; /* layout 4 */
+    uint64_t pidx[KS_STORE_PAGE_INDEX_LEN(SECTORS)];
 
     if (!init) {
         if (ks_sodium_crypto(&c) != 0)
@@ -216,6 +234,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg.sector_map) {
         cfg.vmap = vmap;
         cfg.vmap_cap = sizeof vmap / sizeof vmap[0];
+    }
+    /* and the page fence index, built from whatever map the image holds
+     * (on for the seeds, whose first byte is 'K'; off when a mutation sets
+     * bit 2 of it) */
+    if (size > 0 && !(data[0] & 4)) {
+        cfg.page_index = pidx;
+        cfg.page_index_cap = SECTORS;
     }
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (rc == KS_OK && prc != KS_OK)

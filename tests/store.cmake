@@ -22,12 +22,15 @@ ks_add_unit(test_store_life ${CMAKE_SOURCE_DIR}/tests/test_store_life.c)
 # Layout 4's root sector (issue 18, device-wide levelling): the codec's exact
 # round trip and every damaged root refused.
 ks_add_unit(test_store_root ${CMAKE_SOURCE_DIR}/tests/test_store_root.c)
+# The page fence index (issue 18): follows every commit, answers exactly as
+# the map path under page damage, and survives spoilt RAM.
+ks_add_unit(test_store_pidx ${CMAKE_SOURCE_DIR}/tests/test_store_pidx.c)
 # The store's files call one way only: no import circle (issue 15 item 2).
 add_test(NAME store_layers COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/store_layers.py
          ${CMAKE_SOURCE_DIR}/src/core)
 # Layout 1 (two contiguous snapshot areas: every image written before issue
 # 18's paged snapshots) keeps working: the same tests on it.
-foreach(t test_store test_store_fallback test_store_wear)
+foreach(t test_store test_store_fallback test_store_wear test_store_pidx)
   add_test(NAME ${t}_layout1 COMMAND ${t})
   set_tests_properties(${t}_layout1 PROPERTIES ENVIRONMENT
                        "KS_STORE_TEST_LAYOUT=1;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")

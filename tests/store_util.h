@@ -41,6 +41,8 @@ typedef struct st_fix {
     uint32_t erase_counts[64];
     uint32_t vmap[64];   /* layout 4: virtual sector bindings */
     uint8_t index[ST_INDEX][KS_KEYID_SIZE];
+    uint64_t page_index[KS_STORE_PAGE_INDEX_LEN(256)];
+    unsigned long pidx_agreed; /* st_lookup: answers compared with the map path */
     ks_trust trust;
     uint8_t pk[32], sk[64];
 
@@ -76,6 +78,13 @@ static inline void st_cfg(st_fix *f)
     f->cfg.buf_size = ST_BUF;
     f->cfg.index = f->index;
     f->cfg.index_cap = ST_INDEX;
+    /* the page fence index (paged layouts only; layout 1 ignores it);
+     * KS_STORE_TEST_PIDX=0 leaves it out */
+    const char *px = getenv("KS_STORE_TEST_PIDX");
+    if (!px || strcmp(px, "0") != 0) {
+        f->cfg.page_index = f->page_index;
+        f->cfg.page_index_cap = 256;
+    }
     /* Paged snapshots with per-sector erase counts (layout 3) unless
      * KS_STORE_TEST_LAYOUT asks for 2 (no counts) or 1 (the two contiguous
      * areas of older images). */
@@ -313,6 +322,31 @@ static int st_cmp_counter(const void *a, const void *b)
 }
 
 /*
+ * A lookup; when the page fence index is in use, the same lookup through
+ * the map as well (the index switched off for it), and both must give the
+ * same answer (code, and record on a hit). Every sweep that checks answers
+ * through this (st_digest, the life run) so checks the index at each of
+ * its points: deltas, folds, remounts, power cuts, bit flips.
+ */
+static inline int st_lookup(st_fix *f, const uint8_t key[KS_KEYID_SIZE],
+                            uint8_t rec[KS_RECORD_SIZE])
+{
+    uint8_t r2[KS_RECORD_SIZE];
+    uint32_t n = f->st.pidx_n;
+    int rc = ks_store_lookup(&f->st, key, rec);
+    if (n) {
+        f->st.pidx_n = 0;
+        memset(r2, 0, sizeof r2);
+        int rc2 = ks_store_lookup(&f->st, key, r2);
+        f->st.pidx_n = n;
+        if (rc2 != rc || (rc == KS_OK && memcmp(rec, r2, KS_RECORD_SIZE) != 0))
+            fail_msg("page fence index: answer %d, through the map %d", rc, rc2);
+        f->pidx_agreed++;
+    }
+    return rc;
+}
+
+/*
  * Digest of everything the store answers: applied header, every probe
  * lookup (code and record), the counter table (sorted), settings, trust,
  * the pending audit entries and the acknowledged sequence. mode_flags:
@@ -335,7 +369,7 @@ static inline void st_digest(st_fix *f, uint8_t out[32])
         crypto_generichash_update(&h, st->cur.header, KS_SNAP_HEADER_SIZE);
     for (uint32_t i = 0; i < f->nprobe; i++) {
         memset(rec, 0, sizeof rec);
-        rc = ks_store_lookup(st, f->probe[i], rec);
+        rc = st_lookup(f, f->probe[i], rec);
         crypto_generichash_update(&h, (const uint8_t *)&rc, sizeof rc);
         crypto_generichash_update(&h, rec, sizeof rec);
     }

@@ -165,7 +165,7 @@ static unsigned answers(int strict, uint32_t stride)
     unsigned refused = 0;
     for (uint32_t i = (uint32_t)rand() % stride; i < LK; i += stride) {
         uint8_t rec[KS_RECORD_SIZE];
-        int rc = ks_store_lookup(&F.st, rec_ok[i], rec);
+        int rc = st_lookup(&F, rec_ok[i], rec);
         if (!strict && (rc == KS_E_STORE_CORRUPT || rc == KS_E_IO)) {
             refused++;
             continue;

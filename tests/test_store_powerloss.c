@@ -21,6 +21,7 @@
 
 static st_fix F;
 static unsigned long points_total;
+static unsigned long pidx_total; /* lookups st_lookup compared (page fence index) */
 
 typedef int (*op_fn)(st_fix *f);
 typedef void (*prep_fn)(st_fix *f);
@@ -209,6 +210,11 @@ static void sweep(const char *name, prep_fn prep, op_fn op, unsigned mode, uint6
         assert_int_equal(c.use_counter, 31337);
     }
     assert_int_equal(F.emu.violations, 0);
+    /* on a paged store the page fence index answered and agreed at every
+     * point (st_digest looks up through st_lookup) */
+    if (F.st.paged)
+        assert_true(F.pidx_agreed > 0);
+    pidx_total += F.pidx_agreed;
     if (seed == 0)
         printf("  %-16s %-18s %3lu power-loss points per seed (old state %lu, new state %lu)\n",
                name, mode_name(mode), (unsigned long)n, n_old, n_new);
@@ -290,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_ovl_fold), cmocka_unit_test(test_ovl_install),
     };
     int rc = cmocka_run_group_tests_name("store power loss", tests, NULL, NULL);
-    printf("store power loss: %lu power-loss points exercised in total\n", points_total);
+    printf("store power loss: %lu power-loss points exercised in total, %lu lookups through "
+           "the page fence index agreeing with the map path\n", points_total, pidx_total);
     return rc;
 }

@@ -176,6 +176,19 @@ typedef struct ks_store_cfg {
      */
     uint32_t *vmap;
     uint32_t vmap_cap;
+    /*
+     * Optional page fence index (layouts 2 and 3, docs/store.md "The page
+     * fence index"): caller-owned RAM of KS_STORE_PAGE_INDEX_LEN(pages)
+     * u64 for up to page_index_cap pages: per page the first 8 bytes of its
+     * first key id and where the page is (from the map, at mount and after
+     * every commit of a new base). A lookup then reads no map entry: one
+     * page search, proven on flash as always; any doubt (a CRC, the order,
+     * a gap at a page's edge) falls back to the map path. Built (filling
+     * cfg.index in the same pass) when the applied snapshot's pages fit
+     * page_index_cap; otherwise lookups go through the map as before.
+     */
+    uint64_t *page_index;
+    uint32_t page_index_cap;
 } ks_store_cfg;
 #define KS_STORE_SECTOR_MAP_BYTES(sector_count) (((sector_count) + 7u) / 8u)
 /* The overlay's sectors and two maps of 20 bytes a pool sector plus the
@@ -183,6 +196,8 @@ typedef struct ks_store_cfg {
 #define KS_STORE_VMAP_LEN(sector_count, sector_size, overlay_sectors) \
     ((overlay_sectors) + 2u * ((25u * (sector_count) + 64u) / (sector_size) + 2u))
 #define KS_STORE_ERASE_COUNTS_LEN(sector_count) (sector_count)
+/* u64 words of cfg.page_index for `pages` pages (24 bytes each). */
+#define KS_STORE_PAGE_INDEX_LEN(pages) ((size_t)(pages) * 3u)
 
 /* Index entries for count records with one entry per stride records (a
  * power of two; 32 = one entry per 4 KiB of records). 16 bytes each. */
@@ -304,6 +319,8 @@ typedef struct ks_store {
     ks_store_src src;              /* context of ks_store_records' source */
     uint32_t idx_n, idx_shift;     /* cfg.index: entries, log2 of the stride */
     uint64_t idx_gen;              /* generation the index describes (idx_n 0: none) */
+    uint32_t pidx_n;               /* cfg.page_index: pages it describes (0: none) */
+    uint64_t pidx_gen;             /* generation it describes */
     int hw_crc;                    /* flash->crc32c passed its check: use it */
 
     /* delta overlay (cfg.overlay_sectors) */

@@ -299,6 +299,14 @@ int ks_store_lookup(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
             return KS_E_NOTFOUND;
         }
     }
+    /* A paged base through its page fence index when that is current (no
+     * map entry read); what the index cannot prove, the map path decides.
+     * Only here: callers that need the record's position take the map. */
+    if (st->pidx_n) {
+        int err = ks__pidx_find(st, key_id, rec);
+        if (err != KS__PIDX_UNSURE)
+            return err;
+    }
     return ks__base_find(st, key_id, rec, &pos);
 }
 

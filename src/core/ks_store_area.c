@@ -267,7 +267,10 @@ void ks__index_build(ks_store *st)
     uint8_t rec[KS_RECORD_SIZE], cb[4];
 
     if (st->paged) {
-        ks__page_index_build(st);
+        /* The page fence index (ks_store_pidx.c) fills cfg.index in the
+         * same pass; without it (or when it cannot be built) as before. */
+        if (!ks__pidx_build(st))
+            ks__page_index_build(st);
         return;
     }
     st->idx_n = 0;

@@ -176,6 +176,14 @@ int ks__page_scan(ks_store *st, const ks_store_commit *c, ks_diag *d);
 void ks__page_index_build(ks_store *st);
 int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
                   uint8_t rec[KS_RECORD_SIZE], uint32_t *at);
+/* cfg.page_index (ks_store_pidx.c): build for st->cur (1 when it describes
+ * it), and the lookup through it: KS_OK / KS_E_NOTFOUND proven on flash,
+ * KS__PIDX_UNSURE when the map path must decide. It gives no position: the
+ * start indexes it keeps are RAM, used only as a range check. */
+#define KS__PIDX_UNSURE 2
+int ks__pidx_build(ks_store *st);
+int ks__pidx_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
+                  uint8_t rec[KS_RECORD_SIZE]);
 /* cfg.sector_map: bit per pool sector, set when st->cur uses it. */
 int ks__pool_used(const ks_store *st, uint32_t s);
 void ks__pool_mark(ks_store *st, uint32_t s);
