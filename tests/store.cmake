@@ -44,7 +44,7 @@ endforeach()
 # from the pool through a root sector per commit) runs the store's tests, the
 # power-cut and every-bit flip sweeps and the accelerated life included.
 foreach(t test_store test_store_fallback test_store_wear test_store_overlay test_store_pagemap
-          test_store_powerloss test_store_bitflip test_store_life)
+          test_store_powerloss test_store_bitflip test_store_life test_store_pidx)
   add_test(NAME ${t}_layout4 COMMAND ${t})
   set_tests_properties(${t}_layout4 PROPERTIES TIMEOUT 900 ENVIRONMENT
                        "KS_STORE_TEST_LAYOUT=4;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")

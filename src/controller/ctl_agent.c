@@ -155,6 +155,14 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
         return KS_E_NOSPC;
     a->scfg.vmap = a->vmap;
     a->scfg.vmap_cap = vn;
+    /* The page fence index (docs/store.md): a lookup reads one page and no
+     * map entry. Sized for a page in every sector, so it always fits; a
+     * layout 1 image ignores it. */
+    if (!a->page_index &&
+        !(a->page_index = calloc(KS_STORE_PAGE_INDEX_LEN(a->o.flash_sectors), sizeof *a->page_index)))
+        return KS_E_NOSPC;
+    a->scfg.page_index = a->page_index;
+    a->scfg.page_index_cap = a->o.flash_sectors;
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);
@@ -217,6 +225,8 @@ void ctl_close(ctl_agent *a)
     a->erase_counts = NULL;
     free(a->vmap);
     a->vmap = NULL;
+    free(a->page_index);
+    a->page_index = NULL;
     free(a->part); /* a cut download kept for a resume (ctl_resume.c) */
     a->part = NULL;
     a->part_len = 0;
