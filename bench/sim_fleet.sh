@@ -94,7 +94,7 @@ for n in "${SIZES[@]}"; do
     # up to ~1.2 s past the last refusal, at the steady rate measured above)
     b1=$(ticks "$SUP"); bs1=$(ticks "$SIM"); rb=$(now_ms)
     cp "$d/status.json" "$d/after.json"
-    lastpub=$(metric keysup_watch_last_published_ms)
+    lastpub=$(metric keysup_watch_last_published_timestamp_seconds | awk '{printf "%.0f", $1 * 1000}')
     carried=$(metric keysup_watch_delta_total)
     hwm=$(rss_kb "$SUP" VmHWM)
     # the diagnosis queue (sup_hbq.h; a keysupd without these metrics prints "-")

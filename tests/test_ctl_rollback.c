@@ -17,14 +17,8 @@
 #include "ctl_agent.h"
 #include "ctl_codec.h"
 #include "ctl_rollback.h"
-#include "ks_test_util.h"
+#include "kt_tmpdir.h"
 
-static char tmpdir[64];
-
-static void path(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", tmpdir, name);
-}
 
 static void fill(ctl_settings *s)
 {
@@ -233,16 +227,5 @@ int main(void)
         cmocka_unit_test(test_licence_file),
         cmocka_unit_test(test_downgrade),
     };
-    int rc;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ks_test_rollback_XXXXXX");
-    if (sodium_init() < 0 || !mkdtemp(tmpdir))
-        return 1;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-        if (system(cmd) != 0)
-            rc = rc ? rc : 1;
-    }
-    return rc;
+    return kt_run_in_tmpdir("rollback", tests, sizeof tests / sizeof tests[0]);
 }

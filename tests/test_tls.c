@@ -17,15 +17,9 @@
 #include "ctl_tls.h"
 #include "ks_fileio.h"
 #include "sup_http_tls.h"
-#include "ks_test_util.h"
+#include "kt_tmpdir.h"
 #include "sup_tls.h"
 
-static char tmpdir[64];
-
-static void path(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", tmpdir, name);
-}
 
 static void test_pin_text(void **state)
 {
@@ -225,16 +219,5 @@ int main(void)
         cmocka_unit_test(test_conf_set),   cmocka_unit_test(test_selfsigned),
         cmocka_unit_test(test_settings_v1),
     };
-    int rc;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ks_test_tls_XXXXXX");
-    if (sodium_init() < 0 || !mkdtemp(tmpdir))
-        return 1;
-    rc = cmocka_run_group_tests(tests, NULL, NULL);
-    {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-        if (system(cmd) != 0)
-            rc = rc ? rc : 1;
-    }
-    return rc;
+    return kt_run_in_tmpdir("tls", tests, sizeof tests / sizeof tests[0]);
 }

@@ -117,6 +117,23 @@ static void report_key_error(cli_ctx *cx, const char *sock, const char *reader, 
     json_decref(ans);
 }
 
+/*
+ * One request (taken: freed here) and its answer. NULL with *ret set when
+ * the controller could not be reached or answered an error (printed);
+ * otherwise the answer, the caller's to free.
+ */
+static json_t *ctl_ask(cli_ctx *cx, const char *sock, json_t *req, int *ret)
+{
+    json_t *ans = ctl_call(cx, sock, req, ret);
+    json_decref(req);
+    if (ans && json_object_get(ans, "error")) {
+        *ret = ctl_error(cx, ans);
+        json_decref(ans);
+        return NULL;
+    }
+    return ans;
+}
+
 int cli_present_ctl(cli_ctx *cx, const char *sock, const char *action, const char *reader,
                     int session, uint64_t ctr, cli_answer_fn answer, void *arg)
 {
@@ -124,16 +141,11 @@ int cli_present_ctl(cli_ctx *cx, const char *sock, const char *action, const cha
     uint8_t ch[KS_CHALLENGE_SIZE], resp[KS_RESPONSE_SIZE];
     char hex[2 * KS_RESPONSE_SIZE + 1];
     int ret = CLI_OK;
-    json_t *ans, *req = json_pack("{s:s,s:s,s:s}", "op", "challenge", "reader", reader, "action", action);
-    ans = ctl_call(cx, sock, req, &ret);
-    json_decref(req);
+    json_t *ans = ctl_ask(cx, sock,
+                          json_pack("{s:s,s:s,s:s}", "op", "challenge", "reader", reader, "action",
+                                    action), &ret);
     if (!ans)
         return ret;
-    if (json_object_get(ans, "error")) {
-        ret = ctl_error(cx, ans);
-        json_decref(ans);
-        return ret;
-    }
     const char *chh = json_string_value(json_object_get(ans, "challenge"));
     if (!chh || ks_unhex(ch, sizeof ch, chh)) {
         json_decref(ans);
@@ -146,22 +158,13 @@ int cli_present_ctl(cli_ctx *cx, const char *sock, const char *action, const cha
         return ret;
     }
     ks_hex(hex, resp, sizeof resp);
-    req = json_pack("{s:s,s:s,s:s,s:b}", "op", "respond", "reader", reader, "response", hex,
-                    "session", session);
-    ret = CLI_OK;
-    ans = ctl_call(cx, sock, req, &ret);
-    json_decref(req);
+    ans = ctl_ask(cx, sock,
+                  json_pack("{s:s,s:s,s:s,s:b}", "op", "respond", "reader", reader, "response",
+                            hex, "session", session), &ret);
     if (!ans)
         return ret;
-    if (json_object_get(ans, "error")) {
-        ret = ctl_error(cx, ans);
-    } else {
-        if (json_is_true(json_object_get(ans, "second_supervisor_needed")) && !cx->json)
-            fprintf(stderr, "first supervisor accepted: a second, different supervisor key must "
-                            "now be presented for '%s'\n", action);
-        json_incref(ans);
-        ret = cli_emit(cx, ans);
-    }
-    json_decref(ans);
-    return ret;
+    if (json_is_true(json_object_get(ans, "second_supervisor_needed")) && !cx->json)
+        fprintf(stderr, "first supervisor accepted: a second, different supervisor key must "
+                        "now be presented for '%s'\n", action);
+    return cli_emit(cx, ans); /* takes the answer */
 }

@@ -80,7 +80,13 @@ static json_t *f_corrupt_sector(ctl_agent *a, json_t *req, json_t *v)
                             ks_err_name(err));
         byte = (uint64_t)addr + 40;
     } else if (st->ovl_n > 0) { /* every key arrived by delta: hit the overlay */
-        byte = (uint64_t)st->cfg.overlay[0].addr + 40;
+        /* on layout 4 the overlay's address is virtual: the device byte
+         * behind it is what a surge would hit */
+        int err = ks_store_device_addr(st, st->cfg.overlay[0].addr, &addr);
+        if (err)
+            return ctl_fail("CONFLICT", "corrupt_sector: the overlay has no device address: %s",
+                            ks_err_name(err));
+        byte = (uint64_t)addr + 40;
     } else {
         return ctl_fail("CONFLICT", "corrupt_sector: no records are applied");
     }

@@ -102,6 +102,18 @@ int ks__pidx_build(ks_store *st)
     if (st->pidx_n && st->pidx_gen == st->cur.gen && st->pidx_n == pages)
         return 1;
     st->pidx_n = 0;
+    /*
+     * Not on layout 4. What keeps a stale or spoilt location from answering
+     * is that it must name a sector cfg.sector_map marks used, and on
+     * layouts 2 and 3 a page a fold replaced is freed at once. Layout 4
+     * keeps the fallback state's pages marked used until the next fold,
+     * so a location naming a replaced page (its own seed, its own CRCs)
+     * would be taken: a deleted or revoked key answered from the old page.
+     * Until the store keeps the applied pages apart from the fallback's,
+     * layout 4 looks up through the map.
+     */
+    if (st->levelled)
+        return 0;
     st->idx_n = 0;
     if (!fence || !st->paged || !st->cur.valid || !pages || pages > cap)
         return 0;

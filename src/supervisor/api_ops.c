@@ -182,13 +182,15 @@ static void metrics(sup_req *rq, sup_resp *rs)
                    "# TYPE keysup_watch_refused_total counter\nkeysup_watch_refused_total %llu\n"
                    "# HELP keysup_watch_delta_total Watch answers that carried the delta.\n"
                    "# TYPE keysup_watch_delta_total counter\nkeysup_watch_delta_total %llu\n"
-                   "# HELP keysup_watch_last_published_ms Unix ms of the last answer to a publish.\n"
-                   "# TYPE keysup_watch_last_published_ms gauge\nkeysup_watch_last_published_ms %llu\n",
+                   "# HELP keysup_watch_last_published_timestamp_seconds Unix time of the last "
+                   "answer to a publish.\n"
+                   "# TYPE keysup_watch_last_published_timestamp_seconds gauge\n"
+                   "keysup_watch_last_published_timestamp_seconds %llu.%03llu\n",
                (unsigned long long)ws.held, (unsigned long long)ws.peak,
                (unsigned long long)(ws.woken - ws.timeouts - ws.replaced),
                (unsigned long long)ws.timeouts, (unsigned long long)ws.replaced,
                (unsigned long long)ws.refused, (unsigned long long)ws.carried,
-               (unsigned long long)ws.last_pub_ms);
+               (unsigned long long)(ws.last_pub_ms / 1000), (unsigned long long)(ws.last_pub_ms % 1000));
     }
     {
         sup_hbsess_stats hs;
