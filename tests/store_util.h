@@ -298,6 +298,19 @@ static inline int st_install(st_fix *f, const uint8_t *snap, uint32_t n)
     return ks_store_install(&f->st, snap, &s, 0, NULL);
 }
 
+/* The answer snapshot snap (n records) gives for key: *rc, and the record
+ * when found. What a lookup on the store must agree with. */
+static inline void st_expected(const uint8_t *snap, uint32_t n, const uint8_t key[KS_KEYID_SIZE],
+                               int *rc, uint8_t rec[KS_RECORD_SIZE])
+{
+    ks_recsrc mem;
+    uint32_t idx;
+    ks_recsrc_mem(&mem, snap + KS_SNAP_HEADER_SIZE, n);
+    *rc = ks_recsrc_find(&mem, key, &idx);
+    if (*rc == KS_OK)
+        memcpy(rec, snap + KS_SNAP_HEADER_SIZE + (size_t)idx * KS_RECORD_SIZE, KS_RECORD_SIZE);
+}
+
 static inline void st_counter(ks_counter *c, uint32_t n, uint64_t use)
 {
     memset(c, 0, sizeof *c);

@@ -19,17 +19,6 @@
 
 static st_fix F;
 
-static void expected(const uint8_t *snap, uint32_t n, const uint8_t key[KS_KEYID_SIZE], int *rc,
-                     uint8_t rec[KS_RECORD_SIZE])
-{
-    ks_recsrc mem;
-    uint32_t idx;
-    ks_recsrc_mem(&mem, snap + KS_SNAP_HEADER_SIZE, n);
-    *rc = ks_recsrc_find(&mem, key, &idx);
-    if (*rc == KS_OK)
-        memcpy(rec, snap + KS_SNAP_HEADER_SIZE + (size_t)idx * KS_RECORD_SIZE, KS_RECORD_SIZE);
-}
-
 static void test_every_bit(void **state)
 {
     (void)state;
@@ -91,7 +80,7 @@ static void test_every_bit(void **state)
                         assert_int_equal(grc, KS_E_NOTFOUND);
                         continue;
                     }
-                    expected(snap, n, F.probe[i], &wrc, want);
+                    st_expected(snap, n, F.probe[i], &wrc, want);
                     if (grc == KS_E_STORE_CORRUPT) {
                         lookups_refused++;
                         continue;
@@ -110,7 +99,7 @@ static void test_every_bit(void **state)
                         continue;
                     }
                     if (grc == KS_OK) {
-                        expected(F.snap2, F.n2, F.probe[i], &wrc, want);
+                        st_expected(F.snap2, F.n2, F.probe[i], &wrc, want);
                         if (wrc != KS_OK || memcmp(rec, want, KS_RECORD_SIZE) != 0)
                             fail_msg("bit %lu: probe %u would be decided on a record v2 "
                                      "changed (fallback to v%llu)", (unsigned long)b, i,
@@ -167,7 +156,7 @@ static void test_runtime_flips(void **state)
         for (uint32_t i = 0; i < F.nprobe; i++) {
             int wrc;
             int grc = ks_store_lookup(&F.st, F.probe[i], rec);
-            expected(F.snap2, F.n2, F.probe[i], &wrc, want);
+            st_expected(F.snap2, F.n2, F.probe[i], &wrc, want);
             if (grc == KS_E_STORE_CORRUPT) {
                 refused++;
                 continue;

@@ -9,18 +9,6 @@
 
 static st_fix F;
 
-/* The answer snap (n records) gives for key. */
-static void expected(const uint8_t *snap, uint32_t n, const uint8_t key[KS_KEYID_SIZE], int *rc,
-                     uint8_t rec[KS_RECORD_SIZE])
-{
-    ks_recsrc mem;
-    uint32_t idx;
-    ks_recsrc_mem(&mem, snap + KS_SNAP_HEADER_SIZE, n);
-    *rc = ks_recsrc_find(&mem, key, &idx);
-    if (*rc == KS_OK)
-        memcpy(rec, snap + KS_SNAP_HEADER_SIZE + (size_t)idx * KS_RECORD_SIZE, KS_RECORD_SIZE);
-}
-
 static const uint8_t *snap_of(uint64_t version, uint32_t *n)
 {
     *n = version == 1 ? F.n1 : version == 2 ? F.n2 : F.n3;
@@ -34,7 +22,7 @@ static void same_as(const uint8_t *snap, uint32_t n)
     ks_recsrc src;
     for (uint32_t i = 0; i < F.nprobe; i++) {
         int wrc, grc = st_lookup(&F, F.probe[i], rec);
-        expected(snap, n, F.probe[i], &wrc, want);
+        st_expected(snap, n, F.probe[i], &wrc, want);
         assert_int_equal(grc, wrc);
         if (grc == KS_OK)
             assert_memory_equal(rec, want, KS_RECORD_SIZE);
@@ -295,7 +283,7 @@ static void test_every_bit(void **state)
                         refused++;
                         continue;
                     }
-                    expected(snap, n, F.probe[i], &wrc, want);
+                    st_expected(snap, n, F.probe[i], &wrc, want);
                     if (grc != wrc)
                         fail_msg("bit %lu: probe %u answered %d, state v%lu says %d",
                                  (unsigned long)b, i, grc, (unsigned long)h->version, wrc);
@@ -334,7 +322,7 @@ static void test_runtime_flips(void **state)
         flips++;
         for (uint32_t i = 0; i < F.nprobe; i++) {
             int wrc, grc = st_lookup(&F, F.probe[i], rec);
-            expected(F.snap3, F.n3, F.probe[i], &wrc, want);
+            st_expected(F.snap3, F.n3, F.probe[i], &wrc, want);
             if (grc == KS_E_STORE_CORRUPT) {
                 refused++;
                 continue;

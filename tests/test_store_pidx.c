@@ -17,24 +17,13 @@
 
 ST_FIXTURE_HOOKS(F)
 
-static void expected(const uint8_t *snap, uint32_t n, const uint8_t key[KS_KEYID_SIZE], int *rc,
-                     uint8_t rec[KS_RECORD_SIZE])
-{
-    ks_recsrc mem;
-    uint32_t idx;
-    ks_recsrc_mem(&mem, snap + KS_SNAP_HEADER_SIZE, n);
-    *rc = ks_recsrc_find(&mem, key, &idx);
-    if (*rc == KS_OK)
-        memcpy(rec, snap + KS_SNAP_HEADER_SIZE + (size_t)idx * KS_RECORD_SIZE, KS_RECORD_SIZE);
-}
-
 /* Every probe answers exactly as snap, through st_lookup (index and map). */
 static void same_as(const uint8_t *snap, uint32_t n)
 {
     uint8_t rec[KS_RECORD_SIZE], want[KS_RECORD_SIZE];
     for (uint32_t i = 0; i < F.nprobe; i++) {
         int wrc, grc = st_lookup(&F, F.probe[i], rec);
-        expected(snap, n, F.probe[i], &wrc, want);
+        st_expected(snap, n, F.probe[i], &wrc, want);
         assert_int_equal(grc, wrc);
         if (grc == KS_OK)
             assert_memory_equal(rec, want, KS_RECORD_SIZE);
@@ -144,7 +133,7 @@ static void test_page_flips(void **state)
                         refused++;
                         continue;
                     }
-                    expected(F.snap2, F.n2, F.probe[i], &wrc, want);
+                    st_expected(F.snap2, F.n2, F.probe[i], &wrc, want);
                     assert_int_equal(grc, wrc);
                     if (grc == KS_OK) {
                         assert_memory_equal(rec, want, KS_RECORD_SIZE);

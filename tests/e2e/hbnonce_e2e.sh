@@ -19,8 +19,7 @@ source "$(dirname "$0")/lib.sh"
 T="${KS_TESTS:?KS_TESTS must point to build/tests}"
 
 sup_init
-sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
-    "$W/sup/keysupd.conf"
+sup_fleet_limits
 sup_start
 HB='{"protocol_version":1}'
 # hb NAME SEED CID [--nonce N]: a heartbeat; status on line 1 of NAME.out, the answer after

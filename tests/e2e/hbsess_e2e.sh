@@ -16,8 +16,7 @@ source "$(dirname "$0")/lib.sh"
 T="${KS_TESTS:?KS_TESTS must point to build/tests}"
 
 sup_init
-sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
-    "$W/sup/keysupd.conf"
+sup_fleet_limits
 sup_start
 m() { local v; v=$(sup_metric "$1"); echo "${v:-0}"; }
 # at_least METRIC N: waits up to 20 s for METRIC >= N

@@ -65,6 +65,14 @@ sup_init() {
 }
 
 # sup_start [PORT]: 0 or empty picks a free port the first time, then keeps it
+# sup_fleet_limits: lifts the per-address nonce limit in keysupd.conf (after
+# sup_init): a simulated fleet speaks from one address, where a real fleet
+# has many, as bench_supervisor does.
+sup_fleet_limits() {
+    sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
+        "$W/sup/keysupd.conf"
+}
+
 sup_start() {
     local listen="127.0.0.1:${SUP_PORT:-0}"
     rm -f "$W/port"

@@ -13,8 +13,7 @@ PER=10   # controllers per fault: 0.05 of 200
 sup_init
 # Every simulated controller comes from 127.0.0.1: lift the per-address
 # nonce limit, as bench_supervisor does (a real fleet has many addresses).
-sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
-    "$W/sup/keysupd.conf"
+sup_fleet_limits
 # This test counts each fault's incidents per controller: the 10 offline ones
 # would fold into one site incident (KSE-120), which site_fold_e2e tests.
 sed -i -e 's/^site_fold = .*/site_fold = 0/' "$W/sup/keysupd.conf"

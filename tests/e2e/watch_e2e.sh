@@ -15,8 +15,8 @@ HB=60
 PUSH_BOUND_MS=5000   # against a heartbeat of 60 s
 
 sup_init
-sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
-    -e "s/^heartbeat_interval = .*/heartbeat_interval = $HB/" "$W/sup/keysupd.conf"
+sup_fleet_limits
+sed -i "s/^heartbeat_interval = .*/heartbeat_interval = $HB/" "$W/sup/keysupd.conf"
 grep -q '^watch_max = 12288' "$W/sup/keysupd.conf" || fail "keysupd.conf has no watch_max line"
 sup_start
 keygen holder

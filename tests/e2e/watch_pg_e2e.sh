@@ -10,8 +10,8 @@ source "$(dirname "$0")/pg_lib.sh"
 N=20
 KS_DB=postgresql
 sup_init
-sed -i -e 's/^nonce_rate = .*/nonce_rate = 100000/' -e 's/^nonce_burst = .*/nonce_burst = 100000/' \
-    -e 's/^heartbeat_interval = .*/heartbeat_interval = 60/' "$W/sup/keysupd.conf"
+sup_fleet_limits
+sed -i 's/^heartbeat_interval = .*/heartbeat_interval = 60/' "$W/sup/keysupd.conf"
 pg_second_instance
 inst_start 1 "$W/sup"
 inst_start 2 "$W/sup2"
