@@ -142,6 +142,23 @@ static void nonce_bound(void **state)
     sup_nonces_free(other);
 }
 
+/* The absolute deadlines. A connection stamped while the reaper read the
+ * clock starts after `now`: it is new, never overdue (a wrapped subtraction
+ * once shut down keysup-sim's fresh connection in CI). */
+static void deadlines(void **state)
+{
+    (void)state;
+    const uint64_t hdr = 10000000u, body = 60000000u, t = 5000000000u;
+    assert_int_equal(sup_guard_overdue(t + hdr, t, 0, hdr, body), 0);
+    assert_int_equal(sup_guard_overdue(t + hdr + 1, t, 0, hdr, body), 1);
+    assert_int_equal(sup_guard_overdue(t + hdr + 1, t, 1, hdr, body), 0);
+    assert_int_equal(sup_guard_overdue(t + body + 1, t, 1, hdr, body), 1);
+    assert_int_equal(sup_guard_overdue(t + 10 * body, t, 2, hdr, body), 0);
+    assert_int_equal(sup_guard_overdue(t, t + 1, 0, hdr, body), 0);
+    assert_int_equal(sup_guard_overdue(t, t + 1, 1, hdr, body), 0);
+    assert_int_equal(sup_guard_overdue(t, t, 0, hdr, body), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +167,7 @@ int main(void)
         cmocka_unit_test(targets),
         cmocka_unit_test(nonce_owners),
         cmocka_unit_test(nonce_bound),
+        cmocka_unit_test(deadlines),
     };
     if (sodium_init() < 0)
         return 1;

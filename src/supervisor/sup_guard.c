@@ -284,17 +284,31 @@ void sup_guard_conn_close(sup_guard *g, void *conn)
     free(c);
 }
 
+int sup_guard_overdue(uint64_t now, uint64_t start, int phase, uint64_t hdr_us, uint64_t body_us)
+{
+    /* Phase 2 (answering) has no absolute limit: a large snapshot to a slow
+     * controller may take long; the idle timeout still applies. */
+    if (phase == 2 || start >= now)
+        return 0;
+    return now - start > (phase ? body_us : hdr_us);
+}
+
 static void reap(sup_guard *g)
 {
-    uint64_t now = sup_now_usec();
     uint64_t hdr = (uint64_t)g->s->cfg.header_timeout * 1000000u;
     uint64_t body = (uint64_t)g->s->cfg.body_timeout * 1000000u;
     unsigned closed = 0;
+    uint64_t now;
     pthread_mutex_lock(&g->m);
+    /* The time is read under the mutex: read before it, a connection that
+     * opened (or changed phase) while this thread waited for the lock has a
+     * start after `now`, and `now - c->t` wrapped to a huge age; a fresh
+     * connection was then shut down before its first byte (a CI run saw
+     * keysup-sim's controller add answered with nothing). A start after
+     * `now` is still refused the subtraction (sup_guard_overdue). */
+    now = sup_now_usec();
     for (gconn *c = g->head; c; c = c->next) {
-        /* Phase 2 (answering) has no absolute limit: a large snapshot to a
-         * slow controller may take long; the idle timeout still applies. */
-        if (c->killed || c->in_body == 2 || now - c->t <= (c->in_body ? body : hdr))
+        if (c->killed || !sup_guard_overdue(now, c->t, c->in_body, hdr, body))
             continue;
         /* The library sees end-of-stream, closes the connection and then
          * notifies us (which removes c) before closing the descriptor. */

@@ -62,6 +62,11 @@ void sup_guard_free(sup_guard *g); /* stops the thread */
 void *sup_guard_conn_open(sup_guard *g, int fd);
 void sup_guard_conn_phase(sup_guard *g, void *conn, int phase);
 void sup_guard_conn_close(sup_guard *g, void *conn);
+/* 1 when a connection whose current phase began at `start` (usec, monotonic)
+ * has overrun it at `now`: phase 0 after hdr_us, phase 1 after body_us, phase 2
+ * never. A start after `now` (it was stamped while the caller read the clock)
+ * is never overdue. */
+int sup_guard_overdue(uint64_t now, uint64_t start, int phase, uint64_t hdr_us, uint64_t body_us);
 
 /* Token buckets per client address. */
 enum sup_guard_bucket { KS_BUCKET_NONCE = 0, KS_BUCKET_ENROLL = 1 };
