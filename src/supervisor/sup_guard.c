@@ -133,13 +133,18 @@ int sup_guard_allow(sup_guard *g, const sup_client *c, int bucket, int take, uin
     const sup_config *cfg = &g->s->cfg;
     double rate = bucket == KS_BUCKET_NONCE ? cfg->nonce_rate : cfg->enroll_per_minute / 60.0;
     double burst = bucket == KS_BUCKET_NONCE ? cfg->nonce_burst : cfg->enroll_per_minute;
-    uint64_t now = sup_now_usec();
+    uint64_t now;
     rl_entry *e;
     int ok;
 
     pthread_mutex_lock(&g->rlm);
+    /* Read under the mutex, as in reap(): read before it, another thread's
+     * later refill stamp made `now - tok_t` wrap and the bucket refill to its
+     * burst, so concurrent requests could outrun the rate. */
+    now = sup_now_usec();
     e = rl_find(g, c, now);
-    e->tok[bucket] += rate * (double)(now - e->tok_t[bucket]) / 1e6;
+    if (now > e->tok_t[bucket])
+        e->tok[bucket] += rate * (double)(now - e->tok_t[bucket]) / 1e6;
     if (e->tok[bucket] > burst)
         e->tok[bucket] = burst;
     e->tok_t[bucket] = now;
