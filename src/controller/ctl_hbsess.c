@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_hbsess.h"
+#include "ctl_http.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -100,42 +101,23 @@ int ctl_hbsess_headers(ctl_agent *a, const char *method, const char *path, const
 {
     struct ctl_hbsess *s = &a->hbs;
     uint8_t mac[KS_HBS_MAC];
-    char line[160], hex[2 * KS_HBS_MAC + 1];
-    struct curl_slist *n;
+    char sid[2 * sizeof s->sid + 1], mhex[2 * KS_HBS_MAC + 1], chex[65];
     uint64_t now = ctl_mono_ms(), elapsed = now > s->answer_ms ? now - s->answer_ms : 0;
     *counter = ++s->counter; /* never reused, whatever comes back */
     ks_hbs_req_mac(mac, s->c2s, s->sid, a->set.controller_id, *counter, elapsed, method, path,
                    (const uint8_t *)(body ? body : ""), body ? strlen(body) : 0);
     randombytes_buf(chal, 32);
-    snprintf(line, sizeof line, "X-Keysup-Controller: %llu",
-             (unsigned long long)a->set.controller_id);
-    n = curl_slist_append(*h, line);
-    if (!n)
+    ks_hex(sid, s->sid, sizeof s->sid);
+    ks_hex(mhex, mac, sizeof mac);
+    ks_hex(chex, chal, 32);
+    if (ctl_http_header(h, "X-Keysup-Controller: %llu",
+                        (unsigned long long)a->set.controller_id) != 0 ||
+        ctl_http_header(h, "X-Keysup-Session: %s", sid) != 0 ||
+        ctl_http_header(h, "X-Keysup-Counter: %llu", (unsigned long long)*counter) != 0 ||
+        ctl_http_header(h, "X-Keysup-Elapsed: %llu", (unsigned long long)elapsed) != 0 ||
+        ctl_http_header(h, "X-Keysup-Mac: %s", mhex) != 0 ||
+        ctl_http_header(h, "X-Keysup-Challenge: %s", chex) != 0)
         return -1;
-    *h = n;
-    ks_hex(hex, s->sid, sizeof s->sid);
-    snprintf(line, sizeof line, "X-Keysup-Session: %s", hex);
-    if (!(n = curl_slist_append(*h, line)))
-        return -1;
-    *h = n;
-    snprintf(line, sizeof line, "X-Keysup-Counter: %llu", (unsigned long long)*counter);
-    if (!(n = curl_slist_append(*h, line)))
-        return -1;
-    *h = n;
-    snprintf(line, sizeof line, "X-Keysup-Elapsed: %llu", (unsigned long long)elapsed);
-    if (!(n = curl_slist_append(*h, line)))
-        return -1;
-    *h = n;
-    ks_hex(hex, mac, sizeof mac);
-    snprintf(line, sizeof line, "X-Keysup-Mac: %s", hex);
-    if (!(n = curl_slist_append(*h, line)))
-        return -1;
-    *h = n;
-    ks_hex(hex, chal, 32);
-    snprintf(line, sizeof line, "X-Keysup-Challenge: %s", hex);
-    if (!(n = curl_slist_append(*h, line)))
-        return -1;
-    *h = n;
     s->used++;
     return 0;
 }

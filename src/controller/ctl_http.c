@@ -10,6 +10,7 @@
 #include "ks_hex.h"
 #include "ks_httpc.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,7 +248,7 @@ static int sign_headers(ctl_agent *a, const char *method, const char *path, cons
                         const uint8_t nonce[32], struct curl_slist **h)
 {
     uint8_t bh[KS_HASH_SIZE], sig[KS_SIG_SIZE];
-    char line[256], nhex[65], shex[129];
+    char nhex[65], shex[129];
     ks_iov iov = {body ? body : "", body ? strlen(body) : 0};
     a->crypto.hash(a->crypto.ctx, bh, &iov, 1);
     size_t ml = 17 + 32 + strlen(method) + 1 + strlen(path) + 1 + KS_HASH_SIZE;
@@ -267,12 +268,28 @@ static int sign_headers(ctl_agent *a, const char *method, const char *path, cons
     free(msg);
     ks_hex(nhex, nonce, 32);
     ks_hex(shex, sig, sizeof sig);
-    snprintf(line, sizeof line, "X-Keysup-Controller: %llu", (unsigned long long)a->set.controller_id);
-    *h = curl_slist_append(*h, line);
-    snprintf(line, sizeof line, "X-Keysup-Nonce: %s", nhex);
-    *h = curl_slist_append(*h, line);
-    snprintf(line, sizeof line, "X-Keysup-Signature: %s", shex);
-    *h = curl_slist_append(*h, line);
+    if (ctl_http_header(h, "X-Keysup-Controller: %llu",
+                        (unsigned long long)a->set.controller_id) != 0 ||
+        ctl_http_header(h, "X-Keysup-Nonce: %s", nhex) != 0 ||
+        ctl_http_header(h, "X-Keysup-Signature: %s", shex) != 0)
+        return -1;
+    return 0;
+}
+
+int ctl_http_header(struct curl_slist **h, const char *fmt, ...)
+{
+    char line[512];
+    struct curl_slist *n;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (len < 0 || (size_t)len >= sizeof line)
+        return -1;
+    /* curl_slist_append leaves the list as it was when it fails. */
+    if (!(n = curl_slist_append(*h, line)))
+        return -1;
+    *h = n;
     return 0;
 }
 
@@ -324,15 +341,20 @@ again:
              * (ks_answer_challenge). The answer is checked against
              * nonce_used, not the nonce. */
             uint8_t chal[KS_ANSWER_CHALLENGE_SIZE];
-            char line[2 * KS_ANSWER_CHALLENGE_SIZE + 32], chex[2 * KS_ANSWER_CHALLENGE_SIZE + 1];
+            char chex[2 * KS_ANSWER_CHALLENGE_SIZE + 1];
             randombytes_buf(chal, sizeof chal);
             ks_answer_challenge(&a->crypto, nonce_used, nonce, chal);
             ks_hex(chex, chal, sizeof chal);
-            snprintf(line, sizeof line, "X-Keysup-Challenge: %s", chex);
-            h = curl_slist_append(h, line);
+            if (ctl_http_header(&h, "X-Keysup-Challenge: %s", chex) != 0) {
+                curl_slist_free_all(h);
+                return -1;
+            }
         }
         for (const char *const *x = extra; x && *x; x++)
-            h = curl_slist_append(h, *x);
+            if (ctl_http_header(&h, "%s", *x) != 0) {
+                curl_slist_free_all(h);
+                return -1;
+            }
         if (perform(a, method, path, body, h, keep_partial, out) != 0)
             return -1;
     }

@@ -4,6 +4,7 @@
 #ifndef KEYSUP_CTL_HTTP_H
 #define KEYSUP_CTL_HTTP_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "ctl_agent.h"
@@ -47,6 +48,12 @@ typedef struct ctl_http_resp {
 int ctl_http(ctl_agent *a, const char *method, const char *path, const char *body, int sign,
              ctl_http_resp *out);
 void ctl_http_free(ctl_http_resp *r);
+
+/* Appends one header line, formatted, to *h. On failure (the line too long
+ * for 512 bytes, no memory) it returns -1 and *h still owns every line it had:
+ * the caller frees it, and never sends a request missing a header. */
+int ctl_http_header(struct curl_slist **h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* ctl_http with extra request headers (NULL-ended, may be NULL); with
  * keep_partial a transfer cut short returns -1 but leaves what arrived in
  * out (cut = 1; free it with ctl_http_free). */
