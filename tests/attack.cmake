@@ -20,3 +20,7 @@ target_link_libraries(test_sup_conmem PRIVATE keysup_sup)
 ks_add_unit(test_store_pagemap ${CMAKE_SOURCE_DIR}/tests/test_store_pagemap.c)
 # A sector zeroed by a surge, each in turn, under layout 2.
 ks_add_unit(test_store_zeroed ${CMAKE_SOURCE_DIR}/tests/test_store_zeroed.c)
+# The console lock per source address, the global one sparing familiar addresses.
+add_test(NAME attack_lockout_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/attack_lockout_e2e.sh)
+set_tests_properties(attack_lockout_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-attack_lockout")
