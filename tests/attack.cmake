@@ -24,3 +24,7 @@ ks_add_unit(test_store_zeroed ${CMAKE_SOURCE_DIR}/tests/test_store_zeroed.c)
 add_test(NAME attack_lockout_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/attack_lockout_e2e.sh)
 set_tests_properties(attack_lockout_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-attack_lockout")
+# The heartbeat session table on the monotonic clock: keysupd's wall clock steps.
+add_test(NAME attack_hbclock_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/attack_hbclock_e2e.sh)
+set_tests_properties(attack_hbclock_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-attack_hbclock")
