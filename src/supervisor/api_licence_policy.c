@@ -122,8 +122,14 @@ static int seen_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *nam
 /* A controller's report is its own word: one whose device key was stolen
  * could name 2^63-1 and leave no number for later changes. A genuine
  * sequence is a time this supervisor (or the one restored over) set, so a
- * claim more than this far ahead of the clock is not followed. */
-#define SEQ_AHEAD_MAX (7 * 86400)
+ * claim more than this far ahead of the clock is not followed. Not 7 days,
+ * as it was: a supervisor whose clock ran ahead (a hand-set year, an RTC
+ * reset wrong) sets genuine sequences that far ahead, and after the clock
+ * is put right and a backup restored, no policy reached its controllers
+ * until the clock caught up (attack_rtcjump_e2e). 100 years still bounds
+ * what a report can do: the sequence never passes now + 100 years, and
+ * 2^63 is 10^11 times that. */
+#define SEQ_AHEAD_MAX ((int64_t)100 * 366 * 86400)
 
 /* The next sequence: past the clock, every row, and every controller. */
 static int64_t next_seq(sup_ctx *s)
