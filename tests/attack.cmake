@@ -32,3 +32,7 @@ set_tests_properties(attack_hbclock_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
 add_test(NAME attack_rtcjump_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/attack_rtcjump_e2e.sh)
 set_tests_properties(attack_rtcjump_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-attack_rtcjump")
+# The licence policy sequence with two keysupd on one PostgreSQL.
+add_test(NAME policy_seq_pg_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/policy_seq_pg_e2e.sh)
+set_tests_properties(policy_seq_pg_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-policy_seq_pg")

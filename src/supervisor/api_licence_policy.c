@@ -150,42 +150,47 @@ static int64_t next_seq(sup_ctx *s)
     return next;
 }
 
+/* The change, in a write transaction: on PostgreSQL its begin takes the
+ * writers' advisory lock (sup_db_pg.c), so two changes made at once through
+ * two keysupd are numbered one after the other. Outside one, both read the
+ * same highest sequence and wrote the same next one: two policies under one
+ * number, and a controller holding the first refuses the second (KSE-802;
+ * policy_seq_pg_e2e). */
+static int pol_set_tx(sup_req *rq, sup_resp *rs, void *ctx)
+{
+    const pol_in *in = ctx;
+    int64_t found = 0;
+    int rc;
+    if (in->ctrl) {
+        sup_dbv q = sup_dbv_int((int64_t)in->ctrl);
+        rc = sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE id = ?", &q, 1, &found);
+        if (rc != KS_DB_OK && rc != 1) /* 1: no row, which COUNT(*) never is */
+            return rc;
+        if (!found) {
+            api_error(rs, 404, "NOT_FOUND", "no controller %llu", (unsigned long long)in->ctrl);
+            return API_TX_ABORT;
+        }
+    }
+    sup_dbv p[4] = {sup_dbv_int((int64_t)in->ctrl), sup_dbv_int((int64_t)in->features),
+                    sup_dbv_int((int64_t)in->grace), sup_dbv_int(next_seq(rq->s))};
+    return sup_db_exec(rq->s->db, "INSERT INTO licence_enforcement(controller_id, features,"
+                                  " grace, updated_at) VALUES (?,?,?,?) ON CONFLICT"
+                                  "(controller_id) DO UPDATE SET features = excluded.features,"
+                                  " grace = excluded.grace, updated_at = excluded.updated_at",
+                       p, 4, NULL, NULL);
+}
+
 static void pol_set(sup_req *rq, sup_resp *rs)
 {
     const pol_in *in = rq->in;
-    int64_t found = 0;
     char target[48], detail[96];
-    int rc;
     if (in->features & ~(uint64_t)ENFORCE_BITS) {
         api_error(rs, 400, "BAD_REQUEST", "field 'features': only bits 0..7 (base, firmware, "
                   "calibration, two_man, bit4..bit7) can be enforced");
         return;
     }
-    pthread_mutex_lock(&rq->s->lock);
-    if (in->ctrl) {
-        sup_dbv q = sup_dbv_int((int64_t)in->ctrl);
-        (void)sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE id = ?", &q, 1,
-                         &found);
-    }
-    if (in->ctrl && !found) {
-        pthread_mutex_unlock(&rq->s->lock);
-        api_error(rs, 404, "NOT_FOUND", "no controller %llu", (unsigned long long)in->ctrl);
+    if (api_tx(rq, rs, pol_set_tx, (void *)in) != 0)
         return;
-    }
-    {
-        sup_dbv p[4] = {sup_dbv_int((int64_t)in->ctrl), sup_dbv_int((int64_t)in->features),
-                        sup_dbv_int((int64_t)in->grace), sup_dbv_int(next_seq(rq->s))};
-        rc = sup_db_exec(rq->s->db, "INSERT INTO licence_enforcement(controller_id, features,"
-                                    " grace, updated_at) VALUES (?,?,?,?) ON CONFLICT"
-                                    "(controller_id) DO UPDATE SET features = excluded.features,"
-                                    " grace = excluded.grace, updated_at = excluded.updated_at",
-                         p, 4, NULL, NULL);
-    }
-    pthread_mutex_unlock(&rq->s->lock);
-    if (rc != KS_DB_OK) {
-        api_db_error(rq, rs, rc);
-        return;
-    }
     if (in->ctrl)
         snprintf(target, sizeof target, "controller:%llu", (unsigned long long)in->ctrl);
     else
