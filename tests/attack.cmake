@@ -36,3 +36,6 @@ set_tests_properties(attack_rtcjump_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
 add_test(NAME policy_seq_pg_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/policy_seq_pg_e2e.sh)
 set_tests_properties(policy_seq_pg_e2e PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-policy_seq_pg")
+# The console lock per source: IPv4 address, IPv6 /64, familiar, forget.
+ks_add_unit(test_sup_srclock ${CMAKE_SOURCE_DIR}/tests/test_sup_srclock.c)
+target_link_libraries(test_sup_srclock PRIVATE keysup_sup)
