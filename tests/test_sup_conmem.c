@@ -22,6 +22,7 @@ static sup_ctx *ctx(void)
     s->cfg.console.idle = 600;
     s->cfg.console.session_max = 3600;
     s->cfg.console.deny = 3;
+    s->cfg.console.deny_global = 3; /* the ghosts' count is the global one */
     s->cfg.console.fail_interval = 900;
     s->cfg.console.unlock_time = 300;
     return s;

@@ -250,7 +250,14 @@ static json_t *op_enter_code(ctl_agent *a, json_t *req)
         return json_pack("{s:b,s:I,s:s}", "ok", 1, "command", (json_int_t)a->rc_command,
                          "new_key_fingerprint", fp);
     }
-    return json_pack("{s:b}", "ok", 1);
+    /* Nothing offered yet: the code waits for the next offer and is checked
+     * at once then. A bare "ok" read as "accepted", and the fingerprint the
+     * docs ask the technician to compare first was never shown. */
+    return json_pack("{s:b,s:b,s:s}", "ok", 1, "waiting", 1, "message",
+                     "no Replace Supervisor Credential has reached this unit yet: the code is "
+                     "kept and checked against the next one offered, before its fingerprint is "
+                     "shown; to compare it first, wait until `ctl status` shows the new key and "
+                     "type the code then");
 }
 
 static void list_ops(json_t *arr, const ctl_op *t)

@@ -575,9 +575,11 @@ static const ks_kse table[] = {
      "Too many wrong passwords were typed for this operator account in a short time, so the "
      "console refuses it for a while, even with the right password: someone forgot a password, "
      "or somebody is guessing it.",
-     "keysupd counts failed sign-ins per operator within console_fail_interval; at "
-     "console_deny failures the account is locked for console_unlock_time seconds (the audit "
-     "shows each failure with the client's address).",
+     "keysupd counts failed sign-ins per operator and source address within "
+     "console_fail_interval: console_deny failures from one address lock the account for that "
+     "address, console_deny_global from all addresses lock it everywhere but the addresses it "
+     "signed in from, each for console_unlock_time seconds (the audit shows each failure with "
+     "the client's address).",
      0, NULL,
      {"Check the audit (`keysup audit list --action console.signin`) for the addresses behind the "
       "failures: one person mistyping, or a guessing attack.",

@@ -177,7 +177,7 @@ static void session_create(sup_req *rq, sup_resp *rs)
 
     if (signin_forged(rq, rs) != 0)
         return;
-    rc = sup_operator_signin(rq->s, in->name, in->password, &si);
+    rc = sup_operator_signin(rq->s, in->name, in->password, rq->client, &si);
     if (rc == KS_E_OPERATOR_LOCKED || (rc == KS_E_BAD_CREDENTIALS && si.locked)) {
         snprintf(detail, sizeof detail, "locked for %llu s after %u failures from %s",
                  (unsigned long long)si.retry_after, si.failures, addr);

@@ -58,6 +58,19 @@ static int unknown(sup_resp *rs)
     return -1;
 }
 
+/* The session table's clock: monotonic seconds. Its expiry and the delay
+ * bound (docs/protocol.md, "Delay") compare times this keysupd took
+ * itself, so the wall clock has no business there: stepped back (a bad NTP
+ * answer, a hand-set date) it let a held heartbeat through that much later
+ * and kept sessions alive that much longer; stepped forward more than
+ * SUP_HBSESS_LAG, it made every session heartbeat of the fleet stale at
+ * once, and every controller fell back to signing in the same second
+ * (attack_hbclock_e2e). */
+static uint64_t hbs_now(void)
+{
+    return sup_now_usec() / 1000000u;
+}
+
 static int parse_counter(const char *s, uint64_t *out)
 {
     char *end;
@@ -74,7 +87,7 @@ int api_hbsess_auth(sup_req *rq, sup_resp *rs, int final)
     const char *hc = hdr(rq, "X-Keysup-Counter"), *hm = hdr(rq, "X-Keysup-Mac");
     const char *hch = hdr(rq, "X-Keysup-Challenge"), *hel = hdr(rq, "X-Keysup-Elapsed");
     uint8_t sid[KS_HBS_SID], mac[KS_HBS_MAC], chal[KS_HBS_CHAL], key_id[KS_KEYID_SIZE];
-    uint64_t counter, elapsed = 0, now = sup_now();
+    uint64_t counter, elapsed = 0, now = hbs_now();
     sup_devinfo di;
     char who[48], *end;
     long long id;
@@ -152,7 +165,7 @@ void api_hbsess_take_offer(sup_req *rq, json_t *report, api_hbsess_offer *o)
      * body is what makes cpk the controller's own. */
     if (!h || !rq->sign_answer || rq->mac_answer || ks_unhex(cpk, sizeof cpk, h) != 0)
         return;
-    if (sup_hbsess_open(rq->s->hbsess, rq->ctrl_id, rq->device_key_id, cpk, sup_now(), spk,
+    if (sup_hbsess_open(rq->s->hbsess, rq->ctrl_id, rq->device_key_id, cpk, hbs_now(), spk,
                         sid) != 0)
         return; /* table full, or an unusable key: the controller keeps signing */
     ks_hex(o->id, sid, sizeof sid);

@@ -122,8 +122,14 @@ static int seen_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *nam
 /* A controller's report is its own word: one whose device key was stolen
  * could name 2^63-1 and leave no number for later changes. A genuine
  * sequence is a time this supervisor (or the one restored over) set, so a
- * claim more than this far ahead of the clock is not followed. */
-#define SEQ_AHEAD_MAX (7 * 86400)
+ * claim more than this far ahead of the clock is not followed. Not 7 days,
+ * as it was: a supervisor whose clock ran ahead (a hand-set year, an RTC
+ * reset wrong) sets genuine sequences that far ahead, and after the clock
+ * is put right and a backup restored, no policy reached its controllers
+ * until the clock caught up (attack_rtcjump_e2e). 100 years still bounds
+ * what a report can do: the sequence never passes now + 100 years, and
+ * 2^63 is 10^11 times that. */
+#define SEQ_AHEAD_MAX ((int64_t)100 * 366 * 86400)
 
 /* The next sequence: past the clock, every row, and every controller. */
 static int64_t next_seq(sup_ctx *s)
@@ -144,42 +150,47 @@ static int64_t next_seq(sup_ctx *s)
     return next;
 }
 
+/* The change, in a write transaction: on PostgreSQL its begin takes the
+ * writers' advisory lock (sup_db_pg.c), so two changes made at once through
+ * two keysupd are numbered one after the other. Outside one, both read the
+ * same highest sequence and wrote the same next one: two policies under one
+ * number, and a controller holding the first refuses the second (KSE-802;
+ * policy_seq_pg_e2e). */
+static int pol_set_tx(sup_req *rq, sup_resp *rs, void *ctx)
+{
+    const pol_in *in = ctx;
+    int64_t found = 0;
+    int rc;
+    if (in->ctrl) {
+        sup_dbv q = sup_dbv_int((int64_t)in->ctrl);
+        rc = sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE id = ?", &q, 1, &found);
+        if (rc != KS_DB_OK && rc != 1) /* 1: no row, which COUNT(*) never is */
+            return rc;
+        if (!found) {
+            api_error(rs, 404, "NOT_FOUND", "no controller %llu", (unsigned long long)in->ctrl);
+            return API_TX_ABORT;
+        }
+    }
+    sup_dbv p[4] = {sup_dbv_int((int64_t)in->ctrl), sup_dbv_int((int64_t)in->features),
+                    sup_dbv_int((int64_t)in->grace), sup_dbv_int(next_seq(rq->s))};
+    return sup_db_exec(rq->s->db, "INSERT INTO licence_enforcement(controller_id, features,"
+                                  " grace, updated_at) VALUES (?,?,?,?) ON CONFLICT"
+                                  "(controller_id) DO UPDATE SET features = excluded.features,"
+                                  " grace = excluded.grace, updated_at = excluded.updated_at",
+                       p, 4, NULL, NULL);
+}
+
 static void pol_set(sup_req *rq, sup_resp *rs)
 {
     const pol_in *in = rq->in;
-    int64_t found = 0;
     char target[48], detail[96];
-    int rc;
     if (in->features & ~(uint64_t)ENFORCE_BITS) {
         api_error(rs, 400, "BAD_REQUEST", "field 'features': only bits 0..7 (base, firmware, "
                   "calibration, two_man, bit4..bit7) can be enforced");
         return;
     }
-    pthread_mutex_lock(&rq->s->lock);
-    if (in->ctrl) {
-        sup_dbv q = sup_dbv_int((int64_t)in->ctrl);
-        (void)sup_db_int(rq->s->db, "SELECT COUNT(*) FROM controllers WHERE id = ?", &q, 1,
-                         &found);
-    }
-    if (in->ctrl && !found) {
-        pthread_mutex_unlock(&rq->s->lock);
-        api_error(rs, 404, "NOT_FOUND", "no controller %llu", (unsigned long long)in->ctrl);
+    if (api_tx(rq, rs, pol_set_tx, (void *)in) != 0)
         return;
-    }
-    {
-        sup_dbv p[4] = {sup_dbv_int((int64_t)in->ctrl), sup_dbv_int((int64_t)in->features),
-                        sup_dbv_int((int64_t)in->grace), sup_dbv_int(next_seq(rq->s))};
-        rc = sup_db_exec(rq->s->db, "INSERT INTO licence_enforcement(controller_id, features,"
-                                    " grace, updated_at) VALUES (?,?,?,?) ON CONFLICT"
-                                    "(controller_id) DO UPDATE SET features = excluded.features,"
-                                    " grace = excluded.grace, updated_at = excluded.updated_at",
-                         p, 4, NULL, NULL);
-    }
-    pthread_mutex_unlock(&rq->s->lock);
-    if (rc != KS_DB_OK) {
-        api_db_error(rq, rs, rc);
-        return;
-    }
     if (in->ctrl)
         snprintf(target, sizeof target, "controller:%llu", (unsigned long long)in->ctrl);
     else

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sup_srclock.h"
 #include "sup_console.h"
 
 #define OP_COLS "id, name, role, created_at, failures, last_signin," \
@@ -93,6 +94,8 @@ static void op_change(sup_req *rq, sup_resp *rs, const char *sql, const sup_dbv 
             sup_db_exec(rq->s->db, "DELETE FROM console_sessions WHERE operator_id = ?", &p[n - 1],
                         1, NULL, NULL);
         row = api_row(rq->s, "SELECT " OP_COLS " FROM operators WHERE id = ?", &p[n - 1], 1);
+        /* An unlock or a new password also ends the per-source locks. */
+        sup_srclock_forget(rq->s, json_string_value(json_object_get(row, "name")));
         sup_audit(rq->s, 1, rq->actor, action, target, "ok", NULL, NULL);
     } else if (rc == KS_DB_OK) {
         rc = 1; /* no such operator */

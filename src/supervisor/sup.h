@@ -73,7 +73,8 @@ typedef struct sup_config {
         char web_dir[PATH_MAX];  /* static files; empty: installed, else source tree */
         uint32_t idle;           /* seconds a session may sit unused */
         uint32_t session_max;    /* seconds a session lives at most */
-        uint32_t deny;           /* failed sign-ins that lock an operator */
+        uint32_t deny;           /* failed sign-ins from one source that lock it out */
+        uint32_t deny_global;    /* failed sign-ins from all sources that lock an operator */
         uint32_t fail_interval;  /* seconds in which those failures count */
         uint32_t unlock_time;    /* seconds the lock lasts */
     } console;
@@ -138,6 +139,7 @@ typedef struct sup_publisher sup_publisher;
 typedef struct sup_nonces sup_nonces;
 typedef struct sup_ctx sup_ctx;
 typedef struct sup_conmem sup_conmem;
+typedef struct sup_srclock sup_srclock;
 
 /*
  * Hooks later parts (the diagnosis engine) attach to. Called without the
@@ -159,6 +161,7 @@ struct sup_ctx {
     uint8_t sk[KS_SECKEY_SIZE];  /* active supervisor signing key (a token's: sup_signer.h) */
     struct sup_signer *signer;   /* tokens holding signing keys (sup_signer.c) */
     struct sup_conmem *conmem;   /* console sessions' monotonic times, unknown names' failures */
+    struct sup_srclock *srclock; /* console sign-in locks per source (sup_srclock.c) */
     uint8_t pk[KS_PUBKEY_SIZE];
     int64_t key_seq;
     char *pass;                  /* key file passphrase, kept to seal rotated keys */

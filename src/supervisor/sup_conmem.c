@@ -11,7 +11,7 @@
  *     once, clamped to [0, limit], and the monotonic clock rules from then.
  *
  *   - failed sign-ins of names that are no operator. Real operators are
- *     locked after console_deny failures (sup_operator.c); if unknown names
+ *     locked after console_deny_global failures (sup_operator.c); if unknown names
  *     never were, the lock answer told which names exist. They are now
  *     counted here by the same rule, so both give the same answers: the
  *     same KSE-743 until the lock, then the same KSE-740 and Retry-After.
@@ -185,7 +185,8 @@ void sup_conmem_ghost_fail(sup_ctx *s, const char *name, uint64_t now, sup_signi
     if (!g)
         return;
     /* count_failure's rule (sup_operator.c): a series within fail_interval
-     * of its first failure, locked at console_deny. */
+     * of its first failure, locked at console_deny_global (the per-source
+     * lock of sup_srclock.c counts unknown names as known ones too). */
     if (!g->first || now - g->first > s->cfg.console.fail_interval) {
         g->first = now;
         g->failures = 1;
@@ -193,7 +194,7 @@ void sup_conmem_ghost_fail(sup_ctx *s, const char *name, uint64_t now, sup_signi
         g->failures++;
     }
     g->seen = now ? now : 1;
-    if (g->failures >= s->cfg.console.deny)
+    if (g->failures >= s->cfg.console.deny_global)
         g->locked_until = now + s->cfg.console.unlock_time;
     out->failures = g->failures;
     if (g->locked_until > now) {

@@ -53,8 +53,9 @@ typedef struct sup_signin {
 
 /* KS_OK when name/password are right and the account is not locked (its
  * failures cleared); KS_E_BAD_CREDENTIALS for a wrong pair (counted, maybe locking);
- * KS_E_OPERATOR_LOCKED when locked; KS_E_IO for a database error. Takes the lock. */
-int sup_operator_signin(sup_ctx *s, const char *name, const char *password, sup_signin *out);
+ * KS_E_OPERATOR_LOCKED when locked (for from's source: sup_srclock.c); KS_E_IO for a database error. Takes the lock. */
+int sup_operator_signin(sup_ctx *s, const char *name, const char *password,
+                        const sup_client *from, sup_signin *out);
 
 /* ----- sessions (sup_session.c) ----- */
 

@@ -21,6 +21,7 @@ void sup_console_config_defaults(sup_config *c)
     c->console.idle = 15 * 60;
     c->console.session_max = 12 * 3600;
     c->console.deny = 5;
+    c->console.deny_global = 25;
     c->console.fail_interval = 15 * 60;
     c->console.unlock_time = 10 * 60;
 }
@@ -44,6 +45,7 @@ int sup_console_config_key(sup_config *c, const char *k, const char *v)
     NUM("console_idle", 2, 7 * 86400, idle)
     NUM("console_session_max", 2, 30 * 86400, session_max)
     NUM("console_deny", 1, 1000, deny)
+    NUM("console_deny_global", 1, 100000, deny_global)
     NUM("console_fail_interval", 1, 86400, fail_interval)
     NUM("console_unlock_time", 1, 30 * 86400, unlock_time)
 #undef NUM
@@ -60,12 +62,15 @@ void sup_console_config_write(const sup_config *c, FILE *f)
             "console_idle = %u\n"
             "console_session_max = %u\n"
             "# Failed sign-ins within console_fail_interval seconds that lock an\n"
-            "# operator, and the seconds the lock lasts (`keysup operator unlock`).\n"
+            "# operator out from one address (console_deny) and from every address\n"
+            "# but those it signed in from (console_deny_global), and the seconds\n"
+            "# the lock lasts (`keysup operator unlock`).\n"
             "console_deny = %u\n"
+            "console_deny_global = %u\n"
             "console_fail_interval = %u\n"
             "console_unlock_time = %u\n",
             c->console.web_dir[0] ? "" : "# ", c->console.web_dir, c->console.idle,
-            c->console.session_max, c->console.deny, c->console.fail_interval,
+            c->console.session_max, c->console.deny, c->console.deny_global, c->console.fail_interval,
             c->console.unlock_time);
 }
 

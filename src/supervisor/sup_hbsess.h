@@ -57,6 +57,7 @@ void sup_hbsess_free(sup_hbsess *t);
  * (every probed slot holds a live session of another controller) or cpk
  * unusable; the controller keeps signing its heartbeats then.
  */
+/* `now` everywhere here: monotonic seconds (api_hbsess.c), never the wall clock. */
 int sup_hbsess_open(sup_hbsess *t, int64_t id, const uint8_t key_id[16],
                     const uint8_t cpk[KS_HBS_PK], uint64_t now, uint8_t spk[KS_HBS_PK],
                     uint8_t sid[KS_HBS_SID]);

@@ -29,6 +29,7 @@
 #include "sup_devcache.h"
 #include "sup_keyview.h"
 #include "sup_conmem.h"
+#include "sup_srclock.h"
 #include "sup_hbsess.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
@@ -317,5 +318,6 @@ void sup_close(sup_ctx *s)
     s->hbsess = NULL;
     sup_signer_free(s);
     sup_conmem_free(s);
+    sup_srclock_free(s);
     pthread_mutex_destroy(&s->lock);
 }

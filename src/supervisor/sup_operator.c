@@ -1,10 +1,13 @@
 /*
  * sup_operator.c - console operator accounts: Argon2id password hashes
  * (libsodium's crypto_pwhash_str, the same KDF as key files), the first
- * admin made at init, and sign-in with a pam_faillock-style lock: console_deny
- * failures within console_fail_interval lock the account for
- * console_unlock_time, during which even the right password is refused
- * without being checked (KSE-740).
+ * admin made at init, and sign-in with a pam_faillock-style lock: failures
+ * within console_fail_interval lock the account for console_unlock_time,
+ * during which even the right password is refused without being checked
+ * (KSE-740). console_deny failures lock it for their source only,
+ * console_deny_global from all sources for every address the operator has
+ * not signed in from (sup_srclock.c: so nobody on the LAN can keep it
+ * locked from the operator's desk).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -18,6 +21,7 @@
 
 #include "sup_console.h"
 #include "sup_conmem.h"
+#include "sup_srclock.h"
 
 const char sup_console_schema[] =
     "CREATE TABLE operators(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
@@ -134,14 +138,14 @@ static void dummy_init(void)
 
 /* Counts one failure on operator id within the pam_faillock-style window
  * (failures within fail_interval of the first of them; an older series
- * starts again) and locks at console_deny. One statement reads and writes
+ * starts again) and locks at console_deny_global. One statement reads and writes
  * the count, so concurrent attempts each count (SET expressions all see the
  * old row). Lock held. */
 static int count_failure(sup_ctx *s, int64_t id, uint64_t now)
 {
     sup_dbv u[5] = {sup_dbv_int((int64_t)now), sup_dbv_int(s->cfg.console.fail_interval),
                     sup_dbv_int((int64_t)now + s->cfg.console.unlock_time),
-                    sup_dbv_int(s->cfg.console.deny), sup_dbv_int(id)};
+                    sup_dbv_int(s->cfg.console.deny_global), sup_dbv_int(id)};
     int rc = sup_db_exec(s->db, "UPDATE operators SET"
                                 " failures = CASE WHEN first_failure IS NULL"
                                 "   OR ?1 - first_failure > ?2 THEN 1 ELSE failures + 1 END,"
@@ -154,12 +158,48 @@ static int count_failure(sup_ctx *s, int64_t id, uint64_t now)
     return rc;
 }
 
-int sup_operator_signin(sup_ctx *s, const char *name, const char *password, sup_signin *out)
+/* Under the lock: is name refused without a check from this source (out
+ * filled)? Else counts the attempt as a failure, before its password is
+ * checked: the check takes a while without the lock, and guesses sent in
+ * parallel must meet the lock their predecessors are about to set, not the
+ * account as it was (a right password clears it). Per source at
+ * console_deny, for the name at console_deny_global, which does not bind an
+ * address the operator signed in from (sup_srclock.c). A name that is no
+ * operator goes the same way, so the answers do not tell which names exist
+ * (sup_conmem.c). 1 when refused, 0 when counted, -1 on a database error. */
+static int gate(sup_ctx *s, const op_row *o, const char *name, const sup_client *from,
+                uint64_t now, int familiar, sup_signin *out)
+{
+    sup_signin g;
+    if (sup_srclock_locked(s, name, from, now, out))
+        return 1;
+    memset(&g, 0, sizeof g);
+    if (o->found && o->locked_until > 0 && (uint64_t)o->locked_until > now && !familiar) {
+        out->locked = 1;
+        out->retry_after = (uint64_t)o->locked_until - now;
+        out->failures = (uint32_t)o->failures;
+        return 1;
+    }
+    if (!o->found && sup_conmem_ghost_locked(s, name, now, out))
+        return 1;
+    sup_srclock_fail(s, name, from, now, out);
+    if (o->found)
+        return count_failure(s, o->id, now) == KS_DB_OK ? 0 : -1;
+    sup_conmem_ghost_fail(s, name, now, &g);
+    if (g.locked && !out->locked) { /* the global count locked it: say so, as for operators */
+        out->locked = 1;
+        out->retry_after = g.retry_after;
+    }
+    return 0;
+}
+
+int sup_operator_signin(sup_ctx *s, const char *name, const char *password,
+                        const sup_client *from, sup_signin *out)
 {
     op_row o, n;
     sup_dbv p[2];
     uint64_t now = sup_now();
-    int good, rc;
+    int good, rc, familiar = 0, refused = 0;
 
     memset(&o, 0, sizeof o);
     memset(&n, 0, sizeof n);
@@ -168,32 +208,19 @@ int sup_operator_signin(sup_ctx *s, const char *name, const char *password, sup_
     pthread_mutex_lock(&s->lock);
     rc = sup_db_exec(s->db, "SELECT id, name, role, pw_hash, failures, first_failure,"
                             " locked_until FROM operators WHERE name = ?", p, 1, op_cb, &o);
-    if (rc == KS_DB_OK && o.found && !(o.locked_until > 0 && (uint64_t)o.locked_until > now))
-        /* The attempt counts as a failure before its password is checked:
-         * the check takes a while without the lock, and guesses sent in
-         * parallel must meet the lock their predecessors are about to set,
-         * not the account as it was (a right password clears it below). */
-        rc = count_failure(s, o.id, now);
-    if (rc == KS_DB_OK && !o.found) {
-        /* A name that is no operator is counted and locked by the same
-         * rule, so the answers do not tell which names exist (sup_conmem.c). */
-        if (sup_conmem_ghost_locked(s, name, now, out)) {
-            pthread_mutex_unlock(&s->lock);
-            snprintf(out->name, sizeof out->name, "%s", name);
-            return KS_E_OPERATOR_LOCKED;
-        }
-        sup_conmem_ghost_fail(s, name, now, out);
+    if (rc == KS_DB_OK) {
+        familiar = o.found && sup_srclock_familiar(s, name, from);
+        refused = gate(s, &o, name, from, now, familiar, out);
+        if (refused < 0)
+            rc = KS_DB_ERR;
     }
     pthread_mutex_unlock(&s->lock);
     if (rc != KS_DB_OK) {
         sodium_memzero(o.hash, sizeof o.hash);
         return KS_E_IO;
     }
-    if (o.found && o.locked_until > 0 && (uint64_t)o.locked_until > now) {
-        out->locked = 1;
-        out->retry_after = (uint64_t)o.locked_until - now;
-        out->failures = (uint32_t)o.failures;
-        snprintf(out->name, sizeof out->name, "%s", o.name);
+    if (refused) {
+        snprintf(out->name, sizeof out->name, "%s", o.found ? o.name : name);
         sodium_memzero(o.hash, sizeof o.hash);
         return KS_E_OPERATOR_LOCKED;
     }
@@ -219,14 +246,16 @@ int sup_operator_signin(sup_ctx *s, const char *name, const char *password, sup_
         rc = sup_db_exec(s->db, "UPDATE operators SET failures = 0, first_failure = NULL,"
                                 " locked_until = NULL, last_signin = ? WHERE id = ?", p, 2,
                          NULL, NULL);
+        sup_srclock_good(s, name, from, now);
     } else {
-        /* Already counted: report the count and the lock as they stand. */
+        /* Already counted (out has this source's count): report the name's
+         * lock as it stands, which binds this source unless familiar. */
         p[0] = sup_dbv_text(name);
         rc = sup_db_exec(s->db, "SELECT id, name, role, pw_hash, failures, first_failure,"
                                 " locked_until FROM operators WHERE name = ?", p, 1, op_cb, &n);
         sodium_memzero(n.hash, sizeof n.hash);
-        out->failures = (uint32_t)n.failures;
-        if (n.locked_until > 0 && (uint64_t)n.locked_until > now) {
+        if (!familiar && n.locked_until > 0 && (uint64_t)n.locked_until > now &&
+            (uint64_t)n.locked_until - now > out->retry_after) {
             out->locked = 1;
             out->retry_after = (uint64_t)n.locked_until - now;
         }

@@ -39,6 +39,8 @@ ok "enrolment-only ops refused (NOT_ENROLLED), unknown ops named"
 
 sock prod --json code '12"34\5' >"$W/out" || fail "code with a quote: $(cat "$W/out")"
 grep -q '"ok": true' "$W/out" || fail "code: $(cat "$W/out")"
+# nothing offered yet: the answer says the code only waits (it said "ok")
+grep -q '"waiting": true' "$W/out" || fail "a code typed with nothing offered reads as accepted: $(cat "$W/out")"
 sock prod seal on >/dev/null || fail "seal on"
 [ "$(sock prod --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["seal_on"])')" = True ] \
     || fail "seal on not shown"

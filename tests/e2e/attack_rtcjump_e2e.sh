@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Field fault on the licence policy sequence (docs/licences.md, "Never back
+# to an older policy"): keysupd's clock was 30 days ahead (a hand-set date,
+# an RTC reset to a wrong year) when calibration was enforced, so the
+# controller holds a policy sequence 30 days ahead. The clock is put right
+# and keysupd is restored from a backup taken before. The controller refuses
+# the backup's policy (KSE-802), as it must, and the operator sets it again,
+# as `keysup restore` says. Before the fix that new policy was refused too,
+# for 30 days: keysupd did not follow a controller's reported sequence more
+# than 7 days ahead of its clock (the guard against a stolen controller
+# naming 2^63-1). It now follows any report up to 100 years ahead, which
+# leaves the guard whole: no report can push the sequence past now + 100
+# years, and 2^63 is far beyond that.
+source "$(dirname "$0")/lib.sh"
+
+FT_LIB=""
+for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
+    [ -e "$f" ] && FT_LIB=$f && break
+done
+[ -n "$FT_LIB" ] || fail "libfaketime not installed (scripts/deps.sh test installs it)"
+
+# sup_start_ft OFFSET: sup_start with keysupd's wall clock OFFSET away
+# (ASAN_OPTIONS as in fault_clock_e2e)
+sup_start_ft() {
+    echo "$1" >"$W/sup.ft"
+    rm -f "$W/port"
+    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1" \
+        LD_PRELOAD="$FT_LIB" FAKETIME_TIMESTAMP_FILE="$W/sup.ft" FAKETIME_NO_CACHE=1 \
+        FAKETIME_DONT_FAKE_MONOTONIC=1 \
+        "$B/keysupd" --data "$W/sup" --listen "127.0.0.1:$SUP_PORT" --port-file "$W/port" >>"$W/keysupd.log" 2>&1 &
+    SUP_PID=$!
+    PIDS+=("$SUP_PID")
+    wait_until 10 "keysupd listening" test -s "$W/port"
+}
+
+sup_init
+sup_start
+ctl_add c1 1
+ctl_run c1
+C1=${CTL_ID[c1]}
+lic() { status c1 "d['licence']$1"; }
+lic_eq() { [ "$(status c1 "d['licence'].get('$1')" 2>/dev/null)" = "$2" ]; }
+wait_until 15 "c1 fetched its first policy" lic_eq policy_seq 0
+sup_stop
+cp -a "$W/sup" "$W/sup.backup"   # nothing enforced in this copy
+
+# ----- calibration enforced while keysupd's clock is 30 days ahead
+sup_start_ft "+30d"
+api licence enforce --controller "$C1" --feature calibration >"$W/enf.json" \
+    || fail "enforce: $(cat "$W/enf.json")"
+wait_until 15 "c1 enforces calibration" lic_eq enforce "['calibration']"
+seq1=$(lic '["policy_seq"]')
+[ "$seq1" -gt $(( $(date +%s) + 29 * 86400 )) ] || fail "faketime did not move keysupd's clock: sequence $seq1"
+ok "calibration enforced at sequence $seq1 (30 days ahead)"
+
+# ----- the clock put right, keysupd restored from the backup
+sup_stop
+rm -rf "$W/sup"
+cp -a "$W/sup.backup" "$W/sup"
+sup_start
+refused() { [ "$(status c1 "d['licence']['policy_refused']['code']" 2>/dev/null)" = KSE-802 ]; }
+wait_until 15 "c1 refuses the backup's policy" refused
+reported() { api controller show "$C1" >"$W/show.json" && [ "$(j "$W/show.json" 'd["last_health"]["licence"]["policy_seq"]')" = "$seq1" ]; }
+wait_until 15 "keysupd holds c1's reported policy_seq" reported
+ok "restored: c1 refuses the backup's policy (KSE-802) and reports sequence $seq1"
+
+# ----- the operator sets the policy again: c1 must take it now, not in 30 days
+api licence enforce --controller "$C1" --feature calibration --feature firmware >"$W/enf2.json" \
+    || fail "enforce again: $(cat "$W/enf2.json")"
+api licence enforcement >"$W/rows.json" || fail "enforcement"
+max=$(j "$W/rows.json" 'max(i["updated_at"] for i in d["items"])')
+[ "$max" -gt "$seq1" ] || fail "the new policy's sequence $max is below c1's $seq1: refused until the clock gets there"
+wait_until 15 "c1 takes the policy set again" lic_eq enforce "['firmware', 'calibration']"
+ok "policy set again after the restore: sequence $max > $seq1, taken at once"
+echo "attack_rtcjump_e2e: all $steps steps passed"
