@@ -6,9 +6,6 @@ set_target_properties(sup_devreq PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BIN
 
 ks_add_unit(test_sup_db ${CMAKE_SOURCE_DIR}/tests/test_sup_db.c)
 target_link_libraries(test_sup_db PRIVATE keysup_sup)
-# The SQLite backend's kept statements (sup_db_sqlite.c).
-ks_add_unit(test_sup_db_cache ${CMAKE_SOURCE_DIR}/tests/test_sup_db_cache.c)
-target_link_libraries(test_sup_db_cache PRIVATE keysup_sup)
 
 add_test(NAME supervisor_api COMMAND bash ${CMAKE_SOURCE_DIR}/tests/supervisor_api.sh)
 set_tests_properties(supervisor_api PROPERTIES TIMEOUT 300

@@ -3,36 +3,19 @@
  *
  * Durability: WAL journal, synchronous=FULL by default, so a transaction
  * whose COMMIT returned is on disk and survives kill -9 (and power loss).
- *
- * Statements are kept prepared, one per SQL text in a small table
- * (SQ_CACHE slots, a slot reused by the next text that hashes to it):
- * at 1,000 heartbeats/s the diagnosis worker and the soft-state flusher
- * prepared about 2.6 statements per heartbeat, each a parse and five
- * allocations of 1 KiB or more (issue 13, sixth session). SQLite itself
- * re-prepares a kept statement after a schema change, so the table needs
- * no invalidation rules; a statement still stepping (a row callback that
- * runs the same SQL again) is never shared: the inner call prepares its
- * own, as before.
+ * Statements are prepared per call; SQLite's parse cost is small next to a
+ * commit, and this keeps the backend free of cache invalidation rules.
  */
 #include <sqlite3.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sup_db.h"
 
-#define SQ_CACHE 64 /* a power of two */
-
-typedef struct sq_slot {
-    sqlite3_stmt *st;
-    int busy;      /* being stepped: a nested call prepares its own */
-} sq_slot;
-
 typedef struct sq_db {
     sup_db base;   /* first: a sup_db * is a sq_db * */
     sqlite3 *h;
-    sq_slot cache[SQ_CACHE];
 } sq_db;
 
 sup_dbv sup_dbv_text(const char *s)
@@ -65,60 +48,14 @@ int sup_db_sqlite_rc(int rc)
 
 #define KS_DB_MAXCOL 48
 
-static size_t sq_hash(const char *sql)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *sql; sql++)
-        h = (h ^ (unsigned char)*sql) * 1099511628211ull;
-    return (size_t)(h ^ (h >> 32)) & (SQ_CACHE - 1);
-}
-
-/* A prepared statement for sql: the kept one of its slot (marked busy), or
- * a new one, kept when the slot is free to take it. *slot is NULL when the
- * statement is the caller's own to finalize. */
-static int sq_prepare(sq_db *s, const char *sql, sqlite3_stmt **st, sq_slot **slot)
-{
-    sq_slot *c = &s->cache[sq_hash(sql)];
-    int rc;
-    *slot = NULL;
-    if (c->st && !c->busy && strcmp(sqlite3_sql(c->st), sql) == 0) {
-        c->busy = 1;
-        *slot = c;
-        *st = c->st;
-        return SQLITE_OK;
-    }
-    rc = sqlite3_prepare_v3(s->h, sql, -1, c->busy ? 0 : SQLITE_PREPARE_PERSISTENT, st, NULL);
-    if (rc != SQLITE_OK || !*st || c->busy)
-        return rc; /* (an empty statement gives NULL: not kept) */
-    sqlite3_finalize(c->st); /* another text's statement leaves the slot */
-    c->st = *st;
-    c->busy = 1;
-    *slot = c;
-    return rc;
-}
-
-/* Done with st: a kept one is reset and its bindings dropped (they point
- * into the caller's memory), anything else finalized. */
-static void sq_release(sqlite3_stmt *st, sq_slot *slot)
-{
-    if (!slot) {
-        sqlite3_finalize(st);
-        return;
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    slot->busy = 0;
-}
-
 static int sq_exec(sup_db *db, const char *sql, const sup_dbv *params, int nparams,
                    sup_db_row_fn fn, void *ctx)
 {
     sq_db *s = (sq_db *)db;
     sqlite3_stmt *st = NULL;
-    sq_slot *slot = NULL;
     int rc, ret = KS_DB_OK;
 
-    rc = sq_prepare(s, sql, &st, &slot);
+    rc = sqlite3_prepare_v2(s->h, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return sup_db_sqlite_rc(rc) ? sup_db_sqlite_rc(rc) : KS_DB_ERR;
     for (int i = 0; i < nparams; i++) {
@@ -173,7 +110,7 @@ static int sq_exec(sup_db *db, const char *sql, const sup_dbv *params, int npara
     }
     ret = sup_db_sqlite_rc(rc);
 cleanup:
-    sq_release(st, slot);
+    sqlite3_finalize(st);
     return ret;
 }
 
@@ -204,8 +141,6 @@ static const char *sq_errmsg(sup_db *db) { return sqlite3_errmsg(((sq_db *)db)->
 static void sq_close(sup_db *db)
 {
     sq_db *s = (sq_db *)db;
-    for (size_t i = 0; i < SQ_CACHE; i++)
-        sqlite3_finalize(s->cache[i].st); /* before the close, or it only defers */
     sqlite3_close_v2(s->h);
     free(s);
 }
