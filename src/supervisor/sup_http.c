@@ -505,7 +505,7 @@ static void rq_init(sup_req *rq, sup_ctx *s, struct MHD_Connection *c, conn_stat
     rq->conn = c;
     rq->method = method;
     rq->url = url;
-    rq->body = st->body.p;
+    rq->body = st->body.len ? st->body.p : NULL; /* NULL without a body, as before reuse */
     rq->body_len = st->body.len;
     rq->client = &st->client;
     memcpy(rq->args, st->args, sizeof rq->args);
