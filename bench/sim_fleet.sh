@@ -76,7 +76,9 @@ for n in "${SIZES[@]}"; do
     wait_for $((60 + n / 50)) all_in_step || { echo "n=$n: the fleet did not converge"; tail -3 "$d/sim.log"; exit 1; }
     sleep 2
     c0=$(ticks "$SUP"); s0=$(ticks "$SIM"); h0=$(j "$d/status.json" 'd["heartbeats"]'); t0=$(now_ms)
+    x0=$(csw "$SUP"); xs0=$(csw "$SIM")
     sleep "$WINDOW"
+    x1=$(csw "$SUP"); xs1=$(csw "$SIM")
     c1=$(ticks "$SUP"); s1=$(ticks "$SIM"); h1=$(j "$d/status.json" 'd["heartbeats"]'); t1=$(now_ms)
     rss=$(rss_kb "$SUP" VmRSS)
     fds=$(ls "/proc/$SUP/fd" | wc -l)
@@ -105,6 +107,10 @@ for n in "${SIZES[@]}"; do
     kill -TERM "$SUP"; wait "$SUP" || true; SUP=
     echo "#   n=$n: load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
     echo "#   n=$n: diagnosis queue $qmet"
+    echo "#   n=$n: context switches per heartbeat (all threads; voluntary = a wake-up): $(awk -v a="$x0" -v b="$x1" \
+        -v sa="$xs0" -v sb="$xs1" -v h="$((h1 - h0))" 'BEGIN {split(a, p); split(b, q); split(sa, r); split(sb, t)
+        printf "keysupd %.2f (%.2f voluntary), keysup-sim %.2f (%.2f voluntary)", (q[1] + q[2] - p[1] - p[2]) / h,
+            (q[1] - p[1]) / h, (t[1] + t[2] - r[1] - r[2]) / h, (t[1] - r[1]) / h}')"
     [ "$PUSH" = 1 ] && echo "#   n=$n: push path: $(awk '/event=watch.wake/ {for (i = 1; i <= NF; i++) {
         if ($i ~ /^woken=/) {sub("woken=", "", $i); w += $i} if ($i ~ /^ms=/) {sub("ms=", "", $i); if ($i + 0 > m) m = $i + 0}}}
         END {printf "%d watches woken by the publishes (%.1f ms at most to resume one scope'"'"'s)", w, m}' "$d/keysupd.log")"

@@ -23,6 +23,9 @@ j() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sy
 now_ms() { date +%s%3N; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }   # CPU ticks of PID (user + system)
 rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }  # PID VmRSS|VmHWM
+# context switches of PID over all its threads: "voluntary nonvoluntary"
+csw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" {v += $2}
+    $1 == "nonvoluntary_ctxt_switches:" {n += $2} END {print v + 0, n + 0}'; }
 metric() { curl -s "$KEYSUP_SERVER/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 wait_for() { # SECONDS CMD...: polls CMD every 0.2 s until it succeeds
     local limit=$1 t0; shift; t0=$(now_ms)

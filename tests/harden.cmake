@@ -12,3 +12,7 @@ set_tests_properties(harden_load PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
 # The pure parts: escaping, target checks, the owner-tagged nonce table.
 ks_add_unit(test_sup_guard ${CMAKE_SOURCE_DIR}/tests/test_sup_guard.c)
 target_link_libraries(test_sup_guard PRIVATE keysup_sup)
+# Request body buffers and the worker thread's cache of request states
+# (sup_reqbuf.h): the body limit, wiping on reuse, bounded reuse.
+ks_add_unit(test_sup_reqbuf ${CMAKE_SOURCE_DIR}/tests/test_sup_reqbuf.c)
+target_link_libraries(test_sup_reqbuf PRIVATE keysup_sup)

@@ -4,7 +4,9 @@
  * with a report per heartbeat queued): N reports of one controller queue
  * one entry, the one judged is the newest and counts the N it stands for,
  * another instance is queued behind (never merged), and an entry already
- * taken by the worker is not superseded.
+ * taken by the worker is not superseded. And the worker wakes once per
+ * batch, not once per heartbeat: reports a few milliseconds apart are
+ * judged together (SUP_HBQ_GATHER_MS).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "sup_hbq.h"
@@ -180,6 +183,43 @@ static void taken_entry_not_superseded(void **state)
     assert_int_equal(J.s[1].reports, 1);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Two reports 5 ms apart are one batch: the first one's wake-up gathers
+ * the second. Before the gathering each push woke the worker, which took
+ * the first alone. Only asserted when the machine kept the two pushes well
+ * inside the gathering window (a loaded machine may stall the test). */
+static void one_wakeup_per_batch(void **state)
+{
+    sup_hbq *q = sup_hbq_start(judge, NULL);
+    struct timespec gap = {0, 5 * 1000000L};
+    int64_t t0, t1;
+    (void)state;
+    assert_non_null(q);
+    t0 = now_ms();
+    push(q, 1, NULL, 1);
+    nanosleep(&gap, NULL);
+    push(q, 2, NULL, 2);
+    t1 = now_ms();
+    pthread_mutex_lock(&J.mu);
+    while (J.n < 2)
+        pthread_cond_wait(&J.cv, &J.mu); /* judged without a stop: the timer ends the gathering */
+    pthread_mutex_unlock(&J.mu);
+    if (t1 - t0 < SUP_HBQ_GATHER_MS / 2)
+        assert_int_equal(J.batches, 1);
+    else
+        printf("# pushes %lld ms apart (a loaded machine): batching not asserted\n",
+               (long long)(t1 - t0));
+    sup_hbq_stop(q);
+    assert_int_equal(J.s[0].ctrl_id, 1);
+    assert_int_equal(J.s[1].ctrl_id, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +227,7 @@ int main(void)
         cmocka_unit_test_setup(other_instance_queued_behind, reset),
         cmocka_unit_test_setup(bounded_by_controllers, reset),
         cmocka_unit_test_setup(taken_entry_not_superseded, reset),
+        cmocka_unit_test_setup(one_wakeup_per_batch, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

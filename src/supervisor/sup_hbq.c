@@ -3,9 +3,11 @@
  * one worker (sup_hbq.h says why, and why a controller has one entry).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sup_hbq.h"
 
@@ -23,6 +25,20 @@ struct sup_hbq {
     sup_hbq_stats st;
 };
 
+/* After the wake-up, the heartbeats of the next SUP_HBQ_GATHER_MS join the
+ * batch; only SUP_HBQ_WAKE_AT waiting items, pause or stop end it early. */
+static void gather(sup_hbq *q)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)SUP_HBQ_GATHER_MS * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    while (!q->stop && !q->paused && q->n < SUP_HBQ_WAKE_AT &&
+           pthread_cond_timedwait(&q->cv, &q->mu, &ts) != ETIMEDOUT)
+        ;
+}
+
 static void *worker(void *p)
 {
     sup_hbq *q = p;
@@ -30,6 +46,9 @@ static void *worker(void *p)
     for (;;) {
         while ((!q->n || q->paused) && !q->stop)
             pthread_cond_wait(&q->cv, &q->mu);
+        gather(q);
+        if (q->paused && !q->stop)
+            continue; /* paused while gathering */
         if (!q->n)
             break; /* stopping and drained */
         sup_hbq_item *items = q->items;
@@ -154,7 +173,11 @@ int sup_hbq_push(sup_hbq *q, int64_t ctrl_id, json_t *report, int64_t at_ms)
         q->st.peak = q->n;
     q->st.queued++;
     rc = 0;
-    pthread_cond_signal(&q->cv);
+    /* Only the first item wakes the worker (it then gathers for a while)
+     * and a full batch cuts the gathering short: one wake-up per batch, not
+     * per heartbeat. */
+    if (q->n == 1 || q->n == SUP_HBQ_WAKE_AT)
+        pthread_cond_signal(&q->cv);
 out:
     pthread_mutex_unlock(&q->mu);
     return rc;

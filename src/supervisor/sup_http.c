@@ -40,13 +40,13 @@
 #include "sup_shape.h"
 #include "sup_shed.h"
 #include "sup_http_tls.h"
+#include "sup_reqbuf.h"
 #include "sup_tls.h"
 #include "sup_watch.h"
 
 /* Per request (libmicrohttpd's con_cls), made by the URI callback. */
 typedef struct conn_state {
-    char *body;
-    size_t len, cap;
+    sup_reqbuf body;        /* kept with the state by the thread's cache (sup_reqbuf.h) */
     int too_big;
     int started;            /* the first access-handler call happened */
     int answered;           /* a response was queued before the body */
@@ -505,8 +505,8 @@ static void rq_init(sup_req *rq, sup_ctx *s, struct MHD_Connection *c, conn_stat
     rq->conn = c;
     rq->method = method;
     rq->url = url;
-    rq->body = st->body;
-    rq->body_len = st->len;
+    rq->body = st->body.len ? st->body.p : NULL; /* NULL without a body, as before reuse */
+    rq->body_len = st->body.len;
     rq->client = &st->client;
     memcpy(rq->args, st->args, sizeof rq->args);
     snprintf(rq->actor, sizeof rq->actor, "anonymous");
@@ -516,11 +516,13 @@ static void rq_init(sup_req *rq, sup_ctx *s, struct MHD_Connection *c, conn_stat
  * the path (a %00 would silently cut the decoded path short). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    conn_state *st = calloc(1, sizeof *st);
+    sup_reqbuf body;
+    conn_state *st = sup_reqcache_take(sizeof *st, &body); /* reused: no 1.5 KiB calloc */
     const union MHD_ConnectionInfo *ci;
     (void)cls;
     if (!st)
         return NULL;
+    st->body = body;
     st->t0 = sup_now_usec();
     sup_esc(st->target, sizeof st->target, uri ? uri : "", uri ? strlen(uri) : 0);
     if (uri && sup_target_check(uri, st->bad, sizeof st->bad) != 0 && !st->bad[0])
@@ -634,21 +636,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * the guard thread. */
         if (sup_now_usec() - st->t0 > (uint64_t)s->cfg.body_timeout * 1000000u)
             return MHD_NO;
-        if (!st->answered && !st->too_big && st->len + *upload_size <= st->max_body) {
-            if (st->len + *upload_size + 1 > st->cap) {
-                size_t nc = st->cap ? st->cap : 1024;
-                char *nb;
-                while (nc < st->len + *upload_size + 1)
-                    nc *= 2;
-                nb = realloc(st->body, nc);
-                if (!nb)
-                    return MHD_NO;
-                st->body = nb;
-                st->cap = nc;
-            }
-            memcpy(st->body + st->len, upload, *upload_size);
-            st->len += *upload_size;
-            st->body[st->len] = '\0';
+        if (!st->answered && !st->too_big) {
+            int r = sup_reqbuf_add(&st->body, upload, *upload_size, st->max_body);
+            if (r == SUP_REQBUF_NOMEM)
+                return MHD_NO;
+            st->too_big = r == SUP_REQBUF_TOO_BIG;
         } else {
             st->too_big = 1;
         }
@@ -721,8 +713,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         sup_watch_drop(s, st->watch);
     atomic_fetch_add(&s->metrics.request_usec_total, sup_now_usec() - st->t0);
     sup_hist_observe(&s->metrics.request_seconds, sup_now_usec() - st->t0);
-    free(st->body);
-    free(st);
+    sup_reqcache_give(st, sizeof *st, &st->body); /* for this thread's next request */
     *con_cls = NULL;
 }
 
