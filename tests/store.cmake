@@ -60,3 +60,11 @@ foreach(l 1 2)
                          "KS_STORE_TEST_LAYOUT=${l};KS_STORE_BITFLIP_STEP=8;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
   endforeach()
 endforeach()
+# Layout 4 with a metadata ring of four blocks (docs/store.md, "The metadata
+# ring"): the store's tests, the power-cut sweep over every write point (a
+# compaction round the ring's end included) and the bit-flip sweep.
+foreach(t test_store test_store_overlay test_store_powerloss test_store_bitflip)
+  add_test(NAME ${t}_ring COMMAND ${t})
+  set_tests_properties(${t}_ring PROPERTIES TIMEOUT 900 ENVIRONMENT
+                       "KS_STORE_TEST_LAYOUT=4;KS_STORE_TEST_RING=4;KS_STORE_BITFLIP_STEP=8;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
+endforeach()

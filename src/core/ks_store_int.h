@@ -36,6 +36,7 @@ enum ks_meta_type {
 #define KS_SUPER_SIZE 32
 #define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
 #define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
+#define KS_SUPER_RING_SIZE 44    /* and the metadata ring's block count (only when > 2) */
 #define KS_END_SIZE 16
 #define KS_WEAR_SIZE1 124  /* wear counts of a layout 1 store (seven regions) */
 #define KS_WEAR_SIZE 140   /* since layout 2: the page pool's counts and cursor appended */
@@ -106,6 +107,12 @@ uint32_t ks__area_addr(const ks_store *st, unsigned area);
 /* ----- metadata (ks_store_meta.c) ----- */
 int ks__meta_append(ks_store *st, ks_rec *r);
 int ks__meta_compact(ks_store *st);
+/* ----- the metadata ring (ks_store_ring.c) ----- */
+/* The blocks an image's SUPER names (2 when it names none), read from the
+ * first SUPER that checks in slot 0 of the first blocks; 0 when none does. */
+uint32_t ks__ring_probe(const ks_store *st);
+/* Erases block b for a compaction; KS_E_IO when one of its sectors fails. */
+int ks__ring_erase(ks_store *st, unsigned b);
 /* After damage in the metadata log (META_DAMAGED): compacts the live state
  * into the other block and erases the damaged one. */
 int ks__meta_repair(ks_store *st);
