@@ -199,6 +199,7 @@ typedef struct ks_store_cfg {
     uint32_t meta_blocks;
 } ks_store_cfg;
 #define KS_STORE_META_BLOCKS_MAX 16u
+#define KS_STORE_RC_RECENT 16u /* roots whose erase counts the next root carries */
 #define KS_STORE_SECTOR_MAP_BYTES(sector_count) (((sector_count) + 7u) / 8u)
 /* The overlay's sectors and two maps of 20 bytes a pool sector plus the
  * erase-count table (64 bytes per 15 sectors, below 25 bytes a sector). */
@@ -361,6 +362,9 @@ typedef struct ks_store {
     uint64_t audit_first_seq;      /* oldest entry held, as of the last scan */
 
     ks_store_wear wear;            /* erase and program accounting (ks_store_wear.c) */
+    /* layout 4: pool sectors taken as roots since the last map, oldest
+     * first (their counts ride in the next root: ks_store_rootcnt.c) */
+    uint32_t rc_recent[KS_STORE_RC_RECENT], rc_recent_n;
 } ks_store;
 
 /* ----- lifecycle ----- */

@@ -107,6 +107,17 @@ uint32_t ks__area_addr(const ks_store *st, unsigned area);
 /* ----- metadata (ks_store_meta.c) ----- */
 int ks__meta_append(ks_store *st, ks_rec *r);
 int ks__meta_compact(ks_store *st);
+/* ----- layout 4: the counts a root carries (ks_store_rootcnt.c) ----- */
+/* Notes pool sector s taken as a root. */
+void ks__rootcnt_taken(ks_store *st, uint32_t s);
+/* After a new base's COMMIT: only its root is newer than its map. */
+void ks__rootcnt_new_base(ks_store *st, uint32_t root);
+/* Appends c's count list to the root encoded in b (its CRC ends at off),
+ * within cap bytes; returns where the root now ends. */
+uint32_t ks__rootcnt_encode(ks_store *st, const ks_store_commit *c, uint8_t *b, uint32_t off,
+                            uint32_t cap);
+/* At mount: raises the counts c's root lists (after ks__cnt_load). */
+int ks__rootcnt_load(ks_store *st, const ks_store_commit *c);
 /* ----- the metadata ring (ks_store_ring.c) ----- */
 /* The blocks an image's SUPER names (2 when it names none), read from the
  * first SUPER that checks in slot 0 of the first blocks; 0 when none does. */

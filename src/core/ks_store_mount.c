@@ -287,6 +287,10 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
         (void)ks__pool_rebuild(st);
     if (st->counted) { /* each pool sector's erases, from the newest map */
         ks__cnt_load(st);
+        /* layout 4: the counts of sectors erased after the map (the
+         * applied root lists them) */
+        if (st->levelled && st->cur.valid)
+            (void)ks__rootcnt_load(st, &st->cur);
         ks__cnt_minmax(st);
     }
     /* A record lost after the applied commit may have been a newer commit

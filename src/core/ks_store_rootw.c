@@ -135,10 +135,14 @@ int ks__root_write(ks_store *st, ks_store_commit *c)
                         ks__root_seed(c->gen, c->ovl_gen));
     if (n <= 0)
         return KS_E_INVAL; /* a virtual sector the state reads is unbound */
-    len = ks__align((uint32_t)n, f->prog_size);
     for (int tries = 0;; tries++) {
         if ((err = take(st, &s)) != 0)
             return err;
+        /* The counts of the sectors erased since the map, this one's
+         * (just erased) included. */
+        ks__rootcnt_taken(st, s);
+        memset(b + n, f->erase_value, ss - (uint32_t)n);
+        len = ks__align(ks__rootcnt_encode(st, c, b, (uint32_t)n, ss), f->prog_size);
         if ((err = ks__prog(st, (st->pool_first + s) * ss, b, len)) == KS_OK)
             break;
         if (err != KS_E_IO || tries == 2 || !retire(st, s))
