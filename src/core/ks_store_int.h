@@ -107,6 +107,10 @@ uint32_t ks__area_addr(const ks_store *st, unsigned area);
 /* ----- metadata (ks_store_meta.c) ----- */
 int ks__meta_append(ks_store *st, ks_rec *r);
 int ks__meta_compact(ks_store *st);
+/* Layout 4, at mount: 1 and *shared when commits a and b (both bound) name
+ * one pool sector between their roots, maps and overlay halves. */
+int ks__root_shared(const ks_store *st, const ks_store_commit *a, const ks_store_commit *b,
+                    uint32_t *shared);
 /* ----- layout 4: the counts a root carries (ks_store_rootcnt.c) ----- */
 /* Notes pool sector s taken as a root. */
 void ks__rootcnt_taken(ks_store *st, uint32_t s);

@@ -280,7 +280,20 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
      * when it is needed, as in the fixed layouts), so nothing takes them. */
     for (int i = 0; i < 2 && st->levelled; i++)
         if (st->last[i].valid && !bound[i])
-            (void)ks__root_bind(st, &st->last[i], 0);
+            bound[i] = ks__root_bind(st, &st->last[i], 0) == KS_OK ? 2 : 0;
+    /* Two states never share a root, map or overlay sector (each write
+     * takes sectors no committed state names). If the fallback names one
+     * the applied state (checked whole) uses, the fallback's root is
+     * wrong: KSE-301 at that sector, and the fallback is not used (nor
+     * kept from the allocator) - a full install writes a new one. */
+    if (st->levelled && st->cur.valid && st->last[st->cur.area ^ 1u].valid) {
+        ks_store_commit *o = &st->last[st->cur.area ^ 1u];
+        uint32_t s;
+        if (ks__root_shared(st, &st->cur, o, &s)) {
+            ks__damage(st, (st->pool_first + s) * st->cfg.flash->sector_size, "root.shared", 0);
+            memset(o, 0, sizeof *o);
+        }
+    }
     /* Which page sectors the applied snapshot uses (damage there is
      * recorded; a full install then repairs it). */
     if (st->paged)

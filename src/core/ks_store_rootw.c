@@ -191,3 +191,46 @@ int ks__root_bind(ks_store *st, const ks_store_commit *c, int report)
         st->cfg.vmap[ov + i] = KS_ROOT_NONE;
     return KS_OK;
 }
+
+/* The pool sectors commit c names (its root, its map's, its half's), in
+ * list order; i past the end gives KS_ROOT_NONE. */
+static uint32_t named(const ks_store *st, const ks_store_commit *c, uint32_t i)
+{
+    uint32_t mv, m, ov, o;
+    ks__root_extent(st, c, &mv, &m, &ov, &o);
+    if (i == 0)
+        return c->root;
+    if (--i < m && i < st->area_sectors)
+        return st->cfg.vmap[mv + i];
+    i -= m;
+    return i < o && i < st->ovl_half_sectors ? st->cfg.vmap[ov + i] : KS_ROOT_NONE;
+}
+
+int ks__root_shared(const ks_store *st, const ks_store_commit *a, const ks_store_commit *b,
+                    uint32_t *shared)
+{
+    uint32_t mv, m, ov, o, na, nb;
+
+    if (!a->rooted || !b->rooted)
+        return 0;
+    /* Two commits naming the same virtual half cannot be told apart in
+     * the bindings (the layout never does that: an epoch's half is not the
+     * fallback's); their roots and maps are still compared. */
+    int same_half = a->ovl_gen && b->ovl_gen && a->ovl_half == b->ovl_half;
+    ks__root_extent(st, a, &mv, &m, &ov, &o);
+    na = 1 + m + (same_half ? 0 : o);
+    ks__root_extent(st, b, &mv, &m, &ov, &o);
+    nb = 1 + m + (same_half ? 0 : o);
+    /* A few hundred sectors each, once per mount. */
+    for (uint32_t i = 0; i < na; i++) {
+        uint32_t s = named(st, a, i);
+        if (s >= st->pool_sectors)
+            continue;
+        for (uint32_t j = 0; j < nb; j++)
+            if (named(st, b, j) == s) {
+                *shared = s;
+                return 1;
+            }
+    }
+    return 0;
+}
