@@ -87,8 +87,12 @@ int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust
     if (err)
         return err;
     /* The fixed regions (layout 4: metadata and audit ring only; its
-     * overlay and maps are pool sectors, erased when taken). */
-    for (uint32_t s = 0; s < (st->levelled ? st->pool_first : st->area_first[0]); s++)
+     * overlay and maps are pool sectors, erased when taken), but for
+     * metadata block 0: the compaction below erases it before it writes,
+     * and a second erase here would make its sectors the device's most
+     * erased from the start. */
+    for (uint32_t s = st->cfg.meta_sectors;
+         s < (st->levelled ? st->pool_first : st->area_first[0]); s++)
         if ((err = ks__erase(st, s)) != 0)
             return err;
     if (st->counted) /* nothing in the pool counted yet */
