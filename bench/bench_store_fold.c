@@ -160,6 +160,9 @@ int main(void)
         sum_delta += cnt.erases[s] - after_install[s];
     }
     double mean = (double)sum / sectors;
+    /* the metadata: each compaction raises the epoch by one (format: 1) */
+    printf("metadata: %u blocks of %u sectors, %llu compactions since format\n",
+           st.cfg.meta_blocks, st.cfg.meta_sectors, (unsigned long long)st.meta_epoch - 1);
     printf("erases per sector (install + deltas), whole device: min %u mean %.2f max %u "
            "(sector %u, %s) max/mean %.1f\n", mn, mean, mx, mxs,
            mxs < st.audit_first ? "metadata" : mxs < first ? "audit/overlay"
