@@ -6,9 +6,10 @@
  * at byte 0 (block 0) or at b * meta_sectors * sector_size (block b; a
  * metadata ring has more than two). Any block may be the live one, and
  * the others may be erased (a repair erases the damaged block), so every
- * place is tried: byte 0, then every candidate later block start. A candidate counts only if its record checks
- * (magic, both CRCs, "KSST", layout version) and the geometry it states
- * puts its own block exactly where it was found.
+ * place is tried: byte 0, then every candidate later block start. A
+ * candidate counts only if its record checks (magic, both CRCs, "KSST",
+ * layout version) and the geometry it states puts its own block exactly
+ * where it was found.
  */
 #include <string.h>
 

@@ -284,7 +284,7 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
      * when it is needed, as in the fixed layouts), so nothing takes them. */
     for (int i = 0; i < 2 && st->levelled; i++)
         if (st->last[i].valid && !bound[i])
-            bound[i] = ks__root_bind(st, &st->last[i], 0) == KS_OK ? 2 : 0;
+            (void)ks__root_bind(st, &st->last[i], 0);
     /* Two states never share a root, map or overlay sector (each write
      * takes sectors no committed state names). If the fallback names one
      * the applied state (checked whole) uses, the fallback's root is
