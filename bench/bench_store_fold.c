@@ -149,7 +149,7 @@ int main(void)
            deltas, (double)prog / (double)change, (double)er / deltas);
 
     /* erase spread: the whole device, and the snapshot region alone */
-    uint32_t first = 2 * 2 + 4 + 2 * OVL_HALF, mx = 0, mxs = 0, mn = UINT32_MAX;
+    uint32_t first = st.audit_first + 4 + 2 * OVL_HALF, mx = 0, mxs = 0, mn = UINT32_MAX;
     uint64_t sum = 0, sum_delta = 0;
     for (uint32_t s = 0; s < sectors; s++) {
         sum += cnt.erases[s];
@@ -160,9 +160,12 @@ int main(void)
         sum_delta += cnt.erases[s] - after_install[s];
     }
     double mean = (double)sum / sectors;
+    /* the metadata: each compaction raises the epoch by one (format: 1) */
+    printf("metadata: %u blocks of %u sectors, %llu compactions since format\n",
+           st.cfg.meta_blocks, st.cfg.meta_sectors, (unsigned long long)st.meta_epoch - 1);
     printf("erases per sector (install + deltas), whole device: min %u mean %.2f max %u "
            "(sector %u, %s) max/mean %.1f\n", mn, mean, mx, mxs,
-           mxs < 4 ? "metadata" : mxs < first ? "audit/overlay"
+           mxs < st.audit_first ? "metadata" : mxs < first ? "audit/overlay"
            : (st.paged && mxs < st.pool_first) ? "page map" : "snapshot",
            mean > 0 ? mx / mean : 0);
     {

@@ -97,8 +97,8 @@ static inline int bench_cflash_init(bench_cflash *w, ks_flash *f, ks_flash_emu *
 }
 
 /*
- * The store configuration of the benches on flash f: 2 metadata and 4
- * audit sectors, the overlay, a 64 KiB work buffer, an index of index_cap
+ * The store configuration of the benches on flash f: 2 metadata sectors a
+ * block (layout 4: a ring of eight blocks), 4 audit sectors, the overlay, a 64 KiB work buffer, an index of index_cap
  * key ids, and layout 1, 2 (sector map) or 3 (sector map and erase
  * counts). The tables are static: one store per bench process. 0, or -1
  * when an allocation fails.
@@ -136,6 +136,13 @@ static inline int bench_store_cfg(ks_store_cfg *cfg, ks_flash *f, const ks_crypt
     cfg->vmap_cap = KS_STORE_VMAP_LEN(sectors, f->sector_size, cfg->overlay_sectors);
     if (layout >= 4 && !(cfg->vmap = calloc(cfg->vmap_cap, sizeof *cfg->vmap)))
         return -1;
+    /* layout 4: the metadata a ring of eight blocks (docs/store.md, "The
+     * metadata ring": sized for these benches' compaction rate);
+     * KS_BENCH_META_BLOCKS=2 gives the pair of older images */
+    if (layout >= 4)
+        cfg->meta_blocks = getenv("KS_BENCH_META_BLOCKS")
+                               ? (uint32_t)strtoul(getenv("KS_BENCH_META_BLOCKS"), NULL, 10)
+                               : 8u;
     return 0;
 }
 

@@ -22,6 +22,9 @@ ks_add_unit(test_store_life ${CMAKE_SOURCE_DIR}/tests/test_store_life.c)
 # Layout 4's root sector (issue 18, device-wide levelling): the codec's exact
 # round trip and every damaged root refused.
 ks_add_unit(test_store_root ${CMAKE_SOURCE_DIR}/tests/test_store_root.c)
+# The metadata ring: round every block, the image's block count at mount,
+# the geometry from any block (docs/store.md, "The metadata ring").
+ks_add_unit(test_store_ring ${CMAKE_SOURCE_DIR}/tests/test_store_ring.c)
 # The page fence index (issue 18): follows every commit, answers exactly as
 # the map path under page damage, and survives spoilt RAM.
 ks_add_unit(test_store_pidx ${CMAKE_SOURCE_DIR}/tests/test_store_pidx.c)
@@ -30,7 +33,7 @@ add_test(NAME store_layers COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/store_layer
          ${CMAKE_SOURCE_DIR}/src/core)
 # Layout 1 (two contiguous snapshot areas: every image written before issue
 # 18's paged snapshots) keeps working: the same tests on it.
-foreach(t test_store test_store_fallback test_store_wear test_store_pidx)
+foreach(t test_store test_store_fallback test_store_wear test_store_pidx test_store_ring)
   add_test(NAME ${t}_layout1 COMMAND ${t})
   set_tests_properties(${t}_layout1 PROPERTIES ENVIRONMENT
                        "KS_STORE_TEST_LAYOUT=1;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
@@ -44,7 +47,7 @@ endforeach()
 # from the pool through a root sector per commit) runs the store's tests, the
 # power-cut and every-bit flip sweeps and the accelerated life included.
 foreach(t test_store test_store_fallback test_store_wear test_store_overlay test_store_pagemap
-          test_store_powerloss test_store_bitflip test_store_life test_store_pidx)
+          test_store_powerloss test_store_bitflip test_store_life test_store_pidx test_store_ring)
   add_test(NAME ${t}_layout4 COMMAND ${t})
   set_tests_properties(${t}_layout4 PROPERTIES TIMEOUT 900 ENVIRONMENT
                        "KS_STORE_TEST_LAYOUT=4;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
@@ -59,4 +62,12 @@ foreach(l 1 2)
     set_tests_properties(${t}_layout${l} PROPERTIES TIMEOUT 600 ENVIRONMENT
                          "KS_STORE_TEST_LAYOUT=${l};KS_STORE_BITFLIP_STEP=8;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
   endforeach()
+endforeach()
+# Layout 4 with a metadata ring of four blocks (docs/store.md, "The metadata
+# ring"): the store's tests, the power-cut sweep over every write point (a
+# compaction round the ring's end included) and the bit-flip sweep.
+foreach(t test_store test_store_overlay test_store_powerloss test_store_bitflip)
+  add_test(NAME ${t}_ring4 COMMAND ${t})
+  set_tests_properties(${t}_ring4 PROPERTIES TIMEOUT 900 ENVIRONMENT
+                       "KS_STORE_TEST_LAYOUT=4;KS_STORE_TEST_RING=4;KS_STORE_BITFLIP_STEP=8;KS_TESTDATA=${KS_TESTDATA};KS_BIN=${CMAKE_BINARY_DIR}/bin")
 endforeach()

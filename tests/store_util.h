@@ -65,12 +65,24 @@ typedef struct st_fix {
     uint32_t nprobe;
 } st_fix;
 
+/* KS_STORE_TEST_RING=K (3..5): a metadata ring of K blocks (docs/store.md,
+ * "The metadata ring"); the device grows by the blocks it adds, so every
+ * other region keeps its size. 2 (two blocks) otherwise. */
+static inline uint32_t st_ring(void)
+{
+    const char *r = getenv("KS_STORE_TEST_RING");
+    uint32_t k = r ? (uint32_t)atoi(r) : 2u;
+    return k >= 3 && k <= 5 ? k : 2u;
+}
+#define ST_RING_EXTRA ((st_ring() - 2u) * ST_META)
+
 static inline void st_cfg(st_fix *f)
 {
     memset(&f->cfg, 0, sizeof f->cfg);
     f->cfg.flash = &f->emu.flash;
     f->cfg.crypto = &f->c;
     f->cfg.meta_sectors = ST_META;
+    f->cfg.meta_blocks = st_ring();
     f->cfg.audit_sectors = ST_AUDIT;
     f->cfg.counters = f->counters;
     f->cfg.counter_cap = ST_COUNTERS;
@@ -252,7 +264,7 @@ static inline void st_fixture(st_fix *f)
         kt_record(&f->c, 500 + i, rec);
         memcpy(f->probe[f->nprobe++], rec, KS_KEYID_SIZE);
     }
-    assert_int_equal(ks_flash_emu_init(&f->emu, ST_SECTOR, ST_SECTORS, ST_PROG, 0xFF), 0);
+    assert_int_equal(ks_flash_emu_init(&f->emu, ST_SECTOR, ST_SECTORS + ST_RING_EXTRA, ST_PROG, 0xFF), 0);
     st_cfg(f);
 }
 
@@ -260,7 +272,8 @@ static inline void st_fixture(st_fix *f)
 static inline void st_overlay(st_fix *f, uint32_t cap)
 {
     ks_flash_emu_close(&f->emu);
-    assert_int_equal(ks_flash_emu_init(&f->emu, ST_SECTOR, ST_SECTORS + ST_OVL, ST_PROG, 0xFF), 0);
+    assert_int_equal(ks_flash_emu_init(&f->emu, ST_SECTOR, ST_SECTORS + ST_OVL + ST_RING_EXTRA, ST_PROG,
+                                       0xFF), 0);
     f->cfg.overlay_sectors = ST_OVL;
     f->cfg.overlay = f->ovl;
     f->cfg.overlay_cap = cap;

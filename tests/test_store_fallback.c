@@ -10,6 +10,8 @@
  */
 #include "store_util.h"
 
+#include "../src/core/ks_store_root.h"
+
 static st_fix F;
 
 static void key_of(uint32_t n, uint8_t id[KS_KEYID_SIZE])
@@ -45,6 +47,49 @@ static uint32_t slot_addr(uint32_t slot)
     uint32_t per = ST_SECTOR / F.st.meta_slot_size;
     uint32_t sector = F.st.meta_block * ST_META + slot / per;
     return sector * ST_SECTOR + (slot % per) * F.st.meta_slot_size;
+}
+
+/* Layout 4: the fallback's root, rewritten with a valid CRC, names the
+ * applied state's root sector as one of its map sectors. The mount reports
+ * KSE-301 at that sector, keeps answering from the applied state (checked
+ * whole), and does not use the fallback. */
+static void test_root_shared(void **state)
+{
+    (void)state;
+    uint8_t before[32], after[32];
+    st_fixture(&F);
+    st_base(&F);
+    if (!F.st.levelled) {
+        st_free(&F);
+        skip();
+    }
+    assert_int_equal(delta(F.delta, F.delta_len), 0); /* a fold: v2 over v1 */
+    unsigned a = F.st.cur.area, o = a ^ 1u;
+    ks_store_commit fb = F.st.last[o];
+    assert_true(fb.valid && fb.rooted && F.st.cur.rooted);
+    assert_int_equal(st_mount(&F), KS_OK); /* disjoint as written */
+    st_digest(&F, before);
+
+    uint8_t *r = F.emu.mem + (F.st.pool_first + fb.root) * ST_SECTOR;
+    uint32_t len = ks__root_bytes(ks_ld32(r + 4) + ks_ld32(r + 8));
+    assert_true(ks_ld32(r + 4) > 0);
+    ks_st32(r + KS_ROOT_HDR, F.st.cur.root);
+    ks_st32(r + len - 4, ks_crc32c(ks__root_seed(fb.gen, fb.ovl_gen), r, len - 4));
+
+    ks_diag d = {0, 0, NULL};
+    assert_int_equal(ks_store_mount(&F.st, &F.cfg, &d), KS_E_STORE_CORRUPT);
+    assert_non_null(d.what);
+    assert_string_equal(d.what, "root.shared");
+    assert_int_equal(d.offset, (F.st.pool_first + F.st.cur.root) * ST_SECTOR);
+    assert_int_equal(F.st.cur.area, a);
+    assert_int_equal(F.st.hdr.version, 2);
+    assert_false(F.st.last[o].valid);
+    st_digest(&F, after);
+    assert_memory_equal(before, after, 32);
+    /* a full install writes a new state; the next mount is clean */
+    assert_int_equal(st_install(&F, F.snap3, F.n3), 0);
+    assert_int_equal(st_mount(&F), KS_OK);
+    st_free(&F);
 }
 
 /* v1 in area 0, delta to v2 folds into area 1, delta to v3 folds into
@@ -314,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_shared_page_damage),
         cmocka_unit_test(test_lost_commit),
         cmocka_unit_test(test_superseded_slot_repair),
+        cmocka_unit_test(test_root_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

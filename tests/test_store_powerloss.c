@@ -48,6 +48,19 @@ static void prep_meta_full(st_fix *f)
     }
 }
 
+/* A metadata ring: compactions until the last block is in charge, then
+ * full, so the next append compacts round the ring's end into block 0. */
+static void prep_ring_wrap(st_fix *f)
+{
+    ks_counter c;
+    st_base(f);
+    for (uint32_t i = 0; f->st.meta_block != f->cfg.meta_blocks - 1 ||
+                         f->st.meta_head < f->st.meta_slots; i++) {
+        st_counter(&c, 1, 200 + i % 4);
+        assert_int_equal(ks_store_counter_put(&f->st, &c), 0);
+    }
+}
+
 static void prep_audit_edge(st_fix *f)
 {
     uint8_t pl[KS_AUDIT_PAYLOAD];
@@ -283,6 +296,11 @@ static void test_ovl_install(void **state)
     ovl_modes("ovl-install", ST_OVL_CAP, prep_ovl, op_install3);
 }
 static void test_gc(void **state) { (void)state; all_modes("gc(compact)", prep_meta_full, op_counter); }
+static void test_gc_wrap(void **state)
+{
+    (void)state;
+    all_modes("gc(compact round the ring)", prep_ring_wrap, op_counter);
+}
 
 int main(void)
 {
@@ -291,7 +309,7 @@ int main(void)
         cmocka_unit_test(test_delta_tree), cmocka_unit_test(test_counter),
         cmocka_unit_test(test_settings), cmocka_unit_test(test_audit),
         cmocka_unit_test(test_audit_wrap), cmocka_unit_test(test_ack),
-        cmocka_unit_test(test_gc),
+        cmocka_unit_test(test_gc), cmocka_unit_test(test_gc_wrap),
         cmocka_unit_test(test_ovl_append), cmocka_unit_test(test_ovl_append2),
         cmocka_unit_test(test_ovl_fold), cmocka_unit_test(test_ovl_install),
     };

@@ -189,7 +189,17 @@ typedef struct ks_store_cfg {
      */
     uint64_t *page_index;
     uint32_t page_index_cap;
+    /*
+     * Metadata blocks used in turn (docs/store.md, "The metadata ring"):
+     * 0 or 2 = the two blocks of every older image; 3..KS_STORE_META_BLOCKS_MAX
+     * = a ring, each block erased once every meta_blocks compactions (the
+     * SUPER records it; meta_blocks * meta_sectors <= 255). Read at format;
+     * at mount the image's SUPER has the last word.
+     */
+    uint32_t meta_blocks;
 } ks_store_cfg;
+#define KS_STORE_META_BLOCKS_MAX 16u
+#define KS_STORE_RC_RECENT 16u /* roots whose erase counts the next root carries */
 #define KS_STORE_SECTOR_MAP_BYTES(sector_count) (((sector_count) + 7u) / 8u)
 /* The overlay's sectors and two maps of 20 bytes a pool sector plus the
  * erase-count table (64 bytes per 15 sectors, below 25 bytes a sector). */
@@ -305,7 +315,7 @@ typedef struct ks_store {
     uint32_t retired[KS_STORE_RETIRED_MAX], retired_n;       /* pool sectors that failed: never used again */
 
     /* metadata log */
-    uint8_t meta_block;            /* active block, 0 or 1 */
+    uint8_t meta_block;            /* active block, 0 .. cfg.meta_blocks - 1 */
     uint64_t meta_epoch;
     uint32_t meta_head;            /* next free slot in the active block */
     uint64_t seq;                  /* last sequence number used (any record) */
@@ -352,6 +362,9 @@ typedef struct ks_store {
     uint64_t audit_first_seq;      /* oldest entry held, as of the last scan */
 
     ks_store_wear wear;            /* erase and program accounting (ks_store_wear.c) */
+    /* layout 4: pool sectors taken as roots since the last map, oldest
+     * first (their counts ride in the next root: ks_store_rootcnt.c) */
+    uint32_t rc_recent[KS_STORE_RC_RECENT], rc_recent_n;
 } ks_store;
 
 /* ----- lifecycle ----- */
@@ -408,6 +421,7 @@ void ks_store_mark_damaged(ks_store *st, const ks_diag *d);
 typedef struct ks_store_geom {
     uint32_t sector_size, sector_count, prog_size;
     uint32_t meta_sectors, audit_sectors, overlay_sectors, counter_cap;
+    uint32_t meta_blocks; /* 2, or the ring's blocks */
     uint8_t erase_value;
     int has_counter_cap;
 } ks_store_geom;
@@ -536,7 +550,7 @@ typedef struct ks_store_info {
     uint64_t audit_first, audit_last, audit_acked;  /* first = oldest held, 0 none */
     uint32_t audit_capacity;                        /* entries the ring holds */
     uint32_t area_sectors, area_capacity;           /* records one area holds */
-    uint32_t meta_sectors, audit_sectors;
+    uint32_t meta_sectors, audit_sectors, meta_blocks;
     uint32_t overlay_sectors, overlay_entries;      /* entries: in the applied overlay */
     uint32_t deny_count, deny_cap;                  /* changed-keys list */
     uint64_t deny_all;                              /* version of an all-keys change */

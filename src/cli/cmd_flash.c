@@ -282,6 +282,7 @@ static int flash_inspect(cli_ctx *cx, int argc, char **argv)
     cli_set_u64(lay, "sector_count", im.emu.flash.sector_count);
     cli_set_u64(lay, "prog_size", im.emu.flash.prog_size);
     cli_set_u64(lay, "meta_sectors", in.meta_sectors);
+    cli_set_u64(lay, "meta_blocks", in.meta_blocks);
     cli_set_u64(lay, "audit_sectors", in.audit_sectors);
     cli_set_u64(lay, "area_sectors", in.area_sectors);
     cli_set_u64(lay, "area_capacity", in.area_capacity);

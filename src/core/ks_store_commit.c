@@ -89,6 +89,8 @@ int ks__commit(ks_store *st, const ks_store_commit *c_in, int full, const ks_del
      * free from now on; the fallback shares the rest). */
     if (st->paged && new_base)
         (void)ks__pool_rebuild(st);
+    if (st->levelled && new_base && c.rooted)
+        ks__rootcnt_new_base(st, c.root);
     return KS_OK;
 }
 

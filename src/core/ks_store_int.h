@@ -36,6 +36,7 @@ enum ks_meta_type {
 #define KS_SUPER_SIZE 32
 #define KS_SUPER_OVL_SIZE 36     /* SUPER of a store with an overlay (older images) */
 #define KS_SUPER_GEOM_SIZE 40    /* SUPER naming the counter table too (ks_store_probe) */
+#define KS_SUPER_RING_SIZE 44    /* and the metadata ring's block count (only when > 2) */
 #define KS_END_SIZE 16
 #define KS_WEAR_SIZE1 124  /* wear counts of a layout 1 store (seven regions) */
 #define KS_WEAR_SIZE 140   /* since layout 2: the page pool's counts and cursor appended */
@@ -106,6 +107,27 @@ uint32_t ks__area_addr(const ks_store *st, unsigned area);
 /* ----- metadata (ks_store_meta.c) ----- */
 int ks__meta_append(ks_store *st, ks_rec *r);
 int ks__meta_compact(ks_store *st);
+/* Layout 4, at mount: 1 and *shared when commits a and b (both bound) name
+ * one pool sector between their roots, maps and overlay halves. */
+int ks__root_shared(const ks_store *st, const ks_store_commit *a, const ks_store_commit *b,
+                    uint32_t *shared);
+/* ----- layout 4: the counts a root carries (ks_store_rootcnt.c) ----- */
+/* Notes pool sector s taken as a root. */
+void ks__rootcnt_taken(ks_store *st, uint32_t s);
+/* After a new base's COMMIT: only its root is newer than its map. */
+void ks__rootcnt_new_base(ks_store *st, uint32_t root);
+/* Appends c's count list to the root encoded in b (its CRC ends at off),
+ * within cap bytes; returns where the root now ends. */
+uint32_t ks__rootcnt_encode(ks_store *st, const ks_store_commit *c, uint8_t *b, uint32_t off,
+                            uint32_t cap);
+/* At mount: raises the counts c's root lists (after ks__cnt_load). */
+int ks__rootcnt_load(ks_store *st, const ks_store_commit *c);
+/* ----- the metadata ring (ks_store_ring.c) ----- */
+/* The blocks an image's SUPER names (2 when it names none), read from the
+ * first SUPER that checks in slot 0 of the first blocks; 0 when none does. */
+uint32_t ks__ring_probe(const ks_store *st);
+/* Erases block b for a compaction; KS_E_IO when one of its sectors fails. */
+int ks__ring_erase(ks_store *st, unsigned b);
 /* After damage in the metadata log (META_DAMAGED): compacts the live state
  * into the other block and erases the damaged one. */
 int ks__meta_repair(ks_store *st);

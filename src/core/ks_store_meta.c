@@ -102,6 +102,10 @@ static void super_encode(const ks_store *st, uint64_t epoch, ks_rec *r)
     r->payload[26] = f->erase_value;
     r->payload[27] = (uint8_t)st->cfg.meta_sectors;
     ks_st32(r->payload + 28, st->cfg.audit_sectors);
+    if (st->cfg.meta_blocks > 2) { /* a ring; two-block images keep their 40 bytes */
+        r->len = KS_SUPER_RING_SIZE;
+        ks_st32(r->payload + 40, st->cfg.meta_blocks);
+    }
 }
 
 uint32_t ks__compact_slots(const ks_store *st)
@@ -142,7 +146,7 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
     switch (r->type) {
     case KS_MT_SUPER:
         if ((r->len != KS_SUPER_SIZE && r->len != KS_SUPER_OVL_SIZE &&
-             r->len != KS_SUPER_GEOM_SIZE) ||
+             r->len != KS_SUPER_GEOM_SIZE && r->len != KS_SUPER_RING_SIZE) ||
             memcmp(p, "KSST", 4) != 0 ||
             ks_ld32(p + 4) < KS_STORE_LAYOUT_VERSION || ks_ld32(p + 4) > KS_STORE_LAYOUT_LEVELLED)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.version");
@@ -165,7 +169,8 @@ int ks__meta_apply(ks_store *st, const ks_rec *r, ks_diag *d)
         if (ks_ld32(p + 16) != f->sector_size || ks_ld32(p + 20) != f->sector_count ||
             ks_ld16(p + 24) != f->prog_size || p[26] != f->erase_value ||
             p[27] != st->cfg.meta_sectors || ks_ld32(p + 28) != st->cfg.audit_sectors ||
-            (r->len >= KS_SUPER_OVL_SIZE ? ks_ld32(p + 32) : 0) != st->cfg.overlay_sectors)
+            (r->len >= KS_SUPER_OVL_SIZE ? ks_ld32(p + 32) : 0) != st->cfg.overlay_sectors ||
+            (r->len >= KS_SUPER_RING_SIZE ? ks_ld32(p + 40) : 2u) != st->cfg.meta_blocks)
             return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry");
         return KS_OK;
     case KS_MT_END:
@@ -278,17 +283,16 @@ static int put(ks_store *st, unsigned block, uint32_t *head, ks_rec *r)
     }
 }
 
-int ks__meta_compact(ks_store *st)
+/* Builds the live state into block nb (erased first); it takes charge at END. */
+static int compact_into(ks_store *st, unsigned nb)
 {
-    unsigned nb = st->meta_block ^ 1u;
     uint32_t head = 0;
     uint64_t epoch = st->meta_epoch + 1;
     ks_rec r;
     int err;
 
-    for (uint32_t s = 0; s < st->cfg.meta_sectors; s++)
-        if ((err = ks__erase(st, nb * st->cfg.meta_sectors + s)) != 0)
-            return err;
+    if ((err = ks__ring_erase(st, nb)) != 0)
+        return err;
 
     super_encode(st, epoch, &r);
     r.flags = KS_RF_COMPACT;
@@ -372,6 +376,23 @@ int ks__meta_compact(ks_store *st)
     return KS_OK;
 }
 
+int ks__meta_compact(ks_store *st)
+{
+    uint32_t k = st->cfg.meta_blocks;
+    int err = KS_E_IO;
+
+    /* The block after the one in charge; in a ring (k > 2), a block that
+     * fails an erase or a program is passed over for the next, never the
+     * one in charge: it stays intact until the new block's END. With two
+     * blocks there is no other, and the failure is the compaction's. */
+    for (uint32_t i = 1; i < k; i++) {
+        err = compact_into(st, (st->meta_block + i) % k);
+        if (err != KS_E_IO || k == 2)
+            return err;
+    }
+    return err;
+}
+
 int ks__meta_repair(ks_store *st)
 {
     int err;
@@ -387,9 +408,11 @@ int ks__meta_repair(ks_store *st)
      * in charge. */
     if ((err = ks__meta_compact(st)) != 0)
         return err;
-    for (uint32_t s = 0; s < st->cfg.meta_sectors; s++)
-        if ((err = ks__erase(st, old * st->cfg.meta_sectors + s)) != 0)
-            return err;
+    /* A ring leaves it for its turn: erasing out of turn would break the
+     * ring's even wear (and its counts), and nothing reads a block that is
+     * not in charge but the mount's epoch scan. */
+    if (st->cfg.meta_blocks == 2 && (err = ks__ring_erase(st, old)) != 0)
+        return err;
     st->flags &= ~(unsigned)KS_STORE_F_META_DAMAGED;
     if (st->damage.what && st->damage.what[0] == 'm' && st->damage.what[1] == 'e' &&
         st->damage.what[2] == 't' && st->damage.what[3] == 'a') {

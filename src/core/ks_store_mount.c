@@ -39,14 +39,18 @@ static int layout(ks_store *st, const ks_store_cfg *cfg)
         st->cfg.meta_sectors = KS_STORE_META_SECTORS_DEFAULT;
     if (!st->cfg.audit_sectors)
         st->cfg.audit_sectors = KS_STORE_AUDIT_SECTORS_DEFAULT;
-    if (st->cfg.meta_sectors > 255 || st->cfg.audit_sectors < 2)
+    if (!st->cfg.meta_blocks)
+        st->cfg.meta_blocks = 2;
+    if (st->cfg.meta_sectors > 255 || st->cfg.audit_sectors < 2 || st->cfg.meta_blocks < 2 ||
+        st->cfg.meta_blocks > KS_STORE_META_BLOCKS_MAX ||
+        st->cfg.meta_blocks * st->cfg.meta_sectors > 255)
         return KS_E_INVAL;
 
     st->meta_slot_size = ks__align(KS_META_AREA, f->prog_size) + f->prog_size;
     st->meta_slots = st->cfg.meta_sectors * (f->sector_size / st->meta_slot_size);
     st->audit_slot_size = ks__align(KS_AUDIT_AREA, f->prog_size) + f->prog_size;
     st->audit_slots = f->sector_size / st->audit_slot_size;
-    st->audit_first = 2 * st->cfg.meta_sectors;
+    st->audit_first = st->cfg.meta_blocks * st->cfg.meta_sectors;
     /* The overlay: two halves, used in turn (see ks_store_ovl.c), and a
      * RAM table to go with it. */
     if (st->cfg.overlay_sectors &&
@@ -83,8 +87,12 @@ int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust
     if (err)
         return err;
     /* The fixed regions (layout 4: metadata and audit ring only; its
-     * overlay and maps are pool sectors, erased when taken). */
-    for (uint32_t s = 0; s < (st->levelled ? st->pool_first : st->area_first[0]); s++)
+     * overlay and maps are pool sectors, erased when taken), but for
+     * metadata block 0: the compaction below erases it before it writes,
+     * and a second erase here would make its sectors the device's most
+     * erased from the start. */
+    for (uint32_t s = st->cfg.meta_sectors;
+         s < (st->levelled ? st->pool_first : st->area_first[0]); s++)
         if ((err = ks__erase(st, s)) != 0)
             return err;
     if (st->counted) /* nothing in the pool counted yet */
@@ -93,7 +101,7 @@ int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust
         st->trust = *trust;
     else
         memset(&st->trust, 0, sizeof st->trust);
-    st->meta_block = 1;   /* the compaction below writes block 0, epoch 1 */
+    st->meta_block = (uint8_t)(st->cfg.meta_blocks - 1); /* the compaction writes block 0, epoch 1 */
     st->meta_epoch = 0;
     if ((err = ks__meta_compact(st)) != 0)
         return err;
@@ -126,7 +134,8 @@ static int scan_block(ks_store *st, unsigned b, block_scan *bs)
         if (r.seq > bs->max_seq)
             bs->max_seq = r.seq;
         if ((r.type == KS_MT_SUPER && (r.len == KS_SUPER_SIZE || r.len == KS_SUPER_OVL_SIZE ||
-                                       r.len == KS_SUPER_GEOM_SIZE)) ||
+                                       r.len == KS_SUPER_GEOM_SIZE ||
+                                       r.len == KS_SUPER_RING_SIZE)) ||
             (r.type == KS_MT_END && (r.len == KS_END_SIZE || r.len == KS_END_WEAR_SIZE ||
                                      r.len == KS_END_WEAR_SIZE1))) {
             bs->epoch = ks_ld64(r.payload + (r.type == KS_MT_SUPER ? 8 : 0));
@@ -164,27 +173,44 @@ static void use_commit(ks_store *st, const ks_store_commit *c)
 
 int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
 {
-    block_scan bs[2];
+    block_scan bs;
     ks_rec r;
-    int err, cls;
-    unsigned b;
+    int err, cls, nonempty = 0, found = 0;
+    unsigned b = 0;
+    uint64_t max_seq = 0, epoch = 0;
 
     if ((err = layout(st, cfg)) != 0)
         return ks_fail(d, err, 0, "store geometry");
-    for (b = 0; b < 2; b++)
-        if ((err = scan_block(st, b, &bs[b])) != 0)
+    /* The image says how many metadata blocks it has (a ring, or two). */
+    uint32_t ring = ks__ring_probe(st);
+    if (ring && ring != st->cfg.meta_blocks) {
+        ks_store_cfg c = *cfg;
+        c.meta_blocks = ring;
+        if ((err = layout(st, &c)) != 0)
+            return ks_fail(d, KS_E_FORMAT, 0, "store.super.geometry: metadata ring");
+    }
+    /* The complete block with the highest epoch is in charge. */
+    for (unsigned i = 0; i < st->cfg.meta_blocks; i++) {
+        if ((err = scan_block(st, i, &bs)) != 0)
             return ks_fail(d, err, 0, "reading the metadata blocks");
-    int ok0 = bs[0].complete && bs[0].has_epoch, ok1 = bs[1].complete && bs[1].has_epoch;
-    if (!ok0 && !ok1) {
-        if (!bs[0].nonempty && !bs[1].nonempty)
+        nonempty |= bs.nonempty;
+        if (bs.max_seq > max_seq)
+            max_seq = bs.max_seq;
+        if (bs.complete && bs.has_epoch && (!found || bs.epoch > epoch)) {
+            found = 1;
+            b = i;
+            epoch = bs.epoch;
+        }
+    }
+    if (!found) {
+        if (!nonempty)
             return ks_fail(d, KS_E_NOTFOUND, 0, "no store on this device: format it");
         ks__damage(st, 0, "meta.block", KS_STORE_F_NEED_FULL | KS_STORE_F_META_DAMAGED);
         return ks_fail(d, KS_E_STORE_CORRUPT, 0, "meta.block: no complete metadata block");
     }
-    b = (ok0 && (!ok1 || bs[0].epoch > bs[1].epoch)) ? 0u : 1u;
     st->meta_block = (uint8_t)b;
-    st->meta_epoch = bs[b].epoch;
-    st->seq = bs[0].max_seq > bs[1].max_seq ? bs[0].max_seq : bs[1].max_seq;
+    st->meta_epoch = epoch;
+    st->seq = max_seq;
 
     /* Replay the chosen block in slot (= sequence) order. */
     uint64_t valid_seq = 0, doubt_seq = 0;
@@ -259,12 +285,29 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
     for (int i = 0; i < 2 && st->levelled; i++)
         if (st->last[i].valid && !bound[i])
             (void)ks__root_bind(st, &st->last[i], 0);
+    /* Two states never share a root, map or overlay sector (each write
+     * takes sectors no committed state names). If the fallback names one
+     * the applied state (checked whole) uses, the fallback's root is
+     * wrong: KSE-301 at that sector, and the fallback is not used (nor
+     * kept from the allocator) - a full install writes a new one. */
+    if (st->levelled && st->cur.valid && st->last[st->cur.area ^ 1u].valid) {
+        ks_store_commit *o = &st->last[st->cur.area ^ 1u];
+        uint32_t s;
+        if (ks__root_shared(st, &st->cur, o, &s)) {
+            ks__damage(st, (st->pool_first + s) * st->cfg.flash->sector_size, "root.shared", 0);
+            memset(o, 0, sizeof *o);
+        }
+    }
     /* Which page sectors the applied snapshot uses (damage there is
      * recorded; a full install then repairs it). */
     if (st->paged)
         (void)ks__pool_rebuild(st);
     if (st->counted) { /* each pool sector's erases, from the newest map */
         ks__cnt_load(st);
+        /* layout 4: the counts of sectors erased after the map (the
+         * applied root lists them) */
+        if (st->levelled && st->cur.valid)
+            (void)ks__rootcnt_load(st, &st->cur);
         ks__cnt_minmax(st);
     }
     /* A record lost after the applied commit may have been a newer commit
@@ -368,6 +411,7 @@ void ks_store_get_info(ks_store *st, ks_store_info *o)
     o->area_sectors = st->area_sectors;
     o->area_capacity = ks_store_area_capacity(st);
     o->meta_sectors = st->cfg.meta_sectors;
+    o->meta_blocks = st->cfg.meta_blocks;
     o->audit_sectors = st->cfg.audit_sectors;
     o->overlay_sectors = st->cfg.overlay_sectors;
     o->overlay_entries = st->cur.ovl_gen && st->ovl_ok ? st->ovl_n : 0;

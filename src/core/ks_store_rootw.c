@@ -135,10 +135,14 @@ int ks__root_write(ks_store *st, ks_store_commit *c)
                         ks__root_seed(c->gen, c->ovl_gen));
     if (n <= 0)
         return KS_E_INVAL; /* a virtual sector the state reads is unbound */
-    len = ks__align((uint32_t)n, f->prog_size);
     for (int tries = 0;; tries++) {
         if ((err = take(st, &s)) != 0)
             return err;
+        /* The counts of the sectors erased since the map, this one's
+         * (just erased) included. */
+        ks__rootcnt_taken(st, s);
+        memset(b + n, f->erase_value, ss - (uint32_t)n);
+        len = ks__align(ks__rootcnt_encode(st, c, b, (uint32_t)n, ss), f->prog_size);
         if ((err = ks__prog(st, (st->pool_first + s) * ss, b, len)) == KS_OK)
             break;
         if (err != KS_E_IO || tries == 2 || !retire(st, s))
@@ -186,4 +190,47 @@ int ks__root_bind(ks_store *st, const ks_store_commit *c, int report)
     for (uint32_t i = o; c->ovl_gen && i < st->ovl_half_sectors; i++)
         st->cfg.vmap[ov + i] = KS_ROOT_NONE;
     return KS_OK;
+}
+
+/* The pool sectors commit c names (its root, its map's, its half's), in
+ * list order; i past the end gives KS_ROOT_NONE. */
+static uint32_t named(const ks_store *st, const ks_store_commit *c, uint32_t i)
+{
+    uint32_t mv, m, ov, o;
+    ks__root_extent(st, c, &mv, &m, &ov, &o);
+    if (i == 0)
+        return c->root;
+    if (--i < m && i < st->area_sectors)
+        return st->cfg.vmap[mv + i];
+    i -= m;
+    return i < o && i < st->ovl_half_sectors ? st->cfg.vmap[ov + i] : KS_ROOT_NONE;
+}
+
+int ks__root_shared(const ks_store *st, const ks_store_commit *a, const ks_store_commit *b,
+                    uint32_t *shared)
+{
+    uint32_t mv, m, ov, o, na, nb;
+
+    if (!a->rooted || !b->rooted)
+        return 0;
+    /* Two commits naming the same virtual half cannot be told apart in
+     * the bindings (the layout never does that: an epoch's half is not the
+     * fallback's); their roots and maps are still compared. */
+    int same_half = a->ovl_gen && b->ovl_gen && a->ovl_half == b->ovl_half;
+    ks__root_extent(st, a, &mv, &m, &ov, &o);
+    na = 1 + m + (same_half ? 0 : o);
+    ks__root_extent(st, b, &mv, &m, &ov, &o);
+    nb = 1 + m + (same_half ? 0 : o);
+    /* A few hundred sectors each, once per mount. */
+    for (uint32_t i = 0; i < na; i++) {
+        uint32_t s = named(st, a, i);
+        if (s >= st->pool_sectors)
+            continue;
+        for (uint32_t j = 0; j < nb; j++)
+            if (named(st, b, j) == s) {
+                *shared = s;
+                return 1;
+            }
+    }
+    return 0;
 }

@@ -22,9 +22,10 @@ uint32_t ks_store_wear_sectors(const ks_store *st, unsigned r)
 {
     uint32_t m = st->cfg.meta_sectors;
     switch (r) {
-    case 0:
+    case 0: /* a metadata ring (more than two blocks) is region 0 as a whole */
+        return st->cfg.meta_blocks > 2 ? st->cfg.meta_blocks * m : m;
     case 1:
-        return m;
+        return st->cfg.meta_blocks > 2 ? 0 : m;
     case 2:
         return st->cfg.audit_sectors;
     case 3:
@@ -83,9 +84,11 @@ void ks__wear_erase(ks_store *st, uint32_t sector)
             st->wear.last[r] = 0;
             return;
         }
-        if (r == 2) {
+        if (r == 2 || (r == 0 && st->cfg.meta_blocks > 2)) {
             /* The audit ring is erased in turn, from wherever its head is:
-             * no sector leads, the counts differ by at most one. */
+             * no sector leads, the counts differ by at most one. So is a
+             * metadata ring, block after block (a block passed over after
+             * a failure shifts the turn by one erase). */
             st->wear.first[r] = (st->wear.erases[r] + n - 1) / n;
             st->wear.last[r] = st->wear.erases[r] / n;
             return;
