@@ -78,13 +78,42 @@ static ctl_agent *agent(void)
     return a;
 }
 
-/* What the wire does to a body: keysupd parses the text the agent dumped. */
-static json_t *wire(json_t *body)
+/* What the wire does to a body: keysupd parses the text the agent dumped
+ * (into *text when asked). */
+static json_t *wire_text(json_t *body, char **text)
 {
     char *t = json_dumps(body, JSON_COMPACT);
     json_t *r = json_loads(t, 0, NULL);
-    free(t);
     assert_non_null(r);
+    if (text)
+        *text = t;
+    else
+        free(t);
+    return r;
+}
+static json_t *wire(json_t *body)
+{
+    return wire_text(body, NULL);
+}
+
+/* keysupd's completion, with its health text checked against the tree. */
+static json_t *complete(sup_hbrep *t, int64_t id, json_t *body, int *needed)
+{
+    char *bt = json_dumps(body, JSON_COMPACT), *text = NULL;
+    json_t *r = sup_hbrep_complete(t, id, body, bt, needed, &text), *back;
+    free(bt);
+    if (!r) {
+        assert_null(text);
+        return NULL;
+    }
+    /* the spliced text is the same report (and "report_elided") */
+    back = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(back);
+    assert_true(json_is_true(json_object_get(back, "report_elided")));
+    json_object_del(back, "report_elided");
+    assert_true(json_equal(back, r));
+    json_decref(back);
+    free(text);
     return r;
 }
 
@@ -98,7 +127,7 @@ static json_t *heartbeat(ctl_agent *a, sup_hbrep *t, json_t *report, int *was_sh
     *was_short = sup_hbrep_is_short(got);
     *retried = 0;
     if (*was_short) {
-        judged = sup_hbrep_complete(t, 7, got, &needed);
+        judged = complete(t, 7, got, &needed);
         if (!judged) {
             assert_int_equal(needed, 1);
             ans = json_pack("{s:{s:s}}", "error", "code", "KSE-123");
@@ -184,16 +213,16 @@ static void short_needs_a_held_report(void **st)
     assert_true(sup_hbrep_is_short(body));
     assert_null(json_object_get(body, "refusals")); /* only what moves */
     /* another controller, another hash, a restarted keysupd: needed */
-    assert_null(sup_hbrep_complete(t, 8, body, &needed));
+    assert_null(complete(t, 8, body, &needed));
     assert_int_equal(needed, 1);
     json_object_set_new(body, "report_hash", json_string(ROOT_A));
-    assert_null(sup_hbrep_complete(t, 7, body, &needed));
+    assert_null(complete(t, 7, body, &needed));
     assert_int_equal(needed, 1);
     json_object_set_new(body, "report_hash", json_string(held));
     sup_hbrep *fresh = sup_hbrep_new(10);
-    assert_null(sup_hbrep_complete(fresh, 7, body, &needed));
+    assert_null(complete(fresh, 7, body, &needed));
     assert_int_equal(needed, 1);
-    out = sup_hbrep_complete(t, 7, body, &needed);
+    out = complete(t, 7, body, &needed);
     assert_non_null(out);
     assert_true(json_equal(out, r));
     /* an error answer that is not KSE-123, or to a full report, changes nothing */

@@ -21,7 +21,7 @@ int api_hbrep_take(sup_req *rq, sup_resp *rs, api_hbrep *r)
             r->held[0] = '\0'; /* not held: no "report_held", the agent stays on full reports */
         return 0;
     }
-    r->own = sup_hbrep_complete(t, rq->ctrl_id, rq->json, &needed);
+    r->own = sup_hbrep_complete(t, rq->ctrl_id, rq->json, rq->body, &needed, &r->own_text);
     if (!r->own && needed) {
         api_error(rs, 409, "KSE-123", "keysupd holds no report under this report_hash (it "
                   "restarted, or is another instance): send the heartbeat with its full report");
@@ -29,8 +29,9 @@ int api_hbrep_take(sup_req *rq, sup_resp *rs, api_hbrep *r)
     }
     /* The health column keeps a report as a full heartbeat would have
      * left it: the completed one, clocks included (the sweep and the
-     * on-demand diagnosis read it from there). */
-    if (!r->own || !(r->own_text = json_dumps(r->own, JSON_COMPACT))) {
+     * on-demand diagnosis read it from there), as text spliced from the
+     * body and the held report's other members (sup_hbrep.h). */
+    if (!r->own || !r->own_text) {
         api_error(rs, 500, "INTERNAL", "out of memory completing the heartbeat's report");
         return -1;
     }

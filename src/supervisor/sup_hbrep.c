@@ -21,6 +21,10 @@ typedef struct ent {
     int64_t id;                   /* 0: an empty slot */
     uint8_t hash[SUP_HBREP_HASH];
     json_t *report;
+    /* The report's members that short bodies with the key set `keys` do
+     * not carry, as text: ",\"k\":v..." ("" when none). Made at the first
+     * short body; dropped with the report. */
+    char *keys, *rest;
 } ent;
 
 struct sup_hbrep {
@@ -44,8 +48,11 @@ void sup_hbrep_free(sup_hbrep *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->cap; i++)
+    for (size_t i = 0; i < t->cap; i++) {
         json_decref(t->e[i].report);
+        free(t->e[i].keys);
+        free(t->e[i].rest);
+    }
     free(t->e);
     pthread_mutex_destroy(&t->mu);
     free(t);
@@ -120,6 +127,9 @@ int sup_hbrep_hold(sup_hbrep *t, int64_t id, json_t *report, char held_hex[2 * S
         t->st.held++; /* a new id (a held one is replaced) */
     old = e->report;
     e->report = json_incref(report);
+    free(e->keys);
+    free(e->rest);
+    e->keys = e->rest = NULL;
     memcpy(e->hash, h, sizeof h);
     ks_hex(held_hex, h, sizeof h);
     rc = 1;
@@ -129,13 +139,124 @@ out:
     return rc;
 }
 
-json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, int *needed)
+/* body's member names, one per line: which of the held members it replaces. */
+static char *keys_of(json_t *body)
+{
+    const char *k;
+    json_t *v;
+    size_t n = 1, at = 0;
+    char *out;
+    json_object_foreach(body, k, v)
+        n += strlen(k) + 1;
+    if (!(out = malloc(n)))
+        return NULL;
+    json_object_foreach(body, k, v) {
+        size_t l = strlen(k);
+        memcpy(out + at, k, l);
+        out[at + l] = '\n';
+        at += l + 1;
+    }
+    out[at] = '\0';
+    return out;
+}
+
+/* held without body's members, as text after the opening brace: "" or
+ * ",\"k\":v,..." (the closing brace dropped). */
+static char *rest_of(json_t *held, json_t *body)
+{
+    json_t *c = json_copy(held), *v;
+    const char *k;
+    char *text, *out = NULL;
+    size_t n;
+    if (!c)
+        return NULL;
+    json_object_foreach(body, k, v)
+        json_object_del(c, k);
+    text = json_dumps(c, JSON_COMPACT);
+    json_decref(c);
+    if (!text)
+        return NULL;
+    n = strlen(text); /* "{...}" */
+    if (n >= 2 && (out = malloc(n))) {
+        if (n == 2) {
+            out[0] = '\0';
+        } else {
+            out[0] = ',';
+            memcpy(out + 1, text + 1, n - 2);
+            out[n - 1] = '\0';
+        }
+    }
+    free(text);
+    return out;
+}
+
+/* body_text up to its closing brace, then rest, then the brace; NULL when
+ * the text does not end an object or out of memory. */
+static char *splice(const char *body_text, const char *rest)
+{
+    const char *end = strrchr(body_text, '}');
+    size_t bl, rl = strlen(rest);
+    char *out;
+    if (!end)
+        return NULL;
+    bl = (size_t)(end - body_text);
+    if (!(out = malloc(bl + rl + 2)))
+        return NULL;
+    memcpy(out, body_text, bl);
+    memcpy(out + bl, rest, rl);
+    out[bl + rl] = '}';
+    out[bl + rl + 1] = '\0';
+    return out;
+}
+
+/* *text for a short body completed from held (reference taken): from the
+ * cached rest when its key set is body's, else made and cached. */
+static int text_for(sup_hbrep *t, int64_t id, json_t *held, json_t *body, const char *body_text,
+                    char **text)
+{
+    char *keys = keys_of(body), *rest = NULL;
+    ent *e;
+    if (!keys)
+        return -1;
+    pthread_mutex_lock(&t->mu);
+    e = find(t, id);
+    if (e->report == held && e->keys && strcmp(e->keys, keys) == 0) {
+        *text = splice(body_text, e->rest);
+        pthread_mutex_unlock(&t->mu);
+        free(keys);
+        return *text ? 0 : -1;
+    }
+    pthread_mutex_unlock(&t->mu);
+    /* the held report's text, once per report: outside the lock */
+    if (!(rest = rest_of(held, body))) {
+        free(keys);
+        return -1;
+    }
+    *text = splice(body_text, rest);
+    pthread_mutex_lock(&t->mu);
+    e = find(t, id);
+    if (e->report == held) { /* not replaced meanwhile */
+        free(e->keys);
+        free(e->rest);
+        e->keys = keys;
+        e->rest = rest;
+        keys = rest = NULL;
+    }
+    pthread_mutex_unlock(&t->mu);
+    free(keys);
+    free(rest);
+    return *text ? 0 : -1;
+}
+
+json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, const char *body_text,
+                           int *needed, char **text)
 {
     uint8_t h[SUP_HBREP_HASH];
-    json_t *held = NULL, *out, *v;
+    json_t *held = NULL, *out = NULL, *v;
     const char *k;
     ent *e;
     *needed = 0;
+    *text = NULL;
     if (!t || hash_of(body, h) != 0) {
         *needed = 1;
         return NULL;
@@ -153,19 +274,24 @@ json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, int *needed)
         *needed = 1;
         return NULL;
     }
+    if (text_for(t, id, held, body, body_text, text) != 0)
+        goto fail;
     /* Shallow: the members are shared with the held tree, which nobody
      * changes; only this object's own members are replaced. */
-    out = json_copy(held);
-    json_decref(held);
-    if (!out)
-        return NULL;
+    if (!(out = json_copy(held)))
+        goto fail;
     json_object_foreach(body, k, v) {
-        if (strcmp(k, "report_elided") != 0 && json_object_set(out, k, v) != 0) {
-            json_decref(out);
-            return NULL;
-        }
+        if (strcmp(k, "report_elided") != 0 && json_object_set(out, k, v) != 0)
+            goto fail;
     }
+    json_decref(held);
     return out;
+fail:
+    json_decref(out);
+    json_decref(held);
+    free(*text);
+    *text = NULL;
+    return NULL;
 }
 
 void sup_hbrep_stats_get(sup_hbrep *t, sup_hbrep_stats *out)

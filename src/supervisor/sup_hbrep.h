@@ -63,9 +63,15 @@ int sup_hbrep_hold(sup_hbrep *t, int64_t id, json_t *report, char held_hex[2 * S
  * The full report a short body stands for: a new object with the held
  * report's members, those of body put over them ("report_elided" left
  * out). NULL when no report is held for id under body's "report_hash" or
- * out of memory (*needed = 1 only in the first case).
+ * out of memory (*needed = 1 only in the first case). *text (malloc'd)
+ * gets the same report as text for the health column: body_text (the body
+ * as sent, which body was parsed from) with the held report's other
+ * members appended, so keysupd prints no report per heartbeat (the
+ * members' text is made once per held report). The text keeps
+ * "report_elided", which nothing reads.
  */
-json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, int *needed);
+json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, const char *body_text,
+                           int *needed, char **text);
 
 /* A consistent copy of the counters; zeros for NULL. */
 void sup_hbrep_stats_get(sup_hbrep *t, sup_hbrep_stats *out);
