@@ -40,6 +40,7 @@ enum ks_err {
     KS_E_SITE_UNREACHABLE = -120,  /* supervisor only: a site's controllers went offline together */
     KS_E_SUPERVISOR_BUSY = -121,   /* the supervisor shed the request: retry after the pause */
     KS_E_HB_SESSION_UNKNOWN = -122, /* keysupd holds no such heartbeat session: re-open it */
+    KS_E_HB_REPORT_NEEDED = -123, /* keysupd holds no report to complete a short heartbeat */
     KS_E_KEY_ABSENT = -200,
     KS_E_KEY_UNREADABLE = -201,
     KS_E_KEY_UNKNOWN = -202,

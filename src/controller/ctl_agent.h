@@ -238,6 +238,14 @@ typedef struct ctl_agent {
         uint32_t skip;           /* heartbeats without an offer (keysupd took none) */
         uint64_t opened, used, fallbacks; /* counters (keysup-sim's summary) */
     } hbs;
+    /* The report only when it changed (ctl_hbrep.c; docs/protocol.md):
+     * keysupd holds the report hashed held_hash when held is set (its
+     * verified answer said so). */
+    struct ctl_hbrep {
+        int held, sent;          /* sent: 0 no hash, 1 a full report with one, 2 a short one */
+        uint8_t held_hash[32], sent_hash[32];
+        uint64_t full, elided, needed; /* counters (keysup-sim's summary) */
+    } hbrep;
     /* the push path (ctl_watch.c): the wait of the watch in flight (its
      * request deadline, ctl_http.c), and no watch before this mono ms */
     uint32_t hold_s;

@@ -22,6 +22,7 @@
 
 #include "ctl_answer.h"
 #include "ctl_hbsess.h"
+#include "ctl_hbrep.h"
 #include "ctl_http.h"
 #include "ctl_tls.h"
 #include "ks_hex.h"
@@ -510,8 +511,17 @@ int ctl_heartbeat(ctl_agent *a)
     json_object_set_new(report, "lockout",
                         json_boolean(json_array_size(json_object_get(report, "lockouts")) > 0));
     ctl_hbsess_offer(a, report); /* when no session is open (ctl_hbsess.h) */
+    /* the report, or only what moved when keysupd holds the rest (ctl_hbrep.h) */
+    json_t *body = ctl_hbrep_body(a, report);
     int aerr = 0;
-    json_t *ans = ctl_answer_json(a, "POST", "/v1/device/heartbeat", report, &status, &aerr);
+    json_t *ans = ctl_answer_json(a, "POST", "/v1/device/heartbeat", body ? body : report,
+                                  &status, &aerr);
+    if (ctl_hbrep_retry(a, status, ans)) { /* 409 KSE-123: keysupd holds no report */
+        json_decref(ans);
+        ans = ctl_answer_json(a, "POST", "/v1/device/heartbeat", report, &status, &aerr);
+    }
+    ctl_hbrep_answer(a, status == 200 ? ans : NULL); /* ans is verified or NULL */
+    json_decref(body);
     json_decref(report);
     ctl_hbsess_accept(a, status == 200 ? ans : NULL); /* ans is verified or NULL */
     fault_powercut_check(a);

@@ -29,6 +29,7 @@ static const struct err_entry err_table[] = {
     {KS_E_SITE_UNREACHABLE, "SITE_UNREACHABLE", "many controllers of one site went offline together"},
     {KS_E_SUPERVISOR_BUSY, "SUPERVISOR_BUSY", "the supervisor shed the request; retry later"},
     {KS_E_HB_SESSION_UNKNOWN, "HB_SESSION_UNKNOWN", "the supervisor holds no such heartbeat session; a signed heartbeat opens one"},
+    {KS_E_HB_REPORT_NEEDED, "HB_REPORT_NEEDED", "the supervisor holds no report to complete a short heartbeat; send it in full"},
     {KS_E_KEY_ABSENT, "KEY_ABSENT", "no key presented"},
     {KS_E_KEY_UNREADABLE, "KEY_UNREADABLE", "key answered with malformed data"},
     {KS_E_KEY_UNKNOWN, "KEY_UNKNOWN", "key is not in the controller's database"},

@@ -79,6 +79,21 @@ static const ks_kse table[] = {
       "If keysup_hbsess_unknown_total climbs steadily without restarts, check that a load "
       "balancer keeps each controller on one keysupd, and keysup_hbsess_full_total.",
       NULL}},
+    {123, "HB_REPORT_NEEDED", KS_SEV_INFO, KS_AREA_COMMUNICATION,
+     "The supervisor holds no health report to complete a short heartbeat",
+     "A steady heartbeat may leave out its health report when the report has not changed, sending "
+     "only its clocks and a hash of the rest (docs/protocol.md, \"The report only when it "
+     "changed\"). keysupd keeps the last full report of each controller in memory only: after a "
+     "keysupd restart, on another keysupd of a PostgreSQL cluster, or when its table was full, it "
+     "cannot complete the short heartbeat and answers 409.",
+     "The controller sends the same heartbeat again at once with its full report, and keeps "
+     "sending full reports until keysupd confirms it holds one. Nothing is lost; keysupd counts "
+     "it in keysup_hbrep_needed_total.",
+     0, NULL,
+     {"Nothing: expected once per controller after every keysupd restart.",
+      "If keysup_hbrep_needed_total climbs steadily without restarts, check that a load balancer "
+      "keeps each controller on one keysupd.",
+      NULL}},
     {200, "KEY_ABSENT", KS_SEV_INFO, KS_AREA_KEY,
      "No key presented",
      "The action needs a key and none was presented, or it is not seated in the reader.",

@@ -24,6 +24,7 @@
 
 #include "api_devaudit.h"
 #include "api_hb.h"
+#include "api_hbrep.h"
 #include "sup_api.h"
 #include "sup_clone.h"
 #include "sup_cluster.h"
@@ -394,13 +395,17 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     size_t i;
     json_t *c, *ans;
     api_hbsess_offer offer;
+    api_hbrep rep = {0};
 
     memset(&h, 0, sizeof h);
     memset(&offer, 0, sizeof offer);
-    h.report = rq->json; /* the report as sent: api_hb_read reads what it knows */
-    /* The health column keeps the report as sent: the body, which the
-     * schema step parsed into h.report, not a second serialisation of it. */
-    h.text = h.report ? (char *)rq->body : NULL;
+    /* The report as sent (api_hb_read reads what it knows), or completed
+     * from the one held when it was left out; the health column keeps the
+     * body as sent, not a second serialisation of it (api_hbrep.h). */
+    if (api_hbrep_take(rq, rs, &rep) != 0)
+        goto cleanup;
+    h.report = rep.report;
+    h.text = rep.text;
     api_hb_read(rq, h.report, h.text, &h.in);
     if (!api_hb_fast(rq, &h.in, &h.cmds) && api_tx(rq, rs, hb_tx, &h) != 0)
         goto cleanup;
@@ -416,6 +421,7 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
         v = 0; /* nothing to sync to: see proto_refused */
     ks_hex(rh, root, KS_HASH_SIZE);
     api_hbsess_take_offer(rq, h.report, &offer); /* a signed report may open a session */
+    offer.report_held = rep.held[0] ? rep.held : NULL;
     if (json_array_size(h.cmds) == 0 && api_hb_answer(rq, rs, v, rh, &offer) == 0)
         goto hooks;
     ans = json_pack("{s:I,s:I,s:I,s:s,s:I,s:i,s:O}", "controller_id", (json_int_t)rq->ctrl_id,
@@ -430,6 +436,7 @@ hooks:
         rq->s->hooks.on_heartbeat(rq->s->hooks.ctx, rq->s, rq->ctrl_id, h.report);
 cleanup:
     json_decref(h.cmds);
+    api_hbrep_done(&rep);
 }
 
 /* ----- command acknowledgements ----- */

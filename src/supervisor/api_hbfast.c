@@ -136,6 +136,8 @@ void api_hb_offer_json(json_t *ans, const api_hbsess_offer *o)
     if (ans && o && o->ok)
         json_object_set_new(ans, "hb_session", json_pack("{s:s,s:s,s:i}", "id", o->id, "pk", o->pk,
                                                          "ttl", (int)o->ttl));
+    if (ans && o && o->report_held)
+        json_object_set_new(ans, "report_held", json_string(o->report_held));
 }
 
 int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_hex,
@@ -159,6 +161,9 @@ int api_hb_answer(sup_req *rq, sup_resp *rs, uint64_t version, const char *root_
         el += snprintf(extra + el, sizeof extra - (size_t)el,
                        ",\"hb_session\":{\"id\":\"%s\",\"pk\":\"%s\",\"ttl\":%u}", o->id, o->pk,
                        o->ttl);
+    if (o && o->report_held && el >= 0 && (size_t)el < sizeof extra)
+        el += snprintf(extra + el, sizeof extra - (size_t)el, ",\"report_held\":\"%s\"",
+                       o->report_held);
     if (el < 0 || (size_t)el >= sizeof extra)
         return -1;
     b = malloc(API_HB_ANSWER_MAX);

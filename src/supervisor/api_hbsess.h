@@ -25,6 +25,7 @@ typedef struct api_hbsess_offer {
     char id[2 * KS_HBS_SID + 1];
     char pk[2 * KS_HBS_PK + 1];
     unsigned ttl;
+    const char *report_held;      /* the report hash keysupd holds (api_hbrep.h), or NULL */
 } api_hbsess_offer;
 
 /* 1 when the request is session-authenticated (X-Keysup-Session without

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sup_hbsess.h"
+#include "sup_hbrep.h"
 #include "sup_watch.h"
 #include "sup_api.h"
 #include "sup_diag.h"
@@ -218,6 +219,22 @@ static void metrics(sup_req *rq, sup_resp *rs)
                (unsigned long long)hs.mac_ok, (unsigned long long)hs.unknown,
                (unsigned long long)hs.bad_mac, (unsigned long long)hs.full,
                (unsigned long long)hs.stale);
+    }
+    {
+        sup_hbrep_stats rs2;
+        sup_hbrep_stats_get(rq->s->hbrep, &rs2);
+        append(&o, "# HELP keysup_hbrep_held Controllers whose last full report keysupd holds.\n"
+                   "# TYPE keysup_hbrep_held gauge\nkeysup_hbrep_held %llu\n"
+                   "# HELP keysup_hbrep_full_total Full heartbeat reports taken with a hash.\n"
+                   "# TYPE keysup_hbrep_full_total counter\nkeysup_hbrep_full_total %llu\n"
+                   "# HELP keysup_hbrep_elided_total Heartbeats whose unchanged report was left"
+                   " out and completed from the one held.\n"
+                   "# TYPE keysup_hbrep_elided_total counter\nkeysup_hbrep_elided_total %llu\n"
+                   "# HELP keysup_hbrep_needed_total Short heartbeats keysupd could not complete"
+                   " (409 KSE-123: the agent sends its full report).\n"
+                   "# TYPE keysup_hbrep_needed_total counter\nkeysup_hbrep_needed_total %llu\n",
+               (unsigned long long)rs2.held, (unsigned long long)rs2.full,
+               (unsigned long long)rs2.elided, (unsigned long long)rs2.needed);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

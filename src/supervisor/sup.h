@@ -184,6 +184,7 @@ struct sup_ctx {
     struct sup_keyview *keyview; /* the answer signer's key copy (sup_keyview.h) */
     struct sup_watch *watch;     /* held watches, the push path (sup_watch.h) */
     struct sup_hbsess *hbsess;   /* heartbeat sessions (sup_hbsess.h) */
+    struct sup_hbrep *hbrep;     /* the last full report of each controller (sup_hbrep.h) */
 };
 
 /* Paths inside a data directory. */

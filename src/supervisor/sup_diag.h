@@ -179,6 +179,10 @@ int sup_diag_load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f);
 /* The same without the stored report (a heartbeat brings its own): no
  * JSON parse of the last one under the lock. */
 int sup_diag_load_meta(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f);
+/* The same for an enrolled controller of scope whose device the caller
+ * took from the device cache (sup_devcache.h): no database read (issue 13:
+ * the heartbeat's judging read the row per heartbeat). f->name stays "". */
+int sup_diag_load_known(sup_ctx *s, int64_t ctrl_id, uint32_t scope, sup_diag_facts *f);
 /* Fills f->ref from the report: fresh = count - prev count (prev may be
  * NULL: then refusals whose last time is within `window_ms` count). */
 void sup_diag_refusals(sup_diag_facts *f, json_t *prev, int64_t window_ms);

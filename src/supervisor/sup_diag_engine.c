@@ -32,6 +32,7 @@
 #include "sup_diag.h"
 #include "sup_licence.h"
 #include "sup_hbq.h"
+#include "sup_devcache.h"
 
 /* Policy refusals of one code in the last policy_window (issue 16): one
  * refused void is the policy working, five in ten minutes are worth a look.
@@ -264,13 +265,14 @@ static void judge(sup_ctx *s, sup_diag_engine *e, sup_diag_facts *f)
  * heartbeats (the queue merges a controller's waiting reports, sup_hbq.h);
  * e->m and s->lock held, inside the caller's transaction. */
 static void hb_judge(sup_ctx *s, sup_diag_engine *e, int64_t ctrl_id, json_t *report, int64_t now,
-                     uint32_t reports)
+                     uint32_t reports, const sup_devinfo *di)
 {
     sup_diag_facts f;
     ctrl_mem *m;
     json_t *av;
 
-    if (sup_diag_load_meta(s, ctrl_id, &f) != 0)
+    if (di ? sup_diag_load_known(s, ctrl_id, di->scope, &f) != 0
+           : sup_diag_load_meta(s, ctrl_id, &f) != 0)
         goto out;
     json_decref(f.report);
     f.report = json_incref(report);
@@ -337,12 +339,20 @@ static void hb_batch(void *ctx, sup_hbq_item *it, size_t n)
 {
     sup_ctx *s = ctx;
     sup_diag_engine *e = s->hooks.ctx;
+    sup_devinfo di[HB_BATCH];
+    int known[HB_BATCH];
     for (size_t i = 0; i < n; i += HB_BATCH) {
+        /* The controller rows from the device cache, before the locks (it
+         * takes s->lock itself on a miss; in a cluster it reads the
+         * database, sup_devcache.h): a cached one costs no query. */
+        for (size_t k = i; k < n && k < i + HB_BATCH; k++)
+            known[k - i] = sup_devcache_get(s, it[k].ctrl_id, &di[k - i]) == 1;
         pthread_mutex_lock(&e->m);
         pthread_mutex_lock(&s->lock);
         int tx = sup_db_begin(s->db) == KS_DB_OK;
         for (size_t k = i; tx && k < n && k < i + HB_BATCH; k++)
-            hb_judge(s, e, it[k].ctrl_id, it[k].report, it[k].at_ms, it[k].reports);
+            hb_judge(s, e, it[k].ctrl_id, it[k].report, it[k].at_ms, it[k].reports,
+                     known[k - i] ? &di[k - i] : NULL);
         if (tx)
             commit(s, it[i].ctrl_id);
         pthread_mutex_unlock(&s->lock);
@@ -359,7 +369,7 @@ static void on_heartbeat(void *ctx, sup_ctx *s, int64_t ctrl_id, json_t *report)
     pthread_mutex_lock(&e->m);
     pthread_mutex_lock(&s->lock);
     if (sup_db_begin(s->db) == KS_DB_OK) {
-        hb_judge(s, e, ctrl_id, report, now, 1);
+        hb_judge(s, e, ctrl_id, report, now, 1, NULL);
         commit(s, ctrl_id);
     }
     pthread_mutex_unlock(&s->lock);

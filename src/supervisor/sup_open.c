@@ -31,6 +31,7 @@
 #include "sup_conmem.h"
 #include "sup_srclock.h"
 #include "sup_hbsess.h"
+#include "sup_hbrep.h"
 
 static sup_db *open_db(const char *dir, const sup_config *cfg, char *err, size_t errlen)
 {
@@ -281,7 +282,8 @@ int sup_open(sup_ctx *s, const char *data_dir, const char *cfg_path, const char 
         s->passlen = passlen;
     }
     s->hbsess = sup_hbsess_new(SUP_HBSESS_SLOTS, SUP_HBSESS_TTL);
-    if (sup_keyview_new(s) != KS_OK || sup_devcache_new(s) != KS_OK || !s->hbsess) {
+    s->hbrep = sup_hbrep_new(SUP_HBREP_MAX);
+    if (sup_keyview_new(s) != KS_OK || sup_devcache_new(s) != KS_OK || !s->hbsess || !s->hbrep) {
         snprintf(err, errlen, "out of memory");
         return KS_E_NOSPC;
     }
@@ -316,6 +318,8 @@ void sup_close(sup_ctx *s)
     sup_devcache_free(s);
     sup_hbsess_free(s->hbsess); /* wipes the session keys */
     s->hbsess = NULL;
+    sup_hbrep_free(s->hbrep);
+    s->hbrep = NULL;
     sup_signer_free(s);
     sup_conmem_free(s);
     sup_srclock_free(s);

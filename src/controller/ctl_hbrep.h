@@ -1,0 +1,40 @@
+/*
+ * ctl_hbrep.h - the agent's side of "the report only when it changed"
+ * (issue 13; docs/protocol.md; keysupd's side: sup_hbrep.h). Shared with
+ * keysup-sim through keysup_ctl.
+ *
+ * A heartbeat that will be MAC'd in its session carries "report_hash",
+ * BLAKE2b-256 over the report with the members that move on every
+ * heartbeat (CTL_HBREP_VOLATILE) set to null. Once a verified answer says
+ * keysupd holds that hash ("report_held"), the next heartbeats with the
+ * same hash send only the moving members, the hash and "report_elided":
+ * true. Signed heartbeats (no session, an older keysupd, --fetch-nonce)
+ * send the full report without a hash, as before.
+ */
+#ifndef KEYSUP_CTL_HBREP_H
+#define KEYSUP_CTL_HBREP_H
+
+#include <jansson.h>
+
+#include "ctl_agent.h"
+
+/* The top-level members that change on every heartbeat: the clocks the
+ * three-clock checks read (time, clock), the times of the last answer and
+ * the last sync check (last_contact, last_sync), and the store, whose
+ * scrub position and wear rates move with every tick. */
+#define CTL_HBREP_VOLATILE {"time", "clock", "last_contact", "last_sync", "store"}
+
+/* The body to send for report (complete, offer included): report itself
+ * (a new reference) with "report_hash" added when the heartbeat goes MAC'd,
+ * or a new short body. NULL out of memory. */
+json_t *ctl_hbrep_body(ctl_agent *a, json_t *report);
+/* After the heartbeat: 1 when keysupd answered 409 KSE-123 to a short
+ * body, and the heartbeat must go again with the full report (report,
+ * which carries its hash). */
+int ctl_hbrep_retry(ctl_agent *a, int status, json_t *ans);
+/* ans: the VERIFIED 200 answer, or NULL. Takes "report_held". */
+void ctl_hbrep_answer(ctl_agent *a, json_t *ans);
+/* The hash of report (tests): -1 out of memory. */
+int ctl_hbrep_hash(json_t *report, uint8_t out[32]);
+
+#endif
