@@ -58,11 +58,13 @@ int main(void)
     if (bench_store_cfg(&cfg, &f, &c, KS_STORE_INDEX_CAP(n + 60 * 300 + CHANGES, 24),
                         bench_store_layout()) != 0)
         return 1;
-    /* the page fence index (layouts 2 and 3): room for every sector of the
-     * device, so it never runs short; KS_BENCH_PIDX=0 leaves it out */
+    /* the page fence index (paged layouts) and its map of the applied
+     * pages: room for every sector of the device, so it never runs short;
+     * KS_BENCH_PIDX=0 leaves it out */
     if (!getenv("KS_BENCH_PIDX") || atoi(getenv("KS_BENCH_PIDX"))) {
         cfg.page_index_cap = sectors;
-        if (!(cfg.page_index = malloc(KS_STORE_PAGE_INDEX_LEN(sectors) * sizeof(uint64_t))))
+        if (!(cfg.page_index = malloc(KS_STORE_PAGE_INDEX_LEN(sectors) * sizeof(uint64_t))) ||
+            !(cfg.page_index_sectors = malloc(KS_STORE_PAGE_INDEX_SECTORS_BYTES(sectors))))
             return 1;
     }
     if (ks_store_format(&st, &cfg, &trust) != 0)
