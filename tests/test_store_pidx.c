@@ -9,7 +9,8 @@
  *   and never a wrong record, through flash.map and through read();
  * - RAM the index does not own goes wrong (fences, locations, seeds, a
  *   stale index claiming the applied generation): every answer is still
- *   exactly the snapshot's, and intact flash is never reported damaged.
+ *   exactly the snapshot's, every record position the map's (the page
+ *   search's hint), and intact flash is never reported damaged.
  * The sweeps (power cuts, bit flips before mount, the accelerated life)
  * compare the indexed answers with the map path's through st_lookup.
  */
@@ -163,6 +164,33 @@ static void test_page_flips(void **state)
            "map\n", flips, answered, refused);
 }
 
+/*
+ * The base's record positions, as a delta's tree update finds them
+ * (ks_recsrc_find over ks_store_records: the map reader's page search,
+ * which takes the index's page starts as a hint), are the map's: the same
+ * code and index as with no index at all. want_rc/want_at: n entries.
+ */
+static void positions(int *want_rc, uint32_t *want_at, int fill)
+{
+    ks_recsrc src;
+    uint32_t n = F.st.pidx_n;
+    if (fill)
+        F.st.pidx_n = 0;
+    for (uint32_t i = 0; i < F.nprobe; i++) {
+        uint32_t at = 0;
+        ks_store_records(&F.st, &src);
+        int rc = ks_recsrc_find(&src, F.probe[i], &at);
+        if (fill) {
+            want_rc[i] = rc;
+            want_at[i] = at;
+        } else {
+            assert_int_equal(rc, want_rc[i]);
+            assert_int_equal(at, want_at[i]);
+        }
+    }
+    F.st.pidx_n = n;
+}
+
 /* Corrupts word w of the index in one of several ways. */
 static void spoil(uint64_t *ix, uint32_t cap, uint32_t n, uint32_t w, unsigned how)
 {
@@ -201,6 +229,9 @@ static void test_ram_faults(void **state)
     current();
     memcpy(good, F.page_index, sizeof good);
     uint32_t n = F.st.pidx_n, cap = F.cfg.page_index_cap;
+    int want_rc[64];
+    uint32_t want_at[64];
+    positions(want_rc, want_at, 1);
     for (int pass = 0; pass < 2; pass++) {
         F.emu.flash.map = pass ? NULL : F.emu.mem;
         for (unsigned how = 0; how < 6 * 16; how++) {
@@ -208,6 +239,7 @@ static void test_ram_faults(void **state)
                 memcpy(F.page_index, good, sizeof good);
                 spoil(F.page_index, cap, n, w, how);
                 same_as(F.snap2, F.n2);
+                positions(want_rc, want_at, 0);
                 cases++;
             }
         }
@@ -218,6 +250,7 @@ static void test_ram_faults(void **state)
             for (uint32_t p = old_n; p < n; p++) /* pad: repeat the last page */
                 F.page_index[p] = F.page_index[old_n - 1];
             same_as(F.snap2, F.n2);
+            positions(want_rc, want_at, 0);
             cases++;
         }
     }
