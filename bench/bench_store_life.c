@@ -93,15 +93,6 @@ typedef struct gen {
     int checked; /* the first delta was compared with the full walk's */
 } gen;
 
-/* CPU seconds of this process: what a day costs whatever else the machine
- * runs (the wall time beside it is the load's). */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -400,21 +391,21 @@ int main(void)
 
     uint64_t version = 1, change = 0, base_prog = lf.prog_bytes;
     uint32_t folds = 0, day = 0, refused = 0, swrong = 0;
-    double tgen = 0, tstore = 0, tlook = 0, t1, c0 = cpu_now();
+    double tgen = 0, tstore = 0, tlook = 0, t1, c0 = bench_cpu_now();
     t0 = bench_now();
     for (day = 1; day <= days && !refused; day++) {
         for (uint32_t k = 0; k < PER_DAY; k++) {
             uint32_t nold = g.n;
             version++;
-            t1 = cpu_now();
+            t1 = bench_cpu_now();
             if (gen_next(&g, version, 1700000000ull + day * 86400ull + k * 8640ull) != 0) {
                 printf("generator failed at version %llu\n", (unsigned long long)version);
                 return 1;
             }
-            tgen += cpu_now() - t1;
-            t1 = cpu_now();
+            tgen += bench_cpu_now() - t1;
+            t1 = bench_cpu_now();
             int rc = ks_store_apply_delta(&st, g.delta, g.delta_len, 0, &stree, NULL);
-            tstore += cpu_now() - t1;
+            tstore += bench_cpu_now() - t1;
             if (rc != 0) {
                 printf("day %u: the store refused delta %llu: %s (KSE-%03d); its failures "
                        "outran its spare\n", day, (unsigned long long)version, ks_err_name(rc),
@@ -432,9 +423,9 @@ int main(void)
             folds += st.cur.ovl_gen == 0;
         }
         if (!refused) {
-            t1 = cpu_now();
+            t1 = bench_cpu_now();
             swrong += sample(&st, &g);
-            tlook += cpu_now() - t1;
+            tlook += bench_cpu_now() - t1;
         }
         if (day % report == 0 || day == days || refused) {
             ks_wear_report r;
@@ -451,7 +442,7 @@ int main(void)
                    sp.dev_mean, sp.dev_max / sp.dev_mean, r.erase_max, r.erase_mean,
                    (double)(lf.prog_bytes - base_prog) / (double)change, r.retired,
                    sp.pool_worn, r.life_commits / PER_DAY / 365.25,
-                   (cpu_now() - c0) / day, tgen / day, tstore / day,
+                   (bench_cpu_now() - c0) / day, tgen / day, tstore / day,
                    tlook / day, swrong);
             fflush(stdout);
         }
