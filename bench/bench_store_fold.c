@@ -58,11 +58,13 @@ int main(void)
     if (bench_store_cfg(&cfg, &f, &c, KS_STORE_INDEX_CAP(n + 60 * 300 + CHANGES, 24),
                         bench_store_layout()) != 0)
         return 1;
-    /* the page fence index (layouts 2 and 3): room for every sector of the
-     * device, so it never runs short; KS_BENCH_PIDX=0 leaves it out */
+    /* the page fence index (paged layouts) and its map of the applied
+     * pages: room for every sector of the device, so it never runs short;
+     * KS_BENCH_PIDX=0 leaves it out */
     if (!getenv("KS_BENCH_PIDX") || atoi(getenv("KS_BENCH_PIDX"))) {
         cfg.page_index_cap = sectors;
-        if (!(cfg.page_index = malloc(KS_STORE_PAGE_INDEX_LEN(sectors) * sizeof(uint64_t))))
+        if (!(cfg.page_index = malloc(KS_STORE_PAGE_INDEX_LEN(sectors) * sizeof(uint64_t))) ||
+            !(cfg.page_index_sectors = malloc(KS_STORE_PAGE_INDEX_SECTORS_BYTES(sectors))))
             return 1;
     }
     if (ks_store_format(&st, &cfg, &trust) != 0)
@@ -220,25 +222,31 @@ int main(void)
          * fence index (no map entry per lookup), the store through the map
          * (its RAM index of one key id per page; st.pidx_n = 0 switches the
          * fence index off for that round only). Median of 5 each. */
-        double rm[5], rst[5], rmap[5];
+        double rm[5], rst[5], rmap[5], cm[5], cst[5], cmap[5], c0;
         uint32_t hits = 0, pidx_n = st.pidx_n;
         for (int r = 0; r < 5; r++) {
             t0 = bench_now();
+            c0 = bench_cpu_now();
             for (uint32_t i = 0; i < LOOKUPS; i++)
                 sink += mem_find(v.recs, v.n, keys + (size_t)i * KS_KEYID_SIZE);
             t1 = bench_now();
+            cm[r] = LOOKUPS / (bench_cpu_now() - c0);
             rm[r] = LOOKUPS / (t1 - t0);
             hits = 0;
             t0 = bench_now();
+            c0 = bench_cpu_now();
             for (uint32_t i = 0; i < LOOKUPS; i++)
                 hits += ks_store_lookup(&st, keys + (size_t)i * KS_KEYID_SIZE, rec) == 0;
             t1 = bench_now();
+            cst[r] = LOOKUPS / (bench_cpu_now() - c0);
             rst[r] = LOOKUPS / (t1 - t0);
             st.pidx_n = 0;
             t0 = bench_now();
+            c0 = bench_cpu_now();
             for (uint32_t i = 0; i < LOOKUPS; i++)
                 sink += ks_store_lookup(&st, keys + (size_t)i * KS_KEYID_SIZE, rec) == 0;
             t1 = bench_now();
+            cmap[r] = LOOKUPS / (bench_cpu_now() - c0);
             st.pidx_n = pidx_n;
             rmap[r] = LOOKUPS / (t1 - t0);
         }
@@ -250,6 +258,14 @@ int main(void)
                st.cur.ovl_gen ? st.ovl_n : 0, sm / 1e6, pidx_n,
                pidx_n ? 24.0 * pidx_n / st.cur.count : 0, ss / 1e6, ss / sm, sp / 1e6,
                sp / sm, hits, LOOKUPS, sink % 7);
+        /* the same rounds per CPU second of this thread: a loaded machine's
+         * preemptions (the wall figures' main noise) do not count */
+        sm = bench_median(cm, 5);
+        ss = bench_median(cst, 5);
+        sp = bench_median(cmap, 5);
+        printf("  per CPU second: in-memory %.2f M/s; page fence index %.2f M/s, ratio %.2f; "
+               "through the map %.2f M/s, ratio %.2f\n",
+               sm / 1e6, ss / 1e6, ss / sm, sp / 1e6, sp / sm);
         /* mount (full scan) with no RAM index, with cfg.index alone, and with
          * the page fence index (which fills cfg.index in the same pass),
          * alternating, best of 3 each */

@@ -190,6 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t counts[KS_STORE_ERASE_COUNTS_LEN(SECTORS)];
     uint32_t vmap[KS_STORE_VMAP_LEN(SECTORS, SECTOR, 2)]; /* layout 4 */
     uint64_t pidx[KS_STORE_PAGE_INDEX_LEN(SECTORS)];
+    uint8_t pidx_own[KS_STORE_PAGE_INDEX_SECTORS_BYTES(SECTORS)];
 
     if (!init) {
         if (ks_sodium_crypto(&c) != 0)
@@ -241,6 +242,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 0 && !(data[0] & 4)) {
         cfg.page_index = pidx;
         cfg.page_index_cap = SECTORS;
+        cfg.page_index_sectors = pidx_own;
     }
     int rc = ks_store_mount(&st, &cfg, NULL);
     if (rc == KS_OK && prc != KS_OK)

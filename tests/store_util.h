@@ -42,6 +42,7 @@ typedef struct st_fix {
     uint32_t vmap[64];   /* layout 4: virtual sector bindings */
     uint8_t index[ST_INDEX][KS_KEYID_SIZE];
     uint64_t page_index[KS_STORE_PAGE_INDEX_LEN(256)];
+    uint8_t page_index_sectors[KS_STORE_PAGE_INDEX_SECTORS_BYTES(64)];
     unsigned long pidx_agreed; /* st_lookup: answers compared with the map path */
     ks_trust trust;
     uint8_t pk[32], sk[64];
@@ -96,6 +97,7 @@ static inline void st_cfg(st_fix *f)
     if (!px || strcmp(px, "0") != 0) {
         f->cfg.page_index = f->page_index;
         f->cfg.page_index_cap = 256;
+        f->cfg.page_index_sectors = f->page_index_sectors;
     }
     /* Paged snapshots with per-sector erase counts (layout 3) unless
      * KS_STORE_TEST_LAYOUT asks for 2 (no counts) or 1 (the two contiguous

@@ -9,7 +9,8 @@
  *   and never a wrong record, through flash.map and through read();
  * - RAM the index does not own goes wrong (fences, locations, seeds, a
  *   stale index claiming the applied generation): every answer is still
- *   exactly the snapshot's, and intact flash is never reported damaged.
+ *   exactly the snapshot's, every record position the map's (the page
+ *   search's hint), and intact flash is never reported damaged.
  * The sweeps (power cuts, bit flips before mount, the accelerated life)
  * compare the indexed answers with the map path's through st_lookup.
  */
@@ -30,12 +31,11 @@ static void same_as(const uint8_t *snap, uint32_t n)
     }
 }
 
-/* A store the fence index serves: layouts 2 and 3 (layout 4 keeps the
- * fallback's pages marked used, so it looks up through the map: see
- * ks__pidx_build; its runs here check that no index is built). */
+/* A store the fence index serves: every paged layout (layout 4 with
+ * cfg.page_index_sectors, which the fixture gives). */
 static int paged(void)
 {
-    return F.st.paged && !F.st.levelled;
+    return F.st.paged;
 }
 
 /* The index is current: it names every page of the applied snapshot. */
@@ -86,6 +86,14 @@ static void test_follows(void **state)
         assert_int_equal(F.st.pidx_n, 0);
         same_as(F.snap3, F.n3);
         F.cfg.page_index_cap = 256;
+        /* layout 4 without the map of the applied pages: no index (the
+         * fallback's pages stay marked in cfg.sector_map); layouts 2 and 3
+         * build it and guard with cfg.sector_map less the retired sectors */
+        F.cfg.page_index_sectors = NULL;
+        assert_int_equal(st_mount(&F), 0);
+        assert_int_equal(F.st.pidx_n, F.st.levelled ? 0 : F.st.cur.pages);
+        same_as(F.snap3, F.n3);
+        F.cfg.page_index_sectors = F.page_index_sectors;
     }
 }
 
@@ -103,16 +111,20 @@ static void test_page_flips(void **state)
     st_base(&F);
     assert_int_equal(ks_store_apply_delta(&F.st, F.delta, F.delta_len, 0, NULL, NULL), 0);
     if (!paged()) {
-        printf("store page fence index: layout %s, no index, nothing to flip\n",
-               F.st.levelled ? "4" : "1");
+        printf("store page fence index: layout 1, no index, nothing to flip\n");
         return;
     }
     current();
     uint32_t n = F.st.pidx_n;
     for (int pass = 0; pass < 2; pass++) {
         F.emu.flash.map = pass ? NULL : F.emu.mem;
+        /* the applied pages: on layout 4 cfg.sector_map also marks roots,
+         * maps and overlay (a map entry damaged after mount is what the
+         * indexed lookup does not see) and the fallback's pages */
+        const uint8_t *pages = F.st.cfg.page_index_sectors ? F.st.cfg.page_index_sectors
+                                                           : F.st.cfg.sector_map;
         for (uint32_t s = 0; s < F.st.pool_sectors; s++) {
-            if (!((F.st.cfg.sector_map[s >> 3] >> (s & 7)) & 1))
+            if (!((pages[s >> 3] >> (s & 7)) & 1))
                 continue;
             uint32_t base = (F.st.pool_first + s) * ST_SECTOR;
             uint32_t span = F.st.page_crc + F.st.page_k * 4;
@@ -150,6 +162,33 @@ static void test_page_flips(void **state)
     printf("store page fence index: %lu bits of the applied pages flipped (mapped and read()), "
            "%lu lookups answered right, %lu refused with KSE-301, each exactly as through the "
            "map\n", flips, answered, refused);
+}
+
+/*
+ * The base's record positions, as a delta's tree update finds them
+ * (ks_recsrc_find over ks_store_records: the map reader's page search,
+ * which takes the index's page starts as a hint), are the map's: the same
+ * code and index as with no index at all. want_rc/want_at: n entries.
+ */
+static void positions(int *want_rc, uint32_t *want_at, int fill)
+{
+    ks_recsrc src;
+    uint32_t n = F.st.pidx_n;
+    if (fill)
+        F.st.pidx_n = 0;
+    for (uint32_t i = 0; i < F.nprobe; i++) {
+        uint32_t at = 0;
+        ks_store_records(&F.st, &src);
+        int rc = ks_recsrc_find(&src, F.probe[i], &at);
+        if (fill) {
+            want_rc[i] = rc;
+            want_at[i] = at;
+        } else {
+            assert_int_equal(rc, want_rc[i]);
+            assert_int_equal(at, want_at[i]);
+        }
+    }
+    F.st.pidx_n = n;
 }
 
 /* Corrupts word w of the index in one of several ways. */
@@ -190,6 +229,9 @@ static void test_ram_faults(void **state)
     current();
     memcpy(good, F.page_index, sizeof good);
     uint32_t n = F.st.pidx_n, cap = F.cfg.page_index_cap;
+    int want_rc[64];
+    uint32_t want_at[64];
+    positions(want_rc, want_at, 1);
     for (int pass = 0; pass < 2; pass++) {
         F.emu.flash.map = pass ? NULL : F.emu.mem;
         for (unsigned how = 0; how < 6 * 16; how++) {
@@ -197,6 +239,7 @@ static void test_ram_faults(void **state)
                 memcpy(F.page_index, good, sizeof good);
                 spoil(F.page_index, cap, n, w, how);
                 same_as(F.snap2, F.n2);
+                positions(want_rc, want_at, 0);
                 cases++;
             }
         }
@@ -207,6 +250,7 @@ static void test_ram_faults(void **state)
             for (uint32_t p = old_n; p < n; p++) /* pad: repeat the last page */
                 F.page_index[p] = F.page_index[old_n - 1];
             same_as(F.snap2, F.n2);
+            positions(want_rc, want_at, 0);
             cases++;
         }
     }

@@ -177,8 +177,9 @@ typedef struct ks_store_cfg {
     uint32_t *vmap;
     uint32_t vmap_cap;
     /*
-     * Optional page fence index (layouts 2 and 3, docs/store.md "The page
-     * fence index"): caller-owned RAM of KS_STORE_PAGE_INDEX_LEN(pages)
+     * Optional page fence index (paged layouts; layout 4 also needs
+     * page_index_sectors below; docs/store.md "The page fence index"):
+     * caller-owned RAM of KS_STORE_PAGE_INDEX_LEN(pages)
      * u64 for up to page_index_cap pages: per page the first 8 bytes of its
      * first key id and where the page is (from the map, at mount and after
      * every commit of a new base). A lookup then reads no map entry: one
@@ -197,6 +198,17 @@ typedef struct ks_store_cfg {
      * at mount the image's SUPER has the last word.
      */
     uint32_t meta_blocks;
+    /*
+     * The page fence index's proof map (docs/store.md "The page fence
+     * index"): caller-owned RAM of KS_STORE_PAGE_INDEX_SECTORS_BYTES(
+     * sector_count) bytes, one bit per pool sector, set for exactly the
+     * sectors that hold a page of the applied base (not the fallback's
+     * pages, roots, maps, overlay or retired sectors, which cfg.sector_map
+     * also marks on layout 4). Required for the fence index on layout 4;
+     * on layouts 2 and 3 optional (without it the guard is cfg.sector_map
+     * less the retired sectors).
+     */
+    uint8_t *page_index_sectors;
 } ks_store_cfg;
 #define KS_STORE_META_BLOCKS_MAX 16u
 #define KS_STORE_RC_RECENT 16u /* roots whose erase counts the next root carries */
@@ -208,6 +220,8 @@ typedef struct ks_store_cfg {
 #define KS_STORE_ERASE_COUNTS_LEN(sector_count) (sector_count)
 /* u64 words of cfg.page_index for `pages` pages (24 bytes each). */
 #define KS_STORE_PAGE_INDEX_LEN(pages) ((size_t)(pages) * 3u)
+/* bytes of cfg.page_index_sectors: one bit per sector of the device */
+#define KS_STORE_PAGE_INDEX_SECTORS_BYTES(sector_count) KS_STORE_SECTOR_MAP_BYTES(sector_count)
 
 /* Index entries for count records with one entry per stride records (a
  * power of two; 32 = one entry per 4 KiB of records). 16 bytes each. */

@@ -163,6 +163,12 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
         return KS_E_NOSPC;
     a->scfg.page_index = a->page_index;
     a->scfg.page_index_cap = a->o.flash_sectors;
+    /* and its map of the applied pages (a bit a sector), without which
+     * layout 4, what a controller formats, builds no fence index */
+    if (!a->page_index_sectors &&
+        !(a->page_index_sectors = calloc(KS_STORE_PAGE_INDEX_SECTORS_BYTES(a->o.flash_sectors), 1)))
+        return KS_E_NOSPC;
+    a->scfg.page_index_sectors = a->page_index_sectors;
 
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);
@@ -227,6 +233,8 @@ void ctl_close(ctl_agent *a)
     a->vmap = NULL;
     free(a->page_index);
     a->page_index = NULL;
+    free(a->page_index_sectors);
+    a->page_index_sectors = NULL;
     free(a->part); /* a cut download kept for a resume (ctl_resume.c) */
     a->part = NULL;
     a->part_len = 0;

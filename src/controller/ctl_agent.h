@@ -135,6 +135,7 @@ typedef struct ctl_agent {
     uint32_t *erase_counts; /* layout 3's per-sector erase counts (heap: 4 bytes a sector) */
     uint32_t *vmap;         /* layout 4's overlay and map sector bindings (heap) */
     uint64_t *page_index;   /* the paged layouts' fence index, 24 bytes a sector (heap) */
+    uint8_t *page_index_sectors; /* its map of the applied pages, a bit a sector (heap) */
     uint8_t *sector_map;  /* layout 2's page bitmap, one bit per sector (heap: up to 128 KiB) */
     ks_auth auth;
     int auth_ready;

@@ -206,6 +206,10 @@ int ks__page_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
 int ks__pidx_build(ks_store *st);
 int ks__pidx_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
                   uint8_t rec[KS_RECORD_SIZE]);
+/* A hint only: 1 and *p, the page the index's starts put record i in, when
+ * the index is current and has `pages` pages; the caller proves it with the
+ * page's map entry. */
+int ks__pidx_page(const ks_store *st, uint32_t pages, uint32_t i, uint32_t *p);
 /* cfg.sector_map: bit per pool sector, set when st->cur uses it. */
 int ks__pool_used(const ks_store *st, uint32_t s);
 void ks__pool_mark(ks_store *st, uint32_t s);

@@ -218,6 +218,14 @@ static int page_of(ks_store *st, ks_store_src *a, uint32_t i)
             goto found;
         }
     }
+    /* Random access (a delta's tree update finds each changed bucket):
+     * the page fence index's starts, RAM, name a candidate page; it is
+     * taken only when its own map entry, read and checked as always,
+     * covers i (a consistent map has one such entry). */
+    if (ks__pidx_page(st, a->pages, i, &lo) &&
+        (err = ks__map_get(st, a, lo, &pg)) == 0 && pg.start <= i && i - pg.start < pg.n)
+        goto found;
+    lo = 0;
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
         if ((err = ks__map_get(st, a, mid, &pg)) != 0)

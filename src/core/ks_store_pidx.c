@@ -1,7 +1,7 @@
 /*
- * ks_store_pidx.c - the page fence index of a paged snapshot (layouts 2
- * and 3): a RAM copy of what a lookup needs from the map, so that a lookup
- * reads one page and no map entry.
+ * ks_store_pidx.c - the page fence index of a paged snapshot (layouts 2,
+ * 3 and 4): a RAM copy of what a lookup needs from the map, so that a
+ * lookup reads one page and no map entry.
  *
  * cfg.page_index (caller-owned, KS_STORE_PAGE_INDEX_LEN(cap) u64) holds,
  * for each page of the applied snapshot in key order:
@@ -22,13 +22,23 @@
  * KS__PIDX_UNSURE and ks_store_lookup asks the map path (ks__base_find),
  * which decides exactly as without the index, damage reports included.
  * Only ks_store_lookup uses it: the overlay's positions (base_pos) come
- * from the map, never from RAM. Whatever the index holds, an answer rests
- * on a sector the applied map uses (cfg.sector_map) whose records check
- * under the seed given: such a sector holds an applied page, and its
- * records check only under that page's own generation, so a hit is a
- * record of the applied snapshot and a gap between two of its consecutive
- * records is a gap of the snapshot. A stale or spoilt index costs time
- * (the map path), never a wrong answer.
+ * from the map, never from RAM.
+ *
+ * Whatever the index holds, an answer rests on a sector that holds a page
+ * of the applied base, and on records that check under the seed given:
+ * such a sector's records check only under that page's own generation, so
+ * a hit is a record of the applied snapshot and a gap between two of its
+ * consecutive records is a gap of the snapshot. "Holds a page of the
+ * applied base" is two bits, both the store's own RAM, never the index's:
+ *   - cfg.sector_map (the sectors the applied state uses; cleared whole
+ *     when the applied map cannot be read, so a repair may reuse them);
+ *   - cfg.page_index_sectors, filled by the build below from the applied
+ *     map alone: on layout 4 cfg.sector_map also marks the fallback's
+ *     pages (kept readable until the next fold), the roots, maps, overlay
+ *     and retired sectors, and a replaced page there still checks under
+ *     its own seed. Without it (layouts 2 and 3 only) the retired sectors
+ *     are excluded by their list; layout 4 builds no index without it.
+ * A stale or spoilt index costs time (the map path), never a wrong answer.
  *
  * The same pass fills cfg.index (as ks__page_index_build would), so the map
  * path the lookups fall back to keeps its index and a fold or mount reads
@@ -92,6 +102,7 @@ static int page_rec(ks_store *st, uint32_t addr, uint32_t seed, uint32_t j,
 int ks__pidx_build(ks_store *st)
 {
     uint64_t *fence = st->cfg.page_index, *loc;
+    uint8_t *own = st->cfg.page_index_sectors;
     uint8_t(*ix)[KS_KEYID_SIZE];
     uint32_t pages = st->cur.pages, cap = st->cfg.page_index_cap, next = 0, shift = 0;
     uint8_t rec[KS_RECORD_SIZE], prev[KS_KEYID_SIZE];
@@ -102,17 +113,10 @@ int ks__pidx_build(ks_store *st)
     if (st->pidx_n && st->pidx_gen == st->cur.gen && st->pidx_n == pages)
         return 1;
     st->pidx_n = 0;
-    /*
-     * Not on layout 4. What keeps a stale or spoilt location from answering
-     * is that it must name a sector cfg.sector_map marks used, and on
-     * layouts 2 and 3 a page a fold replaced is freed at once. Layout 4
-     * keeps the fallback state's pages marked used until the next fold,
-     * so a location naming a replaced page (its own seed, its own CRCs)
-     * would be taken: a deleted or revoked key answered from the old page.
-     * Until the store keeps the applied pages apart from the fallback's,
-     * layout 4 looks up through the map.
-     */
-    if (st->levelled)
+    /* Layout 4 keeps the fallback's pages marked in cfg.sector_map until
+     * the next fold: without a map of the applied pages alone, a location
+     * naming a replaced page would pass (see the head of this file). */
+    if (st->levelled && !own)
         return 0;
     st->idx_n = 0;
     if (!fence || !st->paged || !st->cur.valid || !pages || pages > cap)
@@ -124,14 +128,19 @@ int ks__pidx_build(ks_store *st)
     ix = st->cfg.index && st->cfg.index_cap ? st->cfg.index : NULL;
     while (ix && shift < 31 && ((pages - 1) >> shift) + 1 > st->cfg.index_cap)
         shift++;
+    if (own) /* until the build completes (pidx_n), it proves nothing */
+        memset(own, 0, KS_STORE_PAGE_INDEX_SECTORS_BYTES(st->pool_sectors));
     ks__pagesrc(st, &st->cur, &a);
     for (uint32_t p = 0; p < pages; p++) {
         /* Only what checks goes in; anything else leaves no index (the
          * lookups then find the damage through the map themselves). */
         if (ks__map_get(st, &a, p, &pg) != 0 || pg.start != next ||
             page_rec(st, pg.addr, pg.seed, 0, rec) != 0 ||
-            (p > 0 && cmp_id(prev, rec) >= 0))
-            return 0;
+            (p > 0 && cmp_id(prev, rec) >= 0) || pg.sector >= st->pool_sectors ||
+            (own && (own[pg.sector >> 3] >> (pg.sector & 7) & 1)))
+            return 0; /* (a sector named twice: the map is damaged) */
+        if (own)
+            own[pg.sector >> 3] |= (uint8_t)(1u << (pg.sector & 7));
         memcpy(prev, rec, KS_KEYID_SIZE);
         if (ix && !(p & (((uint32_t)1 << shift) - 1)))
             memcpy(ix[p >> shift], rec, KS_KEYID_SIZE);
@@ -149,6 +158,27 @@ int ks__pidx_build(ks_store *st)
         st->idx_gen = st->cur.gen;
         st->idx_n = ((pages - 1) >> shift) + 1;
     }
+    return 1;
+}
+
+/*
+ * 1 when pool sector s holds a page of the applied base, on the store's
+ * own RAM (the caller checked s < pool_sectors): its bit in
+ * cfg.sector_map, and in cfg.page_index_sectors when given, or else not
+ * a retired sector (layouts 2 and 3: a sector that failed to erase may
+ * still hold an old page whose records check under their own seed).
+ */
+static KS_INLINE int applied_page(const ks_store *st, uint32_t s)
+{
+    const uint8_t *own = st->cfg.page_index_sectors;
+
+    if (!ks__pool_used(st, s))
+        return 0;
+    if (own)
+        return own[s >> 3] >> (s & 7) & 1;
+    for (uint32_t i = 0; i < st->retired_n; i++)
+        if (st->retired[i] == s)
+            return 0;
     return 1;
 }
 
@@ -197,10 +227,11 @@ int ks__pidx_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
     seed = (uint32_t)w1;
     cnt = (uint32_t)(w1 >> 32);
     /* RAM the index does not own can go wrong too: a location must name a
-     * sector the applied snapshot uses (cfg.sector_map), so a page a fold
-     * replaced, still readable in its freed sector, is never taken. */
+     * sector that holds a page of the applied base (applied_page), so a
+     * page a fold replaced, still readable in its freed sector or kept as
+     * layout 4's fallback, is never taken. */
     if (sector >= st->pool_sectors || !cnt || cnt > st->page_k || start > st->cur.count ||
-        cnt > st->cur.count - start || !ks__pool_used(st, sector))
+        cnt > st->cur.count - start || !applied_page(st, sector))
         return KS__PIDX_UNSURE;
     addr = ks__page_addr(st, sector);
     if (map) {
@@ -241,4 +272,22 @@ int ks__pidx_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
         return KS__PIDX_UNSURE;
     memset(rec, 0, KS_RECORD_SIZE);
     return KS_E_NOTFOUND;
+}
+
+int ks__pidx_page(const ks_store *st, uint32_t pages, uint32_t i, uint32_t *p)
+{
+    const uint64_t *loc = st->cfg.page_index;
+    uint32_t n = st->pidx_n, lo = 0;
+
+    if (!n || !loc || n != pages || st->pidx_gen != st->cur.gen || n > st->cfg.page_index_cap)
+        return 0;
+    loc += st->cfg.page_index_cap;
+    /* the last page whose start is <= i */
+    while (n > 1) {
+        uint32_t half = n / 2;
+        lo = (uint32_t)(loc[2 * (lo + half)] >> 32) <= i ? lo + half : lo;
+        n -= half;
+    }
+    *p = lo;
+    return 1;
 }
