@@ -273,21 +273,3 @@ int ks__pidx_find(ks_store *st, const uint8_t key_id[KS_KEYID_SIZE],
     memset(rec, 0, KS_RECORD_SIZE);
     return KS_E_NOTFOUND;
 }
-
-int ks__pidx_page(const ks_store *st, uint32_t pages, uint32_t i, uint32_t *p)
-{
-    const uint64_t *loc = st->cfg.page_index;
-    uint32_t n = st->pidx_n, lo = 0;
-
-    if (!n || !loc || n != pages || st->pidx_gen != st->cur.gen || n > st->cfg.page_index_cap)
-        return 0;
-    loc += st->cfg.page_index_cap;
-    /* the last page whose start is <= i */
-    while (n > 1) {
-        uint32_t half = n / 2;
-        lo = (uint32_t)(loc[2 * (lo + half)] >> 32) <= i ? lo + half : lo;
-        n -= half;
-    }
-    *p = lo;
-    return 1;
-}
