@@ -12,26 +12,11 @@
 # read, the monotonic clock left alone), as fault_clock_e2e runs the agent.
 source "$(dirname "$0")/lib.sh"
 
-FT_LIB=""
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
-    [ -e "$f" ] && FT_LIB=$f && break
-done
-[ -n "$FT_LIB" ] || fail "libfaketime not installed (scripts/deps.sh test installs it)"
+ft_lib
 
 sup_init
 sup_fleet_limits
-echo "+0" >"$W/sup.ft"
-# sup_start, under libfaketime (ASAN_OPTIONS as in fault_clock_e2e: ASan's
-# allocator must not read the clock inside libfaketime's own start-up)
-rm -f "$W/port"
-ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1" \
-    LD_PRELOAD="$FT_LIB" FAKETIME_TIMESTAMP_FILE="$W/sup.ft" FAKETIME_NO_CACHE=1 \
-    FAKETIME_DONT_FAKE_MONOTONIC=1 \
-    "$B/keysupd" --data "$W/sup" --listen 127.0.0.1:0 --port-file "$W/port" >>"$W/keysupd.log" 2>&1 &
-SUP_PID=$!
-PIDS+=("$SUP_PID")
-wait_until 10 "keysupd listening" test -s "$W/port"
-export KEYSUP_SERVER="http://127.0.0.1:$(cat "$W/port")"
+sup_start_ft "+0"
 
 m() { local v; v=$(sup_metric "$1"); echo "${v:-0}"; }
 at_least() { wait_until 20 "$1 >= $2" sh -c "[ \"\$(curl -s $KEYSUP_SERVER/metrics | awk '\$1 == \"$1\" {print \$2}')\" -ge $2 ]"; }

@@ -13,25 +13,7 @@
 # years, and 2^63 is far beyond that.
 source "$(dirname "$0")/lib.sh"
 
-FT_LIB=""
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
-    [ -e "$f" ] && FT_LIB=$f && break
-done
-[ -n "$FT_LIB" ] || fail "libfaketime not installed (scripts/deps.sh test installs it)"
-
-# sup_start_ft OFFSET: sup_start with keysupd's wall clock OFFSET away
-# (ASAN_OPTIONS as in fault_clock_e2e)
-sup_start_ft() {
-    echo "$1" >"$W/sup.ft"
-    rm -f "$W/port"
-    ASAN_OPTIONS="$ASAN_OPTIONS:verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1" \
-        LD_PRELOAD="$FT_LIB" FAKETIME_TIMESTAMP_FILE="$W/sup.ft" FAKETIME_NO_CACHE=1 \
-        FAKETIME_DONT_FAKE_MONOTONIC=1 \
-        "$B/keysupd" --data "$W/sup" --listen "127.0.0.1:$SUP_PORT" --port-file "$W/port" >>"$W/keysupd.log" 2>&1 &
-    SUP_PID=$!
-    PIDS+=("$SUP_PID")
-    wait_until 10 "keysupd listening" test -s "$W/port"
-}
+ft_lib
 
 sup_init
 sup_start

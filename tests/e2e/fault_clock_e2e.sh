@@ -9,11 +9,7 @@
 #          begun, a valid key refused KSE-600 (the clock), not KSE-204.
 source "$(dirname "$0")/lib.sh"
 
-FT_LIB=""
-for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
-    [ -e "$f" ] && FT_LIB=$f && break
-done
-[ -n "$FT_LIB" ] || fail "libfaketime not installed (scripts/deps.sh test installs it)"
+ft_lib
 
 # ctl_run_ft NAME: the agent under libfaketime, its offset read from NAME.ft
 # at every clock read (the RTC, not the monotonic tick, is moved).

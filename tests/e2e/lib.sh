@@ -84,6 +84,38 @@ sup_start() {
     export KEYSUP_SERVER="http://127.0.0.1:$SUP_PORT"
 }
 
+# ft_lib: FT_LIB, libfaketime's multi-threaded library (scripts/deps.sh test
+# installs it), or the test fails saying so.
+ft_lib() {
+    FT_LIB=""
+    local f
+    for f in /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 /usr/lib/*/faketime/libfaketimeMT.so.1; do
+        [ -e "$f" ] && FT_LIB=$f && break
+    done
+    [ -n "$FT_LIB" ] || fail "libfaketime not installed (scripts/deps.sh test installs it)"
+}
+
+# sup_start_ft OFFSET: sup_start with keysupd under libfaketime, its wall
+# clock OFFSET away (re-read from $W/sup.ft at every read, so a test moves it
+# by rewriting the file), the monotonic clock left alone. ASAN_OPTIONS as in
+# fault_clock_e2e.sh: ASan's allocator must not read the clock inside
+# libfaketime's own start-up.
+sup_start_ft() {
+    [ -n "${FT_LIB:-}" ] || ft_lib
+    echo "$1" >"$W/sup.ft"
+    rm -f "$W/port"
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0:allocator_release_to_os_interval_ms=-1" \
+        LD_PRELOAD="$FT_LIB" FAKETIME_TIMESTAMP_FILE="$W/sup.ft" FAKETIME_NO_CACHE=1 \
+        FAKETIME_DONT_FAKE_MONOTONIC=1 \
+        "$B/keysupd" --data "$W/sup" --listen "127.0.0.1:${SUP_PORT:-0}" --port-file "$W/port" \
+        >>"$W/keysupd.log" 2>&1 &
+    SUP_PID=$!
+    PIDS+=("$SUP_PID")
+    wait_until 10 "keysupd listening" test -s "$W/port"
+    SUP_PORT=$(cat "$W/port")
+    export KEYSUP_SERVER="http://127.0.0.1:$SUP_PORT"
+}
+
 sup_stop() { kill -TERM "$SUP_PID" 2>/dev/null || true; wait "$SUP_PID" 2>/dev/null || true; }
 
 # api ARGS...: the keysup CLI against the supervisor, JSON on stdout
