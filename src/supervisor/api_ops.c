@@ -16,6 +16,7 @@
 #include "sup_devcache.h"
 #include "sup_hbq.h"
 #include "sup_shed.h"
+#include "sup_clockstep.h"
 
 static void healthz(sup_req *rq, sup_resp *rs)
 {
@@ -220,6 +221,10 @@ static void metrics(sup_req *rq, sup_resp *rs)
                (unsigned long long)hs.bad_mac, (unsigned long long)hs.full,
                (unsigned long long)hs.stale);
     }
+    append(&o, "# HELP keysup_clock_steps_total Steps of keysupd's wall clock seen against"
+               " its monotonic clock.\n# TYPE keysup_clock_steps_total counter\n"
+               "keysup_clock_steps_total %llu\n",
+           (unsigned long long)sup_clockstep_count(sup_nonces_clockstep(rq->s->nonces)));
     {
         sup_hbrep_stats rs2;
         sup_hbrep_stats_get(rq->s->hbrep, &rs2);

@@ -10,10 +10,29 @@
  * a publish was already committing cannot store a second database under the
  * same version: (scope, version) is the primary key of snapshot_versions.
  *
- * Nonces: 12 random bytes, the expiry (u32 LE seconds) and a 16-byte keyed
- * BLAKE2b of those 16 bytes under the cluster secret (created once, in the
- * database). Any instance checks one it did not issue; spending it inserts it
- * into cluster_nonces, whose primary key refuses the second use everywhere.
+ * Nonces: 8 random bytes, the issuing instance's tag (4 bytes), the expiry
+ * (u32 LE seconds, wall clock) and a 16-byte keyed BLAKE2b of those 16 bytes
+ * under the cluster secret (created once, in the database). Any instance
+ * checks one it did not issue; spending it inserts it into cluster_nonces,
+ * whose primary key refuses the second use everywhere.
+ *
+ * Clocks (field5). The expiry must be on a wall clock to cross instances,
+ * but no one clock is trusted alone with it:
+ *  - the issuing instance also keeps each of its nonces in its local table
+ *    on the monotonic clock, and takes one of its own only while it is live
+ *    there, whatever its wall clock says;
+ *  - another instance's nonce must be unexpired on this instance's wall
+ *    clock, may not claim more than nonce_ttl + NONCE_SKEW_S of life left
+ *    (a clock far ahead, or a nonce from before a step back), and is spent
+ *    only if PostgreSQL's clock also has it unexpired (the same INSERT);
+ *  - a step of this instance's wall clock is seen against the monotonic
+ *    clock (sup_clockstep.h); after a step back, another instance's nonce
+ *    that may be from before the step is refused.
+ * So a step of one clock (this instance's, the issuer's or the database
+ * server's) does not let a nonce live longer than nonce_ttl + NONCE_SKEW_S.
+ * Used nonces are pruned on PostgreSQL's clock, NONCE_KEEP_S after they
+ * expired: a leader whose wall clock jumped ahead cannot prune a spent
+ * nonce that other instances still take.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <libpq-fe.h>
@@ -27,6 +46,7 @@
 #include <sodium.h>
 
 #include "sup_cluster.h"
+#include "sup_clockstep.h"
 #include "sup_db_pg.h"
 #include "sup_diag.h"
 #include "sup_keyfollow.h"
@@ -34,6 +54,8 @@
 #define CLUSTER_LEASE_KEY 0x6b737570 /* "ksup": the publish lease */
 #define CLUSTER_TRY_MS 250
 #define CLUSTER_PRUNE_S 10
+#define NONCE_SKEW_S 10  /* the most the instances' wall clocks may differ */
+#define NONCE_KEEP_S 600 /* a spent nonce's row outlives its expiry by this */
 
 typedef void (*wake_fn)(sup_ctx *s);
 
@@ -43,6 +65,7 @@ struct sup_cluster {
     atomic_int stop, leader;
     _Atomic(wake_fn) wake; /* the publisher's wake-up, registered by it */
     uint8_t secret[32];
+    uint8_t inst[4]; /* bytes 8..11 of every nonce this instance issues */
     PGconn *c;
 };
 
@@ -143,8 +166,8 @@ static void *cluster_main(void *arg)
         if (atomic_load(&k->leader) && sup_now() >= last_prune + CLUSTER_PRUNE_S) {
             char sql[96];
             last_prune = sup_now();
-            snprintf(sql, sizeof sql, "DELETE FROM cluster_nonces WHERE expires < %llu",
-                     (unsigned long long)last_prune);
+            snprintf(sql, sizeof sql, "DELETE FROM cluster_nonces WHERE expires <"
+                     " EXTRACT(EPOCH FROM clock_timestamp()) - %d", NONCE_KEEP_S);
             (void)simple(k->c, sql);
         }
     }
@@ -207,6 +230,7 @@ int sup_cluster_start(sup_ctx *s, char *err, size_t errlen)
         return KS_E_NOSPC;
     }
     k->s = s;
+    randombytes_buf(k->inst, sizeof k->inst);
     pthread_mutex_lock(&s->lock);
     rc = setup_db(s, k->secret);
     if (rc)
@@ -299,6 +323,37 @@ static int nonce_valid(const struct sup_cluster *k, const uint8_t n[32], uint64_
     return sodium_memcmp(mac, n + 16, 16) == 0;
 }
 
+/* The local table's time: the monotonic clock, in seconds. */
+static uint64_t mono_s(void)
+{
+    return sup_now_usec() / 1000000u;
+}
+
+/* The wall clock, sampled with the monotonic one: a step is seen here. */
+static uint64_t wall_s(sup_ctx *s, uint64_t mono)
+{
+    uint64_t wall = sup_now();
+    (void)sup_clockstep_sample(sup_nonces_clockstep(s->nonces), wall, mono,
+                               s->cfg.nonce_ttl + NONCE_SKEW_S);
+    return wall;
+}
+
+static uint32_t nonce_exp(const uint8_t n[32])
+{
+    return (uint32_t)n[12] | (uint32_t)n[13] << 8 | (uint32_t)n[14] << 16 |
+           (uint32_t)n[15] << 24;
+}
+
+/* Another instance's nonce, on this instance's clocks: not claiming more
+ * life than any instance gives, and not possibly from before a step back. */
+static int foreign_in_time(sup_ctx *s, const uint8_t n[32], uint64_t wall)
+{
+    uint64_t exp = nonce_exp(n);
+    if (exp > wall + s->cfg.nonce_ttl + NONCE_SKEW_S)
+        return 0;
+    return exp > sup_clockstep_poison(sup_nonces_clockstep(s->nonces));
+}
+
 int sup_nonce_issue(sup_ctx *s, uint32_t owner, uint8_t out[32])
 {
     return sup_nonce_issue_dev(s, owner, 0, out);
@@ -307,26 +362,42 @@ int sup_nonce_issue(sup_ctx *s, uint32_t owner, uint8_t out[32])
 int sup_nonce_issue_dev(sup_ctx *s, uint32_t owner, int64_t dev, uint8_t out[32])
 {
     struct sup_cluster *k = s->cluster;
-    uint64_t now = sup_now();
+    uint64_t mono = mono_s(), now = wall_s(s, mono);
     uint32_t exp;
     if (!k)
-        return sup_nonces_issue_dev(s->nonces, owner, dev, out, now);
+        return sup_nonces_issue_dev(s->nonces, owner, dev, out, mono);
     exp = (uint32_t)(now + s->cfg.nonce_ttl);
-    randombytes_buf(out, 12);
+    randombytes_buf(out, 8);
+    memcpy(out + 8, k->inst, sizeof k->inst);
     out[12] = (uint8_t)exp;
     out[13] = (uint8_t)(exp >> 8);
     out[14] = (uint8_t)(exp >> 16);
     out[15] = (uint8_t)(exp >> 24);
     nonce_mac(k, out, dev, out + 16);
-    /* The local table still bounds what one client may hold. */
-    return sup_nonces_put_dev(s->nonces, owner, dev, out, now);
+    /* The local table bounds what one client may hold, and the nonce's
+     * life on this instance's monotonic clock. */
+    return sup_nonces_put_dev(s->nonces, owner, dev, out, mono);
+}
+
+/* 1 when the nonce is ours or another instance's, unexpired on this
+ * instance's clocks, and dev may spend it (not yet checked: spent). */
+static int cluster_live(sup_ctx *s, const uint8_t n[32], int64_t dev, uint64_t mono,
+                        uint64_t wall)
+{
+    struct sup_cluster *k = s->cluster;
+    if (!nonce_valid(k, n, wall, dev))
+        return 0;
+    if (memcmp(n + 8, k->inst, sizeof k->inst) == 0)
+        return sup_nonces_live_dev(s->nonces, n, mono, dev);
+    return foreign_in_time(s, n, wall);
 }
 
 int sup_nonce_live(sup_ctx *s, const uint8_t nonce[32], int64_t dev)
 {
+    uint64_t mono = mono_s(), wall = wall_s(s, mono);
     if (!s->cluster)
-        return sup_nonces_live_dev(s->nonces, nonce, sup_now(), dev);
-    return nonce_valid(s->cluster, nonce, sup_now(), dev);
+        return sup_nonces_live_dev(s->nonces, nonce, mono, dev);
+    return cluster_live(s, nonce, dev, mono, wall);
 }
 
 int sup_nonce_foreign(sup_ctx *s, const uint8_t nonce[32])
@@ -336,26 +407,42 @@ int sup_nonce_foreign(sup_ctx *s, const uint8_t nonce[32])
     return !s->cluster && sup_nonces_foreign(s->nonces, nonce);
 }
 
+static int spent_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *names)
+{
+    (void)ncol;
+    (void)c;
+    (void)names;
+    *(int *)ctx = 1;
+    return 0;
+}
+
 int sup_nonce_consume(sup_ctx *s, const uint8_t nonce[32], int64_t dev)
 {
     struct sup_cluster *k = s->cluster;
-    uint64_t now = sup_now();
-    int rc;
+    uint64_t mono = mono_s(), wall = wall_s(s, mono);
+    int rc, spent = 0;
     if (!k)
-        return sup_nonces_consume_dev(s->nonces, nonce, now, dev);
-    if (!nonce_valid(k, nonce, now, dev))
+        return sup_nonces_consume_dev(s->nonces, nonce, mono, dev);
+    if (!cluster_live(s, nonce, dev, mono, wall))
         return 0; /* checked first: another controller does not free A's slot */
-    (void)sup_nonces_consume_dev(s->nonces, nonce, now, dev); /* frees the local slot */
+    (void)sup_nonces_consume_dev(s->nonces, nonce, mono, dev); /* frees the local slot */
     {
-        uint32_t exp = (uint32_t)nonce[12] | (uint32_t)nonce[13] << 8 |
-                       (uint32_t)nonce[14] << 16 | (uint32_t)nonce[15] << 24;
-        sup_dbv p[2] = {sup_dbv_blob(nonce, 32), sup_dbv_int(exp)};
+        /* Spent once everywhere (the primary key). Another instance's only
+         * while the database server's clock has it unexpired too; our own
+         * is bounded by our monotonic clock, which no wall clock can move
+         * (an instance whose wall clock is wrong keeps serving its own). */
+        int own = memcmp(nonce + 8, k->inst, sizeof k->inst) == 0;
+        sup_dbv p[3] = {sup_dbv_blob(nonce, 32), sup_dbv_int(nonce_exp(nonce)),
+                        sup_dbv_int(own ? INT64_MAX : (int64_t)nonce_exp(nonce))};
         pthread_mutex_lock(&s->lock);
-        rc = sup_db_exec(s->db, "INSERT INTO cluster_nonces(nonce, expires) VALUES (?, ?)", p, 2,
-                         NULL, NULL);
+        rc = sup_db_exec(s->db, "INSERT INTO cluster_nonces(nonce, expires) SELECT ?, ? WHERE ? >"
+                                " EXTRACT(EPOCH FROM clock_timestamp()) RETURNING 1",
+                         p, 3, spent_cb, &spent);
         if (rc && rc != KS_DB_CONSTRAINT)
             sup_log(KS_LOG_ERROR, "cluster.nonce", "error=\"%s\"", sup_db_errmsg(s->db));
         pthread_mutex_unlock(&s->lock);
     }
-    return rc == KS_DB_OK; /* a constraint: spent before, here or elsewhere */
+    /* a constraint: spent before, here or elsewhere; no row: expired on
+     * the database server's clock */
+    return rc == KS_DB_OK && spent;
 }

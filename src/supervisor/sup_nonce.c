@@ -16,6 +16,10 @@
  * process's boot tag, so a nonce from before a restart is told apart from a
  * replay (sup_nonces_foreign): a fleet whose answers carried nonces is not
  * audited as 10,000 replays when keysupd restarts.
+ *
+ * The table does not read a clock: its callers (sup_cluster.c) give it the
+ * monotonic clock's seconds, so a step of the wall clock neither stretches
+ * nor cuts a nonce's life (field5).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -24,6 +28,7 @@
 #include <sodium.h>
 
 #include "sup.h"
+#include "sup_clockstep.h"
 
 #define NONCE_TAG 8
 
@@ -39,6 +44,7 @@ struct sup_nonces {
     uint32_t ttl, cap; /* cap is a power of two */
     slot *t;
     uint8_t boot[NONCE_TAG]; /* the last bytes of every nonce this process issues */
+    sup_clockstep clock;     /* wall-clock steps, sampled with every nonce (sup_cluster.c) */
 };
 
 #define PROBE 16
@@ -57,6 +63,7 @@ sup_nonces *sup_nonces_new(uint32_t ttl, uint32_t cap)
     n->cap = cap;
     randombytes_buf(n->boot, sizeof n->boot);
     pthread_mutex_init(&n->m, NULL);
+    sup_clockstep_init(&n->clock);
     return n;
 }
 
@@ -65,6 +72,7 @@ void sup_nonces_free(sup_nonces *n)
     if (!n)
         return;
     pthread_mutex_destroy(&n->m);
+    sup_clockstep_destroy(&n->clock);
     free(n->t);
     free(n);
 }
@@ -182,4 +190,9 @@ int sup_nonces_live_dev(sup_nonces *n, const uint8_t nonce[32], uint64_t now, in
 int sup_nonces_consume_dev(sup_nonces *n, const uint8_t nonce[32], uint64_t now, int64_t dev)
 {
     return lookup(n, nonce, now, dev, 1);
+}
+
+sup_clockstep *sup_nonces_clockstep(sup_nonces *n)
+{
+    return &n->clock;
 }
