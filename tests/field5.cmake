@@ -6,3 +6,7 @@ set_tests_properties(attack_nonceclock_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRU
 # The wall-clock step detector the nonces use.
 ks_add_unit(test_sup_clockstep ${CMAKE_SOURCE_DIR}/tests/test_sup_clockstep.c)
 target_link_libraries(test_sup_clockstep PRIVATE keysup_sup)
+# The console's familiar addresses across a restart and two keysupd; the trusted proxy.
+add_test(NAME attack_familiar_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/attack_familiar_e2e.sh)
+set_tests_properties(attack_familiar_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
+  ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-attack_familiar")

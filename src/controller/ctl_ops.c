@@ -236,28 +236,29 @@ static json_t *op_seal(ctl_agent *a, json_t *req)
 }
 
 /* Replace Supervisor Credential: the code the operator was given, typed
- * here; the pending command checks it at the next heartbeat. */
+ * here once the unit shows the key it is offered; the pending command
+ * checks it at the next heartbeat. */
 static json_t *op_enter_code(ctl_agent *a, json_t *req)
 {
     const char *code = json_string_value(json_object_get(req, "code"));
+    char fp[KS_FINGERPRINT_LEN + 1];
     if (!code || strlen(code) >= sizeof a->entered_code)
         return ctl_fail("BAD_REQUEST", "code: the one-time code (8 digits)");
+    /* Nothing offered yet: refused, not kept (field5). A kept code was
+     * checked against whatever key the next offer named, before the unit
+     * had shown its fingerprint, so the comparison the code exists for
+     * was skipped; the code alone cannot tell the operator's key from one
+     * a proxy offers with a code it learnt. */
+    if (!a->rc_command)
+        return ctl_fail("NOT_OFFERED", "no Replace Supervisor Credential has reached this unit "
+                        "yet, so the code was not kept: wait until `ctl status` shows the new "
+                        "key's fingerprint, compare it with the one the operator reads out, "
+                        "then type the code again");
     snprintf(a->entered_code, sizeof a->entered_code, "%s", code);
-    if (a->rc_command) {
-        /* Say which key the code is about to authorise. */
-        char fp[KS_FINGERPRINT_LEN + 1];
-        ks_key_fingerprint(&a->crypto, a->rc_pk, fp);
-        return json_pack("{s:b,s:I,s:s}", "ok", 1, "command", (json_int_t)a->rc_command,
-                         "new_key_fingerprint", fp);
-    }
-    /* Nothing offered yet: the code waits for the next offer and is checked
-     * at once then. A bare "ok" read as "accepted", and the fingerprint the
-     * docs ask the technician to compare first was never shown. */
-    return json_pack("{s:b,s:b,s:s}", "ok", 1, "waiting", 1, "message",
-                     "no Replace Supervisor Credential has reached this unit yet: the code is "
-                     "kept and checked against the next one offered, before its fingerprint is "
-                     "shown; to compare it first, wait until `ctl status` shows the new key and "
-                     "type the code then");
+    /* Say which key the code is about to authorise. */
+    ks_key_fingerprint(&a->crypto, a->rc_pk, fp);
+    return json_pack("{s:b,s:I,s:s}", "ok", 1, "command", (json_int_t)a->rc_command,
+                     "new_key_fingerprint", fp);
 }
 
 static void list_ops(json_t *arr, const ctl_op *t)

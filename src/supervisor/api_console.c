@@ -20,6 +20,7 @@
 #include "sup_api.h"
 #include "sup_console.h"
 #include "sup_diag.h"
+#include "sup_proxyaddr.h"
 
 #define WEB_FILE_MAX (1024u * 1024u)
 
@@ -170,14 +171,16 @@ static int signin_forged(sup_req *rq, sup_resp *rs)
 static void session_create(sup_req *rq, sup_resp *rs)
 {
     const signin_in *in = rq->in;
-    const char *addr = rq->client ? rq->client->text : "";
+    sup_client via; /* behind the trusted proxy: its X-Forwarded-For hop */
+    const sup_client *from = sup_console_client(rq, &via);
+    const char *addr = from ? from->text : "";
     char cookie[80], csrf[65], detail[96], actor[80], kse[12];
     sup_signin si;
     int rc;
 
     if (signin_forged(rq, rs) != 0)
         return;
-    rc = sup_operator_signin(rq->s, in->name, in->password, rq->client, &si);
+    rc = sup_operator_signin(rq->s, in->name, in->password, from, &si);
     if (rc == KS_E_OPERATOR_LOCKED || (rc == KS_E_BAD_CREDENTIALS && si.locked)) {
         snprintf(detail, sizeof detail, "locked for %llu s after %u failures from %s",
                  (unsigned long long)si.retry_after, si.failures, addr);

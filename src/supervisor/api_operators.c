@@ -19,8 +19,16 @@
 #include "sup_srclock.h"
 #include "sup_console.h"
 
-#define OP_COLS "id, name, role, created_at, failures, last_signin," \
-                " CASE WHEN locked_until > strftime('%s','now') THEN locked_until END AS locked_until"
+/* The operator's columns, its lock only while it holds. The time is
+ * keysupd's, written in: strftime('%s','now') was SQLite's alone, and made
+ * every operator answer a 500 on PostgreSQL (field5). */
+static const char *op_select(char *q, size_t n, const char *tail)
+{
+    snprintf(q, n, "SELECT id, name, role, created_at, failures, last_signin, CASE WHEN"
+             " locked_until > %llu THEN locked_until END AS locked_until FROM operators %s",
+             (unsigned long long)sup_now(), tail);
+    return q;
+}
 
 typedef struct op_in {
     int64_t id;
@@ -34,7 +42,7 @@ static void op_create(sup_req *rq, sup_resp *rs)
 {
     const op_in *in = rq->in;
     json_t *row = NULL;
-    char hash[128];
+    char hash[128], q[256];
     sup_dbv p[4];
     int rc;
 
@@ -51,7 +59,7 @@ static void op_create(sup_req *rq, sup_resp *rs)
                                 " VALUES (?,?,?,?)", p, 4, NULL, NULL);
     if (rc == KS_DB_OK) {
         p[0] = sup_dbv_int(sup_db_last_id(rq->s->db));
-        row = api_row(rq->s, "SELECT " OP_COLS " FROM operators WHERE id = ?", p, 1);
+        row = api_row(rq->s, op_select(q, sizeof q, "WHERE id = ?"), p, 1);
         sup_audit(rq->s, 1, rq->actor, "operator.add", in->name, "ok", NULL,
                   sup_role_name(in->role));
     }
@@ -68,7 +76,8 @@ cleanup:
 
 static void op_list(sup_req *rq, sup_resp *rs)
 {
-    api_rows(rq, rs, "SELECT " OP_COLS " FROM operators ORDER BY id", NULL, 0);
+    char q[256];
+    api_rows(rq, rs, op_select(q, sizeof q, "ORDER BY id"), NULL, 0);
 }
 
 /* Runs one statement on the operator of the path and answers its row, or 404. */
@@ -79,7 +88,7 @@ static void op_change(sup_req *rq, sup_resp *rs, const char *sql, const sup_dbv 
     int64_t id = in->id;
     sup_dbv p[2];
     json_t *row = NULL;
-    char target[48];
+    char target[48], q[256];
     int rc, n = 0;
 
     if (extra)
@@ -93,7 +102,7 @@ static void op_change(sup_req *rq, sup_resp *rs, const char *sql, const sup_dbv 
         if (strcmp(action, "operator.unlock") != 0)
             sup_db_exec(rq->s->db, "DELETE FROM console_sessions WHERE operator_id = ?", &p[n - 1],
                         1, NULL, NULL);
-        row = api_row(rq->s, "SELECT " OP_COLS " FROM operators WHERE id = ?", &p[n - 1], 1);
+        row = api_row(rq->s, op_select(q, sizeof q, "WHERE id = ?"), &p[n - 1], 1);
         /* An unlock or a new password also ends the per-source locks. */
         sup_srclock_forget(rq->s, json_string_value(json_object_get(row, "name")));
         sup_audit(rq->s, 1, rq->actor, action, target, "ok", NULL, NULL);

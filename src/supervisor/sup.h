@@ -77,6 +77,10 @@ typedef struct sup_config {
         uint32_t deny_global;    /* failed sign-ins from all sources that lock an operator */
         uint32_t fail_interval;  /* seconds in which those failures count */
         uint32_t unlock_time;    /* seconds the lock lasts */
+        /* console_trusted_proxy: a sign-in from this address (IPv4-mapped
+         * or IPv6) counts as X-Forwarded-For's last hop (sup_proxyaddr.c) */
+        uint8_t trusted_proxy[16];
+        int trusted_proxy_set;
     } console;
     /* fleet scale (issue 13; docs/operations.md, "Storms") */
     uint32_t import_max_body;    /* bytes of one POST /v1/keys:batch file */

@@ -3,6 +3,7 @@
  * where its files are, how long a session lives, and the sign-in lock.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -24,6 +25,25 @@ void sup_console_config_defaults(sup_config *c)
     c->console.deny_global = 25;
     c->console.fail_interval = 15 * 60;
     c->console.unlock_time = 10 * 60;
+    c->console.trusted_proxy_set = 0;
+}
+
+/* An IPv4 or IPv6 address as sup_client holds it (IPv4 mapped); "" is off. */
+static int proxy_address(sup_config *c, const char *v)
+{
+    struct in_addr a4;
+    memset(c->console.trusted_proxy, 0, sizeof c->console.trusted_proxy);
+    c->console.trusted_proxy_set = 0;
+    if (!*v)
+        return 0;
+    if (inet_pton(AF_INET, v, &a4) == 1) {
+        c->console.trusted_proxy[10] = c->console.trusted_proxy[11] = 0xff;
+        memcpy(c->console.trusted_proxy + 12, &a4, 4);
+    } else if (inet_pton(AF_INET6, v, c->console.trusted_proxy) != 1) {
+        return -1;
+    }
+    c->console.trusted_proxy_set = 1;
+    return 0;
 }
 
 int sup_console_config_key(sup_config *c, const char *k, const char *v)
@@ -35,6 +55,8 @@ int sup_console_config_key(sup_config *c, const char *k, const char *v)
         snprintf(c->console.web_dir, sizeof c->console.web_dir, "%s", v);
         return 0;
     }
+    if (strcmp(k, "console_trusted_proxy") == 0)
+        return proxy_address(c, v);
 #define NUM(name, lo, hi, field)                                                         \
     if (strcmp(k, name) == 0) {                                                          \
         if (sup_config_uint(v, lo, hi, &x))                                              \
@@ -72,6 +94,23 @@ void sup_console_config_write(const sup_config *c, FILE *f)
             c->console.web_dir[0] ? "" : "# ", c->console.web_dir, c->console.idle,
             c->console.session_max, c->console.deny, c->console.deny_global, c->console.fail_interval,
             c->console.unlock_time);
+    {
+        /* Commented out unless set, so an older keysupd still reads the file. */
+        char a[INET6_ADDRSTRLEN] = "";
+        static const uint8_t v4[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (c->console.trusted_proxy_set) {
+            if (memcmp(c->console.trusted_proxy, v4, sizeof v4) == 0)
+                inet_ntop(AF_INET, c->console.trusted_proxy + 12, a, sizeof a);
+            else
+                inet_ntop(AF_INET6, c->console.trusted_proxy, a, sizeof a);
+        }
+        fprintf(f,
+                "# Behind a reverse proxy every sign-in comes from the proxy's address:\n"
+                "# name it here, and only from it X-Forwarded-For's last hop is taken\n"
+                "# as the console client's address (off when unset).\n"
+                "%sconsole_trusted_proxy = %s\n",
+                a[0] ? "" : "# ", a);
+    }
 }
 
 static int has_index(const char *dir)

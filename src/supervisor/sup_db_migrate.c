@@ -27,6 +27,8 @@ extern const char sup_repair_schema[];
 extern const char sup_clone_schema[];
 /* api_licence_policy.c: licence enforcement per feature. */
 extern const char sup_licence_policy_schema[];
+/* sup_familiar.c: the addresses console operators signed in from. */
+extern const char sup_familiar_schema[];
 
 static const char *const migrations[] = {
     /* 1: the registry. */
@@ -115,6 +117,8 @@ static const char *const migrations[] = {
     sup_clone_schema,
     /* 9: licence enforcement, the rollout rule (docs/licences.md). */
     sup_licence_policy_schema,
+    /* 10: console operators' familiar addresses (docs/console.md, "Lockout"). */
+    sup_familiar_schema,
 };
 
 typedef struct int_ctx {

@@ -22,6 +22,7 @@
 #include "sup_console.h"
 #include "sup_conmem.h"
 #include "sup_srclock.h"
+#include "sup_familiar.h"
 
 const char sup_console_schema[] =
     "CREATE TABLE operators(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
@@ -209,7 +210,10 @@ int sup_operator_signin(sup_ctx *s, const char *name, const char *password,
     rc = sup_db_exec(s->db, "SELECT id, name, role, pw_hash, failures, first_failure,"
                             " locked_until FROM operators WHERE name = ?", p, 1, op_cb, &o);
     if (rc == KS_DB_OK) {
-        familiar = o.found && sup_srclock_familiar(s, name, from);
+        /* This process's memory first; then the database, which every
+         * keysupd of it shares and a restart keeps (sup_familiar.c). */
+        familiar = o.found && (sup_srclock_familiar(s, name, from) ||
+                               sup_familiar_has(s, o.id, from, now));
         refused = gate(s, &o, name, from, now, familiar, out);
         if (refused < 0)
             rc = KS_DB_ERR;
@@ -247,6 +251,9 @@ int sup_operator_signin(sup_ctx *s, const char *name, const char *password,
                                 " locked_until = NULL, last_signin = ? WHERE id = ?", p, 2,
                          NULL, NULL);
         sup_srclock_good(s, name, from, now);
+        if (!rc && sup_familiar_note(s, o.id, from, now) != KS_DB_OK)
+            sup_log(KS_LOG_WARN, "console.familiar", "operator=%s error=\"%s\" note=\"the"
+                    " address is familiar to this keysupd only\"", o.name, sup_db_errmsg(s->db));
     } else {
         /* Already counted (out has this source's count): report the name's
          * lock as it stands, which binds this source unless familiar. */

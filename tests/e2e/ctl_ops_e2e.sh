@@ -37,14 +37,18 @@ sock prod send '{"op":"nope"}' >"$W/out" && fail "unknown op accepted"
 grep -q "op: unknown 'nope'" "$W/out" || fail "unknown op: $(cat "$W/out")"
 ok "enrolment-only ops refused (NOT_ENROLLED), unknown ops named"
 
-sock prod --json code '12"34\5' >"$W/out" || fail "code with a quote: $(cat "$W/out")"
-grep -q '"ok": true' "$W/out" || fail "code: $(cat "$W/out")"
-# nothing offered yet: the answer says the code only waits (it said "ok")
-grep -q '"waiting": true' "$W/out" || fail "a code typed with nothing offered reads as accepted: $(cat "$W/out")"
+# nothing offered yet: the code is refused, not kept (it was kept and then
+# checked against the next key offered before the unit showed its
+# fingerprint: field5); the quote and backslash reached the agent intact
+sock prod --json code '12"34\5' >"$W/out" 2>&1 && fail "a code typed with nothing offered was taken: $(cat "$W/out")"
+grep -q 'NOT_OFFERED' "$W/out" || fail "code with nothing offered: $(cat "$W/out")"
+grep -q 'wait until `ctl status` shows the new key' "$W/out" || fail "the refusal does not say what to do: $(cat "$W/out")"
+[ "$(sock prod --json status | python3 -c 'import json,sys; print(json.load(sys.stdin).get("replace_credential"))')" = None ] \
+    || fail "a refused code left something pending"
 sock prod seal on >/dev/null || fail "seal on"
 [ "$(sock prod --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["seal_on"])')" = True ] \
     || fail "seal on not shown"
-ok "ctl builds its requests with jansson (a quote and a backslash pass), seal"
+ok "ctl builds its requests with jansson (a quote and a backslash pass); a code before the offer refused (NOT_OFFERED); seal"
 
 agent test --enable-fault-hooks
 sock test --json help >"$W/help2.json" || fail "ctl help (hooks)"

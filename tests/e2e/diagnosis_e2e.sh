@@ -404,6 +404,8 @@ ctl d7 fault drop_link false >/dev/null
 wait_inc d7 KSE-700 "$since" 15
 diag_names d7 KSE-700 || fail "diagnose d7: $(cat "$W/diag.json")"
 api controller command "${CTL_ID[d7]}" replace_credential >"$W/rc.json"
+# the code is taken only once the unit shows the key it is offered
+wait_until 15 "d7 shows the offered key" sh -c "\"$B/keysup-controller\" ctl --socket \"$W/d7.sock\" status | grep -q 'REPLACE SUPERVISOR CREDENTIAL'"
 ctl d7 code "$(j "$W/rc.json" 'd["one_time_code"]')" >/dev/null
 wait_resolved "$INC" 15
 wait_until 10 "d7 in step" in_step d7
