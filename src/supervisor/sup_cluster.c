@@ -66,6 +66,7 @@ struct sup_cluster {
     _Atomic(wake_fn) wake; /* the publisher's wake-up, registered by it */
     uint8_t secret[32];
     uint8_t inst[4]; /* bytes 8..11 of every nonce this instance issues */
+    atomic_uint_fast64_t clock_warned; /* monotonic s of the last cluster.nonce_clock line */
     PGconn *c;
 };
 
@@ -252,6 +253,7 @@ int sup_cluster_start(sup_ctx *s, char *err, size_t errlen)
     atomic_init(&k->leader, try_lease(k->c));
     atomic_init(&k->stop, 0);
     atomic_init(&k->wake, NULL);
+    atomic_init(&k->clock_warned, 0);
     s->cluster = k;
     if (pthread_create(&k->th, NULL, cluster_main, k) != 0) {
         s->cluster = NULL;
@@ -344,14 +346,36 @@ static uint32_t nonce_exp(const uint8_t n[32])
            (uint32_t)n[15] << 24;
 }
 
+/* A refusal on the clocks is said in the log, once a minute at most: the
+ * request's own line says only "expired or already used". */
+static void clock_refusal(sup_ctx *s, const char *why, int64_t ahead)
+{
+    uint64_t now = mono_s(), last = atomic_load(&s->cluster->clock_warned);
+    if (last && now < last + 60)
+        return;
+    if (!atomic_compare_exchange_strong(&s->cluster->clock_warned, &last, now ? now : 1))
+        return;
+    sup_log(KS_LOG_WARN, "cluster.nonce_clock", "code=KSE-%03d reason=\"%s\" seconds=%lld",
+            SUP_KSE(CLOCK_SKEW), why, (long long)ahead);
+}
+
 /* Another instance's nonce, on this instance's clocks: not claiming more
  * life than any instance gives, and not possibly from before a step back. */
 static int foreign_in_time(sup_ctx *s, const uint8_t n[32], uint64_t wall)
 {
     uint64_t exp = nonce_exp(n);
-    if (exp > wall + s->cfg.nonce_ttl + NONCE_SKEW_S)
+    if (exp > wall + s->cfg.nonce_ttl + NONCE_SKEW_S) {
+        clock_refusal(s, "another instance's nonce claims more life than nonce_ttl: its clock"
+                      " is ahead of this one, or this one stepped back",
+                      (int64_t)(exp - wall - s->cfg.nonce_ttl));
         return 0;
-    return exp > sup_clockstep_poison(sup_nonces_clockstep(s->nonces));
+    }
+    if (exp <= sup_clockstep_poison(sup_nonces_clockstep(s->nonces))) {
+        clock_refusal(s, "another instance's nonce may be from before this instance's clock"
+                      " stepped back", 0);
+        return 0;
+    }
+    return 1;
 }
 
 int sup_nonce_issue(sup_ctx *s, uint32_t owner, uint8_t out[32])

@@ -81,6 +81,7 @@ st=$(spend "$U1" "$n1")
 st=$(spend "$U1" "$n2")
 [ "$st" = 401 ] || fail "instance 2's nonce on instance 1 after its clock stepped back 2 days: $st, not 401"
 grep -q 'clock.step.*direction=back' "$W/keysupd.log" || fail "the step back was not logged"
+grep -q 'cluster.nonce_clock code=KSE-600' "$W/keysupd.log" || fail "the refusal on the clocks was not logged"
 ok "after a step back, neither instance's nonce outlives its $TTL s on the stepped instance"
 [ "$(devreq "$SEED" "$CID" POST /v1/device/heartbeat "$HB" | head -1)" = 200 ] \
     || fail "a fresh request on instance 2"
