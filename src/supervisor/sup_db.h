@@ -62,7 +62,16 @@ typedef struct sup_db_ops {
 
 struct sup_db {
     const sup_db_ops *ops;
+    /* Audit log lines of the open transaction, written when it ends
+     * (sup_dbhold.c): a change whose commit failed is not logged as ok. */
+    int in_tx;
+    struct sup_db_held *held;
 };
+
+/* sup_dbhold.c: the transaction's edges, for the held log lines. */
+int sup_db_tx_begun(sup_db *db, int rc);
+int sup_db_tx_ended(sup_db *db, int rc, int commit);
+void sup_db_held_free(sup_db *db);
 
 /* Backend options; fields a backend does not know are ignored. */
 typedef struct sup_db_opts {
@@ -86,13 +95,19 @@ static inline int sup_db_exec(sup_db *db, const char *sql, const sup_dbv *p, int
 {
     return db->ops->exec(db, sql, p, n, fn, ctx);
 }
-static inline int sup_db_begin(sup_db *db) { return db->ops->begin(db); }
-static inline int sup_db_commit(sup_db *db) { return db->ops->commit(db); }
-static inline int sup_db_rollback(sup_db *db) { return db->ops->rollback(db); }
+static inline int sup_db_begin(sup_db *db) { return sup_db_tx_begun(db, db->ops->begin(db)); }
+static inline int sup_db_commit(sup_db *db) { return sup_db_tx_ended(db, db->ops->commit(db), 1); }
+static inline int sup_db_rollback(sup_db *db) { return sup_db_tx_ended(db, db->ops->rollback(db), 0); }
 static inline int64_t sup_db_last_id(sup_db *db) { return db->ops->last_id(db); }
 static inline int64_t sup_db_changes(sup_db *db) { return db->ops->changes(db); }
 static inline const char *sup_db_errmsg(sup_db *db) { return db->ops->errmsg(db); }
-static inline void sup_db_close(sup_db *db) { if (db) db->ops->close(db); }
+static inline void sup_db_close(sup_db *db)
+{
+    if (db) {
+        sup_db_held_free(db);
+        db->ops->close(db);
+    }
+}
 
 /* First column of the first row as an integer (*v untouched when no row).
  * Returns KS_DB_OK, 1 when there was no row, or an error. */

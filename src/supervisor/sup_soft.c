@@ -61,6 +61,46 @@ int sup_soft_write(sup_ctx *s, const sup_soft_row *r)
                               " last_health = ? WHERE id = ?", p, 10, NULL, NULL);
 }
 
+static int slot_of(sup_soft *t, int64_t id, sup_soft_row **out);
+
+/* A batch whose write failed (field5: keysupd's disk full, read-only, an
+ * I/O error) goes back into the table, under any newer heartbeat of the
+ * same controller: before, it was dropped, and until the controller's next
+ * heartbeat the diagnosis read the database's older last_seen (sup_soft_peek
+ * found nothing), so a disk full for longer than the missed-heartbeat limit
+ * made controllers that were heartbeating look lost. */
+static void keep(sup_soft *t, sup_soft_row *rows, size_t n)
+{
+    pthread_mutex_lock(&t->mu);
+    for (size_t i = 0; i < n; i++) {
+        sup_soft_row *w, *old = &rows[i];
+        int fresh = slot_of(t, old->id, &w);
+        if (fresh < 0) {
+            row_free(old); /* out of memory: the next heartbeat reports it again */
+            continue;
+        }
+        if (fresh) {
+            *w = *old; /* the strings move with it */
+            continue;
+        }
+        /* A newer heartbeat came: it wins, but what only moves when a
+         * report carries it is taken from the older one if it had it. */
+        if (!w->last_sync)
+            w->last_sync = old->last_sync;
+        if (!w->firmware) {
+            w->firmware = old->firmware;
+            old->firmware = NULL;
+        }
+        if (!w->has_protocol && old->has_protocol) {
+            w->has_protocol = 1;
+            w->protocol = old->protocol;
+        }
+        row_free(old);
+    }
+    pthread_mutex_unlock(&t->mu);
+    free(rows);
+}
+
 /* Takes the pending rows out under mu and writes them in one transaction. */
 static void flush(sup_ctx *s, sup_soft *t)
 {
@@ -86,12 +126,16 @@ static void flush(sup_ctx *s, sup_soft *t)
         rc = sup_soft_write(s, &rows[i]);
     rc = rc == KS_DB_OK ? sup_db_commit(s->db) : rc;
     if (rc != KS_DB_OK) {
-        sup_log(KS_LOG_ERROR, "heartbeat.flush", "rows=%zu error=\"%s\"", n,
-                sup_db_errmsg(s->db));
+        sup_log(KS_LOG_ERROR, "heartbeat.flush", "rows=%zu error=\"%s\" note=\"kept, written"
+                " again at the next flush\"", n, sup_db_errmsg(s->db));
         sup_db_rollback(s->db);
     }
     pthread_mutex_unlock(&s->lock);
     t->batches++;
+    if (rc != KS_DB_OK) {
+        keep(t, rows, n);
+        return;
+    }
     t->written += n;
     for (size_t i = 0; i < n; i++)
         row_free(&rows[i]);
@@ -172,19 +216,30 @@ static int grow(sup_soft *t)
     return 0;
 }
 
-/* The pending row of controller id, new (zeroed) when it has none. */
-static sup_soft_row *slot(sup_soft *t, int64_t id)
+/* The pending row of controller id in *out: 0 when it had one, 1 when it
+ * is new (zeroed), -1 out of memory. */
+static int slot_of(sup_soft *t, int64_t id, sup_soft_row **out)
 {
     size_t h;
     if (t->n == t->cap && grow(t) != 0)
-        return NULL;
+        return -1;
     for (h = hash(id, t->icap); t->idx[h]; h = (h + 1) & (t->icap - 1))
-        if (t->rows[t->idx[h] - 1].id == id)
-            return &t->rows[t->idx[h] - 1];
+        if (t->rows[t->idx[h] - 1].id == id) {
+            *out = &t->rows[t->idx[h] - 1];
+            return 0;
+        }
     t->idx[h] = (uint32_t)(t->n + 1);
     memset(&t->rows[t->n], 0, sizeof t->rows[0]);
     t->rows[t->n].id = id;
-    return &t->rows[t->n++];
+    *out = &t->rows[t->n++];
+    return 1;
+}
+
+/* The pending row of controller id, new (zeroed) when it has none. */
+static sup_soft_row *slot(sup_soft *t, int64_t id)
+{
+    sup_soft_row *w;
+    return slot_of(t, id, &w) < 0 ? NULL : w;
 }
 
 int sup_soft_put(sup_ctx *s, const sup_soft_row *r)
@@ -265,6 +320,13 @@ void sup_soft_stop(sup_ctx *s)
     flush(s, t); /* what arrived since the last batch */
     sup_log(KS_LOG_INFO, "heartbeat.soft_state", "batches=%llu rows=%llu",
             (unsigned long long)t->batches, (unsigned long long)t->written);
+    if (t->n) /* the last write failed and kept them: lost with the process */
+        sup_log(KS_LOG_ERROR, "heartbeat.soft_state", "unwritten=%zu note=\"the last heartbeat"
+                " state of these controllers was not stored; their next heartbeat stores it\"",
+                t->n);
+    for (size_t i = 0; i < t->n; i++)
+        row_free(&t->rows[i]);
+    free(t->rows);
     pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->mu);
     free(t->idx);

@@ -13,6 +13,7 @@
 
 #include "sup_guard.h"
 #include "sup.h"
+#include "sup_dbhold.h"
 
 void sup_path(const sup_ctx *s, const char *file, char *out, size_t n)
 {
@@ -180,13 +181,24 @@ void sup_audit(sup_ctx *s, int locked, const char *actor, const char *action, co
         pthread_mutex_lock(&s->lock);
     rc = sup_db_exec(s->db, "INSERT INTO audit(ts, actor, action, target, result, code, detail)"
                            " VALUES (?,?,?,?,?,?,?)", p, 7, NULL, NULL);
-    if (!locked)
-        pthread_mutex_unlock(&s->lock);
     atomic_fetch_add(&s->metrics.audit_records, 1);
-    sup_log(strcmp(result, "ok") == 0 ? KS_LOG_INFO : KS_LOG_WARN, action,
-           "actor=%s target=%s result=%s%s%s%s%s%s", actor ? actor : "-", target ? target : "-",
-           result, code ? " code=" : "", code ? code : "", detail ? " detail=\"" : "",
-           detail ? detail : "", detail ? "\"" : "");
+    {
+        /* Inside a transaction the line waits for its end (sup_dbhold.c):
+         * a change whose commit fails is not logged as done. */
+        char ok[1024], nc[1100];
+        int level = strcmp(result, "ok") == 0 ? KS_LOG_INFO : KS_LOG_WARN;
+        snprintf(ok, sizeof ok, "actor=%s target=%s result=%s%s%s%s%s%s", actor ? actor : "-",
+                 target ? target : "-", result, code ? " code=" : "", code ? code : "",
+                 detail ? " detail=\"" : "", detail ? detail : "", detail ? "\"" : "");
+        snprintf(nc, sizeof nc, "actor=%s target=%s result=not_committed was=%s%s%s%s%s%s",
+                 actor ? actor : "-", target ? target : "-", result, code ? " code=" : "",
+                 code ? code : "", detail ? " detail=\"" : "", detail ? detail : "",
+                 detail ? "\"" : "");
+        if (!sup_db_hold_line(s->db, level, action, ok, nc))
+            sup_log(level, action, "%s", ok);
+    }
     if (rc)
         sup_log(KS_LOG_ERROR, "audit.write", "error=\"%s\"", sup_db_errmsg(s->db));
+    if (!locked)
+        pthread_mutex_unlock(&s->lock);
 }
