@@ -27,12 +27,31 @@ static int in_range(const ks_flash_emu *e, uint32_t sector, uint32_t off, uint32
            len <= e->flash.sector_size - off;
 }
 
-static void write_through(ks_flash_emu *e, size_t addr, size_t len)
+/*
+ * The file is the device: what did not reach it is not programmed. A write
+ * that fails (the file's disk full, an I/O error) used to be printed and
+ * then taken as done (field5): the store committed a delta that lived only
+ * in this copy in memory, the agent reported it applied, and after a
+ * restart the unit was back on the older database (a revoked key granted
+ * again, offline, while the supervisor showed the unit in step). Now the
+ * operation fails (KS_E_IO, which the store handles as a failed write) and
+ * the memory copy of the range is read back from the file, so the two
+ * never disagree about what the flash holds. -1 on failure.
+ */
+static int write_through(ks_flash_emu *e, size_t addr, size_t len)
 {
+    int err;
     if (e->fd < 0)
-        return;
-    if (pwrite(e->fd, e->mem + addr, len, (off_t)addr) != (ssize_t)len)
-        perror("ks_flash_emu: pwrite");
+        return 0;
+    if (pwrite(e->fd, e->mem + addr, len, (off_t)addr) == (ssize_t)len)
+        return 0;
+    err = errno;
+    fprintf(stderr, "ks_flash_emu: write of %zu bytes at %zu failed: %s\n", len, addr,
+            strerror(err));
+    if (pread(e->fd, e->mem + addr, len, (off_t)addr) != (ssize_t)len)
+        memset(e->mem + addr, e->flash.erase_value ^ 0x5a, len); /* unknown: not erased */
+    errno = err;
+    return -1;
 }
 
 /*
@@ -93,7 +112,7 @@ static void tear(ks_flash_emu *e, size_t addr, const uint8_t *src, uint32_t len)
     memcpy(e->mem + addr, src, keep);
     for (g = keep; g < len && g < keep + pu; g++)
         e->mem[addr + g] = (uint8_t)rnd(e);
-    write_through(e, addr, len);
+    (void)write_through(e, addr, len); /* a torn write: whatever landed */
 }
 
 static int emu_prog(void *ctx, uint32_t sector, uint32_t off, const void *buf, uint32_t len)
@@ -127,7 +146,8 @@ static int emu_prog(void *ctx, uint32_t sector, uint32_t off, const void *buf, u
     memcpy(e->mem + addr, buf, len);
     if (e->worn && e->worn[sector] == KS_EMU_WORN_SILENT)
         e->mem[addr + len / 2] ^= 0x10;
-    write_through(e, addr, len);
+    if (write_through(e, addr, len) != 0)
+        return KS_E_IO;
     if (e->npending < KS_EMU_PENDING_MAX) {
         e->pending[e->npending].addr = (uint32_t)addr;
         e->pending[e->npending].len = len;
@@ -153,7 +173,8 @@ static int emu_erase(void *ctx, uint32_t sector)
     if (e->worn && e->worn[sector] == KS_EMU_WORN_LOUD)
         return KS_E_IO;
     memset(e->mem + addr, e->flash.erase_value, e->flash.sector_size);
-    write_through(e, addr, e->flash.sector_size);
+    if (write_through(e, addr, e->flash.sector_size) != 0)
+        return KS_E_IO;
     /* Pending progs inside the sector are gone anyway. */
     for (uint32_t i = 0; i < e->npending; i++)
         if (e->pending[i].addr >= addr && e->pending[i].addr < addr + e->flash.sector_size)
@@ -241,8 +262,7 @@ int ks_flash_emu_open(ks_flash_emu *e, const char *path, uint32_t sector_size,
     if (e->fd < 0)
         goto io;
     if (create) {
-        write_through(e, 0, e->size);
-        if (fdatasync(e->fd) != 0)
+        if (write_through(e, 0, e->size) != 0 || fdatasync(e->fd) != 0)
             goto io;
         return KS_OK;
     }
@@ -314,7 +334,7 @@ void ks_flash_emu_power_on(ks_flash_emu *e)
                 memset(e->mem + p->addr, e->flash.erase_value, p->len);
                 tear(e, p->addr, tmp, n);
             }
-            write_through(e, p->addr, p->len);
+            (void)write_through(e, p->addr, p->len); /* the cut's damage, as far as it lands */
         }
     }
     e->npending = 0;
@@ -327,7 +347,7 @@ void ks_flash_emu_flip(ks_flash_emu *e, uint64_t bit)
     if (bit / 8 >= e->size)
         return;
     e->mem[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-    write_through(e, (size_t)(bit / 8), 1);
+    (void)write_through(e, (size_t)(bit / 8), 1); /* a test's bit flip */
 }
 
 void ks_flash_emu_wear(ks_flash_emu *e, uint32_t sector, unsigned how)
