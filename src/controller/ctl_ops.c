@@ -141,6 +141,19 @@ static json_t *result_json(ctl_agent *a, int rc, const ks_auth_result *res)
     }
     if (res->session)
         json_object_set_new(o, "session", json_integer(res->session));
+    if (rc == KS_E_IO) {
+        /* The decision could not be recorded (the use counter, the audit
+         * record): a flash write failed. Refused, as it must be, but named
+         * as the hardware fault it is, not a bare "IO" (field5). */
+        json_t *e = ctl_kse_fail(KS_E_HARDWARE_FAULT, "store.write");
+        json_object_set_new(json_object_get(e, "error"), "message",
+                            json_string("the decision could not be recorded: a write to the "
+                                        "flash failed (its disk full or failing); refused"));
+        json_object_update(o, e);
+        json_decref(e);
+        ctl_note_refusal(a, KS_E_HARDWARE_FAULT, res->time ? res->time : now_of(a));
+        return o;
+    }
     if (rc < 0) {
         json_t *e = ctl_kse_fail(rc, res->what);
         json_object_update(o, e);

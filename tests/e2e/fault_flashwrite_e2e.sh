@@ -8,7 +8,8 @@
 # in step), and after a restart the unit was on the older database: the
 # revoked key was granted again, offline. Now:
 #  1. while writes fail the unit does not claim the new version, says why
-#     (last_sync_error) and keeps deciding from its store;
+#     (last_sync_error), and refuses decisions it cannot record (the use
+#     counter) with KSE-900 HARDWARE_FAULT, not a bare "IO";
 #  2. once writes work again it applies the revocation with no restart;
 #  3. and a restart (offline) keeps it.
 source "$(dirname "$0")/lib.sh"
@@ -49,9 +50,11 @@ sleep 3 # three heartbeats
 [ "$(reported)" = "$v0" ] || fail "the supervisor was told version $(reported): it believes the revocation is on the unit"
 err=$(status door 'd.get("last_sync_error")')
 [ -n "$err" ] && [ "$err" != None ] || fail "the unit does not say why it is not in step"
-present_at k door 2 >/dev/null || true # decides from its store (which has k valid)
-grep -q '"granted"' "$W/present.out" || fail "no decision while the flash cannot be written: $(cat "$W/present.out" "$W/present.err")"
-ok "flash writes failing: the unit stays on v$v0, reports it (last_sync_error: $err) and keeps deciding"
+# a decision must record its use counter: it cannot, so it is refused, and
+# says why with a code (it said a bare "IO")
+present_at k door 2 && fail "granted while the use counter cannot be recorded"
+grep -q 'KSE-900' "$W/present.out" || fail "the refusal does not name the fault: $(cat "$W/present.out" "$W/present.err")"
+ok "flash writes failing: the unit stays on v$v0, reports it (last_sync_error: $err), refuses with KSE-900"
 
 # ----- 2. writes work again
 rm -f "$W/fail"
