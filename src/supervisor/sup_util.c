@@ -183,8 +183,9 @@ void sup_audit(sup_ctx *s, int locked, const char *actor, const char *action, co
                            " VALUES (?,?,?,?,?,?,?)", p, 7, NULL, NULL);
     atomic_fetch_add(&s->metrics.audit_records, 1);
     {
-        /* Inside a transaction the line waits for its end (sup_dbhold.c):
-         * a change whose commit fails is not logged as done. */
+        /* Inside a transaction a change's line waits for its end
+         * (sup_dbhold.c): a change whose commit fails is not logged as
+         * done. A refusal is a fact whatever the commit: logged at once. */
         char ok[1024], nc[1100];
         int level = strcmp(result, "ok") == 0 ? KS_LOG_INFO : KS_LOG_WARN;
         snprintf(ok, sizeof ok, "actor=%s target=%s result=%s%s%s%s%s%s", actor ? actor : "-",
@@ -194,7 +195,7 @@ void sup_audit(sup_ctx *s, int locked, const char *actor, const char *action, co
                  actor ? actor : "-", target ? target : "-", result, code ? " code=" : "",
                  code ? code : "", detail ? " detail=\"" : "", detail ? detail : "",
                  detail ? "\"" : "");
-        if (!sup_db_hold_line(s->db, level, action, ok, nc))
+        if (level != KS_LOG_INFO || !sup_db_hold_line(s->db, level, action, ok, nc))
             sup_log(level, action, "%s", ok);
     }
     if (rc)
