@@ -13,7 +13,7 @@ set_tests_properties(attack_familiar_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
 # X-Forwarded-For's last hop behind console_trusted_proxy.
 ks_add_unit(test_sup_proxyaddr ${CMAKE_SOURCE_DIR}/tests/test_sup_proxyaddr.c)
 target_link_libraries(test_sup_proxyaddr PRIVATE keysup_sup)
-# keysupd's disk full: errors, an honest log, heartbeats kept, recovery.
+# keysupd's disk full (the shim): errors, an honest log, heartbeats kept, recovery.
 add_test(NAME fault_diskfull_e2e COMMAND bash ${CMAKE_SOURCE_DIR}/tests/e2e/fault_diskfull_e2e.sh)
 set_tests_properties(fault_diskfull_e2e PROPERTIES TIMEOUT 120 RUN_SERIAL TRUE
   ENVIRONMENT "KS_BIN=${CMAKE_BINARY_DIR}/bin;KS_TESTS=${CMAKE_BINARY_DIR}/tests;KS_WORK=${CMAKE_BINARY_DIR}/e2e-fault_diskfull")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Field fault: keysupd's disk fills up while operators make changes and the
-# fleet heartbeats (docs/security.md, field5). keysupd runs on a 16 MiB
-# tmpfs of its own (a private mount namespace: unshare -m), and the test
-# fills it from inside that namespace (nsenter), then frees it.
+# fleet heartbeats (docs/security.md, field5). An LD_PRELOAD shim
+# (tests/shim_failwrite.c) makes keysupd's writes to its database's WAL
+# fail with ENOSPC while the file $W/full exists, as a full disk does (a
+# shim rather than a small filesystem: no mount privileges needed).
 #  1. a change made while the disk is full answers an error, and the log
 #     does not say it was done: the audit line was logged inside the
 #     transaction, so `event=key.enrol ... result=ok` stood in the log for
@@ -15,22 +16,18 @@
 #  3. once the disk has room again, changes work at once, with no restart,
 #     and nothing that failed is there.
 source "$(dirname "$0")/lib.sh"
-T="${KS_TESTS:?KS_TESTS must point to build/tests (sup_devreq)}"
+T="${KS_TESTS:?KS_TESTS must point to build/tests (sup_devreq, libks_failwrite.so)}"
 HB='{"protocol_version":1}'
-command -v unshare >/dev/null && command -v nsenter >/dev/null || fail "unshare/nsenter (util-linux) missing"
-unshare -m true 2>/dev/null || fail "cannot make a mount namespace here (unshare -m needs CAP_SYS_ADMIN)"
 
 sup_init
-mkdir -p "$W/disk"
 rm -f "$W/port"
-unshare -m bash -c 'mount -t tmpfs -o size=16m ksdisk "$1" && cp -a "$2" "$1/sup" &&
-    exec "$3/keysupd" --data "$1/sup" --listen 127.0.0.1:0 --port-file "$4"' \
-    _ "$W/disk" "$W/sup" "$B" "$W/port" >>"$W/keysupd.log" 2>&1 &
+KS_FAILWRITE_TRIGGER="$W/full" KS_FAILWRITE_SUFFIX="/keysup.db-wal" LD_PRELOAD="$T/libks_failwrite.so" \
+    ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+    "$B/keysupd" --data "$W/sup" --listen 127.0.0.1:0 --port-file "$W/port" >>"$W/keysupd.log" 2>&1 &
 SUP_PID=$!
 PIDS+=("$SUP_PID")
 wait_until 10 "keysupd listening" test -s "$W/port"
 export KEYSUP_SERVER="http://127.0.0.1:$(cat "$W/port")"
-inns() { nsenter -t "$SUP_PID" -m -- "$@"; }
 last_seen() { api controller show "$CID" >"$W/c.json" && j "$W/c.json" 'd["last_seen"]'; }
 
 api controller add door --scope 1 >"$W/door.json" || fail "controller add"
@@ -42,7 +39,7 @@ before=$(last_seen)
 sleep 1.2
 
 # ----- the disk fills
-inns dd if=/dev/zero of="$W/disk/fill" bs=64k 2>/dev/null || true
+touch "$W/full"
 mark=$(wc -l <"$W/keysupd.log")
 api key enrol --generate >"$W/k.out" 2>&1 && fail "a key enrolled on a full disk: $(cat "$W/k.out")"
 api controller add door2 --scope 1 >"$W/c2.out" 2>&1 && fail "a controller added on a full disk"
@@ -61,7 +58,7 @@ sleep 0.5
 grep -q 'heartbeat.flush' "$W/keysupd.log" || fail "the failed heartbeat write was not logged"
 
 # ----- room again
-inns rm -f "$W/disk/fill"
+rm -f "$W/full"
 for _ in $(seq 1 25); do # the flusher writes every 200 ms
     now=$(last_seen)
     [ "$now" -ge "$sent" ] && break
