@@ -448,6 +448,14 @@ static int flash_wear(cli_ctx *cx, int argc, char **argv)
     set_real(o, "life_days_observed", w.life_days);
     set_real(o, "life_days_10_per_day", ks_wear_life_days(&w, 10));
     set_real(o, "life_days_1440_per_day", ks_wear_life_days(&w, 1440));
+    /* the metadata pair or ring (docs/store.md), and the region wearing most */
+    json_t *meta = json_object();
+    cli_set_u64(meta, "blocks", w.meta_blocks);
+    cli_set_u64(meta, "sectors", w.meta_sectors);
+    cli_set_u64(meta, "erase_min", w.meta_erase_min);
+    cli_set_u64(meta, "erase_max", w.meta_erase_max);
+    json_object_set_new(o, "metadata", meta);
+    json_object_set_new(o, "hottest", json_string(w.hottest));
     if (im.rate) {
         cli_set_u64(o, "rate_per_day", im.rate);
         set_real(o, "life_days_at_rate", ks_wear_life_days(&w, im.rate));

@@ -54,6 +54,12 @@ static json_t *wear_json(ctl_agent *a)
     json_object_set_new(o, "life_deltas", json_real(w.life_commits));
     json_object_set_new(o, "deltas_per_day", json_real(w.rate_per_day));
     json_object_set_new(o, "life_days", json_real(w.life_days));
+    /* the metadata pair or ring, and which region wears most */
+    json_object_set_new(o, "metadata", json_pack("{s:i,s:i,s:i,s:i}", "blocks", (int)w.meta_blocks,
+                                                 "sectors", (int)w.meta_sectors, "erase_min",
+                                                 (int)w.meta_erase_min, "erase_max",
+                                                 (int)w.meta_erase_max));
+    json_object_set_new(o, "hottest", json_string(w.hottest));
     return o;
 }
 
