@@ -272,6 +272,7 @@ int ctl_store_format(ctl_agent *a, const ks_trust *trust)
 
 void ctl_close(ctl_agent *a)
 {
+    ctl_audit_ack_save(a, 1); /* the acknowledgement not yet on flash */
     if (a->curl)
         curl_easy_cleanup(a->curl); /* the kept connection (ctl_http.c) */
     a->curl = NULL;

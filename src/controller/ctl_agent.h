@@ -40,6 +40,7 @@
 #define CTL_OVERLAY_SECTORS 16u  /* delta overlay: two halves of 32 KiB (docs/store.md) */
 #define CTL_OVERLAY 256u         /* overlay entries held in RAM (227 fit one half) */
 #define CTL_FLASH_ENDURANCE 10000u /* rated erase cycles per sector of the emulated part */
+#define CTL_ACK_PERSIST_S 600u  /* audit acknowledgement on flash at most this often */
 #define CTL_SESSIONS 16u
 #define CTL_READERS 16u
 #define CTL_PROTOCOL 1                 /* device protocol version this agent speaks */
@@ -168,6 +169,12 @@ typedef struct ctl_agent {
     int damage_reported;         /* KSE-301 logged for the current damage */
     ctl_refusals refusals;
     uint64_t uploaded;           /* audit records acknowledged by the supervisor */
+    /* The acknowledgement on flash lags `uploaded` (ctl_sync.c): one
+     * metadata slot per upload was most of a busy door's metadata wear
+     * (bench_ctl_wear). Written at most every CTL_ACK_PERSIST_S, when a
+     * quarter of the ring waits unwritten, and at a clean stop; a power cut
+     * only makes the supervisor see some records again (duplicates, ignored). */
+    uint64_t ack_saved_ms;       /* monotonic ms of the last one written */
     char entered_code[16];       /* one-time code typed at the controller (replace credential) */
     int64_t rc_command;          /* replace_credential offered by the supervisor (0: none) */
     uint8_t rc_pk[32];           /* the key it would pin; its fingerprint is in `ctl status` */
@@ -295,6 +302,9 @@ int ctl_settings_load(ctl_agent *a);
 int ctl_settings_save(ctl_agent *a);
 /* Derives the device key and its 16-byte controller id from the seed. */
 void ctl_device_key(ctl_agent *a);
+/* Writes the audit acknowledgement the supervisor gave (a->uploaded) to
+ * flash if it is ahead of the store's; force = 0 only when it is due. */
+void ctl_audit_ack_save(ctl_agent *a, int force);
 /* Records a refusal for the health report. */
 void ctl_note_refusal(ctl_agent *a, int err, uint64_t now);
 /* Current system time as the controller's RTC sees it (with fault hooks). */

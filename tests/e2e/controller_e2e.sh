@@ -97,7 +97,7 @@ ctl c2 fault power_cut 3 >/dev/null
 api controller command "${CTL_ID[c2]}" initialize >/dev/null
 wait_until 10 "c2 dies mid-download" sh -c "! kill -0 ${CTL_PID[c2]} 2>/dev/null"
 wait "${CTL_PID[c2]}" 2>/dev/null && fail "c2 exited cleanly" || true
-"$B/keysup" flash check "$W/c2.img" --sector-size 4096 --prog-size 16 --meta-sectors 24 \
+"$B/keysup" flash check "$W/c2.img" --sector-size 4096 --prog-size 16 --meta-sectors 16 \
     --audit-sectors 64 --counters 256 --overlay-sectors 16 >"$W/c2.check" 2>&1 || fail "image after the cut: $(cat "$W/c2.check")"
 ctl_run c2
 wait_until 10 "c2 converges after the cut" in_step c2
