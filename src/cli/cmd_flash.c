@@ -414,7 +414,8 @@ static const char *flash_usage_wear =
     "  (min/mean/max), retired sectors, write amplification (bytes programmed\n"
     "  per byte of change), and the projected life: further deltas until the\n"
     "  most-erased sector reaches its rated cycles, and days at the observed\n"
-    "  rate and at 10 and 1,440 deltas a day.\n"
+    "  rate and at 10 and 1,440 deltas a day; the metadata (pair or ring)\n"
+    "  apart, and the region that wears most.\n"
     "  --endurance N      rated erase cycles per sector (default 10000)\n"
     "  --rate N           also project the life at N deltas a day\n"
     "other options: as for `keysup flash inspect`\n";
