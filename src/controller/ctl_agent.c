@@ -247,6 +247,8 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
 
 int ctl_store_format(ctl_agent *a, const ks_trust *trust)
 {
+    a->uploaded = 0; /* a new audit ring: its sequence starts over */
+    a->ack_saved_ms = 0;
     /* A new store gets the agent's geometry, whatever the image held. */
     a->scfg.meta_sectors = a->o.meta_sectors;
     a->scfg.meta_blocks = a->o.meta_blocks;
@@ -268,6 +270,31 @@ int ctl_store_format(ctl_agent *a, const ks_trust *trust)
     if (lay && strcmp(lay, "3") <= 0)
         cfg.vmap = NULL; /* no bindings: layout 3 (or older) */
     return ks_store_format(&a->store, &cfg, trust);
+}
+
+/* Monotonic ms (ctl_thread.c has ctl_mono_ms; this file is also built
+ * without it, in test_ctl_rollback). */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Upload acknowledgements reach flash lazily (ctl_agent.h, ack_saved_ms). */
+void ctl_audit_ack_save(ctl_agent *a, int force)
+{
+    ks_store_info info;
+    if (!a->store.mounted)
+        return;
+    ks_store_get_info(&a->store, &info);
+    if (a->uploaded <= info.audit_acked || a->uploaded > info.audit_last)
+        return; /* nothing new, or a count from before a reformat */
+    uint64_t now = mono_ms();
+    int due = force || !a->ack_saved_ms || now - a->ack_saved_ms >= CTL_ACK_PERSIST_S * 1000ull ||
+              (a->uploaded - info.audit_acked) * 4 >= info.audit_capacity;
+    if (due && ks_store_audit_ack(&a->store, a->uploaded) == KS_OK)
+        a->ack_saved_ms = now;
 }
 
 void ctl_close(ctl_agent *a)

@@ -464,21 +464,6 @@ static void upload_audit(ctl_agent *a)
     }
 }
 
-void ctl_audit_ack_save(ctl_agent *a, int force)
-{
-    ks_store_info info;
-    if (!a->store.mounted)
-        return;
-    ks_store_get_info(&a->store, &info);
-    if (a->uploaded <= info.audit_acked || a->uploaded > info.audit_last)
-        return; /* nothing new, or a count from before a reformat */
-    uint64_t now = ctl_mono_ms();
-    int due = force || !a->ack_saved_ms || now - a->ack_saved_ms >= CTL_ACK_PERSIST_S * 1000ull ||
-              (a->uploaded - info.audit_acked) * 4 >= info.audit_capacity;
-    if (due && ks_store_audit_ack(&a->store, a->uploaded) == KS_OK)
-        a->ack_saved_ms = now;
-}
-
 /* ----- heartbeat ----- */
 
 static void fault_powercut_check(ctl_agent *a)
