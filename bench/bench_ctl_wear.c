@@ -23,7 +23,9 @@
  * with KS_BENCH_DECISIONS a day (default 1,000) both ways;
  * KS_BENCH_COUNTERS rows kept in the counter table (default 64, as an
  * engine with use counters and lockouts keeps), KS_BENCH_DELTAS deltas per
- * run (default 2,000 at 1,440 a day and a quarter of that at 10 a day).
+ * run (default 2,000 at 1,440 a day and a quarter of that at 10 a day);
+ * KS_BENCH_DEAD_BLOCK=b fails metadata block b's first sector after the
+ * install (a ring passes it over; a pair stops committing).
  *
  * Prints, per configuration, rate and decisions: each region's erases per
  * sector per day after the install (metadata, audit ring, pool), the
@@ -212,6 +214,12 @@ static int run(const ks_crypto *c, uint32_t k, uint32_t m, uint32_t n, uint32_t 
         goto cleanup;
     }
     (void)ctl_settings_save(a);
+    /* KS_BENCH_DEAD_BLOCK=b: metadata block b's first sector fails its
+     * erases and programs from here on, as a sector dying early does (the
+     * ring passes the block over; the pair cannot compact any more) */
+    if (getenv("KS_BENCH_DEAD_BLOCK"))
+        ks_flash_emu_wear(&a->flash, (uint32_t)strtoul(getenv("KS_BENCH_DEAD_BLOCK"), NULL, 10) * m,
+                          KS_EMU_WORN_LOUD);
 
     /* the days: deltas evenly, hourly saves between them, decisions */
     const double gap = 86400.0 / per_day;
@@ -276,6 +284,11 @@ static int run(const ks_crypto *c, uint32_t k, uint32_t m, uint32_t n, uint32_t 
            f.sector_count - pool_lo, vp, hot, ENDURANCE / vmax / 365.25,
            vm > 0 ? ENDURANCE / vm / 365.25 : 0, vp > 0 ? ENDURANCE / vp / 365.25 : 0, rd.min,
            rd.mean, rd.max, rd.max / rd.mean, rm.min, rm.max);
+    /* each block's sectors: how evenly the ring goes round */
+    printf("      metadata blocks (max erases):");
+    for (uint32_t b = 0; b < k; b++)
+        printf(" %u", span(cnt.erases, b * m, (b + 1) * m).max);
+    printf("\n");
     /* the store's own report, as `keysup flash wear` and the health report state it */
     ks_wear_report w;
     ks_wear_report_get(&a->store, 0, &w);
