@@ -267,7 +267,7 @@ static int make_fleet(sim *s)
         ctl_opts o = {.flash_sectors = s->o.flash_sectors, .supervisor = s->o.url,
                       .heartbeat = s->o.heartbeat, .protocol = CTL_PROTOCOL,
                       .identity_path = "", .fault_hooks = 1, /* the sim injects faults */
-                      .meta_sectors = 4, .audit_sectors = 8,
+                      .meta_sectors = 4, .meta_blocks = 2, .audit_sectors = 8,
                       .overlay_sectors = 4, .counters = 32};
         int err = ctl_open_mem(&c->a, &o);
         if (err) {

@@ -330,6 +330,8 @@ typedef struct ks_store {
 
     /* metadata log */
     uint8_t meta_block;            /* active block, 0 .. cfg.meta_blocks - 1 */
+    uint8_t ring_last;             /* a ring: the block erased last (the wear count's laps,
+                                      ks_store_wear.c); >= meta_blocks: none yet */
     uint64_t meta_epoch;
     uint32_t meta_head;            /* next free slot in the active block */
     uint64_t seq;                  /* last sequence number used (any record) */

@@ -414,7 +414,8 @@ static const char *flash_usage_wear =
     "  (min/mean/max), retired sectors, write amplification (bytes programmed\n"
     "  per byte of change), and the projected life: further deltas until the\n"
     "  most-erased sector reaches its rated cycles, and days at the observed\n"
-    "  rate and at 10 and 1,440 deltas a day.\n"
+    "  rate and at 10 and 1,440 deltas a day; the metadata (pair or ring)\n"
+    "  apart, and the region that wears most.\n"
     "  --endurance N      rated erase cycles per sector (default 10000)\n"
     "  --rate N           also project the life at N deltas a day\n"
     "other options: as for `keysup flash inspect`\n";
@@ -448,6 +449,14 @@ static int flash_wear(cli_ctx *cx, int argc, char **argv)
     set_real(o, "life_days_observed", w.life_days);
     set_real(o, "life_days_10_per_day", ks_wear_life_days(&w, 10));
     set_real(o, "life_days_1440_per_day", ks_wear_life_days(&w, 1440));
+    /* the metadata pair or ring (docs/store.md), and the region wearing most */
+    json_t *meta = json_object();
+    cli_set_u64(meta, "blocks", w.meta_blocks);
+    cli_set_u64(meta, "sectors", w.meta_sectors);
+    cli_set_u64(meta, "erase_min", w.meta_erase_min);
+    cli_set_u64(meta, "erase_max", w.meta_erase_max);
+    json_object_set_new(o, "metadata", meta);
+    json_object_set_new(o, "hottest", json_string(w.hottest));
     if (im.rate) {
         cli_set_u64(o, "rate_per_day", im.rate);
         set_real(o, "life_days_at_rate", ks_wear_life_days(&w, im.rate));

@@ -58,6 +58,39 @@ void ctl_device_key(ctl_agent *a)
 static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized);
 static void defaults(ctl_agent *a, const ctl_opts *o);
 
+/* The image's SUPER read through 1 KiB sectors (ks_store_probe's view; a
+ * SUPER never straddles a 4 KiB sector). */
+static int probe_read(void *ctx, uint32_t s, uint32_t o, void *b, uint32_t l)
+{
+    const ks_flash *f = ctx;
+    uint64_t addr = (uint64_t)s * 1024u + o;
+    return f->read(f->ctx, (uint32_t)(addr / f->sector_size), (uint32_t)(addr % f->sector_size),
+                   b, l);
+}
+
+/* Takes the metadata block size from the image when its SUPER names one
+ * for this device (an image of an agent before the ring: 24 sectors); an
+ * erased or unreadable image keeps the agent's. The block count needs no
+ * help: the mount takes it from the image (ks__ring_probe). */
+static void ctl_meta_geometry(ctl_agent *a)
+{
+    ks_flash view = a->flash.flash;
+    ks_store_geom g;
+    view.ctx = &a->flash.flash;
+    view.read = probe_read;
+    view.sector_size = 1024;
+    view.sector_count = a->flash.flash.sector_count * (CTL_SECTOR_SIZE / 1024);
+    if (ks_store_probe(&view, (uint64_t)CTL_SECTOR_SIZE * a->flash.flash.sector_count, &g) ==
+            KS_OK &&
+        g.sector_size == CTL_SECTOR_SIZE && g.sector_count == a->flash.flash.sector_count &&
+        g.meta_sectors && g.meta_sectors != a->scfg.meta_sectors) {
+        fprintf(stderr, "keysup-controller: store.meta: the image has %u metadata blocks of %u "
+                        "sectors (kept until it is formatted again)\n", g.meta_blocks,
+                g.meta_sectors);
+        a->scfg.meta_sectors = g.meta_sectors;
+    }
+}
+
 int ctl_open(ctl_agent *a, const ctl_opts *o, int create)
 {
     int err;
@@ -94,6 +127,8 @@ static void defaults(ctl_agent *a, const ctl_opts *o)
         a->o.protocol = CTL_PROTOCOL;
     if (!a->o.meta_sectors)
         a->o.meta_sectors = CTL_META_SECTORS;
+    if (!a->o.meta_blocks)
+        a->o.meta_blocks = CTL_META_BLOCKS;
     if (!a->o.audit_sectors)
         a->o.audit_sectors = CTL_AUDIT_SECTORS;
     if (!a->o.overlay_sectors)
@@ -125,6 +160,7 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
     a->scfg.counters = a->counters;
     a->scfg.counter_cap = a->o.counters;
     a->scfg.meta_sectors = a->o.meta_sectors;
+    a->scfg.meta_blocks = a->o.meta_blocks;
     a->scfg.audit_sectors = a->o.audit_sectors;
     a->scfg.buf = a->buf;
     a->scfg.buf_size = CTL_BUF;
@@ -170,6 +206,11 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
         return KS_E_NOSPC;
     a->scfg.page_index_sectors = a->page_index_sectors;
 
+    /* An image formatted before the ring (two blocks of 24 sectors) names
+     * its metadata geometry in its SUPER: mount it as it is. */
+    if (!create)
+        ctl_meta_geometry(a);
+
     memset(&a->damage, 0, sizeof a->damage);
     err = ks_store_mount(&a->store, &a->scfg, &a->damage);
     int merr = resized ? KS_E_STORE_CORRUPT : err;
@@ -206,8 +247,22 @@ static int mount_store(ctl_agent *a, const ctl_opts *o, int create, int resized)
 
 int ctl_store_format(ctl_agent *a, const ks_trust *trust)
 {
+    a->uploaded = 0; /* a new audit ring: its sequence starts over */
+    a->ack_saved_ms = 0;
+    /* A new store gets the agent's geometry, whatever the image held. */
+    a->scfg.meta_sectors = a->o.meta_sectors;
+    a->scfg.meta_blocks = a->o.meta_blocks;
+    const char *lay = getenv("KS_STORE_TEST_LAYOUT"), *meta = getenv("KS_STORE_TEST_META");
+    unsigned k, m;
+    if (lay && strcmp(lay, "3") <= 0) { /* older agents formatted layouts 1-3 with the pair */
+        a->scfg.meta_sectors = CTL_META_SECTORS_PAIR;
+        a->scfg.meta_blocks = 2;
+    }
+    if (meta && sscanf(meta, "%ux%u", &k, &m) == 2) {
+        a->scfg.meta_blocks = k;
+        a->scfg.meta_sectors = m;
+    }
     ks_store_cfg cfg = a->scfg;
-    const char *lay = getenv("KS_STORE_TEST_LAYOUT");
     if (lay && strcmp(lay, "1") == 0)
         cfg.sector_map = NULL; /* no map: ks_store_format writes layout 1 */
     if (lay && strcmp(lay, "2") == 0)
@@ -217,8 +272,34 @@ int ctl_store_format(ctl_agent *a, const ks_trust *trust)
     return ks_store_format(&a->store, &cfg, trust);
 }
 
+/* Monotonic ms (ctl_thread.c has ctl_mono_ms; this file is also built
+ * without it, in test_ctl_rollback). */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Upload acknowledgements reach flash lazily (ctl_agent.h, ack_saved_ms). */
+void ctl_audit_ack_save(ctl_agent *a, int force)
+{
+    ks_store_info info;
+    if (!a->store.mounted)
+        return;
+    ks_store_get_info(&a->store, &info);
+    if (a->uploaded <= info.audit_acked || a->uploaded > info.audit_last)
+        return; /* nothing new, or a count from before a reformat */
+    uint64_t now = mono_ms();
+    int due = force || !a->ack_saved_ms || now - a->ack_saved_ms >= CTL_ACK_PERSIST_S * 1000ull ||
+              (a->uploaded - info.audit_acked) * 4 >= info.audit_capacity;
+    if (due && ks_store_audit_ack(&a->store, a->uploaded) == KS_OK)
+        a->ack_saved_ms = now;
+}
+
 void ctl_close(ctl_agent *a)
 {
+    ctl_audit_ack_save(a, 1); /* the acknowledgement not yet on flash */
     if (a->curl)
         curl_easy_cleanup(a->curl); /* the kept connection (ctl_http.c) */
     a->curl = NULL;

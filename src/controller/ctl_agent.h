@@ -25,13 +25,22 @@
 #define CTL_PROG_SIZE 16u
 #define CTL_DEFAULT_SECTORS 1024u     /* 4 MiB: two areas of ~14,000 keys */
 #define CTL_COUNTERS 256u        /* key use counters + lockout rows */
-#define CTL_META_SECTORS 24u     /* per metadata block: the counter table fits with room to log */
+/* Metadata: a ring of 3 blocks of 16 sectors (docs/controller.md "Store
+ * layout"): the 48 sectors the pair of 24 took, so the pool and the largest
+ * database are unchanged, and a block that fails is passed over instead of
+ * stopping every compaction (bench/bench_ctl_wear.c measured the cost:
+ * 4-7 % more metadata erases than the pair). Images formatted as the pair
+ * (CTL_META_SECTORS_PAIR a block) keep it: the geometry is read from the image. */
+#define CTL_META_SECTORS 16u     /* per metadata block: the counter table fits with room to log */
+#define CTL_META_BLOCKS 3u
+#define CTL_META_SECTORS_PAIR 24u /* what agents before the ring formatted, two blocks */
 #define CTL_AUDIT_SECTORS 64u    /* audit ring: ~1,000 decisions kept while offline */
 #define CTL_BUF 8192u
 #define CTL_INDEX 1024u          /* lookup index entries: one per 16 records at 4 MiB */
 #define CTL_OVERLAY_SECTORS 16u  /* delta overlay: two halves of 32 KiB (docs/store.md) */
 #define CTL_OVERLAY 256u         /* overlay entries held in RAM (227 fit one half) */
 #define CTL_FLASH_ENDURANCE 10000u /* rated erase cycles per sector of the emulated part */
+#define CTL_ACK_PERSIST_S 600u  /* audit acknowledgement on flash at most this often */
 #define CTL_SESSIONS 16u
 #define CTL_READERS 16u
 #define CTL_PROTOCOL 1                 /* device protocol version this agent speaks */
@@ -107,6 +116,10 @@ typedef struct ctl_opts {
     /* Store geometry; 0: the CTL_* defaults. keysup-sim makes them small so
      * 10,000 stores fit in RAM (sim/sim_ctl.c). */
     uint32_t meta_sectors, audit_sectors, overlay_sectors, counters;
+    /* Metadata blocks a NEW store is formatted with (docs/controller.md
+     * "Store layout"): 0 = CTL_META_BLOCKS, 2 = the pair older agents
+     * formatted. An existing image keeps the count its SUPER names. */
+    uint32_t meta_blocks;
     int watch;                   /* --watch: hold a watch between heartbeats (ctl_watch.c) */
 } ctl_opts;
 
@@ -156,6 +169,12 @@ typedef struct ctl_agent {
     int damage_reported;         /* KSE-301 logged for the current damage */
     ctl_refusals refusals;
     uint64_t uploaded;           /* audit records acknowledged by the supervisor */
+    /* The acknowledgement on flash lags `uploaded` (ctl_sync.c): one
+     * metadata slot per upload was most of a busy door's metadata wear
+     * (bench_ctl_wear). Written at most every CTL_ACK_PERSIST_S, when a
+     * quarter of the ring waits unwritten, and at a clean stop; a power cut
+     * only makes the supervisor see some records again (duplicates, ignored). */
+    uint64_t ack_saved_ms;       /* monotonic ms of the last one written */
     char entered_code[16];       /* one-time code typed at the controller (replace credential) */
     int64_t rc_command;          /* replace_credential offered by the supervisor (0: none) */
     uint8_t rc_pk[32];           /* the key it would pin; its fingerprint is in `ctl status` */
@@ -271,9 +290,11 @@ int ctl_open(ctl_agent *a, const ctl_opts *o, int create);
  * own unless o->identity_path is set): keysup-sim's controllers. */
 int ctl_open_mem(ctl_agent *a, const ctl_opts *o);
 void ctl_close(ctl_agent *a);
-/* Formats the store (layout 3, paged with per-sector erase counts;
- * KS_STORE_TEST_LAYOUT=1 or 2: layout 1 or 2, as older agents wrote, for the
- * tests that prove old images keep working). */
+/* Formats the store (layout 4 with the metadata ring of CTL_META_BLOCKS, or
+ * the opts' geometry; KS_STORE_TEST_LAYOUT=1, 2 or 3: that layout with the
+ * metadata pair, and KS_STORE_TEST_META=KxM: K blocks of M sectors, as older
+ * agents wrote, for the tests that prove old images keep working). Sets
+ * a->scfg to the geometry it formatted, for the remounts after it. */
 int ctl_store_format(ctl_agent *a, const ks_trust *trust);
 /* Starts the auth engine once the controller is enrolled. */
 int ctl_start_engine(ctl_agent *a);
@@ -281,6 +302,9 @@ int ctl_settings_load(ctl_agent *a);
 int ctl_settings_save(ctl_agent *a);
 /* Derives the device key and its 16-byte controller id from the seed. */
 void ctl_device_key(ctl_agent *a);
+/* Writes the audit acknowledgement the supervisor gave (a->uploaded) to
+ * flash if it is ahead of the store's; force = 0 only when it is due. */
+void ctl_audit_ack_save(ctl_agent *a, int force);
 /* Records a refusal for the health report. */
 void ctl_note_refusal(ctl_agent *a, int err, uint64_t now);
 /* Current system time as the controller's RTC sees it (with fault hooks). */

@@ -430,7 +430,7 @@ int main(int argc, char **argv)
         return 2;
     }
     ctl_opts o = {a.flash, a.sectors, a.socket, a.supervisor, a.heartbeat, a.protocol, a.identity,
-                  a.fault_hooks, 0, 0, 0, 0, a.watch};
+                  a.fault_hooks, 0, 0, 0, 0, 0, a.watch};
     int err = ctl_open(&agent, &o, enroll);
     if (err) {
         fprintf(stderr, "keysup-controller: cannot open the store on %s: %s (%s)\n", a.flash,

@@ -54,6 +54,12 @@ static json_t *wear_json(ctl_agent *a)
     json_object_set_new(o, "life_deltas", json_real(w.life_commits));
     json_object_set_new(o, "deltas_per_day", json_real(w.rate_per_day));
     json_object_set_new(o, "life_days", json_real(w.life_days));
+    /* the metadata pair or ring, and which region wears most */
+    json_object_set_new(o, "metadata", json_pack("{s:i,s:i,s:i,s:i}", "blocks", (int)w.meta_blocks,
+                                                 "sectors", (int)w.meta_sectors, "erase_min",
+                                                 (int)w.meta_erase_min, "erase_max",
+                                                 (int)w.meta_erase_max));
+    json_object_set_new(o, "hottest", json_string(w.hottest));
     return o;
 }
 
@@ -85,9 +91,11 @@ static json_t *store_json(ctl_agent *a)
                                                   : a->store.paged ? KS_STORE_LAYOUT_PAGED
                                                                    : KS_STORE_LAYOUT_VERSION));
     json_object_set_new(o, "capacity", json_integer(info.area_capacity));
+    /* acknowledged by the supervisor, whether or not on flash yet (ctl_sync.c) */
+    uint64_t acked = a->uploaded > info.audit_acked ? a->uploaded : info.audit_acked;
     json_object_set_new(o, "audit_pending",
-                        json_integer((json_int_t)(info.audit_last > info.audit_acked
-                                                      ? info.audit_last - info.audit_acked : 0)));
+                        json_integer((json_int_t)(info.audit_last > acked
+                                                      ? info.audit_last - acked : 0)));
     json_object_set_new(o, "audit_last", json_integer((json_int_t)info.audit_last));
     json_object_set_new(o, "counters", json_integer(info.counter_count));
     /* the medium scrub (ctl_scrub.c): how far, and what it found */

@@ -433,9 +433,13 @@ static json_t *audit_json(ctl_agent *a, uint64_t seq, const uint8_t p[KS_AUDIT_P
 
 static void upload_audit(ctl_agent *a)
 {
+    ks_store_info info;
+    ks_store_get_info(&a->store, &info);
+    if (a->uploaded > info.audit_last)
+        a->uploaded = 0; /* the store was formatted again: its sequence starts over */
     for (int round = 0; round < 20; round++) {
         json_t *recs = json_array();
-        uint64_t after = 0, seq = 0;
+        uint64_t after = a->uploaded, seq = 0; /* acknowledged, perhaps not on flash yet */
         uint8_t p[KS_AUDIT_PAYLOAD];
         while (json_array_size(recs) < AUDIT_BATCH &&
                ks_store_audit_read(&a->store, after, p, &seq) == KS_OK) {
@@ -455,8 +459,8 @@ static void upload_audit(ctl_agent *a)
         json_decref(ans);
         if (through <= 0 || (uint64_t)through != after)
             return; /* not confirmed: keep them, resend next time (idempotent) */
-        if (ks_store_audit_ack(&a->store, after) == KS_OK)
-            a->uploaded = after;
+        a->uploaded = after;
+        ctl_audit_ack_save(a, 0);
     }
 }
 

@@ -86,6 +86,7 @@ int ks_store_format(ks_store *st, const ks_store_cfg *cfg, const ks_trust *trust
     int err = layout(st, cfg);
     if (err)
         return err;
+    st->ring_last = 0xFF; /* the ring's first lap begins with format's erases */
     /* The fixed regions (layout 4: metadata and audit ring only; its
      * overlay and maps are pool sectors, erased when taken), but for
      * metadata block 0: the compaction below erases it before it writes,
@@ -209,6 +210,7 @@ int ks_store_mount(ks_store *st, const ks_store_cfg *cfg, ks_diag *d)
         return ks_fail(d, KS_E_STORE_CORRUPT, 0, "meta.block: no complete metadata block");
     }
     st->meta_block = (uint8_t)b;
+    st->ring_last = (uint8_t)b; /* the block in charge was the last one erased */
     st->meta_epoch = epoch;
     st->seq = max_seq;
 

@@ -9,6 +9,14 @@
  */
 #include "ks_wear.h"
 
+/* Wear region i by what it holds (ks_store.h's order). */
+static const char *region_name(const ks_store *st, unsigned i)
+{
+    static const char *const names[KS_WEAR_REGIONS] = {"metadata", "metadata", "audit", "overlay",
+                                                        "overlay",  "area",     "area",  "pool"};
+    return i >= 5 && i < 7 && st->paged ? "map" : names[i];
+}
+
 void ks_wear_report_get(const ks_store *st, uint32_t endurance, ks_wear_report *r)
 {
     const ks_store_wear *w = &st->wear;
@@ -20,17 +28,28 @@ void ks_wear_report_get(const ks_store *st, uint32_t endurance, ks_wear_report *
         endurance = st->cfg.flash && st->cfg.flash->endurance ? st->cfg.flash->endurance
                                                               : KS_WEAR_DEFAULT_ENDURANCE;
     r->endurance = endurance;
+    r->hottest = "none";
+    r->meta_blocks = st->cfg.meta_blocks;
     for (unsigned i = 0; i < KS_WEAR_REGIONS; i++) {
         uint32_t n = ks_store_wear_sectors(st, i);
         if (!n)
             continue;
         r->sectors += n;
         total += w->erases[i];
-        if (w->first[i] > r->erase_max)
+        if (w->first[i] > r->erase_max) { /* a tie names the first region */
             r->erase_max = w->first[i];
+            r->hottest = region_name(st, i);
+        }
         if (!any || w->last[i] < r->erase_min)
             r->erase_min = w->last[i];
         any = 1;
+        if (i < 2) { /* the pair's two blocks, or the ring as region 0 */
+            r->meta_sectors += n;
+            if (w->first[i] > r->meta_erase_max)
+                r->meta_erase_max = w->first[i];
+            if (i == 0 || w->last[i] < r->meta_erase_min)
+                r->meta_erase_min = w->last[i];
+        }
     }
     r->erase_mean = r->sectors ? (double)total / r->sectors : 0;
     r->retired = w->retired;

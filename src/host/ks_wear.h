@@ -24,6 +24,12 @@ typedef struct ks_wear_report {
     double rate_per_day;     /* commits a day, from the committed snapshots' creation
                                 times (0: unknown, less than a day observed) */
     double life_days;        /* life_commits at rate_per_day (-1: unknown) */
+    /* The metadata (docs/store.md "The metadata ring"): its blocks (2, the
+     * pair, or a ring's), its sectors in all, and their erase counts; and
+     * the region that holds erase_max: "metadata", "audit", "overlay",
+     * "area" (layout 1; "map" in layouts 2-3) or "pool". */
+    uint32_t meta_blocks, meta_sectors, meta_erase_min, meta_erase_max;
+    const char *hottest;
 } ks_wear_report;
 
 /* endurance 0: the flash HAL's, or KS_WEAR_DEFAULT_ENDURANCE when it states none. */

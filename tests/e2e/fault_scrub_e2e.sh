@@ -7,7 +7,7 @@
 # is noticed but costs no download.
 source "$(dirname "$0")/lib.sh"
 
-FLAGS=(--sector-size 4096 --prog-size 16 --meta-sectors 24 --audit-sectors 64 --counters 256 --overlay-sectors 16)
+FLAGS=(--sector-size 4096 --prog-size 16 --meta-sectors 16 --audit-sectors 64 --counters 256 --overlay-sectors 16)
 sup_init
 sup_start
 keygen bob; keygen dave

@@ -11,7 +11,7 @@
 # 11. `keysup flash check|inspect FILE` work with no geometry flags.
 source "$(dirname "$0")/lib.sh"
 
-img_geom=(--sector-size 4096 --prog-size 16 --meta-sectors 24 --audit-sectors 64
+img_geom=(--sector-size 4096 --prog-size 16 --meta-sectors 16 --audit-sectors 64
           --counters 256 --overlay-sectors 16)
 
 sup_init
@@ -50,7 +50,7 @@ ok "v$base in the other area; v$((base + 1)) drops bob's VOID, v$newest revokes 
 kill -TERM "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
 "$B/keysup" flash check "$W/c1.img" >"$W/check0.out" 2>&1 || fail "flash check without flags: $(cat "$W/check0.out")"
 "$B/keysup" --json flash inspect "$W/c1.img" >"$W/inspect0.json" 2>&1 || fail "flash inspect without flags: $(cat "$W/inspect0.json")"
-[ "$(j "$W/inspect0.json" 'd["layout"]["meta_sectors"]')" = 24 ] || fail "inspect read the wrong geometry"
+[ "$(j "$W/inspect0.json" 'd["layout"]["meta_sectors"], d["layout"]["meta_blocks"]')" = "(16, 3)" ] || fail "inspect read the wrong geometry"
 [ "$(j "$W/inspect0.json" 'd["layout"]["geometry_from"]')" = image ] || fail "geometry not from the image"
 "$B/keysup" flash check "$W/c1.img" "${img_geom[@]}" >/dev/null 2>&1 || fail "flash check with flags"
 "$B/keysup" flash check "$W/c1.img" --meta-sectors 2 >"$W/check1.out" 2>&1 && fail "a wrong --meta-sectors passed"
@@ -114,18 +114,19 @@ kill -TERM "${CTL_PID[c1]}"; wait "${CTL_PID[c1]}" 2>/dev/null || true
 python3 - "$W/c1.img" <<'PY' || fail "damaging a superseded slot"
 import struct, sys, zlib
 # Metadata slots are 256 bytes (240 record + 16 commit unit) in 4096-byte
-# sectors; block b starts at sector 24*b. Find the active block (the one
-# with the most records) and a COMMIT slot superseded by a later COMMIT of
-# the same area; flip one byte of its payload.
+# sectors; block b starts at sector 16*b (a ring of three blocks of 16).
+# Find the active block (the one holding the newest record: the highest
+# sequence number, bytes 8..16) and a COMMIT slot superseded by a later
+# COMMIT of the same area; flip one byte of its payload.
 data = bytearray(open(sys.argv[1], "rb").read())
 def slots(b):
-    for s in range(24 * 16):
-        off = (24 * b + s // 16) * 4096 + (s % 16) * 256
+    for s in range(16 * 16):
+        off = (16 * b + s // 16) * 4096 + (s % 16) * 256
         if data[off:off + 2] == b"KM":
-            yield off, data[off + 2], data[off + 24]
-blocks = [list(slots(0)), list(slots(1))]
-act = blocks[0] if len(blocks[0]) >= len(blocks[1]) else blocks[1]
-commits = [(o, area) for o, t, area in act if t == 3]
+            yield off, data[off + 2], data[off + 24], struct.unpack_from("<Q", data, off + 8)[0]
+blocks = [list(slots(b)) for b in range(3)]
+act = max(blocks, key=lambda b: max((q for *_, q in b), default=0))
+commits = [(o, area) for o, t, area, _ in act if t == 3]
 victim = None
 for i, (o, area) in enumerate(commits):
     if any(a == area for _, a in commits[i + 1:]):
