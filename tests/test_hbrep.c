@@ -8,7 +8,7 @@
  *    with the full report; a new table (a keysupd restart) gets a full one;
  *  - over a sequence of heartbeats with faults coming and going (clock
  *    skew, a corrupt store, refusals, a lockout, a new version), what
- *    keysupd judges is the same report (but for the scrub's progress,
+ *    keysupd judges is the same report (but for the store's progress counters,
  *    held as of the last full one), and the diagnosis walk finds the
  *    same findings, whether every report went whole or most went short.
  */
@@ -43,14 +43,15 @@ typedef struct state {
 static json_t *report_of(const state *s)
 {
     json_t *r = json_pack(
-        "{s:I,s:s,s:i,s:s,s:[],s:n,s:{s:s,s:o,s:b,s:{s:i,s:i},s:{s:f,s:f}},"
+        "{s:I,s:s,s:i,s:s,s:[],s:n,s:{s:s,s:o,s:b,s:{s:i,s:i},s:{s:f,s:f},s:i,s:i},"
         "s:{s:I,s:I,s:I,s:n},s:i,s:i,s:b,s:b,s:[],s:[],s:I,s:I,s:s,s:i}",
         "applied_version", (json_int_t)s->version, "applied_root", ROOT_A, "protocol_version", 1,
         "instance", "00112233aabbccdd", "conditions", "last_sync_error", "store", "integrity",
         s->corrupt ? "corrupt" : "ok", "code", s->corrupt ? json_string("KSE-301") : json_null(),
-        "need_full", s->corrupt, "scrub", "next_sector", (int)(s->t % 64), "passes", (int)(s->t / 8),
-        "wear", "deltas_per_day", 1440.0 + (double)s->version, "life_days",
+        "need_full", s->corrupt, "scrub", "next_sector", (int)(s->t % 64), "passes",
+        (int)(s->t / 8), "wear", "deltas_per_day", 1440.0 + (double)s->version, "life_days",
         5000.0 - (double)s->version, /* the rates move with commits only (ks_wear.c) */
+        "audit_pending", (int)(s->t % 3), "audit_last", (int)s->t, /* with every event */
         "clock", "rtc", (json_int_t)(s->t + s->skew), "trusted", (json_int_t)(s->t + s->skew),
         "system", (json_int_t)s->t, "code", "protocol", 1, "heartbeat_interval", 1, "seal_on", 0,
         "pending_transaction", 0, "lockouts", "refusals", "time", (json_int_t)(s->t + s->skew),
@@ -165,7 +166,8 @@ static void hash_moves_with_static_only(void **st)
     json_t *r = report_of(&s);
     assert_int_equal(ctl_hbrep_hash(r, h0), 0);
     json_decref(r);
-    s.t += 9; /* clocks, last_sync, last_contact and the scrub's progress move */
+    s.t += 9; /* clocks, last_sync, last_contact, the scrub's progress and the
+                 audit counters (with every event a door logs) move */
     s.skew = 4000;
     r = report_of(&s);
     assert_int_equal(ctl_hbrep_hash(r, h1), 0);
@@ -225,7 +227,7 @@ static void short_needs_a_held_report(void **st)
     body = ctl_hbrep_body(a, r);
     assert_true(sup_hbrep_is_short(body));
     assert_null(json_object_get(body, "refusals")); /* only what moves */
-    assert_null(json_object_get(body, "store"));    /* hashed, but for the scrub's progress */
+    assert_null(json_object_get(body, "store"));    /* hashed, but for its progress counters */
     assert_non_null(json_object_get(body, "clock"));
     /* another controller, another hash, a restarted keysupd: needed */
     assert_null(complete(t, 8, body, &needed));
@@ -316,8 +318,9 @@ static void same_findings(const sup_findings *x, const sup_findings *y)
     }
 }
 
-/* A copy of report without the scrub's progress, which keysupd holds as of
- * the last full report (ctl_hbrep.h): everything else is the same. */
+/* A copy of report without the store's progress counters, which keysupd
+ * holds as of the last full report (ctl_hbrep.h): everything else is the
+ * same. */
 static json_t *without_progress(json_t *report)
 {
     json_t *c = json_deep_copy(report);
@@ -325,6 +328,8 @@ static json_t *without_progress(json_t *report)
     assert_non_null(sc);
     json_object_del(sc, "next_sector");
     json_object_del(sc, "passes");
+    json_object_del(json_object_get(c, "store"), "audit_pending");
+    json_object_del(json_object_get(c, "store"), "audit_last");
     return c;
 }
 

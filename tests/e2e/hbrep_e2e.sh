@@ -6,7 +6,7 @@
 #     health column still follows its clock;
 #  2. a clock fault (a member sent every time) is diagnosed while reports
 #     go short; a corrupt flash sector (the store is hashed, but for the
-#     scrub's progress) and a refusal (a change of the rest) send the
+#     store's progress counters) and a refusal (a change of the rest) send the
 #     report whole again (the unit test test_hbrep shows the diagnosis is
 #     the same either way);
 #  3. a keysupd restart: the short report is answered 409 KSE-123, the
