@@ -8,7 +8,8 @@
  * report with the volatile members nulled, not removed, so which of them
  * are present is part of what keysupd holds: completing a short report
  * (held report, its volatile members replaced) gives exactly the report
- * that would have been sent.
+ * that would have been sent, but for the store's progress counters
+ * (ctl_hbrep.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "ctl_hbrep.h"
@@ -23,6 +24,44 @@
 
 static const char *const volatile_keys[] = CTL_HBREP_VOLATILE;
 #define NVOL (sizeof volatile_keys / sizeof volatile_keys[0])
+static const char *const scrub_progress[] = CTL_HBREP_PROGRESS;
+static const char *const store_progress[] = CTL_HBREP_STORE_PROGRESS;
+
+/* Sets the members of o named in keys[n] that are present to null. */
+static int null_members(json_t *o, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (json_object_get(o, keys[i]) && json_object_set_new(o, keys[i], json_null()) != 0)
+            return -1;
+    return 0;
+}
+
+/* c (a shallow copy of the report) with the store's progress counters
+ * nulled, in copies of store and scrub: the report's own trees are not
+ * changed. */
+static int null_progress(json_t *c)
+{
+    json_t *st = json_object_get(c, "store"), *sc = json_object_get(st, "scrub");
+    json_t *st2 = NULL, *sc2 = NULL;
+    int rc = -1;
+    if (!json_is_object(st))
+        return 0;
+    if (!(st2 = json_copy(st)) ||
+        null_members(st2, store_progress, sizeof store_progress / sizeof *store_progress) != 0)
+        goto out;
+    if (json_is_object(sc) &&
+        (!(sc2 = json_copy(sc)) ||
+         null_members(sc2, scrub_progress, sizeof scrub_progress / sizeof *scrub_progress) != 0 ||
+         json_object_set(st2, "scrub", sc2) != 0))
+        goto out;
+    if (json_object_set(c, "store", st2) != 0)
+        goto out;
+    rc = 0;
+out:
+    json_decref(sc2);
+    json_decref(st2);
+    return rc;
+}
 
 int ctl_hbrep_hash(json_t *report, uint8_t out[32])
 {
@@ -32,6 +71,8 @@ int ctl_hbrep_hash(json_t *report, uint8_t out[32])
     if (!c)
         return -1;
     json_object_del(c, "report_hash");
+    if (null_progress(c) != 0)
+        goto cleanup;
     for (size_t i = 0; i < NVOL; i++)
         if (json_object_get(c, volatile_keys[i]) && json_object_set_new(c, volatile_keys[i],
                                                                          json_null()) != 0)

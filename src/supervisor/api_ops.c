@@ -237,9 +237,13 @@ static void metrics(sup_req *rq, sup_resp *rs)
                    "# TYPE keysup_hbrep_elided_total counter\nkeysup_hbrep_elided_total %llu\n"
                    "# HELP keysup_hbrep_needed_total Short heartbeats keysupd could not complete"
                    " (409 KSE-123: the agent sends its full report).\n"
-                   "# TYPE keysup_hbrep_needed_total counter\nkeysup_hbrep_needed_total %llu\n",
+                   "# TYPE keysup_hbrep_needed_total counter\nkeysup_hbrep_needed_total %llu\n"
+                   "# HELP keysup_hbrep_in_place_total Of the elided, completed in the held"
+                   " report itself (no copy: nobody else held it).\n"
+                   "# TYPE keysup_hbrep_in_place_total counter\nkeysup_hbrep_in_place_total %llu\n",
                (unsigned long long)rs2.held, (unsigned long long)rs2.full,
-               (unsigned long long)rs2.elided, (unsigned long long)rs2.needed);
+               (unsigned long long)rs2.elided, (unsigned long long)rs2.needed,
+               (unsigned long long)rs2.in_place);
     }
     append(&o, "# HELP keysup_publish_last_seconds Duration of the last publish.\n"
                "# TYPE keysup_publish_last_seconds gauge\nkeysup_publish_last_seconds %.6f\n",

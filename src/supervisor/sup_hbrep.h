@@ -42,6 +42,7 @@ typedef struct sup_hbrep_stats {
     uint64_t full;                /* full reports taken with a hash (held or not) */
     uint64_t elided;              /* short reports completed */
     uint64_t needed;              /* short reports refused: none held, or another hash */
+    uint64_t in_place;            /* of the elided, completed in the held tree itself */
 } sup_hbrep_stats;
 
 /* NULL when out of memory. */
@@ -60,10 +61,14 @@ int sup_hbrep_is_short(json_t *body);
 int sup_hbrep_hold(sup_hbrep *t, int64_t id, json_t *report, char held_hex[2 * SUP_HBREP_HASH + 1]);
 
 /*
- * The full report a short body stands for: a new object with the held
+ * The full report a short body stands for: an object with the held
  * report's members, those of body put over them ("report_elided" left
  * out). NULL when no report is held for id under body's "report_hash" or
- * out of memory (*needed = 1 only in the first case). *text (malloc'd)
+ * out of memory (*needed = 1 only in the first case, and when body
+ * replaces other members than the short bodies completed in place before
+ * it: sup_hbrep.c). The report may be the held tree itself, completed in
+ * place when nobody else held it: read it, never change it, and drop the
+ * reference when done. *text (malloc'd)
  * gets the same report as text for the health column: body_text (the body
  * as sent, which body was parsed from) with the held report's other
  * members appended, so keysupd prints no report per heartbeat (the
