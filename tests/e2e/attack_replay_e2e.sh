@@ -32,7 +32,6 @@ wait_until 20 "the proxy recorded a policy answer" test -s "$W/rec.json"
 grep -q '"enforce": *0\|"enforce":0' "$W/rec.json" || fail "recorded: $(cat "$W/rec.json")"
 ok "the attacker holds a signed policy answer with enforcement off"
 
-lic_eq() { [ "$(status c1 "d['licence'].get('$1')" 2>/dev/null)" = "$2" ]; }
 api licence enforce --controller "$C1" --feature calibration >"$W/enf.json" \
     || fail "enforce: $(cat "$W/enf.json")"
 wait_until 20 "c1 enforces calibration" lic_eq enforce "['calibration']"
