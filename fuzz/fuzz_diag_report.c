@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sup_diag.h"
+#include "../tests/diag_cfg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -21,14 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *report = json_loadb((const char *)data + 1, size - 1, 0, NULL);
     if (!report)
         return 0;
-    sup_diag_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.interval_ms = 1000;
-    cfg.missed = 3;
-    cfg.clock_tolerance = 300;
-    cfg.recent = 900;
-    cfg.behind = 5;
-    cfg.proto_min = cfg.proto_max = 1;
+    /* keysupd's default policy, the wear rule included (the tests' own) */
+    sup_diag_cfg cfg = kt_diag_cfg(SUP_DIAG_WEAR_DAYS);
 
     sup_diag_facts f;
     memset(&f, 0, sizeof f);
@@ -51,7 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < o.n; i++) {
         if (!o.f[i].kse || o.f[i].kse->code != o.f[i].code)
             abort();
-        if (!o.f[i].root) {
+        /* a symptom names a root cause that is present; a policy refusal
+         * under the threshold is evidence only, neither */
+        if (!o.f[i].root && !o.f[i].evidence_only) {
             int found = 0;
             for (int j = 0; j < o.n; j++)
                 found |= o.f[j].root && o.f[j].code == o.f[i].cause;

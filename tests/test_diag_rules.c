@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "sup_diag.h"
+#include "diag_cfg.h"
 
 #define NOW 1800000000000LL
 #define ROOT_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -18,20 +19,7 @@
 
 static sup_diag_cfg cfg(void)
 {
-    sup_diag_cfg c;
-    memset(&c, 0, sizeof c);
-    c.interval_ms = 1000;
-    c.missed = 3;
-    c.clock_tolerance = 300;
-    c.quiet = 600;
-    c.recent = 900;
-    c.behind = 5;
-    c.escalate_window = 86400;
-    c.max_repairs = 3;
-    c.policy_threshold = 5;
-    c.policy_window = 600;
-    c.proto_min = c.proto_max = 1;
-    return c;
+    return kt_diag_cfg(0); /* wear_days 0: the wear rule stays off here */
 }
 
 /* A healthy controller in step with version 7 (root A). */

@@ -24,6 +24,7 @@
 #include "ctl_agent.h"
 #include "ctl_hbrep.h"
 #include "sup_diag.h"
+#include "diag_cfg.h"
 #include "sup_hbrep.h"
 
 #define NOW 1800000000LL
@@ -267,21 +268,7 @@ static void short_needs_a_held_report(void **st)
 
 static sup_diag_cfg cfg(void)
 {
-    sup_diag_cfg c;
-    memset(&c, 0, sizeof c);
-    c.interval_ms = 1000;
-    c.missed = 3;
-    c.clock_tolerance = 300;
-    c.quiet = 600;
-    c.recent = 900;
-    c.behind = 5;
-    c.escalate_window = 86400;
-    c.max_repairs = 3;
-    c.policy_threshold = 5;
-    c.policy_window = 600;
-    c.proto_min = c.proto_max = 1;
-    c.wear_days = SUP_DIAG_WEAR_DAYS;
-    return c;
+    return kt_diag_cfg(SUP_DIAG_WEAR_DAYS);
 }
 
 /* The walk over report at time t, with the previous report's refusal

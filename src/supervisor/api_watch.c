@@ -11,7 +11,7 @@
  * heartbeat. The answer, signed: {"version", "root", "changed", "reason"};
  * on "changed" the controller fetches the delta the usual way. A controller
  * that sends X-Keysup-Watch: delta gets instead, when the publisher cached
- * the delta from its version (sup_publish.c's d_img, the same bytes for
+ * the delta from its version (the publisher's d_img, sup_pub_build.c, the same bytes for
  * every controller of the scope), that delta as the answer: binary, signed
  * by the publisher and not again per request (sup_watch_delta.c).
  */

@@ -12,7 +12,12 @@
  *
  * The cache is per thread (libmicrohttpd runs a connection's callbacks on
  * the one pool thread that owns it), so it takes no lock; it is freed when
- * the thread ends. A buffer's used bytes are wiped before reuse (bodies
+ * the thread ends. At shutdown too a request completes on its pool thread,
+ * never on the thread calling MHD_stop_daemon: with an internal polling
+ * thread (keysupd always asks for one) each thread closes its own
+ * connections before it exits, and its cache is freed after that (checked
+ * on libmicrohttpd 0.9.75 with a request cut mid-upload by SIGTERM, with
+ * threads = 1 and 16). A buffer's used bytes are wiped before reuse (bodies
  * can hold tokens or passphrases), and buffers over SUP_REQBUF_KEEP are
  * freed rather than kept, so an import's megabytes do not stay with a
  * thread.

@@ -10,25 +10,8 @@
 #    console's, is refused before the password is looked at.
 source "$(dirname "$0")/lib.sh"
 
-sup_init
-cat >>"$W/sup/keysupd.conf" <<'CONF'
-threads = 8
-console_deny = 2
-console_fail_interval = 600
-console_unlock_time = 600
-CONF
-sup_start
-U="$KEYSUP_SERVER"
-printf 'right-password-123\n' >"$W/op.pw"
-api operator add tech --role operator --password-file "$W/op.pw" >/dev/null || fail "operator add"
-
-# signin NAME PASS OUT [curl args...]: status on stdout, body in OUT
-signin() {
-    local n=$1 p=$2 o=$3
-    shift 3
-    curl -s -o "$W/$o" -w '%{http_code}' -H 'Content-Type: application/json' "$@" \
-        -d "{\"name\":\"$n\",\"password\":\"$p\"}" "$U/v1/session"
-}
+console_sup "threads = 8" "console_deny = 2" "console_fail_interval = 600" \
+    "console_unlock_time = 600"
 
 # ----- 24 wrong guesses at once: at most console_deny of them checked
 G=()
@@ -81,8 +64,7 @@ api operator add tech3 --role operator --password-file "$W/op.pw" >/dev/null || 
 answers() { # NAME: the status, code, message (name blanked) and Retry-After of 3 wrong sign-ins
     local i
     for i in 1 2 3; do
-        curl -s -D "$W/e.h" -o "$W/e.json" -w '%{http_code} ' -H 'Content-Type: application/json' \
-            -d "{\"name\":\"$1\",\"password\":\"wrong-$i\"}" "$U/v1/session"
+        printf '%s ' "$(signin "$1" "wrong-$i" e.json -D "$W/e.h")"
         j "$W/e.json" 'd["error"]["code"] + " " + d["error"]["message"]' | sed "s/$1/NAME/g; s/[0-9]\+ s /N s /"
         grep -qi '^retry-after:' "$W/e.h" && echo "retry-after" || echo "-"
     done

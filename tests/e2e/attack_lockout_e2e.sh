@@ -11,23 +11,13 @@
 # The sources are loopback addresses (curl --interface 127.0.0.N).
 source "$(dirname "$0")/lib.sh"
 
-sup_init
-cat >>"$W/sup/keysupd.conf" <<'CONF'
-console_deny = 2
-console_deny_global = 4
-console_fail_interval = 600
-console_unlock_time = 600
-CONF
-sup_start
-U="$KEYSUP_SERVER"
-printf 'right-password-123\n' >"$W/op.pw"
-api operator add tech --role operator --password-file "$W/op.pw" >/dev/null || fail "operator add"
+console_sup "console_deny = 2" "console_deny_global = 4" "console_fail_interval = 600" \
+    "console_unlock_time = 600"
 
 # from N NAME PASS: "status code" of a sign-in from 127.0.0.N
 from() {
     local st
-    st=$(curl -s -o "$W/s.json" -w '%{http_code}' --interface "127.0.0.$1" \
-        -H 'Content-Type: application/json' -d "{\"name\":\"$2\",\"password\":\"$3\"}" "$U/v1/session")
+    st=$(signin "$2" "$3" s.json --interface "127.0.0.$1")
     echo "$st $(j "$W/s.json" 'd.get("error", {}).get("code", "-")')"
 }
 

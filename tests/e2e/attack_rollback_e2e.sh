@@ -11,18 +11,8 @@
 # policy (enforcement off) and the revoked file (state valid).
 source "$(dirname "$0")/lib.sh"
 
-sup_init
-sup_start
-ctl_add c1 1
-ctl_run c1
-C1=${CTL_ID[c1]}
-lic() { status c1 "d['licence']$1"; }
-lic_eq() { [ "$(status c1 "d['licence'].get('$1')" 2>/dev/null)" = "$2" ]; }
-wait_until 15 "c1 fetched its first policy" lic_eq policy_seq 0
-
 # ----- 1. the supervisor restored from an older backup
-sup_stop
-cp -a "$W/sup" "$W/sup.backup"   # nothing enforced in this copy
+lic_backup   # $W/sup.backup: nothing enforced in it
 sup_start
 api licence enforce --controller "$C1" --feature calibration >"$W/enf.json" \
     || fail "enforce: $(cat "$W/enf.json")"
@@ -31,10 +21,7 @@ seq1=$(lic '["policy_seq"]')
 [ "$seq1" -gt 0 ] || fail "no policy sequence: $(cat "$W/c1.status.json")"
 ok "calibration enforced at sequence $seq1"
 
-sup_stop
-rm -rf "$W/sup"
-cp -a "$W/sup.backup" "$W/sup"
-sup_start
+sup_restore_backup
 refused() { [ "$(status c1 "[d['licence']['policy_refused'][k] for k in ('code', 'served', 'held')]" 2>/dev/null)" = "['KSE-802', 0, $seq1]" ]; }
 wait_until 15 "c1 refuses the older policy" refused
 sleep 2 # several fetches: it must not give in
@@ -47,8 +34,7 @@ ok "supervisor restored from a backup: c1 refuses policy 0 < $seq1 (KSE-802), ke
 
 # The operator sets the policy again: the supervisor's sequence moves past
 # what c1 reports in its health, so c1 takes it.
-reported() { api controller show "$C1" >"$W/show.json" && [ "$(j "$W/show.json" 'd["last_health"]["licence"]["policy_seq"]')" = "$seq1" ]; }
-wait_until 15 "keysupd holds c1's reported policy_seq" reported
+wait_until 15 "keysupd holds c1's reported policy_seq" policy_seq_held "$seq1"
 api licence enforce --controller "$C1" --feature calibration --feature firmware >"$W/enf2.json" \
     || fail "enforce again: $(cat "$W/enf2.json")"
 wait_until 15 "c1 takes the policy set again" lic_eq enforce "['firmware', 'calibration']"

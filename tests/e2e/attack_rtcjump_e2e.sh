@@ -15,16 +15,7 @@ source "$(dirname "$0")/lib.sh"
 
 ft_lib
 
-sup_init
-sup_start
-ctl_add c1 1
-ctl_run c1
-C1=${CTL_ID[c1]}
-lic() { status c1 "d['licence']$1"; }
-lic_eq() { [ "$(status c1 "d['licence'].get('$1')" 2>/dev/null)" = "$2" ]; }
-wait_until 15 "c1 fetched its first policy" lic_eq policy_seq 0
-sup_stop
-cp -a "$W/sup" "$W/sup.backup"   # nothing enforced in this copy
+lic_backup   # $W/sup.backup: nothing enforced in it
 
 # ----- calibration enforced while keysupd's clock is 30 days ahead
 sup_start_ft "+30d"
@@ -36,14 +27,10 @@ seq1=$(lic '["policy_seq"]')
 ok "calibration enforced at sequence $seq1 (30 days ahead)"
 
 # ----- the clock put right, keysupd restored from the backup
-sup_stop
-rm -rf "$W/sup"
-cp -a "$W/sup.backup" "$W/sup"
-sup_start
+sup_restore_backup
 refused() { [ "$(status c1 "d['licence']['policy_refused']['code']" 2>/dev/null)" = KSE-802 ]; }
 wait_until 15 "c1 refuses the backup's policy" refused
-reported() { api controller show "$C1" >"$W/show.json" && [ "$(j "$W/show.json" 'd["last_health"]["licence"]["policy_seq"]')" = "$seq1" ]; }
-wait_until 15 "keysupd holds c1's reported policy_seq" reported
+wait_until 15 "keysupd holds c1's reported policy_seq" policy_seq_held "$seq1"
 ok "restored: c1 refuses the backup's policy (KSE-802) and reports sequence $seq1"
 
 # ----- the operator sets the policy again: c1 must take it now, not in 30 days

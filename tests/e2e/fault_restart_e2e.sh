@@ -57,8 +57,8 @@ sleep 3
 present "$W/bob.key" c2 void && fail "a protocol-2 controller granted"
 # a direct request for the snapshot is refused with KSE-401 too (signed as c2)
 api controller command "${CTL_ID[c2]}" initialize >/dev/null
-sleep 3
-grep -q "full_download_refused HTTP 409" "$W/c2.log" || fail "snapshot not refused to a protocol-2 controller"
+wait_until 10 "the snapshot refused to a protocol-2 controller" \
+    grep -q "full_download_refused HTTP 409" "$W/c2.log"
 [ "$(status c2 'd["applied_version"]')" = None ] || fail "initialize delivered a database to a protocol-2 controller"
 wait_until 10 "KSE-401 diagnosed" sh -c "\"$B/keysup\" --json diagnose ${CTL_ID[c2]} | grep -q KSE-401"
 ok "protocol-2 controller: heartbeats accepted, no snapshot or delta (409 KSE-401), diagnosis names KSE-401"

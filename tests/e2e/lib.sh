@@ -212,6 +212,63 @@ refused_at() {
     done
 }
 
+# ----- licences and backups (docs/licences.md) -----
+
+# lic EXPR: a part of c1's licence status ('["policy_seq"]'); lic_eq FIELD
+# VALUE: that field of it is VALUE (quiet, for wait_until)
+lic() { status c1 "d['licence']$1"; }
+lic_eq() { [ "$(status c1 "d['licence'].get('$1')" 2>/dev/null)" = "$2" ]; }
+
+# lic_backup: a keysupd with controller c1 (C1) on its first policy
+# (sequence 0, nothing enforced), stopped and copied to $W/sup.backup, the
+# backup the rollback tests restore; keysupd is left stopped
+lic_backup() {
+    sup_init
+    sup_start
+    ctl_add c1 1
+    ctl_run c1
+    C1=${CTL_ID[c1]}
+    wait_until 15 "c1 fetched its first policy" lic_eq policy_seq 0
+    sup_stop
+    cp -a "$W/sup" "$W/sup.backup"
+}
+
+# sup_restore_backup: keysupd stopped, its data replaced by $W/sup.backup, started
+sup_restore_backup() {
+    sup_stop
+    rm -rf "$W/sup"
+    cp -a "$W/sup.backup" "$W/sup"
+    sup_start
+}
+
+# policy_seq_held SEQ: keysupd holds SEQ as c1's reported policy sequence
+policy_seq_held() {
+    api controller show "$C1" >"$W/show.json" &&
+        [ "$(j "$W/show.json" 'd["last_health"]["licence"]["policy_seq"]')" = "$1" ]
+}
+
+# ----- the console's sign-in (docs/console.md) -----
+
+# console_sup CONF_LINE...: sup_init, the lines added to keysupd.conf,
+# sup_start, and operator tech with the password in $W/op.pw
+# (right-password-123); sets U to keysupd's URL
+console_sup() {
+    sup_init
+    printf '%s\n' "$@" >>"$W/sup/keysupd.conf"
+    sup_start
+    U="$KEYSUP_SERVER"
+    printf 'right-password-123\n' >"$W/op.pw"
+    api operator add tech --role operator --password-file "$W/op.pw" >/dev/null || fail "operator add"
+}
+
+# signin NAME PASS OUT [curl args...]: a JSON sign-in; status on stdout, body in $W/OUT
+signin() {
+    local n=$1 p=$2 o=$3
+    shift 3
+    curl -s -o "$W/$o" -w '%{http_code}' -H 'Content-Type: application/json' "$@" \
+        -d "{\"name\":\"$n\",\"password\":\"$p\"}" "$KEYSUP_SERVER/v1/session"
+}
+
 # ----- a device, spoken for by the test (tests/sup_devreq, in KS_TESTS) -----
 
 # devreq SEED CID METHOD PATH [BODY] [sup_devreq options]: a signed device request

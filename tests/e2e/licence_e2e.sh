@@ -148,8 +148,6 @@ api key enrol --public-key "$W/dongle.key" --privilege OPERATOR --scope 1 \
 DONGLE=$(j "$W/dongle.json" 'd["key_id"]')
 wait_until 15 "c1 in step" in_step c1
 cal() { present "$W/boss.key" c1 cal_c01 "${1:-reader-cal}"; }
-lic() { status c1 "d['licence']$1"; }
-lic_eq() { [ "$(status c1 "d['licence'].get('$1')" 2>/dev/null)" = "$2" ]; }
 present "$W/boss.key" c1 cal_c01 || fail "unlicensed, nothing enforced: $(cat "$W/present.err")"
 ok "enforcement off (the default): c1 without a licence still calibrates"
 
