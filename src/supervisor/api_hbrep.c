@@ -37,6 +37,7 @@ int api_hbrep_take(sup_req *rq, sup_resp *rs, api_hbrep *r)
     }
     r->report = r->own;
     r->text = r->own_text;
+    r->live = rq->body;
     memcpy(r->held, json_string_value(json_object_get(rq->json, "report_hash")), sizeof r->held);
     return 0;
 }
