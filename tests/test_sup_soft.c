@@ -20,6 +20,7 @@
 
 #include "sup.h"
 #include "sup_api.h"
+#include "sup_health.h"
 #include "sup_soft.h"
 #include "sup_util.h"
 
@@ -64,7 +65,7 @@ static void test_fold_and_flush(void **state)
 {
     (void)state;
     int64_t a = add_ctrl("a"), b = add_ctrl("b"), seen = 0;
-    char *h = NULL;
+    char *h = NULL, *lv = NULL;
     sup_soft_row r;
 
     memset(&r, 0, sizeof r);
@@ -94,17 +95,19 @@ static void test_fold_and_flush(void **state)
 
     /* pending: the diagnosis sees the newest report (unless the flusher
      * wrote the batch meanwhile: then the database has it) */
-    if (sup_soft_peek(&S, a, &seen, &h)) {
+    if (sup_soft_peek(&S, a, &seen, &h, &lv)) {
         assert_int_equal(seen, 105);
         assert_string_equal(h, "{\"n\":2}");
+        assert_null(lv);
         free(h);
     } else {
         assert_int_equal(col(a, "last_seen"), 105);
     }
 
     sup_soft_flush(&S);
-    assert_int_equal(sup_soft_peek(&S, a, &seen, &h), 0);
+    assert_int_equal(sup_soft_peek(&S, a, &seen, &h, &lv), 0);
     assert_null(h);
+    assert_null(lv);
     assert_int_equal(col(a, "last_seen"), 105);
     assert_int_equal(col(a, "last_sync"), 100);        /* kept from the first report */
     assert_int_equal(col(a, "applied_version"), 6);    /* newest */
@@ -215,6 +218,133 @@ static void test_readers_flush(void **state)
     }
 }
 
+/* A text column of controller id (a copy, NULL when NULL). */
+static char *text_col(int64_t id, const char *c)
+{
+    char sql[128];
+    sup_dbv p = sup_dbv_int(id);
+    json_t *rows;
+    char *out = NULL;
+    snprintf(sql, sizeof sql, "SELECT %s AS v FROM controllers WHERE id = ?", c);
+    pthread_mutex_lock(&S.lock);
+    rows = sup_db_rows_json(S.db, sql, &p, 1, NULL);
+    pthread_mutex_unlock(&S.lock);
+    assert_int_equal(json_array_size(rows), 1);
+    if (json_is_string(json_object_get(json_array_get(rows, 0), "v")))
+        out = strdup(json_string_value(json_object_get(json_array_get(rows, 0), "v")));
+    json_decref(rows);
+    return out;
+}
+
+/* The report every reader sees (sup_health_merge over the columns) equals
+ * want; the whole-report column is exactly whole. */
+static void equal_to(json_t *got, const char *want)
+{
+    json_t *w = json_loads(want, 0, NULL);
+    assert_non_null(w);
+    assert_non_null(got);
+    if (!json_equal(got, w)) {
+        char *g = json_dumps(got, JSON_SORT_KEYS);
+        fail_msg("report %s, want %s", g, want);
+    }
+    json_decref(w);
+}
+
+static void stored_is(int64_t id, const char *whole, const char *want)
+{
+    char *full = text_col(id, "last_health"), *live = text_col(id, "last_health_live");
+    json_t *got = sup_health_merge_str(full, live);
+    assert_non_null(full);
+    assert_string_equal(full, whole);
+    equal_to(got, want);
+    json_decref(got);
+    free(full);
+    free(live);
+}
+
+#define WHOLE "{\"report_hash\":\"h1\",\"time\":100,\"last_contact\":100," \
+              "\"licence\":{\"policy_seq\":7},\"refusals\":[{\"code\":\"KSE-202\"}]}"
+#define SHORT(t) "{\"report_elided\":true,\"report_hash\":\"h1\",\"time\":" #t \
+                 ",\"last_contact\":" #t "}"
+#define DONE(t) "{\"report_hash\":\"h1\",\"time\":" #t ",\"last_contact\":" #t \
+                ",\"licence\":{\"policy_seq\":7},\"refusals\":[{\"code\":\"KSE-202\"}]}"
+#define WHOLE2 "{\"report_hash\":\"h2\",\"time\":400,\"last_contact\":400}"
+
+/*
+ * Issue 13: a short heartbeat does not rewrite the whole report. A short
+ * one after a whole one in the same batch (folded by sup_soft_put) keeps
+ * the whole one; the merged read is the completed report; a short one
+ * alone leaves the whole-report column as it was and moves the live
+ * members; a whole one replaces both (the live column NULL'd, so the two
+ * never disagree).
+ */
+static void test_short_keeps_whole(void **state)
+{
+    (void)state;
+    int64_t c = add_ctrl("shorty"), seen = 0;
+    char *h = NULL, *lv = NULL;
+    sup_soft_row r;
+    json_t *m;
+
+    memset(&r, 0, sizeof r);
+    r.id = c;
+    r.last_seen = 100;
+    r.health = WHOLE;
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    r.last_seen = 101;
+    r.health = NULL;
+    r.live = SHORT(101);
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    r.last_seen = 102;
+    r.live = SHORT(102);
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    /* pending: the whole report of the batch's first heartbeat, the live
+     * members of its last (unless the flusher wrote the batch meanwhile) */
+    if (sup_soft_peek(&S, c, &seen, &h, &lv)) {
+        assert_int_equal(seen, 102);
+        assert_non_null(h);
+        assert_string_equal(h, WHOLE);
+        assert_string_equal(lv, SHORT(102));
+        m = sup_health_merge_str(h, lv);
+        equal_to(m, DONE(102));
+        json_decref(m);
+        free(h);
+        free(lv);
+    }
+    sup_soft_flush(&S);
+    stored_is(c, WHOLE, DONE(102));
+
+    /* a short one alone: the whole-report column is not rewritten */
+    r.last_seen = 103;
+    r.live = SHORT(103);
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    sup_soft_flush(&S);
+    stored_is(c, WHOLE, DONE(103));
+
+    /* a whole one, then a short one under its hash, in one batch */
+    r.last_seen = 400;
+    r.live = NULL;
+    r.health = WHOLE2;
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    sup_soft_flush(&S);
+    h = text_col(c, "last_health_live");
+    assert_null(h); /* NULL'd with the whole report */
+    stored_is(c, WHOLE2, WHOLE2);
+
+    /* a short one, then a whole one in one batch: the whole one wins */
+    r.last_seen = 401;
+    r.health = NULL;
+    r.live = "{\"report_elided\":true,\"report_hash\":\"h2\",\"time\":401}";
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    r.last_seen = 402;
+    r.live = NULL;
+    r.health = WHOLE;
+    assert_int_equal(sup_soft_put(&S, &r), 0);
+    sup_soft_flush(&S);
+    assert_null(text_col(c, "last_health_live"));
+    stored_is(c, WHOLE, WHOLE);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -232,6 +362,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fold_and_flush, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_keeps_whole, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

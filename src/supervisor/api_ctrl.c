@@ -17,6 +17,7 @@
 #include "sup_api.h"
 #include "ks_cred.h"
 #include "sup_http_tls.h"
+#include "sup_health.h"
 #include "sup_soft.h"
 
 #define CTRL_COLS "id, name, site, model, scope, min_key_format, device_pk, enrolled_at," \
@@ -192,7 +193,7 @@ static void ctrl_show(sup_req *rq, sup_resp *rs)
     sup_soft_flush(rq->s); /* as in ctrl_list */
     p = sup_dbv_int(id);
     pthread_mutex_lock(&rq->s->lock);
-    r = api_row(rq->s, "SELECT " CTRL_COLS ", last_health FROM controllers WHERE id = ?", &p, 1);
+    r = api_row(rq->s, "SELECT " CTRL_COLS ", last_health, last_health_live FROM controllers WHERE id = ?", &p, 1);
     if (r)
         cmds = sup_db_rows_json(rq->s->db, "SELECT id, command, args, state, result, created_by,"
                                " created_at, acked_at FROM commands WHERE controller_id = ?"
@@ -203,9 +204,11 @@ static void ctrl_show(sup_req *rq, sup_resp *rs)
         return;
     }
     fix_ctrl(rq->s, r);
-    if (json_is_string(json_object_get(r, "last_health")))
-        health = json_loads(json_string_value(json_object_get(r, "last_health")), 0, NULL);
+    /* the whole report with the last short heartbeat's members over it */
+    health = sup_health_merge_str(json_string_value(json_object_get(r, "last_health")),
+                                  json_string_value(json_object_get(r, "last_health_live")));
     json_object_set_new(r, "last_health", health ? health : json_null());
+    json_object_del(r, "last_health_live");
     hide_code_tags(cmds);
     json_object_set_new(r, "commands", cmds ? cmds : json_array());
     {

@@ -407,6 +407,7 @@ static void dev_heartbeat(sup_req *rq, sup_resp *rs)
     h.report = rep.report;
     h.text = rep.text;
     api_hb_read(rq, h.report, h.text, &h.in);
+    h.in.sr.live = (char *)rep.live; /* short: the stored whole report stands (sup_health.h) */
     if (!api_hb_fast(rq, &h.in, &h.cmds) && api_tx(rq, rs, hb_tx, &h) != 0)
         goto cleanup;
     atomic_fetch_add(&rq->s->metrics.heartbeats, 1);

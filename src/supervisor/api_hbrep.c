@@ -21,22 +21,21 @@ int api_hbrep_take(sup_req *rq, sup_resp *rs, api_hbrep *r)
             r->held[0] = '\0'; /* not held: no "report_held", the agent stays on full reports */
         return 0;
     }
-    r->own = sup_hbrep_complete(t, rq->ctrl_id, rq->json, rq->body, &needed, &r->own_text);
+    /* No text of the completed report: the health column keeps the whole
+     * report as it came, and this body beside it (sup_health.h). */
+    r->own = sup_hbrep_complete(t, rq->ctrl_id, rq->json, rq->body, &needed, NULL);
     if (!r->own && needed) {
         api_error(rs, 409, "KSE-123", "keysupd holds no report under this report_hash (it "
                   "restarted, or is another instance): send the heartbeat with its full report");
         return -1;
     }
-    /* The health column keeps a report as a full heartbeat would have
-     * left it: the completed one, clocks included (the sweep and the
-     * on-demand diagnosis read it from there), as text spliced from the
-     * body and the held report's other members (sup_hbrep.h). */
-    if (!r->own || !r->own_text) {
+    if (!r->own) {
         api_error(rs, 500, "INTERNAL", "out of memory completing the heartbeat's report");
         return -1;
     }
     r->report = r->own;
-    r->text = r->own_text;
+    r->text = NULL;
+    r->live = rq->body;
     memcpy(r->held, json_string_value(json_object_get(rq->json, "report_hash")), sizeof r->held);
     return 0;
 }
@@ -44,7 +43,5 @@ int api_hbrep_take(sup_req *rq, sup_resp *rs, api_hbrep *r)
 void api_hbrep_done(api_hbrep *r)
 {
     json_decref(r->own);
-    free(r->own_text);
     r->own = NULL;
-    r->own_text = NULL;
 }

@@ -10,9 +10,11 @@
 
 typedef struct api_hbrep {
     json_t *report;               /* the full report: rq->json, or own */
-    char *text;                   /* its text for the health column: rq->body, or own_text */
+    char *text;                   /* a full body's text for the health column (rq->body);
+                                   * NULL for a short one */
     json_t *own;                  /* a completed report (NULL: the body was full) */
-    char *own_text;
+    const char *live;             /* a short body's text (rq->body) for last_health_live; NULL:
+                                   * the body was full (sup_health.h) */
     char held[2 * SUP_HBREP_HASH + 1]; /* the hash keysupd holds after this ("": none) */
 } api_hbrep;
 

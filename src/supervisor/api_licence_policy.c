@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "sup_api.h"
+#include "sup_health.h"
 #include "sup_licence.h"
 #include "sup_schema.h"
 
@@ -109,9 +110,10 @@ static int seen_cb(void *ctx, int ncol, const sup_dbv *c, const char *const *nam
     int64_t *max = ctx;
     json_t *h, *q;
     (void)names;
-    if (ncol < 1 || c[0].type == KS_DBV_NULL || !c[0].p)
+    if (ncol < 2 || c[0].type == KS_DBV_NULL || !c[0].p)
         return 0;
-    h = json_loadb(c[0].p, c[0].n, 0, NULL);
+    /* the live members carry no licence, but every reader merges (sup_health.h) */
+    h = sup_health_merge(c[0].p, c[0].n, c[1].type == KS_DBV_NULL ? NULL : c[1].p, c[1].n);
     q = json_object_get(json_object_get(h, "licence"), "policy_seq");
     if (json_is_integer(q) && json_integer_value(q) > *max)
         *max = json_integer_value(q);
@@ -137,7 +139,8 @@ static int64_t next_seq(sup_ctx *s)
     int64_t rows = 0, seen = 0, now = (int64_t)sup_now(), next;
     (void)sup_db_int(s->db, "SELECT COALESCE(MAX(updated_at), 0) FROM licence_enforcement", NULL,
                      0, &rows);
-    (void)sup_db_exec(s->db, "SELECT last_health FROM controllers WHERE last_health IS NOT NULL",
+    (void)sup_db_exec(s->db, "SELECT last_health, last_health_live FROM controllers"
+                      " WHERE last_health IS NOT NULL",
                       NULL, 0, seen_cb, &seen);
     next = now;
     if (rows >= next && rows < INT64_MAX)

@@ -119,6 +119,10 @@ static const char *const migrations[] = {
     sup_licence_policy_schema,
     /* 10: console operators' familiar addresses (docs/console.md, "Lockout"). */
     sup_familiar_schema,
+    /* 11: a short heartbeat's moving members, kept apart from the whole
+     * report in last_health (sup_health.h: the unchanged report is not
+     * rewritten every heartbeat). */
+    "ALTER TABLE controllers ADD COLUMN last_health_live TEXT;",
 };
 
 typedef struct int_ctx {

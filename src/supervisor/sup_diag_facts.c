@@ -12,6 +12,7 @@
 #include "sup_shed.h"
 #include "sup_api.h"
 #include "sup_diag.h"
+#include "sup_health.h"
 #include "sup_restore.h"
 #include "sup_soft.h"
 
@@ -56,7 +57,8 @@ static int load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f, int want_report)
 {
     sup_dbv p = sup_dbv_int(ctrl_id);
     uint8_t root[KS_HASH_SIZE];
-    json_t *row = api_row(s, want_report ? "SELECT name, device_pk, scope, last_seen, last_health"
+    json_t *row = api_row(s, want_report ? "SELECT name, device_pk, scope, last_seen, last_health,"
+                                           " last_health_live"
                                            " FROM controllers WHERE id = ?"
                                          : "SELECT name, device_pk, scope, last_seen"
                                            " FROM controllers WHERE id = ?", &p, 1);
@@ -74,18 +76,27 @@ static int load(sup_ctx *s, int64_t ctrl_id, sup_diag_facts *f, int want_report)
     f->last_seen_ms = json_integer_value(json_object_get(row, "last_seen")) * 1000;
     f->report_ms = f->last_seen_ms;
     h = json_string_value(json_object_get(row, "last_health"));
+    const char *live = json_string_value(json_object_get(row, "last_health_live"));
     int64_t seen = 0;
-    char *soft = NULL;
+    char *soft = NULL, *soft_live = NULL;
     if (!want_report)
         h = NULL;
-    else if (sup_soft_peek(s, ctrl_id, &seen, &soft)) {
-        /* a heartbeat not yet written (sup_soft.h) is the newer state */
+    else if (sup_soft_peek(s, ctrl_id, &seen, &soft, &soft_live)) {
+        /* a heartbeat not yet written (sup_soft.h) is the newer state: its
+         * whole report replaces the stored one and its live members (or
+         * none, after a whole report); a short one only the live members */
         f->last_seen_ms = f->report_ms = seen * 1000;
-        h = soft;
+        if (soft) {
+            h = soft;
+            live = soft_live;
+        } else if (soft_live) {
+            live = soft_live;
+        }
     }
     if (h)
-        f->report = json_loads(h, 0, NULL);
+        f->report = sup_health_merge_str(h, live);
     free(soft);
+    free(soft_live);
     f->published_version = sup_pub_version(s, f->scope, root);
     ks_hex(f->published_root, root, KS_HASH_SIZE);
     f->history = sup_restore_history(s);

@@ -323,7 +323,8 @@ json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, const char *b
     size_t nold = 0;
     ent *e;
     *needed = 0;
-    *text = NULL;
+    if (text)
+        *text = NULL;
     if (!t || hash_of(body, h) != 0) {
         *needed = 1;
         return NULL;
@@ -349,7 +350,7 @@ json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, const char *b
         return NULL;
     }
     /* the members outside body are the full report's own in both cases */
-    if (text_for(t, id, held, body, body_text, keys, text) != 0)
+    if (text && text_for(t, id, held, body, body_text, keys, text) != 0)
         goto fail;
     /* Shallow: the members are shared with the held tree, which nobody
      * changes while it is shared; only this object's own are replaced. */
@@ -362,8 +363,10 @@ fail:
     json_decref(out);
     json_decref(held);
     free(keys);
-    free(*text);
-    *text = NULL;
+    if (text) {
+        free(*text);
+        *text = NULL;
+    }
     return NULL;
 }
 

@@ -73,7 +73,9 @@ int sup_hbrep_hold(sup_hbrep *t, int64_t id, json_t *report, char held_hex[2 * S
  * as sent, which body was parsed from) with the held report's other
  * members appended, so keysupd prints no report per heartbeat (the
  * members' text is made once per held report). The text keeps
- * "report_elided", which nothing reads.
+ * "report_elided", which nothing reads. text NULL: no text is made
+ * (keysupd's heartbeat stores the short body beside the whole report
+ * instead, sup_health.h).
  */
 json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, const char *body_text,
                            int *needed, char **text);

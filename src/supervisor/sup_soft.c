@@ -6,7 +6,10 @@
  *
  * Several heartbeats of one controller within a batch fold into one row:
  * the newest values win, except last_sync, firmware and protocol, which
- * (as the single UPDATE did) only move when a report carries them.
+ * (as the single UPDATE did) only move when a report carries them, and the
+ * whole health report, which a short heartbeat does not carry: a short one
+ * after a whole one keeps the whole one and adds its live members
+ * (fold_health).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -37,12 +40,30 @@ static void row_free(sup_soft_row *r)
 {
     free(r->firmware);
     free(r->health);
-    r->firmware = r->health = NULL;
+    free(r->live);
+    r->firmware = r->health = r->live = NULL;
+}
+
+/* The report of newer n over older o (sup_health.h): a whole report
+ * replaces everything before it (its live members are NULL'd with it, so
+ * the columns never disagree); a short one keeps the older whole report
+ * and replaces only the live members. The strings move; o's left are freed
+ * by the caller. */
+static void fold_health(sup_soft_row *n, sup_soft_row *o)
+{
+    if (n->health)
+        return;
+    n->health = o->health;
+    o->health = NULL;
+    if (!n->live) {
+        n->live = o->live;
+        o->live = NULL;
+    }
 }
 
 int sup_soft_write(sup_ctx *s, const sup_soft_row *r)
 {
-    sup_dbv p[10] = {
+    sup_dbv p[11] = {
         sup_dbv_int(r->last_seen),
         r->last_sync ? sup_dbv_int(r->last_sync) : sup_dbv_null(),
         r->has_av ? sup_dbv_int(r->applied_version) : sup_dbv_null(),
@@ -52,13 +73,17 @@ int sup_soft_write(sup_ctx *s, const sup_soft_row *r)
         r->has_protocol ? sup_dbv_int(r->protocol) : sup_dbv_null(),
         sup_dbv_int(r->lockout),
         r->health ? sup_dbv_text(r->health) : sup_dbv_null(),
+        r->live ? sup_dbv_text(r->live) : sup_dbv_null(),
         sup_dbv_int(r->id)};
+    /* The whole report only when one came (NULL keeps the stored one); the
+     * live members always, NULL after a whole report (sup_health.h). */
     return sup_db_exec(s->db, "UPDATE controllers SET last_seen = ?,"
                               " last_sync = COALESCE(?, last_sync), applied_version = ?,"
                               " applied_root = ?, clock_offset = ?,"
                               " firmware_version = COALESCE(?, firmware_version),"
                               " protocol_version = COALESCE(?, protocol_version), lockout = ?,"
-                              " last_health = ? WHERE id = ?", p, 10, NULL, NULL);
+                              " last_health = COALESCE(?, last_health), last_health_live = ?"
+                              " WHERE id = ?", p, 11, NULL, NULL);
 }
 
 static int slot_of(sup_soft *t, int64_t id, sup_soft_row **out);
@@ -95,6 +120,7 @@ static void keep(sup_soft *t, sup_soft_row *rows, size_t n)
             w->has_protocol = 1;
             w->protocol = old->protocol;
         }
+        fold_health(w, old);
         row_free(old);
     }
     pthread_mutex_unlock(&t->mu);
@@ -248,7 +274,9 @@ int sup_soft_put(sup_ctx *s, const sup_soft_row *r)
     sup_soft_row *w;
     char *fw = r->firmware ? strdup(r->firmware) : NULL;
     char *h = r->health ? strdup(r->health) : NULL;
-    if (!t || (r->firmware && !fw) || (r->health && !h))
+    char *lv = r->live ? strdup(r->live) : NULL;
+    sup_soft_row older;
+    if (!t || (r->firmware && !fw) || (r->health && !h) || (r->live && !lv))
         goto fail;
     pthread_mutex_lock(&t->mu);
     if (!(w = slot(t, r->id))) {
@@ -260,6 +288,8 @@ int sup_soft_put(sup_ctx *s, const sup_soft_row *r)
     int keep_proto = !r->has_protocol && w->has_protocol;
     int64_t proto = w->protocol;
     w->firmware = NULL;
+    older = *w; /* its report strings, for fold_health */
+    w->health = w->live = NULL;
     row_free(w);
     *w = *r;
     w->last_sync = sync;
@@ -269,19 +299,24 @@ int sup_soft_put(sup_ctx *s, const sup_soft_row *r)
         w->protocol = proto;
     }
     w->health = h;
+    w->live = lv;
+    fold_health(w, &older);
     pthread_mutex_unlock(&t->mu);
+    free(older.health); /* outside the lock: what the newer report replaced */
+    free(older.live);
     return 0;
 fail:
     free(fw);
     free(h);
+    free(lv);
     return -1;
 }
 
-int sup_soft_peek(sup_ctx *s, int64_t id, int64_t *last_seen, char **health)
+int sup_soft_peek(sup_ctx *s, int64_t id, int64_t *last_seen, char **health, char **live)
 {
     sup_soft *t = __atomic_load_n(&s->soft, __ATOMIC_ACQUIRE);
     int found = 0;
-    *health = NULL;
+    *health = *live = NULL;
     if (!t)
         return 0;
     pthread_mutex_lock(&t->mu);
@@ -292,6 +327,7 @@ int sup_soft_peek(sup_ctx *s, int64_t id, int64_t *last_seen, char **health)
                 continue;
             *last_seen = r->last_seen;
             *health = r->health ? strdup(r->health) : NULL;
+            *live = r->live ? strdup(r->live) : NULL;
             found = 1;
             break;
         }

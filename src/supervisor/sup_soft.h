@@ -39,7 +39,9 @@ typedef struct sup_soft_row {
     int has_protocol;
     int64_t protocol;
     int lockout;
-    char *health;                /* the report as JSON text */
+    char *health;                /* the whole report as JSON text; NULL: keep the stored one */
+    char *live;                  /* a short report's body (its moving members), written to
+                                  * last_health_live; NULL with a whole report (sup_health.h) */
 } sup_soft_row;
 
 /* Takes one heartbeat's soft state (its strings are copied). Starts the
@@ -48,11 +50,14 @@ typedef struct sup_soft_row {
 int sup_soft_put(sup_ctx *s, const sup_soft_row *r);
 /* Writes one row now (caller holds s->lock inside a transaction). */
 int sup_soft_write(sup_ctx *s, const sup_soft_row *r);
-/* The pending (not yet written) last_seen and health report of controller
- * id: 1 and *health a copy the caller frees, or 0 when the database is
- * current. Readers that judge a controller (diagnosis) take these over the
- * database's, so a batch in flight is never read as an older state. */
-int sup_soft_peek(sup_ctx *s, int64_t id, int64_t *last_seen, char **health);
+/* The pending (not yet written) last_seen and report of controller id: 1,
+ * with *health (the whole report, NULL when none is pending: the stored one
+ * stands) and *live (the pending short body's members, NULL when none)
+ * copies the caller frees; or 0 when the database is current. Readers that
+ * judge a controller (diagnosis) take these over the database's, so a batch
+ * in flight is never read as an older state; sup_health_merge makes the
+ * report of them. */
+int sup_soft_peek(sup_ctx *s, int64_t id, int64_t *last_seen, char **health, char **live);
 /* Writes every pending row now: tests, and the callers that read them. */
 void sup_soft_flush(sup_ctx *s);
 /* Final flush and stop (sup_close, before the database closes). */
