@@ -11,6 +11,18 @@
 
 ST_FIXTURE_HOOKS(F)
 
+/* The fixture's device made again with room for a ring of k metadata
+ * blocks (the fixture's has two), formatted with the base database. */
+static void ring_base(uint32_t k)
+{
+    ks_flash_emu_close(&F.emu);
+    assert_int_equal(ks_flash_emu_init(&F.emu, ST_SECTOR, ST_SECTORS + (k - 2) * ST_META, ST_PROG,
+                                       0xFF),
+                     0);
+    F.cfg.meta_blocks = k;
+    st_base(&F);
+}
+
 /*
  * The metadata ring (docs/store.md, "The metadata ring"): the image's SUPER
  * has the last word on the number of blocks, whatever the configuration
@@ -25,12 +37,7 @@ static void test_meta_ring(void **state)
     ks_counter c;
     const uint32_t k = 4;
 
-    ks_flash_emu_close(&F.emu);
-    assert_int_equal(ks_flash_emu_init(&F.emu, ST_SECTOR, ST_SECTORS + (k - 2) * ST_META, ST_PROG,
-                                       0xFF),
-                     0);
-    F.cfg.meta_blocks = k;
-    st_base(&F);
+    ring_base(k);
     assert_int_equal(F.st.audit_first, k * ST_META);
     assert_int_equal(ks_store_probe(&F.emu.flash, F.emu.size, &g), KS_OK);
     assert_int_equal(g.meta_blocks, k);
@@ -99,12 +106,7 @@ static void test_ring3_cut(void **state)
     ks_counter c;
     const uint32_t k = 3;
 
-    ks_flash_emu_close(&F.emu);
-    assert_int_equal(ks_flash_emu_init(&F.emu, ST_SECTOR, ST_SECTORS + (k - 2) * ST_META, ST_PROG,
-                                       0xFF),
-                     0);
-    F.cfg.meta_blocks = k;
-    st_base(&F);
+    ring_base(k);
     /* round the ring twice, then fill the last block: the next append wraps */
     for (uint32_t i = 0; F.st.meta_epoch < 2 * k || F.st.meta_block != k - 1 ||
                          F.st.meta_head < F.st.meta_slots; i++) {
@@ -170,12 +172,7 @@ static void test_ring3_dead_block(void **state)
     ks_counter c;
     const uint32_t k = 3;
 
-    ks_flash_emu_close(&F.emu);
-    assert_int_equal(ks_flash_emu_init(&F.emu, ST_SECTOR, ST_SECTORS + (k - 2) * ST_META, ST_PROG,
-                                       0xFF),
-                     0);
-    F.cfg.meta_blocks = k;
-    st_base(&F);
+    ring_base(k);
     ks_flash_emu_wear(&F.emu, 1 * ST_META, KS_EMU_WORN_LOUD);
     uint64_t epoch = F.st.meta_epoch;
     unsigned cur = F.st.meta_block;
