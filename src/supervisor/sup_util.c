@@ -186,15 +186,13 @@ void sup_audit(sup_ctx *s, int locked, const char *actor, const char *action, co
         /* Inside a transaction a change's line waits for its end
          * (sup_dbhold.c): a change whose commit fails is not logged as
          * done. A refusal is a fact whatever the commit: logged at once. */
-        char ok[1024], nc[1100];
+        char who[1024], what[1024], ok[1024], nc[1100];
         int level = strcmp(result, "ok") == 0 ? KS_LOG_INFO : KS_LOG_WARN;
-        snprintf(ok, sizeof ok, "actor=%s target=%s result=%s%s%s%s%s%s", actor ? actor : "-",
-                 target ? target : "-", result, code ? " code=" : "", code ? code : "",
+        snprintf(who, sizeof who, "actor=%s target=%s", actor ? actor : "-", target ? target : "-");
+        snprintf(what, sizeof what, "%s%s%s%s%s%s", result, code ? " code=" : "", code ? code : "",
                  detail ? " detail=\"" : "", detail ? detail : "", detail ? "\"" : "");
-        snprintf(nc, sizeof nc, "actor=%s target=%s result=not_committed was=%s%s%s%s%s%s",
-                 actor ? actor : "-", target ? target : "-", result, code ? " code=" : "",
-                 code ? code : "", detail ? " detail=\"" : "", detail ? detail : "",
-                 detail ? "\"" : "");
+        snprintf(ok, sizeof ok, "%s result=%s", who, what);
+        snprintf(nc, sizeof nc, "%s result=not_committed was=%s", who, what);
         if (level != KS_LOG_INFO || !sup_db_hold_line(s->db, level, action, ok, nc))
             sup_log(level, action, "%s", ok);
     }
