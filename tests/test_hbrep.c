@@ -424,6 +424,14 @@ static json_t *expected_of(json_t *held, json_t *body)
     return x;
 }
 
+/* o is the held report with the short body's members laid over it. */
+static void assert_completed(json_t *held, json_t *body, json_t *o)
+{
+    json_t *x = expected_of(held, body);
+    assert_true(json_equal(o, x));
+    json_decref(x);
+}
+
 /* Completing in the held tree itself (sup_hbrep.c): only while nobody
  * else holds it; a tree somebody still reads is never changed under them;
  * once changed, only a body with the same members completes from it. */
@@ -432,7 +440,7 @@ static void completed_in_place(void **st)
     (void)st;
     sup_hbrep *t = sup_hbrep_new(10);
     state s = {NOW, 0, 0, 0, 0, 7, 0};
-    json_t *r = report_of(&s), *pristine, *b1, *b2, *b3, *b4, *o1, *o2, *o3, *o4, *x;
+    json_t *r = report_of(&s), *pristine, *b1, *b2, *b3, *b4, *o1, *o2, *o3, *o4;
     char held[65];
     int needed;
     sup_hbrep_stats ss;
@@ -447,9 +455,7 @@ static void completed_in_place(void **st)
     assert_non_null(o1);
     sup_hbrep_stats_get(t, &ss);
     assert_int_equal(ss.in_place, 1);
-    x = expected_of(pristine, b1);
-    assert_true(json_equal(o1, x));
-    json_decref(x);
+    assert_completed(pristine, b1, o1);
     /* o1 still read (the diagnosis queue has it): the next one is a copy,
      * and o1 does not change under its reader */
     s.t += 1;
@@ -461,12 +467,8 @@ static void completed_in_place(void **st)
     assert_ptr_not_equal(o1, o2);
     sup_hbrep_stats_get(t, &ss);
     assert_int_equal(ss.in_place, 1);
-    x = expected_of(pristine, b1);
-    assert_true(json_equal(o1, x));
-    json_decref(x);
-    x = expected_of(pristine, b2);
-    assert_true(json_equal(o2, x));
-    json_decref(x);
+    assert_completed(pristine, b1, o1);
+    assert_completed(pristine, b2, o2);
     json_decref(o1);
     json_decref(o2);
     /* nobody holds it again: in place, and still the full report's own
@@ -478,9 +480,7 @@ static void completed_in_place(void **st)
     assert_non_null(o3);
     sup_hbrep_stats_get(t, &ss);
     assert_int_equal(ss.in_place, 2);
-    x = expected_of(pristine, b3);
-    assert_true(json_equal(o3, x));
-    json_decref(x);
+    assert_completed(pristine, b3, o3);
     json_decref(o3);
     /* other members than before: the tree lost the full report's own
      * "clock", so this one is needed whole (409) ... */
@@ -493,10 +493,8 @@ static void completed_in_place(void **st)
     json_decref(r);
     o4 = complete(t, 7, b4, &needed);
     assert_non_null(o4);
-    x = expected_of(pristine, b4);
-    assert_true(json_equal(o4, x));
+    assert_completed(pristine, b4, o4);
     assert_true(json_equal(json_object_get(o4, "clock"), json_object_get(pristine, "clock")));
-    json_decref(x);
     json_decref(o4);
     json_decref(b1);
     json_decref(b2);
