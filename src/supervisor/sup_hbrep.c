@@ -27,6 +27,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "sup_hbrep.h"
+#include "sup_health.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -271,18 +272,6 @@ static int text_for(sup_hbrep *t, int64_t id, json_t *held, json_t *body, const 
     return *text ? 0 : -1;
 }
 
-/* Puts body's members (but "report_elided") into o. */
-static int put_members(json_t *o, json_t *body)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v) {
-        if (strcmp(k, "report_elided") != 0 && json_object_set(o, k, v) != 0)
-            return -1;
-    }
-    return 0;
-}
-
 /* The held tree completed in place when the table's reference is the only
  * one (the file's comment says why that is safe); e locked, keys body's.
  * The values replaced go into old[] (references), for the caller to drop
@@ -354,7 +343,7 @@ json_t *sup_hbrep_complete(sup_hbrep *t, int64_t id, json_t *body, const char *b
         goto fail;
     /* Shallow: the members are shared with the held tree, which nobody
      * changes while it is shared; only this object's own are replaced. */
-    if (!out && (!(out = json_copy(held)) || put_members(out, body) != 0))
+    if (!out && (!(out = json_copy(held)) || sup_health_lay(out, body) != 0))
         goto fail;
     json_decref(held);
     free(keys);

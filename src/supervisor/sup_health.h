@@ -22,6 +22,12 @@
 
 #include <jansson.h>
 
+/* A short body's members put into report, but "report_elided" (the marker
+ * that it is short): how a held report is completed (sup_hbrep.c) and how
+ * a stored one is merged (below). 0, or -1 out of memory (the members set
+ * so far stay set). */
+int sup_health_lay(json_t *report, json_t *body);
+
 /* The whole report full (full_len bytes) with the members of live (a short
  * body's text, live_len bytes; NULL: none) put over it, "report_elided"
  * left out as the completed report leaves it out (sup_hbrep.c). NULL when
